@@ -1,0 +1,491 @@
+"""Assembling a guest program from an Intel-syntax source file with keystone.
+
+Accepted: `.text`/`.data`/`.bss`/`.rodata` (or `section .data`), labels (`name:`, or NASM's
+`msg db ...`), `bits 32`/`bits 64` (or `.code32`/`.code64`) to pick the architecture, data
+directives (db/dw/dd/dq, .byte/.word/.long/.quad, .ascii/.asciz/.string, .zero/.space, resb..,
+times, .align) and constants (`len equ $ - msg`, `.equ len, . - msg`, `len = . - msg`).
+Instructions are assembled one line at a time so each address maps back to its source line;
+passes repeat until every label's address is stable.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+import re
+from dataclasses import dataclass, field
+
+from keystone import KS_ARCH_X86, KS_ERR_ASM_SYMBOL_MISSING, KS_MODE_32, KS_MODE_64, Ks, KsError
+
+from emu.elf_writer import PF_R, PF_W, PF_X, OutSegment, write_executable
+from emu.machine import PAGE, page_up
+
+
+class AsmError(Exception):
+    """An error in the source; str() is 'file:line: message'."""
+
+
+@dataclass
+class Assembled:
+    bits: int
+    elf: bytes
+    entry: int
+    labels: dict[str, int]
+    lines: dict[int, int]  # instruction address -> source line number
+    source: list[str]
+    path: str
+    sizes: dict[int, int] = field(default_factory=dict)  # instruction address -> length
+
+
+BASES = {64: 0x400000, 32: 0x8048000}
+SECTION_ORDER = ("text", "rodata", "data", "bss")
+SECTION_FLAGS = {"text": PF_R | PF_X, "rodata": PF_R, "data": PF_R | PF_W, "bss": PF_R | PF_W}
+DATA_SIZES = {
+    "db": 1, ".byte": 1, "dw": 2, ".word": 2, ".short": 2, ".2byte": 2, ".value": 2,
+    "dd": 4, ".long": 4, ".int": 4, ".4byte": 4, "dq": 8, ".quad": 8, ".8byte": 8,
+}
+RESERVE_SIZES = {"resb": 1, "resw": 2, "resd": 4, "resq": 8}
+IGNORED = {".globl", ".global", "global", "extern", ".extern", ".intel_syntax", ".type",
+           ".size", ".file", ".ident", ".att_syntax", "default", ".p2align"}
+
+_LABEL = re.compile(r"^\s*([A-Za-z_.$@?][\w.$@?]*)\s*:(?!:)\s*(.*)$")
+_NASM_DATA_LABEL = re.compile(
+    r"^\s*([A-Za-z_.$@?][\w.$@?]*)\s+(db|dw|dd|dq|resb|resw|resd|resq|equ|times)\b(.*)$", re.I
+)
+_ASSIGN = re.compile(r"^\s*([A-Za-z_.$@?][\w.$@?]*)\s*=\s*(.+)$")
+
+
+@dataclass
+class _Item:
+    line: int
+    section: str
+    kind: str  # "insn", "data", "reserve", "align", "label", "const"
+    text: str = ""
+    label: str = ""
+    size_hint: int = 0
+
+
+def _strip_comment(line: str) -> str:
+    out, quote = [], None
+    for i, ch in enumerate(line):
+        if quote:
+            out.append(ch)
+            if ch == "\\" and i + 1 < len(line):
+                continue
+            if ch == quote and (i == 0 or line[i - 1] != "\\"):
+                quote = None
+            continue
+        if ch in "\"'`":
+            quote = ch
+        elif ch in ";#":
+            break
+        out.append(ch)
+    return "".join(out).rstrip()
+
+
+def _split_args(text: str) -> list[str]:
+    args, cur, quote = [], [], None
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            cur.append(ch)
+            if ch == "\\" and i + 1 < len(text):
+                cur.append(text[i + 1])
+                i += 2
+                continue
+            if ch == quote:
+                quote = None
+        elif ch in "\"'`":
+            quote = ch
+            cur.append(ch)
+        elif ch == ",":
+            args.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+        i += 1
+    if "".join(cur).strip():
+        args.append("".join(cur).strip())
+    return args
+
+
+_ESCAPES = {"n": 10, "t": 9, "r": 13, "0": 0, "\\": 92, '"': 34, "'": 39, "a": 7, "b": 8,
+            "e": 27, "f": 12, "v": 11}
+
+
+def _unquote(s: str) -> bytes:
+    body = s[1:-1]
+    if s[0] == "'" and "\\" not in body:  # NASM: single quotes are raw
+        return body.encode()
+    out = bytearray()
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\" and i + 1 < len(body):
+            nxt = body[i + 1]
+            if nxt == "x":
+                m = re.match(r"[0-9a-fA-F]{1,2}", body[i + 2:])
+                if m:
+                    out.append(int(m.group(0), 16))
+                    i += 2 + len(m.group(0))
+                    continue
+            if nxt in "01234567" and re.match(r"[0-7]{1,3}", body[i + 1:]).group(0) != "0":
+                m = re.match(r"[0-7]{1,3}", body[i + 1:])
+                out.append(int(m.group(0), 8) & 0xFF)
+                i += 1 + len(m.group(0))
+                continue
+            out.append(_ESCAPES.get(nxt, ord(nxt)))
+            i += 2
+            continue
+        out += ch.encode()
+        i += 1
+    return bytes(out)
+
+
+_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+           ast.FloorDiv: operator.floordiv, ast.Div: operator.floordiv, ast.Mod: operator.mod,
+           ast.LShift: operator.lshift, ast.RShift: operator.rshift, ast.BitOr: operator.or_,
+           ast.BitAnd: operator.and_, ast.BitXor: operator.xor}
+
+
+def _eval(expr: str, names: dict[str, int], here: int) -> int:
+    text = expr.strip()
+    text = re.sub(r"(?<![\w.])\$(?![\w])", "__here__", text)
+    text = re.sub(r"(?<![\w.])\.(?![\w.])", "__here__", text)
+    text = re.sub(r"\b([0-9][0-9a-fA-F]*)h\b", r"0x\1", text)
+    text = re.sub(r"'(\\?.)'", lambda m: str(_unquote("'" + m.group(1) + "'")[0]), text)
+    mapping = {}
+
+    def sub_name(m):
+        key = f"__n{len(mapping)}__"
+        mapping[key] = m.group(0)
+        return key
+
+    text = re.sub(r"(?<![\w])[A-Za-z_.][\w.$@?]*", lambda m: m.group(0) if m.group(0) in (
+        "__here__",) else sub_name(m), text)
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError:
+        raise ValueError(f"cannot read expression {expr!r}") from None
+
+    def ev(node):
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.Constant) and isinstance(node.value, int):
+            return node.value
+        if isinstance(node, ast.Name):
+            if node.id == "__here__":
+                return here
+            name = mapping.get(node.id, node.id)
+            if name in names:
+                return names[name]
+            raise ValueError(f"unknown symbol {name!r}")
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+            return _BINOPS[type(node.op)](ev(node.left), ev(node.right))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd, ast.Invert)):
+            v = ev(node.operand)
+            return -v if isinstance(node.op, ast.USub) else (~v if isinstance(node.op, ast.Invert) else v)
+        raise ValueError(f"cannot read expression {expr!r}")
+
+    return ev(tree)
+
+
+class _Assembler:
+    def __init__(self, source: str, path: str, default_bits: int):
+        self.path = path
+        self.lines = source.splitlines()
+        self.bits = default_bits
+        self.items: list[_Item] = []
+        self._parse()
+
+    def error(self, line: int, message: str) -> AsmError:
+        return AsmError(f"{self.path}:{line}: {message}")
+
+    def _parse(self) -> None:
+        section = "text"
+        bits_set = False
+        for n, raw in enumerate(self.lines, 1):
+            line = _strip_comment(raw).strip()
+            while line:
+                m = _LABEL.match(line)
+                if m and not line.lower().startswith(("section", ".section")):
+                    self.items.append(_Item(n, section, "label", label=m.group(1)))
+                    line = m.group(2).strip()
+                    continue
+                break
+            if not line:
+                continue
+            low = line.lower()
+            word = low.split()[0]
+            rest = line[len(word):].strip()
+            if low.strip("[]") in ("bits 64", "bits 32", "use64", "use32") or word in (
+                    ".code32", ".code64"):
+                want = 32 if "32" in low else 64
+                if bits_set and want != self.bits:
+                    raise self.error(n, "the program sets both 32 and 64 bits")
+                self.bits, bits_set = want, True
+                continue
+            if word in ("section", ".section", "segment"):
+                name = rest.split(",")[0].split()[0].lstrip(".") if rest else ""
+                section = self._section_name(n, name)
+                continue
+            if word in (".text", ".data", ".bss", ".rodata"):
+                section = word[1:]
+                continue
+            if word in IGNORED or word.startswith(".cfi"):
+                continue
+            m = _ASSIGN.match(line)
+            if m and not re.match(r"^\s*\w+\s+\w", line.split("=")[0]):
+                self.items.append(_Item(n, section, "const", label=m.group(1), text=m.group(2)))
+                continue
+            if word in (".equ", ".set"):
+                args = _split_args(rest)
+                if len(args) != 2:
+                    raise self.error(n, f"{word} takes a name and a value")
+                self.items.append(_Item(n, section, "const", label=args[0], text=args[1]))
+                continue
+            m = _NASM_DATA_LABEL.match(line)
+            if m:
+                name, directive, tail = m.group(1), m.group(2).lower(), m.group(3)
+                if directive == "equ":
+                    self.items.append(_Item(n, section, "const", label=name, text=tail.strip()))
+                    continue
+                self.items.append(_Item(n, section, "label", label=name))
+                line = f"{directive} {tail.strip()}"
+                low = line.lower()
+                word = directive
+                rest = tail.strip()
+            if word == "times":
+                m2 = re.match(r"times\s+(\S+)\s+(.*)$", line, re.I)
+                if not m2:
+                    raise self.error(n, "times needs a count and a directive")
+                self.items.append(_Item(n, section, "times", text=m2.group(2), label=m2.group(1)))
+                continue
+            if word in DATA_SIZES or word in (".ascii", ".asciz", ".string"):
+                self.items.append(_Item(n, section, "data", text=line))
+                continue
+            if word in RESERVE_SIZES or word in (".zero", ".space", ".skip", ".fill"):
+                self.items.append(_Item(n, section, "reserve", text=line))
+                continue
+            if word in (".align", ".balign", "align", "alignb"):
+                self.items.append(_Item(n, section, "align", text=rest))
+                continue
+            if word.startswith(".") and word not in (".byte",):
+                raise self.error(n, f"unknown directive {word}")
+            if section not in ("text",):
+                raise self.error(n, f"an instruction in .{section}: put code in .text")
+            self.items.append(_Item(n, section, "insn", text=line))
+
+    def _section_name(self, n: int, name: str) -> str:
+        name = name.lower()
+        if name in ("text", "data", "bss", "rodata"):
+            return name
+        if name.startswith("rodata"):
+            return "rodata"
+        raise self.error(n, f"unknown section .{name} (use .text, .rodata, .data or .bss)")
+
+    # -- layout ------------------------------------------------------------------
+    def _data_bytes(self, item: _Item, names: dict[str, int], here: int, final: bool) -> bytes:
+        word, _, rest = item.text.partition(" ")
+        word = word.lower()
+        args = _split_args(rest)
+        out = bytearray()
+        if word in (".ascii", ".asciz", ".string"):
+            for a in args:
+                if not a or a[0] not in "\"'`":
+                    raise self.error(item.line, f"{word} takes quoted strings")
+                out += _unquote(a) + (b"\0" if word != ".ascii" else b"")
+            return bytes(out)
+        size = DATA_SIZES[word]
+        for a in args:
+            if a and a[0] in "\"'`" and a[-1] == a[0] and (size == 1 or len(a) > 3):
+                s = _unquote(a)
+                pad = (-len(s)) % size
+                out += s + bytes(pad)
+                continue
+            try:
+                v = _eval(a, names, here + len(out)) if final else _try_eval(a, names, here)
+            except ValueError as e:
+                raise self.error(item.line, str(e)) from None
+            out += (v & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+        return bytes(out)
+
+    def _reserve_size(self, item: _Item, names: dict[str, int], here: int) -> int:
+        word, _, rest = item.text.partition(" ")
+        word = word.lower()
+        args = _split_args(rest)
+        try:
+            count = _eval(args[0], names, here) if args else 0
+        except ValueError as e:
+            raise self.error(item.line, str(e)) from None
+        if word in RESERVE_SIZES:
+            return count * RESERVE_SIZES[word]
+        if word == ".fill" and len(args) >= 2:
+            return count * _eval(args[1], names, here)
+        return count
+
+    def assemble(self) -> Assembled:
+        ks = Ks(KS_ARCH_X86, KS_MODE_64 if self.bits == 64 else KS_MODE_32)
+        names: dict[str, int] = {}
+        resolver_names = names
+
+        def resolve(symbol, value):
+            s = symbol.decode(errors="replace")
+            if s in resolver_names:
+                value[0] = resolver_names[s] & ((1 << 64) - 1)
+                return True
+            return False
+
+        ks.sym_resolver = resolve
+        self._names = names
+        base = BASES[self.bits]
+        previous: dict[str, int] | None = None
+        for _ in range(8):
+            result = self._layout(ks, names, base, final=False)
+            if previous == result[0]:
+                break
+            previous = dict(result[0])
+            names.clear()
+            names.update(result[0])
+        result = self._layout(ks, names, base, final=True)
+        labels, segments, line_map, sizes = result
+        if "_start" in labels:
+            entry = labels["_start"]
+        else:
+            entry = segments[0].vaddr if segments and segments[0].flags & PF_X else 0
+        if not any(s.flags & PF_X and s.data for s in segments):
+            raise AsmError(f"{self.path}:1: no instructions in .text")
+        elf = write_executable(self.bits, entry, segments, base)
+        return Assembled(self.bits, elf, entry, labels, line_map, self.lines, self.path, sizes)
+
+    def _layout(self, ks: Ks, names: dict[str, int], base: int, final: bool):
+        labels: dict[str, int] = {}
+        segments: list[OutSegment] = []
+        line_map: dict[int, int] = {}
+        sizes: dict[int, int] = {}
+        addr = base + PAGE  # the first page holds the ELF and program headers
+        for section in SECTION_ORDER:
+            items = [it for it in self.items if it.section == section]
+            if not items:
+                continue
+            start = addr
+            data = bytearray()
+            for it in items:
+                here = start + len(data)
+                if it.kind == "label":
+                    if it.label in labels and final:
+                        raise self.error(it.line, f"label {it.label!r} defined twice")
+                    labels[it.label] = here
+                elif it.kind == "const":
+                    try:
+                        labels[it.label] = _eval(it.text, {**names, **labels}, here)
+                    except ValueError as e:
+                        if final:
+                            raise self.error(it.line, str(e)) from None
+                        labels[it.label] = names.get(it.label, 0)
+                elif it.kind == "insn":
+                    code = self._insn(ks, it, here, final)
+                    line_map[here] = it.line
+                    sizes[here] = len(code)
+                    data += code
+                elif it.kind == "data":
+                    data += self._data_bytes(it, {**names, **labels}, here, final)
+                elif it.kind == "times":
+                    try:
+                        count = _eval(it.label, {**names, **labels}, here)
+                    except ValueError as e:
+                        raise self.error(it.line, str(e)) from None
+                    sub = _Item(it.line, section, "data", text=it.text)
+                    if it.text.split()[0].lower() in ("nop",):
+                        data += b"\x90" * count
+                    else:
+                        for _ in range(max(count, 0)):
+                            data += self._data_bytes(sub, {**names, **labels}, start + len(data),
+                                                     final)
+                elif it.kind == "reserve":
+                    size = self._reserve_size(it, {**names, **labels}, here)
+                    data += bytes(size)
+                elif it.kind == "align":
+                    a = _eval(_split_args(it.text)[0], {}, 0) if it.text else 1
+                    if a & (a - 1):
+                        raise self.error(it.line, f"alignment {a} is not a power of two")
+                    pad = (-here) % a
+                    data += (b"\x90" if section == "text" else b"\0") * pad
+            if section == "bss":
+                if segments and segments[-1].flags == SECTION_FLAGS["data"] and \
+                        segments[-1].vaddr + segments[-1].memsz == start:
+                    last = segments[-1]
+                    segments[-1] = OutSegment(last.vaddr, last.data, last.memsz + len(data),
+                                              last.flags)
+                else:
+                    segments.append(OutSegment(start, b"", len(data), SECTION_FLAGS[section]))
+                addr = page_up(start + len(data))
+                continue
+            segments.append(OutSegment(start, bytes(data), len(data), SECTION_FLAGS[section]))
+            if section == "data":
+                addr = start + len(data)  # .bss continues right after .data, as ld does
+            else:
+                addr = page_up(start + len(data)) if data else start
+        return labels, segments, line_map, sizes
+
+    def _insn(self, ks: Ks, it: _Item, here: int, final: bool) -> bytes:
+        text = _keystone_numbers(re.sub(r"\boffset\s+", "", it.text, flags=re.I))
+        rip = _RIP_REL.search(text)
+        if rip and not re.fullmatch(r"\s*[-+]\s*0x[0-9a-f]+\s*", rip.group(1)):
+            # keystone measures a symbolic rip-relative displacement from the wrong place:
+            # compute it here from the instruction's real length.
+            length = len(self._encode(ks, it, _RIP_REL.sub("[rip + 0x7fffffff]", text), here,
+                                      final))
+            try:
+                target = _eval(rip.group(1).strip().lstrip("+"), self._names, here)
+            except ValueError as e:
+                if final:
+                    raise self.error(it.line, str(e)) from None
+                target = here
+            disp = target - (here + length)
+            sign = "-" if disp < 0 else "+"
+            text = _RIP_REL.sub(f"[rip {sign} {abs(disp):#x}]", text)
+        return self._encode(ks, it, text, here, final)
+
+    def _encode(self, ks: Ks, it: _Item, text: str, here: int, final: bool) -> bytes:
+        try:
+            enc, _ = ks.asm(text, here)
+        except KsError as e:
+            if not final and e.errno == KS_ERR_ASM_SYMBOL_MISSING:  # a label of a later pass
+                return bytes(it.size_hint or 5)
+            raise self.error(it.line, f"{_ks_message(e)}: {it.text.strip()}") from None
+        if enc is None:
+            raise self.error(it.line, f"cannot assemble: {it.text.strip()}")
+        it.size_hint = len(enc)
+        return bytes(enc)
+
+
+_RIP_REL = re.compile(r"\[\s*rip\s*([-+][^\]]*)\]", re.I)
+_DECIMAL = re.compile(r"(?<![\w.$])(\d+)(?![\w.])")
+_NASM_HEX = re.compile(r"(?<![\w.$])([0-9][0-9a-fA-F]*)[hH](?![\w.])")
+_CHAR = re.compile(r"'(\\?[^'])'")
+
+
+def _keystone_numbers(text: str) -> str:
+    """Spell every number in hex: with a symbol resolver installed, keystone reads bare
+    decimal literals as hex (`mov eax, 60` would load 0x60)."""
+    text = _CHAR.sub(lambda m: hex(_unquote("'" + m.group(1) + "'")[0]), text)
+    text = _NASM_HEX.sub(lambda m: hex(int(m.group(1), 16)), text)
+    return _DECIMAL.sub(lambda m: hex(int(m.group(1))), text)
+
+
+def _try_eval(expr: str, names: dict[str, int], here: int) -> int:
+    try:
+        return _eval(expr, names, here)
+    except ValueError:
+        return 0
+
+
+def _ks_message(e: KsError) -> str:
+    msg = str(e)
+    return re.sub(r"\s*\(KS_ERR_[A-Z_]+\)$", "", msg).lower()
+
+
+def assemble(source: str, path: str = "<asm>", default_bits: int = 64) -> Assembled:
+    return _Assembler(source, path, default_bits).assemble()

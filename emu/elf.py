@@ -1,0 +1,125 @@
+"""Reading a static x86 ELF executable with pyelftools into what a loader needs."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.elffile import ELFFile
+
+from emu.arch import I386, X86_64, Arch
+
+
+class BadProgram(Exception):
+    """The file cannot be run; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    vaddr: int
+    memsz: int
+    filesz: int
+    offset: int
+    flags: int  # PF_R=4, PF_W=2, PF_X=1
+    data: bytes
+
+
+@dataclass(frozen=True)
+class ElfImage:
+    arch: Arch
+    is_pie: bool  # ET_DYN
+    entry: int
+    segments: tuple[Segment, ...]
+    phoff: int
+    phentsize: int
+    phnum: int
+    symbols: dict[int, str]  # address -> name (functions and objects), for the screen
+    raw: bytes
+
+    @property
+    def lowest(self) -> int:
+        return min(s.vaddr for s in self.segments)
+
+    @property
+    def highest(self) -> int:
+        return max(s.vaddr + s.memsz for s in self.segments)
+
+    def phdr_vaddr(self) -> int:
+        """Where the program headers are in memory (AT_PHDR before adding the load bias)."""
+        for s in self.segments:
+            if s.offset <= self.phoff < s.offset + s.filesz:
+                return s.vaddr + (self.phoff - s.offset)
+        return self.lowest + self.phoff
+
+
+MACHINES = {"EM_X86_64": X86_64, "EM_386": I386}
+
+
+def read_elf(data: bytes, name: str = "program") -> ElfImage:
+    if data[:4] != b"\x7fELF":
+        raise BadProgram(f"{name}: not an ELF executable or assembly file")
+    try:
+        elf = ELFFile(io.BytesIO(data))
+        machine = elf["e_machine"]
+        arch = MACHINES.get(machine)
+        if arch is None:
+            raise BadProgram(f"{name}: an ELF for {machine}, not x86-64 or i386")
+        if elf.elfclass != arch.elf_class:
+            raise BadProgram(f"{name}: ELF class {elf.elfclass} does not match {machine}")
+        etype = elf["e_type"]
+        if etype not in ("ET_EXEC", "ET_DYN"):
+            raise BadProgram(f"{name}: {etype} is not an executable")
+        segments = []
+        for ph in elf.iter_segments():
+            ptype = ph["p_type"]
+            if ptype == "PT_INTERP":
+                interp = ph.get_interp_name()
+                raise BadProgram(
+                    f"{name}: dynamically linked (needs {interp}); rebuild it with -static"
+                )
+            if ptype != "PT_LOAD":
+                continue
+            off, filesz = ph["p_offset"], ph["p_filesz"]
+            if off + filesz > len(data):
+                raise BadProgram(f"{name}: truncated ELF (a segment runs past the end of the file)")
+            segments.append(
+                Segment(ph["p_vaddr"], ph["p_memsz"], filesz, off, ph["p_flags"],
+                        data[off:off + filesz])
+            )
+        if not segments:
+            raise BadProgram(f"{name}: the ELF has nothing to load")
+        if etype == "ET_DYN" and elf.get_section_by_name(".interp") is not None:
+            raise BadProgram(f"{name}: dynamically linked; rebuild it with -static")
+        return ElfImage(
+            arch=arch,
+            is_pie=etype == "ET_DYN",
+            entry=elf["e_entry"],
+            segments=tuple(segments),
+            phoff=elf["e_phoff"],
+            phentsize=elf["e_phentsize"],
+            phnum=elf["e_phnum"],
+            symbols=_symbols(elf),
+            raw=data,
+        )
+    except BadProgram:
+        raise
+    except (ELFError, ValueError, KeyError, IndexError, AssertionError, OSError) as e:
+        raise BadProgram(f"{name}: truncated or malformed ELF ({e})") from None
+    except Exception as e:  # pyelftools raises bare struct/construct errors on garbage
+        raise BadProgram(f"{name}: truncated or malformed ELF ({type(e).__name__})") from None
+
+
+def _symbols(elf: ELFFile) -> dict[int, str]:
+    out: dict[int, str] = {}
+    try:
+        tab = elf.get_section_by_name(".symtab")
+        if tab is None:
+            return out
+        for sym in tab.iter_symbols():
+            if sym["st_info"]["type"] in ("STT_FUNC", "STT_OBJECT", "STT_NOTYPE") and sym.name \
+                    and sym["st_value"] and sym["st_shndx"] != "SHN_UNDEF":
+                out.setdefault(sym["st_value"], sym.name)
+    except Exception:  # a damaged symbol table only costs names on screen
+        return out
+    return out

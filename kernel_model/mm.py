@@ -1,0 +1,191 @@
+"""The process's address space as the kernel sees it: a sorted list of VMAs, each with
+permissions and a name, kept in step with what the machine has mapped. /proc/self/maps,
+mmap placement, brk and the memory cap all read it."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, replace
+
+from emu.machine import PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, Machine, page_up
+
+DEFAULT_MEMORY_LIMIT = 1 << 30
+
+
+@dataclass(frozen=True)
+class Vma:
+    start: int
+    end: int
+    prot: int
+    name: str = ""  # a path, "[heap]", "[stack]", "[vdso]", ... or "" for anonymous
+    offset: int = 0
+    dev: tuple[int, int] = (0, 0)
+    inode: int = 0
+    shared: bool = False
+    kind: str = "anon"  # for the screen: "code", "data", "heap", "stack", "vdso", "vvar", ...
+    grows_down: bool = False
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+    def perms(self) -> str:
+        return (
+            ("r" if self.prot & PROT_READ else "-")
+            + ("w" if self.prot & PROT_WRITE else "-")
+            + ("x" if self.prot & PROT_EXEC else "-")
+            + ("s" if self.shared else "p")
+        )
+
+    def maps_line(self) -> str:
+        """One line of /proc/self/maps, formatted as fs/proc/task_mmu.c does: the header
+        padded to 72 columns (a 64-bit kernel, also for i386 processes) before the name."""
+        head = (
+            f"{self.start:08x}-{self.end:08x} {self.perms()} {self.offset:08x} "
+            f"{self.dev[0]:02x}:{self.dev[1]:02x} {self.inode} "
+        )
+        if not self.name:
+            return head
+        return head.ljust(72) + " " + self.name
+
+
+class OutOfMemory(Exception):
+    pass
+
+
+class Mm:
+    def __init__(self, machine: Machine, *, mmap_base: int, mmap_min: int = 0x10000,
+                 limit: int = DEFAULT_MEMORY_LIMIT):
+        self.machine = machine
+        self.vmas: list[Vma] = []
+        self.mmap_base = mmap_base
+        self.mmap_min = mmap_min
+        self.limit = limit
+        self.start_brk = 0
+        self.brk = 0
+        self.stack_top = 0
+        # Pages outside the VMA list that the kernel model itself uses (the GDT page): never
+        # handed out by mmap.
+        self.reserved: list[tuple[int, int]] = []
+
+    # -- queries -----------------------------------------------------------------
+    @property
+    def total(self) -> int:
+        return sum(v.size for v in self.vmas)
+
+    def find(self, addr: int) -> Vma | None:
+        i = bisect.bisect_right(self._starts(), addr) - 1
+        if i >= 0 and self.vmas[i].start <= addr < self.vmas[i].end:
+            return self.vmas[i]
+        return None
+
+    def _starts(self) -> list[int]:
+        return [v.start for v in self.vmas]
+
+    def is_accessible(self, addr: int, size: int, prot: int) -> bool:
+        """Whether [addr, addr+size) is mapped with at least `prot` throughout."""
+        end = addr + size
+        while addr < end:
+            v = self.find(addr)
+            if v is None or (v.prot & prot) != prot:
+                return False
+            addr = v.end
+        return True
+
+    def is_free(self, start: int, end: int) -> bool:
+        if any(s < end and start < e for s, e in self.reserved):
+            return False
+        return all(v.end <= start or v.start >= end for v in self.vmas)
+
+    def maps_text(self) -> str:
+        return "".join(v.maps_line() + "\n" for v in self.vmas)
+
+    # -- changes -----------------------------------------------------------------
+    def map(self, start: int, size: int, prot: int, **attrs) -> Vma:
+        """Map [start, start+size) (page-aligned), replacing anything there (MAP_FIXED)."""
+        size = page_up(size)
+        end = start + size
+        overlap = sum(min(v.end, end) - max(v.start, start) for v in self.vmas
+                      if v.start < end and start < v.end)
+        if self.total - overlap + size > self.limit:
+            raise OutOfMemory
+        self.unmap(start, size)
+        self.machine.map(start, size, prot)
+        vma = Vma(start, end, prot, **attrs)
+        bisect.insort(self.vmas, vma, key=lambda v: v.start)
+        self._merge_around(vma)
+        return vma
+
+    def unmap(self, start: int, size: int) -> None:
+        end = start + page_up(size)
+        kept: list[Vma] = []
+        for v in self.vmas:
+            if v.end <= start or v.start >= end:
+                kept.append(v)
+                continue
+            lo, hi = max(v.start, start), min(v.end, end)
+            self.machine.unmap(lo, hi - lo)
+            if v.start < lo:
+                kept.append(replace(v, end=lo))
+            if hi < v.end:
+                kept.append(replace(v, start=hi, offset=v.offset + (hi - v.start)))
+        self.vmas = sorted(kept, key=lambda v: v.start)
+
+    def protect(self, start: int, size: int, prot: int) -> bool:
+        """mprotect: False when part of the range is not mapped (ENOMEM)."""
+        end = start + page_up(size)
+        if not self.is_accessible(start, end - start, PROT_NONE_OK):
+            return False
+        out: list[Vma] = []
+        for v in self.vmas:
+            if v.end <= start or v.start >= end:
+                out.append(v)
+                continue
+            lo, hi = max(v.start, start), min(v.end, end)
+            if v.start < lo:
+                out.append(replace(v, end=lo))
+            out.append(replace(v, start=lo, end=hi, prot=prot, offset=v.offset + (lo - v.start)))
+            if hi < v.end:
+                out.append(replace(v, start=hi, offset=v.offset + (hi - v.start)))
+            self.machine.protect(lo, hi - lo, prot)
+        self.vmas = sorted(out, key=lambda v: v.start)
+        self._merge_all()
+        return True
+
+    def find_free(self, size: int, hint: int = 0) -> int | None:
+        """Top-down search below mmap_base, as Linux's default allocator does; a free,
+        page-aligned hint is taken as is."""
+        size = page_up(size)
+        if hint and hint % PAGE == 0 and hint >= self.mmap_min and self.is_free(hint, hint + size):
+            return hint
+        top = self.mmap_base
+        busy = sorted([(v.start, v.end) for v in self.vmas] + self.reserved, reverse=True)
+        for s, e in busy:
+            if e > top:
+                top = min(top, s)
+                continue
+            if top - e >= size:
+                return top - size
+            top = min(top, s)
+        if top - size >= self.mmap_min:
+            return top - size
+        return None
+
+    def _merge_around(self, vma: Vma) -> None:
+        self._merge_all()
+
+    def _merge_all(self) -> None:
+        """Adjacent anonymous VMAs with identical attributes become one, as in Linux."""
+        merged: list[Vma] = []
+        for v in self.vmas:
+            p = merged[-1] if merged else None
+            if (p is not None and p.end == v.start and p.prot == v.prot and p.name == v.name
+                    and p.kind == v.kind and p.inode == 0 and v.inode == 0
+                    and p.shared == v.shared and p.grows_down == v.grows_down):
+                merged[-1] = replace(p, end=v.end)
+            else:
+                merged.append(v)
+        self.vmas = merged
+
+
+PROT_NONE_OK = 0  # mprotect only needs the range mapped, whatever its current protection
