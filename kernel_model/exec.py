@@ -1,0 +1,181 @@
+"""execve of a static ELF, as fs/binfmt_elf.c does it: map the PT_LOAD segments, place the
+stack, mmap base and brk (randomized: ASLR, reproducible with a seed), and build the initial
+stack: argc, argv, envp, the auxiliary vector and the strings (KERNEL_FACTS §2)."""
+
+from __future__ import annotations
+
+import os
+import random
+import struct
+from dataclasses import dataclass
+
+from emu.arch import Arch
+from emu.elf import ElfImage
+from emu.machine import PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, page_down, page_up
+from kernel_model.mm import Mm
+
+# auxv types (include/uapi/linux/auxvec.h, arch/x86/include/uapi/asm/auxvec.h)
+AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY = 0, 3, 4, 5, 6, 7, 8, 9
+AT_UID, AT_EUID, AT_GID, AT_EGID, AT_PLATFORM, AT_HWCAP, AT_CLKTCK = 11, 12, 13, 14, 15, 16, 17
+AT_SECURE, AT_RANDOM, AT_HWCAP2, AT_EXECFN = 23, 25, 26, 31
+AT_SYSINFO, AT_SYSINFO_EHDR = 32, 33
+AT_MINSIGSTKSZ = 51
+AT_RSEQ_FEATURE_SIZE, AT_RSEQ_ALIGN = 27, 28
+
+AUXV_NAMES = {
+    AT_NULL: "AT_NULL", AT_PHDR: "AT_PHDR", AT_PHENT: "AT_PHENT", AT_PHNUM: "AT_PHNUM",
+    AT_PAGESZ: "AT_PAGESZ", AT_BASE: "AT_BASE", AT_FLAGS: "AT_FLAGS", AT_ENTRY: "AT_ENTRY",
+    AT_UID: "AT_UID", AT_EUID: "AT_EUID", AT_GID: "AT_GID", AT_EGID: "AT_EGID",
+    AT_PLATFORM: "AT_PLATFORM", AT_HWCAP: "AT_HWCAP", AT_CLKTCK: "AT_CLKTCK",
+    AT_SECURE: "AT_SECURE", AT_RANDOM: "AT_RANDOM", AT_HWCAP2: "AT_HWCAP2",
+    AT_EXECFN: "AT_EXECFN", AT_SYSINFO: "AT_SYSINFO", AT_SYSINFO_EHDR: "AT_SYSINFO_EHDR",
+    AT_MINSIGSTKSZ: "AT_MINSIGSTKSZ", AT_RSEQ_FEATURE_SIZE: "AT_RSEQ_FEATURE_SIZE",
+    AT_RSEQ_ALIGN: "AT_RSEQ_ALIGN",
+}
+
+# CPUID.1:EDX of the emulated CPU, which is what AT_HWCAP carries on x86.
+HWCAP = 0x178BFBFF
+HWCAP2_FSGSBASE = 0x2
+MINSIGSTKSZ = 3376  # what a 6.18 kernel reports on an AVX2 machine (the xsave frame size)
+STACK_INITIAL = 132 * 1024  # setup_arg_pages() leaves 128 KiB beyond the strings
+STACK_LIMIT = 8 << 20  # RLIMIT_STACK: how far the stack may grow on faults
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The addresses ASLR picks at exec, per architecture (arch/x86/mm/mmap.c)."""
+
+    stack_top: int
+    mmap_base: int
+    load_bias: int  # for static-PIE, chosen in the mmap area
+    brk_random: int
+    sp_random: int  # arch_align_stack's sub-page shift
+
+
+def choose_layout(arch: Arch, rng: random.Random, pie_size: int = 0) -> Layout:
+    if arch.bits == 64:
+        task_size = 0x7FFFFFFFF000
+        stack_top = task_size - (rng.getrandbits(22) << 12)  # 16 GiB of stack randomness
+        gap = (8 << 20) + (1 << 20) + (1 << 34)  # rlimit + guard gap + stack randomness
+        mmap_base = page_down(task_size - gap - (rng.getrandbits(28) << 12))
+    else:
+        task_size = 0xFFFFE000  # IA32_PAGE_OFFSET: a 32-bit process on a 64-bit kernel
+        stack_top = task_size - (rng.getrandbits(11) << 12)
+        gap = 128 << 20  # the minimum gap wins for 32-bit processes
+        mmap_base = page_down(task_size - gap - (rng.getrandbits(8) << 12))
+    load_bias = page_down(mmap_base - page_up(pie_size)) if pie_size else 0
+    return Layout(stack_top, mmap_base, load_bias, rng.getrandbits(13) << 12,
+                  rng.randrange(0, 8192) & ~0xF)
+
+
+def _prot(flags: int) -> int:
+    return ((PROT_READ if flags & 4 else 0) | (PROT_WRITE if flags & 2 else 0)
+            | (PROT_EXEC if flags & 1 else 0))
+
+
+def map_image(mm: Mm, image: ElfImage, bias: int, path: str, dev: tuple[int, int],
+              inode: int) -> int:
+    """Map each PT_LOAD like elf_map(): file-backed pages named by the path, the part of the
+    bss past the file's last page as an anonymous mapping. Returns the end of the bss."""
+    bss_end = 0
+    for seg in image.segments:
+        start = page_down(seg.vaddr + bias)
+        file_end = seg.vaddr + bias + seg.filesz
+        mem_end = seg.vaddr + bias + seg.memsz
+        prot = _prot(seg.flags)
+        kind = "code" if prot & PROT_EXEC else ("data" if prot & PROT_WRITE else "rodata")
+        mapped_end = page_up(file_end) if seg.filesz else start
+        if mapped_end > start:
+            mm.map(start, mapped_end - start, prot, name=path, offset=page_down(seg.offset),
+                   dev=dev, inode=inode, kind=kind)
+            mm.machine.write(seg.vaddr + bias, seg.data)
+        if page_up(mem_end) > mapped_end:
+            mm.map(mapped_end, page_up(mem_end) - mapped_end, prot, kind="bss")
+        bss_end = max(bss_end, mem_end)
+    return bss_end
+
+
+def build_stack(mm: Mm, arch: Arch, layout: Layout, argv: list[str], envp: list[str],
+                auxv_head: list[tuple[int, int]], auxv_tail: list[tuple[int, int]],
+                execfn: str, rng: random.Random) -> tuple[int, list[tuple[int, int]]]:
+    """Write the initial stack and return (sp, auxv). auxv_head/tail are the entries before
+    and after the ones that point into the stack (AT_RANDOM, AT_EXECFN, AT_PLATFORM)."""
+    word = arch.word
+    top = layout.stack_top
+    low = top - STACK_INITIAL
+    mm.map(low, top - low, PROT_READ | PROT_WRITE, name="[stack]", kind="stack",
+           grows_down=True)
+    mm.stack_top = top
+    m = mm.machine
+
+    # Strings go at the very top, as create_elf_tables() and copy_strings() place them.
+    p = top - word  # the final NULL word
+    m.write(p, bytes(word))
+
+    def push_bytes(data: bytes) -> int:
+        nonlocal p
+        p -= len(data)
+        m.write(p, data)
+        return p
+
+    execfn_addr = push_bytes(execfn.encode() + b"\0")
+    env_addrs = [push_bytes(e.encode() + b"\0") for e in reversed(envp)][::-1]
+    arg_addrs = [push_bytes(a.encode() + b"\0") for a in reversed(argv)][::-1]
+    p = (p - layout.sp_random) & ~0xF  # arch_align_stack
+    platform_addr = push_bytes(arch.platform.encode() + b"\0")
+    random_addr = push_bytes(bytes(rng.getrandbits(8) for _ in range(16)))
+    p &= ~0xF
+
+    auxv = auxv_head + [
+        (AT_RANDOM, random_addr),
+        (AT_HWCAP2, HWCAP2_FSGSBASE),
+        (AT_EXECFN, execfn_addr),
+        (AT_PLATFORM, platform_addr),
+    ] + auxv_tail + [(AT_NULL, 0)]
+    vector = [len(argv), *arg_addrs, 0, *env_addrs, 0]
+    for key, value in auxv:
+        vector += [key, value]
+    size = len(vector) * word
+    sp = (p - size) & ~0xF
+    fmt = "<" + ("Q" if word == 8 else "I") * len(vector)
+    m.write(sp, struct.pack(fmt, *[v & arch.mask for v in vector]))
+    return sp, auxv[:-1]
+
+
+def auxv_entries(arch: Arch, image: ElfImage, bias: int, uid: int, gid: int,
+                 sysinfo: tuple[int, int] | None):
+    """The kernel's auxv in 6.18's order, split around the stack-pointing entries."""
+    head: list[tuple[int, int]] = []
+    if sysinfo:
+        vsyscall_entry, vdso_base = sysinfo
+        if arch.bits == 32:
+            head.append((AT_SYSINFO, vsyscall_entry))
+        head.append((AT_SYSINFO_EHDR, vdso_base))
+    head += [
+        (AT_MINSIGSTKSZ, MINSIGSTKSZ),
+        (AT_HWCAP, HWCAP),
+        (AT_PAGESZ, PAGE),
+        (AT_CLKTCK, 100),
+        (AT_PHDR, image.phdr_vaddr() + bias),
+        (AT_PHENT, image.phentsize),
+        (AT_PHNUM, image.phnum),
+        (AT_BASE, 0),
+        (AT_FLAGS, 0),
+        (AT_ENTRY, image.entry + bias),
+        (AT_UID, uid),
+        (AT_EUID, uid),
+        (AT_GID, gid),
+        (AT_EGID, gid),
+        (AT_SECURE, 0),
+    ]
+    tail = [(AT_RSEQ_FEATURE_SIZE, 28), (AT_RSEQ_ALIGN, 32)]
+    return head, tail
+
+
+def host_identity(path: str) -> tuple[tuple[int, int], int]:
+    """(major, minor) and inode of a host file, for its /proc/self/maps lines."""
+    try:
+        st = os.stat(path)
+        return (os.major(st.st_dev), os.minor(st.st_dev)), st.st_ino
+    except OSError:
+        return (0, 0), 0

@@ -1,0 +1,331 @@
+"""The kernel model's trap handling: the entry paths, the table lookup and the return path.
+
+Each entry path applies the CPU's architectural effects itself (Unicorn makes no ring
+transition: KERNEL_FACTS §7), picks the ABI from *how* the program entered, indexes that
+ABI's table, runs the handler and writes the result back as the real return path would.
+With no listener attached nothing is recorded, so a plain run pays only for the handler.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from unicorn import x86_const as X
+
+import kernel_model.syscalls  # noqa: F401  (registers every handler)
+from emu.machine import PROT_READ, PROT_WRITE, Machine, MemoryFault
+from kernel_model import errnos, strace
+from kernel_model.abi import I386_ABI, X86_64_ABI, Abi
+from kernel_model.events import (
+    MemAccess,
+    RegChange,
+    StackPush,
+    SyscallEntered,
+    SyscallReturned,
+)
+from kernel_model.registry import SyscallDef, lookup
+
+RAX, RCX, R11, RIP, RSP = (X.UC_X86_REG_RAX, X.UC_X86_REG_RCX, X.UC_X86_REG_R11,
+                           X.UC_X86_REG_RIP, X.UC_X86_REG_RSP)
+EAX, EIP, ESP, EBP = X.UC_X86_REG_EAX, X.UC_X86_REG_EIP, X.UC_X86_REG_ESP, X.UC_X86_REG_EBP
+EFLAGS = X.UC_X86_REG_EFLAGS
+
+# Registers the `syscall` path reads in one batch: number, six arguments, pc, flags.
+_SYSCALL64_IN = (RAX, X.UC_X86_REG_RDI, X.UC_X86_REG_RSI, X.UC_X86_REG_RDX, X.UC_X86_REG_R10,
+                 X.UC_X86_REG_R8, X.UC_X86_REG_R9, RIP, EFLAGS)
+_SYSCALL64_OUT = (RAX, RCX, R11)
+_I386_IN = (EAX, X.UC_X86_REG_EBX, X.UC_X86_REG_ECX, X.UC_X86_REG_EDX, X.UC_X86_REG_ESI,
+            X.UC_X86_REG_EDI, EBP)
+
+SYSCALL_INSN_LEN = 2  # syscall, sysenter and int 0x80 are all two bytes
+
+
+class GuestFault(Exception):
+    """A handler touched a bad user pointer: the call fails with EFAULT."""
+
+
+class Kernel:
+    def __init__(self, machine: Machine, process, *, string_limit: int = 32):
+        self.machine = machine
+        self.process = process
+        self.listeners: list[Callable] = []
+        self.string_limit = string_limit
+        self.seq = 0
+        self.abi: Abi = X86_64_ABI if machine.arch.bits == 64 else I386_ABI
+        self._dispatch = {abi.name: self._build_dispatch(abi) for abi in (X86_64_ABI, I386_ABI)}
+        self._recording: list[MemAccess] | None = None
+        self.current_pc = 0
+        # Where `sysenter` returns: the landing pad inside the vDSO's __kernel_vsyscall.
+        # None when no vDSO is mapped (Linux then returns to a bogus address).
+        self.sysenter_landing_pad: int | None = None
+        self.notes: list[str] = []
+        if machine.arch.bits == 64:
+            machine.hook_syscall(self._on_syscall)
+        else:
+            machine.hook_sysenter(self._on_sysenter)
+
+    # -- listeners ------------------------------------------------------------------
+    def attach(self, listener: Callable) -> None:
+        self.listeners.append(listener)
+
+    def emit(self, event) -> None:
+        for listener in self.listeners:
+            listener(event)
+
+    @property
+    def tracing(self) -> bool:
+        return bool(self.listeners)
+
+    @staticmethod
+    def _build_dispatch(abi: Abi) -> list[SyscallDef | None]:
+        size = max(abi.table) + 1
+        table: list[SyscallDef | None] = [None] * size
+        for nr, name in abi.table.items():
+            table[nr] = lookup(abi.name, name)
+        return table
+
+    def handler_for(self, abi: Abi, nr: int) -> SyscallDef | None:
+        table = self._dispatch[abi.name]
+        return table[nr] if 0 <= nr < len(table) else None
+
+    # -- entry paths ----------------------------------------------------------------
+    def _on_syscall(self, uc, _user_data) -> None:
+        """x86-64 `syscall`: rcx <- next rip, r11 <- rflags, then sys_call_table[rax]."""
+        m = self.machine
+        nr, a0, a1, a2, a3, a4, a5, rip, rflags = m.regs(_SYSCALL64_IN)
+        args = (a0, a1, a2, a3, a4, a5)
+        nr = X86_64_ABI.signed(nr)
+        self.abi = X86_64_ABI
+        if not self.listeners:
+            ret = self._call(X86_64_ABI, nr, args)
+            if ret is not None:
+                m.set_regs(_SYSCALL64_OUT, (ret, rip, rflags))
+            return
+        pc = rip - SYSCALL_INSN_LEN
+        regs = m.snapshot_regs()
+        effects = (
+            RegChange("rcx", regs["rcx"], rip),
+            RegChange("r11", regs["r11"], rflags),
+            RegChange("cpl", 3, 0),
+            RegChange("rip", rip, 0),  # to IA32_LSTAR: the kernel's address is not shown
+        )
+        m.set_regs((RCX, R11), (rip, rflags))  # the CPU's own effects happen first
+        ret = self._traced_call("syscall", X86_64_ABI, "entry_SYSCALL_64", nr, args, pc, regs,
+                                effects, return_pc=rip, return_effects=(
+                                    RegChange("rip", 0, rip), RegChange("rflags", 0, rflags),
+                                    RegChange("cpl", 0, 3)))
+        if ret is not None:
+            m.set_reg(RAX, ret)
+
+    def on_int80(self) -> None:
+        """`int 0x80`: the i386 table whatever the mode; from 64-bit code only the low 32
+        bits of each register count. The interrupt hook calls this with pc past the insn."""
+        m = self.machine
+        vals = m.regs(_I386_IN)
+        nr = I386_ABI.signed(vals[0])
+        args = tuple(v & 0xFFFFFFFF for v in vals[1:])
+        self.abi = I386_ABI
+        ret_reg = RAX if m.arch.bits == 64 else EAX
+        if not self.listeners:
+            ret = self._call(I386_ABI, nr, args)
+            if ret is not None:
+                m.set_reg(ret_reg, ret if m.arch.bits == 64 else ret & 0xFFFFFFFF)
+            return
+        return_pc = m.pc
+        pc = return_pc - SYSCALL_INSN_LEN
+        regs = m.snapshot_regs()
+        sp = regs["rsp"] if "rsp" in regs else regs["esp"]
+        frame = (
+            StackPush("ss", 0x2B),
+            StackPush("esp" if m.arch.bits == 32 else "rsp", sp),
+            StackPush("eflags", regs["eflags"]),
+            StackPush("cs", 0x23 if m.arch.bits == 32 else 0x33),
+            StackPush("eip" if m.arch.bits == 32 else "rip", return_pc),
+            RegChange("cpl", 3, 0),
+        )
+        ret = self._traced_call("int 0x80", I386_ABI, "entry_INT80_compat", nr, args, pc, regs,
+                                frame, return_pc=return_pc,
+                                return_effects=(RegChange("cpl", 0, 3),))
+        if ret is not None:
+            m.set_reg(ret_reg, ret if m.arch.bits == 64 else ret & 0xFFFFFFFF)
+
+    def _on_sysenter(self, uc, _user_data) -> None:
+        """i386 `sysenter` (Intel, via __kernel_vsyscall): the kernel takes the user stack
+        from ebp, arg6 from [ebp], and returns to the vDSO's landing pad, not to the caller."""
+        m = self.machine
+        vals = m.regs(_I386_IN)
+        nr = I386_ABI.signed(vals[0])
+        user_sp = vals[6]  # __kernel_vsyscall did `mov ebp, esp` before sysenter
+        try:
+            arg6 = m.read_u32(user_sp)
+        except MemoryFault:
+            arg6 = 0
+        args = tuple(vals[1:6]) + (arg6,)
+        self.abi = I386_ABI
+        pad = self.sysenter_landing_pad
+        pc = m.pc - SYSCALL_INSN_LEN
+        if self.listeners:
+            regs = m.snapshot_regs()
+            effects = (
+                RegChange("esp", regs["esp"], 0),  # <- IA32_SYSENTER_ESP (kernel stack)
+                RegChange("eip", m.pc, 0),  # <- IA32_SYSENTER_EIP (entry_SYSENTER_compat)
+                RegChange("cpl", 3, 0),
+            )
+            ret = self._traced_call("sysenter", I386_ABI, "entry_SYSENTER_compat", nr, args, pc,
+                                    regs, effects, return_pc=pad or 0, return_effects=(
+                                        RegChange("eip", 0, pad or 0),
+                                        RegChange("esp", 0, user_sp),
+                                        RegChange("ebp", user_sp, arg6),
+                                        RegChange("cpl", 0, 3)))
+        else:
+            ret = self._call(I386_ABI, nr, args)
+        if ret is None:
+            return
+        m.set_regs((EAX, ESP, EBP), (ret & 0xFFFFFFFF, user_sp, arg6))
+        if pad is None:
+            # No vDSO: the kernel still "returns" to where the landing pad would be.
+            m.pc = 0
+        else:
+            m.pc = pad
+
+    # -- dispatch -------------------------------------------------------------------
+    def _call(self, abi: Abi, nr: int, args: tuple[int, ...]) -> int | None:
+        table = self._dispatch[abi.name]
+        sdef = table[nr] if 0 <= nr < len(table) else None
+        if sdef is None:
+            return -errnos.ENOSYS
+        return self._run_handler(sdef, args)
+
+    def _run_handler(self, sdef: SyscallDef, args: tuple[int, ...]) -> int | None:
+        try:
+            return sdef.handler(self, *args[:sdef.nargs])
+        except NameTooLong:
+            return -errnos.ENAMETOOLONG
+        except GuestFault:
+            return -errnos.EFAULT
+
+    def _traced_call(self, mechanism, abi, entry, nr, args, pc, regs, cpu_effects, *,
+                     return_pc, return_effects) -> int | None:
+        self.seq += 1
+        seq = self.seq
+        name = abi.table.get(nr)
+        sdef = self.handler_for(abi, nr)
+        self.current_pc = pc
+        self.emit(SyscallEntered(seq, mechanism, abi.name, abi.table_name, entry, nr, name,
+                                 sdef is not None, args, pc, regs, cpu_effects))
+        mem = _TraceReader(self.machine)
+        entry_texts = strace.decode_entry(sdef, abi, args, mem, self.string_limit) if sdef else None
+        self._recording = []
+        note = ""
+        try:
+            if sdef is None:
+                ret = -errnos.ENOSYS
+                note = ("no such syscall in " + abi.table_name if name is None
+                        else f"{name} is not implemented in syscall-lab")
+            else:
+                ret = self._run_handler(sdef, args)
+            effects = tuple(self._recording)
+        finally:
+            self._recording = None
+        if self.notes:
+            note = "; ".join(filter(None, [note, *self.notes]))
+            self.notes.clear()
+        if name is None:
+            call = strace.format_unknown(nr, args)
+            ret_kind = "int"
+        elif sdef is None:
+            call = strace.format_call(name, [hex(a) if a else "0" for a in
+                                             args[:strace.ARITY.get(name, 6)]])
+            ret_kind = "int"
+        else:
+            arg_texts = strace.decode_exit(sdef, abi, args, ret, mem, entry_texts,
+                                           self.string_limit)
+            call = strace.format_call(name, arg_texts)
+            ret_kind = sdef.ret
+        signed_ret = None if ret is None else abi.signed(ret)
+        text = strace.format_line(call, signed_ret, ret_kind, abi)
+        self.emit(SyscallReturned(seq, mechanism, abi.name, nr, name, args, signed_ret, pc,
+                                  return_pc, text, effects, return_effects, note))
+        return ret
+
+    # -- user memory, as copy_from_user / copy_to_user see it -----------------------
+    def check(self, addr: int, size: int, prot: int) -> None:
+        if size and not self.process.mm.is_accessible(addr, size, prot):
+            raise GuestFault
+
+    def read(self, addr: int, size: int) -> bytes:
+        if size == 0:
+            return b""
+        self.check(addr, size, PROT_READ)
+        if self._recording is not None:
+            self._recording.append(MemAccess(addr, size, False))
+        try:
+            return self.machine.read(addr, size)
+        except MemoryFault:
+            raise GuestFault from None
+
+    def write(self, addr: int, data: bytes) -> None:
+        if not data:
+            return
+        self.check(addr, len(data), PROT_WRITE)
+        if self._recording is not None:
+            self._recording.append(MemAccess(addr, len(data), True))
+        try:
+            self.machine.write(addr, data)
+        except MemoryFault:
+            raise GuestFault from None
+
+    def read_cstring(self, addr: int, limit: int = 4096) -> bytes:
+        """A NUL-terminated string (a path): EFAULT if unmapped before the NUL,
+        ENAMETOOLONG past `limit`."""
+        start = addr
+        out = bytearray()
+        while len(out) < limit:
+            if not self.process.mm.is_accessible(addr, 1, PROT_READ):
+                raise GuestFault
+            chunk_len = min(0x1000 - (addr & 0xFFF), limit - len(out))
+            chunk = self.machine.read(addr, chunk_len)
+            nul = chunk.find(b"\0")
+            if nul >= 0:
+                out += chunk[:nul]
+                if self._recording is not None:
+                    self._recording.append(MemAccess(start, len(out) + 1, False))
+                return bytes(out)
+            out += chunk
+            addr += chunk_len
+        raise NameTooLong
+
+    def read_word(self, addr: int, abi: Abi | None = None) -> int:
+        abi = abi or self.abi
+        return int.from_bytes(self.read(addr, abi.word), "little")
+
+    def write_word(self, addr: int, value: int, abi: Abi | None = None) -> None:
+        abi = abi or self.abi
+        self.write(addr, (value & abi.mask).to_bytes(abi.word, "little"))
+
+    def random_bytes(self, n: int) -> bytes:
+        """Randomness for the guest: reproducible under --seed, os.urandom-seeded otherwise."""
+        return self.rng.randbytes(n)
+
+    def note(self, text: str) -> None:
+        """A remark for the trace about the current call (a simplification, a refusal)."""
+        if self.listeners:
+            self.notes.append(text)
+
+
+class NameTooLong(GuestFault):
+    """A path longer than PATH_MAX: ENAMETOOLONG, not EFAULT."""
+
+
+class _TraceReader:
+    """Guest memory for the strace decoder: reads without recording or permission checks
+    (strace reads through ptrace, not as the process)."""
+
+    def __init__(self, machine: Machine):
+        self.machine = machine
+
+    def read(self, addr: int, size: int) -> bytes:
+        return self.machine.read(addr, size)
+
+    def read_cstring(self, addr: int, limit: int = 4096) -> bytes:
+        return self.machine.read_cstring(addr, limit)

@@ -1,0 +1,94 @@
+"""Signals: CPU exceptions become Linux signals, and a pending signal is delivered on the way
+back to user mode, to the program's handler (on a real signal frame) or by its default
+action, which ends the process with status 128+N (KERNEL_FACTS, issue: Signals)."""
+
+from __future__ import annotations
+
+from kernel_model.events import SignalDelivered
+
+SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGKILL = range(1, 10)
+SIGUSR1, SIGSEGV, SIGUSR2, SIGPIPE, SIGALRM, SIGTERM, SIGSTKFLT, SIGCHLD = range(10, 18)
+SIGCONT, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGXCPU, SIGXFSZ = range(18, 26)
+SIGVTALRM, SIGPROF, SIGWINCH, SIGIO, SIGPWR, SIGSYS = range(26, 32)
+NSIG = 64
+
+SI_USER, SI_KERNEL, SI_TKILL = 0, 0x80, -6
+SEGV_MAPERR, SEGV_ACCERR = 1, 2
+ILL_ILLOPC, ILL_ILLOPN = 1, 2
+FPE_INTDIV = 1
+TRAP_BRKPT = 1
+
+SIG_DFL, SIG_IGN = 0, 1
+# Signals whose default action is to do nothing (kernel/signal.c: SIG_KERNEL_IGNORE_MASK).
+DEFAULT_IGNORED = {SIGCHLD, SIGURG, SIGWINCH, SIGCONT}
+
+
+def name(signo: int) -> str:
+    from kernel_model.constants import SIGNALS
+
+    return SIGNALS.get(signo, f"SIG{signo}")
+
+
+def code_name(signo: int, code: int) -> str:
+    from kernel_model.constants import si_code_name
+
+    return si_code_name(signo, code)
+
+
+def exception_signal(vector: int, pc: int) -> tuple[int, int, int]:
+    """(signo, si_code, si_addr) for a CPU exception vector, as arch/x86/kernel/traps.c."""
+    if vector == 0:  # #DE divide error
+        return SIGFPE, FPE_INTDIV, pc
+    if vector in (1, 3):  # #DB, #BP (int3): SIGTRAP, si_code SI_KERNEL for int3
+        return SIGTRAP, SI_KERNEL, 0
+    if vector == 6:
+        return SIGILL, ILL_ILLOPN, pc
+    if vector == 16 or vector == 19:  # x87 / SIMD floating point
+        return SIGFPE, 0, pc
+    # #GP (privileged instruction, `int N` with no gate for user mode), #NP, #SS ...
+    return SIGSEGV, SI_KERNEL, 0
+
+
+class SignalState:
+    def __init__(self, system):
+        self.system = system
+        self.pending: list[tuple[int, int, int, dict]] = []
+
+    def force(self, signo: int, code: int, addr: int, **info) -> None:
+        """A synchronous signal from a fault: delivered before the next user instruction."""
+        self.pending.append((signo, code, addr, info))
+
+    def send(self, signo: int, code: int = SI_USER, **info) -> None:
+        """kill/tgkill of itself: queued, delivered on return to user mode."""
+        self.pending.append((signo, code, 0, info))
+        self.system.machine.stop()
+
+    def deliver_pending(self) -> None:
+        while self.pending and not self.system.process.exited:
+            signo, code, addr, info = self.pending.pop(0)
+            self.deliver(signo, code, addr, info)
+
+    def deliver(self, signo: int, code: int, addr: int, info: dict) -> None:
+        from kernel_model import sigframe, strace
+
+        process = self.system.process
+        action = process.sigactions.get(signo)
+        handler = action.handler if action else SIG_DFL
+        pc = self.system.machine.pc
+        text = strace.format_signal(signo, code, addr, pid=info.get("pid"), uid=info.get("uid"))
+        blocked = process.sigmask & (1 << (signo - 1))
+        synchronous = info.get("synchronous", True)
+        if handler == SIG_IGN and signo not in (SIGKILL, SIGSTOP) and not synchronous:
+            kind = "ignored"
+        elif handler in (SIG_DFL, SIG_IGN) or signo in (SIGKILL, SIGSTOP) or (
+                blocked and synchronous):
+            # A fault with the handler ignored or blocked still kills (force_sig_fault).
+            kind = "ignored" if (handler == SIG_DFL and signo in DEFAULT_IGNORED) else "killed"
+        else:
+            kind = "handler"
+        self.system.kernel.emit(SignalDelivered(signo, name(signo), code, code_name(signo, code),
+                                                addr, pc, handler, kind, text))
+        if kind == "killed":
+            process.killed_by = signo
+        elif kind == "handler":
+            sigframe.setup_frame(self.system, signo, code, addr, action, info)

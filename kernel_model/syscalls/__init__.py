@@ -1,0 +1,11 @@
+"""Syscall handlers, grouped like the kernel source. Importing this package registers them."""
+
+from kernel_model.syscalls import (  # noqa: F401
+    fs,
+    info,
+    memory,
+    process,
+    signal,
+    timekeeping,
+    tls,
+)

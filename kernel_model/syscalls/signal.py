@@ -1,0 +1,110 @@
+"""Signal syscalls (kernel/signal.c, arch/x86/kernel/signal.c): dispositions, the mask,
+the alternate stack, and the return from a handler through the frame kernel_model.sigframe
+built."""
+
+from __future__ import annotations
+
+import struct
+
+from kernel_model import errnos
+from kernel_model.argkinds import Enum, InStruct, OutSigSet, OutStruct, Signal, SigSet, UInt
+from kernel_model.process import SigAction
+from kernel_model.registry import syscall
+from kernel_model.signals import NSIG, SIGKILL, SIGSTOP
+
+# The kernel's struct sigaction: handler, flags, restorer, mask (k_sigaction layout).
+UNBLOCKABLE = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1))
+
+
+def _sigaction_fmt(k) -> str:
+    return "<QQQQ" if k.abi.bits == 64 else "<IIIQ"
+
+
+@syscall("rt_sigaction", Signal(), InStruct("sigaction"), OutStruct("sigaction"), UInt())
+def sys_rt_sigaction(k, sig, act, oact, sigsetsize):
+    if sigsetsize != 8:
+        return -errnos.EINVAL
+    if not 1 <= sig <= NSIG or (act and sig in (SIGKILL, SIGSTOP)):
+        return -errnos.EINVAL
+    fmt = _sigaction_fmt(k)
+    old = k.process.sigactions.get(sig, SigAction())
+    new = None
+    if act:
+        handler, flags, restorer, mask = struct.unpack(fmt, k.read(act, struct.calcsize(fmt)))
+        new = SigAction(handler, flags, restorer, mask & ~UNBLOCKABLE)
+    if oact:
+        k.write(oact, struct.pack(fmt, old.handler, old.flags, old.restorer, old.mask))
+    if new is not None:
+        k.process.sigactions[sig] = new
+    return 0
+
+
+SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2
+
+
+@syscall("rt_sigprocmask", Enum("sigprocmask_how"), SigSet(), OutSigSet(), UInt())
+def sys_rt_sigprocmask(k, how, nset, oset, sigsetsize):
+    if sigsetsize != 8:
+        return -errnos.EINVAL
+    old = k.process.sigmask
+    if nset:
+        mask = struct.unpack("<Q", k.read(nset, 8))[0] & ~UNBLOCKABLE
+        if how == SIG_BLOCK:
+            k.process.sigmask = old | mask
+        elif how == SIG_UNBLOCK:
+            k.process.sigmask = old & ~mask
+        elif how == SIG_SETMASK:
+            k.process.sigmask = mask
+        else:
+            return -errnos.EINVAL
+    if oset:
+        k.write(oset, struct.pack("<Q", old))
+    return 0
+
+
+SS_ONSTACK, SS_DISABLE = 1, 2
+MINSIGSTKSZ = 2048
+
+
+@syscall("sigaltstack", InStruct("stack_t"), OutStruct("stack_t"))
+def sys_sigaltstack(k, ss, old_ss):
+    fmt = "<QiiQ" if k.abi.bits == 64 else "<IiI"
+    size = struct.calcsize(fmt)
+    sp, flags, length = k.process.altstack
+    if old_ss:
+        vals = (sp, flags, 0, length) if k.abi.bits == 64 else (sp, flags, length)
+        k.write(old_ss, struct.pack(fmt, *vals))
+    if ss:
+        vals = struct.unpack(fmt, k.read(ss, size))
+        new_sp, new_flags, new_size = (vals[0], vals[1], vals[3]) if k.abi.bits == 64 else vals
+        if new_flags & ~(SS_DISABLE | (1 << 31)):
+            return -errnos.EINVAL
+        if new_flags & SS_DISABLE:
+            k.process.altstack = (0, SS_DISABLE, 0)
+        else:
+            if new_size < MINSIGSTKSZ:
+                return -errnos.ENOMEM
+            k.process.altstack = (new_sp, 0, new_size)
+    return 0
+
+
+@syscall("rt_sigreturn", ret="none")
+def sys_rt_sigreturn(k):
+    from kernel_model import sigframe
+
+    return sigframe.restore_frame(k.system, rt=True)
+
+
+@syscall("sigreturn", ret="none")
+def sys_sigreturn(k):
+    from kernel_model import sigframe
+
+    return sigframe.restore_frame(k.system, rt=False)
+
+
+@syscall("rt_sigpending", OutSigSet(), UInt())
+def sys_rt_sigpending(k, buf, size):
+    if size > 8:
+        return -errnos.EINVAL
+    k.write(buf, bytes(size))
+    return 0

@@ -1,0 +1,146 @@
+"""Time syscalls (kernel/time/): the clocks come from kernel_model.clock, real or frozen.
+i386 has two layouts: the old 32-bit time_t calls and the *_time64 ones."""
+
+from __future__ import annotations
+
+import struct
+
+from kernel_model import errnos
+from kernel_model.argkinds import Enum, Flags, InStruct, OutStruct, Ptr
+from kernel_model.registry import syscall
+
+NSEC = 1_000_000_000
+CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID = 0, 1, 2, 3
+CLOCK_MONOTONIC_RAW, CLOCK_REALTIME_COARSE, CLOCK_MONOTONIC_COARSE, CLOCK_BOOTTIME = 4, 5, 6, 7
+CLOCK_REALTIME_ALARM, CLOCK_BOOTTIME_ALARM, CLOCK_TAI = 8, 9, 11
+TIMER_ABSTIME = 1
+COARSE_RES_NS = 4_000_000  # one tick at HZ=250
+
+
+def clock_ns(k, clock_id: int) -> int | None:
+    c = k.clock
+    clock_id = k.abi.signed(clock_id) if clock_id >> 31 else clock_id
+    if clock_id in (CLOCK_REALTIME, CLOCK_REALTIME_COARSE, CLOCK_REALTIME_ALARM):
+        return c.realtime_ns()
+    if clock_id == CLOCK_TAI:
+        return c.realtime_ns() + 37 * NSEC
+    if clock_id in (CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_MONOTONIC_COARSE):
+        return c.monotonic_ns()
+    if clock_id in (CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM):
+        return c.boottime_ns()
+    if clock_id in (CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID) or clock_id < 0:
+        return c.cputime_ns()
+    return None
+
+
+def pack_timespec(ns: int, bits: int) -> bytes:
+    sec, nsec = divmod(ns, NSEC)
+    return struct.pack("<qq" if bits == 64 else "<ii", sec, nsec)
+
+
+def unpack_timespec(data: bytes, bits: int) -> tuple[int, int]:
+    return struct.unpack("<qq" if bits == 64 else "<ii", data)
+
+
+def _ts_bits(k, time64: bool) -> int:
+    return 64 if time64 or k.abi.bits == 64 else 32
+
+
+def _clock_gettime(k, clock_id, tp, time64):
+    ns = clock_ns(k, clock_id)
+    if ns is None:
+        return -errnos.EINVAL
+    k.write(tp, pack_timespec(ns, _ts_bits(k, time64)))
+    return 0
+
+
+@syscall("clock_gettime", Enum("clock"), OutStruct("timespec"))
+def sys_clock_gettime(k, clock_id, tp):
+    return _clock_gettime(k, clock_id, tp, False)
+
+
+@syscall("clock_gettime64", Enum("clock"), OutStruct("timespec64"))
+def sys_clock_gettime64(k, clock_id, tp):
+    return _clock_gettime(k, clock_id, tp, True)
+
+
+def _clock_getres(k, clock_id, res, time64):
+    if clock_ns(k, clock_id) is None:
+        return -errnos.EINVAL
+    coarse = clock_id in (CLOCK_REALTIME_COARSE, CLOCK_MONOTONIC_COARSE)
+    if res:
+        k.write(res, pack_timespec(COARSE_RES_NS if coarse else 1, _ts_bits(k, time64)))
+    return 0
+
+
+@syscall("clock_getres", Enum("clock"), OutStruct("timespec"))
+def sys_clock_getres(k, clock_id, res):
+    return _clock_getres(k, clock_id, res, False)
+
+
+@syscall("clock_getres_time64", Enum("clock"), OutStruct("timespec64"))
+def sys_clock_getres_time64(k, clock_id, res):
+    return _clock_getres(k, clock_id, res, True)
+
+
+@syscall("gettimeofday", OutStruct("timeval"), OutStruct("timezone"))
+def sys_gettimeofday(k, tv, tz):
+    ns = k.clock.realtime_ns()
+    if tv:
+        sec, usec = ns // NSEC, (ns % NSEC) // 1000
+        k.write(tv, struct.pack("<qq" if k.abi.bits == 64 else "<ii", sec, usec))
+    if tz:
+        k.write(tz, bytes(8))  # UTC: tz_minuteswest 0, tz_dsttime 0
+    return 0
+
+
+@syscall("time", Ptr())
+def sys_time(k, tloc):
+    sec = k.clock.realtime_ns() // NSEC
+    if tloc:
+        k.write_word(tloc, sec)
+    return sec
+
+
+def _sleep(k, req, rem, time64, clock_id=CLOCK_MONOTONIC, absolute=False):
+    bits = _ts_bits(k, time64)
+    sec, nsec = unpack_timespec(k.read(req, 16 if bits == 64 else 8), bits)
+    if sec < 0 or not 0 <= nsec < NSEC:
+        return -errnos.EINVAL
+    want = sec * NSEC + nsec
+    if absolute:
+        now = clock_ns(k, clock_id)
+        want = max(0, want - now)
+    k.clock.sleep_ns(want)
+    return 0
+
+
+@syscall("nanosleep", InStruct("timespec"), OutStruct("timespec"))
+def sys_nanosleep(k, req, rem):
+    return _sleep(k, req, rem, False)
+
+
+@syscall("clock_nanosleep", Enum("clock"), Flags("clock_flags"), InStruct("timespec"),
+         OutStruct("timespec"))
+def sys_clock_nanosleep(k, clock_id, flags, req, rem):
+    if clock_ns(k, clock_id) is None or clock_id == CLOCK_THREAD_CPUTIME_ID:
+        return -errnos.EINVAL
+    return _sleep(k, req, rem, False, clock_id, bool(flags & TIMER_ABSTIME))
+
+
+@syscall("clock_nanosleep_time64", Enum("clock"), Flags("clock_flags"), InStruct("timespec64"),
+         OutStruct("timespec64"))
+def sys_clock_nanosleep_time64(k, clock_id, flags, req, rem):
+    if clock_ns(k, clock_id) is None or clock_id == CLOCK_THREAD_CPUTIME_ID:
+        return -errnos.EINVAL
+    return _sleep(k, req, rem, True, clock_id, bool(flags & TIMER_ABSTIME))
+
+
+@syscall("times", OutStruct("tms"))
+def sys_times(k, buf):
+    ticks = k.clock.cputime_ns() // (NSEC // 100)
+    if buf:
+        fmt = "<4q" if k.abi.bits == 64 else "<4i"
+        k.write(buf, struct.pack(fmt, ticks, 0, 0, 0))
+    # The return value is clock ticks since an arbitrary point: boot, here.
+    return (k.clock.boottime_ns() // (NSEC // 100)) & k.abi.mask

@@ -1,0 +1,244 @@
+"""One guest process on one machine: load the program, run it, turn faults into signals.
+
+This is the headless core every front end drives (the command line, the TUI, the grader):
+`System.create(...)` then `run()`, with events flowing to whatever listeners are attached.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from dataclasses import dataclass, field
+
+import unicorn
+from unicorn import x86_const as X
+
+from emu.arch import Arch
+from emu.counter import InstructionCounter
+from emu.elf import ElfImage
+from emu.machine import PAGE, PROT_READ, PROT_WRITE, Machine, page_down
+from emu.segments import Gdt
+from kernel_model import exec as binfmt
+from kernel_model import signals
+from kernel_model.clock import Clock
+from kernel_model.events import ProcessExited, ProcessStarted, RunStopped
+from kernel_model.kernel import Kernel
+from kernel_model.mm import DEFAULT_MEMORY_LIMIT, Mm, Vma
+from kernel_model.process import Process
+
+# Where the kernel model keeps the GDT and its return-to-user trampoline: x86-64's
+# cpu_entry_area, and for i386 processes the page above their 4 GiB - 8 KiB address space.
+GDT_ADDR = {64: 0xFFFFFE0000000000, 32: 0xFFFFE000}
+
+
+@dataclass
+class Mount:
+    host: str
+    guest: str
+    writable: bool = False
+
+
+@dataclass
+class RunOptions:
+    seed: int | None = None
+    clock: str = "real"  # "real" or "frozen:EPOCH"
+    mounts: list[Mount] = field(default_factory=list)
+    max_insns: int | None = None
+    timeout: float | None = None  # seconds
+    memory_limit: int = DEFAULT_MEMORY_LIMIT
+    string_limit: int = 32
+    env: list[str] | None = None
+    cwd: str = "/"
+    stdin_fd: int = 0
+    stdout_fd: int = 1
+    stderr_fd: int = 2
+
+
+class System:
+    def __init__(self, image: ElfImage, exe_path: str, argv: list[str], options: RunOptions,
+                 *, symbols: dict[int, str] | None = None):
+        self.options = options
+        self.image = image
+        arch: Arch = image.arch
+        self.arch = arch
+        self.rng = random.Random(options.seed)
+        self.machine = Machine(arch)
+        pie_size = image.highest - image.lowest if image.is_pie else 0
+        layout = binfmt.choose_layout(arch, self.rng, pie_size)
+        self.layout = layout
+        self.mm = Mm(self.machine, mmap_base=layout.mmap_base, limit=options.memory_limit)
+        gdt_addr = GDT_ADDR[arch.bits]
+        self.gdt = Gdt(self.machine, gdt_addr)
+        self.mm.reserved.append((gdt_addr, gdt_addr + PAGE))
+        env = options.env if options.env is not None else default_env()
+        self.process = Process(arch=arch.name, mm=self.mm, exe_path=exe_path,
+                               exe_bytes=image.raw, argv=list(argv), envp=list(env),
+                               cwd=options.cwd)
+        self.clock = Clock.parse(options.clock)
+        from kernel_model.files.fdtable import FdTable
+        from kernel_model.files.vfs import Vfs
+
+        self.vfs = Vfs(self, options.mounts)
+        self.process.fds = FdTable.standard(options.stdin_fd, options.stdout_fd,
+                                            options.stderr_fd)
+        self.kernel = Kernel(self.machine, self.process, string_limit=options.string_limit)
+        self.kernel.system = self
+        self.kernel.clock = self.clock
+        self.kernel.vfs = self.vfs
+        self.kernel.rng = self.rng
+
+        # binfmt_elf: segments, brk, stack.
+        bias = layout.load_bias - image.lowest if image.is_pie else 0
+        dev, inode = binfmt.host_identity(exe_path)
+        bss_end = binfmt.map_image(self.mm, image, bias, exe_path, dev, inode)
+        if image.is_pie:
+            # Static PIE: brk moves out of the mmap area to ELF_ET_DYN_BASE (binfmt_elf.c).
+            brk_base = 0x555555554000 if arch.bits == 64 else 0x56555000
+        else:
+            brk_base = bss_end
+        self.mm.start_brk = self.mm.brk = binfmt.page_up(brk_base) + layout.brk_random
+        self.process.symbols = {a + bias: n for a, n in (symbols or image.symbols).items()}
+        head, tail = binfmt.auxv_entries(arch, image, bias, self.process.uid, self.process.gid,
+                                         None)
+        sp, auxv = binfmt.build_stack(self.mm, arch, layout, self.process.argv,
+                                      self.process.envp, head, tail, exe_path, self.rng)
+        self.process.auxv = auxv
+        self.entry = image.entry + bias
+        self.gdt.enter_user_mode(self.entry, sp)
+        self._zero_registers(sp)
+
+        self.signals = signals.SignalState(self)
+        self.machine.hook_interrupt(self._on_interrupt)
+        self.machine.hook_bad_memory(self._on_bad_memory)
+        self.machine.hook_bad_instruction(self._on_bad_instruction)
+        self.counter = InstructionCounter(self.machine, options.max_insns) \
+            if options.max_insns is not None else None
+        self.started = False
+        self._fault: tuple[int, int, int] | None = None  # (signo, code, addr)
+
+    def _zero_registers(self, sp: int) -> None:
+        """KERNEL_FACTS §2: every general register 0 at entry, rdx included."""
+        m = self.machine
+        for name, reg in m.arch.gprs:
+            if name not in ("rip", "eip", "rsp", "esp"):
+                m.set_reg(reg, 0)
+        m.sp = sp
+        m.set_reg(X.UC_X86_REG_EFLAGS, 0x202)
+
+    # -- start and run -----------------------------------------------------------
+    def start(self) -> None:
+        if self.started:
+            return
+        self.started = True
+        p = self.process
+        self.kernel.emit(ProcessStarted(self.arch.name, p.exe_path, tuple(p.argv), tuple(p.envp),
+                                        tuple(p.auxv), self.entry, self.machine.sp, p.pid))
+
+    def run(self) -> int:
+        """Run to the end (exit, a fatal signal, or a limit) and return the exit status."""
+        self.start()
+        deadline = (time.monotonic() + self.options.timeout) if self.options.timeout else None
+        m = self.machine
+        while not self.process.exited:
+            timeout_us = 0
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return self._limit("timeout", f"stopped after {self.options.timeout:g} s "
+                                                  "(--timeout): the guest did not finish")
+                timeout_us = max(1, int(left * 1e6))
+            self._fault = None
+            stop = m.run(m.pc, timeout_us=timeout_us)
+            if self.process.exited:
+                break
+            if self.counter is not None and self.counter.exceeded:
+                return self._limit("max-insns", f"stopped after {self.counter.count} "
+                                                f"instructions (--max-insns)")
+            if self._fault is not None:
+                self.signals.force(*self._fault)
+            elif stop.kind == "error":
+                self.signals.force(*self._classify_error(stop.uc_errno))
+            elif deadline is not None and time.monotonic() >= deadline:
+                continue  # the loop head reports the timeout
+            elif self.signals.pending:
+                pass
+            else:
+                # emu_start returned on its own: `hlt` in user mode is a #GP, like any
+                # privileged instruction.
+                self.signals.force(signals.SIGSEGV, signals.SI_KERNEL, 0)
+            self.signals.deliver_pending()
+        return self.finish()
+
+    def _limit(self, reason: str, text: str) -> int:
+        self.kernel.emit(RunStopped(reason, self.machine.pc, text))
+        self.process.killed_by = None
+        self.limit_reason = text
+        return 2
+
+    def finish(self) -> int:
+        p = self.process
+        if p.killed_by is not None:
+            text = f"+++ killed by {signals.name(p.killed_by)} +++"
+            self.kernel.emit(ProcessExited(p.status, None, p.killed_by, text))
+        else:
+            text = f"+++ exited with {p.status} +++"
+            self.kernel.emit(ProcessExited(p.status, p.status, None, text))
+        p.fds.close_all()
+        return p.status
+
+    # -- faults ------------------------------------------------------------------
+    def _on_interrupt(self, uc, intno: int, _user_data) -> None:
+        if intno == 0x80:
+            self.kernel.on_int80()
+            if self.process.exited:
+                uc.emu_stop()
+            return
+        pc = self.machine.pc
+        fault = signals.exception_signal(intno, pc)
+        self._fault = fault
+        uc.emu_stop()
+
+    def _on_bad_memory(self, uc, access: int, addr: int, size: int, value: int, _ud) -> bool:
+        unmapped = access in (unicorn.UC_MEM_READ_UNMAPPED, unicorn.UC_MEM_WRITE_UNMAPPED,
+                              unicorn.UC_MEM_FETCH_UNMAPPED)
+        if unmapped and self._grow_stack(addr):
+            return True
+        code = signals.SEGV_MAPERR if unmapped else signals.SEGV_ACCERR
+        self._fault = (signals.SIGSEGV, code, addr)
+        return False
+
+    def _on_bad_instruction(self, uc, _user_data) -> bool:
+        self._fault = (signals.SIGILL, signals.ILL_ILLOPN, self.machine.pc)
+        return False
+
+    def _classify_error(self, uc_errno: int) -> tuple[int, int, int]:
+        pc = self.machine.pc
+        if uc_errno == unicorn.UC_ERR_INSN_INVALID:
+            return signals.SIGILL, signals.ILL_ILLOPN, pc
+        if uc_errno in (unicorn.UC_ERR_READ_PROT, unicorn.UC_ERR_WRITE_PROT,
+                        unicorn.UC_ERR_FETCH_PROT):
+            return signals.SIGSEGV, signals.SEGV_ACCERR, pc
+        return signals.SIGSEGV, signals.SEGV_MAPERR, pc
+
+    def _grow_stack(self, addr: int) -> bool:
+        """The stack VMA grows down on a fault just below it, up to RLIMIT_STACK."""
+        stack = next((v for v in self.mm.vmas if v.grows_down), None)
+        if stack is None or not (self.mm.stack_top - binfmt.STACK_LIMIT <= addr < stack.start):
+            return False
+        new_start = page_down(addr)
+        if not self.mm.is_free(new_start, stack.start):
+            return False
+        self.mm.map(new_start, stack.start - new_start, PROT_READ | PROT_WRITE, name="[stack]",
+                    kind="stack", grows_down=True)
+        return True
+
+    # -- for front ends -----------------------------------------------------------
+    def maps(self) -> list[Vma]:
+        return list(self.mm.vmas)
+
+
+def default_env() -> list[str]:
+    """A small, honest environment: not the host's (which may hold secrets)."""
+    return ["HOME=/", "PATH=/usr/local/bin:/usr/bin:/bin", "TERM=" + os.environ.get(
+        "TERM", "xterm"), "LANG=C.UTF-8"]

@@ -1,0 +1,245 @@
+"""The `syscall-lab` command line. Every bad input gets one line on stderr and status 2.
+
+The `run` path never imports textual (a test checks sys.modules): the TUI is imported only
+by the subcommands that open it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, status 2, like every other bad input
+        raise UsageError(message)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
+
+
+def _size(text: str) -> int:
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    t = text.strip().lower().rstrip("ib")
+    mult = units.get(t[-1:], 1)
+    try:
+        value = int(float(t[:-1] if t[-1:] in units else t) * mult)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 512M, 1G)") from None
+    if value < (1 << 20):
+        raise argparse.ArgumentTypeError(f"too small: {text!r} (at least 1M)")
+    return value
+
+
+def _mount(text: str):
+    from kernel_model.system import Mount
+
+    parts = text.split(":")
+    writable = False
+    if len(parts) > 1 and parts[-1] in ("rw", "ro"):
+        writable = parts.pop() == "rw"
+    if len(parts) > 2 or not parts[0]:
+        raise argparse.ArgumentTypeError(f"bad --mount {text!r}: use HOST[:GUEST][:rw]")
+    host = os.path.abspath(parts[0])
+    guest = parts[1] if len(parts) == 2 else host
+    if not os.path.isdir(host):
+        raise argparse.ArgumentTypeError(f"bad --mount {text!r}: {host} is not a directory")
+    if not guest.startswith("/"):
+        raise argparse.ArgumentTypeError(f"bad --mount {text!r}: the guest path must be "
+                                         "absolute")
+    return Mount(host, os.path.normpath(guest), writable)
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("trace")
+    g.add_argument("-s", "--strace", action="store_true", help="print strace lines on stderr")
+    g.add_argument("-o", "--output", metavar="FILE", help="write the trace to FILE")
+    g.add_argument("-c", "--summary", action="store_true", help="print strace -c's table")
+    g.add_argument("--events", action="store_true",
+                   help="trace with each call's entry mechanism ([syscall], [int 0x80], ...)")
+    g.add_argument("--trace-json", metavar="FILE", help="write every event as JSON Lines")
+    g.add_argument("--string-limit", type=_positive_int, default=32, metavar="N",
+                   help="bytes of each string shown in the trace (default 32)")
+    m = p.add_argument_group("machine")
+    m.add_argument("--seed", type=int, help="fix ASLR and randomness for a reproducible run")
+    m.add_argument("--clock", default="real", metavar="real|frozen:EPOCH",
+                   help="the guest's clock (default: the host's real clock)")
+    m.add_argument("--mount", action="append", type=_mount, default=[],
+                   metavar="HOST[:GUEST][:rw]", help="share a host directory (read-only "
+                   "unless :rw)")
+    m.add_argument("--max-insns", type=_positive_int, metavar="N",
+                   help="stop the guest after N instructions")
+    m.add_argument("--timeout", type=_seconds, metavar="S", help="stop the guest after S s")
+    m.add_argument("--memory-limit", type=_size, default=1 << 30, metavar="SIZE",
+                   help="cap on guest memory (default 1G): mmap fails with ENOMEM beyond it")
+    m.add_argument("--arch", choices=("x86_64", "i386"),
+                   help="for assembly files without a `bits` line (default x86_64)")
+    m.add_argument("-E", "--env", action="append", default=None, metavar="VAR=VALUE",
+                   help="the guest's environment (repeatable; default: a small clean one)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="syscall-lab", description="An educational x86 syscall emulator: "
+                     "watch programs cross into a Python model of the Linux kernel.")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    run = sub.add_parser("run", help="run a program (an ELF, a .s file, or a bundled name)")
+    add_run_options(run)
+    run.add_argument("program")
+    run.add_argument("args", nargs=argparse.REMAINDER)
+    sub.add_parser("list", help="the bundled programs")
+    table = sub.add_parser("table", help="the syscall table: number, name, registers, status")
+    table.add_argument("--arch", choices=("x86_64", "i386"), default="x86_64")
+    table.add_argument("which", nargs="?", help="a syscall name or number")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if not argv:
+            # Until the TUI lands, the bare command runs the built-in demo with its trace.
+            argv = ["run", "--strace", "--events", "hello-syscall"]
+        args = build_parser().parse_args(argv)
+        if args.command == "run":
+            return cmd_run(args)
+        if args.command == "list":
+            return cmd_list()
+        if args.command == "table":
+            return cmd_table(args)
+        build_parser().print_help()
+        return EXIT_USAGE
+    except UsageError as e:
+        print(f"syscall-lab: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("syscall-lab: interrupted", file=sys.stderr)
+        return 130
+
+
+def resolve_program(name: str, arch: str | None):
+    """A path, or a bundled program's name. Returns emu.program.Program."""
+    from emu.elf import BadProgram
+    from emu.program import load_program
+
+    import programs
+
+    path = name
+    if not os.path.exists(name):
+        bundled = programs.find(name)
+        if bundled is None:
+            names = ", ".join(sorted(programs.catalog()))
+            raise UsageError(f"{name}: no such file or bundled program (bundled: {names})")
+        path = str(bundled.path)
+    try:
+        return load_program(path, 32 if arch == "i386" else 64)
+    except BadProgram as e:
+        raise UsageError(str(e)) from None
+
+
+def make_system(args, program, extra_argv):
+    from kernel_model.system import RunOptions, System
+
+    options = RunOptions(seed=args.seed, clock=args.clock, mounts=args.mount,
+                         max_insns=args.max_insns, timeout=args.timeout,
+                         memory_limit=args.memory_limit, string_limit=args.string_limit,
+                         env=args.env)
+    argv0 = args.program
+    try:
+        return System(program.image, program.path, [argv0, *extra_argv], options,
+                      symbols=program.symbols)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def cmd_run(args) -> int:
+    from kernel_model.tracers import JsonTracer, StracePrinter, Summary
+
+    program = resolve_program(args.program, args.arch)
+    system = make_system(args, program, args.args)
+    closers = []
+    trace_out = sys.stderr
+    try:
+        if args.output:
+            trace_out = open(args.output, "w")
+            closers.append(trace_out)
+        if args.trace_json:
+            json_out = open(args.trace_json, "w")
+            closers.append(json_out)
+            system.kernel.attach(JsonTracer(json_out))
+    except OSError as e:
+        raise UsageError(f"cannot write {e.filename}: {e.strerror}") from None
+    if args.strace or args.events or args.output:
+        system.kernel.attach(StracePrinter(trace_out, events=args.events))
+    summary = None
+    if args.summary:
+        summary = Summary()
+        system.kernel.attach(summary)
+    try:
+        status = system.run()
+    finally:
+        for f in closers:
+            f.close()
+    if summary is not None:
+        print(summary.table(), file=trace_out if args.output else sys.stderr, end="")
+    reason = getattr(system, "limit_reason", None)
+    if reason:
+        print(f"syscall-lab: {reason}", file=sys.stderr)
+    return status
+
+
+def cmd_list() -> int:
+    import programs
+
+    for name, b in sorted(programs.catalog().items()):
+        print(f"{name:34} {b.arch:7} {b.title}")
+    return 0
+
+
+def cmd_table(args) -> int:
+    from kernel_model.abi import ABIS
+    from kernel_model.registry import lookup
+
+    abi = ABIS[args.arch]
+    rows = sorted(abi.table.items())
+    if args.which is not None:
+        w = args.which
+        rows = [(nr, n) for nr, n in rows if n == w or str(nr) == w or hex(nr) == w.lower()]
+        if not rows:
+            raise UsageError(f"{w}: not in the {args.arch} syscall table")
+    regs = " ".join(r for r, _ in abi.arg_regs)
+    print(f"# {abi.table_name} ({args.arch}): number in {abi.nr_reg[0]}, arguments in {regs}, "
+          f"result in {abi.ret_reg[0]}")
+    for nr, name in rows:
+        sdef = lookup(abi.name, name)
+        status = "implemented" if sdef else "ENOSYS"
+        used = " ".join(r for r, _ in abi.arg_regs[:sdef.nargs]) if sdef else ""
+        print(f"{nr:4d}  {name:28} {status:12} {used}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
