@@ -15,7 +15,7 @@ import operator
 import re
 from dataclasses import dataclass, field
 
-from keystone import KS_ARCH_X86, KS_ERR_ASM_SYMBOL_MISSING, KS_MODE_32, KS_MODE_64, Ks, KsError
+from keystone import KS_ARCH_X86, KS_MODE_32, KS_MODE_64, Ks, KsError
 
 from emu.elf_writer import PF_R, PF_W, PF_X, OutSegment, write_executable
 from emu.machine import PAGE, page_up
@@ -328,16 +328,6 @@ class _Assembler:
     def assemble(self) -> Assembled:
         ks = Ks(KS_ARCH_X86, KS_MODE_64 if self.bits == 64 else KS_MODE_32)
         names: dict[str, int] = {}
-        resolver_names = names
-
-        def resolve(symbol, value):
-            s = symbol.decode(errors="replace")
-            if s in resolver_names:
-                value[0] = resolver_names[s] & ((1 << 64) - 1)
-                return True
-            return False
-
-        ks.sym_resolver = resolve
         self._names = names
         base = BASES[self.bits]
         previous: dict[str, int] | None = None
@@ -430,30 +420,54 @@ class _Assembler:
         return labels, segments, line_map, sizes
 
     def _insn(self, ks: Ks, it: _Item, here: int, final: bool) -> bytes:
-        text = _keystone_numbers(re.sub(r"\boffset\s+", "", it.text, flags=re.I))
-        rip = _RIP_REL.search(text)
-        if rip and not re.fullmatch(r"\s*[-+]\s*0x[0-9a-f]+\s*", rip.group(1)):
-            # keystone measures a symbolic rip-relative displacement from the wrong place:
-            # compute it here from the instruction's real length.
-            length = len(self._encode(ks, it, _RIP_REL.sub("[rip + 0x7fffffff]", text), here,
-                                      final))
-            try:
-                target = _eval(rip.group(1).strip().lstrip("+"), self._names, here)
-            except ValueError as e:
-                if final:
-                    raise self.error(it.line, str(e)) from None
-                target = here
-            disp = target - (here + length)
-            sign = "-" if disp < 0 else "+"
-            text = _RIP_REL.sub(f"[rip {sign} {abs(disp):#x}]", text)
-        return self._encode(ks, it, text, here, final)
+        """Labels are replaced by their numbers before keystone sees the line: with a symbol
+        resolver keystone measures pc-relative displacements from the wrong place."""
+        text = re.sub(r"\boffset\s+", "", it.text, flags=re.I)
+        # NASM's `byte [rsi]` is keystone's `byte ptr [rsi]`.
+        text = _SIZE_NO_PTR.sub(r"\1 ptr [", text)
+        mnemonic, operands = _split_mnemonic(text)
+        rip = _RIP_REL.search(operands)
+        if rip:
+            expr = rip.group(1).strip()
+            if _IDENT.search(expr):
+                # [rip + label]: the displacement is label - end of this instruction, so
+                # encode once with a placeholder to learn the length.
+                probe = _RIP_REL.sub("[rip + 0x7fffffff]", operands)
+                length = len(self._encode(ks, it, _keystone_numbers(
+                    f"{mnemonic} {self._substitute(probe, it, here, final)}"), here, final))
+                target = self._value(expr.lstrip("+"), it, here, final)
+                disp = target - (here + length)
+                sign = "-" if disp < 0 else "+"
+                operands = _RIP_REL.sub(f"[rip {sign} {abs(disp):#x}]", operands)
+        operands = self._substitute(operands, it, here, final)
+        return self._encode(ks, it, _keystone_numbers(f"{mnemonic} {operands}".strip()), here,
+                            final)
+
+    def _value(self, expr: str, it: _Item, here: int, final: bool) -> int:
+        try:
+            return _eval(expr, self._names, here)
+        except ValueError as e:
+            if final:
+                raise self.error(it.line, str(e)) from None
+            return here
+
+    def _substitute(self, operands: str, it: _Item, here: int, final: bool) -> str:
+        def replace(m: re.Match) -> str:
+            word = m.group(0)
+            if word.lower() in _OPERAND_WORDS:
+                return word
+            if word in self._names:
+                return hex(self._names[word] & ((1 << 64) - 1))
+            if final:
+                raise self.error(it.line, f"unknown symbol {word!r}")
+            return hex(here)
+
+        return _IDENT.sub(replace, operands)
 
     def _encode(self, ks: Ks, it: _Item, text: str, here: int, final: bool) -> bytes:
         try:
             enc, _ = ks.asm(text, here)
         except KsError as e:
-            if not final and e.errno == KS_ERR_ASM_SYMBOL_MISSING:  # a label of a later pass
-                return bytes(it.size_hint or 5)
             raise self.error(it.line, f"{_ks_message(e)}: {it.text.strip()}") from None
         if enc is None:
             raise self.error(it.line, f"cannot assemble: {it.text.strip()}")
@@ -461,6 +475,34 @@ class _Assembler:
         return bytes(enc)
 
 
+_IDENT = re.compile(r"(?<![\w.$@?])(?!0x)[A-Za-z_.$@?][\w.$@?]*")
+_PREFIXES = {"rep", "repe", "repz", "repne", "repnz", "lock", "data16", "addr32"}
+_REGISTERS = set(
+    "al ah ax eax rax bl bh bx ebx rbx cl ch cx ecx rcx dl dh dx edx rdx si esi rsi sil di edi "
+    "rdi dil bp ebp rbp bpl sp esp rsp spl ip eip rip cs ds es fs gs ss st cr0 cr2 cr3 cr4 dr0 "
+    "dr1 dr2 dr3 dr6 dr7".split()
+) | {f"r{i}{s}" for i in range(8, 16) for s in ("", "d", "w", "b")} | {
+    f"{p}mm{i}" for p in ("x", "y", "z") for i in range(32)} | {f"mm{i}" for i in range(8)} | {
+    f"st{i}" for i in range(8)} | {f"k{i}" for i in range(8)}
+_OPERAND_WORDS = _REGISTERS | {
+    "byte", "word", "dword", "qword", "tword", "oword", "xmmword", "ymmword", "zmmword", "ptr",
+    "short", "near", "far", "rel", "abs",
+}
+
+
+def _split_mnemonic(text: str) -> tuple[str, str]:
+    words = text.split(None, 1)
+    head = [words[0]] if words else [""]
+    rest = words[1] if len(words) > 1 else ""
+    while head[-1].lower() in _PREFIXES and rest:
+        w = rest.split(None, 1)
+        head.append(w[0])
+        rest = w[1] if len(w) > 1 else ""
+    return " ".join(head), rest
+
+
+_SIZE_NO_PTR = re.compile(r"\b(byte|word|dword|qword|tword|oword|xmmword|ymmword|zmmword)\s*\[",
+                          re.I)
 _RIP_REL = re.compile(r"\[\s*rip\s*([-+][^\]]*)\]", re.I)
 _DECIMAL = re.compile(r"(?<![\w.$])(\d+)(?![\w.])")
 _NASM_HEX = re.compile(r"(?<![\w.$])([0-9][0-9a-fA-F]*)[hH](?![\w.])")
@@ -468,8 +510,7 @@ _CHAR = re.compile(r"'(\\?[^'])'")
 
 
 def _keystone_numbers(text: str) -> str:
-    """Spell every number in hex: with a symbol resolver installed, keystone reads bare
-    decimal literals as hex (`mov eax, 60` would load 0x60)."""
+    """Spell every number in hex, so no keystone radix setting can misread a decimal."""
     text = _CHAR.sub(lambda m: hex(_unquote("'" + m.group(1) + "'")[0]), text)
     text = _NASM_HEX.sub(lambda m: hex(int(m.group(1), 16)), text)
     return _DECIMAL.sub(lambda m: hex(int(m.group(1))), text)

@@ -111,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("program")
     run.add_argument("args", nargs=argparse.REMAINDER)
     sub.add_parser("list", help="the bundled programs")
+    bench = sub.add_parser("bench", help="measure the emulator against bare Unicorn")
+    bench.add_argument("--json", action="store_true")
     table = sub.add_parser("table", help="the syscall table: number, name, registers, status")
     table.add_argument("--arch", choices=("x86_64", "i386"), default="x86_64")
     table.add_argument("which", nargs="?", help="a syscall name or number")
@@ -130,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_list()
         if args.command == "table":
             return cmd_table(args)
+        if args.command == "bench":
+            from tui import bench
+
+            return bench.main(args.json)
         build_parser().print_help()
         return EXIT_USAGE
     except UsageError as e:

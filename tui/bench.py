@@ -1,0 +1,172 @@
+"""`syscall-lab bench`: the emulator's speed, as ratios against bare Unicorn in the same
+run (the machine is shared and noisy: absolute numbers mean little, ratios mean more).
+
+- compute: the same guest code under `run` vs a bare Unicorn harness with no hooks;
+- getpid: syscalls/s under `run` with tracing off, vs a bare syscall hook that does nothing
+  and vs a minimal hook written the usual way (Unicorn's reg_read of rax, reg_write of rax);
+- hello: wall time of `syscall-lab run` of the assembly hello world, a fresh process;
+- memory: peak RSS of the getpid loop at two lengths (flat when not tracing).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import unicorn
+from unicorn import x86_const as X
+
+ASM = Path(__file__).resolve().parent.parent / "programs" / "asm"
+
+
+def _bare_machine(path: Path):
+    """Map the assembled program's segments into a plain Unicorn with a small stack."""
+    from emu.program import load_program
+
+    prog = load_program(str(path))
+    uc = unicorn.Uc(unicorn.UC_ARCH_X86, unicorn.UC_MODE_64)
+    for seg in prog.image.segments:
+        start = seg.vaddr & ~0xFFF
+        size = ((seg.vaddr + seg.memsz + 0xFFF) & ~0xFFF) - start
+        uc.mem_map(start, size)
+        uc.mem_write(seg.vaddr, seg.data)
+    uc.mem_map(0x7FF000000000, 0x10000)
+    sp = 0x7FF000008000
+    uc.mem_write(sp, (1).to_bytes(8, "little") + bytes(24))  # argc = 1, no argv[1]
+    uc.reg_write(X.UC_X86_REG_RSP, sp)
+    return uc, prog.image.entry
+
+
+def _run_bare(path: Path, hook=None) -> float:
+    uc, entry = _bare_machine(path)
+
+    def stop_on_exit(uc, _ud):
+        if uc.reg_read(X.UC_X86_REG_RAX) == 60:
+            uc.emu_stop()
+
+    if hook is None:
+        uc.hook_add(unicorn.UC_HOOK_INSN, stop_on_exit, None, 1, 0, X.UC_X86_INS_SYSCALL)
+    else:
+        uc.hook_add(unicorn.UC_HOOK_INSN, hook, None, 1, 0, X.UC_X86_INS_SYSCALL)
+    t = time.perf_counter()
+    uc.emu_start(entry, 0)
+    return time.perf_counter() - t
+
+
+def _run_lab(path: Path, argv_extra: list[str]) -> float:
+    from emu.program import load_program
+    from kernel_model.system import RunOptions, System
+
+    prog = load_program(str(path))
+    system = System(prog.image, prog.path, [str(path), *argv_extra], RunOptions(seed=1),
+                    symbols=prog.symbols)
+    t = time.perf_counter()
+    system.run()
+    return time.perf_counter() - t
+
+
+def bench_compute() -> dict:
+    path = ASM / "bench_compute.s"
+    bare = min(_run_bare(path) for _ in range(3))
+    lab = min(_run_lab(path, []) for _ in range(3))
+    return {"bare_s": bare, "run_s": lab, "ratio": bare / lab, "target": 0.8}
+
+
+def bench_getpid(n: int = 300_000) -> dict:
+    path = ASM / "bench_getpid.s"
+    # The bare harnesses loop the program's default count: scale to calls/s.
+    default_n = 1_000_000
+
+    calls = {"left": default_n}
+
+    def exit_only(uc, _ud):
+        calls["left"] -= 1
+        if calls["left"] < 0:
+            uc.emu_stop()
+
+    def minimal(uc, _ud):
+        nr = uc.reg_read(X.UC_X86_REG_RAX)
+        if nr == 60:
+            uc.emu_stop()
+        uc.reg_write(X.UC_X86_REG_RAX, 4242)
+
+    # "Does nothing" must still end the run: count calls with an int, no register access.
+    bare_nothing = _run_bare(path, exit_only)
+    bare_minimal = _run_bare(path, minimal)
+    lab = min(_run_lab(path, [str(n)]) for _ in range(2))
+    rate_lab = n / lab
+    rate_nothing = default_n / bare_nothing
+    rate_minimal = default_n / bare_minimal
+    return {
+        "run_calls_per_s": rate_lab,
+        "bare_nothing_calls_per_s": rate_nothing,
+        "bare_minimal_calls_per_s": rate_minimal,
+        "ratio_vs_nothing": rate_lab / rate_nothing,
+        "ratio_vs_minimal": rate_lab / rate_minimal,
+        "target_calls_per_s": 100_000,
+        "target_ratio": 0.5,
+    }
+
+
+def bench_hello(repeat: int = 5) -> dict:
+    cmd = [sys.executable, "-m", "tui.cli", "run", str(ASM / "hello_syscall.s")]
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)
+        times.append(time.perf_counter() - t)
+    return {"wall_s": min(times), "target_s": 0.3}
+
+
+_RSS_CHILD = """
+import resource, sys
+from tui.bench import _run_lab, ASM
+_run_lab(ASM / "bench_getpid.s", [sys.argv[1]])
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def bench_memory() -> dict:
+    out = {}
+    for n in (10_000, 300_000):
+        r = subprocess.run([sys.executable, "-c", _RSS_CHILD, str(n)], capture_output=True,
+                           text=True, check=True)
+        out[n] = int(r.stdout.split()[-1])
+    small, big = out[10_000], out[300_000]
+    return {"peak_kib_10k": small, "peak_kib_300k": big, "growth_ratio": big / small,
+            "target": "flat (ratio ~1.0)"}
+
+
+def main(as_json: bool = False) -> int:
+    results = {
+        "compute": bench_compute(),
+        "getpid": bench_getpid(),
+        "hello": bench_hello(),
+        "memory": bench_memory(),
+    }
+    if as_json:
+        print(json.dumps(results, indent=2))
+        return 0
+    c, g, h, m = results["compute"], results["getpid"], results["hello"], results["memory"]
+    print("syscall-lab bench (ratios from this one run)")
+    print(f"compute loop   run {c['run_s']:.3f} s, bare Unicorn {c['bare_s']:.3f} s: "
+          f"{c['ratio']:.2f}x of bare (target >= 0.8x)")
+    print(f"getpid loop    {g['run_calls_per_s']:,.0f} syscalls/s under run (target >= 100,000)")
+    print(f"               bare hook doing nothing: {g['bare_nothing_calls_per_s']:,.0f}/s -> "
+          f"{g['ratio_vs_nothing']:.2f}x")
+    print(f"               bare minimal hook (reg_read rax, reg_write rax): "
+          f"{g['bare_minimal_calls_per_s']:,.0f}/s -> {g['ratio_vs_minimal']:.2f}x "
+          "(target >= 0.5x)")
+    print(f"hello (asm)    {h['wall_s']:.3f} s wall for `syscall-lab run` (target < 0.3 s)")
+    print(f"peak memory    {m['peak_kib_10k']} KiB at 10k syscalls, {m['peak_kib_300k']} KiB at "
+          f"300k: {m['growth_ratio']:.2f}x (target: flat)")
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    sys.exit(main("--json" in sys.argv))
