@@ -1,0 +1,211 @@
+"""Shared host directories (--mount HOST[:GUEST][:rw]): the only way a guest reaches a
+host file. Every host path used here is built by joining one checked name at a time onto a
+directory already known to be inside the mount, and a symlink is followed only after
+os.path.realpath shows its end inside the mount's (real) host directory. So neither "..",
+nor a symlink (relative, absolute, to a file or to a directory) leads out of what the user
+shared. Read-only mounts refuse every change with EROFS, as `mount -o ro` does."""
+
+from __future__ import annotations
+
+import os
+
+from kernel_model import errnos
+from kernel_model.files.file import PositionalFile
+from kernel_model.files.inode import DirEntry, FsError, Inode, Stat, errno_of, stat_from_host
+from kernel_model.files.streams import HOST_READ_CHUNK
+from kernel_model.files.uapi import (
+    DT_UNKNOWN,
+    O_ACCMODE,
+    O_NOATIME,
+    S_IFLNK,
+    S_IFREG,
+    W_OK,
+    dtype,
+)
+
+
+class HostMount:
+    def __init__(self, host: str, guest: str, writable: bool):
+        real = os.path.realpath(host)
+        if not os.path.isdir(real):
+            raise ValueError(f"--mount {host}: not a directory on the host")
+        self.host_root = real
+        self.guest = guest
+        self.writable = writable
+
+    def contains(self, real: str) -> bool:
+        return real == self.host_root or real.startswith(self.host_root.rstrip("/") + "/")
+
+    def guest_path_of(self, real: str) -> str:
+        rel = os.path.relpath(real, self.host_root)
+        if rel == ".":
+            return self.guest
+        return self.guest.rstrip("/") + "/" + rel
+
+    def root(self) -> HostNode:
+        return HostNode(self, self.host_root, os.lstat(self.host_root))
+
+
+class HostNode(Inode):
+    def __init__(self, mount: HostMount, host_path: str, st: os.stat_result):
+        self.mount = mount
+        self.host_path = host_path
+        self.mode = st.st_mode
+        self.ino = st.st_ino
+        self.dev = (os.major(st.st_dev), os.minor(st.st_dev))
+        self.uid = st.st_uid
+        self.gid = st.st_gid
+        self.read_only_fs = not mount.writable
+
+    def stat(self) -> Stat:
+        try:
+            return stat_from_host(os.lstat(self.host_path))
+        except OSError as e:
+            raise FsError(errno_of(e)) from None
+
+    def size(self) -> int:
+        return self.stat().size
+
+    # -- directories -----------------------------------------------------------
+    def _child_path(self, name: str) -> str:
+        # The VFS never passes "", ".", ".." or a name with "/" here.
+        assert name not in ("", ".", "..") and "/" not in name and "\0" not in name
+        return os.path.join(self.host_path, name)
+
+    def lookup(self, name: str) -> Inode | None:
+        if not self.is_dir:
+            raise FsError(errnos.ENOTDIR)
+        path = self._child_path(name)
+        try:
+            st = os.lstat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as e:
+            raise FsError(errno_of(e)) from None
+        return HostNode(self.mount, path, st)
+
+    def entries(self) -> list[DirEntry]:
+        out = []
+        try:
+            with os.scandir(self.host_path) as it:
+                for entry in it:
+                    try:
+                        kind = dtype(entry.stat(follow_symlinks=False).st_mode)
+                    except OSError:
+                        kind = DT_UNKNOWN
+                    out.append(DirEntry(entry.name, entry.inode(), kind))
+        except OSError as e:
+            raise FsError(errno_of(e)) from None
+        # Sorted, so that a run lists the same way every time (ext4's hash order would not).
+        return sorted(out, key=lambda e: e.name)
+
+    def _writable_dir(self) -> None:
+        if self.read_only_fs:
+            raise FsError(errnos.EROFS)
+
+    def create(self, name: str, mode: int, uid: int, gid: int) -> Inode:
+        self._writable_dir()
+        path = self._child_path(name)
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, mode & 0o7777)
+            os.close(fd)
+            return HostNode(self.mount, path, os.lstat(path))
+        except OSError as e:
+            raise FsError(errno_of(e)) from None
+
+    def mkdir(self, name: str, mode: int, uid: int, gid: int) -> Inode:
+        self._writable_dir()
+        path = self._child_path(name)
+        try:
+            os.mkdir(path, mode & 0o7777)
+            return HostNode(self.mount, path, os.lstat(path))
+        except OSError as e:
+            raise FsError(errno_of(e)) from None
+
+    def unlink(self, name: str, *, directory: bool) -> None:
+        self._writable_dir()
+        path = self._child_path(name)
+        try:
+            (os.rmdir if directory else os.unlink)(path)
+        except OSError as e:
+            raise FsError(errno_of(e)) from None
+
+    # -- symlinks --------------------------------------------------------------
+    def readlink(self) -> str:
+        if self.kind != S_IFLNK:
+            raise FsError(errnos.EINVAL)
+        try:
+            return os.readlink(self.host_path)
+        except OSError as e:
+            raise FsError(errno_of(e)) from None
+
+    def follow(self) -> str:
+        """The guest path of where the link really ends, if that is inside the mount."""
+        real = os.path.realpath(self.host_path)
+        if not self.mount.contains(real):
+            raise FsError(errnos.EACCES, "the symlink leads outside the shared directory "
+                                         f"{self.mount.guest}; syscall-lab does not follow it")
+        return self.mount.guest_path_of(real)
+
+    # -- files -----------------------------------------------------------------
+    def permission(self, cred, want: int) -> None:
+        if want & W_OK and self.read_only_fs:
+            raise FsError(errnos.EROFS)
+        # The host decides: the guest runs with the host user's own rights.
+        if want and not os.access(self.host_path, want, follow_symlinks=False):
+            raise FsError(errnos.EACCES)
+
+    def open(self, flags: int, path: str, cred) -> HostFile:
+        if self.kind != S_IFREG:
+            # Like a `nodev` mount, and never blocking the emulator on a host FIFO.
+            raise FsError(errnos.EACCES, "syscall-lab opens only regular files and "
+                                         "directories from a shared host directory")
+        # O_TRUNC was applied by the VFS (truncate()); O_APPEND is the model's to apply.
+        access = flags & O_ACCMODE
+        host_flags = (os.O_RDWR if access == O_ACCMODE else access) | os.O_NOFOLLOW | os.O_CLOEXEC
+        if flags & O_NOATIME:
+            host_flags |= os.O_NOATIME
+        try:
+            fd = os.open(self.host_path, host_flags)
+        except OSError as e:
+            raise FsError(errno_of(e)) from None
+        return HostFile(self, path, flags, fd)
+
+    def truncate(self, size: int) -> None:
+        if self.read_only_fs:
+            raise FsError(errnos.EROFS)
+        try:
+            os.truncate(self.host_path, size)
+        except OSError as e:
+            raise FsError(errno_of(e)) from None
+
+
+class HostFile(PositionalFile):
+    """A host regular file opened for the guest. The model keeps the offset itself (so
+    O_APPEND and dup'd descriptions behave as in Linux) and uses pread/pwrite."""
+
+    def __init__(self, inode: HostNode, path: str, flags: int, host_fd: int):
+        super().__init__(inode, path, flags)
+        self.host_fd = host_fd
+
+    def _call(self, fn, *args):
+        try:
+            return fn(*args)
+        except OSError as e:
+            raise FsError(errno_of(e)) from None
+
+    def pread(self, k, offset: int, n: int) -> bytes:
+        return self._call(os.pread, self.host_fd, min(n, HOST_READ_CHUNK), offset)
+
+    def pwrite(self, k, offset: int, data: bytes) -> int:
+        return self._call(os.pwrite, self.host_fd, data, offset)
+
+    def size(self) -> int:
+        return self._call(os.fstat, self.host_fd).st_size
+
+    def stat(self) -> Stat:
+        return stat_from_host(self._call(os.fstat, self.host_fd))
+
+    def release(self) -> None:
+        os.close(self.host_fd)

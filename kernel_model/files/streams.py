@@ -1,0 +1,156 @@
+"""The guest's standard streams: guest fds 0, 1 and 2 are host fds the emulator was handed
+(the terminal, a redirect, or the TUI's pipes). Reads and writes go straight through with
+os.read/os.write; fstat and the terminal ioctls report what the host fd really is.
+
+The host fd is borrowed, never owned: closing the guest's fd 1 does not close the host's
+stdout, and F_SETFL O_NONBLOCK is kept on the guest's side only (setting it on a shared
+terminal would leave the user's shell with a non-blocking stdin after the run)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import select
+
+from kernel_model import errnos
+from kernel_model.files.file import OpenFile
+from kernel_model.files.inode import FsError, Stat, errno_of, stat_from_host
+from kernel_model.files.uapi import (
+    FIONREAD,
+    O_ACCMODE,
+    O_APPEND,
+    O_LARGEFILE,
+    O_NONBLOCK,
+    S_IFMT,
+    S_IFREG,
+    SEEK_CUR,
+    TCGETS,
+    TIOCGWINSZ,
+)
+
+# One host read moves at most this much: os.read allocates its whole count up front, and a
+# short read is always allowed on a stream.
+HOST_READ_CHUNK = 1 << 20
+KERNEL_TERMIOS_SIZE = 36  # struct termios: 4 x tcflag_t, c_line, c_cc[19]
+WINSIZE_SIZE = 8
+
+
+class HostStream(OpenFile):
+    def __init__(self, host_fd: int, flags: int, guest_fd: int):
+        super().__init__(None, f"/proc/self/fd/{guest_fd}", flags)
+        self.host_fd = host_fd
+        try:
+            mode = os.fstat(host_fd).st_mode
+        except OSError:
+            mode = 0
+        # A redirect from/to a regular file is seekable (offsets shared with the host fd).
+        self.seekable = (mode & S_IFMT) == S_IFREG
+
+    @classmethod
+    def borrow(cls, host_fd: int, guest_fd: int) -> HostStream | None:
+        """None when the host fd is not open (the guest then starts with that fd closed)."""
+        try:
+            host_flags = fcntl.fcntl(host_fd, fcntl.F_GETFL)
+        except OSError:
+            return None
+        keep = O_ACCMODE | O_APPEND | O_NONBLOCK | O_LARGEFILE
+        return cls(host_fd, host_flags & keep, guest_fd)
+
+    # -- data ----------------------------------------------------------------------
+    def read(self, k, n: int) -> bytes:
+        if self.nonblocking and not self._ready():
+            raise FsError(errnos.EAGAIN)
+        try:
+            return os.read(self.host_fd, min(n, HOST_READ_CHUNK))
+        except BlockingIOError:
+            raise FsError(errnos.EAGAIN) from None
+        except OSError as e:
+            raise FsError(errno_of(e)) from None
+
+    def _ready(self) -> bool:
+        try:
+            readable, _, _ = select.select([self.host_fd], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
+
+    def write(self, k, data: bytes) -> int:
+        try:
+            return os.write(self.host_fd, data)
+        except BlockingIOError:
+            raise FsError(errnos.EAGAIN) from None
+        except OSError as e:
+            raise FsError(errno_of(e)) from None
+
+    def pread(self, k, offset: int, n: int) -> bytes:
+        if not self.seekable:
+            raise FsError(errnos.ESPIPE)
+        try:
+            return os.pread(self.host_fd, min(n, HOST_READ_CHUNK), offset)
+        except OSError as e:
+            raise FsError(errno_of(e)) from None
+
+    def pwrite(self, k, offset: int, data: bytes) -> int:
+        if not self.seekable:
+            raise FsError(errnos.ESPIPE)
+        try:
+            return os.pwrite(self.host_fd, data, offset)
+        except OSError as e:
+            raise FsError(errno_of(e)) from None
+
+    def unread(self, data: bytes) -> None:
+        if self.seekable:
+            self.lseek(-len(data), SEEK_CUR)
+        # From a pipe or terminal the bytes are gone, as they would be on Linux.
+
+    def lseek(self, offset: int, whence: int) -> int:
+        try:
+            return os.lseek(self.host_fd, offset, whence)
+        except OSError as e:
+            raise FsError(errno_of(e)) from None
+
+    # -- metadata and control --------------------------------------------------
+    def size(self) -> int:
+        return self.stat().size
+
+    def stat(self) -> Stat:
+        try:
+            return stat_from_host(os.fstat(self.host_fd))
+        except OSError as e:
+            raise FsError(errno_of(e)) from None
+
+    @property
+    def is_tty(self) -> bool:
+        return os.isatty(self.host_fd)
+
+    def ioctl(self, k, request: int, arg: int) -> int:
+        if request in (TCGETS, TIOCGWINSZ):
+            if not self.is_tty:
+                raise FsError(errnos.ENOTTY)
+            size = KERNEL_TERMIOS_SIZE if request == TCGETS else WINSIZE_SIZE
+            try:
+                answer = fcntl.ioctl(self.host_fd, request, bytes(size))
+            except OSError as e:
+                raise FsError(errno_of(e)) from None
+            k.write(arg, answer[:size])
+            return 0
+        if request == FIONREAD:
+            try:
+                answer = fcntl.ioctl(self.host_fd, request, bytes(4))
+            except OSError as e:
+                raise FsError(errno_of(e)) from None
+            k.write(arg, answer[:4])
+            return 0
+        raise FsError(errnos.ENOTTY)
+
+    def link_text(self) -> str:
+        """The host's own name for the stream when it is a terminal or a pipe
+        ("/dev/pts/3", "pipe:[1234]"); a redirected host file is not named, so that no host
+        path shows through."""
+        try:
+            target = os.readlink(f"/proc/self/fd/{self.host_fd}")
+        except OSError:
+            return "anon_inode:[host stream]"
+        if target.startswith(("/dev/", "pipe:", "socket:", "anon_inode:")):
+            return target
+        return "anon_inode:[host file]"

@@ -1,0 +1,307 @@
+"""The guest's file tree and the path walk (fs/namei.c).
+
+The tree is made up here, never borrowed from the host:
+
+    /              read-only: proc, dev, tmp and the mount points, nothing else
+    /proc          procfs.py: the process's own state
+    /dev           devices.py: null, zero, full, random, urandom, tty, std* links
+    /tmp           tmpfs.py: writable, in memory
+    /<mount>       hostfs.py: a host directory the user shared (--mount), ro unless :rw
+
+Paths are walked one component at a time on guest inodes. ".." is taken lexically on the
+canonical guest path walked so far (at a mount's root it leads to the mount point's
+parent, never to the host's), symlinks are expanded as Linux does (at most 40), and a host
+path is only ever built inside a mount (see hostfs.py for the symlink rule).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import time
+from dataclasses import dataclass
+
+from kernel_model import errnos
+from kernel_model.files.devices import make_dev
+from kernel_model.files.file import DirFile, OpenFile, PathFile
+from kernel_model.files.hostfs import HostMount
+from kernel_model.files.inode import Cred, DirEntry, FsError, Inode
+from kernel_model.files.pipes import Pipe
+from kernel_model.files.procfs import ProcFs
+from kernel_model.files.synthetic import ROOT_DEV, InodeNumbers, StaticDir
+from kernel_model.files.tmpfs import TmpFs
+from kernel_model.files.uapi import (
+    DT_DIR,
+    KEPT_AT_OPEN,
+    MAXSYMLINKS,
+    NAME_MAX,
+    O_ACCMODE,
+    O_CLOEXEC,
+    O_CREAT,
+    O_DIRECTORY,
+    O_EXCL,
+    O_NOFOLLOW,
+    O_PATH,
+    O_RDONLY,
+    O_RDWR,
+    O_TMPFILE,
+    O_TRUNC,
+    O_WRONLY,
+    R_OK,
+    S_IFREG,
+    W_OK,
+    X_OK,
+)
+
+# Guest directories a mount may not cover: their contents are the kernel model's truth.
+RESERVED = ("/proc", "/dev")
+
+
+@dataclass
+class Lookup:
+    """The end of a path walk. `node` is None when only the last component is missing
+    (what O_CREAT, mkdir need): `parent` is then the directory it would go in."""
+
+    path: str  # canonical guest path
+    node: Inode | None
+    parent: Inode | None
+    name: str
+    trailing_slash: bool = False
+
+    def existing(self) -> Inode:
+        if self.node is None:
+            raise FsError(errnos.ENOENT)
+        return self.node
+
+
+def normalize_mount_point(guest: str) -> str:
+    if not guest.startswith("/"):
+        raise ValueError(f"mount point {guest!r}: must be an absolute guest path")
+    path = posixpath.normpath(guest)
+    if path.startswith("//"):
+        path = "/" + path.lstrip("/")
+    if path == "/":
+        raise ValueError("mount point '/': the guest's root is syscall-lab's own")
+    for reserved in RESERVED:
+        if path == reserved or path.startswith(reserved + "/"):
+            raise ValueError(f"mount point {path!r}: {reserved} belongs to the kernel model")
+    return path
+
+
+def join(parent: str, name: str) -> str:
+    return ("" if parent == "/" else parent) + "/" + name
+
+
+class Vfs:
+    def __init__(self, system, mounts):
+        self.system = system
+        clock = getattr(system, "clock", None)
+        now = clock.realtime_ns if clock is not None else time.time_ns
+        self.boot_ns = now()
+        self.proc = ProcFs(system, self.boot_ns)
+        self.proc.vfs = self
+        self.dev = make_dev(system, self.boot_ns)
+        self.tmp = TmpFs(now)
+        self._numbers = InodeNumbers(first=3)
+        self._pipe_numbers = InodeNumbers(first=100000)
+        self._now = now
+        self.mounts: dict[str, HostMount] = {}
+        for m in mounts:
+            guest = normalize_mount_point(m.guest)
+            if guest in self.mounts:
+                raise ValueError(f"two mounts at {guest}")
+            self.mounts[guest] = HostMount(m.host, guest, bool(m.writable))
+        # Directories that exist only to lead to a mount point (/mnt for /mnt/data).
+        self._between: dict[str, StaticDir] = {}
+        for guest in self.mounts:
+            parent = posixpath.dirname(guest)
+            while parent != "/":
+                self._between.setdefault(parent, StaticDir(
+                    ROOT_DEV, self._numbers(), dict, mode=0o755, created_ns=self.boot_ns,
+                    read_only_fs=True))
+                parent = posixpath.dirname(parent)
+        self.root = StaticDir(ROOT_DEV, 2, self._root_children, mode=0o755,
+                              created_ns=self.boot_ns, read_only_fs=True)
+
+    def _root_children(self) -> dict[str, Inode]:
+        return {"proc": self.proc.root, "dev": self.dev, "tmp": self.tmp.root}
+
+    # -- the walk ------------------------------------------------------------------
+    def _child(self, node: Inode, path: str, name: str) -> Inode | None:
+        child_path = join(path, name)
+        mount = self.mounts.get(child_path)
+        if mount is not None:
+            try:
+                return mount.root()
+            except OSError:
+                return None  # the host directory went away
+        child = node.lookup(name)
+        if child is None:
+            child = self._between.get(child_path)
+        return child
+
+    def resolve(self, path: str, *, base: str = "/", follow: bool = True) -> Lookup:
+        """Walk `path` (relative ones from the canonical directory `base`). Raises
+        ENOENT, ENOTDIR, ELOOP, ENAMETOOLONG, EACCES as Linux's path walk would."""
+        if path == "":
+            raise FsError(errnos.ENOENT)
+        trailing = path.endswith("/") and path.strip("/") != ""
+        todo = [c for c in path.split("/") if c]
+        if not path.startswith("/"):
+            todo = [c for c in base.split("/") if c] + todo
+        parts: list[str] = []
+        nodes: list[Inode] = [self.root]
+        links = 0
+        while todo:
+            name = todo.pop(0)
+            last = not todo
+            cur = nodes[-1]
+            if not cur.is_dir:
+                raise FsError(errnos.ENOTDIR)
+            if name == ".":
+                continue
+            if name == "..":
+                if parts:
+                    parts.pop()
+                    nodes.pop()
+                continue
+            if len(os.fsencode(name)) > NAME_MAX:
+                raise FsError(errnos.ENAMETOOLONG)
+            cur_path = "/" + "/".join(parts)
+            child = self._child(cur, cur_path, name)
+            if child is None:
+                if last:
+                    return Lookup(join(cur_path, name), None, cur, name, trailing)
+                raise FsError(errnos.ENOENT)
+            if child.is_symlink and (not last or follow or trailing):
+                links += 1
+                if links > MAXSYMLINKS:
+                    raise FsError(errnos.ELOOP)
+                target = child.follow()
+                if isinstance(target, tuple):  # a /proc magic link: straight to the inode
+                    node, shown = target
+                    if last:
+                        if trailing and not node.is_dir:
+                            raise FsError(errnos.ENOTDIR)
+                        return Lookup(shown, node, cur, name, trailing)
+                    if not node.is_dir or not shown.startswith("/"):
+                        raise FsError(errnos.ENOTDIR)
+                    target = shown
+                if target == "":
+                    raise FsError(errnos.ENOENT)
+                if target.startswith("/"):
+                    parts, nodes = [], [self.root]
+                todo = [c for c in target.split("/") if c] + todo
+                if not todo:  # a link to "/"
+                    break
+                continue
+            parts.append(name)
+            nodes.append(child)
+        node = nodes[-1]
+        if trailing and not node.is_dir:
+            raise FsError(errnos.ENOTDIR)
+        parent = nodes[-2] if len(nodes) > 1 else None
+        return Lookup("/" + "/".join(parts), node, parent, parts[-1] if parts else "/",
+                      trailing)
+
+    # -- listing -------------------------------------------------------------------
+    def list_dir(self, path: str, node: Inode) -> list[DirEntry]:
+        """What getdents64 returns for a directory: ".", "..", its entries, and the mount
+        points (or the directories leading to them) directly below it."""
+        parent_path = posixpath.dirname(path) if path != "/" else "/"
+        try:
+            parent_ino = self.resolve(parent_path).existing().ino
+        except FsError:
+            parent_ino = node.ino
+        entries = {e.name: e for e in node.entries()}
+        for guest in list(self.mounts) + list(self._between):
+            if posixpath.dirname(guest) == path:
+                name = posixpath.basename(guest)
+                try:
+                    ino = self._child(node, path, name).ino
+                except (FsError, AttributeError):
+                    continue
+                entries[name] = DirEntry(name, ino, DT_DIR)
+        return [DirEntry(".", node.ino, DT_DIR), DirEntry("..", parent_ino, DT_DIR),
+                *entries.values()]
+
+    # -- opening -------------------------------------------------------------------
+    def open(self, path: str, flags: int, mode: int, *, base: str, cred: Cred,
+             umask: int = 0o022) -> OpenFile:
+        """fs/namei.c: do_filp_open. Returns a description with f_flags as Linux keeps
+        them (O_CREAT, O_EXCL, O_NOCTTY, O_TRUNC and O_CLOEXEC dropped)."""
+        if flags & O_TMPFILE == O_TMPFILE:
+            raise FsError(errnos.EOPNOTSUPP, "O_TMPFILE is not modelled")
+        if flags & O_PATH:
+            flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
+        creating = bool(flags & O_CREAT)
+        exclusive = creating and bool(flags & O_EXCL)
+        follow = not (flags & O_NOFOLLOW) and not exclusive
+        lk = self.resolve(path, base=base, follow=follow)
+        node = lk.node
+        access = flags & O_ACCMODE
+        created = False
+        if node is None:
+            if not creating:
+                raise FsError(errnos.ENOENT)
+            if lk.trailing_slash:
+                raise FsError(errnos.EISDIR)
+            lk.parent.permission(cred, W_OK | X_OK)
+            node = lk.parent.create(lk.name, mode & ~umask & 0o7777, cred.uid, cred.gid)
+            created = True
+        else:
+            if exclusive:
+                raise FsError(errnos.EEXIST)
+            if node.is_symlink:  # the last component was not followed
+                if flags & O_PATH:
+                    return self._finish(PathFile(node, lk.path, flags))
+                raise FsError(errnos.ELOOP)
+            if node.is_dir and creating:
+                raise FsError(errnos.EISDIR)
+            if flags & O_DIRECTORY and not node.is_dir:
+                raise FsError(errnos.ENOTDIR)
+        if flags & O_PATH:
+            return self._finish(PathFile(node, lk.path, flags))
+        if not created:
+            want = 0
+            if access in (O_RDONLY, O_RDWR, O_ACCMODE):
+                want |= R_OK
+            if access in (O_WRONLY, O_RDWR, O_ACCMODE) or flags & O_TRUNC:
+                want |= W_OK
+            if node.is_dir and want & W_OK:
+                raise FsError(errnos.EISDIR)
+            node.permission(cred, want)
+        if node.is_dir:
+            return self._finish(DirFile(node, lk.path, flags,
+                                        lambda: self.list_dir(lk.path, node)))
+        if flags & O_TRUNC and not created and node.kind == S_IFREG:
+            node.truncate(0)
+        return self._finish(node.open(flags, lk.path, cred))
+
+    @staticmethod
+    def _finish(f: OpenFile) -> OpenFile:
+        f.flags &= KEPT_AT_OPEN
+        return f
+
+    def new_pipe(self, uid: int, gid: int) -> Pipe:
+        return Pipe(self._pipe_numbers(), uid, gid, self._now())
+
+    # -- other path operations -----------------------------------------------------
+    def mkdir(self, path: str, mode: int, *, base: str, cred: Cred, umask: int = 0o022):
+        lk = self.resolve(path, base=base, follow=False)
+        if lk.node is not None:
+            raise FsError(errnos.EEXIST)
+        lk.parent.permission(cred, W_OK | X_OK)
+        lk.parent.mkdir(lk.name, mode & ~umask & 0o7777, cred.uid, cred.gid)
+
+    def unlink(self, path: str, *, base: str, cred: Cred, directory: bool) -> None:
+        lk = self.resolve(path, base=base, follow=False)
+        node = lk.existing()
+        if lk.parent is None or lk.path in self.mounts or lk.path in self._between:
+            raise FsError(errnos.EBUSY)
+        if directory and lk.name in (".", ".."):
+            raise FsError(errnos.EINVAL)
+        if lk.trailing_slash and not directory and not node.is_dir:
+            raise FsError(errnos.ENOTDIR)
+        lk.parent.permission(cred, W_OK | X_OK)
+        lk.parent.unlink(lk.name, directory=directory)
