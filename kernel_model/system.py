@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -149,7 +150,7 @@ class System:
                                                   "(--timeout): the guest did not finish")
                 timeout_us = max(1, int(left * 1e6))
             self._fault = None
-            stop = m.run(m.pc, timeout_us=timeout_us)
+            stop = self._run_segment(timeout_us)
             if self.process.exited:
                 break
             if self.counter is not None and self.counter.exceeded:
@@ -169,6 +170,25 @@ class System:
                 self.signals.force(signals.SIGSEGV, signals.SI_KERNEL, 0)
             self.signals.deliver_pending()
         return self.finish()
+
+    def _run_segment(self, timeout_us: int):
+        """One emu_start. From the main thread it runs in a helper thread so Ctrl-C can
+        stop the CPU: Python handles signals only between bytecodes, never inside Unicorn."""
+        m = self.machine
+        if threading.current_thread() is not threading.main_thread():
+            return m.run(m.pc, timeout_us=timeout_us)
+        result = []
+        worker = threading.Thread(target=lambda: result.append(m.run(m.pc, timeout_us=timeout_us)),
+                                  daemon=True)
+        worker.start()
+        try:
+            while worker.is_alive():
+                worker.join(0.1)
+        except KeyboardInterrupt:
+            m.stop()
+            worker.join()
+            raise
+        return result[0]
 
     def _limit(self, reason: str, text: str) -> int:
         self.kernel.emit(RunStopped(reason, self.machine.pc, text))
