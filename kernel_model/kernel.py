@@ -55,6 +55,7 @@ class Kernel:
         self._dispatch = {abi.name: self._build_dispatch(abi) for abi in (X86_64_ABI, I386_ABI)}
         self._recording: list[MemAccess] | None = None
         self.current_pc = 0
+        self.mechanism = ""  # the entry path of the trap being handled
         # Where `sysenter` returns: the landing pad inside the vDSO's __kernel_vsyscall.
         # None when no vDSO is mapped (Linux then returns to a bogus address).
         self.sysenter_landing_pad: int | None = None
@@ -92,22 +93,25 @@ class Kernel:
     def _on_syscall(self, uc, _user_data) -> None:
         """x86-64 `syscall`: rcx <- next rip, r11 <- rflags, then sys_call_table[rax]."""
         m = self.machine
-        nr, a0, a1, a2, a3, a4, a5, rip, rflags = m.regs(_SYSCALL64_IN)
+        # In Unicorn's syscall hook rip is still the `syscall` instruction; Unicorn adds its
+        # length after the hook returns (see resume_at).
+        nr, a0, a1, a2, a3, a4, a5, pc, rflags = m.regs(_SYSCALL64_IN)
+        rip = pc + SYSCALL_INSN_LEN
         args = (a0, a1, a2, a3, a4, a5)
         nr = X86_64_ABI.signed(nr)
         self.abi = X86_64_ABI
+        self.mechanism = "syscall"
         if not self.listeners:
             ret = self._call(X86_64_ABI, nr, args)
             if ret is not None:
                 m.set_regs(_SYSCALL64_OUT, (ret, rip, rflags))
             return
-        pc = rip - SYSCALL_INSN_LEN
         regs = m.snapshot_regs()
         effects = (
             RegChange("rcx", regs["rcx"], rip),
             RegChange("r11", regs["r11"], rflags),
             RegChange("cpl", 3, 0),
-            RegChange("rip", rip, 0),  # to IA32_LSTAR: the kernel's address is not shown
+            RegChange("rip", pc, 0),  # to IA32_LSTAR: the kernel's address is not shown
         )
         m.set_regs((RCX, R11), (rip, rflags))  # the CPU's own effects happen first
         ret = self._traced_call("syscall", X86_64_ABI, "entry_SYSCALL_64", nr, args, pc, regs,
@@ -125,6 +129,7 @@ class Kernel:
         nr = I386_ABI.signed(vals[0])
         args = tuple(v & 0xFFFFFFFF for v in vals[1:])
         self.abi = I386_ABI
+        self.mechanism = "int 0x80"
         ret_reg = RAX if m.arch.bits == 64 else EAX
         if not self.listeners:
             ret = self._call(I386_ABI, nr, args)
@@ -162,13 +167,14 @@ class Kernel:
             arg6 = 0
         args = tuple(vals[1:6]) + (arg6,)
         self.abi = I386_ABI
+        self.mechanism = "sysenter"
         pad = self.sysenter_landing_pad
-        pc = m.pc - SYSCALL_INSN_LEN
+        pc = m.pc  # as for `syscall`, Unicorn's hook sees eip still at the instruction
         if self.listeners:
             regs = m.snapshot_regs()
             effects = (
                 RegChange("esp", regs["esp"], 0),  # <- IA32_SYSENTER_ESP (kernel stack)
-                RegChange("eip", m.pc, 0),  # <- IA32_SYSENTER_EIP (entry_SYSENTER_compat)
+                RegChange("eip", pc, 0),  # <- IA32_SYSENTER_EIP (entry_SYSENTER_compat)
                 RegChange("cpl", 3, 0),
             )
             ret = self._traced_call("sysenter", I386_ABI, "entry_SYSENTER_compat", nr, args, pc,
@@ -182,11 +188,17 @@ class Kernel:
         if ret is None:
             return
         m.set_regs((EAX, ESP, EBP), (ret & 0xFFFFFFFF, user_sp, arg6))
-        if pad is None:
-            # No vDSO: the kernel still "returns" to where the landing pad would be.
-            m.pc = 0
-        else:
-            m.pc = pad
+        # With no vDSO the kernel still "returns" to where the landing pad would be: 0.
+        self.resume_at(pad or 0)
+
+    def resume_at(self, pc: int) -> None:
+        """Make user mode continue at `pc` when the current trap returns (sigreturn, the
+        sysenter landing pad). Unicorn adds the instruction's length to the pc after a
+        `syscall` or `sysenter` hook, but `int 0x80` reaches its hook with the pc already past
+        the instruction."""
+        if self.mechanism in ("syscall", "sysenter"):
+            pc -= SYSCALL_INSN_LEN
+        self.machine.pc = pc
 
     # -- dispatch -------------------------------------------------------------------
     def _call(self, abi: Abi, nr: int, args: tuple[int, ...]) -> int | None:

@@ -47,8 +47,11 @@ def normalize(line: str) -> str | None:
     if name == "read":  # file contents (e.g. /proc/self/maps) differ between the two kernels
         args = re.sub(r'".*"(\.\.\.)?', "BUF", args)
         ret = "N" if not ret.startswith("-1") else ret
-    if name in ("write", "writev") and "maps" in line:
-        return None
+    if name in ("write", "writev"):
+        # Output carries pids and addresses that differ: compare its shape, not its digits.
+        args = re.sub(r'"[^"]*"', lambda m: re.sub(r"[0-9a-f]{8,}|\d+", "N", m.group(0)), args)
+        args = re.sub(r"(, )\d+$", r"\1N", args)
+        ret = re.sub(r"^\d+$", "N", ret)
     args = re.sub(r"\{[^{}]*(\{[^{}]*\}[^{}]*)*\}", "{...}", args)  # structs: values differ
     args = re.sub(r"0x[0-9a-f]+", "ADDR", args)
     ret = re.sub(r"0x[0-9a-f]+", "ADDR", ret)
