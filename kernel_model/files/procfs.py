@@ -93,7 +93,7 @@ class ExeInode(Inode):
 
     def open(self, flags: int, path: str, cred) -> SnapshotFile:
         if flags & O_ACCMODE != O_RDONLY:
-            raise FsError(errnos.ETXTBSY)  # writing to a running program's file
+            raise FsError(errnos.NUMBERS["ETXTBSY"])  # writing to a running program's file
         return SnapshotFile(self, path, flags, self.process.exe_bytes, seq=False)
 
 
@@ -184,8 +184,9 @@ class ProcFs:
         }
         self.fd_ino = numbers()
         self.fd_links_base = 1 << 20  # /proc/<pid>/fd/N gets inode base + N
-        pid_files["fd"] = StaticDir(PROC_DEV, self.fd_ino, self._fd_children, mode=0o500,
-                                    created_ns=t)
+        pid_files["fd"] = fd_dir = StaticDir(PROC_DEV, self.fd_ino, self._fd_children,
+                                             mode=0o500, created_ns=t)
+        fd_dir.uid, fd_dir.gid = owner()
         self.pid_dir = StaticDir(PROC_DEV, numbers(), lambda: pid_files, mode=0o555,
                                  created_ns=t, nlink=9)
         self.pid_dir.uid, self.pid_dir.gid = owner()

@@ -233,7 +233,7 @@ def _iovecs(k, addr: int, count: int) -> list[tuple[int, int]]:
     return out
 
 
-@syscall("readv", Fd(), Iovec(1, writes=True), Int())
+@syscall("readv", Fd(), Iovec(2, writes=True), Int())
 @fs_call
 def sys_readv(k, fd, iov, iovcnt):
     f = _readable(_fds(k).get(_u32(fd)))
@@ -255,7 +255,7 @@ def sys_readv(k, fd, iov, iovcnt):
     return len(data)
 
 
-@syscall("writev", Fd(), Iovec(1), Int())
+@syscall("writev", Fd(), Iovec(2), Int())
 @fs_call
 def sys_writev(k, fd, iov, iovcnt):
     f = _writable(_fds(k).get(_u32(fd)))
@@ -856,7 +856,7 @@ def _pipe(k, fds_addr, flags):
     if flags & ~PIPE2_FLAGS:
         raise FsError(errnos.EINVAL)
     if flags & O_EXCL:
-        raise FsError(errnos.ENOPKG)  # notification pipes need CONFIG_WATCH_QUEUE
+        raise FsError(errnos.NUMBERS["ENOPKG"])  # notification pipes need CONFIG_WATCH_QUEUE
     pipe = k.vfs.new_pipe(k.process.uid, k.process.gid)
     r, w = pipe.ends(flags & (O_NONBLOCK | O_DIRECT))
     table = _fds(k)
