@@ -112,6 +112,15 @@ class Machine:
             vals[i] = v & 0xFFFFFFFFFFFFFFFF
         _reg_write_batch(self._h, b.ids, b.ptrs, b.n)
 
+    def set_regs3(self, reg_ids: tuple[int, int, int], a: int, b: int, c: int) -> None:
+        """set_regs for exactly three registers, unrolled: the syscall return path."""
+        batch = self._batch(reg_ids)
+        vals = batch.vals
+        vals[0] = a & 0xFFFFFFFFFFFFFFFF
+        vals[1] = b & 0xFFFFFFFFFFFFFFFF
+        vals[2] = c & 0xFFFFFFFFFFFFFFFF
+        _reg_write_batch(self._h, batch.ids, batch.ptrs, 3)
+
     @property
     def pc(self) -> int:
         return self.reg(self.arch.pc_reg)

@@ -34,6 +34,8 @@ EFLAGS = X.UC_X86_REG_EFLAGS
 _SYSCALL64_IN = (RAX, X.UC_X86_REG_RDI, X.UC_X86_REG_RSI, X.UC_X86_REG_RDX, X.UC_X86_REG_R10,
                  X.UC_X86_REG_R8, X.UC_X86_REG_R9, RIP, EFLAGS)
 _SYSCALL64_OUT = (RAX, RCX, R11)
+_SYSCALL64_HEAD = (RAX, RIP, EFLAGS)
+_SYSCALL64_ARGS = [_SYSCALL64_IN[1:1 + n] for n in range(7)]
 _I386_IN = (EAX, X.UC_X86_REG_EBX, X.UC_X86_REG_ECX, X.UC_X86_REG_EDX, X.UC_X86_REG_ESI,
             X.UC_X86_REG_EDI, EBP)
 
@@ -53,6 +55,7 @@ class Kernel:
         self.seq = 0
         self.abi: Abi = X86_64_ABI if machine.arch.bits == 64 else I386_ABI
         self._dispatch = {abi.name: self._build_dispatch(abi) for abi in (X86_64_ABI, I386_ABI)}
+        self._dispatch_x86_64 = self._dispatch["x86_64"]
         self._recording: list[MemAccess] | None = None
         self.current_pc = 0
         self.mechanism = ""  # the entry path of the trap being handled
@@ -95,17 +98,26 @@ class Kernel:
         m = self.machine
         # In Unicorn's syscall hook rip is still the `syscall` instruction; Unicorn adds its
         # length after the hook returns (see resume_at).
+        self.abi = X86_64_ABI
+        self.mechanism = "syscall"
+        if not self.listeners:
+            # The hot path: read only what this handler needs, write the three results.
+            nr, pc, rflags = m.regs(_SYSCALL64_HEAD)
+            table = self._dispatch_x86_64
+            sdef = table[nr] if nr < len(table) else None
+            if sdef is None:
+                ret = -errnos.ENOSYS
+            elif sdef.nargs:
+                ret = self._run_handler(sdef, m.regs(_SYSCALL64_ARGS[sdef.nargs]))
+            else:
+                ret = self._run_handler(sdef, ())
+            if ret is not None:
+                m.set_regs3(_SYSCALL64_OUT, ret, pc + SYSCALL_INSN_LEN, rflags)
+            return
         nr, a0, a1, a2, a3, a4, a5, pc, rflags = m.regs(_SYSCALL64_IN)
         rip = pc + SYSCALL_INSN_LEN
         args = (a0, a1, a2, a3, a4, a5)
         nr = X86_64_ABI.signed(nr)
-        self.abi = X86_64_ABI
-        self.mechanism = "syscall"
-        if not self.listeners:
-            ret = self._call(X86_64_ABI, nr, args)
-            if ret is not None:
-                m.set_regs(_SYSCALL64_OUT, (ret, rip, rflags))
-            return
         regs = m.snapshot_regs()
         effects = (
             RegChange("rcx", regs["rcx"], rip),
@@ -208,7 +220,7 @@ class Kernel:
             return -errnos.ENOSYS
         return self._run_handler(sdef, args)
 
-    def _run_handler(self, sdef: SyscallDef, args: tuple[int, ...]) -> int | None:
+    def _run_handler(self, sdef: SyscallDef, args) -> int | None:
         try:
             return sdef.handler(self, *args[:sdef.nargs])
         except NameTooLong:

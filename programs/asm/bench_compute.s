@@ -1,9 +1,9 @@
 ; The benchmark's compute loop: no syscalls inside, so it measures raw emulation speed.
-; The iteration count comes from argv[1] when given (default 20,000,000).
+; The iteration count comes from argv[1] when given (default 200,000,000).
 bits 64
 section .text
 _start:
-    mov rcx, 20000000
+    mov rcx, 200000000
     mov rsi, [rsp]          ; argc
     cmp rsi, 2
     jb run
