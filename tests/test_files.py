@@ -945,3 +945,97 @@ def test_vfs_open_flags_kept_like_linux(k):
     with pytest.raises(FsError) as err:
         k.vfs.open("/tmp/n", O_CREAT | O_EXCL, 0o600, base="/", cred=Cred(1000, 1000))
     assert err.value.errno == errnos.EEXIST
+
+
+# -- the pieces other subsystems use --------------------------------------------------------
+def test_fdtable_get_is_dict_like_and_index_raises_ebadf(k):
+    assert k.process.fds.get(99) is None
+    with pytest.raises(FsError) as err:
+        k.process.fds[99]
+    assert err.value.errno == errnos.EBADF
+
+
+def test_mmap_bytes_for_file_mappings(k):
+    fd = k.open("/tmp/m", O_CREAT | O_RDWR)
+    k.write_fd(fd, b"mapped")
+    f = k.process.fds[fd]
+    assert f.mmap_bytes() == b"mapped" and f.guest_path == "/tmp/m"
+    assert k.process.fds[k.open("/proc/self/exe")].mmap_bytes() == k.process.exe_bytes
+    r, _ = _pipe(k)
+    assert k.process.fds[r].mmap_bytes() is None
+
+
+# -- end to end, in Unicorn -------------------------------------------------------------------
+CAT_SHARED = """
+bits 64
+section .data
+path: db "/data/sub/../hello.txt", 0
+esc:  db "/data/escape", 0
+section .bss
+buf: resb 256
+section .text
+_start:
+    mov eax, 257            ; openat(AT_FDCWD, path, O_RDONLY)
+    mov rdi, -100
+    lea rsi, [rip + path]
+    xor edx, edx
+    syscall
+    cmp eax, 3
+    jne bad
+    mov edi, eax            ; read(3, buf, 256)
+    xor eax, eax
+    lea rsi, [rip + buf]
+    mov edx, 256
+    syscall
+    mov edx, eax            ; write(1, buf, n)
+    mov eax, 1
+    mov edi, 1
+    lea rsi, [rip + buf]
+    syscall
+    mov eax, 257            ; the escaping symlink must fail with EACCES
+    mov rdi, -100
+    lea rsi, [rip + esc]
+    xor edx, edx
+    syscall
+    cmp eax, -13
+    jne bad
+    mov eax, 231
+    xor edi, edi
+    syscall
+bad:
+    mov eax, 231
+    mov edi, 1
+    syscall
+"""
+
+
+def test_guest_reads_a_shared_file_in_unicorn(tmp_path):
+    from conftest import run_guest
+
+    from kernel_model.system import Mount as RunMount
+
+    share = tmp_path / "share"
+    (share / "sub").mkdir(parents=True)
+    (share / "hello.txt").write_bytes(b"hello through the mount\n")
+    (tmp_path / "secret").write_bytes(b"no\n")
+    os.symlink("../secret", share / "escape")
+    run = run_guest("cat.s", source=CAT_SHARED,
+                    mounts=[RunMount(str(share), "/data", False)])
+    assert run.status == 0
+    assert run.stdout == b"hello through the mount\n"
+    calls = [(e.name, e.ret) for e in run.syscalls()]
+    assert calls[:4] == [("openat", 3), ("read", 24), ("write", 24), ("openat", -13)]
+
+
+def test_glibc_maps_program_prints_the_models_maps():
+    from conftest import PROGRAMS, run_guest
+
+    run = run_guest(PROGRAMS / "bin" / "maps.glibc-x86_64")
+    assert run.status == 0
+    # nothing changes the address space after the open: the text is the mm's, exactly
+    assert run.stdout.decode() == run.system.mm.maps_text()
+    lines = run.stdout.decode().splitlines()
+    assert any(line.endswith("[stack]") for line in lines)
+    assert any(line.endswith("[heap]") for line in lines)
+    opened = [e for e in run.syscalls() if e.name == "openat"]
+    assert opened and opened[0].ret == 3 and "/proc/self/maps" in opened[0].text

@@ -28,11 +28,15 @@ class FdTable:
         return table
 
     # -- lookup --------------------------------------------------------------------
-    def get(self, fd: int) -> OpenFile:
+    def __getitem__(self, fd: int) -> OpenFile:
+        """The description `fd` names, or EBADF (fs/file.c: fdget)."""
         f = self._files.get(fd)
         if f is None:
             raise FsError(errnos.EBADF)
         return f
+
+    def get(self, fd: int) -> OpenFile | None:
+        return self._files.get(fd)
 
     def __contains__(self, fd: int) -> bool:
         return fd in self._files
@@ -41,11 +45,11 @@ class FdTable:
         return sorted(self._files)
 
     def get_cloexec(self, fd: int) -> bool:
-        self.get(fd)
+        self[fd]
         return fd in self._cloexec
 
     def set_cloexec(self, fd: int, on: bool) -> None:
-        self.get(fd)
+        self[fd]
         if on:
             self._cloexec.add(fd)
         else:
@@ -76,7 +80,7 @@ class FdTable:
             self._drop(old)
 
     def close(self, fd: int) -> None:
-        f = self.get(fd)
+        f = self[fd]
         del self._files[fd]
         self._cloexec.discard(fd)
         self._drop(f)
@@ -91,13 +95,13 @@ class FdTable:
     def dup(self, oldfd: int, *, lowest: int = 0, cloexec: bool = False,
             limit: int = NR_OPEN_DEFAULT) -> int:
         """dup() and fcntl(F_DUPFD[_CLOEXEC]): a new fd sharing the description."""
-        f = self.get(oldfd)
+        f = self[oldfd]
         if lowest >= limit:
             raise FsError(errnos.EINVAL)  # F_DUPFD past RLIMIT_NOFILE
         return self.install(f, cloexec=cloexec, lowest=lowest, limit=limit)
 
     def dup2(self, oldfd: int, newfd: int, *, limit: int = NR_OPEN_DEFAULT) -> int:
-        f = self.get(oldfd)
+        f = self[oldfd]
         if oldfd == newfd:
             return newfd  # dup2 of an fd onto itself does nothing, even to FD_CLOEXEC
         if newfd >= limit:
@@ -112,7 +116,7 @@ class FdTable:
             raise FsError(errnos.EINVAL)
         if newfd >= limit:
             raise FsError(errnos.EBADF)
-        f = self.get(oldfd)
+        f = self[oldfd]
         self.install_at(newfd, f, cloexec=bool(flags & O_CLOEXEC))
         return newfd
 

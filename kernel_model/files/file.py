@@ -116,6 +116,16 @@ class OpenFile:
         """What readlink("/proc/self/fd/N") shows."""
         return self.path
 
+    @property
+    def guest_path(self) -> str:
+        """The name mmap gives a file mapping in /proc/self/maps."""
+        return self.path
+
+    def mmap_bytes(self) -> bytes | None:
+        """The whole contents, for a private file mapping; None where mmap is not
+        supported (pipes, devices, directories, streams)."""
+        return None
+
     def release(self) -> None:
         """The last fd pointing here was closed."""
 
@@ -150,6 +160,9 @@ class SnapshotFile(PositionalFile):
 
     def pread(self, k, offset: int, n: int) -> bytes:
         return self.data[offset:offset + n]
+
+    def mmap_bytes(self) -> bytes | None:
+        return None if self.seq else self.data  # /proc/self/exe maps; seq files do not
 
     def pwrite(self, k, offset: int, data: bytes) -> int:
         raise FsError(self.write_errno)

@@ -23,6 +23,9 @@ from kernel_model.files.uapi import (
     dtype,
 )
 
+# The largest host file the model copies in for a file mapping.
+MMAP_MAX = 256 << 20
+
 
 class HostMount:
     def __init__(self, host: str, guest: str, writable: bool):
@@ -203,6 +206,12 @@ class HostFile(PositionalFile):
 
     def size(self) -> int:
         return self._call(os.fstat, self.host_fd).st_size
+
+    def mmap_bytes(self) -> bytes | None:
+        size = self.size()
+        if size > MMAP_MAX:
+            return None
+        return self._call(os.pread, self.host_fd, size, 0)
 
     def stat(self) -> Stat:
         return stat_from_host(self._call(os.fstat, self.host_fd))

@@ -11,9 +11,7 @@ from dataclasses import dataclass
 
 from kernel_model import errnos
 from kernel_model.files.uapi import (
-    S_IFCHR,
     S_IFDIR,
-    S_IFIFO,
     S_IFLNK,
     S_IFMT,
     S_IFREG,
@@ -167,11 +165,6 @@ def may(mode: int, uid: int, gid: int, cred: Cred, want: int) -> bool:
     else:
         bits = mode & 7
     return (bits & want) == want
-
-
-def file_type_name(mode: int) -> str:
-    return {S_IFREG: "file", S_IFDIR: "directory", S_IFLNK: "symlink", S_IFCHR: "device",
-            S_IFIFO: "pipe"}.get(mode & S_IFMT, "file")
 
 
 def errno_of(error: OSError) -> int:

@@ -210,7 +210,7 @@ class ProcFs:
             return {}
         out: dict[str, Inode] = {}
         for fd in table.fds():
-            f = table.get(fd)
+            f = table[fd]
             out[str(fd)] = MagicLink(self.fd_links_base + fd, f.link_text,
                                      lambda f=f, fd=fd: fd_target(f, fd),
                                      created_ns=self.created_ns,

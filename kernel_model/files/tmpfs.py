@@ -65,6 +65,9 @@ class TmpFile(TmpNode):
 
 
 class TmpOpenFile(PositionalFile):
+    def mmap_bytes(self) -> bytes | None:
+        return bytes(self.inode.data)
+
     def pread(self, k, offset: int, n: int) -> bytes:
         return bytes(self.inode.data[offset:offset + n])
 

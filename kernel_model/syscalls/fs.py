@@ -140,7 +140,7 @@ def _base(k, dirfd: int, path: str) -> str:
     dirfd = _i32(dirfd)
     if dirfd == AT_FDCWD:
         return k.process.cwd
-    f = _fds(k).get(dirfd)
+    f = _fds(k)[dirfd]
     if not f.is_dir:
         raise FsError(errnos.ENOTDIR)
     return f.path
@@ -151,7 +151,7 @@ def _empty_path_target(k, dirfd: int):
     dirfd = _i32(dirfd)
     if dirfd == AT_FDCWD:
         return k.vfs.resolve(k.process.cwd).existing()
-    return _fds(k).get(dirfd)
+    return _fds(k)[dirfd]
 
 
 def _at_path(k, addr: int, flags: int) -> str:
@@ -197,7 +197,7 @@ def _writable(f):
 @syscall("read", Fd(), OutBuf(2), UInt())
 @fs_call
 def sys_read(k, fd, buf, count):
-    f = _readable(_fds(k).get(_u32(fd)))
+    f = _readable(_fds(k)[_u32(fd)])
     data = f.read(k, min(count, MAX_RW_COUNT))
     _deliver(k, f, buf, data)
     return len(data)
@@ -206,7 +206,7 @@ def sys_read(k, fd, buf, count):
 @syscall("write", Fd(), InBuf(2), UInt())
 @fs_call
 def sys_write(k, fd, buf, count):
-    f = _writable(_fds(k).get(_u32(fd)))
+    f = _writable(_fds(k)[_u32(fd)])
     data = k.read(buf, min(count, MAX_RW_COUNT))
     return _write_to(k, f, data)
 
@@ -236,7 +236,7 @@ def _iovecs(k, addr: int, count: int) -> list[tuple[int, int]]:
 @syscall("readv", Fd(), Iovec(2, writes=True), Int())
 @fs_call
 def sys_readv(k, fd, iov, iovcnt):
-    f = _readable(_fds(k).get(_u32(fd)))
+    f = _readable(_fds(k)[_u32(fd)])
     vecs = _iovecs(k, iov, iovcnt)
     data = f.read(k, sum(n for _, n in vecs))
     pos = 0
@@ -258,7 +258,7 @@ def sys_readv(k, fd, iov, iovcnt):
 @syscall("writev", Fd(), Iovec(2), Int())
 @fs_call
 def sys_writev(k, fd, iov, iovcnt):
-    f = _writable(_fds(k).get(_u32(fd)))
+    f = _writable(_fds(k)[_u32(fd)])
     vecs = _iovecs(k, iov, iovcnt)
     data = b"".join(k.read(base, n) for base, n in vecs)
     if not vecs:
@@ -269,7 +269,7 @@ def sys_writev(k, fd, iov, iovcnt):
 def _pread(k, fd, buf, count, pos):
     if pos < 0:
         raise FsError(errnos.EINVAL)
-    f = _fds(k).get(_u32(fd))
+    f = _fds(k)[_u32(fd)]
     if not f.seekable:
         raise FsError(errnos.ESPIPE)
     _readable(f)
@@ -281,7 +281,7 @@ def _pread(k, fd, buf, count, pos):
 def _pwrite(k, fd, buf, count, pos):
     if pos < 0:
         raise FsError(errnos.EINVAL)
-    f = _fds(k).get(_u32(fd))
+    f = _fds(k)[_u32(fd)]
     if not f.seekable:
         raise FsError(errnos.ESPIPE)
     _writable(f)
@@ -323,7 +323,7 @@ def sys_pwrite64_i386(k, fd, buf, count, lo, hi):
 @syscall("lseek", Fd(), Long(), Enum("whence"))
 @fs_call
 def sys_lseek(k, fd, offset, whence):
-    f = _fds(k).get(_u32(fd))
+    f = _fds(k)[_u32(fd)]
     whence = _u32(whence)
     if whence > SEEK_HOLE:
         raise FsError(errnos.EINVAL)
@@ -336,7 +336,7 @@ def sys_lseek(k, fd, offset, whence):
 @syscall("_llseek", Fd(), UInt(), UInt(), OutStruct("loff_t"), Enum("whence"))
 @fs_call
 def sys_llseek(k, fd, offset_high, offset_low, result, whence):
-    f = _fds(k).get(_u32(fd))
+    f = _fds(k)[_u32(fd)]
     whence = _u32(whence)
     if whence > SEEK_HOLE:
         raise FsError(errnos.EINVAL)
@@ -487,7 +487,7 @@ def sys_lstat(k, path, buf):
 @syscall("fstat", Fd(), OutStruct("stat"))
 @fs_call
 def sys_fstat(k, fd, buf):
-    st = _fds(k).get(_u32(fd)).stat()
+    st = _fds(k)[_u32(fd)].stat()
     k.write(buf, pack_stat(st, "stat", k.abi))
     return 0
 
@@ -513,7 +513,7 @@ def sys_lstat64(k, path, buf):
 @syscall("fstat64", Fd(), OutStruct("stat64"))
 @fs_call
 def sys_fstat64(k, fd, buf):
-    st = _fds(k).get(_u32(fd)).stat()
+    st = _fds(k)[_u32(fd)].stat()
     k.write(buf, pack_stat(st, "stat64", k.abi))
     return 0
 
@@ -604,7 +604,7 @@ def sys_chdir(k, path_addr):
 @syscall("fchdir", Fd())
 @fs_call
 def sys_fchdir(k, fd):
-    f = _fds(k).get(_u32(fd))
+    f = _fds(k)[_u32(fd)]
     if not f.is_dir:
         raise FsError(errnos.ENOTDIR)
     f.inode.permission(_cred(k), X_OK)
@@ -614,7 +614,7 @@ def sys_fchdir(k, fd):
 
 # -- directories --------------------------------------------------------------------------
 def _dirents(k, fd, buf, count, pack_one):
-    f = _fds(k).get(_u32(fd))
+    f = _fds(k)[_u32(fd)]
     if not f.readable:
         raise FsError(errnos.EBADF)
     if not f.is_dir:
@@ -719,7 +719,7 @@ def sys_ftruncate(k, fd, length):
     length = k.abi.signed(length)
     if length < 0:
         raise FsError(errnos.EINVAL)
-    f = _fds(k).get(_u32(fd))
+    f = _fds(k)[_u32(fd)]
     if not f.writable or f.inode is None or f.is_dir:
         raise FsError(errnos.EINVAL if f.writable or f.is_dir else errnos.EBADF)
     f.inode.truncate(length)
@@ -788,7 +788,7 @@ def _flock_size(k, cmd: int) -> int:
 def _fcntl(k, fd, cmd, arg, *, fcntl64: bool):
     table = _fds(k)
     fd, cmd = _u32(fd), _u32(cmd)
-    f = table.get(fd)
+    f = table[fd]
     if cmd in (F_DUPFD, F_DUPFD_CLOEXEC):
         return table.dup(fd, lowest=arg, cloexec=cmd == F_DUPFD_CLOEXEC, limit=_nofile(k))
     if cmd == F_GETFD:
@@ -896,7 +896,7 @@ def sys_pipe2(k, fds, flags):
 def sys_ioctl(k, fd, request, arg):
     table = _fds(k)
     fd, request = _u32(fd), _u32(request)
-    f = table.get(fd)
+    f = table[fd]
     # fs/ioctl.c: do_vfs_ioctl answers these for every file before the driver sees them.
     if request in (FIOCLEX, FIONCLEX):
         table.set_cloexec(fd, request == FIOCLEX)
