@@ -438,6 +438,8 @@ def test_proc_maps_comes_from_the_mm_at_open_time(k):
 def test_proc_self_exe_and_links(k):
     assert k.readlink("/proc/self/exe") == "/bin/prog"
     assert k.readlink("/proc/self") == str(PID)
+    assert k.stat("/proc/self", AT_SYMLINK_NOFOLLOW)["st_size"] == 0  # proc links: size 0
+    assert k.stat("/dev/stdout", AT_SYMLINK_NOFOLLOW)["st_size"] == len("/proc/self/fd/1")
     assert k.readlink(f"/proc/{PID}/exe") == "/bin/prog"
     assert k.read_fd(k.open("/proc/self/exe")) == k.process.exe_bytes
     assert k.open("/proc/self/exe", O_WRONLY) == E("EACCES")  # root's file, 0755
@@ -574,7 +576,8 @@ def test_tmp_open_flags(k):
 
 def test_outside_tmp_nothing_is_created(k):
     assert k.open("/newfile", O_CREAT | O_WRONLY) == E("EROFS")
-    assert k.open("/proc/newfile", O_CREAT | O_WRONLY) == E("EACCES")
+    assert k.open("/proc/newfile", O_CREAT | O_WRONLY) == E("ENOENT")  # proc_root_lookup
+    assert k.open("/proc/self/newfile", O_CREAT | O_WRONLY) == E("ENOENT")
     assert k.open("/dev/newfile", O_CREAT | O_WRONLY) == E("EACCES")
     assert k.open("/proc/cpuinfo", O_WRONLY) == E("EACCES")  # 0444, not root
     root = FakeKernel(uid=0)

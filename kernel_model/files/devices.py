@@ -99,4 +99,13 @@ def make_dev(system, created_ns: int) -> StaticDir:
                                  created_ns=created_ns)
     children["fd"] = Symlink(DEVTMPFS_DEV, numbers(), lambda: "/proc/self/fd",
                              created_ns=created_ns)
-    return StaticDir(DEVTMPFS_DEV, ino, lambda: children, mode=0o755, created_ns=created_ns)
+    return FixedDevDir(DEVTMPFS_DEV, ino, lambda: children, mode=0o755, created_ns=created_ns)
+
+
+class FixedDevDir(StaticDir):
+    """/dev: root could add nodes to a real devtmpfs; the model's set is fixed."""
+
+    def create(self, name: str, mode: int, uid: int, gid: int) -> Inode:
+        raise FsError(errnos.EACCES, "syscall-lab's /dev holds a fixed set of devices")
+
+    mkdir = create

@@ -62,11 +62,9 @@ class MagicLink(Symlink):
 
     def __init__(self, ino: int, text, target, *, created_ns: int, owner):
         uid, gid = owner()
-        super().__init__(PROC_DEV, ino, text, created_ns=created_ns, uid=uid, gid=gid)
+        super().__init__(PROC_DEV, ino, text, created_ns=created_ns, uid=uid, gid=gid,
+                         sized=False)
         self.resolve = target
-
-    def size(self) -> int:
-        return 0  # proc links report st_size 0 (proc_pid_get_link has no i_size)
 
     def follow(self):
         return self.resolve(), self.readlink()
@@ -164,7 +162,8 @@ class ProcFs:
         p_ = lambda: self.process  # noqa: E731
         self.cpuinfo = ProcFile(numbers(), lambda: CPUINFO.encode(), created_ns=t,
                                 write_errno=errnos.EIO)
-        self.self_link = Symlink(PROC_DEV, numbers(), lambda: str(p_().pid), created_ns=t)
+        self.self_link = Symlink(PROC_DEV, numbers(), lambda: str(p_().pid), created_ns=t,
+                                 sized=False)
         pid_files: dict[str, Inode] = {
             "auxv": ProcFile(numbers(), lambda: auxv_bytes(p_()), mode=0o400, created_ns=t,
                              owner=owner),
@@ -178,19 +177,20 @@ class ProcFs:
                              lambda: ExeInode(p_(), created_ns), created_ns=t, owner=owner),
             "maps": ProcFile(numbers(), lambda: p_().mm.maps_text().encode(), created_ns=t,
                              owner=owner),
-            "root": Symlink(PROC_DEV, numbers(), lambda: "/", created_ns=t),
+            "root": Symlink(PROC_DEV, numbers(), lambda: "/", created_ns=t, sized=False),
             "status": ProcFile(numbers(), lambda: status_text(p_()).encode(), created_ns=t,
                                owner=owner),
         }
         self.fd_ino = numbers()
         self.fd_links_base = 1 << 20  # /proc/<pid>/fd/N gets inode base + N
         pid_files["fd"] = fd_dir = StaticDir(PROC_DEV, self.fd_ino, self._fd_children,
-                                             mode=0o500, created_ns=t)
+                                             mode=0o500, created_ns=t, strict=True)
         fd_dir.uid, fd_dir.gid = owner()
         self.pid_dir = StaticDir(PROC_DEV, numbers(), lambda: pid_files, mode=0o555,
-                                 created_ns=t, nlink=9)
+                                 created_ns=t, nlink=9, strict=True)
         self.pid_dir.uid, self.pid_dir.gid = owner()
-        self.root = StaticDir(PROC_DEV, 1, self._root_children, mode=0o555, created_ns=t)
+        self.root = StaticDir(PROC_DEV, 1, self._root_children, mode=0o555, created_ns=t,
+                              strict=True)
         self.vfs = None  # set by the Vfs: cwd links resolve through it
 
     @property

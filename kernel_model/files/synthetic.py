@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from kernel_model.files.inode import DirEntry, Inode
+from kernel_model import errnos
+from kernel_model.files.inode import DirEntry, FsError, Inode
 from kernel_model.files.uapi import S_IFDIR, S_IFLNK, dtype
 
 # st_dev of each made-up file system: anonymous block devices (major 0) in the order a
@@ -35,7 +36,7 @@ class StaticDir(Inode):
 
     def __init__(self, dev, ino: int, children: Callable[[], dict[str, Inode]], *,
                  mode: int = 0o555, created_ns: int = 0, read_only_fs: bool = False,
-                 nlink: int = 2):
+                 nlink: int = 2, strict: bool = False):
         self.dev = dev
         self.ino = ino
         self.mode = S_IFDIR | mode
@@ -43,9 +44,15 @@ class StaticDir(Inode):
         self.created_ns = created_ns
         self.read_only_fs = read_only_fs
         self.nlink = nlink
+        # procfs's lookups fail outright (proc_root_lookup returns -ENOENT) rather than
+        # leaving a negative dentry, so even O_CREAT there gives ENOENT.
+        self.strict = strict
 
     def lookup(self, name: str) -> Inode | None:
-        return self.children().get(name)
+        node = self.children().get(name)
+        if node is None and self.strict:
+            raise FsError(errnos.ENOENT)
+        return node
 
     def entries(self) -> list[DirEntry]:
         return [DirEntry(name, node.ino, dtype(node.mode))
@@ -56,7 +63,7 @@ class Symlink(Inode):
     """A symlink whose text comes from a function (fixed, or computed per call)."""
 
     def __init__(self, dev, ino: int, target: Callable[[], str], *, created_ns: int = 0,
-                 uid: int = 0, gid: int = 0):
+                 uid: int = 0, gid: int = 0, sized: bool = True):
         self.dev = dev
         self.ino = ino
         self.mode = S_IFLNK | 0o777
@@ -64,9 +71,10 @@ class Symlink(Inode):
         self.created_ns = created_ns
         self.uid = uid
         self.gid = gid
+        self.sized = sized  # /proc's links report st_size 0
 
     def readlink(self) -> str:
         return self.target()
 
     def size(self) -> int:
-        return len(self.target().encode())
+        return len(self.target().encode()) if self.sized else 0
