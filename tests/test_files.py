@@ -1042,3 +1042,16 @@ def test_glibc_maps_program_prints_the_models_maps():
     assert any(line.endswith("[heap]") for line in lines)
     opened = [e for e in run.syscalls() if e.name == "openat"]
     assert opened and opened[0].ret == 3 and "/proc/self/maps" in opened[0].text
+
+
+def test_ftruncate(k):
+    fd = k.open("/tmp/t", O_CREAT | O_RDWR)
+    k.write_fd(fd, b"0123456789")
+    assert k.call("ftruncate", fd, 4) == 0
+    assert k.stat("/tmp/t")["st_size"] == 4
+    assert k.call("ftruncate", fd, 8) == 0
+    assert k.read_fd(k.open("/tmp/t")) == b"0123" + bytes(4)
+    assert k.call("ftruncate", fd, -1) == E("EINVAL")
+    assert k.call("ftruncate", k.open("/tmp/t"), 0) == E("EINVAL")  # not open for writing
+    assert k.call("ftruncate", k.open("/dev/null", O_WRONLY), 0) == E("EINVAL")
+    assert k.call("ftruncate", 99, 0) == E("EBADF")

@@ -75,6 +75,7 @@ from kernel_model.files.uapi import (
     O_TRUNC,
     O_WRONLY,
     RLIMIT_NOFILE,
+    S_IFREG,
     SEEK_HOLE,
     SETFL_MASK,
     STATX__RESERVED,
@@ -720,8 +721,9 @@ def sys_ftruncate(k, fd, length):
     if length < 0:
         raise FsError(errnos.EINVAL)
     f = _fds(k)[_u32(fd)]
-    if not f.writable or f.inode is None or f.is_dir:
-        raise FsError(errnos.EINVAL if f.writable or f.is_dir else errnos.EBADF)
+    # do_sys_ftruncate: EINVAL unless a regular file open for writing.
+    if not f.writable or f.inode is None or f.inode.kind != S_IFREG:
+        raise FsError(errnos.EINVAL)
     f.inode.truncate(length)
     return 0
 
@@ -803,11 +805,13 @@ def _fcntl(k, fd, cmd, arg, *, fcntl64: bool):
             raise FsError(errnos.EINVAL)
         f.set_flags((arg & SETFL_MASK) | (f.flags & ~SETFL_MASK))
         return 0
-    locks = (F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW)
-    if cmd in locks or (fcntl64 or k.abi.bits == 64) and cmd in (F_GETLK64, F_SETLK64,
-                                                                  F_SETLKW64):
-        if k.abi.bits == 64 and cmd in (F_GETLK64, F_SETLK64, F_SETLKW64):
+    lock64 = (F_GETLK64, F_SETLK64, F_SETLKW64)
+    ofd = (F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW)
+    if cmd in (F_GETLK, F_SETLK, F_SETLKW) + lock64 + ofd:
+        if k.abi.bits == 64 and cmd in lock64:
             raise FsError(errnos.EINVAL)  # x86_64 has no separate 64-bit lock commands
+        if k.abi.bits == 32 and not fcntl64 and cmd in lock64 + ofd:
+            raise FsError(errnos.EINVAL)  # compat fcntl() refuses the flock64 commands
         k.read(arg, _flock_size(k, cmd))
         if cmd in (F_GETLK, F_GETLK64, F_OFD_GETLK):
             # One process holds every lock there is: nothing would conflict.
