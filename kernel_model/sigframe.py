@@ -464,9 +464,6 @@ def restore_frame(system, rt: bool) -> None:
             _sigreturn_ia32(system, sp)
     except BadFrame:
         _signal_fault(system)
-        return None
-    if system.signals.deliverable():
-        m.stop()  # the restored mask lets a pending signal through: deliver it on return
     return None
 
 

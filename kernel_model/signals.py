@@ -64,27 +64,9 @@ class SignalState:
         self.system.machine.stop()
 
     def deliver_pending(self) -> None:
-        """Deliver every pending signal the mask lets through. One sent by kill/tgkill while
-        blocked stays pending until the mask changes (a fault is never held: deliver()
-        kills when its signal is blocked)."""
-        held = []
         while self.pending and not self.system.process.exited:
-            item = self.pending.pop(0)
-            if self._held(item):
-                held.append(item)
-                continue
-            signo, code, addr, info = item
+            signo, code, addr, info = self.pending.pop(0)
             self.deliver(signo, code, addr, info)
-        self.pending[:0] = held
-
-    def _held(self, item) -> bool:
-        signo, _code, _addr, info = item
-        return (not info.get("synchronous", True) and signo not in (SIGKILL, SIGSTOP)
-                and bool(self.system.process.sigmask >> (signo - 1) & 1))
-
-    def deliverable(self) -> bool:
-        """Whether a pending signal can be delivered now (after the mask changed)."""
-        return any(not self._held(item) for item in self.pending)
 
     def deliver(self, signo: int, code: int, addr: int, info: dict) -> None:
         from kernel_model import sigframe, strace
