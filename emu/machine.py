@@ -87,6 +87,7 @@ class Machine:
 
     # -- registers ---------------------------------------------------------------
     def reg(self, reg_id: int) -> int:
+        self._one.value = 0  # Unicorn writes only 2 bytes for a segment selector
         _reg_read(self._h, reg_id, self._one_ref)
         return self._one.value
 

@@ -464,6 +464,8 @@ def restore_frame(system, rt: bool) -> None:
             _sigreturn_ia32(system, sp)
     except BadFrame:
         _signal_fault(system)
+        return None
+    system.signals.mask_changed()  # the restored mask may let a pending signal through
     return None
 
 

@@ -55,17 +55,50 @@ class SignalState:
         self.pending: list[tuple[int, int, int, dict]] = []
 
     def force(self, signo: int, code: int, addr: int, **info) -> None:
-        """A synchronous signal from a fault: delivered before the next user instruction."""
+        """A synchronous signal from a fault: delivered before the next user instruction,
+        blocked or not (force_sig_fault)."""
         self.pending.append((signo, code, addr, info))
 
     def send(self, signo: int, code: int = SI_USER, **info) -> None:
-        """kill/tgkill of itself: queued, delivered on return to user mode."""
+        """kill/tgkill of itself: pending until it is unblocked, then delivered on return to
+        user mode. A standard signal already pending is not queued twice."""
+        if any(p[0] == signo for p in self.pending) and signo < 32:
+            return
         self.pending.append((signo, code, 0, info))
-        self.system.machine.stop()
+        if self.deliverable():
+            self.system.machine.stop()
+
+    def _blocked(self, signo: int, info: dict) -> bool:
+        if info.get("synchronous", True):
+            return False  # a fault is delivered whatever the mask
+        if signo in (SIGKILL, SIGSTOP):
+            return False
+        return bool(self.system.process.sigmask & (1 << (signo - 1)))
+
+    def deliverable(self) -> bool:
+        return any(not self._blocked(p[0], p[3]) for p in self.pending)
+
+    def pending_mask(self) -> int:
+        """rt_sigpending: the signals held back by the mask."""
+        mask = 0
+        for signo, _code, _addr, info in self.pending:
+            if self._blocked(signo, info):
+                mask |= 1 << (signo - 1)
+        return mask
+
+    def mask_changed(self) -> None:
+        """rt_sigprocmask/sigreturn: a signal the new mask lets through is delivered on the
+        way back to user mode, so stop the CPU right after the call."""
+        if self.deliverable():
+            self.system.machine.stop()
 
     def deliver_pending(self) -> None:
-        while self.pending and not self.system.process.exited:
-            signo, code, addr, info = self.pending.pop(0)
+        while not self.system.process.exited:
+            ready = next((p for p in self.pending if not self._blocked(p[0], p[3])), None)
+            if ready is None:
+                return
+            self.pending.remove(ready)
+            signo, code, addr, info = ready
             self.deliver(signo, code, addr, info)
 
     def deliver(self, signo: int, code: int, addr: int, info: dict) -> None:

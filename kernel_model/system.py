@@ -162,7 +162,7 @@ class System:
                 self.signals.force(*self._classify_error(stop.uc_errno))
             elif deadline is not None and time.monotonic() >= deadline:
                 continue  # the loop head reports the timeout
-            elif self.signals.pending:
+            elif self.signals.deliverable():
                 pass
             else:
                 # emu_start returned on its own: `hlt` in user mode is a #GP, like any

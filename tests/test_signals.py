@@ -1004,15 +1004,9 @@ handler:
 
 # -- blocked signals -----------------------------------------------------------------------
 # Linux keeps a blocked signal pending until the mask lets it through (rt_sigreturn,
-# rt_sigprocmask, sigsuspend). syscall-lab delivers it at once: the fix spans signals.py
-# (hold it in deliver_pending), syscalls/signal.py (rt_sigprocmask and rt_sigreturn stop the
-# CPU when the new mask lets a pending one through; rt_sigpending reports them) and the run
-# loop in system.py (test for a deliverable signal, not any pending one).
-BLOCKED_PENDING = pytest.mark.xfail(
-    strict=True, reason="blocked signals are delivered at once instead of staying pending")
+# rt_sigprocmask, sigsuspend).
 
 
-@BLOCKED_PENDING
 def test_blocked_signal_from_kill_stays_pending():
     """kill() of a blocked signal does not act: SIGUSR1's default action would kill, but the
     signal waits (here until exit, so the process exits normally)."""
@@ -1044,7 +1038,6 @@ _start:
     assert signals_of(run) == []
 
 
-@BLOCKED_PENDING
 def test_signal_sent_from_its_own_handler_waits_for_rt_sigreturn():
     """Inside its handler SIGUSR1 is blocked: a kill() there stays pending, and is
     delivered when rt_sigreturn puts the old mask back: the handler runs twice, never

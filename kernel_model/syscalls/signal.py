@@ -59,6 +59,8 @@ def sys_rt_sigprocmask(k, how, nset, oset, sigsetsize):
             return -errnos.EINVAL
     if oset:
         k.write(oset, struct.pack("<Q", old))
+    if k.process.sigmask != old:
+        k.system.signals.mask_changed()
     return 0
 
 
@@ -106,5 +108,5 @@ def sys_sigreturn(k):
 def sys_rt_sigpending(k, buf, size):
     if size > 8:
         return -errnos.EINVAL
-    k.write(buf, bytes(size))
+    k.write(buf, k.system.signals.pending_mask().to_bytes(8, "little")[:size])
     return 0
