@@ -239,6 +239,12 @@ class Kernel:
                                  sdef is not None, args, pc, regs, cpu_effects))
         mem = _TraceReader(self.machine)
         entry_texts = strace.decode_entry(sdef, abi, args, mem, self.string_limit) if sdef else None
+        sigreturn = name in ("rt_sigreturn", "sigreturn") and sdef is not None
+        if sigreturn:
+            # strace shows the mask the frame restores, and the rax the frame restores.
+            from kernel_model import sigframe
+
+            restored = sigframe.sigreturn_mask(self.system, name == "rt_sigreturn")
         self._recording = []
         note = ""
         try:
@@ -258,8 +264,7 @@ class Kernel:
             call = strace.format_unknown(nr, args)
             ret_kind = "int"
         elif sdef is None:
-            call = strace.format_call(name, [hex(a) if a else "0" for a in
-                                             args[:strace.ARITY.get(name, 6)]])
+            call = strace.format_raw(name, args, abi.name)
             ret_kind = "int"
         else:
             arg_texts = strace.decode_exit(sdef, abi, args, ret, mem, entry_texts,
@@ -267,6 +272,12 @@ class Kernel:
             call = strace.format_call(name, arg_texts)
             ret_kind = sdef.ret
         signed_ret = None if ret is None else abi.signed(ret)
+        if sigreturn and not self.process.exited and restored is not None:
+            mask = strace.sigset_text(restored.to_bytes(8, "little"))
+            call = strace.format_call(name, [f"{{mask={mask}}}"])
+            reg = RAX if self.machine.arch.bits == 64 and abi.bits == 64 else EAX
+            signed_ret = abi.signed(self.machine.reg(reg))
+            ret_kind = "int"
         text = strace.format_line(call, signed_ret, ret_kind, abi)
         self.emit(SyscallReturned(seq, mechanism, abi.name, nr, name, args, signed_ret, pc,
                                   return_pc, text, effects, return_effects, note))

@@ -74,7 +74,6 @@ def is_error(ret: int | None) -> bool:
 
 
 # strace's names where they differ from errnos.py's (which has the C library's aliases).
-_ERRNO_NAMES = {35: "EDEADLK", 95: "EOPNOTSUPP"}
 # Kernel-internal "restart" errors: strace prints "? ERESTARTSYS (...)" instead of "-1 ...".
 _RESTART_ERRORS = {
     512: ("ERESTARTSYS", "To be restarted if SA_RESTART is set"),
@@ -91,7 +90,7 @@ def errno_text(errno: int) -> str:
         name, message = _RESTART_ERRORS[errno]
         return f"? {name} ({message})"
     name, message = ERRNOS.get(errno, (f"E?{errno}", f"Unknown error {errno}"))
-    return f"-1 {_ERRNO_NAMES.get(errno, name)} ({message})"
+    return f"-1 {name} ({message})"
 
 
 # -- strings (strace's string_quote and printstr_ex) ----------------------------------------

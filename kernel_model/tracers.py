@@ -74,7 +74,8 @@ class Summary:
     """strace -c: calls, errors and time per syscall. The time is the kernel model's own
     (host) time in the handler, not a real kernel's; the closing line of the table says so."""
 
-    def __init__(self):
+    def __init__(self, abi: str | None = None):
+        self.abi = abi
         self.calls: dict[str, int] = defaultdict(int)
         self.errors: dict[str, int] = defaultdict(int)
         self.seconds: dict[str, float] = defaultdict(float)
@@ -92,4 +93,4 @@ class Summary:
 
     def table(self) -> str:
         rows = [(n, self.calls[n], self.errors[n], self.seconds[n]) for n in self.calls]
-        return strace.summary_table(rows)
+        return strace.summary_table(rows, self.abi)

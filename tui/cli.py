@@ -202,7 +202,7 @@ def cmd_run(args) -> int:
         system.kernel.attach(StracePrinter(trace_out, events=args.events))
     summary = None
     if args.summary:
-        summary = Summary()
+        summary = Summary(system.arch.name)
         system.kernel.attach(summary)
     try:
         status = system.run()
