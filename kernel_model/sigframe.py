@@ -293,11 +293,11 @@ def _sigcontext_32(system, regs: dict[str, int], oldmask: int) -> bytes:
 
 def _get_sigframe(process, ka, sp: int, size: int, *, ia32: bool) -> int:
     """get_sigframe(): below the red zone, or at the top of the alternate stack."""
-    nested = _on_sig_stack(process, sp)
+    nested = on_sig_stack(process, sp)
     entering = False
     if not ia32:
         sp -= 128  # the red zone a leaf function may use below rsp
-    if ka.flags & SA_ONSTACK and _sas_ss_flags(process, sp) == 0:
+    if ka.flags & SA_ONSTACK and sas_ss_flags(process, sp) == 0:
         ss_sp, _flags, ss_size = process.altstack
         sp = ss_sp + ss_size
         entering = True
@@ -318,16 +318,16 @@ def _within_altstack(process, sp: int) -> bool:
     return sp > ss_sp and sp - ss_sp <= ss_size
 
 
-def _on_sig_stack(process, sp: int) -> bool:
+def on_sig_stack(process, sp: int) -> bool:
     if process.altstack[1] & SS_AUTODISARM:
         return False
     return _within_altstack(process, sp)
 
 
-def _sas_ss_flags(process, sp: int) -> int:
+def sas_ss_flags(process, sp: int) -> int:
     if not process.altstack[2]:
         return SS_DISABLE
-    return SS_ONSTACK if _on_sig_stack(process, sp) else 0
+    return SS_ONSTACK if on_sig_stack(process, sp) else 0
 
 
 def _saved_altstack(process) -> tuple[int, int, int]:
@@ -589,7 +589,7 @@ def _restore_altstack(process, sp: int, ss_sp: int, ss_flags: int, ss_size: int)
     """restore_altstack() -> do_sigaltstack(uss, NULL, sp, MINSIGSTKSZ), every error but
     EFAULT ignored: refused while running on the alternate stack, on bad flags, or when
     too small."""
-    if _on_sig_stack(process, sp):
+    if on_sig_stack(process, sp):
         return  # -EPERM
     ss_flags &= 0xFFFFFFFF
     mode = ss_flags & ~SS_AUTODISARM

@@ -64,29 +64,43 @@ def sys_rt_sigprocmask(k, how, nset, oset, sigsetsize):
     return 0
 
 
-SS_ONSTACK, SS_DISABLE = 1, 2
+SS_ONSTACK, SS_DISABLE, SS_AUTODISARM = 1, 2, 1 << 31
 MINSIGSTKSZ = 2048
 
 
 @syscall("sigaltstack", InStruct("stack_t"), OutStruct("stack_t"))
 def sys_sigaltstack(k, ss, old_ss):
+    """do_sigaltstack(): the old stack reports SS_ONSTACK while running on it and
+    SS_DISABLE when none is set; a new one may not be set while running on the old one."""
+    from kernel_model import sigframe
+
     fmt = "<QiiQ" if k.abi.bits == 64 else "<IiI"
     size = struct.calcsize(fmt)
-    sp, flags, length = k.process.altstack
-    if old_ss:
-        vals = (sp, flags, 0, length) if k.abi.bits == 64 else (sp, flags, length)
-        k.write(old_ss, struct.pack(fmt, *vals))
+    process = k.process
+    sp = k.machine.sp
+    old_sp, old_flags, old_size = process.altstack
+    on_stack = sigframe.on_sig_stack(process, sp)
+    new = None
     if ss:
         vals = struct.unpack(fmt, k.read(ss, size))
-        new_sp, new_flags, new_size = (vals[0], vals[1], vals[3]) if k.abi.bits == 64 else vals
-        if new_flags & ~(SS_DISABLE | (1 << 31)):
+        new = (vals[0], vals[1], vals[3]) if k.abi.bits == 64 else vals
+    if old_ss:
+        flags = sigframe.sas_ss_flags(process, sp) | (old_flags & SS_AUTODISARM)
+        vals = (old_sp, flags, 0, old_size) if k.abi.bits == 64 else (old_sp, flags, old_size)
+        k.write(old_ss, struct.pack(fmt, *vals))
+    if new is not None:
+        new_sp, new_flags, new_size = new
+        if on_stack:
+            return -errnos.EPERM
+        mode = new_flags & ~SS_AUTODISARM
+        if mode not in (0, SS_ONSTACK, SS_DISABLE):
             return -errnos.EINVAL
-        if new_flags & SS_DISABLE:
-            k.process.altstack = (0, SS_DISABLE, 0)
+        if mode == SS_DISABLE:
+            process.altstack = (0, SS_DISABLE, 0)
         else:
             if new_size < MINSIGSTKSZ:
                 return -errnos.ENOMEM
-            k.process.altstack = (new_sp, 0, new_size)
+            process.altstack = (new_sp, new_flags & SS_AUTODISARM, new_size)
     return 0
 
 
