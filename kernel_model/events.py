@@ -86,6 +86,8 @@ class SyscallReturned:
     effects: tuple[MemAccess, ...] = ()
     return_effects: tuple[RegChange, ...] = ()
     note: str = ""
+    cost_ns: float = 0.0  # modelled cost of the crossing on real hardware (kernel_model.costs)
+    cost_source: str = ""
     kind: str = field(default="syscall", init=False)
 
 
@@ -125,7 +127,53 @@ class RunStopped:
     kind: str = field(default="stopped", init=False)
 
 
-Event = ProcessStarted | SyscallEntered | SyscallReturned | SignalDelivered | ProcessExited | RunStopped
+@dataclass(frozen=True)
+class VdsoCalled:
+    """A call into the vDSO returned: answered in user mode, no crossing, strace never
+    sees it. `name` is the vDSO symbol; `fallback` names the syscall the vDSO made itself
+    when it could not answer (a clock it does not serve)."""
+
+    name: str
+    args: tuple[int, ...]
+    ret: int
+    pc: int
+    return_pc: int
+    text: str
+    cost_ns: float
+    cost_source: str
+    fallback: str = ""
+    kind: str = field(default="vdso", init=False)
+
+
+@dataclass(frozen=True)
+class VsyscallCalled:
+    """A call into the vsyscall page. mode "native": its code ran in user mode; "emulate" /
+    "xonly": the fetch faulted and the kernel emulated the call and a `ret` (changes: only
+    rax, rip, rsp)."""
+
+    name: str
+    mode: str
+    args: tuple[int, ...]
+    ret: int
+    pc: int
+    return_pc: int
+    text: str
+    changes: tuple[tuple[str, int, int], ...]
+    cost_ns: float
+    cost_source: str
+    kind: str = field(default="vsyscall", init=False)
+
+
+@dataclass(frozen=True)
+class KernelNote:
+    """Something the kernel said that is not a syscall line (dmesg-style warnings)."""
+
+    text: str
+    kind: str = field(default="note", init=False)
+
+
+Event = (ProcessStarted | SyscallEntered | SyscallReturned | SignalDelivered | ProcessExited
+         | RunStopped | VdsoCalled | VsyscallCalled | KernelNote)
 
 
 def event_to_dict(event) -> dict:

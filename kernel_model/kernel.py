@@ -16,7 +16,9 @@ import kernel_model.syscalls  # noqa: F401  (registers every handler)
 from emu.machine import PROT_READ, PROT_WRITE, Machine, MemoryFault
 from kernel_model import errnos, strace
 from kernel_model.abi import I386_ABI, X86_64_ABI, Abi
+from kernel_model.costs import cost_of
 from kernel_model.events import (
+    KernelNote,
     MemAccess,
     RegChange,
     StackPush,
@@ -279,8 +281,10 @@ class Kernel:
             signed_ret = abi.signed(self.machine.reg(reg))
             ret_kind = "int"
         text = strace.format_line(call, signed_ret, ret_kind, abi)
+        cost = cost_of(mechanism, self.machine.arch.bits)
         self.emit(SyscallReturned(seq, mechanism, abi.name, nr, name, args, signed_ret, pc,
-                                  return_pc, text, effects, return_effects, note))
+                                  return_pc, text, effects, return_effects, note, cost.ns,
+                                  cost.source))
         return ret
 
     # -- user memory, as copy_from_user / copy_to_user see it -----------------------
@@ -341,6 +345,11 @@ class Kernel:
     def random_bytes(self, n: int) -> bytes:
         """Randomness for the guest: reproducible under --seed, os.urandom-seeded otherwise."""
         return self.rng.randbytes(n)
+
+    def emit_note(self, text: str) -> None:
+        """A kernel message outside any syscall (what Linux would print to dmesg)."""
+        if self.listeners:
+            self.emit(KernelNote(text))
 
     def note(self, text: str) -> None:
         """A remark for the trace about the current call (a simplification, a refusal)."""

@@ -24,6 +24,7 @@ class Vma:
     shared: bool = False
     kind: str = "anon"  # for the screen: "code", "data", "heap", "stack", "vdso", "vvar", ...
     grows_down: bool = False
+    hidden: bool = False  # mapped but not listed (an era kept this data in the fixmap)
 
     @property
     def size(self) -> int:
@@ -98,7 +99,7 @@ class Mm:
         return all(v.end <= start or v.start >= end for v in self.vmas)
 
     def maps_text(self) -> str:
-        return "".join(v.maps_line() + "\n" for v in self.vmas)
+        return "".join(v.maps_line() + "\n" for v in self.vmas if not v.hidden)
 
     # -- changes -----------------------------------------------------------------
     def map(self, start: int, size: int, prot: int, **attrs) -> Vma:

@@ -22,7 +22,9 @@ from emu.machine import PAGE, PROT_READ, PROT_WRITE, Machine, page_down
 from emu.segments import Gdt
 from kernel_model import exec as binfmt
 from kernel_model import signals
+from kernel_model import vsyscall
 from kernel_model.clock import Clock
+from kernel_model.eras import DEFAULT_ERA, era_named
 from kernel_model.events import ProcessExited, ProcessStarted, RunStopped
 from kernel_model.kernel import Kernel
 from kernel_model.mm import DEFAULT_MEMORY_LIMIT, Mm, Vma
@@ -54,6 +56,9 @@ class RunOptions:
     stdin_fd: int = 0
     stdout_fd: int = 1
     stderr_fd: int = 2
+    kernel: str = DEFAULT_ERA  # the era preset (kernel_model.eras)
+    vsyscall: str | None = None  # native|emulate|xonly|none; None: the era's default
+    vdso: bool | None = None  # False: like the vdso=0 boot parameter; None: the era's default
 
 
 class System:
@@ -100,8 +105,27 @@ class System:
             brk_base = bss_end
         self.mm.start_brk = self.mm.brk = binfmt.page_up(brk_base) + layout.brk_random
         self.process.symbols = {a + bias: n for a, n in (symbols or image.symbols).items()}
+
+        # arch_setup_additional_pages(): the vDSO (and its data) in the mmap area, then the
+        # vsyscall page, which every x86-64 process shares at its fixed address.
+        self.era = era_named(options.kernel)
+        self.vsyscall_mode = (options.vsyscall or self.era.vsyscall) if arch.bits == 64 \
+            else "none"
+        want_vdso = options.vdso if options.vdso is not None else (
+            self.era.vdso64 if arch.bits == 64 else True)
+        self.vdso = None
+        sysinfo = None
+        try:  # TEMPORARY while kernel_model/vdso/ is being written: remove with it
+            from kernel_model.vdso_mapping import map_vdso
+        except ImportError:
+            want_vdso = False
+        if want_vdso:
+            self.vdso = map_vdso(self)
+            sysinfo = (self.vdso.symbol("__kernel_vsyscall") or 0, self.vdso.base)
+        vsyscall.map_page(self, self.vsyscall_mode)
+
         head, tail = binfmt.auxv_entries(arch, image, bias, self.process.uid, self.process.gid,
-                                         None)
+                                         sysinfo)
         sp, auxv = binfmt.build_stack(self.mm, arch, layout, self.process.argv,
                                       self.process.envp, head, tail, exe_path, self.rng)
         self.process.auxv = auxv
@@ -117,6 +141,7 @@ class System:
             if options.max_insns is not None else None
         self.started = False
         self._fault: tuple[int, int, int] | None = None  # (signo, code, addr)
+        self._vsyscall_fetch: int | None = None  # a fetch that faulted in the vsyscall page
 
     def _zero_registers(self, sp: int) -> None:
         """KERNEL_FACTS §2: every general register 0 at entry, rdx included."""
@@ -156,7 +181,10 @@ class System:
             if self.counter is not None and self.counter.exceeded:
                 return self._limit("max-insns", f"stopped after {self.counter.count} "
                                                 f"instructions (--max-insns)")
-            if self._fault is not None:
+            if self._vsyscall_fetch is not None:
+                vsyscall.emulate(self, self._vsyscall_fetch)
+                self._vsyscall_fetch = None
+            elif self._fault is not None:
                 self.signals.force(*self._fault)
             elif stop.kind == "error":
                 self.signals.force(*self._classify_error(stop.uc_errno))
@@ -222,9 +250,16 @@ class System:
     def _on_bad_memory(self, uc, access: int, addr: int, size: int, value: int, _ud) -> bool:
         unmapped = access in (unicorn.UC_MEM_READ_UNMAPPED, unicorn.UC_MEM_WRITE_UNMAPPED,
                               unicorn.UC_MEM_FETCH_UNMAPPED)
+        if access == unicorn.UC_MEM_FETCH_PROT and vsyscall.in_page(addr) and \
+                self.vsyscall_mode in ("emulate", "xonly"):
+            # Executing the page traps; the kernel emulates the call (emulate_vsyscall).
+            self._vsyscall_fetch = addr
+            return False
         if unmapped and self._grow_stack(addr):
             return True
         code = signals.SEGV_MAPERR if unmapped else signals.SEGV_ACCERR
+        if vsyscall.in_page(addr):
+            code = signals.SEGV_MAPERR  # the gate page has no VMA a read could be refused by
         self._fault = (signals.SIGSEGV, code, addr)
         return False
 

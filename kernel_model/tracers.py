@@ -10,11 +10,14 @@ from typing import TextIO
 
 from kernel_model import strace
 from kernel_model.events import (
+    KernelNote,
     ProcessExited,
     RunStopped,
     SignalDelivered,
     SyscallEntered,
     SyscallReturned,
+    VdsoCalled,
+    VsyscallCalled,
     event_to_dict,
 )
 
@@ -39,6 +42,10 @@ class StracePrinter:
                 line += f"  /* {event.note} */"
         elif isinstance(event, (SignalDelivered, ProcessExited, RunStopped)):
             line = event.text
+        elif self.events and isinstance(event, (VdsoCalled, VsyscallCalled)):
+            line = event.text  # never seen by strace: no crossing, or an emulated one
+        elif self.events and isinstance(event, KernelNote):
+            line = f"[kernel] {event.text}"
         else:
             return
         self.out.write(line + "\n")
@@ -79,6 +86,7 @@ class Summary:
         self.calls: dict[str, int] = defaultdict(int)
         self.errors: dict[str, int] = defaultdict(int)
         self.seconds: dict[str, float] = defaultdict(float)
+        self.modelled: dict[str, tuple[int, float]] = {}
         self._started = 0.0
 
     def __call__(self, event) -> None:
@@ -90,7 +98,31 @@ class Summary:
             self.seconds[name] += time.perf_counter() - self._started
             if event.ret is not None and -4095 <= event.ret < 0:
                 self.errors[name] += 1
+            self._model(f"[{event.mechanism}]", event.cost_ns)
+        elif isinstance(event, VdsoCalled):
+            self._model("[vdso]", event.cost_ns)
+        elif isinstance(event, VsyscallCalled):
+            self._model(f"[vsyscall {event.mode}]", event.cost_ns)
+
+    def _model(self, mechanism: str, ns: float) -> None:
+        calls, total = self.modelled.get(mechanism, (0, 0.0))
+        self.modelled[mechanism] = (calls + 1, total + ns)
 
     def table(self) -> str:
         rows = [(n, self.calls[n], self.errors[n], self.seconds[n]) for n in self.calls]
-        return strace.summary_table(rows, self.abi)
+        return strace.summary_table(rows, self.abi) + self.modelled_table()
+
+    def modelled_table(self) -> str:
+        """What the same run would have cost on real hardware, by way of entering the
+        kernel (or not): kernel_model.costs, from measurements on Linux 6.18."""
+        if not self.modelled:
+            return ""
+        lines = ["", "modelled time on real hardware, by mechanism (kernel_model/costs.py):",
+                 f"{'mechanism':<22} {'calls':>9} {'ns/call':>9} {'total us':>11}"]
+        total_calls, total_ns = 0, 0.0
+        for mech, (calls, ns) in sorted(self.modelled.items(), key=lambda kv: -kv[1][1]):
+            lines.append(f"{mech:<22} {calls:>9} {ns / calls:>9.0f} {ns / 1000:>11.2f}")
+            total_calls += calls
+            total_ns += ns
+        lines.append(f"{'total':<22} {total_calls:>9} {'':>9} {total_ns / 1000:>11.2f}")
+        return "\n".join(lines) + "\n"

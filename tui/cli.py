@@ -11,6 +11,7 @@ import os
 import sys
 
 EXIT_USAGE = 2
+ERA_NAMES = ("2.6.18", "2.6.33", "3.2", "5.3", "6.18")  # kernel_model.eras, without importing it
 
 
 class UsageError(Exception):
@@ -100,6 +101,14 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    help="for assembly files without a `bits` line (default x86_64)")
     m.add_argument("-E", "--env", action="append", default=None, metavar="VAR=VALUE",
                    help="the guest's environment (repeatable; default: a small clean one)")
+    k = p.add_argument_group("kernel")
+    k.add_argument("--kernel", default="6.18", metavar="ERA", choices=ERA_NAMES,
+                   help=f"a kernel era's vsyscall/vDSO layout ({', '.join(ERA_NAMES)}; "
+                        "default 6.18)")
+    k.add_argument("--vsyscall", choices=("native", "emulate", "xonly", "none"),
+                   help="the vsyscall page's mode (default: the era's; today xonly)")
+    k.add_argument("--no-vdso", dest="vdso", action="store_false", default=None,
+                   help="no vDSO, like the vdso=0 boot parameter")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("program")
     run.add_argument("args", nargs=argparse.REMAINDER)
     sub.add_parser("list", help="the bundled programs")
+    vdso = sub.add_parser("vdso", help="the vDSO image syscall-lab builds")
+    vdso_sub = vdso.add_subparsers(dest="vdso_command", parser_class=_Parser, required=True)
+    dump = vdso_sub.add_parser("dump", help="write the image to a file (readelf -a FILE)")
+    dump.add_argument("--arch", choices=("x86_64", "i386"), default="x86_64")
+    dump.add_argument("-o", "--output", required=True, metavar="FILE")
     bench = sub.add_parser("bench", help="measure the emulator against bare Unicorn")
     bench.add_argument("--json", action="store_true")
     table = sub.add_parser("table", help="the syscall table: number, name, registers, status")
@@ -132,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_list()
         if args.command == "table":
             return cmd_table(args)
+        if args.command == "vdso":
+            return cmd_vdso_dump(args)
         if args.command == "bench":
             from tui import bench
 
@@ -172,7 +188,8 @@ def make_system(args, program, extra_argv):
     options = RunOptions(seed=args.seed, clock=args.clock, mounts=args.mount,
                          max_insns=args.max_insns, timeout=args.timeout,
                          memory_limit=args.memory_limit, string_limit=args.string_limit,
-                         env=args.env)
+                         env=args.env, kernel=args.kernel, vsyscall=args.vsyscall,
+                         vdso=args.vdso)
     argv0 = args.program
     try:
         return System(program.image, program.path, [argv0, *extra_argv], options,
@@ -215,6 +232,19 @@ def cmd_run(args) -> int:
     if reason:
         print(f"syscall-lab: {reason}", file=sys.stderr)
     return status
+
+
+def cmd_vdso_dump(args) -> int:
+    from kernel_model.vdso.image import build_vdso
+
+    data = build_vdso(args.arch).data
+    try:
+        with open(args.output, "wb") as f:
+            f.write(data)
+    except OSError as e:
+        raise UsageError(f"cannot write {args.output}: {e.strerror}") from None
+    print(f"wrote the {args.arch} vDSO ({len(data)} bytes) to {args.output}")
+    return 0
 
 
 def cmd_list() -> int:

@@ -1,0 +1,61 @@
+"""Mapping the vDSO into a process (arch/x86/entry/vdso/vma.c, map_vdso): its data pages
+([vvar], and since 6.13 [vvar_vclock]) then the image ([vdso]), contiguous, at an address
+chosen like any mmap (top-down from the randomized mmap base). The kernel model keeps the
+data current through the Timekeeper; i386 processes also learn where sysenter returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from emu.machine import PAGE, PROT_EXEC, PROT_READ
+from kernel_model.vdso.image import VdsoImage, build_vdso
+from kernel_model.vdso.vvar import Timekeeper
+
+
+@dataclass
+class MappedVdso:
+    image: VdsoImage
+    base: int  # the image: AT_SYSINFO_EHDR
+    vvar: int  # the data pages, right below
+    timekeeper: Timekeeper
+
+    def symbol(self, name: str) -> int | None:
+        offset = self.image.symbols.get(name)
+        return None if offset is None else self.base + offset
+
+    def contains(self, addr: int) -> bool:
+        return self.base <= addr < self.base + len(self.image.data)
+
+    def function_at(self, addr: int) -> str | None:
+        return self.image.functions.get(addr - self.base)
+
+
+def map_vdso(system) -> MappedVdso:
+    image = build_vdso(system.arch.name)
+    mm = system.mm
+    size = image.vvar_size + len(image.data)
+    start = mm.find_free(size)
+    if start is None:
+        raise MemoryError("no room for the vDSO")
+    vvar = start
+    base = start + image.vvar_size
+    # The names /proc/self/maps shows for the data depend on the era; the bytes the vDSO
+    # reads are at the same place in every era (a simplification: before 3.16 this data
+    # lived in the kernel's fixmap, so those eras map it unlisted).
+    layout = list(system.era.vvar_layout)
+    pages = image.vvar_size // PAGE
+    if sum(n for _, n in layout) != pages:
+        layout = [(layout[0][0] if layout else "", pages)]
+    at = vvar
+    for name, n in layout:
+        mm.map(at, n * PAGE, PROT_READ, name=name, kind="vvar", hidden=not name)
+        at += n * PAGE
+    mm.map(base, len(image.data), PROT_READ | PROT_EXEC, name="[vdso]", kind="vdso")
+    system.machine.write(base, image.data)
+    keeper = Timekeeper(system.clock)
+    keeper.update(system.machine.write, vvar)
+    mapped = MappedVdso(image, base, vvar, keeper)
+    pad = mapped.symbol("int80_landing_pad")
+    if system.arch.bits == 32 and pad is not None:
+        system.kernel.sysenter_landing_pad = pad
+    return mapped

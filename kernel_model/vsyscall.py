@@ -1,0 +1,136 @@
+"""The x86-64 vsyscall page (arch/x86/entry/vsyscall/vsyscall_64.c): three entry points at a
+fixed address that never moves, 0xffffffffff600000 + 0x000 (gettimeofday), + 0x400 (time),
++ 0x800 (getcpu).
+
+Modes (the `vsyscall=` boot parameter, KERNEL_FACTS §4):
+- native: real code in the page, reading the kernel's time variables kept in the page;
+- emulate: the page is readable but executing it faults, and the kernel emulates the call;
+- xonly: as emulate, but reading the page faults too (today's default);
+- none: no page at all.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from emu.machine import PROT_EXEC, PROT_NONE, PROT_READ
+from kernel_model import errnos
+from kernel_model.events import VsyscallCalled
+
+VSYSCALL_ADDR = 0xFFFFFFFFFF600000
+VSYSCALL_SIZE = 0x1000
+ENTRIES = {0: "gettimeofday", 1: "time", 2: "getcpu"}
+TASK_SIZE_MAX = 0x7FFFFFFFF000
+NSEC = 1_000_000_000
+
+
+def in_page(addr: int) -> bool:
+    return VSYSCALL_ADDR <= addr < VSYSCALL_ADDR + VSYSCALL_SIZE
+
+
+def map_page(system, mode: str) -> None:
+    """Put the page in the address space as the mode wants it. The VMA's permissions are
+    what /proc/self/maps shows; the machine's are what the CPU enforces."""
+    mm = system.mm
+    if mode == "none":
+        return
+    if mode == "native":
+        from kernel_model.vsyscall_native import native_page
+
+        mm.map(VSYSCALL_ADDR, VSYSCALL_SIZE, PROT_READ | PROT_EXEC, name="[vsyscall]",
+               kind="vsyscall")
+        system.machine.write(VSYSCALL_ADDR, native_page())
+        return
+    shown = PROT_READ | PROT_EXEC if mode == "emulate" else PROT_EXEC
+    mm.map(VSYSCALL_ADDR, VSYSCALL_SIZE, shown, name="[vsyscall]", kind="vsyscall")
+    # The CPU may never fetch from it: every call must trap into the emulation. In emulate
+    # mode a read still works (the page holds 0xcc bytes, like the kernel's "int3" filler).
+    system.machine.protect(VSYSCALL_ADDR, VSYSCALL_SIZE,
+                           PROT_READ if mode == "emulate" else PROT_NONE)
+    system.machine.write(VSYSCALL_ADDR, b"\xcc" * VSYSCALL_SIZE)
+
+
+def emulate(system, address: int) -> None:
+    """emulate_vsyscall(): called when the CPU faulted fetching `address` in the page.
+    Either performs the call and emulates `ret` (only rax, rip and rsp change) or queues the
+    SIGSEGV Linux sends."""
+    from kernel_model import signals
+    from kernel_model.costs import cost_of
+
+    m = system.machine
+    k = system.kernel
+    offset = address - VSYSCALL_ADDR
+    if offset & ~0xC00:
+        k.emit_note(f"misaligned vsyscall (exploit attempt or buggy program) at {address:#x}")
+        system.signals.force(signals.SIGSEGV, signals.SI_KERNEL, 0)
+        return
+    nr = offset >> 10
+    if nr not in ENTRIES:
+        system.signals.force(signals.SIGSEGV, signals.SI_KERNEL, 0)
+        return
+    name = ENTRIES[nr]
+    sp = m.sp
+    try:
+        caller = m.read_u64(sp)
+        if not system.mm.is_accessible(sp, 8, PROT_READ):
+            raise ValueError
+    except Exception:
+        k.emit_note("vsyscall with bad stack (exploit attempt?)")
+        system.signals.force(signals.SIGSEGV, signals.SI_KERNEL, 0)
+        return
+    from unicorn import x86_const as X
+
+    rdi, rsi, rdx = m.regs((X.UC_X86_REG_RDI, X.UC_X86_REG_RSI, X.UC_X86_REG_RDX))
+    # write_ok_or_segv(): a pointer outside user space is a fault at that address.
+    for ptr in {0: (rdi, rsi), 1: (rdi,), 2: (rdi, rsi)}[nr]:
+        if ptr and ptr >= TASK_SIZE_MAX:
+            system.signals.force(signals.SIGSEGV, signals.SEGV_MAPERR, ptr)
+            return
+    ret, text = _perform(system, nr, rdi, rsi)
+    if ret == -errnos.EFAULT:
+        k.emit_note("vsyscall fault (exploit attempt?)")
+        system.signals.force(signals.SIGSEGV, signals.SI_KERNEL, 0)
+        return
+    rax_before = m.reg(X.UC_X86_REG_RAX)
+    # Emulate a `ret`: only rax, rip and rsp change (rcx and r11 survive, unlike `syscall`).
+    m.set_regs((X.UC_X86_REG_RAX, X.UC_X86_REG_RIP, X.UC_X86_REG_RSP),
+               (ret, caller, sp + 8))
+    cost = cost_of("vsyscall emulated")
+    k.emit(VsyscallCalled(name=name, mode=system.vsyscall_mode, args=(rdi, rsi), ret=ret,
+                          pc=address, return_pc=caller,
+                          text=f"[vsyscall] {text} (emulated)",
+                          changes=(("rax", rax_before, ret), ("rip", address, caller),
+                                   ("rsp", sp, sp + 8)),
+                          cost_ns=cost.ns, cost_source=cost.source))
+
+
+def _perform(system, nr: int, a0: int, a1: int) -> tuple[int, str]:
+    """Run the real handler's work and return (result, strace-like text)."""
+    k = system.kernel
+    clock = k.clock
+
+    def put(addr: int, data: bytes) -> bool:
+        if not system.mm.is_accessible(addr, len(data), 2):
+            return False
+        system.machine.write(addr, data)
+        return True
+
+    if nr == 0:
+        ns = clock.realtime_ns()
+        sec, usec = ns // NSEC, (ns % NSEC) // 1000
+        if a0 and not put(a0, struct.pack("<qq", sec, usec)):
+            return -errnos.EFAULT, ""
+        if a1 and not put(a1, bytes(8)):
+            return -errnos.EFAULT, ""
+        tv = f"{{tv_sec={sec}, tv_usec={usec}}}" if a0 else "NULL"
+        tz = "{tz_minuteswest=0, tz_dsttime=0}" if a1 else "NULL"
+        return 0, f"gettimeofday({tv}, {tz}) = 0"
+    if nr == 1:
+        sec = clock.realtime_ns() // NSEC
+        if a0 and not put(a0, struct.pack("<q", sec)):
+            return -errnos.EFAULT, ""
+        return sec, f"time({'[' + str(sec) + ']' if a0 else 'NULL'}) = {sec}"
+    for ptr in (a0, a1):
+        if ptr and not put(ptr, struct.pack("<I", 0)):
+            return -errnos.EFAULT, ""
+    return 0, f"getcpu({'[0]' if a0 else 'NULL'}, {'[0]' if a1 else 'NULL'}) = 0"
