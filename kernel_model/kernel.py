@@ -65,6 +65,9 @@ class Kernel:
         # None when no vDSO is mapped (Linux then returns to a bogus address).
         self.sysenter_landing_pad: int | None = None
         self.notes: list[str] = []
+        # Called when the first listener attaches: the system adds the hooks that only a
+        # trace needs (the vDSO watcher), so an untraced run has none.
+        self.on_first_listener: Callable | None = None
         if machine.arch.bits == 64:
             machine.hook_syscall(self._on_syscall)
         else:
@@ -72,7 +75,10 @@ class Kernel:
 
     # -- listeners ------------------------------------------------------------------
     def attach(self, listener: Callable) -> None:
+        first = not self.listeners
         self.listeners.append(listener)
+        if first and self.on_first_listener is not None:
+            self.on_first_listener()
 
     def emit(self, event) -> None:
         for listener in self.listeners:

@@ -140,8 +140,16 @@ class System:
         self.counter = InstructionCounter(self.machine, options.max_insns) \
             if options.max_insns is not None else None
         self.started = False
+        self.vdso_watcher = None
+        self.kernel.on_first_listener = self._watch_vdso
         self._fault: tuple[int, int, int] | None = None  # (signo, code, addr)
         self._vsyscall_fetch: int | None = None  # a fetch that faulted in the vsyscall page
+
+    def _watch_vdso(self) -> None:
+        if self.vdso is not None and self.vdso_watcher is None:
+            from kernel_model.vdso_events import VdsoWatcher
+
+            self.vdso_watcher = VdsoWatcher(self)
 
     def _zero_registers(self, sp: int) -> None:
         """KERNEL_FACTS §2: every general register 0 at entry, rdx included."""
