@@ -850,3 +850,91 @@ def test_maybe_update_once_per_tick():
     assert not frozen.maybe_update(lambda a, d: None, 0)
     frozen.clock.sleep_ns(1)
     assert frozen.maybe_update(lambda a, d: None, 0)
+
+
+# -- the host's own loader -----------------------------------------------------------------------
+
+NATIVE_PROBE = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <link.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <time.h>
+
+/* dlopen the image with the host's ld.so, resolve the clock function by name and version as
+   glibc resolves the real vDSO, put the vvar bytes below it and call it natively. */
+int main(int argc, char **argv)
+{
+    void *h = dlopen(argv[1], RTLD_NOW);
+    if (!h)
+        return 3;
+    struct link_map *lm;
+    dlinfo(h, RTLD_DI_LINKMAP, &lm);
+    char *base = (char *)lm->l_addr;
+    void *f = dlvsym(h, argv[3], "LINUX_2.6");
+    if (!f || dlvsym(h, argv[3], "LINUX_2.5"))
+        return 4;
+    void *v = mmap(base - 0x6000, 0x6000, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (v != base - 0x6000)
+        return 2; /* something else lives there: cannot try */
+    FILE *fp = fopen(argv[2], "rb");
+    if (!fp || fread(v, 1, 0x1000, fp) == 0)
+        return 5;
+    int (*cg)(clockid_t, struct timespec *) = f;
+    clockid_t ids[2] = {CLOCK_REALTIME, CLOCK_MONOTONIC};
+    for (int i = 0; i < 2; i++) {
+        struct timespec ours, host;
+        if (cg(ids[i], &ours) != 0)
+            return 6;
+        clock_gettime(ids[i], &host);
+        printf("%lld\n", (long long)(ours.tv_sec - host.tv_sec) * 1000000000LL +
+                             (ours.tv_nsec - host.tv_nsec));
+    }
+    return 0;
+}
+"""
+
+
+class HostClock:
+    frozen = False
+    tai_offset_ns = 0
+
+    realtime_ns = staticmethod(time.time_ns)
+    monotonic_ns = staticmethod(time.monotonic_ns)
+
+    @staticmethod
+    def boottime_ns() -> int:
+        return time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+
+
+@pytest.mark.parametrize("arch,flags,func", [
+    ("x86_64", [], "__vdso_clock_gettime"),
+    ("i386", ["-m32", "-D_TIME_BITS=64", "-D_FILE_OFFSET_BITS=64"], "__vdso_clock_gettime64"),
+])
+def test_host_loader_accepts_the_image_and_the_code_tells_the_host_time(tmp_path, arch, flags,
+                                                                        func):
+    """glibc's own ld.so parses the image (hash tables, versions), dlvsym finds the function
+    by version, and the code, run natively on the host's TSC, agrees with the host's clock."""
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is not installed")
+    src = tmp_path / "probe.c"
+    src.write_text(NATIVE_PROBE)
+    exe = tmp_path / "probe"
+    cc = subprocess.run(["gcc", "-O2", *flags, str(src), "-o", str(exe), "-ldl"],
+                        capture_output=True, text=True)
+    if cc.returncode != 0:
+        pytest.skip(f"cannot build a {arch} probe here: {cc.stderr.strip()[:200]}")
+    image = tmp_path / "vdso.so"
+    dump(arch, image)
+    data = tmp_path / "vvar.bin"
+    data.write_bytes(vvar.Timekeeper(HostClock()).vvar_bytes())
+    proc = subprocess.run([str(exe), str(image), str(data), func], capture_output=True,
+                          text=True, timeout=60)
+    if proc.returncode == 2:
+        pytest.skip("the address below the image is taken in this process")
+    assert proc.returncode == 0, (proc.returncode, proc.stderr)
+    realtime_diff, monotonic_diff = (int(x) for x in proc.stdout.split())
+    assert abs(realtime_diff) < TOLERANCE_NS
+    assert abs(monotonic_diff) < TOLERANCE_NS
