@@ -12,6 +12,7 @@ class Clock:
         self._frozen_now = frozen_epoch_ns or 0
         self._boot_mono = time.monotonic_ns()
         self._start_cpu = time.process_time_ns()
+        self.on_change: list = []  # called when a frozen clock moves
 
     @classmethod
     def parse(cls, spec: str) -> Clock:
@@ -53,5 +54,7 @@ class Clock:
         if self.frozen:
             self._frozen_epoch_start  # noqa: B018  (pin the epoch before moving)
             self._frozen_now += ns
+            for callback in self.on_change:
+                callback()
         else:
             time.sleep(ns / 1e9)

@@ -33,6 +33,7 @@ from kernel_model.process import Process
 # Where the kernel model keeps the GDT and its return-to-user trampoline: x86-64's
 # cpu_entry_area, and for i386 processes the page above their 4 GiB - 8 KiB address space.
 GDT_ADDR = {64: 0xFFFFFE0000000000, 32: 0xFFFFE000}
+TICK_US = 4000  # HZ=250: how often a running guest is paused to update the vDSO's data
 
 
 @dataclass
@@ -115,11 +116,9 @@ class System:
             self.era.vdso64 if arch.bits == 64 else True)
         self.vdso = None
         sysinfo = None
-        try:  # TEMPORARY while kernel_model/vdso/ is being written: remove with it
-            from kernel_model.vdso_mapping import map_vdso
-        except ImportError:
-            want_vdso = False
         if want_vdso:
+            from kernel_model.vdso_mapping import map_vdso
+
             self.vdso = map_vdso(self)
             sysinfo = (self.vdso.symbol("__kernel_vsyscall") or 0, self.vdso.base)
         vsyscall.map_page(self, self.vsyscall_mode)
@@ -175,15 +174,19 @@ class System:
         deadline = (time.monotonic() + self.options.timeout) if self.options.timeout else None
         m = self.machine
         while not self.process.exited:
-            timeout_us = 0
+            timeout_us = TICK_US if self.vdso is not None else 0
             if deadline is not None:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return self._limit("timeout", f"stopped after {self.options.timeout:g} s "
                                                   "(--timeout): the guest did not finish")
-                timeout_us = max(1, int(left * 1e6))
+                timeout_us = min(timeout_us or TICK_US * 1000, max(1, int(left * 1e6)))
             self._fault = None
+            started = time.monotonic()
             stop = self._run_segment(timeout_us)
+            if self.vdso is not None:
+                # The timer tick: keep the vDSO's data page current (coarse clocks, time()).
+                self.vdso.tick()
             if self.process.exited:
                 break
             if self.counter is not None and self.counter.exceeded:
@@ -200,6 +203,9 @@ class System:
                 continue  # the loop head reports the timeout
             elif self.signals.deliverable():
                 pass
+            elif timeout_us and (time.monotonic() - started) * 1e6 >= timeout_us * 0.9 \
+                    and m.read(m.pc - 1, 1) != b"\xf4":
+                continue  # a tick ended the segment, not the guest
             else:
                 # emu_start returned on its own: `hlt` in user mode is a #GP, like any
                 # privileged instruction.

@@ -46,11 +46,18 @@ class VdsoWatcher:
         self.bits = system.arch.bits
         self.abi = system.arch.name
         self.pending: list[dict] = []  # calls entered and not yet returned (innermost last)
+        self._return_hooks: set[int] = set()
         for name in SIGNATURES:
             addr = self.vdso.symbol(name)
             if addr is not None:
-                self.machine.hook_code(self._entered(name), addr, addr)
+                self._hook(self._entered(name), addr)
         system.kernel.attach(self._on_event)
+
+    def _hook(self, callback, addr: int) -> None:
+        """A hook on one address. Unicorn decides at translation time whether a block calls
+        hooks, so drop any block already translated there."""
+        self.machine.hook_code(callback, addr, addr)
+        self.machine.uc.ctl_remove_cache(addr, addr + 1)
 
     def _args(self, n: int) -> tuple[int, ...]:
         m = self.machine
@@ -70,7 +77,11 @@ class VdsoWatcher:
             clock = call["args"][0] if kinds[0] == "clock" else None
             call["entry_text"] = enum_text("clock", clock, self.abi) if clock is not None else None
             self.pending.append(call)
-            call["hook"] = m.hook_code(self._returned, call["return_pc"], call["return_pc"])
+            if call["return_pc"] not in self._return_hooks:
+                # Kept for good: call sites are few, and a hook added later would miss
+                # blocks Unicorn had already translated.
+                self._return_hooks.add(call["return_pc"])
+                self._hook(self._returned, call["return_pc"])
 
         return on_entry
 
@@ -79,7 +90,6 @@ class VdsoWatcher:
             return
         call = self.pending.pop()
         m = self.machine
-        self.machine.unhook(call["hook"])
         ret_reg = X.UC_X86_REG_RAX if self.bits == 64 else X.UC_X86_REG_EAX
         ret = m.reg(ret_reg)
         ret = ret - (1 << self.bits) if ret >> (self.bits - 1) else ret

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from emu.machine import PAGE, PROT_EXEC, PROT_READ
 from kernel_model.vdso.image import VdsoImage, build_vdso
-from kernel_model.vdso.vvar import Timekeeper
+from kernel_model.vdso.vvar import CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME, Timekeeper
 
 
 @dataclass
@@ -18,6 +18,7 @@ class MappedVdso:
     base: int  # the image: AT_SYSINFO_EHDR
     vvar: int  # the data pages, right below
     timekeeper: Timekeeper
+    write: object  # how the kernel writes the data page (the machine, past its protection)
 
     def symbol(self, name: str) -> int | None:
         offset = self.image.symbols.get(name)
@@ -28,6 +29,35 @@ class MappedVdso:
 
     def function_at(self, addr: int) -> str | None:
         return self.image.functions.get(addr - self.base)
+
+    def tick(self) -> None:
+        self.timekeeper.maybe_update(self.write, self.vvar)
+
+
+class VdsoTimeline:
+    """The clock the syscall handlers read once a vDSO is mapped: the Timekeeper's timeline,
+    so a program mixing vDSO reads and syscalls never sees time go backwards between them."""
+
+    def __init__(self, clock, keeper: Timekeeper):
+        self._clock = clock
+        self._keeper = keeper
+        self.frozen = clock.frozen
+
+    def realtime_ns(self) -> int:
+        return self._clock.realtime_ns() if self.frozen else self._keeper.now_ns(CLOCK_REALTIME)
+
+    def monotonic_ns(self) -> int:
+        return self._clock.monotonic_ns() if self.frozen else self._keeper.now_ns(
+            CLOCK_MONOTONIC)
+
+    def boottime_ns(self) -> int:
+        return self._clock.boottime_ns() if self.frozen else self._keeper.now_ns(CLOCK_BOOTTIME)
+
+    def cputime_ns(self) -> int:
+        return self._clock.cputime_ns()
+
+    def sleep_ns(self, ns: int) -> None:
+        self._clock.sleep_ns(ns)
 
 
 def map_vdso(system) -> MappedVdso:
@@ -54,7 +84,10 @@ def map_vdso(system) -> MappedVdso:
     system.machine.write(base, image.data)
     keeper = Timekeeper(system.clock)
     keeper.update(system.machine.write, vvar)
-    mapped = MappedVdso(image, base, vvar, keeper)
+    mapped = MappedVdso(image, base, vvar, keeper, system.machine.write)
+    system.kernel.clock = VdsoTimeline(system.clock, keeper)
+    # A frozen clock moves only when the guest sleeps: refresh the page right then.
+    system.clock.on_change.append(lambda: keeper.update(system.machine.write, vvar))
     pad = mapped.symbol("int80_landing_pad")
     if system.arch.bits == 32 and pad is not None:
         system.kernel.sysenter_landing_pad = pad

@@ -122,7 +122,7 @@ def test_initial_stack_and_auxv_order():
     assert argc == 3 and argv[1:] == ["one", "two"]
     assert "HOME=/" in envp
     keys = [binfmt.AUXV_NAMES[k] for k, _ in auxv]
-    assert keys == ["AT_MINSIGSTKSZ", "AT_HWCAP", "AT_PAGESZ", "AT_CLKTCK", "AT_PHDR",
+    assert keys == ["AT_SYSINFO_EHDR", "AT_MINSIGSTKSZ", "AT_HWCAP", "AT_PAGESZ", "AT_CLKTCK", "AT_PHDR",
                     "AT_PHENT", "AT_PHNUM", "AT_BASE", "AT_FLAGS", "AT_ENTRY", "AT_UID",
                     "AT_EUID", "AT_GID", "AT_EGID", "AT_SECURE", "AT_RANDOM", "AT_HWCAP2",
                     "AT_EXECFN", "AT_PLATFORM", "AT_RSEQ_FEATURE_SIZE", "AT_RSEQ_ALIGN",
@@ -144,8 +144,24 @@ def test_i386_platform_and_word_size():
     system = fresh(PROGRAMS / "bin" / "hello.glibc-i386")
     argc, argv, envp, auxv = read_stack(system)
     aux = dict(auxv)
+    # AT_SYSINFO and AT_SYSINFO_EHDR come together, first (never one without the other).
+    assert [k for k, _ in auxv[:2]] == [binfmt.AT_SYSINFO, binfmt.AT_SYSINFO_EHDR]
+    assert aux[binfmt.AT_SYSINFO] == system.vdso.symbol("__kernel_vsyscall")
+    assert aux[binfmt.AT_SYSINFO_EHDR] == system.vdso.base
     assert system.machine.read_cstring(aux[binfmt.AT_PLATFORM]) == b"i686"
     assert system.machine.sp < 1 << 32
+
+
+def test_no_vdso_means_no_auxv_entries():
+    from emu.program import load_program
+    from kernel_model.system import RunOptions, System
+
+    for name in ("hello.glibc-i386", "hello.glibc-x86_64"):
+        prog = load_program(str(PROGRAMS / "bin" / name))
+        system = System(prog.image, prog.path, [name], RunOptions(seed=1, vdso=False))
+        keys = {k for k, _ in read_stack(system)[3]}
+        assert not keys & {binfmt.AT_SYSINFO, binfmt.AT_SYSINFO_EHDR}
+        assert "[vdso]" not in system.mm.maps_text()
 
 
 def stack_line(maps: bytes) -> str:
