@@ -4,8 +4,6 @@ is set; a plain run has no hook at all."""
 
 from __future__ import annotations
 
-import capstone
-
 from emu.machine import Machine, MemoryFault
 
 
@@ -16,6 +14,8 @@ class InstructionCounter:
         self.count = 0
         self.exceeded = False
         self._sizes: dict[tuple[int, int], int] = {}
+        import capstone  # only runs with a budget need it
+
         mode = capstone.CS_MODE_64 if machine.arch.bits == 64 else capstone.CS_MODE_32
         self._cs = capstone.Cs(capstone.CS_ARCH_X86, mode)
         self._cs.skipdata = False

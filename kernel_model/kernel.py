@@ -14,7 +14,7 @@ from unicorn import x86_const as X
 
 import kernel_model.syscalls  # noqa: F401  (registers every handler)
 from emu.machine import PROT_READ, PROT_WRITE, Machine, MemoryFault
-from kernel_model import errnos, strace
+from kernel_model import errnos
 from kernel_model.abi import I386_ABI, X86_64_ABI, Abi
 from kernel_model.costs import cost_of
 from kernel_model.events import (
@@ -238,6 +238,8 @@ class Kernel:
 
     def _traced_call(self, mechanism, abi, entry, nr, args, pc, regs, cpu_effects, *,
                      return_pc, return_effects) -> int | None:
+        from kernel_model import strace  # only traced runs decode arguments
+
         self.seq += 1
         seq = self.seq
         name = abi.table.get(nr)

@@ -172,18 +172,12 @@ class System:
         """Run to the end (exit, a fatal signal, or a limit) and return the exit status."""
         self.start()
         deadline = (time.monotonic() + self.options.timeout) if self.options.timeout else None
-        m = self.machine
         while not self.process.exited:
-            timeout_us = TICK_US if self.vdso is not None else 0
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return self._limit("timeout", f"stopped after {self.options.timeout:g} s "
-                                                  "(--timeout): the guest did not finish")
-                timeout_us = min(timeout_us or TICK_US * 1000, max(1, int(left * 1e6)))
+            if deadline is not None and time.monotonic() >= deadline:
+                return self._limit("timeout", f"stopped after {self.options.timeout:g} s "
+                                              "(--timeout): the guest did not finish")
             self._fault = None
-            started = time.monotonic()
-            stop = self._run_segment(timeout_us)
+            stop, ticked = self._run_segment(deadline)
             if self.vdso is not None:
                 # The timer tick: keep the vDSO's data page current (coarse clocks, time()).
                 self.vdso.tick()
@@ -199,13 +193,8 @@ class System:
                 self.signals.force(*self._fault)
             elif stop.kind == "error":
                 self.signals.force(*self._classify_error(stop.uc_errno))
-            elif deadline is not None and time.monotonic() >= deadline:
-                continue  # the loop head reports the timeout
-            elif self.signals.deliverable():
-                pass
-            elif timeout_us and (time.monotonic() - started) * 1e6 >= timeout_us * 0.9 \
-                    and m.read(m.pc - 1, 1) != b"\xf4":
-                continue  # a tick ended the segment, not the guest
+            elif ticked or self.signals.deliverable():
+                pass  # the timer (or a signal) stopped the CPU, not the guest
             else:
                 # emu_start returned on its own: `hlt` in user mode is a #GP, like any
                 # privileged instruction.
@@ -213,24 +202,34 @@ class System:
             self.signals.deliver_pending()
         return self.finish()
 
-    def _run_segment(self, timeout_us: int):
-        """One emu_start. From the main thread it runs in a helper thread so Ctrl-C can
-        stop the CPU: Python handles signals only between bytecodes, never inside Unicorn."""
+    def _run_segment(self, deadline: float | None):
+        """One emu_start, in a helper thread, while this thread keeps time: it stops the CPU
+        at each timer tick (only when a vDSO page needs refreshing), at the --timeout
+        deadline, and on Ctrl-C (Python handles signals only between bytecodes, never
+        inside Unicorn). Returns (Stop, whether the timer stopped it)."""
         m = self.machine
-        if threading.current_thread() is not threading.main_thread():
-            return m.run(m.pc, timeout_us=timeout_us)
         result = []
-        worker = threading.Thread(target=lambda: result.append(m.run(m.pc, timeout_us=timeout_us)),
-                                  daemon=True)
+        worker = threading.Thread(target=lambda: result.append(m.run(m.pc)), daemon=True)
         worker.start()
+        tick = TICK_US / 1e6 if self.vdso is not None else 0.1
+        ticked = False
         try:
-            while worker.is_alive():
-                worker.join(0.1)
+            while True:
+                wait = tick if deadline is None else max(0.0, min(tick, deadline - time.monotonic()))
+                worker.join(wait)
+                if not worker.is_alive():
+                    break
+                if self.vdso is not None or (deadline is not None and
+                                             time.monotonic() >= deadline):
+                    ticked = True
+                    m.stop()
+                    worker.join()
+                    break
         except KeyboardInterrupt:
             m.stop()
             worker.join()
             raise
-        return result[0]
+        return result[0], ticked
 
     def _limit(self, reason: str, text: str) -> int:
         self.kernel.emit(RunStopped(reason, self.machine.pc, text))

@@ -199,8 +199,6 @@ def make_system(args, program, extra_argv):
 
 
 def cmd_run(args) -> int:
-    from kernel_model.tracers import JsonTracer, StracePrinter, Summary
-
     program = resolve_program(args.program, args.arch)
     system = make_system(args, program, args.args)
     closers = []
@@ -210,15 +208,21 @@ def cmd_run(args) -> int:
             trace_out = open(args.output, "w")
             closers.append(trace_out)
         if args.trace_json:
+            from kernel_model.tracers import JsonTracer
+
             json_out = open(args.trace_json, "w")
             closers.append(json_out)
             system.kernel.attach(JsonTracer(json_out))
     except OSError as e:
         raise UsageError(f"cannot write {e.filename}: {e.strerror}") from None
     if args.strace or args.events or args.output:
+        from kernel_model.tracers import StracePrinter
+
         system.kernel.attach(StracePrinter(trace_out, events=args.events))
     summary = None
     if args.summary:
+        from kernel_model.tracers import Summary
+
         summary = Summary(system.arch.name)
         system.kernel.attach(summary)
     try:

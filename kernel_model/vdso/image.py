@@ -9,21 +9,20 @@ whose exports and versions follow the kernel's version scripts (vdso.lds.S, vdso
 from __future__ import annotations
 
 import functools
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 from kernel_model.tables import i386 as i386_table
 from kernel_model.tables import x86_64 as x86_64_table
-from kernel_model.vdso import vvar
-from kernel_model.vdso.asm import AsmOutput, assemble
-from kernel_model.vdso.elf_so import (
-    Note,
-    SharedObjectSpec,
-    Symbol,
-    text_offset,
-    write_shared_object,
-)
+from typing import TYPE_CHECKING
+
+from kernel_model.vdso import cache, vvar
+
+if TYPE_CHECKING:  # the builders load only when the on-disk cache misses (keystone: slow)
+    from kernel_model.vdso.asm import AsmOutput
+    from kernel_model.vdso.elf_so import SharedObjectSpec
 
 HERE = Path(__file__).resolve().parent
 IMAGE_SIZE = 2 * vvar.PAGE  # two pages, like the kernel's
@@ -93,6 +92,8 @@ def _defines(arch: str) -> dict[str, int]:
 
 
 def _spec(arch: str, out: AsmOutput) -> SharedObjectSpec:
+    from kernel_model.vdso.elf_so import Note, SharedObjectSpec, Symbol
+
     script = VERSION_SCRIPTS[arch]
     exported: dict[str, str] = {}
     dynsyms: list[Symbol] = []
@@ -139,6 +140,21 @@ def source_text(arch: str) -> str:
 def build_vdso(arch: str) -> VdsoImage:
     if arch not in SOURCES:
         raise ValueError(f"no vDSO for {arch!r} (choose x86_64 or i386)")
+    # Assembling takes ~50 ms: keep the result on disk, keyed by everything it comes from.
+    key = cache.key_of(arch, source_text(arch), *(
+        (HERE / name).read_bytes() for name in sorted(os.listdir(HERE)) if name.endswith(".py")))
+    image = cache.load("vdso", key)
+    if isinstance(image, VdsoImage):
+        return image
+    image = _build_vdso(arch)
+    cache.store("vdso", key, image)
+    return image
+
+
+def _build_vdso(arch: str) -> VdsoImage:
+    from kernel_model.vdso.asm import assemble
+    from kernel_model.vdso.elf_so import text_offset, write_shared_object
+
     filename, bits = SOURCES[arch]
     source = source_text(arch)
     defines = _defines(arch)

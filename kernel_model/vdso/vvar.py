@@ -48,6 +48,8 @@ import struct
 import threading
 import time
 
+from kernel_model.vdso import cache
+
 NSEC_PER_SEC = 1_000_000_000
 PAGE = 0x1000
 
@@ -176,6 +178,14 @@ def calibrate_tsc(window_ns: int = 30_000_000, read=None) -> int:
     global _calibration
     if _calibration is not None and read is None:
         return _calibration[0]
+    boot = cache.boot_id() if read is None else None
+    known = cache.load("tsc", cache.key_of(boot)) if boot else None
+    if isinstance(known, int) and known > 0:
+        # The TSC's rate is fixed for a boot: measured by an earlier run (later updates
+        # still refine it, as the kernel's do).
+        c, t, _ = _sample(tsc_reader())
+        _calibration = (known, c, t)
+        return known
     read = read or tsc_reader()
     c0, t0, _ = _sample(read)
     time.sleep(window_ns / 1e9)
@@ -185,6 +195,8 @@ def calibrate_tsc(window_ns: int = 30_000_000, read=None) -> int:
         raise RuntimeError("the guest TSC does not advance: cannot calibrate")
     if read is tsc_reader():
         _calibration = (freq, c1, t1)
+        if boot:
+            cache.store("tsc", cache.key_of(boot), freq)
     return freq
 
 
