@@ -115,11 +115,13 @@ class System:
         want_vdso = options.vdso if options.vdso is not None else (
             self.era.vdso64 if arch.bits == 64 else True)
         self.vdso = None
+        self.tick_jobs: list = []  # what the timer tick keeps current (vDSO data, vsyscall page)
         sysinfo = None
         if want_vdso:
             from kernel_model.vdso_mapping import map_vdso
 
             self.vdso = map_vdso(self)
+            self.tick_jobs.append(self.vdso.tick)
             sysinfo = (self.vdso.symbol("__kernel_vsyscall") or 0, self.vdso.base)
         vsyscall.map_page(self, self.vsyscall_mode)
 
@@ -140,15 +142,20 @@ class System:
             if options.max_insns is not None else None
         self.started = False
         self.vdso_watcher = None
+        self.vsyscall_watcher = None
         self.kernel.on_first_listener = self._watch_vdso
         self._fault: tuple[int, int, int] | None = None  # (signo, code, addr)
         self._vsyscall_fetch: int | None = None  # a fetch that faulted in the vsyscall page
 
     def _watch_vdso(self) -> None:
+        """Hooks only a trace needs: calls into user-mode kernel code (vDSO, native vsyscall
+        page) make no trap, so the trace sees them only through hooks on their entries."""
         if self.vdso is not None and self.vdso_watcher is None:
             from kernel_model.vdso_events import VdsoWatcher
 
             self.vdso_watcher = VdsoWatcher(self)
+        if self.vsyscall_mode == "native" and self.vsyscall_watcher is None:
+            self.vsyscall_watcher = vsyscall.NativeWatcher(self)
 
     def _zero_registers(self, sp: int) -> None:
         """KERNEL_FACTS §2: every general register 0 at entry, rdx included."""
@@ -178,9 +185,8 @@ class System:
                                               "(--timeout): the guest did not finish")
             self._fault = None
             stop, ticked = self._run_segment(deadline)
-            if self.vdso is not None:
-                # The timer tick: keep the vDSO's data page current (coarse clocks, time()).
-                self.vdso.tick()
+            for job in self.tick_jobs:
+                job()  # the timer tick: the clock data user mode reads stays current
             if self.process.exited:
                 break
             if self.counter is not None and self.counter.exceeded:
@@ -211,7 +217,7 @@ class System:
         result = []
         worker = threading.Thread(target=lambda: result.append(m.run(m.pc)), daemon=True)
         worker.start()
-        tick = TICK_US / 1e6 if self.vdso is not None else 0.1
+        tick = TICK_US / 1e6 if self.tick_jobs else 0.1
         ticked = False
         try:
             while True:
@@ -219,8 +225,7 @@ class System:
                 worker.join(wait)
                 if not worker.is_alive():
                     break
-                if self.vdso is not None or (deadline is not None and
-                                             time.monotonic() >= deadline):
+                if self.tick_jobs or (deadline is not None and time.monotonic() >= deadline):
                     ticked = True
                     m.stop()
                     worker.join()

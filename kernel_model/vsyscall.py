@@ -35,11 +35,16 @@ def map_page(system, mode: str) -> None:
     if mode == "none":
         return
     if mode == "native":
-        from kernel_model.vsyscall_native import native_page
+        from kernel_model.vdso.vvar import Timekeeper
+        from kernel_model.vsyscall_native import NativeTimeData, native_page
 
         mm.map(VSYSCALL_ADDR, VSYSCALL_SIZE, PROT_READ | PROT_EXEC, name="[vsyscall]",
                kind="vsyscall")
         system.machine.write(VSYSCALL_ADDR, native_page())
+        data = NativeTimeData(Timekeeper(system.clock), system.machine.write)
+        data.update(system.machine.write)
+        system.tick_jobs.append(data.tick)
+        system.clock.on_change.append(data.tick)
         return
     shown = PROT_READ | PROT_EXEC if mode == "emulate" else PROT_EXEC
     mm.map(VSYSCALL_ADDR, VSYSCALL_SIZE, shown, name="[vsyscall]", kind="vsyscall")
@@ -134,3 +139,67 @@ def _perform(system, nr: int, a0: int, a1: int) -> tuple[int, str]:
         if ptr and not put(ptr, struct.pack("<I", 0)):
             return -errnos.EFAULT, ""
     return 0, f"getcpu({'[0]' if a0 else 'NULL'}, {'[0]' if a1 else 'NULL'}) = 0"
+
+
+class NativeWatcher:
+    """With vsyscall=native the page's code runs in user mode: nothing traps, so the trace
+    learns of a call only through hooks on the three entry points (installed only when
+    someone listens) and on the caller's return address."""
+
+    def __init__(self, system):
+        self.system = system
+        self.machine = system.machine
+        self.pending: list[dict] = []
+        self._return_hooks: set[int] = set()
+        for nr in ENTRIES:
+            self._hook(self._entered(nr), VSYSCALL_ADDR + (nr << 10))
+
+    def _hook(self, callback, addr: int) -> None:
+        self.machine.hook_code(callback, addr, addr)
+        self.machine.uc.ctl_remove_cache(addr, addr + 1)  # blocks translated before the hook
+
+    def _entered(self, nr: int):
+        def on_entry(uc, address, size, _user_data):
+            from unicorn import x86_const as X
+
+            m = self.machine
+            rdi, rsi = m.regs((X.UC_X86_REG_RDI, X.UC_X86_REG_RSI))
+            call = {"nr": nr, "pc": address, "args": (rdi, rsi), "sp": m.sp,
+                    "return_pc": m.read_u64(m.sp)}
+            self.pending.append(call)
+            if call["return_pc"] not in self._return_hooks:
+                self._return_hooks.add(call["return_pc"])
+                self._hook(self._returned, call["return_pc"])
+
+        return on_entry
+
+    def _returned(self, uc, address, size, _user_data) -> None:
+        from unicorn import x86_const as X
+
+        from kernel_model.costs import cost_of
+
+        if not self.pending or self.pending[-1]["return_pc"] != address:
+            return
+        call = self.pending.pop()
+        m = self.machine
+        ret = m.reg(X.UC_X86_REG_RAX)
+        rdi, rsi = call["args"]
+        text = _native_text(m, call["nr"], rdi, rsi, ret)
+        cost = cost_of("vsyscall native")
+        self.system.kernel.emit(VsyscallCalled(
+            name=ENTRIES[call["nr"]], mode="native", args=(rdi, rsi), ret=ret, pc=call["pc"],
+            return_pc=address, text=f"[vsyscall] {text} (native: ran in user mode)",
+            changes=(), cost_ns=cost.ns, cost_source=cost.source))
+
+
+def _native_text(m, nr: int, a0: int, a1: int, ret: int) -> str:
+    if nr == 0:
+        tv = "NULL"
+        if a0:
+            sec, usec = struct.unpack("<qq", m.read(a0, 16))
+            tv = f"{{tv_sec={sec}, tv_usec={usec}}}"
+        tz = "{tz_minuteswest=0, tz_dsttime=0}" if a1 else "NULL"
+        return f"gettimeofday({tv}, {tz}) = {ret}"
+    if nr == 1:
+        return f"time({'[' + str(ret) + ']' if a0 else 'NULL'}) = {ret}"
+    return f"getcpu({'[0]' if a0 else 'NULL'}, {'[0]' if a1 else 'NULL'}) = {ret}"

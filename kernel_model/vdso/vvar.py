@@ -356,6 +356,17 @@ class Timekeeper:
             return self._wall_to_mono + self.tai_offset_ns
         raise ValueError(f"the vDSO does not serve clock {clock_id}")
 
+    def clock_base(self, clock_id: int) -> tuple[int, int]:
+        """(seconds, nanoseconds << shift) of a high-resolution clock at cycle_last, as the
+        last update left them: for other readers of the same timeline (the vsyscall page)."""
+        sec, rem = divmod(self._mono_s + (self._offset(clock_id) << self.shift),
+                          NSEC_PER_SEC << self.shift)
+        return sec, rem
+
+    def advance(self) -> None:
+        """Move the timeline's base to now (what every update does first)."""
+        self._advance()
+
     # -- the page -----------------------------------------------------------------------------
     def _pack(self, seq: int) -> bytes:
         sh = self.shift
