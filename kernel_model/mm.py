@@ -41,8 +41,10 @@ class Vma:
     def maps_line(self) -> str:
         """One line of /proc/self/maps, formatted as fs/proc/task_mmu.c does: the header
         padded to 72 columns (a 64-bit kernel, also for i386 processes) before the name."""
+        # Only file-backed mappings show an offset: an anonymous one prints 0 (task_mmu.c).
+        offset = self.offset if self.inode else 0
         head = (
-            f"{self.start:08x}-{self.end:08x} {self.perms()} {self.offset:08x} "
+            f"{self.start:08x}-{self.end:08x} {self.perms()} {offset:08x} "
             f"{self.dev[0]:02x}:{self.dev[1]:02x} {self.inode} "
         )
         if not self.name:

@@ -21,7 +21,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 src="$here/c"
 out="$here/bin"
 
-programs=(hello seed getpid_loop gettimeofday_loop compute_loop maps)
+programs=(hello seed getpid_loop gettimeofday_loop compute_loop maps special_maps)
 common=(-O2 -Wall -Wextra -Wl,--build-id=none)
 
 # --- check the compilers before building anything -------------------------
