@@ -84,6 +84,7 @@ class Machine:
         self._one_ref = ctypes.byref(self._one)
         self._batches: dict[tuple[int, ...], _RegBatch] = {}
         self._hooks: list[int] = []
+        self._host_buffers: dict[int, ctypes.Array] = {}  # kept alive while mapped
 
     # -- registers ---------------------------------------------------------------
     def reg(self, reg_id: int) -> int:
@@ -147,6 +148,24 @@ class Machine:
     # -- memory ------------------------------------------------------------------
     def map(self, addr: int, size: int, prot: int) -> None:
         self.uc.mem_map(addr, size, prot)
+
+    def map_host(self, addr: int, size: int, prot: int) -> ctypes.Array:
+        """Map guest memory backed by a buffer this process owns, so another host thread can
+        change it while the CPU runs, as another CPU would (the kernel's timer tick updating
+        the vDSO's data). Unicorn's own mem_write is not for use during emulation, and
+        stopping the CPU to write is not safe either (see System._run_segment)."""
+        buf = (ctypes.c_char * size)()
+        self.uc.mem_map_ptr(addr, size, prot, ctypes.addressof(buf))
+        self._host_buffers[addr] = buf
+        return buf
+
+    def write_host(self, addr: int, data: bytes) -> None:
+        """Write into a host-backed mapping directly, from any thread."""
+        for start, buf in self._host_buffers.items():
+            if start <= addr and addr + len(data) <= start + len(buf):
+                ctypes.memmove(ctypes.addressof(buf) + (addr - start), data, len(data))
+                return
+        raise MemoryFault(addr, len(data), True)
 
     def unmap(self, addr: int, size: int) -> None:
         self.uc.mem_unmap(addr, size)

@@ -104,8 +104,10 @@ class Mm:
         return "".join(v.maps_line() + "\n" for v in self.vmas if not v.hidden)
 
     # -- changes -----------------------------------------------------------------
-    def map(self, start: int, size: int, prot: int, **attrs) -> Vma:
-        """Map [start, start+size) (page-aligned), replacing anything there (MAP_FIXED)."""
+    def map(self, start: int, size: int, prot: int, *, host_backed: bool = False,
+            **attrs) -> Vma:
+        """Map [start, start+size) (page-aligned), replacing anything there (MAP_FIXED).
+        host_backed: memory another host thread may write while the CPU runs."""
         size = page_up(size)
         end = start + size
         overlap = sum(min(v.end, end) - max(v.start, start) for v in self.vmas
@@ -113,7 +115,10 @@ class Mm:
         if self.total - overlap + size > self.limit:
             raise OutOfMemory
         self.unmap(start, size)
-        self.machine.map(start, size, prot)
+        if host_backed:
+            self.machine.map_host(start, size, prot)
+        else:
+            self.machine.map(start, size, prot)
         vma = Vma(start, end, prot, **attrs)
         bisect.insort(self.vmas, vma, key=lambda v: v.start)
         self._merge_around(vma)

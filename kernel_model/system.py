@@ -33,7 +33,7 @@ from kernel_model.process import Process
 # Where the kernel model keeps the GDT and its return-to-user trampoline: x86-64's
 # cpu_entry_area, and for i386 processes the page above their 4 GiB - 8 KiB address space.
 GDT_ADDR = {64: 0xFFFFFE0000000000, 32: 0xFFFFE000}
-TICK_US = 4000  # HZ=250: how often a running guest is paused to update the vDSO's data
+TICK_US = 4000  # HZ=250: how often the timer thread refreshes the clock data user mode reads
 
 
 @dataclass
@@ -180,13 +180,11 @@ class System:
         self.start()
         deadline = (time.monotonic() + self.options.timeout) if self.options.timeout else None
         while not self.process.exited:
-            if deadline is not None and time.monotonic() >= deadline:
+            self._fault = None
+            stop = self._run_segment(deadline)
+            if stop is None:
                 return self._limit("timeout", f"stopped after {self.options.timeout:g} s "
                                               "(--timeout): the guest did not finish")
-            self._fault = None
-            stop, ticked = self._run_segment(deadline)
-            for job in self.tick_jobs:
-                job()  # the timer tick: the clock data user mode reads stays current
             if self.process.exited:
                 break
             if self.counter is not None and self.counter.exceeded:
@@ -199,8 +197,8 @@ class System:
                 self.signals.force(*self._fault)
             elif stop.kind == "error":
                 self.signals.force(*self._classify_error(stop.uc_errno))
-            elif ticked or self.signals.deliverable():
-                pass  # the timer (or a signal) stopped the CPU, not the guest
+            elif self.signals.deliverable():
+                pass  # a signal the kernel queued stopped the CPU
             else:
                 # emu_start returned on its own: `hlt` in user mode is a #GP, like any
                 # privileged instruction.
@@ -209,32 +207,36 @@ class System:
         return self.finish()
 
     def _run_segment(self, deadline: float | None):
-        """One emu_start, in a helper thread, while this thread keeps time: it stops the CPU
-        at each timer tick (only when a vDSO page needs refreshing), at the --timeout
-        deadline, and on Ctrl-C (Python handles signals only between bytecodes, never
-        inside Unicorn). Returns (Stop, whether the timer stopped it)."""
+        """One emu_start, in a helper thread, while this thread keeps time: it runs the
+        timer tick (the clock data user mode reads, written straight into host-backed pages
+        while the CPU runs) and watches for the --timeout deadline and Ctrl-C (Python
+        handles signals only between bytecodes, never inside Unicorn).
+
+        The CPU is never stopped from outside to be resumed: Unicorn 2.1.4 then re-executes
+        part of the interrupted block (a `lock inc` loop counts too far). A deadline or
+        Ctrl-C ends the run, so there it is safe. Returns None at the deadline."""
         m = self.machine
         result = []
         worker = threading.Thread(target=lambda: result.append(m.run(m.pc)), daemon=True)
         worker.start()
         tick = TICK_US / 1e6 if self.tick_jobs else 0.1
-        ticked = False
         try:
             while True:
                 wait = tick if deadline is None else max(0.0, min(tick, deadline - time.monotonic()))
                 worker.join(wait)
                 if not worker.is_alive():
                     break
-                if self.tick_jobs or (deadline is not None and time.monotonic() >= deadline):
-                    ticked = True
+                for job in self.tick_jobs:
+                    job()
+                if deadline is not None and time.monotonic() >= deadline:
                     m.stop()
                     worker.join()
-                    break
+                    return None
         except KeyboardInterrupt:
             m.stop()
             worker.join()
             raise
-        return result[0], ticked
+        return result[0]
 
     def _limit(self, reason: str, text: str) -> int:
         self.kernel.emit(RunStopped(reason, self.machine.pc, text))

@@ -5,6 +5,7 @@ data current through the Timekeeper; i386 processes also learn where sysenter re
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from emu.machine import PAGE, PROT_EXEC, PROT_READ
@@ -18,7 +19,8 @@ class MappedVdso:
     base: int  # the image: AT_SYSINFO_EHDR
     vvar: int  # the data pages, right below
     timekeeper: Timekeeper
-    write: object  # how the kernel writes the data page (the machine, past its protection)
+    write: object  # how the kernel writes the data page: straight into its host buffer
+    lock: object = None  # the timer thread and the syscall path share the Timekeeper
 
     def symbol(self, name: str) -> int | None:
         offset = self.image.symbols.get(name)
@@ -31,27 +33,32 @@ class MappedVdso:
         return self.image.functions.get(addr - self.base)
 
     def tick(self) -> None:
-        self.timekeeper.maybe_update(self.write, self.vvar)
+        with self.lock:
+            self.timekeeper.maybe_update(self.write, self.vvar)
 
 
 class VdsoTimeline:
     """The clock the syscall handlers read once a vDSO is mapped: the Timekeeper's timeline,
     so a program mixing vDSO reads and syscalls never sees time go backwards between them."""
 
-    def __init__(self, clock, keeper: Timekeeper):
+    def __init__(self, clock, keeper: Timekeeper, lock):
         self._clock = clock
         self._keeper = keeper
+        self._lock = lock
         self.frozen = clock.frozen
 
+    def _now(self, clock_id: int) -> int:
+        with self._lock:
+            return self._keeper.now_ns(clock_id)
+
     def realtime_ns(self) -> int:
-        return self._clock.realtime_ns() if self.frozen else self._keeper.now_ns(CLOCK_REALTIME)
+        return self._clock.realtime_ns() if self.frozen else self._now(CLOCK_REALTIME)
 
     def monotonic_ns(self) -> int:
-        return self._clock.monotonic_ns() if self.frozen else self._keeper.now_ns(
-            CLOCK_MONOTONIC)
+        return self._clock.monotonic_ns() if self.frozen else self._now(CLOCK_MONOTONIC)
 
     def boottime_ns(self) -> int:
-        return self._clock.boottime_ns() if self.frozen else self._keeper.now_ns(CLOCK_BOOTTIME)
+        return self._clock.boottime_ns() if self.frozen else self._now(CLOCK_BOOTTIME)
 
     def cputime_ns(self) -> int:
         return self._clock.cputime_ns()
@@ -78,16 +85,21 @@ def map_vdso(system) -> MappedVdso:
         layout = [(layout[0][0] if layout else "", pages)]
     at = vvar
     for name, n in layout:
-        mm.map(at, n * PAGE, PROT_READ, name=name, kind="vvar", hidden=not name)
+        # Host-backed: the timer thread rewrites it while the CPU runs, as the kernel's
+        # tick does on another CPU; readers rely on the seqlock, as in Linux.
+        mm.map(at, n * PAGE, PROT_READ, name=name, kind="vvar", hidden=not name,
+               host_backed=True)
         at += n * PAGE
     mm.map(base, len(image.data), PROT_READ | PROT_EXEC, name="[vdso]", kind="vdso")
     system.machine.write(base, image.data)
     keeper = Timekeeper(system.clock)
-    keeper.update(system.machine.write, vvar)
-    mapped = MappedVdso(image, base, vvar, keeper, system.machine.write)
-    system.kernel.clock = VdsoTimeline(system.clock, keeper)
+    write = system.machine.write_host
+    keeper.update(write, vvar)
+    lock = threading.Lock()
+    mapped = MappedVdso(image, base, vvar, keeper, write, lock)
+    system.kernel.clock = VdsoTimeline(system.clock, keeper, lock)
     # A frozen clock moves only when the guest sleeps: refresh the page right then.
-    system.clock.on_change.append(lambda: keeper.update(system.machine.write, vvar))
+    system.clock.on_change.append(mapped.tick)
     pad = mapped.symbol("int80_landing_pad")
     if system.arch.bits == 32 and pad is not None:
         system.kernel.sysenter_landing_pad = pad

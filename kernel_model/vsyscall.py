@@ -39,10 +39,10 @@ def map_page(system, mode: str) -> None:
         from kernel_model.vsyscall_native import NativeTimeData, native_page
 
         mm.map(VSYSCALL_ADDR, VSYSCALL_SIZE, PROT_READ | PROT_EXEC, name="[vsyscall]",
-               kind="vsyscall")
-        system.machine.write(VSYSCALL_ADDR, native_page())
-        data = NativeTimeData(Timekeeper(system.clock), system.machine.write)
-        data.update(system.machine.write)
+               kind="vsyscall", host_backed=True)  # the timer thread updates its data
+        system.machine.write_host(VSYSCALL_ADDR, native_page())
+        data = NativeTimeData(Timekeeper(system.clock), system.machine.write_host)
+        data.update(system.machine.write_host)
         system.tick_jobs.append(data.tick)
         system.clock.on_change.append(data.tick)
         return

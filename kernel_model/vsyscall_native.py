@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import struct
+import threading
 import time
 from pathlib import Path
 
@@ -50,10 +51,12 @@ class NativeTimeData:
         self.write = write
         self.seq = 0
         self._last = 0
+        self._lock = threading.Lock()  # the timer thread and a sleeping guest's syscall
 
     def tick(self) -> None:
-        if self.keeper.frozen or time.monotonic_ns() - self._last >= self.TICK_NS:
-            self.update(self.write)
+        with self._lock:
+            if self.keeper.frozen or time.monotonic_ns() - self._last >= self.TICK_NS:
+                self.update(self.write)
 
     def update(self, write) -> None:
         from kernel_model.vdso.vvar import CLOCK_REALTIME

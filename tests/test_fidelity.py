@@ -2,6 +2,7 @@
 syscall-lab must make the same syscalls with the same decoded arguments, modulo addresses,
 times, ids and random bytes."""
 
+import difflib
 import re
 import shutil
 import subprocess
@@ -77,4 +78,5 @@ def emulated(binary: str, args: list[str], tmp_path) -> list[str]:
 def test_same_syscalls_as_linux(binary, args, tmp_path):
     expected = native(binary, args, tmp_path)
     got = emulated(binary, args, tmp_path)
-    assert got == expected
+    diff = "\n".join(difflib.unified_diff(expected, got, "linux", "syscall-lab", lineterm=""))
+    assert got == expected, diff

@@ -150,3 +150,82 @@ def test_vdso_dump_is_readable(tmp_path):
             dyn = elf.get_section_by_name(".dynamic")
             soname = next(t.soname for t in dyn.iter_tags() if t.entry.d_tag == "DT_SONAME")
         assert soname == ("linux-vdso.so.1" if arch == "x86_64" else "linux-gate.so.1")
+
+
+COARSE_SPIN = """
+bits 64
+section .data
+fn: dq 0                    ; __vdso_clock_gettime, filled in by the test
+section .bss
+t0: resq 2
+t1: resq 2
+section .text
+_start:
+    mov edi, 6              ; CLOCK_MONOTONIC_COARSE: the tick's value, no rdtsc
+    lea rsi, [rip + t0]
+    call [rip + fn]
+    mov rbx, 2000000000
+spin:
+    mov edi, 6
+    lea rsi, [rip + t1]
+    call [rip + fn]
+    mov rax, [rip + t1 + 8]
+    cmp rax, [rip + t0 + 8]
+    jne moved
+    dec rbx
+    jnz spin
+    mov eax, 60
+    mov edi, 1              ; the coarse clock never moved: no tick reached the page
+    syscall
+moved:
+    lock inc qword [rip + t0]   ; (and the CPU kept running correctly meanwhile)
+    mov eax, 60
+    xor edi, edi
+    syscall
+"""
+
+
+def test_the_timer_tick_updates_the_page_while_the_guest_runs(tmp_path):
+    """No syscall in the loop: only the kernel model's timer refreshes the coarse clock,
+    writing the page while the CPU runs (never by stopping and resuming it)."""
+    from emu.program import load_program
+    from kernel_model.system import RunOptions, System
+
+    src = tmp_path / "spin.s"
+    src.write_text(COARSE_SPIN)
+    prog = load_program(str(src))
+    system = System(prog.image, prog.path, ["spin"], RunOptions(seed=1, timeout=30),
+                    symbols=prog.symbols)
+    system.machine.write_word(prog.assembled.labels["fn"],
+                              system.vdso.symbol("__vdso_clock_gettime"))
+    assert system.run() == 0
+
+
+LOCK_LOOP = """
+bits 64
+section .bss
+counter: resq 1
+section .text
+_start:
+    mov rbx, 20000000
+again:
+    lock inc qword [rip + counter]
+    dec rbx
+    jnz again
+    mov rax, [rip + counter]
+    cmp rax, 20000000
+    jne bad
+    mov eax, 60
+    xor edi, edi
+    syscall
+bad:
+    mov eax, 60
+    mov edi, 1
+    syscall
+"""
+
+
+def test_a_long_run_with_timer_ticks_executes_each_instruction_once():
+    """Regression: stopping Unicorn from another thread and resuming it re-executes part of
+    a block, so ticks must never stop the CPU."""
+    assert run_guest("lock.s", source=LOCK_LOOP).status == 0
