@@ -1,0 +1,1512 @@
+"""A debugging session over one System: step, run, stop at transitions and breakpoints, and
+go back in time.
+
+How it runs. Single steps are `emu_start(count=1)`. Everything longer runs freely at full
+speed: no per-instruction hook, only code hooks restricted to single addresses (breakpoints,
+and "guards" on every `syscall`/`int 0x80`/`sysenter`/`rdtsc` found in executable memory),
+which cost nothing until the guest executes them. A guard stops the CPU just *before* its
+instruction; the session then executes that one instruction itself, so every crossing into
+the kernel is a boundary it sees from both sides.
+
+How it goes back (see timeline.py). After every crossing the session saves the state: the
+CPU, the pages that changed, the kernel model's state, the host files behind fds 0-2. A
+crossing is never executed twice: a replay that reaches one loads the saved outcome. Between
+two saved states only user code runs, and user code is deterministic, so any point is
+reached by restoring the state before it and running forward a counted number of
+instructions. A free run is not counted; its end is found again by its breakpoint or guard
+("the k-th time pc X was reached"), and turned into a count by binary search only when
+someone steps back into it.
+
+Threads: commands run on one thread at a time (the TUI's worker); `interrupt()` may be
+called from any thread to stop a running command.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from unicorn import x86_const as X
+
+from emu.machine import PROT_EXEC
+from kernel_model import signals
+from kernel_model.debugger import insn as insns
+from kernel_model.debugger.guestio import GuestIo
+from kernel_model.debugger.state import (
+    KernelState,
+    capture_io,
+    capture_memory,
+    restore_io,
+    restore_memory,
+)
+from kernel_model.debugger.timeline import Hit, Mark, Offset, Timeline, join, known_length
+from kernel_model.events import (
+    SignalDelivered,
+    SyscallEntered,
+    SyscallReturned,
+)
+
+DEFAULT_BUDGET = 256 << 20
+INDEX_CHUNK = 1 << 16  # how far a forward replay may run instead of restoring a nearer mark
+# Chunk sizes when counting a free run (session._locate): coarse points are kept.
+LOCATE_CHUNKS = (1 << 20, 1 << 16, 1 << 12)
+TRAP_KINDS = ("syscall", "int 0x80", "sysenter")
+CROSSINGS = TRAP_KINDS + ("signal", "vsyscall")
+FAULT = "fault"  # a path step: run until the recorded fault
+# vDSO functions that are the syscall path itself, not a way around it.
+VDSO_STUBS = {"__kernel_vsyscall", "__kernel_sigreturn", "__kernel_rt_sigreturn",
+              "int80_landing_pad"}
+VSYSCALL_ADDR = 0xFFFFFFFFFF600000
+
+EXTRA_REGS = (("eflags", X.UC_X86_REG_EFLAGS), ("fs_base", X.UC_X86_REG_FS_BASE),
+              ("gs_base", X.UC_X86_REG_GS_BASE), ("cs", X.UC_X86_REG_CS),
+              ("ss", X.UC_X86_REG_SS), ("ds", X.UC_X86_REG_DS), ("es", X.UC_X86_REG_ES),
+              ("fs", X.UC_X86_REG_FS), ("gs", X.UC_X86_REG_GS))
+
+
+class ReplayDiverged(Exception):
+    """A replay did not reach the recorded state: a bug, reported rather than hidden."""
+
+
+@dataclass
+class Breakpoint:
+    spec: str  # what the user typed: an address, a label, or "syscall NAME"
+    address: int | None = None
+    syscall: str | None = None
+    enabled: bool = True
+    hits: int = 0
+
+
+@dataclass
+class Stop:
+    """Why a command returned. reason: step, breakpoint, transition, syscall (a caught
+    syscall), fault, exited, interrupted, input (the guest waits for stdin), start (reverse
+    reached the beginning of history), phase (walking a transition), limit (history)."""
+
+    reason: str
+    message: str = ""
+    pc: int = 0
+
+
+@dataclass
+class Walk:
+    """Walking through a transition one phase at a time."""
+
+    transition: object  # debugger.transition.Transition
+    phase: int
+    before: object  # the StopView at the trap, shown while the phases run
+    before_pos: tuple
+    after_pos: tuple
+
+
+@dataclass
+class _Policy:
+    """What makes a free run stop (beyond guards, which always stop it)."""
+
+    transitions: bool = False  # stop before traps / at calls into the vDSO or vsyscall page
+    syscalls: frozenset = frozenset()  # stop before these syscalls
+    breakpoints: bool = True
+    temp: dict = field(default_factory=dict)  # address -> sp the return must restore
+
+
+class DebugSession:
+    def __init__(self, system, io: GuestIo, *, budget: int = DEFAULT_BUDGET, program=None):
+        self.system = system
+        self.machine = system.machine
+        self.kernel = system.kernel
+        self.io = io
+        self.program = program
+        self.bits = system.arch.bits
+        self.kstate = KernelState(system)
+        self.timeline = Timeline(budget)
+        self.breakpoints: list[Breakpoint] = []
+        self.walk: Walk | None = None
+        self.notes: list[str] = []  # remarks for the status line, newest last
+        self._lock = threading.RLock()
+        self._interrupt = threading.Event()
+
+        # live execution bookkeeping
+        self._events: list = []  # events from the kernel since the last mark
+        self._event_count = 0
+        self._replaying = False
+        self._diverged: object | None = None
+        self._path: tuple = ()  # from the last mark to the live position
+        self._hook_mode: str | None = None  # None, "live", "count", "target", "policy"
+        self._hits: dict[int, int] = {}
+        self._stopped_by: int | None = None
+        self._guards: set[int] = set()
+        self._target: tuple[int, int] | None = None
+        self._policy = _Policy()
+        self._kinds: dict[int, set[str]] = {}
+        self._handles: dict[int, int] = {}
+        self._exec_regions: tuple = ()
+        self._last_kernel = None
+        self._kernel_fp = None
+        self._live_memory = None
+        self._live_kernel = None
+        self._machine_at: tuple | None = None  # the position the machine is in, if known
+        self._vreturns: dict[int, int] = {}  # vDSO return address -> sp after the return
+        self._running = False
+        self._seq = 0
+        self._last_seq: dict[int, int] = {}
+        self._counting = False  # whether translated blocks carry Unicorn's counting hook
+        self._current_io = None
+        self._stdin_reads = ("read", "readv")
+
+        self.kernel.attach(self._on_event)
+        system.start()
+        self._tick()
+        self._scan_guards()
+        self._hook_vdso_entries()
+        start = self._snapshot("start", None, applied=True, full=True)
+        start.events.extend(self._take_events())
+        self.timeline.append(start)
+        self.pos: tuple[Mark, int] = (start, 0)
+        self._machine_at = self.pos
+        self.previous_regs: dict[str, int] | None = None
+
+    # -- construction ----------------------------------------------------------------------
+    @classmethod
+    def create(cls, program, argv: list[str], options, *, budget: int = DEFAULT_BUDGET):
+        """A System for `program` (emu.program.Program) with the session's stdio files."""
+        from dataclasses import replace
+
+        from kernel_model.system import System
+
+        io = GuestIo()
+        options = replace(options, stdin_fd=io.stdin_fd, stdout_fd=io.stdout_fd,
+                          stderr_fd=io.stderr_fd, max_insns=None, timeout=None)
+        system = System(program.image, program.path, argv, options, symbols=program.symbols)
+        return cls(system, io, budget=budget, program=program)
+
+    def close(self) -> None:
+        self.io.close()
+
+    # -- the event stream -----------------------------------------------------------------
+    def _on_event(self, event) -> None:
+        if self._replaying:
+            if isinstance(event, (SyscallEntered, SyscallReturned, SignalDelivered)):
+                self._diverged = event  # a replay must never reach the kernel
+                self.machine.stop()
+            return
+        self._events.append(event)
+        self._event_count += 1
+
+    def _take_events(self) -> list:
+        out, self._events = self._events, []
+        return out
+
+    # -- registers -------------------------------------------------------------------------
+    def regs(self) -> dict[str, int]:
+        """General registers, pc, flags, segment selectors (and fs/gs bases, 64-bit)."""
+        m = self.machine
+        extra = EXTRA_REGS if self.bits == 64 else tuple(
+            r for r in EXTRA_REGS if not r[0].endswith("_base"))
+        names = [n for n, _ in m.arch.gprs] + [n for n, _ in extra]
+        ids = tuple(i for _, i in m.arch.gprs) + tuple(i for _, i in extra)
+        return dict(zip(names, m.regs(ids), strict=True))
+
+    def _reg_by_name(self, name: str) -> int:
+        from emu.arch import REG_IDS
+
+        return self.machine.reg(REG_IDS[name])
+
+    def _segment_base(self, seg: str) -> int:
+        if self.bits == 64:
+            return self._reg_by_name(seg + "_base")
+        # i386: the base of the descriptor the selector names, read from the GDT.
+        sel = self._reg_by_name(seg)
+        gdt = self.system.gdt
+        entries = getattr(gdt, "entries", [])
+        i = sel >> 3
+        if i >= len(entries):
+            return 0
+        d = entries[i]
+        return ((d >> 16) & 0xFFFFFF) | (((d >> 56) & 0xFF) << 24)
+
+    # -- instructions ----------------------------------------------------------------------
+    def insn_at(self, pc: int):
+        try:
+            code = self.machine.read(pc, insns.MAX_INSN)
+        except Exception:
+            try:
+                code = self.machine.read(pc, 1 + (0xFFF - (pc & 0xFFF)))
+            except Exception:
+                return None
+        return insns.decode(code, pc, self.bits)
+
+    def upcoming(self) -> tuple[str, int | None] | None:
+        """The transition the instruction at pc starts, if any: ("syscall"|"int 0x80"|
+        "sysenter", None) or ("vdso"|"vsyscall", target)."""
+        if self.system.process.exited:
+            return None
+        insn = self.insn_at(self.machine.pc)
+        if insn is None:
+            return None
+        if insn.kind in TRAP_KINDS:
+            return insn.kind, None
+        if insn.kind == "call":
+            target = insns.call_target(insn, self._reg_by_name,
+                                       self.machine.read_word, self._segment_base)
+            if target is None:
+                return None
+            if VSYSCALL_ADDR <= target < VSYSCALL_ADDR + 0x1000 and self.bits == 64:
+                return "vsyscall", target
+            vdso = self.system.vdso
+            if vdso is not None and vdso.contains(target):
+                name = self._vdso_name(target)
+                if name not in VDSO_STUBS:
+                    return "vdso", target
+        return None
+
+    def _vdso_name(self, addr: int) -> str | None:
+        """The vDSO symbol at exactly `addr` (the __vdso_ name when there are aliases)."""
+        vdso = self.system.vdso
+        if vdso is None:
+            return None
+        names = [n for n, off in vdso.image.symbols.items() if vdso.base + off == addr]
+        names.sort(key=lambda n: (not n.startswith("__"), n))
+        return names[0] if names else None
+
+    # -- hooks: guards, breakpoints, temporary stops ----------------------------------------
+    def _hook(self, addr: int, kind: str) -> None:
+        kinds = self._kinds.setdefault(addr, set())
+        kinds.add(kind)
+        if addr not in self._handles:
+            self._handles[addr] = self.machine.hook_code(self._on_hook, addr, addr)
+
+    def _unhook(self, addr: int, kind: str) -> None:
+        kinds = self._kinds.get(addr)
+        if not kinds:
+            return
+        kinds.discard(kind)
+        if not kinds:
+            del self._kinds[addr]
+            self.machine.unhook(self._handles.pop(addr))
+
+    def _scan_guards(self) -> None:
+        """Guard every trap and rdtsc in executable memory. Guards are Unicorn "exits":
+        the CPU stops before such an instruction, checked in translated code, with no
+        Python call and no slowdown (even in counted runs, where every code hook costs on
+        every instruction). A pattern that matches inside another instruction is simply
+        never reached."""
+        regions = tuple(r for r in self.machine.regions() if r[2] & PROT_EXEC)
+        if regions == self._exec_regions:
+            return
+        self._exec_regions = regions
+        patterns = dict(insns.TRAPS)
+        patterns.update(insns.TSC_READS)
+        guards = set()
+        for begin, end, _prot in regions:
+            data = self.machine.read(begin, end - begin + 1)
+            for off, _name in insns.find_patterns(data, patterns):
+                guards.add(begin + off)
+        self._guards = guards
+        self._set_exits()
+
+    def _set_exits(self, skip: int | None = None) -> None:
+        exits = sorted(self._guards - {skip}) if skip is not None else sorted(self._guards)
+        uc = self.machine.uc
+        if exits:
+            uc.ctl_exits_enabled(True)
+            uc.ctl_set_exits(exits)
+        else:
+            uc.ctl_exits_enabled(False)
+
+    def _at_guard(self) -> int | None:
+        """The guard the last run stopped at, if it stopped at one (not by a hook)."""
+        pc = self.machine.pc
+        return pc if self._stopped_by is None and pc in self._guards else None
+
+    def _hook_vdso_entries(self) -> None:
+        vdso = self.system.vdso
+        if vdso is not None:
+            for name, off in vdso.image.symbols.items():
+                if name.startswith("__vdso_") or name in ("gettimeofday", "time",
+                                                          "clock_gettime", "getcpu"):
+                    self._hook(vdso.base + off, "vdso")
+        if self.system.vsyscall_mode == "native":
+            for off in (0, 0x400, 0x800):
+                self._hook(VSYSCALL_ADDR + off, "vdso")
+
+    def _on_hook(self, uc, addr, size, _user_data) -> None:
+        mode = self._hook_mode
+        if mode is None:
+            return
+        k = self._hits.get(addr, 0) + 1
+        self._hits[addr] = k
+        if mode == "count":
+            self._seq += 1
+            self._last_seq[addr] = self._seq
+            if self._target == (addr, k):
+                uc.emu_stop()  # never run past what is being looked for (a trap, say)
+            return
+        if mode == "target":
+            if self._target == (addr, k):
+                self._stopped_by = addr
+                uc.emu_stop()
+            return
+        if self._policy_stops(addr, self._kinds.get(addr, ())):
+            self._stopped_by = addr
+            uc.emu_stop()
+
+    def _policy_stops(self, addr: int, kinds) -> bool:
+        p = self._policy
+        if "bp" in kinds and p.breakpoints:
+            if any(b.enabled and b.address == addr for b in self.breakpoints):
+                return True
+        if "temp" in kinds and addr in p.temp:
+            want_sp = p.temp[addr]
+            if want_sp is None or self.machine.sp == want_sp:
+                return True
+        if "vreturn" in kinds and self._vreturns.get(addr) == self.machine.sp:
+            return self._hook_mode == "live"
+        if "vdso" in kinds:
+            # Live runs stop at every call into the vDSO (its return is then watched, so the
+            # call's event gets a place in history); replays only when asked to.
+            return self._hook_mode == "live" or p.transitions
+        return False
+
+    # -- capturing and restoring --------------------------------------------------------
+    def _kernel_fingerprint(self):
+        s = self.system
+        return (self._event_count, tuple(s.mm.vmas), s.mm.brk, len(s.signals.pending),
+                s.process.exited)
+
+    def _capture_kernel(self):
+        fp = self._kernel_fingerprint()
+        if fp != self._kernel_fp or self._last_kernel is None:
+            self._last_kernel = self.kstate.capture()
+            self._kernel_fp = fp
+        return self._last_kernel
+
+    def _watcher_state(self) -> list | None:
+        w = self.system.vdso_watcher
+        if w is None:
+            return None
+        return [{k: v for k, v in call.items() if k != "hook"} for call in w.pending]
+
+    def _restore_watcher(self, state: list | None) -> None:
+        """The vDSO watcher's calls in progress, with their one-shot return hooks."""
+        w = self.system.vdso_watcher
+        if w is None:
+            return
+        for call in w.pending:
+            if "hook" in call:
+                self.machine.unhook(call["hook"])
+        w.pending = []
+        for call in state or []:
+            call = dict(call)
+            call["hook"] = self.machine.hook_code(w._returned, call["return_pc"],
+                                                  call["return_pc"])
+            w.pending.append(call)
+
+    def _snapshot(self, kind: str, arrive, *, applied: bool, full: bool = False,
+                  memory: bool = True) -> Mark:
+        """A mark of the machine as it is now. Without `full`, pages of read-only regions
+        are taken from the last capture (only user code ran since, and it cannot write
+        them)."""
+        m = self.machine
+        mem = None
+        if memory:
+            mem = capture_memory(m, self._live_memory, writable_only=not full)
+            self._live_memory = mem
+        kernel = self._capture_kernel()
+        self._live_kernel = kernel
+        mark = Mark(kind=kind, arrive=arrive, applied=applied, ctx=m.save_context(), pc=m.pc,
+                    kernel=kernel, io=self._current_io if self._replaying else
+                    capture_io(self.io.fds), memory=mem)
+        mark.extra["watcher"] = self._watcher_state()
+        mark.extra["regs"] = self.regs()
+        return mark
+
+    def _add_mark(self, mark: Mark) -> Mark:
+        """Append a mark at the live end; it becomes the current position."""
+        self.timeline.append(mark)
+        self._path = ()
+        self.pos = (mark, 0)
+        self._machine_at = self.pos
+        if self.timeline.over_budget():
+            self.timeline.thin(keep_after=mark)
+        return mark
+
+    def _load(self, mark: Mark) -> None:
+        """Make the machine exactly `mark` (which holds its memory)."""
+        restore_memory(self.machine, mark.memory, self._live_memory)
+        self._live_memory = mark.memory
+        self._apply(mark)
+
+    def _apply(self, mark: Mark) -> None:
+        """A mark's CPU, kernel and host-file state (its memory is already in place)."""
+        self.machine.restore_context(mark.ctx)
+        if mark.kernel is not self._live_kernel:
+            self.kstate.restore(mark.kernel)
+            self._live_kernel = mark.kernel
+            self._last_kernel = mark.kernel
+            self._kernel_fp = self._kernel_fingerprint()
+        restore_io(mark.io)
+        self._current_io = mark.io  # replays never write: the same all along the stretch
+        self._restore_watcher(mark.extra.get("watcher"))
+        self.system._fault = None
+        self.system._vsyscall_fetch = None
+        self._scan_guards()
+
+    def _materialize(self, mark: Mark) -> None:
+        """Put the machine in `mark`'s state, replaying from an earlier mark when this one
+        keeps no memory of its own."""
+        chain = [mark]
+        while chain[-1].memory is None:
+            prev = self.timeline.prev(chain[-1])
+            if prev is None:
+                raise ReplayDiverged("no saved memory to start a replay from")
+            chain.append(prev)
+        self._load(chain.pop())
+        while chain:
+            m = chain.pop()
+            self._replay_path(m.arrive)
+            if m.applied:
+                self._apply(m)
+            if self.machine.pc != m.pc:
+                raise ReplayDiverged(f"replay reached {self.machine.pc:#x}, "
+                                     f"recorded {m.pc:#x}")
+
+    # -- running: the primitives -------------------------------------------------------------
+    def _run(self, count: int = 0):
+        """One emu_start from the current pc, with the hooks as the caller set them."""
+        self.system._fault = None
+        self.system._vsyscall_fetch = None
+        self._stopped_by = None
+        if count and not self._counting:
+            # Unicorn 2.1 counts instructions with a hook compiled into each translated
+            # block, and a block translated during a free run has none: without this flush
+            # a counted run through such a block would run past its count.
+            self.machine.uc.ctl_flush_tb()
+        self._counting = bool(count)
+        return self.machine.run(self.machine.pc, count=count)
+
+    def _run_guarded(self, count: int):
+        """Run the instruction at a guard itself (an exit would stop the CPU before it)."""
+        pc = self.machine.pc
+        if pc not in self._guards:
+            return self._run(count=count)
+        self._set_exits(skip=pc)
+        try:
+            return self._run(count=count)
+        finally:
+            self._set_exits()
+
+    def _faulted(self, stop) -> tuple | None:
+        """("vsyscall", address) or ("fault", (signo, code, addr)) if the last run faulted."""
+        s = self.system
+        if s._vsyscall_fetch is not None:
+            return ("vsyscall", s._vsyscall_fetch)
+        if s._fault is not None:
+            return ("fault", s._fault)
+        if stop is not None and stop.kind == "error":
+            return ("fault", s._classify_error(stop.uc_errno))
+        return None
+
+    def _clear_fault(self) -> None:
+        self.system._fault = None
+        self.system._vsyscall_fetch = None
+
+    def _replay_path(self, path) -> None:
+        """Run a recorded path from the current state: user code only, never the kernel."""
+        if path is None:
+            raise ReplayDiverged("this part of history was not recorded step by step")
+        self._replaying = True
+        try:
+            for step in path:
+                if isinstance(step, Offset):
+                    if step.n:
+                        self._hook_mode = None
+                        stop = self._run(count=step.n)
+                        if self._faulted(stop):
+                            raise ReplayDiverged(f"fault during replay at {self.machine.pc:#x}")
+                elif isinstance(step, Hit):
+                    self._hits = {}
+                    self._target = (step.pc, step.k)
+                    self._hook_mode = "target"
+                    self._run()
+                    self._hook_mode = None
+                    if self._stopped_by is None and self._at_guard() != step.pc:
+                        raise ReplayDiverged(f"replay missed {step.pc:#x} (hit {step.k})")
+                else:  # FAULT: run until the recorded fault
+                    self._hook_mode = None
+                    stop = self._run()
+                    if self._faulted(stop) is None:
+                        raise ReplayDiverged("replay did not fault where recorded")
+                if self._diverged is not None:
+                    event, self._diverged = self._diverged, None
+                    raise ReplayDiverged(f"replay entered the kernel: {event}")
+        finally:
+            self._hook_mode = None
+            self._replaying = False
+            self._target = None
+            self._clear_fault()
+
+    # -- positions -----------------------------------------------------------------------------
+    def _normalize(self, mark: Mark, n: int) -> tuple[Mark, int]:
+        """The same point, counted from the last plain mark (an index point) before it."""
+        while True:
+            nxt = self.timeline.next(mark)
+            if nxt is None or nxt.applied or nxt.length is None or nxt.length > n:
+                return mark, n
+            n -= nxt.length
+            mark = nxt
+
+    def _goto(self, mark: Mark, n: int) -> None:
+        """Move to n instructions after `mark` (within the stretch that follows it)."""
+        mark, n = self._normalize(mark, n)
+        here = self._machine_at
+        if here is not None and here[0] in self.timeline.marks:
+            here = self._normalize(*here)
+        else:
+            here = None
+        if here is not None and here[0] is mark and here[1] <= n and (
+                n - here[1] <= INDEX_CHUNK or mark.memory is None):
+            ahead = n - here[1]  # already on the way: just run forward
+        else:
+            self._materialize(mark)
+            ahead = n
+        if ahead:
+            self._replay_path((Offset(ahead),))
+        self.pos = (mark, n)
+        self._path = ()
+        self._machine_at = self.pos
+
+    def _ensure(self) -> None:
+        """Bring the machine back to the current position (indexing moves it around)."""
+        if self._machine_at is None or self._machine_at[0] is not self.pos[0] or \
+                self._machine_at[1] != self.pos[1]:
+            self._goto(*self.pos)
+
+    def _at_frontier(self) -> bool:
+        """Whether the current position is the live end of history, where the kernel runs
+        for real."""
+        mark, n = self.pos
+        return mark is self.timeline.last and (bool(self._path) or n == 0)
+
+    def _freeze(self) -> None:
+        """Before leaving the live end of history, keep it as a mark (a plain stop)."""
+        if self._at_frontier() and self._path:
+            self._add_mark(self._snapshot("stop", self._path, applied=False))
+
+    def gap_length(self, mark: Mark) -> int | None:
+        """Instructions from the previous mark to the point just before `mark`. A stretch
+        that was run freely is counted now, by replay, leaving index points on the way."""
+        if mark.arrive is None:
+            return None
+        n = mark.length
+        if n is not None:
+            return n
+        prev = self.timeline.prev(mark)
+        self._materialize(prev)
+        self._machine_at = None
+        total = 0
+        points: list[tuple[int, Mark]] = []
+        for step in mark.arrive:
+            if isinstance(step, Offset):
+                if step.n:
+                    self._replay_path((step,))
+                total += step.n
+            else:
+                found, chunk_points = self._locate(step, mark.pc)  # leaves the machine there
+                points.extend((total + off, p) for off, p in chunk_points)
+                total += found
+        # Index points make later steps back into this stretch cheap.
+        anchor, at = prev, 0
+        for off, point in points:
+            if off <= at or off >= total:
+                continue
+            point.arrive = (Offset(off - at),)
+            self.timeline.insert_after(anchor, point)
+            anchor, at = point, off
+        mark.arrive = (Offset(total - at),)
+        if self.timeline.over_budget():
+            self.timeline.thin(keep_after=self.pos[0])
+        return mark.length
+
+    def _locate(self, step, fault_pc: int | None = None) -> tuple[int, list]:
+        """How many instructions `step` (a Hit, or FAULT) runs from the current state.
+
+        Counted runs sweep forward in chunks of 1M instructions, then 64k, then 4k inside
+        the chunk where the step ends, keeping a point before each chunk; the last 4k are
+        bisected. Returns (count, index points worth keeping) and leaves the machine at the
+        end of the step. A fault is reached once the faulting instruction is tried, which
+        for a fetch fault can be before Unicorn counts it: `fault_pc` settles which."""
+        self._replaying = True
+        keep: list[tuple[int, Mark]] = []
+        self._target = (step.pc, step.k) if isinstance(step, Hit) else None
+        # A guard stops a counted run *at* it (an exit), where a hook's count includes it.
+        at_exit = isinstance(step, Hit) and step.pc in self._guards
+        try:
+            self._hits = {}
+            base = 0
+            if at_exit and self.machine.pc == step.pc:
+                return 0, keep
+            point = self._point()
+            for level, size in enumerate(LOCATE_CHUNKS):
+                while True:
+                    self._hook_mode = "count"
+                    stop = self._run(count=size)
+                    self._hook_mode = None
+                    if self._reached(step, stop):
+                        break
+                    fault = self._faulted(stop)
+                    self._clear_fault()
+                    if fault is not None or self._diverged is not None or self._exited():
+                        self._diverged = None
+                        raise ReplayDiverged("indexing met a fault or the kernel")
+                    base += size
+                    point = self._point()
+                    if level < len(LOCATE_CHUNKS) - 1:
+                        keep.append((base, point))
+                self._load_point(point)
+            lo, hi = 1, LOCATE_CHUNKS[-1]  # the smallest m with the step ended after m
+            while lo < hi:
+                mid = (lo + hi) // 2
+                self._load_point(point)
+                self._hook_mode = "count"
+                stop = self._run(count=mid)
+                self._hook_mode = None
+                if self._reached(step, stop):
+                    hi = mid
+                else:
+                    lo = mid + 1
+            found = lo if at_exit else lo - 1
+            if step == FAULT and fault_pc is not None:
+                self._load_point(point)
+                if found:
+                    self._run(count=found)
+                if self.machine.pc != fault_pc:
+                    found = lo
+            self._load_point(point)
+            if found:
+                self._hook_mode = "count"
+                self._run(count=found)
+                self._hook_mode = None
+            return base + found, keep
+        finally:
+            self._hook_mode = None
+            self._replaying = False
+            self._target = None
+            self._clear_fault()
+
+    def _point(self) -> Mark:
+        """An index point: a plain mark made during a replay (no kernel work since the
+        stretch began, so read-only memory and host files are as at its start)."""
+        m = self.machine
+        mem = capture_memory(m, self._live_memory, writable_only=True)
+        self._live_memory = mem
+        point = Mark(kind="index", arrive=None, applied=False, ctx=m.save_context(), pc=m.pc,
+                     kernel=self._capture_kernel(), io=self._current_io, memory=mem)
+        self._live_kernel = point.kernel
+        point.extra["watcher"] = self._watcher_state()
+        point.extra["hits"] = dict(self._hits)
+        return point
+
+    def _reached(self, step, stop) -> bool:
+        if isinstance(step, Hit):
+            if step.pc in self._guards:
+                return self.machine.pc == step.pc
+            return self._hits.get(step.pc, 0) >= step.k
+        reached = self._faulted(stop) is not None
+        self._clear_fault()
+        return reached
+
+    def _load_point(self, point: Mark) -> None:
+        restore_memory(self.machine, point.memory, self._live_memory)
+        self._live_memory = point.memory
+        self._apply(point)
+        self._hits = dict(point.extra.get("hits", {}))
+
+    # -- live execution ------------------------------------------------------------------------
+    def _exited(self) -> bool:
+        return self.system.process.exited
+
+    def _exit_text(self) -> str:
+        p = self.system.process
+        if p.killed_by is not None:
+            return f"killed by {signals.name(p.killed_by)}"
+        return f"exited with status {p.status}"
+
+    def _syscall_name(self, kind: str) -> str | None:
+        """The syscall the trap at pc is about to make (None: not in the table)."""
+        from kernel_model.abi import I386_ABI, X86_64_ABI
+
+        abi = X86_64_ABI if kind == "syscall" else I386_ABI
+        nr = self.machine.reg(X.UC_X86_REG_RAX if self.bits == 64 else X.UC_X86_REG_EAX)
+        return abi.table.get(abi.signed(nr & abi.mask))
+
+    def _stdin_wait(self, kind: str) -> bool:
+        """Whether the trap at pc reads fd 0 with nothing typed yet (the read would see
+        end-of-file: the user must type first, or close the input)."""
+        if self.io.eof or self.io.input_pending() > 0:
+            return False
+        if self._syscall_name(kind) not in ("read", "readv"):
+            return False
+        reg = X.UC_X86_REG_RDI if kind == "syscall" else X.UC_X86_REG_EBX
+        fd = self.machine.reg(reg) & 0xFFFFFFFF
+        fds = self.system.process.fds
+        f = fds.get(fd) if fds is not None else None
+        return getattr(f, "host_fd", None) == self.io.stdin_fd
+
+    def _live_step(self) -> Stop | None:
+        """Execute the instruction at pc for real, at the live end of history. Returns a
+        Stop when something the user should see happened (a crossing, a fault, the end)."""
+        m = self.machine
+        if self._exited():
+            return Stop("exited", self._exit_text())
+        mark = self.pos[0]
+        pending = mark.info.get("pending") if not self._path else None
+        if pending is not None:
+            return self._deliver(pending)
+        pc = m.pc
+        insn = self.insn_at(pc)
+        kind = insn.kind if insn else "bad"
+        if kind in TRAP_KINDS:
+            if self._stdin_wait(kind):
+                return Stop("input", "the program reads its standard input: type a line "
+                            "(or close the input)", pc)
+            before = self.regs()
+            self._hook_mode = None
+            self._run_guarded(count=1)
+            return self._after_crossing(kind, before)
+        if kind in ("rdtsc", "rdtscp"):
+            # Its value differs on every run: keep the result (registers only) as a mark.
+            self._hook_mode = None
+            self._run_guarded(count=1)
+            self._add_mark(self._snapshot("rdtsc", self._path, applied=True, memory=False))
+            return None
+        if kind == "hlt":
+            return self._stop_at_fault(("fault", (signals.SIGSEGV, signals.SI_KERNEL, 0)),
+                                       self._path)
+        n_events = len(self._events)
+        self._hook_mode = None
+        stop = self._run(count=1)
+        fault = self._faulted(stop)
+        if fault is not None:
+            return self._stop_at_fault(fault, self._path)
+        self._path = join(self._path, Offset(1))
+        self.pos = (self.pos[0], known_length(self._path))
+        self._machine_at = self.pos
+        if len(self._events) > n_events:
+            # A user-mode event (the vDSO watcher saw a call return): give it a mark here.
+            self._add_mark(self._snapshot("vdso", self._path, applied=False))
+            self.pos[0].events.extend(self._take_events())
+        return None
+
+    def _tick(self) -> None:
+        """The kernel's timer tick (the clock data the vDSO and the vsyscall page read).
+        System.run runs it from a timer thread while the CPU runs; a session runs it only at
+        crossings, where the state is saved right after, so that replays, which never tick,
+        read the very bytes the recorded run read. Between crossings the coarse clocks
+        stand still, as on a tickless CPU; the precise ones extrapolate with rdtsc."""
+        for job in getattr(self.system, "tick_jobs", ()):
+            job()
+
+    def _after_crossing(self, kind: str, before: dict) -> Stop:
+        s = self.system
+        if not self._exited() and s.signals.deliverable():
+            s.signals.deliver_pending()  # on the way back to user mode
+        if self._exited():
+            s.finish()
+        else:
+            self._tick()
+        mark = self._snapshot(kind, self._path, applied=True, full=True)
+        mark.events.extend(self._take_events())
+        mark.info["before"] = before
+        self._add_mark(mark)
+        self._scan_guards()
+        if self._exited():
+            return Stop("exited", self._exit_text())
+        return Stop("crossed", kind, self.machine.pc)
+
+    def _stop_at_fault(self, fault, path) -> Stop:
+        """The instruction at pc faulted: stop before it, as gdb does. The next step
+        delivers the signal (or, in the vsyscall page, lets the kernel emulate the call)."""
+        self._clear_fault()
+        kind, detail = fault
+        mark = self._snapshot("fault", path, applied=False)
+        mark.info["pending"] = fault
+        if kind == "vsyscall":
+            text = f"the CPU may not execute the vsyscall page: fault at {detail:#x}"
+            mark.info["text"] = text
+            self._add_mark(mark)
+            return Stop("vsyscall", text, self.machine.pc)
+        signo, code, addr = detail
+        text = (f"{signals.name(signo)} ({signals.code_name(signo, code)}) at "
+                f"{self.machine.pc:#x}" + (f", address {addr:#x}" if addr else ""))
+        mark.info["text"] = text
+        self._add_mark(mark)
+        return Stop("fault", text, self.machine.pc)
+
+    def _deliver(self, pending) -> Stop:
+        """The crossing after a fault stop: the kernel delivers the signal, or emulates the
+        vsyscall."""
+        s = self.system
+        kind, detail = pending
+        before = self.regs()
+        if kind == "vsyscall":
+            from kernel_model import vsyscall
+
+            vsyscall.emulate(s, detail)
+        else:
+            s.signals.force(*detail)
+        if not self._exited():
+            s.signals.deliver_pending()
+        if self._exited():
+            s.finish()
+        else:
+            self._tick()
+        mark = self._snapshot("vsyscall" if kind == "vsyscall" else "signal", (),
+                              applied=True, full=True)
+        mark.events.extend(self._take_events())
+        mark.info["before"] = before
+        self._add_mark(mark)
+        self._scan_guards()
+        if self._exited():
+            return Stop("exited", self._exit_text())
+        return Stop("crossed", mark.kind, self.machine.pc)
+
+    def _live_run(self) -> tuple[str, object]:
+        """Run freely from the live position until a hook, a fault or an interrupt stops
+        the CPU: ("hook", addr) with the path extended, ("fault", fault) with the path
+        extended, ("interrupt", None) or ("exited", None)."""
+        self._hits = {}
+        self._hook_mode = "live"
+        try:
+            stop = self._run()
+        finally:
+            self._hook_mode = None
+        if self._stopped_by is not None:
+            addr = self._stopped_by
+            self._path = join(self._path, Hit(addr, self._hits[addr]))
+            return "hook", addr
+        guard = self._at_guard()
+        if guard is not None:  # a run stops at the first guard it meets: always the 1st hit
+            self._path = join(self._path, Hit(guard, 1))
+            return "hook", guard
+        fault = self._faulted(stop)
+        if fault is not None:
+            self._path = join(self._path, FAULT)
+            return "fault", fault
+        if self._exited():
+            return "exited", None
+        if self._interrupt.is_set():
+            return "interrupt", None
+        # emu_start returned by itself: `hlt` in user mode is a #GP (as System.run says)
+        self._path = join(self._path, FAULT)
+        return "fault", ("fault", (signals.SIGSEGV, signals.SI_KERNEL, 0))
+
+    # -- the commands ------------------------------------------------------------------------------
+    def interrupt(self) -> None:
+        """Stop a running command (from any thread). emu_stop is repeated for a moment in
+        case the run was between two emu_starts when asked."""
+        self._interrupt.set()
+
+        def keep_stopping():
+            for _ in range(100):
+                if not self._running:
+                    return
+                self.machine.stop()
+                self._interrupt.wait(0.02)
+
+        self.machine.stop()
+        threading.Thread(target=keep_stopping, daemon=True).start()
+
+    def _command(self, fn, *args) -> Stop:
+        with self._lock:
+            self._interrupt.clear()
+            self.notes.clear()
+            self._running = True
+            try:
+                self._ensure()
+                self.previous_regs = self.regs()
+                stop = fn(*args)
+            finally:
+                self._running = False
+            if self._machine_at is None:
+                self._ensure()
+            return stop
+
+    def step(self) -> Stop:
+        """`s`/`si`: one instruction; at a transition, into it; while walking one, the next
+        phase."""
+        return self._command(self._cmd_step)
+
+    def _cmd_step(self) -> Stop:
+        if self.walk is not None:
+            return self._walk_forward()
+        up = self.upcoming()
+        if up is not None:
+            return self._enter_transition(up)
+        return self._step_one()
+
+    def _step_one(self) -> Stop:
+        """One instruction forward: for real at the live end, from the record before it."""
+        while True:
+            if self._at_frontier():
+                stop = self._live_step()
+                return stop if stop is not None else Stop("step", "", self.machine.pc)
+            mark, n = self.pos
+            nxt = self.timeline.next(mark)
+            if nxt.arrive is None:  # an interrupted free run: it can only be jumped over
+                self._goto(nxt, 0)
+                return Stop("step", "jumped over a stretch that was not recorded step by "
+                            "step", self.machine.pc)
+            self.gap_length(nxt)
+            mark, n = self._normalize(*self.pos)  # indexing may have added points
+            nxt = self.timeline.next(mark)
+            if n < nxt.length:
+                self._goto(mark, n + 1)
+                return Stop("step", "", self.machine.pc)
+            if nxt.applied:
+                self._goto(nxt, 0)
+                if self._exited():
+                    return Stop("exited", self._exit_text())
+                if nxt.kind in CROSSINGS:
+                    return Stop("crossed", nxt.kind, self.machine.pc)
+                return Stop("step", "", self.machine.pc)
+            # a plain mark at this very point: same state, continue from it
+            self.pos = (nxt, 0)
+            self._machine_at = None
+
+    def next(self) -> Stop:
+        """`n`/`ni`: one instruction, over calls, and over a whole transition."""
+        return self._command(self._cmd_next)
+
+    def _cmd_next(self) -> Stop:
+        if self.walk is not None:
+            return self._walk_finish()
+        up = self.upcoming()
+        if up is not None and up[0] in TRAP_KINDS:
+            return self._over_crossing()
+        insn = self.insn_at(self.machine.pc)
+        if insn is not None and insn.kind == "call":
+            ret = self.machine.pc + insn.size
+            return self._run_until(_Policy(temp={ret: self.machine.sp}))
+        return self._step_one()
+
+    def finish(self) -> Stop:
+        """`f`: run until the current function returns to its caller."""
+        return self._command(self._cmd_finish)
+
+    def _cmd_finish(self) -> Stop:
+        if self.walk is not None:
+            return self._walk_finish()
+        ret = self._return_slot()
+        if ret is None:
+            return Stop("step", "no return address found on the stack", self.machine.pc)
+        slot, addr = ret
+        return self._run_until(_Policy(temp={addr: slot + self.machine.arch.word}))
+
+    def _return_slot(self) -> tuple[int, int] | None:
+        """The nearest stack word holding an address right after a call instruction (how
+        gdb's heuristic unwinder finds a caller without frame information)."""
+        m = self.machine
+        word = m.arch.word
+        sp = m.sp
+        for i in range(512):
+            slot = sp + i * word
+            try:
+                value = m.read_word(slot)
+            except Exception:
+                return None
+            vma = self.system.mm.find(value)
+            if vma is None or not vma.prot & PROT_EXEC:
+                continue
+            for back in (5, 2, 3, 6, 7, 4):
+                try:
+                    code = m.read(value - back, back)
+                except Exception:
+                    continue
+                d = insns.decode(code, value - back, self.bits)
+                if d is not None and d.kind == "call" and d.size == back:
+                    return slot, value
+        return None
+
+    def cont(self) -> Stop:
+        """`c`: run until a breakpoint, a fault or the end."""
+        return self._command(self._run_until, _Policy())
+
+    def run_to_transition(self) -> Stop:
+        """`t`: run to the next syscall, int 0x80, sysenter, or call into the vDSO or the
+        vsyscall page, and stop before it."""
+        return self._command(self._run_until, _Policy(transitions=True))
+
+    def run_to_syscall(self, name: str) -> Stop:
+        """Like gdb's `catch syscall NAME`: stop before the next call of that syscall."""
+        return self._command(self._run_until, _Policy(syscalls=frozenset([name])))
+
+    def _wants_stop_here(self, policy: _Policy) -> Stop | None:
+        """Does the running command stop at the current point?"""
+        m = self.machine
+        pc = m.pc
+        if self._exited():
+            return Stop("exited", self._exit_text())
+        if policy.breakpoints:
+            for b in self.breakpoints:
+                if b.enabled and b.address == pc:
+                    b.hits += 1
+                    return Stop("breakpoint", f"breakpoint {b.spec}", pc)
+        if pc in policy.temp:
+            want = policy.temp[pc]
+            if want is None or m.sp == want:
+                return Stop("step", "", pc)
+        up = self.upcoming()
+        if up is None:
+            return None
+        if policy.transitions:
+            return Stop("transition", up[0], pc)
+        if up[0] in TRAP_KINDS:
+            name = self._syscall_name(up[0])
+            caught = policy.syscalls | {b.syscall for b in self.breakpoints
+                                        if b.enabled and b.syscall and policy.breakpoints}
+            if name in caught:
+                return Stop("syscall", f"catch syscall {name}", pc)
+        return None
+
+    def _run_until(self, policy: _Policy) -> Stop:
+        """The loop behind c, t, n over a call, finish, catch syscall: the first
+        instruction is stepped (so a breakpoint here does not stop it again), then free runs
+        stop at every guard or hook, where the session decides."""
+        self.walk = None
+        for b in self.breakpoints:
+            if b.address is not None:
+                self._hook(b.address, "bp")
+        for addr in policy.temp:
+            self._hook(addr, "temp")
+        self._policy = policy
+        try:
+            stop = self._step_one()
+            while True:
+                if stop.reason == "vsyscall":
+                    if policy.transitions:
+                        back = self._reverse_one()  # show the call that went there
+                        return Stop("transition", "vsyscall", back.pc)
+                    stop = self._step_one()  # the kernel emulates it: carry on
+                    continue
+                if stop.reason in ("exited", "fault", "input"):
+                    return stop
+                here = self._wants_stop_here(policy)
+                if here is not None:
+                    return self._settle(here)
+                if self._interrupt.is_set():
+                    return self._settle(Stop("interrupted", "stopped", self.machine.pc))
+                if not self._at_frontier():
+                    stop = self._replay_run(policy)
+                    if stop is not None:
+                        return stop
+                    stop = Stop("step")
+                    continue
+                why, detail = self._live_run()
+                if why == "exited":
+                    return Stop("exited", self._exit_text())
+                if why == "interrupt":
+                    self._add_mark(self._snapshot("interrupt", None, applied=False, full=True))
+                    return Stop("interrupted", "stopped", self.machine.pc)
+                if why == "fault":
+                    stop = self._stop_at_fault(detail, self._path)
+                    continue
+                kinds = self._kinds.get(detail, set())
+                if "vreturn" in kinds and self._vreturns.get(detail) == self.machine.sp:
+                    # A vDSO call returned: its event gets a mark here, then carry on.
+                    del self._vreturns[detail]
+                    self._unhook(detail, "vreturn")
+                    self._add_mark(self._snapshot("vdso", self._path, applied=False))
+                    self.pos[0].events.extend(self._take_events())
+                    here = self._wants_stop_here(policy)
+                    if here is not None:
+                        return here
+                    stop = self._step_one()
+                    continue
+                if "vdso" in kinds:
+                    if policy.transitions:
+                        # Stopped at the function's entry: show the call that got there.
+                        self._settle(Stop("transition"))
+                        back = self._reverse_one()
+                        up = self.upcoming()
+                        kind = up[0] if up else "vdso"
+                        return Stop("transition", kind, back.pc)
+                    # A call into the vDSO: keep its entry and, when it returns, its event.
+                    self._add_mark(self._snapshot("vdso-call", self._path, applied=False))
+                    self._watch_return()
+                here = self._wants_stop_here(policy)
+                if here is not None:
+                    return self._settle(here)
+                stop = self._step_one()
+        finally:
+            for addr in policy.temp:
+                self._unhook(addr, "temp")
+            self._policy = _Policy()
+
+    def _replay_run(self, policy: _Policy) -> Stop | None:
+        """Forward through recorded history until the policy stops or the live end is
+        reached (None: carry on live). Stretches between marks run as counted replays with
+        the policy's hooks; a stop inside one is located by bisection."""
+        while not self._at_frontier():
+            mark, n = self.pos
+            nxt = self.timeline.next(mark)
+            if nxt.arrive is None:
+                self._goto(nxt, 0)
+                self.notes.append("jumped over a stretch that was not recorded step by step")
+            else:
+                self.gap_length(nxt)
+                self._goto(*self.pos)
+                mark, n = self.pos
+                nxt = self.timeline.next(mark)
+                left = nxt.length - n
+                if left > 0:
+                    # the instruction at the current point was checked by the caller
+                    self._replay_path((Offset(1),))
+                    start = (mark, n + 1)
+                    self._machine_at = start
+                    self.pos = start
+                    if left > 1:
+                        self._hits = {}
+                        self._replaying = True
+                        self._hook_mode = "policy"
+                        try:
+                            self._run(count=left - 1)
+                        finally:
+                            self._hook_mode = None
+                            self._replaying = False
+                        if self._stopped_by is not None:
+                            hit = Hit(self._stopped_by, self._hits[self._stopped_by])
+                            self._goto(*start)
+                            found, _ = self._locate(hit)
+                            self._goto(mark, n + 1 + found)
+                        else:
+                            self.pos = (mark, n + left)
+                            self._machine_at = self.pos
+                    here = self._wants_stop_here(policy)
+                    if here is not None:
+                        return here
+                    if self._interrupt.is_set():
+                        return Stop("interrupted", "stopped", self.machine.pc)
+                    if self.pos[1] < nxt.length:
+                        continue
+                # at the point just before nxt
+                self._goto(nxt, 0)
+            if self._exited():
+                return Stop("exited", self._exit_text())
+            here = self._wants_stop_here(policy)
+            if here is not None:
+                return here
+        return None
+
+    def _watch_return(self) -> None:
+        m = self.machine
+        ret = m.read_word(m.sp)
+        self._vreturns[ret] = m.sp + m.arch.word
+        self._hook(ret, "vreturn")
+
+    def _settle(self, stop: Stop) -> Stop:
+        """A command stops here: at the live end, keep the point as a mark."""
+        if self._at_frontier() and self._path:
+            self._add_mark(self._snapshot("stop", self._path, applied=False))
+            self.pos[0].info["stop"] = stop.reason
+        return stop
+
+    # -- moving back ---------------------------------------------------------------------------
+    def reverse_step(self) -> Stop:
+        """One instruction back (while walking a transition: one phase back)."""
+        return self._command(self._cmd_reverse_step)
+
+    def _cmd_reverse_step(self) -> Stop:
+        if self.walk is not None:
+            return self._walk_back()
+        return self._reverse_one()
+
+    def _reverse_one(self) -> Stop:
+        self._freeze()
+        mark, n = self.pos
+        if n > 0:
+            self._goto(mark, n - 1)
+            return Stop("step", "", self.machine.pc)
+        prev = self.timeline.prev(mark)
+        if prev is None:
+            return Stop("start", "at " + self._horizon_text(), self.machine.pc)
+        if mark.arrive is None:
+            self._goto(prev, 0)
+            return Stop("step", "stepped back over a run that was interrupted (not recorded "
+                        "step by step): now at its start", self.machine.pc)
+        length = self.gap_length(mark)
+        prev = self.timeline.prev(mark)  # indexing may have put points in between
+        if mark.applied:
+            self._goto(prev, length)  # just before the crossing (or the rdtsc)
+            return Stop("step", "", self.machine.pc)
+        self.pos = (prev, length)  # a plain mark: the same state as the point before it
+        self._machine_at = None
+        return self._reverse_one()
+
+    def _horizon_text(self) -> str:
+        t = self.timeline
+        if t.dropped:
+            return (f"the start of the recorded history ({t.dropped} older points were dropped "
+                    f"to stay within the {t.budget >> 20} MiB history budget)")
+        return "the start of the program"
+
+    def reverse_continue(self) -> Stop:
+        """Back to the previous breakpoint hit or caught syscall; without any, to the
+        start of the recorded history."""
+        return self._command(self._cmd_reverse, False)
+
+    def reverse_to_transition(self) -> Stop:
+        """Back to the point before the previous crossing into the kernel (or vDSO call)."""
+        return self._command(self._cmd_reverse, True)
+
+    def _cmd_reverse(self, transitions: bool) -> Stop:
+        self.walk = None
+        self._freeze()
+        bps = {b.address for b in self.breakpoints if b.enabled and b.address is not None}
+        caught = {b.syscall for b in self.breakpoints if b.enabled and b.syscall}
+        mark, n = self.pos
+        while True:
+            off = self._last_hit(mark, n, bps)
+            if off is not None:
+                self._goto(mark, off)
+                return Stop("breakpoint", "breakpoint (going backwards)", self.machine.pc)
+            prev = self.timeline.prev(mark)
+            if prev is None:
+                self._goto(mark, 0)
+                return Stop("start", "at " + self._horizon_text(), self.machine.pc)
+            if mark.arrive is None:
+                mark, n = prev, 0
+                self.notes.append("went back over a run that was not recorded step by step")
+                continue
+            length = self.gap_length(mark)
+            prev = self.timeline.prev(mark)
+            crossing = mark.applied and mark.kind in CROSSINGS
+            vdso = mark.kind == "vdso-call"
+            if crossing and (transitions or self._caught(mark, caught)):
+                self._goto(prev, length)
+                return Stop("transition", mark.kind, self.machine.pc)
+            if vdso and transitions:
+                self._goto(mark, 0)
+                back = self._reverse_one()
+                return Stop("transition", "vdso", back.pc)
+            if mark.applied and bps:
+                before = mark.info.get("before", {})
+                if before.get(self.machine.arch.pc_name) in bps:
+                    self._goto(prev, length)
+                    return Stop("breakpoint", "breakpoint (going backwards)", self.machine.pc)
+            mark, n = prev, length
+
+    def _caught(self, mark: Mark, names: set) -> bool:
+        return any(getattr(e, "name", None) in names for e in mark.events
+                   if isinstance(e, SyscallEntered))
+
+    def _last_hit(self, mark: Mark, n: int, addrs: set) -> int | None:
+        """The offset (< n) of the last breakpoint hit in the n instructions after `mark`."""
+        if not addrs or n <= 0:
+            return None
+        self._goto(mark, 0)
+        for a in addrs:
+            self._hook(a, "bp")
+        self._hits = {}
+        self._last_seq = {}
+        self._target = None
+        self._replaying = True
+        self._hook_mode = "count"
+        try:
+            self._run(count=n)
+        finally:
+            self._hook_mode = None
+            self._replaying = False
+        self._machine_at = None
+        seen = [(self._last_seq[a], a) for a in addrs if a in self._last_seq]
+        if not seen:
+            return None
+        addr = max(seen)[1]
+        hit = Hit(addr, self._hits[addr])
+        self._goto(mark, 0)
+        found, _ = self._locate(hit)
+        return found
+
+    def goto_mark(self, mark: Mark, before: bool = False) -> Stop:
+        """Jump to a mark; with `before`, to the point just before its crossing."""
+        return self._command(self._cmd_goto, mark, before)
+
+    def _cmd_goto(self, mark: Mark, before: bool) -> Stop:
+        self.walk = None
+        self._freeze()
+        if mark not in self.timeline.marks:
+            return Stop("step", "that point is no longer in the history", self.machine.pc)
+        if before and mark.applied and mark.arrive is not None:
+            length = self.gap_length(mark)
+            prev = self.timeline.prev(mark)
+            if prev is not None:
+                self._goto(prev, length)
+                return Stop("step", "", self.machine.pc)
+        self._goto(mark, 0)
+        return Stop("step", "", self.machine.pc)
+
+    def goto_start(self) -> Stop:
+        return self.goto_mark(self.timeline.marks[0])
+
+    def goto_end(self) -> Stop:
+        return self.goto_mark(self.timeline.last)
+
+    # -- transitions ------------------------------------------------------------------------------
+    def _enter_transition(self, up) -> Stop:
+        from kernel_model.debugger import transition as tr
+
+        kind, target = up
+        before_pos = self.pos
+        before_view = self.view()
+        before_regs = self.regs()
+        if kind in TRAP_KINDS:
+            stop = self._step_one()
+            if stop.reason != "crossed" and stop.reason != "exited":
+                return stop
+            t = tr.from_crossing(self.pos[0], before_regs, self.regs(), self)
+        else:
+            t = self._walk_call(kind, target, before_regs)
+        self.walk = Walk(t, min(1, len(t.phases) - 1), before_view, before_pos, self.pos)
+        return self._phase_stop()
+
+    def _walk_call(self, kind, target, before_regs):
+        """Step through a call into the vDSO or the vsyscall page until it returns,
+        keeping what each instruction did (and what it read from [vvar])."""
+        import unicorn
+
+        from kernel_model.debugger import transition as tr
+
+        m = self.machine
+        ret_sp = m.sp
+        call = self.insn_at(m.pc)
+        ret_pc = m.pc + call.size
+        trace = []
+        reads: list[tuple[int, int, int]] = []
+        vvar = self._vvar_range()
+
+        def on_read(uc, access, addr, size, value, ud):
+            if vvar and vvar[0] <= addr < vvar[1]:
+                reads.append((addr, size, int.from_bytes(m.read(addr, size), "little")))
+
+        h = m.uc.hook_add(unicorn.UC_HOOK_MEM_READ, on_read)
+        try:
+            for _ in range(10_000):
+                pc = m.pc
+                i = self.insn_at(pc)
+                reads.clear()
+                regs_before = self.regs()
+                stop = self._step_one()
+                trace.append({"pc": pc, "insn": i, "reads": list(reads), "regs": regs_before,
+                              "after": self.regs(), "stop": stop, "mark": self.pos[0]})
+                if stop.reason in ("exited", "fault", "input"):
+                    break
+                if m.pc == ret_pc and m.sp == ret_sp:
+                    break
+        finally:
+            m.uc.hook_del(h)
+        return tr.from_call(kind, target, trace, before_regs, self)
+
+    def _vvar_range(self):
+        vdso = self.system.vdso
+        if vdso is None:
+            return None
+        return (vdso.vvar, vdso.base)
+
+    def _over_crossing(self) -> Stop:
+        stop = self._step_one()
+        if stop.reason == "crossed":
+            return Stop("step", stop.message, self.machine.pc)
+        return stop
+
+    def _walk_forward(self) -> Stop:
+        w = self.walk
+        if w.phase + 1 >= len(w.transition.phases):
+            self.walk = None
+            return self._cmd_step()
+        w.phase += 1
+        return self._phase_stop()
+
+    def _walk_back(self) -> Stop:
+        w = self.walk
+        if w.phase <= 0:
+            self.walk = None
+            self._goto(*w.before_pos)
+            return Stop("step", "", self.machine.pc)
+        w.phase -= 1
+        return self._phase_stop()
+
+    def _walk_finish(self) -> Stop:
+        w = self.walk
+        w.phase = len(w.transition.phases) - 1
+        return self._phase_stop()
+
+    def _phase_stop(self) -> Stop:
+        w = self.walk
+        phase = w.transition.phases[w.phase]
+        return Stop("phase", phase.title, self.machine.pc)
+
+    # -- breakpoints -----------------------------------------------------------------------------
+    def resolve(self, spec: str) -> int | None:
+        """An address from a number, a symbol or an assembly label."""
+        spec = spec.strip()
+        try:
+            return int(spec, 0)
+        except ValueError:
+            pass
+        name, _, off = spec.partition("+")
+        offset = int(off, 0) if off else 0
+        if self.program is not None and self.program.assembled is not None:
+            addr = self.program.assembled.labels.get(name)
+            if addr is not None:
+                return addr + offset
+        for addr, n in self.system.process.symbols.items():
+            if n == name:
+                return addr + offset
+        vdso = self.system.vdso
+        if vdso is not None:
+            a = vdso.symbol(name)
+            if a is not None:
+                return a + offset
+        return None
+
+    def add_breakpoint(self, spec: str) -> Breakpoint:
+        spec = spec.strip()
+        if spec.startswith(("syscall ", "catch ")):
+            name = spec.split(None, 1)[1].strip()
+            from kernel_model.abi import ABIS
+
+            if not any(abi.number_of(name) is not None for abi in ABIS.values()):
+                raise ValueError(f"{name}: not a syscall name")
+            b = Breakpoint(spec=f"syscall {name}", syscall=name)
+        else:
+            addr = self.resolve(spec)
+            if addr is None:
+                raise ValueError(f"{spec}: no such address, symbol or label")
+            b = Breakpoint(spec=spec, address=addr)
+            self._hook(addr, "bp")
+        self.breakpoints.append(b)
+        return b
+
+    def remove_breakpoint(self, b: Breakpoint) -> None:
+        self.breakpoints.remove(b)
+        if b.address is not None and not any(x.address == b.address for x in self.breakpoints):
+            self._unhook(b.address, "bp")
+
+    def toggle_breakpoint_at(self, addr: int) -> Breakpoint | None:
+        for b in self.breakpoints:
+            if b.address == addr:
+                self.remove_breakpoint(b)
+                return None
+        return self.add_breakpoint(hex(addr))
+
+    # -- input -------------------------------------------------------------------------------------
+    def feed_input(self, text: str) -> None:
+        self.io.feed(text)
+
+    def close_input(self) -> None:
+        self.io.close_input()
+
+    # -- what the screen shows -------------------------------------------------------------------
+    def view(self):
+        from kernel_model.debugger.view import build_view
+
+        return build_view(self)

@@ -1,0 +1,250 @@
+"""Capturing and restoring the whole guest, for stepping backwards: every mapped page, the
+kernel model's Python state, and the host side of the guest's standard streams. (The CPU is
+a Unicorn context, saved and restored by the machine itself.)
+
+Memory is kept page by page and shared between captures: a page that did not change since
+the previous capture is the same bytes object, so a capture costs little more than the pages
+the guest wrote. The kernel's state is a deep copy of the System's and the Kernel's
+attributes; handles to the host (the Unicorn CPU, locks, the TSC reader) are shared, never
+copied, and are found the first time a copy meets one.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import threading
+import types
+from dataclasses import dataclass
+
+from emu.machine import PAGE
+
+_ZERO_PAGE = bytes(PAGE)
+
+
+# -- memory ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MemoryImage:
+    """Every region Unicorn has mapped: (start, end, prot) with end exclusive, and each
+    region's pages."""
+
+    regions: tuple[tuple[int, int, int], ...]
+    pages: tuple[tuple[bytes, ...], ...]
+
+    def page_ids(self) -> set[int]:
+        return {id(p) for region in self.pages for p in region}
+
+
+def capture_memory(machine, previous: MemoryImage | None = None, *,
+                   writable_only: bool = False) -> MemoryImage:
+    """The machine's memory, sharing unchanged pages with `previous`. With
+    `writable_only`, regions the CPU cannot write are taken from `previous` without reading
+    them: right when only user code ran since `previous` was captured."""
+    uc = machine.uc
+    regions = tuple((begin, end + 1, prot) for begin, end, prot in uc.mem_regions())
+    old = {}
+    if previous is not None:
+        old = {r: pages for r, pages in zip(previous.regions, previous.pages, strict=True)}
+    all_pages = []
+    for start, end, prot in regions:
+        before = old.get((start, end, prot))
+        if writable_only and before is not None and not prot & 2:
+            all_pages.append(before)
+            continue
+        data = bytes(uc.mem_read(start, end - start))
+        pages = []
+        for i, off in enumerate(range(0, end - start, PAGE)):
+            page = data[off:off + PAGE]
+            if before is not None and before[i] == page:
+                page = before[i]
+            elif page == _ZERO_PAGE:
+                page = _ZERO_PAGE
+            pages.append(page)
+        all_pages.append(tuple(pages))
+    return MemoryImage(regions, tuple(all_pages))
+
+
+def restore_memory(machine, image: MemoryImage, live: MemoryImage | None = None) -> None:
+    """Make the machine's mappings and bytes those of `image`. `live`, when given, is an
+    image known to match the machine's memory outside its writable regions: those regions
+    are then rewritten only where their pages differ."""
+    uc = machine.uc
+    want = {r[:2]: r[2] for r in image.regions}
+    have = {(b, e + 1): p for b, e, p in uc.mem_regions()}
+    for (start, end) in have:
+        if (start, end) not in want:
+            uc.mem_unmap(start, end - start)
+    for (start, end), prot in want.items():
+        if (start, end) not in have:
+            # A region that overlaps differently-shaped old ones: clear the space first.
+            for b, e, _p in list(uc.mem_regions()):
+                if b < end and start < e + 1:
+                    uc.mem_unmap(b, e + 1 - b)
+            uc.mem_map(start, end - start, prot)
+            live = None  # the new region's bytes are unknown
+        elif have[(start, end)] != prot:
+            uc.mem_protect(start, end - start, prot)
+    known = {}
+    if live is not None:
+        known = {r[:2]: pages for r, pages in zip(live.regions, live.pages, strict=True)}
+    for (start, end, prot), pages in zip(image.regions, image.pages, strict=True):
+        before = known.get((start, end))
+        same = before is not None and all(a is b for a, b in zip(before, pages, strict=True))
+        if same and not prot & 2:
+            continue  # read-only, and the same pages as the live image: nothing to write
+        uc.mem_write(start, b"".join(pages))
+
+
+# -- the kernel model's Python state ------------------------------------------------------------
+
+# Attributes that are not state: the machine, wiring between objects, the program and options
+# (fixed for the whole run), and the listeners (the session itself is one).
+SYSTEM_SHARED = {"machine", "kernel", "image", "options", "arch", "layout", "era", "counter"}
+KERNEL_SHARED = {"machine", "listeners", "_dispatch", "_dispatch_x86_64", "system",
+                 "on_first_listener", "string_limit"}
+
+# Types that are handles to the host: a copy would be meaningless (or impossible).
+_HANDLE_TYPES: tuple[type, ...] = (type(threading.Lock()), type(threading.RLock()),
+                                   threading.Condition, types.ModuleType, types.FunctionType,
+                                   types.BuiltinFunctionType, types.MethodType, type)
+
+
+def _is_handle(obj) -> bool:
+    if isinstance(obj, _HANDLE_TYPES):
+        return True
+    mod = type(obj).__module__ or ""
+    return mod.startswith(("unicorn", "capstone", "ctypes", "_ctypes", "keystone", "_io", "io"))
+
+
+@dataclass(frozen=True)
+class KernelImage:
+    system: dict
+    kernel: dict
+    size: int  # an estimate of the bytes it holds, for the history budget
+
+
+class KernelState:
+    """Copies System/Kernel attribute dicts, sharing host handles found along the way."""
+
+    def __init__(self, system):
+        self.system = system
+        self.shared: dict[int, object] = {}
+        self._share(system, system.kernel, system.machine, system.machine.uc)
+        for name in SYSTEM_SHARED:
+            if hasattr(system, name):
+                self._share(getattr(system, name))
+        from kernel_model.abi import ABIS
+
+        self._share(*ABIS.values())
+        # Large and never changed after exec: the program's bytes and its symbol table.
+        self._share(system.process.exe_bytes, system.process.symbols)
+        self._share_handles(system)
+
+    def _share(self, *objs) -> None:
+        for obj in objs:
+            self.shared[id(obj)] = obj
+
+    def _share_handles(self, root) -> None:
+        """Walk the state once and mark every host handle in it as shared."""
+        seen: set[int] = set(self.shared)
+        stack = [root]
+        while stack:
+            obj = stack.pop()
+            if id(obj) in seen or isinstance(obj, (int, float, str, bytes, bool, type(None))):
+                continue
+            seen.add(id(obj))
+            if _is_handle(obj):
+                self.shared[id(obj)] = obj
+                continue
+            if isinstance(obj, dict):
+                stack.extend(obj.keys())
+                stack.extend(obj.values())
+            elif isinstance(obj, (list, tuple, set, frozenset)):
+                stack.extend(obj)
+            else:
+                d = getattr(obj, "__dict__", None)
+                if d is not None:
+                    stack.extend(d.values())
+                for slot in getattr(type(obj), "__slots__", ()):
+                    if hasattr(obj, slot):
+                        stack.append(getattr(obj, slot))
+
+    def _split(self):
+        s, k = self.system, self.system.kernel
+        sys_state = {n: v for n, v in vars(s).items() if n not in SYSTEM_SHARED}
+        k_state = {n: v for n, v in vars(k).items() if n not in KERNEL_SHARED}
+        return sys_state, k_state
+
+    def _copy(self, value):
+        memo = dict(self.shared)
+        try:
+            return copy.deepcopy(value, memo)
+        except TypeError:
+            # Something new holds a host handle (a lock, a CPU): share it and try again.
+            self._share_handles(value)
+            memo = dict(self.shared)
+            return copy.deepcopy(value, memo)
+
+    def capture(self) -> KernelImage:
+        sys_state, k_state = self._split()
+        sys_copy, k_copy = self._copy((sys_state, k_state))
+        return KernelImage(sys_copy, k_copy, _estimate((sys_copy, k_copy), self.shared))
+
+    def restore(self, image: KernelImage) -> None:
+        sys_copy, k_copy = self._copy((image.system, image.kernel))
+        self.system.__dict__.update(sys_copy)
+        self.system.kernel.__dict__.update(k_copy)
+
+
+def _estimate(state, shared: dict[int, object], limit: int = 20_000) -> int:
+    """A rough size: the bytes of the data buffers in the state (file contents, pipes) plus a
+    fixed cost per object, visiting at most `limit` objects."""
+    total = 0
+    seen: set[int] = set(shared)
+    stack = [state]
+    visited = 0
+    while stack and visited < limit:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        visited += 1
+        if isinstance(obj, (bytes, bytearray, str)):
+            total += len(obj) if len(obj) > 256 else 64
+            continue
+        total += 64
+        if isinstance(obj, dict):
+            stack.extend(obj.values())
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            stack.extend(obj)
+        elif not _is_handle(obj):
+            d = getattr(obj, "__dict__", None)
+            if d is not None:
+                stack.extend(d.values())
+    return total
+
+
+# -- the host side of the standard streams ------------------------------------------------------
+
+@dataclass(frozen=True)
+class HostIo:
+    """(offset, size) of each session-owned host file behind the guest's fds 0, 1, 2."""
+
+    files: tuple[tuple[int, int, int], ...]  # (host fd, offset, size)
+
+
+def capture_io(fds: tuple[int, ...]) -> HostIo:
+    out = []
+    for fd in fds:
+        out.append((fd, os.lseek(fd, 0, os.SEEK_CUR), os.fstat(fd).st_size))
+    return HostIo(tuple(out))
+
+
+def restore_io(io: HostIo) -> None:
+    """Put each file's offset back. Sizes are not: the files keep everything the guest ever
+    wrote, since the recorded future stays replayable; what the screen shows is cut at the
+    current point's recorded size. (The guest never sees the difference: in the past it only
+    replays user code, and at the live end offset and size agree again.)"""
+    for fd, offset, _size in io.files:
+        os.lseek(fd, offset, os.SEEK_SET)

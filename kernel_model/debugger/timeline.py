@@ -1,0 +1,219 @@
+"""The recorded history: a line of marks, each a saved state, and between two marks a gap of
+user-mode instructions that replays exactly.
+
+A mark's `arrive` path says how to get from the previous mark to the point just before this
+mark: `Offset(n)` runs n instructions (counted by Unicorn), `Hit(pc, k)` runs freely until
+the k-th time the instruction at pc is about to execute. A free run is never counted (that
+would slow it twentyfold), so its end is a `Hit`, turned into an offset only when someone
+steps back into it ("indexing", session.py).
+
+A mark is either *applied* (its state is the recorded outcome of something a replay must not
+redo: a syscall, a signal delivery, an `rdtsc`, a vsyscall emulation; a replay that reaches
+the point before it loads the mark instead) or *plain* (a stop, or an index point: its state
+is exactly the point before it). Between marks only user code runs, so a replay never enters
+the kernel and never touches the host.
+
+Memory is the big cost. Pages are shared between marks (state.MemoryImage); the budget counts
+each distinct page once. Over the budget, history is thinned, oldest first: index marks go
+(they can be rebuilt), then plain marks merge into the next one's path; if that is not enough
+the oldest marks are dropped and `horizon` says how far back stepping can go.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+CONTEXT_BYTES = 5700  # a saved Unicorn x86 context
+
+
+@dataclass(frozen=True)
+class Offset:
+    n: int
+
+
+@dataclass(frozen=True)
+class Hit:
+    pc: int
+    k: int
+
+
+def join(path: tuple, step) -> tuple:
+    """path + step, with consecutive offsets merged."""
+    if isinstance(step, Offset):
+        if step.n == 0:
+            return path
+        if path and isinstance(path[-1], Offset):
+            return path[:-1] + (Offset(path[-1].n + step.n),)
+    return path + (step,)
+
+
+def known_length(path: tuple | None) -> int | None:
+    if path is None or any(not isinstance(s, Offset) for s in path):
+        return None
+    return sum(s.n for s in path)
+
+
+@dataclass(eq=False, repr=False)
+class Mark:
+    kind: str  # start, stop, index, interrupt, syscall, int 0x80, sysenter, rdtsc, signal,
+    #            vsyscall, fault, exit, vdso
+    arrive: tuple | None  # path from the previous mark; None: not replayable (opaque)
+    applied: bool
+    ctx: object  # Unicorn context
+    pc: int
+    kernel: object  # state.KernelImage
+    io: object  # state.HostIo
+    memory: object | None  # state.MemoryImage, None when rebuilt by replay
+    extra: dict = field(default_factory=dict)  # session state riding along (watcher calls...)
+    events: list = field(default_factory=list)  # what happened at this boundary
+    info: dict = field(default_factory=dict)  # for the screen (stop reason, fault, transition)
+    ordinal: int = 0
+
+    @property
+    def length(self) -> int | None:
+        """Instructions from the previous mark to the point before this one, if known."""
+        return known_length(self.arrive)
+
+    def __repr__(self) -> str:
+        return f"<Mark {self.ordinal} {self.kind} pc={self.pc:#x} arrive={self.arrive}>"
+
+
+class Timeline:
+    def __init__(self, budget: int):
+        self.marks: list[Mark] = []
+        self.budget = budget
+        self.dropped = 0  # marks dropped from the start to stay within the budget
+        self.thinned = 0  # marks merged away
+        self._page_refs: dict[int, list] = {}  # id(page) -> [refcount, size]
+        self._kernel_refs: dict[int, list] = {}
+        self.used = 0
+
+    def __len__(self) -> int:
+        return len(self.marks)
+
+    @property
+    def last(self) -> Mark:
+        return self.marks[-1]
+
+    def index(self, mark: Mark) -> int:
+        i = mark.ordinal
+        if i < len(self.marks) and self.marks[i] is mark:
+            return i
+        self._renumber()
+        return mark.ordinal
+
+    def _renumber(self) -> None:
+        for i, m in enumerate(self.marks):
+            m.ordinal = i
+
+    def prev(self, mark: Mark) -> Mark | None:
+        i = self.index(mark)
+        return self.marks[i - 1] if i > 0 else None
+
+    def next(self, mark: Mark) -> Mark | None:
+        i = self.index(mark)
+        return self.marks[i + 1] if i + 1 < len(self.marks) else None
+
+    # -- changes -------------------------------------------------------------------------------
+    def append(self, mark: Mark) -> None:
+        mark.ordinal = len(self.marks)
+        self.marks.append(mark)
+        self._account(mark, +1)
+
+    def insert_after(self, before: Mark, mark: Mark) -> None:
+        i = self.index(before) + 1
+        self.marks.insert(i, mark)
+        self._renumber()
+        self._account(mark, +1)
+
+    def truncate_after(self, mark: Mark) -> None:
+        """Forget everything recorded after `mark` (a restart from scratch uses this)."""
+        i = self.index(mark)
+        for m in self.marks[i + 1:]:
+            self._account(m, -1)
+        del self.marks[i + 1:]
+
+    def drop_memory(self, mark: Mark) -> None:
+        if mark.memory is None:
+            return
+        self._account(mark, -1)
+        mark.memory = None
+        self._account(mark, +1)
+
+    def remove(self, mark: Mark) -> None:
+        """Merge a plain mark away: the next mark's path starts at the previous mark."""
+        i = self.index(mark)
+        assert not mark.applied and 0 < i < len(self.marks) - 1
+        nxt = self.marks[i + 1]
+        if mark.arrive is None or nxt.arrive is None:
+            nxt.arrive = None
+        else:
+            path = mark.arrive
+            for step in nxt.arrive:
+                path = join(path, step)
+            nxt.arrive = path
+        nxt.events[:0] = mark.events
+        self._account(mark, -1)
+        del self.marks[i]
+        self._renumber()
+        self.thinned += 1
+
+    # -- the budget ----------------------------------------------------------------------------
+    def _account(self, mark: Mark, sign: int) -> None:
+        self.used += sign * CONTEXT_BYTES
+        if mark.memory is not None:
+            for region in mark.memory.pages:
+                for page in region:
+                    ref = self._page_refs.get(id(page))
+                    if ref is None:
+                        ref = self._page_refs[id(page)] = [0, len(page), page]
+                    ref[0] += sign
+                    if ref[0] == 0:
+                        del self._page_refs[id(page)]
+                        self.used -= ref[1]
+                    elif ref[0] == 1 and sign > 0:
+                        self.used += ref[1]
+        k = mark.kernel
+        ref = self._kernel_refs.get(id(k))
+        if ref is None:
+            ref = self._kernel_refs[id(k)] = [0, k.size, k]
+        ref[0] += sign
+        if ref[0] == 0:
+            del self._kernel_refs[id(k)]
+            self.used -= ref[1]
+        elif ref[0] == 1 and sign > 0:
+            self.used += ref[1]
+
+    def over_budget(self) -> bool:
+        return self.used > self.budget
+
+    def thin(self, keep_after: Mark | None = None) -> None:
+        """Bring `used` under the budget. Marks at or after `keep_after` (the current
+        position) are never touched."""
+        limit = self.index(keep_after) if keep_after is not None else len(self.marks) - 1
+        # 1. index marks, oldest first: rebuilt by indexing if needed again.
+        for m in [m for m in self.marks[1:limit] if m.kind == "index"]:
+            if not self.over_budget():
+                return
+            self.remove(m)
+        limit = self.index(keep_after) if keep_after is not None else len(self.marks) - 1
+        # 2. plain stops in the older half: their state is replayed from the mark before.
+        for m in [m for m in self.marks[1:limit // 2] if not m.applied and m.arrive is not None
+                  and m.kind != "start"]:
+            if not self.over_budget():
+                return
+            nxt = self.next(m)
+            if nxt is not None and nxt.arrive is not None:
+                self.remove(m)
+        # 3. the oldest history goes; it must restart from a mark holding memory.
+        while self.over_budget() and len(self.marks) > 2:
+            limit = self.index(keep_after) if keep_after is not None else len(self.marks) - 1
+            cut = next((i for i in range(1, limit) if self.marks[i].memory is not None), None)
+            if cut is None:
+                return
+            for m in self.marks[:cut]:
+                self._account(m, -1)
+            self.dropped += cut
+            del self.marks[:cut]
+            self.marks[0].arrive = None  # nothing before it any more
+            self._renumber()

@@ -1,0 +1,426 @@
+"""What the screen shows at a stop, as one immutable snapshot: registers, code around the pc,
+the stack, the memory map, the events and output so far, the transition being walked and the
+state of the history. Built on the session's thread; the screen only reads it.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+from emu.machine import PROT_EXEC
+from kernel_model.debugger import insn as insns
+from kernel_model.events import (
+    KernelNote,
+    ProcessExited,
+    RunStopped,
+    SignalDelivered,
+    SyscallReturned,
+    VdsoCalled,
+    VsyscallCalled,
+)
+
+CODE_BEFORE = 8
+CODE_AFTER = 14
+STACK_WORDS = 16
+
+
+@dataclass(frozen=True)
+class CodeLine:
+    address: int
+    raw: bytes
+    intel: str
+    att: str
+    label: str  # a symbol or label starting at this address ("" if none)
+    where: str  # "name+0x12" when inside a known symbol
+    source: str  # the assembly source line, for assembly programs
+    current: bool
+    breakpoint: bool
+    kind: str  # the instruction's kind (syscall, int 0x80, sysenter, rdtsc, call, ret...)
+    region: str  # the VMA's name, e.g. "[vdso]"
+
+
+@dataclass(frozen=True)
+class StackWord:
+    address: int
+    value: int
+    note: str
+    is_sp: bool
+    is_fp: bool
+
+
+@dataclass(frozen=True)
+class MapLine:
+    start: int
+    end: int
+    perms: str
+    name: str
+    kind: str
+    text: str
+    has_pc: bool
+    has_sp: bool
+
+
+@dataclass(frozen=True)
+class EventLine:
+    index: int
+    text: str
+    kind: str  # syscall, vdso, vsyscall, signal, exit, note
+    mechanism: str
+    past: bool
+    current: bool
+    mark: object = field(compare=False, repr=False)
+    before: bool = True  # selecting it goes to the point before the crossing
+
+
+@dataclass(frozen=True)
+class OutputChunk:
+    stream: str  # stdout, stderr, stdin
+    text: str
+
+
+@dataclass(frozen=True)
+class HistoryInfo:
+    marks: int
+    used: int
+    budget: int
+    dropped: int
+    thinned: int
+    at_live_end: bool
+    can_go_back: bool
+    horizon: str
+    position: str
+
+
+@dataclass(frozen=True)
+class WalkView:
+    transition: object  # transition.Transition
+    phase: int
+    before: object  # the StopView at the trap
+
+
+@dataclass(frozen=True)
+class StopView:
+    program: str
+    arch: str
+    bits: int
+    pc: int
+    sp: int
+    regs: dict
+    previous: dict | None
+    code: tuple[CodeLine, ...]
+    stack: tuple[StackWord, ...]
+    maps: tuple[MapLine, ...]
+    events: tuple[EventLine, ...]
+    output: tuple[OutputChunk, ...]
+    upcoming: tuple | None
+    walk: WalkView | None
+    exited: bool
+    exit_text: str
+    history: HistoryInfo
+    breakpoints: tuple[str, ...]
+    waiting_input: bool
+    pending_fault: str
+    symbol: str  # where the pc is, "name+0x12"
+
+
+class Symbolizer:
+    """Addresses to "name+offset", only inside the VMA that holds the symbol and before the
+    next symbol: an address in [heap] is never "_end+0x1234"."""
+
+    def __init__(self, session):
+        syms: dict[int, str] = {}
+        for addr, name in session.system.process.symbols.items():
+            if name and not name.startswith("$"):
+                syms.setdefault(addr, name)
+        vdso = session.system.vdso
+        if vdso is not None:
+            names = sorted(vdso.image.symbols.items(), key=lambda kv: (not kv[0].startswith(
+                "__"), kv[0]))
+            for name, off in names:
+                syms.setdefault(vdso.base + off, name)
+        self.addrs = sorted(syms)
+        self.names = [syms[a] for a in self.addrs]
+        self.mm = session.system.mm
+
+    def label(self, addr: int) -> str:
+        i = bisect.bisect_left(self.addrs, addr)
+        if i < len(self.addrs) and self.addrs[i] == addr:
+            return self.names[i]
+        return ""
+
+    def where(self, addr: int) -> str:
+        i = bisect.bisect_right(self.addrs, addr) - 1
+        if i < 0:
+            return ""
+        base = self.addrs[i]
+        vma = self.mm.find(addr)
+        if vma is None or not vma.start <= base < vma.end:
+            return ""
+        off = addr - base
+        return self.names[i] if off == 0 else f"{self.names[i]}+{off:#x}"
+
+
+def _symbolizer(session) -> Symbolizer:
+    key = (id(session.system.process.symbols), session.system.vdso and session.system.vdso.base)
+    s = getattr(session, "_symbolizer", None)
+    if s is None or s[0] != key:
+        s = (key, Symbolizer(session))
+        session._symbolizer = s
+    s[1].mm = session.system.mm
+    return s[1]
+
+
+def _code(session, sym: Symbolizer, pc: int) -> tuple[CodeLine, ...]:
+    m = session.machine
+    bits = session.bits
+    mm = session.system.mm
+    prog = session.program
+    asm = prog.assembled if prog is not None else None
+    start = _sync_start(session, sym, pc)
+    try:
+        data = m.read(start, pc - start + CODE_AFTER * insns.MAX_INSN)
+    except Exception:
+        data = b""
+        for cut in range(pc - start + CODE_AFTER * insns.MAX_INSN, 0, -16):
+            try:
+                data = m.read(start, cut)
+                break
+            except Exception:
+                continue
+    decoded = insns.disassemble(data, start, bits, 400)
+    idx = next((i for i, d in enumerate(decoded) if d.address == pc), None)
+    if idx is None:  # no sync: start at the pc
+        try:
+            data = m.read(pc, CODE_AFTER * insns.MAX_INSN)
+        except Exception:
+            data = b""
+        decoded = insns.disassemble(data, pc, bits, CODE_AFTER)
+        idx = 0
+    shown = decoded[max(0, idx - CODE_BEFORE): idx + CODE_AFTER]
+    bps = {b.address for b in session.breakpoints if b.address is not None and b.enabled}
+    out = []
+    for d in shown:
+        source = ""
+        if asm is not None and d.address in asm.lines:
+            line_no = asm.lines[d.address]
+            if 0 < line_no <= len(asm.source):
+                source = asm.source[line_no - 1].strip()
+        vma = mm.find(d.address)
+        out.append(CodeLine(d.address, d.raw, d.text, insns.att_text(d.raw, d.address, bits),
+                            sym.label(d.address), sym.where(d.address), source,
+                            d.address == pc, d.address in bps, d.kind,
+                            vma.name if vma is not None else ""))
+    return tuple(out)
+
+
+def _sync_start(session, sym: Symbolizer, pc: int) -> int:
+    """An address before pc from which linear disassembly lands exactly on pc."""
+    prog = session.program
+    asm = prog.assembled if prog is not None else None
+    if asm is not None and pc in asm.sizes:
+        starts = sorted(a for a in asm.sizes if a <= pc)
+        return starts[max(0, len(starts) - CODE_BEFORE - 1)]
+    known = session.__dict__.setdefault("_insn_starts", set())
+    known.add(pc)
+    i = bisect.bisect_right(sym.addrs, pc) - 1
+    if i >= 0 and 0 <= pc - sym.addrs[i] <= 0x400:
+        vma = session.system.mm.find(pc)
+        if vma is not None and vma.start <= sym.addrs[i]:
+            return sym.addrs[i]
+    m = session.machine
+    for back in range(64, 0, -1):
+        start = pc - back
+        try:
+            data = m.read(start, back + insns.MAX_INSN)
+        except Exception:
+            continue
+        decoded = insns.disassemble(data, start, session.bits, 80)
+        if any(d.address == pc for d in decoded) and len(
+                [d for d in decoded if d.address < pc]) >= min(CODE_BEFORE, back // 4):
+            return start
+    return pc
+
+
+def _stack(session, sym: Symbolizer, regs: dict) -> tuple[StackWord, ...]:
+    m = session.machine
+    word = m.arch.word
+    sp = regs["rsp" if session.bits == 64 else "esp"]
+    fp = regs["rbp" if session.bits == 64 else "ebp"]
+    out = []
+    for i in range(STACK_WORDS):
+        addr = sp + i * word
+        try:
+            value = m.read_word(addr)
+        except Exception:
+            break
+        out.append(StackWord(addr, value, _annotate(session, sym, value), addr == sp,
+                             addr == fp))
+    return tuple(out)
+
+
+def _annotate(session, sym: Symbolizer, value: int) -> str:
+    mm = session.system.mm
+    vma = mm.find(value)
+    if vma is None:
+        return ""
+    if vma.prot & PROT_EXEC:
+        where = sym.where(value)
+        after_call = _follows_call(session, value)
+        if after_call:
+            return f"return to {where or hex(value)}"
+        return f"-> {where}" if where else f"-> code {vma.name or ''}".rstrip()
+    region = vma.name or vma.kind
+    preview = _string_preview(session, value)
+    text = f"-> {region}" if region else "-> data"
+    return f"{text} {preview}" if preview else text
+
+
+def _follows_call(session, value: int) -> bool:
+    m = session.machine
+    for back in (5, 2, 3, 6, 7):
+        try:
+            code = m.read(value - back, back)
+        except Exception:
+            continue
+        d = insns.decode(code, value - back, session.bits)
+        if d is not None and d.kind == "call" and d.size == back:
+            return True
+    return False
+
+
+def _string_preview(session, addr: int) -> str:
+    try:
+        data = session.machine.read_cstring(addr, 24)
+    except Exception:
+        return ""
+    if len(data) < 3 or any(b < 0x20 and b not in (9, 10) or b > 0x7E for b in data):
+        return ""
+    text = data.decode("ascii").replace("\n", "\\n").replace("\t", "\\t")
+    return f'"{text}"' + ("..." if len(data) >= 24 else "")
+
+
+def _maps(session, pc: int, sp: int) -> tuple[MapLine, ...]:
+    out = []
+    for v in session.system.mm.vmas:
+        if getattr(v, "hidden", False):
+            continue
+        out.append(MapLine(v.start, v.end, v.perms(), v.name, v.kind, v.maps_line(),
+                           v.start <= pc < v.end, v.start <= sp < v.end))
+    return tuple(out)
+
+
+def event_lines(session) -> tuple[EventLine, ...]:
+    cur_mark, cur_n = session.pos
+    cur = cur_mark.ordinal
+    out = []
+    for mark in session.timeline.marks:
+        for e in mark.events:
+            line = _event_line(e)
+            if line is None:
+                continue
+            text, kind, mech = line
+            past = mark.ordinal <= cur
+            out.append(EventLine(len(out), text, kind, mech, past, False, mark,
+                                 before=mark.applied))
+    # the current event: the last one already past
+    last_past = max((e.index for e in out if e.past), default=None)
+    if last_past is not None:
+        e = out[last_past]
+        out[last_past] = EventLine(e.index, e.text, e.kind, e.mechanism, e.past, True, e.mark,
+                                   e.before)
+    return tuple(out)
+
+
+def _event_line(e):
+    if isinstance(e, SyscallReturned):
+        text = f"[{e.mechanism}] {e.text}"
+        if e.note:
+            text += f"  /* {e.note} */"
+        return text, "syscall", e.mechanism
+    if isinstance(e, VdsoCalled):
+        return e.text, "vdso", "vdso"
+    if isinstance(e, VsyscallCalled):
+        return e.text, "vsyscall", "vsyscall"
+    if isinstance(e, SignalDelivered):
+        return e.text, "signal", ""
+    if isinstance(e, ProcessExited):
+        return e.text, "exit", ""
+    if isinstance(e, (KernelNote, RunStopped)):
+        return e.text, "note", ""
+    return None
+
+
+def output_chunks(session) -> tuple[OutputChunk, ...]:
+    """What the guest wrote (and read from stdin) up to the current point, in order."""
+    io = session.io
+    out_data, err_data = io.stdout(), io.stderr()
+    in_data = io.input_text()
+    cur = session.pos[0].ordinal
+    chunks: list[OutputChunk] = []
+    prev = None
+    for mark in session.timeline.marks[:cur + 1]:
+        sizes = {fd: (off, size) for fd, off, size in mark.io.files}
+        if prev is not None:
+            for stream, fd, data, use_off in (("stdin", io.stdin_fd, in_data, True),
+                                              ("stdout", io.stdout_fd, out_data, False),
+                                              ("stderr", io.stderr_fd, err_data, False)):
+                a = prev[fd][0 if use_off else 1]
+                b = sizes[fd][0 if use_off else 1]
+                if b > a:
+                    text = data[a:b].decode("utf-8", "replace")
+                    if text:
+                        if chunks and chunks[-1].stream == stream:
+                            chunks[-1] = OutputChunk(stream, chunks[-1].text + text)
+                        else:
+                            chunks.append(OutputChunk(stream, text))
+        prev = sizes
+    return tuple(chunks)
+
+
+def build_view(session) -> StopView:
+    regs = session.regs()
+    bits = session.bits
+    pc = regs["rip" if bits == 64 else "eip"]
+    sp = regs["rsp" if bits == 64 else "esp"]
+    sym = _symbolizer(session)
+    t = session.timeline
+    mark, n = session.pos
+    history = HistoryInfo(
+        marks=len(t), used=t.used, budget=t.budget, dropped=t.dropped, thinned=t.thinned,
+        at_live_end=session._at_frontier(),
+        can_go_back=not (mark.ordinal == 0 and n == 0),
+        horizon=session._horizon_text(),
+        position=f"point {mark.ordinal}" + (f" +{n}" if n else ""))
+    walk = None
+    if session.walk is not None:
+        w = session.walk
+        walk = WalkView(w.transition, w.phase, w.before)
+    exited = session.system.process.exited
+    pending = mark.info.get("pending") if n == 0 else None
+    waiting = False
+    if not exited and session.walk is None:
+        up = session.upcoming()
+        if up is not None and up[0] in ("syscall", "int 0x80", "sysenter"):
+            waiting = session._stdin_wait(up[0])
+    else:
+        up = None
+    return StopView(
+        program=session.system.process.exe_path,
+        arch=session.system.arch.name, bits=bits, pc=pc, sp=sp, regs=regs,
+        previous=session.previous_regs,
+        code=_code(session, sym, pc) if not exited or True else (),
+        stack=_stack(session, sym, regs),
+        maps=_maps(session, pc, sp),
+        events=event_lines(session),
+        output=output_chunks(session),
+        upcoming=up,
+        walk=walk,
+        exited=exited,
+        exit_text=session._exit_text() if exited else "",
+        history=history,
+        breakpoints=tuple(b.spec for b in session.breakpoints),
+        waiting_input=waiting,
+        pending_fault=mark.info.get("text", "") if pending else "",
+        symbol=sym.where(pc),
+    )

@@ -1,0 +1,323 @@
+"""The headless stepping engine: stepping into each entry path phase by phase, running to
+transitions and breakpoints, and going back in time with everything restored exactly."""
+
+import hashlib
+import threading
+import time
+
+from conftest import PROGRAMS
+
+from emu.program import load_program
+from kernel_model.debugger import DebugSession
+from kernel_model.debugger.state import capture_memory
+from kernel_model.system import RunOptions
+
+
+def session(path, *args, **options):
+    options.setdefault("seed", 1)
+    prog = load_program(str(path))
+    s = DebugSession.create(prog, [str(path), *args], RunOptions(**options))
+    return s
+
+
+def asm(tmp_path, name, source, **options):
+    path = tmp_path / name
+    path.write_text(source)
+    return session(path, **options)
+
+
+def walk(s):
+    """Step into the transition at pc and walk it to the end; the phase keys in order."""
+    keys = []
+    stop = s.step()
+    assert stop.reason == "phase", stop
+    keys.append(s.walk.transition.phases[0].key)
+    while s.walk is not None and s.walk.phase < len(s.walk.transition.phases) - 1:
+        keys.append(s.walk.transition.phases[s.walk.phase].key)
+        s.step()
+    keys.append(s.walk.transition.phases[-1].key)
+    return keys[:1] + keys[1:]
+
+
+def state(s):
+    """Everything a step back must restore: registers, every mapped byte, kernel state."""
+    img = capture_memory(s.machine)
+    h = hashlib.sha1()
+    for region, pages in zip(img.regions, img.pages, strict=True):
+        h.update(repr(region).encode())
+        for page in pages:
+            h.update(page)
+    p = s.system.process
+    kernel = (tuple(s.system.mm.vmas), s.system.mm.brk, p.fs_base, tuple(p.fds.fds()),
+              s.kernel.seq, p.sigmask, p.exited, dict(p.sigactions))
+    return s.regs(), h.hexdigest(), kernel
+
+
+def test_syscall_phases_in_order_and_what_each_shows():
+    s = session(PROGRAMS / "asm" / "hello_syscall.s")
+    assert s.run_to_transition().reason == "transition"
+    assert s.upcoming() == ("syscall", None)
+    s.step()
+    t = s.walk.transition
+    assert [p.key for p in t.phases] == ["user", "cpu", "pt_regs", "table", "handler", "return"]
+    assert s.walk.phase == 1  # the first step shows the CPU's part
+    cpu = t.phases[1]
+    changed = {c.what for c in cpu.changes}
+    assert {"rcx", "r11", "CPL", "rip"} <= changed
+    table = t.phases[3]
+    assert table.table_name == "sys_call_table"
+    assert [r.name for r in table.table if r.current] == ["write"]
+    handler = t.phases[4]
+    assert any('"Hello from syscall!\\n"' in d for d in handler.details)
+    ret = t.phases[5]
+    assert any(c.what == "rax" and "20" in c.after for c in ret.changes)
+    assert t.total_ns and "KERNEL_FACTS" in t.cost_source
+    while s.walk is not None:
+        s.step()
+    assert s.view().output[0].text == "Hello from syscall!\n"
+
+
+def test_int80_phases_show_the_gate_and_the_pushed_frame():
+    s = session(PROGRAMS / "asm" / "hello_int80.s")
+    s.run_to_transition()
+    assert s.upcoming()[0] == "int 0x80"
+    s.step()
+    t = s.walk.transition
+    assert [p.key for p in t.phases] == ["user", "gate", "frame", "pt_regs", "table",
+                                         "handler", "return"]
+    frame = t.phases[2]
+    assert [c.after.split()[1] for c in frame.changes] == ["ss", "esp", "eflags", "cs", "eip"]
+    assert t.phases[4].table_name == "ia32_sys_call_table"
+    assert [r.nr for r in t.phases[4].table if r.current] == [4]
+    assert t.phases[-1].title.startswith("iret")
+
+
+def test_int80_from_64_bit_code_warns_about_the_low_32_bits():
+    s = session(PROGRAMS / "asm" / "int80_from_64.s")
+    s.run_to_transition()
+    s.next()  # the first write, with a low buffer
+    s.run_to_transition()
+    s.step()
+    user = s.walk.transition.phases[0]
+    assert "low 32 bits" in user.warning and "rcx=0x7ff" in user.warning
+    s.next()  # finish the walk at once
+    handler = s.walk.transition.phases[-1]
+    assert any("= -14" in c.after for c in handler.changes)
+
+
+SYSENTER = """
+bits 32
+section .data
+msg: db "via sysenter", 10
+section .text
+_start:
+    mov eax, 4
+    mov ebx, 1
+    mov ecx, msg
+    mov edx, 13
+    call kernel_vsyscall
+    mov eax, 1
+    xor ebx, ebx
+    call kernel_vsyscall
+kernel_vsyscall:
+    push ecx
+    push edx
+    push ebp
+    mov ebp, esp
+    sysenter
+    int 0x80
+landing_pad:
+    pop ebp
+    pop edx
+    pop ecx
+    ret
+"""
+
+
+def test_sysenter_through_a_stub_returns_to_the_landing_pad(tmp_path):
+    s = asm(tmp_path, "sysenter.s", SYSENTER)
+    pad = s.program.assembled.labels["landing_pad"]
+    s.kernel.sysenter_landing_pad = pad
+    assert s.run_to_transition().message == "sysenter"
+    s.step()
+    t = s.walk.transition
+    assert [p.key for p in t.phases] == ["user", "pushes", "cpu", "pt_regs", "table",
+                                         "handler", "return"]
+    assert any("saved ebp" in d for d in t.phases[1].details)
+    assert "IA32_SYSENTER_EIP" in " ".join(c.after for c in t.phases[2].changes)
+    assert f"{pad:#x}" in " ".join(t.phases[-1].text)
+    s.next()
+    s.step()  # leave the walk: one instruction at the landing pad
+    assert s.machine.pc == pad + 1
+
+
+def test_reverse_steps_restore_registers_memory_and_kernel_state_exactly():
+    s = session(PROGRAMS / "bin" / "hello.glibc-x86_64")
+    pairs = []  # (just before a crossing, just after it), all the way to exit_group
+    while s.run_to_transition().reason == "transition":
+        before = state(s)
+        s.next()
+        pairs.append((before, state(s)))
+    assert len(pairs) > 15
+    # Back: from after each crossing one step lands exactly before it; then back to the
+    # previous crossing and forward over it again (a replay, not a re-execution).
+    for i in reversed(range(len(pairs))):
+        before, after = pairs[i]
+        assert state(s) == after
+        s.reverse_step()
+        assert state(s) == before
+        if i:
+            assert s.reverse_to_transition().reason == "transition"
+            assert state(s) == pairs[i - 1][0]
+            s.next()
+
+
+def test_single_steps_forward_and_back_agree():
+    s = session(PROGRAMS / "asm" / "int80_from_64.s")
+    forward = []
+    for _ in range(30):
+        forward.append(state(s))
+        stop = s.next() if s.upcoming() else s.step()
+        if stop.reason == "exited":
+            break
+    for expected in reversed(forward):
+        s.reverse_step()
+        assert state(s) == expected
+
+
+def test_output_follows_the_point_in_history():
+    s = session(PROGRAMS / "asm" / "hello_syscall.s")
+    s.cont()
+    assert "".join(c.text for c in s.view().output) == "Hello from syscall!\n"
+    s.reverse_to_transition()  # before exit
+    s.reverse_to_transition()  # before write
+    assert s.view().output == ()
+    s.next()
+    assert s.view().output[0].text == "Hello from syscall!\n"
+
+
+ECHO = """
+bits 64
+section .bss
+buf: resb 64
+section .text
+_start:
+    xor eax, eax            ; read(0, buf, 64)
+    xor edi, edi
+    lea rsi, [rip + buf]
+    mov edx, 64
+    syscall
+    mov rdx, rax            ; write(1, buf, n)
+    mov eax, 1
+    mov edi, 1
+    lea rsi, [rip + buf]
+    syscall
+    mov eax, 60
+    xor edi, edi
+    syscall
+"""
+
+
+def test_the_guest_waits_for_typed_input(tmp_path):
+    s = asm(tmp_path, "echo.s", ECHO)
+    stop = s.cont()
+    assert stop.reason == "input" and s.view().waiting_input
+    s.feed_input("hello there\n")
+    assert s.cont().reason == "exited"
+    out = s.view().output
+    assert [(c.stream, c.text) for c in out] == [("stdin", "hello there\n"),
+                                                ("stdout", "hello there\n")]
+    # back before the read: the typed line is read again, never asked twice
+    s.goto_start()
+    assert s.cont().reason == "exited"
+
+
+CALLS = """
+bits 64
+section .text
+_start:
+    mov ebx, 3
+again:
+    call work
+    dec ebx
+    jnz again
+    mov eax, 60
+    xor edi, edi
+    syscall
+work:
+    mov eax, 39             ; getpid
+    syscall
+    ret
+"""
+
+
+def test_breakpoints_next_finish_and_reverse_continue(tmp_path):
+    s = asm(tmp_path, "calls.s", CALLS)
+    labels = s.program.assembled.labels
+    s.add_breakpoint("work")
+    assert s.cont().reason == "breakpoint" and s.machine.pc == labels["work"]
+    stop = s.finish()
+    assert s.machine.pc == labels["again"] + 5, stop  # back in the caller, after the call
+    s.step()  # dec
+    s.step()  # jnz
+    assert s.next().reason == "breakpoint"  # the call runs into the breakpoint again
+    rbx = s.regs()["rbx"]
+    assert s.cont().reason == "breakpoint"
+    assert s.regs()["rbx"] == rbx - 1
+    assert s.reverse_continue().reason == "breakpoint"
+    assert s.regs()["rbx"] == rbx and s.machine.pc == labels["work"]
+    s.remove_breakpoint(s.breakpoints[0])
+    assert s.cont().reason == "exited"
+
+
+def test_catch_syscall_by_name(tmp_path):
+    s = asm(tmp_path, "calls.s", CALLS)
+    stop = s.run_to_syscall("exit")
+    assert stop.reason == "syscall" and s._syscall_name("syscall") == "exit"
+    assert len([e for e in s.view().events if "getpid" in e.text]) == 3
+
+
+def test_interrupt_stops_a_long_run_and_history_says_so():
+    s = session(PROGRAMS / "asm" / "bench_compute.s", "2000000000")
+    result = []
+    t = threading.Thread(target=lambda: result.append(s.cont()))
+    t.start()
+    time.sleep(0.3)
+    s.interrupt()
+    t.join(10)
+    assert result and result[0].reason == "interrupted"
+    stop = s.reverse_step()
+    assert "interrupted" in stop.message
+
+
+SEGV = """
+bits 64
+section .text
+_start:
+    xor eax, eax
+    mov rax, [rax]          ; NULL dereference
+"""
+
+
+def test_a_fault_stops_before_the_signal_and_the_next_step_delivers(tmp_path):
+    s = asm(tmp_path, "segv.s", SEGV)
+    stop = s.cont()
+    assert stop.reason == "fault" and "SIGSEGV" in stop.message
+    assert s.view().pending_fault
+    assert s.step().reason == "exited"
+    assert s.view().exit_text == "killed by SIGSEGV"
+    assert s.reverse_step().reason == "step"
+    assert s.view().pending_fault
+
+
+def test_history_within_a_small_budget_is_thinned_and_says_how_far_back():
+    s = session(PROGRAMS / "bin" / "hello.glibc-x86_64")
+    s.timeline.budget = 1 << 20
+    while s.run_to_transition().reason == "transition":
+        s.next()
+    assert s.timeline.used <= s.timeline.budget or s.timeline.dropped
+    assert s.timeline.dropped or s.timeline.thinned
+    while s.reverse_to_transition().reason != "start":
+        pass
+    if s.timeline.dropped:
+        assert "budget" in s.view().history.horizon
