@@ -119,6 +119,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_options(run)
     run.add_argument("program")
     run.add_argument("args", nargs=argparse.REMAINDER)
+    tui = sub.add_parser("tui", help="step through a program and watch every user/kernel "
+                         "transition (the default, on a demo)")
+    add_run_options(tui)
+    tui.add_argument("--history-budget", type=_size, default=256 << 20, metavar="SIZE",
+                     help="memory for stepping backwards (default 256M); older history is "
+                          "thinned beyond it")
+    tui.add_argument("program", nargs="?", help="an ELF, a .s file or a bundled name "
+                     "(default: time-three-ways)")
+    tui.add_argument("args", nargs=argparse.REMAINDER)
     sub.add_parser("list", help="the bundled programs")
     vdso = sub.add_parser("vdso", help="the vDSO image syscall-lab builds")
     vdso_sub = vdso.add_subparsers(dest="vdso_command", parser_class=_Parser, required=True)
@@ -136,12 +145,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
-        if not argv:
-            # Until the TUI lands, the bare command runs the built-in demo with its trace.
-            argv = ["run", "--strace", "--events", "hello-syscall"]
+        if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+            argv = ["tui", *argv]  # the stepping TUI (on the built-in demo)
         args = build_parser().parse_args(argv)
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "tui":
+            from tui.launch import cmd_tui  # textual is loaded only here
+
+            return cmd_tui(args)
         if args.command == "list":
             return cmd_list()
         if args.command == "table":
@@ -182,14 +194,21 @@ def resolve_program(name: str, arch: str | None):
         raise UsageError(str(e)) from None
 
 
-def make_system(args, program, extra_argv):
-    from kernel_model.system import RunOptions, System
+def run_options(args):
+    """RunOptions from the run options on the command line (run and tui share them)."""
+    from kernel_model.system import RunOptions
 
-    options = RunOptions(seed=args.seed, clock=args.clock, mounts=args.mount,
-                         max_insns=args.max_insns, timeout=args.timeout,
-                         memory_limit=args.memory_limit, string_limit=args.string_limit,
-                         env=args.env, kernel=args.kernel, vsyscall=args.vsyscall,
-                         vdso=args.vdso)
+    return RunOptions(seed=args.seed, clock=args.clock, mounts=args.mount,
+                      max_insns=args.max_insns, timeout=args.timeout,
+                      memory_limit=args.memory_limit, string_limit=args.string_limit,
+                      env=args.env, kernel=args.kernel, vsyscall=args.vsyscall,
+                      vdso=args.vdso)
+
+
+def make_system(args, program, extra_argv):
+    from kernel_model.system import System
+
+    options = run_options(args)
     argv0 = args.program
     try:
         return System(program.image, program.path, [argv0, *extra_argv], options,

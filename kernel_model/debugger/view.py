@@ -20,8 +20,8 @@ from kernel_model.events import (
     VsyscallCalled,
 )
 
-CODE_BEFORE = 8
-CODE_AFTER = 14
+CODE_BEFORE = 12
+CODE_AFTER = 30
 STACK_WORDS = 16
 
 
@@ -38,6 +38,7 @@ class CodeLine:
     breakpoint: bool
     kind: str  # the instruction's kind (syscall, int 0x80, sysenter, rdtsc, call, ret...)
     region: str  # the VMA's name, e.g. "[vdso]"
+    ref: str = ""  # what an operand points at: "<ts_sys>", "<print_line>"
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,7 @@ def _code(session, sym: Symbolizer, pc: int) -> tuple[CodeLine, ...]:
         decoded = insns.disassemble(data, pc, bits, CODE_AFTER)
         idx = 0
     shown = decoded[max(0, idx - CODE_BEFORE): idx + CODE_AFTER]
+    shown = _until_padding(shown, asm, pc)
     bps = {b.address for b in session.breakpoints if b.address is not None and b.enabled}
     out = []
     for d in shown:
@@ -210,8 +212,43 @@ def _code(session, sym: Symbolizer, pc: int) -> tuple[CodeLine, ...]:
         out.append(CodeLine(d.address, d.raw, d.text, insns.att_text(d.raw, d.address, bits),
                             sym.label(d.address), sym.where(d.address), source,
                             d.address == pc, d.address in bps, d.kind,
-                            vma.name if vma is not None else ""))
+                            vma.name if vma is not None else "", _ref(d, sym)))
     return tuple(out)
+
+
+def _until_padding(shown: list, asm, pc: int) -> list:
+    """Cut the listing where the code ends: past an assembly program's last instruction, or
+    at the zero bytes that pad a section (they decode as `add [rax], al`)."""
+    out = []
+    zeros = 0
+    for d in shown:
+        if asm is not None and d.address > pc and d.address not in asm.sizes:
+            break
+        zeros = zeros + 1 if d.raw == b"\0\0" else 0
+        if zeros >= 2 and d.address > pc:
+            out.pop()
+            break
+        out.append(d)
+    return out
+
+
+def _ref(d, sym: Symbolizer) -> str:
+    """The symbol an operand names, as gdb prints `<name+off>`: a call or jump target, or a
+    rip-relative address."""
+    target = None
+    if d.target is not None and d.target[0] == "imm":
+        target = d.target[1]
+    elif "rip + " in d.op_str or "rip - " in d.op_str:
+        import re
+
+        m = re.search(r"rip ([+-]) (0x[0-9a-f]+|\d+)", d.op_str)
+        if m:
+            disp = int(m.group(2), 0)
+            target = d.address + d.size + (disp if m.group(1) == "+" else -disp)
+    if target is None:
+        return ""
+    where = sym.where(target)
+    return f"<{where}>" if where else ""
 
 
 def _sync_start(session, sym: Symbolizer, pc: int) -> int:

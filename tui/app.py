@@ -1,0 +1,258 @@
+"""The stepping TUI: a Textual app over a DebugSession (kernel_model.debugger).
+
+Every command runs in a thread worker, so the screen stays live and Esc can stop a long run;
+the worker hands back a StopView, an immutable snapshot the panels draw from. The layout
+follows the terminal's size (tabs at 80x24, side by side at 120x40), or the presentation
+mode when asked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+
+from tui.commands import CONTROLS, SessionCommands, control_named
+from tui.screens.base import SessionScreen
+from tui.screens.dialogs import HelpScreen, PromptScreen
+from tui.screens.layouts import CompactScreen, PresentationScreen, WideScreen
+from tui.widgets.events import EventList
+from tui.widgets.output import OutputPane
+
+WIDE_MIN = (110, 32)  # below this, panels become tabs
+
+@dataclass
+class UiState:
+    view: object = None  # the StopView of the last stop
+    reason: str = ""
+    message: str = ""
+    busy: str = ""
+    att: bool = False
+    compare: bool = True
+    walk_ended: bool = False
+
+
+class SyscallLabApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "syscall-lab"
+    COMMANDS = App.COMMANDS | {SessionCommands}
+    MODES = {"wide": WideScreen, "compact": CompactScreen, "present": PresentationScreen}
+    BINDINGS = [Binding(c.key, c.action, c.footer or c.name.split()[0], show=bool(c.footer),
+                        tooltip=c.help, id=c.action, priority=c.key == "escape")
+                for c in CONTROLS]
+
+    def __init__(self, factory, *, program: str = ""):
+        """factory() makes a fresh DebugSession (called again by restart)."""
+        super().__init__()
+        self.factory = factory
+        self.program = program
+        self.session = None
+        self.state = UiState()
+        self.presenting = False
+
+    # -- start and layout -----------------------------------------------------------------
+    def on_mount(self) -> None:
+        self.session = self.factory()
+        self.state.view = self.session.view()
+        self.sub_title = self.program
+        self.switch_mode(self._layout())
+        # The first layout may already be mounted (empty) before the session existed.
+        self.call_after_refresh(self.redraw)
+
+    def _layout(self) -> str:
+        if self.presenting:
+            return "present"
+        w, h = self.size.width, self.size.height
+        return "wide" if w >= WIDE_MIN[0] and h >= WIDE_MIN[1] else "compact"
+
+    def on_resize(self, event) -> None:
+        mode = self._layout()
+        if self.current_mode and mode != self.current_mode:
+            self.switch_mode(mode)
+
+    def redraw(self) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, SessionScreen):
+                screen.show(self.state)
+
+    # -- running session commands --------------------------------------------------------
+    def run_session(self, method: str, *args, label: str = "") -> None:
+        if self.state.busy:
+            self.bell()
+            return
+        self.state.busy = label or method
+        self.redraw()
+        self._work(method, args)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="session")
+    def _work(self, method: str, args: tuple) -> None:
+        session = self.session
+        error = ""
+        stop = None
+        walking = session.walk is not None
+        try:
+            stop = getattr(session, method)(*args)
+        except Exception as e:  # keep the app alive: say what went wrong
+            error = f"{type(e).__name__}: {e}"
+        try:
+            view = session.view()
+        except Exception as e:
+            view = self.state.view
+            error = error or f"{type(e).__name__}: {e}"
+        self.call_from_thread(self._finished, stop, view, error, walking)
+
+    def _finished(self, stop, view, error: str, was_walking: bool) -> None:
+        s = self.state
+        s.busy = ""
+        s.view = view
+        s.reason = stop.reason if stop else "error"
+        s.message = error or (stop.message if stop else "")
+        s.walk_ended = was_walking and view.walk is None
+        self.redraw()
+        if error:
+            self.notify(error, title="syscall-lab", severity="error", timeout=8)
+
+    # -- actions ------------------------------------------------------------------------------
+    def action_step(self) -> None:
+        self.run_session("step", label="step")
+
+    def action_next(self) -> None:
+        self.run_session("next", label="next")
+
+    def action_finish(self) -> None:
+        self.run_session("finish", label="finish")
+
+    def action_cont(self) -> None:
+        self.run_session("cont", label="continue")
+
+    def action_transition(self) -> None:
+        self.run_session("run_to_transition", label="to the next transition")
+
+    def action_reverse_step(self) -> None:
+        self.run_session("reverse_step", label="step back")
+
+    def action_reverse_continue(self) -> None:
+        self.run_session("reverse_continue", label="reverse continue")
+
+    def action_reverse_transition(self) -> None:
+        self.run_session("reverse_to_transition", label="back to the previous transition")
+
+    def action_history_start(self) -> None:
+        self.run_session("goto_start", label="to the start")
+
+    def action_history_end(self) -> None:
+        self.run_session("goto_end", label="to the end")
+
+    def action_stop(self) -> None:
+        if self.state.busy and self.session is not None:
+            self.session.interrupt()
+        elif isinstance(self.screen, SessionScreen):
+            self.screen.focus_next()
+
+    def action_toggle_att(self) -> None:
+        self.state.att = not self.state.att
+        self.redraw()
+
+    def action_toggle_present(self) -> None:
+        self.presenting = not self.presenting
+        self.switch_mode(self._layout())
+
+    def action_toggle_dark(self) -> None:
+        self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_restart(self) -> None:
+        if self.state.busy:
+            self.bell()
+            return
+        old = self.session
+        breakpoints = [b.spec for b in old.breakpoints] if old is not None else []
+        self.session = self.factory()
+        for spec in breakpoints:
+            try:
+                self.session.add_breakpoint(spec)
+            except ValueError:
+                pass
+        if old is not None:
+            old.close()
+        self.state = UiState(att=self.state.att)
+        self.state.view = self.session.view()
+        self.state.message = "restarted"
+        self.redraw()
+
+    def action_prompt_break(self) -> None:
+        self.push_screen(PromptScreen("Break at: an address (0x401000), a label or symbol "
+                                      "(_start, main+4), or `syscall NAME`", "_start"),
+                         self.action_break_at)
+
+    def action_break_at(self, spec: str | None) -> None:
+        if not spec:
+            return
+        try:
+            b = self.session.add_breakpoint(spec)
+        except ValueError as e:
+            self.notify(str(e), severity="warning")
+            return
+        self.notify(f"breakpoint at {b.spec}")
+        self.state.view = self.session.view()
+        self.redraw()
+
+    def action_prompt_catch(self) -> None:
+        self.push_screen(PromptScreen("Run to the next call of the syscall:", "write"),
+                         self.action_catch)
+
+    def action_catch(self, name: str | None) -> None:
+        if name:
+            self.run_session("run_to_syscall", name, label=f"to the next {name}")
+
+    def action_prompt_command(self) -> None:
+        self.push_screen(PromptScreen("Command (break LOC, delete, catch syscall NAME, si, ni, "
+                                      "c, t, rs, rc, rt...):"), self.run_command)
+
+    def run_command(self, line: str | None) -> None:
+        """A gdb-style command line."""
+        if not line:
+            return
+        word, _, rest = line.partition(" ")
+        rest = rest.strip()
+        if word in ("b", "break", "tbreak"):
+            self.action_break_at(rest)
+        elif word == "catch":
+            self.action_catch(rest.removeprefix("syscall").strip())
+        elif word in ("delete", "d"):
+            for b in list(self.session.breakpoints):
+                if not rest or b.spec == rest:
+                    self.session.remove_breakpoint(b)
+            self.notify("breakpoints deleted")
+        else:
+            c = control_named(word)
+            if c is None:
+                self.notify(f"unknown command: {word}", severity="warning")
+            else:
+                getattr(self, f"action_{c.action}")()
+
+    # -- messages from widgets --------------------------------------------------------------
+    def on_event_list_chosen(self, message: EventList.Chosen) -> None:
+        view = self.state.view
+        if view is None or message.index >= len(view.events):
+            return
+        e = view.events[message.index]
+        self.run_session("goto_mark", e.mark, e.before, label="to that point in history")
+
+    def on_output_pane_typed(self, message: OutputPane.Typed) -> None:
+        if message.text is None:
+            self.session.close_input()
+            self.notify("end of input sent")
+        else:
+            self.session.feed_input(message.text)
+        self.state.view = self.session.view()
+        self.redraw()
+
+
+def make_app(factory, *, program: str = "") -> SyscallLabApp:
+    """One factory for the command line and the tests (posting's make_app)."""
+    return SyscallLabApp(factory, program=program)

@@ -1,0 +1,184 @@
+"""The transition panel, the heart of the screen: at a `syscall`, `int 0x80`, `sysenter`, a call
+into the vDSO or the vsyscall page, what is about to happen; while walking one, the current
+phase: what it changes (registers, privilege level, stack), one or two plain sentences, the
+syscall table with its row picked out, and the modelled cost beside the other paths'."""
+
+from __future__ import annotations
+
+import textwrap
+
+SHORT = {"user": "user", "cpu": "CPU", "gate": "IDT", "frame": "frame", "pushes": "stub",
+         "pt_regs": "pt_regs", "table": "table", "handler": "handler", "return": "return",
+         "call": "call", "vvar": "vvar", "tsc": "rdtsc", "math": "math", "ret": "ret",
+         "fault": "fault", "emulate": "emulate", "native": "native", "none": "none"}
+
+Line = list[tuple[str, str]]
+
+
+def wrap(text: str, width: int, role: str = "", indent: str = "") -> list[Line]:
+    return [[(indent + part, role)] for part in textwrap.wrap(
+        text, max(20, width - len(indent))) or [""]]
+
+
+def transition_lines(view, *, width: int = 60, compare: bool = True) -> list[Line]:
+    if view.walk is not None:
+        return _walking(view, width, compare)
+    return _idle(view, width)
+
+
+def _walking(view, width: int, compare: bool) -> list[Line]:
+    w = view.walk
+    t = w.transition
+    phase = t.phases[w.phase]
+    lines: list[Line] = []
+    kind = {"vdso": "vDSO call", "vsyscall": "vsyscall call"}.get(t.kind, t.kind)
+    lines.append([(f"{kind}  ", "heading"), (" ".join(t.title.split())[:width - len(kind) - 2],
+                                             "title")])
+    if t.banner:
+        lines += wrap(t.banner, width, "banner")
+    # progress: each phase's short name, the current one highlighted
+    prog: Line = []
+    used = 0
+    for i, p in enumerate(t.phases):
+        name = SHORT.get(p.key, p.key)
+        sep = " › " if i else ""
+        if used + len(sep) + len(name) > width and prog:
+            lines.append(prog)
+            prog, used, sep = [], 0, ""
+        role = "phase-now" if i == w.phase else "phase-done" if i < w.phase else "phase-next"
+        prog += [(sep, "muted"), (name, role)]
+        used += len(sep) + len(name)
+    lines.append(prog)
+    ring = "ring 0 (kernel)" if phase.kernel else "ring 3 (user)"
+    lines.append([(f"{w.phase + 1}/{len(t.phases)}  ", "muted"), (phase.title, "phase-title"),
+                  ("   " + ring, "kernel" if phase.kernel else "user")])
+    for sentence in phase.text:
+        if sentence:
+            lines += wrap(sentence, width, "text")
+    if phase.warning:
+        lines += wrap("⚠ " + phase.warning, width, "warning")
+    if phase.changes:
+        lines.append([])
+        name_w = max(len(c.what) for c in phase.changes)
+        for c in phase.changes:
+            before = c.before if c.before else ""
+            line: Line = [("  " + c.what.ljust(name_w) + "  ", "reg-name")]
+            if before:
+                line += [(before, "old"), ("  → ", "muted")]
+            else:
+                line += [("→ ", "muted")]
+            line.append((c.after, "changed"))
+            lines.append(line)
+    if phase.table:
+        lines.append([])
+        lines.append([(f"  {phase.table_name}", "heading")])
+        for row in phase.table:
+            mark = "▶" if row.current else " "
+            status = "" if row.implemented else "  (ENOSYS here)"
+            lines.append([(f"  {mark} {row.nr:4d}  ", "pc" if row.current else "muted"),
+                          (f"{row.name:<20}", "table-now" if row.current else "table"),
+                          (f" {row.handler}", "muted"), (status, "warning" if status else "")])
+    if phase.details:
+        lines.append([])
+        for d in phase.details:
+            lines.append([("  " + d[:width - 2], "detail")])
+    lines.append([])
+    lines += _cost(t, phase, width, compare)
+    return lines
+
+
+def _cost(t, phase, width: int, compare: bool) -> list[Line]:
+    lines: list[Line] = []
+    if t.total_ns:
+        share = "" if phase.cost_ns is None else (
+            f"this phase ~{phase.cost_ns:.0f} ns of " if phase.cost_ns else "this phase: free; ")
+        lines.append([("modelled cost: ", "muted"), (f"{share}~{t.total_ns:.0f} ns in all",
+                                                     "cost")])
+    elif t.kind == "vsyscall":
+        lines.append([("modelled cost: the call ends in SIGSEGV", "muted")])
+    last = phase is t.phases[-1] or phase is t.phases[0]
+    if compare and t.comparison and last:
+        top = max(ns for _n, ns in t.comparison)
+        bar_w = max(5, min(30, width - 28))
+        for name, ns in t.comparison:
+            n = max(1, round(ns / top * bar_w))
+            mine = name.split()[0].lower() == t.kind.split()[0].lower() or (
+                name == "vDSO" and t.kind == "vdso")
+            lines.append([(f"  {name:<20}", "cost" if mine else "muted"),
+                          (f"{ns:5.0f} ns ", "cost" if mine else "muted"),
+                          ("█" * n, "bar-now" if mine else "bar")])
+        lines.append([("  (measured per call on Linux 6.18, KERNEL_FACTS §6)", "muted")])
+    return lines
+
+
+def _idle(view, width: int) -> list[Line]:
+    lines: list[Line] = []
+    if view.exited:
+        lines.append([("The program has ended: ", "heading"), (view.exit_text, "title")])
+        return lines + _last(view, width)
+    if view.pending_fault:
+        lines.append([("Fault  ", "heading"), (view.pending_fault, "warning")])
+        lines += wrap("The CPU raised an exception. The next step lets the kernel handle it "
+                      "(a signal, or the vsyscall emulation).", width, "text")
+        return lines
+    up = view.upcoming
+    if up is None:
+        lines += wrap("No transition at the pc. t runs to the next one: a syscall, int 0x80, "
+                      "sysenter, or a call into the vDSO or the vsyscall page.", width, "muted")
+        return lines + _last(view, width)
+    kind, target = up
+    if kind in ("syscall", "int 0x80", "sysenter"):
+        lines += _preview_trap(view, kind, width)
+    elif kind == "vdso":
+        name = next((c.where for c in view.code if c.address == target), "") or \
+            f"{target:#x}"
+        lines.append([("Next: a call into the vDSO  ", "heading"), (name, "title")])
+        lines += wrap(f"The target, {target:#x}, is inside [vdso]: code the kernel mapped into "
+                      "the process. No crossing: the CPU stays in ring 3, and strace will not "
+                      "see the call. s steps into it, n over it.", width, "text")
+    else:
+        lines.append([("Next: a call to the vsyscall page  ", "heading"),
+                      (f"{target:#x}", "title")])
+        lines += wrap("A fixed address in every x86-64 process. Today the page may not be "
+                      "executed: the CPU faults and the kernel emulates the call. s steps into "
+                      "it, n over it.", width, "text")
+    return lines
+
+
+def _preview_trap(view, kind: str, width: int) -> list[Line]:
+    from kernel_model.abi import I386_ABI, X86_64_ABI
+
+    abi = X86_64_ABI if kind == "syscall" else I386_ABI
+    r = view.regs
+    nr_reg = "rax" if view.bits == 64 else "eax"
+    nr = abi.signed(r.get(nr_reg, 0) & abi.mask)
+    name = abi.table.get(nr, "(no such syscall)")
+    lines: list[Line] = [[(f"Next: {kind}  ", "heading"), (f"{abi.table_name}[{nr}] = {name}",
+                                                          "title")]]
+    regs = [n for n, _ in abi.arg_regs]
+    shown = []
+    for reg in regs:
+        full = reg if view.bits == 32 else ("r" + reg[1:] if reg.startswith("e") else reg)
+        value = r.get(full, r.get(reg, 0))
+        if abi.bits == 32:
+            value &= 0xFFFFFFFF
+        shown.append(f"{reg}={value:#x}")
+    lines.append([("  " + f"{nr_reg}={nr}  " + "  ".join(shown[:3]), "detail")])
+    lines.append([("  " + "  ".join(shown[3:]), "detail")])
+    how = {"syscall": "the x86-64 entry: sys_call_table, rcx and r11 clobbered",
+           "int 0x80": "the i386 entry through the IDT: ia32_sys_call_table",
+           "sysenter": "the i386 fast entry via __kernel_vsyscall"}[kind]
+    if kind == "int 0x80" and view.bits == 64:
+        how += "; from 64-bit code only the low 32 bits of each register count"
+    lines += wrap(f"{how}. s steps into it, one phase a key; n steps over the whole crossing.",
+                  width, "text")
+    return lines
+
+
+def _last(view, width: int) -> list[Line]:
+    past = [e for e in view.events if e.past and e.kind in ("syscall", "vdso", "vsyscall")]
+    if not past:
+        return []
+    e = past[-1]
+    return [[], [("last transition: ", "muted"), (" ".join(e.text.split())[:width - 17],
+                                                  "detail")]]

@@ -1,0 +1,1 @@
+"""Screens of the stepping TUI: the layouts (wide, compact, presentation) and dialogs."""

@@ -1,0 +1,99 @@
+"""The three layouts: wide (120x40 and up: code and transition side by side, registers and a
+tabbed corner below), compact (80x24: every panel a tab), and presentation (for a projector:
+only the code and the transition, large)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+
+from tui.screens.base import SessionScreen
+from tui.widgets.events import EventList
+from tui.widgets.output import OutputPane
+from tui.widgets.panel import Panel
+
+
+class WideScreen(SessionScreen):
+    def compose(self) -> ComposeResult:
+        yield Static("", id="status")
+        with Horizontal(id="top"):
+            with VerticalScroll(id="code-box", classes="box"):
+                yield Panel("Code", id="code")
+            with VerticalScroll(id="transition-box", classes="box"):
+                yield Panel("Transition", id="transition")
+        with Horizontal(id="bottom"):
+            with VerticalScroll(id="registers-box", classes="box"):
+                yield Panel("Registers", id="registers")
+            with TabbedContent(id="corner"):
+                with TabPane("Events", id="tab-events"):
+                    yield EventList(id="events")
+                with TabPane("Output", id="tab-output"):
+                    yield OutputPane(id="output")
+                with TabPane("Stack", id="tab-stack"):
+                    with VerticalScroll():
+                        yield Panel("Stack", id="stack")
+                with TabPane("Memory map", id="tab-maps"):
+                    with VerticalScroll():
+                        yield Panel("Memory map", id="maps")
+                with TabPane("History", id="tab-history"):
+                    yield Panel("History", id="history")
+        yield Footer()
+
+    def follow(self, state) -> None:
+        if state.view is not None and state.view.waiting_input:
+            self.select_tab("tab-output")
+
+
+class CompactScreen(SessionScreen):
+    def compose(self) -> ComposeResult:
+        yield Static("", id="status")
+        with TabbedContent(id="tabs"):
+            with TabPane("Code", id="tab-code"):
+                with Vertical():
+                    with VerticalScroll(classes="box grow"):
+                        yield Panel("Code", id="code")
+                    yield Panel("", id="changed")
+            with TabPane("Transition", id="tab-transition"):
+                with VerticalScroll(classes="box"):
+                    yield Panel("Transition", id="transition")
+            with TabPane("Regs", id="tab-registers"):
+                with VerticalScroll(classes="box"):
+                    yield Panel("Registers", id="registers")
+            with TabPane("Stack", id="tab-stack"):
+                with VerticalScroll(classes="box"):
+                    yield Panel("Stack", id="stack")
+            with TabPane("Events", id="tab-events"):
+                yield EventList(id="events")
+            with TabPane("Output", id="tab-output"):
+                yield OutputPane(id="output")
+            with TabPane("Maps", id="tab-maps"):
+                with VerticalScroll(classes="box"):
+                    yield Panel("Memory map", id="maps")
+                    yield Panel("History", id="history")
+        yield Footer()
+
+    def follow(self, state) -> None:
+        v = state.view
+        if v is None:
+            return
+        if v.waiting_input:
+            self.select_tab("tab-output")
+        elif v.walk is not None or (state.reason == "transition" and v.upcoming is not None):
+            self.select_tab("tab-transition")
+        elif state.reason in ("step", "breakpoint", "start") and state.walk_ended:
+            self.select_tab("tab-code")
+
+
+class PresentationScreen(SessionScreen):
+    """For a projector: the code and the transition, nothing else."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="status")
+        with Horizontal(id="present") if self.app.size.width >= 110 else Vertical(
+                id="present"):
+            with VerticalScroll(classes="box"):
+                yield Panel("Code", id="code")
+            with VerticalScroll(classes="box"):
+                yield Panel("Transition", id="transition")
+        yield Footer()

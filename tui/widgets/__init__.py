@@ -1,0 +1,1 @@
+"""Widgets of the stepping TUI: panels, the events list, the output pane."""
