@@ -25,6 +25,7 @@ class Vma:
     kind: str = "anon"  # for the screen: "code", "data", "heap", "stack", "vdso", "vvar", ...
     grows_down: bool = False
     hidden: bool = False  # mapped but not listed (an era kept this data in the fixmap)
+    backed: bool = True  # False: listed, but every access faults (the xonly vsyscall page)
 
     @property
     def size(self) -> int:
@@ -115,7 +116,9 @@ class Mm:
         if self.total - overlap + size > self.limit:
             raise OutOfMemory
         self.unmap(start, size)
-        if host_backed:
+        if not attrs.get("backed", True):
+            pass  # the kernel knows the range; the CPU may not touch it
+        elif host_backed:
             self.machine.map_host(start, size, prot)
         else:
             self.machine.map(start, size, prot)
@@ -132,7 +135,8 @@ class Mm:
                 kept.append(v)
                 continue
             lo, hi = max(v.start, start), min(v.end, end)
-            self.machine.unmap(lo, hi - lo)
+            if v.backed:
+                self.machine.unmap(lo, hi - lo)
             if v.start < lo:
                 kept.append(replace(v, end=lo))
             if hi < v.end:
@@ -155,7 +159,8 @@ class Mm:
             out.append(replace(v, start=lo, end=hi, prot=prot, offset=v.offset + (lo - v.start)))
             if hi < v.end:
                 out.append(replace(v, start=hi, offset=v.offset + (hi - v.start)))
-            self.machine.protect(lo, hi - lo, prot)
+            if v.backed:
+                self.machine.protect(lo, hi - lo, prot)
         self.vmas = sorted(out, key=lambda v: v.start)
         self._merge_all()
         return True

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import random
+import select
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,7 +34,10 @@ from kernel_model.process import Process
 
 # Where the kernel model keeps the GDT and its return-to-user trampoline: x86-64's
 # cpu_entry_area, and for i386 processes the page above their 4 GiB - 8 KiB address space.
-GDT_ADDR = {64: 0xFFFFFE0000000000, 32: 0xFFFFE000}
+# The GDT and the kernel model's return-to-user trampoline: in the last page below the
+# 64-bit non-canonical hole (TASK_SIZE_MAX: no user mapping may go there), and for i386
+# processes in the page above their 4 GiB - 8 KiB address space.
+GDT_ADDR = {64: 0x7FFFFFFFF000, 32: 0xFFFFE000}
 TICK_US = 4000  # HZ=250: how often the timer thread refreshes the clock data user mode reads
 
 
@@ -70,7 +75,11 @@ class System:
         arch: Arch = image.arch
         self.arch = arch
         self.rng = random.Random(options.seed)
-        self.machine = Machine(arch)
+        self.era = era_named(options.kernel)
+        self.vsyscall_mode = (options.vsyscall or self.era.vsyscall) if arch.bits == 64 \
+            else "none"
+        # Only a vsyscall page the CPU executes or reads needs Unicorn's slower virtual TLB.
+        self.machine = Machine(arch, high_addresses=self.vsyscall_mode in ("native", "emulate"))
         pie_size = image.highest - image.lowest if image.is_pie else 0
         layout = binfmt.choose_layout(arch, self.rng, pie_size)
         self.layout = layout
@@ -109,9 +118,6 @@ class System:
 
         # arch_setup_additional_pages(): the vDSO (and its data) in the mmap area, then the
         # vsyscall page, which every x86-64 process shares at its fixed address.
-        self.era = era_named(options.kernel)
-        self.vsyscall_mode = (options.vsyscall or self.era.vsyscall) if arch.bits == 64 \
-            else "none"
         want_vdso = options.vdso if options.vdso is not None else (
             self.era.vdso64 if arch.bits == 64 else True)
         self.vdso = None
@@ -178,65 +184,36 @@ class System:
     def run(self) -> int:
         """Run to the end (exit, a fatal signal, or a limit) and return the exit status."""
         self.start()
-        deadline = (time.monotonic() + self.options.timeout) if self.options.timeout else None
-        while not self.process.exited:
-            self._fault = None
-            stop = self._run_segment(deadline)
-            if stop is None:
-                return self._limit("timeout", f"stopped after {self.options.timeout:g} s "
-                                              "(--timeout): the guest did not finish")
-            if self.process.exited:
-                break
-            if self.counter is not None and self.counter.exceeded:
-                return self._limit("max-insns", f"stopped after {self.counter.count} "
-                                                f"instructions (--max-insns)")
-            if self._vsyscall_fetch is not None:
-                vsyscall.emulate(self, self._vsyscall_fetch)
-                self._vsyscall_fetch = None
-            elif self._fault is not None:
-                self.signals.force(*self._fault)
-            elif stop.kind == "error":
-                self.signals.force(*self._classify_error(stop.uc_errno))
-            elif self.signals.deliverable():
-                pass  # a signal the kernel queued stopped the CPU
-            else:
-                # emu_start returned on its own: `hlt` in user mode is a #GP, like any
-                # privileged instruction.
-                self.signals.force(signals.SIGSEGV, signals.SI_KERNEL, 0)
-            self.signals.deliver_pending()
-        return self.finish()
-
-    def _run_segment(self, deadline: float | None):
-        """One emu_start, in a helper thread, while this thread keeps time: it runs the
-        timer tick (the clock data user mode reads, written straight into host-backed pages
-        while the CPU runs) and watches for the --timeout deadline and Ctrl-C (Python
-        handles signals only between bytecodes, never inside Unicorn).
-
-        The CPU is never stopped from outside to be resumed: Unicorn 2.1.4 then re-executes
-        part of the interrupted block (a `lock inc` loop counts too far). A deadline or
-        Ctrl-C ends the run, so there it is safe. Returns None at the deadline."""
         m = self.machine
-        result = []
-        worker = threading.Thread(target=lambda: result.append(m.run(m.pc)), daemon=True)
-        worker.start()
-        tick = TICK_US / 1e6 if self.tick_jobs else 0.1
-        try:
-            while True:
-                wait = tick if deadline is None else max(0.0, min(tick, deadline - time.monotonic()))
-                worker.join(wait)
-                if not worker.is_alive():
+        with _KernelTimer(self) as timer:
+            while not self.process.exited:
+                self._fault = None
+                stop = m.run(m.pc)
+                if timer.expired:
+                    return self._limit("timeout", f"stopped after {self.options.timeout:g} "
+                                                  "s (--timeout): the guest did not finish")
+                if self.process.exited:
                     break
-                for job in self.tick_jobs:
-                    job()
-                if deadline is not None and time.monotonic() >= deadline:
-                    m.stop()
-                    worker.join()
-                    return None
-        except KeyboardInterrupt:
-            m.stop()
-            worker.join()
-            raise
-        return result[0]
+                if self.counter is not None and self.counter.exceeded:
+                    return self._limit("max-insns", f"stopped after {self.counter.count} "
+                                                    f"instructions (--max-insns)")
+                if self._vsyscall_fetch is not None:
+                    vsyscall.emulate(self, self._vsyscall_fetch)
+                    self._vsyscall_fetch = None
+                elif self._fault is not None:
+                    self.signals.force(*self._fault)
+                elif stop.kind == "error":
+                    self.signals.force(*self._classify_error(stop.uc_errno))
+                elif self.signals.deliverable():
+                    pass  # a signal the kernel queued stopped the CPU
+                elif timer.interrupted:
+                    raise KeyboardInterrupt
+                else:
+                    # emu_start returned on its own: `hlt` in user mode is a #GP, like any
+                    # privileged instruction.
+                    self.signals.force(signals.SIGSEGV, signals.SI_KERNEL, 0)
+                self.signals.deliver_pending()
+        return self.finish()
 
     def _limit(self, reason: str, text: str) -> int:
         self.kernel.emit(RunStopped(reason, self.machine.pc, text))
@@ -268,10 +245,19 @@ class System:
         uc.emu_stop()
 
     def _on_bad_memory(self, uc, access: int, addr: int, size: int, value: int, _ud) -> bool:
+        if self.arch.bits == 64 and (1 << 47) <= addr < (1 << 64) - (1 << 47):
+            # Unicorn's default TLB reports an address cut to 52 bits: a canonical kernel
+            # address (bits 47-63 all set) comes back with only bits 47-51 set. Anything else
+            # past user space is non-canonical: a #GP, SIGSEGV with si_code SI_KERNEL.
+            if addr >> 47 == 0x1F:
+                addr |= ((1 << 64) - 1) ^ ((1 << 52) - 1)
+            else:
+                self._fault = (signals.SIGSEGV, signals.SI_KERNEL, 0)
+                return False
         unmapped = access in (unicorn.UC_MEM_READ_UNMAPPED, unicorn.UC_MEM_WRITE_UNMAPPED,
                               unicorn.UC_MEM_FETCH_UNMAPPED)
-        if access == unicorn.UC_MEM_FETCH_PROT and vsyscall.in_page(addr) and \
-                self.vsyscall_mode in ("emulate", "xonly"):
+        if access in (unicorn.UC_MEM_FETCH_PROT, unicorn.UC_MEM_FETCH_UNMAPPED) and \
+                vsyscall.in_page(addr) and self.vsyscall_mode in ("emulate", "xonly"):
             # Executing the page traps; the kernel emulates the call (emulate_vsyscall).
             self._vsyscall_fetch = addr
             return False
@@ -311,6 +297,75 @@ class System:
     # -- for front ends -----------------------------------------------------------
     def maps(self) -> list[Vma]:
         return list(self.mm.vmas)
+
+
+class _KernelTimer:
+    """A host thread beside the CPU, for what a real kernel does asynchronously: the timer
+    tick (the clock data user mode reads, written straight into host-backed pages while the
+    CPU runs), the --timeout deadline, and Ctrl-C (the C-level signal handler writes to a
+    wakeup fd even while the main thread is inside Unicorn, where Python code cannot run).
+
+    It never stops the CPU to let it go on: Unicorn 2.1.4 re-executes part of a block
+    interrupted from another thread (a `lock inc` loop counts too far). The deadline and
+    Ctrl-C end the run, so there stopping is safe."""
+
+    def __init__(self, system: System):
+        self.system = system
+        self.expired = False
+        self.interrupted = False
+        timeout = system.options.timeout
+        self.deadline = time.monotonic() + timeout if timeout else None
+        self._done = threading.Event()
+        self._wake_r = self._wake_w = None
+        self._old_wakeup = None
+
+    def __enter__(self) -> _KernelTimer:
+        if threading.current_thread() is threading.main_thread():
+            self._wake_r, self._wake_w = os.pipe()
+            os.set_blocking(self._wake_w, False)
+            self._old_wakeup = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+        if self.system.tick_jobs or self.deadline is not None or self._wake_r is not None:
+            self._thread = threading.Thread(target=self._loop, daemon=True)
+            self._thread.start()
+        else:
+            self._thread = None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        if self._wake_w is not None:
+            os.write(self._wake_w, b"\0")  # wake the thread's select
+        if self._thread is not None:
+            self._thread.join()
+        if self._wake_r is not None:
+            signal.set_wakeup_fd(self._old_wakeup)
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+
+    def _loop(self) -> None:
+        tick = TICK_US / 1e6
+        m = self.system.machine
+        while not self._done.is_set():
+            wait = tick if self.deadline is None else max(0.0, min(
+                tick, self.deadline - time.monotonic()))
+            if self._wake_r is not None:
+                ready, _, _ = select.select([self._wake_r], [], [], wait)
+                if ready and not self._done.is_set():
+                    data = os.read(self._wake_r, 64)
+                    if any(b == signal.SIGINT for b in data):
+                        self.interrupted = True
+                        m.stop()
+                        return
+            else:
+                self._done.wait(wait)
+            if self._done.is_set():
+                return
+            for job in self.system.tick_jobs:
+                job()
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                self.expired = True
+                m.stop()
+                return
 
 
 def default_env() -> list[str]:

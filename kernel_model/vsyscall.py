@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import struct
 
-from emu.machine import PROT_EXEC, PROT_NONE, PROT_READ
+from emu.machine import PROT_EXEC, PROT_READ
 from kernel_model import errnos
 from kernel_model.events import VsyscallCalled
 
@@ -46,12 +46,16 @@ def map_page(system, mode: str) -> None:
         system.tick_jobs.append(data.tick)
         system.clock.on_change.append(data.tick)
         return
-    shown = PROT_READ | PROT_EXEC if mode == "emulate" else PROT_EXEC
-    mm.map(VSYSCALL_ADDR, VSYSCALL_SIZE, shown, name="[vsyscall]", kind="vsyscall")
-    # The CPU may never fetch from it: every call must trap into the emulation. In emulate
-    # mode a read still works (the page holds 0xcc bytes, like the kernel's "int3" filler).
-    system.machine.protect(VSYSCALL_ADDR, VSYSCALL_SIZE,
-                           PROT_READ if mode == "emulate" else PROT_NONE)
+    if mode == "xonly":
+        # Listed --xp, but nothing there for the CPU: every fetch faults into the emulation
+        # and every read is a SIGSEGV, as on Linux.
+        mm.map(VSYSCALL_ADDR, VSYSCALL_SIZE, PROT_EXEC, name="[vsyscall]", kind="vsyscall",
+               backed=False)
+        return
+    mm.map(VSYSCALL_ADDR, VSYSCALL_SIZE, PROT_READ | PROT_EXEC, name="[vsyscall]",
+           kind="vsyscall")
+    # emulate: readable (the kernel's int3 filler), never executable: calls trap.
+    system.machine.protect(VSYSCALL_ADDR, VSYSCALL_SIZE, PROT_READ)
     system.machine.write(VSYSCALL_ADDR, b"\xcc" * VSYSCALL_SIZE)
 
 

@@ -142,11 +142,14 @@ def bench_memory() -> dict:
 
 
 def main(as_json: bool = False) -> int:
+    from tui import bench_mechanisms
+
     results = {
         "compute": bench_compute(),
         "getpid": bench_getpid(),
         "hello": bench_hello(),
         "memory": bench_memory(),
+        "mechanisms": bench_mechanisms.run(),
     }
     if as_json:
         print(json.dumps(results, indent=2))
@@ -164,6 +167,8 @@ def main(as_json: bool = False) -> int:
     print(f"hello (asm)    {h['wall_s']:.3f} s wall for `syscall-lab run` (target < 0.3 s)")
     print(f"peak memory    {m['peak_kib_10k']} KiB at 10k syscalls, {m['peak_kib_300k']} KiB at "
           f"300k: {m['growth_ratio']:.2f}x (target: flat)")
+    print()
+    print(bench_mechanisms.report(results["mechanisms"]))
     return 0
 
 
