@@ -10,13 +10,12 @@ passes repeat until every label's address is stable.
 
 from __future__ import annotations
 
-import ast
-import operator
 import re
 from dataclasses import dataclass, field
 
 from keystone import KS_ARCH_X86, KS_MODE_32, KS_MODE_64, Ks, KsError
 
+from emu.asm_expr import evaluate
 from emu.elf_writer import PF_R, PF_W, PF_X, OutSegment, write_executable
 from emu.machine import PAGE, page_up
 
@@ -143,52 +142,11 @@ def _unquote(s: str) -> bytes:
     return bytes(out)
 
 
-_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-           ast.FloorDiv: operator.floordiv, ast.Div: operator.floordiv, ast.Mod: operator.mod,
-           ast.LShift: operator.lshift, ast.RShift: operator.rshift, ast.BitOr: operator.or_,
-           ast.BitAnd: operator.and_, ast.BitXor: operator.xor}
-
-
 def _eval(expr: str, names: dict[str, int], here: int) -> int:
-    text = expr.strip()
-    text = re.sub(r"(?<![\w.])\$(?![\w])", "__here__", text)
-    text = re.sub(r"(?<![\w.])\.(?![\w.])", "__here__", text)
-    text = re.sub(r"\b([0-9][0-9a-fA-F]*)h\b", r"0x\1", text)
+    """NASM spellings (`0ffh`, 'a') become plain numbers, then the shared evaluator."""
+    text = re.sub(r"\b([0-9][0-9a-fA-F]*)h\b", r"0x\1", expr.strip())
     text = re.sub(r"'(\\?.)'", lambda m: str(_unquote("'" + m.group(1) + "'")[0]), text)
-    mapping = {}
-
-    def sub_name(m):
-        key = f"__n{len(mapping)}__"
-        mapping[key] = m.group(0)
-        return key
-
-    text = re.sub(r"(?<![\w])[A-Za-z_.][\w.$@?]*", lambda m: m.group(0) if m.group(0) in (
-        "__here__",) else sub_name(m), text)
-    try:
-        tree = ast.parse(text, mode="eval")
-    except SyntaxError:
-        raise ValueError(f"cannot read expression {expr!r}") from None
-
-    def ev(node):
-        if isinstance(node, ast.Expression):
-            return ev(node.body)
-        if isinstance(node, ast.Constant) and isinstance(node.value, int):
-            return node.value
-        if isinstance(node, ast.Name):
-            if node.id == "__here__":
-                return here
-            name = mapping.get(node.id, node.id)
-            if name in names:
-                return names[name]
-            raise ValueError(f"unknown symbol {name!r}")
-        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-            return _BINOPS[type(node.op)](ev(node.left), ev(node.right))
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd, ast.Invert)):
-            v = ev(node.operand)
-            return -v if isinstance(node.op, ast.USub) else (~v if isinstance(node.op, ast.Invert) else v)
-        raise ValueError(f"cannot read expression {expr!r}")
-
-    return ev(tree)
+    return evaluate(text, names, here)
 
 
 class _Assembler:

@@ -10,6 +10,7 @@ import struct
 from unicorn import x86_const as X
 
 from kernel_model import strace
+from kernel_model.call_watch import CallWatcher
 from kernel_model.constants import enum_text
 from kernel_model.costs import cost_of
 from kernel_model.events import SyscallReturned, VdsoCalled
@@ -38,26 +39,18 @@ class _Reader:
         return self.machine.read_cstring(addr, limit)
 
 
-class VdsoWatcher:
+class VdsoWatcher(CallWatcher):
     def __init__(self, system):
+        super().__init__(system.machine)
         self.system = system
-        self.machine = system.machine
         self.vdso = system.vdso
         self.bits = system.arch.bits
         self.abi = system.arch.name
-        self.pending: list[dict] = []  # calls entered and not yet returned (innermost last)
-        self._return_hooks: set[int] = set()
         for name in SIGNATURES:
             addr = self.vdso.symbol(name)
             if addr is not None:
-                self._hook(self._entered(name), addr)
+                self.watch_entry(addr, name)
         system.kernel.attach(self._on_event)
-
-    def _hook(self, callback, addr: int) -> None:
-        """A hook on one address. Unicorn decides at translation time whether a block calls
-        hooks, so drop any block already translated there."""
-        self.machine.hook_code(callback, addr, addr)
-        self.machine.uc.ctl_remove_cache(addr, addr + 1)
 
     def _args(self, n: int) -> tuple[int, ...]:
         m = self.machine
@@ -68,27 +61,14 @@ class VdsoWatcher:
         sp = m.sp
         return tuple(m.read_u32(sp + 4 + 4 * i) for i in range(n))
 
-    def _entered(self, name: str):
-        def on_entry(uc, address, size, _user_data):
-            m = self.machine
-            kinds, _ = SIGNATURES[name]
-            call = {"name": name, "pc": address, "args": self._args(len(kinds)),
-                    "return_pc": m.read_word(m.sp), "fallback": ""}
-            clock = call["args"][0] if kinds[0] == "clock" else None
-            call["entry_text"] = enum_text("clock", clock, self.abi) if clock is not None else None
-            self.pending.append(call)
-            if call["return_pc"] not in self._return_hooks:
-                # Kept for good: call sites are few, and a hook added later would miss
-                # blocks Unicorn had already translated.
-                self._return_hooks.add(call["return_pc"])
-                self._hook(self._returned, call["return_pc"])
+    def on_entry(self, name: str, pc: int) -> dict:
+        kinds, _ = SIGNATURES[name]
+        call = {"name": name, "args": self._args(len(kinds)), "fallback": ""}
+        clock = call["args"][0] if kinds[0] == "clock" else None
+        call["entry_text"] = enum_text("clock", clock, self.abi) if clock is not None else None
+        return call
 
-        return on_entry
-
-    def _returned(self, uc, address, size, _user_data) -> None:
-        if not self.pending or self.pending[-1]["return_pc"] != address:
-            return
-        call = self.pending.pop()
+    def on_return(self, call: dict) -> None:
         m = self.machine
         ret_reg = X.UC_X86_REG_RAX if self.bits == 64 else X.UC_X86_REG_EAX
         ret = m.reg(ret_reg)

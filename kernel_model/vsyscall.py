@@ -15,6 +15,7 @@ import struct
 
 from emu.machine import PROT_EXEC, PROT_READ
 from kernel_model import errnos
+from kernel_model.call_watch import CallWatcher
 from kernel_model.events import VsyscallCalled
 
 VSYSCALL_ADDR = 0xFFFFFFFFFF600000
@@ -145,54 +146,34 @@ def _perform(system, nr: int, a0: int, a1: int) -> tuple[int, str]:
     return 0, f"getcpu({'[0]' if a0 else 'NULL'}, {'[0]' if a1 else 'NULL'}) = 0"
 
 
-class NativeWatcher:
+class NativeWatcher(CallWatcher):
     """With vsyscall=native the page's code runs in user mode: nothing traps, so the trace
-    learns of a call only through hooks on the three entry points (installed only when
-    someone listens) and on the caller's return address."""
+    sees a call only through hooks on the three entry points."""
 
     def __init__(self, system):
+        super().__init__(system.machine)
         self.system = system
-        self.machine = system.machine
-        self.pending: list[dict] = []
-        self._return_hooks: set[int] = set()
         for nr in ENTRIES:
-            self._hook(self._entered(nr), VSYSCALL_ADDR + (nr << 10))
+            self.watch_entry(VSYSCALL_ADDR + (nr << 10), nr)
 
-    def _hook(self, callback, addr: int) -> None:
-        self.machine.hook_code(callback, addr, addr)
-        self.machine.uc.ctl_remove_cache(addr, addr + 1)  # blocks translated before the hook
+    def on_entry(self, nr: int, pc: int) -> dict:
+        from unicorn import x86_const as X
 
-    def _entered(self, nr: int):
-        def on_entry(uc, address, size, _user_data):
-            from unicorn import x86_const as X
+        return {"nr": nr, "args": tuple(self.machine.regs((X.UC_X86_REG_RDI,
+                                                            X.UC_X86_REG_RSI)))}
 
-            m = self.machine
-            rdi, rsi = m.regs((X.UC_X86_REG_RDI, X.UC_X86_REG_RSI))
-            call = {"nr": nr, "pc": address, "args": (rdi, rsi), "sp": m.sp,
-                    "return_pc": m.read_u64(m.sp)}
-            self.pending.append(call)
-            if call["return_pc"] not in self._return_hooks:
-                self._return_hooks.add(call["return_pc"])
-                self._hook(self._returned, call["return_pc"])
-
-        return on_entry
-
-    def _returned(self, uc, address, size, _user_data) -> None:
+    def on_return(self, call: dict) -> None:
         from unicorn import x86_const as X
 
         from kernel_model.costs import cost_of
 
-        if not self.pending or self.pending[-1]["return_pc"] != address:
-            return
-        call = self.pending.pop()
-        m = self.machine
-        ret = m.reg(X.UC_X86_REG_RAX)
+        ret = self.machine.reg(X.UC_X86_REG_RAX)
         rdi, rsi = call["args"]
-        text = _native_text(m, call["nr"], rdi, rsi, ret)
+        text = _native_text(self.machine, call["nr"], rdi, rsi, ret)
         cost = cost_of("vsyscall native")
         self.system.kernel.emit(VsyscallCalled(
             name=ENTRIES[call["nr"]], mode="native", args=(rdi, rsi), ret=ret, pc=call["pc"],
-            return_pc=address, text=f"[vsyscall] {text} (native: ran in user mode)",
+            return_pc=call["return_pc"], text=f"[vsyscall] {text} (native: ran in user mode)",
             changes=(), cost_ns=cost.ns, cost_source=cost.source))
 
 

@@ -18,11 +18,10 @@ numbers, labels, constants and `.` (here). Labels starting with `.L` are assembl
 
 from __future__ import annotations
 
-import ast
-import operator
 import re
 from dataclasses import dataclass, field
 
+from emu.asm_expr import UnknownSymbol, evaluate
 from keystone import KS_ARCH_X86, KS_MODE_32, KS_MODE_64, Ks, KsError
 
 
@@ -63,10 +62,6 @@ class AsmOutput:
         return self.origin + len(self.code)
 
 
-_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-           ast.FloorDiv: operator.floordiv, ast.Div: operator.floordiv,
-           ast.LShift: operator.lshift, ast.RShift: operator.rshift,
-           ast.BitOr: operator.or_, ast.BitAnd: operator.and_, ast.BitXor: operator.xor}
 _IDENT = re.compile(r"(?<![\w.$@])(?!0x)(?:[A-Za-z_.$@][\w.$@]*)")
 _NUMBER = re.compile(r"^(0x[0-9a-fA-F]+|\d+)$")
 _REGISTERS = set(
@@ -82,49 +77,6 @@ DWARF_REGS = {
     32: {"eax": 0, "ecx": 1, "edx": 2, "ebx": 3, "esp": 4, "ebp": 5, "esi": 6, "edi": 7,
          "eip": 8},
 }
-
-
-def evaluate(expr: str, names: dict[str, int], here: int) -> int:
-    """An integer expression over numbers and names; `.` is the current address."""
-    text = expr.strip()
-    mapping: dict[str, str] = {}
-
-    def sub(m: re.Match) -> str:
-        word = m.group(0)
-        key = f"__n{len(mapping)}"
-        mapping[key] = word
-        return key
-
-    text = re.sub(r"(?<![\w.$@])\.(?![\w.$@])", "__here__", text)
-    text = _IDENT.sub(lambda m: m.group(0) if m.group(0) == "__here__" else sub(m), text)
-    try:
-        tree = ast.parse(text, mode="eval")
-    except SyntaxError:
-        raise ValueError(f"cannot read expression {expr!r}") from None
-
-    def ev(node):
-        if isinstance(node, ast.Expression):
-            return ev(node.body)
-        if isinstance(node, ast.Constant) and isinstance(node.value, int):
-            return node.value
-        if isinstance(node, ast.Name):
-            if node.id == "__here__":
-                return here
-            name = mapping.get(node.id, node.id)
-            if name in names:
-                return names[name]
-            raise KeyError(name)
-        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-            return _BINOPS[type(node.op)](ev(node.left), ev(node.right))
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd,
-                                                                  ast.Invert)):
-            v = ev(node.operand)
-            if isinstance(node.op, ast.USub):
-                return -v
-            return ~v if isinstance(node.op, ast.Invert) else v
-        raise ValueError(f"cannot read expression {expr!r}")
-
-    return ev(tree)
 
 
 def _strip_comment(line: str) -> str:
@@ -279,7 +231,7 @@ class _Assembler:
         for _n, name, expr in self.src.sets:
             try:
                 names[name] = evaluate(expr, names, 0)
-            except (KeyError, ValueError):
+            except ValueError:
                 pass
         return names
 
@@ -298,14 +250,14 @@ class _Assembler:
         for n, name, expr in self.src.sets:
             try:
                 names[name] = evaluate(expr, names, 0)
-            except (KeyError, ValueError) as e:
+            except ValueError as e:
                 raise self.src.error(n, f"cannot evaluate {expr!r}: {e}") from None
         sizes = {}
         for name, (n, expr, _) in self.src.size_exprs.items():
             here = self._size_here[name]
             try:
                 sizes[name] = evaluate(expr, names, here)
-            except (KeyError, ValueError) as e:
+            except ValueError as e:
                 raise self.src.error(n, f"cannot evaluate {expr!r}: {e}") from None
         public = {k: v for k, v in names.items()
                   if not k.startswith(".L") and k not in self.src.defines}
@@ -377,9 +329,9 @@ class _Assembler:
     def _eval(self, it: _Item, expr: str, names: dict[str, int], here: int, final: bool) -> int:
         try:
             return evaluate(expr, names, here)
-        except KeyError as e:
+        except UnknownSymbol as e:
             if final:
-                raise self.src.error(it.line, f"unknown symbol {e.args[0]!r}") from None
+                raise self.src.error(it.line, str(e)) from None
             return here
         except ValueError as e:
             raise self.src.error(it.line, str(e)) from None
