@@ -83,3 +83,22 @@ def test_runaway_guest_is_stopped(tmp_path):
     r = cli("run", "--max-insns", "1000", str(p))
     assert r.returncode == 2
     assert "--max-insns" in r.stderr.decode()
+
+
+def test_table_knows_what_is_implemented():
+    r = cli("table", "--arch", "i386", "write")
+    assert r.returncode == 0
+    assert r.stdout.decode().splitlines()[1].split()[:3] == ["4", "write", "implemented"]
+    r = cli("table", "reboot")
+    assert r.stdout.decode().splitlines()[1].split()[:3] == ["169", "reboot", "ENOSYS"]
+
+
+def test_output_into_a_closed_pipe_is_quiet():
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    p = subprocess.run(f"{sys.executable} -m tui.cli list | head -1", shell=True, cwd=ROOT,
+                       capture_output=True)
+    assert p.returncode == 0 and "Traceback" not in p.stderr.decode()

@@ -172,6 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("syscall-lab: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # Our own output went to a closed pipe (`syscall-lab list | head`): stop quietly,
+        # with the status a process killed by SIGPIPE has.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 def resolve_program(name: str, arch: str | None):
@@ -279,6 +284,7 @@ def cmd_list() -> int:
 
 
 def cmd_table(args) -> int:
+    import kernel_model.syscalls  # noqa: F401  (registers the handlers)
     from kernel_model.abi import ABIS
     from kernel_model.registry import lookup
 
