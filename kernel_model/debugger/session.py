@@ -44,6 +44,7 @@ from kernel_model.events import (
     SignalDelivered,
     SyscallEntered,
     SyscallReturned,
+    VdsoCalled,
 )
 
 DEFAULT_BUDGET = 256 << 20
@@ -381,24 +382,29 @@ class DebugSession:
         return self._last_kernel
 
     def _watcher_state(self) -> list | None:
+        """The vDSO watcher's calls in progress (it emits each call's event on return)."""
         w = self.system.vdso_watcher
         if w is None:
             return None
         return [{k: v for k, v in call.items() if k != "hook"} for call in w.pending]
 
     def _restore_watcher(self, state: list | None) -> None:
-        """The vDSO watcher's calls in progress, with their one-shot return hooks."""
         w = self.system.vdso_watcher
         if w is None:
             return
+        hooked = getattr(w, "_return_hooks", None)
         for call in w.pending:
-            if "hook" in call:
+            if "hook" in call:  # a one-shot hook per call
                 self.machine.unhook(call["hook"])
         w.pending = []
         for call in state or []:
             call = dict(call)
-            call["hook"] = self.machine.hook_code(w._returned, call["return_pc"],
-                                                  call["return_pc"])
+            if hooked is None:
+                call["hook"] = self.machine.hook_code(w._returned, call["return_pc"],
+                                                      call["return_pc"])
+            elif call["return_pc"] not in hooked:  # hooks kept for good, one per call site
+                hooked.add(call["return_pc"])
+                w._hook(w._returned, call["return_pc"])
             w.pending.append(call)
 
     def _snapshot(self, kind: str, arrive, *, applied: bool, full: bool = False,
@@ -931,6 +937,24 @@ class DebugSession:
                 self._ensure()
             return stop
 
+    def quick(self, method: str) -> bool:
+        """Whether a command is sure to be short (one instruction, one phase, one step back
+        inside counted history): the screen may then run it without a worker thread."""
+        if method in ("step", "reverse_step") and self.walk is not None:
+            return True
+        if method == "step":
+            up = self.upcoming()
+            return up is None or up[0] in TRAP_KINDS
+        if method == "next":
+            insn = self.insn_at(self.machine.pc)
+            return self.walk is not None or insn is None or insn.kind != "call"
+        if method == "reverse_step":
+            mark, n = self.pos
+            if n > 0 or (self._at_frontier() and self._path):
+                return not self._path or known_length(self._path) is not None
+            return mark.arrive is None or mark.length is not None
+        return False
+
     def step(self) -> Stop:
         """`s`/`si`: one instruction; at a transition, into it; while walking one, the next
         phase."""
@@ -1283,17 +1307,40 @@ class DebugSession:
             vdso = mark.kind == "vdso-call"
             if crossing and (transitions or self._caught(mark, caught)):
                 self._goto(prev, length)
+                if mark.kind == "vsyscall" and transitions:
+                    self._reverse_one()  # from the faulting fetch back to the call
                 return Stop("transition", mark.kind, self.machine.pc)
             if vdso and transitions:
                 self._goto(mark, 0)
                 back = self._reverse_one()
                 return Stop("transition", "vdso", back.pc)
+            called = next((e for e in mark.events if isinstance(e, VdsoCalled)), None)
+            if called is not None and transitions and not mark.applied:
+                return self._back_to_call(mark, called)
             if mark.applied and bps:
                 before = mark.info.get("before", {})
                 if before.get(self.machine.arch.pc_name) in bps:
                     self._goto(prev, length)
                     return Stop("breakpoint", "breakpoint (going backwards)", self.machine.pc)
             mark, n = prev, length
+
+    def _back_to_call(self, mark: Mark, called) -> Stop:
+        """From the point a vDSO call returned to, back to the call instruction itself."""
+        self._goto(mark, 0)
+        for back in (2, 3, 5, 6, 7):
+            site = called.return_pc - back
+            try:
+                d = insns.decode(self.machine.read(site, back), site, self.bits)
+            except Exception:
+                continue
+            if d is not None and d.kind == "call" and d.size == back:
+                break
+        else:
+            return Stop("transition", "vdso", self.machine.pc)
+        for _ in range(10_000):
+            if self._reverse_one().reason == "start" or self.machine.pc == site:
+                break
+        return Stop("transition", "vdso", self.machine.pc)
 
     def _caught(self, mark: Mark, names: set) -> bool:
         return any(getattr(e, "name", None) in names for e in mark.events
@@ -1403,7 +1450,28 @@ class DebugSession:
                     break
         finally:
             m.uc.hook_del(h)
-        return tr.from_call(kind, target, trace, before_regs, self)
+        return tr.from_call(kind, target, trace, before_regs, self,
+                            title=self._vdso_call_text(ret_pc))
+
+    def _vdso_call_text(self, ret_pc: int) -> str | None:
+        """The [vdso] line the watcher will print when the call returns (its event comes
+        only when the instruction after the call runs)."""
+        w = self.system.vdso_watcher
+        call = next((c for c in reversed(getattr(w, "pending", []))
+                     if c.get("return_pc") == ret_pc), None)
+        if call is None:
+            return None
+        try:
+            from kernel_model.vdso_events import SIGNATURES
+
+            kinds, _ = SIGNATURES[call["name"]]
+            ret = self.machine.reg(X.UC_X86_REG_RAX if self.bits == 64 else X.UC_X86_REG_EAX)
+            ret = ret - (1 << self.bits) if ret >> (self.bits - 1) else ret
+            texts = [w._arg_text(k, v, ret, call) for k, v in zip(kinds, call["args"],
+                                                                  strict=False)]
+            return f"[vdso] {call['name']}({', '.join(texts)}) = {ret}"
+        except Exception:  # the watcher's formatting is its own business: fall back
+            return None
 
     def _vvar_range(self):
         vdso = self.system.vdso

@@ -378,19 +378,52 @@ def return_phase(e: SyscallEntered, r: SyscallReturned | None, before: dict, aft
 # -- calls that do not cross: the vDSO and the vsyscall page ---------------------------------
 
 def from_call(kind: str, target: int | None, trace: list[dict], before: dict,
-              session) -> Transition:
+              session, title: str | None = None) -> Transition:
     if kind == "vsyscall":
         return _vsyscall(target, trace, before, session)
-    return _vdso(target, trace, before, session)
+    return _vdso(target, trace, before, session, title)
+
+
+def short(text: str) -> str:
+    for size in ("qword ptr ", "dword ptr ", "word ptr ", "byte ptr "):
+        text = text.replace(size, "")
+    return text
 
 
 def _insn_line(entry) -> str:
     i = entry["insn"]
-    text = i.text if i is not None else "(bad)"
-    return f"{entry['pc']:#x}  {text}"
+    return short(i.text) if i is not None else "(bad)"
 
 
-def _vdso(target, trace, before, session) -> Transition:
+CLOCK_NAMES = {0: "REALTIME", 1: "MONOTONIC", 4: "MONOTONIC_RAW", 5: "REALTIME_COARSE",
+               6: "MONOTONIC_COARSE", 7: "BOOTTIME", 11: "TAI"}
+
+
+def vvar_field(offset: int) -> str:
+    """The name of the vdso_time_data field at `offset` (kernel_model/vdso/vvar.py)."""
+    try:
+        from kernel_model.vdso import vvar as V
+    except ImportError:
+        return f"+{offset:#x}"
+    if offset < V.CS_BASES * V.VC_SIZE:
+        which, o = divmod(offset, V.VC_SIZE)
+        prefix = "" if which == 0 else "raw."
+        names = {V.VC_SEQ: "seq", V.VC_CLOCK_MODE: "clock_mode",
+                 V.VC_CYCLE_LAST: "cycle_last", V.VC_MAX_CYCLES: "max_cycles",
+                 V.VC_MASK: "mask", V.VC_MULT: "mult", V.VC_SHIFT: "shift"}
+        if o in names:
+            return prefix + names[o]
+        if o >= V.VC_BASETIME:
+            cid, part = divmod(o - V.VC_BASETIME, V.VC_TS_SIZE)
+            return f"{prefix}basetime[{CLOCK_NAMES.get(cid, cid)}].{'sec' if part < 8 else 'nsec'}"
+    if offset == V.VD_TZ_MINUTESWEST:
+        return "tz_minuteswest"
+    if offset == V.VD_CPU:
+        return "cpu"
+    return f"+{offset:#x}"
+
+
+def _vdso(target, trace, before, session, title=None) -> Transition:
     bits = session.bits
     name = session._vdso_name(target) or "vDSO function"
     vdso = session.system.vdso
@@ -398,31 +431,26 @@ def _vdso(target, trace, before, session) -> Transition:
     call_entry = trace[0] if trace else None
     body = trace[1:-1] if len(trace) > 2 else trace[1:]
     ret = trace[-1] if len(trace) > 1 else None
-    # Group the body: the seqlock read and data of [vvar], rdtsc, the arithmetic.
-    vvar_lines, tsc_lines, math_lines, other_lines = [], [], [], []
+    # Group the body: before rdtsc (the seqlock and the clock's data read from [vvar]),
+    # rdtsc itself, after it (the arithmetic, and the sequence count checked again).
+    vvar_lines, tsc_lines, math_lines = [], [], []
     seen_tsc = False
-    reads = 0
+    base = vdso.vvar if vdso else 0
     for entry in body:
         i = entry["insn"]
         line = _insn_line(entry)
         if i is not None and i.kind in ("rdtsc", "rdtscp"):
             seen_tsc = True
             after = entry["after"]
-            if bits == 64:
-                tsc = ((after.get("rdx", 0) & 0xFFFFFFFF) << 32) | (after.get("rax", 0) &
-                                                                     0xFFFFFFFF)
-            else:
-                tsc = ((after.get("edx", 0) & 0xFFFFFFFF) << 32) | (after.get("eax", 0) &
-                                                                     0xFFFFFFFF)
-            tsc_lines.append(f"{line}    ; TSC = {tsc}")
-        elif entry["reads"]:
-            reads += len(entry["reads"])
-            vals = ", ".join(f"[{a:#x}] = {v:#x}" for a, _s, v in entry["reads"])
-            vvar_lines.append(f"{line}    ; {vals}")
-        elif seen_tsc:
-            math_lines.append(line)
-        else:
-            other_lines.append(line)
+            lo, hi = ("rax", "rdx") if bits == 64 else ("eax", "edx")
+            tsc = ((after.get(hi, 0) & 0xFFFFFFFF) << 32) | (after.get(lo, 0) & 0xFFFFFFFF)
+            tsc_lines.append(f"{line:<30} edx:eax = {tsc} cycles")
+            continue
+        if entry["reads"]:
+            vals = ", ".join(f"{vvar_field(a - base)} = {v:#x}" if v > 9 else
+                             f"{vvar_field(a - base)} = {v}" for a, _s, v in entry["reads"])
+            line = f"{line:<30} {vals}"
+        (math_lines if seen_tsc else vvar_lines).append(line)
     rv = None
     if ret is not None:
         rv = ret["after"].get("rax" if bits == 64 else "eax")
@@ -433,12 +461,12 @@ def _vdso(target, trace, before, session) -> Transition:
               (f"A plain call into the vDSO, the shared object the kernel mapped at "
                f"{base:#x} (a random base). No crossing: the CPU stays in ring 3.",),
               (Change(pc_reg, h(call_entry["pc"]) if call_entry else "?", h(target)),
-               Change("CPL", "3", "3 (no change)")), 0.0, tuple(other_lines[:6])),
+               Change("CPL", "3", "3 (no change)")), 0.0),
         Phase("vvar", "The seqlock read of [vvar]",
               ("The function reads the kernel's time data from the [vvar] page below the "
                "image: first the sequence count (odd while the kernel writes), then the "
                "clock's base, mult and shift.",),
-              (), cost.ns * 0.3, tuple(vvar_lines) or ("(no [vvar] read recorded)",)),
+              (), cost.ns * 0.3, tuple(vvar_lines[-14:]) or ("(no [vvar] read recorded)",)),
         Phase("tsc", "rdtsc: the CPU's time-stamp counter",
               ("`rdtsc` reads the cycle counter, which runs at a fixed rate: no kernel "
                "needed.",), (), cost.ns * 0.3, tuple(tsc_lines) or ("(no rdtsc: a coarse "
@@ -446,8 +474,8 @@ def _vdso(target, trace, before, session) -> Transition:
         Phase("math", "The arithmetic",
               ("ns = base + ((cycles - cycle_last) * mult >> shift), then the sequence "
                "count is checked again: unchanged means the data was consistent.",),
-              (), cost.ns * 0.3, tuple(math_lines[:14]) + (
-                  (f"... {len(math_lines) - 14} more",) if len(math_lines) > 14 else ())),
+              (), cost.ns * 0.3, tuple(math_lines[:16]) + (
+                  (f"... {len(math_lines) - 16} more",) if len(math_lines) > 16 else ())),
         Phase("ret", "ret: the answer, in user mode",
               (f"The function returns {rv if rv is None else _signed(rv, bits)} to the "
                "caller. The kernel never ran.",),
@@ -455,7 +483,7 @@ def _vdso(target, trace, before, session) -> Transition:
               cost.ns * 0.1),
     ]
     events = [e for entry in trace for e in entry["mark"].events if isinstance(e, VdsoCalled)]
-    title = events[-1].text if events else f"[vdso] {name}(...)"
+    title = title or (events[-1].text if events else f"[vdso] {name}(...)")
     return Transition("vdso", title, tuple(phases), cost.ns, cost.source,
                       banner="The kernel never ran: strace will not see this call.",
                       crossed=False, comparison=comparison())

@@ -123,6 +123,7 @@ class StopView:
     waiting_input: bool
     pending_fault: str
     symbol: str  # where the pc is, "name+0x12"
+    upcoming_name: str = ""  # the symbol a call into the vDSO goes to
 
 
 class Symbolizer:
@@ -460,4 +461,5 @@ def build_view(session) -> StopView:
         waiting_input=waiting,
         pending_fault=mark.info.get("text", "") if pending else "",
         symbol=sym.where(pc),
+        upcoming_name=(sym.where(up[1]) if up is not None and up[1] is not None else ""),
     )

@@ -130,8 +130,7 @@ def _idle(view, width: int) -> list[Line]:
     if kind in ("syscall", "int 0x80", "sysenter"):
         lines += _preview_trap(view, kind, width)
     elif kind == "vdso":
-        name = next((c.where for c in view.code if c.address == target), "") or \
-            f"{target:#x}"
+        name = view.upcoming_name or f"{target:#x}"
         lines.append([("Next: a call into the vDSO  ", "heading"), (name, "title")])
         lines += wrap(f"The target, {target:#x}, is inside [vdso]: code the kernel mapped into "
                       "the process. No crossing: the CPU stays in ring 3, and strace will not "

@@ -96,7 +96,7 @@ class SessionScreen(Screen):
         for bar in self.query("#status"):
             line = status_line(v, state.reason, state.message, state.busy)
             if isinstance(bar, Static):
-                bar.update(to_content([line]))
+                bar.update(to_content([line]), layout=False)
         self.follow(state)
 
     @staticmethod

@@ -37,8 +37,11 @@ class OutputPane(Vertical):
                     id="stdin")
 
     def show(self, view) -> None:
-        self.query_one(".text", Static).update(to_content(output_lines(view)))
-        self.query_one(VerticalScroll).scroll_end(animate=False)
+        lines = output_lines(view)
+        if lines != getattr(self, "_lines", None):
+            self._lines = lines
+            self.query_one(".text", Static).update(to_content(lines))
+            self.query_one(VerticalScroll).scroll_end(animate=False)
         box = self.query_one(Input)
         box.set_class(view.waiting_input, "waiting")
 

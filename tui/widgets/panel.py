@@ -91,6 +91,13 @@ class Panel(Static):
     def __init__(self, title: str, **kwargs):
         super().__init__("", markup=False, **kwargs)
         self.border_title = title
+        self._lines = None
 
     def show(self, lines) -> None:
-        self.update(to_content(lines))
+        if lines == self._lines:
+            return  # unchanged: spare the layout and the redraw
+        # Only a change in the number of lines needs a new layout; otherwise just this
+        # panel is repainted (a layout repaints the whole screen).
+        relayout = self._lines is None or len(lines) != len(self._lines)
+        self._lines = lines
+        self.update(to_content(lines), layout=relayout)
