@@ -321,3 +321,58 @@ def test_history_within_a_small_budget_is_thinned_and_says_how_far_back():
         pass
     if s.timeline.dropped:
         assert "budget" in s.view().history.horizon
+
+
+def time_three_ways(**options):
+    import programs
+
+    options.setdefault("clock", "frozen:1700000000")
+    return session(programs.find("time-three-ways").path, **options)
+
+
+def run_to(s, kind):
+    while True:
+        stop = s.run_to_transition()
+        assert stop.reason == "transition", stop
+        if stop.message == kind:
+            return
+        s.next()
+
+
+def test_a_vdso_call_is_walked_without_a_crossing():
+    s = time_three_ways()
+    run_to(s, "vdso")
+    assert s.insn_at(s.machine.pc).kind == "call"
+    seq = s.kernel.seq
+    s.step()
+    t = s.walk.transition
+    assert [p.key for p in t.phases] == ["call", "vvar", "tsc", "math", "ret"]
+    assert not t.crossed and "never ran" in t.banner
+    assert "__vdso_clock_gettime(CLOCK_REALTIME, {tv_sec=1700000000" in t.title
+    assert any("seq = " in d for d in t.phases[1].details)
+    assert any("rdtsc" in d for d in t.phases[2].details)
+    assert s.kernel.seq == seq  # not one syscall
+    s.next()
+    s.step()  # the instruction after the call
+    s.reverse_step()
+    s.reverse_step()  # back into the vDSO: its `ret`
+    assert s.view().symbol.startswith("__vdso_clock_gettime+")
+    assert s.insn_at(s.machine.pc).kind == "ret"
+
+
+def test_a_vsyscall_call_faults_and_is_emulated():
+    s = time_three_ways()
+    run_to(s, "vsyscall")
+    assert s.upcoming() == ("vsyscall", 0xFFFFFFFFFF600000)
+    before = s.regs()
+    s.step()
+    t = s.walk.transition
+    assert [p.key for p in t.phases] == ["call", "fault", "emulate", "ret"]
+    assert "(emulated)" in t.title
+    changed = {c.what for c in t.phases[-1].changes}
+    assert changed == {"rax", "rip", "rsp", "CPL"}
+    s.next()
+    after = s.regs()
+    assert {r for r in before if before[r] != after[r]} <= {"rax", "rip", "rsp"}
+    assert s.reverse_to_transition().message == "vsyscall"
+    assert s.regs() == before

@@ -286,3 +286,50 @@ def test_panels_render_without_a_terminal():
     assert "rdx 0000000000000014" in plain(register_lines(v))
     assert "[stack]" in plain(maps_lines(v))
     assert "rsp" in plain(stack_lines(v))
+
+
+@pilot_test
+async def test_the_demo_shows_all_three_ways_of_getting_the_time():
+    import programs
+
+    app = make_app(factory(programs.find("time-three-ways").path))
+    seen = {}
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(pilot, app)
+        for _ in range(12):
+            await press(pilot, app, "t")
+            up = app.state.view.upcoming
+            if up is None:
+                break
+            if up[0] in ("vdso", "vsyscall") and up[0] not in seen:
+                preview = words(app, "transition")
+                keys = await walk_all(pilot, app)
+                seen[up[0]] = (preview, keys, words(app, "transition"))
+            await press(pilot, app, "n")
+    preview, keys, last = seen["vdso"]
+    assert "Next: a call into the vDSO __vdso_clock_gettime" in preview
+    assert keys == ["call", "vvar", "tsc", "math", "ret"]
+    assert "The kernel never ran" in last
+    preview, keys, last = seen["vsyscall"]
+    assert "vsyscall page" in preview
+    assert keys == ["call", "fault", "emulate", "ret"]
+    assert "only rax, rip and rsp change" in last
+
+
+@pilot_test
+async def test_i386_demo_enters_through_the_vdso_sysenter():
+    import programs
+
+    app = make_app(factory(programs.find("time-three-ways-32").path))
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(pilot, app)
+        for _ in range(6):
+            await press(pilot, app, "t")
+            if app.state.view.upcoming == ("sysenter", None):
+                break
+            await press(pilot, app, "n")
+        assert "Next: sysenter" in text(app, "transition")
+        assert "__kernel_vsyscall" in app.state.view.symbol
+        keys = await walk_all(pilot, app)
+        assert keys == ["pushes", "cpu", "pt_regs", "table", "handler", "return"]
+        assert "landing pad" in words(app, "transition")

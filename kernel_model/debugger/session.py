@@ -24,6 +24,7 @@ called from any thread to stop a running command.
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from unicorn import x86_const as X
@@ -533,7 +534,8 @@ class DebugSession:
                     self._hits = {}
                     self._target = (step.pc, step.k)
                     self._hook_mode = "target"
-                    self._run()
+                    with self._hooked(step.pc):
+                        self._run()
                     self._hook_mode = None
                     if self._stopped_by is None and self._at_guard() != step.pc:
                         raise ReplayDiverged(f"replay missed {step.pc:#x} (hit {step.k})")
@@ -550,6 +552,19 @@ class DebugSession:
             self._replaying = False
             self._target = None
             self._clear_fault()
+
+    @contextmanager
+    def _hooked(self, addr: int):
+        """A hook on `addr` for the time of a replay: the stop a path was recorded at may
+        have been a temporary one (a return address, a deleted breakpoint)."""
+        if addr in self._guards:
+            yield
+            return
+        self._hook(addr, "replay")
+        try:
+            yield
+        finally:
+            self._unhook(addr, "replay")
 
     # -- positions -----------------------------------------------------------------------------
     def _normalize(self, mark: Mark, n: int) -> tuple[Mark, int]:
@@ -634,6 +649,12 @@ class DebugSession:
         return mark.length
 
     def _locate(self, step, fault_pc: int | None = None) -> tuple[int, list]:
+        if isinstance(step, Hit):
+            with self._hooked(step.pc):
+                return self._locate_hooked(step, fault_pc)
+        return self._locate_hooked(step, fault_pc)
+
+    def _locate_hooked(self, step, fault_pc: int | None = None) -> tuple[int, list]:
         """How many instructions `step` (a Hit, or FAULT) runs from the current state.
 
         Counted runs sweep forward in chunks of 1M instructions, then 64k, then 4k inside
@@ -661,9 +682,11 @@ class DebugSession:
                         break
                     fault = self._faulted(stop)
                     self._clear_fault()
-                    if fault is not None or self._diverged is not None or self._exited():
+                    if fault is not None or self._diverged is not None or self._exited() \
+                            or self._at_guard() is not None:
                         self._diverged = None
-                        raise ReplayDiverged("indexing met a fault or the kernel")
+                        raise ReplayDiverged("indexing ran into a fault or a crossing "
+                                             "before the point it looks for")
                     base += size
                     point = self._point()
                     if level < len(LOCATE_CHUNKS) - 1:
@@ -1412,7 +1435,10 @@ class DebugSession:
             t = tr.from_crossing(self.pos[0], before_regs, self.regs(), self)
         else:
             t = self._walk_call(kind, target, before_regs)
-        self.walk = Walk(t, min(1, len(t.phases) - 1), before_view, before_pos, self.pos)
+        # At a trap the screen already previewed the user registers (phase 0): the first
+        # step shows the CPU's part. A call's first phase is the call itself.
+        first = min(1, len(t.phases) - 1) if kind in TRAP_KINDS else 0
+        self.walk = Walk(t, first, before_view, before_pos, self.pos)
         return self._phase_stop()
 
     def _walk_call(self, kind, target, before_regs):

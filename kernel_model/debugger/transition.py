@@ -528,11 +528,12 @@ def _vsyscall(target, trace, before, session) -> Transition:
         return Transition("vsyscall", f"[vsyscall] {name}: SIGSEGV", phases, None, "",
                           comparison=comparison())
     cost = cost_of("vsyscall emulated")
-    perms = "--xp (execute-only, not even readable)" if mode == "xonly" else \
-        "r-xp in /proc/self/maps, but not executable to the CPU"
+    perms = ("/proc/self/maps shows it --xp, but no page table maps it: it cannot even be "
+             "read") if mode == "xonly" else ("/proc/self/maps shows it r-xp, but the page "
+                                              "table maps it readable only")
     fault = Phase("fault", "The instruction fetch faults",
-                  (f"In {mode} mode the page is {perms}: fetching the first instruction is a "
-                   "page fault, and the CPU enters the kernel's fault handler.",),
+                  (f"vsyscall={mode}: {perms}. Fetching the first instruction is a page "
+                   "fault, and the CPU enters the kernel's page fault handler.",),
                   (Change("CPL", "3", "0"),), cost.ns * 0.35, kernel=True)
     emu = Phase("emulate", "emulate_vsyscall()",
                 ("The fault handler sees an address in the vsyscall page and emulates the "

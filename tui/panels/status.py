@@ -19,7 +19,7 @@ def status_line(view, reason: str = "", message: str = "", busy: str = "") -> li
         parts.append((f"{t.kind}: phase {view.walk.phase + 1}/{len(t.phases)}", "heading"))
     else:
         parts.append((f"at {where}", "heading"))
-    if message and not view.walk:
+    if message and not view.walk and all(message not in text for text, _ in parts):
         parts.append(("  " + message, "text"))
     h = view.history
     if not h.at_live_end:

@@ -32,8 +32,10 @@ def _walking(view, width: int, compare: bool) -> list[Line]:
     phase = t.phases[w.phase]
     lines: list[Line] = []
     kind = {"vdso": "vDSO call", "vsyscall": "vsyscall call"}.get(t.kind, t.kind)
-    lines.append([(f"{kind}  ", "heading"), (" ".join(t.title.split())[:width - len(kind) - 2],
-                                             "title")])
+    title = textwrap.wrap(" ".join(t.title.split()), max(20, width - len(kind) - 2)) or [""]
+    lines.append([(f"{kind}  ", "heading"), (title[0], "title")])
+    for more in title[1:3]:
+        lines.append([(" " * (len(kind) + 2) + more, "title")])
     if t.banner:
         lines += wrap(t.banner, width, "banner")
     # progress: each phase's short name, the current one highlighted
@@ -99,7 +101,7 @@ def _cost(t, phase, width: int, compare: bool) -> list[Line]:
     last = phase is t.phases[-1] or phase is t.phases[0]
     if compare and t.comparison and last:
         top = max(ns for _n, ns in t.comparison)
-        bar_w = max(5, min(30, width - 28))
+        bar_w = max(5, min(30, width - 36))
         for name, ns in t.comparison:
             n = max(1, round(ns / top * bar_w))
             mine = name.split()[0].lower() == t.kind.split()[0].lower() or (
