@@ -360,6 +360,12 @@ def test_a_vdso_call_is_walked_without_a_crossing():
     assert s.insn_at(s.machine.pc).kind == "ret"
 
 
+def test_continue_records_each_vdso_call_once():
+    s = time_three_ways()
+    assert s.cont().reason == "exited"
+    assert len([e for e in s.view().events if e.kind == "vdso"]) == 1
+
+
 def test_a_vsyscall_call_faults_and_is_emulated():
     s = time_three_ways()
     run_to(s, "vsyscall")

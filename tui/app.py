@@ -161,6 +161,20 @@ class SyscallLabApp(App):
         elif isinstance(self.screen, SessionScreen):
             self.screen.focus_next()
 
+    def action_focus_events(self) -> None:
+        self._focus_tab("tab-events", EventList)
+
+    def action_focus_output(self) -> None:
+        self._focus_tab("tab-output", "#stdin")
+
+    def _focus_tab(self, tab: str, target) -> None:
+        screen = self.screen
+        if isinstance(screen, SessionScreen):
+            screen.select_tab(tab)
+            widgets = screen.query(target)
+            if widgets:
+                widgets.first().focus()
+
     def action_toggle_att(self) -> None:
         self.state.att = not self.state.att
         self.redraw()

@@ -35,6 +35,10 @@ CONTROLS = (
             "prev transition"),
     Control("home", "start", "history_start", "Go to the start of the recorded history"),
     Control("end", "end", "history_end", "Go to the live end of the recorded history"),
+    Control("e", "events", "focus_events", "The events list: pick a line (Enter) to go to that "
+            "point in history", "events"),
+    Control("o", "output", "focus_output", "The output, and the line to type the program's "
+            "input into"),
     Control("b", "break", "prompt_break", "Set a breakpoint: an address, a label, a symbol, or "
             "`syscall NAME`", "break"),
     Control("x", "catch", "prompt_catch", "Run to the next call of a syscall (catch syscall "

@@ -155,11 +155,14 @@ class DebugSession:
         self._current_io = None
         self._stdin_reads = ("read", "readv")
 
+        # The session's hooks on the vDSO's entries go in before the vDSO watcher's (made by
+        # the first attach): Unicorn calls a stopped address's later hooks only when the run
+        # resumes, so the watcher then sees each call once.
+        self._hook_vdso_entries()
         self.kernel.attach(self._on_event)
         system.start()
         self._tick()
         self._scan_guards()
-        self._hook_vdso_entries()
         start = self._snapshot("start", None, applied=True, full=True)
         start.events.extend(self._take_events())
         self.timeline.append(start)
