@@ -5,6 +5,7 @@ import hashlib
 import threading
 import time
 
+import pytest
 from conftest import PROGRAMS
 
 from emu.program import load_program
@@ -382,3 +383,16 @@ def test_a_vsyscall_call_faults_and_is_emulated():
     assert {r for r in before if before[r] != after[r]} <= {"rax", "rip", "rsp"}
     assert s.reverse_to_transition().message == "vsyscall"
     assert s.regs() == before
+
+
+@pytest.mark.parametrize("mode, phases", [
+    ("native", ["call", "native"]),
+    ("none", ["call", "fault"]),
+    ("emulate", ["call", "fault", "emulate", "ret"]),
+])
+def test_each_vsyscall_mode_is_its_own_transition(mode, phases):
+    s = time_three_ways(vsyscall=mode)
+    run_to(s, "vsyscall")
+    assert s.upcoming()[0] == "vsyscall"
+    s.step()
+    assert [p.key for p in s.walk.transition.phases] == phases

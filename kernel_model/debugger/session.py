@@ -385,31 +385,35 @@ class DebugSession:
             self._kernel_fp = fp
         return self._last_kernel
 
-    def _watcher_state(self) -> list | None:
-        """The vDSO watcher's calls in progress (it emits each call's event on return)."""
-        w = self.system.vdso_watcher
-        if w is None:
-            return None
-        return [{k: v for k, v in call.items() if k != "hook"} for call in w.pending]
+    def _watchers(self):
+        """The kernel model's call watchers (vDSO, native vsyscall page): objects whose
+        code hooks follow calls in user mode, with the calls in progress in `pending`."""
+        for name in ("vdso_watcher", "vsyscall_watcher"):
+            w = getattr(self.system, name, None)
+            if w is not None and hasattr(w, "pending"):
+                yield name, w
 
-    def _restore_watcher(self, state: list | None) -> None:
-        w = self.system.vdso_watcher
-        if w is None:
-            return
-        hooked = getattr(w, "_return_hooks", None)
-        for call in w.pending:
-            if "hook" in call:  # a one-shot hook per call
-                self.machine.unhook(call["hook"])
-        w.pending = []
-        for call in state or []:
-            call = dict(call)
-            if hooked is None:
-                call["hook"] = self.machine.hook_code(w._returned, call["return_pc"],
-                                                      call["return_pc"])
-            elif call["return_pc"] not in hooked:  # hooks kept for good, one per call site
-                hooked.add(call["return_pc"])
-                w._hook(w._returned, call["return_pc"])
-            w.pending.append(call)
+    def _watcher_state(self) -> dict:
+        return {name: [{k: v for k, v in call.items() if k != "hook"} for call in w.pending]
+                for name, w in self._watchers()}
+
+    def _restore_watcher(self, state: dict | None) -> None:
+        state = state or {}
+        for name, w in self._watchers():
+            hooked = getattr(w, "_return_hooks", None)
+            for call in w.pending:
+                if "hook" in call:  # a one-shot hook per call
+                    self.machine.unhook(call["hook"])
+            w.pending = []
+            for call in state.get(name, []):
+                call = dict(call)
+                if hooked is None:
+                    call["hook"] = self.machine.hook_code(w._returned, call["return_pc"],
+                                                          call["return_pc"])
+                elif call["return_pc"] not in hooked:  # hooks kept for good, one a site
+                    hooked.add(call["return_pc"])
+                    w._hook(w._returned, call["return_pc"])
+                w.pending.append(call)
 
     def _snapshot(self, kind: str, arrive, *, applied: bool, full: bool = False,
                   memory: bool = True) -> Mark:
@@ -1138,6 +1142,10 @@ class DebugSession:
                         return Stop("transition", "vsyscall", back.pc)
                     stop = self._step_one()  # the kernel emulates it: carry on
                     continue
+                if stop.reason == "fault" and policy.transitions and \
+                        VSYSCALL_ADDR <= self.machine.pc < VSYSCALL_ADDR + 0x1000:
+                    back = self._reverse_one()  # vsyscall=none: show the call, not the fault
+                    return Stop("transition", "vsyscall", back.pc)
                 if stop.reason in ("exited", "fault", "input"):
                     return stop
                 here = self._wants_stop_here(policy)

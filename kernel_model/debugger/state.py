@@ -100,8 +100,9 @@ def restore_memory(machine, image: MemoryImage, live: MemoryImage | None = None)
 
 # Attributes that are not state: the machine, wiring between objects, the program and options
 # (fixed for the whole run), and the listeners (the session itself is one).
+# The call watchers' hooks hold the objects themselves: the session saves their calls apart.
 SYSTEM_SHARED = {"machine", "kernel", "image", "options", "arch", "layout", "era", "counter",
-                 "vdso_watcher"}  # its hooks hold the object: the session saves its calls
+                 "vdso_watcher", "vsyscall_watcher"}
 KERNEL_SHARED = {"machine", "listeners", "_dispatch", "_dispatch_x86_64", "system",
                  "on_first_listener", "string_limit"}
 
