@@ -124,6 +124,7 @@ class KernelImage:
     system: dict
     kernel: dict
     size: int  # an estimate of the bytes it holds, for the history budget
+    rng: tuple | None = None  # the guest's randomness, as random.Random.getstate()
 
 
 class KernelState:
@@ -141,6 +142,11 @@ class KernelState:
         self._share(*ABIS.values())
         # Large and never changed after exec: the program's bytes and its symbol table.
         self._share(system.process.exe_bytes, system.process.symbols)
+        # The random generator is kept by its state (an immutable tuple): a deep copy would
+        # copy its 625 words one by one.
+        self.rng = getattr(system, "rng", None)
+        if self.rng is not None:
+            self._share(self.rng)
         self._share_handles(system)
 
     def _share(self, *objs) -> None:
@@ -179,51 +185,41 @@ class KernelState:
         return sys_state, k_state
 
     def _copy(self, value):
+        """A deep copy of `value` and the number of objects copied."""
         memo = dict(self.shared)
         try:
-            return copy.deepcopy(value, memo)
+            result = copy.deepcopy(value, memo)
         except TypeError:
             # Something new holds a host handle (a lock, a CPU): share it and try again.
             self._share_handles(value)
             memo = dict(self.shared)
-            return copy.deepcopy(value, memo)
+            result = copy.deepcopy(value, memo)
+        return result, memo
 
     def capture(self) -> KernelImage:
         sys_state, k_state = self._split()
-        sys_copy, k_copy = self._copy((sys_state, k_state))
-        return KernelImage(sys_copy, k_copy, _estimate((sys_copy, k_copy), self.shared))
+        (sys_copy, k_copy), memo = self._copy((sys_state, k_state))
+        return KernelImage(sys_copy, k_copy, _estimate(memo, self.shared),
+                           self.rng.getstate() if self.rng is not None else None)
 
     def restore(self, image: KernelImage) -> None:
-        sys_copy, k_copy = self._copy((image.system, image.kernel))
+        (sys_copy, k_copy), _memo = self._copy((image.system, image.kernel))
         self.system.__dict__.update(sys_copy)
         self.system.kernel.__dict__.update(k_copy)
+        if self.rng is not None and image.rng is not None:
+            self.rng.setstate(image.rng)
 
 
-def _estimate(state, shared: dict[int, object], limit: int = 20_000) -> int:
-    """A rough size: the bytes of the data buffers in the state (file contents, pipes) plus a
-    fixed cost per object, visiting at most `limit` objects."""
+def _estimate(memo: dict, shared: dict) -> int:
+    """A rough size of a copy, from deepcopy's memo: a fixed cost per object copied, plus
+    the length of the data buffers among them (file contents, pipes)."""
     total = 0
-    seen: set[int] = set(shared)
-    stack = [state]
-    visited = 0
-    while stack and visited < limit:
-        obj = stack.pop()
-        if id(obj) in seen:
-            continue
-        seen.add(id(obj))
-        visited += 1
-        if isinstance(obj, (bytes, bytearray, str)):
-            total += len(obj) if len(obj) > 256 else 64
+    for key, obj in memo.items():
+        if key in shared:
             continue
         total += 64
-        if isinstance(obj, dict):
-            stack.extend(obj.values())
-        elif isinstance(obj, (list, tuple, set, frozenset)):
-            stack.extend(obj)
-        elif not _is_handle(obj):
-            d = getattr(obj, "__dict__", None)
-            if d is not None:
-                stack.extend(d.values())
+        if isinstance(obj, (bytes, bytearray)) and len(obj) > 256:
+            total += len(obj)
     return total
 
 
