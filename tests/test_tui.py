@@ -333,3 +333,18 @@ async def test_i386_demo_enters_through_the_vdso_sysenter():
         keys = await walk_all(pilot, app)
         assert keys == ["pushes", "cpu", "pt_regs", "table", "handler", "return"]
         assert "landing pad" in words(app, "transition")
+
+
+@pilot_test
+async def test_escape_stops_a_long_run_and_the_screen_stays_live():
+    app = make_app(factory(PROGRAMS / "asm" / "bench_compute.s", "2000000000"))
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("c")
+        await pilot.pause(0.3)
+        assert app.state.busy  # still running, and the screen answers
+        assert "running" in str(app.screen.query_one("#status").visual)
+        await pilot.press("escape")
+        await settle(pilot, app)
+        assert app.state.reason == "interrupted"
+        assert not app.state.view.exited
