@@ -444,12 +444,12 @@ def _vdso(target, trace, before, session, title=None) -> Transition:
             after = entry["after"]
             lo, hi = ("rax", "rdx") if bits == 64 else ("eax", "edx")
             tsc = ((after.get(hi, 0) & 0xFFFFFFFF) << 32) | (after.get(lo, 0) & 0xFFFFFFFF)
-            tsc_lines.append(f"{line:<30} edx:eax = {tsc} cycles")
+            tsc_lines.append(f"{line}  ->  edx:eax = {tsc} cycles")
             continue
         if entry["reads"]:
             vals = ", ".join(f"{vvar_field(a - base)} = {v:#x}" if v > 9 else
                              f"{vvar_field(a - base)} = {v}" for a, _s, v in entry["reads"])
-            line = f"{line:<30} {vals}"
+            line = f"{line:<24} {vals}"
         (math_lines if seen_tsc else vvar_lines).append(line)
     rv = None
     if ret is not None:

@@ -62,7 +62,7 @@ class SessionScreen(Screen):
             if v.walk.phase < len(phases) - 1:
                 shown = v.walk.before
                 if phases[v.walk.phase].kernel:
-                    in_kernel = "  (paused: the kernel is running)"
+                    in_kernel = "  (kernel running)"
             else:
                 previous = v.walk.before.regs
         for panel in self.query(Panel):
