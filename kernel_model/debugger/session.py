@@ -1291,11 +1291,11 @@ class DebugSession:
             self._goto(prev, 0)
             return Stop("step", "stepped back over a run that was interrupted (not recorded "
                         "step by step): now at its start", self.machine.pc)
+        if mark.applied:  # just before the crossing (or the rdtsc): no need to count
+            self._goto(self._split_before(mark), 0)
+            return Stop("step", "", self.machine.pc)
         length = self.gap_length(mark)
         prev = self.timeline.prev(mark)  # indexing may have put points in between
-        if mark.applied:
-            self._goto(prev, length)  # just before the crossing (or the rdtsc)
-            return Stop("step", "", self.machine.pc)
         self.pos = (prev, length)  # a plain mark: the same state as the point before it
         self._machine_at = None
         return self._reverse_one()
@@ -1323,10 +1323,13 @@ class DebugSession:
         caught = {b.syscall for b in self.breakpoints if b.enabled and b.syscall}
         mark, n = self.pos
         while True:
-            off = self._last_hit(mark, n, bps)
-            if off is not None:
-                self._goto(mark, off)
-                return Stop("breakpoint", "breakpoint (going backwards)", self.machine.pc)
+            if bps:  # hits after `mark`, before the current point (or the end of its stretch)
+                if n is None:
+                    n = self.gap_length(self.timeline.next(mark))
+                off = self._last_hit(mark, n, bps)
+                if off is not None:
+                    self._goto(mark, off)
+                    return Stop("breakpoint", "breakpoint (going backwards)", self.machine.pc)
             prev = self.timeline.prev(mark)
             if prev is None:
                 self._goto(mark, 0)
@@ -1335,16 +1338,13 @@ class DebugSession:
                 mark, n = prev, 0
                 self.notes.append("went back over a run that was not recorded step by step")
                 continue
-            length = self.gap_length(mark)
-            prev = self.timeline.prev(mark)
             crossing = mark.applied and mark.kind in CROSSINGS
-            vdso = mark.kind == "vdso-call"
             if crossing and (transitions or self._caught(mark, caught)):
-                self._goto(prev, length)
+                self._goto(self._split_before(mark), 0)
                 if mark.kind == "vsyscall" and transitions:
                     self._reverse_one()  # from the faulting fetch back to the call
                 return Stop("transition", mark.kind, self.machine.pc)
-            if vdso and transitions:
+            if mark.kind == "vdso-call" and transitions:
                 self._goto(mark, 0)
                 back = self._reverse_one()
                 return Stop("transition", "vdso", back.pc)
@@ -1354,9 +1354,34 @@ class DebugSession:
             if mark.applied and bps:
                 before = mark.info.get("before", {})
                 if before.get(self.machine.arch.pc_name) in bps:
-                    self._goto(prev, length)
+                    self._goto(self._split_before(mark), 0)
                     return Stop("breakpoint", "breakpoint (going backwards)", self.machine.pc)
-            mark, n = prev, length
+            # on to the stretch before: counted only if breakpoints must be looked for in it
+            mark, n = self.timeline.prev(mark), None
+
+    def _split_before(self, mark: Mark) -> Mark:
+        """A plain mark at the point just before `mark`'s crossing, found by replaying the
+        stretch before it freely (no counting): going back to a crossing costs a replay of
+        that stretch at full speed, not its count."""
+        prev = self.timeline.prev(mark)
+        if mark.arrive is None or prev is None:
+            return mark
+        if not mark.arrive or mark.length == 0:
+            return prev
+        self._materialize(prev)
+        self._replay_path(mark.arrive)
+        self._replaying = True
+        try:
+            point = self._point()
+        finally:
+            self._replaying = False
+        point.kind = "stop"
+        point.arrive = mark.arrive
+        point.info["stop"] = "before " + mark.kind
+        self.timeline.insert_after(prev, point)
+        mark.arrive = (Offset(0),)
+        self._machine_at = (point, 0)
+        return point
 
     def _back_to_call(self, mark: Mark, called) -> Stop:
         """From the point a vDSO call returned to, back to the call instruction itself."""
@@ -1417,11 +1442,8 @@ class DebugSession:
         if mark not in self.timeline.marks:
             return Stop("step", "that point is no longer in the history", self.machine.pc)
         if before and mark.applied and mark.arrive is not None:
-            length = self.gap_length(mark)
-            prev = self.timeline.prev(mark)
-            if prev is not None:
-                self._goto(prev, length)
-                return Stop("step", "", self.machine.pc)
+            self._goto(self._split_before(mark), 0)
+            return Stop("step", "", self.machine.pc)
         self._goto(mark, 0)
         return Stop("step", "", self.machine.pc)
 
