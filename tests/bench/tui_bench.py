@@ -86,19 +86,21 @@ def bench_step_redraw(steps: int = 300) -> dict:
 
 
 def bench_reverse_after(instructions: int = 100_000) -> dict:
+    """A free run of `instructions` to the exit syscall, then steps back: the first lands
+    before the crossing (a replay of the run at full speed), the second steps into the run
+    (which has it counted, by replay and bisection), the rest are inside counted history."""
     loop = instructions // 5  # bench_compute.s: five instructions per iteration
     s = session(ASM / "bench_compute.s", str(loop))
-    s.run_to_transition()  # one free run to the exit syscall
-    first = time.perf_counter()
-    s.reverse_step()
-    first = time.perf_counter() - first
-    rest = []
-    for _ in range(50):
+    s.run_to_transition()  # stops before exit
+    s.next()  # over it: the program has ended
+    times = []
+    for _ in range(52):
         t = time.perf_counter()
         s.reverse_step()
-        rest.append(time.perf_counter() - t)
-    return {"history_insns": instructions, "first_ms": first * 1e3,
-            "next_p95_ms": p95(rest) * 1e3, "target_ms": 50}
+        times.append(time.perf_counter() - t)
+    return {"history_insns": instructions, "back_over_crossing_ms": times[0] * 1e3,
+            "into_free_run_ms": times[1] * 1e3, "next_p95_ms": p95(times[2:]) * 1e3,
+            "worst_ms": max(times) * 1e3, "target_ms": 50}
 
 
 def bench_run_to_transition(loop: int = 10_000_000) -> dict:
@@ -154,9 +156,10 @@ def main() -> int:
     print(f"step + redraw (120x40, {r['steps']} steps): p50 {r['p50_ms']:.1f} ms, "
           f"p95 {r['p95_ms']:.1f} ms  (target p95 <= 50 ms)")
     r = results["reverse_step_after_100k"]
-    print(f"reverse step after {r['history_insns']:,} instructions of history: first "
-          f"{r['first_ms']:.1f} ms (counts the free run), then p95 {r['next_p95_ms']:.2f} ms  "
-          f"(target <= 50 ms)")
+    print(f"reverse step after {r['history_insns']:,} instructions of history: back over "
+          f"the exit {r['back_over_crossing_ms']:.1f} ms, into the free run "
+          f"{r['into_free_run_ms']:.1f} ms (counts it), then p95 {r['next_p95_ms']:.2f} ms; "
+          f"worst {r['worst_ms']:.1f} ms  (target <= 50 ms)")
     r = results["run_to_transition_vs_run"]
     print(f"run to the next transition vs run ({r['instructions']:,} instructions): "
           f"{r['t_minsns_per_s']:.0f} vs {r['run_minsns_per_s']:.0f} M insns/s = "
