@@ -187,7 +187,6 @@ class System:
         m = self.machine
         with _KernelTimer(self) as timer:
             while not self.process.exited:
-                self._fault = None
                 stop = m.run(m.pc)
                 if timer.expired:
                     return self._limit("timeout", f"stopped after {self.options.timeout:g} "
@@ -197,13 +196,9 @@ class System:
                 if self.counter is not None and self.counter.exceeded:
                     return self._limit("max-insns", f"stopped after {self.counter.count} "
                                                     f"instructions (--max-insns)")
-                if self._vsyscall_fetch is not None:
-                    vsyscall.emulate(self, self._vsyscall_fetch)
-                    self._vsyscall_fetch = None
-                elif self._fault is not None:
-                    self.signals.force(*self._fault)
-                elif stop.kind == "error":
-                    self.signals.force(*self._classify_error(stop.uc_errno))
+                cause = self.take_stop_cause(stop)
+                if cause is not None:
+                    self.enter_kernel(cause)
                 elif self.signals.deliverable():
                     pass  # a signal the kernel queued stopped the CPU
                 elif timer.interrupted:
@@ -233,6 +228,30 @@ class System:
         return p.status
 
     # -- faults ------------------------------------------------------------------
+    def take_stop_cause(self, stop) -> tuple | None:
+        """Why the last emu_start stopped, if the guest caused it, and forget it:
+        ("vsyscall", address) for a fetch in the vsyscall page the kernel emulates, or
+        ("fault", (signo, si_code, si_addr)) for a fault that becomes a signal."""
+        cause = None
+        if self._vsyscall_fetch is not None:
+            cause = ("vsyscall", self._vsyscall_fetch)
+        elif self._fault is not None:
+            cause = ("fault", self._fault)
+        elif stop is not None and stop.kind == "error":
+            cause = ("fault", self._classify_error(stop.uc_errno))
+        self._fault = None
+        self._vsyscall_fetch = None
+        return cause
+
+    def enter_kernel(self, cause: tuple) -> None:
+        """The kernel's side of a stop cause: emulate the vsyscall, or queue the signal
+        (delivered by signals.deliver_pending on the way back to user mode)."""
+        kind, detail = cause
+        if kind == "vsyscall":
+            vsyscall.emulate(self, detail)
+        else:
+            self.signals.force(*detail)
+
     def _on_interrupt(self, uc, intno: int, _user_data) -> None:
         if intno == 0x80:
             self.kernel.on_int80()

@@ -461,8 +461,7 @@ class DebugSession:
         restore_io(mark.io)
         self._current_io = mark.io  # replays never write: the same all along the stretch
         self._restore_watcher(mark.extra.get("watcher"))
-        self.system._fault = None
-        self.system._vsyscall_fetch = None
+        self.system.take_stop_cause(None)  # forget any cause left by an earlier run
         self._scan_guards()
 
     def _materialize(self, mark: Mark) -> None:
@@ -487,8 +486,7 @@ class DebugSession:
     # -- running: the primitives -------------------------------------------------------------
     def _run(self, count: int = 0):
         """One emu_start from the current pc, with the hooks as the caller set them."""
-        self.system._fault = None
-        self.system._vsyscall_fetch = None
+        self.system.take_stop_cause(None)  # forget any cause left by an earlier run
         self._stopped_by = None
         if count and not self._counting:
             # Unicorn 2.1 counts instructions with a hook compiled into each translated
@@ -510,19 +508,12 @@ class DebugSession:
             self._set_exits()
 
     def _faulted(self, stop) -> tuple | None:
-        """("vsyscall", address) or ("fault", (signo, code, addr)) if the last run faulted."""
-        s = self.system
-        if s._vsyscall_fetch is not None:
-            return ("vsyscall", s._vsyscall_fetch)
-        if s._fault is not None:
-            return ("fault", s._fault)
-        if stop is not None and stop.kind == "error":
-            return ("fault", s._classify_error(stop.uc_errno))
-        return None
+        """("vsyscall", address) or ("fault", (signo, code, addr)) if the last run faulted
+        (System.take_stop_cause: the cause is consumed)."""
+        return self.system.take_stop_cause(stop)
 
     def _clear_fault(self) -> None:
-        self.system._fault = None
-        self.system._vsyscall_fetch = None
+        self.system.take_stop_cause(None)
 
     def _replay_path(self, path) -> None:
         """Run a recorded path from the current state: user code only, never the kernel."""
@@ -884,12 +875,7 @@ class DebugSession:
         s = self.system
         kind, detail = pending
         before = self.regs()
-        if kind == "vsyscall":
-            from kernel_model import vsyscall
-
-            vsyscall.emulate(s, detail)
-        else:
-            s.signals.force(*detail)
+        s.enter_kernel(pending)
         if not self._exited():
             s.signals.deliver_pending()
         if self._exited():
