@@ -33,7 +33,8 @@ class MemoryFault(Exception):
     """A guest address the machine could not read or write."""
 
     def __init__(self, addr: int, size: int, write: bool):
-        super().__init__(f"bad guest address {addr:#x} ({size} bytes, {'write' if write else 'read'})")
+        kind = "write" if write else "read"
+        super().__init__(f"bad guest address {addr:#x} ({size} bytes, {kind})")
         self.addr = addr
         self.size = size
         self.write = write
@@ -146,7 +147,7 @@ class Machine:
         """The general registers, pc and flags by name: for events and the screen."""
         names = [n for n, _ in self.arch.gprs] + ["eflags"]
         ids = tuple(i for _, i in self.arch.gprs) + (X.UC_X86_REG_EFLAGS,)
-        return dict(zip(names, self.regs(ids)))
+        return dict(zip(names, self.regs(ids), strict=True))
 
     # -- memory ------------------------------------------------------------------
     def map(self, addr: int, size: int, prot: int) -> None:
@@ -247,7 +248,8 @@ class Machine:
         self._hooks.append(self.uc.hook_add(unicorn.UC_HOOK_INSN_INVALID, callback))
 
     def hook_code(self, callback, begin: int = 1, end: int = 0) -> int:
-        """A per-instruction hook, restricted to [begin, end] so code elsewhere runs at full speed."""
+        """A per-instruction hook, restricted to [begin, end]: code elsewhere keeps full
+        speed."""
         h = self.uc.hook_add(unicorn.UC_HOOK_CODE, callback, None, begin, end)
         self._hooks.append(h)
         return h

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from emu.asm import Assembled, AsmError, assemble
+from emu.asm import AsmError, Assembled, assemble
 from emu.elf import BadProgram, ElfImage, read_elf
 
 ASM_SUFFIXES = (".s", ".asm", ".S")

@@ -15,7 +15,8 @@ from emu.machine import PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, page_down, page_
 from kernel_model.mm import Mm
 
 # auxv types (include/uapi/linux/auxvec.h, arch/x86/include/uapi/asm/auxvec.h)
-AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY = 0, 3, 4, 5, 6, 7, 8, 9
+AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ = 0, 3, 4, 5, 6
+AT_BASE, AT_FLAGS, AT_ENTRY = 7, 8, 9
 AT_UID, AT_EUID, AT_GID, AT_EGID, AT_PLATFORM, AT_HWCAP, AT_CLKTCK = 11, 12, 13, 14, 15, 16, 17
 AT_SECURE, AT_RANDOM, AT_HWCAP2, AT_EXECFN = 23, 25, 26, 31
 AT_SYSINFO, AT_SYSINFO_EHDR = 32, 33

@@ -59,7 +59,6 @@ class Kernel:
         self._dispatch = {abi.name: self._build_dispatch(abi) for abi in (X86_64_ABI, I386_ABI)}
         self._dispatch_x86_64 = self._dispatch["x86_64"]
         self._recording: list[MemAccess] | None = None
-        self.current_pc = 0
         self.mechanism = ""  # the entry path of the trap being handled
         # Where `sysenter` returns: the landing pad inside the vDSO's __kernel_vsyscall.
         # None when no vDSO is mapped (Linux then returns to a bogus address).
@@ -244,7 +243,6 @@ class Kernel:
         seq = self.seq
         name = abi.table.get(nr)
         sdef = self.handler_for(abi, nr)
-        self.current_pc = pc
         self.emit(SyscallEntered(seq, mechanism, abi.name, abi.table_name, entry, nr, name,
                                  sdef is not None, args, pc, regs, cpu_effects))
         mem = _TraceReader(self.machine)

@@ -23,13 +23,12 @@ from emu.elf import ElfImage
 from emu.machine import PAGE, PROT_READ, PROT_WRITE, Machine, page_down
 from emu.segments import Gdt
 from kernel_model import exec as binfmt
-from kernel_model import signals
-from kernel_model import vsyscall
+from kernel_model import signals, vsyscall
 from kernel_model.clock import Clock
 from kernel_model.eras import DEFAULT_ERA, era_named
 from kernel_model.events import ProcessExited, ProcessStarted, RunStopped
 from kernel_model.kernel import Kernel
-from kernel_model.mm import DEFAULT_MEMORY_LIMIT, Mm, Vma
+from kernel_model.mm import DEFAULT_MEMORY_LIMIT, Mm
 from kernel_model.process import Process
 
 # Where the kernel model keeps the GDT and its return-to-user trampoline: x86-64's
@@ -312,10 +311,6 @@ class System:
         self.mm.map(new_start, stack.start - new_start, PROT_READ | PROT_WRITE, name="[stack]",
                     kind="stack", grows_down=True)
         return True
-
-    # -- for front ends -----------------------------------------------------------
-    def maps(self) -> list[Vma]:
-        return list(self.mm.vmas)
 
 
 class _KernelTimer:

@@ -75,7 +75,7 @@ class VdsoWatcher(CallWatcher):
         ret = ret - (1 << self.bits) if ret >> (self.bits - 1) else ret
         kinds, _ = SIGNATURES[call["name"]]
         texts = [self._arg_text(kind, value, ret, call) for kind, value in
-                 zip(kinds, call["args"])]
+                 zip(kinds, call["args"], strict=True)]
         text = f"[vdso] {call['name']}({', '.join(texts)}) = {ret}"
         if call["fallback"]:
             text += f"  /* the vDSO fell back to the {call['fallback']} syscall */"

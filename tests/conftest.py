@@ -54,7 +54,8 @@ def run_guest(program: str | Path, *args: str, source: str | None = None, bits: 
     return Run(status, data, events, system)
 
 
-def cli(*args: str, stdin: bytes | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def cli(*args: str, stdin: bytes | None = None,
+        timeout: float = 120) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.run([sys.executable, "-m", "tui.cli", *args], capture_output=True,
                           input=stdin, timeout=timeout, env=env, cwd=ROOT)

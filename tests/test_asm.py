@@ -57,7 +57,8 @@ def test_labels_constants_and_decimal_numbers():
 
 def test_source_lines_map_to_addresses():
     a = assemble(HELLO, "hello.s")
-    assert a.lines[a.entry] == HELLO.splitlines().index("    mov eax, 60             ; decimal, not hex") + 1
+    first = "    mov eax, 60             ; decimal, not hex"
+    assert a.lines[a.entry] == HELLO.splitlines().index(first) + 1
     assert a.labels["_start"] == a.entry
 
 

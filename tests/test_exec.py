@@ -122,7 +122,8 @@ def test_initial_stack_and_auxv_order():
     assert argc == 3 and argv[1:] == ["one", "two"]
     assert "HOME=/" in envp
     keys = [binfmt.AUXV_NAMES[k] for k, _ in auxv]
-    assert keys == ["AT_SYSINFO_EHDR", "AT_MINSIGSTKSZ", "AT_HWCAP", "AT_PAGESZ", "AT_CLKTCK", "AT_PHDR",
+    assert keys == ["AT_SYSINFO_EHDR", "AT_MINSIGSTKSZ", "AT_HWCAP", "AT_PAGESZ", "AT_CLKTCK",
+                    "AT_PHDR",
                     "AT_PHENT", "AT_PHNUM", "AT_BASE", "AT_FLAGS", "AT_ENTRY", "AT_UID",
                     "AT_EUID", "AT_GID", "AT_EGID", "AT_SECURE", "AT_RANDOM", "AT_HWCAP2",
                     "AT_EXECFN", "AT_PLATFORM", "AT_RSEQ_FEATURE_SIZE", "AT_RSEQ_ALIGN",

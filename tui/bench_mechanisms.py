@@ -83,10 +83,9 @@ def _calls_per_s(bits: int, body: str, options: dict, fn: str | None, n: int) ->
 
 
 def _binary_rate(binary: str, n: int, vdso: bool) -> float:
+    import programs
     from emu.program import load_program
     from kernel_model.system import RunOptions, System
-
-    import programs
 
     path = str(programs.HERE / "bin" / binary)
     prog = load_program(path)

@@ -181,10 +181,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def resolve_program(name: str, arch: str | None):
     """A path, or a bundled program's name. Returns emu.program.Program."""
+    import programs
     from emu.elf import BadProgram
     from emu.program import load_program
-
-    import programs
 
     path = name
     if not os.path.exists(name):

@@ -21,8 +21,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from emu.asm_expr import UnknownSymbol, evaluate
 from keystone import KS_ARCH_X86, KS_MODE_32, KS_MODE_64, Ks, KsError
+
+from emu.asm_expr import UnknownSymbol, evaluate
 
 
 class VdsoAsmError(Exception):

@@ -13,11 +13,10 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kernel_model.tables import i386 as i386_table
 from kernel_model.tables import x86_64 as x86_64_table
-from typing import TYPE_CHECKING
-
 from kernel_model.vdso import cache, vvar
 
 if TYPE_CHECKING:  # the builders load only when the on-disk cache misses (keystone: slow)
