@@ -21,7 +21,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 src="$here/c"
 out="$here/bin"
 
-programs=(hello seed getpid_loop gettimeofday_loop compute_loop maps special_maps)
+programs=(hello seed getpid_loop gettimeofday_loop compute_loop maps special_maps
+          printf_lost errno_enoent brk_mmap sigsegv_handler vdso_dump)
 common=(-O2 -Wall -Wextra -Wl,--build-id=none)
 
 # --- check the compilers before building anything -------------------------

@@ -128,7 +128,19 @@ def build_parser() -> argparse.ArgumentParser:
     tui.add_argument("program", nargs="?", help="an ELF, a .s file or a bundled name "
                      "(default: time-three-ways)")
     tui.add_argument("args", nargs=argparse.REMAINDER)
-    sub.add_parser("list", help="the bundled programs")
+    listing = sub.add_parser("list", help="the bundled programs")
+    listing.add_argument("--all", action="store_true", help="every build on its line")
+    show = sub.add_parser("show", help="a bundled program's page: how to run it, its "
+                          "expected output, the points to notice")
+    show.add_argument("name")
+    sub.add_parser("lessons", help="the guided lessons")
+    lesson = sub.add_parser("lesson", help="a guided lesson in the stepping TUI: the "
+                            "narration beside the code, -> next stop, <- back")
+    lesson.add_argument("lesson", help="a bundled lesson's name or a lesson file")
+    lesson.add_argument("--check", action="store_true", help="play it without the screen "
+                        "and report the first stop that cannot be reached")
+    lesson.add_argument("--history-budget", type=_size, default=256 << 20, metavar="SIZE",
+                        help="memory for stepping backwards (default 256M)")
     vdso = sub.add_parser("vdso", help="the vDSO image syscall-lab builds")
     vdso_sub = vdso.add_subparsers(dest="vdso_command", parser_class=_Parser, required=True)
     dump = vdso_sub.add_parser("dump", help="write the image to a file (readelf -a FILE)")
@@ -155,7 +167,18 @@ def main(argv: list[str] | None = None) -> int:
 
             return cmd_tui(args)
         if args.command == "list":
-            return cmd_list()
+            return cmd_list(args.all)
+        if args.command == "show":
+            return cmd_show(args.name)
+        if args.command == "lessons":
+            from programs.pages import lessons_lines
+
+            print("\n".join(lessons_lines()))
+            return 0
+        if args.command == "lesson":
+            from tui.lesson import cmd_lesson  # textual is loaded only here
+
+            return cmd_lesson(args)
         if args.command == "table":
             return cmd_table(args)
         if args.command == "vdso":
@@ -274,11 +297,20 @@ def cmd_vdso_dump(args) -> int:
     return 0
 
 
-def cmd_list() -> int:
-    import programs
+def cmd_list(every_build: bool = False) -> int:
+    from programs.pages import list_lines
 
-    for name, b in sorted(programs.catalog().items()):
-        print(f"{name:34} {b.arch:7} {b.title}")
+    print("\n".join(list_lines(every_build=every_build)))
+    return 0
+
+
+def cmd_show(name: str) -> int:
+    from programs.pages import page_lines
+
+    lines = page_lines(name)
+    if lines is None:
+        raise UsageError(f"{name}: no such bundled program (syscall-lab list names them)")
+    print("\n".join(lines))
     return 0
 
 
