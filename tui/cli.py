@@ -151,6 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
     table = sub.add_parser("table", help="the syscall table: number, name, registers, status")
     table.add_argument("--arch", choices=("x86_64", "i386"), default="x86_64")
     table.add_argument("which", nargs="?", help="a syscall name or number")
+    exercises = sub.add_parser("exercises", help="the auto-graded assembly exercises")
+    exercises.add_argument("name", nargs="?", help="show one exercise's statement")
+    check = sub.add_parser("check", help="grade a solution: every check on randomized runs")
+    check.add_argument("exercise", help="a bundled exercise's name or a path to its spec")
+    check.add_argument("solution", help="your program (a .s file or a static ELF)")
+    check.add_argument("--json", action="store_true", help="results and a score as JSON")
+    check.add_argument("--seed", type=int, help="repeat the runs of an earlier check")
     return parser
 
 
@@ -187,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
             from tui import bench
 
             return bench.main(args.json)
+        if args.command in ("exercises", "check"):
+            return cmd_grading(args)
         build_parser().print_help()
         return EXIT_USAGE
     except UsageError as e:
@@ -282,6 +291,16 @@ def cmd_run(args) -> int:
     if reason:
         print(f"syscall-lab: {reason}", file=sys.stderr)
     return status
+
+
+def cmd_grading(args) -> int:
+    from kernel_model.grading import command  # the grader: loaded only for these commands
+    from kernel_model.grading.spec import SpecError
+
+    try:
+        return (command.cmd_check if args.command == "check" else command.cmd_exercises)(args)
+    except SpecError as e:
+        raise UsageError(str(e)) from None
 
 
 def cmd_vdso_dump(args) -> int:

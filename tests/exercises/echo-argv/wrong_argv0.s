@@ -1,0 +1,25 @@
+; A typical mistake: [rsp + 8] is argv[0], the program's name.
+bits 64
+section .data
+newline: db 10
+section .text
+_start:
+    mov rsi, [rsp + 8]
+    xor edx, edx
+count:
+    cmp byte [rsi + rdx], 0
+    je counted
+    inc rdx
+    jmp count
+counted:
+    mov eax, 1
+    mov edi, 1
+    syscall
+    mov eax, 1
+    mov edi, 1
+    lea rsi, [rip + newline]
+    mov edx, 1
+    syscall
+    mov eax, 60
+    xor edi, edi
+    syscall

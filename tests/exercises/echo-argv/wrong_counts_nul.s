@@ -1,0 +1,23 @@
+; A typical mistake: the count includes the terminating 0 byte.
+bits 64
+section .data
+newline: db 10
+section .text
+_start:
+    mov rsi, [rsp + 16]
+    xor edx, edx
+count:
+    cmp byte [rsi + rdx], 0
+    lea rdx, [rdx + 1]
+    jne count
+    mov eax, 1
+    mov edi, 1
+    syscall
+    mov eax, 1
+    mov edi, 1
+    lea rsi, [rip + newline]
+    mov edx, 1
+    syscall
+    mov eax, 60
+    xor edi, edi
+    syscall

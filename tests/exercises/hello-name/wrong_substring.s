@@ -1,0 +1,55 @@
+; A typical mistake: looking for "NAME=" anywhere in the string, so LOGNAME=... matches.
+bits 64
+section .data
+hello:  db "Hello, "
+bang:   db "!", 10
+section .text
+_start:
+    mov rax, [rsp]
+    lea rbx, [rsp + 8 + rax*8 + 8]
+next:
+    mov rsi, [rbx]
+    test rsi, rsi
+    jz missing
+    add rbx, 8
+scan:
+    cmp byte [rsi], 0
+    je next
+    cmp dword [rsi], 0x454d414e
+    jne step
+    cmp byte [rsi + 4], '='
+    je found
+step:
+    inc rsi
+    jmp scan
+found:
+    add rsi, 5
+    mov r12, rsi
+    mov eax, 1
+    mov edi, 1
+    lea rsi, [rip + hello]
+    mov edx, 7
+    syscall
+    xor edx, edx
+len:
+    cmp byte [r12 + rdx], 0
+    je print
+    inc rdx
+    jmp len
+print:
+    mov eax, 1
+    mov edi, 1
+    mov rsi, r12
+    syscall
+    mov eax, 1
+    mov edi, 1
+    lea rsi, [rip + bang]
+    mov edx, 2
+    syscall
+    mov eax, 60
+    xor edi, edi
+    syscall
+missing:
+    mov eax, 60
+    mov edi, 1
+    syscall
