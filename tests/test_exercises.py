@@ -16,7 +16,7 @@ import pytest
 from conftest import ROOT, cli
 
 from kernel_model.grading import find, grade, names
-from kernel_model.grading.report import text, to_json
+from kernel_model.grading.report import text
 from kernel_model.grading.spec import SpecError, load
 from kernel_model.grading.templates import TemplateError, evaluate
 from kernel_model.grading.transcript import match, normalize, parse
@@ -76,6 +76,10 @@ WRONG = {
     ("mmap-reverse", "wrong_flags_in_rcx.s"):
         ("trace", "mmap's 4th argument: expected MAP_PRIVATE|MAP_ANONYMOUS, got MAP_FILE "
                   "(r10 held 0)"),
+    ("shout", "wrong_usage_on_stdout.s"):
+        ("stderr", "nothing was written to stderr (fd 2); your writes went to fd 1"),
+    ("shout", "wrong_no_argc_check.s"):
+        ("exit", "With no argument, argv[1] is the NULL that ends argv"),
 }
 
 

@@ -105,10 +105,10 @@ def check_stream(outcome, fd: int, exact: str | None, regex: str | None, ctx: Co
         raise SpecError(f"checks.{name}{'' if exact is not None else '_regex'}: {e}") from None
     if exact is not None:
         if observed == want:
-            return CheckResult(name, True, f"{name} {shown}", [], want.decode(errors="replace"),
+            return CheckResult(name, True, shown, [], want.decode(errors="replace"),
                                observed.decode(errors="replace"))
         feedback = diagnose.output_diff(want, observed, fd, outcome, ctx)
-        return CheckResult(name, False, f"{name}: expected {diagnose.quote_output(want)}, got "
+        return CheckResult(name, False, f"expected {diagnose.quote_output(want)}, got "
                            f"{shown}", feedback, want.decode(errors="replace"),
                            observed.decode(errors="replace"))
     try:
@@ -116,10 +116,10 @@ def check_stream(outcome, fd: int, exact: str | None, regex: str | None, ctx: Co
     except re.error as e:
         raise SpecError(f"checks.{name}_regex: bad regex ({e})") from None
     if ok:
-        return CheckResult(name, True, f"{name} {shown} matches /{regex}/", [], regex,
+        return CheckResult(name, True, f"{shown} matches /{regex}/", [], regex,
                            observed.decode(errors="replace"))
     feedback = [] if observed else diagnose.output_diff(b"?", b"", fd, outcome, ctx)
-    return CheckResult(name, False, f"{name} {shown} does not match /{pattern}/", feedback,
+    return CheckResult(name, False, f"{shown} does not match /{pattern}/", feedback,
                        pattern, observed.decode(errors="replace"))
 
 
@@ -136,20 +136,20 @@ def check_trace(outcome, checks: Checks, ctx: Context, names: dict) -> CheckResu
     shown = {k: v for k, v in result.bindings.items() if k not in bound}
     if result.ok:
         got = ", ".join(f"<{k}> = {v}" for k, v in shown.items())
-        return CheckResult("trace", True, f"trace matches the transcript ({len(lines)} "
+        return CheckResult("trace", True, f"matches the transcript ({len(lines)} "
                            f"line{'s' if len(lines) != 1 else ''}{'; ' + got if got else ''})",
                            [], checks.trace, lines)
     mm = result.mismatch
     feedback = _trace_feedback(mm, outcome, ctx)
     feedback += _window(lines, mm.index)
     if mm.kind == "extra":
-        summary = f"trace: unexpected line {mm.index + 1} after the transcript's end"
+        summary = f"unexpected line {mm.index + 1} after the transcript's end"
     elif mm.kind == "ended":
-        summary = "trace: ended before the transcript did"
+        summary = "the trace ended before the transcript did"
     elif mm.kind == "missing":
-        summary = f"trace: no line matches `{mm.expected}`"
+        summary = f"no line matches `{shorten(mm.expected, 80)}`"
     else:
-        summary = f"trace line {mm.index + 1} differs from the transcript"
+        summary = f"line {mm.index + 1} differs from the transcript"
     return CheckResult("trace", False, summary, feedback, checks.trace, lines)
 
 
@@ -275,8 +275,8 @@ def check_mechanisms(outcome, checks: Checks, ctx: Context) -> CheckResult:
             feedback.append(f"never used {MECH_HOWTO[mech]}; this exercise requires it "
                             f"(used: {used})")
     if not feedback:
-        return CheckResult("mechanisms", True, f"entry mechanisms: {used}", [], expected, counts)
-    return CheckResult("mechanisms", False, f"entry mechanisms: {used}", feedback, expected,
+        return CheckResult("mechanisms", True, f"used {used}", [], expected, counts)
+    return CheckResult("mechanisms", False, f"used {used}", feedback, expected,
                        counts)
 
 
@@ -297,7 +297,7 @@ def check_syscalls(outcome, checks: Checks, ctx: Context) -> CheckResult:
     for name in checks.syscalls_require:
         if not any(e.name == name for e in calls):
             feedback.append(f"no {name} syscall was made; this exercise requires one")
-    summary = "syscalls made: " + (", ".join(made) or "none")
+    summary = "made: " + (", ".join(made) or "none")
     return CheckResult("syscalls", not feedback, summary, feedback, expected, made)
 
 

@@ -305,6 +305,11 @@ def output_diff(expected: bytes, observed: bytes, fd: int, outcome, ctx: Context
             else:
                 out.append(f"nothing was written to {name} (no write({fd}, ...) at all)")
         return out
+    if not expected:
+        other = {1: "stderr (fd 2)", 2: "stdout (fd 1)"}.get(fd, "another fd")
+        out.append(f"nothing belongs on {name} in this run, but the program wrote "
+                   f"{_q(observed)} there (should it go to {other}?)")
+        return out
     if observed + b"\n" == expected:
         if len(writes) == 1 and writes[0][1].ret is not None:
             n = writes[0][1].ret

@@ -81,7 +81,7 @@ def grade(exercise: Exercise, solution: str, seed: int | None = None) -> Report:
     arch = program.image.arch.name
     insns = program_instructions(program)
     if program.assembled is not None:
-        report.static.append(CheckResult("assemble", True, f"assembled: {len(insns)} "
+        report.static.append(CheckResult("assemble", True, f"{len(insns)} "
                                          f"instructions ({arch})"))
     else:
         report.static.append(CheckResult("assemble", True, f"a static ELF ({arch})"))
