@@ -234,12 +234,33 @@ def check_statically(lesson: Lesson) -> None:
 
 
 def symbol_names(program) -> set[str]:
-    """Labels and symbols a breakpoint may name (the vDSO's are known only at run time,
-    so names of its kind are accepted here and checked when played)."""
+    """Labels and symbols a breakpoint may name, aliases included (the vDSO's are known only
+    at run time, so names of its kind are accepted here and checked when played)."""
     names = set(program.symbols.values()) if program.symbols else set()
     if program.assembled is not None:
         names |= set(program.assembled.labels)
-    return names
+    return names | set(aliases(program))
+
+
+def aliases(program) -> dict[str, str]:
+    """Other names of the program's symbols (libc's `gettimeofday` is `__gettimeofday`, `write`
+    is `__libc_write`): the alias -> the name the session knows the address by."""
+    if program.assembled is not None or not program.symbols:
+        return {}
+    from elftools.elf.elffile import ELFFile
+
+    out = {}
+    try:
+        with open(program.path, "rb") as f:
+            tab = ELFFile(f).get_section_by_name(".symtab")
+            for sym in tab.iter_symbols() if tab is not None else ():
+                known = program.symbols.get(sym["st_value"])
+                if known and sym.name and sym.name != known and \
+                        sym["st_info"]["type"] in ("STT_FUNC", "STT_OBJECT"):
+                    out.setdefault(sym.name, known)
+    except Exception:  # no aliases only means fewer names to break at
+        return {}
+    return out
 
 
 def _resolvable(spec: str, names: set[str]) -> bool:

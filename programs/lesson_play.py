@@ -13,9 +13,10 @@ from __future__ import annotations
 import contextlib
 import re
 
-from programs.lesson import _MEM, Lesson, LessonError
+from programs.lesson import _MEM, Lesson, LessonError, aliases
 
 TRAPS = ("syscall", "int 0x80", "sysenter")
+MAX_ANCHOR_STEPS = 5000  # beyond, coming back to a stop replays the lesson instead
 
 
 def make_session(lesson: Lesson, *, budget: int | None = None):
@@ -40,6 +41,10 @@ class LessonPlayer:
         self.session = session
         self.index = -1  # the stop reached last (-1: none yet)
         self._fingerprint = None
+        self._aliases = None
+        # stop -> (a history mark where it starts, the phase walked to there or None, and
+        # the fingerprint it had): how to come back to a stop already reached
+        self._anchors: dict[int, tuple] = {}
 
     # -- where we are -----------------------------------------------------------------------
     @property
@@ -50,7 +55,8 @@ class LessonPlayer:
         s = self.session
         walk = s.walk
         return (tuple(sorted(s.regs().items())), s.kernel.seq,
-                None if walk is None else (id(walk.transition), walk.phase))
+                None if walk is None else (walk.transition.kind, walk.transition.title,
+                                           walk.phase))
 
     def at_stop(self) -> bool:
         """Whether the session is still exactly at the last stop reached (the user may have
@@ -72,14 +78,20 @@ class LessonPlayer:
 
     def goto(self, k: int):
         """Run the session to stop k. Returns the session's last Stop (None if it did not
-        move). LessonError, at the stop's line, when a stop cannot be reached."""
+        move). LessonError, at the stop's line, when a stop cannot be reached.
+
+        A stop reached before is found again at the history mark it started from; any
+        other way (its mark thinned out of the history) replays the lesson from the start.
+        """
         if not 0 <= k < len(self.lesson.stops):
             raise IndexError(k)
         if k == self.index and self.at_stop():
             return None
-        result = None
         before = self.index
         with self._lesson_breakpoints_only():
+            result = self._jump(k)
+            if result is not None:
+                return result
             if not (k == self.index + 1 and (self.index < 0 or self.at_stop())):
                 self.session.goto_start()
                 self.index = -1
@@ -87,14 +99,54 @@ class LessonPlayer:
                 while self.index < k:
                     result = self._move(self.index + 1)
                     self.index += 1
+                    self._keep_anchor()
             except LessonError:
                 self._return_to(before)
                 raise
         self._fingerprint = self._here()
         return result
 
+    def _keep_anchor(self) -> None:
+        """Remember how to come back to the stop just reached: a history mark and how many
+        instructions after it (while walking a transition: the point before it, and the
+        phase)."""
+        s = self.session
+        self._fingerprint = self._here()
+        if s.walk is not None:
+            mark, n = s.walk.before_pos
+            phase = s.walk.phase
+        else:
+            mark, n = s.pos
+            phase = None
+        if n <= MAX_ANCHOR_STEPS:
+            self._anchors[self.index] = (mark, n, phase, self._fingerprint)
+
+    def _jump(self, k: int):
+        """Back to stop k by its anchor; None when it has none or it no longer leads there
+        (then the lesson is replayed from the start)."""
+        anchor = self._anchors.get(k)
+        s = self.session
+        if anchor is None or anchor[0] not in s.timeline.marks:
+            return None
+        mark, n, phase, fingerprint = anchor
+        stop = s.goto_mark(mark)
+        for _ in range(n):  # a stretch of user code: single steps, replayed
+            stop = s.step()
+            if stop.reason != "step":
+                return None
+        if phase is not None:
+            stop = s.step()
+            self._walk_to(phase)
+        if self._here() != fingerprint:
+            return None
+        self.index = k
+        self._fingerprint = fingerprint
+        return stop
+
     def _return_to(self, k: int) -> None:
         """After a stop could not be reached: back onto stop k (where the student was)."""
+        if k >= 0 and self._jump(k) is not None:
+            return
         self.session.goto_start()
         self.index = -1
         try:
@@ -128,12 +180,13 @@ class LessonPlayer:
         if w.kind == "start":
             return None
         if w.kind == "break":
-            addr = s.resolve(w.arg)
+            spec = self._spec(w.arg)
+            addr = s.resolve(spec)
             if addr is None:
                 raise self._fail(i, f"`{w.arg}`: no such address, label or symbol")
             if i == 0 and s.machine.pc == addr and s.walk is None and self.index < 0:
                 return None  # already there: the program starts at this very label
-            b = s.add_breakpoint(w.arg)
+            b = s.add_breakpoint(spec)
             try:
                 stop = s.cont()
             finally:
@@ -148,6 +201,7 @@ class LessonPlayer:
         if w.kind == "phase":
             return self._phase(i, w.arg)
         if w.kind in ("step", "next"):
+            self._leave_walk()
             stop = None
             for _ in range(w.count):
                 stop = getattr(s, w.kind)()
@@ -155,6 +209,7 @@ class LessonPlayer:
                     raise self._fail(i, "the program exited first")
             return stop
         if w.kind == "finish":
+            self._leave_walk()
             stop = s.finish()
             if stop.message and "no return address" in stop.message:
                 raise self._fail(i, stop.message)
@@ -166,6 +221,22 @@ class LessonPlayer:
                     return stop
             raise self._fail(i, "the program did not exit")
         raise self._fail(i, f"unknown kind of stop {w.kind}")
+
+    def _spec(self, spec: str) -> str:
+        """A breakpoint spec the session resolves: the program's own alias of a symbol
+        (libc's `gettimeofday`) becomes the name the session knows, before the vDSO's
+        symbol of the same name could be taken."""
+        name, plus, off = spec.partition("+")
+        if self._aliases is None:
+            self._aliases = aliases(self.session.program) if self.session.program else {}
+        known = self._aliases.get(name.strip())
+        return known + plus + off if known else spec
+
+    def _leave_walk(self) -> None:
+        """Stepping instructions after a transition's phases starts from the end of it (the
+        machine is already there while the phases are shown)."""
+        if self.session.walk is not None:
+            self.session.walk = None
 
     def _expect(self, i, stop, reasons, why):
         if stop is None or stop.reason not in reasons:
@@ -241,6 +312,19 @@ class LessonPlayer:
                 out[c.what.lower()] = (c.before, c.after, phase.title)
         return out
 
+    def _meaning(self, value: int) -> str:
+        """What a value probably is: an address in a mapping (named), else a number (in
+        decimal, negative for an error code)."""
+        bits = self.session.bits
+        signed = value - (1 << bits) if value >> (bits - 1) else value
+        if -4096 < signed < 0:
+            return f" ({signed})"
+        vma = self.session.system.mm.find(value) if value >= 0x10000 else None
+        if vma is not None:
+            name = vma.name.rsplit("/", 1)[-1] if vma.name else "anonymous memory"
+            return f" (in {name})"
+        return f" ({signed})" if signed >= 10 else ""
+
     def _shown_regs(self) -> dict:
         s = self.session
         w = s.walk
@@ -251,16 +335,13 @@ class LessonPlayer:
     def _point_text(self, p: str, regs: dict) -> str:
         m = _MEM.match(p)
         if not m:
-            name = p.lower()
+            name = {"rflags": "eflags", "flags": "eflags"}.get(p.lower(), p.lower())
             value = regs.get(name)
             if value is None and name.startswith("e") and "r" + name[1:] in regs:
                 value = regs["r" + name[1:]] & 0xFFFFFFFF
             if value is None:
                 return f"{p}: not a register of this program"
-            bits = self.session.bits
-            signed = value - (1 << bits) if value >> (bits - 1) else value
-            small = -4096 < signed < 0 or 10 <= signed < 1 << 20
-            return f"{p} = {value:#x}" + (f" ({signed})" if small else "")
+            return f"{p} = {value:#x}" + self._meaning(value)
         base, sign, off = m.group(1), m.group(2), m.group(3)
         addr = regs.get(base.lower())
         if addr is None:
@@ -275,8 +356,10 @@ class LessonPlayer:
         except Exception:
             return f"{p}: nothing mapped at {addr:#x}"
         value = int.from_bytes(data[:word], "little")
-        text = re.sub(r"[^\x20-\x7e]", ".", data.decode("latin-1"))
-        return f"{p} = {value:#x}  (at {addr:#x}: \"{text}\")"
+        text = data.split(b"\0")[0] if b"\0" in data else data
+        shown = re.sub(r"[^\x20-\x7e]", ".", text.decode("latin-1"))
+        more = "" if b"\0" in data else "..."
+        return f"{p} = {value:#x}  (at {addr:#x}: \"{shown}\"{more})"
 
 
 def play(lesson: Lesson, session=None):
