@@ -77,3 +77,41 @@ def test_vdso_dump_writes_an_elf_file_into_a_shared_directory():
         data = (Path(host) / "vdso.so").read_bytes()
     assert len(data) == 8192 and data[:4] == b"\x7fELF"
     assert b"__vdso_clock_gettime" in data
+
+
+def test_list_shows_each_program_once_with_its_arch_and_what_it_shows():
+    from conftest import cli
+
+    r = cli("list")
+    assert r.returncode == 0
+    lines = r.stdout.decode().splitlines()
+    seed = next(line for line in lines if line.startswith("seed "))
+    assert "x86_64 i386" in seed and "only the raw one enters the kernel" in seed
+    assert any(line.startswith("hello-sysenter") and " i386 " in line for line in lines)
+    assert not any(line.startswith("seed.glibc-i386") for line in lines)
+    assert max(len(line) for line in lines) <= 120
+    every = cli("list", "--all").stdout.decode()
+    assert all(name in every for name in CATALOG)
+
+
+def test_show_prints_a_programs_page():
+    from conftest import cli
+
+    r = cli("show", "forgot-exit")
+    assert r.returncode == 0
+    page = r.stdout.decode()
+    assert page.startswith("The program that forgets to exit\n")
+    assert "programs/asm/forgot_exit.s" in page
+    assert "syscall-lab run forgot-exit" in page
+    assert "  | about to fall off the end" in page
+    assert "Exit status: 139 (killed by SIGSEGV: 128 + 11)" in page
+    assert "Points to notice:" in page and "0x1a" in page
+    page = cli("show", "vsyscall-none").stdout.decode()
+    assert "syscall-lab run --vsyscall none vsyscall-none" in page
+    page = cli("show", "seed").stdout.decode()
+    assert "Builds: seed.glibc-x86_64, seed.glibc-i386, seed.musl-x86_64" in page
+    assert "{time}: what changes from run to run" in page
+    assert "Lessons: syscall-lab lesson libc-wrapper" in page  # it plays this very build
+    assert "libc-wrapper" not in cli("show", "seed.glibc-i386").stdout.decode()
+    r = cli("show", "no-such-thing")
+    assert r.returncode == 2 and "no such bundled program" in r.stderr.decode()
