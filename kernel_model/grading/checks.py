@@ -108,6 +108,10 @@ def check_stream(outcome, fd: int, exact: str | None, regex: str | None, ctx: Co
             return CheckResult(name, True, shown, [], want.decode(errors="replace"),
                                observed.decode(errors="replace"))
         feedback = diagnose.output_diff(want, observed, fd, outcome, ctx)
+        total = outcome.written[fd - 1]
+        if total > len(observed):
+            feedback.append(f"the program wrote {total} bytes to {name}; the grader kept the "
+                            f"first {len(observed)}")
         return CheckResult(name, False, f"expected {diagnose.quote_output(want)}, got "
                            f"{shown}", feedback, want.decode(errors="replace"),
                            observed.decode(errors="replace"))

@@ -7,7 +7,7 @@ import json
 
 from kernel_model.grading.grader import Report
 
-WIDTH = 6  # "  ok  " / "  FAIL"
+TRACE_LINES = 1000  # per run in the JSON: a runaway loop of writes makes millions
 
 
 def _check_lines(c) -> list[str]:
@@ -79,7 +79,9 @@ def to_json(report: Report) -> dict:
                      "signal": o.signal, "stopped": o.stopped, "instructions": o.instructions,
                      "stdout": o.stdout.decode(errors="replace"),
                      "stderr": o.stderr.decode(errors="replace"),
-                     "trace": [t for t, _ in o.lines]})
+                     "stdout_bytes": o.written[0], "stderr_bytes": o.written[1],
+                     "trace": [t for t, _ in o.lines[:TRACE_LINES]],
+                     "trace_lines": len(o.lines)})
     return {"exercise": report.exercise.name, "title": report.exercise.title,
             "arch": report.exercise.arch, "solution": report.solution, "seed": report.seed,
             "passed": report.passed, "score": report.score,

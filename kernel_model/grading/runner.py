@@ -9,6 +9,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kernel_model.grading.capture import Capture
 from kernel_model.grading.spec import (
     DEFAULT_CLOCK,
     RUNAWAY_CAP,
@@ -75,6 +76,7 @@ class RunOutcome:
     error: str | None = None  # the emulator itself failed (a syscall-lab bug)
     lines: list = field(default_factory=list)  # (normalized strace line, event)
     system: object = None  # for diagnoses (the vDSO's range, the vsyscall mode)
+    written: tuple[int, int] = (0, 0)  # bytes written to stdout, stderr (kept: the first MiB)
 
 
 def draw_inputs(exercise: Exercise, template: RunTemplate, index: int,
@@ -132,35 +134,36 @@ def run(exercise: Exercise, program, inputs: RunInputs) -> RunOutcome:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(content)
         (Path(tmp) / "stdin").write_text(inputs.stdin)
-        with open(Path(tmp) / "stdin", "rb") as fin, open(Path(tmp) / "stdout", "w+b") as fout, \
-                open(Path(tmp) / "stderr", "w+b") as ferr:
-            options = RunOptions(
-                seed=inputs.seed, clock=inputs.clock,
-                mounts=[Mount(str(share), t.mount, t.writable)],
-                max_insns=cap, timeout=exercise.timeout, string_limit=STRING_LIMIT,
-                env=inputs.env, stdin_fd=fin.fileno(), stdout_fd=fout.fileno(),
-                stderr_fd=ferr.fileno(), vsyscall=t.vsyscall, vdso=t.vdso)
-            if t.kernel is not None:
-                options.kernel = t.kernel
-            events: list = []
-            error = None
-            try:
-                system = System(program.image, program.path, inputs.argv, options,
-                                symbols=program.symbols)
-            except ValueError as e:
-                raise SpecError(f"{exercise.path}: run {inputs.index}: {e}") from None
-            system.kernel.attach(events.append)
-            try:
-                status = system.run()
-            except KeyboardInterrupt:
-                raise
-            except Exception as e:  # noqa: BLE001  (a model bug must not look like a crash)
-                status, error = 2, f"{type(e).__name__}: {e}"
-            fout.seek(0)
-            ferr.seek(0)
-            stdout, stderr = fout.read(), ferr.read()
+        out, err = Capture(), Capture()
+        try:
+            with open(Path(tmp) / "stdin", "rb") as fin:
+                options = RunOptions(
+                    seed=inputs.seed, clock=inputs.clock,
+                    mounts=[Mount(str(share), t.mount, t.writable)],
+                    max_insns=cap, timeout=exercise.timeout, string_limit=STRING_LIMIT,
+                    env=inputs.env, stdin_fd=fin.fileno(), stdout_fd=out.fd,
+                    stderr_fd=err.fd, vsyscall=t.vsyscall, vdso=t.vdso)
+                if t.kernel is not None:
+                    options.kernel = t.kernel
+                events: list = []
+                error = None
+                try:
+                    system = System(program.image, program.path, inputs.argv, options,
+                                    symbols=program.symbols)
+                except ValueError as e:
+                    raise SpecError(f"{exercise.path}: run {inputs.index}: {e}") from None
+                system.kernel.attach(events.append)
+                try:
+                    status = system.run()
+                except KeyboardInterrupt:
+                    raise
+                except Exception as e:  # noqa: BLE001  (a model bug must not look like a crash)
+                    status, error = 2, f"{type(e).__name__}: {e}"
+        finally:
+            stdout, stderr = out.close(), err.close()
     outcome = RunOutcome(inputs, status, None, None, None, stdout, stderr, events,
-                         system.counter.count if system.counter else 0, error, system=system)
+                         system.counter.count if system.counter else 0, error, system=system,
+                         written=(out.total, err.total))
     for e in events:
         if isinstance(e, ProcessExited):
             outcome.code, outcome.signal = e.code, e.signal
