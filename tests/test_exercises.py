@@ -326,3 +326,16 @@ def test_the_bundled_specs_ship_inside_the_programs_package():
     root = Path(programs.__file__).parent / "exercises"
     for name in names():
         assert (root / name / "exercise.toml").is_file()
+
+
+def test_the_example_in_programs_readme_is_a_working_exercise(tmp_path):
+    readme = (ROOT / "programs" / "README.md").read_text()
+    example = readme.split("### A complete example")[1].split("```toml\n")[1].split("```")[0]
+    spec = tmp_path / "echo" / "exercise.toml"
+    spec.parent.mkdir()
+    spec.write_text(example)
+    (spec.parent / "starter.s").write_text("bits 64\n")
+    ex = load(spec)
+    assert grade(ex, str(SOLUTIONS / "echo-argv" / "reference.s"), seed=5).passed
+    wrong = grade(ex, str(SOLUTIONS / "echo-argv" / "wrong_argv0.s"), seed=5)
+    assert "hint: You printed argv[0]" in feedback_of(wrong, "stdout")

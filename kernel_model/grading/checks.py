@@ -15,7 +15,7 @@ from kernel_model.grading.templates import TemplateError, expand, expand_int
 
 @dataclass
 class CheckResult:
-    name: str  # assemble, arch, instructions, exit, stdout, stderr, trace, mechanisms, budget
+    name: str  # one of spec.CHECK_NAMES
     passed: bool
     summary: str  # one line: what was checked and what was seen
     feedback: list[str] = field(default_factory=list)  # why it failed, hints
@@ -26,6 +26,15 @@ class CheckResult:
         return {"name": self.name, "passed": self.passed, "summary": self.summary,
                 "feedback": self.feedback, "expected": self.expected,
                 "observed": self.observed}
+
+
+# Where a run-wide note goes: under the first of these checks that failed.
+NOTE_ORDER = ("trace", "stdout", "stderr", "exit", "syscalls", "mechanisms", "budget")
+
+
+def first_failed(results: list[CheckResult], order=NOTE_ORDER) -> CheckResult | None:
+    failed = {r.name: r for r in results if not r.passed}
+    return next((failed[n] for n in order if n in failed), None)
 
 
 # -- static ------------------------------------------------------------------------------
@@ -319,43 +328,3 @@ def check_budget(outcome, checks: Checks) -> CheckResult:
         feedback.append("the count is every instruction executed in user mode (the vDSO's "
                         "too); look for a loop that runs more often than it must")
     return CheckResult("budget", False, summary, feedback, checks.budget, n)
-
-
-# -- spec-authored hints -----------------------------------------------------------------------
-def hint_applies(when: dict, outcome, insns, names: dict | None = None) -> bool:
-    from kernel_model.errnos import ERRNOS
-    from kernel_model.events import SignalDelivered, SyscallReturned
-
-    def listed(v):
-        return [v] if isinstance(v, (str, int)) else list(v)
-
-    for key, value in when.items():
-        if key == "syscall":
-            called = {e.name for e in outcome.events if isinstance(e, SyscallReturned)}
-            if not called & set(listed(value)):
-                return False
-        elif key == "mechanism":
-            if not {m for m, _, _ in crossings(outcome)} & set(listed(value)):
-                return False
-        elif key == "signal":
-            sigs = {e.name for e in outcome.events if isinstance(e, SignalDelivered)}
-            if not sigs & set(listed(value)):
-                return False
-        elif key == "status":
-            if outcome.code not in listed(value):
-                return False
-        elif key == "errno":
-            errs = {ERRNOS.get(-e.ret, ("?",))[0] for e in outcome.events
-                    if isinstance(e, SyscallReturned) and e.ret is not None and e.ret < 0}
-            if not errs & set(listed(value)):
-                return False
-        elif key == "stdout_regex":
-            pattern = expand(value, names or {}, escape=re.escape)
-            if re.search(pattern, outcome.stdout.decode(errors="replace")) is None:
-                return False
-        elif key == "instruction":
-            from kernel_model.grading.instructions import matches
-
-            if not any(matches(i, w) for i in insns for w in listed(value)):
-                return False
-    return True

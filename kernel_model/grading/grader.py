@@ -8,14 +8,10 @@ import random
 from dataclasses import dataclass, field
 
 from kernel_model.grading import checks as C
-from kernel_model.grading import diagnose
+from kernel_model.grading import diagnose, hints
 from kernel_model.grading.checks import CheckResult
 from kernel_model.grading.runner import RunInputs, RunOutcome, draw_inputs, run
 from kernel_model.grading.spec import Exercise, SpecError
-from kernel_model.grading.templates import TemplateError, expand
-
-# Where a run-wide note goes: under the first of these checks that failed.
-NOTE_ORDER = ("trace", "stdout", "stderr", "exit", "syscalls", "mechanisms", "budget")
 
 
 @dataclass
@@ -99,7 +95,7 @@ def grade(exercise: Exercise, solution: str, seed: int | None = None) -> Report:
         if not result.passed:
             for h in exercise.hints:
                 if h.check == "instructions" and set(h.when) <= {"instruction"} and \
-                        C.hint_applies(h.when, None, insns):
+                        hints.applies(h.when, None, insns):
                     result.feedback.append("hint: " + h.say.strip())
         report.static.append(result)
     ctx = diagnose.Context(program, exercise.bits, checks.budget, exercise.timeout)
@@ -114,7 +110,7 @@ def grade(exercise: Exercise, solution: str, seed: int | None = None) -> Report:
             except SpecError as e:
                 raise SpecError(f"{exercise.path}: run {index}: {e}") from None
             _place_notes(results, diagnose.notes(outcome, ctx))
-            _place_hints(exercise, results, outcome, insns, inputs.names)
+            hints.place(exercise, results, outcome, insns, inputs.names)
             report.runs.append(GradedRun(inputs, outcome, results))
     _same_every_run(report)
     return report
@@ -138,32 +134,12 @@ def _run_checks(exercise: Exercise, outcome, ctx, names: dict) -> list[CheckResu
     return out
 
 
-def _first_failed(results: list[CheckResult], order=NOTE_ORDER) -> CheckResult | None:
-    failed = {r.name: r for r in results if not r.passed}
-    return next((failed[n] for n in order if n in failed), None)
-
-
 def _place_notes(results: list[CheckResult], notes: list[tuple[str, str | None]]) -> None:
     for note, prefer in notes:
         target = next((r for r in results if r.name == prefer and not r.passed), None) \
-            or _first_failed(results)
+            or C.first_failed(results)
         if target is not None and note not in target.feedback:
             target.feedback.append(note)
-
-
-def _place_hints(exercise: Exercise, results, outcome, insns, names: dict) -> None:
-    for h in exercise.hints:
-        if h.check == "instructions":
-            continue  # given once, with the static check
-        target = (next((r for r in results if r.name == h.check and not r.passed), None)
-                  if h.check else _first_failed(results))
-        try:
-            if target is None or not C.hint_applies(h.when, outcome, insns, names):
-                continue
-            text = expand(h.say.strip(), names)
-        except TemplateError as e:
-            raise SpecError(f"{exercise.path}: hint: {e}") from None
-        target.feedback.append("hint: " + text)
 
 
 def _same_every_run(report: Report) -> None:
