@@ -14,6 +14,7 @@ class InstructionCounter:
         self.count = 0
         self.exceeded = False
         self._sizes: dict[tuple[int, int], int] = {}
+        self._last_block = (0, 0)
         import capstone  # only runs with a budget need it
 
         mode = capstone.CS_MODE_64 if machine.arch.bits == 64 else capstone.CS_MODE_32
@@ -40,3 +41,17 @@ class InstructionCounter:
             uc.emu_stop()
             return
         self.count += n
+        self._last_block = (addr, size)
+
+    def retract_from(self, pc: int) -> None:
+        """A fault at `pc` stopped the block counted last: the faulting instruction and the
+        ones after it never ran, so take them back (a block is counted before it runs)."""
+        addr, size = self._last_block
+        if not addr <= pc < addr + size:
+            return
+        try:
+            code = self.machine.read(addr, size)
+        except MemoryFault:
+            return
+        self.count -= sum(1 for insn in self._cs.disasm_lite(code, addr) if insn[0] >= pc)
+        self._last_block = (0, 0)

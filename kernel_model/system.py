@@ -240,6 +240,8 @@ class System:
             cause = ("fault", self._classify_error(stop.uc_errno))
         self._fault = None
         self._vsyscall_fetch = None
+        if cause is not None and cause[0] == "fault" and self.counter is not None:
+            self.counter.retract_from(self.machine.pc)
         return cause
 
     def enter_kernel(self, cause: tuple) -> None:

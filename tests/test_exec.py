@@ -209,3 +209,17 @@ _start:
     run = run_guest("big.s", source=src, memory_limit=32 << 20)
     assert run.status == 12
     assert "memory cap" in run.syscalls()[0].note
+
+
+def test_instruction_budget_counts_exactly_even_when_the_guest_crashes():
+    """A block is counted before it runs: a fault inside it must take back the
+    instructions that never ran (here: falling off the end into zero bytes)."""
+    src = "bits 64\nsection .text\n_start:\n    nop\n    nop\n    xor eax, eax\n"
+    run = run_guest("fall.s", source=src, max_insns=1000)
+    assert run.status == 139
+    assert run.system.counter.count == 3
+    loop = "bits 64\nsection .text\n_start:\n    mov ecx, 10\nl:\n    dec ecx\n    jnz l\n" \
+           "    mov eax, 60\n    xor edi, edi\n    syscall\n"
+    run = run_guest("loop.s", source=loop, max_insns=1000)
+    assert run.status == 0
+    assert run.system.counter.count == 1 + 2 * 10 + 3
