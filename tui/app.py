@@ -189,6 +189,20 @@ class SyscallLabApp(App):
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
+    def action_save_svg(self) -> None:
+        """The screen as an SVG in the current directory, with a timestamped name."""
+        import os
+        import time
+
+        ms = time.time_ns() // 1_000_000 % 1000
+        name = f"syscall-lab-{time.strftime('%Y%m%d-%H%M%S')}-{ms:03d}.svg"
+        try:
+            path = self.save_screenshot(name, os.getcwd())
+        except OSError as e:
+            self.notify(f"cannot save the screenshot: {e.strerror}", severity="error")
+            return
+        self.notify(f"screenshot saved: {path}", title="syscall-lab")
+
     def action_restart(self) -> None:
         if self.state.busy:
             self.bell()

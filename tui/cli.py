@@ -117,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     run = sub.add_parser("run", help="run a program (an ELF, a .s file, or a bundled name)")
     add_run_options(run)
+    run.add_argument("--record", metavar="FILE", help="also save every transition's views "
+                     "for `syscall-lab replay FILE` (runs under the stepping engine)")
     run.add_argument("program")
     run.add_argument("args", nargs=argparse.REMAINDER)
     tui = sub.add_parser("tui", help="step through a program and watch every user/kernel "
@@ -125,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     tui.add_argument("--history-budget", type=_size, default=256 << 20, metavar="SIZE",
                      help="memory for stepping backwards (default 256M); older history is "
                           "thinned beyond it")
+    tui.add_argument("--record", metavar="FILE", help="save the session (every stop "
+                     "visited, every transition and phase) for `syscall-lab replay FILE`")
     tui.add_argument("program", nargs="?", help="an ELF, a .s file or a bundled name "
                      "(default: time-three-ways)")
     tui.add_argument("args", nargs=argparse.REMAINDER)
@@ -133,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="a bundled program's page: how to run it, its "
                           "expected output, the points to notice")
     show.add_argument("name")
+    replay = sub.add_parser("replay", help="step through a recording (--record FILE) in the "
+                            "TUI, forward and back, without running the program")
+    replay.add_argument("file")
     sub.add_parser("lessons", help="the guided lessons")
     lesson = sub.add_parser("lesson", help="a guided lesson in the stepping TUI: the "
                             "narration beside the code, -> next stop, <- back")
@@ -168,7 +175,19 @@ def main(argv: list[str] | None = None) -> int:
             argv = ["tui", *argv]  # the stepping TUI (on the built-in demo)
         args = build_parser().parse_args(argv)
         if args.command == "run":
+            if args.record:
+                from tui.record_run import cmd_run_record  # no textual here either
+
+                return cmd_run_record(args)
             return cmd_run(args)
+        if args.command == "tui" and args.record:
+            from tui.replay import cmd_tui_record
+
+            return cmd_tui_record(args)
+        if args.command == "replay":
+            from tui.replay import cmd_replay
+
+            return cmd_replay(args)
         if args.command == "tui":
             from tui.launch import cmd_tui  # textual is loaded only here
 

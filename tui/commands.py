@@ -52,6 +52,8 @@ CONTROLS = (
             "syscall write, si, rs...)"),
     Control("escape", "stop", "stop", "Stop a running command", "stop"),
     Control("question_mark", "help", "help", "Help: every key", "help"),
+    Control("f12", "screenshot", "save_svg", "Save an SVG screenshot of the screen (for slides) "
+            "in the current directory"),
     Control("q", "quit", "quit", "Quit", "quit"),
 )
 

@@ -1,0 +1,119 @@
+"""Recording a stepping session and replaying it (kernel_model.recording has the format).
+
+`syscall-lab tui --record FILE PROGRAM` is the stepping TUI that also keeps every stop the
+user visits; on quit it walks the same session from the start through every transition and
+its phases, and saves both. `syscall-lab run --record FILE PROGRAM` records the transitions
+without a screen. `syscall-lab replay FILE` opens the stepping TUI on a recording: the same
+keys move between the recorded stops; no guest code runs (the program file need not exist).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from tui.app import SyscallLabApp
+from tui.cli import UsageError
+
+
+class ReplayApp(SyscallLabApp):
+    """The stepping app over a RecordedSession: every panel draws from the recorded views."""
+
+    def __init__(self, recording, *, path: str = ""):
+        from kernel_model.recording import RecordedSession
+
+        super().__init__(lambda: RecordedSession(recording), program=recording.program)
+        self.recording = recording
+        self.path = path
+
+    def on_mount(self) -> None:
+        # The app's own on_mount runs after this one and makes the session.
+        self.call_later(self._announce)
+
+    def _announce(self) -> None:
+        n = len(self.recording.views)
+        self.sub_title = f"replay of {self.recording.program}  ({self.path}, {n} stops)"
+        self.state.reason = "replay"
+        self.state.message = (f"replay: {n} recorded stops; s/S step, t/T transitions, "
+                              "n over, Home/End; nothing runs")
+        self.redraw()
+
+
+class RecordingApp(SyscallLabApp):
+    """The live stepping app, keeping the view of every stop the user lands on."""
+
+    def __init__(self, factory, recorder, *, program: str = ""):
+        super().__init__(factory, program=program)
+        self.recorder = recorder
+
+    def on_mount(self) -> None:
+        self.call_later(self._keep)
+
+    def _keep(self) -> None:
+        from kernel_model.recording import position
+
+        session, view = self.session, self.state.view
+        if session is None or view is None or self.state.busy:
+            return
+        try:
+            self.recorder.add(view, kind="visited", reason=self.state.reason,
+                              message=self.state.message, key=position(session),
+                              visited=True)
+        except Exception:  # a stop that cannot be kept must not stop the class
+            pass
+
+    def _finished(self, *args) -> None:
+        super()._finished(*args)
+        self._keep()
+
+    def action_restart(self) -> None:
+        super().action_restart()
+        self.recorder.stops.clear()  # positions start again: keep only the new run's stops
+        self.recorder._stops.clear()
+        self._keep()
+
+
+def _open(path: str):
+    try:
+        out = open(path, "a")
+    except OSError as e:
+        raise UsageError(f"cannot write {path}: {e.strerror}") from None
+    out.close()
+
+
+def cmd_tui_record(args) -> int:
+    """`syscall-lab tui --record FILE ...`"""
+    from kernel_model.recording import Recorder, record_session
+    from tui.launch import session_factory
+
+    _open(args.record)
+    factory, name = session_factory(args)
+    recorder = Recorder(program=name, argv=[name, *args.args], source="tui")
+    app = RecordingApp(factory, recorder, program=name)
+    app.run()
+    session = app.session
+    status = app.return_code or 0
+    if session is not None:
+        try:
+            record_session(session, recorder, deadline=time.monotonic() + 30)
+        except Exception as e:  # keep what the user visited
+            print(f"syscall-lab: the recording has only the visited stops ({e})",
+                  file=sys.stderr)
+        session.close()
+    recorder.save(args.record)
+    print(f"syscall-lab: recorded {len(recorder.stops)} stops to {args.record} "
+          f"(syscall-lab replay {args.record})", file=sys.stderr)
+    return status
+
+
+def cmd_replay(args) -> int:
+    """`syscall-lab replay FILE`"""
+    from kernel_model.recording import RecordingError, load
+
+    try:
+        recording = load(args.file)
+    except RecordingError as e:
+        raise UsageError(str(e)) from None
+    app = ReplayApp(recording, path=args.file)
+    app.run()
+    return app.return_code or 0
