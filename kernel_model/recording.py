@@ -272,6 +272,38 @@ class Recorder:
         self._stops[key] = stop
         self.stops.append(stop)
 
+    def merge_visited(self, visited) -> None:
+        """Add the stops a user visited in a live session of the same program (same seed):
+        `visited` is [(key, view, reason, message)], key the live session's position. A
+        visited stop that is one of the walked ones marks it visited (with the view the user
+        saw); another goes into its stretch between two transitions, before the next one."""
+        walked = list(self.stops)
+        views = self.tables["views"]
+        by_ident = {}
+        for st in walked:
+            by_ident.setdefault(_ident_raw(views[st["view"]]), st)
+        inserts: dict[int, list] = {}  # walked index -> visited stops going before it
+        for _key, view, reason, message in sorted(visited, key=lambda x: x[0]):
+            vid = self._view(view)
+            st = by_ident.get(_ident_raw(views[vid]))
+            if st is not None:
+                st.update(view=vid, visited=True, reason=reason or st["reason"],
+                          message=message or st["message"])
+                continue
+            past = views[vid]["past"]
+            at = next((i for i, w in enumerate(walked) if w["kind"] in ("transition", "end")
+                       and views[w["view"]]["past"] >= past), len(walked))
+            stop = {"view": vid, "kind": "visited", "reason": reason, "message": message,
+                    "visited": True, "key": None}
+            if all(x["view"] != vid for x in inserts.get(at, [])):
+                inserts.setdefault(at, []).append(stop)
+        merged = []
+        for i, w in enumerate(walked):
+            merged += inserts.get(i, [])
+            merged.append(w)
+        merged += inserts.get(len(walked), [])
+        self.stops = merged
+
     def set_trace(self, events) -> None:
         from kernel_model.events import SyscallEntered, event_to_dict
         from kernel_model.tracers import _jsonable
@@ -287,7 +319,7 @@ class Recorder:
         self.trace = out
 
     def document(self) -> dict:
-        stops = sorted(self.stops, key=lambda s: s["key"])
+        stops = self.stops  # in the order of the program's time
         return {"format": FORMAT, "version": VERSION, "program": self.program,
                 "argv": self.argv, "arch": self.arch, "source": self.source,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -315,6 +347,14 @@ def _transition(t) -> dict:
                                   for r in p.table],
                         "table_name": p.table_name, "warning": p.warning,
                         "kernel": p.kernel} for p in t.phases]}
+
+
+def _ident_raw(v: dict) -> tuple:
+    """A stop's identity across two sessions of one program: where the CPU is, its
+    registers, and the phase of the transition being walked."""
+    w = v.get("walk")
+    return (v["pc"], tuple(sorted(v["regs"].items())), v["exited"],
+            w["phase"] if w else None)
 
 
 def position(session) -> tuple:

@@ -36,7 +36,7 @@ from tui.panels import (
     stack_lines,
     transition_lines,
 )
-from tui.replay import RecordingApp, ReplayApp
+from tui.replay import RecordingApp, ReplayApp, save_tui_recording
 from tui.widgets.panel import Panel
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -303,22 +303,19 @@ async def test_tui_record_keeps_the_visited_stops(tmp_path):
     """A pilot-driven `tui --record`: the stops the user visited, then every transition."""
     args = cli.build_parser().parse_args(["tui", *MACHINE, "time-three-ways"])
     make, name = session_factory(args)
-    recorder = Recorder(program=name, source="tui")
-    app = RecordingApp(make, recorder, program=name)
+    app = RecordingApp(make, program=name)
     seen = {}
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        for key in ("t", "s", "s", "s", "n", "t", "t", "s"):
+        for key in ("t", "s", "s", "s", "n", "t", "t", "s", "S", "s", "s"):
             await pilot.press(key)
             for _ in range(100):
                 await pilot.pause(0.01)
                 if not app.state.busy:
                     break
             seen[position(app.session)] = panels(app.state.view)
-        session = app.session
-        record_session(session, recorder)
     path = tmp_path / "tui.json"
-    recorder.save(str(path))
+    save_tui_recording(make, app.visited, str(path), program=name, argv=[name])
     rec = load(str(path))
     assert rec.doc["source"] == "tui"
     visited = [i for i, s in enumerate(rec.stops) if s["visited"]]

@@ -38,13 +38,18 @@ class ReplayApp(SyscallLabApp):
                               "n over, Home/End; nothing runs")
         self.redraw()
 
+    def _finished(self, stop, view, error: str, was_walking: bool) -> None:
+        super()._finished(stop, view, error, was_walking)
+        if stop is not None and stop.reason == "replay" and "replay" in stop.message:
+            self.notify(stop.message, title="replay", severity="warning")
+
 
 class RecordingApp(SyscallLabApp):
     """The live stepping app, keeping the view of every stop the user lands on."""
 
-    def __init__(self, factory, recorder, *, program: str = ""):
+    def __init__(self, factory, *, program: str = ""):
         super().__init__(factory, program=program)
-        self.recorder = recorder
+        self.visited: list[tuple] = []  # (position, view, reason, message)
 
     def on_mount(self) -> None:
         self.call_later(self._keep)
@@ -56,9 +61,8 @@ class RecordingApp(SyscallLabApp):
         if session is None or view is None or self.state.busy:
             return
         try:
-            self.recorder.add(view, kind="visited", reason=self.state.reason,
-                              message=self.state.message, key=position(session),
-                              visited=True)
+            self.visited.append((position(session), view, self.state.reason,
+                                 self.state.message))
         except Exception:  # a stop that cannot be kept must not stop the class
             pass
 
@@ -68,9 +72,24 @@ class RecordingApp(SyscallLabApp):
 
     def action_restart(self) -> None:
         super().action_restart()
-        self.recorder.stops.clear()  # positions start again: keep only the new run's stops
-        self.recorder._stops.clear()
+        self.visited.clear()  # positions start again: keep only the new run's stops
         self._keep()
+
+
+def save_tui_recording(factory, visited, path: str, *, program: str, argv) -> int:
+    """Every transition of a fresh session of the same program (same seed), with the stops
+    the user visited merged in. Returns the number of stops."""
+    from kernel_model.recording import Recorder, record_session
+
+    recorder = Recorder(program=program, argv=argv, source="tui")
+    session = factory()
+    try:
+        record_session(session, recorder, deadline=time.monotonic() + 30)
+    finally:
+        session.close()
+    recorder.merge_visited(visited)
+    recorder.save(path)
+    return len(recorder.stops)
 
 
 def _open(path: str):
@@ -83,27 +102,26 @@ def _open(path: str):
 
 def cmd_tui_record(args) -> int:
     """`syscall-lab tui --record FILE ...`"""
-    from kernel_model.recording import Recorder, record_session
+    import random
+
     from tui.launch import session_factory
 
     _open(args.record)
+    if args.seed is None:  # the walk at the end must see the same addresses as the user
+        args.seed = random.randrange(1 << 31)
     factory, name = session_factory(args)
-    recorder = Recorder(program=name, argv=[name, *args.args], source="tui")
-    app = RecordingApp(factory, recorder, program=name)
+    app = RecordingApp(factory, program=name)
     app.run()
-    session = app.session
-    status = app.return_code or 0
-    if session is not None:
-        try:
-            record_session(session, recorder, deadline=time.monotonic() + 30)
-        except Exception as e:  # keep what the user visited
-            print(f"syscall-lab: the recording has only the visited stops ({e})",
-                  file=sys.stderr)
-        session.close()
-    recorder.save(args.record)
-    print(f"syscall-lab: recorded {len(recorder.stops)} stops to {args.record} "
+    if app.session is not None:
+        app.session.close()
+    try:
+        n = save_tui_recording(factory, app.visited, args.record, program=name,
+                               argv=[name, *args.args])
+    except OSError as e:
+        raise UsageError(f"cannot write {args.record}: {e.strerror}") from None
+    print(f"syscall-lab: recorded {n} stops to {args.record} "
           f"(syscall-lab replay {args.record})", file=sys.stderr)
-    return status
+    return app.return_code or 0
 
 
 def cmd_replay(args) -> int:
