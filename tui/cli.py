@@ -165,6 +165,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("solution", help="your program (a .s file or a static ELF)")
     check.add_argument("--json", action="store_true", help="results and a score as JSON")
     check.add_argument("--seed", type=int, help="repeat the runs of an earlier check")
+    exercise = sub.add_parser("exercise", help="an exercise in the stepping TUI: the "
+                              "statement beside your code, g grades it and reloads it")
+    exercise.add_argument("exercise", help="a bundled exercise's name or a path to its spec")
+    exercise.add_argument("solution", nargs="?", help="your .s file (default: NAME.s here, "
+                          "copied from the starter if it does not exist)")
+    exercise.add_argument("--seed", type=int, help="the grader's seed, the same at every g")
+    exercise.add_argument("--history-budget", type=_size, default=256 << 20, metavar="SIZE",
+                          help="memory for stepping backwards (default 256M)")
     return parser
 
 
@@ -213,6 +221,10 @@ def main(argv: list[str] | None = None) -> int:
             from tui import bench
 
             return bench.main(args.json)
+        if args.command == "exercise":
+            from tui.exercise import cmd_exercise  # textual is loaded only here
+
+            return cmd_exercise(args)
         if args.command in ("exercises", "check"):
             return cmd_grading(args)
         build_parser().print_help()

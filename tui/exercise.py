@@ -1,0 +1,474 @@
+"""Exercise mode: the stepping TUI on a student's solution, with the exercise's statement
+beside the code and a key (g, or F5) that re-assembles the file and re-runs every check of
+the grader (kernel_model.grading) in a thread worker, then shows the results in a panel and
+reloads the new version in the stepping view (a new session on the first graded run's
+inputs: its argv, stdin, environment, files and seed).
+
+A subclass of the stepping app with its own layouts, like lesson mode, so the app itself
+needs no change. `syscall-lab exercise NAME [SOLUTION]` opens it (imported only by that
+subcommand).
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Footer, Markdown, Static, TabbedContent, TabPane
+
+from tui.app import SyscallLabApp, UiState, _freeze_heap
+from tui.screens.base import SessionScreen
+from tui.widgets.events import EventList
+from tui.widgets.output import OutputPane
+from tui.widgets.panel import Panel
+
+EXERCISE_KEYS = [
+    Binding("g", "grade", "grade", id="grade",
+            tooltip="Re-assemble the solution, run every check, reload it here"),
+    Binding("f5", "grade", "grade", show=False, priority=True, id="grade_f5"),
+]
+
+
+# -- pure functions: what the panels show ------------------------------------------------------
+def statement_markdown(exercise, solution: str) -> str:
+    """The statement panel: the exercise's own markdown, then where the solution is."""
+    runs = exercise.run_count
+    return (f"## {exercise.title}\n\n{exercise.statement.strip()}\n\n---\n\n"
+            f"*{exercise.arch}* · {runs} randomized run{'s' if runs != 1 else ''} · "
+            f"your file: `{solution}`  \nEdit it in another terminal, then press **g** "
+            "to grade it and reload it here.")
+
+
+def _wrap(text: str, width: int, indent: str, role: str) -> list:
+    out = []
+    for raw in text.splitlines() or [""]:
+        parts = textwrap.wrap(raw, max(10, width), initial_indent=indent,
+                              subsequent_indent=indent + "  ", break_on_hyphens=False) or [""]
+        for part in parts:
+            pad = len(part) - len(part.lstrip(" "))
+            out.append([(part[:pad], ""), (part[pad:], role)])
+    return out
+
+
+def _head(c) -> tuple[str, list[str]]:
+    """A check's one line (without its name) and the feedback under it (report.text's way:
+    a first feedback line that repeats the summary replaces it)."""
+    s = c.summary
+    head = s[len(c.name) + 2:] if s.startswith(c.name + ": ") else s
+    feedback = list(c.feedback)
+    if feedback and feedback[0].startswith(head):
+        head = feedback.pop(0)
+    return head, feedback
+
+
+def result_lines(report, width: int, *, busy: str = "", error: str = "",
+                 solution: str = "") -> list:
+    """The results panel: the verdict and score, each check passed or failed with the
+    feedback of the first run it failed on, then one line per run."""
+    width = max(30, width)
+    lines: list = []
+    if busy:
+        lines.append([(busy, "warning")])
+        lines.append([])
+    if error:
+        lines += _wrap(error, width, "", "error")
+        lines.append([])
+    if report is None:
+        if not busy and not error:
+            lines.append([("Not graded yet: press ", "muted"), ("g", "heading"),
+                          (" (or F5) to run every check", "muted")])
+            if solution:
+                lines.append([("on ", "muted"), (solution, "text")])
+        return lines
+    verdicts = report.verdicts()
+    good, total = sum(verdicts.values()), len(verdicts)
+    nruns = len(report.runs)
+    if report.passed:
+        lines.append([("PASSED", "ret"), (f"  all {total} checks on all {nruns} runs, "
+                                          "score 1.00", "text")])
+    else:
+        failed = ", ".join(n for n, ok in verdicts.items() if not ok)
+        lines.append([("FAILED", "error"), (f"  {good} of {total} checks passed, score "
+                                            f"{report.score:.2f}", "text")])
+        lines.append([("  failed: ", "muted"), (failed, "error")])
+    lines.append([])
+    static = {c.name: c for c in report.static}
+    for name in report.check_names():
+        ok = verdicts.get(name, False)
+        mark = [("✓ ", "ret") if ok else ("✗ ", "error"), (f"{name}: ", "heading")]
+        if name in static:
+            head, feedback = _head(static[name])
+            where = ""
+        else:
+            results = [(r.inputs.index, c) for r in report.runs for c in r.checks
+                       if c.name == name]
+            bad = [(i, c) for i, c in results if not c.passed]
+            first = bad[0] if bad else results[0]
+            head, feedback = _head(first[1])
+            if bad:
+                where = (f" (run {bad[0][0]}; failed on all {nruns} runs)" if len(bad) == nruns
+                         and nruns > 1 else f" (run {bad[0][0]}; failed on "
+                         f"{len(bad)} of {nruns} runs)" if nruns > 1 else "")
+            else:
+                where = ""
+        body = _wrap(head + where, width - 2 - len(name) - 2, "", "text" if ok else "warning")
+        lines.append(mark + body[0][1:])
+        for extra in body[1:]:
+            lines.append([("    ", "")] + extra[1:])
+        for f in ([] if ok else feedback):
+            lines += _wrap(f, width, "    ", "detail")
+    if report.runs:
+        lines.append([])
+        lines.append([("Runs", "heading")])
+        for r in report.runs:
+            o = r.outcome
+            bad = [c.name for c in r.checks if not c.passed]
+            if o.signal:
+                how = f"killed by {o.signal}"
+            elif o.stopped:
+                how = "stopped"
+            else:
+                how = f"exit {o.code}"
+            mark = [(f" {r.inputs.index:2d} ", "addr"),
+                    ("ok    " if not bad else "FAIL  ", "ret" if not bad else "error")]
+            tail = f"{how}, {o.instructions} instructions"
+            if bad:
+                tail += "; failed: " + ", ".join(bad)
+            body = _wrap(tail, width - 10, "", "text" if not bad else "warning")
+            lines.append(mark + body[0][1:])
+            lines += [[("          ", "")] + extra[1:] for extra in body[1:]]
+            lines += _wrap(r.inputs.describe(), width, "      ", "muted")
+    lines.append([])
+    lines += _wrap(f"grader seed {report.seed}: `syscall-lab check --seed {report.seed} "
+                   f"{report.exercise.name} {report.solution}` repeats these runs", width, "",
+                   "muted")
+    return lines
+
+
+# -- the session on the solution -----------------------------------------------------------------
+class Inputs:
+    """Where the stepping session's runs come from: one run's inputs drawn as the grader
+    draws them, its files written to a directory kept while the app lives."""
+
+    def __init__(self, exercise, inputs):
+        self.exercise = exercise
+        self.inputs = inputs
+
+    @classmethod
+    def first(cls, exercise, seed: int | None = None) -> Inputs:
+        from kernel_model.grading.runner import draw_inputs
+
+        rng = random.Random(seed if seed is not None else random.SystemRandom().random())
+        return cls(exercise, draw_inputs(exercise, exercise.runs[0], 1, rng))
+
+    def session(self, program, share: Path, budget: int | None):
+        from kernel_model.debugger import DebugSession
+        from kernel_model.system import Mount, RunOptions
+
+        i, t = self.inputs, self.inputs.template
+        shutil.rmtree(share, ignore_errors=True)
+        share.mkdir(parents=True)
+        for rel, content in i.files.items():
+            target = share / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content)
+        options = RunOptions(seed=i.seed, clock=i.clock, env=i.env,
+                             mounts=[Mount(str(share), t.mount, t.writable)],
+                             vsyscall=t.vsyscall, vdso=t.vdso)
+        if t.kernel is not None:
+            options.kernel = t.kernel
+        kw = {"budget": budget} if budget else {}
+        session = DebugSession.create(program, list(i.argv), options, **kw)
+        if i.stdin:
+            session.feed_input(i.stdin)
+        session.close_input()
+        return session
+
+
+def load(exercise, path: str):
+    """The solution as an emu Program; raises emu.elf.BadProgram (file:line: message)."""
+    from emu.program import load_program
+
+    return load_program(path, exercise.bits)
+
+
+PLACEHOLDER = """; {solution} does not assemble yet: the Results panel says where.
+; Fix it in your editor, then press g: it is graded and loaded here.
+bits {bits}
+section .text
+_start:
+    nop
+"""
+
+
+# -- the screens ---------------------------------------------------------------------------------
+class ExerciseScreen(SessionScreen):
+    """What every exercise layout shares: the statement (once) and the results panel."""
+
+    def on_mount(self) -> None:
+        app = self.app
+        for md in self.query("#statement").results(Markdown):
+            md.update(statement_markdown(app.exercise, app.solution))
+        for box in self.query("#statement-box"):
+            box.border_title = f"Exercise: {app.exercise.name}"
+        super().on_mount()
+
+    def show(self, state) -> None:
+        super().show(state)
+        app = self.app
+        for panel in self.query("#results").results(Panel):
+            r = app.report
+            if app.grading:
+                title = "Results  (grading...)"
+            elif r is None:
+                title = "Results  g: grade"
+            else:
+                title = (f"Results  {'PASSED' if r.passed else 'FAILED'}  score {r.score:.2f}"
+                         "  g: grade again")
+            self._title(panel, title)
+            panel.show(result_lines(r, self._width(panel), busy=app.grading,
+                                    error=app.grade_error, solution=app.solution))
+
+
+class ExerciseWideScreen(ExerciseScreen):
+    """120x40 and up: the code on the left; the statement, then the results, on the right;
+    registers and a tabbed corner (the transition first) below."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="status")
+        with Horizontal(id="exercise-top"):
+            with VerticalScroll(id="code-box", classes="box"):
+                yield Panel("Code", id="code")
+            with Vertical(id="exercise-side"):
+                with VerticalScroll(id="statement-box", classes="box"):
+                    yield Markdown("", id="statement")
+                with VerticalScroll(id="results-box", classes="box"):
+                    yield Panel("Results", id="results")
+        with Horizontal(id="exercise-bottom"):
+            with VerticalScroll(id="registers-box", classes="box"):
+                yield Panel("Registers", id="registers")
+            with TabbedContent(id="corner"):
+                with TabPane("Transition", id="tab-transition"):
+                    with VerticalScroll(classes="box grow"):
+                        yield Panel("Transition", id="transition")
+                with TabPane("Output", id="tab-output"):
+                    yield OutputPane(id="output")
+                with TabPane("Events", id="tab-events"):
+                    yield EventList(id="events")
+                with TabPane("Stack", id="tab-stack"):
+                    with VerticalScroll():
+                        yield Panel("Stack", id="stack")
+                with TabPane("Memory map", id="tab-maps"):
+                    with VerticalScroll():
+                        yield Panel("Memory map", id="maps")
+        yield Footer()
+
+
+class ExerciseCompactScreen(ExerciseScreen):
+    """80x24: every panel a tab, the statement first; grading brings the results forward."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="status")
+        with TabbedContent(id="tabs"):
+            with TabPane("Task", id="tab-task"):
+                with VerticalScroll(id="statement-box", classes="box grow"):
+                    yield Markdown("", id="statement")
+            with TabPane("Results", id="tab-results"):
+                with VerticalScroll(id="results-box", classes="box grow"):
+                    yield Panel("Results", id="results")
+            with TabPane("Code", id="tab-code"):
+                with VerticalScroll(classes="box grow"):
+                    yield Panel("Code", id="code")
+            with TabPane("Transition", id="tab-transition"):
+                with VerticalScroll(classes="box grow"):
+                    yield Panel("Transition", id="transition")
+            with TabPane("Regs", id="tab-registers"):
+                with VerticalScroll(classes="box grow"):
+                    yield Panel("Registers", id="registers")
+            with TabPane("Output", id="tab-output"):
+                yield OutputPane(id="output")
+            with TabPane("Events", id="tab-events"):
+                yield EventList(id="events")
+        yield Footer()
+
+    def follow(self, state) -> None:
+        v = state.view
+        if v is None or state.busy:
+            return
+        if v.walk is not None:
+            self.select_tab("tab-transition")
+
+
+# -- the app --------------------------------------------------------------------------------------
+class ExerciseApp(SyscallLabApp):
+    CSS_PATH = ["app.tcss", "exercise.tcss"]
+    MODES = {"wide": ExerciseWideScreen, "compact": ExerciseCompactScreen,
+             "present": SyscallLabApp.MODES["present"]}
+    BINDINGS = EXERCISE_KEYS + SyscallLabApp.BINDINGS
+
+    def __init__(self, exercise, solution: str, *, seed: int | None = None,
+                 budget: int | None = None):
+        self.exercise = exercise
+        self.solution = solution
+        self.grade_seed = seed
+        self.report = None
+        self.grading = ""
+        self.grade_error = ""
+        self._budget = budget
+        self._tmp = tempfile.TemporaryDirectory(prefix="syscall-lab-exercise-")
+        self._inputs = Inputs.first(exercise, seed)
+        self._program = None
+        try:
+            self._program = load(exercise, solution)
+            shown = solution
+        except Exception as e:  # it does not assemble: step through the starter meanwhile
+            self.grade_error = f"{e}"
+            shown = str(exercise.starter) if exercise.starter else solution
+            try:
+                self._program = load(exercise, shown)
+            except Exception:  # the starter is only a skeleton: a placeholder until g
+                shown = str(Path(self._tmp.name) / "not-assembled-yet.s")
+                Path(shown).write_text(PLACEHOLDER.format(bits=exercise.bits,
+                                                          solution=solution))
+                self._program = load(exercise, shown)
+        super().__init__(self._make_session, program=shown)
+
+    def _make_session(self):
+        if self._program is None:
+            raise SystemExit(f"syscall-lab: {self.grade_error}")
+        return self._inputs.session(self._program, Path(self._tmp.name) / "share",
+                                    self._budget)
+
+    def on_mount(self) -> None:
+        # Textual calls the app's own on_mount after this one: the session exists only then.
+        self.call_later(self._started)
+
+    def _started(self) -> None:
+        self.sub_title = f"exercise {self.exercise.name}: {self.solution}"
+        if self.grade_error:  # say it as the grader says it: the failed assemble check
+            self.action_grade()
+
+    # -- grading ---------------------------------------------------------------------------
+    def action_grade(self) -> None:
+        if self.grading or self.state.busy:
+            self.bell()
+            return
+        self.grading = f"Grading {self.solution}..."
+        self.state.busy = "grading"
+        self.redraw()
+        screen = self.screen
+        if isinstance(screen, ExerciseCompactScreen):
+            screen.select_tab("tab-results")
+        self._grade_work()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="grade")
+    def _grade_work(self) -> None:
+        from kernel_model.grading import grade
+
+        report, session, error = None, None, ""
+        try:
+            report = grade(self.exercise, self.solution, self.grade_seed)
+        except Exception as e:  # a broken spec (SpecError) or a grader bug: say it
+            error = f"{type(e).__name__}: {e}"
+        program = None
+        if report is not None and report.runs:
+            try:
+                program = load(self.exercise, self.solution)
+                inputs = Inputs(self.exercise, report.runs[0].inputs)
+                session = inputs.session(program, Path(self._tmp.name) / "share",
+                                         self._budget)
+            except Exception as e:
+                error = f"the stepping view could not reload the program: {e}"
+                session = program = None
+        self.call_from_thread(self._graded, report, session, program, error)
+
+    def _graded(self, report, session, program, error: str) -> None:
+        self.grading = ""
+        self.state.busy = ""
+        self.grade_error = error
+        if report is not None:
+            self.report = report
+        if session is not None:
+            old = self.session
+            self._program = program
+            self._inputs = Inputs(self.exercise, report.runs[0].inputs)
+            self.session = session
+            self.program = self.solution
+            if old is not None:
+                old.close()
+            self.state = UiState(att=self.state.att)
+            self.state.view = session.view()
+            self.state.message = "reloaded: run 1's inputs"
+            self.call_after_refresh(_freeze_heap)
+        elif report is not None and not report.runs:
+            self.state.message = "not reloaded: the stepping view shows the last version " \
+                                 "that assembled"
+        self.redraw()
+        if report is not None:
+            verdicts = report.verdicts()
+            self.notify(f"{'PASSED' if report.passed else 'FAILED'}: "
+                        f"{sum(verdicts.values())} of {len(verdicts)} checks, score "
+                        f"{report.score:.2f}", title=self.exercise.name,
+                        severity="information" if report.passed else "warning")
+
+    def on_unmount(self) -> None:
+        self._tmp.cleanup()
+
+
+def starter_copy(exercise, cwd: str | Path = ".") -> tuple[str, bool]:
+    """NAME.s in cwd, copied from the starter when it does not exist yet: (path, created)."""
+    path = Path(cwd) / f"{exercise.name}.s"
+    if path.exists():
+        return str(path), False
+    if exercise.starter is None or not Path(exercise.starter).is_file():
+        path.write_text(f"; {exercise.title}\nbits {exercise.bits}\n\nsection .text\n"
+                        "_start:\n    ; your code here\n")
+    else:
+        shutil.copyfile(exercise.starter, path)
+    return str(path), True
+
+
+def make_exercise_app(exercise, solution: str, *, seed: int | None = None,
+                      budget: int | None = None) -> ExerciseApp:
+    """The app for an exercise (the command line and the tests)."""
+    return ExerciseApp(exercise, solution, seed=seed, budget=budget)
+
+
+def cmd_exercise(args) -> int:
+    from kernel_model.grading import SpecError, find
+
+    try:
+        exercise = find(args.exercise)
+    except SpecError as e:
+        print(f"syscall-lab: {e}", file=sys.stderr)
+        return 2
+    solution = args.solution
+    if solution is None:
+        try:
+            solution, created = starter_copy(exercise)
+        except OSError as e:
+            print(f"syscall-lab: cannot write {exercise.name}.s here: {e.strerror}",
+                  file=sys.stderr)
+            return 2
+        print(f"{'wrote the starter to' if created else 'your solution:'} {solution}"
+              f"{'' if created else ' (already there)'}", file=sys.stderr)
+    elif not Path(solution).is_file():
+        print(f"syscall-lab: {solution}: no such file", file=sys.stderr)
+        return 2
+    app = make_exercise_app(exercise, solution, seed=args.seed,
+                            budget=getattr(args, "history_budget", None))
+    app.run()
+    if app.session is not None:
+        app.session.close()
+    if solution != args.solution:
+        print(f"your solution is in {solution}: `syscall-lab check {exercise.name} "
+              f"{solution}` grades it without the screen", file=sys.stderr)
+    return app.return_code or 0
