@@ -122,3 +122,20 @@ def test_result_lines_wrap_to_the_width():
     lines = plain(result_lines(report, 40)).splitlines()
     assert all(len(line) <= 40 for line in lines), [x for x in lines if len(x) > 40]
     assert any("did you count" in line for line in lines)
+
+
+@pilot_test
+async def test_a_solution_that_does_not_assemble_opens_and_is_graded_at_once(tmp_path):
+    ex = find("echo-argv")
+    solution, _ = starter_copy(ex, tmp_path)  # the starter: a skeleton with no instructions
+    app = make_exercise_app(ex, solution)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(500):
+            await pilot.pause(0.02)
+            if app.report is not None and not app.grading:
+                break
+        await pilot.pause()
+        text = results(app)
+        assert "✗ assemble:" in text and "echo-argv.s:" in text and "score 0.00" in text
+        assert app.session is not None  # a placeholder is in the stepping view meanwhile
+        assert "did not load" in app.state.message

@@ -19,7 +19,7 @@ import textwrap
 from pathlib import Path
 
 from textual import work
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Markdown, Static, TabbedContent, TabPane
@@ -41,7 +41,7 @@ EXERCISE_KEYS = [
 def statement_markdown(exercise, solution: str) -> str:
     """The statement panel: the exercise's own markdown, then where the solution is."""
     runs = exercise.run_count
-    return (f"## {exercise.title}\n\n{exercise.statement.strip()}\n\n---\n\n"
+    return (f"{exercise.statement.strip()}\n\n---\n\n"
             f"*{exercise.arch}* · {runs} randomized run{'s' if runs != 1 else ''} · "
             f"your file: `{solution}`  \nEdit it in another terminal, then press **g** "
             "to grade it and reload it here.")
@@ -218,7 +218,7 @@ class ExerciseScreen(SessionScreen):
         for md in self.query("#statement").results(Markdown):
             md.update(statement_markdown(app.exercise, app.solution))
         for box in self.query("#statement-box"):
-            box.border_title = f"Exercise: {app.exercise.name}"
+            box.border_title = f"{app.exercise.name}: {app.exercise.title}"
         super().on_mount()
 
     def show(self, state) -> None:
@@ -308,11 +308,13 @@ class ExerciseCompactScreen(ExerciseScreen):
 
 
 # -- the app --------------------------------------------------------------------------------------
-class ExerciseApp(SyscallLabApp):
+class ExerciseApp(SyscallLabApp, inherit_bindings=False):
     CSS_PATH = ["app.tcss", "exercise.tcss"]
     MODES = {"wide": ExerciseWideScreen, "compact": ExerciseCompactScreen,
              "present": SyscallLabApp.MODES["present"]}
-    BINDINGS = EXERCISE_KEYS + SyscallLabApp.BINDINGS
+    # Textual puts a subclass's bindings after its bases': the grade key would be last in
+    # the footer, cut off at 80 columns. Listed here first instead (inherit_bindings=False).
+    BINDINGS = App.BINDINGS + EXERCISE_KEYS + SyscallLabApp.BINDINGS
 
     def __init__(self, exercise, solution: str, *, seed: int | None = None,
                  budget: int | None = None):
@@ -406,18 +408,20 @@ class ExerciseApp(SyscallLabApp):
                 old.close()
             self.state = UiState(att=self.state.att)
             self.state.view = session.view()
-            self.state.message = "reloaded: run 1's inputs"
+            self.state.message = (f"reloaded {self.solution} on run 1's inputs: "
+                                  f"{report.runs[0].inputs.describe()}")
             self.call_after_refresh(_freeze_heap)
         elif report is not None and not report.runs:
-            self.state.message = "not reloaded: the stepping view shows the last version " \
-                                 "that assembled"
+            self.state.message = (f"{self.solution} did not load: the code is "
+                                  + ("the last version that did" if self.program ==
+                                     self.solution else self.program))
         self.redraw()
         if report is not None:
             verdicts = report.verdicts()
             self.notify(f"{'PASSED' if report.passed else 'FAILED'}: "
                         f"{sum(verdicts.values())} of {len(verdicts)} checks, score "
                         f"{report.score:.2f}", title=self.exercise.name,
-                        severity="information" if report.passed else "warning")
+                        severity="information" if report.passed else "warning", timeout=4)
 
     def on_unmount(self) -> None:
         self._tmp.cleanup()
