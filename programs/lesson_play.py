@@ -16,7 +16,6 @@ import re
 from programs.lesson import _MEM, Lesson, LessonError, aliases
 
 TRAPS = ("syscall", "int 0x80", "sysenter")
-MAX_ANCHOR_STEPS = 5000  # beyond, coming back to a stop replays the lesson instead
 
 
 def make_session(lesson: Lesson, *, budget: int | None = None):
@@ -118,8 +117,7 @@ class LessonPlayer:
         else:
             mark, n = s.pos
             phase = None
-        if n <= MAX_ANCHOR_STEPS:
-            self._anchors[self.index] = (mark, n, phase, self._fingerprint)
+        self._anchors[self.index] = (mark, n, phase, self._fingerprint)
 
     def _jump(self, k: int):
         """Back to stop k by its anchor; None when it has none or it no longer leads there
@@ -129,11 +127,7 @@ class LessonPlayer:
         if anchor is None or anchor[0] not in s.timeline.marks:
             return None
         mark, n, phase, fingerprint = anchor
-        stop = s.goto_mark(mark)
-        for _ in range(n):  # a stretch of user code: single steps, replayed
-            stop = s.step()
-            if stop.reason != "step":
-                return None
+        stop = s.goto((mark, n))
         if phase is not None:
             stop = s.step()
             self._walk_to(phase)
@@ -236,7 +230,7 @@ class LessonPlayer:
         """Stepping instructions after a transition's phases starts from the end of it (the
         machine is already there while the phases are shown)."""
         if self.session.walk is not None:
-            self.session.walk = None
+            self.session.goto(self.session.pos)
 
     def _expect(self, i, stop, reasons, why):
         if stop is None or stop.reason not in reasons:

@@ -311,6 +311,15 @@ def test_a_fault_stops_before_the_signal_and_the_next_step_delivers(tmp_path):
     assert s.view().pending_fault
 
 
+def test_a_replayed_run_stops_at_a_recorded_fault_as_the_live_run_did(tmp_path):
+    s = asm(tmp_path, "segv.s", SEGV)
+    live = [s.cont(), s.cont()]
+    assert [st.reason for st in live] == ["fault", "exited"]
+    s.goto_start()
+    assert [s.cont(), s.cont()] == live
+    assert len([m for m in s.timeline.marks if m.kind == "fault"]) == 1
+
+
 def test_history_within_a_small_budget_is_thinned_and_says_how_far_back():
     s = session(PROGRAMS / "bin" / "hello.glibc-x86_64")
     s.timeline.budget = 1 << 20
@@ -396,3 +405,146 @@ def test_each_vsyscall_mode_is_its_own_transition(mode, phases):
     assert s.upcoming()[0] == "vsyscall"
     s.step()
     assert [p.key for p in s.walk.transition.phases] == phases
+
+
+def vsyscall_time(**options):
+    options.setdefault("clock", "frozen:1700000000")
+    return session(PROGRAMS / "asm" / "vsyscall_time.s", **options)
+
+
+def transitions(s):
+    """Every stop of `t` to the end (and what each is about to do), going over each."""
+    stops = []
+    while True:
+        stop = s.run_to_transition()
+        stops.append((stop.reason, stop.message, stop.pc, s.upcoming()))
+        if stop.reason != "transition":
+            return stops
+        s.next()
+
+
+def test_a_replay_stops_before_a_call_into_the_vsyscall_page():
+    s = vsyscall_time()
+    assert s.run_to_transition().message == "vsyscall"
+    call = s.machine.pc
+    assert s.cont().reason == "exited"
+    s.goto_start()
+    stop = s.run_to_transition()  # replayed: the call, not the write after it
+    assert (stop.reason, stop.message, s.machine.pc) == ("transition", "vsyscall", call)
+    assert s.upcoming() == ("vsyscall", 0xFFFFFFFFFF600000)
+
+
+def time_three_ways_32(**options):
+    import programs
+
+    options.setdefault("clock", "frozen:1700000000")
+    return session(programs.find("time-three-ways-32").path, **options)
+
+
+@pytest.mark.parametrize("make, mode", [
+    (vsyscall_time, "xonly"), (vsyscall_time, "emulate"), (vsyscall_time, "native"),
+    (time_three_ways, "xonly"), (time_three_ways, "native"), (time_three_ways, "none"),
+    (time_three_ways_32, "xonly"),
+])
+def test_a_replay_stops_at_every_transition_the_live_run_stopped_at(make, mode):
+    s = make(vsyscall=mode)
+    live = transitions(s)
+    assert {"vdso", "vsyscall"} & {st[1] for st in live if st[0] == "transition"}
+    s.goto_start()
+    assert transitions(s) == live  # replayed, from the first stop to the end
+    s.goto_start()
+    s.cont()  # a replayed run over all of it, then `t` again over what it left
+    s.goto_start()
+    assert transitions(s) == live
+
+
+def test_a_replay_stops_before_a_vdso_call():
+    s = time_three_ways()
+    run_to(s, "vdso")
+    call = s.machine.pc
+    s.cont()
+    s.goto_start()
+    run_to(s, "vdso")
+    assert s.machine.pc == call and s.upcoming()[0] == "vdso"
+
+
+@pytest.mark.parametrize("replayed", [False, True])
+def test_run_to_transition_at_a_call_goes_on_to_the_next_one(replayed):
+    expected = [st[:3] for st in transitions(time_three_ways())]
+    s = time_three_ways()
+    if replayed:
+        s.cont()
+        s.goto_start()
+    seen = []
+    while True:  # `t` again and again, never `n`: each moves on to the next transition
+        stop = s.run_to_transition()
+        seen.append((stop.reason, stop.message, stop.pc))
+        if stop.reason != "transition":
+            break
+        assert len(seen) < 20, seen
+    assert seen == expected
+    assert {"vdso", "vsyscall"} <= {m for _, m, _ in seen}
+
+
+def test_a_replayed_cont_past_a_stop_into_a_stretch_not_yet_counted():
+    s = session(PROGRAMS / "bin" / "seed.glibc-x86_64", clock="frozen:1700000000")
+
+    def cont_to(spec):
+        b = s.add_breakpoint(spec)
+        try:
+            return s.cont()
+        finally:
+            s.remove_breakpoint(b)
+
+    assert cont_to("main").reason == "breakpoint"
+    main = s.machine.pc
+    assert cont_to("__gettimeofday").reason == "breakpoint"
+    wrapper = s.machine.pc
+    assert s.run_to_transition().message == "vdso"
+    assert cont_to("syscall").reason == "breakpoint"
+    assert s.run_to_syscall("gettimeofday").reason == "syscall"
+    walk(s)
+    s.finish()
+    assert s.cont().reason == "exited"
+    s.goto_start()
+    assert cont_to("main").reason == "breakpoint" and s.machine.pc == main
+    # From the point before the stop mark kept at main: the stretch after that mark was
+    # run freely and is counted only now.
+    assert cont_to("__gettimeofday").reason == "breakpoint" and s.machine.pc == wrapper
+    s.goto_start()
+    cont_to("main")
+    s.step()
+    assert s.machine.pc != main
+    s.goto_start()
+    assert cont_to("main").reason == "breakpoint"
+    assert s.run_to_transition().message == "vdso"
+
+
+def test_goto_a_mark_or_a_position_leaves_a_walk():
+    s = session(PROGRAMS / "asm" / "hello_syscall.s")
+    s.run_to_transition()
+    before = state(s)
+    at = s.pos
+    s.step()
+    assert s.walk is not None
+    s.goto(at)
+    assert s.walk is None and state(s) == before and s.pos == at
+    s.step()
+    s.step()
+    end = state(s)
+    s.goto(s.walk.after_pos)
+    assert s.walk is None and state(s) == end
+    s.goto(s.timeline.marks[0])
+    assert s.walk is None and s.pos == (s.timeline.marks[0], 0)
+    s.step()
+    s.step()
+    inside, two = s.pos, state(s)  # two instructions into the first stretch
+    assert inside == (s.timeline.marks[0], 2)
+    assert s.goto(at).reason == "step" and state(s) == before
+    s.goto(inside)
+    assert state(s) == two
+    s.goto(at)
+    assert "not in the history" in s.goto((at[0], 10**6)).message
+    assert "not in the history" in s.goto((at[0], -1)).message
+    assert "not in the history" in s.goto((at[0], None)).message
+    assert state(s) == before

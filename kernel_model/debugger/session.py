@@ -574,6 +574,29 @@ class DebugSession:
             n -= nxt.length
             mark = nxt
 
+    def _stretch_ahead(self) -> Mark | None:
+        """Normalize the current position and count the stretch from it to the next mark;
+        returns that mark (see _counted)."""
+        here = self.pos
+        mark, n, nxt = self._counted(*here)
+        self.pos = (mark, n)
+        if self._machine_at == here:
+            self._machine_at = self.pos
+        return nxt
+
+    def _counted(self, mark: Mark, n: int) -> tuple[Mark, int, Mark | None]:
+        """A position normalized, with the stretch from it to the next mark counted, and
+        that mark (None after the last mark; its `arrive` None when the stretch was not
+        recorded step by step). Normalizing comes first: it may move the position past a
+        plain mark at this very point, into the stretch after that mark, which is the one
+        to count (a free run, say, from a stop at a breakpoint)."""
+        while True:
+            mark, n = self._normalize(mark, n)
+            nxt = self.timeline.next(mark)
+            if nxt is None or nxt.arrive is None or nxt.length is not None:
+                return mark, n, nxt
+            self.gap_length(nxt)  # may insert index points: normalize again
+
     def _goto(self, mark: Mark, n: int) -> None:
         """Move to n instructions after `mark` (within the stretch that follows it)."""
         mark, n = self._normalize(mark, n)
@@ -859,15 +882,19 @@ class DebugSession:
         mark.info["pending"] = fault
         if kind == "vsyscall":
             text = f"the CPU may not execute the vsyscall page: fault at {detail:#x}"
-            mark.info["text"] = text
-            self._add_mark(mark)
-            return Stop("vsyscall", text, self.machine.pc)
-        signo, code, addr = detail
-        text = (f"{signals.name(signo)} ({signals.code_name(signo, code)}) at "
-                f"{self.machine.pc:#x}" + (f", address {addr:#x}" if addr else ""))
+        else:
+            signo, code, addr = detail
+            text = (f"{signals.name(signo)} ({signals.code_name(signo, code)}) at "
+                    f"{self.machine.pc:#x}" + (f", address {addr:#x}" if addr else ""))
         mark.info["text"] = text
         self._add_mark(mark)
-        return Stop("fault", text, self.machine.pc)
+        return self._fault_stop(mark)
+
+    def _fault_stop(self, mark: Mark) -> Stop:
+        """The stop at a fault mark, the same when it is recorded and when a replay
+        reaches it again."""
+        reason = "vsyscall" if mark.info["pending"][0] == "vsyscall" else "fault"
+        return Stop(reason, mark.info["text"], mark.pc)
 
     def _deliver(self, pending) -> Stop:
         """The crossing after a fault stop: the kernel delivers the signal, or emulates the
@@ -986,32 +1013,25 @@ class DebugSession:
 
     def _step_one(self) -> Stop:
         """One instruction forward: for real at the live end, from the record before it."""
-        while True:
-            if self._at_frontier():
-                stop = self._live_step()
-                return stop if stop is not None else Stop("step", "", self.machine.pc)
-            mark, n = self.pos
-            nxt = self.timeline.next(mark)
-            if nxt.arrive is None:  # an interrupted free run: it can only be jumped over
-                self._goto(nxt, 0)
-                return Stop("step", "jumped over a stretch that was not recorded step by "
-                            "step", self.machine.pc)
-            self.gap_length(nxt)
-            mark, n = self._normalize(*self.pos)  # indexing may have added points
-            nxt = self.timeline.next(mark)
-            if n < nxt.length:
-                self._goto(mark, n + 1)
-                return Stop("step", "", self.machine.pc)
-            if nxt.applied:
-                self._goto(nxt, 0)
-                if self._exited():
-                    return Stop("exited", self._exit_text())
-                if nxt.kind in CROSSINGS:
-                    return Stop("crossed", nxt.kind, self.machine.pc)
-                return Stop("step", "", self.machine.pc)
-            # a plain mark at this very point: same state, continue from it
-            self.pos = (nxt, 0)
-            self._machine_at = None
+        nxt = self._stretch_ahead()
+        if self._at_frontier():
+            stop = self._live_step()
+            return stop if stop is not None else Stop("step", "", self.machine.pc)
+        mark, n = self.pos
+        if nxt.arrive is None:  # an interrupted free run: it can only be jumped over
+            self._goto(nxt, 0)
+            return Stop("step", "jumped over a stretch that was not recorded step by "
+                        "step", self.machine.pc)
+        if n < nxt.length:
+            self._goto(mark, n + 1)
+            return Stop("step", "", self.machine.pc)
+        # the end of the stretch (normalized: `nxt` is applied): its recorded outcome
+        self._goto(nxt, 0)
+        if self._exited():
+            return Stop("exited", self._exit_text())
+        if nxt.kind in CROSSINGS:
+            return Stop("crossed", nxt.kind, self.machine.pc)
+        return Stop("step", "", self.machine.pc)
 
     def next(self) -> Stop:
         """`n`/`ni`: one instruction, over calls, and over a whole transition."""
@@ -1111,7 +1131,15 @@ class DebugSession:
     def _run_until(self, policy: _Policy) -> Stop:
         """The loop behind c, t, n over a call, finish, catch syscall: the first
         instruction is stepped (so a breakpoint here does not stop it again), then free runs
-        stop at every guard or hook, where the session decides."""
+        (live at the end of history, replayed before it: the same loop for both) stop at
+        every guard or hook, where the session decides.
+
+        A free run cannot stop before a call into the vDSO or the vsyscall page: it finds
+        the call after the fact, at its target (the vDSO function's entry hook, the fault of
+        fetching the vsyscall page), and `t` then goes back to the call. `unchecked` says
+        whether the instruction that led to the current point ran inside a free run, unseen
+        by `_wants_stop_here`: only then was the call not already passed by the rules (the
+        command's own first instruction, a call `t` is at, is stepped, not unchecked)."""
         self.walk = None
         for b in self.breakpoints:
             if b.address is not None:
@@ -1120,126 +1148,136 @@ class DebugSession:
             self._hook(addr, "temp")
         self._policy = policy
         try:
-            stop = self._step_one()
+            stop, unchecked = self._step_one(), False
             while True:
+                if unchecked and policy.transitions and self._entered_call(stop):
+                    return self._stop_at_call()
                 if stop.reason == "vsyscall":
-                    if policy.transitions:
-                        back = self._reverse_one()  # show the call that went there
-                        return Stop("transition", "vsyscall", back.pc)
-                    stop = self._step_one()  # the kernel emulates it: carry on
+                    stop, unchecked = self._step_one(), False  # the kernel emulates it
                     continue
-                if stop.reason == "fault" and policy.transitions and \
-                        VSYSCALL_ADDR <= self.machine.pc < VSYSCALL_ADDR + 0x1000:
-                    back = self._reverse_one()  # vsyscall=none: show the call, not the fault
-                    return Stop("transition", "vsyscall", back.pc)
-                if stop.reason in ("exited", "fault", "input"):
+                if stop.reason in ("exited", "fault", "input", "interrupted"):
                     return stop
+                if stop.reason == "hook" and stop.message == "live":
+                    self._live_hook(stop.pc)
                 here = self._wants_stop_here(policy)
                 if here is not None:
                     return self._settle(here)
                 if self._interrupt.is_set():
                     return self._settle(Stop("interrupted", "stopped", self.machine.pc))
-                if not self._at_frontier():
-                    stop = self._replay_run(policy)
-                    if stop is not None:
-                        return stop
-                    stop = Stop("step")
+                if stop.reason == "hook":  # stopped before this instruction: run it first
+                    stop, unchecked = self._step_one(), False
                     continue
-                why, detail = self._live_run()
-                if why == "exited":
-                    return Stop("exited", self._exit_text())
-                if why == "interrupt":
-                    self._add_mark(self._snapshot("interrupt", None, applied=False, full=True))
-                    return Stop("interrupted", "stopped", self.machine.pc)
-                if why == "fault":
-                    stop = self._stop_at_fault(detail, self._path)
-                    continue
-                kinds = self._kinds.get(detail, set())
-                if "vreturn" in kinds and self._vreturns.get(detail) == self.machine.sp:
-                    # A vDSO call returned: its event gets a mark here, then carry on.
-                    del self._vreturns[detail]
-                    self._unhook(detail, "vreturn")
-                    self._add_mark(self._snapshot("vdso", self._path, applied=False))
-                    self.pos[0].events.extend(self._take_events())
-                    here = self._wants_stop_here(policy)
-                    if here is not None:
-                        return here
-                    stop = self._step_one()
-                    continue
-                if "vdso" in kinds:
-                    if policy.transitions:
-                        # Stopped at the function's entry: show the call that got there.
-                        self._settle(Stop("transition"))
-                        back = self._reverse_one()
-                        up = self.upcoming()
-                        kind = up[0] if up else "vdso"
-                        return Stop("transition", kind, back.pc)
-                    # A call into the vDSO: keep its entry and, when it returns, its event.
-                    self._add_mark(self._snapshot("vdso-call", self._path, applied=False))
-                    self._watch_return()
-                here = self._wants_stop_here(policy)
-                if here is not None:
-                    return self._settle(here)
-                stop = self._step_one()
+                stop, unchecked = self._free_run(policy, unchecked)
         finally:
             for addr in policy.temp:
                 self._unhook(addr, "temp")
             self._policy = _Policy()
 
-    def _replay_run(self, policy: _Policy) -> Stop | None:
-        """Forward through recorded history until the policy stops or the live end is
-        reached (None: carry on live). Stretches between marks run as counted replays with
-        the policy's hooks; a stop inside one is located by bisection."""
-        while not self._at_frontier():
-            mark, n = self.pos
-            nxt = self.timeline.next(mark)
-            if nxt.arrive is None:
-                self._goto(nxt, 0)
-                self.notes.append("jumped over a stretch that was not recorded step by step")
-            else:
-                self.gap_length(nxt)
-                self._goto(*self.pos)
-                mark, n = self.pos
-                nxt = self.timeline.next(mark)
-                left = nxt.length - n
-                if left > 0:
-                    # the instruction at the current point was checked by the caller
-                    self._replay_path((Offset(1),))
-                    start = (mark, n + 1)
-                    self._machine_at = start
-                    self.pos = start
-                    if left > 1:
-                        self._hits = {}
-                        self._replaying = True
-                        self._hook_mode = "policy"
-                        try:
-                            self._run(count=left - 1)
-                        finally:
-                            self._hook_mode = None
-                            self._replaying = False
-                        if self._stopped_by is not None:
-                            hit = Hit(self._stopped_by, self._hits[self._stopped_by])
-                            self._goto(*start)
-                            found, _ = self._locate(hit)
-                            self._goto(mark, n + 1 + found)
-                        else:
-                            self.pos = (mark, n + left)
-                            self._machine_at = self.pos
-                    here = self._wants_stop_here(policy)
-                    if here is not None:
-                        return here
-                    if self._interrupt.is_set():
-                        return Stop("interrupted", "stopped", self.machine.pc)
-                    if self.pos[1] < nxt.length:
-                        continue
-                # at the point just before nxt
-                self._goto(nxt, 0)
-            if self._exited():
-                return Stop("exited", self._exit_text())
-            here = self._wants_stop_here(policy)
-            if here is not None:
-                return here
-        return None
+    def _entered_call(self, stop: Stop) -> bool:
+        """Whether a run is at the target of a call into the vDSO or the vsyscall page: a
+        vDSO function's entry (hooked), or the vsyscall page, whose fetch faulted (the
+        kernel emulates the call, or with vsyscall=none sends SIGSEGV)."""
+        pc = self.machine.pc
+        if stop.reason in ("vsyscall", "fault"):
+            return self.bits == 64 and VSYSCALL_ADDR <= pc < VSYSCALL_ADDR + 0x1000
+        return "vdso" in self._kinds.get(pc, ())
+
+    def _stop_at_call(self) -> Stop:
+        """`t` found a call after the fact, at its target: the stop is at the call itself,
+        one instruction back (where `_wants_stop_here` would have stopped)."""
+        self._settle(Stop("transition"))
+        back = self._reverse_one()
+        up = self.upcoming()
+        return Stop("transition", up[0] if up else "vdso", back.pc)
+
+    def _live_hook(self, addr: int) -> None:
+        """What the live end keeps of a hook a run stopped at: a vDSO call's return gets a
+        mark (the watcher's event is placed there), a call into the vDSO a mark at its entry
+        and a watch on its return."""
+        kinds = self._kinds.get(addr, set())
+        if "vreturn" in kinds and self._vreturns.get(addr) == self.machine.sp:
+            del self._vreturns[addr]
+            self._unhook(addr, "vreturn")
+            self._add_mark(self._snapshot("vdso", self._path, applied=False))
+            self.pos[0].events.extend(self._take_events())
+        elif "vdso" in kinds:
+            self._add_mark(self._snapshot("vdso-call", self._path, applied=False))
+            self._watch_return()
+
+    def _free_run(self, policy: _Policy, unchecked: bool) -> tuple[Stop, bool]:
+        """Run from the current point (the stop rules passed its instruction) until a
+        hook, a guard, a fault, or the end of a recorded stretch: live at the end of
+        history, else a replay. Returns (why it stopped: a Stop whose reason is "hook" for
+        a hook or a guard, before the instruction at its pc, its message "live" or
+        "replayed"; or step, crossed, fault, vsyscall, exited, interrupted; and
+        `unchecked`, see _run_until)."""
+        nxt = self._stretch_ahead()
+        mark, n = self.pos
+        if n == 0 and "pending" in mark.info:
+            # A recorded fault right here, reached by a step (the stop recorded there, taken
+            # from a fault stop, would have delivered it): a run faults at once, as it did.
+            return self._fault_stop(mark), unchecked
+        if self._at_frontier():
+            return self._live_free_run(unchecked)
+        return self._replay_run(policy, nxt)
+
+    def _live_free_run(self, unchecked: bool) -> tuple[Stop, bool]:
+        """The free run at the live end: the guest runs for real (see _live_run)."""
+        start = self.machine.pc
+        why, detail = self._live_run()
+        if why == "exited":
+            return Stop("exited", self._exit_text()), False
+        if why == "interrupt":
+            self._add_mark(self._snapshot("interrupt", None, applied=False, full=True))
+            return Stop("interrupted", "stopped", self.machine.pc), False
+        if why == "fault":
+            stop = self._stop_at_fault(detail, self._path)
+            return stop, unchecked if self.machine.pc == start else True
+        # A hook fires before the run's first instruction too: there, nothing ran.
+        first = detail == start and self._hits.get(detail, 1) == 1
+        return Stop("hook", "live", detail), unchecked if first else True
+
+    def _replay_run(self, policy: _Policy, nxt: Mark) -> tuple[Stop, bool]:
+        """The free run before the live end: forward through the recorded stretch up to
+        `nxt` (from the normalized current position) as a counted replay with the policy's
+        hooks; a stop inside it is located by bisection. A crossing at the end of the
+        stretch is loaded, not replayed."""
+        mark, n = self.pos
+        if nxt.arrive is None:
+            self._goto(nxt, 0)
+            self.notes.append("jumped over a stretch that was not recorded step by step")
+            return Stop("step", "", self.machine.pc), False
+        self._goto(mark, n)
+        left = nxt.length - n
+        if left == 0:  # (normalized: `nxt` is applied) the crossing recorded right here
+            self._goto(nxt, 0)
+            return Stop("crossed", nxt.kind, self.machine.pc), False
+        # the instruction at the current point was checked by the caller
+        self._replay_path((Offset(1),))
+        start = (mark, n + 1)
+        self.pos = self._machine_at = start
+        if left > 1:
+            self._hits = {}
+            self._replaying = True
+            self._hook_mode = "policy"
+            try:
+                self._run(count=left - 1)
+            finally:
+                self._hook_mode = None
+                self._replaying = False
+            if self._stopped_by is not None:
+                hit = Hit(self._stopped_by, self._hits[self._stopped_by])
+                self._goto(*start)
+                found, _ = self._locate(hit)
+                self._goto(mark, n + 1 + found)
+                return Stop("hook", "replayed", hit.pc), found > 0
+            if self._interrupt.is_set():  # stopped somewhere in the stretch
+                self._machine_at = None
+                self._goto(*start)
+                return Stop("interrupted", "stopped", self.machine.pc), False
+            self.pos = (mark, n + left)
+            self._machine_at = self.pos
+        return Stop("step", "", self.machine.pc), left > 1
 
     def _watch_return(self) -> None:
         m = self.machine
@@ -1418,11 +1456,18 @@ class DebugSession:
         found, _ = self._locate(hit)
         return found
 
+    def goto(self, where) -> Stop:
+        """Go to a point in the recorded history, leaving any transition being walked.
+        `where` is a Mark (the point it keeps) or a position (mark, n): n instructions
+        after the mark, as `pos` and a Walk's `before_pos` and `after_pos` hold them."""
+        mark, n = (where, 0) if isinstance(where, Mark) else where
+        return self._command(self._cmd_goto, mark, False, n)
+
     def goto_mark(self, mark: Mark, before: bool = False) -> Stop:
         """Jump to a mark; with `before`, to the point just before its crossing."""
         return self._command(self._cmd_goto, mark, before)
 
-    def _cmd_goto(self, mark: Mark, before: bool) -> Stop:
+    def _cmd_goto(self, mark: Mark, before: bool, n: int = 0) -> Stop:
         self.walk = None
         self._freeze()
         if mark not in self.timeline.marks:
@@ -1430,8 +1475,18 @@ class DebugSession:
         if before and mark.applied and mark.arrive is not None:
             self._goto(self._split_before(mark), 0)
             return Stop("step", "", self.machine.pc)
-        self._goto(mark, 0)
+        if n != 0 and not self._recorded(mark, n):
+            return Stop("step", "that point is not in the history", self.machine.pc)
+        self._goto(mark, n)
         return Stop("step", "", self.machine.pc)
+
+    def _recorded(self, mark: Mark, n) -> bool:
+        """Whether n instructions after `mark` is a point in the recorded stretches after
+        it (counted if need be)."""
+        if not isinstance(n, int) or n < 0:
+            return False
+        _, rest, nxt = self._counted(mark, n)
+        return rest == 0 or (nxt is not None and nxt.length is not None and rest <= nxt.length)
 
     def goto_start(self) -> Stop:
         return self.goto_mark(self.timeline.marks[0])
