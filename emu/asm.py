@@ -380,6 +380,10 @@ class _Assembler:
     def _insn(self, ks: Ks, it: _Item, here: int, final: bool) -> bytes:
         """Labels are replaced by their numbers before keystone sees the line: with a symbol
         resolver keystone measures pc-relative displacements from the wrong place."""
+        bare = re.sub(r"'[^']*'|\"[^\"]*\"", "", it.text)  # `cmp al, '['` is balanced
+        if bare.count("[") != bare.count("]"):
+            # keystone quietly assembles `mov rax, [` into something else entirely
+            raise self.error(it.line, f"unbalanced brackets: {it.text.strip()}")
         text = re.sub(r"\boffset\s+", "", it.text, flags=re.I)
         # NASM's `byte [rsi]` is keystone's `byte ptr [rsi]`.
         text = _SIZE_NO_PTR.sub(r"\1 ptr [", text)

@@ -83,6 +83,8 @@ def test_32_bit_directive_and_nasm_labels():
     ("section .weird\n", 1, "unknown section"),
     ("section .data\n  mov eax, 1\n", 2, "instruction in .data"),
     ("_start: nop\n_start: nop\n", 2, "defined twice"),
+    ("_start:\n  mov rax, [\n", 2, "unbalanced brackets"),
+    ("_start:\n  mov rax, [rbx\n", 2, "unbalanced brackets"),
 ])
 def test_errors_name_the_line(source, line, words):
     with pytest.raises(AsmError) as e:
