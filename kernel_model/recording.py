@@ -42,7 +42,18 @@ from __future__ import annotations
 import gzip
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from kernel_model.view_records import (
+    CodeLine,
+    EventLine,
+    HistoryInfo,
+    MapLine,
+    OutputChunk,
+    StackWord,
+    StopView,
+    WalkView,
+)
 
 FORMAT = "syscall-lab-recording"
 VERSION = 1
@@ -55,73 +66,6 @@ class RecordingError(Exception):
 
 # -- the views a replay draws from: the same fields as kernel_model.debugger.view's --------
 # (defined here so that replaying never imports the debugger, which needs the machine)
-
-@dataclass(frozen=True)
-class CodeLine:
-    address: int
-    raw: bytes
-    intel: str
-    att: str
-    label: str
-    where: str
-    source: str
-    current: bool
-    breakpoint: bool
-    kind: str
-    region: str
-    ref: str = ""
-
-
-@dataclass(frozen=True)
-class StackWord:
-    address: int
-    value: int
-    note: str
-    is_sp: bool
-    is_fp: bool
-
-
-@dataclass(frozen=True)
-class MapLine:
-    start: int
-    end: int
-    perms: str
-    name: str
-    kind: str
-    text: str
-    has_pc: bool
-    has_sp: bool
-
-
-@dataclass(frozen=True)
-class EventLine:
-    index: int
-    text: str
-    kind: str
-    mechanism: str
-    past: bool
-    current: bool
-    mark: object = field(compare=False, repr=False)  # here: the event's index
-    before: bool = True
-
-
-@dataclass(frozen=True)
-class OutputChunk:
-    stream: str
-    text: str
-
-
-@dataclass(frozen=True)
-class HistoryInfo:
-    marks: int
-    used: int
-    budget: int
-    dropped: int
-    thinned: int
-    at_live_end: bool
-    can_go_back: bool
-    horizon: str
-    position: str
 
 
 @dataclass(frozen=True)
@@ -164,39 +108,6 @@ class Transition:
     banner: str = ""
     crossed: bool = True
     comparison: tuple = ()
-
-
-@dataclass(frozen=True)
-class WalkView:
-    transition: Transition
-    phase: int
-    before: object
-
-
-@dataclass(frozen=True)
-class StopView:
-    program: str
-    arch: str
-    bits: int
-    pc: int
-    sp: int
-    regs: dict
-    previous: dict | None
-    code: tuple
-    stack: tuple
-    maps: tuple
-    events: tuple
-    output: tuple
-    upcoming: tuple | None
-    walk: WalkView | None
-    exited: bool
-    exit_text: str
-    history: HistoryInfo
-    breakpoints: tuple
-    waiting_input: bool
-    pending_fault: str
-    symbol: str
-    upcoming_name: str = ""
 
 
 # -- writing ---------------------------------------------------------------------------------

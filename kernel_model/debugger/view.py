@@ -6,7 +6,6 @@ state of the history. Built on the session's thread; the screen only reads it.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
 
 from emu.machine import PROT_EXEC
 from kernel_model.debugger import insn as insns
@@ -19,111 +18,20 @@ from kernel_model.events import (
     VdsoCalled,
     VsyscallCalled,
 )
+from kernel_model.view_records import (  # noqa: F401  (part of this module's interface)
+    CodeLine,
+    EventLine,
+    HistoryInfo,
+    MapLine,
+    OutputChunk,
+    StackWord,
+    StopView,
+    WalkView,
+)
 
 CODE_BEFORE = 12
 CODE_AFTER = 30
 STACK_WORDS = 16
-
-
-@dataclass(frozen=True)
-class CodeLine:
-    address: int
-    raw: bytes
-    intel: str
-    att: str
-    label: str  # a symbol or label starting at this address ("" if none)
-    where: str  # "name+0x12" when inside a known symbol
-    source: str  # the assembly source line, for assembly programs
-    current: bool
-    breakpoint: bool
-    kind: str  # the instruction's kind (syscall, int 0x80, sysenter, rdtsc, call, ret...)
-    region: str  # the VMA's name, e.g. "[vdso]"
-    ref: str = ""  # what an operand points at: "<ts_sys>", "<print_line>"
-
-
-@dataclass(frozen=True)
-class StackWord:
-    address: int
-    value: int
-    note: str
-    is_sp: bool
-    is_fp: bool
-
-
-@dataclass(frozen=True)
-class MapLine:
-    start: int
-    end: int
-    perms: str
-    name: str
-    kind: str
-    text: str
-    has_pc: bool
-    has_sp: bool
-
-
-@dataclass(frozen=True)
-class EventLine:
-    index: int
-    text: str
-    kind: str  # syscall, vdso, vsyscall, signal, exit, note
-    mechanism: str
-    past: bool
-    current: bool
-    mark: object = field(compare=False, repr=False)
-    before: bool = True  # selecting it goes to the point before the crossing
-
-
-@dataclass(frozen=True)
-class OutputChunk:
-    stream: str  # stdout, stderr, stdin
-    text: str
-
-
-@dataclass(frozen=True)
-class HistoryInfo:
-    marks: int
-    used: int
-    budget: int
-    dropped: int
-    thinned: int
-    at_live_end: bool
-    can_go_back: bool
-    horizon: str
-    position: str
-
-
-@dataclass(frozen=True)
-class WalkView:
-    transition: object  # transition.Transition
-    phase: int
-    before: object  # the StopView at the trap
-
-
-@dataclass(frozen=True)
-class StopView:
-    program: str
-    arch: str
-    bits: int
-    pc: int
-    sp: int
-    regs: dict
-    previous: dict | None
-    code: tuple[CodeLine, ...]
-    stack: tuple[StackWord, ...]
-    maps: tuple[MapLine, ...]
-    events: tuple[EventLine, ...]
-    output: tuple[OutputChunk, ...]
-    upcoming: tuple | None
-    walk: WalkView | None
-    exited: bool
-    exit_text: str
-    history: HistoryInfo
-    breakpoints: tuple[str, ...]
-    waiting_input: bool
-    pending_fault: str
-    symbol: str  # where the pc is, "name+0x12"
-    upcoming_name: str = ""  # the symbol a call into the vDSO goes to
 
 
 class Symbolizer:
