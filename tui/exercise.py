@@ -26,8 +26,7 @@ from textual.widgets import Footer, Markdown, Static, TabbedContent, TabPane
 
 from tui.app import SyscallLabApp, UiState, _freeze_heap
 from tui.screens.base import SessionScreen
-from tui.widgets.events import EventList
-from tui.widgets.output import OutputPane
+from tui.screens.panes import events_tab, maps_tab, output_tab, stack_tab
 from tui.widgets.panel import Panel
 
 EXERCISE_KEYS = [
@@ -259,16 +258,10 @@ class ExerciseWideScreen(ExerciseScreen):
                 with TabPane("Transition", id="tab-transition"):
                     with VerticalScroll(classes="box grow"):
                         yield Panel("Transition", id="transition")
-                with TabPane("Output", id="tab-output"):
-                    yield OutputPane(id="output")
-                with TabPane("Events", id="tab-events"):
-                    yield EventList(id="events")
-                with TabPane("Stack", id="tab-stack"):
-                    with VerticalScroll():
-                        yield Panel("Stack", id="stack")
-                with TabPane("Memory map", id="tab-maps"):
-                    with VerticalScroll():
-                        yield Panel("Memory map", id="maps")
+                yield from output_tab()
+                yield from events_tab()
+                yield from stack_tab()
+                yield from maps_tab()
         yield Footer()
 
 
@@ -293,10 +286,8 @@ class ExerciseCompactScreen(ExerciseScreen):
             with TabPane("Regs", id="tab-registers"):
                 with VerticalScroll(classes="box grow"):
                     yield Panel("Registers", id="registers")
-            with TabPane("Output", id="tab-output"):
-                yield OutputPane(id="output")
-            with TabPane("Events", id="tab-events"):
-                yield EventList(id="events")
+            yield from output_tab()
+            yield from events_tab()
         yield Footer()
 
     def follow(self, state) -> None:

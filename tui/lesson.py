@@ -21,8 +21,7 @@ from programs.lesson import Lesson, LessonError
 from programs.lesson_play import LessonPlayer, make_session
 from tui.app import SyscallLabApp
 from tui.screens.base import SessionScreen
-from tui.widgets.events import EventList
-from tui.widgets.output import OutputPane
+from tui.screens.panes import events_tab, maps_tab, output_tab, stack_tab
 from tui.widgets.panel import Panel
 
 LESSON_KEYS = [
@@ -110,16 +109,10 @@ class LessonWideScreen(LessonScreen):
             with VerticalScroll(id="registers-box", classes="box"):
                 yield Panel("Registers", id="registers")
             with TabbedContent(id="corner"):
-                with TabPane("Output", id="tab-output"):
-                    yield OutputPane(id="output")
-                with TabPane("Events", id="tab-events"):
-                    yield EventList(id="events")
-                with TabPane("Memory map", id="tab-maps"):
-                    with VerticalScroll():
-                        yield Panel("Memory map", id="maps")
-                with TabPane("Stack", id="tab-stack"):
-                    with VerticalScroll():
-                        yield Panel("Stack", id="stack")
+                yield from output_tab()
+                yield from events_tab()
+                yield from maps_tab()
+                yield from stack_tab()
         yield Footer()
 
 
@@ -140,10 +133,8 @@ class LessonCompactScreen(LessonScreen):
             with TabPane("Regs", id="tab-registers"):
                 with VerticalScroll(classes="box grow"):
                     yield Panel("Registers", id="registers")
-            with TabPane("Output", id="tab-output"):
-                yield OutputPane(id="output")
-            with TabPane("Events", id="tab-events"):
-                yield EventList(id="events")
+            yield from output_tab()
+            yield from events_tab()
             with TabPane("Maps", id="tab-maps"):
                 with VerticalScroll(classes="box grow"):
                     yield Panel("Memory map", id="maps")

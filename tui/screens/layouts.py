@@ -9,8 +9,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from tui.screens.base import SessionScreen
-from tui.widgets.events import EventList
-from tui.widgets.output import OutputPane
+from tui.screens.panes import events_tab, maps_tab, output_tab, stack_tab
 from tui.widgets.panel import Panel
 
 
@@ -26,16 +25,10 @@ class WideScreen(SessionScreen):
             with VerticalScroll(id="registers-box", classes="box"):
                 yield Panel("Registers", id="registers")
             with TabbedContent(id="corner"):
-                with TabPane("Events", id="tab-events"):
-                    yield EventList(id="events")
-                with TabPane("Output", id="tab-output"):
-                    yield OutputPane(id="output")
-                with TabPane("Stack", id="tab-stack"):
-                    with VerticalScroll():
-                        yield Panel("Stack", id="stack")
-                with TabPane("Memory map", id="tab-maps"):
-                    with VerticalScroll():
-                        yield Panel("Memory map", id="maps")
+                yield from events_tab()
+                yield from output_tab()
+                yield from stack_tab()
+                yield from maps_tab()
                 with TabPane("History", id="tab-history"):
                     yield Panel("History", id="history")
         yield Footer()
@@ -63,10 +56,8 @@ class CompactScreen(SessionScreen):
             with TabPane("Stack", id="tab-stack"):
                 with VerticalScroll(classes="box"):
                     yield Panel("Stack", id="stack")
-            with TabPane("Events", id="tab-events"):
-                yield EventList(id="events")
-            with TabPane("Output", id="tab-output"):
-                yield OutputPane(id="output")
+            yield from events_tab()
+            yield from output_tab()
             with TabPane("Maps", id="tab-maps"):
                 with VerticalScroll(classes="box"):
                     yield Panel("Memory map", id="maps")
