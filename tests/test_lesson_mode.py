@@ -95,3 +95,17 @@ async def test_a_lesson_error_is_shown_with_its_line(tmp_path):
         assert "getpid" in narration(app)
         # still on the last stop reached
         assert title(app).startswith("Stop 1/2") and "Start." in narration(app)
+
+
+@pilot_test
+async def test_help_lists_the_lesson_keys_first():
+    app = make_lesson_app(lesson.find("what-is-a-syscall"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        from textual.widgets import Static
+
+        text = " ".join(str(s.visual) for s in app.screen.query(Static))
+        assert "next stop" in text and "back a stop" in text
+        assert text.index("next stop") < text.index("Step one instruction")

@@ -186,8 +186,11 @@ class SyscallLabApp(App):
     def action_toggle_dark(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
 
+    # Keys a mode adds (lesson, exercise): shown first in the help screen.
+    MODE_KEYS: list = []
+
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(self.MODE_KEYS))
 
     def action_save_svg(self) -> None:
         """The screen as an SVG in the current directory, with a timestamped name."""

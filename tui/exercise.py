@@ -306,6 +306,7 @@ class ExerciseApp(SyscallLabApp, inherit_bindings=False):
     # Textual puts a subclass's bindings after its bases': the grade key would be last in
     # the footer, cut off at 80 columns. Listed here first instead (inherit_bindings=False).
     BINDINGS = App.BINDINGS + EXERCISE_KEYS + SyscallLabApp.BINDINGS
+    MODE_KEYS = [Binding("g", "grade", "grade / F5", tooltip=EXERCISE_KEYS[0].tooltip)]
 
     def __init__(self, exercise, solution: str, *, seed: int | None = None,
                  budget: int | None = None):

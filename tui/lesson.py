@@ -168,6 +168,7 @@ class LessonApp(SyscallLabApp):
     MODES = {"wide": LessonWideScreen, "compact": LessonCompactScreen,
              "present": LessonPresentScreen}
     BINDINGS = LESSON_KEYS + SyscallLabApp.BINDINGS
+    MODE_KEYS = LESSON_KEYS
 
     def __init__(self, factory, lesson: Lesson):
         super().__init__(factory, program=lesson.program)

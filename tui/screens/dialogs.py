@@ -24,8 +24,17 @@ class HelpScreen(ModalScreen):
     BINDINGS = [("escape", "dismiss", "close"), ("question_mark", "dismiss", "close"),
                 ("q", "dismiss", "close")]
 
+    def __init__(self, mode_keys=()):
+        super().__init__()
+        self.mode_keys = list(mode_keys)  # textual Bindings of a lesson or exercise mode
+
     def compose(self) -> ComposeResult:
         lines = [[(INTRO, "text")], []]
+        for b in self.mode_keys:
+            lines.append([(f"{key_label(b.key):>7}  ", "heading"),
+                          (f"{b.description:<20}", "reg-name"), (b.tooltip or "", "text")])
+        if self.mode_keys:
+            lines.append([])
         for c in CONTROLS:
             lines.append([(f"{key_label(c.key):>7}  ", "heading"),
                           (f"{c.name.split()[0]:<20}", "reg-name"), (c.help, "text")])
