@@ -45,13 +45,17 @@ import time
 from dataclasses import dataclass
 
 from kernel_model.view_records import (
+    Change,
     CodeLine,
     EventLine,
     HistoryInfo,
     MapLine,
     OutputChunk,
+    Phase,
     StackWord,
     StopView,
+    TableRow,
+    Transition,
     WalkView,
 )
 
@@ -62,52 +66,6 @@ MAX_STOPS = 4000  # a recording of a long program keeps its first transitions
 
 class RecordingError(Exception):
     """A file that is not a recording this version can read (one line, for the user)."""
-
-
-# -- the views a replay draws from: the same fields as kernel_model.debugger.view's --------
-# (defined here so that replaying never imports the debugger, which needs the machine)
-
-
-@dataclass(frozen=True)
-class Change:
-    what: str
-    before: str
-    after: str
-
-
-@dataclass(frozen=True)
-class TableRow:
-    nr: int
-    name: str
-    handler: str
-    implemented: bool
-    current: bool
-
-
-@dataclass(frozen=True)
-class Phase:
-    key: str
-    title: str
-    text: tuple
-    changes: tuple = ()
-    cost_ns: float | None = None
-    details: tuple = ()
-    table: tuple = ()
-    table_name: str = ""
-    warning: str = ""
-    kernel: bool = False
-
-
-@dataclass(frozen=True)
-class Transition:
-    kind: str
-    title: str
-    phases: tuple
-    total_ns: float | None
-    cost_source: str
-    banner: str = ""
-    crossed: bool = True
-    comparison: tuple = ()
 
 
 # -- writing ---------------------------------------------------------------------------------

@@ -77,7 +77,7 @@ class HistoryInfo:
 
 @dataclass(frozen=True)
 class WalkView:
-    transition: object  # transition.Transition
+    transition: object  # a Transition
     phase: int
     before: object  # the StopView at the trap
 
@@ -106,3 +106,47 @@ class StopView:
     pending_fault: str
     symbol: str  # where the pc is, "name+0x12"
     upcoming_name: str = ""  # the symbol a call into the vDSO goes to
+
+
+# -- a transition told in phases (kernel_model.debugger.transition builds them) ---------
+
+@dataclass(frozen=True)
+class Change:
+    what: str  # a register name, "CPL", "stack", "[vvar]"...
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class TableRow:
+    nr: int
+    name: str
+    handler: str
+    implemented: bool
+    current: bool
+
+
+@dataclass(frozen=True)
+class Phase:
+    key: str  # user, cpu, frame, pt_regs, table, handler, return, call, vvar, tsc, math, ret...
+    title: str
+    text: tuple[str, ...]
+    changes: tuple[Change, ...] = ()
+    cost_ns: float | None = None  # this phase's share of the modelled cost (None: free)
+    details: tuple[str, ...] = ()  # argument lines, effects, instructions
+    table: tuple[TableRow, ...] = ()
+    table_name: str = ""
+    warning: str = ""
+    kernel: bool = False  # runs at CPL 0
+
+
+@dataclass(frozen=True)
+class Transition:
+    kind: str  # syscall, int 0x80, sysenter, vdso, vsyscall, signal
+    title: str  # the strace-like line
+    phases: tuple[Phase, ...]
+    total_ns: float | None
+    cost_source: str
+    banner: str = ""  # e.g. the kernel never ran
+    crossed: bool = True  # whether CPL went to 0
+    comparison: tuple[tuple[str, float], ...] = field(default_factory=tuple)

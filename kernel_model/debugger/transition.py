@@ -13,8 +13,6 @@ be compared side by side.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from kernel_model.costs import COSTS, cost_of
 from kernel_model.events import (
     MemAccess,
@@ -27,48 +25,7 @@ from kernel_model.events import (
     VdsoCalled,
     VsyscallCalled,
 )
-
-
-@dataclass(frozen=True)
-class Change:
-    what: str  # a register name, "CPL", "stack", "[vvar]"...
-    before: str
-    after: str
-
-
-@dataclass(frozen=True)
-class TableRow:
-    nr: int
-    name: str
-    handler: str
-    implemented: bool
-    current: bool
-
-
-@dataclass(frozen=True)
-class Phase:
-    key: str  # user, cpu, frame, pt_regs, table, handler, return, call, vvar, tsc, math, ret...
-    title: str
-    text: tuple[str, ...]
-    changes: tuple[Change, ...] = ()
-    cost_ns: float | None = None  # this phase's share of the modelled cost (None: free)
-    details: tuple[str, ...] = ()  # argument lines, effects, instructions
-    table: tuple[TableRow, ...] = ()
-    table_name: str = ""
-    warning: str = ""
-    kernel: bool = False  # runs at CPL 0
-
-
-@dataclass(frozen=True)
-class Transition:
-    kind: str  # syscall, int 0x80, sysenter, vdso, vsyscall, signal
-    title: str  # the strace-like line
-    phases: tuple[Phase, ...]
-    total_ns: float | None
-    cost_source: str
-    banner: str = ""  # e.g. the kernel never ran
-    crossed: bool = True  # whether CPL went to 0
-    comparison: tuple[tuple[str, float], ...] = field(default_factory=tuple)
+from kernel_model.view_records import Change, Phase, TableRow, Transition
 
 
 def h(value: int | None) -> str:
