@@ -61,8 +61,10 @@ async def test_the_reference_solution_passes_every_check_in_the_results_panel():
         assert "✗" not in text
         assert " 1 ok exit 0" in text and " 3 ok exit 0" in text  # the per-run summary
         # the stepping view runs the solution on run 1's inputs
-        assert app.session.system.argv == app.report.runs[0].inputs.argv \
-            if hasattr(app.session, "system") and hasattr(app.session.system, "argv") else True
+        run1 = app.report.runs[0].inputs
+        process = app.session.system.process
+        assert process.argv == run1.argv and len(run1.argv) >= 2
+        assert process.envp == run1.env
 
 
 @pilot_test
@@ -93,8 +95,13 @@ async def test_grading_again_reloads_the_edited_file_and_an_assembly_error_is_a_
 
         solution.write_text(solution.read_text() + "\n    movx rax, 1\n")
         await graded(pilot, app)
-        text = results(app)
-        assert "✗ assemble:" in text and "echo-argv.s:" in text
+        assemble = next(c for c in app.report.static if c.name == "assemble")
+        assert not assemble.passed
+        # the assembler's message names the file and the line, however the panel wraps it
+        said = " ".join([assemble.summary, *assemble.feedback])
+        bad_line = len(solution.read_text().splitlines())
+        assert f"{solution}:{bad_line}: invalid mnemonic" in said
+        assert "✗ assemble:" in results(app)
         assert app.session is first  # the last version that assembled stays
 
         shutil.copyfile(HERE / "echo-argv" / "reference.s", solution)
