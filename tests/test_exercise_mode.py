@@ -73,7 +73,7 @@ async def test_a_wrong_solution_shows_the_failing_checks_feedback():
         await graded(pilot, app, "f5")
         text = results(app)
         assert not app.report.passed
-        assert "FAILED 4 of 5 checks passed, score 0.80" in text
+        assert "FAILED 4 of 5 checks passed, score 0.75" in text  # assemble earns nothing
         assert "✗ stdout:" in text and "✓ exit:" in text
         assert "did you count the newline?" in text
 
