@@ -127,7 +127,8 @@ def test_result_lines_wrap_to_the_width():
 @pilot_test
 async def test_a_solution_that_does_not_assemble_opens_and_is_graded_at_once(tmp_path):
     ex = find("echo-argv")
-    solution, _ = starter_copy(ex, tmp_path)  # the starter: a skeleton with no instructions
+    solution, _ = starter_copy(ex, tmp_path)
+    Path(solution).write_text(Path(solution).read_text() + "    movx rax, 1\n")  # a typo
     app = make_exercise_app(ex, solution)
     async with app.run_test(size=(120, 40)) as pilot:
         for _ in range(500):
@@ -139,3 +140,22 @@ async def test_a_solution_that_does_not_assemble_opens_and_is_graded_at_once(tmp
         assert "✗ assemble:" in text and "echo-argv.s:" in text and "score 0.00" in text
         assert app.session is not None  # a placeholder is in the stepping view meanwhile
         assert "did not load" in app.state.message
+
+
+@pilot_test
+async def test_a_fresh_starter_says_where_to_write_not_an_assembler_failure(tmp_path):
+    ex = find("echo-argv")
+    solution, _ = starter_copy(ex, tmp_path)  # the starter as given: no instruction yet
+    line = Path(solution).read_text().splitlines().index("    ; your code here") + 1
+    app = make_exercise_app(ex, solution)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.2)
+        text = results(app)
+        assert f"Not solved yet: write your code below line {line} of" in text
+        assert app.report is None and "✗" not in text  # not graded as a failure at once
+        assert "no instructions" not in text and "line 1" not in text
+        assert app.session is not None
+        await graded(pilot, app)  # g on the untouched starter: the same words, as a check
+        text = results(app)
+        assert f"✗ assemble: not solved yet: write your code below line {line}" in text
+        assert "no instructions in .text" not in text

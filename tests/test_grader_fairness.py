@@ -166,3 +166,17 @@ def test_a_string_passed_by_value_names_the_call_its_line_and_the_mistake(tmp_pa
     assert "write failed: it returned -1 EFAULT (Bad address)" in trace
     # the note comes before the observed trace's window, which stays last
     assert trace.index("you passed") < trace.index("observed trace:")
+
+
+def test_check_on_the_untouched_starter_says_where_to_write(tmp_path):
+    from conftest import cli
+
+    for name in names():
+        starter = find(name).starter
+        lines = starter.read_text().splitlines()
+        line = next(i for i, t in enumerate(lines, 1) if t.strip().startswith("_start:")) + 1
+        r = cli("check", name, str(starter))
+        assert r.returncode == 1
+        assert (f"FAIL  assemble: not solved yet: write your code below line {line}\n"
+                ).encode() in r.stdout, (name, r.stdout.decode())
+        assert b"no instructions in .text" not in r.stdout

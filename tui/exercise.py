@@ -69,7 +69,7 @@ def _head(c) -> tuple[str, list[str]]:
 
 
 def result_lines(report, width: int, *, busy: str = "", error: str = "",
-                 solution: str = "") -> list:
+                 solution: str = "", unsolved: str = "") -> list:
     """The results panel: the verdict and score, each check passed or failed with the
     feedback of the first run it failed on, then one line per run."""
     width = max(30, width)
@@ -81,7 +81,11 @@ def result_lines(report, width: int, *, busy: str = "", error: str = "",
         lines += _wrap(error, width, "", "error")
         lines.append([])
     if report is None:
-        if not busy and not error:
+        if unsolved and not busy and not error:  # the fresh starter: where to write
+            lines += _wrap(unsolved[0].upper() + unsolved[1:], width, "", "heading")
+            lines.append([("then press ", "muted"), ("g", "heading"),
+                          (" (or F5) to grade it and step through it here", "muted")])
+        elif not busy and not error:
             lines.append([("Not graded yet: press ", "muted"), ("g", "heading"),
                           (" (or F5) to run every check", "muted")])
             if solution:
@@ -208,6 +212,15 @@ _start:
 """
 
 
+UNSOLVED = """; {unsolved}.
+; Write it in your editor, then press g: it is graded and loaded here.
+bits {bits}
+section .text
+_start:
+    nop
+"""
+
+
 # -- the screens ---------------------------------------------------------------------------------
 class ExerciseScreen(SessionScreen):
     """What every exercise layout shares: the statement (once) and the results panel."""
@@ -234,7 +247,8 @@ class ExerciseScreen(SessionScreen):
                          "  g: grade again")
             self._title(panel, title)
             panel.show(result_lines(r, self._width(panel), busy=app.grading,
-                                    error=app.grade_error, solution=app.solution))
+                                    error=app.grade_error, solution=app.solution,
+                                    unsolved=app.unsolved))
 
 
 class ExerciseWideScreen(ExerciseScreen):
@@ -320,18 +334,25 @@ class ExerciseApp(SyscallLabApp, inherit_bindings=False):
         self._tmp = tempfile.TemporaryDirectory(prefix="syscall-lab-exercise-")
         self._inputs = Inputs.first(exercise, seed)
         self._program = None
+        self.unsolved = ""  # the fresh starter: "not solved yet: write your code below ..."
         try:
             self._program = load(exercise, solution)
             shown = solution
         except Exception as e:  # it does not assemble: step through the starter meanwhile
-            self.grade_error = f"{e}"
+            from kernel_model.grading.unsolved import message, unsolved_line
+
+            line = unsolved_line(solution, str(e))
+            if line is not None:
+                self.unsolved = f"{message(line)} of {solution}"
+            else:
+                self.grade_error = f"{e}"
             shown = str(exercise.starter) if exercise.starter else solution
             try:
                 self._program = load(exercise, shown)
             except Exception:  # the starter is only a skeleton: a placeholder until g
                 shown = str(Path(self._tmp.name) / "not-assembled-yet.s")
-                Path(shown).write_text(PLACEHOLDER.format(bits=exercise.bits,
-                                                          solution=solution))
+                Path(shown).write_text((UNSOLVED if self.unsolved else PLACEHOLDER).format(
+                    bits=exercise.bits, solution=solution, unsolved=self.unsolved))
                 self._program = load(exercise, shown)
         super().__init__(self._make_session, program=shown)
 
@@ -386,6 +407,7 @@ class ExerciseApp(SyscallLabApp, inherit_bindings=False):
 
     def _graded(self, report, session, program, error: str) -> None:
         self.grading = ""
+        self.unsolved = ""  # the report says it from now on
         self.state.busy = ""
         self.grade_error = error
         if report is not None:

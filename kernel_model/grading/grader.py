@@ -8,7 +8,7 @@ import random
 from dataclasses import dataclass, field
 
 from kernel_model.grading import checks as C
-from kernel_model.grading import diagnose, hints
+from kernel_model.grading import diagnose, hints, unsolved
 from kernel_model.grading.checks import CheckResult
 from kernel_model.grading.runner import RunInputs, RunOutcome, draw_inputs, run
 from kernel_model.grading.spec import Exercise, SpecError
@@ -99,6 +99,12 @@ def grade(exercise: Exercise, solution: str, seed: int | None = None) -> Report:
     try:
         program = load_program(solution, exercise.bits)
     except BadProgram as e:
+        line = unsolved.unsolved_line(solution, str(e))
+        if line is not None:  # the starter as given: say where to write, not "line 1"
+            report.static.append(CheckResult(
+                "assemble", False, unsolved.message(line),
+                [f"{solution} has no instructions yet, so nothing ran"]))
+            return report
         report.static.append(CheckResult(
             "assemble", False, str(e),
             ["the program did not assemble or load, so nothing ran; fix this line first"]))
