@@ -70,7 +70,7 @@ def test_a_loop_stopped_on_every_run_scores_zero(tmp_path):
     loop.write_text("bits 64\n_start:\n    jmp _start\n")
     report = grade(find("exit-42"), str(loop), seed=1)
     assert report.score == 0.0
-    assert "stopped by the grader every time" in text(report)
+    assert "stopped by the grader's instruction limit every time" in text(report)
 
 
 def test_the_score_is_the_weighted_share_of_the_behavioural_checks(tmp_path):

@@ -83,7 +83,9 @@ def _ended(outcome) -> str:
         return "an emulator failure"
     if outcome.signal is not None:
         return f"killed by {signal_name(outcome.signal) or outcome.signal}"
-    return "stopped by the grader"
+    if outcome.stopped == "max-insns":
+        return "stopped by the grader's instruction limit"
+    return "stopped by the grader's time limit"
 
 
 def grade(exercise: Exercise, solution: str, seed: int | None = None) -> Report:
