@@ -122,16 +122,22 @@ def _child(conn, exercise, path: str, seed: int, gradescope: bool, points) -> No
         os._exit(status)
 
 
-def preload() -> None:
-    """Import what grading needs, once, before forking (each child would do it again)."""
-    import capstone  # noqa: F401
-    import keystone  # noqa: F401
+WARM_UP = {64: "bits 64\n_start:\n    mov eax, 60\n    xor edi, edi\n    syscall\n",
+           32: "bits 32\n_start:\n    mov eax, 1\n    xor ebx, ebx\n    int 0x80\n"}
 
-    import kernel_model.grading.grader  # noqa: F401
-    import kernel_model.grading.gradescope  # noqa: F401
-    import kernel_model.grading.report  # noqa: F401
-    import kernel_model.syscalls  # noqa: F401
-    from kernel_model import system  # noqa: F401
+
+def preload(exercise) -> None:
+    """Grade a tiny program once before forking, so that every module the grader imports
+    lazily (and every cache it fills) is ready in the children instead of loaded by each."""
+    import tempfile
+
+    from kernel_model.grading.gradescope import results  # noqa: F401
+    from kernel_model.grading.grader import grade
+
+    with tempfile.TemporaryDirectory(prefix="syscall-lab-warm-") as tmp:
+        path = Path(tmp) / "warm.s"
+        path.write_text(WARM_UP[exercise.bits])
+        grade(exercise, str(path), seed=1)
 
 
 def grade_all(exercise, paths: list[str], *, jobs: int, seed: int, gradescope: bool = False,
@@ -139,7 +145,7 @@ def grade_all(exercise, paths: list[str], *, jobs: int, seed: int, gradescope: b
               on_result=None) -> list[Outcome]:
     """Grade every path, at most `jobs` at once; `on_result(index, outcome)` is called in
     the order of `paths` as soon as each result and all before it are in."""
-    preload()
+    preload(exercise)
     ctx = multiprocessing.get_context("fork")
     limit = hard_limit if hard_limit is not None else \
         exercise.run_count * exercise.timeout + HARD_MARGIN
