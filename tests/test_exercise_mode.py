@@ -155,7 +155,22 @@ async def test_a_fresh_starter_says_where_to_write_not_an_assembler_failure(tmp_
         assert app.report is None and "✗" not in text  # not graded as a failure at once
         assert "no instructions" not in text and "line 1" not in text
         assert app.session is not None
+        assert app.state.message.startswith("Not solved yet: write your code below line")
         await graded(pilot, app)  # g on the untouched starter: the same words, as a check
         text = results(app)
         assert f"✗ assemble: not solved yet: write your code below line {line}" in text
         assert "no instructions in .text" not in text
+        assert app.state.message == (f"{solution}: not solved yet: write your code below "
+                                     f"line {line}")
+
+
+def test_result_lines_say_why_a_crashing_solution_scores_zero(tmp_path):
+    from kernel_model.grading import grade
+
+    crash = tmp_path / "crash.s"
+    crash.write_text("bits 64\nsection .text\n_start:\n    mov rax, [0]\n")
+    report = grade(find("exit-42"), str(crash), seed=2)
+    text = " ".join(plain(result_lines(report, 60)).split())
+    assert "score 0.00" in text and "✓ budget:" in text
+    assert ("score 0: no run reached its exit (killed by SIGSEGV every time), so no check "
+            "earns points") in text

@@ -84,7 +84,7 @@ def result_lines(report, width: int, *, busy: str = "", error: str = "",
         if unsolved and not busy and not error:  # the fresh starter: where to write
             lines += _wrap(unsolved[0].upper() + unsolved[1:], width, "", "heading")
             lines.append([("then press ", "muted"), ("g", "heading"),
-                          (" (or F5) to grade it and step through it here", "muted")])
+                          (" (or F5) to grade it here", "muted")])
         elif not busy and not error:
             lines.append([("Not graded yet: press ", "muted"), ("g", "heading"),
                           (" (or F5) to run every check", "muted")])
@@ -102,6 +102,9 @@ def result_lines(report, width: int, *, busy: str = "", error: str = "",
         lines.append([("FAILED", "error"), (f"  {good} of {total} checks passed, score "
                                             f"{report.score:.2f}", "text")])
         lines.append([("  failed: ", "muted"), (failed, "error")])
+        zero = report.zero_reason()
+        if zero:  # why the checks that passed earn nothing
+            lines += _wrap(f"  score 0: {zero}", width, "", "warning")
     lines.append([])
     static = {c.name: c for c in report.static}
     for name in report.check_names():
@@ -350,7 +353,8 @@ class ExerciseApp(SyscallLabApp, inherit_bindings=False):
             try:
                 self._program = load(exercise, shown)
             except Exception:  # the starter is only a skeleton: a placeholder until g
-                shown = str(Path(self._tmp.name) / "not-assembled-yet.s")
+                shown = str(Path(self._tmp.name) / ("not-solved-yet.s" if self.unsolved
+                                                     else "not-assembled-yet.s"))
                 Path(shown).write_text((UNSOLVED if self.unsolved else PLACEHOLDER).format(
                     bits=exercise.bits, solution=solution, unsolved=self.unsolved))
                 self._program = load(exercise, shown)
@@ -370,6 +374,9 @@ class ExerciseApp(SyscallLabApp, inherit_bindings=False):
         self.sub_title = f"exercise {self.exercise.name}: {self.solution}"
         if self.grade_error:  # say it as the grader says it: the failed assemble check
             self.action_grade()
+        elif self.unsolved:  # on the status line too: at 80x24 the Results are a tab
+            self.state.message = self.unsolved[0].upper() + self.unsolved[1:]
+            self.redraw()
 
     # -- grading ---------------------------------------------------------------------------
     def action_grade(self) -> None:
@@ -425,6 +432,9 @@ class ExerciseApp(SyscallLabApp, inherit_bindings=False):
             self.state.message = (f"reloaded {self.solution} on run 1's inputs: "
                                   f"{report.runs[0].inputs.describe()}")
             self.call_after_refresh(_freeze_heap)
+        elif report is not None and not report.runs and \
+                report.static[0].summary.startswith("not solved yet"):
+            self.state.message = f"{self.solution}: {report.static[0].summary}"
         elif report is not None and not report.runs:
             self.state.message = (f"{self.solution} did not load: the code is "
                                   + ("the last version that did" if self.program ==
