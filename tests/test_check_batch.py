@@ -123,6 +123,9 @@ def test_gradescope_results_json_for_one_submission(tmp_path):
     data = json.loads(out.read_text())
     assert data["score"] == 10.0 and data["max_score"] == 10.0
     assert all(t["status"] == "passed" for t in data["tests"])
+    r = cli("check", "echo-argv", str(SOLUTIONS / "reference.s"), "--format", "gradescope",
+            "-o", str(out.parent))  # a folder: its results.json
+    assert r.returncode == 0 and json.loads(out.read_text())["max_score"] == 4.0
 
 
 def test_gradescope_for_a_class_writes_one_results_json_each(klass, tmp_path):

@@ -47,6 +47,8 @@ def cmd_check(args) -> int:
         from kernel_model.grading.gradescope import results
 
         path = args.output or "results.json"
+        if os.path.isdir(path):  # `-o /autograder/results`
+            path = os.path.join(path, "results.json")
         data = results(report, text(report), args.points)
         _write(path, _json(data))
         sys.stdout.write(text(report))
