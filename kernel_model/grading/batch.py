@@ -131,8 +131,8 @@ def preload(exercise) -> None:
     lazily (and every cache it fills) is ready in the children instead of loaded by each."""
     import tempfile
 
-    from kernel_model.grading.gradescope import results  # noqa: F401
     from kernel_model.grading.grader import grade
+    from kernel_model.grading.gradescope import results  # noqa: F401
 
     with tempfile.TemporaryDirectory(prefix="syscall-lab-warm-") as tmp:
         path = Path(tmp) / "warm.s"

@@ -14,13 +14,13 @@ def code_line(source: str) -> int:
     """The line to write below: the starter's `; your code here` (or the last comment after
     `_start:`), else `_start:` itself, else the last line that is not blank."""
     lines = source.splitlines()
-    start = next((i for i, l in enumerate(lines) if re.match(r"\s*_start\s*:", l)), None)
+    start = next((i for i, text in enumerate(lines) if re.match(r"\s*_start\s*:", text)), None)
     if start is not None:
         after = start + 1
         while after < len(lines) and lines[after].strip().startswith(";"):
             after += 1
         return after  # 1-based: the last line of _start's comments (or _start: itself)
-    filled = [i for i, l in enumerate(lines, 1) if l.strip()]
+    filled = [i for i, text in enumerate(lines, 1) if text.strip()]
     return filled[-1] if filled else 1
 
 
