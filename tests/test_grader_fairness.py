@@ -180,3 +180,11 @@ def test_check_on_the_untouched_starter_says_where_to_write(tmp_path):
         assert (f"FAIL  assemble: not solved yet: write your code below line {line}\n"
                 ).encode() in r.stdout, (name, r.stdout.decode())
         assert b"no instructions in .text" not in r.stdout
+
+
+def test_a_call_the_transcript_leaves_to_the_program_is_not_called_a_wrong_number():
+    # open-errno and cat-file let the program write as it likes (the transcript has gaps):
+    # a write that worked is no mistake, though the transcript never names write
+    for name, wrong in (("open-errno", "wrong_minus_one.s"), ("cat-file", "wrong_no_close.s")):
+        out = text(grade(find(name), str(SOLUTIONS / name / wrong), seed=7))
+        assert "rax=1 is write on x86-64" not in out, out
