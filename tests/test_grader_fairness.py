@@ -188,3 +188,10 @@ def test_a_call_the_transcript_leaves_to_the_program_is_not_called_a_wrong_numbe
     for name, wrong in (("open-errno", "wrong_minus_one.s"), ("cat-file", "wrong_no_close.s")):
         out = text(grade(find(name), str(SOLUTIONS / name / wrong), seed=7))
         assert "rax=1 is write on x86-64" not in out, out
+
+
+def test_a_wrong_output_names_the_write_that_wrote_the_first_wrong_byte():
+    report = grade(find("echo-argv"), str(SOLUTIONS / "echo-argv" / "wrong_argv0.s"), seed=7)
+    stdout = next(c for c in report.runs[0].checks if c.name == "stdout")
+    assert stdout.feedback[0].endswith(
+        ', written by `write(1, "./echo-argv", 11) = 11` at line 17 (`syscall`)'), stdout

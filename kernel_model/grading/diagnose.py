@@ -414,12 +414,26 @@ def output_diff(expected: bytes, observed: bytes, fd: int, outcome, ctx: Context
         return out
     i = next(i for i in range(min(len(expected), len(observed)) + 1)
              if i == len(expected) or i == len(observed) or expected[i] != observed[i])
+    by = _writer_of(writes, i)
     out.append(f"first difference at byte {i}: expected {_q(expected[i:i + 12])}, got "
-               f"{_q(observed[i:i + 12])}")
+               f"{_q(observed[i:i + 12])}"
+               + (f", written by {_call_at(by[0], by[1], ctx, outcome)}" if by else ""))
     if i < len(observed) and observed[i] == 0:
         out.append("a 0 byte was written: the count given to write included a string's "
                    "terminating NUL (stop counting at the 0, not after it)")
     return out
+
+
+def _writer_of(writes, offset: int):
+    """The (entry, return) of the write that put byte `offset` of the stream there."""
+    done = 0
+    for entry, ret in writes:
+        if entry is None or ret.ret is None or ret.ret <= 0:
+            continue
+        if done <= offset < done + ret.ret:
+            return entry, ret
+        done += ret.ret
+    return None
 
 
 def _q(data: bytes, limit: int = 60) -> str:
