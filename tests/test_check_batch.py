@@ -96,7 +96,7 @@ def test_the_json_report_goes_to_stdout_and_the_lines_to_stderr(klass):
     assert data["submissions"] == 2 and data["passed"] == 1 and data["mean_score"] == 0.5
     assert [x["passed"] for x in data["results"]] == [True, False]
     assert data["results"][1]["checks"]["budget"] is True and data["results"][1]["score"] == 0
-    assert data["jobs"] == os.cpu_count()  # the default
+    assert data["jobs"] == len(os.sched_getaffinity(0))  # the default: the usable CPUs
     assert b"PASS  1.00" in r.stderr and b"never exited: killed by SIGSEGV" in r.stderr
 
 
@@ -155,6 +155,10 @@ def test_bad_batch_input_is_one_line_and_status_2(tmp_path):
     assert b"no submissions (.s, .asm files) in" in r.stderr
     r = cli("check", "echo-argv", str(SOLUTIONS / "reference.s"), str(tmp_path / "nope.s"))
     assert r.returncode == 2 and b"nope.s: no such file or directory" in r.stderr
+    for bad in (["--jobs", "0"], ["--points", "-3"], ["--format", "xml"]):
+        r = cli("check", "echo-argv", str(SOLUTIONS / "reference.s"), *bad)
+        assert r.returncode == 2 and r.stderr.count(b"\n") == 1, bad
+        assert r.stderr.startswith(b"syscall-lab: error: ") and b"Traceback" not in r.stderr
 
 
 def _hang_or_die(real_grade):

@@ -43,6 +43,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _points(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
+
+
 def _size(text: str) -> int:
     units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
     t = text.strip().lower().rstrip("ib")
@@ -175,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "gradescope: the results.json, or a folder for several submissions)")
     check.add_argument("--jobs", type=_positive_int, metavar="N",
                        help="submissions graded at once (default: the CPU count)")
-    check.add_argument("--points", type=float, metavar="N",
+    check.add_argument("--points", type=_points, metavar="N",
                        help="Gradescope's max_score (default: the checks' total weight)")
     check.add_argument("--seed", type=int, help="repeat the runs of an earlier check")
     exercise = sub.add_parser("exercise", help="an exercise in the stepping TUI: the "
