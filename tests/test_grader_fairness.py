@@ -195,3 +195,17 @@ def test_a_wrong_output_names_the_write_that_wrote_the_first_wrong_byte():
     stdout = next(c for c in report.runs[0].checks if c.name == "stdout")
     assert stdout.feedback[0].endswith(
         ', written by `write(1, "./echo-argv", 11) = 11` at line 17 (`syscall`)'), stdout
+
+
+def test_expected_lines_read_as_strace_lines():
+    from kernel_model.grading.transcript import parse
+
+    spec = ('<_:open|openat>(<_:(AT_FDCWD, )?>{quote(path)}, O_RDONLY<_:.*>) = <fd>\n'
+            'read(<fd>, "", <_>) = 0\nwrite(1, <msg>, <len>) = <len>\n'
+            '<_:exit|exit_group>(0) = ?')
+    lines = parse(spec, {"path": "/data/a"})
+    assert [line.human({}) for line in lines] == [
+        'open("/data/a", O_RDONLY) = fd  (or openat)', 'read(fd, "", ...) = 0',
+        "write(1, msg, len) = len", "exit(0) = ?  (or exit_group)"]
+    assert lines[1].human({"fd": "3"}) == 'read(3, "", ...) = 0'
+    assert lines[0].human({}, call="openat") == 'openat("/data/a", O_RDONLY) = fd'

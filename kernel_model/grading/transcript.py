@@ -105,6 +105,8 @@ class PatternLine:
                 out.append(call if call in names else names[0])
                 if call not in names:
                     others = names[1:]
+            elif p.name == "_" and p.regex is not None and re.fullmatch(p.regex, ""):
+                out.append("")  # optional text (`<_:(AT_FDCWD, )?>`, `<_:.*>`): left out
             else:
                 out.append(human_value(f"<{p.name}>"))
         text = "".join(out)
