@@ -75,7 +75,7 @@ async def test_a_wrong_solution_shows_the_failing_checks_feedback():
         await graded(pilot, app, "f5")
         text = results(app)
         assert not app.report.passed
-        assert "FAILED 4 of 5 checks passed, score 0.80" in text
+        assert "FAILED 4 of 5 checks passed, score 0.75" in text  # assemble earns nothing
         assert "✗ stdout:" in text and "✓ exit:" in text
         assert "did you count the newline?" in text
 
@@ -134,7 +134,8 @@ def test_result_lines_wrap_to_the_width():
 @pilot_test
 async def test_a_solution_that_does_not_assemble_opens_and_is_graded_at_once(tmp_path):
     ex = find("echo-argv")
-    solution, _ = starter_copy(ex, tmp_path)  # the starter: a skeleton with no instructions
+    solution, _ = starter_copy(ex, tmp_path)
+    Path(solution).write_text(Path(solution).read_text() + "    movx rax, 1\n")  # a typo
     app = make_exercise_app(ex, solution)
     async with app.run_test(size=(120, 40)) as pilot:
         for _ in range(500):
@@ -146,3 +147,37 @@ async def test_a_solution_that_does_not_assemble_opens_and_is_graded_at_once(tmp
         assert "✗ assemble:" in text and "echo-argv.s:" in text and "score 0.00" in text
         assert app.session is not None  # a placeholder is in the stepping view meanwhile
         assert "did not load" in app.state.message
+
+
+@pilot_test
+async def test_a_fresh_starter_says_where_to_write_not_an_assembler_failure(tmp_path):
+    ex = find("echo-argv")
+    solution, _ = starter_copy(ex, tmp_path)  # the starter as given: no instruction yet
+    line = Path(solution).read_text().splitlines().index("    ; your code here") + 1
+    app = make_exercise_app(ex, solution)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.2)
+        text = results(app)
+        assert f"Not solved yet: write your code below line {line} of" in text
+        assert app.report is None and "✗" not in text  # not graded as a failure at once
+        assert "no instructions" not in text and "line 1" not in text
+        assert app.session is not None
+        assert app.state.message.startswith("Not solved yet: write your code below line")
+        await graded(pilot, app)  # g on the untouched starter: the same words, as a check
+        text = results(app)
+        assert f"✗ assemble: not solved yet: write your code below line {line}" in text
+        assert "no instructions in .text" not in text
+        assert app.state.message == (f"{solution}: not solved yet: write your code below "
+                                     f"line {line}")
+
+
+def test_result_lines_say_why_a_crashing_solution_scores_zero(tmp_path):
+    from kernel_model.grading import grade
+
+    crash = tmp_path / "crash.s"
+    crash.write_text("bits 64\nsection .text\n_start:\n    mov rax, [0]\n")
+    report = grade(find("exit-42"), str(crash), seed=2)
+    text = " ".join(plain(result_lines(report, 60)).split())
+    assert "score 0.00" in text and "✓ budget:" in text
+    assert ("score 0: no run reached its exit (killed by SIGSEGV every time), so no check "
+            "earns points") in text

@@ -29,6 +29,9 @@ WRONG = {
         ("exit", "exit status 0, expected 42: at exit (line 7), rdi held 0"),
     ("exit-42", "wrong_no_exit.s"):
         ("exit", "just past your last instruction (line 6)"),
+    ("exit-42", "wrong_write_number.s"):
+        ("trace", "`write(42, NULL, 0) = -1 EBADF (Bad file descriptor)` at line 7 (`syscall`): "
+                  "rax=1 is write on x86-64; exit is 60 (1 is exit only in the i386 table"),
     ("exit-argc", "wrong_argv_pointer.s"):
         ("exit", "only its low 8 bits become the status"),
     ("exit-argc", "wrong_hardcoded.s"):
@@ -36,6 +39,10 @@ WRONG = {
     ("hello-int80", "wrong_64bit_numbers.s"):
         ("trace", "eax=1 through `int 0x80` selects exit in the i386 table; 1 is write only "
                   "in the x86-64 table"),
+    ("hello-int80", "wrong_string_bytes.s"):
+        ("trace", "`write(1, 0x6c6c6548, 14) = -1 EFAULT (Bad address)` at line 11 (`int 0x80`): "
+                  "ecx held 0x6c6c6548, the bytes \"Hell\": you passed the string's bytes, not "
+                  "its address"),
     ("hello-int80", "wrong_no_newline_count.s"):
         ("stdout", "write(1, ...) wrote 13 bytes, expected 14: did you count the newline?"),
     ("echo-argv", "wrong_no_newline.s"): ("stdout", "did you count the newline?"),
@@ -241,7 +248,9 @@ def test_check_json_has_per_check_results_and_a_score():
     assert first["observed"] == "Hello, world!"
     assert any("did you count the newline?" in f for f in first["feedback"])
     assert data["checks_passed"] == 4 and data["checks_total"] == 6
-    assert data["score"] == round(4 / 6, 4)
+    # assemble passing earns nothing: 3 of the 5 behavioural checks (exit, mechanisms, budget)
+    assert data["score"] == 0.6
+    assert by_name["assemble"]["weight"] == 0 and by_name["stdout"]["weight"] == 1
     run = data["runs"][0]
     assert run["trace"] == ['write(1, "Hello, world!", 13) = 13', "exit(0) = ?"]
     assert run["exit_code"] == 0 and run["instructions"] > 0

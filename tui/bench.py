@@ -5,7 +5,8 @@ run (the machine is shared and noisy: absolute numbers mean little, ratios mean 
 - getpid: syscalls/s under `run` with tracing off, vs a bare syscall hook that does nothing
   and vs a minimal hook written the usual way (Unicorn's reg_read of rax, reg_write of rax);
 - hello: wall time of `syscall-lab run` of the assembly hello world, a fresh process;
-- memory: peak RSS of the getpid loop at two lengths (flat when not tracing).
+- memory: peak RSS of the getpid loop at two lengths (flat when not tracing);
+- grading: 100 submissions of echo-argv graded in parallel (tui/bench_grading.py).
 """
 
 from __future__ import annotations
@@ -142,7 +143,7 @@ def bench_memory() -> dict:
 
 
 def main(as_json: bool = False) -> int:
-    from tui import bench_mechanisms
+    from tui import bench_grading, bench_mechanisms
 
     results = {
         "compute": bench_compute(),
@@ -150,6 +151,7 @@ def main(as_json: bool = False) -> int:
         "hello": bench_hello(),
         "memory": bench_memory(),
         "mechanisms": bench_mechanisms.run(),
+        "grading": bench_grading.run(),
     }
     if as_json:
         print(json.dumps(results, indent=2))
@@ -169,6 +171,8 @@ def main(as_json: bool = False) -> int:
           f"300k: {m['growth_ratio']:.2f}x (target: flat)")
     print()
     print(bench_mechanisms.report(results["mechanisms"]))
+    print()
+    print(bench_grading.report(results["grading"]))
     return 0
 
 

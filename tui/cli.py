@@ -43,6 +43,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _points(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
+
+
 def _size(text: str) -> int:
     units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
     t = text.strip().lower().rstrip("ib")
@@ -160,10 +170,23 @@ def build_parser() -> argparse.ArgumentParser:
     table.add_argument("which", nargs="?", help="a syscall name or number")
     exercises = sub.add_parser("exercises", help="the auto-graded assembly exercises")
     exercises.add_argument("name", nargs="?", help="show one exercise's statement")
-    check = sub.add_parser("check", help="grade a solution: every check on randomized runs")
+    check = sub.add_parser("check", help="grade a solution (every check on randomized "
+                           "runs), or a class's submissions in parallel")
     check.add_argument("exercise", help="a bundled exercise's name or a path to its spec")
-    check.add_argument("solution", help="your program (a .s file or a static ELF)")
-    check.add_argument("--json", action="store_true", help="results and a score as JSON")
+    check.add_argument("solutions", nargs="+", metavar="SUBMISSION",
+                       help="your program (a .s file or a static ELF); several files or a "
+                            "directory of them grade a whole class")
+    check.add_argument("--json", action="store_true", help="results and a score as JSON "
+                       "(--format json)")
+    check.add_argument("--format", choices=("text", "json", "csv", "gradescope"),
+                       help="the report: text (default), json, csv, or Gradescope's "
+                            "results.json")
+    check.add_argument("-o", "--output", metavar="PATH", help="write the report there (for "
+                       "gradescope: the results.json, or a folder for several submissions)")
+    check.add_argument("--jobs", type=_positive_int, metavar="N",
+                       help="submissions graded at once (default: the CPU count)")
+    check.add_argument("--points", type=_points, metavar="N",
+                       help="Gradescope's max_score (default: the checks' total weight)")
     check.add_argument("--seed", type=int, help="repeat the runs of an earlier check")
     exercise = sub.add_parser("exercise", help="an exercise in the stepping TUI: the "
                               "statement beside your code, g grades it and reloads it")

@@ -69,7 +69,7 @@ def _head(c) -> tuple[str, list[str]]:
 
 
 def result_lines(report, width: int, *, busy: str = "", error: str = "",
-                 solution: str = "") -> list:
+                 solution: str = "", unsolved: str = "") -> list:
     """The results panel: the verdict and score, each check passed or failed with the
     feedback of the first run it failed on, then one line per run."""
     width = max(30, width)
@@ -81,7 +81,11 @@ def result_lines(report, width: int, *, busy: str = "", error: str = "",
         lines += _wrap(error, width, "", "error")
         lines.append([])
     if report is None:
-        if not busy and not error:
+        if unsolved and not busy and not error:  # the fresh starter: where to write
+            lines += _wrap(unsolved[0].upper() + unsolved[1:], width, "", "heading")
+            lines.append([("then press ", "muted"), ("g", "heading"),
+                          (" (or F5) to grade it here", "muted")])
+        elif not busy and not error:
             lines.append([("Not graded yet: press ", "muted"), ("g", "heading"),
                           (" (or F5) to run every check", "muted")])
             if solution:
@@ -98,6 +102,9 @@ def result_lines(report, width: int, *, busy: str = "", error: str = "",
         lines.append([("FAILED", "error"), (f"  {good} of {total} checks passed, score "
                                             f"{report.score:.2f}", "text")])
         lines.append([("  failed: ", "muted"), (failed, "error")])
+        zero = report.zero_reason()
+        if zero:  # why the checks that passed earn nothing
+            lines += _wrap(f"  score 0: {zero}", width, "", "warning")
     lines.append([])
     static = {c.name: c for c in report.static}
     for name in report.check_names():
@@ -208,6 +215,15 @@ _start:
 """
 
 
+UNSOLVED = """; {unsolved}.
+; Write it in your editor, then press g: it is graded and loaded here.
+bits {bits}
+section .text
+_start:
+    nop
+"""
+
+
 # -- the screens ---------------------------------------------------------------------------------
 class ExerciseScreen(SessionScreen):
     """What every exercise layout shares: the statement (once) and the results panel."""
@@ -234,7 +250,8 @@ class ExerciseScreen(SessionScreen):
                          "  g: grade again")
             self._title(panel, title)
             panel.show(result_lines(r, self._width(panel), busy=app.grading,
-                                    error=app.grade_error, solution=app.solution))
+                                    error=app.grade_error, solution=app.solution,
+                                    unsolved=app.unsolved))
 
 
 class ExerciseWideScreen(ExerciseScreen):
@@ -320,18 +337,26 @@ class ExerciseApp(SyscallLabApp, inherit_bindings=False):
         self._tmp = tempfile.TemporaryDirectory(prefix="syscall-lab-exercise-")
         self._inputs = Inputs.first(exercise, seed)
         self._program = None
+        self.unsolved = ""  # the fresh starter: "not solved yet: write your code below ..."
         try:
             self._program = load(exercise, solution)
             shown = solution
         except Exception as e:  # it does not assemble: step through the starter meanwhile
-            self.grade_error = f"{e}"
+            from kernel_model.grading.unsolved import message, unsolved_line
+
+            line = unsolved_line(solution, str(e))
+            if line is not None:
+                self.unsolved = f"{message(line)} of {solution}"
+            else:
+                self.grade_error = f"{e}"
             shown = str(exercise.starter) if exercise.starter else solution
             try:
                 self._program = load(exercise, shown)
             except Exception:  # the starter is only a skeleton: a placeholder until g
-                shown = str(Path(self._tmp.name) / "not-assembled-yet.s")
-                Path(shown).write_text(PLACEHOLDER.format(bits=exercise.bits,
-                                                          solution=solution))
+                shown = str(Path(self._tmp.name) / ("not-solved-yet.s" if self.unsolved
+                                                     else "not-assembled-yet.s"))
+                Path(shown).write_text((UNSOLVED if self.unsolved else PLACEHOLDER).format(
+                    bits=exercise.bits, solution=solution, unsolved=self.unsolved))
                 self._program = load(exercise, shown)
         super().__init__(self._make_session, program=shown)
 
@@ -349,6 +374,9 @@ class ExerciseApp(SyscallLabApp, inherit_bindings=False):
         self.sub_title = f"exercise {self.exercise.name}: {self.solution}"
         if self.grade_error:  # say it as the grader says it: the failed assemble check
             self.action_grade()
+        elif self.unsolved:  # on the status line too: at 80x24 the Results are a tab
+            self.state.message = self.unsolved[0].upper() + self.unsolved[1:]
+            self.redraw()
 
     # -- grading ---------------------------------------------------------------------------
     def action_grade(self) -> None:
@@ -386,6 +414,7 @@ class ExerciseApp(SyscallLabApp, inherit_bindings=False):
 
     def _graded(self, report, session, program, error: str) -> None:
         self.grading = ""
+        self.unsolved = ""  # the report says it from now on
         self.state.busy = ""
         self.grade_error = error
         if report is not None:
@@ -403,6 +432,9 @@ class ExerciseApp(SyscallLabApp, inherit_bindings=False):
             self.state.message = (f"reloaded {self.solution} on run 1's inputs: "
                                   f"{report.runs[0].inputs.describe()}")
             self.call_after_refresh(_freeze_heap)
+        elif report is not None and not report.runs and \
+                report.static[0].summary.startswith("not solved yet"):
+            self.state.message = f"{self.solution}: {report.static[0].summary}"
         elif report is not None and not report.runs:
             self.state.message = (f"{self.solution} did not load: the code is "
                                   + ("the last version that did" if self.program ==

@@ -148,7 +148,7 @@ def check_trace(outcome, checks: Checks, ctx: Context, names: dict) -> CheckResu
     result = transcript.match(pattern, lines, bound)
     shown = {k: v for k, v in result.bindings.items() if k not in bound}
     if result.ok:
-        got = ", ".join(f"<{k}> = {v}" for k, v in shown.items())
+        got = ", ".join(f"{k} = {v}" for k, v in shown.items())
         return CheckResult("trace", True, f"matches the transcript ({len(lines)} "
                            f"line{'s' if len(lines) != 1 else ''}{'; ' + got if got else ''})",
                            [], checks.trace, lines)
@@ -160,7 +160,7 @@ def check_trace(outcome, checks: Checks, ctx: Context, names: dict) -> CheckResu
     elif mm.kind == "ended":
         summary = "the trace ended before the transcript did"
     elif mm.kind == "missing":
-        summary = f"no line matches `{shorten(mm.expected, 80)}`"
+        summary = f"no line matches `{shorten(mm.shown, 80)}`"
     else:
         summary = f"line {mm.index + 1} differs from the transcript"
     return CheckResult("trace", False, summary, feedback, checks.trace, lines)
@@ -176,21 +176,22 @@ def _trace_feedback(mm, outcome, ctx: Context) -> list[str]:
             else ""
         return [f"unexpected line after the expected end: {shorten(text)}{at}"]
     if mm.kind == "ended":
-        out = [f"the trace ended before: {shorten(mm.expected)}"]
+        out = [f"the trace ended before: {shorten(mm.shown)}"]
         if outcome.code is None:
             out.append("(the run did not end with exit: see the exit check)")
         return out
     if mm.kind == "differs":
         text, event = lines[mm.index]
-        out = [f"expected: {shorten(mm.expected)}", f"got:      {shorten(text)}"]
         name = call_name(text)
+        shown = mm.pattern.human(mm.bindings, call=name)
+        out = [f"expected: {shorten(shown)}", f"got:      {shorten(text)}"]
         expected = mm.pattern.render(mm.bindings, call=name if name in
                                      mm.pattern.call_names() else None)
         out += diagnose.arg_diff(expected, text, _entry_of(outcome, event), ctx)
         return out
     # missing: after a `...` gap nothing matched; show the closest line of the same call.
     want = mm.pattern.call_names() if mm.pattern is not None else set()
-    out = [f"expected a line: {shorten(mm.expected)}" + (f" (after line {mm.index})"
+    out = [f"expected a line: {shorten(mm.shown)}" + (f" (after line {mm.index})"
                                                          if mm.index else "")]
     candidates = [(i, t, e) for i, (t, e) in enumerate(lines) if i >= mm.index and
                   call_name(t) in want]

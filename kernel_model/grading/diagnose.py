@@ -34,6 +34,8 @@ class Context:
     bits: int
     budget: int | None
     timeout: float
+    calls: tuple[str, ...] = ()  # the syscalls the exercise expects (its transcript's)
+    exhaustive: bool = False  # the transcript lists every call (no `...` gap)
 
 
 def where(ctx: Context, pc: int, system=None, code: bool = True) -> str:
@@ -221,6 +223,12 @@ def notes(outcome, ctx: Context) -> list[tuple[str, str | None]]:
             key, text = ("efault", ret.name), _truncation(entry, ret, ctx)
         elif ret.ret == -38:
             key, text = ("enosys", entry.nr, entry.mechanism), _enosys(entry, ctx, outcome)
+        elif (text := unexpected_call(entry, ret, ctx, outcome)) is not None:
+            key = ("unexpected", entry.nr, entry.mechanism)
+        elif ret.ret in (-14, -9):  # EFAULT, EBADF: a value in the wrong place
+            key = ("failed", ret.ret)
+            text = _bad_pointer(entry, ret, ctx, outcome) if ret.ret == -14 else \
+                _bad_fd(entry, ret, ctx, outcome)
         else:
             confusion = table_confusion(entry, expected_name=None)
             key, text = ("table", entry.nr, entry.mechanism), confusion
@@ -228,6 +236,79 @@ def notes(outcome, ctx: Context) -> list[tuple[str, str | None]]:
             seen.add(key)
             out.append((text, prefer))
     return out
+
+
+def _call_at(entry, ret, ctx: Context, outcome) -> str:
+    """"`write(1, 0x6c6c6548, 7) = -1 EFAULT (Bad address)` at line 38 (`syscall`)"."""
+    from kernel_model.grading.transcript import normalize
+
+    line = normalize(ret.text)
+    if len(line) > 100:
+        line = line[:95] + "[...]"
+    return f"`{line}` at {where(ctx, entry.pc, _system(outcome))}"
+
+
+def unexpected_call(entry, ret, ctx: Context, outcome) -> str | None:
+    """A syscall the exercise never asks for, most often the wrong number: name what it is
+    in this table, the wanted call's number, and the other table's meaning. Surprising
+    only when the number means a wanted call never made in the other table, or it failed,
+    or the transcript lists every call (elsewhere a program may make calls of its own)."""
+    from kernel_model.abi import ABIS
+
+    if not ctx.calls or entry.name in ctx.calls:
+        return None
+    i386 = entry.abi == "i386"
+    here, other = (ABIS["i386"], ABIS["x86_64"]) if i386 else (ABIS["x86_64"], ABIS["i386"])
+    made = {e.name for e in _entries(outcome)}
+    missing = [n for n in ctx.calls if n not in made]
+    other_name = other.table.get(entry.nr)
+    failed = ret.ret is not None and ret.ret < 0
+    if other_name not in missing and not failed and not ctx.exhaustive:
+        return None
+    missing = missing or list(ctx.calls)
+    want = other_name if other_name in missing else missing[0]
+    right = here.number_of(want)
+    reg = "eax" if i386 else "rax"
+    table, that = ("i386", "x86-64") if i386 else ("x86-64", "i386")
+    what = f"is {entry.name}" if entry.name else "is no syscall"
+    text = f"{_call_at(entry, ret, ctx, outcome)}: {reg}={entry.nr} {what} on {table}"
+    text += f"; {want} is {right}" if right is not None else f"; {table} has no {want}"
+    if other_name == want:
+        mech = "`syscall`'s" if i386 else "`int 0x80`'s"
+        text += (f" ({entry.nr} is {want} only in the {that} table, {mech}: the two tables "
+                 "number the calls differently)")
+    return text
+
+
+def text_bytes(value: int, size: int) -> bytes | None:
+    """The text a register holds when a string's bytes were loaded instead of its address
+    (`mov rsi, [msg]`): printable bytes, little-endian, up to a terminating 0."""
+    data = (value & ((1 << 8 * size) - 1)).to_bytes(size, "little").split(b"\0")[0]
+    if len(data) >= 2 and all(32 <= b < 127 or b in (9, 10) for b in data):
+        return data
+    return None
+
+
+def _bad_pointer(entry, ret, ctx: Context, outcome) -> str:
+    size = 8 if entry.abi == "x86_64" else 4
+    for i in range(len(entry.args)):
+        reg = arg_register(entry, i, ctx.bits)
+        data = text_bytes(reg[1], size) if reg else None
+        if data is not None:
+            load = "[msg]"
+            return (f"{_call_at(entry, ret, ctx, outcome)}: {reg[0]} held {reg[1]:#x}, the "
+                    f"bytes {_q(data)}: you passed the string's bytes, not its address "
+                    f"(`mov {reg[0]}, {load}` loads what is at msg; `lea {reg[0]}, {load}` "
+                    "loads its address)")
+    return (f"{_call_at(entry, ret, ctx, outcome)}: a pointer argument points at no mapped "
+            "memory (a length, an fd or a result where an address belongs?)")
+
+
+def _bad_fd(entry, ret, ctx: Context, outcome) -> str:
+    reg = arg_register(entry, 0, ctx.bits)
+    held = f" ({reg[0]} held {_num(reg[1])})" if reg else ""
+    return (f"{_call_at(entry, ret, ctx, outcome)}: that fd is not open{held}: 0 is stdin, "
+            "1 stdout, 2 stderr, and a file's fd is what open returned")
 
 
 def _truncation(entry, ret, ctx: Context) -> str | None:
@@ -333,12 +414,26 @@ def output_diff(expected: bytes, observed: bytes, fd: int, outcome, ctx: Context
         return out
     i = next(i for i in range(min(len(expected), len(observed)) + 1)
              if i == len(expected) or i == len(observed) or expected[i] != observed[i])
+    by = _writer_of(writes, i)
     out.append(f"first difference at byte {i}: expected {_q(expected[i:i + 12])}, got "
-               f"{_q(observed[i:i + 12])}")
+               f"{_q(observed[i:i + 12])}"
+               + (f", written by {_call_at(by[0], by[1], ctx, outcome)}" if by else ""))
     if i < len(observed) and observed[i] == 0:
         out.append("a 0 byte was written: the count given to write included a string's "
                    "terminating NUL (stop counting at the 0, not after it)")
     return out
+
+
+def _writer_of(writes, offset: int):
+    """The (entry, return) of the write that put byte `offset` of the stream there."""
+    done = 0
+    for entry, ret in writes:
+        if entry is None or ret.ret is None or ret.ret <= 0:
+            continue
+        if done <= offset < done + ret.ret:
+            return entry, ret
+        done += ret.ret
+    return None
 
 
 def _q(data: bytes, limit: int = 60) -> str:
@@ -356,7 +451,7 @@ def quote_output(data: bytes, limit: int = 60) -> str:
 def arg_diff(expected: str, observed: str, entry, ctx: Context) -> list[str]:
     """Which argument or result differs between an expected line (bound names filled in;
     `<x>` still open) and the observed one, and the register that carried it."""
-    from kernel_model.grading.transcript import HOLE, VALUE, split_call
+    from kernel_model.grading.transcript import HOLE, VALUE, human_value, split_call
 
     e, o = split_call(expected), split_call(observed)
     if e is None or o is None:
@@ -386,11 +481,14 @@ def arg_diff(expected: str, observed: str, entry, ctx: Context) -> list[str]:
             reg = arg_register(entry, i, ctx.bits)
             held = f" ({reg[0]} held {_num(reg[1])})" if reg else ""
             msg = f"{oname}'s {ORDINALS[i] if i < 6 else str(i + 1)} argument: expected " \
-                  f"{_cut(pa)}, got {_cut(aa)}{held}"
+                  f"{_cut(human_value(pa))}, got {_cut(aa)}{held}"
             hint = _value_hint(pa, aa, eargs, oname)
             return [msg + (f": {hint}" if hint else "")]
     if not same(eret, oret):
-        return [f"{oname} returned {oret}, expected {eret}"]
+        if HOLE.fullmatch(eret) and re.match(r"-1 E[A-Z0-9]+", oret):
+            return [f"{oname} failed: it returned {oret}, where the exercise expects it to "
+                    "succeed"]
+        return [f"{oname} returned {oret}, expected {human_value(eret)}"]
     return []
 
 

@@ -8,7 +8,7 @@ import random
 from dataclasses import dataclass, field
 
 from kernel_model.grading import checks as C
-from kernel_model.grading import diagnose, hints
+from kernel_model.grading import diagnose, hints, unsolved
 from kernel_model.grading.checks import CheckResult
 from kernel_model.grading.runner import RunInputs, RunOutcome, draw_inputs, run
 from kernel_model.grading.spec import Exercise, SpecError
@@ -46,15 +46,46 @@ class Report:
         return out
 
     @property
+    def exited(self) -> int:
+        """How many runs reached their own exit (not killed, not stopped, no emulator error)."""
+        return sum(1 for r in self.runs if r.outcome.code is not None and not r.outcome.error)
+
+    @property
     def score(self) -> float:
-        if not self.runs:  # did not assemble, or the wrong architecture
+        """The weighted share of the checks that passed on every run. Passing the gates
+        (assemble, arch) earns nothing; a solution that never reached its exit (killed by a
+        signal or stopped in every run) earns nothing either, whatever else it passed."""
+        if not self.runs or not self.exited:
             return 0.0
         v = self.verdicts()
-        return round(sum(v.values()) / len(v), 4)
+        weights = {n: self.exercise.weight(n) for n in v}
+        total = sum(weights.values())
+        if total == 0:
+            return 1.0 if self.passed else 0.0
+        return round(sum(w for n, w in weights.items() if v[n]) / total, 4)
+
+    def zero_reason(self) -> str | None:
+        """Why the score is 0 though some checks passed, in words for the summary line."""
+        if not self.runs or self.exited or not any(self.verdicts().values()):
+            return None
+        how = " or ".join(dict.fromkeys(_ended(r.outcome) for r in self.runs))
+        return f"no run reached its exit ({how} every time), so no check earns points"
 
     @property
     def passed(self) -> bool:
         return bool(self.runs) and all(self.verdicts().values())
+
+
+def _ended(outcome) -> str:
+    from kernel_model.constants import signal_name
+
+    if outcome.error:
+        return "an emulator failure"
+    if outcome.signal is not None:
+        return f"killed by {signal_name(outcome.signal) or outcome.signal}"
+    if outcome.stopped == "max-insns":
+        return "stopped by the grader's instruction limit"
+    return "stopped by the grader's time limit"
 
 
 def grade(exercise: Exercise, solution: str, seed: int | None = None) -> Report:
@@ -70,6 +101,12 @@ def grade(exercise: Exercise, solution: str, seed: int | None = None) -> Report:
     try:
         program = load_program(solution, exercise.bits)
     except BadProgram as e:
+        line = unsolved.unsolved_line(solution, str(e))
+        if line is not None:  # the starter as given: say where to write, not "line 1"
+            report.static.append(CheckResult(
+                "assemble", False, unsolved.message(line),
+                [f"{solution} has no instructions yet, so nothing ran"]))
+            return report
         report.static.append(CheckResult(
             "assemble", False, str(e),
             ["the program did not assemble or load, so nothing ran; fix this line first"]))
@@ -98,22 +135,95 @@ def grade(exercise: Exercise, solution: str, seed: int | None = None) -> Report:
                         hints.applies(h.when, None, insns):
                     result.feedback.append("hint: " + h.say.strip())
         report.static.append(result)
-    ctx = diagnose.Context(program, exercise.bits, checks.budget, exercise.timeout)
-    index = 0
-    for template in exercise.runs:
-        for _ in range(template.repeat):
-            index += 1
-            inputs = draw_inputs(exercise, template, index, rng)
-            outcome = run(exercise, program, inputs)
-            try:
-                results = _run_checks(exercise, outcome, ctx, inputs.names)
-            except SpecError as e:
-                raise SpecError(f"{exercise.path}: run {index}: {e}") from None
-            _place_notes(results, diagnose.notes(outcome, ctx))
-            hints.place(exercise, results, outcome, insns, inputs.names)
-            report.runs.append(GradedRun(inputs, outcome, results))
+    ctx = diagnose.Context(program, exercise.bits, checks.budget, exercise.timeout,
+                           expected_calls(checks), checks.trace is not None and
+                           all(line.strip() != "..." for line in checks.trace.splitlines()))
+    for inputs in draw_runs(exercise, rng):
+        outcome = run(exercise, program, inputs)
+        try:
+            results = _run_checks(exercise, outcome, ctx, inputs.names)
+        except SpecError as e:
+            raise SpecError(f"{exercise.path}: run {inputs.index}: {e}") from None
+        _place_notes(results, diagnose.notes(outcome, ctx))
+        hints.place(exercise, results, outcome, insns, inputs.names)
+        report.runs.append(GradedRun(inputs, outcome, results))
     _same_every_run(report)
     return report
+
+
+def draw_runs(exercise: Exercise, rng: random.Random) -> list[RunInputs]:
+    """Every run's inputs, template by template; within a template no two runs expect the
+    same answer when its variables allow it (see _draw_distinct)."""
+    out: list[RunInputs] = []
+    for template in exercise.runs:
+        answers: set = set()
+        seen: set = set()
+        for _ in range(template.repeat):
+            out.append(_draw_distinct(exercise, template, len(out) + 1, rng, answers, seen))
+    return out
+
+
+DRAW_ATTEMPTS = 64  # (3/7)**64: exit-argc's 4th run repeating one of 7 counts never happens
+
+
+def _draw_distinct(exercise: Exercise, template, index: int, rng: random.Random,
+                   answers: set, seen: set) -> RunInputs:
+    """The run's inputs, drawn until the answer they expect (exit status, output,
+    transcript) differs from every earlier run of this template, so that no seed gives two
+    runs one answer and a hard-coded answer always fails. When the template's variables
+    cannot give a new answer (exit-42 has none), at least new inputs; else the last draw."""
+    fallback = None
+    for _ in range(DRAW_ATTEMPTS):
+        inputs = draw_inputs(exercise, template, index, rng)
+        answer, given = _expected_answer(exercise, inputs), _given(inputs)
+        if answer not in answers:
+            break
+        if fallback is None and given not in seen:
+            fallback = inputs
+    else:
+        inputs = fallback or inputs
+        answer, given = _expected_answer(exercise, inputs), _given(inputs)
+    answers.add(answer)
+    seen.add(given)
+    return inputs
+
+
+def _given(inputs: RunInputs) -> tuple:
+    return (tuple(inputs.argv), inputs.stdin, tuple(inputs.env),
+            tuple(sorted(inputs.files.items())), inputs.clock)
+
+
+def _expected_answer(exercise: Exercise, inputs: RunInputs) -> tuple:
+    from kernel_model.grading.templates import TemplateError, expand
+    from kernel_model.grading.transcript import TranscriptError, parse
+
+    c, names = exercise.checks, inputs.names
+    out = []
+    for value in (c.exit, c.stdout, c.stdout_regex, c.stderr, c.stderr_regex,
+                  *c.trace_where.values()):
+        try:
+            out.append(expand(str(value), names) if value is not None else None)
+        except TemplateError:  # reported by its check, with the spec's key
+            out.append(None)
+    if c.trace is not None:
+        try:
+            out.append(tuple(repr(line.pieces) for line in parse(c.trace, names)))
+        except TranscriptError:
+            out.append(None)
+    return tuple(out)
+
+
+def expected_calls(checks) -> tuple[str, ...]:
+    """The syscalls the transcript names (`write(`, `<_:exit|exit_group>(`), in order, and
+    the required ones: a call outside them is the first thing feedback looks at."""
+    import re
+
+    out: list[str] = []
+    for line in (checks.trace or "").splitlines():
+        m = re.match(r"\s*(?:<_:(\w+(?:\|\w+)*)>|([A-Za-z_]\w*))\(", line)
+        if m:
+            out += (m.group(1) or m.group(2)).split("|")
+    return tuple(dict.fromkeys(out + list(checks.syscalls_require)))
 
 
 def _run_checks(exercise: Exercise, outcome, ctx, names: dict) -> list[CheckResult]:
@@ -139,7 +249,10 @@ def _place_notes(results: list[CheckResult], notes: list[tuple[str, str | None]]
         target = next((r for r in results if r.name == prefer and not r.passed), None) \
             or C.first_failed(results)
         if target is not None and note not in target.feedback:
-            target.feedback.append(note)
+            # before the observed trace's window, which stays last
+            at = next((i for i, f in enumerate(target.feedback)
+                       if f.startswith("observed trace:")), len(target.feedback))
+            target.feedback.insert(at, note)
 
 
 def _same_every_run(report: Report) -> None:

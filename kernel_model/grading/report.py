@@ -52,6 +52,9 @@ def text(report: Report) -> str:
         runs = f" on all {total} runs" if total else ""
         out.append(f"FAILED: {good} of {len(verdicts)} checks passed{runs} (failed: {failed}; "
                    f"score {report.score:.2f})")
+        zero = report.zero_reason()
+        if zero:
+            out.append(f"score 0: {zero}")
     out.append(f"grader seed {report.seed}: `--seed {report.seed}` repeats these runs")
     return "\n".join(out) + "\n"
 
@@ -61,7 +64,7 @@ def to_json(report: Report) -> dict:
     checks = []
     for c in report.static:
         checks.append({"name": c.name, "passed": c.passed, "static": True,
-                       "results": [c.to_json()]})
+                       "weight": report.exercise.weight(c.name), "results": [c.to_json()]})
     for name in report.check_names():
         if any(c["name"] == name for c in checks):
             continue
@@ -71,7 +74,7 @@ def to_json(report: Report) -> dict:
                 if c.name == name:
                     results.append({"run": r.inputs.index, **c.to_json()})
         checks.append({"name": name, "passed": verdicts[name], "static": False,
-                       "results": results})
+                       "weight": report.exercise.weight(name), "results": results})
     runs = []
     for r in report.runs:
         o = r.outcome

@@ -79,6 +79,11 @@ class Exercise:
     checks: Checks
     hints: list[Hint]
     timeout: float = DEFAULT_TIMEOUT
+    weights: dict[str, float] = field(default_factory=dict)  # [weights]; others weigh 1
+
+    def weight(self, check: str) -> float:
+        """A check's share of the score: gates (assemble, arch) earn nothing by passing."""
+        return 0.0 if check in GATES else self.weights.get(check, 1.0)
 
     @property
     def bits(self) -> int:
@@ -89,7 +94,8 @@ class Exercise:
         return sum(r.repeat for r in self.runs)
 
 
-_TOP = {"title", "statement", "arch", "starter", "vars", "run", "checks", "hint", "timeout"}
+_TOP = {"title", "statement", "arch", "starter", "vars", "run", "checks", "hint", "timeout",
+        "weights"}
 _RUN = {"argv", "stdin", "env", "files", "vars", "clock", "seed", "vsyscall", "vdso", "kernel",
         "mount", "writable", "repeat"}
 _CHECKS = {"exit", "stdout", "stdout_regex", "stderr", "stderr_regex", "trace", "trace_where",
@@ -99,6 +105,8 @@ HINT_CONDITIONS = {"syscall", "mechanism", "signal", "status", "errno", "stdout_
                    "instruction"}
 CHECK_NAMES = ("assemble", "arch", "instructions", "exit", "stdout", "stderr", "trace",
                "syscalls", "mechanisms", "budget")
+# Checks that only let the others run: passing them is worth nothing by itself.
+GATES = ("assemble", "arch")
 
 
 def load(path: str | Path) -> Exercise:
@@ -165,9 +173,26 @@ class _Reader:
                  enumerate(self.typed("hint", data.get("hint", []), list, "[[hint]] tables"))]
         timeout = self.typed("timeout", data.get("timeout", DEFAULT_TIMEOUT), (int, float),
                              "seconds")
+        weights = self.weights(self.typed("weights", data.get("weights", {}), dict,
+                                          "a table check = weight"))
         name = self.path.parent.name
         return Exercise(name, self.path, title, statement, arch, starter, vars_, runs, checks,
-                        hints, float(timeout))
+                        hints, float(timeout), weights)
+
+    def weights(self, data: dict) -> dict[str, float]:
+        scored = [n for n in CHECK_NAMES if n not in GATES]
+        out = {}
+        for name, value in data.items():
+            if name in GATES:
+                raise self.error(f"weights.{name}", "a gate, not scored: a solution that does "
+                                 "not assemble (or is of the other architecture) scores 0")
+            if name not in scored:
+                raise self.error(f"weights.{name}", f"not a check (one of {', '.join(scored)})")
+            self.typed(f"weights.{name}", value, (int, float), "a number")
+            if value < 0:
+                raise self.error(f"weights.{name}", "at least 0")
+            out[name] = float(value)
+        return out
 
     def run(self, key: str, data) -> RunTemplate:
         self.typed(key, data, dict, "a table")

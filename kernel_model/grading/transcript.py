@@ -90,6 +90,28 @@ class PatternLine:
                 out.append(f"<{p.name}{':' + p.regex if p.regex is not None else ''}>")
         return "".join(out)
 
+    def human(self, bindings: dict[str, str], call: str | None = None) -> str:
+        """The line as a person would write it, for students: bound names replaced by their
+        values, `<_:exit|exit_group>(0)` as `exit(0) = ?  (or exit_group)`, other unbound
+        names by their name, and `<_>` by `...`."""
+        out, others = [], []
+        for i, p in enumerate(self.pieces):
+            if isinstance(p, str):
+                out.append(p)
+            elif p.name != "_" and p.name in bindings:
+                out.append(bindings[p.name])
+            elif i == 0 and p.regex and re.fullmatch(r"\w+(\|\w+)*", p.regex):
+                names = p.regex.split("|")
+                out.append(call if call in names else names[0])
+                if call not in names:
+                    others = names[1:]
+            elif p.name == "_" and p.regex is not None and re.fullmatch(p.regex, ""):
+                out.append("")  # optional text (`<_:(AT_FDCWD, )?>`, `<_:.*>`): left out
+            else:
+                out.append(human_value(f"<{p.name}>"))
+        text = "".join(out)
+        return text + (f"  (or {' or '.join(others)})" if others else "")
+
     def regex(self, bindings: dict[str, str]) -> re.Pattern:
         out, seen = [], set()
         for p in self.pieces:
@@ -107,6 +129,11 @@ class PatternLine:
                 seen.add(p.name)
                 out.append(f"(?P<{p.name}>{inner})")
         return re.compile("".join(out))
+
+
+def human_value(text: str) -> str:
+    """A transcript value for a person: `<_>` and `<_:REGEX>` are `...`, `<name>` its name."""
+    return HOLE.sub(lambda m: "..." if m.group(1) == "_" else m.group(1), text)
 
 
 def parse(text: str, names: dict) -> list[PatternLine]:
@@ -198,6 +225,7 @@ class Mismatch:
     expected: str  # the expected line, bound names filled in
     index: int  # the observed line's index (len(observed) when the trace ended)
     bindings: dict[str, str]
+    shown: str = ""  # the expected line as a person writes it (PatternLine.human)
 
 
 @dataclass
@@ -268,7 +296,7 @@ class _Matcher:
         p = self.pattern[pi]
         if kind == "ended" and after_gap:
             kind = "missing"
-        return Mismatch(kind, p, p.render(bindings), ai, bindings)
+        return Mismatch(kind, p, p.render(bindings), ai, bindings, p.human(bindings))
 
 
 def call_name(line: str) -> str | None:
