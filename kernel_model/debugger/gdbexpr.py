@@ -311,8 +311,11 @@ def _formatted(v: Value, target: GdbTarget, fmt: str) -> str:
 
 # -- the evaluator -------------------------------------------------------------------------
 
-_TOKEN = re.compile(r"\s*(?:(0[xX][0-9a-fA-F]+|\d+)|(\$[A-Za-z_]\w*|\$\$?\d*)|"
-                    r"([A-Za-z_.][\w.@]*)|(<<|>>|==|!=|<=|>=|&&|\|\||[-+*/%()&|^~!<>]))")
+_TOKEN = re.compile(
+    r"\s*(?:(0[xX][0-9a-fA-F]+|\d+|'(?:\\[0-7]{1,3}|\\.|[^'\\])')"  # numbers, 'c'
+    r"|(\$[A-Za-z_]\w*|\$\$?\d*)"  # $reg, $1, $, $$2
+    r"|([A-Za-z_.][\w.@]*)"  # symbols, labels, type words
+    r"|(<<|>>|==|!=|<=|>=|&&|\|\||[-+*/%()&|^~!<>]))")
 
 
 def tokenize(text: str) -> list[tuple[str, str]]:
@@ -449,6 +452,12 @@ class Evaluator:
         return Value(long_type(self.t.bits, False), t.size)
 
     def number(self, tok: str) -> Value:
+        if tok.startswith("'"):  # a character constant: 'a', '\n', '\0'
+            body = tok[1:-1]
+            if body.startswith("\\"):
+                body = body.encode().decode("unicode_escape") if body[1] not in "01234567" \
+                    else chr(int(body[1:], 8))
+            return Value(CHAR, ord(body) & 0xFF)
         n = int(tok, 16) if tok[:2].lower() == "0x" else int(tok, 8) if (
             len(tok) > 1 and tok[0] == "0") else int(tok)
         hexa = tok[0] == "0" and len(tok) > 1
