@@ -1,5 +1,5 @@
 """The `:` command line's gdb commands, without a terminal: each output checked against what
-gdb 15 prints for the same command on the same static binary (programs/bin/hello.glibc-*,
+gdb 13.1 prints for the same command on the same static binary (programs/bin/hello.glibc-*,
 stopped at its first instruction as `gdb -ex starti` stops it), and every malformed input
 answered with gdb's one line, never an exception."""
 
@@ -76,7 +76,7 @@ def test_x_units_and_formats_as_gdb_prints_them(gdb64):
 
 def test_x_i_marks_the_pc_with_symbols_in_att_and_intel():
     g = Gdb(HELLO64)
-    # gdb 15: x/8i $rip at starti on this binary
+    # gdb 13.1: x/8i $rip at starti on this binary
     assert g("x/8i $rip") == [
         "=> 0x401550 <_start>:\txor    %ebp,%ebp",
         "   0x401552 <_start+2>:\tmov    %rdx,%r9",
@@ -252,7 +252,7 @@ def test_data_labels_of_an_assembly_program():
 
 
 def test_string_escapes_and_repeats_as_gdb():
-    # gdb 15 printed exactly this for these bytes (x/s)
+    # gdb 13.1 printed exactly this for these bytes (x/s)
     data = b"a\a\r\n\\\t\"\x1b\xff" + b"a" * 18 + b"b"
     assert string_literal(data) == ('"a\\a\\r\\n\\\\\\t\\"\\033\\377", '
                                     "'a' <repeats 18 times>, \"b\"")

@@ -3,7 +3,7 @@
 `break`, `catch syscall`, `delete [N...]`, `help`; an unknown command gets gdb's
 `Undefined command: "foo".` and the list of the known ones.
 
-Output formats follow gdb 12-15 on x86 Linux (compared line by line with a real gdb on
+Output formats follow gdb on x86 Linux (compared line by line with gdb 13.1 on
 programs/bin/hello.glibc-*): tab-separated `x` lines with `<symbol+offset>`, `=> ` at the pc
 in `x/i`, gdb's string escapes and `<repeats N times>`, `info registers`' three columns, the
 breakpoint and mapping tables. A failure is gdb's one line (`Cannot access memory at address
