@@ -18,14 +18,14 @@ from typing import Protocol
 
 import capstone
 
-from kernel_model.debugger.gdbexpr import (
+from kernel_model.debugger.gdbexpr import evaluate
+from kernel_model.debugger.gdbvalues import (
     GdbError,
     GdbTarget,
     Value,
     address_text,
     as_signed,
     char_literal,
-    evaluate,
     fit,
     flags_text,
     format_value,

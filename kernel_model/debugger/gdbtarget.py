@@ -7,7 +7,8 @@ from __future__ import annotations
 import bisect
 
 from emu.machine import PROT_EXEC
-from kernel_model.debugger.gdbexpr import GdbError
+from kernel_model.debugger.gdbvalues import GdbError
+from kernel_model.process import GUEST_PID
 
 
 def _no_access(addr: int) -> GdbError:
@@ -102,7 +103,7 @@ class ViewTarget:
         self.v = view
         self.bits = view.bits
         self.att = att
-        self.pid = 0
+        self.pid = GUEST_PID  # every run's guest has this pid
         self.bytes: dict[int, int] = {}
         word = view.bits // 8
         for c in view.code:
