@@ -179,6 +179,9 @@ def test_breakpoints_table_numbers_and_delete():
     assert [b.number for b in g.s.breakpoints] == [2, 3]
     assert g("delete 7") == ["No breakpoint number 7."]
     assert g("b _start") == ["Breakpoint 4 at 0x401550"]  # numbers are never reused
+    assert g("clear _start") == ["Deleted breakpoint 4 "]
+    assert g("clear _start") == ["No breakpoint at _start."]
+    assert g("b *0x401552") == ["Breakpoint 5 at 0x401552"]
     assert g("delete") == []
     assert g.s.breakpoints == []
     assert g("info breakpoints") == ["No breakpoints or watchpoints."]

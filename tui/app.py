@@ -275,8 +275,7 @@ class SyscallLabApp(App):
                        if c.key != "colon" and not GdbConsole.handles(c.name.split()[0]))
         target = target_for(self.session, self.state.view, att=self.state.att)
         out = self.gdb.execute(line, target, others)
-        if GdbConsole.handles(line) and word in ("b", "br", "break", "tbreak", "catch", "d",
-                                                 "del", "delete"):
+        if GdbConsole.changes_breakpoints(line):
             self.state.view = self.session.view()  # the code panel marks breakpoints
             self.redraw()
         return out

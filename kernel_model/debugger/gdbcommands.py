@@ -60,12 +60,13 @@ COMMANDS = (
     ("break LOC, b", "a breakpoint: b _start, b *0x401000, b *$rip+4"),
     ("catch syscall NAME", "stop before every call of that syscall"),
     ("delete [N...], d", "delete breakpoints N (all without N)"),
+    ("clear LOC", "delete the breakpoints at LOC: clear _start, clear *0x401000"),
 )
 
 WORDS = {"x": "x", "print": "print", "p": "print", "inspect": "print",
          "info": "info", "i": "info", "inf": "info", "delete": "delete", "d": "delete",
          "del": "delete", "break": "break", "b": "break", "br": "break", "tbreak": "break",
-         "catch": "catch", "help": "help", "h": "help"}
+         "catch": "catch", "clear": "clear", "help": "help", "h": "help"}
 
 # gdb's short forms of the stepping commands, as the TUI's controls name them.
 STEPPING_ALIASES = {"s": "step", "n": "next", "c": "continue", "fin": "finish", "q": "quit",
@@ -94,6 +95,10 @@ class GdbConsole:
         unknown)."""
         word = _word(line)[0]
         return word in WORDS or not line.strip()
+
+    @staticmethod
+    def changes_breakpoints(line: str) -> bool:
+        return WORDS.get(_word(line)[0]) in ("break", "catch", "delete", "clear")
 
     def execute(self, line: str, target: GdbSession, others: tuple[str, ...] = ()) -> list[str]:
         """The output lines of one command; gdb's message for any error."""
@@ -342,6 +347,22 @@ class GdbConsole:
                 bps.remove(b)
         return out
 
+    def cmd_clear(self, rest: str, t: GdbSession) -> list[str]:
+        rest = rest.strip()
+        if rest.startswith("*"):
+            addr = address_of(evaluate(rest[1:], t, self.history), t)
+        elif not rest:
+            addr = _pc(t)
+        else:
+            addr = t.lookup(rest)
+        gone = [b for b in t.breakpoints() if addr is not None and b.address == addr]
+        if not gone:
+            raise GdbError(f"No breakpoint at {rest or 'this line'}.")
+        for b in gone:
+            t.remove_breakpoint(b)
+        many = "s" if len(gone) > 1 else ""
+        return [f"Deleted breakpoint{many} " + "".join(f"{b.number} " for b in gone)]
+
     # -- help --------------------------------------------------------------------------
     def cmd_help(self, rest: str, t: GdbSession) -> list[str]:
         width = max(len(c) for c, _ in COMMANDS)
@@ -361,7 +382,7 @@ def _pc(t: GdbTarget) -> int:
 
 def undefined(word: str, others: tuple[str, ...]) -> list[str]:
     known = ["x", "print (p)", "info registers", "info breakpoints", "info proc mappings",
-             "break (b)", "catch syscall", "delete (d)", "help", *others]
+             "break (b)", "catch syscall", "delete (d)", "clear", "help", *others]
     return [f'Undefined command: "{word}".  Known commands:', ", ".join(known) + "."]
 
 
