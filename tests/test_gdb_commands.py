@@ -4,6 +4,7 @@ stopped at its first instruction as `gdb -ex starti` stops it), and every malfor
 answered with gdb's one line, never an exception."""
 
 import re
+import struct
 
 import pytest
 from conftest import PROGRAMS
@@ -72,6 +73,17 @@ def test_x_units_and_formats_as_gdb_prints_them(gdb64):
     assert gdb64.one("x/s *(char **)($rsp+8)") == f'{argv0:#x}:\t"{name.decode()}"'
     chars = "\t".join(f"{b} '{chr(b)}'" for b in name[:3])
     assert gdb64.one("x/3c *(char **)($rsp + 8)") == f"{argv0:#x}:\t{chars}"
+
+
+def test_x_f_prints_floats_as_gdb():
+    g = Gdb(HELLO64)
+    rsp = g.s.regs()["rsp"]
+    g.s.machine.write(rsp - 16, struct.pack("<dd", 0.1, 1.0))
+    # gdb 13.1 on the same bytes
+    assert g("x/2fg $rsp-16") == [f"{rsp - 16:#x}:\t0.10000000000000001\t1"]
+    g.s.machine.write(rsp - 16, struct.pack("<f", 0.1))
+    assert g("x/2fw $rsp-16") == [f"{rsp - 16:#x}:\t0.100000001\t1.44999993"]
+    assert g("x/2f $rsp-16") == [f"{rsp - 16:#x}:\t0.100000001\t1.44999993"]  # keeps w
 
 
 def test_x_i_marks_the_pc_with_symbols_in_att_and_intel():

@@ -415,11 +415,11 @@ def x_item(value: int, size: int, fmt: str, t: GdbTarget) -> str:
         return f"{b - 256 if b > 127 else b} {char_literal(b)}"
     if fmt == "a":
         return address_text(value, t)
-    if fmt == "f":
+    if fmt == "f":  # gdb prints floats with %.9g and doubles with %.17g
         if size == 4:
-            return repr(struct.unpack("<f", value.to_bytes(4, "little"))[0]).removesuffix(".0")
+            return "%.9g" % struct.unpack("<f", value.to_bytes(4, "little"))[0]
         if size == 8:
-            return repr(struct.unpack("<d", value.to_bytes(8, "little"))[0]).removesuffix(".0")
+            return "%.17g" % struct.unpack("<d", value.to_bytes(8, "little"))[0]
         return str(value - (1 << bits) if value >> (bits - 1) else value)
     raise GdbError(f'Undefined output format "{fmt}".')
 
