@@ -18,6 +18,7 @@ from tui.screens.base import SessionScreen
 from tui.screens.console import ConsoleScreen
 
 HELLO64 = PROGRAMS / "bin" / "hello.glibc-x86_64"
+HELLO32 = PROGRAMS / "bin" / "hello.glibc-i386"
 
 
 def pilot_test(fn):
@@ -126,3 +127,19 @@ async def test_bad_commands_answer_in_one_line_and_the_tui_goes_on():
         await pilot.press("s")
         await settle(pilot, app)
         assert app.state.view.pc == 0x401552
+
+
+@pilot_test
+async def test_an_i386_program_gets_32_bit_registers_and_words():
+    app = make_app(factory(HELLO32), program="hello")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        esp = app.session.regs()["esp"]
+        await type_command(pilot, app, "x/4wx $esp")
+        title = str(app.screen.query_one("#console-title").content)
+        assert "x/4wx $esp" in title and "$rsp" not in title
+        assert f"{esp:#x}:\t0x00000001\t".expandtabs(8) in shown(app)
+        await type_command(pilot, app, "p $esp")
+        assert f"$1 = (void *) {esp:#x}" in shown(app)
+        await type_command(pilot, app, "p $rsp")
+        assert "$2 = void" in shown(app)

@@ -260,8 +260,9 @@ class SyscallLabApp(App):
             self.run_session("run_to_syscall", name, label=f"to the next {name}")
 
     def action_prompt_command(self) -> None:
+        bits = self.state.view.bits if self.state.view is not None else 64
         self.push_screen(ConsoleScreen(self.console_command, self.console_lines,
-                                       self.console_history), self._console_closed)
+                                       self.console_history, bits), self._console_closed)
 
     def console_command(self, line: str) -> list[str] | None:
         """gdb's answer to one line of the `:` console; None for a stepping command, which

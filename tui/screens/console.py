@@ -13,7 +13,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, RichLog, Static
 
-TITLE = "gdb commands: x/4gx $rsp, p $rax, info registers, help    Esc closes"
+# The examples in the title use the program's own registers and word size.
+TITLES = {64: "gdb commands: x/4gx $rsp, p $rax, info registers, help    Esc closes",
+          32: "gdb commands: x/4wx $esp, p $eax, info registers, help    Esc closes"}
 KEEP = 2000  # transcript lines kept between openings
 
 
@@ -36,7 +38,7 @@ class ConsoleScreen(ModalScreen[str | None]):
     ConsoleScreen #console-input { height: 3; }
     """
 
-    def __init__(self, answer, transcript: list[str], commands: list[str]):
+    def __init__(self, answer, transcript: list[str], commands: list[str], bits: int = 64):
         """answer(line) -> output lines, or None for a command the app runs after closing;
         transcript and commands are the app's, kept between openings."""
         super().__init__()
@@ -44,10 +46,11 @@ class ConsoleScreen(ModalScreen[str | None]):
         self.transcript = transcript
         self.commands = commands
         self.recalled = len(commands)
+        self.title_text = TITLES.get(bits, TITLES[64])
 
     def compose(self) -> ComposeResult:
         with Vertical(id="console"):
-            yield Static(TITLE, id="console-title", markup=False)
+            yield Static(self.title_text, id="console-title", markup=False)
             # Long lines wrap, as gdb's do in a terminal of this width.
             yield RichLog(id="console-log", wrap=True, markup=False, highlight=False,
                           min_width=20)
