@@ -143,6 +143,20 @@ def test_print_registers_history_and_arithmetic():
     assert g.one("p/x 'A' + 1") == "$26 = 0x42"
 
 
+def test_whatis_names_types_as_gdb(gdb64):
+    # gdb 13.1's answers on this binary
+    for expr, name in (("$rsp", "void *"), ("$rip", "void (*)()"), ("$rax", "int64_t"),
+                       ("$eax", "int32_t"), ("$ax", "int16_t"), ("$al", "int8_t"),
+                       ("$eflags", "i386_eflags"), ("$cs", "int32_t"),
+                       ("main", "<text variable, no debug info>"),
+                       ("&main", "<text variable, no debug info> *"), ("1", "int"),
+                       ("1+$rax", "long"), ("(char*)$rsp", "char *"), ("$foo", "void"),
+                       ("_nl_default_dirname", "<data variable, no debug info>"),
+                       ("sizeof(int)", "int"), ("'a'", "char"), ("(long *)", "long *"),
+                       ("(long)$rsp", "long")):
+        assert gdb64(f"whatis {expr}") == [f"type = {name}"], expr
+
+
 def test_sub_registers_and_negative_values():
     g = Gdb(HELLO64)
     s = g.s

@@ -54,6 +54,7 @@ COMMANDS = (
     ("x/FMT ADDR", "examine memory: x/4gx $rsp, x/s $rsi, x/8i $rip (FMT: count, x d u o "
      "t a c s i z, size b h w g)"),
     ("print[/FMT] EXPR, p", "a value: p $rax, p/x $rsp+8, p *(long *)$rsp, p &msg, p $1"),
+    ("whatis EXPR", "its type, as gdb names it: whatis $rsp, whatis $eax"),
     ("info registers [REG...], i r", "registers: name, hex, natural (i r rip)"),
     ("info breakpoints, i b", "the breakpoint table"),
     ("info proc mappings", "the memory map, as gdb shows /proc/PID/maps"),
@@ -66,7 +67,7 @@ COMMANDS = (
 WORDS = {"x": "x", "print": "print", "p": "print", "inspect": "print",
          "info": "info", "i": "info", "inf": "info", "delete": "delete", "d": "delete",
          "del": "delete", "break": "break", "b": "break", "br": "break", "tbreak": "break",
-         "catch": "catch", "clear": "clear", "help": "help", "h": "help"}
+         "catch": "catch", "clear": "clear", "whatis": "whatis", "help": "help", "h": "help"}
 
 # gdb's short forms of the stepping commands, as the TUI's controls name them.
 STEPPING_ALIASES = {"s": "step", "n": "next", "c": "continue", "fin": "finish", "q": "quit",
@@ -255,6 +256,19 @@ class GdbConsole:
         self.history.append(v)
         return [f"${len(self.history)} = {text}"]
 
+    def cmd_whatis(self, rest: str, t: GdbSession) -> list[str]:
+        if not rest.strip():
+            raise GdbError("Argument required (one or more choice items).")
+        from kernel_model.debugger.gdbexpr import Evaluator
+
+        e = Evaluator(rest, t, self.history)
+        if e.peek() == ("op", "(") and e.is_type(1):  # whatis (long *): a type itself
+            e.take()
+            t_named = e.parse_type()
+            if e.i == len(e.tokens):
+                return [f"type = {t_named.name}"]
+        return [f"type = {Evaluator(rest, t, self.history).run().type.name}"]
+
     # -- info --------------------------------------------------------------------------
     def cmd_info(self, rest: str, t: GdbSession) -> list[str]:
         sub, _, args = rest.strip().partition(" ")
@@ -382,7 +396,7 @@ def _pc(t: GdbTarget) -> int:
 
 def undefined(word: str, others: tuple[str, ...]) -> list[str]:
     known = ["x", "print (p)", "info registers", "info breakpoints", "info proc mappings",
-             "break (b)", "catch syscall", "delete (d)", "clear", "help", *others]
+             "break (b)", "catch syscall", "delete (d)", "clear", "whatis", "help", *others]
     return [f'Undefined command: "{word}".  Known commands:', ", ".join(known) + "."]
 
 

@@ -189,7 +189,7 @@ class Evaluator:
             t = self.parse_type()
         else:
             t = self.unary().type
-        return Value(long_type(self.t.bits, False), t.size)
+        return Value(INT, t.size)  # gdb's sizeof is an int
 
     def number(self, tok: str) -> Value:
         if tok.startswith("'"):  # a character constant: 'a', '\n', '\0'
@@ -250,7 +250,7 @@ class Evaluator:
         if not v.type.is_int:
             what = "negate operation" if op == "-" else "unary operation"
             raise GdbError(f"Argument to {what} not a number.")
-        t = promote(v.type)
+        t = common(v.type, v.type, self.t.bits)
         x = as_signed(v) if v.type.signed else fit(v.value, v.type)
         r = {"-": -x, "+": x, "~": ~x, "!": int(not x)}[op]
         return Value(INT if op == "!" else t, fit(r, t))
@@ -302,7 +302,8 @@ class Evaluator:
             return Value(INT, int(r))
         if not (a.type.is_int and b.type.is_int):
             raise GdbError("Argument to arithmetic operation not a number or boolean.")
-        t = common(a.type, b.type) if op not in ("<<", ">>") else promote(a.type)
+        t = common(a.type, b.type, self.t.bits) if op not in ("<<", ">>") else \
+            common(a.type, a.type, self.t.bits)
         x = as_signed(Value(t, fit(self.number_of(a), t)))
         y = self.number_of(b)
         if not t.signed:
@@ -354,12 +355,19 @@ def promote(t: CType) -> CType:
     return INT if t.size < 4 or t.code in ("char", "flags") else t
 
 
-def common(a: CType, b: CType) -> CType:
-    """C's usual arithmetic conversions."""
+def common(a: CType, b: CType, bits: int = 64) -> CType:
+    """C's usual arithmetic conversions, to gdb's builtin type of that size (int64_t plus
+    int is a long)."""
     a, b = promote(a), promote(b)
     if a.size != b.size:
-        return a if a.size > b.size else b
-    return a if not a.signed else b
+        t = a if a.size > b.size else b
+    else:
+        t = a if not a.signed else b
+    if t.size == 4:
+        return INT if t.signed else UINT
+    if t.size == 8 and bits == 64:
+        return long_type(64, t.signed)
+    return (LONG_LONG if t.signed else ULONG_LONG) if t.size == 8 else t
 
 
 def evaluate(text: str, target: GdbTarget, history: list[Value]) -> Value:

@@ -60,8 +60,12 @@ UINT = CType("unsigned int", 4, "int", False)
 LONG_LONG = CType("long long", 8, "int")
 ULONG_LONG = CType("unsigned long long", 8, "int", False)
 CHAR = CType("char", 1, "char")
-INT8 = CType("int8_t", 1, "int")
 INT16 = CType("short", 2, "int")
+# the registers' types (gdb's target descriptions: int64, int32... as typedef names)
+REG64 = CType("int64_t", 8, "int")
+REG32 = CType("int32_t", 4, "int")
+REG16 = CType("int16_t", 2, "int")
+REG8 = CType("int8_t", 1, "int")
 FLAGS = CType("i386_eflags", 4, "flags", False)
 FUNC = CType("void ()", 1, "func")
 TEXT = CType("<text variable, no debug info>", 1, "text")
@@ -115,7 +119,7 @@ for _full, _w, _b, _h in (("eax", "ax", "al", "ah"), ("ebx", "bx", "bl", "bh"),
 for _full, _w in (("esi", "si"), ("edi", "di"), ("ebp", "bp")):
     _SUB32[_w] = (_full, 0, 2)
 SEGMENTS = ("cs", "ss", "ds", "es", "fs", "gs")
-_SIZED = {4: INT, 2: INT16, 1: INT8}
+_SIZED = {4: REG32, 2: REG16, 1: REG8}
 
 
 def register_names(bits: int) -> tuple[str, ...]:
@@ -146,8 +150,10 @@ def register(name: str, regs: dict[str, int], bits: int) -> Value | None:
         if name == "eflags":
             return Value(FLAGS, value, name)
         if name in SEGMENTS:
-            return Value(INT, value, name)
-        return Value(long_type(64) if bits == 64 else INT, value, name)
+            return Value(REG32, value, name)
+        if name.endswith("_base"):
+            return Value(long_type(64), value, name)
+        return Value(REG64 if bits == 64 else REG32, value, name)
     sub = (_SUB64 if bits == 64 else _SUB32).get(name)
     if sub is not None and sub[0] in regs:
         full, shift, size = sub
