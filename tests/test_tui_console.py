@@ -43,11 +43,12 @@ async def settle(pilot, app):
 
 
 async def type_command(pilot, app, line: str):
-    """`:` if the console is closed, the line, Enter."""
+    """`:` if the console is closed, the line key by key, Enter."""
     if not isinstance(app.screen, ConsoleScreen):
         await pilot.press("colon")
         await pilot.pause()
-    app.screen.query_one(Input).value = line
+    await pilot.press(*line)  # Pilot takes a character as its key
+    assert app.screen.query_one(Input).value == line
     await pilot.press("enter")
     await settle(pilot, app)
 
