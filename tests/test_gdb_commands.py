@@ -221,6 +221,10 @@ def test_a_breakpoint_set_in_the_console_stops_the_program():
     assert g("break *$pc + 10") == ["Breakpoint 1 at 0x40100a: file hello_syscall.s, line 14."]
     assert g.s.cont().reason == "breakpoint"
     assert g.s.regs()["rip"] == 0x40100A
+    assert g("catch syscall exit") == ["Catchpoint 2 (syscall 'exit' [60])"]
+    assert g.s.cont().reason == "syscall"
+    assert g("x/1i $pc") == ["=> 0x40101f <_start+31>:\tsyscall"]  # the second syscall
+    assert g.one("p $rax") == "$1 = 60"
 
 
 def test_info_proc_mappings_is_the_guests_memory_map(gdb64):
