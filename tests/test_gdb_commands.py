@@ -247,6 +247,12 @@ def test_info_proc_mappings_is_the_guests_memory_map(gdb64):
                         r"rw-p   \[stack\]", stack)
 
 
+def test_info_proc_names_the_guest_process(gdb64):
+    p = gdb64.s.system.process
+    assert gdb64("info proc") == [f"process {p.pid}", f"cmdline = '{HELLO64}'",
+                                  f"cwd = '{p.cwd}'", f"exe = '{p.exe_path}'"]
+
+
 def test_i386_uses_the_32_bit_names_and_word_size():
     g = Gdb(HELLO32)
     esp = g.s.regs()["esp"]

@@ -42,6 +42,7 @@ class GdbSession(GdbTarget, Protocol):
     pid: int
 
     def maps(self) -> list[tuple[int, int, str, int, str]]: ...  # start end perms offset name
+    def process_info(self) -> list[tuple[str, str]]: ...  # cmdline, cwd, exe
     def breakpoints(self) -> list: ...  # session.Breakpoint (number, spec, address, syscall)
     def add_breakpoint(self, spec: str): ...  # ValueError when the spec names nothing
     def remove_breakpoint(self, b) -> None: ...
@@ -284,7 +285,7 @@ class GdbConsole:
             return info_breakpoints(t)
         if "proc".startswith(sub) and len(sub) >= 3:
             if not args:
-                return [f"process {t.pid}"]
+                return [f"process {t.pid}"] + [f"{k} = '{v}'" for k, v in t.process_info()]
             if "mappings".startswith(args.split()[0]):
                 return info_mappings(t)
             raise GdbError(f'Undefined info proc command: "{args}".  Try "help info proc".')

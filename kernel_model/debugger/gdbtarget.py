@@ -32,6 +32,10 @@ class SessionTarget:
     def regs(self) -> dict[str, int]:
         return dict(self._regs) if self._regs is not None else self.s.regs()
 
+    def process_info(self) -> list[tuple[str, str]]:
+        p = self.s.system.process
+        return [("cmdline", " ".join(p.argv)), ("cwd", p.cwd), ("exe", p.exe_path)]
+
     def read(self, addr: int, size: int) -> bytes:
         mm = self.s.system.mm
         end = addr + size
@@ -120,6 +124,9 @@ class ViewTarget:
 
     def regs(self) -> dict[str, int]:
         return dict(self.v.regs)
+
+    def process_info(self) -> list[tuple[str, str]]:
+        return [("exe", self.v.program)]
 
     def read(self, addr: int, size: int) -> bytes:
         out = bytearray()
