@@ -225,6 +225,12 @@ def test_a_breakpoint_set_in_the_console_stops_the_program():
     assert g.s.cont().reason == "syscall"
     assert g("x/1i $pc") == ["=> 0x40101f <_start+31>:\tsyscall"]  # the second syscall
     assert g.one("p $rax") == "$1 = 60"
+    assert g("info breakpoints") == [
+        "Num     Type           Disp Enb Address            What",
+        "1       breakpoint     keep y   0x000000000040100a in _start at hello_syscall.s:14",
+        "\tbreakpoint already hit 1 time",
+        '2       catchpoint     keep y                      syscall "exit" ',
+        "\tcatchpoint already hit 1 time"]
 
 
 def test_info_proc_mappings_is_the_guests_memory_map(gdb64):

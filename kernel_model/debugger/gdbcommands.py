@@ -465,6 +465,7 @@ def info_breakpoints(t: GdbSession) -> list[str]:
         if b.syscall is not None:
             out.append(f"{b.number:<8}{'catchpoint':<15}keep {enb:<4}{'':<{width}} "
                        f'syscall "{b.syscall}" ')
+            out += _hits("catchpoint", b.hits)
             continue
         where = t.source_line(b.address)
         sym = t.symbol(b.address)
@@ -476,7 +477,12 @@ def info_breakpoints(t: GdbSession) -> list[str]:
             what = ""
         addr = "0x" + format(b.address, f"0{width - 2}x")
         out.append(f"{b.number:<8}{'breakpoint':<15}keep {enb:<4}{addr} {what}".rstrip())
+        out += _hits("breakpoint", b.hits)
     return out
+
+
+def _hits(kind: str, n: int) -> list[str]:
+    return [f"\t{kind} already hit {n} time{'s' if n > 1 else ''}"] if n else []
 
 
 def info_mappings(t: GdbSession) -> list[str]:

@@ -1127,6 +1127,9 @@ class DebugSession:
             caught = policy.syscalls | {b.syscall for b in self.breakpoints
                                         if b.enabled and b.syscall and policy.breakpoints}
             if name in caught:
+                for b in self.breakpoints:
+                    if b.enabled and b.syscall == name and policy.breakpoints:
+                        b.hits += 1
                 return Stop("syscall", f"catch syscall {name}", pc)
         return None
 
