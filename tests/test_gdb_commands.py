@@ -325,11 +325,19 @@ def test_string_escapes_and_repeats_as_gdb():
     ("p -$rsp", ["Argument to negate operation not a number."]),
     ("p nosuch", ['No symbol "nosuch" in current context.']),
     ("x", ["Argument required (starting display address)."]),
+    ("p/2x 1", ['Item count other than 1 is meaningless in "print" command.']),
     ("info nosuch", ['Undefined info command: "nosuch".  Known: info registers, '
                      "info breakpoints, info proc mappings."]),
 ])
 def test_bad_input_gets_gdbs_one_line(line, expected):
     assert Gdb(HELLO64)(line) == expected
+
+
+def test_a_huge_count_is_cut_and_says_so(gdb64):
+    out = gdb64("x/100000i $pc")
+    assert len(out) == 1024 + 1
+    assert out[-1] == ("(the first 1024 shown: a count of 100000 is more than the console "
+                       "shows)")
 
 
 def test_an_unknown_command_lists_the_known_ones(gdb64):

@@ -75,6 +75,7 @@ STEPPING_ALIASES = {"s": "step", "n": "next", "c": "continue", "fin": "finish", 
                     "r": "run", "rsi": "rs", "reverse-stepi": "rs", "stepi": "si",
                     "nexti": "ni"}
 
+MAX_UNITS = 1024  # what one x shows at most
 PER_LINE = {"b": 8, "h": 8, "w": 4, "g": 2}
 SIZES = {"b": 1, "h": 2, "w": 4, "g": 8}
 
@@ -130,16 +131,21 @@ class GdbConsole:
             addr = self.next_x
         else:
             raise GdbError("Argument required (starting display address).")
+        note = []
+        if abs(count) > MAX_UNITS:  # the console runs on the screen's thread: keep it short
+            note = [f"(the first {MAX_UNITS} shown: a count of {abs(count)} is more than the "
+                    "console shows)"]
+            count = MAX_UNITS if count > 0 else -MAX_UNITS
         if count < 0:
             if fmt in "si":
                 raise GdbError("Examining backwards is not supported for x/s and x/i here.")
             count = -count
             addr -= count * SIZES[size]
         if fmt == "s":
-            return self._x_strings(addr, count, t)
+            return self._x_strings(addr, count, t) + note
         if fmt == "i":
-            return self._x_insns(addr, count, t)
-        return self._x_units(addr, count, fmt, size, t)
+            return self._x_insns(addr, count, t) + note
+        return self._x_units(addr, count, fmt, size, t) + note
 
     def _format(self, rest: str, for_x: bool):
         """(count, format letter, size letter, the rest) from `/FMT rest`."""
@@ -158,6 +164,8 @@ class GdbConsole:
                     raise GdbError(f'Undefined output format "{ch}".')
             rest = rest[m.end():].strip()
         if not for_x:
+            if count != 1:
+                raise GdbError('Item count other than 1 is meaningless in "print" command.')
             if size:
                 raise GdbError('Size letters are meaningless in "print" command.')
             if fmt == "i":
