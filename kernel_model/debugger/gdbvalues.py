@@ -124,8 +124,8 @@ _SIZED = {4: REG32, 2: REG16, 1: REG8}
 
 def register_names(bits: int) -> tuple[str, ...]:
     """`info registers`' order (gdb's general group)."""
-    if bits == 64:
-        return _GPR64 + ("rip", "eflags") + SEGMENTS + ("fs_base", "gs_base")
+    if bits == 64:  # fs_base and gs_base are not in the group: `info registers fs_base`
+        return _GPR64 + ("rip", "eflags") + SEGMENTS
     return ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eip",
             "eflags") + SEGMENTS
 
