@@ -15,8 +15,11 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 
+from kernel_model.debugger.gdbcommands import STEPPING_ALIASES, GdbConsole
+from kernel_model.debugger.gdbtarget import target_for
 from tui.commands import CONTROLS, SessionCommands, control_named
 from tui.screens.base import SessionScreen
+from tui.screens.console import ConsoleScreen
 from tui.screens.dialogs import HelpScreen, PromptScreen
 from tui.screens.layouts import CompactScreen, PresentationScreen, WideScreen
 from tui.widgets.events import EventList
@@ -52,6 +55,9 @@ class SyscallLabApp(App):
         self.session = None
         self.state = UiState()
         self.presenting = False
+        self.gdb = GdbConsole()  # the `:` console's value history and `x` state
+        self.console_lines: list[str] = []  # its transcript, kept between openings
+        self.console_history: list[str] = []  # the commands typed, for Up/Down
 
     # -- start and layout -----------------------------------------------------------------
     def on_mount(self) -> None:
@@ -156,7 +162,9 @@ class SyscallLabApp(App):
         self.run_session("goto_end", label="to the end")
 
     def action_stop(self) -> None:
-        if self.state.busy and self.session is not None:
+        if isinstance(self.screen, ConsoleScreen):  # Esc closes the console first
+            self.screen.action_close()
+        elif self.state.busy and self.session is not None:
             self.session.interrupt()
         elif isinstance(self.screen, SessionScreen):
             self.screen.focus_next()
@@ -252,30 +260,31 @@ class SyscallLabApp(App):
             self.run_session("run_to_syscall", name, label=f"to the next {name}")
 
     def action_prompt_command(self) -> None:
-        self.push_screen(PromptScreen("Command (break LOC, delete, catch syscall NAME, si, ni, "
-                                      "c, t, rs, rc, rt...):"), self.run_command)
+        bits = self.state.view.bits if self.state.view is not None else 64
+        self.push_screen(ConsoleScreen(self.console_command, self.console_lines,
+                                       self.console_history, bits), self._console_closed)
 
-    def run_command(self, line: str | None) -> None:
-        """A gdb-style command line."""
-        if not line:
-            return
-        word, _, rest = line.partition(" ")
-        rest = rest.strip()
-        if word in ("b", "break", "tbreak"):
-            self.action_break_at(rest)
-        elif word == "catch":
-            self.action_catch(rest.removeprefix("syscall").strip())
-        elif word in ("delete", "d"):
-            for b in list(self.session.breakpoints):
-                if not rest or b.spec == rest:
-                    self.session.remove_breakpoint(b)
-            self.notify("breakpoints deleted")
-        else:
-            c = control_named(word)
-            if c is None:
-                self.notify(f"unknown command: {word}", severity="warning")
-            else:
-                getattr(self, f"action_{c.action}")()
+    def console_command(self, line: str) -> list[str] | None:
+        """gdb's answer to one line of the `:` console; None for a stepping command, which
+        runs when the console has closed (the panels then show where it stopped)."""
+        word = line.split()[0] if line.split() else ""
+        if not GdbConsole.handles(line) and _control(word) is not None:
+            return None
+        if self.state.busy:
+            return ["Cannot execute this command while the target is running."]
+        others = tuple(c.name.split()[0] for c in CONTROLS
+                       if c.key != "colon" and not GdbConsole.handles(c.name.split()[0]))
+        target = target_for(self.session, self.state.view, att=self.state.att)
+        out = self.gdb.execute(line, target, others)
+        if GdbConsole.changes_breakpoints(line):
+            self.state.view = self.session.view()  # the code panel marks breakpoints
+            self.redraw()
+        return out
+
+    def _console_closed(self, line: str | None) -> None:
+        c = _control(line.split()[0]) if line else None
+        if c is not None:
+            getattr(self, f"action_{c.action}")()
 
     # -- messages from widgets --------------------------------------------------------------
     def on_event_list_chosen(self, message: EventList.Chosen) -> None:
@@ -293,6 +302,11 @@ class SyscallLabApp(App):
             self.session.feed_input(message.text)
         self.state.view = self.session.view()
         self.redraw()
+
+
+def _control(word: str):
+    """The control a console word names, with gdb's short forms (c, s, n, fin...)."""
+    return control_named(STEPPING_ALIASES.get(word, word))
 
 
 def _freeze_heap() -> None:

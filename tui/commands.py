@@ -48,8 +48,8 @@ CONTROLS = (
             "present"),
     Control("d", "theme", "toggle_dark", "Dark / light theme"),
     Control("r", "restart run", "restart", "Restart the program from scratch"),
-    Control("colon", "command", "prompt_command", "Type a gdb-style command (break main, catch "
-            "syscall write, si, rs...)"),
+    Control("colon", "command", "prompt_command", "The gdb console: x/4gx $rsp, p $rax, info "
+            "registers, info proc mappings, break, delete, si, c... (Esc closes it)"),
     Control("escape", "stop", "stop", "Stop a running command", "stop"),
     Control("question_mark", "help", "help", "Help: every key", "help"),
     Control("f12", "screenshot", "save_svg", "Save an SVG screenshot of the screen (for slides) "

@@ -77,6 +77,7 @@ class Breakpoint:
     syscall: str | None = None
     enabled: bool = True
     hits: int = 0
+    number: int = 0  # gdb's breakpoint number: 1, 2, ... never reused in a session
 
 
 @dataclass
@@ -122,6 +123,7 @@ class DebugSession:
         self.kstate = KernelState(system)
         self.timeline = Timeline(budget)
         self.breakpoints: list[Breakpoint] = []
+        self._breakpoints_made = 0
         self.walk: Walk | None = None
         self.notes: list[str] = []  # remarks for the status line, newest last
         self._lock = threading.RLock()
@@ -1125,6 +1127,9 @@ class DebugSession:
             caught = policy.syscalls | {b.syscall for b in self.breakpoints
                                         if b.enabled and b.syscall and policy.breakpoints}
             if name in caught:
+                for b in self.breakpoints:
+                    if b.enabled and b.syscall == name and policy.breakpoints:
+                        b.hits += 1
                 return Stop("syscall", f"catch syscall {name}", pc)
         return None
 
@@ -1651,6 +1656,8 @@ class DebugSession:
                 raise ValueError(f"{spec}: no such address, symbol or label")
             b = Breakpoint(spec=spec, address=addr)
             self._hook(addr, "bp")
+        self._breakpoints_made += 1
+        b.number = self._breakpoints_made
         self.breakpoints.append(b)
         return b
 
