@@ -179,8 +179,12 @@ class DebugSession:
         from kernel_model.system import System
 
         io = GuestIo()
+        # Never the host's clock: a person pausing between steps must not be time the guest
+        # sees, and replays must read what the recorded run read. `real` means a virtual
+        # clock starting now; a frozen one stays frozen.
+        clock = "virtual" if options.clock in ("", "real") else options.clock
         options = replace(options, stdin_fd=io.stdin_fd, stdout_fd=io.stdout_fd,
-                          stderr_fd=io.stderr_fd, max_insns=None, timeout=None)
+                          stderr_fd=io.stderr_fd, max_insns=None, timeout=None, clock=clock)
         system = System(program.image, program.path, argv, options, symbols=program.symbols)
         return cls(system, io, budget=budget, program=program)
 
@@ -432,6 +436,7 @@ class DebugSession:
                     capture_io(self.io.fds), memory=mem)
         mark.extra["watcher"] = self._watcher_state()
         mark.extra["regs"] = self.regs()
+        mark.extra["clock"] = self.system.clock.state()
         return mark
 
     def _add_mark(self, mark: Mark) -> Mark:
@@ -460,6 +465,8 @@ class DebugSession:
             self._kernel_fp = self._kernel_fingerprint()
         restore_io(mark.io)
         self._current_io = mark.io  # replays never write: the same all along the stretch
+        if "clock" in mark.extra:  # the guest's time there (a virtual one: its progress)
+            self.system.clock.restore(mark.extra["clock"])
         self._restore_watcher(mark.extra.get("watcher"))
         self.system.take_stop_cause(None)  # forget any cause left by an earlier run
         self._scan_guards()
@@ -754,6 +761,7 @@ class DebugSession:
         self._live_kernel = point.kernel
         point.extra["watcher"] = self._watcher_state()
         point.extra["hits"] = dict(self._hits)
+        point.extra["clock"] = self.system.clock.state()
         return point
 
     def _reached(self, step, stop) -> bool:
