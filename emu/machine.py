@@ -33,6 +33,10 @@ _hook_add.restype = ctypes.c_int
 # instruction's own effect. The Python binding maps only IN/OUT/SYSCALL/SYSENTER/CPUID, so
 # this hook is added through the C API directly.
 _RDTSC_CB = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p, ctypes.c_void_p)
+# uc_cb_hookcode_t, for a block hook called straight through ctypes: ~0.4 us a block against
+# ~1 us through the binding's wrapper (measured on a 4-instruction loop).
+_BLOCK_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32,
+                             ctypes.c_void_p)
 
 
 class MemoryFault(Exception):
@@ -266,6 +270,20 @@ class Machine:
         h = self.uc.hook_add(unicorn.UC_HOOK_BLOCK, callback, None, begin, end)
         self._hooks.append(h)
         return h
+
+    def hook_block_fast(self, callback) -> int:
+        """callback(handle, addr, size, user_data) at the start of every translated block
+        executed, called through ctypes without the binding's wrapper (the hot path of
+        instruction counting); `handle` is the raw engine pointer, not a Uc."""
+        cb = _BLOCK_CB(callback)
+        handle = ctypes.c_size_t()
+        err = _hook_add(self._h, ctypes.byref(handle), unicorn.UC_HOOK_BLOCK, cb, None,
+                        ctypes.c_uint64(1), ctypes.c_uint64(0))
+        if err:
+            raise UcError(err)
+        self._callbacks.append(cb)
+        self._hooks.append(handle.value)
+        return handle.value
 
     def hook_rdtsc(self, read) -> None:
         """Make the guest's `rdtsc` and `rdtscp` return `read()` (a 64-bit count) instead of

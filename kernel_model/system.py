@@ -24,7 +24,7 @@ from emu.machine import PAGE, PROT_READ, PROT_WRITE, Machine, page_down
 from emu.segments import Gdt
 from kernel_model import exec as binfmt
 from kernel_model import signals, vsyscall
-from kernel_model.clock import Clock
+from kernel_model.clock import Clock, KnownCount
 from kernel_model.eras import DEFAULT_ERA, era_named
 from kernel_model.events import ProcessExited, ProcessStarted, RunStopped
 from kernel_model.kernel import Kernel
@@ -64,6 +64,9 @@ class RunOptions:
     kernel: str = DEFAULT_ERA  # the era preset (kernel_model.eras)
     vsyscall: str | None = None  # native|emulate|xonly|none; None: the era's default
     vdso: bool | None = None  # False: like the vdso=0 boot parameter; None: the era's default
+    # A virtual clock counts instructions with a block hook, unless the driver keeps the
+    # count itself (the stepping session: no hook, so its free runs keep full speed).
+    count_hook: bool = True
 
 
 class System:
@@ -143,12 +146,13 @@ class System:
         self.machine.hook_interrupt(self._on_interrupt)
         self.machine.hook_bad_memory(self._on_bad_memory)
         self.machine.hook_bad_instruction(self._on_bad_instruction)
+        hooked = self.clock.virtual and options.count_hook
         self.counter = InstructionCounter(self.machine, options.max_insns) \
-            if options.max_insns is not None or self.clock.virtual else None
+            if options.max_insns is not None or hooked else None
         if self.clock.virtual:
             # The guest's progress is its time: instructions (counted), crossings (charged
             # at each trap), and the TSC its rdtsc reads (the vDSO's clock source).
-            self.clock.counter = self.counter
+            self.clock.counter = self.counter if hooked else KnownCount()
             self.machine.hook_rdtsc(self.clock.tsc)
             self.kernel.on_trap = _charger(self.clock, arch.bits)
         self.started = False

@@ -231,3 +231,22 @@ def test_a_frozen_clock_stays_frozen_under_the_stepping_engine(monkeypatch):
         assert all("tv_nsec=0}" in t or "tv_usec=0}" in t for t in _readings(s))
     finally:
         s.close()
+
+
+@pytest.mark.parametrize("program", ["time_three_ways.s", "time_three_ways_32.s"])
+def test_run_and_the_stepping_engine_read_the_same_virtual_times(program):
+    """`run --clock virtual` counts with a hook, the stepping engine by replay where the
+    time is read: the same program reads the same nanoseconds under both."""
+    path = PROGRAMS / "asm" / program
+    run = run_guest(path, clock="virtual:1700000000")
+    want = [e.text.removeprefix("[vdso] ").removeprefix("[vsyscall] ")
+            for e in run.events if isinstance(e, (SyscallReturned, VdsoCalled,
+                                                  VsyscallCalled)) and "tv_sec=" in e.text]
+    prog = load_program(str(path))
+    s = DebugSession.create(prog, [str(path)], RunOptions(seed=1, clock="virtual:1700000000"))
+    try:
+        s.cont()
+        got = [t.removeprefix("[vdso] ").removeprefix("[vsyscall] ") for t in _readings(s)]
+    finally:
+        s.close()
+    assert len(want) == 3 and got == want

@@ -31,6 +31,7 @@ from unicorn import x86_const as X
 
 from emu.machine import PROT_EXEC
 from kernel_model import signals
+from kernel_model.clock import KnownCount
 from kernel_model.debugger import insn as insns
 from kernel_model.debugger.guestio import GuestIo
 from kernel_model.debugger.state import (
@@ -47,6 +48,7 @@ from kernel_model.events import (
     SyscallReturned,
     VdsoCalled,
 )
+from kernel_model.syscalls.timekeeping import READS_CLOCK
 
 DEFAULT_BUDGET = 256 << 20
 INDEX_CHUNK = 1 << 16  # how far a forward replay may run instead of restoring a nearer mark
@@ -64,6 +66,12 @@ EXTRA_REGS = (("eflags", X.UC_X86_REG_EFLAGS), ("fs_base", X.UC_X86_REG_FS_BASE)
               ("gs_base", X.UC_X86_REG_GS_BASE), ("cs", X.UC_X86_REG_CS),
               ("ss", X.UC_X86_REG_SS), ("ds", X.UC_X86_REG_DS), ("es", X.UC_X86_REG_ES),
               ("fs", X.UC_X86_REG_FS), ("gs", X.UC_X86_REG_GS))
+
+
+def _executed(mark: Mark) -> int:
+    """Instructions a mark's own step executed: a trap or an rdtsc (the session ran it);
+    a signal delivery or an emulated vsyscall executes none."""
+    return 1 if mark.applied and mark.kind in TRAP_KINDS + ("rdtsc",) else 0
 
 
 class ReplayDiverged(Exception):
@@ -154,6 +162,10 @@ class DebugSession:
         self._counting = False  # whether translated blocks carry Unicorn's counting hook
         self._current_io = None
         self._stdin_reads = ("read", "readv")
+        # A virtual clock's instruction count, kept here (no hook: free runs keep full
+        # speed) and made exact where the time is read (see _sync_insns).
+        counter = getattr(system.clock, "counter", None)
+        self._insns = counter if isinstance(counter, KnownCount) else None
 
         # The session's hooks on the vDSO's entries go in before the vDSO watcher's (made by
         # the first attach): Unicorn calls a stopped address's later hooks only when the run
@@ -164,6 +176,7 @@ class DebugSession:
         self._tick()
         self._scan_guards()
         start = self._snapshot("start", None, applied=True, full=True)
+        start.extra["insns"] = 0
         start.events.extend(self._take_events())
         self.timeline.append(start)
         self.pos: tuple[Mark, int] = (start, 0)
@@ -184,7 +197,8 @@ class DebugSession:
         # clock starting now; a frozen one stays frozen.
         clock = "virtual" if options.clock in ("", "real") else options.clock
         options = replace(options, stdin_fd=io.stdin_fd, stdout_fd=io.stdout_fd,
-                          stderr_fd=io.stderr_fd, max_insns=None, timeout=None, clock=clock)
+                          stderr_fd=io.stderr_fd, max_insns=None, timeout=None, clock=clock,
+                          count_hook=False)
         system = System(program.image, program.path, argv, options, symbols=program.symbols)
         return cls(system, io, budget=budget, program=program)
 
@@ -441,6 +455,11 @@ class DebugSession:
 
     def _add_mark(self, mark: Mark) -> Mark:
         """Append a mark at the live end; it becomes the current position."""
+        last = self.timeline.last if len(self.timeline) else None
+        if last is not None and "insns" in last.extra and mark.arrive is not None:
+            n = known_length(mark.arrive)
+            if n is not None:  # instructions since the start, when known without a replay
+                mark.extra["insns"] = last.extra["insns"] + n + _executed(mark)
         self.timeline.append(mark)
         self._path = ()
         self.pos = (mark, 0)
@@ -827,12 +846,17 @@ class DebugSession:
             if self._stdin_wait(kind):
                 return Stop("input", "the program reads its standard input: type a line "
                             "(or close the input)", pc)
+            if self._insns is not None and self._syscall_name(kind) in READS_CLOCK:
+                # As a hooked count sees it: Unicorn reports `int 0x80` with the pc past
+                # it (counted), `syscall` and `sysenter` at it (not yet).
+                self._sync_insns(1 if kind == "int 0x80" else 0)
             before = self.regs()
             self._hook_mode = None
             self._run_guarded(count=1)
             return self._after_crossing(kind, before)
         if kind in ("rdtsc", "rdtscp"):
             # Its value differs on every run: keep the result (registers only) as a mark.
+            self._sync_insns()  # a virtual clock's counter: exact here
             self._hook_mode = None
             self._run_guarded(count=1)
             self._add_mark(self._snapshot("rdtsc", self._path, applied=True, memory=False))
@@ -854,6 +878,43 @@ class DebugSession:
             self._add_mark(self._snapshot("vdso", self._path, applied=False))
             self.pos[0].events.extend(self._take_events())
         return None
+
+    # -- the virtual clock's instruction count ---------------------------------------------
+    def _sync_insns(self, extra: int = 0) -> None:
+        """Make the instruction count exact at the live position, before something reads
+        the time there (a time syscall, rdtsc, an emulated vsyscall). A free run since the
+        last mark is counted by replay (as stepping back into it would), so the reading is
+        the same however the user got here: stepping, or running freely. Elsewhere the
+        clock keeps the count of its last reading, plus each crossing's modelled cost."""
+        if self._insns is None:
+            return
+        n = known_length(self._path)
+        if n is not None and "insns" in self.pos[0].extra:
+            count = self.pos[0].extra["insns"] + n
+        else:
+            # Counting replays move the machine: first keep the live end as a plain mark,
+            # then come back to it.
+            self._freeze()
+            count = self._insns_at(self.pos[0])
+            self._ensure()
+        self._insns.count = count + extra
+
+    def _insns_at(self, mark: Mark) -> int:
+        """Instructions executed from the start to `mark`'s state, counting stretches that
+        were run freely by replay. An interrupted run (Esc) cannot be counted: its
+        instructions are left out."""
+        chain = []
+        while "insns" not in mark.extra:
+            prev = self.timeline.prev(mark)
+            if prev is None:
+                break
+            chain.append(mark)
+            mark = prev
+        count = mark.extra.get("insns", 0)
+        for m in reversed(chain):
+            count += (self.gap_length(m) or 0) + _executed(m)
+            m.extra["insns"] = count
+        return count
 
     def _tick(self) -> None:
         """The kernel's timer tick (the clock data the vDSO and the vsyscall page read).
@@ -909,6 +970,8 @@ class DebugSession:
         vsyscall."""
         s = self.system
         kind, detail = pending
+        if kind == "vsyscall":
+            self._sync_insns()  # the emulated call reads the time
         before = self.regs()
         s.enter_kernel(pending)
         if not self._exited():
