@@ -250,3 +250,72 @@ def test_run_and_the_stepping_engine_read_the_same_virtual_times(program):
     finally:
         s.close()
     assert len(want) == 3 and got == want
+
+
+CLOCKS = ["real", "virtual", "virtual:0", "frozen:0", "frozen:1700000000"]
+
+
+@pytest.mark.parametrize("clock", CLOCKS)
+@pytest.mark.parametrize("name", ["time-three-ways", "time-three-ways-32", "vsyscall-time"])
+def test_the_programs_that_compare_readings_pass_on_every_clock(name, clock):
+    page = programs.find(name)
+    run = run_guest(page.path, bits=32 if page.arch == "i386" else 64, clock=clock)
+    assert run.status == page.status, run.stdout.decode()
+
+
+SLEEPER = """bits 64
+section .data
+req:    dq 200, 0               ; 200 s
+t0:     dq 0, 0
+t1:     dq 0, 0
+section .text
+_start:
+    mov eax, 228                ; clock_gettime(CLOCK_MONOTONIC, &t0)
+    mov edi, 1
+    lea rsi, [rip + t0]
+    syscall
+    mov eax, 35                 ; nanosleep(&req, NULL)
+    lea rdi, [rip + req]
+    xor esi, esi
+    syscall
+    mov eax, 228
+    mov edi, 1
+    lea rsi, [rip + t1]
+    syscall
+    mov rdi, [rip + t1]         ; exit(seconds slept)
+    sub rdi, [rip + t0]
+    mov eax, 60
+    syscall
+"""
+
+
+def test_a_virtual_sleep_moves_the_guests_time_and_returns_at_once(tmp_path):
+    start = time.monotonic()
+    run = run_guest("sleep.s", source=SLEEPER, clock="virtual")
+    assert run.status == 200
+    assert time.monotonic() - start < 60  # the host did not wait 200 s
+    path = tmp_path / "sleep.s"
+    path.write_text(SLEEPER)
+    s = DebugSession.create(load_program(str(path)), ["sleep"], RunOptions(seed=1))
+    try:
+        s.cont()
+        assert s.system.process.status == 200
+    finally:
+        s.close()
+
+
+def test_the_status_line_and_a_recording_say_which_clock(tmp_path):
+    from kernel_model.recording import load
+    from tui.panels.status import status_line
+
+    s = _demo()
+    try:
+        assert ("   virtual clock", "muted") in status_line(s.view())
+    finally:
+        s.close()
+    rec = tmp_path / "demo.json"
+    r = cli("run", "--record", str(rec), "time-three-ways")
+    assert r.returncode == 0, r.stderr.decode()
+    assert {v.clock for v in load(str(rec)).views} == {"virtual clock"}
+    real = run_guest(PROGRAMS / "asm" / "hello_syscall.s")
+    assert real.system.clock.describe() == "real clock"
