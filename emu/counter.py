@@ -44,6 +44,12 @@ class InstructionCounter:
         self.handle = machine.hook_block_fast(on_block)
         machine.after_run.append(self._settle)
 
+    def remove(self) -> None:
+        """Take the hook off the machine (blocks already translated still call it until
+        the translation cache is flushed)."""
+        self.machine.unhook(self.handle)
+        self.machine.after_run.remove(self._settle)
+
     def _insns_in(self, addr: int, size: int) -> int:
         key = (addr, size)
         n = self._sizes.get(key)

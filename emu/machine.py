@@ -29,6 +29,8 @@ _reg_read_batch = _lib.uc_reg_read_batch
 _reg_write_batch = _lib.uc_reg_write_batch
 _hook_add = _lib.uc_hook_add
 _hook_add.restype = ctypes.c_int
+_hook_del = _lib.uc_hook_del
+_hook_del.restype = ctypes.c_int
 # Unicorn's callback for a hooked rdtsc/rdtscp (uc_cb_insn_cpuid_t): returning 1 skips the
 # instruction's own effect. The Python binding maps only IN/OUT/SYSCALL/SYSENTER/CPUID, so
 # this hook is added through the C API directly.
@@ -99,7 +101,7 @@ class Machine:
         self._batches: dict[tuple[int, ...], _RegBatch] = {}
         self._hooks: list[int] = []
         self._host_buffers: dict[int, ctypes.Array] = {}  # kept alive while mapped
-        self._callbacks: list = []  # ctypes callbacks, kept alive while hooked
+        self._callbacks: dict[int, object] = {}  # ctypes hooks: handle -> its callback
         self.after_run: list = []  # called with no argument after every emu_start returns
 
     # -- registers ---------------------------------------------------------------
@@ -281,7 +283,7 @@ class Machine:
                         ctypes.c_uint64(1), ctypes.c_uint64(0))
         if err:
             raise UcError(err)
-        self._callbacks.append(cb)
+        self._callbacks[handle.value] = cb  # kept alive while hooked
         self._hooks.append(handle.value)
         return handle.value
 
@@ -310,11 +312,17 @@ class Machine:
                             ctypes.c_uint64(1), ctypes.c_uint64(0), ctypes.c_int(insn))
             if err:
                 raise UcError(err)
-            self._callbacks.append(cb)
+            self._callbacks[handle.value] = cb
             self._hooks.append(handle.value)
 
     def unhook(self, handle: int) -> None:
-        self.uc.hook_del(handle)
+        if handle in self._callbacks:  # added through ctypes: not the binding's to delete
+            err = _hook_del(self._h, ctypes.c_size_t(handle))
+            if err:
+                raise UcError(err)
+            del self._callbacks[handle]
+        else:
+            self.uc.hook_del(handle)
         self._hooks.remove(handle)
 
     # -- running -----------------------------------------------------------------

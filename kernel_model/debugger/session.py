@@ -52,6 +52,9 @@ from kernel_model.syscalls.timekeeping import READS_CLOCK
 
 DEFAULT_BUDGET = 256 << 20
 INDEX_CHUNK = 1 << 16  # how far a forward replay may run instead of restoring a nearer mark
+# A virtual clock's reading after a free run counts the run by one replay with a counting
+# hook (~0.5 us a basic block) up to this many instructions, by bisection beyond.
+COUNT_REPLAY_MAX = 1 << 20
 # Chunk sizes when counting a free run (session._locate): coarse points are kept.
 LOCATE_CHUNKS = (1 << 20, 1 << 16, 1 << 12)
 TRAP_KINDS = ("syscall", "int 0x80", "sysenter")
@@ -882,27 +885,56 @@ class DebugSession:
     # -- the virtual clock's instruction count ---------------------------------------------
     def _sync_insns(self, extra: int = 0) -> None:
         """Make the instruction count exact at the live position, before something reads
-        the time there (a time syscall, rdtsc, an emulated vsyscall). A free run since the
-        last mark is counted by replay (as stepping back into it would), so the reading is
-        the same however the user got here: stepping, or running freely. Elsewhere the
-        clock keeps the count of its last reading, plus each crossing's modelled cost."""
+        the time there (a time syscall, rdtsc, an emulated vsyscall). Free runs since the
+        last counted mark are counted by replay (as stepping back into them would), so the
+        reading is the same however the user got here: stepping, or running freely.
+        Elsewhere the clock keeps the count of its last reading (plus each crossing's
+        modelled cost). `extra`: instructions of the trap itself the hooked count of
+        `run --clock virtual` includes at that point."""
         if self._insns is None:
             return
-        n = known_length(self._path)
-        if n is not None and "insns" in self.pos[0].extra:
-            count = self.pos[0].extra["insns"] + n
-        else:
-            # Counting replays move the machine: first keep the live end as a plain mark,
-            # then come back to it.
-            self._freeze()
-            count = self._insns_at(self.pos[0])
-            self._ensure()
-        self._insns.count = count + extra
+        mark, path = self.pos[0], self._path
+        moved = "insns" not in mark.extra
+        base = self._insns_at(mark)  # may replay earlier stretches: the machine moves
+        n = known_length(path)
+        if n is None:
+            n = self._replay_counting(mark, path)  # ends at the live end again
+            if n is None:  # too long for the hook: by bisection, from a mark kept here
+                self._materialize(mark)
+                self._replay_path(path)
+                self._freeze()
+                base, n = self._insns_at(self.pos[0]), 0
+                self._ensure()
+        elif moved:
+            self._materialize(mark)  # back to the live end
+            self._replay_path(path)
+        self._insns.count = base + n + extra
+
+    def _replay_counting(self, mark: Mark, path) -> int | None:
+        """The length of `path` from `mark`, by replaying it once with a block-counting
+        hook: cheap for the short runs between two time reads, and it leaves no mark
+        behind. None (the machine then somewhere on the path) when it is longer than
+        COUNT_REPLAY_MAX; the caller counts it by bisection, at Unicorn's full speed."""
+        from emu.counter import InstructionCounter
+
+        uc = self.machine.uc
+        self._materialize(mark)
+        counter = InstructionCounter(self.machine, budget=COUNT_REPLAY_MAX)
+        uc.ctl_flush_tb()  # blocks translated before the hook would not call it
+        try:
+            self._replay_path(path)
+        except ReplayDiverged:
+            if not counter.exceeded:
+                raise
+        finally:
+            counter.remove()
+            uc.ctl_flush_tb()  # free runs keep full speed
+        return None if counter.exceeded else counter.count
 
     def _insns_at(self, mark: Mark) -> int:
         """Instructions executed from the start to `mark`'s state, counting stretches that
-        were run freely by replay. An interrupted run (Esc) cannot be counted: its
-        instructions are left out."""
+        were run freely by replay (the machine then moves). An interrupted run (Esc) cannot
+        be counted: its instructions are left out."""
         chain = []
         while "insns" not in mark.extra:
             prev = self.timeline.prev(mark)
@@ -911,9 +943,17 @@ class DebugSession:
             chain.append(mark)
             mark = prev
         count = mark.extra.get("insns", 0)
+        prev = mark
         for m in reversed(chain):
-            count += (self.gap_length(m) or 0) + _executed(m)
+            n = m.length
+            if n is None and m.arrive is not None:
+                n = self._replay_counting(prev, m.arrive)
+                self._machine_at = None
+                if n is None:
+                    n = self.gap_length(m)
+            count += (n or 0) + _executed(m)
             m.extra["insns"] = count
+            prev = m
         return count
 
     def _tick(self) -> None:
