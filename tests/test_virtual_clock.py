@@ -319,3 +319,48 @@ def test_the_status_line_and_a_recording_say_which_clock(tmp_path):
     assert {v.clock for v in load(str(rec)).views} == {"virtual clock"}
     real = run_guest(PROGRAMS / "asm" / "hello_syscall.s")
     assert real.system.clock.describe() == "real clock"
+
+
+LONG_RUN = """bits 64
+section .data
+ts:     dq 0, 0
+section .text
+_start:
+    mov eax, 228                ; clock_gettime(CLOCK_REALTIME, &ts)
+    xor edi, edi
+    lea rsi, [rip + ts]
+    syscall
+    mov ecx, {loops}
+spin:
+    dec ecx
+    jnz spin
+    mov eax, 228
+    xor edi, edi
+    lea rsi, [rip + ts]
+    syscall
+    rdtsc
+    mov eax, 60
+    xor edi, edi
+    syscall
+"""
+
+
+@pytest.mark.parametrize("loops", [1000, 700_000])
+def test_a_free_run_is_counted_exactly_before_the_next_reading(tmp_path, loops):
+    """A short run is counted by one replay with a hook, one over a million instructions by
+    bisection: either way the reading is the one `run --clock virtual` makes."""
+    src = LONG_RUN.format(loops=loops)
+    run = run_guest("long.s", source=src, clock="virtual:1700000000")
+    want = [e.text for e in run.events if isinstance(e, SyscallReturned)
+            and "tv_sec=" in e.text]
+    assert len(want) == 2 and want[0] != want[1]
+    path = tmp_path / "long.s"
+    path.write_text(src)
+    s = DebugSession.create(load_program(str(path)), ["long"],
+                            RunOptions(seed=1, clock="virtual:1700000000"))
+    try:
+        s.cont()
+        assert s.system.process.status == 0
+        assert _readings(s) == want
+    finally:
+        s.close()

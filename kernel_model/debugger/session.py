@@ -935,26 +935,31 @@ class DebugSession:
         """Instructions executed from the start to `mark`'s state, counting stretches that
         were run freely by replay (the machine then moves). An interrupted run (Esc) cannot
         be counted: its instructions are left out."""
-        chain = []
-        while "insns" not in mark.extra:
-            prev = self.timeline.prev(mark)
-            if prev is None:
-                break
-            chain.append(mark)
-            mark = prev
-        count = mark.extra.get("insns", 0)
-        prev = mark
-        for m in reversed(chain):
-            n = m.length
-            if n is None and m.arrive is not None:
-                n = self._replay_counting(prev, m.arrive)
-                self._machine_at = None
-                if n is None:
-                    n = self.gap_length(m)
-            count += (n or 0) + _executed(m)
-            m.extra["insns"] = count
-            prev = m
-        return count
+        while True:
+            chain, known = [], mark
+            while "insns" not in known.extra:
+                prev = self.timeline.prev(known)
+                if prev is None:
+                    break
+                chain.append(known)
+                known = prev
+            count = known.extra.get("insns", 0)
+            prev = known
+            for m in reversed(chain):
+                n = m.length
+                if n is None and m.arrive is not None:
+                    n = self._replay_counting(prev, m.arrive)
+                    self._machine_at = None
+                    if n is None:
+                        # Counted by bisection, which leaves index points before `m`:
+                        # walk the chain again, through them.
+                        self.gap_length(m)
+                        break
+                count += (n or 0) + _executed(m)
+                m.extra["insns"] = count
+                prev = m
+            else:
+                return count
 
     def _tick(self) -> None:
         """The kernel's timer tick (the clock data the vDSO and the vsyscall page read).
