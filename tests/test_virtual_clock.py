@@ -364,3 +364,25 @@ def test_a_free_run_is_counted_exactly_before_the_next_reading(tmp_path, loops):
         assert _readings(s) == want
     finally:
         s.close()
+
+
+def test_the_tui_opens_the_demo_on_a_virtual_clock_and_refuses_a_bad_one():
+    from tui.cli import build_parser
+    from tui.launch import session_factory
+
+    make, name = session_factory(build_parser().parse_args(["tui"]))
+    s = make()
+    try:
+        assert name == "time-three-ways" and s.system.clock.kind == "virtual"
+    finally:
+        s.close()
+    make, _ = session_factory(build_parser().parse_args(["tui", "--clock", "frozen:5"]))
+    s = make()
+    try:
+        assert s.system.clock.kind == "frozen"
+    finally:
+        s.close()
+    r = cli("tui", "--clock", "virtual:soon")
+    assert r.returncode == 2
+    assert r.stderr.decode().strip() == ("syscall-lab: error: bad --clock 'virtual:soon': "
+                                         "expected virtual:EPOCH, EPOCH in seconds since 1970")

@@ -390,4 +390,8 @@ def cmd_table(args) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m tui.cli`: run the module the other modules import (tui.cli), not this copy
+    # named __main__, whose UsageError would not catch the one they raise.
+    from tui.cli import main as _main
+
+    sys.exit(_main())
