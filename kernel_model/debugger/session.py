@@ -908,7 +908,8 @@ class DebugSession:
         elif moved:
             self._materialize(mark)  # back to the live end
             self._replay_path(path)
-        self._insns.count = base + n + extra
+        # Never backwards, even where history was dropped before anything counted it.
+        self._insns.count = max(self._insns.count, base + n + extra)
 
     def _replay_counting(self, mark: Mark, path) -> int | None:
         """The length of `path` from `mark`, by replaying it once with a block-counting
