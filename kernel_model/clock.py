@@ -11,8 +11,12 @@
   give the same readings (replays and recordings are exact).
 
 The virtual clock's time-stamp counter ticks at 1 GHz (one cycle a nanosecond) so the vDSO's
-mult/shift conversion is exact: the guest's `rdtsc`, the vDSO, the vsyscall page and the
-syscalls read one timeline to the nanosecond.
+mult/shift conversion is exact: the guest's `rdtsc` (hooked: Unicorn calls the hook only when
+the guest executes one, ~0.8 us each), the vDSO, the vsyscall page and the syscalls read one
+timeline to the nanosecond. The instruction count comes from `counter`: under `run` a block
+hook (emu.counter, exact at any point, ~0.5 us a basic block); under the stepping session a
+KnownCount the session makes exact before each time read (counting a free run by replay),
+so free runs keep full speed; between reads it holds the last read's count.
 """
 
 from __future__ import annotations
