@@ -1,39 +1,140 @@
-"""The clocks the guest reads: the host's real clock, or a frozen one for reproducible runs
-(`--clock frozen:EPOCH`), which only moves when the guest sleeps."""
+"""The clocks the guest reads:
+
+- real: the host's clock (`run`'s default);
+- frozen (`--clock frozen:EPOCH`): stands still, and only moves when the guest sleeps, for
+  reproducible runs;
+- virtual (`--clock virtual[:EPOCH]`, the stepping TUI's): starts at the host's time (or
+  EPOCH) and then advances only with the guest's own progress, never with the host's: each
+  instruction executed costs INSN_PS, each crossing into the kernel its modelled cost
+  (kernel_model.costs), each sleep its length. A person pausing for minutes between two
+  steps leaves the guest's time where it was, and the same instructions and crossings always
+  give the same readings (replays and recordings are exact).
+
+The virtual clock's time-stamp counter ticks at 1 GHz (one cycle a nanosecond) so the vDSO's
+mult/shift conversion is exact: the guest's `rdtsc` (hooked: Unicorn calls the hook only when
+the guest executes one, ~0.8 us each), the vDSO, the vsyscall page and the syscalls read one
+timeline to the nanosecond. The instruction count comes from `counter`: under `run` a block
+hook (emu.counter, exact at any point, ~0.5 us a basic block); under the stepping session a
+KnownCount the session makes exact before each time read (counting a free run by replay),
+so free runs keep full speed; between reads it holds the last read's count.
+"""
 
 from __future__ import annotations
 
 import time
 
+NSEC = 1_000_000_000
+# A frozen or virtual machine "booted" 1000 s before its first instant.
+BOOT_AGO_NS = 1000 * NSEC
+# The modelled time of one instruction: one cycle at ~2 GHz with one instruction a cycle, in
+# picoseconds (the costs of KERNEL_FACTS §6 were measured on a 2.1 GHz machine).
+INSN_PS = 500
+VIRTUAL_TSC_HZ = NSEC
+
+KINDS = ("real", "frozen", "virtual")
+
+
+class KnownCount:
+    """The instruction count of a virtual clock kept by whoever drives the machine (the
+    stepping session, which makes it exact where the time is read) instead of a hook."""
+
+    def __init__(self):
+        self.count = 0
+
+    def executed(self, pc: int | None = None) -> int:
+        return self.count
+
+
+def _epoch(spec: str) -> int:
+    kind, _, value = spec.partition(":")
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < 1 << 33:
+        raise ValueError(f"bad --clock {spec!r}: expected {kind}:EPOCH, EPOCH in seconds "
+                         "since 1970") from None
+    return int(seconds * NSEC)
+
 
 class Clock:
-    def __init__(self, frozen_epoch_ns: int | None = None):
-        self.frozen = frozen_epoch_ns is not None
+    def __init__(self, frozen_epoch_ns: int | None = None, *, virtual: bool = False,
+                 epoch_ns: int | None = None):
+        self.kind = "virtual" if virtual else "frozen" if frozen_epoch_ns is not None \
+            else "real"
+        self.frozen = self.kind == "frozen"
+        self.virtual = self.kind == "virtual"
         self._frozen_now = frozen_epoch_ns or 0
         self._boot_mono = time.monotonic_ns()
         self._start_cpu = time.process_time_ns()
-        self.on_change: list = []  # called when a frozen clock moves
+        self.on_change: list = []  # called when a frozen or virtual clock moves by itself
+        # virtual: where the timeline starts, and what moved it beyond the instructions
+        self.start_ns = (epoch_ns if epoch_ns is not None else time.time_ns()) \
+            if virtual else 0
+        self.charged_ns = 0  # crossings' modelled costs
+        self.slept_ns = 0
+        self.counter = None  # an InstructionCounter: the instructions executed so far
 
     @classmethod
     def parse(cls, spec: str) -> Clock:
         if spec in ("", "real"):
             return cls()
         if spec.startswith("frozen:"):
-            value = spec[len("frozen:"):]
-            try:
-                seconds = float(value)
-            except ValueError:
-                raise ValueError(f"bad --clock {spec!r}: expected frozen:EPOCH_SECONDS") from None
-            return cls(int(seconds * 1_000_000_000))
-        raise ValueError(f"bad --clock {spec!r}: use 'real' or 'frozen:EPOCH'")
+            return cls(_epoch(spec))
+        if spec == "virtual":
+            return cls(virtual=True)
+        if spec.startswith("virtual:"):
+            return cls(virtual=True, epoch_ns=_epoch(spec))
+        raise ValueError(f"bad --clock {spec!r}: use 'real', 'virtual', 'virtual:EPOCH' or "
+                         "'frozen:EPOCH'")
 
+    def describe(self) -> str:
+        """What the screen says about the clock in use."""
+        if self.virtual:
+            return "virtual clock"
+        return "frozen clock" if self.frozen else "real clock"
+
+    # -- the virtual timeline ---------------------------------------------------------------
+    def elapsed_ns(self) -> int:
+        """Virtual time since the timeline started: a function of the guest's progress."""
+        insns = self.counter.executed() if self.counter is not None else 0
+        return insns * INSN_PS // 1000 + self.charged_ns + self.slept_ns
+
+    def tsc(self) -> int:
+        """The virtual time-stamp counter (1 GHz, counting since the virtual boot)."""
+        return BOOT_AGO_NS + self.elapsed_ns()
+
+    def charge_ns(self, ns: float) -> None:
+        """A crossing's modelled cost: the virtual clock moves by it (the others ignore it)."""
+        if self.virtual:
+            self.charged_ns += int(ns)
+            for callback in self.on_change:
+                callback()
+
+    def state(self) -> tuple:
+        """What the stepping session saves at each point of history, to restore it there."""
+        count = self.counter.count if self.counter is not None else 0
+        return (self._frozen_now, self.charged_ns, self.slept_ns, count,
+                self.__dict__.get("_epoch0"))
+
+    def restore(self, state: tuple) -> None:
+        self._frozen_now, self.charged_ns, self.slept_ns, count, epoch0 = state
+        if self.counter is not None:
+            self.counter.count = count
+        if epoch0 is not None:
+            self.__dict__["_epoch0"] = epoch0
+
+    # -- what the kernel reads -------------------------------------------------------------
     def realtime_ns(self) -> int:
+        if self.virtual:
+            return self.start_ns + self.elapsed_ns()
         return self._frozen_now if self.frozen else time.time_ns()
 
     def monotonic_ns(self) -> int:
+        if self.virtual:
+            return BOOT_AGO_NS + self.elapsed_ns()
         if self.frozen:
-            # A frozen machine "booted" 1000 s before the frozen instant.
-            return 1000 * 1_000_000_000 + (self._frozen_now - self._frozen_epoch_start)
+            return BOOT_AGO_NS + (self._frozen_now - self._frozen_epoch_start)
         return time.monotonic_ns()
 
     @property
@@ -44,17 +145,22 @@ class Clock:
         return self.monotonic_ns()
 
     def cputime_ns(self) -> int:
+        if self.virtual:
+            return self.elapsed_ns() - self.slept_ns  # a sleeping process uses no CPU
         if self.frozen:
-            return self.monotonic_ns() - 1000 * 1_000_000_000
+            return self.monotonic_ns() - BOOT_AGO_NS
         return time.process_time_ns() - self._start_cpu
 
     def sleep_ns(self, ns: int) -> None:
         if ns <= 0:
             return
-        if self.frozen:
+        if self.virtual:
+            self.slept_ns += ns  # the guest's time moves; the host does not wait
+        elif self.frozen:
             self._frozen_epoch_start  # noqa: B018  (pin the epoch before moving)
             self._frozen_now += ns
-            for callback in self.on_change:
-                callback()
         else:
             time.sleep(ns / 1e9)
+            return
+        for callback in self.on_change:
+            callback()

@@ -67,6 +67,9 @@ class Kernel:
         # Called when the first listener attaches: the system adds the hooks that only a
         # trace needs (the vDSO watcher), so an untraced run has none.
         self.on_first_listener: Callable | None = None
+        # Called with the mechanism at each trap, before its handler (a virtual clock charges
+        # the crossing's modelled cost); None on the hot path of a real-clock run.
+        self.on_trap: Callable | None = None
         if machine.arch.bits == 64:
             machine.hook_syscall(self._on_syscall)
         else:
@@ -107,6 +110,8 @@ class Kernel:
         # length after the hook returns (see resume_at).
         self.abi = X86_64_ABI
         self.mechanism = "syscall"
+        if self.on_trap is not None:
+            self.on_trap("syscall")
         if not self.listeners:
             # The hot path: read only what this handler needs, write the three results.
             nr, pc, rflags = m.regs(_SYSCALL64_HEAD)
@@ -149,6 +154,8 @@ class Kernel:
         args = tuple(v & 0xFFFFFFFF for v in vals[1:])
         self.abi = I386_ABI
         self.mechanism = "int 0x80"
+        if self.on_trap is not None:
+            self.on_trap("int 0x80")
         ret_reg = RAX if m.arch.bits == 64 else EAX
         if not self.listeners:
             ret = self._call(I386_ABI, nr, args)
@@ -187,6 +194,8 @@ class Kernel:
         args = tuple(vals[1:6]) + (arg6,)
         self.abi = I386_ABI
         self.mechanism = "sysenter"
+        if self.on_trap is not None:
+            self.on_trap("sysenter")
         pad = self.sysenter_landing_pad
         pc = m.pc  # as for `syscall`, Unicorn's hook sees eip still at the instruction
         if self.listeners:

@@ -120,7 +120,7 @@ class Recorder:
             "upcoming_name": v.upcoming_name, "walk": walk, "exited": v.exited,
             "exit_text": v.exit_text, "waiting_input": v.waiting_input,
             "pending_fault": v.pending_fault, "symbol": v.symbol,
-            "breakpoints": list(v.breakpoints),
+            "breakpoints": list(v.breakpoints), "clock": v.clock,
         }
         return self._intern("views", d)
 
@@ -347,7 +347,7 @@ class Recording:
             breakpoints=tuple(raw.get("breakpoints", ())),
             waiting_input=raw.get("waiting_input", False),
             pending_fault=raw.get("pending_fault", ""), symbol=raw.get("symbol", ""),
-            upcoming_name=raw.get("upcoming_name", ""))
+            upcoming_name=raw.get("upcoming_name", ""), clock=raw.get("clock", ""))
         self._views[i] = v
         return v
 

@@ -24,7 +24,7 @@ from emu.machine import PAGE, PROT_READ, PROT_WRITE, Machine, page_down
 from emu.segments import Gdt
 from kernel_model import exec as binfmt
 from kernel_model import signals, vsyscall
-from kernel_model.clock import Clock
+from kernel_model.clock import Clock, KnownCount
 from kernel_model.eras import DEFAULT_ERA, era_named
 from kernel_model.events import ProcessExited, ProcessStarted, RunStopped
 from kernel_model.kernel import Kernel
@@ -50,7 +50,7 @@ class Mount:
 @dataclass
 class RunOptions:
     seed: int | None = None
-    clock: str = "real"  # "real" or "frozen:EPOCH"
+    clock: str = "real"  # "real", "frozen:EPOCH", "virtual" or "virtual:EPOCH"
     mounts: list[Mount] = field(default_factory=list)
     max_insns: int | None = None
     timeout: float | None = None  # seconds
@@ -64,6 +64,9 @@ class RunOptions:
     kernel: str = DEFAULT_ERA  # the era preset (kernel_model.eras)
     vsyscall: str | None = None  # native|emulate|xonly|none; None: the era's default
     vdso: bool | None = None  # False: like the vdso=0 boot parameter; None: the era's default
+    # A virtual clock counts instructions with a block hook, unless the driver keeps the
+    # count itself (the stepping session: no hook, so its free runs keep full speed).
+    count_hook: bool = True
 
 
 class System:
@@ -143,8 +146,15 @@ class System:
         self.machine.hook_interrupt(self._on_interrupt)
         self.machine.hook_bad_memory(self._on_bad_memory)
         self.machine.hook_bad_instruction(self._on_bad_instruction)
+        hooked = self.clock.virtual and options.count_hook
         self.counter = InstructionCounter(self.machine, options.max_insns) \
-            if options.max_insns is not None else None
+            if options.max_insns is not None or hooked else None
+        if self.clock.virtual:
+            # The guest's progress is its time: instructions (counted), crossings (charged
+            # at each trap), and the TSC its rdtsc reads (the vDSO's clock source).
+            self.clock.counter = self.counter if hooked else KnownCount()
+            self.machine.hook_rdtsc(self.clock.tsc)
+            self.kernel.on_trap = _charger(self.clock, arch.bits)
         self.started = False
         self.vdso_watcher = None
         self.vsyscall_watcher = None
@@ -340,7 +350,10 @@ class _KernelTimer:
             self._wake_r, self._wake_w = os.pipe()
             os.set_blocking(self._wake_w, False)
             self._old_wakeup = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
-        if self.system.tick_jobs or self.deadline is not None or self._wake_r is not None:
+        # A virtual clock's page is refreshed at crossings, by the guest's own time: a host
+        # timer would make its bytes depend on the host's speed.
+        self.jobs = () if self.system.clock.virtual else self.system.tick_jobs
+        if self.jobs or self.deadline is not None or self._wake_r is not None:
             self._thread = threading.Thread(target=self._loop, daemon=True)
             self._thread.start()
         else:
@@ -376,12 +389,23 @@ class _KernelTimer:
                 self._done.wait(wait)
             if self._done.is_set():
                 return
-            for job in self.system.tick_jobs:
+            for job in self.jobs:
                 job()
             if self.deadline is not None and time.monotonic() >= self.deadline:
                 self.expired = True
                 m.stop()
                 return
+
+
+def _charger(clock, bits: int):
+    """What the kernel calls at each trap under a virtual clock: the crossing's modelled cost
+    moves the guest's time."""
+    from kernel_model.costs import cost_of
+
+    def charge(mechanism: str) -> None:
+        clock.charge_ns(cost_of(mechanism, bits).ns)
+
+    return charge
 
 
 def default_env() -> list[str]:

@@ -97,8 +97,10 @@ def map_vdso(system) -> MappedVdso:
     keeper.update(write, vvar)
     lock = threading.Lock()
     mapped = MappedVdso(image, base, vvar, keeper, write, lock)
-    system.kernel.clock = VdsoTimeline(system.clock, keeper, lock)
-    # A frozen clock moves only when the guest sleeps: refresh the page right then.
+    if not system.clock.virtual:  # a virtual clock already is the one exact timeline
+        system.kernel.clock = VdsoTimeline(system.clock, keeper, lock)
+    # A frozen clock moves only when the guest sleeps, a virtual one at crossings (and
+    # sleeps): refresh the page right then (at most once a tick, for a virtual one).
     system.clock.on_change.append(mapped.tick)
     pad = mapped.symbol("int80_landing_pad")
     if system.arch.bits == 32 and pad is not None:

@@ -106,6 +106,7 @@ class StopView:
     pending_fault: str
     symbol: str  # where the pc is, "name+0x12"
     upcoming_name: str = ""  # the symbol a call into the vDSO goes to
+    clock: str = ""  # the guest's clock: "virtual clock", "frozen clock", "real clock"
 
 
 # -- a transition told in phases (kernel_model.debugger.transition builds them) ---------

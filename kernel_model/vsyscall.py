@@ -79,6 +79,8 @@ def emulate(system, address: int) -> None:
         system.signals.force(signals.SIGSEGV, signals.SI_KERNEL, 0)
         return
     name = ENTRIES[nr]
+    if k.on_trap is not None:
+        k.on_trap("vsyscall emulated")
     sp = m.sp
     try:
         caller = m.read_u64(sp)

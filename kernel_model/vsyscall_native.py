@@ -51,11 +51,16 @@ class NativeTimeData:
         self.write = write
         self.seq = 0
         self._last = 0
+        self._last_virtual: int | None = None  # a virtual clock ticks on its own time
         self._lock = threading.Lock()  # the timer thread and a sleeping guest's syscall
 
     def tick(self) -> None:
         with self._lock:
-            if self.keeper.frozen or time.monotonic_ns() - self._last >= self.TICK_NS:
+            if self.keeper.virtual:
+                now = self.keeper.clock.monotonic_ns()
+                if self._last_virtual is None or now - self._last_virtual >= self.TICK_NS:
+                    self.update(self.write)
+            elif self.keeper.frozen or time.monotonic_ns() - self._last >= self.TICK_NS:
                 self.update(self.write)
 
     def update(self, write) -> None:
@@ -73,3 +78,5 @@ class NativeTimeData:
         self.seq = odd + 1
         write(base + SEQ, struct.pack("<I", self.seq))
         self._last = time.monotonic_ns()
+        if k.virtual:
+            self._last_virtual = k.clock.monotonic_ns()

@@ -97,8 +97,10 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    help="bytes of each string shown in the trace (default 32)")
     m = p.add_argument_group("machine")
     m.add_argument("--seed", type=int, help="fix ASLR and randomness for a reproducible run")
-    m.add_argument("--clock", default="real", metavar="real|frozen:EPOCH",
-                   help="the guest's clock (default: the host's real clock)")
+    m.add_argument("--clock", default="real", metavar="real|virtual[:EPOCH]|frozen:EPOCH",
+                   help="the guest's clock: the host's (run's default), a virtual one that "
+                        "moves only with the guest's instructions and crossings (the "
+                        "stepping TUI's, where real means virtual), or a frozen one")
     m.add_argument("--mount", action="append", type=_mount, default=[],
                    metavar="HOST[:GUEST][:rw]", help="share a host directory (read-only "
                    "unless :rw)")
@@ -411,4 +413,8 @@ def cmd_table(args) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m tui.cli`: run the module the other modules import (tui.cli), not this copy
+    # named __main__, whose UsageError would not catch the one they raise.
+    from tui.cli import main as _main
+
+    sys.exit(_main())

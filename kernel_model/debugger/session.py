@@ -31,6 +31,7 @@ from unicorn import x86_const as X
 
 from emu.machine import PROT_EXEC
 from kernel_model import signals
+from kernel_model.clock import KnownCount
 from kernel_model.debugger import insn as insns
 from kernel_model.debugger.guestio import GuestIo
 from kernel_model.debugger.state import (
@@ -47,9 +48,13 @@ from kernel_model.events import (
     SyscallReturned,
     VdsoCalled,
 )
+from kernel_model.syscalls.timekeeping import READS_CLOCK
 
 DEFAULT_BUDGET = 256 << 20
 INDEX_CHUNK = 1 << 16  # how far a forward replay may run instead of restoring a nearer mark
+# A virtual clock's reading after a free run counts the run by one replay with a counting
+# hook (~0.5 us a basic block) up to this many instructions, by bisection beyond.
+COUNT_REPLAY_MAX = 1 << 20
 # Chunk sizes when counting a free run (session._locate): coarse points are kept.
 LOCATE_CHUNKS = (1 << 20, 1 << 16, 1 << 12)
 TRAP_KINDS = ("syscall", "int 0x80", "sysenter")
@@ -64,6 +69,12 @@ EXTRA_REGS = (("eflags", X.UC_X86_REG_EFLAGS), ("fs_base", X.UC_X86_REG_FS_BASE)
               ("gs_base", X.UC_X86_REG_GS_BASE), ("cs", X.UC_X86_REG_CS),
               ("ss", X.UC_X86_REG_SS), ("ds", X.UC_X86_REG_DS), ("es", X.UC_X86_REG_ES),
               ("fs", X.UC_X86_REG_FS), ("gs", X.UC_X86_REG_GS))
+
+
+def _executed(mark: Mark) -> int:
+    """Instructions a mark's own step executed: a trap or an rdtsc (the session ran it);
+    a signal delivery or an emulated vsyscall executes none."""
+    return 1 if mark.applied and mark.kind in TRAP_KINDS + ("rdtsc",) else 0
 
 
 class ReplayDiverged(Exception):
@@ -156,6 +167,10 @@ class DebugSession:
         self._counting = False  # whether translated blocks carry Unicorn's counting hook
         self._current_io = None
         self._stdin_reads = ("read", "readv")
+        # A virtual clock's instruction count, kept here (no hook: free runs keep full
+        # speed) and made exact where the time is read (see _sync_insns).
+        counter = getattr(system.clock, "counter", None)
+        self._insns = counter if isinstance(counter, KnownCount) else None
 
         # The session's hooks on the vDSO's entries go in before the vDSO watcher's (made by
         # the first attach): Unicorn calls a stopped address's later hooks only when the run
@@ -166,6 +181,7 @@ class DebugSession:
         self._tick()
         self._scan_guards()
         start = self._snapshot("start", None, applied=True, full=True)
+        start.extra["insns"] = 0
         start.events.extend(self._take_events())
         self.timeline.append(start)
         self.pos: tuple[Mark, int] = (start, 0)
@@ -181,8 +197,13 @@ class DebugSession:
         from kernel_model.system import System
 
         io = GuestIo()
+        # Never the host's clock: a person pausing between steps must not be time the guest
+        # sees, and replays must read what the recorded run read. `real` means a virtual
+        # clock starting now; a frozen one stays frozen.
+        clock = "virtual" if options.clock in ("", "real") else options.clock
         options = replace(options, stdin_fd=io.stdin_fd, stdout_fd=io.stdout_fd,
-                          stderr_fd=io.stderr_fd, max_insns=None, timeout=None)
+                          stderr_fd=io.stderr_fd, max_insns=None, timeout=None, clock=clock,
+                          count_hook=False)
         system = System(program.image, program.path, argv, options, symbols=program.symbols)
         return cls(system, io, budget=budget, program=program)
 
@@ -434,10 +455,16 @@ class DebugSession:
                     capture_io(self.io.fds), memory=mem)
         mark.extra["watcher"] = self._watcher_state()
         mark.extra["regs"] = self.regs()
+        mark.extra["clock"] = self.system.clock.state()
         return mark
 
     def _add_mark(self, mark: Mark) -> Mark:
         """Append a mark at the live end; it becomes the current position."""
+        last = self.timeline.last if len(self.timeline) else None
+        if last is not None and "insns" in last.extra and mark.arrive is not None:
+            n = known_length(mark.arrive)
+            if n is not None:  # instructions since the start, when known without a replay
+                mark.extra["insns"] = last.extra["insns"] + n + _executed(mark)
         self.timeline.append(mark)
         self._path = ()
         self.pos = (mark, 0)
@@ -462,6 +489,8 @@ class DebugSession:
             self._kernel_fp = self._kernel_fingerprint()
         restore_io(mark.io)
         self._current_io = mark.io  # replays never write: the same all along the stretch
+        if "clock" in mark.extra:  # the guest's time there (a virtual one: its progress)
+            self.system.clock.restore(mark.extra["clock"])
         self._restore_watcher(mark.extra.get("watcher"))
         self.system.take_stop_cause(None)  # forget any cause left by an earlier run
         self._scan_guards()
@@ -756,6 +785,7 @@ class DebugSession:
         self._live_kernel = point.kernel
         point.extra["watcher"] = self._watcher_state()
         point.extra["hits"] = dict(self._hits)
+        point.extra["clock"] = self.system.clock.state()
         return point
 
     def _reached(self, step, stop) -> bool:
@@ -821,12 +851,17 @@ class DebugSession:
             if self._stdin_wait(kind):
                 return Stop("input", "the program reads its standard input: type a line "
                             "(or close the input)", pc)
+            if self._insns is not None and self._syscall_name(kind) in READS_CLOCK:
+                # As a hooked count sees it: Unicorn reports `int 0x80` with the pc past
+                # it (counted), `syscall` and `sysenter` at it (not yet).
+                self._sync_insns(1 if kind == "int 0x80" else 0)
             before = self.regs()
             self._hook_mode = None
             self._run_guarded(count=1)
             return self._after_crossing(kind, before)
         if kind in ("rdtsc", "rdtscp"):
             # Its value differs on every run: keep the result (registers only) as a mark.
+            self._sync_insns()  # a virtual clock's counter: exact here
             self._hook_mode = None
             self._run_guarded(count=1)
             self._add_mark(self._snapshot("rdtsc", self._path, applied=True, memory=False))
@@ -848,6 +883,86 @@ class DebugSession:
             self._add_mark(self._snapshot("vdso", self._path, applied=False))
             self.pos[0].events.extend(self._take_events())
         return None
+
+    # -- the virtual clock's instruction count ---------------------------------------------
+    def _sync_insns(self, extra: int = 0) -> None:
+        """Make the instruction count exact at the live position, before something reads
+        the time there (a time syscall, rdtsc, an emulated vsyscall). Free runs since the
+        last counted mark are counted by replay (as stepping back into them would), so the
+        reading is the same however the user got here: stepping, or running freely.
+        Elsewhere the clock keeps the count of its last reading (plus each crossing's
+        modelled cost). `extra`: instructions of the trap itself the hooked count of
+        `run --clock virtual` includes at that point."""
+        if self._insns is None:
+            return
+        mark, path = self.pos[0], self._path
+        moved = "insns" not in mark.extra
+        base = self._insns_at(mark)  # may replay earlier stretches: the machine moves
+        n = known_length(path)
+        if n is None:
+            n = self._replay_counting(mark, path)  # ends at the live end again
+            if n is None:  # too long for the hook: by bisection, from a mark kept here
+                self._materialize(mark)
+                self._replay_path(path)
+                self._freeze()
+                base, n = self._insns_at(self.pos[0]), 0
+                self._ensure()
+        elif moved:
+            self._materialize(mark)  # back to the live end
+            self._replay_path(path)
+        # Never backwards, even where history was dropped before anything counted it.
+        self._insns.count = max(self._insns.count, base + n + extra)
+
+    def _replay_counting(self, mark: Mark, path) -> int | None:
+        """The length of `path` from `mark`, by replaying it once with a block-counting
+        hook: cheap for the short runs between two time reads, and it leaves no mark
+        behind. None (the machine then somewhere on the path) when it is longer than
+        COUNT_REPLAY_MAX; the caller counts it by bisection, at Unicorn's full speed."""
+        from emu.counter import InstructionCounter
+
+        uc = self.machine.uc
+        self._materialize(mark)
+        counter = InstructionCounter(self.machine, budget=COUNT_REPLAY_MAX)
+        uc.ctl_flush_tb()  # blocks translated before the hook would not call it
+        try:
+            self._replay_path(path)
+        except ReplayDiverged:
+            if not counter.exceeded:
+                raise
+        finally:
+            counter.remove()
+            uc.ctl_flush_tb()  # free runs keep full speed
+        return None if counter.exceeded else counter.count
+
+    def _insns_at(self, mark: Mark) -> int:
+        """Instructions executed from the start to `mark`'s state, counting stretches that
+        were run freely by replay (the machine then moves). An interrupted run (Esc) cannot
+        be counted: its instructions are left out."""
+        while True:
+            chain, known = [], mark
+            while "insns" not in known.extra:
+                prev = self.timeline.prev(known)
+                if prev is None:
+                    break
+                chain.append(known)
+                known = prev
+            count = known.extra.get("insns", 0)
+            prev = known
+            for m in reversed(chain):
+                n = m.length
+                if n is None and m.arrive is not None:
+                    n = self._replay_counting(prev, m.arrive)
+                    self._machine_at = None
+                    if n is None:
+                        # Counted by bisection, which leaves index points before `m`:
+                        # walk the chain again, through them.
+                        self.gap_length(m)
+                        break
+                count += (n or 0) + _executed(m)
+                m.extra["insns"] = count
+                prev = m
+            else:
+                return count
 
     def _tick(self) -> None:
         """The kernel's timer tick (the clock data the vDSO and the vsyscall page read).
@@ -903,6 +1018,8 @@ class DebugSession:
         vsyscall."""
         s = self.system
         kind, detail = pending
+        if kind == "vsyscall":
+            self._sync_insns()  # the emulated call reads the time
         before = self.regs()
         s.enter_kernel(pending)
         if not self._exited():

@@ -101,8 +101,10 @@ def restore_memory(machine, image: MemoryImage, live: MemoryImage | None = None)
 # Attributes that are not state: the machine, wiring between objects, the program and options
 # (fixed for the whole run), and the listeners (the session itself is one).
 # The call watchers' hooks hold the objects themselves: the session saves their calls apart.
+# The clock is one object every reader holds (the kernel, the vDSO's timekeeper, the rdtsc
+# hook): the session saves and restores its state apart (Clock.state), never a copy of it.
 SYSTEM_SHARED = {"machine", "kernel", "image", "options", "arch", "layout", "era", "counter",
-                 "vdso_watcher", "vsyscall_watcher"}
+                 "vdso_watcher", "vsyscall_watcher", "clock"}
 KERNEL_SHARED = {"machine", "listeners", "_dispatch", "_dispatch_x86_64", "system",
                  "on_first_listener", "string_limit"}
 

@@ -370,4 +370,5 @@ def build_view(session) -> StopView:
         pending_fault=mark.info.get("text", "") if pending else "",
         symbol=sym.where(pc),
         upcoming_name=(sym.where(up[1]) if up is not None and up[1] is not None else ""),
+        clock=session.system.clock.describe(),
     )

@@ -14,6 +14,11 @@ CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_
 CLOCK_MONOTONIC_RAW, CLOCK_REALTIME_COARSE, CLOCK_MONOTONIC_COARSE, CLOCK_BOOTTIME = 4, 5, 6, 7
 CLOCK_REALTIME_ALARM, CLOCK_BOOTTIME_ALARM, CLOCK_TAI = 8, 9, 11
 TIMER_ABSTIME = 1
+# The syscalls whose result depends on the clock's reading (the stepping session makes the
+# guest's instruction count exact before each, for a virtual clock).
+READS_CLOCK = frozenset({"clock_gettime", "clock_gettime64", "gettimeofday", "time",
+                         "nanosleep", "clock_nanosleep", "clock_nanosleep_time64", "times",
+                         "sysinfo"})
 COARSE_RES_NS = 4_000_000  # one tick at HZ=250
 
 

@@ -40,6 +40,10 @@ re-anchors the timeline and steers `mult` towards the host clock (as NTP steers 
 so a calibration error never accumulates and CLOCK_MONOTONIC never steps backwards.
 A frozen clock (`--clock frozen:EPOCH`) gets mult = 0: rdtsc then adds nothing and every hres
 read returns the frozen base exactly; update after the frozen clock moves (a guest sleep).
+A virtual clock (kernel_model.clock) has its own TSC, the one the guest's `rdtsc` then reads,
+at 1 GHz: mult = 1 << shift converts it exactly, so the page never needs steering; it is
+updated when the virtual time has moved by a tick, at crossings (never from a host timer, so
+the bytes depend only on the guest's progress).
 """
 
 from __future__ import annotations
@@ -239,6 +243,7 @@ class Timekeeper:
         self.clock = clock
         self.clock_mode = clock_mode
         self.frozen = bool(getattr(clock, "frozen", False))
+        self.virtual = bool(getattr(clock, "virtual", False))
         self.tai_offset_ns = int(getattr(clock, "tai_offset_ns", 37 * NSEC_PER_SEC))
         self.tz_minuteswest = 0
         self.tz_dsttime = 0
@@ -261,7 +266,14 @@ class Timekeeper:
         self._freq_window = 0
         self._last_update_ns: int | None = None
         self._last_frozen: int | None = None
-        if not self.frozen:
+        self._last_virtual: int | None = None
+        if self.virtual:
+            from kernel_model.clock import VIRTUAL_TSC_HZ
+
+            self._freq = VIRTUAL_TSC_HZ
+            self.raw_mult, self.shift = clocks_calc_mult_shift(self._freq)
+            self.mult = self.raw_mult
+        elif not self.frozen:
             self._setup_tsc()
 
     # -- calibration --------------------------------------------------------------------------
@@ -292,6 +304,16 @@ class Timekeeper:
             mono = self.clock.monotonic_ns()
             self._mono_s = mono << sh
             self._raw_s = mono << sh
+            self._wall_to_mono = self.clock.realtime_ns() - mono
+            self._boot_offset = self.clock.boottime_ns() - mono
+            return
+        if self.virtual:
+            # One exact timeline: the TSC and the clocks are the same count.
+            sh = self.shift
+            tsc = self.clock.tsc()
+            mono = self.clock.monotonic_ns()
+            self.cycle_last = tsc
+            self._mono_s = self._raw_s = mono << sh
             self._wall_to_mono = self.clock.realtime_ns() - mono
             self._boot_offset = self.clock.boottime_ns() - mono
             return
@@ -336,6 +358,8 @@ class Timekeeper:
         sh = self.shift
         if self.frozen:
             tsc = 0
+        elif self.virtual:
+            tsc = self.clock.tsc()
         else:
             tsc = self._read_tsc()
         if clock_id == CLOCK_MONOTONIC_RAW:
@@ -424,6 +448,8 @@ class Timekeeper:
         self._last_update_ns = time.monotonic_ns()
         if self.frozen:
             self._last_frozen = self.clock.realtime_ns()
+        if self.virtual:
+            self._last_virtual = self.clock.monotonic_ns()
 
     def due(self) -> bool:
         """Whether a tick has passed since the last update (or, frozen, the clock moved)."""
@@ -431,6 +457,8 @@ class Timekeeper:
             return True
         if self.frozen:
             return self.clock.realtime_ns() != self._last_frozen
+        if self.virtual:
+            return self.clock.monotonic_ns() - self._last_virtual >= TICK_NS
         return time.monotonic_ns() - self._last_update_ns >= TICK_NS
 
     def maybe_update(self, write, vvar_addr: int) -> bool:

@@ -28,6 +28,8 @@ def status_line(view, reason: str = "", message: str = "", busy: str = "") -> li
         parts.append((")", "past"))
     if view.waiting_input:
         parts.append(("   waiting for input", "note"))
+    if view.clock:  # which time the guest reads: virtual under the stepping engine
+        parts.append(("   " + view.clock, "muted"))
     return parts
 
 
