@@ -15,8 +15,6 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 
-from kernel_model.debugger.gdbcommands import STEPPING_ALIASES, GdbConsole
-from kernel_model.debugger.gdbtarget import target_for
 from tui.commands import CONTROLS, SessionCommands, control_named
 from tui.screens.base import SessionScreen
 from tui.screens.console import ConsoleScreen
@@ -55,7 +53,7 @@ class SyscallLabApp(App):
         self.session = None
         self.state = UiState()
         self.presenting = False
-        self.gdb = GdbConsole()  # the `:` console's value history and `x` state
+        self._gdb = None  # the `:` console's value history and `x` state, made when used
         self.console_lines: list[str] = []  # its transcript, kept between openings
         self.console_history: list[str] = []  # the commands typed, for Up/Down
 
@@ -264,9 +262,21 @@ class SyscallLabApp(App):
         self.push_screen(ConsoleScreen(self.console_command, self.console_lines,
                                        self.console_history, bits), self._console_closed)
 
+    @property
+    def gdb(self):
+        # imported when first used: a replay must not load the machine (capstone, unicorn)
+        from kernel_model.debugger.gdbcommands import GdbConsole
+
+        if self._gdb is None:
+            self._gdb = GdbConsole()
+        return self._gdb
+
     def console_command(self, line: str) -> list[str] | None:
         """gdb's answer to one line of the `:` console; None for a stepping command, which
         runs when the console has closed (the panels then show where it stopped)."""
+        from kernel_model.debugger.gdbcommands import GdbConsole
+        from kernel_model.debugger.gdbtarget import target_for
+
         word = line.split()[0] if line.split() else ""
         if not GdbConsole.handles(line) and _control(word) is not None:
             return None
@@ -306,6 +316,8 @@ class SyscallLabApp(App):
 
 def _control(word: str):
     """The control a console word names, with gdb's short forms (c, s, n, fin...)."""
+    from kernel_model.debugger.gdbcommands import STEPPING_ALIASES
+
     return control_named(STEPPING_ALIASES.get(word, word))
 
 
