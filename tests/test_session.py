@@ -61,7 +61,7 @@ def test_syscall_phases_in_order_and_what_each_shows():
     s.step()
     t = s.walk.transition
     assert [p.key for p in t.phases] == ["user", "cpu", "pt_regs", "table", "handler", "return"]
-    assert s.walk.phase == 1  # the first step shows the CPU's part
+    assert s.walk.phase == 0  # the first step shows phase 1: the user registers and the ABI
     cpu = t.phases[1]
     changed = {c.what for c in cpu.changes}
     assert {"rcx", "r11", "CPL", "rip"} <= changed
