@@ -244,6 +244,27 @@ def test_registers_follow_the_i386_entries(tmp_path, program, phase, expect):
     assert user["eflags"] == 0x202 and "flags 0x2 [ ] (was [ IF ])" in text
 
 
+def test_registers_follow_an_emulated_vsyscall_into_the_page_fault_handler():
+    from test_session import run_to, time_three_ways
+
+    s = time_three_ways(vsyscall="emulate")
+    run_to(s, "vsyscall")
+    user = s.view().regs
+    s.step()
+    s.step()  # phase 2: the fetch faults
+    v = s.view()
+    assert v.walk.transition.phases[v.walk.phase].key == "fault"
+    regs, prev, title = registers_at(v)
+    text = plain(register_lines(regs, prev, width=48))
+    assert title == "Registers  kernel entry, modelled"
+    assert "rip IDT[14] = asm_exc_page_fault" in text and "CPL 0  cs 0x10  ss 0" in text
+    assert "rsp kernel stack (TSS.sp0)" in text
+    assert f"was: rsp {user['rsp']:#x}  rip {user['rip']:#x}" in text  # at the call
+    s.step()  # phase 3: emulate_vsyscall
+    regs, prev, _ = registers_at(s.view())
+    assert "rip emulate_vsyscall" in plain(register_lines(regs, prev))
+
+
 def test_transition_costs_compare_the_paths(at_write):
     at_write.step()
     at_write.next()  # the return phase

@@ -489,15 +489,19 @@ def _vsyscall(target, trace, before, session) -> Transition:
     perms = ("/proc/self/maps shows it --xp, but no page table maps it: it cannot even be "
              "read") if mode == "xonly" else ("/proc/self/maps shows it r-xp, but the page "
                                               "table maps it readable only")
+    # the CPU at the fault: the call has pushed its return address and jumped to the page
+    cpu = Entry(dict(before, rip=target, rsp=before.get("rsp", 0) - 8), 64)
     fault = Phase("fault", "The instruction fetch faults",
                   (f"vsyscall={mode}: {perms}. Fetching the first instruction is a page "
                    "fault, and the CPU enters the kernel's page fault handler.",),
-                  (Change("CPL", "3", "0"),), cost.ns * 0.35, kernel=True)
+                  tuple(cpu.gate("asm_exc_page_fault", "IDT[14]")), cost.ns * 0.35,
+                  kernel=True, regs=freeze(cpu.regs))
+    cpu.running("emulate_vsyscall")
     emu = Phase("emulate", "emulate_vsyscall()",
                 ("The fault handler sees an address in the vsyscall page and emulates the "
                  "call: it checks the entry is aligned, reads the return address from [rsp], "
                  "checks the pointers, then runs the real handler.",),
-                (), cost.ns * 0.3, (emulated.text,), kernel=True)
+                (), cost.ns * 0.3, (emulated.text,), kernel=True, regs=freeze(cpu.regs))
     changes = tuple(Change(n, h(a), h(b)) for n, a, b in emulated.changes) + (
         Change("CPL", "0", "3"),)
     back = Phase("ret", "The emulated ret",
