@@ -313,6 +313,16 @@ def test_replay_steps_into_a_trap_at_phase_1(tmp_path):
         assert "syscall: phase 2/6" in plain([status_line(s.view())])
 
 
+def test_replayed_events_keep_the_spaces_of_a_traced_string(tmp_path):
+    from test_tui_panels import SPACES
+
+    src = tmp_path / "spaces.s"
+    src.write_text(SPACES)
+    rec = load(str(record_run(tmp_path, str(src))))
+    for width in (40, 60, 100):
+        assert 'write(1, "a  b", 4)' in plain(event_lines(rec.views[-1], width=width))
+
+
 @pilot_test
 async def test_replay_in_the_small_layout(tmp_path):
     rec = load(str(record_run(tmp_path)))

@@ -100,7 +100,7 @@ async def test_syscall_transition_walked_phase_by_phase():
             "Registers  kernel entry, modelled"
         regs = text(app, "registers")
         assert "rcx 0000000000401018" in regs and "rip IA32_LSTAR = entry_SYSCALL_64" in regs
-        assert "CPL 0  cs 0x10  ss 0x18" in regs
+        assert "CPL 0 cs 0x10 ss 0x18" in words(app, "registers")
         # user mode waits at the trap while the kernel runs
         assert "▶ 0000000000401016  syscall" in text(app, "code")
         assert "kernel running" in app.screen.query_one("#code-box").border_title
@@ -359,3 +359,19 @@ async def test_escape_stops_a_long_run_and_the_screen_stays_live():
         await settle(pilot, app)
         assert app.state.reason == "interrupted"
         assert not app.state.view.exited
+
+
+@pytest.mark.parametrize("size", [WIDE, SMALL])
+@pilot_test
+async def test_the_events_list_keeps_the_spaces_of_a_traced_string(tmp_path, size):
+    from test_tui_panels import SPACES
+
+    src = tmp_path / "spaces.s"
+    src.write_text(SPACES)
+    app = make_app(factory(src))
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot, app)
+        await press(pilot, app, "t", "n")
+        events = app.screen.query_one(EventList)
+        prompts = [str(o.prompt) for o in events.options]
+        assert any('write(1, "a  b", 4)' in p for p in prompts), prompts

@@ -217,9 +217,9 @@ def test_registers_follow_the_phases_of_a_syscall(at_write):
 
 @pytest.mark.parametrize("program, phase, expect", [
     ("hello_int80.s", "gate", ["eip IDT[0x80] = entry_INT80_compat",
-                               "esp kernel stack (TSS.sp0)", "CPL 0  cs 0x10  ss 0"]),
+                               "esp kernel stack (TSS.sp0)", "CPL 0 cs 0x10 ss 0 "]),
     ("sysenter", "cpu", ["eip IA32_SYSENTER_EIP = entry_SYSENTER_compat",
-                         "esp IA32_SYSENTER_ESP (kernel stack)", "CPL 0  cs 0x10  ss 0x18"]),
+                         "esp IA32_SYSENTER_ESP (kernel stack)", "CPL 0 cs 0x10 ss 0x18"]),
 ])
 def test_registers_follow_the_i386_entries(tmp_path, program, phase, expect):
     if program == "sysenter":
@@ -237,7 +237,7 @@ def test_registers_follow_the_i386_entries(tmp_path, program, phase, expect):
     while s.walk.transition.phases[s.walk.phase].key != phase:
         s.step()
     regs, prev, title = registers_at(s.view())
-    text = plain(register_lines(regs, prev, width=48))
+    text = " ".join(plain(register_lines(regs, prev, width=44)).split())
     assert title == "Registers  kernel entry, modelled"
     for line in expect:
         assert line in text
@@ -263,6 +263,89 @@ def test_registers_follow_an_emulated_vsyscall_into_the_page_fault_handler():
     s.step()  # phase 3: emulate_vsyscall
     regs, prev, _ = registers_at(s.view())
     assert "rip emulate_vsyscall" in plain(register_lines(regs, prev))
+
+
+SPACES = """
+bits 64
+section .data
+msg:    db "a  b"
+section .text
+_start:
+    mov eax, 1              ; write(1, "a  b", 4): a comment long enough to be cut at the edge
+    mov edi, 1
+    lea rsi, [rip + msg]
+    mov edx, 4
+    syscall
+    mov eax, 60
+    xor edi, edi
+    syscall
+"""
+
+
+@pytest.fixture
+def spaces(tmp_path):
+    src = tmp_path / "spaces.s"
+    src.write_text(SPACES)
+    s = session(src)
+    s.run_to_transition()
+    s.next()  # over the write
+    return s
+
+
+@pytest.mark.parametrize("width", [40, 60, 100])
+def test_events_keep_the_spaces_of_traced_strings(spaces, width):
+    text = plain(event_lines(spaces.view(), width=width))
+    assert 'write(1, "a  b", 4)' in text
+    if width < 70:  # strace's padding to column 40 squeezed out, the string untouched
+        assert 'write(1, "a  b", 4) = 4' in text
+
+
+def test_a_line_cut_at_the_edge_ends_with_an_ellipsis(spaces):
+    v = spaces.view()
+    for name, lines in (
+            ("events", event_lines(v, width=20)),
+            ("code", code_lines(v, width=60)),
+            ("maps", maps_lines(v, width=40)),
+            ("stack", stack_lines(v, width=45)),
+            ("transition", transition_lines(v, width=30))):
+        assert any(plain([line]).endswith("…") for line in lines), (name, plain(lines))
+    # the events line, cut: its start kept, "…" where it ends
+    assert plain(event_lines(v, width=20)).splitlines()[0] == '▶ [syscall] write(1…'
+    # the source comment beside the code, cut
+    assert any("; write(1," in line and line.endswith("…")
+               for line in plain(code_lines(v, width=80)).splitlines())
+
+
+def test_a_long_transition_title_is_cut_with_an_ellipsis():
+    from test_session import time_three_ways
+
+    s = time_three_ways()
+    s.run_to_transition()
+    s.step()  # into clock_gettime(CLOCK_REALTIME, {tv_sec=1700000000, tv_nsec=...}) = 0
+    lines = plain(transition_lines(s.view(), width=24)).splitlines()
+    assert lines[0].startswith("syscall  clock_gettime(")
+    assert lines[2].endswith("…") and lines[3].startswith("user")
+
+
+def test_the_status_says_where_in_history_in_words(at_write):
+    import re
+
+    from tui.panels import status_line
+
+    at_write.reverse_step()
+    at_write.reverse_step()
+    text = plain([status_line(at_write.view())])
+    assert "in the past: 2 instructions after the start" in text, text
+    assert not re.search(r"point \d+ \+\d+", text)
+    at_write.goto_end()
+    at_write.next()  # over the write: a saved point after it
+    at_write.step()
+    at_write.step()
+    at_write.reverse_step()  # one instruction after that saved point
+    text = plain([status_line(at_write.view())])
+    assert re.search(r"in the past: 1 instruction after saved point \d+ of \d+", text), text
+    history = plain(history_lines(at_write.view(), width=60))
+    assert "A saved point is the whole machine" in history
 
 
 def test_transition_costs_compare_the_paths(at_write):

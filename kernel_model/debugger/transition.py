@@ -424,7 +424,9 @@ def _vdso(target, trace, before, session, title=None) -> Transition:
               ("The function reads the kernel's time data from the [vvar] page below the "
                "image: first the sequence count (odd while the kernel writes), then the "
                "clock's base, mult and shift.",),
-              (), cost.ns * 0.3, tuple(vvar_lines[-14:]) or ("(no [vvar] read recorded)",)),
+              (), cost.ns * 0.3, ((f"... {len(vvar_lines) - 14} earlier",)
+                                  if len(vvar_lines) > 14 else ()) + tuple(vvar_lines[-14:])
+              or ("(no [vvar] read recorded)",)),
         Phase("tsc", "rdtsc: the CPU's time-stamp counter",
               ("`rdtsc` reads the cycle counter, which runs at a fixed rate: no kernel "
                "needed.",), (), cost.ns * 0.3, tuple(tsc_lines) or ("(no rdtsc: a coarse "
@@ -471,7 +473,8 @@ def _vsyscall(target, trace, before, session) -> Transition:
         phases = (call, Phase("native", "Native: real code in the page",
                               ("Before Linux 3.1 the page held code and the kernel's time "
                                "variables: the call runs in user mode, like the vDSO.",),
-                              (), cost.ns, body[:16]))
+                              (), cost.ns, body[:16] + ((f"... {len(body) - 16} more",)
+                                                        if len(body) > 16 else ())))
         return Transition("vsyscall", f"[vsyscall] {name} (native)", phases, cost.ns,
                           cost.source, banner="No crossing: the page's code runs in ring 3.",
                           crossed=False, comparison=comparison())

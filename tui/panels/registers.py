@@ -83,22 +83,12 @@ def register_lines(view, previous: dict | None = None, *, columns: int = 2,
             prev[name] != regs.get(name) else "value"
 
     cpl = regs.get("cs", 3) & 3
-    seg_line: list[tuple[str, str]] = [
-        ("CPL ", "reg-name"),
-        (str(cpl), "changed" if prev is not None and "cs" in prev and prev["cs"] & 3 != cpl
-         else "value")]
-    used = 5
+    pairs = [("CPL", str(cpl), "changed" if prev is not None and "cs" in prev and
+              prev["cs"] & 3 != cpl else "value")]
     for name in ("cs", "ss", "ds", "es", "fs", "gs"):
         value = regs.get(name, 0)
-        shown = f"{value:#x}" if value else "0"  # null selectors, short: one line
-        if used + 3 + len(name) + len(shown) > width:  # the rest on a line of its own
-            lines.append(seg_line)
-            seg_line, used, sep = [], 0, ""
-        else:
-            sep = "  "
-        seg_line += [(f"{sep}{name} ", "reg-name"), (shown, role(name))]
-        used += len(sep) + len(name) + 1 + len(shown)
-    lines.append(seg_line)
+        pairs.append((name, f"{value:#x}" if value else "0", role(name)))  # 0: null
+    lines += _pairs_lines(pairs, width)
     if bits == 64:
         base_line: list[tuple[str, str]] = []
         named = []
@@ -114,4 +104,22 @@ def register_lines(view, previous: dict | None = None, *, columns: int = 2,
         for name, old in was:
             line += [(f"{name} ", "reg-name"), (f"{old:#x}  ", "old")]
         lines.append(line)
+    return lines
+
+
+def _pairs_lines(pairs, width: int) -> list[list[tuple[str, str]]]:
+    """`name value` pairs on one line, two spaces apart, or one if that is what fits; wrapped
+    if even that is too wide."""
+    full = sum(len(n) + 1 + len(v) for n, v, _r in pairs)
+    sep = "  " if full + 2 * (len(pairs) - 1) <= width else " "
+    lines: list[list[tuple[str, str]]] = [[]]
+    used = 0
+    for name, value, role in pairs:
+        size = len(name) + 1 + len(value)
+        if lines[-1] and used + len(sep) + size > width:
+            lines.append([])
+            used = 0
+        gap = sep if lines[-1] else ""
+        lines[-1] += [(f"{gap}{name} ", "reg-name"), (value, role)]
+        used += len(gap) + size
     return lines

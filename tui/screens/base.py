@@ -89,7 +89,7 @@ class SessionScreen(Screen):
             elif pid == "maps":
                 panel.show(maps_lines(v, width=width))
             elif pid == "history":
-                panel.show(history_lines(v))
+                panel.show(history_lines(v, width=width))
             elif pid == "changed":
                 panel.show(_changed(shown, previous))
         for events in self.query(EventList):
