@@ -443,7 +443,8 @@ class RecordedSession:
         v = self.rec.views[self.index]
         n = len(self.rec.views)
         s = self.rec.stops[self.index]
-        where = f"stop {self.index + 1}/{n}" + ("  (visited)" if s.get("visited") else "")
+        where = f"recorded stop {self.index + 1} of {n}" + ("  (visited)" if s.get("visited")
+                                                            else "")
         history = HistoryInfo(n, 0, 0, 0, 0, self.index == n - 1, self.index > 0,
                               "the start of the recording", where)
         return replace(v, history=history)

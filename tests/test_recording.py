@@ -308,6 +308,7 @@ def test_replay_steps_into_a_trap_at_phase_1(tmp_path):
         s.step()
         v = s.view()
         assert "syscall: phase 1/6" in plain([status_line(v)])
+        assert "in the past: recorded stop 3 of " in plain([status_line(v)])
         assert "1/6  User registers and the x86_64 ABI" in plain(transition_lines(v))
         s.step()
         assert "syscall: phase 2/6" in plain([status_line(s.view())])
