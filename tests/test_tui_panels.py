@@ -213,6 +213,14 @@ def test_registers_follow_the_phases_of_a_syscall(at_write):
     assert title == "Registers  after the return"
     assert "rax 0000000000000014" in text and "CPL 3  cs 0x33  ss 0x2b" in text
     assert "was: rax 0x1" in text
+    at_write.run_to_transition()  # exit: the task ends in the kernel, never back in user mode
+    at_write.step()
+    at_write.next()
+    v = at_write.view()
+    assert v.walk.transition.phases[v.walk.phase].title == "No return: the process ends"
+    regs, prev, title = registers_at(v)
+    assert title == "Registers  kernel entry, modelled"
+    assert "rip __x64_sys_exit" in plain(register_lines(regs, prev))
 
 
 @pytest.mark.parametrize("program, phase, expect", [

@@ -28,14 +28,16 @@ def registers_at(view):
     if w is None:
         return view, None, "Registers"
     phases = w.transition.phases
-    if w.phase == len(phases) - 1:
-        return view, w.before.regs, "Registers  after the return"
     phase = phases[w.phase]
-    if not phase.regs:
-        return w.before, None, "Registers"
+    last = w.phase == len(phases) - 1
+    if last and not phase.kernel:
+        return view, w.before.regs, "Registers  after the return"
     earlier = next((p.regs for p in reversed(phases[:w.phase]) if p.regs), None)
+    regs = phase.regs or (earlier if last else None)  # a task that ends in the kernel
+    if not regs:
+        return (view if last else w.before), None, "Registers"
     previous = dict(earlier) if earlier else w.before.regs
-    return replace(w.before, regs=dict(phase.regs)), previous, MODELLED
+    return replace(w.before, regs=dict(regs)), previous, MODELLED
 
 
 def register_lines(view, previous: dict | None = None, *, columns: int = 2,
