@@ -88,6 +88,8 @@ def test_int80_phases_show_the_gate_and_the_pushed_frame():
                                          "handler", "return"]
     frame = t.phases[2]
     assert [c.after.split()[1] for c in frame.changes] == ["ss", "esp", "eflags", "cs", "eip"]
+    # a 64-bit kernel's interrupt frame: 8-byte slots, even for an i386 process
+    assert [d.split()[0] for d in frame.details] == ["top", "+8", "+16", "+24", "+32"]
     assert t.phases[4].table_name == "ia32_sys_call_table"
     assert [r.nr for r in t.phases[4].table if r.current] == [4]
     assert t.phases[-1].title.startswith("iret")

@@ -125,7 +125,7 @@ def from_crossing(mark, before: dict, after: dict, session) -> Transition:
     if mech == "syscall":
         phases += syscall_entry(entered, cpu, entry_ns)
     elif mech == "int 0x80":
-        phases += int80_entry(entered, cpu, bits, entry_ns)
+        phases += int80_entry(entered, cpu, entry_ns)
     else:
         phases += sysenter_entry(entered, before, cpu, session, entry_ns)
     phases.append(pt_regs_phase(entered, before, bits, cpu))
@@ -180,7 +180,7 @@ def syscall_entry(e: SyscallEntered, cpu: Entry, ns: float) -> list[Phase]:
                   regs=freeze(cpu.regs))]
 
 
-def int80_entry(e: SyscallEntered, cpu: Entry, bits: int, ns: float) -> list[Phase]:
+def int80_entry(e: SyscallEntered, cpu: Entry, ns: float) -> list[Phase]:
     changes = cpu.gate("entry_INT80_compat", "IDT[0x80]")
     gate = Phase(
         "gate", "The IDT gate for vector 0x80",
@@ -190,13 +190,14 @@ def int80_entry(e: SyscallEntered, cpu: Entry, bits: int, ns: float) -> list[Pha
         tuple(changes), ns * 0.5, kernel=True, regs=freeze(cpu.regs))
     pushes = [c for c in e.cpu_effects if isinstance(c, StackPush)]
     lines = []
-    for i, p in enumerate(reversed(pushes)):
-        where = "top" if i == 0 else f"+{4 * i if bits == 32 else 8 * i}"
+    for i, p in enumerate(reversed(pushes)):  # 8-byte slots: the gate is a 64-bit kernel's
+        where = "top" if i == 0 else f"+{8 * i}"
         lines.append(f"{where:>4}  {p.name:<6} {h(p.value)}")
     frame = Phase(
         "frame", "The frame the CPU pushes",
         ("On the kernel stack the CPU pushes the user's ss and stack pointer, the flags, cs "
-         "and the return address: what `iret` will pop to come back.",),
+         "and the return address, 8 bytes each (the kernel runs in 64-bit mode, even for "
+         "an i386 process): what `iret` will pop to come back.",),
         tuple(Change("stack", "", f"push {p.name} = {h(p.value)}") for p in pushes),
         ns * 0.5, tuple(lines), kernel=True, regs=freeze(cpu.regs))
     return [gate, frame]
