@@ -215,7 +215,8 @@ def _transition(t) -> dict:
                         "table": [[r.nr, r.name, r.handler, r.implemented, r.current]
                                   for r in p.table],
                         "table_name": p.table_name, "warning": p.warning,
-                        "kernel": p.kernel} for p in t.phases]}
+                        "kernel": p.kernel, "regs": [list(r) for r in p.regs]}
+                       for p in t.phases]}
 
 
 def _ident_raw(v: dict) -> tuple:
@@ -303,7 +304,7 @@ class Recording:
         self.program = doc.get("program", "")
         self.trace = doc.get("trace", [])
         self._views: dict[int, StopView] = {}
-        self.stops = doc["stops"]
+        self.stops = list(doc["stops"])
         try:
             self.views = [self.view(s["view"]) for s in self.stops]
         except (KeyError, IndexError, TypeError, ValueError) as e:
@@ -311,6 +312,27 @@ class Recording:
                 from None
         if not self.views:
             raise RecordingError(f"{path}: the recording has no stops")
+        self._add_first_phases()
+
+    def _add_first_phases(self) -> None:
+        """Recordings made before the first step showed phase 1 of a trap go from the stop
+        before it straight to phase 2: phase 1 (the user registers and the ABI) is made
+        again from phase 2's stop, so a replay shows every phase from the first."""
+        from dataclasses import replace
+
+        i = 1
+        while i < len(self.views):
+            v, prev = self.views[i], self.views[i - 1]
+            w = v.walk
+            if w is not None and w.phase == 1 and prev.walk is None and \
+                    w.transition.phases[0].key == "user":
+                first = w.transition.phases[0]
+                self.views.insert(i, replace(v, walk=replace(w, phase=0)))
+                self.stops.insert(i, {"view": self.stops[i]["view"], "kind": "phase",
+                                      "reason": "phase", "message": first.title,
+                                      "visited": False})
+                i += 1
+            i += 1
 
     def view(self, i: int, index: int | None = None) -> StopView:
         v = self._views.get(i)
@@ -356,7 +378,8 @@ def _load_transition(t: dict) -> Transition:
     phases = tuple(Phase(p["key"], p["title"], tuple(p["text"]),
                          tuple(Change(*c) for c in p["changes"]), p["cost_ns"],
                          tuple(p["details"]), tuple(TableRow(*r) for r in p["table"]),
-                         p["table_name"], p["warning"], p["kernel"]) for p in t["phases"])
+                         p["table_name"], p["warning"], p["kernel"],
+                         tuple(tuple(r) for r in p.get("regs", ()))) for p in t["phases"])
     return Transition(t["kind"], t["title"], phases, t["total_ns"], t["cost_source"],
                       t.get("banner", ""), t.get("crossed", True),
                       tuple(tuple(c) for c in t.get("comparison", ())))
@@ -420,7 +443,8 @@ class RecordedSession:
         v = self.rec.views[self.index]
         n = len(self.rec.views)
         s = self.rec.stops[self.index]
-        where = f"stop {self.index + 1}/{n}" + ("  (visited)" if s.get("visited") else "")
+        where = f"recorded stop {self.index + 1} of {n}" + ("  (visited)" if s.get("visited")
+                                                            else "")
         history = HistoryInfo(n, 0, 0, 0, 0, self.index == n - 1, self.index > 0,
                               "the start of the recording", where)
         return replace(v, history=history)

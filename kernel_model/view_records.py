@@ -139,6 +139,9 @@ class Phase:
     table_name: str = ""
     warning: str = ""
     kernel: bool = False  # runs at CPL 0
+    # The CPU's registers during a kernel phase, modelled (debugger/kernel_regs.py): name ->
+    # a number, or the text standing for a kernel address. Empty: the user's are shown.
+    regs: tuple[tuple[str, int | str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from tui.panels import (
     stack_lines,
     transition_lines,
 )
+from tui.panels.registers import registers_at
 from tui.replay import RecordingApp, ReplayApp, save_tui_recording
 from tui.widgets.panel import Panel
 
@@ -55,7 +56,8 @@ def panels(v) -> dict:
     """Every panel's text for a view, as the screen draws it."""
     return {"code": plain(code_lines(v, width=100, height=60)),
             "transition": plain(transition_lines(v, width=60)),
-            "registers": plain(register_lines(v)), "stack": plain(stack_lines(v)),
+            "registers": plain(register_lines(*registers_at(v)[:2])),
+            "registers title": registers_at(v)[2], "stack": plain(stack_lines(v)),
             "maps": plain(maps_lines(v)), "output": plain(output_lines(v)),
             "events": plain(event_lines(v))}
 
@@ -283,6 +285,43 @@ async def test_replay_steps_forward_and_back_through_the_recorded_stops(tmp_path
         await pilot.press("f")
         await pilot.pause()
         assert "this is a replay" in status(app)
+
+
+def test_replay_steps_into_a_trap_at_phase_1(tmp_path):
+    """A recording holds phase 1 of every trap, and its replay shows it first; one made
+    before phase 1 was recorded (straight from the trap to phase 2) replays the same."""
+    from kernel_model.recording import RecordedSession
+    from tui.panels import status_line
+
+    path = record_run(tmp_path, "hello-syscall")
+    doc = json.loads(path.read_text())
+    phase0 = [i for i, st in enumerate(doc["stops"]) if st["kind"] == "phase" and
+              doc["views"][st["view"]]["walk"]["phase"] == 0]
+    assert len(phase0) == 2  # write and exit
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({**doc, "stops": [st for i, st in enumerate(doc["stops"])
+                                                if i not in phase0]}))
+    for file in (path, old):
+        s = RecordedSession(load(str(file)))
+        s.run_to_transition()
+        assert s.view().upcoming[0] == "syscall"
+        s.step()
+        v = s.view()
+        assert "syscall: phase 1/6" in plain([status_line(v)])
+        assert "in the past: recorded stop 3 of " in plain([status_line(v)])
+        assert "1/6  User registers and the x86_64 ABI" in plain(transition_lines(v))
+        s.step()
+        assert "syscall: phase 2/6" in plain([status_line(s.view())])
+
+
+def test_replayed_events_keep_the_spaces_of_a_traced_string(tmp_path):
+    from test_tui_panels import SPACES
+
+    src = tmp_path / "spaces.s"
+    src.write_text(SPACES)
+    rec = load(str(record_run(tmp_path, str(src))))
+    for width in (40, 60, 100):
+        assert 'write(1, "a  b", 4)' in plain(event_lines(rec.views[-1], width=width))
 
 
 @pilot_test

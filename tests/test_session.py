@@ -61,7 +61,7 @@ def test_syscall_phases_in_order_and_what_each_shows():
     s.step()
     t = s.walk.transition
     assert [p.key for p in t.phases] == ["user", "cpu", "pt_regs", "table", "handler", "return"]
-    assert s.walk.phase == 1  # the first step shows the CPU's part
+    assert s.walk.phase == 0  # the first step shows phase 1: the user registers and the ABI
     cpu = t.phases[1]
     changed = {c.what for c in cpu.changes}
     assert {"rcx", "r11", "CPL", "rip"} <= changed
@@ -88,6 +88,8 @@ def test_int80_phases_show_the_gate_and_the_pushed_frame():
                                          "handler", "return"]
     frame = t.phases[2]
     assert [c.after.split()[1] for c in frame.changes] == ["ss", "esp", "eflags", "cs", "eip"]
+    # a 64-bit kernel's interrupt frame: 8-byte slots, even for an i386 process
+    assert [d.split()[0] for d in frame.details] == ["top", "+8", "+16", "+24", "+32"]
     assert t.phases[4].table_name == "ia32_sys_call_table"
     assert [r.nr for r in t.phases[4].table if r.current] == [4]
     assert t.phases[-1].title.startswith("iret")

@@ -90,9 +90,17 @@ async def test_syscall_transition_walked_phase_by_phase():
         await press(pilot, app, "t")
         assert "Next: syscall" in text(app, "transition")
         assert "sys_call_table[1] = write" in text(app, "transition")
+        await press(pilot, app, "s")  # phase 1: the user registers and the ABI
+        assert "1/6  User registers and the x86_64 ABI" in text(app, "transition")
         await press(pilot, app, "s")
         t = text(app, "transition")
         assert "The CPU: syscall" in t and "IA32_LSTAR" in t and "rcx" in t
+        # the Registers pane shows the CPU's registers in the kernel, and says it is modelled
+        assert app.screen.query_one("#registers-box").border_title == \
+            "Registers  kernel entry, modelled"
+        regs = text(app, "registers")
+        assert "rcx 0000000000401018" in regs and "rip IA32_LSTAR = entry_SYSCALL_64" in regs
+        assert "CPL 0 cs 0x10 ss 0x18" in words(app, "registers")
         # user mode waits at the trap while the kernel runs
         assert "▶ 0000000000401016  syscall" in text(app, "code")
         assert "kernel running" in app.screen.query_one("#code-box").border_title
@@ -126,6 +134,8 @@ async def test_int80_32_bit_transition_shows_the_gate_and_the_frame():
         await settle(pilot, app)
         await press(pilot, app, "t")
         assert "Next: int 0x80" in text(app, "transition")
+        await press(pilot, app, "s")  # phase 1: the user registers and the ABI
+        assert "1/7  User registers and the i386 ABI" in text(app, "transition")
         await press(pilot, app, "s")
         assert "IDT" in text(app, "transition") and "entry_INT80_compat" in text(
             app, "transition")
@@ -147,8 +157,9 @@ async def test_int80_from_64_bit_code_warns_and_fails_with_efault():
         await settle(pilot, app)
         await press(pilot, app, "t", "n", "t")
         assert "low 32 bits" in text(app, "transition")
-        await press(pilot, app, "s")
-        await press(pilot, app, "S")  # one phase back: the user registers and the warning
+        await press(pilot, app, "s", "s")
+        await press(pilot, app, "S")  # back to phase 1: the user registers and the warning
+        assert "1/7  User registers" in text(app, "transition")
         assert "only the low 32 bits" in words(app, "transition")
         await press(pilot, app, "n")
         assert "-14" in text(app, "transition")
@@ -173,7 +184,7 @@ async def test_sysenter_through_the_stub_returns_to_the_landing_pad(tmp_path):
         assert "Next: sysenter" in text(app, "transition")
         await press(pilot, app, "S", "s")  # back then forward again: same place
         keys = await walk_all(pilot, app)
-        assert keys == ["pushes", "cpu", "pt_regs", "table", "handler", "return"]
+        assert keys == ["user", "pushes", "cpu", "pt_regs", "table", "handler", "return"]
         t = text(app, "transition")
         assert "landing pad" in t
         assert "landing_pad" in text(app, "code")  # the view is after the return
@@ -331,7 +342,7 @@ async def test_i386_demo_enters_through_the_vdso_sysenter():
         assert "Next: sysenter" in text(app, "transition")
         assert "__kernel_vsyscall" in app.state.view.symbol
         keys = await walk_all(pilot, app)
-        assert keys == ["pushes", "cpu", "pt_regs", "table", "handler", "return"]
+        assert keys == ["user", "pushes", "cpu", "pt_regs", "table", "handler", "return"]
         assert "landing pad" in words(app, "transition")
 
 
@@ -348,3 +359,19 @@ async def test_escape_stops_a_long_run_and_the_screen_stays_live():
         await settle(pilot, app)
         assert app.state.reason == "interrupted"
         assert not app.state.view.exited
+
+
+@pytest.mark.parametrize("size", [WIDE, SMALL])
+@pilot_test
+async def test_the_events_list_keeps_the_spaces_of_a_traced_string(tmp_path, size):
+    from test_tui_panels import SPACES
+
+    src = tmp_path / "spaces.s"
+    src.write_text(SPACES)
+    app = make_app(factory(src))
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot, app)
+        await press(pilot, app, "t", "n")
+        events = app.screen.query_one(EventList)
+        prompts = [str(o.prompt) for o in events.options]
+        assert any('write(1, "a  b", 4)' in p for p in prompts), prompts

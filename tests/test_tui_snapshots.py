@@ -29,7 +29,7 @@ def test_wide_at_the_syscall_table_phase(snap_compare):
     transition is at its sys_call_table phase with row 1 (write) picked out, and the code
     panel shows user mode waiting at the syscall."""
     app = make_app(factory(HELLO))
-    assert snap_compare(app, terminal_size=(120, 40), run_before=keys("t", "s", "s", "s"))
+    assert snap_compare(app, terminal_size=(120, 40), run_before=keys("t", "s", "s", "s", "s"))
 
 
 def test_wide_after_the_return(snap_compare):

@@ -1631,10 +1631,9 @@ class DebugSession:
             t = tr.from_crossing(self.pos[0], before_regs, self.regs(), self)
         else:
             t = self._walk_call(kind, target, before_regs)
-        # At a trap the screen already previewed the user registers (phase 0): the first
-        # step shows the CPU's part. A call's first phase is the call itself.
-        first = min(1, len(t.phases) - 1) if kind in TRAP_KINDS else 0
-        self.walk = Walk(t, first, before_view, before_pos, self.pos)
+        # The first step shows phase 1 of every transition (for a trap, the user registers
+        # and the ABI): a student counts the phases from the first, as the screen numbers them.
+        self.walk = Walk(t, 0, before_view, before_pos, self.pos)
         return self._phase_stop()
 
     def _walk_call(self, kind, target, before_regs):

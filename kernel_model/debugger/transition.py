@@ -14,6 +14,7 @@ be compared side by side.
 from __future__ import annotations
 
 from kernel_model.costs import COSTS, cost_of
+from kernel_model.debugger.kernel_regs import Entry, freeze
 from kernel_model.events import (
     MemAccess,
     ProcessExited,
@@ -120,15 +121,16 @@ def from_crossing(mark, before: dict, after: dict, session) -> Transition:
     entry_ns, work_ns, exit_ns = (cost.ns * s for s in share)
     title = returned.text.strip() if returned is not None else f"{entered.name}(...)"
     phases = [user_phase(entered, before, bits)]
+    cpu = Entry(before, bits)
     if mech == "syscall":
-        phases += syscall_entry(entered, before, entry_ns)
+        phases += syscall_entry(entered, cpu, entry_ns)
     elif mech == "int 0x80":
-        phases += int80_entry(entered, before, bits, entry_ns)
+        phases += int80_entry(entered, cpu, entry_ns)
     else:
-        phases += sysenter_entry(entered, before, session, entry_ns)
-    phases.append(pt_regs_phase(entered, before, bits))
-    phases.append(table_phase(entered))
-    phases.append(handler_phase(entered, returned, work_ns))
+        phases += sysenter_entry(entered, before, cpu, session, entry_ns)
+    phases.append(pt_regs_phase(entered, before, bits, cpu))
+    phases.append(table_phase(entered, cpu))
+    phases.append(handler_phase(entered, returned, work_ns, cpu))
     phases.append(return_phase(entered, returned, before, after, bits, exit_ns, extra))
     return Transition(mech if not (mech == "int 0x80" and bits == 64) else "int 0x80",
                       title, tuple(phases), cost.ns, cost.source, comparison=comparison())
@@ -166,48 +168,43 @@ def user_phase(e: SyscallEntered, before: dict, bits: int) -> Phase:
                  warning=warning)
 
 
-def syscall_entry(e: SyscallEntered, before: dict, ns: float) -> list[Phase]:
-    changes = []
-    for c in e.cpu_effects:
-        if isinstance(c, RegChange):
-            if c.name == "cpl":
-                changes.append(Change("CPL", "3", "0"))
-            elif c.name == "rip":
-                changes.append(Change("rip", h(c.old), "IA32_LSTAR = entry_SYSCALL_64"))
-            else:
-                changes.append(Change(c.name, h(c.old), h(c.new)))
+def syscall_entry(e: SyscallEntered, cpu: Entry, ns: float) -> list[Phase]:
+    saved = {c.name: c.new for c in e.cpu_effects if isinstance(c, RegChange)}
+    changes = cpu.syscall(saved["rcx"], saved["r11"])
     text = ("`syscall` saves the return address in rcx and the flags in r11, masks flags "
             "with IA32_FMASK, switches to ring 0 and jumps to the address in the IA32_LSTAR "
             "MSR: entry_SYSCALL_64.",
             "It pushes nothing and keeps the user stack pointer: the kernel must switch "
             "stacks itself.")
-    return [Phase("cpu", "The CPU: syscall", text, tuple(changes), ns, kernel=True)]
+    return [Phase("cpu", "The CPU: syscall", text, tuple(changes), ns, kernel=True,
+                  regs=freeze(cpu.regs))]
 
 
-def int80_entry(e: SyscallEntered, before: dict, bits: int, ns: float) -> list[Phase]:
+def int80_entry(e: SyscallEntered, cpu: Entry, ns: float) -> list[Phase]:
+    changes = cpu.gate("entry_INT80_compat", "IDT[0x80]")
     gate = Phase(
         "gate", "The IDT gate for vector 0x80",
         ("`int 0x80` makes the CPU look up entry 0x80 of the interrupt descriptor table: a "
          "gate with DPL 3, so user code may use it, pointing at entry_INT80_compat.",
          "The CPU switches to ring 0 and to the kernel stack named in the TSS."),
-        (Change("CPL", "3", "0"),
-         Change("rip" if bits == 64 else "eip", h(e.pc), "IDT[0x80] = entry_INT80_compat")),
-        ns * 0.5, kernel=True)
+        tuple(changes), ns * 0.5, kernel=True, regs=freeze(cpu.regs))
     pushes = [c for c in e.cpu_effects if isinstance(c, StackPush)]
     lines = []
-    for i, p in enumerate(reversed(pushes)):
-        where = "top" if i == 0 else f"+{4 * i if bits == 32 else 8 * i}"
+    for i, p in enumerate(reversed(pushes)):  # 8-byte slots: the gate is a 64-bit kernel's
+        where = "top" if i == 0 else f"+{8 * i}"
         lines.append(f"{where:>4}  {p.name:<6} {h(p.value)}")
     frame = Phase(
         "frame", "The frame the CPU pushes",
         ("On the kernel stack the CPU pushes the user's ss and stack pointer, the flags, cs "
-         "and the return address: what `iret` will pop to come back.",),
+         "and the return address, 8 bytes each (the kernel runs in 64-bit mode, even for "
+         "an i386 process): what `iret` will pop to come back.",),
         tuple(Change("stack", "", f"push {p.name} = {h(p.value)}") for p in pushes),
-        ns * 0.5, tuple(lines), kernel=True)
+        ns * 0.5, tuple(lines), kernel=True, regs=freeze(cpu.regs))
     return [gate, frame]
 
 
-def sysenter_entry(e: SyscallEntered, before: dict, session, ns: float) -> list[Phase]:
+def sysenter_entry(e: SyscallEntered, before: dict, cpu: Entry, session,
+                   ns: float) -> list[Phase]:
     esp = before.get("esp", 0)
     ebp = before.get("ebp", 0)
     lines = []
@@ -224,29 +221,29 @@ def sysenter_entry(e: SyscallEntered, before: dict, session, ns: float) -> list[
          "esp into ebp: `sysenter` itself remembers no stack and no return address.",),
         (Change("ebp", "user ebp", f"{ebp:#x} (the user stack pointer)"),),
         0.0, tuple(lines))
-    cpu = Phase(
+    enter = Phase(
         "cpu", "The CPU: sysenter",
-        ("`sysenter` loads cs from IA32_SYSENTER_CS, esp from IA32_SYSENTER_ESP (the kernel "
-         "stack) and eip from IA32_SYSENTER_EIP (entry_SYSENTER_compat), in ring 0.",
+        ("`sysenter` loads cs from IA32_SYSENTER_CS (and ss, the next selector), esp from "
+         "IA32_SYSENTER_ESP (the kernel stack) and eip from IA32_SYSENTER_EIP "
+         "(entry_SYSENTER_compat), in ring 0.",
          "Nothing is saved: the kernel finds the user stack in ebp and the sixth argument "
          "at [ebp]."),
-        (Change("CPL", "3", "0"), Change("esp", h(esp), "IA32_SYSENTER_ESP (kernel stack)"),
-         Change("eip", h(e.pc), "IA32_SYSENTER_EIP = entry_SYSENTER_compat")),
-        ns, kernel=True)
-    return [stub, cpu]
+        tuple(cpu.sysenter()), ns, kernel=True, regs=freeze(cpu.regs))
+    return [stub, enter]
 
 
-def pt_regs_phase(e: SyscallEntered, before: dict, bits: int) -> Phase:
+def pt_regs_phase(e: SyscallEntered, before: dict, bits: int, cpu: Entry) -> Phase:
     if e.abi == "x86_64":
         order = ("r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax",
                  "rcx", "rdx", "rsi", "rdi")
     else:
         order = ("ebx", "ecx", "edx", "esi", "edi", "ebp", "eax")
     lines = []
+    now = cpu.regs  # what the CPU holds now: after `syscall`, rcx and r11 are its own
     for r in order:
-        v = before.get(r)
+        v = now.get(r)
         if v is None and bits == 64:
-            v = before.get("r" + r[1:])
+            v = now.get("r" + r[1:])
         lines.append(f"{r:<4} {h(v)}")
     lines.append(f"orig_{'rax' if e.abi == 'x86_64' else 'eax'} {e.nr}  (the number, kept "
                  "for restarts and ptrace)")
@@ -255,11 +252,12 @@ def pt_regs_phase(e: SyscallEntered, before: dict, bits: int) -> Phase:
              "sysenter": "entry_SYSENTER_compat builds the frame the CPU did not, and pushes"}
     text = (f"{where[e.mechanism]} the user registers as struct pt_regs, so the return "
             "path can restore every one of them.",)
-    return Phase("pt_regs", "The kernel saves pt_regs", text, (), None, tuple(lines),
-                 kernel=True)
+    changes = cpu.to_task_stack() if e.mechanism == "syscall" else []
+    return Phase("pt_regs", "The kernel saves pt_regs", text, tuple(changes), None,
+                 tuple(lines), kernel=True, regs=freeze(cpu.regs))
 
 
-def table_phase(e: SyscallEntered) -> Phase:
+def table_phase(e: SyscallEntered, cpu: Entry) -> Phase:
     rows = table_rows(e.abi, e.nr)
     dispatcher = "do_syscall_64" if e.abi == "x86_64" else "do_int80_syscall_32" if \
         e.mechanism == "int 0x80" else "do_fast_syscall_32"
@@ -271,11 +269,13 @@ def table_phase(e: SyscallEntered) -> Phase:
     else:
         text = (f"{dispatcher} checks the number against the table's size and calls "
                 f"{e.table}[{e.nr}]: {e.name}.",)
+    cpu.running(dispatcher)
     return Phase("table", f"{e.table}[{e.nr}]", text, (), None, table=rows,
-                 table_name=e.table, kernel=True)
+                 table_name=e.table, kernel=True, regs=freeze(cpu.regs))
 
 
-def handler_phase(e: SyscallEntered, r: SyscallReturned | None, ns: float) -> Phase:
+def handler_phase(e: SyscallEntered, r: SyscallReturned | None, ns: float,
+                  cpu: Entry) -> Phase:
     details = []
     if r is not None:
         _name, args = split_args(r.text[:r.text.rfind("=")].rstrip())
@@ -293,7 +293,9 @@ def handler_phase(e: SyscallEntered, r: SyscallReturned | None, ns: float) -> Ph
     text = (f"The kernel runs {e.name or 'nothing'} with the decoded arguments: it {result}.",)
     if r is not None and r.ret is not None and -4095 <= r.ret < 0:
         text += ("A negative value is -errno: the C library turns it into -1 and errno.",)
-    return Phase("handler", title, text, (), ns, tuple(details), kernel=True)
+    cpu.running(next((row.handler for row in table_rows(e.abi, e.nr, 0)), "sys_ni_syscall"))
+    return Phase("handler", title, text, (), ns, tuple(details), kernel=True,
+                 regs=freeze(cpu.regs))
 
 
 def return_phase(e: SyscallEntered, r: SyscallReturned | None, before: dict, after: dict,
@@ -423,7 +425,9 @@ def _vdso(target, trace, before, session, title=None) -> Transition:
               ("The function reads the kernel's time data from the [vvar] page below the "
                "image: first the sequence count (odd while the kernel writes), then the "
                "clock's base, mult and shift.",),
-              (), cost.ns * 0.3, tuple(vvar_lines[-14:]) or ("(no [vvar] read recorded)",)),
+              (), cost.ns * 0.3, ((f"... {len(vvar_lines) - 14} earlier",)
+                                  if len(vvar_lines) > 14 else ()) + tuple(vvar_lines[-14:])
+              or ("(no [vvar] read recorded)",)),
         Phase("tsc", "rdtsc: the CPU's time-stamp counter",
               ("`rdtsc` reads the cycle counter, which runs at a fixed rate: no kernel "
                "needed.",), (), cost.ns * 0.3, tuple(tsc_lines) or ("(no rdtsc: a coarse "
@@ -470,7 +474,8 @@ def _vsyscall(target, trace, before, session) -> Transition:
         phases = (call, Phase("native", "Native: real code in the page",
                               ("Before Linux 3.1 the page held code and the kernel's time "
                                "variables: the call runs in user mode, like the vDSO.",),
-                              (), cost.ns, body[:16]))
+                              (), cost.ns, body[:16] + ((f"... {len(body) - 16} more",)
+                                                        if len(body) > 16 else ())))
         return Transition("vsyscall", f"[vsyscall] {name} (native)", phases, cost.ns,
                           cost.source, banner="No crossing: the page's code runs in ring 3.",
                           crossed=False, comparison=comparison())
@@ -488,15 +493,19 @@ def _vsyscall(target, trace, before, session) -> Transition:
     perms = ("/proc/self/maps shows it --xp, but no page table maps it: it cannot even be "
              "read") if mode == "xonly" else ("/proc/self/maps shows it r-xp, but the page "
                                               "table maps it readable only")
+    # the CPU at the fault: the call has pushed its return address and jumped to the page
+    cpu = Entry(dict(before, rip=target, rsp=before.get("rsp", 0) - 8), 64)
     fault = Phase("fault", "The instruction fetch faults",
                   (f"vsyscall={mode}: {perms}. Fetching the first instruction is a page "
                    "fault, and the CPU enters the kernel's page fault handler.",),
-                  (Change("CPL", "3", "0"),), cost.ns * 0.35, kernel=True)
+                  tuple(cpu.gate("asm_exc_page_fault", "IDT[14]")), cost.ns * 0.35,
+                  kernel=True, regs=freeze(cpu.regs))
+    cpu.running("emulate_vsyscall")
     emu = Phase("emulate", "emulate_vsyscall()",
                 ("The fault handler sees an address in the vsyscall page and emulates the "
                  "call: it checks the entry is aligned, reads the return address from [rsp], "
                  "checks the pointers, then runs the real handler.",),
-                (), cost.ns * 0.3, (emulated.text,), kernel=True)
+                (), cost.ns * 0.3, (emulated.text,), kernel=True, regs=freeze(cpu.regs))
     changes = tuple(Change(n, h(a), h(b)) for n, a, b in emulated.changes) + (
         Change("CPL", "0", "3"),)
     back = Phase("ret", "The emulated ret",

@@ -324,6 +324,15 @@ def output_chunks(session) -> tuple[OutputChunk, ...]:
     return tuple(chunks)
 
 
+def _position(ordinal: int, marks: int, n: int) -> str:
+    """Where in history, in words: a saved point is the state kept at the start and after
+    each crossing; n instructions after it are replayed from it."""
+    where = "the start" if ordinal == 0 else f"saved point {ordinal + 1} of {marks}"
+    if not n:
+        return f"at {where}"
+    return f"{n} instruction{'s' if n != 1 else ''} after {where}"
+
+
 def build_view(session) -> StopView:
     regs = session.regs()
     bits = session.bits
@@ -337,7 +346,7 @@ def build_view(session) -> StopView:
         at_live_end=session._at_frontier(),
         can_go_back=not (mark.ordinal == 0 and n == 0),
         horizon=session._horizon_text(),
-        position=f"point {mark.ordinal}" + (f" +{n}" if n else ""))
+        position=_position(mark.ordinal, len(t), n))
     walk = None
     if session.walk is not None:
         w = session.walk

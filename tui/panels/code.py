@@ -4,6 +4,8 @@ out, and the assembly source line beside each instruction of an assembly program
 
 from __future__ import annotations
 
+from tui.panels.fit import clip
+
 TRAPS = ("syscall", "int 0x80", "sysenter")
 
 
@@ -38,7 +40,7 @@ def code_lines(view, *, att: bool = False, width: int = 80,
         note = _source_note(c, text)
         room = width - used - 3
         if note and room > 8:
-            line.append(("  ; " + note[:room], "source"))
+            line.append(("  ; " + clip(note, room), "source"))
         rows.append((c, line))
     current = next((i for i, (c, _l) in enumerate(rows) if c.current), 0)
     start = max(0, min(current - height // 3, len(rows) - height))

@@ -3,6 +3,8 @@ recorded ones still ahead of the current point in history, dimmed."""
 
 from __future__ import annotations
 
+from tui.panels.fit import clip, squeeze
+
 KIND_ROLES = {"syscall": "event", "vdso": "event-vdso", "vsyscall": "event-vsyscall",
               "signal": "event-signal", "exit": "event-exit", "note": "muted"}
 
@@ -12,9 +14,9 @@ def event_lines(view, *, width: int = 100) -> list[list[tuple[str, str]]]:
     for e in view.events:
         role = KIND_ROLES.get(e.kind, "event") if e.past else "future"
         marker = "▶ " if e.current else "  "
-        text = " ".join(e.text.split()) if width < 70 else e.text
-        lines.append([(marker, "pc" if e.current else "muted"), (text[:max(10, width - 2)],
-                                                                  role)])
+        text = squeeze(e.text) if width < 70 else e.text  # strace's padding, not strings'
+        lines.append([(marker, "pc" if e.current else "muted"),
+                      (clip(text, max(10, width - 2)), role)])
     if not lines:
         lines.append([("No system calls yet. t runs to the next transition.", "muted")])
     return lines

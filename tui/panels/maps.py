@@ -4,6 +4,8 @@ holding sp marked."""
 
 from __future__ import annotations
 
+from tui.panels.fit import clip
+
 KIND_ROLES = {"code": "kind-code", "data": "kind-data", "heap": "kind-heap",
               "stack": "kind-stack", "vdso": "kind-vdso", "vvar": "kind-vvar",
               "vsyscall": "kind-vsyscall", "anon": "kind-anon", "file": "kind-data"}
@@ -20,6 +22,6 @@ def maps_lines(view, *, width: int = 100) -> list[list[tuple[str, str]]]:
         else:  # start-end perms name, without offset, device and inode
             text = f"{m.start:x}-{m.end:x} {m.perms} {m.name}"
         room = width - 6
-        lines.append([(text[:room], role), ("  " + mark if mark else "", "pc" if m.has_pc
+        lines.append([(clip(text, room), role), ("  " + mark if mark else "", "pc" if m.has_pc
                                             else "reg-name")])
     return lines

@@ -3,6 +3,8 @@ pointer into [stack], [heap], [vdso]..., a string preview."""
 
 from __future__ import annotations
 
+from tui.panels.fit import clip
+
 
 def stack_lines(view, *, width: int = 60) -> list[list[tuple[str, str]]]:
     hexw = 16 if view.bits == 64 else 8
@@ -17,7 +19,7 @@ def stack_lines(view, *, width: int = 60) -> list[list[tuple[str, str]]]:
                 (f"{w.address:0{hexw}x}", "addr"), ("  ", ""),
                 (f"{w.value:0{hexw}x}", "value")]
         if w.note and room > 4:
-            line += [("  ", ""), (w.note[:room], note_role)]
+            line += [("  ", ""), (clip(w.note, room), note_role)]
         lines.append(line)
     if not lines:
         lines.append([("(the stack is not readable here)", "muted")])

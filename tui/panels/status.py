@@ -3,6 +3,8 @@ summary (how far back stepping can go, within what budget)."""
 
 from __future__ import annotations
 
+import textwrap
+
 
 def status_line(view, reason: str = "", message: str = "", busy: str = "") -> list[tuple[str,
                                                                                           str]]:
@@ -23,9 +25,8 @@ def status_line(view, reason: str = "", message: str = "", busy: str = "") -> li
         parts.append(("  " + message, "text"))
     h = view.history
     if not h.at_live_end:
-        parts.append(("   ◀ in the past (", "past"))
+        parts.append(("   ◀ in the past: ", "past"))
         parts.append((h.position, "past"))
-        parts.append((")", "past"))
     if view.waiting_input:
         parts.append(("   waiting for input", "note"))
     if view.clock:  # which time the guest reads: virtual under the stepping engine
@@ -33,7 +34,7 @@ def status_line(view, reason: str = "", message: str = "", busy: str = "") -> li
     return parts
 
 
-def history_lines(view) -> list[list[tuple[str, str]]]:
+def history_lines(view, *, width: int = 80) -> list[list[tuple[str, str]]]:
     h = view.history
     mb = h.used / (1 << 20)
     budget = h.budget / (1 << 20)
@@ -43,4 +44,11 @@ def history_lines(view) -> list[list[tuple[str, str]]]:
     if h.dropped or h.thinned:
         back += f" ({h.thinned} points merged, {h.dropped} dropped)"
     lines.append([(back, "muted" if not h.dropped else "warning")])
+    if not h.at_live_end and h.position:
+        lines.append([("now: ", "heading"), (h.position, "past")])
+    if h.budget:  # a live session (a replay has its recorded stops, nothing saved)
+        lines += [[(part, "muted")] for part in textwrap.wrap(
+            "A saved point is the whole machine, kept at the start and after each crossing "
+            "into the kernel; any other moment is replayed from the one before it, "
+            "instruction by instruction.", max(20, width))]
     return lines

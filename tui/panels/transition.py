@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import textwrap
 
+from tui.panels.fit import clip, squeeze
+
 SHORT = {"user": "user", "cpu": "CPU", "gate": "IDT", "frame": "frame", "pushes": "stub",
          "pt_regs": "pt_regs", "table": "table", "handler": "handler", "return": "return",
          "call": "call", "vvar": "vvar", "tsc": "rdtsc", "math": "math", "ret": "ret",
@@ -32,7 +34,10 @@ def _walking(view, width: int, compare: bool) -> list[Line]:
     phase = t.phases[w.phase]
     lines: list[Line] = []
     kind = {"vdso": "vDSO call", "vsyscall": "vsyscall call"}.get(t.kind, t.kind)
-    title = textwrap.wrap(" ".join(t.title.split()), max(20, width - len(kind) - 2)) or [""]
+    room = max(20, width - len(kind) - 2)
+    title = textwrap.wrap(squeeze(t.title), room) or [""]
+    if len(title) > 3:  # three lines at most, the cut one ending with "…"
+        title = title[:2] + [clip(" ".join(title[2:]), room)]
     lines.append([(f"{kind}  ", "heading"), (title[0], "title")])
     for more in title[1:3]:
         lines.append([(" " * (len(kind) + 2) + more, "title")])
@@ -83,7 +88,7 @@ def _walking(view, width: int, compare: bool) -> list[Line]:
     if phase.details:
         lines.append([])
         for d in phase.details:
-            lines.append([("  " + d[:width - 2], "detail")])
+            lines.append([("  " + clip(d, width - 2), "detail")])
     lines.append([])
     lines += _cost(t, phase, width, compare)
     return lines
@@ -181,5 +186,5 @@ def _last(view, width: int) -> list[Line]:
     if not past:
         return []
     e = past[-1]
-    return [[], [("last transition: ", "muted"), (" ".join(e.text.split())[:width - 17],
+    return [[], [("last transition: ", "muted"), (clip(squeeze(e.text), width - 17),
                                                   "detail")]]

@@ -16,6 +16,7 @@ from tui.panels import (
     transition_lines,
 )
 from tui.panels.code import where_text
+from tui.panels.registers import registers_at
 from tui.widgets.events import EventList
 from tui.widgets.output import OutputPane
 from tui.widgets.panel import Panel, to_content
@@ -79,14 +80,16 @@ class SessionScreen(Screen):
             elif pid in ("registers", "stack", "maps") and panel.parent is not None:
                 self._title(panel, panel.border_title or pid.title())
             if pid == "registers":
-                panel.show(register_lines(shown, previous, width=width,
+                regs, before, title = registers_at(v)  # the CPU's, phase by phase
+                self._title(panel, title)
+                panel.show(register_lines(regs, before, width=width,
                                           columns=2 if width >= 44 else 1))
             elif pid == "stack":
                 panel.show(stack_lines(shown, width=width))
             elif pid == "maps":
                 panel.show(maps_lines(v, width=width))
             elif pid == "history":
-                panel.show(history_lines(v))
+                panel.show(history_lines(v, width=width))
             elif pid == "changed":
                 panel.show(_changed(shown, previous))
         for events in self.query(EventList):
