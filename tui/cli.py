@@ -92,6 +92,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     m.add_argument("--mount", action="append", type=_mount, default=[],
                    metavar="HOST[:GUEST][:rw]", help="share a host directory (read-only "
                    "unless :rw)")
+    m.add_argument("--cwd", metavar="GUESTDIR", help="the guest's working directory "
+                   "(default: the current directory if --mount shares it, else /)")
     m.add_argument("--max-insns", type=_positive_int, metavar="N",
                    help="stop the guest after N instructions")
     m.add_argument("--timeout", type=_seconds, metavar="S", help="stop the guest after S s")
@@ -263,9 +265,11 @@ def resolve_program(name: str, arch: str | None):
 
 def run_options(args):
     """RunOptions from the run options on the command line (run and tui share them)."""
+    from kernel_model.files.vfs import shared_cwd
     from kernel_model.system import RunOptions
 
-    return RunOptions(seed=args.seed, clock=args.clock, mounts=args.mount,
+    cwd = args.cwd or shared_cwd(args.mount, os.getcwd()) or "/"
+    return RunOptions(seed=args.seed, clock=args.clock, mounts=args.mount, cwd=cwd,
                       max_insns=args.max_insns, timeout=args.timeout,
                       memory_limit=args.memory_limit, string_limit=args.string_limit,
                       env=args.env, kernel=args.kernel, vsyscall=args.vsyscall,
