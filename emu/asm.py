@@ -16,6 +16,7 @@ passes repeat until every label's address is stable.
 from __future__ import annotations
 
 import re
+import struct
 from dataclasses import dataclass, field
 
 from keystone import KS_ARCH_X86, KS_MODE_32, KS_MODE_64, Ks, KsError
@@ -153,7 +154,7 @@ def _unquote(s: str) -> bytes:
 
 def _eval(expr: str, names: dict[str, int], here: int) -> int:
     """NASM spellings (`0ffh`, 'a') become plain numbers, then the shared evaluator."""
-    text = re.sub(r"\b([0-9][0-9a-fA-F]*)h\b", r"0x\1", expr.strip())
+    text = _nasm_numbers(expr.strip())
     text = re.sub(r"'(\\?.)'", lambda m: str(_unquote("'" + m.group(1) + "'")[0]), text)
     return evaluate(text, names, here)
 
@@ -395,6 +396,9 @@ class _Assembler:
                 pad = (-len(s)) % size
                 out += s + bytes(pad)
                 continue
+            if size in (4, 8) and _FLOAT.fullmatch(a):  # NASM's `dd 1.5`, `dq -2.0e3`
+                out += struct.pack("<f" if size == 4 else "<d", float(a.replace("_", "")))
+                continue
             try:
                 v = _eval(a, names, here + len(out)) if final else _try_eval(a, names, here)
             except ValueError as e:
@@ -520,12 +524,27 @@ class _Assembler:
         if bare.count("[") != bare.count("]"):
             # keystone quietly assembles `mov rax, [` into something else entirely
             raise self.error(it.line, f"unbalanced brackets: {it.text.strip()}")
-        text = re.sub(r"\boffset\s+", "", it.text, flags=re.I)
+        if _FLOAT_IN_CODE.search(re.sub(r"'[^']*'|\"[^\"]*\"", "", it.text)):
+            # keystone quietly assembles `mov eax, 1.5` into something else
+            raise self.error(it.line, f"x86 instructions take no floating-point numbers: "
+                                      f"{it.text.strip()}: put it in .data (`val: dq 1.5`) "
+                                      "and load it from there")
+        if re.search(r"\bwrt\b", it.text, re.I):
+            raise self.error(it.line, f"{it.text.strip()}: syscall-lab programs are static, with "
+                                      "no shared libraries: write `call label` or "
+                                      "`[rel label]` without wrt")
+        text = re.sub(r"\b(offset|strict)\s+", "", it.text, flags=re.I)
         # NASM's character constants (`'A'`, `'abcd'`, little-endian) are numbers.
         text = _QUOTED.sub(lambda m: hex(int.from_bytes(_unquote(m.group(0)), "little")), text)
         # NASM's `byte [rsi]` is keystone's `byte ptr [rsi]`.
         text = _SIZE_NO_PTR.sub(r"\1 ptr [", text)
         mnemonic, operands = _split_mnemonic(text)
+        if mnemonic.lower().split()[-1] == "movsd" and not operands.strip():
+            # the string move; keystone reads a bare `movsd` as SSE's and refuses it
+            di, si = ("rdi", "rsi") if self.bits == 64 else ("edi", "esi")
+            operands = f"dword ptr [{di}], dword ptr [{si}]"
+        # keystone takes no `short`/`near` on a jump; it picks the short form when it fits.
+        operands = re.sub(r"^\s*(short|near)\s+", "", operands, flags=re.I)
         operands, target = self._nasm_memory(operands, it, here, final)
         rip = _RIP_REL.search(operands)
         if rip and target is None:
@@ -603,6 +622,8 @@ class _Assembler:
             return here
 
     def _unknown(self, name: str) -> str:
+        if name == "$$":
+            return "$$ (the section's start) is not supported: put a label there and use it"
         if name in self.externs:
             return (f"{name} is extern: a syscall-lab program is one static file with no "
                     "library to link against; make the system call yourself")
@@ -613,6 +634,8 @@ class _Assembler:
             word = m.group(0)
             if word.lower() in _OPERAND_WORDS:
                 return word
+            if word == "$":  # NASM's "this instruction's address"
+                return hex(here)
             if word in self._names:
                 return hex(self._names[word] & ((1 << 64) - 1))
             if final:
@@ -624,10 +647,19 @@ class _Assembler:
     def _encode(self, ks: Ks, it: _Item, text: str, here: int, final: bool) -> bytes:
         try:
             enc, _ = ks.asm(text, here)
+            problem = "cannot assemble"
         except KsError as e:
-            raise self.error(it.line, f"{_ks_message(e)}: {it.text.strip()}") from None
+            enc, problem = None, _ks_message(e)
         if enc is None:
-            raise self.error(it.line, f"cannot assemble: {it.text.strip()}")
+            hint = _hint(it.text)
+            if hint:
+                raise self.error(it.line, f"{problem}: {it.text.strip()}: {hint}")
+            # NASM's size on an immediate (`mov al, byte 'x'`, `add rsp, byte 8`): keystone
+            # takes the size from the other operand.
+            bare = _SIZE_ON_IMMEDIATE.sub("", text)
+            if bare != text:
+                return self._encode(ks, it, bare, here, final)
+            raise self.error(it.line, f"{problem}: {it.text.strip()}")
         it.size_hint = len(enc)
         return bytes(enc)
 
@@ -662,17 +694,54 @@ _SIZE_NO_PTR = re.compile(r"\b(byte|word|dword|qword|tword|oword|xmmword|ymmword
                           re.I)
 _RIP_REL = re.compile(r"\[\s*rip\s*([-+][^\]]*)\]", re.I)
 _MEMORY = re.compile(r"\[([^\]]*)\]")
+_SIZE_ON_IMMEDIATE = re.compile(r"\b(?:byte|word|dword|qword)\s+(?=[-+~(]*\s*(?:0x|\d))", re.I)
 _QUOTED = re.compile(r"'(?:[^'\\]|\\.){1,8}'|\"(?:[^\"\\]|\\.){1,8}\"|`(?:[^`\\]|\\.){1,8}`")
 _DECIMAL = re.compile(r"(?<![\w.$])(\d+)(?![\w.])")
 _NASM_HEX = re.compile(r"(?<![\w.$])([0-9][0-9a-fA-F]*)[hH](?![\w.])")
 _CHAR = re.compile(r"'(\\?[^'])'")
 
 
+_NUMBER_WITH_UNDERSCORES = re.compile(
+    r"(?<![\w.$])(0[xX][0-9a-fA-F_]+|[0-9][0-9a-fA-F_]*[hHbByYoOqQ]?)(?![\w.])")
+_NASM_BIN = re.compile(r"(?<![\w.$])([01]+)[bByY](?![\w.])")
+_NASM_OCT = re.compile(r"(?<![\w.$])(?:([0-7]+)[oOqQ]|0[oOqQ]([0-7]+))(?![\w.])")
+
+
+def _nasm_numbers(text: str) -> str:
+    """NASM's number spellings (`1_000`, `0ffh`, `1010b`, `17o`/`17q`/`0o17`) as plain
+    numbers."""
+    text = _NUMBER_WITH_UNDERSCORES.sub(lambda m: m.group(1).replace("_", ""), text)
+    text = _NASM_HEX.sub(lambda m: hex(int(m.group(1), 16)), text)
+    text = _NASM_BIN.sub(lambda m: hex(int(m.group(1), 2)), text)
+    return _NASM_OCT.sub(lambda m: hex(int(m.group(1) or m.group(2), 8)), text)
+
+
 def _keystone_numbers(text: str) -> str:
     """Spell every number in hex, so no keystone radix setting can misread a decimal."""
     text = _CHAR.sub(lambda m: hex(_unquote("'" + m.group(1) + "'")[0]), text)
-    text = _NASM_HEX.sub(lambda m: hex(int(m.group(1), 16)), text)
+    text = _nasm_numbers(text)
     return _DECIMAL.sub(lambda m: hex(int(m.group(1))), text)
+
+
+_FLOAT = re.compile(r"[-+]?(\d[\d_]*\.[\d_]*([eE][-+]?\d+)?|\d+[eE][-+]?\d+)")
+_FLOAT_IN_CODE = re.compile(r"(?<![\w.$])\d+\.\d*(?![\w])")
+
+
+def _hint(text: str) -> str:
+    """What to write instead, for a line keystone refused that NASM habits explain."""
+    low = text.lower()
+    mnemonic, operands = _split_mnemonic(low)
+    if "$$" in low:
+        return "$$ (the section's start) is not supported: put a label there and use it"
+    if "[" in operands and not _SIZE_NO_PTR.search(operands) and not re.search(
+            r"\b(ptr)\b", operands):
+        outside = re.sub(r"\[[^\]]*\]", "", operands)
+        if not {w for w in re.findall(r"[a-z]\w*", outside)} & _REGISTERS:
+            return (f"say the operand size: `{mnemonic} dword [...]` (byte, word, dword or "
+                    "qword), as NASM asks")
+    if mnemonic == "lea" and "[" not in operands:
+        return "lea takes a memory operand: `lea rsi, [rel msg]`"
+    return ""
 
 
 def _try_eval(expr: str, names: dict[str, int], here: int) -> int:

@@ -173,16 +173,57 @@ def test_rel_code_is_position_independent(monkeypatch):
     assert first.entry != moved.entry
 
 
-def test_rel_matches_nasm_byte_for_byte(tmp_path):
+SPELLINGS = """bits 64
+default rel
+section .data
+msg: db "hi"
+section .text
+global _start
+_start:
+    mov eax, 101b
+    mov eax, 17o
+    mov eax, 0q17
+    mov eax, 1_000
+    mov ecx, 0ffh
+    jmp short .x
+.x:
+    mov al, byte 'x'
+    add rsp, byte 8
+    mov dword [msg], 'abcd'
+    jmp $+2
+    loop $
+    mov eax, 'ab'
+    cmp byte [rel msg], 'a'
+    push qword 5
+    mov rax, [rsp + 8*2]
+"""
+
+
+def test_nasm_spellings_of_numbers_sizes_and_here():
+    """NASM's `101b`, `17o`, `0q17`, `1_000`, `jmp short`, a size on an immediate, `$` as
+    this instruction's address, and multi-character constants (little-endian)."""
+    a = assemble(SPELLINGS, "s.s")
+    x = a.labels["_start.x"]
+    assert disasm(a, count=16)[:14] == [
+        "mov eax, 5", "mov eax, 0xf", "mov eax, 0xf", "mov eax, 0x3e8", "mov ecx, 0xff",
+        f"jmp {x:#x}", "mov al, 0x78", "add rsp, 8",
+        f"mov dword ptr [rip + {a.labels['msg'] - (x + 16):#x}], 0x64636261",
+        f"jmp {x + 18:#x}", f"loop {x + 18:#x}", "mov eax, 0x6261",
+        f"cmp byte ptr [rip + {a.labels['msg'] - (x + 32):#x}], 0x61", "push 5",
+    ]
+
+
+@pytest.mark.parametrize("source", [REL, SPELLINGS], ids=["rel", "spellings"])
+def test_nasm_forms_match_nasm_byte_for_byte(tmp_path, source):
     """The same source through NASM and ld at the same addresses gives the same .text."""
     import shutil
     import subprocess
 
     if not (shutil.which("nasm") and shutil.which("ld") and shutil.which("objcopy")):
         pytest.skip("nasm and binutils are not installed")
-    src = tmp_path / "rel.s"
-    src.write_text(REL)
-    ours = assemble(REL, "rel.s")
+    src = tmp_path / "nasm.s"
+    src.write_text(source)
+    ours = assemble(source, "nasm.s")
     image = read_elf(ours.elf)
     text, data = (next(s for s in image.segments if s.flags == f) for f in (5, 6))
     subprocess.run(["nasm", "-f", "elf64", "-w-all", str(src), "-o", str(tmp_path / "rel.o")],
@@ -283,9 +324,28 @@ def test_common_nasm_forms_assemble_and_run(guest):
     ("section .data\nx: incbin 'a.bin'\n", 2, "db"),
     ("extern printf\n_start:\n  call printf\n", 3, "system call yourself"),
     ("default\n", 1, "default rel"),
+    ("section .data\nmsg db 1\nsection .text\n_start:\n  mov [msg], 5\n", 5,
+     "say the operand size: `mov dword [...]`"),
+    ("_start:\n  lea rsi, msg\n", 2, "lea rsi, [rel msg]"),
+    ("_start:\n  call printf wrt ..plt\n", 2, "without wrt"),
+    ("_start:\n  mov eax, 1.5\n", 2, "put it in .data"),
+    ("_start:\n  mov rax, [$$]\n", 2, "put a label there"),
 ])
 def test_unsupported_nasm_forms_say_what_to_write(source, line, words):
     with pytest.raises(AsmError) as e:
         assemble(source, "bad.s")
     assert str(e.value).startswith(f"bad.s:{line}: ")
     assert words in str(e.value)
+
+
+def test_float_data_and_the_string_movsd():
+    """NASM's `dd 1.5`/`dq -2.5e3` are IEEE floats; a bare `movsd` is the string move (and
+    `movsd xmm0, xmm1` stays SSE's)."""
+    import struct
+
+    a = assemble("section .data\nf: dd 1.5\nd: dq -2.5e3\nsection .text\n_start:\n"
+                 "  rep movsd\n  movsd\n  movsd xmm0, xmm1\n", "f.s")
+    data = next(s for s in read_elf(a.elf).segments if s.flags == 6).data
+    assert data == struct.pack("<fd", 1.5, -2500.0)
+    assert disasm(a)[:3] == ["rep movsd dword ptr [rdi], dword ptr [rsi]",
+                             "movsd dword ptr [rdi], dword ptr [rsi]", "movsd xmm0, xmm1"]
