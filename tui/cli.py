@@ -268,7 +268,7 @@ def run_options(args):
     from kernel_model.files.vfs import shared_cwd
     from kernel_model.system import RunOptions
 
-    cwd = args.cwd or shared_cwd(args.mount, os.getcwd()) or "/"
+    cwd = args.cwd or shared_cwd(args.mount) or "/"
     return RunOptions(seed=args.seed, clock=args.clock, mounts=args.mount, cwd=cwd,
                       max_insns=args.max_insns, timeout=args.timeout,
                       memory_limit=args.memory_limit, string_limit=args.string_limit,

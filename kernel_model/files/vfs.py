@@ -88,10 +88,15 @@ def normalize_mount_point(guest: str) -> str:
     return path
 
 
-def shared_cwd(mounts, host_cwd: str) -> str | None:
+def shared_cwd(mounts, host_cwd: str | None = None) -> str | None:
     """The guest path of the host's current directory when a mount shares it (the deepest
     such mount wins), so `--mount .` starts the guest where the student is; else None."""
-    here = os.path.realpath(host_cwd)
+    if not mounts:
+        return None
+    try:
+        here = os.path.realpath(host_cwd or os.getcwd())
+    except OSError:  # the host's cwd was removed
+        return None
     best = None
     for m in mounts:
         host = os.path.realpath(m.host)
