@@ -1139,12 +1139,19 @@ def test_cwd_at_a_mount_root_does_not_open_the_host(shared):
     ("/nope", "No such file or directory"),
     ("/proc/self/maps", "Not a directory"),
 ])
-def test_a_cwd_the_guest_lacks_is_one_line(cwd, words):
+def test_a_cwd_the_guest_lacks_is_one_line(cwd, words, tmp_path):
     from conftest import cli
     from test_bad_input import one_line_error
 
+    from tui.cli import UsageError, build_parser
+    from tui.launch import session_factory
+
     one_line_error(cli("run", "--cwd", cwd, "hello-syscall"), f"working directory {cwd}",
                    words)
+    one_line_error(cli("run", "--record", str(tmp_path / "r.json"), "--cwd", cwd,
+                       "hello-syscall"), f"working directory {cwd}", words)
+    with pytest.raises(UsageError, match=words):  # the TUI: before its screen opens
+        session_factory(build_parser().parse_args(["tui", "--cwd", cwd, "hello-syscall"]))
 
 
 def test_mount_dot_shares_the_current_directory_as_the_cwd(tmp_path):

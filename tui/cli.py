@@ -392,4 +392,8 @@ def cmd_table(args) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m tui.cli`: run the imported tui.cli, whose UsageError is the one that
+    # tui.launch and tui.record_run raise (this __main__ copy has a class of its own).
+    from tui.cli import main as imported_main
+
+    sys.exit(imported_main())
