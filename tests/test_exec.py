@@ -381,3 +381,30 @@ def test_e2big_is_one_line_and_status_2(tmp_path):
     assert r.returncode == 2, err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert "hello-syscall: Argument list too long (E2BIG)" in err
+
+
+def test_the_stack_is_the_strings_pages_plus_128k_like_linux():
+    """setup_arg_pages: the initial [stack] is 128 KiB below the pages the strings fill. The
+    same rule read from a native run's /proc/self/maps (when there is one to read)."""
+    import os
+    import subprocess
+
+    def expected(strings: list[str]) -> int:
+        used = 8 + sum(len(os.fsencode(s)) + 1 for s in strings)  # the NULL word, the NULs
+        return binfmt.STACK_EXPAND + -(-used // 4096) * 4096
+
+    args = [str(i) for i in range(1, 12001)]
+    run = run_guest(PROGRAMS / "bin" / "maps.musl-x86_64", *args, env=[])
+    vma = _stack_mapping(run)
+    exe = run.system.process.exe_path
+    assert vma.end - vma.start == expected([exe, str(PROGRAMS / "bin" / "maps.musl-x86_64"),
+                                            *args])
+    stack_line = next(ln for ln in run.stdout.decode().splitlines() if ln.endswith("[stack]"))
+    lo, hi = (int(x, 16) for x in stack_line.split()[0].split("-"))
+    assert hi - lo == vma.end - vma.start
+    if os.path.exists("/bin/cat") and os.path.exists("/proc/self/maps"):
+        native = subprocess.run(["/bin/cat", "/proc/self/maps", *args], env={},
+                                capture_output=True, text=True).stdout
+        line = next(ln for ln in native.splitlines() if ln.endswith("[stack]"))
+        lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+        assert hi - lo == expected(["/bin/cat", "/bin/cat", "/proc/self/maps", *args])
