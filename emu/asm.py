@@ -369,6 +369,7 @@ class _Assembler:
                 it.text = qualify(it.text, it.scope)
                 if it.kind == "times":
                     it.label = qualify(it.label, it.scope)
+
     def _section_name(self, n: int, name: str) -> str:
         name = name.lower()
         if name in ("text", "data", "bss", "rodata"):
