@@ -1,9 +1,14 @@
 """Assembling a guest program from an Intel-syntax source file with keystone.
 
-Accepted: `.text`/`.data`/`.bss`/`.rodata` (or `section .data`), labels (`name:`, or NASM's
-`msg db ...`), `bits 32`/`bits 64` (or `.code32`/`.code64`) to pick the architecture, data
-directives (db/dw/dd/dq, .byte/.word/.long/.quad, .ascii/.asciz/.string, .zero/.space, resb..,
-times, .align) and constants (`len equ $ - msg`, `.equ len, . - msg`, `len = . - msg`).
+Accepted: `.text`/`.data`/`.bss`/`.rodata` (or `section .data`, `segment .data`), labels
+(`name:`, or NASM's `msg db ...`; NASM's local `.loop` belongs to the label above it),
+`bits 32`/`bits 64` (or `.code32`/`.code64`) to pick the architecture, data directives
+(db/dw/dd/dq, .byte/.word/.long/.quad, .ascii/.asciz/.string, .zero/.space, resb.., times,
+.align), constants (`len equ $ - msg`, `len: equ ...`, `.equ len, . - msg`, `len = . - msg`,
+`%define NAME VALUE`), character constants (`'A'`, `'abcd'`), and NASM's RIP-relative
+addressing (`[rel label]`, `default rel`/`default abs`, as NASM applies them).
+Other NASM forms (macros, %include, org, incbin, struc, extern calls) are refused with the
+line and what to write instead.
 Instructions are assembled one line at a time so each address maps back to its source line;
 passes repeat until every label's address is stable.
 """
@@ -11,11 +16,12 @@ passes repeat until every label's address is stable.
 from __future__ import annotations
 
 import re
+import struct
 from dataclasses import dataclass, field
 
 from keystone import KS_ARCH_X86, KS_MODE_32, KS_MODE_64, Ks, KsError
 
-from emu.asm_expr import evaluate
+from emu.asm_expr import UnknownSymbol, evaluate
 from emu.elf_writer import PF_R, PF_W, PF_X, OutSegment, write_executable
 from emu.machine import PAGE, page_up
 
@@ -44,8 +50,9 @@ DATA_SIZES = {
     "dd": 4, ".long": 4, ".int": 4, ".4byte": 4, "dq": 8, ".quad": 8, ".8byte": 8,
 }
 RESERVE_SIZES = {"resb": 1, "resw": 2, "resd": 4, "resq": 8}
-IGNORED = {".globl", ".global", "global", "extern", ".extern", ".intel_syntax", ".type",
-           ".size", ".file", ".ident", ".att_syntax", "default", ".p2align"}
+IGNORED = {".globl", ".global", "global", ".intel_syntax", ".type", ".size", ".file", ".ident",
+           ".att_syntax", ".p2align", "cpu"}
+EXTERN = ("extern", ".extern")
 
 _LABEL = re.compile(r"^\s*([A-Za-z_.$@?][\w.$@?]*)\s*:(?!:)\s*(.*)$")
 _NASM_DATA_LABEL = re.compile(
@@ -62,6 +69,9 @@ class _Item:
     text: str = ""
     label: str = ""
     size_hint: int = 0
+    rel: bool = False  # under NASM's `default rel`
+    scope: str = ""  # the non-local label NASM's `.local` labels hang from
+    local: str = ""  # for a label item `_start.loop`, its bare name `.loop`
 
 
 def _strip_comment(line: str) -> str:
@@ -144,9 +154,60 @@ def _unquote(s: str) -> bytes:
 
 def _eval(expr: str, names: dict[str, int], here: int) -> int:
     """NASM spellings (`0ffh`, 'a') become plain numbers, then the shared evaluator."""
-    text = re.sub(r"\b([0-9][0-9a-fA-F]*)h\b", r"0x\1", expr.strip())
+    text = _nasm_numbers(expr.strip())
     text = re.sub(r"'(\\?.)'", lambda m: str(_unquote("'" + m.group(1) + "'")[0]), text)
     return evaluate(text, names, here)
+
+
+def _label_item(n: int, section: str, name: str, scope: str) -> tuple[_Item, str]:
+    """The label item for `name:` and the scope after it (NASM: a name without a leading
+    dot starts a new scope; `.x` is `scope.x`; `..@x` belongs to no scope)."""
+    if name.startswith(".") and not name.startswith("..") and scope:
+        return _Item(n, section, "label", label=scope + name, local=name), scope
+    if name.startswith("."):
+        return _Item(n, section, "label", label=name), scope
+    return _Item(n, section, "label", label=name), name
+
+
+_LOCAL_REF = re.compile(r"(?<![\w.$@?])\.[A-Za-z_$@?][\w.$@?]*")
+_WORD = re.compile(r"(?<![\w.$@?])[A-Za-z_.$@?][\w.$@?]*")
+
+
+def _outside_quotes(text: str, fn) -> str:
+    """`fn` applied to the parts of `text` outside quoted strings."""
+    parts = re.split(r"('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`(?:[^`\\]|\\.)*`)", text)
+    return "".join(p if i % 2 else fn(p) for i, p in enumerate(parts))
+
+
+def _apply_defines(line: str, defines: dict[str, str]) -> str:
+    """%define's names replaced (repeatedly, as NASM expands a definition's own names)."""
+    for _ in range(16):
+        new = _outside_quotes(line, lambda part: _WORD.sub(
+            lambda m: defines.get(m.group(0), m.group(0)), part))
+        if new == line:
+            break
+        line = new
+    return line
+
+
+_PREPROCESSOR_HINTS = {
+    "%include": "not supported: paste the file's lines into this one",
+    "%macro": "NASM's macros are not supported: write the instructions out "
+              "(%define NAME VALUE works for constants)",
+    "%if": "conditional assembly is not supported: keep the lines you want",
+    "%ifdef": "conditional assembly is not supported: keep the lines you want",
+    "%ifndef": "conditional assembly is not supported: keep the lines you want",
+    "%rep": "not supported: write the lines out, or use `times N ...` for data",
+}
+_NASM_UNSUPPORTED = {
+    "org": "org is for flat binaries: syscall-lab lays out an ELF itself (.text, .data, .bss "
+           "sections; the entry is _start)",
+    "bits": "only `bits 64` and `bits 32` are supported (16-bit code never runs under Linux)",
+    "incbin": "incbin is not supported: put the bytes in with db",
+    "struc": "struc is not supported: name each field's offset with equ (`st_size equ 48`)",
+    "istruc": "istruc is not supported: lay the fields out with db/dw/dd/dq",
+    "common": "common is not supported: reserve the space in .bss with resb",
+}
 
 
 class _Assembler:
@@ -163,13 +224,28 @@ class _Assembler:
     def _parse(self) -> None:
         section = "text"
         bits_set = False
+        default_rel = False
+        scope = ""
+        self.defines: dict[str, str] = {}  # %define NAME VALUE, replaced word by word
+        self.externs: set[str] = set()
         for n, raw in enumerate(self.lines, 1):
             line = _strip_comment(raw).strip()
+            if line.startswith("%"):
+                self._preprocessor(n, line)  # keystone never sees a `%` line: it hangs on one
+                continue
+            if self.defines:
+                line = _apply_defines(line, self.defines)
             while line:
                 m = _LABEL.match(line)
                 if m and not line.lower().startswith(("section", ".section")):
-                    self.items.append(_Item(n, section, "label", label=m.group(1)))
-                    line = m.group(2).strip()
+                    name = m.group(1)
+                    rest = m.group(2).strip()
+                    if rest.lower().startswith("equ") and rest[3:4] in ("", " ", "\t"):
+                        line = f"{name} {rest}"  # NASM's `len: equ $ - msg`
+                        break
+                    item, scope = _label_item(n, section, name, scope)
+                    self.items.append(item)
+                    line = rest
                     continue
                 break
             if not line:
@@ -184,6 +260,12 @@ class _Assembler:
                     raise self.error(n, "the program sets both 32 and 64 bits")
                 self.bits, bits_set = want, True
                 continue
+            if word == "default" or low.startswith("[default"):
+                mode = low.strip("[]").split()[1:2]
+                if mode not in (["rel"], ["abs"]):
+                    raise self.error(n, "write `default rel` or `default abs`")
+                default_rel = mode == ["rel"]
+                continue
             if word in ("section", ".section", "segment"):
                 name = rest.split(",")[0].split()[0].lstrip(".") if rest else ""
                 section = self._section_name(n, name)
@@ -191,8 +273,13 @@ class _Assembler:
             if word in (".text", ".data", ".bss", ".rodata"):
                 section = word[1:]
                 continue
+            if word in EXTERN:
+                self.externs.update(a.split(":")[0].strip() for a in _split_args(rest))
+                continue
             if word in IGNORED or word.startswith(".cfi"):
                 continue
+            if word in _NASM_UNSUPPORTED:
+                raise self.error(n, _NASM_UNSUPPORTED[word])
             m = _ASSIGN.match(line)
             if m and not re.match(r"^\s*\w+\s+\w", line.split("=")[0]):
                 self.items.append(_Item(n, section, "const", label=m.group(1), text=m.group(2)))
@@ -207,9 +294,11 @@ class _Assembler:
             if m:
                 name, directive, tail = m.group(1), m.group(2).lower(), m.group(3)
                 if directive == "equ":
-                    self.items.append(_Item(n, section, "const", label=name, text=tail.strip()))
+                    self.items.append(_Item(n, section, "const", label=name, text=tail.strip(),
+                                            scope=scope))
                     continue
-                self.items.append(_Item(n, section, "label", label=name))
+                item, scope = _label_item(n, section, name, scope)
+                self.items.append(item)
                 line = f"{directive} {tail.strip()}"
                 low = line.lower()
                 word = directive
@@ -218,13 +307,14 @@ class _Assembler:
                 m2 = re.match(r"times\s+(\S+)\s+(.*)$", line, re.I)
                 if not m2:
                     raise self.error(n, "times needs a count and a directive")
-                self.items.append(_Item(n, section, "times", text=m2.group(2), label=m2.group(1)))
+                self.items.append(_Item(n, section, "times", text=m2.group(2), label=m2.group(1),
+                                        scope=scope))
                 continue
             if word in DATA_SIZES or word in (".ascii", ".asciz", ".string"):
-                self.items.append(_Item(n, section, "data", text=line))
+                self.items.append(_Item(n, section, "data", text=line, scope=scope))
                 continue
             if word in RESERVE_SIZES or word in (".zero", ".space", ".skip", ".fill"):
-                self.items.append(_Item(n, section, "reserve", text=line))
+                self.items.append(_Item(n, section, "reserve", text=line, scope=scope))
                 continue
             if word in (".align", ".balign", "align", "alignb"):
                 self.items.append(_Item(n, section, "align", text=rest))
@@ -233,7 +323,52 @@ class _Assembler:
                 raise self.error(n, f"unknown directive {word}")
             if section not in ("text",):
                 raise self.error(n, f"an instruction in .{section}: put code in .text")
-            self.items.append(_Item(n, section, "insn", text=line))
+            self.items.append(_Item(n, section, "insn", text=line, rel=default_rel, scope=scope))
+        self._resolve_local_labels()
+
+    def _preprocessor(self, n: int, line: str) -> None:
+        """NASM's single-line %define/%assign (a name for a value); the rest of its macro
+        language is refused with what to write instead."""
+        m = re.match(r"%(x?i?define|assign)\s+([A-Za-z_.$@?][\w.$@?]*)(\(.*)?\s*(.*)$", line,
+                     re.I)
+        if m and not m.group(3):
+            self.defines[m.group(2)] = m.group(4).strip()
+            return
+        if m:
+            raise self.error(n, "a %define with parameters is not supported: write the "
+                                "instructions out, or %define NAME VALUE for a constant")
+        m = re.match(r"%(undef)\s+(\S+)", line, re.I)
+        if m:
+            self.defines.pop(m.group(2), None)
+            return
+        word = line.split()[0].lower()
+        hint = _PREPROCESSOR_HINTS.get(word, "NASM's preprocessor is not supported beyond "
+                                             "%define NAME VALUE")
+        raise self.error(n, f"{word}: {hint}")
+
+    def _resolve_local_labels(self) -> None:
+        """NASM's `.loop` belongs to the last label without a dot (`_start.loop`), so each
+        function may have its own `.loop`. A local label defined once in the file is also
+        reachable by its bare name, as in GAS, where `.L1` is one name for the whole file."""
+        known = {it.label for it in self.items if it.kind == "label"}
+        bare = [it.local for it in self.items if it.kind == "label" and it.local]
+        self.aliases = {b for b in bare if bare.count(b) == 1}
+
+        def qualify(text: str, scope: str) -> str:
+            if not scope or "." not in text:
+                return text
+
+            def sub(m: re.Match) -> str:
+                name = scope + m.group(0)
+                return name if name in known else m.group(0)
+
+            return _outside_quotes(text, lambda part: _LOCAL_REF.sub(sub, part))
+
+        for it in self.items:
+            if it.kind in ("insn", "data", "times", "reserve", "const") and it.scope:
+                it.text = qualify(it.text, it.scope)
+                if it.kind == "times":
+                    it.label = qualify(it.label, it.scope)
 
     def _section_name(self, n: int, name: str) -> str:
         name = name.lower()
@@ -262,6 +397,9 @@ class _Assembler:
                 pad = (-len(s)) % size
                 out += s + bytes(pad)
                 continue
+            if size in (4, 8) and _FLOAT.fullmatch(a):  # NASM's `dd 1.5`, `dq -2.0e3`
+                out += struct.pack("<f" if size == 4 else "<d", float(a.replace("_", "")))
+                continue
             try:
                 v = _eval(a, names, here + len(out)) if final else _try_eval(a, names, here)
             except ValueError as e:
@@ -287,6 +425,7 @@ class _Assembler:
         ks = Ks(KS_ARCH_X86, KS_MODE_64 if self.bits == 64 else KS_MODE_32)
         names: dict[str, int] = {}
         self._names = names
+        self._addresses = {it.label for it in self.items if it.kind == "label"} | self.aliases
         base = BASES[self.bits]
         previous: dict[str, int] | None = None
         for _ in range(8):
@@ -325,6 +464,8 @@ class _Assembler:
                     if it.label in labels and final:
                         raise self.error(it.line, f"label {it.label!r} defined twice")
                     labels[it.label] = here
+                    if it.local in self.aliases:
+                        labels[it.local] = here
                 elif it.kind == "const":
                     try:
                         labels[it.label] = _eval(it.text, {**names, **labels}, here)
@@ -384,44 +525,122 @@ class _Assembler:
         if bare.count("[") != bare.count("]"):
             # keystone quietly assembles `mov rax, [` into something else entirely
             raise self.error(it.line, f"unbalanced brackets: {it.text.strip()}")
-        text = re.sub(r"\boffset\s+", "", it.text, flags=re.I)
+        if _FLOAT_IN_CODE.search(re.sub(r"'[^']*'|\"[^\"]*\"", "", it.text)):
+            # keystone quietly assembles `mov eax, 1.5` into something else
+            raise self.error(it.line, f"x86 instructions take no floating-point numbers: "
+                                      f"{it.text.strip()}: put it in .data (`val: dq 1.5`) "
+                                      "and load it from there")
+        if re.search(r"\bwrt\b", it.text, re.I):
+            raise self.error(it.line, f"{it.text.strip()}: syscall-lab programs are static, with "
+                                      "no shared libraries: write `call label` or "
+                                      "`[rel label]` without wrt")
+        text = re.sub(r"\b(offset|strict)\s+", "", it.text, flags=re.I)
+        # NASM's character constants (`'A'`, `'abcd'`, little-endian) are numbers.
+        text = _QUOTED.sub(lambda m: hex(int.from_bytes(_unquote(m.group(0)), "little")), text)
         # NASM's `byte [rsi]` is keystone's `byte ptr [rsi]`.
         text = _SIZE_NO_PTR.sub(r"\1 ptr [", text)
         mnemonic, operands = _split_mnemonic(text)
+        if mnemonic.lower().split()[-1] == "movsd" and not operands.strip():
+            # the string move; keystone reads a bare `movsd` as SSE's and refuses it
+            di, si = ("rdi", "rsi") if self.bits == 64 else ("edi", "esi")
+            operands = f"dword ptr [{di}], dword ptr [{si}]"
+        # keystone takes no `short`/`near` on a jump; it picks the short form when it fits.
+        operands = re.sub(r"^\s*(short|near)\s+", "", operands, flags=re.I)
+        operands, target = self._nasm_memory(operands, it, here, final)
         rip = _RIP_REL.search(operands)
-        if rip:
+        if rip and target is None:
             expr = rip.group(1).strip()
             if _IDENT.search(expr):
-                # [rip + label]: the displacement is label - end of this instruction, so
-                # encode once with a placeholder to learn the length.
-                probe = _RIP_REL.sub("[rip + 0x7fffffff]", operands)
-                length = len(self._encode(ks, it, _keystone_numbers(
-                    f"{mnemonic} {self._substitute(probe, it, here, final)}"), here, final))
                 target = self._value(expr.lstrip("+"), it, here, final)
-                disp = target - (here + length)
-                sign = "-" if disp < 0 else "+"
-                operands = _RIP_REL.sub(f"[rip {sign} {abs(disp):#x}]", operands)
+        if target is not None:
+            # [rip + label]: the displacement is label - end of this instruction, so
+            # encode once with a placeholder to learn the length.
+            probe = _RIP_REL.sub("[rip + 0x7fffffff]", operands)
+            length = len(self._encode(ks, it, _keystone_numbers(
+                f"{mnemonic} {self._substitute(probe, it, here, final)}"), here, final))
+            disp = target - (here + length)
+            if not -(1 << 31) <= disp < (1 << 31) and final:
+                raise self.error(it.line, "the target is more than 2 GiB away for RIP-relative "
+                                          f"addressing: {it.text.strip()}")
+            sign = "-" if disp < 0 else "+"
+            operands = _RIP_REL.sub(f"[rip {sign} {abs(disp):#x}]", operands)
         operands = self._substitute(operands, it, here, final)
         return self._encode(ks, it, _keystone_numbers(f"{mnemonic} {operands}".strip()), here,
                             final)
 
+    def _nasm_memory(self, operands: str, it: _Item, here: int,
+                     final: bool) -> tuple[str, int | None]:
+        """NASM's memory operands in keystone's words: `[fs:x]` is `fs:[x]`, and `[rel x]`
+        (or a plain `[label]` under `default rel`) becomes `[rip + ...]` in 64-bit code.
+        As in NASM, RIP-relative applies only to an address with a label in it and no
+        register, never with an fs/gs override unless `rel` is written; `abs` turns it off,
+        and in 32-bit code `rel` means nothing (NASM warns and assembles absolute).
+        Returns the operands and the RIP-relative target, if any."""
+        target = None
+        m = _MEMORY.search(operands)
+        if m is None:
+            return operands, None
+        body = m.group(1).strip()
+        seg = ""
+        mode = None
+        for _ in range(2):  # `[rel fs:x]` and `[fs:rel x]` are both NASM
+            w = re.match(r"(rel|abs)\s+(.*)$", body, re.I | re.S)
+            if w:
+                mode, body = w.group(1).lower(), w.group(2).strip()
+            s = re.match(r"([c-gs]s)\s*:\s*(.*)$", body, re.I | re.S)
+            if s:
+                seg, body = s.group(1).lower(), s.group(2).strip()
+        if self.bits == 64 and mode != "abs" and body.lower().split(None, 1)[0:1] != ["rip"]:
+            wants_rel = mode == "rel" or (it.rel and seg not in ("fs", "gs"))
+            words = {w.lower() for w in _IDENT.findall(body)}
+            if wants_rel and not words & _REGISTERS and self._relocatable(body, it, here):
+                target = self._value(body, it, here, final)
+                body = "rip + 0x0"
+        new = (f"{seg}:" if seg else "") + f"[{body}]"
+        return operands[:m.start()] + new + operands[m.end():], target
+
+    def _relocatable(self, expr: str, it: _Item, here: int) -> bool:
+        """Whether `expr` is an address (moves with the labels), not a plain number: NASM
+        assembles `[0x1000]` absolute even under `default rel`."""
+        if not _IDENT.search(expr) and not re.search(r"(?<![\w.$@?])[$.](?![\w.$@?])", expr):
+            return False
+        shifted = {k: v + 0x1000 if k in self._addresses else v for k, v in self._names.items()}
+        try:
+            return _eval(expr, shifted, here + 0x1000) != _eval(expr, self._names, here)
+        except ValueError:
+            return True  # not known yet: an unknown name is most likely a label
+
     def _value(self, expr: str, it: _Item, here: int, final: bool) -> int:
         try:
             return _eval(expr, self._names, here)
+        except UnknownSymbol as e:
+            if final:
+                raise self.error(it.line, self._unknown(e.name)) from None
+            return here
         except ValueError as e:
             if final:
                 raise self.error(it.line, str(e)) from None
             return here
+
+    def _unknown(self, name: str) -> str:
+        if name == "$$":
+            return "$$ (the section's start) is not supported: put a label there and use it"
+        if name in self.externs:
+            return (f"{name} is extern: a syscall-lab program is one static file with no "
+                    "library to link against; make the system call yourself")
+        return f"unknown symbol {name!r}"
 
     def _substitute(self, operands: str, it: _Item, here: int, final: bool) -> str:
         def replace(m: re.Match) -> str:
             word = m.group(0)
             if word.lower() in _OPERAND_WORDS:
                 return word
+            if word == "$":  # NASM's "this instruction's address"
+                return hex(here)
             if word in self._names:
                 return hex(self._names[word] & ((1 << 64) - 1))
             if final:
-                raise self.error(it.line, f"unknown symbol {word!r}")
+                raise self.error(it.line, self._unknown(word))
             return hex(here)
 
         return _IDENT.sub(replace, operands)
@@ -429,10 +648,19 @@ class _Assembler:
     def _encode(self, ks: Ks, it: _Item, text: str, here: int, final: bool) -> bytes:
         try:
             enc, _ = ks.asm(text, here)
+            problem = "cannot assemble"
         except KsError as e:
-            raise self.error(it.line, f"{_ks_message(e)}: {it.text.strip()}") from None
+            enc, problem = None, _ks_message(e)
         if enc is None:
-            raise self.error(it.line, f"cannot assemble: {it.text.strip()}")
+            hint = _hint(it.text)
+            if hint:
+                raise self.error(it.line, f"{problem}: {it.text.strip()}: {hint}")
+            # NASM's size on an immediate (`mov al, byte 'x'`, `add rsp, byte 8`): keystone
+            # takes the size from the other operand.
+            bare = _SIZE_ON_IMMEDIATE.sub("", text)
+            if bare != text:
+                return self._encode(ks, it, bare, here, final)
+            raise self.error(it.line, f"{problem}: {it.text.strip()}")
         it.size_hint = len(enc)
         return bytes(enc)
 
@@ -466,16 +694,55 @@ def _split_mnemonic(text: str) -> tuple[str, str]:
 _SIZE_NO_PTR = re.compile(r"\b(byte|word|dword|qword|tword|oword|xmmword|ymmword|zmmword)\s*\[",
                           re.I)
 _RIP_REL = re.compile(r"\[\s*rip\s*([-+][^\]]*)\]", re.I)
+_MEMORY = re.compile(r"\[([^\]]*)\]")
+_SIZE_ON_IMMEDIATE = re.compile(r"\b(?:byte|word|dword|qword)\s+(?=[-+~(]*\s*(?:0x|\d))", re.I)
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.){1,8}'|\"(?:[^\"\\]|\\.){1,8}\"|`(?:[^`\\]|\\.){1,8}`")
 _DECIMAL = re.compile(r"(?<![\w.$])(\d+)(?![\w.])")
 _NASM_HEX = re.compile(r"(?<![\w.$])([0-9][0-9a-fA-F]*)[hH](?![\w.])")
 _CHAR = re.compile(r"'(\\?[^'])'")
 
 
+_NUMBER_WITH_UNDERSCORES = re.compile(
+    r"(?<![\w.$])(0[xX][0-9a-fA-F_]+|[0-9][0-9a-fA-F_]*[hHbByYoOqQ]?)(?![\w.])")
+_NASM_BIN = re.compile(r"(?<![\w.$])([01]+)[bByY](?![\w.])")
+_NASM_OCT = re.compile(r"(?<![\w.$])(?:([0-7]+)[oOqQ]|0[oOqQ]([0-7]+))(?![\w.])")
+
+
+def _nasm_numbers(text: str) -> str:
+    """NASM's number spellings (`1_000`, `0ffh`, `1010b`, `17o`/`17q`/`0o17`) as plain
+    numbers."""
+    text = _NUMBER_WITH_UNDERSCORES.sub(lambda m: m.group(1).replace("_", ""), text)
+    text = _NASM_HEX.sub(lambda m: hex(int(m.group(1), 16)), text)
+    text = _NASM_BIN.sub(lambda m: hex(int(m.group(1), 2)), text)
+    return _NASM_OCT.sub(lambda m: hex(int(m.group(1) or m.group(2), 8)), text)
+
+
 def _keystone_numbers(text: str) -> str:
     """Spell every number in hex, so no keystone radix setting can misread a decimal."""
     text = _CHAR.sub(lambda m: hex(_unquote("'" + m.group(1) + "'")[0]), text)
-    text = _NASM_HEX.sub(lambda m: hex(int(m.group(1), 16)), text)
+    text = _nasm_numbers(text)
     return _DECIMAL.sub(lambda m: hex(int(m.group(1))), text)
+
+
+_FLOAT = re.compile(r"[-+]?(\d[\d_]*\.[\d_]*([eE][-+]?\d+)?|\d+[eE][-+]?\d+)")
+_FLOAT_IN_CODE = re.compile(r"(?<![\w.$])\d+\.\d*(?![\w])")
+
+
+def _hint(text: str) -> str:
+    """What to write instead, for a line keystone refused that NASM habits explain."""
+    low = text.lower()
+    mnemonic, operands = _split_mnemonic(low)
+    if "$$" in low:
+        return "$$ (the section's start) is not supported: put a label there and use it"
+    if "[" in operands and not _SIZE_NO_PTR.search(operands) and not re.search(
+            r"\b(ptr)\b", operands):
+        outside = re.sub(r"\[[^\]]*\]", "", operands)
+        if not {w for w in re.findall(r"[a-z]\w*", outside)} & _REGISTERS:
+            return (f"say the operand size: `{mnemonic} dword [...]` (byte, word, dword or "
+                    "qword), as NASM asks")
+    if mnemonic == "lea" and "[" not in operands:
+        return "lea takes a memory operand: `lea rsi, [rel msg]`"
+    return ""
 
 
 def _try_eval(expr: str, names: dict[str, int], here: int) -> int:

@@ -39,7 +39,43 @@ HWCAP = 0x178BFBFF
 HWCAP2_FSGSBASE = 0x2
 MINSIGSTKSZ = 3376  # what a 6.18 kernel reports on an AVX2 machine (the xsave frame size)
 STACK_INITIAL = 132 * 1024  # setup_arg_pages() leaves 128 KiB beyond the strings
+STACK_EXPAND = 128 * 1024  # setup_arg_pages()'s stack_expand, below the strings' pages
 STACK_LIMIT = 8 << 20  # RLIMIT_STACK: how far the stack may grow on faults
+# The limits execve checks (include/uapi/linux/binfmts.h, fs/exec.c bprm_stack_limits).
+MAX_ARG_STRLEN = 32 * PAGE  # one string, with its NUL
+MAX_ARG_STRINGS = 0x7FFFFFFF
+ARG_MAX = 32 * PAGE  # strings always allowed, however small the stack rlimit
+STK_LIM = 8 << 20  # _STK_LIM: the strings never take more than 3/4 of it
+KERNEL_POINTER = 8  # sizeof(void *) in the (64-bit) kernel, for i386 processes too
+
+
+class ArgListTooLong(ValueError):
+    """execve's E2BIG ("Argument list too long"); str() is one line for the user."""
+
+
+def check_arg_limits(program: str, strings: list[bytes], argc: int, envc: int,
+                     rlim_stack: int = STACK_LIMIT) -> None:
+    """E2BIG where fs/exec.c gives it: too many strings, one string longer than
+    MAX_ARG_STRLEN, or all of them (execfn, envp, argv, NULs included, plus a pointer each)
+    past a quarter of the stack rlimit (bprm_stack_limits, copy_strings)."""
+
+    def too_long(why: str) -> ArgListTooLong:
+        return ArgListTooLong(f"{program}: Argument list too long (E2BIG): {why}")
+
+    if argc > MAX_ARG_STRINGS or envc > MAX_ARG_STRINGS:
+        raise too_long(f"more than {MAX_ARG_STRINGS} strings (MAX_ARG_STRINGS)")
+    limit = max(min(STK_LIM // 4 * 3, rlim_stack // 4), ARG_MAX)
+    pointers = (max(argc, 1) + envc) * KERNEL_POINTER
+    total = pointers
+    for data in strings:
+        if len(data) > MAX_ARG_STRLEN:
+            raise too_long(f"one string is {len(data)} bytes with its NUL; Linux takes at "
+                           f"most {MAX_ARG_STRLEN} (MAX_ARG_STRLEN, 32 pages)")
+        total += len(data)
+    if total > limit:
+        raise too_long(f"{argc} arguments and {envc} environment strings take {total} bytes "
+                       f"with their pointers; Linux allows {limit} (a quarter of the "
+                       f"{rlim_stack >> 20} MiB stack limit)")
 
 
 @dataclass(frozen=True)
@@ -103,30 +139,32 @@ def build_stack(mm: Mm, arch: Arch, layout: Layout, argv: list[str], envp: list[
     and after the ones that point into the stack (AT_RANDOM, AT_EXECFN, AT_PLATFORM)."""
     word = arch.word
     top = layout.stack_top
-    low = top - STACK_INITIAL
-    mm.map(low, top - low, PROT_READ | PROT_WRITE, name="[stack]", kind="stack",
-           grows_down=True)
-    mm.stack_top = top
     m = mm.machine
-
-    # Strings go at the very top, as create_elf_tables() and copy_strings() place them.
-    p = top - word  # the final NULL word
-    m.write(p, bytes(word))
-
-    def push_bytes(data: bytes) -> int:
-        nonlocal p
-        p -= len(data)
-        m.write(p, data)
-        return p
-
-    execfn_addr = push_bytes(execfn.encode() + b"\0")
-    env_addrs = [push_bytes(e.encode() + b"\0") for e in reversed(envp)][::-1]
-    arg_addrs = [push_bytes(a.encode() + b"\0") for a in reversed(argv)][::-1]
+    # Strings go at the very top, as copy_strings() places them: execfn, envp, argv, each
+    # with its NUL, below the final NULL word.
+    execfn_b, env_b, arg_b = (os.fsencode(execfn) + b"\0",
+                              [os.fsencode(e) + b"\0" for e in envp],
+                              [os.fsencode(a) + b"\0" for a in argv])
+    check_arg_limits(argv[0] if argv else execfn, [execfn_b, *env_b, *arg_b], len(argv),
+                     len(envp))
+    strings = b"".join([*arg_b, *env_b, execfn_b])
+    p = top - word - len(strings)
+    arg_addrs, at = [], p
+    for a in arg_b:
+        arg_addrs.append(at)
+        at += len(a)
+    env_addrs = []
+    for e in env_b:
+        env_addrs.append(at)
+        at += len(e)
+    execfn_addr = at
+    strings_low = p
     p = (p - layout.sp_random) & ~0xF  # arch_align_stack
-    platform_addr = push_bytes(arch.platform.encode() + b"\0")
-    random_addr = push_bytes(bytes(rng.getrandbits(8) for _ in range(16)))
+    platform = arch.platform.encode() + b"\0"
+    platform_addr = p = p - len(platform)
+    random_bytes = bytes(rng.getrandbits(8) for _ in range(16))
+    random_addr = p = p - len(random_bytes)
     p &= ~0xF
-
     auxv = auxv_head + [
         (AT_RANDOM, random_addr),
         (AT_HWCAP2, HWCAP2_FSGSBASE),
@@ -138,6 +176,16 @@ def build_stack(mm: Mm, arch: Arch, layout: Layout, argv: list[str], envp: list[
         vector += [key, value]
     size = len(vector) * word
     sp = (p - size) & ~0xF
+    # setup_arg_pages(): the strings' pages plus 128 KiB below them; the vector's pages are
+    # then faulted in below that if it reaches further (create_elf_tables).
+    low = min(top - STACK_INITIAL, page_down(strings_low) - STACK_EXPAND, page_down(sp))
+    mm.map(low, top - low, PROT_READ | PROT_WRITE, name="[stack]", kind="stack",
+           grows_down=True)
+    mm.stack_top = top
+    m.write(top - word, bytes(word))
+    m.write(strings_low, strings)
+    m.write(platform_addr, platform)
+    m.write(random_addr, random_bytes)
     fmt = "<" + ("Q" if word == 8 else "I") * len(vector)
     m.write(sp, struct.pack(fmt, *[v & arch.mask for v in vector]))
     return sp, auxv[:-1]

@@ -98,6 +98,7 @@ class System:
         from kernel_model.files.vfs import Vfs
 
         self.vfs = Vfs(self, options.mounts)
+        self.process.cwd = self.vfs.working_directory(options.cwd)
         self.process.fds = FdTable.standard(options.stdin_fd, options.stdout_fd,
                                             options.stderr_fd)
         self.kernel = Kernel(self.machine, self.process, string_limit=options.string_limit)

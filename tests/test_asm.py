@@ -102,3 +102,250 @@ def test_the_elf_is_real():
     assert image.phnum == len(image.segments) == 3
     flags = [s.flags for s in image.segments]
     assert flags == [4, 5, 6]  # headers r--, text r-x, data rw-
+
+
+# -- NASM's forms, as the NASM-style starters lead students to write them ----------------
+
+REL = """bits 64
+default rel
+section .data
+msg:    db "Hello", 10
+value:  dq 42
+section .text
+global _start
+_start:
+    lea rsi, [rel msg]
+    mov rax, [rel value]
+    lea rsi, [rel msg + 4]
+    mov rax, [value]
+    mov qword [value], 5
+    mov byte [msg+1], 'A'
+    mov rax, [rbx + 8]
+    cmp dword [value], 0x10
+    movzx eax, byte [msg]
+    call .next
+.next:
+    lea rdi, [rel $]
+    default abs
+    mov rax, [rel value]
+    mov eax, 60
+    syscall
+"""
+
+
+def _rip_targets(a):
+    """(mnemonic, absolute target) of each RIP-relative instruction, read back by capstone."""
+    image = read_elf(a.elf)
+    seg = next(s for s in image.segments if s.flags & 1)
+    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+    md.detail = True
+    out = []
+    for i in md.disasm(seg.data, seg.vaddr):
+        for op in i.operands:
+            if op.type == capstone.x86.X86_OP_MEM and op.mem.base == capstone.x86.X86_REG_RIP:
+                out.append((i.mnemonic, i.address + i.size + op.mem.disp))
+    return out
+
+
+def test_rel_and_default_rel_are_rip_relative():
+    """`[rel x]`, `[rel x + 4]`, `[rel $]` and (under `default rel`) a plain `[label]` are
+    RIP-relative in 64-bit code, each reaching its label; `[rbx + 8]` is not."""
+    a = assemble(REL, "rel.s")
+    msg, value, nxt = a.labels["msg"], a.labels["value"], a.labels["_start.next"]
+    assert _rip_targets(a) == [
+        ("lea", msg), ("mov", value), ("lea", msg + 4), ("mov", value), ("mov", value),
+        ("mov", msg + 1), ("cmp", value), ("movzx", msg), ("lea", nxt), ("mov", value),
+    ]
+    assert "mov rax, qword ptr [rbx + 8]" in disasm(a, count=40)
+
+
+def test_rel_code_is_position_independent(monkeypatch):
+    """Code that reaches its data only through `[rel ...]` is the same bytes wherever it is
+    loaded: the addresses are all relative."""
+    import emu.asm
+
+    source = REL.replace("    mov rax, [rbx + 8]\n", "")
+    first = read_elf(assemble(source, "rel.s").elf)
+    monkeypatch.setitem(emu.asm.BASES, 64, 0x7F0000000000)
+    moved = read_elf(assemble(source, "rel.s").elf)
+    code = [s.data for s in first.segments if s.flags & 1]
+    assert code == [s.data for s in moved.segments if s.flags & 1]
+    assert first.entry != moved.entry
+
+
+SPELLINGS = """bits 64
+default rel
+section .data
+msg: db "hi"
+section .text
+global _start
+_start:
+    mov eax, 101b
+    mov eax, 17o
+    mov eax, 0q17
+    mov eax, 1_000
+    mov ecx, 0ffh
+    jmp short .x
+.x:
+    mov al, byte 'x'
+    add rsp, byte 8
+    mov dword [msg], 'abcd'
+    jmp $+2
+    loop $
+    mov eax, 'ab'
+    cmp byte [rel msg], 'a'
+    push qword 5
+    mov rax, [rsp + 8*2]
+"""
+
+
+def test_nasm_spellings_of_numbers_sizes_and_here():
+    """NASM's `101b`, `17o`, `0q17`, `1_000`, `jmp short`, a size on an immediate, `$` as
+    this instruction's address, and multi-character constants (little-endian)."""
+    a = assemble(SPELLINGS, "s.s")
+    x = a.labels["_start.x"]
+    assert disasm(a, count=16)[:14] == [
+        "mov eax, 5", "mov eax, 0xf", "mov eax, 0xf", "mov eax, 0x3e8", "mov ecx, 0xff",
+        f"jmp {x:#x}", "mov al, 0x78", "add rsp, 8",
+        f"mov dword ptr [rip + {a.labels['msg'] - (x + 16):#x}], 0x64636261",
+        f"jmp {x + 18:#x}", f"loop {x + 18:#x}", "mov eax, 0x6261",
+        f"cmp byte ptr [rip + {a.labels['msg'] - (x + 32):#x}], 0x61", "push 5",
+    ]
+
+
+@pytest.mark.parametrize("source", [REL, SPELLINGS], ids=["rel", "spellings"])
+def test_nasm_forms_match_nasm_byte_for_byte(tmp_path, source):
+    """The same source through NASM and ld at the same addresses gives the same .text."""
+    import shutil
+    import subprocess
+
+    if not (shutil.which("nasm") and shutil.which("ld") and shutil.which("objcopy")):
+        pytest.skip("nasm and binutils are not installed")
+    src = tmp_path / "nasm.s"
+    src.write_text(source)
+    ours = assemble(source, "nasm.s")
+    image = read_elf(ours.elf)
+    text, data = (next(s for s in image.segments if s.flags == f) for f in (5, 6))
+    subprocess.run(["nasm", "-f", "elf64", "-w-all", str(src), "-o", str(tmp_path / "rel.o")],
+                   check=True)
+    subprocess.run(["ld", f"-Ttext={text.vaddr:#x}", f"-Tdata={data.vaddr:#x}", "-e", "_start",
+                    str(tmp_path / "rel.o"), "-o", str(tmp_path / "rel")], check=True)
+    subprocess.run(["objcopy", "-O", "binary", "--only-section=.text", str(tmp_path / "rel"),
+                    str(tmp_path / "rel.bin")], check=True)
+    assert text.data == (tmp_path / "rel.bin").read_bytes()
+
+
+def test_default_rel_leaves_numbers_registers_and_fs_absolute():
+    """As NASM: `default rel` applies to labels only, not to `[0x1000]`, `[rbx + label]`,
+    `[fs:0x28]` (keystone's `fs:[0x28]`), nor after `default abs`."""
+    a = assemble("bits 64\ndefault rel\nsection .data\nv: dq 1\nsection .text\n_start:\n"
+                 "  mov rax, [0x1000]\n  mov rax, [rbx + v]\n  mov rax, [fs:0x28]\n"
+                 "  mov rax, [abs v]\n", "d.s")
+    assert _rip_targets(a) == []
+    text = disasm(a)
+    assert text[1] == f"mov rax, qword ptr [rbx + {a.labels['v']:#x}]"
+    assert "fs:[0x28]" in text[2]
+
+
+def test_rel_in_32_bit_code_is_absolute():
+    """`rel` means nothing without RIP: NASM assembles it absolute in `bits 32`, and so do we."""
+    a = assemble("bits 32\ndefault rel\nsection .data\nmsg db 'ab'\nsection .text\n_start:\n"
+                 "  mov eax, [rel msg + 1]\n  lea ecx, [msg]\n", "r32.s")
+    assert disasm(a)[:2] == [f"mov eax, dword ptr [{0x804a001:#x}]",
+                             f"lea ecx, [{0x804a000:#x}]"]
+
+
+def test_a_rel_program_runs(guest):
+    r = guest("rel.s", source=REL.replace("    mov rax, [rbx + 8]\n", "").replace(
+        "    mov eax, 60\n", "    mov rdi, [rel value]\n    mov eax, 60\n").replace(
+        "    call .next\n", "    mov eax, 1\n    mov edi, 1\n    lea rsi, [rel msg]\n"
+                           "    mov edx, 6\n    syscall\n    call .next\n"))
+    assert r.stdout == b"HAllo\n"
+    assert r.status == 5
+
+
+FORMS = """%define SYS_WRITE 1
+%define SYS_EXIT  60
+STDOUT equ 1
+global _start
+segment .data
+msg:    db "Hi, there", 10
+len:    equ $ - msg
+pad     times 3 db '*'
+segment .bss
+buf:    resb 16
+section .text
+_start:
+    mov eax, SYS_WRITE
+    mov edi, STDOUT
+    mov rsi, msg
+    mov edx, len
+    syscall
+    mov byte [buf], 'A'
+    mov dword [buf + 4], 'abcd'
+    mov ecx, 3
+.loop:
+    dec ecx
+    jnz .loop
+    call helper
+    mov eax, SYS_EXIT
+    movzx edi, byte [buf]
+    syscall
+helper:
+    mov ecx, 2
+.loop:
+    dec ecx
+    jnz .loop
+    ret
+"""
+
+
+def test_common_nasm_forms_assemble_and_run(guest):
+    """%define, `len: equ $ - msg`, `segment`, `times`, character constants, and a `.loop`
+    in each of two functions (NASM's local labels belong to the label above them)."""
+    a = assemble(FORMS, "forms.s")
+    assert a.labels["len"] == 10
+    assert a.labels["_start.loop"] != a.labels["helper.loop"]
+    text = disasm(a, count=40)
+    assert f"jne {a.labels['_start.loop']:#x}" in text
+    assert f"jne {a.labels['helper.loop']:#x}" in text
+    assert any(t.startswith("mov dword ptr [") and t.endswith("], 0x64636261") for t in text)
+    r = guest("forms.s", source=FORMS)
+    assert r.stdout == b"Hi, there\n"
+    assert r.status == ord("A")
+
+
+@pytest.mark.parametrize("source, line, words", [
+    ("%macro exit 1\n", 1, "write the instructions out"),
+    ("%include 'x.inc'\n", 1, "paste"),
+    ("%define ARG(x) x\n", 1, "%define NAME VALUE"),
+    ("org 0x400000\n_start: nop\n", 1, "_start"),
+    ("bits 16\n", 1, "bits 64"),
+    ("section .data\nx: incbin 'a.bin'\n", 2, "db"),
+    ("extern printf\n_start:\n  call printf\n", 3, "system call yourself"),
+    ("default\n", 1, "default rel"),
+    ("section .data\nmsg db 1\nsection .text\n_start:\n  mov [msg], 5\n", 5,
+     "say the operand size: `mov dword [...]`"),
+    ("_start:\n  lea rsi, msg\n", 2, "lea rsi, [rel msg]"),
+    ("_start:\n  call printf wrt ..plt\n", 2, "without wrt"),
+    ("_start:\n  mov eax, 1.5\n", 2, "put it in .data"),
+    ("_start:\n  mov rax, [$$]\n", 2, "put a label there"),
+])
+def test_unsupported_nasm_forms_say_what_to_write(source, line, words):
+    with pytest.raises(AsmError) as e:
+        assemble(source, "bad.s")
+    assert str(e.value).startswith(f"bad.s:{line}: ")
+    assert words in str(e.value)
+
+
+def test_float_data_and_the_string_movsd():
+    """NASM's `dd 1.5`/`dq -2.5e3` are IEEE floats; a bare `movsd` is the string move (and
+    `movsd xmm0, xmm1` stays SSE's)."""
+    import struct
+
+    a = assemble("section .data\nf: dd 1.5\nd: dq -2.5e3\nsection .text\n_start:\n"
+                 "  rep movsd\n  movsd\n  movsd xmm0, xmm1\n", "f.s")
+    data = next(s for s in read_elf(a.elf).segments if s.flags == 6).data
+    assert data == struct.pack("<fd", 1.5, -2500.0)
+    assert disasm(a)[:3] == ["rep movsd dword ptr [rdi], dword ptr [rsi]",
+                             "movsd dword ptr [rdi], dword ptr [rsi]", "movsd xmm0, xmm1"]

@@ -3,6 +3,7 @@
 import re
 import struct
 
+import pytest
 from conftest import PROGRAMS, run_guest
 
 from kernel_model import exec as binfmt
@@ -223,3 +224,187 @@ def test_instruction_budget_counts_exactly_even_when_the_guest_crashes():
     run = run_guest("loop.s", source=loop, max_insns=1000)
     assert run.status == 0
     assert run.system.counter.count == 1 + 2 * 10 + 3
+
+
+# -- huge argv and envp: laid out as Linux lays them out, refused where Linux refuses ----------
+LAST_ARG = """; print argc, the last argument and the last environment string; exit(argc & 255)
+bits 64
+section .data
+nl: db 10
+section .bss
+digits: resb 24
+section .text
+_start:
+    mov rbx, [rsp]                  ; argc
+    mov rax, rbx                    ; argc in decimal
+    lea rdi, [rel digits + 23]
+    mov ecx, 10
+.digit:
+    xor edx, edx
+    div rcx
+    add dl, '0'
+    mov [rdi], dl
+    dec rdi
+    test rax, rax
+    jnz .digit
+    lea rsi, [rdi + 1]
+    lea rdx, [rel digits + 24]
+    sub rdx, rsi
+    call write_line
+    mov rsi, [rsp + rbx*8]          ; argv[argc - 1]
+    call print
+    lea r12, [rsp + rbx*8 + 16]     ; envp
+    xor esi, esi
+.env:
+    mov rax, [r12]
+    test rax, rax
+    jz .env_end
+    mov rsi, rax
+    add r12, 8
+    jmp .env
+.env_end:
+    test rsi, rsi
+    jz .exit
+    call print
+.exit:
+    mov eax, 60
+    movzx edi, bl
+    syscall
+print:                              ; the string at rsi, and a newline
+    xor edx, edx
+.len:
+    cmp byte [rsi + rdx], 0
+    je write_line
+    inc rdx
+    jmp .len
+write_line:
+    mov eax, 1
+    mov edi, 1
+    syscall
+    mov eax, 1
+    mov edi, 1
+    lea rsi, [rel nl]
+    mov edx, 1
+    syscall
+    ret
+"""
+
+
+def _stack_mapping(run):
+    return next(v for v in run.system.mm.vmas if v.name == "[stack]")
+
+
+def test_twelve_thousand_arguments():
+    args = [str(i) for i in range(1, 12001)]
+    run = run_guest("last.s", *args, source=LAST_ARG, env=["A=1"])
+    assert run.stdout == b"12001\n12000\nA=1\n"
+    assert run.status == 12001 & 255
+
+
+def test_two_100k_arguments_and_a_long_environment():
+    big = ["a" * 100_000, "b" * 100_000]
+    env = [f"V{i}={i}" for i in range(2000)] + ["LONG=" + "e" * 100_000]
+    run = run_guest("last.s", *big, source=LAST_ARG, env=env)
+    assert run.stdout == b"3\n" + b"b" * 100_000 + b"\nLONG=" + b"e" * 100_000 + b"\n"
+    # setup_arg_pages: the strings' pages plus 128 KiB below them
+    vma = _stack_mapping(run)
+    strings = sum(len(s) + 1 for s in [run.system.process.exe_path, *env, "last.s", *big])
+    assert vma.end - vma.start >= strings + binfmt.STACK_EXPAND
+
+
+def test_a_small_argv_keeps_the_132k_stack():
+    run = run_guest("last.s", "x", source=LAST_ARG, env=[])
+    vma = _stack_mapping(run)
+    assert vma.end - vma.start == binfmt.STACK_INITIAL
+
+
+def _native_e2big(args: list[str]) -> bool | None:
+    """Whether the host's execve refuses these arguments (None: it cannot be asked)."""
+    import errno
+    import os
+    import resource
+    import subprocess
+
+    if not os.path.exists("/bin/true") or \
+            resource.getrlimit(resource.RLIMIT_STACK)[0] != binfmt.STACK_LIMIT:
+        return None
+    try:
+        subprocess.run(["/bin/true", *args], env={}, check=True)
+    except OSError as e:
+        assert e.errno == errno.E2BIG
+        return True
+    return False
+
+
+@pytest.mark.parametrize("args, refused", [
+    (["x" * (binfmt.MAX_ARG_STRLEN - 1)], False),       # 131071 bytes and its NUL
+    (["x" * binfmt.MAX_ARG_STRLEN], True),              # one byte more
+    (["y" * 120_000] * 16, False),                      # 1.9 MB in all
+    (["y" * 120_000] * 20, True),                       # 2.4 MB: past a quarter of 8 MiB
+    ([""] * 270_000, True),                             # 270000 pointers alone: 2.1 MB
+])
+def test_e2big_where_linux_refuses(args, refused):
+    from emu.program import load_program
+    from kernel_model.system import RunOptions, System
+
+    native = _native_e2big(args)
+    if native is not None:
+        assert native == refused  # the host kernel agrees
+    prog = load_program(str(PROGRAMS / "bin" / "hello.musl-x86_64"), 64)
+    if refused:
+        with pytest.raises(binfmt.ArgListTooLong, match="Argument list too long"):
+            System(prog.image, "hello", ["hello", *args], RunOptions(seed=1, env=[]))
+    else:
+        System(prog.image, "hello", ["hello", *args], RunOptions(seed=1, env=[]))
+
+
+def test_e2big_is_one_line_and_status_2(tmp_path):
+    """A host with a larger stack rlimit passes 2.4 MB of arguments to syscall-lab, whose
+    guest has Linux's default 8 MiB: execve's E2BIG, one line, status 2."""
+    import os
+    import resource
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    def raise_rlimit():
+        resource.setrlimit(resource.RLIMIT_STACK, (64 << 20, resource.RLIM_INFINITY))
+
+    if resource.getrlimit(resource.RLIMIT_STACK)[1] not in (resource.RLIM_INFINITY,) and \
+            resource.getrlimit(resource.RLIMIT_STACK)[1] < 64 << 20:
+        pytest.skip("the stack rlimit cannot be raised here")
+    r = subprocess.run([sys.executable, "-m", "tui.cli", "run", "hello-syscall",
+                        *["y" * 120_000] * 20], capture_output=True, cwd=ROOT, timeout=120,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT)), preexec_fn=raise_rlimit)
+    err = r.stderr.decode()
+    assert r.returncode == 2, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "hello-syscall: Argument list too long (E2BIG)" in err
+
+
+def test_the_stack_is_the_strings_pages_plus_128k_like_linux():
+    """setup_arg_pages: the initial [stack] is 128 KiB below the pages the strings fill. The
+    same rule read from a native run's /proc/self/maps (when there is one to read)."""
+    import os
+    import subprocess
+
+    def expected(strings: list[str]) -> int:
+        used = 8 + sum(len(os.fsencode(s)) + 1 for s in strings)  # the NULL word, the NULs
+        return binfmt.STACK_EXPAND + -(-used // 4096) * 4096
+
+    args = [str(i) for i in range(1, 12001)]
+    run = run_guest(PROGRAMS / "bin" / "maps.musl-x86_64", *args, env=[])
+    vma = _stack_mapping(run)
+    exe = run.system.process.exe_path
+    assert vma.end - vma.start == expected([exe, str(PROGRAMS / "bin" / "maps.musl-x86_64"),
+                                            *args])
+    stack_line = next(ln for ln in run.stdout.decode().splitlines() if ln.endswith("[stack]"))
+    lo, hi = (int(x, 16) for x in stack_line.split()[0].split("-"))
+    assert hi - lo == vma.end - vma.start
+    if os.path.exists("/bin/cat") and os.path.exists("/proc/self/maps"):
+        native = subprocess.run(["/bin/cat", "/proc/self/maps", *args], env={},
+                                capture_output=True, text=True).stdout
+        line = next(ln for ln in native.splitlines() if ln.endswith("[stack]"))
+        lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+        assert hi - lo == expected(["/bin/cat", "/bin/cat", "/proc/self/maps", *args])

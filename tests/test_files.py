@@ -1055,3 +1055,142 @@ def test_ftruncate(k):
     assert k.call("ftruncate", k.open("/tmp/t"), 0) == E("EINVAL")  # not open for writing
     assert k.call("ftruncate", k.open("/dev/null", O_WRONLY), 0) == E("EINVAL")
     assert k.call("ftruncate", 99, 0) == E("EBADF")
+
+
+# -- the guest's starting working directory (--cwd, --mount .) -------------------------------
+PWD_CAT = """; print getcwd(), then argv[1] (relative to the cwd); exit(errno) if it fails
+bits 64
+section .bss
+buf: resb 512
+section .text
+_start:
+    mov eax, 79             ; getcwd(buf, 512): the raw call returns the length with the NUL
+    lea rdi, [rel buf]
+    mov esi, 512
+    syscall
+    lea rdx, [rax - 1]
+    mov byte [buf + rdx], 10
+    inc rdx
+    mov eax, 1
+    mov edi, 1
+    lea rsi, [rel buf]
+    syscall
+    cmp qword [rsp], 2
+    jb .done
+    mov eax, 2              ; open(argv[1], O_RDONLY)
+    mov rdi, [rsp + 16]
+    xor esi, esi
+    syscall
+    test eax, eax
+    js .fail
+    mov edi, eax
+    xor eax, eax            ; read(fd, buf, 512)
+    lea rsi, [rel buf]
+    mov edx, 512
+    syscall
+    mov edx, eax
+    mov eax, 1
+    mov edi, 1
+    syscall
+.done:
+    mov eax, 60
+    xor edi, edi
+    syscall
+.fail:
+    neg eax
+    mov edi, eax
+    mov eax, 60
+    syscall
+"""
+
+
+def test_cwd_option_starts_the_guest_there(shared):
+    """getcwd returns --cwd, relative paths resolve against it, /proc/self/cwd links to it."""
+    from conftest import run_guest
+
+    from kernel_model.system import Mount as RunMount
+
+    tmp, share = shared
+    mount = [RunMount(str(share), "/data", False)]
+    run = run_guest("pwd.s", "sub/inner.txt", source=PWD_CAT, mounts=mount, cwd="/data")
+    assert (run.status, run.stdout) == (0, b"/data\ninner\n")
+    run = run_guest("pwd.s", "../file.txt", source=PWD_CAT, mounts=mount, cwd="/data/sub/")
+    assert (run.status, run.stdout) == (0, b"/data/sub\nshared data\n")
+    assert run.system.vfs.resolve("/proc/self/cwd").path == "/data/sub"
+
+
+def test_cwd_at_a_mount_root_does_not_open_the_host(shared):
+    """`..` from a cwd at the mount's root is the guest's parent, and links that leave the
+    shared directory stay refused when reached by a relative path."""
+    from conftest import run_guest
+
+    from kernel_model.system import Mount as RunMount
+
+    tmp, share = shared
+    mount = [RunMount(str(share), "/data", False)]
+    for path, errno in (("../secret", errnos.ENOENT), ("../../etc/passwd", errnos.ENOENT),
+                        ("rel_escape", errnos.EACCES), ("abs_secret", errnos.EACCES),
+                        ("dir_escape/x", errnos.EACCES)):
+        run = run_guest("pwd.s", path, source=PWD_CAT, mounts=mount, cwd="/data")
+        assert (run.status, run.stdout) == (errno, b"/data\n"), path
+
+
+@pytest.mark.parametrize("cwd, words", [
+    ("/nope", "No such file or directory"),
+    ("/proc/self/maps", "Not a directory"),
+])
+def test_a_cwd_the_guest_lacks_is_one_line(cwd, words, tmp_path):
+    from conftest import cli
+    from test_bad_input import one_line_error
+
+    from tui.cli import UsageError, build_parser
+    from tui.launch import session_factory
+
+    one_line_error(cli("run", "--cwd", cwd, "hello-syscall"), f"working directory {cwd}",
+                   words)
+    one_line_error(cli("run", "--record", str(tmp_path / "r.json"), "--cwd", cwd,
+                       "hello-syscall"), f"working directory {cwd}", words)
+    with pytest.raises(UsageError, match=words):  # the TUI: before its screen opens
+        session_factory(build_parser().parse_args(["tui", "--cwd", cwd, "hello-syscall"]))
+
+
+def test_mount_dot_shares_the_current_directory_as_the_cwd(tmp_path):
+    """`syscall-lab run --mount . my_cat.s notes.txt` from the student's directory: the
+    guest starts in that directory (at the same path), so `notes.txt` opens; chdir still
+    works from there, and `..` leads to the guest's own tree, not the host's."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    (tmp_path / "my_cat.s").write_text(PWD_CAT)
+    (tmp_path / "notes.txt").write_text("my notes\n")
+    (tmp_path.parent / "beside.txt").write_text("not shared\n")
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "tui.cli", "run", *args],
+                              capture_output=True, cwd=tmp_path, timeout=120,
+                              env=dict(os.environ, PYTHONPATH=str(ROOT)))
+
+    r = run("--mount", ".", "my_cat.s", "notes.txt")
+    assert (r.returncode, r.stdout) == (0, f"{tmp_path}\nmy notes\n".encode()), r.stderr
+    r = run("--mount", ".:/work", "my_cat.s", "notes.txt")
+    assert (r.returncode, r.stdout) == (0, b"/work\nmy notes\n"), r.stderr
+    r = run("--mount", ".", "my_cat.s", "../beside.txt")
+    assert r.returncode == errnos.ENOENT
+    r = run("--mount", ".", "--cwd", "/tmp", "my_cat.s", "notes.txt")
+    assert (r.returncode, r.stdout) == (errnos.ENOENT, b"/tmp\n")
+    r = run("my_cat.s", "notes.txt")  # nothing shared: the guest starts at /, as before
+    assert (r.returncode, r.stdout) == (errnos.ENOENT, b"/\n")
+
+
+def test_tui_and_lessons_take_the_same_cwd(tmp_path, monkeypatch):
+    """run_options serves run, tui, --record and lessons: --mount . sets the cwd for all."""
+    from tui.cli import build_parser, run_options
+
+    monkeypatch.chdir(tmp_path)
+    for command in ("run", "tui"):
+        args = build_parser().parse_args([command, "--mount", ".", "hello-syscall"])
+        assert run_options(args).cwd == str(tmp_path)
+        args = build_parser().parse_args([command, "--cwd", "/tmp", "hello-syscall"])
+        assert run_options(args).cwd == "/tmp"

@@ -104,6 +104,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     m.add_argument("--mount", action="append", type=_mount, default=[],
                    metavar="HOST[:GUEST][:rw]", help="share a host directory (read-only "
                    "unless :rw)")
+    m.add_argument("--cwd", metavar="GUESTDIR", help="the guest's working directory "
+                   "(default: the current directory if --mount shares it, else /)")
     m.add_argument("--max-insns", type=_positive_int, metavar="N",
                    help="stop the guest after N instructions")
     m.add_argument("--timeout", type=_seconds, metavar="S", help="stop the guest after S s")
@@ -288,9 +290,11 @@ def resolve_program(name: str, arch: str | None):
 
 def run_options(args):
     """RunOptions from the run options on the command line (run and tui share them)."""
+    from kernel_model.files.vfs import shared_cwd
     from kernel_model.system import RunOptions
 
-    return RunOptions(seed=args.seed, clock=args.clock, mounts=args.mount,
+    cwd = args.cwd or shared_cwd(args.mount) or "/"
+    return RunOptions(seed=args.seed, clock=args.clock, mounts=args.mount, cwd=cwd,
                       max_insns=args.max_insns, timeout=args.timeout,
                       memory_limit=args.memory_limit, string_limit=args.string_limit,
                       env=args.env, kernel=args.kernel, vsyscall=args.vsyscall,
@@ -413,8 +417,8 @@ def cmd_table(args) -> int:
 
 
 if __name__ == "__main__":
-    # `python -m tui.cli`: run the module the other modules import (tui.cli), not this copy
-    # named __main__, whose UsageError would not catch the one they raise.
-    from tui.cli import main as _main
+    # `python -m tui.cli`: run the imported tui.cli, whose UsageError is the one that
+    # tui.launch and tui.record_run raise (this __main__ copy has a class of its own).
+    from tui.cli import main as imported_main
 
-    sys.exit(_main())
+    sys.exit(imported_main())

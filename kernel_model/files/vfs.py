@@ -88,6 +88,25 @@ def normalize_mount_point(guest: str) -> str:
     return path
 
 
+def shared_cwd(mounts, host_cwd: str | None = None) -> str | None:
+    """The guest path of the host's current directory when a mount shares it (the deepest
+    such mount wins), so `--mount .` starts the guest where the student is; else None."""
+    if not mounts:
+        return None
+    try:
+        here = os.path.realpath(host_cwd or os.getcwd())
+    except OSError:  # the host's cwd was removed
+        return None
+    best = None
+    for m in mounts:
+        host = os.path.realpath(m.host)
+        if here == host or here.startswith(host.rstrip("/") + "/"):
+            if best is None or len(host) > len(best[0]):
+                best = (host, posixpath.join(posixpath.normpath(m.guest),
+                                             os.path.relpath(here, host)))
+    return posixpath.normpath(best[1]) if best else None
+
+
 def join(parent: str, name: str) -> str:
     return ("" if parent == "/" else parent) + "/" + name
 
@@ -125,6 +144,20 @@ class Vfs:
 
     def _root_children(self) -> dict[str, Inode]:
         return {"proc": self.proc.root, "dev": self.dev, "tmp": self.tmp.root}
+
+    def working_directory(self, path: str) -> str:
+        """The canonical guest path of a starting working directory; ValueError (one line
+        for the user) when the guest has no such directory."""
+        try:
+            lk = self.resolve(path)
+            node = lk.existing()
+            if not node.is_dir:
+                raise FsError(errnos.ENOTDIR)
+        except FsError as e:
+            raise ValueError(f"working directory {path}: {os.strerror(e.errno)} in the "
+                             "guest (it sees /proc, /dev, /tmp and the --mount "
+                             "directories)") from None
+        return lk.path
 
     # -- the walk ------------------------------------------------------------------
     def _child(self, node: Inode, path: str, name: str) -> Inode | None:
