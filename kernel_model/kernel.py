@@ -174,7 +174,7 @@ class Kernel:
             StackPush("eip" if m.arch.bits == 32 else "rip", return_pc),
             RegChange("cpl", 3, 0),
         )
-        ret = self._traced_call("int 0x80", I386_ABI, "entry_INT80_compat", nr, args, pc, regs,
+        ret = self._traced_call("int 0x80", I386_ABI, "asm_int80_emulation", nr, args, pc, regs,
                                 frame, return_pc=return_pc,
                                 return_effects=(RegChange("cpl", 0, 3),))
         if ret is not None:

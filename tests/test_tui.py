@@ -137,7 +137,7 @@ async def test_int80_32_bit_transition_shows_the_gate_and_the_frame():
         await press(pilot, app, "s")  # phase 1: the user registers and the ABI
         assert "1/7  User registers and the i386 ABI" in text(app, "transition")
         await press(pilot, app, "s")
-        assert "IDT" in text(app, "transition") and "entry_INT80_compat" in text(
+        assert "IDT" in text(app, "transition") and "asm_int80_emulation" in text(
             app, "transition")
         await press(pilot, app, "s")
         t = text(app, "transition")

@@ -224,7 +224,7 @@ def test_registers_follow_the_phases_of_a_syscall(at_write):
 
 
 @pytest.mark.parametrize("program, phase, expect", [
-    ("hello_int80.s", "gate", ["eip IDT[0x80] = entry_INT80_compat",
+    ("hello_int80.s", "gate", ["eip IDT[0x80] = asm_int80_emulation",
                                "esp kernel stack (TSS.sp0)", "CPL 0 cs 0x10 ss 0 "]),
     ("sysenter", "cpu", ["eip IA32_SYSENTER_EIP = entry_SYSENTER_compat",
                          "esp IA32_SYSENTER_ESP (kernel stack)", "CPL 0 cs 0x10 ss 0x18"]),

@@ -7,7 +7,7 @@ rules (Intel SDM vol. 2: SYSCALL, SYSENTER, INT n) and from how Linux programs t
 the IDT (arch/x86/kernel/cpu/common.c, arch/x86/kernel/idt.c). A kernel address is shown by
 its symbol's name: the model has no kernel image, and KASLR would move it anyway.
 
-An i386 process runs on the same 64-bit kernel (its entries are entry_INT80_compat and
+An i386 process runs on the same 64-bit kernel (its entries are asm_int80_emulation and
 entry_SYSENTER_compat), so it enters with the x86-64 kernel's selectors too.
 """
 

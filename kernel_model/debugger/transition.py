@@ -181,11 +181,12 @@ def syscall_entry(e: SyscallEntered, cpu: Entry, ns: float) -> list[Phase]:
 
 
 def int80_entry(e: SyscallEntered, cpu: Entry, ns: float) -> list[Phase]:
-    changes = cpu.gate("entry_INT80_compat", "IDT[0x80]")
+    changes = cpu.gate("asm_int80_emulation", "IDT[0x80]")
     gate = Phase(
         "gate", "The IDT gate for vector 0x80",
         ("`int 0x80` makes the CPU look up entry 0x80 of the interrupt descriptor table: a "
-         "gate with DPL 3, so user code may use it, pointing at entry_INT80_compat.",
+         "gate with DPL 3, so user code may use it, pointing at asm_int80_emulation "
+         "(entry_INT80_compat before Linux 6.7).",
          "The CPU switches to ring 0 and to the kernel stack named in the TSS."),
         tuple(changes), ns * 0.5, kernel=True, regs=freeze(cpu.regs))
     pushes = [c for c in e.cpu_effects if isinstance(c, StackPush)]
@@ -248,7 +249,7 @@ def pt_regs_phase(e: SyscallEntered, before: dict, bits: int, cpu: Entry) -> Pha
     lines.append(f"orig_{'rax' if e.abi == 'x86_64' else 'eax'} {e.nr}  (the number, kept "
                  "for restarts and ptrace)")
     where = {"syscall": "entry_SYSCALL_64 switches to the kernel stack and pushes",
-             "int 0x80": "entry_INT80_compat pushes, below the CPU's frame,",
+             "int 0x80": "asm_int80_emulation pushes, below the CPU's frame,",
              "sysenter": "entry_SYSENTER_compat builds the frame the CPU did not, and pushes"}
     text = (f"{where[e.mechanism]} the user registers as struct pt_regs, so the return "
             "path can restore every one of them.",)
