@@ -26,6 +26,7 @@ from textual.widgets import Footer, Markdown, Static, TabbedContent, TabPane
 
 from tui.app import SyscallLabApp, UiState, _freeze_heap
 from tui.screens.base import SessionScreen
+from tui.screens.layouts import stepped_tab
 from tui.screens.panes import events_tab, maps_tab, output_tab, stack_tab
 from tui.widgets.panel import Panel
 
@@ -286,16 +287,20 @@ class ExerciseCompactScreen(ExerciseScreen):
             with TabPane("Regs", id="tab-registers"):
                 with VerticalScroll(classes="box grow"):
                     yield Panel("Registers", id="registers")
-            yield from output_tab()
             yield from events_tab()
+            yield from output_tab()
+            # the stack and the memory map share a tab: nine tabs would not fit 80 columns
+            with TabPane("Memory", id="tab-memory"):
+                with VerticalScroll(classes="grow"):
+                    with Vertical(classes="box stacked"):
+                        yield Panel("Stack", id="stack")
+                    with Vertical(classes="box stacked"):
+                        yield Panel("Memory map", id="maps")
         yield Footer()
 
-    def follow(self, state) -> None:
-        v = state.view
-        if v is None or state.busy:
-            return
-        if v.walk is not None:
-            self.select_tab("tab-transition")
+    def follow(self, state, moved: bool) -> None:
+        if moved and state.view is not None:
+            self.select_tab(stepped_tab(state))
 
 
 # -- the app --------------------------------------------------------------------------------------
@@ -407,13 +412,15 @@ class ExerciseApp(SyscallLabApp, inherit_bindings=False):
             self.state.message = (f"{self.solution} did not load: the code is "
                                   + ("the last version that did" if self.program ==
                                      self.solution else self.program))
-        self.redraw()
         if report is not None:
+            # The verdict goes in the status line, not in a notification: a toast would sit
+            # on the Results panel the student is reading.
             verdicts = report.verdicts()
-            self.notify(f"{'PASSED' if report.passed else 'FAILED'}: "
-                        f"{sum(verdicts.values())} of {len(verdicts)} checks, score "
-                        f"{report.score:.2f}", title=self.exercise.name,
-                        severity="information" if report.passed else "warning", timeout=4)
+            verdict = (f"{'PASSED' if report.passed else 'FAILED'}: "
+                       f"{sum(verdicts.values())} of {len(verdicts)} checks, score "
+                       f"{report.score:.2f}")
+            self.state.message = "; ".join(m for m in (verdict, self.state.message) if m)
+        self.redraw()
 
     def on_unmount(self) -> None:
         self._tmp.cleanup()
@@ -446,6 +453,9 @@ def cmd_exercise(args) -> int:
     except SpecError as e:
         print(f"syscall-lab: {e}", file=sys.stderr)
         return 2
+    from tui.cli import require_terminal
+
+    require_terminal("exercise", f", `syscall-lab check {exercise.name} FILE` to grade it")
     solution = args.solution
     if solution is None:
         try:
@@ -461,6 +471,7 @@ def cmd_exercise(args) -> int:
         return 2
     app = make_exercise_app(exercise, solution, seed=args.seed,
                             budget=getattr(args, "history_budget", None))
+    app.screenshots = args.screenshots
     app.run()
     if app.session is not None:
         app.session.close()
