@@ -51,6 +51,12 @@ async def test_escape_closes_the_help_and_the_help_says_so():
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, SessionScreen)
+        await pilot.press("ctrl+p")  # the command palette too
+        await pilot.pause(0.2)
+        assert not isinstance(app.screen, SessionScreen)
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, SessionScreen)
 
 
 @pytest.mark.parametrize("key", ["b", "colon", "x"])
@@ -140,8 +146,9 @@ async def test_wide_number_keys_pick_the_corner_tabs():
 
 @pilot_test
 async def test_replay_panes_are_reached_the_same_way(tmp_path):
-    from kernel_model.recording import load
     from test_recording import record_run
+
+    from kernel_model.recording import load
     from tui.replay import ReplayApp
 
     path = record_run(tmp_path)

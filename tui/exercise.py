@@ -312,6 +312,7 @@ class ExerciseApp(SyscallLabApp, inherit_bindings=False):
     # the footer, cut off at 80 columns. Listed here first instead (inherit_bindings=False).
     BINDINGS = App.BINDINGS + EXERCISE_KEYS + SyscallLabApp.BINDINGS
     MODE_KEYS = [Binding("g", "grade", "grade / F5", tooltip=EXERCISE_KEYS[0].tooltip)]
+    NOTIFICATION_TIMEOUT = 3  # a toast sits over the Results panel: not for long
 
     def __init__(self, exercise, solution: str, *, seed: int | None = None,
                  budget: int | None = None):
