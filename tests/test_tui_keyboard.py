@@ -242,6 +242,8 @@ async def test_exercise_every_pane_by_number_and_no_toast_over_the_results():
                             seed=7)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot, app)
+        assert labels(app) == ["1 Task", "2 Results", "3 Code", "4 Transition", "5 Regs",
+                               "6 Events", "7 Output", "8 Memory"]
         panes = [p.id for p in tab_bar(app).query("TabPane")]
         shown = set()
         for n in range(1, len(panes) + 1):
@@ -258,6 +260,26 @@ async def test_exercise_every_pane_by_number_and_no_toast_over_the_results():
         assert active(app) == "tab-results" and app.report.passed
         assert not list(app.screen.query("Toast"))  # the panel itself says PASSED
         assert "PASSED" in str(app.screen.query_one("#status").visual)
+
+
+@pilot_test
+async def test_exercise_wide_brings_the_transition_tab_forward_at_a_transition():
+    from kernel_model.grading import find
+    from tui.exercise import make_exercise_app
+
+    app = make_exercise_app(find("echo-argv"), str(EXERCISES / "echo-argv" / "reference.s"),
+                            seed=7)
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(pilot, app)
+        assert labels(app) == ["1 Transition", "2 Output", "3 Events", "4 Stack",
+                               "5 Memory map"]
+        await press(pilot, app, "4")
+        assert active(app) == "tab-stack"
+        await press(pilot, app, "s")  # an ordinary instruction: the stack stays
+        assert active(app) == "tab-stack"
+        await press(pilot, app, "t")
+        assert active(app) == "tab-transition"
+        assert app.screen.query_one("#transition").region.area
 
 
 # -- the help, F12 ------------------------------------------------------------------------------

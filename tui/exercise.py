@@ -22,6 +22,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.widgets import Footer, Markdown, Static, TabbedContent, TabPane
 
 from tui.app import SyscallLabApp, UiState, _freeze_heap
@@ -218,7 +219,7 @@ class ExerciseScreen(SessionScreen):
         for md in self.query("#statement").results(Markdown):
             md.update(statement_markdown(app.exercise, app.solution))
         for box in self.query("#statement-box"):
-            box.border_title = f"{app.exercise.name}: {app.exercise.title}"
+            box.border_title = Content(f"{app.exercise.name}: {app.exercise.title}")  # literal
         super().on_mount()
 
     def show(self, state) -> None:
@@ -264,6 +265,11 @@ class ExerciseWideScreen(ExerciseScreen):
                 yield from stack_tab()
                 yield from maps_tab()
         yield Footer()
+
+    def follow(self, state, moved: bool) -> None:
+        # The transition is a tab here: bring it forward when a step reaches one.
+        if moved and state.view is not None and stepped_tab(state) != "tab-code":
+            self.select_tab(stepped_tab(state))
 
 
 class ExerciseCompactScreen(ExerciseScreen):

@@ -41,7 +41,7 @@ class ReplayApp(SyscallLabApp):
     def _finished(self, stop, view, error: str, was_walking: bool) -> None:
         super()._finished(stop, view, error, was_walking)
         if stop is not None and stop.reason == "replay" and "replay" in stop.message:
-            self.notify(stop.message, title="replay", severity="warning")
+            self.notify(stop.message, title="replay", severity="warning", markup=False)
 
 
 class RecordingApp(SyscallLabApp):
