@@ -143,8 +143,9 @@ class SessionScreen(Screen):
             tab.label = Content.assemble((f"{n}", "bold"), " ", tab.pane_title)
 
     def show_pane(self, n: int) -> None:
-        """Bring tab n forward, and the focus into it (not into a text input, so that the
-        next key is still a command)."""
+        """Bring tab n forward. The focus stays where it is if still on screen (on the tab
+        bar, the arrows keep switching tabs), else it moves into the new pane (not into a
+        text input, so that the next key is still a command)."""
         ids = self.pane_ids()
         if not 1 <= n <= len(ids):
             return
@@ -154,7 +155,8 @@ class SessionScreen(Screen):
     def _focus_in(self, pane_id: str) -> None:
         pane = self.query_one(f"#{pane_id}", TabPane)
         focused = self.focused
-        if focused is not None and pane in focused.ancestors_with_self:
+        if focused is not None and all(w.display for w in focused.ancestors_with_self
+                                       if w is not self):
             return
         for widget in pane.query("*"):
             if widget.focusable and not isinstance(widget, Input):
