@@ -98,6 +98,10 @@ async def test_number_keys_pick_each_tab_and_the_labels_show_the_numbers():
         for n in range(len(panes), 0, -1):
             await press(pilot, app, str(n))
             assert active(app) == panes[n - 1]
+        # out of a pane that is hidden now, the focus follows into the new one
+        await press(pilot, app, "e", "1")
+        await pilot.pause(0.1)
+        assert app.screen.query_one("#tab-code") in app.focused.ancestors
         # a digit typed into the program's input is input, not a pane key
         await press(pilot, app, "o")
         await pilot.press("7")
