@@ -50,7 +50,7 @@ def where(view) -> tuple:
     if view is None:
         return ()
     walk = view.walk
-    return (view.pc, view.exited, view.history.position,
+    return (view.pc, view.exited, getattr(view.history, "position", None),
             None if walk is None else (walk.phase, walk.transition.title))
 
 
