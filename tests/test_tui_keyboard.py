@@ -73,6 +73,7 @@ async def test_escape_closes_a_prompt_before_it_stops_a_run(key):
             await pilot.press(key)
             await pilot.pause()
             assert isinstance(app.screen, PromptScreen)
+            assert "Esc: cancel" in app.screen.query_one("#prompt").border_title
             await pilot.press("escape")
             await pilot.pause()
             assert isinstance(app.screen, SessionScreen)

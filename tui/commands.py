@@ -50,8 +50,7 @@ CONTROLS = (
     Control("r", "restart run", "restart", "Restart the program from scratch"),
     Control("colon", "command", "prompt_command", "Type a gdb-style command (break main, catch "
             "syscall write, si, rs...)"),
-    Control("escape", "stop", "stop", "Close a dialog (this help, a prompt); else stop a "
-            "running command", "stop"),
+    Control("escape", "stop", "stop", "Stop a running command", "stop"),
     Control("question_mark", "help", "help", "Help: every key", "help"),
     Control("f12", "screenshot", "save_svg", "Save an SVG screenshot of the screen (for slides) "
             "in ./screenshots (--screenshots DIR or $SYSCALL_LAB_SCREENSHOTS: elsewhere)"),

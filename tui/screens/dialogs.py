@@ -32,7 +32,9 @@ def help_lines(mode_keys, width: int) -> list:
     width = max(40, width)
     rows = [(key_label(b.key), b.description, b.tooltip or "") for b in mode_keys]
     rows += [None] if rows else []
-    rows += [(key_label(c.key), c.name.split()[0], c.help) for c in CONTROLS]
+    rows += [(key_label(c.key), c.name.split()[0], c.help + (
+        " (with a dialog open, Esc closes it instead)" if c.key == "escape" else ""))
+        for c in CONTROLS]
     rows.append(("1-9", "panes", "Show the pane whose tab has that number (at 80x24 every "
                  "panel is a tab; in a wide terminal, the tabs below)"))
     keys = max(len(r[0]) for r in rows if r)
@@ -90,7 +92,8 @@ class PromptScreen(ModalScreen[str | None]):
         self.placeholder = placeholder
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="prompt"):
+        with Vertical(id="prompt") as box:
+            box.border_title = "Enter: go   Esc: cancel"
             yield Static(self.question, markup=False)
             yield Input(placeholder=self.placeholder)
 
