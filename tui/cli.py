@@ -407,8 +407,8 @@ def cmd_table(args) -> int:
 
 
 if __name__ == "__main__":
-    # `python -m tui.cli` runs this file as __main__: call the imported tui.cli instead, so
-    # the UsageError the subcommands raise (tui.cli.UsageError) is the one main catches.
+    # `python -m tui.cli`: run the module the other modules import (tui.cli), not this copy
+    # named __main__, whose UsageError would not catch the one they raise.
     from tui.cli import main as _main
 
     sys.exit(_main())
