@@ -419,14 +419,8 @@ class ExerciseApp(SyscallLabApp, inherit_bindings=False):
             self.state.message = (f"{self.solution} did not load: the code is "
                                   + ("the last version that did" if self.program ==
                                      self.solution else self.program))
-        if report is not None:
-            # The verdict goes in the status line, not in a notification: a toast would sit
-            # on the Results panel the student is reading.
-            verdicts = report.verdicts()
-            verdict = (f"{'PASSED' if report.passed else 'FAILED'}: "
-                       f"{sum(verdicts.values())} of {len(verdicts)} checks, score "
-                       f"{report.score:.2f}")
-            self.state.message = "; ".join(m for m in (verdict, self.state.message) if m)
+        # No notification of the verdict: it would sit on the Results panel, which says it
+        # (its title and first line), brought forward at 80x24 by grading.
         self.redraw()
 
     def on_unmount(self) -> None:
