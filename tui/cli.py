@@ -86,8 +86,11 @@ def require_terminal(command: str, instead: str = "") -> None:
     an editor's runner) it would wait forever for keys, so say so at once (status 2)."""
     if sys.stdin.isatty() and sys.stdout.isatty():
         return
-    raise UsageError(f"`syscall-lab {command}` needs a terminal; use `syscall-lab run` to "
-                     f"run a program without one{instead}")
+    # SystemExit, not UsageError: it ends the process the same way whichever copy of this
+    # module (tui.cli or `python -m`'s __main__) is running.
+    print(f"syscall-lab: error: `syscall-lab {command}` needs a terminal; use `syscall-lab "
+          f"run` to run a program without one{instead}", file=sys.stderr)
+    raise SystemExit(EXIT_USAGE)
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
@@ -407,8 +410,4 @@ def cmd_table(args) -> int:
 
 
 if __name__ == "__main__":
-    # `python -m tui.cli`: run the module the other modules import (tui.cli), not this copy
-    # named __main__, whose UsageError would not catch the one they raise.
-    from tui.cli import main as _main
-
-    sys.exit(_main())
+    sys.exit(main())
