@@ -9,7 +9,11 @@ mode when asked.
 from __future__ import annotations
 
 import gc
+import itertools
+import os
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from textual import work
 from textual.app import App
@@ -24,6 +28,8 @@ from tui.widgets.events import EventList
 from tui.widgets.output import OutputPane
 
 WIDE_MIN = (110, 32)  # below this, panels become tabs
+SCREENSHOTS_ENV = "SYSCALL_LAB_SCREENSHOTS"  # where F12 saves, unless --screenshots says
+_MOVES = itertools.count(1)  # numbers each stop that moved the view (see UiState.moves)
 
 @dataclass
 class UiState:
@@ -34,6 +40,26 @@ class UiState:
     att: bool = False
     compare: bool = True
     walk_ended: bool = False
+    # Changes whenever a command moved the stepped position (0: not since this state began):
+    # layouts with tabs bring the code or the transition forward only then, never on a mere
+    # redraw, so a tab the user picked stays picked.
+    moves: int = 0
+
+
+def where(view) -> tuple:
+    """What identifies the stepped position of a view (a stop, or a phase of a walk)."""
+    if view is None:
+        return ()
+    walk = view.walk
+    return (view.pc, view.exited, getattr(view.history, "position", None),
+            None if walk is None else (walk.phase, walk.transition.title))
+
+
+# Number keys pick the screen's tabs (1 is the first tab of its tab bar): Tab and Shift+Tab
+# already move the focus, Textual's convention, and the arrows belong to lessons and lists.
+PANE_KEYS = [Binding(str(n), f"pane({n})", "panes", show=False, id=f"pane_{n}",
+                     tooltip="Show the pane whose tab has this number")
+             for n in range(1, 10)]
 
 
 class SyscallLabApp(App):
@@ -41,15 +67,20 @@ class SyscallLabApp(App):
     TITLE = "syscall-lab"
     COMMANDS = App.COMMANDS | {SessionCommands}
     MODES = {"wide": WideScreen, "compact": CompactScreen, "present": PresentationScreen}
+    # Esc is not a priority binding: an open dialog (help, a prompt, the palette) takes it
+    # first and closes, and only then does Esc reach the app and stop a run.
+    # The help key comes first, so the footer shows it even at 80 columns.
     BINDINGS = [Binding(c.key, c.action, c.footer or c.name.split()[0], show=bool(c.footer),
-                        tooltip=c.help, id=c.action, priority=c.key == "escape")
-                for c in CONTROLS]
+                        tooltip=c.help, id=c.action)
+                for c in sorted(CONTROLS, key=lambda c: c.action != "help")] + PANE_KEYS
 
-    def __init__(self, factory, *, program: str = ""):
-        """factory() makes a fresh DebugSession (called again by restart)."""
+    def __init__(self, factory, *, program: str = "", screenshots: str | None = None):
+        """factory() makes a fresh DebugSession (called again by restart); screenshots is
+        the folder F12 saves into (default: $SYSCALL_LAB_SCREENSHOTS, else ./screenshots)."""
         super().__init__()
         self.factory = factory
         self.program = program
+        self.screenshots = screenshots
         self.session = None
         self.state = UiState()
         self.presenting = False
@@ -119,6 +150,8 @@ class SyscallLabApp(App):
 
     def _finished(self, stop, view, error: str, was_walking: bool) -> None:
         s = self.state
+        if where(view) != where(s.view):
+            s.moves = next(_MOVES)
         s.busy = ""
         s.view = view
         s.reason = stop.reason if stop else "error"
@@ -126,7 +159,7 @@ class SyscallLabApp(App):
         s.walk_ended = was_walking and view.walk is None
         self.redraw()
         if error:
-            self.notify(error, title="syscall-lab", severity="error", timeout=8)
+            self.notify(error, title="syscall-lab", severity="error", timeout=8, markup=False)
 
     # -- actions ------------------------------------------------------------------------------
     def action_step(self) -> None:
@@ -173,6 +206,16 @@ class SyscallLabApp(App):
     def action_focus_output(self) -> None:
         self._focus_tab("tab-output", "#stdin")
 
+    def action_pane(self, n: int) -> None:
+        if isinstance(self.screen, SessionScreen):
+            self.screen.show_pane(n)
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        # A number key with no tab of that number does nothing (and is not swallowed).
+        if action == "pane" and isinstance(self.screen, SessionScreen):
+            return parameters[0] <= len(self.screen.pane_ids())
+        return True
+
     def _focus_tab(self, tab: str, target) -> None:
         screen = self.screen
         if isinstance(screen, SessionScreen):
@@ -198,19 +241,24 @@ class SyscallLabApp(App):
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.MODE_KEYS))
 
-    def action_save_svg(self) -> None:
-        """The screen as an SVG in the current directory, with a timestamped name."""
-        import os
-        import time
+    def screenshot_folder(self) -> Path:
+        """Where F12 saves: --screenshots, else $SYSCALL_LAB_SCREENSHOTS, else ./screenshots."""
+        return Path(self.screenshots or os.environ.get(SCREENSHOTS_ENV) or "screenshots")
 
+    def action_save_svg(self) -> None:
+        """The screen as an SVG in the screenshots folder (made when needed), with a
+        timestamped name."""
+        folder = self.screenshot_folder()
         ms = time.time_ns() // 1_000_000 % 1000
         name = f"syscall-lab-{time.strftime('%Y%m%d-%H%M%S')}-{ms:03d}.svg"
         try:
-            path = self.save_screenshot(name, os.getcwd())
+            folder.mkdir(parents=True, exist_ok=True)
+            path = self.save_screenshot(name, str(folder))
         except OSError as e:
-            self.notify(f"cannot save the screenshot: {e.strerror}", severity="error")
+            self.notify(f"cannot save the screenshot in {folder}: {e.strerror}",
+                        severity="error", markup=False)
             return
-        self.notify(f"screenshot saved: {path}", title="syscall-lab")
+        self.notify(f"screenshot saved: {path}", title="syscall-lab", markup=False)
 
     def action_restart(self) -> None:
         if self.state.busy:
@@ -226,7 +274,7 @@ class SyscallLabApp(App):
                 pass
         if old is not None:
             old.close()
-        self.state = UiState(att=self.state.att)
+        self.state = UiState(att=self.state.att, moves=next(_MOVES))
         self.state.view = self.session.view()
         self.state.message = "restarted"
         self.redraw()
@@ -243,9 +291,9 @@ class SyscallLabApp(App):
         try:
             b = self.session.add_breakpoint(spec)
         except ValueError as e:
-            self.notify(str(e), severity="warning")
+            self.notify(str(e), severity="warning", markup=False)
             return
-        self.notify(f"breakpoint at {b.spec}")
+        self.notify(f"breakpoint at {b.spec}", markup=False)
         self.state.view = self.session.view()
         self.redraw()
 
@@ -329,6 +377,6 @@ def _freeze_heap() -> None:
     gc.freeze()
 
 
-def make_app(factory, *, program: str = "") -> SyscallLabApp:
+def make_app(factory, *, program: str = "", screenshots: str | None = None) -> SyscallLabApp:
     """One factory for the command line and the tests (posting's make_app)."""
-    return SyscallLabApp(factory, program=program)
+    return SyscallLabApp(factory, program=program, screenshots=screenshots)

@@ -85,6 +85,24 @@ def _mount(text: str):
     return Mount(host, os.path.normpath(guest), writable)
 
 
+def add_screen_options(p: argparse.ArgumentParser) -> None:
+    """Options of every command that opens the TUI."""
+    p.add_argument("--screenshots", metavar="DIR", help="where F12 saves SVG screenshots "
+                   "(default: $SYSCALL_LAB_SCREENSHOTS, else ./screenshots, made when needed)")
+
+
+def require_terminal(command: str, instead: str = "") -> None:
+    """The TUI draws on a terminal and reads keys from one: without it (a pipe, a CI job,
+    an editor's runner) it would wait forever for keys, so say so at once (status 2)."""
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        return
+    # SystemExit, not UsageError: it ends the process the same way whichever copy of this
+    # module (tui.cli or `python -m`'s __main__) is running.
+    print(f"syscall-lab: error: `syscall-lab {command}` needs a terminal; use `syscall-lab "
+          f"run` to run a program without one{instead}", file=sys.stderr)
+    raise SystemExit(EXIT_USAGE)
+
+
 def add_run_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("trace")
     g.add_argument("-s", "--strace", action="store_true", help="print strace lines on stderr")
@@ -143,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "thinned beyond it")
     tui.add_argument("--record", metavar="FILE", help="save the session (every stop "
                      "visited, every transition and phase) for `syscall-lab replay FILE`")
+    add_screen_options(tui)
     tui.add_argument("program", nargs="?", help="an ELF, a .s file or a bundled name "
                      "(default: time-three-ways)")
     tui.add_argument("args", nargs=argparse.REMAINDER)
@@ -154,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay = sub.add_parser("replay", help="step through a recording (--record FILE) in the "
                             "TUI, forward and back, without running the program")
     replay.add_argument("file")
+    add_screen_options(replay)
     sub.add_parser("lessons", help="the guided lessons")
     lesson = sub.add_parser("lesson", help="a guided lesson in the stepping TUI: the "
                             "narration beside the code, -> next stop, <- back")
@@ -162,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "and report the first stop that cannot be reached")
     lesson.add_argument("--history-budget", type=_size, default=256 << 20, metavar="SIZE",
                         help="memory for stepping backwards (default 256M)")
+    add_screen_options(lesson)
     vdso = sub.add_parser("vdso", help="the vDSO image syscall-lab builds")
     vdso_sub = vdso.add_subparsers(dest="vdso_command", parser_class=_Parser, required=True)
     dump = vdso_sub.add_parser("dump", help="write the image to a file (readelf -a FILE)")
@@ -200,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     exercise.add_argument("--seed", type=int, help="the grader's seed, the same at every g")
     exercise.add_argument("--history-budget", type=_size, default=256 << 20, metavar="SIZE",
                           help="memory for stepping backwards (default 256M)")
+    add_screen_options(exercise)
     return parser
 
 

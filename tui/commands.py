@@ -53,7 +53,7 @@ CONTROLS = (
     Control("escape", "stop", "stop", "Stop a running command", "stop"),
     Control("question_mark", "help", "help", "Help: every key", "help"),
     Control("f12", "screenshot", "save_svg", "Save an SVG screenshot of the screen (for slides) "
-            "in the current directory"),
+            "in ./screenshots (--screenshots DIR or $SYSCALL_LAB_SCREENSHOTS: elsewhere)"),
     Control("q", "quit", "quit", "Quit", "quit"),
 )
 

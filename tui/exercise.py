@@ -22,10 +22,12 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.widgets import Footer, Markdown, Static, TabbedContent, TabPane
 
 from tui.app import SyscallLabApp, UiState, _freeze_heap
 from tui.screens.base import SessionScreen
+from tui.screens.layouts import stepped_tab
 from tui.screens.panes import events_tab, maps_tab, output_tab, stack_tab
 from tui.widgets.panel import Panel
 
@@ -233,7 +235,7 @@ class ExerciseScreen(SessionScreen):
         for md in self.query("#statement").results(Markdown):
             md.update(statement_markdown(app.exercise, app.solution))
         for box in self.query("#statement-box"):
-            box.border_title = f"{app.exercise.name}: {app.exercise.title}"
+            box.border_title = Content(f"{app.exercise.name}: {app.exercise.title}")  # literal
         super().on_mount()
 
     def show(self, state) -> None:
@@ -281,6 +283,11 @@ class ExerciseWideScreen(ExerciseScreen):
                 yield from maps_tab()
         yield Footer()
 
+    def follow(self, state, moved: bool) -> None:
+        # The transition is a tab here: bring it forward when a step reaches one.
+        if moved and state.view is not None and stepped_tab(state) != "tab-code":
+            self.select_tab(stepped_tab(state))
+
 
 class ExerciseCompactScreen(ExerciseScreen):
     """80x24: every panel a tab, the statement first; grading brings the results forward."""
@@ -303,16 +310,20 @@ class ExerciseCompactScreen(ExerciseScreen):
             with TabPane("Regs", id="tab-registers"):
                 with VerticalScroll(classes="box grow"):
                     yield Panel("Registers", id="registers")
-            yield from output_tab()
             yield from events_tab()
+            yield from output_tab()
+            # the stack and the memory map share a tab: nine tabs would not fit 80 columns
+            with TabPane("Memory", id="tab-memory"):
+                with VerticalScroll(classes="grow"):
+                    with Vertical(classes="box stacked"):
+                        yield Panel("Stack", id="stack")
+                    with Vertical(classes="box stacked"):
+                        yield Panel("Memory map", id="maps")
         yield Footer()
 
-    def follow(self, state) -> None:
-        v = state.view
-        if v is None or state.busy:
-            return
-        if v.walk is not None:
-            self.select_tab("tab-transition")
+    def follow(self, state, moved: bool) -> None:
+        if moved and state.view is not None:
+            self.select_tab(stepped_tab(state))
 
 
 # -- the app --------------------------------------------------------------------------------------
@@ -324,6 +335,7 @@ class ExerciseApp(SyscallLabApp, inherit_bindings=False):
     # the footer, cut off at 80 columns. Listed here first instead (inherit_bindings=False).
     BINDINGS = App.BINDINGS + EXERCISE_KEYS + SyscallLabApp.BINDINGS
     MODE_KEYS = [Binding("g", "grade", "grade / F5", tooltip=EXERCISE_KEYS[0].tooltip)]
+    NOTIFICATION_TIMEOUT = 3  # a toast sits over the Results panel: not for long
 
     def __init__(self, exercise, solution: str, *, seed: int | None = None,
                  budget: int | None = None):
@@ -439,13 +451,9 @@ class ExerciseApp(SyscallLabApp, inherit_bindings=False):
             self.state.message = (f"{self.solution} did not load: the code is "
                                   + ("the last version that did" if self.program ==
                                      self.solution else self.program))
+        # No notification of the verdict: it would sit on the Results panel, which says it
+        # (its title and first line), brought forward at 80x24 by grading.
         self.redraw()
-        if report is not None:
-            verdicts = report.verdicts()
-            self.notify(f"{'PASSED' if report.passed else 'FAILED'}: "
-                        f"{sum(verdicts.values())} of {len(verdicts)} checks, score "
-                        f"{report.score:.2f}", title=self.exercise.name,
-                        severity="information" if report.passed else "warning", timeout=4)
 
     def on_unmount(self) -> None:
         self._tmp.cleanup()
@@ -478,6 +486,9 @@ def cmd_exercise(args) -> int:
     except SpecError as e:
         print(f"syscall-lab: {e}", file=sys.stderr)
         return 2
+    from tui.cli import require_terminal
+
+    require_terminal("exercise", f", `syscall-lab check {exercise.name} FILE` to grade it")
     solution = args.solution
     if solution is None:
         try:
@@ -493,6 +504,7 @@ def cmd_exercise(args) -> int:
         return 2
     app = make_exercise_app(exercise, solution, seed=args.seed,
                             budget=getattr(args, "history_budget", None))
+    app.screenshots = args.screenshots
     app.run()
     if app.session is not None:
         app.session.close()

@@ -32,9 +32,11 @@ def session_factory(args):
 
 def cmd_tui(args) -> int:
     from tui.app import make_app
+    from tui.cli import require_terminal
 
     factory, name = session_factory(args)
-    app = make_app(factory, program=name)
+    require_terminal("tui")
+    app = make_app(factory, program=name, screenshots=args.screenshots)
     app.run()
     session = app.session
     if session is not None:

@@ -21,6 +21,7 @@ from programs.lesson import Lesson, LessonError
 from programs.lesson_play import LessonPlayer, make_session
 from tui.app import SyscallLabApp
 from tui.screens.base import SessionScreen
+from tui.screens.layouts import stepped_tab
 from tui.screens.panes import events_tab, maps_tab, output_tab, stack_tab
 from tui.widgets.panel import Panel
 
@@ -130,21 +131,23 @@ class LessonCompactScreen(LessonScreen):
             with TabPane("Transition", id="tab-transition"):
                 with VerticalScroll(classes="box grow"):
                     yield Panel("Transition", id="transition")
-            with TabPane("Regs", id="tab-registers"):
+            with TabPane("Registers", id="tab-registers"):
                 with VerticalScroll(classes="box grow"):
                     yield Panel("Registers", id="registers")
-            yield from output_tab()
+            # the same panes, in the same order (the same number keys), as the live layout
+            with TabPane("Stack", id="tab-stack"):
+                with VerticalScroll(classes="box grow"):
+                    yield Panel("Stack", id="stack")
             yield from events_tab()
-            with TabPane("Maps", id="tab-maps"):
+            yield from output_tab()
+            with TabPane("Memory map", id="tab-maps"):
                 with VerticalScroll(classes="box grow"):
                     yield Panel("Memory map", id="maps")
         yield Footer()
 
-    def follow(self, state) -> None:
-        v = state.view
-        if v is None or state.busy:
-            return
-        self.select_tab("tab-transition" if v.walk is not None else "tab-code")
+    def follow(self, state, moved: bool) -> None:
+        if moved and state.view is not None:
+            self.select_tab(stepped_tab(state))
 
 
 class LessonPresentScreen(LessonScreen):
@@ -250,7 +253,11 @@ def cmd_lesson(args) -> int:
         from programs.lesson_play import check
 
         return check(lesson)
+    from tui.cli import require_terminal
+
+    require_terminal("lesson", f", `syscall-lab lesson --check {args.lesson}` to play it")
     app = make_lesson_app(lesson, budget=args.history_budget)
+    app.screenshots = args.screenshots
     app.run()
     if app.session is not None:
         app.session.close()

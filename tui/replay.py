@@ -41,7 +41,7 @@ class ReplayApp(SyscallLabApp):
     def _finished(self, stop, view, error: str, was_walking: bool) -> None:
         super()._finished(stop, view, error, was_walking)
         if stop is not None and stop.reason == "replay" and "replay" in stop.message:
-            self.notify(stop.message, title="replay", severity="warning")
+            self.notify(stop.message, title="replay", severity="warning", markup=False)
 
 
 class RecordingApp(SyscallLabApp):
@@ -104,13 +104,16 @@ def cmd_tui_record(args) -> int:
     """`syscall-lab tui --record FILE ...`"""
     import random
 
+    from tui.cli import require_terminal
     from tui.launch import session_factory
 
-    _open(args.record)
     if args.seed is None:  # the walk at the end must see the same addresses as the user
         args.seed = random.randrange(1 << 31)
     factory, name = session_factory(args)
+    require_terminal("tui --record")
+    _open(args.record)
     app = RecordingApp(factory, program=name)
+    app.screenshots = args.screenshots
     app.run()
     if app.session is not None:
         app.session.close()
@@ -132,6 +135,10 @@ def cmd_replay(args) -> int:
         recording = load(args.file)
     except RecordingError as e:
         raise UsageError(str(e)) from None
+    from tui.cli import require_terminal
+
+    require_terminal("replay")
     app = ReplayApp(recording, path=args.file)
+    app.screenshots = args.screenshots
     app.run()
     return app.return_code or 0

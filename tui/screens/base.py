@@ -3,8 +3,9 @@ the app's current state (the StopView of the last stop, why it stopped, what is 
 
 from __future__ import annotations
 
+from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Static, TabbedContent
+from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from tui.panels import (
     code_lines,
@@ -28,7 +29,12 @@ class SessionScreen(Screen):
     def on_screen_resume(self) -> None:
         self.show(self.app.state)
 
+    _seen_moves = 0  # the UiState.moves this screen last followed
+
     def on_mount(self) -> None:
+        self.number_tabs()
+        for footer in self.query(Footer):
+            footer.compact = True  # more keys fit in 80 columns
         if getattr(self.app, "state", None) is not None:
             self.show(self.app.state)
 
@@ -100,17 +106,66 @@ class SessionScreen(Screen):
             line = status_line(v, state.reason, state.message, state.busy)
             if isinstance(bar, Static):
                 bar.update(to_content([line]), layout=False)
-        self.follow(state)
+        moved = state.moves != self._seen_moves and not state.busy
+        if moved:
+            self._seen_moves = state.moves
+        self.follow(state, moved)
 
     @staticmethod
     def _title(panel, text: str) -> None:
-        """Titles go on the bordered box around the panel."""
+        """Titles go on the bordered box around the panel, as plain text: a lesson's
+        "[vdso]" or "sys_call_table[1]" is not Textual markup."""
         box = panel.parent if panel.parent is not None and panel.parent.has_class("box") \
             else panel
-        box.border_title = text
+        box.border_title = Content(text)
 
-    def follow(self, state) -> None:
-        """Layouts with tabs bring the right one forward (the transition while walking)."""
+    def follow(self, state, moved: bool) -> None:
+        """Layouts with tabs bring the right one forward (the transition while walking),
+        but only when a command moved the stepped position (`moved`): a redraw, a resize
+        or a tab the user picked leaves the tabs alone."""
+
+    # -- the panes by number (the number keys) ----------------------------------------------
+    def _tab_bar(self) -> TabbedContent | None:
+        bars = self.query(TabbedContent)
+        return bars.first() if bars else None
+
+    def pane_ids(self) -> list[str]:
+        """The ids of the tab panes, in the order the number keys pick them."""
+        bar = self._tab_bar()
+        return [] if bar is None else [p.id for p in bar.query(TabPane) if p.id]
+
+    def number_tabs(self) -> None:
+        """Each tab's label starts with the number key that shows it ("1 Code")."""
+        bar = self._tab_bar()
+        if bar is None:
+            return
+        for n, pane_id in enumerate(self.pane_ids(), 1):
+            tab = bar.get_tab(pane_id)
+            if not hasattr(tab, "pane_title"):  # on_mount may run twice (subclasses)
+                tab.pane_title = tab.label.plain
+            tab.label = Content.assemble((f"{n}", "bold"), " ", tab.pane_title)
+
+    def show_pane(self, n: int) -> None:
+        """Bring tab n forward. The focus stays where it is if still on screen (on the tab
+        bar, the arrows keep switching tabs), else it moves into the new pane (not into a
+        text input, so that the next key is still a command)."""
+        ids = self.pane_ids()
+        if not 1 <= n <= len(ids):
+            return
+        self.select_tab(ids[n - 1])
+        self.call_after_refresh(self._focus_in, ids[n - 1])
+
+    def _focus_in(self, pane_id: str) -> None:
+        pane = self.query_one(f"#{pane_id}", TabPane)
+        focused = self.focused
+        if focused is not None and all(w.display for w in focused.ancestors_with_self
+                                       if w is not self):
+            return
+        for widget in pane.query("*"):
+            if widget.focusable and not isinstance(widget, Input):
+                widget.focus()
+                return
+        self.set_focus(None)
 
     @staticmethod
     def _transition_title(v) -> str:

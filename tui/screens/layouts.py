@@ -33,8 +33,8 @@ class WideScreen(SessionScreen):
                     yield Panel("History", id="history")
         yield Footer()
 
-    def follow(self, state) -> None:
-        if state.view is not None and state.view.waiting_input:
+    def follow(self, state, moved: bool) -> None:
+        if moved and state.view is not None and state.view.waiting_input:
             self.select_tab("tab-output")
 
 
@@ -50,7 +50,7 @@ class CompactScreen(SessionScreen):
             with TabPane("Transition", id="tab-transition"):
                 with VerticalScroll(classes="box"):
                     yield Panel("Transition", id="transition")
-            with TabPane("Regs", id="tab-registers"):
+            with TabPane("Registers", id="tab-registers"):
                 with VerticalScroll(classes="box"):
                     yield Panel("Registers", id="registers")
             with TabPane("Stack", id="tab-stack"):
@@ -58,22 +58,28 @@ class CompactScreen(SessionScreen):
                     yield Panel("Stack", id="stack")
             yield from events_tab()
             yield from output_tab()
-            with TabPane("Maps", id="tab-maps"):
+            with TabPane("Memory map", id="tab-maps"):
                 with VerticalScroll(classes="box"):
                     yield Panel("Memory map", id="maps")
                     yield Panel("History", id="history")
         yield Footer()
 
-    def follow(self, state) -> None:
-        v = state.view
-        if v is None:
-            return
-        if v.waiting_input:
-            self.select_tab("tab-output")
-        elif v.walk is not None or (state.reason == "transition" and v.upcoming is not None):
-            self.select_tab("tab-transition")
-        elif state.reason in ("step", "breakpoint", "start") and state.walk_ended:
-            self.select_tab("tab-code")
+    def follow(self, state, moved: bool) -> None:
+        if moved and state.view is not None:
+            self.select_tab(stepped_tab(state))
+
+
+def stepped_tab(state) -> str:
+    """The tab to show after a command moved the view: the output when the program waits
+    for input, the transition while walking one or when stopped before one, else the code
+    (never a Transition tab with nothing in it, as after `n` over a transition)."""
+    v = state.view
+    if v.waiting_input:
+        return "tab-output"
+    if v.walk is not None or (v.upcoming is not None and state.reason in ("transition",
+                                                                          "syscall")):
+        return "tab-transition"
+    return "tab-code"
 
 
 class PresentationScreen(SessionScreen):
