@@ -392,3 +392,13 @@ def test_lesson_check_needs_no_terminal():
                         "what-is-a-syscall"], capture_output=True, stdin=subprocess.DEVNULL,
                        timeout=120, env=env, cwd=ROOT, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_the_lesson_help_names_the_arrow_keys_as_they_are_drawn():
+    from textual.binding import Binding
+
+    keys = [Binding("right", "next_stop", "next stop"), Binding("left", "back", "back a stop")]
+    text = ["".join(t for t, _ in line) for line in help_lines(keys, width=80)]
+    assert any(t.strip().startswith("→  next stop") for t in text)
+    assert any(t.strip().startswith("←  back a stop") for t in text)
+    assert not any(t.strip().startswith(("right ", "left ")) for t in text)

@@ -106,7 +106,8 @@ class SessionCommands(Provider):
 
 
 def _key(key: str) -> str:
-    return {"colon": ":", "question_mark": "?", "escape": "Esc"}.get(key, key)
+    return {"colon": ":", "question_mark": "?", "escape": "Esc", "right": "→", "left": "←",
+            "up": "↑", "down": "↓", "home": "Home", "end": "End"}.get(key, key)
 
 
 def key_label(key: str) -> str:
