@@ -3,6 +3,7 @@ for Ctrl-C and for a deliverable guest signal: a sleep of an hour, an absolute s
 a read of a pipe nobody writes, a write to a pipe nobody reads."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -96,7 +97,7 @@ def test_a_read_of_a_pipe_gets_what_is_written_later(tmp_path):
     os.close(w)
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 7, err.decode()
-    assert 'read(0, "late\\n", 16) = 5' in err.decode()
+    assert re.search(r'read\(0, "late\\n", 16\) += 5\n', err.decode())
 
 
 def test_timeout_ends_a_write_to_a_pipe_nobody_reads(tmp_path):
