@@ -56,6 +56,7 @@ class RunOptions:
     max_insns: int | None = None
     timeout: float | None = None  # seconds
     memory_limit: int = DEFAULT_MEMORY_LIMIT
+    tmpfs_limit: int | None = None  # /tmp's size (tmpfs size=); None: the memory limit
     string_limit: int = 32
     env: list[str] | None = None
     cwd: str = "/"
