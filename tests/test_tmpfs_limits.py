@@ -194,3 +194,15 @@ name: db "/tmp/big", 0
     run = run_guest("big.s", source=source, memory_limit=16 * MB)
     assert run.status == 0
     assert run.system.vfs.tmp.budget.used == 0
+
+
+def test_tmpfs_limit_option(tmp_path):
+    from conftest import cli
+
+    src = tmp_path / "flood.s"
+    src.write_text(FLOOD)
+    r = cli("run", "-s", "--tmpfs-limit", "1M", str(src))
+    assert r.returncode == 28, r.stderr.decode()
+    assert "ENOSPC" in r.stderr.decode()
+    r = cli("run", "--tmpfs-limit", "lots", str(src))
+    assert r.returncode == 2 and "Traceback" not in r.stderr.decode()
