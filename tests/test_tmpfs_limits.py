@@ -206,3 +206,16 @@ def test_tmpfs_limit_option(tmp_path):
     assert "ENOSPC" in r.stderr.decode()
     r = cli("run", "--tmpfs-limit", "lots", str(src))
     assert r.returncode == 2 and "Traceback" not in r.stderr.decode()
+
+
+def test_bench_reports_host_memory_against_guest_memory():
+    """`syscall-lab bench`'s tmpfs case: what the flood adds to the host is about the guest's
+    memory (a generous bound: 2x), never the 2 GB the files' sizes add up to."""
+    from tui import bench_tmpfs
+
+    r = bench_tmpfs.run()
+    assert r["status"] == 28 and r["apparent_bytes"] > 2000 * MB
+    assert r["guest_bytes"] <= bench_tmpfs.CAP
+    assert r["host_added_bytes"] < 2 * r["guest_bytes"]
+    text = bench_tmpfs.report(r)
+    assert "guest memory 64.0 MiB" in text and "x the guest's memory" in text
