@@ -137,8 +137,16 @@ _start:
 
 
 def test_ctrl_c_ends_a_sleep_as_it_ends_guest_code(tmp_path):
-    proc = _spawn(tmp_path, HOUR_SLEEP)
-    time.sleep(1.5)  # started and asleep (the wait would be an hour)
+    source = HOUR_SLEEP.replace("_start:\n", """_start:
+    mov eax, 1           ; write(1, "zzz\\n", 4): about to sleep
+    mov edi, 1
+    lea rsi, [rel zzz]
+    mov edx, 4
+    syscall
+""") + 'zzz: db "zzz", 10\n'
+    proc = _spawn(tmp_path, source)
+    assert proc.stdout.readline() == b"zzz\n"
+    time.sleep(0.3)  # in the sleep (an hour long) by now
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err.decode()

@@ -52,6 +52,10 @@ def _record(tmp_path, source, *options, interrupt_after=None):
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env,
                             cwd=ROOT)
     if interrupt_after is not None:
+        for _ in range(600):  # `run --record` creates the file first, then starts the guest
+            if out.exists():
+                break
+            time.sleep(0.1)
         time.sleep(interrupt_after)
         proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=120)  # without the limits: for ever
