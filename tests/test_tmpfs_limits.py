@@ -73,7 +73,8 @@ fail:
     mov edi, 99
     mov eax, 60
     syscall
-names: db "/tmp/fa", 0, "/tmp/fb", 0, "/tmp/fc", 0, "/tmp/fd", 0, "/tmp/fe", 0, "/tmp/ff", 0, "/tmp/fg", 0, "/tmp/fh", 0, "/tmp/fi", 0
+names: db "/tmp/fa", 0, "/tmp/fb", 0, "/tmp/fc", 0, "/tmp/fd", 0, "/tmp/fe", 0
+    db "/tmp/ff", 0, "/tmp/fg", 0, "/tmp/fh", 0, "/tmp/fi", 0
 """
 
 

@@ -321,10 +321,9 @@ def run_options(args):
     cwd = args.cwd or shared_cwd(args.mount) or "/"
     return RunOptions(seed=args.seed, clock=args.clock, mounts=args.mount, cwd=cwd,
                       max_insns=args.max_insns, timeout=args.timeout,
-                      memory_limit=args.memory_limit, tmpfs_limit=getattr(args, "tmpfs_limit", None),
-                      string_limit=args.string_limit,
+                      memory_limit=args.memory_limit, string_limit=args.string_limit,
                       env=args.env, kernel=args.kernel, vsyscall=args.vsyscall,
-                      vdso=args.vdso)
+                      vdso=args.vdso, tmpfs_limit=getattr(args, "tmpfs_limit", None))
 
 
 def make_system(args, program, extra_argv):
