@@ -260,3 +260,42 @@ req: dq 100, 0
 
     threading.Thread(target=send).start()
     assert system.run() == 0
+
+
+ABS_2096_THEN_READ = """bits 64
+_start:
+    sub rsp, 16
+    mov eax, 230         ; clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, 2096, NULL)
+    xor edi, edi
+    mov esi, 1
+    lea rdx, [rel req]
+    xor r10d, r10d
+    syscall
+    test rax, rax
+    jnz fail
+    mov eax, 228         ; clock_gettime(CLOCK_REALTIME): now 2096 or later
+    xor edi, edi
+    mov rsi, rsp
+    syscall
+    mov rax, [rsp]
+    mov rcx, 4000000000
+    cmp rax, rcx
+    jb fail
+    xor edi, edi
+    mov eax, 60
+    syscall
+fail:
+    mov edi, 1
+    mov eax, 60
+    syscall
+req: dq 4000000000, 0
+"""
+
+
+@pytest.mark.parametrize("clock", ["virtual:1700000000", "frozen:1700000000"])
+def test_an_absolute_sleep_on_a_model_clock_moves_it_at_once(guest, tmp_path, clock):
+    """A virtual or frozen clock's sleep takes no host time: the clock jumps to the end (a
+    host wait would end at the 30 s deadline with status 2)."""
+    p = tmp_path / "abs.s"
+    p.write_text(ABS_2096_THEN_READ)
+    assert guest(p, clock=clock, timeout=30).status == 0
