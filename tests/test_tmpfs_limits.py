@@ -233,3 +233,36 @@ def test_bench_reports_host_memory_against_guest_memory():
     assert r["host_added_bytes"] < 2 * r["guest_bytes"]
     text = bench_tmpfs.report(r)
     assert "guest memory 64.0 MiB" in text and "x the guest's memory" in text
+
+
+def test_sysinfo_counts_tmp_s_pages_as_shared_memory():
+    source = """bits 64
+_start:
+    sub rsp, 8192
+    mov eax, 2
+    lea rdi, [rel name]
+    mov esi, 0x42
+    mov edx, 0o600
+    syscall
+    mov rdi, rax
+    mov eax, 1           ; write(fd, stack, 8192): two pages of /tmp
+    mov rsi, rsp
+    mov edx, 8192
+    syscall
+    mov eax, 99          ; sysinfo(stack)
+    mov rdi, rsp
+    syscall
+    mov rax, [rsp + 48]  ; sharedram
+    cmp rax, 8192
+    jne fail
+    xor edi, edi
+    mov eax, 60
+    syscall
+fail:
+    mov edi, 1
+    mov eax, 60
+    syscall
+name: db "/tmp/s", 0
+"""
+    run = run_guest("shm.s", source=source)
+    assert run.status == 0  # the guest checked sharedram itself
