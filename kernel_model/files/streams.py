@@ -22,8 +22,10 @@ from kernel_model.files.uapi import (
     O_LARGEFILE,
     O_NONBLOCK,
     PIPE_BUF,
+    S_IFIFO,
     S_IFMT,
     S_IFREG,
+    S_IFSOCK,
     SEEK_CUR,
     TCGETS,
     TIOCGWINSZ,
@@ -46,6 +48,9 @@ class HostStream(OpenFile):
             mode = 0
         # A redirect from/to a regular file is seekable (offsets shared with the host fd).
         self.seekable = (mode & S_IFMT) == S_IFREG
+        # What may make a host read or write wait: a pipe, a socket, a terminal (not a
+        # regular file, nor /dev/null and its kind).
+        self.may_block = (mode & S_IFMT) in (S_IFIFO, S_IFSOCK) or os.isatty(host_fd)
 
     @classmethod
     def borrow(cls, host_fd: int, guest_fd: int) -> HostStream | None:
@@ -71,7 +76,7 @@ class HostStream(OpenFile):
             raise FsError(errno_of(e)) from None
 
     def _ready(self, write: bool = False) -> bool:
-        if self.seekable:
+        if not self.may_block:
             return True  # a regular file never blocks (the stepping session's streams)
         fds = [self.host_fd]
         try:
@@ -91,7 +96,7 @@ class HostStream(OpenFile):
             raise FsError(errnos.EINTR)
 
     def write(self, k, data: bytes) -> int:
-        if self.seekable or not data:
+        if not self.may_block or not data:
             return self._host_write(data)
         # A pipe or a terminal: PIPE_BUF bytes at a time, each once select says there is
         # room (at least PIPE_BUF in a pipe), so the host write never blocks and a reader
