@@ -73,8 +73,25 @@ def _timeout_ends_it(proc):
     assert lines == ["syscall-lab: stopped after 0.5 s (--timeout): the guest did not finish"]
 
 
-@pytest.mark.parametrize("source", [HOUR_SLEEP, ABS_2096], ids=["nanosleep-3600",
-                                                                 "clock_nanosleep-2096"])
+# i386 through int 0x80 (another hook carries the wait's end out of Unicorn)
+HOUR_SLEEP_I386 = """bits 32
+_start:
+    mov eax, 162         ; nanosleep({3600, 0}, NULL)
+    call here
+here:
+    pop ebx
+    add ebx, req - here
+    xor ecx, ecx
+    int 0x80
+    mov ebx, 7
+    mov eax, 1
+    int 0x80
+req: dd 3600, 0
+"""
+
+
+@pytest.mark.parametrize("source", [HOUR_SLEEP, ABS_2096, HOUR_SLEEP_I386],
+                         ids=["nanosleep-3600", "clock_nanosleep-2096", "i386-int80"])
 def test_timeout_ends_a_sleep(tmp_path, source):
     _timeout_ends_it(_spawn(tmp_path, source, "--timeout", "0.5"))
 
