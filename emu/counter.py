@@ -14,7 +14,10 @@ from emu.machine import Machine, MemoryFault
 
 
 class InstructionCounter:
-    def __init__(self, machine: Machine, budget: int | None = None):
+    def __init__(self, machine: Machine, budget: int | None = None, *,
+                 on_exceeded=None, paused=None):
+        """on_exceeded: called once when the budget is passed (default: stop the CPU);
+        paused: a callable, true while blocks must not count (a debugger's replays)."""
         self.machine = machine
         self.budget = budget
         self.exceeded = False
@@ -40,6 +43,21 @@ class InstructionCounter:
                 # Counted as entered; the stop takes the whole block back (_settle).
                 self.exceeded = True
                 machine.stop()
+
+        if on_exceeded is not None or paused is not None:
+            stop = on_exceeded or machine.stop
+
+            def on_block(_handle, addr, size, _user_data):  # noqa: F811  (the slower variant)
+                if paused is not None and paused():
+                    state[2] = 0  # nothing of this block is ours to take back
+                    return
+                n = sizes.get((addr, size))
+                state[0] += n if n is not None else insns_in(addr, size)
+                state[1] = addr
+                state[2] = size
+                if budget is not None and state[0] > budget and not self.exceeded:
+                    self.exceeded = True
+                    stop()
 
         self.handle = machine.hook_block_fast(on_block)
         machine.after_run.append(self._settle)

@@ -65,6 +65,8 @@ class Mm:
         self.mmap_base = mmap_base
         self.mmap_min = mmap_min
         self.limit = limit
+        # Bytes the cap counts beyond the mappings: /tmp's pages (files/tmpfs.TmpBudget).
+        self.outside = 0
         self.start_brk = 0
         self.brk = 0
         self.stack_top = 0
@@ -113,7 +115,7 @@ class Mm:
         end = start + size
         overlap = sum(min(v.end, end) - max(v.start, start) for v in self.vmas
                       if v.start < end and start < v.end)
-        if self.total - overlap + size > self.limit:
+        if self.total - overlap + size + self.outside > self.limit:
             raise OutOfMemory
         self.unmap(start, size)
         if not attrs.get("backed", True):

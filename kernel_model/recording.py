@@ -238,10 +238,11 @@ def position(session) -> tuple:
 
 
 def walk_transitions(session, recorder: Recorder, *, max_stops: int = MAX_STOPS,
-                     deadline: float | None = None) -> str:
+                     deadline: float | None = None, limits=None) -> str:
     """From where the session is, forward to the end: the stop before each transition, each
     of its phases and the stop after it. Returns why it stopped ("exited", "input",
-    "limit"...)."""
+    "limit"...; with `limits`, a debugger.limits.SessionLimits, the limit that interrupted
+    it: "timeout", "max-insns" or "interrupt", after a last stop where it was)."""
     def add(kind, stop):
         recorder.add(session.view(), kind=kind, reason=stop.reason if stop else kind,
                      message=stop.message if stop else "", key=position(session))
@@ -251,6 +252,9 @@ def walk_transitions(session, recorder: Recorder, *, max_stops: int = MAX_STOPS,
         if deadline is not None and time.monotonic() > deadline:
             return "time"
         stop = session.run_to_transition()
+        if limits is not None and limits.stopped:
+            add("end", stop)
+            return limits.reason
         v = session.view()
         if v.exited or stop.reason == "exited":
             add("end", stop)
@@ -268,6 +272,9 @@ def walk_transitions(session, recorder: Recorder, *, max_stops: int = MAX_STOPS,
             add("phase", stop)
             stop = session.step()
             guard += 1
+        if limits is not None and limits.stopped:
+            add("end", stop)
+            return limits.reason
         if session.view().exited:
             add("end", stop)
             return "exited"

@@ -30,6 +30,7 @@ from kernel_model.events import ProcessExited, ProcessStarted, RunStopped
 from kernel_model.kernel import Kernel
 from kernel_model.mm import DEFAULT_MEMORY_LIMIT, Mm
 from kernel_model.process import Process
+from kernel_model.wait import RunLimit, Waiter
 
 # Where the kernel model keeps the GDT and its return-to-user trampoline: x86-64's
 # cpu_entry_area, and for i386 processes the page above their 4 GiB - 8 KiB address space.
@@ -55,6 +56,7 @@ class RunOptions:
     max_insns: int | None = None
     timeout: float | None = None  # seconds
     memory_limit: int = DEFAULT_MEMORY_LIMIT
+    tmpfs_limit: int | None = None  # /tmp's size (tmpfs size=); None: the memory limit
     string_limit: int = 32
     env: list[str] | None = None
     cwd: str = "/"
@@ -144,6 +146,8 @@ class System:
         self._zero_registers(sp)
 
         self.signals = signals.SignalState(self)
+        # Where a blocked handler waits (a real clock's sleep, a read of a host pipe).
+        self.waiter = Waiter(signal_pending=self.signals.deliverable)
         self.machine.hook_interrupt(self._on_interrupt)
         self.machine.hook_bad_memory(self._on_bad_memory)
         self.machine.hook_bad_instruction(self._on_bad_instruction)
@@ -197,7 +201,10 @@ class System:
         m = self.machine
         with _KernelTimer(self) as timer:
             while not self.process.exited:
-                stop = m.run(m.pc)
+                try:
+                    stop = m.run(m.pc)
+                except RunLimit:
+                    timer.expired = True  # the deadline passed while a handler waited
                 if timer.expired:
                     return self._limit("timeout", f"stopped after {self.options.timeout:g} "
                                                   "s (--timeout): the guest did not finish")
@@ -347,6 +354,8 @@ class _KernelTimer:
         self._old_wakeup = None
 
     def __enter__(self) -> _KernelTimer:
+        self.system.waiter.deadline = self.deadline
+        self.system.waiter.interrupted = False
         if threading.current_thread() is threading.main_thread():
             self._wake_r, self._wake_w = os.pipe()
             os.set_blocking(self._wake_w, False)
@@ -362,6 +371,7 @@ class _KernelTimer:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.system.waiter.deadline = None
         self._done.set()
         if self._wake_w is not None:
             os.write(self._wake_w, b"\0")  # wake the thread's select
@@ -384,6 +394,7 @@ class _KernelTimer:
                     data = os.read(self._wake_r, 64)
                     if any(b == signal.SIGINT for b in data):
                         self.interrupted = True
+                        self.system.waiter.interrupt()  # a handler may be waiting
                         m.stop()
                         return
             else:
@@ -394,6 +405,7 @@ class _KernelTimer:
                 job()
             if self.deadline is not None and time.monotonic() >= self.deadline:
                 self.expired = True
+                self.system.waiter.kick()
                 m.stop()
                 return
 

@@ -46,6 +46,7 @@ class VdsoTimeline:
         self._keeper = keeper
         self._lock = lock
         self.frozen = clock.frozen
+        self.kind = clock.kind  # real, frozen or virtual: whether a sleep waits on the host
 
     def _now(self, clock_id: int) -> int:
         with self._lock:

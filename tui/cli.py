@@ -129,6 +129,9 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     m.add_argument("--timeout", type=_seconds, metavar="S", help="stop the guest after S s")
     m.add_argument("--memory-limit", type=_size, default=1 << 30, metavar="SIZE",
                    help="cap on guest memory (default 1G): mmap fails with ENOMEM beyond it")
+    m.add_argument("--tmpfs-limit", type=_size, metavar="SIZE",
+                   help="cap on the file data in the in-memory /tmp (default: the memory "
+                        "limit, which counts it too): writes fail with ENOSPC beyond it")
     m.add_argument("--arch", choices=("x86_64", "i386"),
                    help="for assembly files without a `bits` line (default x86_64)")
     m.add_argument("-E", "--env", action="append", default=None, metavar="VAR=VALUE",
@@ -320,7 +323,7 @@ def run_options(args):
                       max_insns=args.max_insns, timeout=args.timeout,
                       memory_limit=args.memory_limit, string_limit=args.string_limit,
                       env=args.env, kernel=args.kernel, vsyscall=args.vsyscall,
-                      vdso=args.vdso)
+                      vdso=args.vdso, tmpfs_limit=getattr(args, "tmpfs_limit", None))
 
 
 def make_system(args, program, extra_argv):

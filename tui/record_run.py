@@ -8,11 +8,11 @@ Imported only when --record is given, so the plain `run` path stays as fast as b
 from __future__ import annotations
 
 import sys
-import time
 
 
 def cmd_run_record(args) -> int:
     from kernel_model.debugger import DebugSession
+    from kernel_model.debugger.limits import SessionLimits
     from kernel_model.recording import Recorder, record_session
     from tui.cli import UsageError, resolve_program, run_options
 
@@ -47,8 +47,8 @@ def cmd_run_record(args) -> int:
             session.feed_input(data)
         session.close_input()
         recorder = Recorder(program=args.program, argv=argv, source="run")
-        deadline = time.monotonic() + args.timeout if args.timeout else None
-        why = record_session(session, recorder, deadline=deadline)
+        with SessionLimits(session, timeout=args.timeout, max_insns=args.max_insns) as limits:
+            why = record_session(session, recorder, limits=limits)
         for data, stream in ((session.io.stdout(), sys.stdout), (session.io.stderr(),
                                                                    sys.stderr)):
             if data:
@@ -62,6 +62,10 @@ def cmd_run_record(args) -> int:
         session.close()
     print(f"syscall-lab: recorded {len(recorder.stops)} stops to {args.record} "
           f"(syscall-lab replay {args.record})", file=sys.stderr)
+    if limits.stopped:
+        # As `run` ends at a limit: its line, status 2 (130 for Ctrl-C).
+        print(f"syscall-lab: {limits.text}", file=sys.stderr)
+        return 130 if limits.reason == "interrupt" else 2
     if why not in ("exited",):
         print(f"syscall-lab: the recording stops early ({why})", file=sys.stderr)
     p = session.system.process

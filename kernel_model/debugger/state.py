@@ -104,7 +104,7 @@ def restore_memory(machine, image: MemoryImage, live: MemoryImage | None = None)
 # The clock is one object every reader holds (the kernel, the vDSO's timekeeper, the rdtsc
 # hook): the session saves and restores its state apart (Clock.state), never a copy of it.
 SYSTEM_SHARED = {"machine", "kernel", "image", "options", "arch", "layout", "era", "counter",
-                 "vdso_watcher", "vsyscall_watcher", "clock"}
+                 "vdso_watcher", "vsyscall_watcher", "clock", "waiter"}
 KERNEL_SHARED = {"machine", "listeners", "_dispatch", "_dispatch_x86_64", "system",
                  "on_first_listener", "string_limit"}
 

@@ -21,8 +21,11 @@ from kernel_model.files.uapi import (
     O_APPEND,
     O_LARGEFILE,
     O_NONBLOCK,
+    PIPE_BUF,
+    S_IFIFO,
     S_IFMT,
     S_IFREG,
+    S_IFSOCK,
     SEEK_CUR,
     TCGETS,
     TIOCGWINSZ,
@@ -45,6 +48,9 @@ class HostStream(OpenFile):
             mode = 0
         # A redirect from/to a regular file is seekable (offsets shared with the host fd).
         self.seekable = (mode & S_IFMT) == S_IFREG
+        # What may make a host read or write wait: a pipe, a socket, a terminal (not a
+        # regular file, nor /dev/null and its kind).
+        self.may_block = (mode & S_IFMT) in (S_IFIFO, S_IFSOCK) or os.isatty(host_fd)
 
     @classmethod
     def borrow(cls, host_fd: int, guest_fd: int) -> HostStream | None:
@@ -58,8 +64,10 @@ class HostStream(OpenFile):
 
     # -- data ----------------------------------------------------------------------
     def read(self, k, n: int) -> bytes:
-        if self.nonblocking and not self._ready():
-            raise FsError(errnos.EAGAIN)
+        if not self._ready():
+            if self.nonblocking:
+                raise FsError(errnos.EAGAIN)
+            self._wait(k, write=False)
         try:
             return os.read(self.host_fd, min(n, HOST_READ_CHUNK))
         except BlockingIOError:
@@ -67,14 +75,52 @@ class HostStream(OpenFile):
         except OSError as e:
             raise FsError(errno_of(e)) from None
 
-    def _ready(self) -> bool:
+    def _ready(self, write: bool = False) -> bool:
+        if not self.may_block:
+            return True  # a regular file never blocks (the stepping session's streams)
+        fds = [self.host_fd]
         try:
-            readable, _, _ = select.select([self.host_fd], [], [], 0)
+            readable, writable, _ = select.select([] if write else fds, fds if write else [],
+                                                  [], 0)
         except (OSError, ValueError):
             return True
-        return bool(readable)
+        return bool(writable if write else readable)
+
+    def _wait(self, k, write: bool) -> None:
+        """Block as Linux would (a pipe nobody writes, a terminal nobody types at), in
+        kernel_model.wait: the run's deadline and Ctrl-C end it, a guest signal makes the
+        call fail with EINTR."""
+        from kernel_model.wait import SIGNAL, waiter_of
+
+        if waiter_of(k).wait(fd=self.host_fd, write=write) == SIGNAL:
+            raise FsError(errnos.EINTR)
 
     def write(self, k, data: bytes) -> int:
+        if not self.may_block or not data:
+            return self._host_write(data)
+        # A pipe or a terminal: PIPE_BUF bytes at a time, each once select says there is
+        # room (at least PIPE_BUF in a pipe), so the host write never blocks and a reader
+        # that never reads leaves the run's deadline and Ctrl-C in force.
+        done = 0
+        while done < len(data):
+            if not self._ready(write=True):
+                try:
+                    if self.nonblocking:
+                        raise FsError(errnos.EAGAIN)
+                    self._wait(k, write=True)
+                except FsError:
+                    if done:
+                        return done  # interrupted after a part: the part, as Linux does
+                    raise
+            try:
+                done += self._host_write(data[done:done + PIPE_BUF])
+            except FsError:
+                if done:
+                    return done
+                raise
+        return done
+
+    def _host_write(self, data: bytes) -> int:
         try:
             return os.write(self.host_fd, data)
         except BlockingIOError:

@@ -1,6 +1,13 @@
 """/tmp: a writable file system in memory (mm/shmem.c's tmpfs), gone when the run ends.
-Files are byte arrays shared by every description opened on them; directories keep their
-children in creation order, which is the order tmpfs lists them in (simple_offset)."""
+A file's data is sparse (files/sparse.py: only the pages written take memory) and shared by
+every description opened on it; directories keep their children in creation order, which is
+the order tmpfs lists them in (simple_offset).
+
+Its pages are guest memory, as shmem pages are RAM: they count against the memory cap
+(--memory-limit) together with the guest's mappings, and against the file system's own
+size (--tmpfs-limit, tmpfs's size= option; default the memory cap, where Linux's default is
+half of RAM). A write that would allocate beyond either fails with ENOSPC; a file may still
+be made as large as Linux allows by ftruncate, since a hole takes no memory."""
 
 from __future__ import annotations
 
@@ -9,16 +16,40 @@ from typing import Callable
 from kernel_model import errnos
 from kernel_model.files.file import PositionalFile
 from kernel_model.files.inode import DirEntry, FsError, Inode
+from kernel_model.files.sparse import SparseData
 from kernel_model.files.synthetic import TMPFS_DEV, InodeNumbers
 from kernel_model.files.uapi import S_IFDIR, S_IFREG, dtype
 
-# A tmpfs file may not grow past this in the model (the host's memory is the limit).
-TMPFS_MAX_FILE = 256 << 20
+# shmem's s_maxbytes (MAX_LFS_FILESIZE): a hole costs nothing, so the model takes Linux's.
+TMPFS_MAX_FILE = (1 << 63) - 1
+
+
+class TmpBudget:
+    """The pages /tmp holds, against its size limit and the guest's memory cap (`mm`: the
+    process's Mm, whose cap then counts them with the mappings, see Mm.outside)."""
+
+    def __init__(self, limit: int | None = None, mm=None):
+        self.limit = limit
+        self.mm = mm
+        self.used = 0
+
+    def charge(self, delta: int) -> None:
+        mm = self.mm
+        if delta > 0:
+            if self.limit is not None and self.used + delta > self.limit:
+                raise FsError(errnos.ENOSPC, "the tmpfs size limit (--tmpfs-limit) is reached")
+            if mm is not None and mm.total + mm.outside + delta > mm.limit:
+                raise FsError(errnos.ENOSPC, "the guest memory cap (--memory-limit) is "
+                                             "reached")
+        self.used += delta
+        if mm is not None:
+            mm.outside += delta
 
 
 class TmpFs:
-    def __init__(self, now_ns: Callable[[], int]):
+    def __init__(self, now_ns: Callable[[], int], budget: TmpBudget | None = None):
         self.now_ns = now_ns
+        self.budget = budget if budget is not None else TmpBudget()
         self.numbers = InodeNumbers(first=1)
         # /tmp itself: root-owned, world-writable, sticky (drwxrwxrwt).
         self.root = TmpDir(self, 0o1777, 0, 0)
@@ -46,41 +77,60 @@ class TmpNode(Inode):
 class TmpFile(TmpNode):
     def __init__(self, fs: TmpFs, mode: int, uid: int, gid: int):
         super().__init__(fs, S_IFREG | (mode & 0o7777), uid, gid)
-        self.data = bytearray()
+        self.data = SparseData(fs.budget)
+        self.linked = True  # in a directory; its pages are freed once unlinked and closed
+        self.opens = 0
 
     def size(self) -> int:
         return len(self.data)
 
+    def stat(self):
+        st = super().stat()
+        st.blocks = self.data.allocated // 512  # a sparse file's blocks: its pages only
+        return st
+
     def truncate(self, size: int) -> None:
         if size > TMPFS_MAX_FILE:
             raise FsError(errnos.EFBIG)
-        if size < len(self.data):
-            del self.data[size:]
-        else:
-            self.data.extend(bytes(size - len(self.data)))
+        self.data.truncate(size)
         self.touch()
 
     def open(self, flags: int, path: str, cred) -> TmpOpenFile:
+        self.opens += 1
         return TmpOpenFile(self, path, flags)
+
+    def forget(self) -> None:
+        """Unlinked, or its last description closed: once both, the pages are free."""
+        if not self.linked and self.opens == 0:
+            self.data.release()
 
 
 class TmpOpenFile(PositionalFile):
-    def mmap_bytes(self) -> bytes | None:
-        return bytes(self.inode.data)
+    def mmap_bytes(self):
+        return self.inode.data  # sliced by mmap: only the mapped range is made
 
     def pread(self, k, offset: int, n: int) -> bytes:
-        return bytes(self.inode.data[offset:offset + n])
+        return self.inode.data.read(offset, n)
 
     def pwrite(self, k, offset: int, data: bytes) -> int:
         node: TmpFile = self.inode
         end = offset + len(data)
         if end > TMPFS_MAX_FILE:
             raise FsError(errnos.EFBIG)
-        if offset > len(node.data):  # writing past the end leaves a hole of zeros
-            node.data.extend(bytes(offset - len(node.data)))
-        node.data[offset:end] = data
-        node.touch()
-        return len(data)
+        try:
+            n = node.data.write(offset, data)
+        except FsError as e:
+            if k is not None and e.note:
+                k.note(e.note)
+            raise
+        if n:
+            node.touch()
+        return n
+
+    def release(self) -> None:
+        node: TmpFile = self.inode
+        node.opens -= 1
+        node.forget()
 
 
 class TmpDir(TmpNode):
@@ -127,4 +177,7 @@ class TmpDir(TmpNode):
         elif node.is_dir:
             raise FsError(errnos.EISDIR)
         del self.children[name]  # open descriptions keep the inode alive, as in Linux
+        if isinstance(node, TmpFile):
+            node.linked = False
+            node.forget()
         self.touch()

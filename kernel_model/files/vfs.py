@@ -29,7 +29,7 @@ from kernel_model.files.inode import Cred, DirEntry, FsError, Inode
 from kernel_model.files.pipes import Pipe
 from kernel_model.files.procfs import ProcFs
 from kernel_model.files.synthetic import ROOT_DEV, InodeNumbers, StaticDir
-from kernel_model.files.tmpfs import TmpFs
+from kernel_model.files.tmpfs import TmpBudget, TmpFs
 from kernel_model.files.uapi import (
     DT_DIR,
     KEPT_AT_OPEN,
@@ -111,6 +111,16 @@ def join(parent: str, name: str) -> str:
     return ("" if parent == "/" else parent) + "/" + name
 
 
+def tmpfs_budget(system) -> TmpBudget:
+    """/tmp's pages against --tmpfs-limit (default: the memory cap) and the memory cap."""
+    options = getattr(system, "options", None)
+    mm = getattr(system, "mm", None)
+    limit = getattr(options, "tmpfs_limit", None)
+    if limit is None and mm is not None:
+        limit = mm.limit
+    return TmpBudget(limit, mm)
+
+
 class Vfs:
     def __init__(self, system, mounts):
         self.system = system
@@ -120,7 +130,7 @@ class Vfs:
         self.proc = ProcFs(system, self.boot_ns)
         self.proc.vfs = self
         self.dev = make_dev(system, self.boot_ns)
-        self.tmp = TmpFs(now)
+        self.tmp = TmpFs(now, tmpfs_budget(system))
         self._numbers = InodeNumbers(first=3)
         self._pipe_numbers = InodeNumbers(first=100000)
         self._now = now

@@ -111,11 +111,13 @@ def sys_setrlimit(k, resource, buf):
 @syscall("sysinfo", OutStruct("sysinfo"))
 def sys_sysinfo(k, buf):
     uptime = k.clock.boottime_ns() // 1_000_000_000
-    total = k.process.mm.limit
-    free = max(0, total - k.process.mm.total)
+    mm = k.process.mm
+    total = mm.limit
+    shmem = getattr(mm, "outside", 0)  # /tmp's pages: shared memory, as Linux counts shmem
+    free = max(0, total - mm.total - shmem)
     # uptime, loads[3], totalram, freeram, sharedram, bufferram, totalswap, freeswap,
     # procs, pad, totalhigh, freehigh, mem_unit (struct sysinfo: 112 bytes, 64 on i386)
-    values = (uptime, 0, 0, 0, total, free, 0, 0, 0, 0, 1, 0, 0, 0, 1)
+    values = (uptime, 0, 0, 0, total, free, shmem, 0, 0, 0, 1, 0, 0, 0, 1)
     if k.abi.bits == 64:
         data = struct.pack("<q3Q6QHH4xQQI", *values).ljust(112, b"\0")
     else:

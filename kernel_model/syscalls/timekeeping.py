@@ -4,6 +4,7 @@ i386 has two layouts: the old 32-bit time_t calls and the *_time64 ones."""
 from __future__ import annotations
 
 import struct
+import time
 
 from kernel_model import errnos
 from kernel_model.argkinds import Enum, Flags, InStruct, OutStruct, Ptr
@@ -108,16 +109,37 @@ def sys_time(k, tloc):
 
 
 def _sleep(k, req, rem, time64, clock_id=CLOCK_MONOTONIC, absolute=False):
+    """hrtimer_nanosleep: a relative or absolute (TIMER_ABSTIME) sleep. A frozen or virtual
+    clock moves by the sleep and returns at once; the real clock waits in kernel_model.wait,
+    which ends early for the run's deadline, Ctrl-C or a deliverable signal (-EINTR, and a
+    relative sleep writes the time left to `rem`, as Linux does)."""
     bits = _ts_bits(k, time64)
     sec, nsec = unpack_timespec(k.read(req, 16 if bits == 64 else 8), bits)
     if sec < 0 or not 0 <= nsec < NSEC:
         return -errnos.EINVAL
     want = sec * NSEC + nsec
     if absolute:
-        now = clock_ns(k, clock_id)
-        want = max(0, want - now)
-    k.clock.sleep_ns(want)
-    return 0
+        want -= clock_ns(k, clock_id)
+        if want <= 0:
+            return 0  # a moment already past: at once
+    if k.clock.kind != "real":
+        k.clock.sleep_ns(want)
+        return 0
+    from kernel_model.wait import SIGNAL, waiter_of
+
+    start = time.monotonic_ns()
+    # A float deadline for select; past ~10^17 s it is "never", which is what it means.
+    outcome = waiter_of(k).sleep_until((start + want) / NSEC)
+    if outcome != SIGNAL:
+        return 0
+    if rem and not absolute:
+        left = max(0, want - (time.monotonic_ns() - start))
+        k.write(rem, pack_timespec(min(left, _TIMESPEC_MAX[bits]), bits))
+    return -errnos.EINTR
+
+
+# The largest struct timespec each layout holds, for a `rem` after a "forever" sleep.
+_TIMESPEC_MAX = {64: (1 << 63) * NSEC - 1, 32: (1 << 31) * NSEC - 1}
 
 
 @syscall("nanosleep", InStruct("timespec"), OutStruct("timespec"))
