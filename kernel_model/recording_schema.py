@@ -1,0 +1,284 @@
+"""The shape of a recording (kernel_model.recording), checked in one pass when it is loaded.
+
+A recording is a file from anywhere (a class's shared folder, an e-mail): before a replay
+draws anything from it, every value must have the type the panels expect, every index
+between the tables must be in range, and the chain of views a walk goes back through
+(`walk.before`) must end. A file that breaks any of these is refused with the place it breaks
+("views[12].walk.before refers to itself"), never with a Python traceback in the middle of
+a class.
+
+The schema is declarative: a spec is a Python type, a tuple of allowed types, or one of the
+small combinators below (a list of specs, a fixed row, a dict with required and optional
+keys). Free-form parts (the event trace, which a replay only keeps) are checked for depth
+only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+MAX_DEPTH = 32  # the deepest a valid recording nests is 6 (a trace event's auxv pair)
+ADDRESS_LIMIT = 1 << 64
+
+
+class SchemaError(Exception):
+    """Where the document breaks the schema and how ("views[3].pc: not an integer")."""
+
+
+@dataclass(frozen=True)
+class Int:
+    lo: int = -(1 << 64)
+    hi: int = 1 << 64  # exclusive
+
+
+ADDR = Int(0, ADDRESS_LIMIT)
+COUNT = Int(0, 1 << 32)
+NUMBER = "number"  # an int or a finite float (a cost in ns)
+
+
+@dataclass(frozen=True)
+class Opt:
+    """The spec, or null."""
+    spec: object
+
+
+@dataclass(frozen=True)
+class ListOf:
+    item: object
+
+
+@dataclass(frozen=True)
+class Row:
+    """A fixed-length list, one spec per position (the tables' rows)."""
+    items: tuple
+
+
+@dataclass(frozen=True)
+class Obj:
+    required: dict
+    optional: dict | None = None
+
+
+@dataclass(frozen=True)
+class MapOf:
+    """A dict of string keys, each value of one spec (registers by name)."""
+    value: object
+
+
+@dataclass(frozen=True)
+class Ref:
+    """An index into one of the document's tables."""
+    table: str
+
+
+@dataclass(frozen=True)
+class Hex:
+    """A string of hex digits (an instruction's bytes)."""
+
+
+@dataclass(frozen=True)
+class Also:
+    """The spec, and a rule about the whole value: `rule(value)` is "" or what is wrong."""
+    spec: object
+    rule: object
+
+
+ANY = "any"  # free-form JSON: its depth is checked, nothing else
+
+# Registers the panels do arithmetic on: a number even where a kernel phase shows other
+# registers by name (a kernel address).
+NUMERIC_REGS = ("eflags", "cs", "ss", "ds", "es", "fs", "gs")
+
+
+def _numeric(rows) -> str:
+    bad = [n for n, v in rows if n in NUMERIC_REGS and type(v) is not int]
+    return f"{bad[0]} must be a number" if bad else ""
+
+
+CHANGE = Row((str, str, str))
+TABLE_ROW = Row((Int(), str, str, bool, bool))
+PHASE = Obj({"key": str, "title": str, "text": ListOf(str), "changes": ListOf(CHANGE),
+             "cost_ns": Opt(NUMBER), "details": ListOf(str), "table": ListOf(TABLE_ROW),
+             "table_name": str, "warning": str, "kernel": bool},
+            {"regs": Also(ListOf(Row((str, (Int(), str)))), _numeric)})
+TRANSITION = Obj({"kind": str, "title": str, "phases": ListOf(PHASE),
+                  "total_ns": Opt(NUMBER), "cost_source": str},
+                 {"banner": str, "crossed": bool, "comparison": ListOf(Row((str, NUMBER)))})
+WALK = Obj({"transition": Ref("transitions"), "phase": COUNT, "before": Ref("views")})
+REGS = MapOf(Int())
+VIEW = Obj({"program": str, "arch": str, "bits": (32, 64), "pc": ADDR, "sp": ADDR,
+            "regs": REGS, "code": ListOf(Ref("insns")), "stack": Ref("stacks"),
+            "maps": Ref("maps"), "output": Ref("outputs"), "events": ListOf(Ref("event_lines")),
+            "past": COUNT, "exited": bool},
+           {"previous": Opt(REGS), "bp": ListOf(ADDR),
+            "upcoming": Opt(Row((str, Opt(ADDR)))), "upcoming_name": str, "walk": Opt(WALK),
+            "exit_text": str, "waiting_input": bool, "pending_fault": str, "symbol": str,
+            "breakpoints": ListOf(str), "clock": str})
+STOP = Obj({"view": Ref("views")},
+           {"kind": str, "reason": str, "message": str, "visited": bool})
+# The tables come before what refers to them (a dict keeps this order): an index is checked
+# against a table already known to be a list.
+DOCUMENT = Obj({"format": str, "version": int,
+                "insns": ListOf(Row((ADDR, Hex(), str, str, str, str, str, str, str, str))),
+                "maps": ListOf(ListOf(Row((ADDR, ADDR, str, str, str, str)))),
+                "stacks": ListOf(ListOf(Row((ADDR, Int(), str, bool, bool)))),
+                "outputs": ListOf(ListOf(Row((str, str)))),
+                "event_lines": ListOf(Row((str, str, str))),
+                "transitions": ListOf(TRANSITION), "views": ListOf(VIEW),
+                "stops": ListOf(STOP)},
+               {"program": str, "argv": ListOf(str), "arch": str, "created": str,
+                "source": str, "trace": ListOf(ANY)})
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def validate(doc) -> None:
+    """Raise SchemaError naming the first place `doc` is not a recording a replay can draw."""
+    if type(doc) is not dict:
+        raise SchemaError(f"{_kind(doc)} where an object belongs")
+    if type(doc.get("views")) is not list:  # views refer to views (walk.before)
+        _check(doc.get("views"), ListOf(VIEW), "views", doc, 1)
+    _check(doc, DOCUMENT, "", doc, 0)
+    _check_walks(doc["views"], doc["transitions"])
+
+
+def _where(path: str, key) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else str(key)
+
+
+def _kind(value) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "true/false",
+            int: "an integer", float: "a number", type(None): "null"}.get(type(value), "?")
+
+
+def _check(value, spec, path: str, doc: dict, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise SchemaError(f"{path}: nested deeper than {MAX_DEPTH} levels")
+    if spec is ANY:
+        if isinstance(value, list):
+            for i, v in enumerate(value):
+                _check(v, ANY, _where(path, i), doc, depth + 1)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                _check(v, ANY, _where(path, k), doc, depth + 1)
+        return
+    if isinstance(spec, Also):
+        _check(value, spec.spec, path, doc, depth)
+        wrong = spec.rule(value)
+        if wrong:
+            raise SchemaError(f"{path}: {wrong}")
+        return
+    if isinstance(spec, Opt):
+        if value is not None:
+            _check(value, spec.spec, path, doc, depth)
+        return
+    if spec is str or spec is bool or spec is int:
+        # bool is an int to Python, and an int is no bool: each is only itself here
+        if type(value) is not spec:
+            raise SchemaError(f"{path}: {_kind(value)} where {_kind(spec())} belongs")
+        return
+    if isinstance(spec, Int) or isinstance(spec, Ref):
+        if type(value) is not int:
+            raise SchemaError(f"{path}: {_kind(value)} where an integer belongs")
+        if isinstance(spec, Ref):
+            n = len(doc[spec.table])
+            if not 0 <= value < n:
+                raise SchemaError(f"{path}: index {value} is outside {spec.table} "
+                                  f"(0..{n - 1})" if n else f"{path}: {spec.table} is empty")
+        elif not spec.lo <= value < spec.hi:
+            raise SchemaError(f"{path}: {_short(value)} is out of range")
+        return
+    if spec is NUMBER:
+        if type(value) not in (int, float) or isinstance(value, float) and \
+                not math.isfinite(value):
+            raise SchemaError(f"{path}: {_kind(value)} where a number belongs")
+        if abs(value) >= 1 << 64:
+            raise SchemaError(f"{path}: {_short(value)} is out of range")
+        return
+    if isinstance(spec, Hex):
+        if type(value) is not str or len(value) % 2 or not _HEX.issuperset(value):
+            raise SchemaError(f"{path}: not an instruction's bytes in hex")
+        return
+    if isinstance(spec, tuple):  # the allowed types or values
+        if any(type(value) is s if isinstance(s, type) else
+               type(value) is type(s) and value == s for s in spec):
+            return
+        if all(not isinstance(s, type) for s in spec):
+            raise SchemaError(f"{path}: {_short(value)} is not one of "
+                              f"{', '.join(map(str, spec))}")
+        for s in spec:
+            if not isinstance(s, type):
+                try:
+                    _check(value, s, path, doc, depth)
+                    return
+                except SchemaError:
+                    pass
+        raise SchemaError(f"{path}: {_kind(value)} does not belong here")
+    if isinstance(spec, ListOf):
+        if type(value) is not list:
+            raise SchemaError(f"{path}: {_kind(value)} where a list belongs")
+        for i, v in enumerate(value):
+            _check(v, spec.item, _where(path, i), doc, depth + 1)
+        return
+    if isinstance(spec, Row):
+        if type(value) is not list:
+            raise SchemaError(f"{path}: {_kind(value)} where a list belongs")
+        if len(value) != len(spec.items):
+            raise SchemaError(f"{path}: {len(value)} items where {len(spec.items)} belong")
+        for i, (v, s) in enumerate(zip(value, spec.items)):
+            _check(v, s, _where(path, i), doc, depth + 1)
+        return
+    if isinstance(spec, MapOf):
+        if type(value) is not dict:
+            raise SchemaError(f"{path}: {_kind(value)} where an object belongs")
+        for k, v in value.items():
+            _check(v, spec.value, _where(path, k), doc, depth + 1)
+        return
+    if isinstance(spec, Obj):
+        if type(value) is not dict:
+            raise SchemaError(f"{path}: {_kind(value)} where an object belongs")
+        for k, s in spec.required.items():
+            if k not in value:
+                raise SchemaError(f"{_where(path, k)}: missing")
+            _check(value[k], s, _where(path, k), doc, depth + 1)
+        for k, s in (spec.optional or {}).items():
+            if k in value:
+                _check(value[k], s, _where(path, k), doc, depth + 1)
+        return
+    raise AssertionError(f"unknown spec {spec!r}")  # a mistake in the schema above
+
+
+def _check_walks(views: list, transitions: list) -> None:
+    """Every walk is at one of its transition's phases, and every chain of `walk.before`
+    ends (a view shown during a walk goes back to the view at the trap, which is not itself
+    inside a walk of the same trap, and so on)."""
+    for i, v in enumerate(views):
+        w = v.get("walk")
+        if w:
+            n = len(transitions[w["transition"]]["phases"])
+            if w["phase"] >= n:
+                raise SchemaError(f"views[{i}].walk.phase: {w['phase']} is past the "
+                                  f"transition's {n} phases")
+    done: set[int] = set()
+    for start in range(len(views)):
+        seen: list[int] = []
+        i = start
+        while i not in done:
+            w = views[i].get("walk")
+            if not w:
+                break
+            if i in seen:
+                what = "refers to itself" if w["before"] == i else \
+                    f"goes round in a cycle (views {', '.join(map(str, seen[seen.index(i):]))})"
+                raise SchemaError(f"views[{i}].walk.before {what}")
+            seen.append(i)
+            i = w["before"]
+        done.update(seen)
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 24 else text[:20] + "..."
