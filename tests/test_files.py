@@ -107,6 +107,7 @@ class FakeKernel:
         self.process = SimpleNamespace(
             pid=PID, ppid=PID - 1, uid=uid, gid=uid, cwd="/", umask=0o022,
             argv=["prog", "a b", "c"], envp=["HOME=/", "LANG=C"], exe_path="/bin/prog",
+            guest_exe="/bin/prog", exe_dev=(0, 1), exe_ino=9,
             exe_bytes=b"\x7fELF" + bytes(60), arch=abi.name, mm=FakeMm(),
             auxv=[(6, 4096), (25, 0x7FFD1000)], rlimits={}, fds=None)
         self.rng = random.Random(seed)
@@ -406,18 +407,34 @@ def test_writable_mount_writes_through(shared):
     assert not (share / "out.txt").exists()
 
 
-def test_host_stat_is_the_real_one(shared):
+def test_host_stat_is_the_real_one_with_the_models_numbers(shared):
+    """A shared file's size, mode and times are the host's; its device and inode numbers
+    the model's (0:40 for the first mount, inodes handed out per host file), never the
+    host's, and still one number per file."""
     tmp, share = shared
+    (share / "hard.txt").hardlink_to(share / "file.txt")
     k = FakeKernel(mounts=[Mount(host=str(share), guest="/share", writable=False)])
     st = k.stat("/share/file.txt")
     real = os.stat(share / "file.txt")
-    assert st["st_ino"] == real.st_ino
     assert st["st_size"] == 12
     assert st["st_mode"] == real.st_mode
     assert st["st_mtime"] == int(real.st_mtime)
-    names = [e["d_name"] for e in k.dents(k.open("/share", O_DIRECTORY))]
-    assert names[:2] == [b".", b".."]
-    assert sorted(names[2:]) == sorted(os.fsencode(n) for n in os.listdir(share))
+    assert st["st_dev"] == os.makedev(0, 40) != real.st_dev
+    assert k.stat("/share")["st_ino"] == 2  # the mount's root, as on ext4
+    inos = {n: k.stat(f"/share/{n}", AT_SYMLINK_NOFOLLOW)["st_ino"] for n in os.listdir(share)}
+    assert st["st_ino"] not in (real.st_ino, 2)
+    assert inos["hard.txt"] == inos["file.txt"] == k.stat("/share/file.txt")["st_ino"]
+    assert len(set(inos.values())) == len(inos) - 1  # distinct, but for the hard link
+    fd = k.open("/share/file.txt")
+    buf = k.alloc(256)
+    assert k.call("fstat", fd, buf) == 0
+    fst = structs.unpack("stat", "x86_64", k.read(buf, 144))
+    assert (fst["st_ino"], fst["st_dev"]) == (st["st_ino"], st["st_dev"])
+    dents = {e["d_name"]: e["d_ino"] for e in k.dents(k.open("/share", O_DIRECTORY))}
+    assert list(dents)[:2] == [b".", b".."]
+    assert sorted(list(dents)[2:]) == sorted(os.fsencode(n) for n in os.listdir(share))
+    assert dents[b"."] == 2 and dents[b".."] == k.stat("/")["st_ino"]
+    assert all(dents[os.fsencode(n)] == ino for n, ino in inos.items())
 
 
 # -- /proc -----------------------------------------------------------------------------------
@@ -1194,3 +1211,30 @@ def test_tui_and_lessons_take_the_same_cwd(tmp_path, monkeypatch):
         assert run_options(args).cwd == str(tmp_path)
         args = build_parser().parse_args([command, "--cwd", "/tmp", "hello-syscall"])
         assert run_options(args).cwd == "/tmp"
+
+
+def test_no_setuid_file_appears_on_the_host(shared):
+    """Files and directories the guest makes through a rw mount lose S_ISUID and S_ISGID on
+    the host (whatever mode it asks for), and no chmod or chown reaches the host."""
+    tmp, share = shared
+    k = FakeKernel(mounts=[Mount(host=str(share), guest="/share", writable=True)], uid=0)
+    k.process.umask = 0
+    fd = k.open("/share/suid", O_WRONLY | O_CREAT | O_EXCL, 0o6755)
+    assert fd >= 0
+    assert k.call("openat", AT_FDCWD, k.cstr("/share/suid2"), O_WRONLY | O_CREAT, 0o4777) >= 0
+    assert k.call("mkdir", k.cstr("/share/sgid"), 0o2775) == 0
+    assert k.call("mkdirat", AT_FDCWD, k.cstr("/share/sgid2"), 0o6777) == 0
+    host_umask = os.umask(0)
+    os.umask(host_umask)
+    for name, perms in (("suid", 0o755), ("suid2", 0o777), ("sgid", 0o775),
+                        ("sgid2", 0o777)):
+        mode = (share / name).stat().st_mode
+        assert not mode & 0o6000, (name, oct(mode))
+        assert mode & 0o777 == perms & ~host_umask, (name, oct(mode))
+        assert k.stat(f"/share/{name}")["st_mode"] & 0o7777 == mode & 0o7777  # as the host
+    # chmod, fchmod, fchmodat, chown: the model has no handler (ENOSYS), so none can set
+    # the bits later; whoever adds one must strip them too, and change this line
+    for call in ("chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown",
+                 "fchownat"):
+        assert lookup("x86_64", call) is None, call
+    assert not (share / "suid").stat().st_mode & 0o6000
