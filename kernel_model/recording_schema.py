@@ -228,7 +228,7 @@ def _check(value, spec, path: str, doc: dict, depth: int) -> None:
             raise SchemaError(f"{path}: {_kind(value)} where a list belongs")
         if len(value) != len(spec.items):
             raise SchemaError(f"{path}: {len(value)} items where {len(spec.items)} belong")
-        for i, (v, s) in enumerate(zip(value, spec.items)):
+        for i, (v, s) in enumerate(zip(value, spec.items, strict=True)):
             _check(v, s, _where(path, i), doc, depth + 1)
         return
     if isinstance(spec, MapOf):
