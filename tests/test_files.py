@@ -1238,3 +1238,30 @@ def test_no_setuid_file_appears_on_the_host(shared):
                  "fchownat"):
         assert lookup("x86_64", call) is None, call
     assert not (share / "suid").stat().st_mode & 0o6000
+
+
+def test_std_streams_redirected_to_host_files_show_model_numbers(tmp_path):
+    """fstat of a stream redirected from or to a host file: an anonymous inode's device and
+    a number the model hands out, not the host's; the same host file twice (`cat f > f`)
+    is one number, two files are two."""
+    same, other = tmp_path / "f", tmp_path / "g"
+    same.write_bytes(b"x")
+    other.write_bytes(b"y")
+    fds = [os.open(same, os.O_RDWR), os.open(same, os.O_RDWR), os.open(other, os.O_RDWR)]
+    try:
+        k = FakeKernel(std=tuple(fds))
+        buf = k.alloc(256)
+        seen = []
+        for fd in range(3):
+            assert k.call("fstat", fd, buf) == 0
+            seen.append(structs.unpack("stat", "x86_64", k.read(buf, 144)))
+        host = os.fstat(fds[0])
+        assert all(st["st_dev"] == os.makedev(0, 14) != host.st_dev for st in seen)
+        assert seen[0]["st_ino"] == seen[1]["st_ino"] != seen[2]["st_ino"]
+        assert host.st_ino not in [st["st_ino"] for st in seen]
+        assert seen[2]["st_size"] == 1 and seen[0]["st_mode"] & S_IFMT == S_IFREG
+        via_proc = k.stat("/proc/self/fd/1")
+        assert (via_proc["st_ino"], via_proc["st_dev"]) == (seen[1]["st_ino"], seen[1]["st_dev"])
+    finally:
+        for fd in fds:
+            os.close(fd)

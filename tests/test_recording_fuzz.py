@@ -92,16 +92,19 @@ def junk(rng: random.Random, sizes: tuple[int, int]):
     ])
 
 
-def places(value, path=()):
-    """Every (container, key) in the document, with its path."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield path + (k,), value, k
-            yield from places(v, path + (k,))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield path + (i,), value, i
-            yield from places(v, path + (i,))
+def places(doc):
+    """Every (container, key) in the document, down to a depth (a nest an earlier
+    corruption made is not walked to its bottom)."""
+    out, todo = [], [(doc, 0)]
+    while todo:
+        value, depth = todo.pop()
+        items = value.items() if isinstance(value, dict) else \
+            enumerate(value) if isinstance(value, list) else ()
+        for k, v in items:
+            out.append((value, k))
+            if depth < 12:
+                todo.append((v, depth + 1))
+    return out
 
 
 def corrupt_doc(rng: random.Random, doc: dict) -> dict:
@@ -110,13 +113,13 @@ def corrupt_doc(rng: random.Random, doc: dict) -> dict:
     for _ in range(rng.choice([1, 1, 1, 2, 3])):
         how = rng.random()
         views = doc.get("views") if isinstance(doc.get("views"), list) else []
-        walked = [i for i, v in enumerate(views) if isinstance(v, dict) and v.get("walk")]
+        walked = [i for i, v in enumerate(views)
+                  if isinstance(v, dict) and isinstance(v.get("walk"), dict)]
         if how < 0.1 and walked:  # a walk back to itself, or round two views
             i = rng.choice(walked)
             j = rng.choice(walked) if rng.random() < 0.5 else i
             views[i]["walk"]["before"] = j
-            if isinstance(views[j].get("walk"), dict):
-                views[j]["walk"]["before"] = i
+            views[j]["walk"]["before"] = i
             continue
         if how < 0.15:  # a whole top-level key gone
             if doc:
@@ -125,7 +128,7 @@ def corrupt_doc(rng: random.Random, doc: dict) -> dict:
         spots = list(places(doc))
         if not spots:
             break
-        _path, box, key = rng.choice(spots)
+        box, key = rng.choice(spots)
         if how < 0.35 and isinstance(box, dict):
             del box[key]
         elif how < 0.45 and isinstance(box, list):

@@ -111,7 +111,7 @@ class OpenFileInode(Inode):
     def open(self, flags: int, path: str, cred):
         from kernel_model.files.streams import HostStream
 
-        return HostStream(self.file.host_fd, flags, self.guest_fd)
+        return HostStream(self.file.host_fd, flags, self.guest_fd, self.file.host_files)
 
 
 def status_text(process) -> str:
