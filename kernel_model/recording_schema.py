@@ -96,6 +96,14 @@ def _numeric(rows) -> str:
     return f"{bad[0]} must be a number" if bad else ""
 
 
+def _call_target(upcoming) -> str:
+    """A call into the vDSO or the vsyscall page has a target address; a trap has none."""
+    kind, target = upcoming
+    if kind not in ("syscall", "int 0x80", "sysenter") and target is None:
+        return f"a {kind} call without its target address"
+    return ""
+
+
 CHANGE = Row((str, str, str))
 TABLE_ROW = Row((Int(), str, str, bool, bool))
 PHASE = Obj({"key": str, "title": str, "text": ListOf(str), "changes": ListOf(CHANGE),
@@ -112,7 +120,7 @@ VIEW = Obj({"program": str, "arch": str, "bits": (32, 64), "pc": ADDR, "sp": ADD
             "maps": Ref("maps"), "output": Ref("outputs"), "events": ListOf(Ref("event_lines")),
             "past": COUNT, "exited": bool},
            {"previous": Opt(REGS), "bp": ListOf(ADDR),
-            "upcoming": Opt(Row((str, Opt(ADDR)))), "upcoming_name": str, "walk": Opt(WALK),
+            "upcoming": Opt(Also(Row((str, Opt(ADDR))), _call_target)), "upcoming_name": str, "walk": Opt(WALK),
             "exit_text": str, "waiting_input": bool, "pending_fault": str, "symbol": str,
             "breakpoints": ListOf(str), "clock": str})
 STOP = Obj({"view": Ref("views")},

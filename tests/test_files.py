@@ -1232,10 +1232,18 @@ def test_no_setuid_file_appears_on_the_host(shared):
         assert not mode & 0o6000, (name, oct(mode))
         assert mode & 0o777 == perms & ~host_umask, (name, oct(mode))
         assert k.stat(f"/share/{name}")["st_mode"] & 0o7777 == mode & 0o7777  # as the host
-    # chmod, fchmod, fchmodat, chown: the model has no handler (ENOSYS), so none can set
-    # the bits later; whoever adds one must strip them too, and change this line
-    for call in ("chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown",
-                 "fchownat"):
+    # chmod, fchmod, fchmodat, fchmodat2 on the host: the bits asked for, less those two
+    assert k.call("chmod", k.cstr("/share/suid"), 0o4755) == 0
+    assert (share / "suid").stat().st_mode & 0o7777 == 0o755
+    assert k.call("fchmod", fd, 0o6700) == 0
+    assert (share / "suid").stat().st_mode & 0o7777 == 0o700
+    assert k.call("fchmodat", AT_FDCWD, k.cstr("/share/sgid"), 0o2750) == 0
+    assert (share / "sgid").stat().st_mode & 0o7777 == 0o750
+    assert k.call("fchmodat2", AT_FDCWD, k.cstr("/share/suid2"), 0o4711, 0) == 0
+    assert (share / "suid2").stat().st_mode & 0o7777 == 0o711
+    assert k.stat("/share/suid2")["st_mode"] & 0o7777 == 0o711  # what the guest sees
+    # chown: not implemented (ENOSYS), so no owner changes on the host either
+    for call in ("chown", "fchown", "lchown", "fchownat"):
         assert lookup("x86_64", call) is None, call
     assert not (share / "suid").stat().st_mode & 0o6000
 
@@ -1265,3 +1273,32 @@ def test_std_streams_redirected_to_host_files_show_model_numbers(tmp_path):
     finally:
         for fd in fds:
             os.close(fd)
+
+
+def test_chmod_follows_linux_rules_off_the_host(shared):
+    """In /tmp chmod keeps every bit, as tmpfs does; a read-only file system refuses it with
+    EROFS, another user's file with EPERM, a symlink itself with EOPNOTSUPP; a caller
+    outside the file's group loses S_ISGID."""
+    tmp, share = shared
+    k = FakeKernel(mounts=[Mount(host=str(share), guest="/ro", writable=False)])
+    fd = k.open("/tmp/f", O_WRONLY | O_CREAT, 0o644)
+    assert k.call("fchmod", fd, 0o4755) == 0
+    assert k.stat("/tmp/f")["st_mode"] & 0o7777 == 0o4755
+    assert k.call("chmod", k.cstr("/ro/file.txt"), 0o600) == E("EROFS")
+    assert k.call("chmod", k.cstr("/proc/self/status"), 0o600) == E("EPERM")
+    assert k.call("chmod", k.cstr("/tmp"), 0o777) == E("EPERM")  # root's /tmp
+    rw = FakeKernel(mounts=[Mount(host=str(share), guest="/rw", writable=True)],
+                    uid=os.getuid())  # the guest runs as the host user
+    assert rw.call("fchmodat2", AT_FDCWD, rw.cstr("/rw/rel_inside"), 0o600,
+                   AT_SYMLINK_NOFOLLOW) == E("EOPNOTSUPP")
+    assert rw.call("fchmodat2", AT_FDCWD, rw.cstr("/rw/file.txt"), 0o600, 0x1) == E("EINVAL")
+    assert rw.call("chmod", rw.cstr("/rw/rel_inside"), 0o600) == 0  # through the link
+    assert (share / "sub" / "inner.txt").stat().st_mode & 0o7777 == 0o600
+    before = (tmp / "secret").stat().st_mode
+    assert rw.call("chmod", rw.cstr("/rw/abs_secret"), 0o777) == E("EACCES")  # outside
+    assert (tmp / "secret").stat().st_mode == before
+    assert k.call("chmod", k.cstr("/tmp/f"), 0o600) == 0
+    k.process.gid = 4321  # no longer in the file's group
+    assert k.call("chmod", k.cstr("/tmp/f"), 0o2755) == 0
+    assert k.stat("/tmp/f")["st_mode"] & 0o7777 == 0o755
+    assert k.call("fchmod", 99, 0o600) == E("EBADF")

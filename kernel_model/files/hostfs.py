@@ -198,6 +198,17 @@ class HostNode(Inode):
             raise FsError(errno_of(e)) from None
         return HostFile(self, path, flags, fd)
 
+    def chmod(self, mode: int) -> None:
+        """The host file's bits, without S_ISUID and S_ISGID: no setuid file appears."""
+        if self.read_only_fs:
+            raise FsError(errnos.EROFS)
+        try:
+            if os.path.islink(self.host_path):  # replaced by a link since the lookup
+                raise FsError(errnos.ENOENT)
+            os.chmod(self.host_path, mode & ~(S_ISUID | S_ISGID))
+        except OSError as e:
+            raise FsError(errno_of(e)) from None
+
     def truncate(self, size: int) -> None:
         if self.read_only_fs:
             raise FsError(errnos.EROFS)
