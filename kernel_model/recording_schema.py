@@ -120,7 +120,8 @@ VIEW = Obj({"program": str, "arch": str, "bits": (32, 64), "pc": ADDR, "sp": ADD
             "maps": Ref("maps"), "output": Ref("outputs"), "events": ListOf(Ref("event_lines")),
             "past": COUNT, "exited": bool},
            {"previous": Opt(REGS), "bp": ListOf(ADDR),
-            "upcoming": Opt(Also(Row((str, Opt(ADDR))), _call_target)), "upcoming_name": str, "walk": Opt(WALK),
+            "upcoming": Opt(Also(Row((str, Opt(ADDR))), _call_target)), "upcoming_name": str,
+            "walk": Opt(WALK),
             "exit_text": str, "waiting_input": bool, "pending_fault": str, "symbol": str,
             "breakpoints": ListOf(str), "clock": str})
 STOP = Obj({"view": Ref("views")},
