@@ -227,6 +227,10 @@ def test_the_examples_from_the_issue_are_refused_saying_where(recordings, tmp_pa
         "stops: missing": edit(lambda d: d.pop("stops")),
         "stops[1].view: index 99999 is outside views":
             edit(lambda d: d["stops"][1].update(view=99999)),
+        "views[0].upcoming: a vdso call without its target address":
+            edit(lambda d: d["views"][0].update(upcoming=["vdso", None])),
+        f"views[{walked}].walk.phase: 99 is past the transition's":
+            edit(lambda d: d["views"][walked]["walk"].update(phase=99)),
         "insns[0][0]: 18446744073709551616 is out of range":
             edit(lambda d: d["insns"][0].__setitem__(0, 2**64)),
     }
