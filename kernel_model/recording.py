@@ -65,8 +65,9 @@ FORMAT = "syscall-lab-recording"
 VERSION = 1
 MAX_STOPS = 4000  # a recording of a long program keeps its first transitions
 # The largest recording a replay reads (uncompressed): a MAX_STOPS recording of a long
-# program stays far below it; beyond, a file is refused before it fills the host's memory.
-MAX_BYTES = 128 << 20
+# program stays far below it (about 2.5 KB a stop); beyond, a file is refused before it
+# fills the host's memory or takes long to check.
+MAX_BYTES = 64 << 20
 REFUSED = "not a recording syscall-lab can replay"
 
 

@@ -93,14 +93,14 @@ NUMERIC_REGS = ("eflags", "cs", "ss", "ds", "es", "fs", "gs")
 
 def _numeric(rows) -> str:
     bad = [n for n, v in rows if n in NUMERIC_REGS and type(v) is not int]
-    return f"{bad[0]} must be a number" if bad else ""
+    return f"{_short(bad[0])} must be a number" if bad else ""
 
 
 def _call_target(upcoming) -> str:
     """A call into the vDSO or the vsyscall page has a target address; a trap has none."""
     kind, target = upcoming
     if kind not in ("syscall", "int 0x80", "sysenter") and target is None:
-        return f"a {kind} call without its target address"
+        return f"a {kind if kind.isidentifier() else _short(kind)} call without its target address"
     return ""
 
 
@@ -144,18 +144,38 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 
 def validate(doc) -> None:
     """Raise SchemaError naming the first place `doc` is not a recording a replay can draw."""
-    if type(doc) is not dict:
-        raise SchemaError(f"{_kind(doc)} where an object belongs")
-    if type(doc.get("views")) is not list:  # views refer to views (walk.before)
-        _check(doc.get("views"), ListOf(VIEW), "views", doc, 1)
-    _check(doc, DOCUMENT, "", doc, 0)
+    try:
+        if type(doc) is not dict:
+            raise _Bad(f"{_kind(doc)} where an object belongs")
+        if type(doc.get("views")) is not list:  # views refer to views (walk.before)
+            raise _Bad(f"{_kind(doc.get('views'))} where a list belongs", "views")
+        _DOCUMENT(doc, doc)
+    except _Bad as e:
+        raise SchemaError(e.text()) from None
     _check_walks(doc["views"], doc["transitions"])
+
+
+class _Bad(Exception):
+    """A check failed: the message, and the path to it, gathered on the way out (so a path
+    is only ever made for the one place that fails)."""
+
+    def __init__(self, message: str, *where):
+        self.message = message
+        self.where = list(reversed(where))
+
+    def text(self) -> str:
+        path = ""
+        for key in reversed(self.where):
+            path = _where(path, key)
+        return f"{path}: {self.message}" if path else self.message
 
 
 def _where(path: str, key) -> str:
     if isinstance(key, int):
         return f"{path}[{key}]"
-    return f"{path}.{key}" if path else str(key)
+    if not key.isidentifier():  # a key from the file: quoted, so the message stays one line
+        return f"{path}[{_short(key)}]"
+    return f"{path}.{key}" if path else key
 
 
 def _kind(value) -> str:
@@ -163,101 +183,167 @@ def _kind(value) -> str:
             int: "an integer", float: "a number", type(None): "null"}.get(type(value), "?")
 
 
-def _check(value, spec, path: str, doc: dict, depth: int) -> None:
-    if depth > MAX_DEPTH:
-        raise SchemaError(f"{path}: nested deeper than {MAX_DEPTH} levels")
+def _compile(spec):
+    """A function (value, doc) that raises _Bad where `value` breaks `spec`."""
     if spec is ANY:
-        if isinstance(value, list):
-            for i, v in enumerate(value):
-                _check(v, ANY, _where(path, i), doc, depth + 1)
-        elif isinstance(value, dict):
-            for k, v in value.items():
-                _check(v, ANY, _where(path, k), doc, depth + 1)
-        return
+        return _any
     if isinstance(spec, Also):
-        _check(value, spec.spec, path, doc, depth)
-        wrong = spec.rule(value)
-        if wrong:
-            raise SchemaError(f"{path}: {wrong}")
-        return
+        inner, rule = _compile(spec.spec), spec.rule
+
+        def also(value, doc):
+            inner(value, doc)
+            wrong = rule(value)
+            if wrong:
+                raise _Bad(wrong)
+        return also
     if isinstance(spec, Opt):
-        if value is not None:
-            _check(value, spec.spec, path, doc, depth)
-        return
+        inner = _compile(spec.spec)
+
+        def opt(value, doc):
+            if value is not None:
+                inner(value, doc)
+        return opt
     if spec is str or spec is bool or spec is int:
         # bool is an int to Python, and an int is no bool: each is only itself here
-        if type(value) is not spec:
-            raise SchemaError(f"{path}: {_kind(value)} where {_kind(spec())} belongs")
-        return
-    if isinstance(spec, Int) or isinstance(spec, Ref):
-        if type(value) is not int:
-            raise SchemaError(f"{path}: {_kind(value)} where an integer belongs")
-        if isinstance(spec, Ref):
-            n = len(doc[spec.table])
+        want = _kind(spec())
+
+        def plain(value, doc):
+            if type(value) is not spec:
+                raise _Bad(f"{_kind(value)} where {want} belongs")
+        return plain
+    if isinstance(spec, Int):
+        lo, hi = spec.lo, spec.hi
+
+        def integer(value, doc):
+            if type(value) is not int:
+                raise _Bad(f"{_kind(value)} where an integer belongs")
+            if not lo <= value < hi:
+                raise _Bad(f"{_short(value)} is out of range")
+        return integer
+    if isinstance(spec, Ref):
+        table = spec.table
+
+        def ref(value, doc):
+            if type(value) is not int:
+                raise _Bad(f"{_kind(value)} where an integer belongs")
+            n = len(doc[table])
             if not 0 <= value < n:
-                raise SchemaError(f"{path}: index {value} is outside {spec.table} "
-                                  f"(0..{n - 1})" if n else f"{path}: {spec.table} is empty")
-        elif not spec.lo <= value < spec.hi:
-            raise SchemaError(f"{path}: {_short(value)} is out of range")
-        return
+                raise _Bad(f"index {_short(value)} is outside {table} (0..{n - 1})" if n
+                           else f"{table} is empty")
+        return ref
     if spec is NUMBER:
-        if type(value) not in (int, float) or isinstance(value, float) and \
-                not math.isfinite(value):
-            raise SchemaError(f"{path}: {_kind(value)} where a number belongs")
-        if abs(value) >= 1 << 64:
-            raise SchemaError(f"{path}: {_short(value)} is out of range")
-        return
+        def number(value, doc):
+            if type(value) is float and not math.isfinite(value) or \
+                    type(value) not in (int, float):
+                raise _Bad(f"{_kind(value)} where a number belongs")
+            if abs(value) >= 1 << 64:
+                raise _Bad(f"{_short(value)} is out of range")
+        return number
     if isinstance(spec, Hex):
-        if type(value) is not str or len(value) % 2 or not _HEX.issuperset(value):
-            raise SchemaError(f"{path}: not an instruction's bytes in hex")
-        return
-    if isinstance(spec, tuple):  # the allowed types or values
-        if any(type(value) is s if isinstance(s, type) else
-               type(value) is type(s) and value == s for s in spec):
-            return
+        def hexdigits(value, doc):
+            if type(value) is not str or len(value) % 2 or not _HEX.issuperset(value):
+                raise _Bad("not an instruction's bytes in hex")
+        return hexdigits
+    if isinstance(spec, tuple):  # allowed values (32, 64) or alternatives (an int or a str)
         if all(not isinstance(s, type) for s in spec):
-            raise SchemaError(f"{path}: {_short(value)} is not one of "
-                              f"{', '.join(map(str, spec))}")
-        for s in spec:
-            if not isinstance(s, type):
+            def one_of(value, doc):
+                if not any(type(value) is type(s) and value == s for s in spec):
+                    raise _Bad(f"{_short(value)} is not one of {', '.join(map(str, spec))}")
+            return one_of
+        options = [_compile(s) for s in spec]
+
+        def either(value, doc):
+            for check in options:
                 try:
-                    _check(value, s, path, doc, depth)
-                    return
-                except SchemaError:
+                    return check(value, doc)
+                except _Bad:
                     pass
-        raise SchemaError(f"{path}: {_kind(value)} does not belong here")
+            raise _Bad(f"{_kind(value)} does not belong here")
+        return either
     if isinstance(spec, ListOf):
-        if type(value) is not list:
-            raise SchemaError(f"{path}: {_kind(value)} where a list belongs")
-        for i, v in enumerate(value):
-            _check(v, spec.item, _where(path, i), doc, depth + 1)
-        return
+        item = _compile(spec.item)
+
+        def list_of(value, doc):
+            if type(value) is not list:
+                raise _Bad(f"{_kind(value)} where a list belongs")
+            i = 0
+            try:
+                for v in value:
+                    item(v, doc)
+                    i += 1
+            except _Bad as e:
+                e.where.append(i)
+                raise
+        return list_of
     if isinstance(spec, Row):
-        if type(value) is not list:
-            raise SchemaError(f"{path}: {_kind(value)} where a list belongs")
-        if len(value) != len(spec.items):
-            raise SchemaError(f"{path}: {len(value)} items where {len(spec.items)} belong")
-        for i, (v, s) in enumerate(zip(value, spec.items, strict=True)):
-            _check(v, s, _where(path, i), doc, depth + 1)
-        return
+        items = [_compile(s) for s in spec.items]
+        n = len(items)
+
+        def row(value, doc):
+            if type(value) is not list:
+                raise _Bad(f"{_kind(value)} where a list belongs")
+            if len(value) != n:
+                raise _Bad(f"{len(value)} items where {n} belong")
+            i = 0
+            try:
+                for i, check in enumerate(items):
+                    check(value[i], doc)
+            except _Bad as e:
+                e.where.append(i)
+                raise
+        return row
     if isinstance(spec, MapOf):
-        if type(value) is not dict:
-            raise SchemaError(f"{path}: {_kind(value)} where an object belongs")
-        for k, v in value.items():
-            _check(v, spec.value, _where(path, k), doc, depth + 1)
-        return
+        inner = _compile(spec.value)
+
+        def map_of(value, doc):
+            if type(value) is not dict:
+                raise _Bad(f"{_kind(value)} where an object belongs")
+            for k, v in value.items():
+                try:
+                    inner(v, doc)
+                except _Bad as e:
+                    e.where.append(k)
+                    raise
+        return map_of
     if isinstance(spec, Obj):
-        if type(value) is not dict:
-            raise SchemaError(f"{path}: {_kind(value)} where an object belongs")
-        for k, s in spec.required.items():
-            if k not in value:
-                raise SchemaError(f"{_where(path, k)}: missing")
-            _check(value[k], s, _where(path, k), doc, depth + 1)
-        for k, s in (spec.optional or {}).items():
-            if k in value:
-                _check(value[k], s, _where(path, k), doc, depth + 1)
-        return
+        required = [(k, _compile(s)) for k, s in spec.required.items()]
+        optional = [(k, _compile(s)) for k, s in (spec.optional or {}).items()]
+
+        def obj(value, doc):
+            if type(value) is not dict:
+                raise _Bad(f"{_kind(value)} where an object belongs")
+            k = ""
+            try:
+                for k, check in required:
+                    if k not in value:
+                        raise _Bad("missing")
+                    check(value[k], doc)
+                for k, check in optional:
+                    if k in value:
+                        check(value[k], doc)
+            except _Bad as e:
+                e.where.append(k)
+                raise
+        return obj
     raise AssertionError(f"unknown spec {spec!r}")  # a mistake in the schema above
+
+
+def _any(value, doc, depth: int = 0) -> None:
+    """Free-form JSON: only its depth is limited."""
+    if depth > MAX_DEPTH:
+        raise _Bad(f"nested deeper than {MAX_DEPTH} levels")
+    items = value.items() if type(value) is dict else \
+        enumerate(value) if type(value) is list else ()
+    for k, v in items:
+        if type(v) in (list, dict):
+            try:
+                _any(v, doc, depth + 1)
+            except _Bad as e:
+                e.where.append(k)
+                raise
+
+
+_DOCUMENT = _compile(DOCUMENT)
 
 
 def _check_walks(views: list, transitions: list) -> None:

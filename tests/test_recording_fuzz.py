@@ -86,7 +86,8 @@ def nested(depth: int):
 
 def junk(rng: random.Random, sizes: tuple[int, int]):
     return rng.choice([
-        "x", "", "0x401000", "\u202e\x00", -1, 0, 1, 7, 2**63, 2**64, -2**64, 10**40, 1.5,
+        "x", "", "0x401000", "\u202e\x00", "two\nlines",
+        -1, 0, 1, 7, 2**63, 2**64, -2**64, 10**40, 1.5, -1e-300, 1e19,
         float(10**300), True, False, None, [], {}, [1, 2], {"a": 1}, nested(rng.choice([5, 40])),
         sizes[0], sizes[0] - 1, sizes[1] + 3,
     ])
