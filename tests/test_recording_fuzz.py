@@ -25,11 +25,13 @@ from tui import cli
 from tui.panels import (
     code_lines,
     event_lines,
+    history_lines,
     maps_lines,
     output_lines,
     plain,
     register_lines,
     stack_lines,
+    status_line,
     transition_lines,
 )
 from tui.panels.registers import registers_at
@@ -63,6 +65,10 @@ def draw_everything(path: str) -> int:
         v = session.view()
         plain(code_lines(v, width=100, height=40))
         plain(transition_lines(v, width=60))
+        plain(transition_lines(v, width=20, compare=False))
+        plain([status_line(v, rec.stops[i].get("reason", ""), rec.stops[i].get("message", ""))])
+        plain(history_lines(v))
+        plain(code_lines(v, att=True, width=30, height=5))
         plain(register_lines(*registers_at(v)[:2]))
         for panel in (stack_lines, maps_lines, output_lines, event_lines):
             plain(panel(v))
