@@ -500,3 +500,22 @@ def test_the_host_path_of_the_program_never_reaches_the_guest(tmp_path, mounted)
     for secret in (str(work), str(tmp_path), str(prog), str(PROGRAMS)):
         assert secret.encode() not in visible, secret
     assert b"student-home-secret" not in visible
+
+
+def test_a_mount_that_would_hide_the_program_is_refused_in_one_line(tmp_path, capsys):
+    """A mount at /usr would hide /usr/local/bin/NAME, where /proc/self/exe says the program
+    is: refused in one line; a mount beside it (/usr/share) lives with it."""
+    from kernel_model.system import Mount
+    from tui import cli
+
+    assert cli.main(["run", "--mount", f"{tmp_path}:/usr", "hello-syscall"]) == 2
+    err = capsys.readouterr().err
+    assert "--mount at /usr covers /usr/local/bin/" in err and err.count("\n") == 1, err
+    run = _run_as(PROGRAMS / "bin" / "maps.musl-x86_64", "maps", tmp_path,
+                  mounts=[Mount(str(tmp_path), "/usr/share", False)])
+    assert run.status == 0
+    vfs = run.system.vfs
+    assert vfs.resolve("/usr/share").existing().dev == (0, 40)
+    assert vfs.resolve("/usr/local/bin/maps.musl-x86_64").existing().size() > 0
+    names = [e.name for e in vfs.list_dir("/usr", vfs.resolve("/usr").existing())]
+    assert names == [".", "..", "local", "share"]

@@ -168,6 +168,12 @@ class Vfs:
                 except OSError:
                     break
         name = os.path.basename(real) or "program"
+        guest = f"/usr/local/bin/{name}"
+        hiding = [g for g in self.mounts if guest == g or guest.startswith(g + "/")]
+        if hiding:  # the guest would find the mount's files there, not the program
+            raise ValueError(f"--mount at {hiding[0]} covers {guest}, where the program "
+                             "appears in the guest; mount it elsewhere, or share the "
+                             "program's own directory")
         ino = self._numbers()
         from kernel_model.files.procfs import ExeInode
 
@@ -181,7 +187,7 @@ class Vfs:
         bin_dir = directory(program)
         local = directory(lambda: {"bin": bin_dir})
         self._usr = directory(lambda: {"local": local})
-        return f"/usr/local/bin/{name}", ROOT_DEV, ino
+        return guest, ROOT_DEV, ino
 
     def working_directory(self, path: str) -> str:
         """The canonical guest path of a starting working directory; ValueError (one line
