@@ -219,12 +219,3 @@ def auxv_entries(arch: Arch, image: ElfImage, bias: int, uid: int, gid: int,
     ]
     tail = [(AT_RSEQ_FEATURE_SIZE, 28), (AT_RSEQ_ALIGN, 32)]
     return head, tail
-
-
-def host_identity(path: str) -> tuple[tuple[int, int], int]:
-    """(major, minor) and inode of a host file, for its /proc/self/maps lines."""
-    try:
-        st = os.stat(path)
-        return (os.major(st.st_dev), os.minor(st.st_dev)), st.st_ino
-    except OSError:
-        return (0, 0), 0

@@ -25,7 +25,7 @@ class SigAction:
 class Process:
     arch: str
     mm: Mm
-    exe_path: str  # the path the guest sees for /proc/self/exe
+    exe_path: str  # the program's host path (the trace and the screen show it)
     exe_bytes: bytes
     argv: list[str]
     envp: list[str]
@@ -49,6 +49,12 @@ class Process:
     fds: object = None  # kernel_model.files.FdTable, set up by the system
     rlimits: dict[int, tuple[int, int]] = field(default_factory=dict)
     symbols: dict[int, str] = field(default_factory=dict)
+    # Where the program appears in the guest (/proc/self/exe, AT_EXECFN, maps) and its
+    # model-assigned device and inode numbers: the host's path and numbers never reach it
+    # (Vfs.place_program decides).
+    guest_exe: str = ""
+    exe_dev: tuple[int, int] = (0, 0)
+    exe_ino: int = 0
 
     @property
     def tid(self) -> int:

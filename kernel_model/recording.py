@@ -42,8 +42,10 @@ from __future__ import annotations
 import gzip
 import json
 import time
+import zlib
 from dataclasses import dataclass
 
+from kernel_model.recording_schema import SchemaError, validate
 from kernel_model.view_records import (
     Change,
     CodeLine,
@@ -62,6 +64,11 @@ from kernel_model.view_records import (
 FORMAT = "syscall-lab-recording"
 VERSION = 1
 MAX_STOPS = 4000  # a recording of a long program keeps its first transitions
+# The largest recording a replay reads (uncompressed): a MAX_STOPS recording of a long
+# program stays far below it (about 2.5 KB a stop); beyond, a file is refused before it
+# fills the host's memory or takes long to check.
+MAX_BYTES = 64 << 20
+REFUSED = "not a recording syscall-lab can replay"
 
 
 class RecordingError(Exception):
@@ -311,12 +318,12 @@ class Recording:
         self.program = doc.get("program", "")
         self.trace = doc.get("trace", [])
         self._views: dict[int, StopView] = {}
-        self.stops = list(doc["stops"])
         try:
-            self.views = [self.view(s["view"]) for s in self.stops]
-        except (KeyError, IndexError, TypeError, ValueError) as e:
-            raise RecordingError(f"{path}: a damaged recording ({type(e).__name__}: {e})") \
-                from None
+            validate(doc)
+        except SchemaError as e:
+            raise RecordingError(f"{path}: {REFUSED}: {e}") from None
+        self.stops = list(doc["stops"])
+        self.views = [self.view(s["view"]) for s in self.stops]
         if not self.views:
             raise RecordingError(f"{path}: the recording has no stops")
         self._add_first_phases()
@@ -332,7 +339,7 @@ class Recording:
             v, prev = self.views[i], self.views[i - 1]
             w = v.walk
             if w is not None and w.phase == 1 and prev.walk is None and \
-                    w.transition.phases[0].key == "user":
+                    w.transition.phases and w.transition.phases[0].key == "user":
                 first = w.transition.phases[0]
                 self.views.insert(i, replace(v, walk=replace(w, phase=0)))
                 self.stops.insert(i, {"view": self.stops[i]["view"], "kind": "phase",
@@ -345,6 +352,21 @@ class Recording:
         v = self._views.get(i)
         if v is not None:
             return v
+        # A walk's view refers to the view at its trap (walk.before), which may itself be
+        # walked: make the chain from its far end, so no chain is too long for Python's stack
+        # (validate() has made sure that every chain ends).
+        chain, j = [], i
+        while j not in self._views:
+            chain.append(j)
+            w = self.doc["views"][j].get("walk")
+            if not w:
+                break
+            j = w["before"]
+        for j in reversed(chain):
+            self._views[j] = self._make(j)
+        return self._views[i]
+
+    def _make(self, i: int) -> StopView:
         d = self.doc
         raw = d["views"][i]
         pc, sp = raw["pc"], raw["sp"]
@@ -365,7 +387,7 @@ class Recording:
         if raw.get("walk"):
             w = raw["walk"]
             walk = WalkView(_load_transition(d["transitions"][w["transition"]]), w["phase"],
-                            self.view(w["before"]))
+                            self._views[w["before"]])
         v = StopView(
             program=raw["program"], arch=raw["arch"], bits=raw["bits"], pc=pc, sp=sp,
             regs=dict(raw["regs"]), previous=raw.get("previous"), code=tuple(code),
@@ -377,7 +399,6 @@ class Recording:
             waiting_input=raw.get("waiting_input", False),
             pending_fault=raw.get("pending_fault", ""), symbol=raw.get("symbol", ""),
             upcoming_name=raw.get("upcoming_name", ""), clock=raw.get("clock", ""))
-        self._views[i] = v
         return v
 
 
@@ -392,37 +413,55 @@ def _load_transition(t: dict) -> Transition:
                       tuple(tuple(c) for c in t.get("comparison", ())))
 
 
-def load(path: str) -> Recording:
-    """Read a recording; RecordingError (one line) for anything that is not one."""
+def _read(path: str) -> bytes:
+    """The file's bytes, uncompressed when it is gzip; at most MAX_BYTES + 1 of them, so a
+    huge file or a gzip bomb never fills the host's memory."""
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            data = f.read(MAX_BYTES + 1)
+            if data[:2] != b"\x1f\x8b":
+                return data
+            f.seek(0)
+            try:
+                with gzip.GzipFile(fileobj=f) as z:
+                    return z.read(MAX_BYTES + 1)
+            except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+                raise RecordingError(f"{path}: a damaged gzip file ({e})") from None
     except FileNotFoundError:
         raise RecordingError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise RecordingError(f"{path}: is a directory, not a recording") from None
     except OSError as e:
         raise RecordingError(f"{path}: cannot read it ({e.strerror})") from None
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as e:
-            raise RecordingError(f"{path}: a damaged gzip file ({e})") from None
+
+
+def load(path: str) -> Recording:
+    """Read a recording; RecordingError (one line) for anything that is not one."""
+    data = _read(path)
+    if len(data) > MAX_BYTES:
+        raise RecordingError(f"{path}: {REFUSED}: larger than {MAX_BYTES >> 20} MB")
     try:
         doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        # ValueError: not JSON, or an integer of more digits than Python converts;
+        # RecursionError: nested deeper than the JSON reader goes
         raise RecordingError(f"{path}: not a syscall-lab recording (not JSON; make one "
                              "with --record FILE)") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise RecordingError(f"{path}: not a syscall-lab recording (no \"format\": "
                              f"\"{FORMAT}\"; make one with --record FILE)")
     version = doc.get("version")
-    if not isinstance(version, int) or version < 1:
-        raise RecordingError(f"{path}: a recording with a bad version ({version!r})")
+    if type(version) is not int or version < 1:
+        raise RecordingError(f"{path}: a recording with a bad version ({_short(version)})")
     if version > VERSION:
         raise RecordingError(f"{path}: a version {version} recording; this syscall-lab "
                              f"reads up to version {VERSION} (upgrade syscall-lab)")
     return Recording(doc, path)
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 24 else text[:20] + "..."
 
 
 class RecordedSession:

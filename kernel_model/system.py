@@ -101,6 +101,8 @@ class System:
 
         self.vfs = Vfs(self, options.mounts)
         self.process.cwd = self.vfs.working_directory(options.cwd)
+        p = self.process
+        p.guest_exe, p.exe_dev, p.exe_ino = self.vfs.place_program(exe_path)
         self.process.fds = FdTable.standard(options.stdin_fd, options.stdout_fd,
                                             options.stderr_fd)
         self.kernel = Kernel(self.machine, self.process, string_limit=options.string_limit)
@@ -111,8 +113,7 @@ class System:
 
         # binfmt_elf: segments, brk, stack.
         bias = layout.load_bias - image.lowest if image.is_pie else 0
-        dev, inode = binfmt.host_identity(exe_path)
-        bss_end = binfmt.map_image(self.mm, image, bias, exe_path, dev, inode)
+        bss_end = binfmt.map_image(self.mm, image, bias, p.guest_exe, p.exe_dev, p.exe_ino)
         if image.is_pie:
             # Static PIE: brk moves out of the mmap area to ELF_ET_DYN_BASE (binfmt_elf.c).
             brk_base = 0x555555554000 if arch.bits == 64 else 0x56555000
@@ -139,7 +140,7 @@ class System:
         head, tail = binfmt.auxv_entries(arch, image, bias, self.process.uid, self.process.gid,
                                          sysinfo)
         sp, auxv = binfmt.build_stack(self.mm, arch, layout, self.process.argv,
-                                      self.process.envp, head, tail, exe_path, self.rng)
+                                      self.process.envp, head, tail, p.guest_exe, self.rng)
         self.process.auxv = auxv
         self.entry = image.entry + bias
         self.gdt.enter_user_mode(self.entry, sp)

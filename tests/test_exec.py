@@ -1,5 +1,6 @@
 """A process starts as Linux starts it: the stack, auxv, registers, selectors and ASLR."""
 
+import os
 import re
 import struct
 
@@ -134,7 +135,8 @@ def test_initial_stack_and_auxv_order():
     assert aux[binfmt.AT_ENTRY] == system.image.entry
     assert aux[binfmt.AT_PHNUM] == system.image.phnum
     assert system.machine.read_cstring(aux[binfmt.AT_PLATFORM]) == b"x86_64"
-    assert system.machine.read_cstring(aux[binfmt.AT_EXECFN]).decode() == system.process.exe_path
+    assert system.machine.read_cstring(aux[binfmt.AT_EXECFN]).decode() == \
+        "/usr/local/bin/hello.glibc-x86_64" == system.process.guest_exe
     assert len(system.machine.read(aux[binfmt.AT_RANDOM], 16)) == 16
     # The program headers really are at AT_PHDR: the same bytes as in the file.
     size = system.image.phentsize * system.image.phnum
@@ -408,3 +410,112 @@ def test_the_stack_is_the_strings_pages_plus_128k_like_linux():
         line = next(ln for ln in native.splitlines() if ln.endswith("[stack]"))
         lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
         assert hi - lo == expected(["/bin/cat", "/bin/cat", "/proc/self/maps", *args])
+
+
+def _run_as(program, argv0: str, tmp_path, **options):
+    """run_guest, with argv[0] what the user typed rather than the host path."""
+    from conftest import Run
+
+    from emu.program import load_program
+    from kernel_model.system import RunOptions, System
+
+    with open(tmp_path / "stdout", "w+b") as out:
+        prog = load_program(str(program), 64)
+        system = System(prog.image, prog.path, [argv0],
+                        RunOptions(stdout_fd=out.fileno(), seed=1, **options))
+        status = system.run()
+        out.seek(0)
+        return Run(status, out.read(), [], system)
+
+
+def _guest_visible(system) -> bytes:
+    """All the guest can read: its whole memory, and every file and link under /proc."""
+    from emu.machine import MemoryFault
+    from kernel_model.files.inode import Cred, FsError
+    from kernel_model.files.uapi import O_RDONLY
+
+    p = system.process
+    seen = []
+    for v in system.mm.vmas:
+        try:
+            seen.append(system.machine.read(v.start, v.end - v.start))
+        except MemoryFault:  # the emulated vsyscall page: nothing behind it to read
+            pass
+    vfs, cred = system.vfs, Cred(p.uid, p.gid)
+
+    def walk(path: str, depth: int) -> None:
+        try:
+            node = vfs.resolve(path, follow=False).existing()
+            if node.is_symlink:
+                seen.append(node.readlink().encode())
+                return
+            if node.is_dir:
+                if depth < 4:
+                    for e in vfs.list_dir(path, node)[2:]:
+                        walk(path.rstrip("/") + "/" + e.name, depth + 1)
+                return
+            f = vfs.open(path, O_RDONLY, 0, base="/", cred=cred)
+            seen.append(f.read(system.kernel, 1 << 20))
+        except (FsError, OSError):
+            pass
+
+    walk("/proc/self", 0)
+    walk("/usr", 0)
+    return b"\n".join(seen)
+
+
+@pytest.mark.parametrize("mounted", [False, True])
+def test_the_host_path_of_the_program_never_reaches_the_guest(tmp_path, mounted):
+    """/proc/self/exe, AT_EXECFN and /proc/self/maps show where the program is in the guest
+    (its mount's guest path, or /usr/local/bin/NAME), with the model's device and inode
+    numbers; the host's path and temp dirs appear nowhere in the guest's memory or /proc."""
+    import shutil
+
+    from kernel_model.system import Mount
+
+    work = tmp_path / "student-home-secret"
+    work.mkdir()
+    prog = work / "maps"
+    shutil.copy(PROGRAMS / "bin" / "maps.musl-x86_64", prog)
+    mounts = [Mount(str(work), "/work", False)] if mounted else []
+    run = _run_as(prog, "./maps", tmp_path, mounts=mounts)  # argv[0] as a shell passes it
+    assert run.status == 0
+    p = run.system.process
+    guest = "/work/maps" if mounted else "/usr/local/bin/maps"
+    assert p.guest_exe == guest
+    aux = dict(p.auxv)
+    assert run.system.machine.read_cstring(aux[binfmt.AT_EXECFN]).decode() == guest
+    assert run.system.vfs.resolve("/proc/self/exe", follow=False).existing().readlink() \
+        == guest
+    first = run.stdout.decode().splitlines()[0].split()
+    real = os.stat(prog)
+    dev = "00:28" if mounted else "00:01"  # the first mount's 0:40, or the root's 0:1
+    assert first[5] == guest and first[3] == dev and int(first[4]) not in (0, real.st_ino)
+    # the program file at that path is the one /proc/self/exe reaches: the same numbers
+    exe = run.system.vfs.resolve(guest).existing()
+    via_proc = run.system.vfs.resolve("/proc/self/exe").existing()
+    assert (exe.ino, exe.dev) == (via_proc.ino, via_proc.dev) == (int(first[4]), p.exe_dev)
+    visible = _guest_visible(run.system) + run.stdout
+    assert b"[stack]" in visible and guest.encode() in visible  # the walk read /proc
+    for secret in (str(work), str(tmp_path), str(prog), str(PROGRAMS)):
+        assert secret.encode() not in visible, secret
+    assert b"student-home-secret" not in visible
+
+
+def test_a_mount_that_would_hide_the_program_is_refused_in_one_line(tmp_path, capsys):
+    """A mount at /usr would hide /usr/local/bin/NAME, where /proc/self/exe says the program
+    is: refused in one line; a mount beside it (/usr/share) lives with it."""
+    from kernel_model.system import Mount
+    from tui import cli
+
+    assert cli.main(["run", "--mount", f"{tmp_path}:/usr", "hello-syscall"]) == 2
+    err = capsys.readouterr().err
+    assert "--mount at /usr covers /usr/local/bin/" in err and err.count("\n") == 1, err
+    run = _run_as(PROGRAMS / "bin" / "maps.musl-x86_64", "maps", tmp_path,
+                  mounts=[Mount(str(tmp_path), "/usr/share", False)])
+    assert run.status == 0
+    vfs = run.system.vfs
+    assert vfs.resolve("/usr/share").existing().dev == (0, 40)
+    assert vfs.resolve("/usr/local/bin/maps.musl-x86_64").existing().size() > 0
+    names = [e.name for e in vfs.list_dir("/usr", vfs.resolve("/usr").existing())]
+    assert names == [".", "..", "local", "share"]

@@ -107,6 +107,7 @@ class FakeKernel:
         self.process = SimpleNamespace(
             pid=PID, ppid=PID - 1, uid=uid, gid=uid, cwd="/", umask=0o022,
             argv=["prog", "a b", "c"], envp=["HOME=/", "LANG=C"], exe_path="/bin/prog",
+            guest_exe="/bin/prog", exe_dev=(0, 1), exe_ino=9,
             exe_bytes=b"\x7fELF" + bytes(60), arch=abi.name, mm=FakeMm(),
             auxv=[(6, 4096), (25, 0x7FFD1000)], rlimits={}, fds=None)
         self.rng = random.Random(seed)
@@ -406,18 +407,34 @@ def test_writable_mount_writes_through(shared):
     assert not (share / "out.txt").exists()
 
 
-def test_host_stat_is_the_real_one(shared):
+def test_host_stat_is_the_real_one_with_the_models_numbers(shared):
+    """A shared file's size, mode and times are the host's; its device and inode numbers
+    the model's (0:40 for the first mount, inodes handed out per host file), never the
+    host's, and still one number per file."""
     tmp, share = shared
+    (share / "hard.txt").hardlink_to(share / "file.txt")
     k = FakeKernel(mounts=[Mount(host=str(share), guest="/share", writable=False)])
     st = k.stat("/share/file.txt")
     real = os.stat(share / "file.txt")
-    assert st["st_ino"] == real.st_ino
     assert st["st_size"] == 12
     assert st["st_mode"] == real.st_mode
     assert st["st_mtime"] == int(real.st_mtime)
-    names = [e["d_name"] for e in k.dents(k.open("/share", O_DIRECTORY))]
-    assert names[:2] == [b".", b".."]
-    assert sorted(names[2:]) == sorted(os.fsencode(n) for n in os.listdir(share))
+    assert st["st_dev"] == os.makedev(0, 40) != real.st_dev
+    assert k.stat("/share")["st_ino"] == 2  # the mount's root, as on ext4
+    inos = {n: k.stat(f"/share/{n}", AT_SYMLINK_NOFOLLOW)["st_ino"] for n in os.listdir(share)}
+    assert st["st_ino"] not in (real.st_ino, 2)
+    assert inos["hard.txt"] == inos["file.txt"] == k.stat("/share/file.txt")["st_ino"]
+    assert len(set(inos.values())) == len(inos) - 1  # distinct, but for the hard link
+    fd = k.open("/share/file.txt")
+    buf = k.alloc(256)
+    assert k.call("fstat", fd, buf) == 0
+    fst = structs.unpack("stat", "x86_64", k.read(buf, 144))
+    assert (fst["st_ino"], fst["st_dev"]) == (st["st_ino"], st["st_dev"])
+    dents = {e["d_name"]: e["d_ino"] for e in k.dents(k.open("/share", O_DIRECTORY))}
+    assert list(dents)[:2] == [b".", b".."]
+    assert sorted(list(dents)[2:]) == sorted(os.fsencode(n) for n in os.listdir(share))
+    assert dents[b"."] == 2 and dents[b".."] == k.stat("/")["st_ino"]
+    assert all(dents[os.fsencode(n)] == ino for n, ino in inos.items())
 
 
 # -- /proc -----------------------------------------------------------------------------------
@@ -1194,3 +1211,94 @@ def test_tui_and_lessons_take_the_same_cwd(tmp_path, monkeypatch):
         assert run_options(args).cwd == str(tmp_path)
         args = build_parser().parse_args([command, "--cwd", "/tmp", "hello-syscall"])
         assert run_options(args).cwd == "/tmp"
+
+
+def test_no_setuid_file_appears_on_the_host(shared):
+    """Files and directories the guest makes through a rw mount lose S_ISUID and S_ISGID on
+    the host (whatever mode it asks for), and no chmod or chown reaches the host."""
+    tmp, share = shared
+    k = FakeKernel(mounts=[Mount(host=str(share), guest="/share", writable=True)], uid=0)
+    k.process.umask = 0
+    fd = k.open("/share/suid", O_WRONLY | O_CREAT | O_EXCL, 0o6755)
+    assert fd >= 0
+    assert k.call("openat", AT_FDCWD, k.cstr("/share/suid2"), O_WRONLY | O_CREAT, 0o4777) >= 0
+    assert k.call("mkdir", k.cstr("/share/sgid"), 0o2775) == 0
+    assert k.call("mkdirat", AT_FDCWD, k.cstr("/share/sgid2"), 0o6777) == 0
+    host_umask = os.umask(0)
+    os.umask(host_umask)
+    for name, perms in (("suid", 0o755), ("suid2", 0o777), ("sgid", 0o775),
+                        ("sgid2", 0o777)):
+        mode = (share / name).stat().st_mode
+        assert not mode & 0o6000, (name, oct(mode))
+        assert mode & 0o777 == perms & ~host_umask, (name, oct(mode))
+        assert k.stat(f"/share/{name}")["st_mode"] & 0o7777 == mode & 0o7777  # as the host
+    # chmod, fchmod, fchmodat, fchmodat2 on the host: the bits asked for, less those two
+    assert k.call("chmod", k.cstr("/share/suid"), 0o4755) == 0
+    assert (share / "suid").stat().st_mode & 0o7777 == 0o755
+    assert k.call("fchmod", fd, 0o6700) == 0
+    assert (share / "suid").stat().st_mode & 0o7777 == 0o700
+    assert k.call("fchmodat", AT_FDCWD, k.cstr("/share/sgid"), 0o2750) == 0
+    assert (share / "sgid").stat().st_mode & 0o7777 == 0o750
+    assert k.call("fchmodat2", AT_FDCWD, k.cstr("/share/suid2"), 0o4711, 0) == 0
+    assert (share / "suid2").stat().st_mode & 0o7777 == 0o711
+    assert k.stat("/share/suid2")["st_mode"] & 0o7777 == 0o711  # what the guest sees
+    # chown: not implemented (ENOSYS), so no owner changes on the host either
+    for call in ("chown", "fchown", "lchown", "fchownat"):
+        assert lookup("x86_64", call) is None, call
+    assert not (share / "suid").stat().st_mode & 0o6000
+
+
+def test_std_streams_redirected_to_host_files_show_model_numbers(tmp_path):
+    """fstat of a stream redirected from or to a host file: an anonymous inode's device and
+    a number the model hands out, not the host's; the same host file twice (`cat f > f`)
+    is one number, two files are two."""
+    same, other = tmp_path / "f", tmp_path / "g"
+    same.write_bytes(b"x")
+    other.write_bytes(b"y")
+    fds = [os.open(same, os.O_RDWR), os.open(same, os.O_RDWR), os.open(other, os.O_RDWR)]
+    try:
+        k = FakeKernel(std=tuple(fds))
+        buf = k.alloc(256)
+        seen = []
+        for fd in range(3):
+            assert k.call("fstat", fd, buf) == 0
+            seen.append(structs.unpack("stat", "x86_64", k.read(buf, 144)))
+        host = os.fstat(fds[0])
+        assert all(st["st_dev"] == os.makedev(0, 14) != host.st_dev for st in seen)
+        assert seen[0]["st_ino"] == seen[1]["st_ino"] != seen[2]["st_ino"]
+        assert host.st_ino not in [st["st_ino"] for st in seen]
+        assert seen[2]["st_size"] == 1 and seen[0]["st_mode"] & S_IFMT == S_IFREG
+        via_proc = k.stat("/proc/self/fd/1")
+        assert (via_proc["st_ino"], via_proc["st_dev"]) == (seen[1]["st_ino"], seen[1]["st_dev"])
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def test_chmod_follows_linux_rules_off_the_host(shared):
+    """In /tmp chmod keeps every bit, as tmpfs does; a read-only file system refuses it with
+    EROFS, another user's file with EPERM, a symlink itself with EOPNOTSUPP; a caller
+    outside the file's group loses S_ISGID."""
+    tmp, share = shared
+    k = FakeKernel(mounts=[Mount(host=str(share), guest="/ro", writable=False)])
+    fd = k.open("/tmp/f", O_WRONLY | O_CREAT, 0o644)
+    assert k.call("fchmod", fd, 0o4755) == 0
+    assert k.stat("/tmp/f")["st_mode"] & 0o7777 == 0o4755
+    assert k.call("chmod", k.cstr("/ro/file.txt"), 0o600) == E("EROFS")
+    assert k.call("chmod", k.cstr("/proc/self/status"), 0o600) == E("EPERM")
+    assert k.call("chmod", k.cstr("/tmp"), 0o777) == E("EPERM")  # root's /tmp
+    rw = FakeKernel(mounts=[Mount(host=str(share), guest="/rw", writable=True)],
+                    uid=os.getuid())  # the guest runs as the host user
+    assert rw.call("fchmodat2", AT_FDCWD, rw.cstr("/rw/rel_inside"), 0o600,
+                   AT_SYMLINK_NOFOLLOW) == E("EOPNOTSUPP")
+    assert rw.call("fchmodat2", AT_FDCWD, rw.cstr("/rw/file.txt"), 0o600, 0x1) == E("EINVAL")
+    assert rw.call("chmod", rw.cstr("/rw/rel_inside"), 0o600) == 0  # through the link
+    assert (share / "sub" / "inner.txt").stat().st_mode & 0o7777 == 0o600
+    before = (tmp / "secret").stat().st_mode
+    assert rw.call("chmod", rw.cstr("/rw/abs_secret"), 0o777) == E("EACCES")  # outside
+    assert (tmp / "secret").stat().st_mode == before
+    assert k.call("chmod", k.cstr("/tmp/f"), 0o600) == 0
+    k.process.gid = 4321  # no longer in the file's group
+    assert k.call("chmod", k.cstr("/tmp/f"), 0o2755) == 0
+    assert k.stat("/tmp/f")["st_mode"] & 0o7777 == 0o755
+    assert k.call("fchmod", 99, 0o600) == E("EBADF")

@@ -246,9 +246,10 @@ def test_info_proc_mappings_is_the_guests_memory_map(gdb64):
         assert fields[:5] == [hex(v.start), hex(v.end), hex(v.end - v.start),
                               hex(v.offset if v.inode else 0), v.perms()]
         assert line.endswith(v.name)
-    # gdb's exact row for the first file mapping and the stack
+    # gdb's exact row for the first file mapping (the program's guest path, as the guest's
+    # maps show it: README "What the guest sees") and the stack
     assert out[4] == ("            0x400000           0x401000     0x1000        0x0  r--p   "
-                      f"{HELLO64}")
+                      f"/usr/local/bin/{HELLO64.name}")
     stack = next(line for line in out if line.endswith("[stack]"))
     assert re.fullmatch(r" {6}0x7ff[0-9a-f]{9} {5}0x7ff[0-9a-f]{9} {4}0x21000 {8}0x0  "
                         r"rw-p   \[stack\]", stack)
@@ -285,7 +286,7 @@ def test_i386_uses_the_32_bit_names_and_word_size():
     assert g("info proc mappings")[3] == ("\tStart Addr   End Addr       Size     Offset  "
                                           "Perms   objfile")
     assert g("info proc mappings")[4] == (f"\t 0x8048000  0x8049000     0x1000        0x0  "
-                                          f"r--p   {HELLO32}")
+                                          f"r--p   /usr/local/bin/{HELLO32.name}")
 
 
 def test_data_labels_of_an_assembly_program():

@@ -21,8 +21,9 @@ class FdTable:
         """Guest fds 0, 1, 2 borrow the given host fds; a host fd that is not open leaves
         the guest's closed, as a shell's `>&-` would."""
         table = cls()
+        host_files: dict = {}  # the model's inode numbers for redirected host files
         for guest_fd, host_fd in enumerate((stdin_fd, stdout_fd, stderr_fd)):
-            stream = HostStream.borrow(host_fd, guest_fd)
+            stream = HostStream.borrow(host_fd, guest_fd, host_files)
             if stream is not None:
                 table.install_at(guest_fd, stream)
         return table

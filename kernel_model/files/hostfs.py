@@ -3,7 +3,13 @@ host file. Every host path used here is built by joining one checked name at a t
 directory already known to be inside the mount, and a symlink is followed only after
 os.path.realpath shows its end inside the mount's (real) host directory. So neither "..",
 nor a symlink (relative, absolute, to a file or to a directory) leads out of what the user
-shared. Read-only mounts refuse every change with EROFS, as `mount -o ro` does."""
+shared. Read-only mounts refuse every change with EROFS, as `mount -o ro` does.
+
+What the guest sees of the host: device and inode numbers are the model's (a device 0:NN
+per mount, like Linux's anonymous devices, and inode numbers handed out per host file in
+the order the run meets them), never the host's. Files and directories the guest creates
+lose their setuid and setgid bits on the host (the guest's chmod bits never make a setuid
+file appear there: like `nosuid`, but stricter, since nosuid keeps the bits on disk)."""
 
 from __future__ import annotations
 
@@ -14,7 +20,6 @@ from kernel_model.files.file import PositionalFile
 from kernel_model.files.inode import DirEntry, FsError, Inode, Stat, errno_of, stat_from_host
 from kernel_model.files.streams import HOST_READ_CHUNK
 from kernel_model.files.uapi import (
-    DT_UNKNOWN,
     O_ACCMODE,
     O_NOATIME,
     S_IFLNK,
@@ -25,16 +30,34 @@ from kernel_model.files.uapi import (
 
 # The largest host file the model copies in for a file mapping.
 MMAP_MAX = 256 << 20
+S_ISUID, S_ISGID = 0o4000, 0o2000
 
 
 class HostMount:
-    def __init__(self, host: str, guest: str, writable: bool):
+    def __init__(self, host: str, guest: str, writable: bool, dev: tuple[int, int] = (0, 40)):
         real = os.path.realpath(host)
         if not os.path.isdir(real):
             raise ValueError(f"--mount {host}: not a directory on the host")
         self.host_root = real
         self.guest = guest
         self.writable = writable
+        self.dev = dev
+        self._inodes: dict[tuple[int, int], int] = {}
+        self.ino_of(os.stat(real))  # the mount's root is inode 2, as on ext4
+
+    def ino_of(self, st) -> int:
+        """The model's inode number for a host file: stable for the run, distinct per host
+        file (hard links share one, as they share the host's)."""
+        key = (st.st_dev, st.st_ino)
+        n = self._inodes.get(key)
+        if n is None:
+            n = self._inodes[key] = len(self._inodes) + 2
+        return n
+
+    def stat(self, st) -> Stat:
+        s = stat_from_host(st)
+        s.dev, s.ino = self.dev, self.ino_of(st)
+        return s
 
     def contains(self, real: str) -> bool:
         return real == self.host_root or real.startswith(self.host_root.rstrip("/") + "/")
@@ -54,15 +77,15 @@ class HostNode(Inode):
         self.mount = mount
         self.host_path = host_path
         self.mode = st.st_mode
-        self.ino = st.st_ino
-        self.dev = (os.major(st.st_dev), os.minor(st.st_dev))
+        self.ino = mount.ino_of(st)
+        self.dev = mount.dev
         self.uid = st.st_uid
         self.gid = st.st_gid
         self.read_only_fs = not mount.writable
 
     def stat(self) -> Stat:
         try:
-            return stat_from_host(os.lstat(self.host_path))
+            return self.mount.stat(os.lstat(self.host_path))
         except OSError as e:
             raise FsError(errno_of(e)) from None
 
@@ -93,10 +116,10 @@ class HostNode(Inode):
             with os.scandir(self.host_path) as it:
                 for entry in it:
                     try:
-                        kind = dtype(entry.stat(follow_symlinks=False).st_mode)
+                        st = entry.stat(follow_symlinks=False)
                     except OSError:
-                        kind = DT_UNKNOWN
-                    out.append(DirEntry(entry.name, entry.inode(), kind))
+                        continue  # gone since the listing began
+                    out.append(DirEntry(entry.name, self.mount.ino_of(st), dtype(st.st_mode)))
         except OSError as e:
             raise FsError(errno_of(e)) from None
         # Sorted, so that a run lists the same way every time (ext4's hash order would not).
@@ -111,7 +134,7 @@ class HostNode(Inode):
         path = self._child_path(name)
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW
-                         | os.O_CLOEXEC, mode & 0o7777)
+                         | os.O_CLOEXEC, mode & 0o7777 & ~(S_ISUID | S_ISGID))
             os.close(fd)
             return HostNode(self.mount, path, os.lstat(path))
         except OSError as e:
@@ -121,7 +144,7 @@ class HostNode(Inode):
         self._writable_dir()
         path = self._child_path(name)
         try:
-            os.mkdir(path, mode & 0o7777)
+            os.mkdir(path, mode & 0o7777 & ~(S_ISUID | S_ISGID))
             return HostNode(self.mount, path, os.lstat(path))
         except OSError as e:
             raise FsError(errno_of(e)) from None
@@ -175,6 +198,17 @@ class HostNode(Inode):
             raise FsError(errno_of(e)) from None
         return HostFile(self, path, flags, fd)
 
+    def chmod(self, mode: int) -> None:
+        """The host file's bits, without S_ISUID and S_ISGID: no setuid file appears."""
+        if self.read_only_fs:
+            raise FsError(errnos.EROFS)
+        try:
+            if os.path.islink(self.host_path):  # replaced by a link since the lookup
+                raise FsError(errnos.ENOENT)
+            os.chmod(self.host_path, mode & ~(S_ISUID | S_ISGID))
+        except OSError as e:
+            raise FsError(errno_of(e)) from None
+
     def truncate(self, size: int) -> None:
         if self.read_only_fs:
             raise FsError(errnos.EROFS)
@@ -214,7 +248,7 @@ class HostFile(PositionalFile):
         return self._call(os.pread, self.host_fd, size, 0)
 
     def stat(self) -> Stat:
-        return stat_from_host(self._call(os.fstat, self.host_fd))
+        return self.inode.mount.stat(self._call(os.fstat, self.host_fd))
 
     def release(self) -> None:
         os.close(self.host_fd)

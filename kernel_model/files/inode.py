@@ -135,6 +135,10 @@ class Inode:
     def truncate(self, size: int) -> None:
         raise FsError(errnos.EINVAL)
 
+    def chmod(self, mode: int) -> None:
+        """Set the permission bits (0o7777), after the VFS's checks (notify_change)."""
+        raise FsError(errnos.EROFS if self.read_only_fs else errnos.EPERM)
+
     def permission(self, cred: Cred, want: int) -> None:
         """generic_permission(): raise EACCES unless `cred` may `want` (R_OK|W_OK|X_OK)."""
         if want & W_OK and self.read_only_fs and self.kind in (S_IFREG, S_IFDIR, S_IFLNK):

@@ -76,10 +76,9 @@ class ExeInode(Inode):
     def __init__(self, process, created_ns: int):
         self.process = process
         self.created_ns = created_ns
+        self.dev, self.ino = process.exe_dev, process.exe_ino  # the model's, not the host's
         try:
             st = os.stat(process.exe_path)
-            self.dev = (os.major(st.st_dev), os.minor(st.st_dev))
-            self.ino = st.st_ino
             self.mode = S_IFREG | (st.st_mode & 0o7777)
             self.uid, self.gid = st.st_uid, st.st_gid
             self.created_ns = st.st_mtime_ns
@@ -112,7 +111,7 @@ class OpenFileInode(Inode):
     def open(self, flags: int, path: str, cred):
         from kernel_model.files.streams import HostStream
 
-        return HostStream(self.file.host_fd, flags, self.guest_fd)
+        return HostStream(self.file.host_fd, flags, self.guest_fd, self.file.host_files)
 
 
 def status_text(process) -> str:
@@ -173,7 +172,7 @@ class ProcFs:
                              created_ns=t, owner=owner),
             "environ": ProcFile(numbers(), lambda: nul_joined(p_().envp), mode=0o400,
                                 created_ns=t, owner=owner),
-            "exe": MagicLink(numbers(), lambda: p_().exe_path,
+            "exe": MagicLink(numbers(), lambda: p_().guest_exe,
                              lambda: ExeInode(p_(), created_ns), created_ns=t, owner=owner),
             "maps": ProcFile(numbers(), lambda: p_().mm.maps_text().encode(), created_ns=t,
                              owner=owner),

@@ -34,14 +34,22 @@ from kernel_model.files.uapi import (
 # One host read moves at most this much: os.read allocates its whole count up front, and a
 # short read is always allowed on a stream.
 HOST_READ_CHUNK = 1 << 20
+# A stream redirected from or to a host file is shown as an anonymous inode (its /proc link
+# is "anon_inode:[host file]"): the device of anon_inodefs on a typical boot, and inode
+# numbers the model hands out per host file (1, 2...), so that neither the host's device
+# nor its inode number reaches the guest, while `cat f > f` still sees one file twice.
+ANON_INODE_DEV = (0, 14)
 KERNEL_TERMIOS_SIZE = 36  # struct termios: 4 x tcflag_t, c_line, c_cc[19]
 WINSIZE_SIZE = 8
 
 
 class HostStream(OpenFile):
-    def __init__(self, host_fd: int, flags: int, guest_fd: int):
+    def __init__(self, host_fd: int, flags: int, guest_fd: int,
+                 host_files: dict | None = None):
         super().__init__(None, f"/proc/self/fd/{guest_fd}", flags)
         self.host_fd = host_fd
+        # (host dev, host ino) -> the model's inode number, shared by the process's streams
+        self.host_files = host_files if host_files is not None else {}
         try:
             mode = os.fstat(host_fd).st_mode
         except OSError:
@@ -53,14 +61,15 @@ class HostStream(OpenFile):
         self.may_block = (mode & S_IFMT) in (S_IFIFO, S_IFSOCK) or os.isatty(host_fd)
 
     @classmethod
-    def borrow(cls, host_fd: int, guest_fd: int) -> HostStream | None:
+    def borrow(cls, host_fd: int, guest_fd: int,
+               host_files: dict | None = None) -> HostStream | None:
         """None when the host fd is not open (the guest then starts with that fd closed)."""
         try:
             host_flags = fcntl.fcntl(host_fd, fcntl.F_GETFL)
         except OSError:
             return None
         keep = O_ACCMODE | O_APPEND | O_NONBLOCK | O_LARGEFILE
-        return cls(host_fd, host_flags & keep, guest_fd)
+        return cls(host_fd, host_flags & keep, guest_fd, host_files)
 
     # -- data ----------------------------------------------------------------------
     def read(self, k, n: int) -> bytes:
@@ -161,9 +170,15 @@ class HostStream(OpenFile):
 
     def stat(self) -> Stat:
         try:
-            return stat_from_host(os.fstat(self.host_fd))
+            st = os.fstat(self.host_fd)
         except OSError as e:
             raise FsError(errno_of(e)) from None
+        s = stat_from_host(st)
+        if (st.st_mode & S_IFMT) == S_IFREG:  # terminals and pipes keep their own numbers
+            key = (st.st_dev, st.st_ino)
+            s.dev = ANON_INODE_DEV
+            s.ino = self.host_files.setdefault(key, len(self.host_files) + 1)
+        return s
 
     @property
     def is_tty(self) -> bool:

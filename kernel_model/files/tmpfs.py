@@ -69,6 +69,10 @@ class TmpNode(Inode):
     def times_ns(self) -> tuple[int, int, int]:
         return self.atime_ns, self.mtime_ns, self.ctime_ns
 
+    def chmod(self, mode: int) -> None:
+        self.mode = self.kind | mode
+        self.ctime_ns = self.fs.now_ns()  # a change to the inode, not its contents
+
     def touch(self) -> None:
         """A change to the contents: mtime and ctime move."""
         self.mtime_ns = self.ctime_ns = self.fs.now_ns()

@@ -2,7 +2,8 @@
 
 The tree is made up here, never borrowed from the host:
 
-    /              read-only: proc, dev, tmp and the mount points, nothing else
+    /              read-only: proc, dev, tmp and the mount points, nothing else (and
+                   /usr/local/bin/NAME, the program, when no mount holds it)
     /proc          procfs.py: the process's own state
     /dev           devices.py: null, zero, full, random, urandom, tty, std* links
     /tmp           tmpfs.py: writable, in memory
@@ -121,6 +122,9 @@ def tmpfs_budget(system) -> TmpBudget:
     return TmpBudget(limit, mm)
 
 
+MOUNT_DEV_FIRST = 40  # the shared directories' devices: 0:40, 0:41...
+
+
 class Vfs:
     def __init__(self, system, mounts):
         self.system = system
@@ -139,7 +143,9 @@ class Vfs:
             guest = normalize_mount_point(m.guest)
             if guest in self.mounts:
                 raise ValueError(f"two mounts at {guest}")
-            self.mounts[guest] = HostMount(m.host, guest, bool(m.writable))
+            # Each mount its own anonymous device, after the made-up file systems' (0:33)
+            self.mounts[guest] = HostMount(m.host, guest, bool(m.writable),
+                                           dev=(0, MOUNT_DEV_FIRST + len(self.mounts)))
         # Directories that exist only to lead to a mount point (/mnt for /mnt/data).
         self._between: dict[str, StaticDir] = {}
         for guest in self.mounts:
@@ -151,9 +157,47 @@ class Vfs:
                 parent = posixpath.dirname(parent)
         self.root = StaticDir(ROOT_DEV, 2, self._root_children, mode=0o755,
                               created_ns=self.boot_ns, read_only_fs=True)
+        self._usr: StaticDir | None = None  # /usr/local/bin, holding the program
 
     def _root_children(self) -> dict[str, Inode]:
-        return {"proc": self.proc.root, "dev": self.dev, "tmp": self.tmp.root}
+        children = {"proc": self.proc.root, "dev": self.dev, "tmp": self.tmp.root}
+        if self._usr is not None:
+            children["usr"] = self._usr
+        return children
+
+    def place_program(self, host_path: str) -> tuple[str, tuple[int, int], int]:
+        """Where the program appears in the guest, and its device and inode numbers there:
+        inside a shared directory, at its guest path (the mount's numbers); otherwise at
+        /usr/local/bin/NAME on the read-only root, made for it (`ls`, `stat` and `open`
+        find it there, as /proc/self/exe says)."""
+        real = os.path.realpath(host_path)
+        for mount in sorted(self.mounts.values(), key=lambda m: -len(m.host_root)):
+            if mount.contains(real):
+                try:
+                    return mount.guest_path_of(real), mount.dev, mount.ino_of(os.stat(real))
+                except OSError:
+                    break
+        name = os.path.basename(real) or "program"
+        guest = f"/usr/local/bin/{name}"
+        hiding = [g for g in self.mounts if guest == g or guest.startswith(g + "/")]
+        if hiding:  # the guest would find the mount's files there, not the program
+            raise ValueError(f"--mount at {hiding[0]} covers {guest}, where the program "
+                             "appears in the guest; mount it elsewhere, or share the "
+                             "program's own directory")
+        ino = self._numbers()
+        from kernel_model.files.procfs import ExeInode
+
+        def program() -> dict[str, Inode]:
+            return {name: ExeInode(self.system.process, self.boot_ns)}
+
+        def directory(children) -> StaticDir:
+            return StaticDir(ROOT_DEV, self._numbers(), children, mode=0o755,
+                             created_ns=self.boot_ns, read_only_fs=True)
+
+        bin_dir = directory(program)
+        local = directory(lambda: {"bin": bin_dir})
+        self._usr = directory(lambda: {"local": local})
+        return guest, ROOT_DEV, ino
 
     def working_directory(self, path: str) -> str:
         """The canonical guest path of a starting working directory; ValueError (one line

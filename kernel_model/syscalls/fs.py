@@ -30,6 +30,7 @@ from kernel_model.argkinds import (
     Ptr,
     UInt,
 )
+from kernel_model.files.file import PathFile
 from kernel_model.files.inode import Cred, FsError, Stat
 from kernel_model.files.pipes import Pipe
 from kernel_model.files.uapi import (
@@ -916,3 +917,68 @@ def sys_ioctl(k, fd, request, arg):
             k.note(f"ioctl {request:#x} is not modelled: ENOTTY")
         raise
 
+
+
+# -- chmod (fs/open.c: chmod_common; fs/attr.c: setattr_prepare) ---------------------------
+S_ISGID = 0o2000
+
+
+def _chmod(k, node, mode: int) -> int:
+    """Change a node's permission bits: EROFS on a read-only file system, EPERM unless the
+    caller owns it (or is root); a caller outside the file's group loses S_ISGID. On a
+    shared host directory the host loses S_ISUID and S_ISGID too (hostfs.py)."""
+    if node is None:  # a borrowed host stream: the guest does not own the host's file
+        raise FsError(errnos.EPERM, "syscall-lab does not chmod the host's own stdin/stdout")
+    mode = _u32(mode) & 0o7777
+    if node.read_only_fs:
+        raise FsError(errnos.EROFS)
+    cred = _cred(k)
+    if cred.uid != 0 and cred.uid != node.uid:
+        raise FsError(errnos.EPERM)
+    if cred.uid != 0 and cred.gid != node.gid:
+        mode &= ~S_ISGID
+    node.chmod(mode)
+    return 0
+
+
+def _chmod_at(k, dirfd, path_addr, mode, flags) -> int:
+    flags = _u32(flags)
+    if flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH):
+        raise FsError(errnos.EINVAL)
+    path = _at_path(k, path_addr, flags)
+    if path == "" and flags & AT_EMPTY_PATH:
+        target = _empty_path_target(k, dirfd)
+        node = getattr(target, "inode", target)
+    else:
+        node = k.vfs.resolve(path, base=_base(k, dirfd, path),
+                             follow=not flags & AT_SYMLINK_NOFOLLOW).existing()
+    if node is not None and node.is_symlink:  # a symlink's own mode cannot change
+        raise FsError(errnos.EOPNOTSUPP)
+    return _chmod(k, node, mode)
+
+
+@syscall("chmod", Path(), Mode())
+@fs_call
+def sys_chmod(k, path, mode):
+    return _chmod_at(k, AT_FDCWD, path, mode, 0)
+
+
+@syscall("fchmod", Fd(), Mode())
+@fs_call
+def sys_fchmod(k, fd, mode):
+    f = _fds(k)[_u32(fd)]
+    if isinstance(f, PathFile):  # O_PATH descriptors cannot change what they name
+        raise FsError(errnos.EBADF)
+    return _chmod(k, f.inode, mode)
+
+
+@syscall("fchmodat", DirFd(), Path(), Mode())
+@fs_call
+def sys_fchmodat(k, dirfd, path, mode):
+    return _chmod_at(k, dirfd, path, mode, 0)
+
+
+@syscall("fchmodat2", DirFd(), Path(), Mode(), Flags("at"))
+@fs_call
+def sys_fchmodat2(k, dirfd, path, mode, flags):
+    return _chmod_at(k, dirfd, path, mode, flags)

@@ -78,7 +78,7 @@ def register_lines(view, previous: dict | None = None, *, columns: int = 2,
     line = [("flags ", "reg-name"), (f"{fl:#x} ", "changed" if fl_changed else "value"),
             (flags_text(fl), "flags")]
     if fl_changed:
-        line.append((f" (was {flags_text(prev['eflags'])})", "old"))
+        line.append((f" (was {flags_text(prev.get('eflags', 0))})", "old"))
     lines.append(line)
     def role(name: str) -> str:
         return "changed" if prev is not None and name in prev and \

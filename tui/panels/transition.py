@@ -104,12 +104,13 @@ def _cost(t, phase, width: int, compare: bool) -> list[Line]:
     elif t.kind == "vsyscall":
         lines.append([("modelled cost: the call ends in SIGSEGV", "muted")])
     last = phase is t.phases[-1] or phase is t.phases[0]
-    if compare and t.comparison and last:
-        top = max(ns for _n, ns in t.comparison)
+    top = max((ns for _n, ns in t.comparison), default=0)
+    if compare and last and top > 0:  # (a recording could hold any numbers here)
         bar_w = max(5, min(30, width - 36))
         for name, ns in t.comparison:
-            n = max(1, round(ns / top * bar_w))
-            mine = name.split()[0].lower() == t.kind.split()[0].lower() or (
+            n = max(1, round(max(ns, 0) / top * bar_w))
+            word = name.split()[:1]
+            mine = bool(word) and word[0].lower() == t.kind.split(" ")[0].lower() or (
                 name == "vDSO" and t.kind == "vdso")
             lines.append([(f"  {name:<20}", "cost" if mine else "muted"),
                           (f"{ns:5.0f} ns ", "cost" if mine else "muted"),
