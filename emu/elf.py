@@ -12,7 +12,16 @@ from emu.arch import I386, X86_64, Arch
 
 
 class BadProgram(Exception):
-    """The file cannot be run; the message is one line for the user."""
+    """The file cannot be run; the message is one line for the user (control characters
+    from the file, such as a newline in a PT_INTERP string, are shown escaped)."""
+
+    def __init__(self, message: str):
+        super().__init__(_one_line(message))
+
+
+def _one_line(text: str) -> str:
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,8 @@ def read_elf(data: bytes, name: str = "program") -> ElfImage:
             ptype = ph["p_type"]
             if ptype == "PT_INTERP":
                 interp = ph.get_interp_name()
+                if len(interp) > 80:
+                    interp = interp[:80] + "..."
                 raise BadProgram(
                     f"{name}: dynamically linked (needs {interp}); rebuild it with -static"
                 )

@@ -162,3 +162,18 @@ def test_stack_beyond_the_memory_limit_is_one_line_enomem(tmp_path):
     err = r.stderr.decode()
     assert r.returncode == 2 and len(err.splitlines()) == 1, err
     assert "stack" in err and "--memory-limit" in err and "ENOMEM" in err
+
+
+def test_pt_interp_with_a_newline_is_one_line(tmp_path):
+    def edit(data):
+        interp = b"/lib64\nld-linux-x86-64.so.2\0"
+        gnu_stack = next(i for i in range(6) if phdr(data, i, "p_type") == 0x6474E551)
+        set_phdr(data, gnu_stack, "p_type", 3)  # PT_INTERP
+        set_phdr(data, gnu_stack, "p_offset", len(data))
+        set_phdr(data, gnu_stack, "p_filesz", len(interp))
+        data += interp
+
+    r = cli("run", mutated(tmp_path, "hello.musl-x86_64", edit))
+    err = r.stderr.decode()
+    assert r.returncode == 2 and len(err.splitlines()) == 1, err
+    assert "/lib64\\nld-linux-x86-64.so.2" in err and "-static" in err
