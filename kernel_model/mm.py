@@ -7,9 +7,10 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, replace
 
-from emu.machine import PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, Machine, page_up
+from emu.machine import PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, Machine, page_down, page_up
 
 DEFAULT_MEMORY_LIMIT = 1 << 30
+STACK_GUARD_GAP = 256 * PAGE  # mm/mmap.c stack_guard_gap: no mapping this close below a stack
 
 
 @dataclass(frozen=True)
@@ -165,12 +166,20 @@ class Mm:
         self._merge_all()
         return True
 
-    def find_free(self, size: int, hint: int = 0) -> int | None:
-        """Top-down search below mmap_base, as Linux's default allocator does; a free,
-        page-aligned hint is taken as is."""
+    def find_free(self, size: int, hint: int = 0, task_size: int = 1 << 64) -> int | None:
+        """Top-down search below mmap_base, as Linux's default allocator does. A hint is
+        taken where x86's arch_get_unmapped_area_topdown takes it: rounded down to its
+        page, raised to mmap_min (do_mmap's round_hint_to_min), ending at or below
+        TASK_SIZE, free, and clear of a stack's guard gap; otherwise it is ignored."""
         size = page_up(size)
-        if hint and hint % PAGE == 0 and hint >= self.mmap_min and self.is_free(hint, hint + size):
-            return hint
+        hint = page_down(hint)
+        if hint:
+            hint = max(hint, page_up(self.mmap_min))
+            end = hint + size
+            if end <= task_size and self.is_free(hint, end) and not any(
+                    v.grows_down and hint < v.start < end + STACK_GUARD_GAP
+                    for v in self.vmas):
+                return hint
         top = self.mmap_base
         busy = sorted([(v.start, v.end) for v in self.vmas] + self.reserved, reverse=True)
         for s, e in busy:

@@ -3,9 +3,10 @@ space is the kernel model's VMA list, kept in step with the machine."""
 
 from __future__ import annotations
 
-from emu.machine import PAGE, page_up
+from emu.machine import PAGE, PROT_WRITE, page_up
 from kernel_model import errnos
 from kernel_model.argkinds import Enum, Fd, Flags, Hex, Ptr, UInt
+from kernel_model.files.uapi import O_PATH
 from kernel_model.mm import OutOfMemory
 from kernel_model.registry import syscall
 
@@ -16,43 +17,61 @@ MREMAP_MAYMOVE, MREMAP_FIXED = 1, 2
 
 
 def _do_mmap(k, addr, length, prot, flags, fd, offset):
+    """In the order mm/mmap.c checks: the offset (sys_mmap), the fd (ksys_mmap_pgoff), the
+    length and type, the placement (get_unmapped_area), MAP_FIXED_NOREPLACE, then the file's
+    open mode and whether its driver maps at all (do_mmap)."""
+    if offset % PAGE:
+        return -errnos.EINVAL
+    mm = k.process.mm
+    anonymous = bool(flags & MAP_ANONYMOUS)
+    opened = None
+    if not anonymous:
+        opened = k.process.fds.get(fd) if k.process.fds else None
+        if opened is None or opened.flags & O_PATH:
+            return -errnos.EBADF
     if length == 0:
         return -errnos.EINVAL
     size = page_up(length)
     if size == 0 or size > k.abi.mask:
         return -errnos.ENOMEM
-    if offset % PAGE:
-        return -errnos.EINVAL
     if not flags & (MAP_SHARED | MAP_PRIVATE):
         return -errnos.EINVAL
-    mm = k.process.mm
-    anonymous = bool(flags & MAP_ANONYMOUS)
-    file_data = b""
-    name = ""
-    if not anonymous:
-        opened = k.process.fds.get(fd) if k.process.fds else None
-        if opened is None:
-            return -errnos.EBADF
-        data = opened.mmap_bytes() if hasattr(opened, "mmap_bytes") else None
-        if data is None:
-            k.note("mmap of this kind of file is not modelled")
-            return -errnos.ENODEV
-        file_data = data[offset:offset + size]
-        name = getattr(opened, "guest_path", "") or ""
     if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE):
         if addr % PAGE:
             return -errnos.EINVAL
-        if flags & MAP_FIXED_NOREPLACE and not flags & MAP_FIXED and not mm.is_free(addr,
-                                                                                     addr + size):
-            return -errnos.EEXIST
         if addr + size > _task_size(k) or any(s < addr + size and addr < e for s, e in
                                               mm.reserved):
             return -errnos.ENOMEM
+        if flags & MAP_FIXED_NOREPLACE and not flags & MAP_FIXED and not mm.is_free(addr,
+                                                                                     addr + size):
+            return -errnos.EEXIST
         start = addr
     else:
-        start = mm.find_free(size, addr)
+        start = mm.find_free(size, addr, _task_size(k))
         if start is None:
             return -errnos.ENOMEM
+    file_data = b""
+    name = ""
+    if opened is not None:
+        if flags & MAP_SHARED and prot & PROT_WRITE and not opened.writable:
+            return -errnos.EACCES  # a shared writable mapping writes to the file
+        if not opened.readable:
+            return -errnos.EACCES
+        if getattr(opened, "maps_zero", False):
+            # /dev/zero (drivers/char/mem.c mmap_zero): a private mapping is plain anonymous
+            # memory; Linux backs a shared one with a shmem file named "/dev/zero (deleted)".
+            if flags & MAP_SHARED:
+                k.note("a shared /dev/zero mapping is shown as anonymous memory; Linux names "
+                       "it /dev/zero (deleted)")
+        else:
+            data = opened.mmap_bytes()
+            if data is None:
+                if getattr(opened.inode, "rdev", None) == (1, 3):
+                    k.note("Linux 6.18 maps /dev/null (touching it raises SIGBUS); "
+                           "syscall-lab refuses it with ENODEV")
+                return -errnos.ENODEV  # pipes, terminals, most devices: no mmap operation
+            file_data = data[offset:offset + size]
+            name = getattr(opened, "guest_path", "") or ""
     try:
         mm.map(start, size, prot & PROT_MASK, name=name, offset=offset,
                shared=bool(flags & MAP_SHARED), kind="file" if name else "anon")

@@ -1,0 +1,275 @@
+"""mmap's edges as Linux 6.18 draws them: where a hint is taken or ignored (TASK_SIZE,
+mmap_min_addr, page rounding), which open modes may map a file, and which files map at all.
+Each program checks Linux's answers itself (its exit status names the first that
+differs); where the host runs x86-64 Linux it runs natively too, to keep the answers true."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from conftest import run_guest
+from elfmut import can_run_natively
+
+from emu.asm import assemble
+
+HINTS = """bits 64
+section .text
+_start:
+    ; 1: a hint above TASK_SIZE is ignored (Linux places the mapping itself)
+    mov rdi, 0x800000000000
+    call map_anon
+    mov r12, 1
+    mov rbx, 0x800000000000
+    cmp rax, rbx
+    je fail
+    mov rbx, 0x7ffffffff000
+    cmp rax, rbx
+    jae fail
+    ; 2: a hint at the top of the 64-bit space is ignored too
+    mov rdi, 0xfffffffffffff000
+    call map_anon
+    mov r12, 2
+    mov rbx, 0x7ffffffff000
+    cmp rax, rbx
+    jae fail
+    ; 3: MAP_FIXED above TASK_SIZE is ENOMEM
+    mov eax, 9
+    mov rdi, 0x800000000000
+    mov esi, 4096
+    mov edx, 3
+    mov r10d, 0x32
+    mov r8, -1
+    xor r9d, r9d
+    syscall
+    mov r12, 3
+    cmp rax, -12
+    jne fail
+    ; 4: a hint below mmap_min_addr is raised to it
+    mov rdi, 0x1000
+    call map_anon
+    mov r12, 4
+    cmp rax, 0x10000
+    jne fail
+    ; 5: a hint whose range would cross TASK_SIZE is ignored
+    mov rdi, 0x7fffffffe000
+    mov eax, 9
+    mov esi, 0x2000
+    mov edx, 3
+    mov r10d, 0x22
+    mov r8, -1
+    xor r9d, r9d
+    syscall
+    mov r12, 5
+    mov rbx, 0x7fffffffe000
+    cmp rax, rbx
+    je fail
+    ; 6: an unaligned hint is rounded down to its page
+    mov rdi, 0x200000123
+    call map_anon
+    mov r12, 6
+    mov rbx, 0x200000000
+    cmp rax, rbx
+    jne fail
+    mov eax, 60
+    xor edi, edi
+    syscall
+fail:
+    mov eax, 60
+    mov rdi, r12
+    syscall
+map_anon:
+    mov eax, 9
+    mov esi, 4096
+    mov edx, 3
+    mov r10d, 0x22
+    mov r8, -1
+    xor r9d, r9d
+    syscall
+    ret
+"""
+
+FILES = """bits 64
+section .data
+path:  db "mmap-test-file", 0
+zero:  db "/dev/zero", 0
+null:  db "/dev/full", 0
+fds:   dd 0, 0
+section .text
+_start:
+    ; a file with one page, opened read-write to fill it
+    mov eax, 2
+    lea rdi, [rel path]
+    mov esi, 0o102          ; O_CREAT|O_RDWR
+    mov edx, 0o600
+    syscall
+    mov r13, rax
+    mov eax, 1
+    mov rdi, r13
+    lea rsi, [rel path]
+    mov edx, 4096
+    syscall
+    mov eax, 3
+    mov rdi, r13
+    syscall
+    ; read-only: MAP_SHARED with PROT_WRITE is EACCES
+    mov eax, 2
+    lea rdi, [rel path]
+    xor esi, esi
+    syscall
+    mov r13, rax
+    mov r8, r13
+    mov edx, 3
+    mov r10d, 1             ; MAP_SHARED
+    call map
+    mov r12, 1
+    cmp rax, -13
+    jne fail
+    ; read-only: MAP_SHARED PROT_READ and MAP_PRIVATE PROT_WRITE both map
+    mov r8, r13
+    mov edx, 1
+    mov r10d, 1
+    call map
+    mov r12, 2
+    cmp rax, -4096
+    ja fail
+    mov r8, r13
+    mov edx, 3
+    mov r10d, 2             ; MAP_PRIVATE
+    call map
+    mov r12, 3
+    cmp rax, -4096
+    ja fail
+    ; write-only: any mapping is EACCES
+    mov eax, 2
+    lea rdi, [rel path]
+    mov esi, 1              ; O_WRONLY
+    syscall
+    mov r8, rax
+    mov edx, 1
+    mov r10d, 2
+    call map
+    mov r12, 4
+    cmp rax, -13
+    jne fail
+    ; O_PATH: EBADF
+    mov eax, 2
+    lea rdi, [rel path]
+    mov esi, 0o10000000
+    syscall
+    mov r8, rax
+    mov edx, 1
+    mov r10d, 2
+    call map
+    mov r12, 5
+    cmp rax, -9
+    jne fail
+    ; a pipe's read end has no mmap: ENODEV
+    mov eax, 293
+    lea rdi, [rel fds]
+    xor esi, esi
+    syscall
+    mov r8d, [rel fds]
+    mov edx, 1
+    mov r10d, 2
+    call map
+    mov r12, 6
+    cmp rax, -19
+    jne fail
+    ; /dev/full: ENODEV (Linux 6.18 maps /dev/null, which syscall-lab refuses)
+    mov eax, 2
+    lea rdi, [rel null]
+    xor esi, esi
+    syscall
+    mov r8, rax
+    mov edx, 1
+    mov r10d, 2
+    call map
+    mov r12, 7
+    cmp rax, -19
+    jne fail
+    ; /dev/zero, private: zero-filled, writable memory
+    mov eax, 2
+    lea rdi, [rel zero]
+    xor esi, esi
+    syscall
+    mov r8, rax
+    mov edx, 3
+    mov r10d, 2
+    call map
+    mov r12, 8
+    cmp rax, -4096
+    ja fail
+    mov r12, 9
+    cmp qword [rax + 8], 0
+    jne fail
+    mov qword [rax], 42
+    cmp qword [rax], 42
+    jne fail
+    ; clean up
+    mov eax, 87
+    lea rdi, [rel path]
+    syscall
+    mov eax, 60
+    xor edi, edi
+    syscall
+fail:
+    mov eax, 87
+    lea rdi, [rel path]
+    syscall
+    mov eax, 60
+    mov rdi, r12
+    syscall
+map:                        ; mmap(NULL, 4096, edx, r10d, r8, 0)
+    mov eax, 9
+    xor edi, edi
+    mov esi, 4096
+    xor r9d, r9d
+    syscall
+    ret
+"""
+
+
+def native(tmp_path, source: str) -> int | None:
+    if not can_run_natively():
+        return None
+    exe = tmp_path / "native"
+    exe.write_bytes(assemble(source, "native.s", 64).elf)
+    exe.chmod(0o755)
+    try:
+        return subprocess.run([str(exe)], cwd=tmp_path, timeout=10).returncode
+    except OSError:
+        return None
+
+
+@pytest.mark.parametrize("source", [HINTS, FILES], ids=["hints", "files"])
+def test_mmap_answers_are_linuxs(tmp_path, source):
+    run = run_guest("edges.s", source=source, cwd="/tmp")
+    assert run.status == 0, f"check {run.status} differs from Linux"
+    status = native(tmp_path, source)
+    if status is not None:
+        assert status == 0, f"Linux itself answers check {status} otherwise"
+
+
+def test_hint_at_the_top_of_the_address_space_is_not_a_fault():
+    """It used to reach Unicorn as a mapping at 0xfffffffffffff000, whose error the run
+    loop turned into a SIGSEGV of the guest."""
+    source = """bits 64
+_start:
+    mov eax, 9
+    mov rdi, 0xfffffffffffff000
+    mov esi, 4096
+    mov edx, 3
+    mov r10d, 0x22
+    mov r8, -1
+    xor r9d, r9d
+    syscall
+    mov qword [rax], 1
+    mov eax, 60
+    xor edi, edi
+    syscall
+"""
+    run = run_guest("top.s", source=source)
+    assert run.status == 0
+    (call,) = [e for e in run.syscalls() if e.name == "mmap"]
+    assert 0 < call.ret < 0x7FFFFFFFF000
