@@ -69,8 +69,7 @@ class ExecKilled(Exception):
 def _size_text(n: int) -> str:
     for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
         if n >= 1 << shift:
-            value = n / (1 << shift)
-            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+            return f"{n / (1 << shift):.1f}".removesuffix(".0") + " " + unit
     return f"{n} bytes"
 
 

@@ -177,3 +177,50 @@ def test_pt_interp_with_a_newline_is_one_line(tmp_path):
     err = r.stderr.decode()
     assert r.returncode == 2 and len(err.splitlines()) == 1, err
     assert "/lib64\\nld-linux-x86-64.so.2" in err and "-static" in err
+
+
+def test_no_pt_load_runs_into_sigsegv_at_the_entry(tmp_path):
+    """e_phoff 0: the "program headers" are the ELF header's bytes, none of them a PT_LOAD.
+    Linux execs it anyway; nothing is mapped at the entry."""
+    def edit(data):
+        set_header(data, "e_phoff", 0)
+
+    path = mutated(tmp_path, "errno_enoent.glibc-i386", edit)
+    run = run_guest(path)
+    signal = [e for e in run.events if isinstance(e, SignalDelivered)]
+    assert [(s.code_name, s.addr) for s in signal] == [("SEGV_MAPERR", run.system.entry)]
+    assert_native(path, run.status)
+
+
+def test_wrong_phentsize_is_enoexec_in_one_line(tmp_path):
+    def edit(data):
+        set_header(data, "e_phentsize", 0x32C8)
+
+    r = cli("run", mutated(tmp_path, "hello.musl-x86_64", edit))
+    err = r.stderr.decode()
+    assert r.returncode == 2 and len(err.splitlines()) == 1, err
+    assert "e_phentsize" in err and "ENOEXEC" in err
+
+
+def test_at_phdr_is_0_when_no_pt_load_maps_the_headers(tmp_path):
+    """Since 5.18 AT_PHDR is where a PT_LOAD maps e_phoff, else 0: musl then reads its
+    program headers at NULL."""
+    def edit(data):
+        set_phdr(data, 0, "p_type", 0xA80803E2)  # the PT_LOAD holding the headers
+
+    path = mutated(tmp_path, "maps.musl-x86_64", edit)
+    run = run_guest(path)
+    assert dict(run.system.process.auxv)[3] == 0  # AT_PHDR
+    signal = [e for e in run.events if isinstance(e, SignalDelivered)]
+    assert [(s.code_name, s.addr) for s in signal] == [("SEGV_MAPERR", 0)]
+    assert_native(path, run.status)
+
+
+def test_write_only_segment_is_readable_as_on_x86(tmp_path):
+    def edit(data):
+        set_phdr(data, loads(data)[0], "p_flags", 2)  # PF_W: x86 pages cannot be write-only
+
+    path = mutated(tmp_path, "hello.glibc-i386", edit)
+    run = run_guest(path)
+    assert run.status == 0 and run.stdout == b"Hello, world!\n"
+    assert_native(path, run.status)
