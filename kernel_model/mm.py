@@ -58,6 +58,14 @@ class OutOfMemory(Exception):
     pass
 
 
+def cpu_prot(prot: int) -> int:
+    """What an x86 page with these VMA permissions lets the CPU do: its page tables cannot
+    make a page writable or executable but not readable (without protection keys), so a
+    PROT_WRITE or PROT_EXEC mapping reads too, for the program and for copy_from_user;
+    /proc/self/maps still shows the VMA's own permissions."""
+    return prot | PROT_READ if prot & (PROT_WRITE | PROT_EXEC) else prot
+
+
 class Mm:
     def __init__(self, machine: Machine, *, mmap_base: int, mmap_min: int = 0x10000,
                  limit: int = DEFAULT_MEMORY_LIMIT):
@@ -88,11 +96,12 @@ class Mm:
         return [v.start for v in self.vmas]
 
     def is_accessible(self, addr: int, size: int, prot: int) -> bool:
-        """Whether [addr, addr+size) is mapped with at least `prot` throughout."""
+        """Whether [addr, addr+size) is mapped with at least `prot` throughout (as the CPU
+        sees it: see cpu_prot)."""
         end = addr + size
         while addr < end:
             v = self.find(addr)
-            if v is None or (v.prot & prot) != prot:
+            if v is None or (cpu_prot(v.prot) & prot) != prot:
                 return False
             addr = v.end
         return True
@@ -120,9 +129,9 @@ class Mm:
         if not attrs.get("backed", True):
             pass  # the kernel knows the range; the CPU may not touch it
         elif host_backed:
-            self.machine.map_host(start, size, prot)
+            self.machine.map_host(start, size, cpu_prot(prot))
         else:
-            self.machine.map(start, size, prot)
+            self.machine.map(start, size, cpu_prot(prot))
         vma = Vma(start, end, prot, **attrs)
         bisect.insort(self.vmas, vma, key=lambda v: v.start)
         self._merge_around(vma)
@@ -161,7 +170,7 @@ class Mm:
             if hi < v.end:
                 out.append(replace(v, start=hi, offset=v.offset + (hi - v.start)))
             if v.backed:
-                self.machine.protect(lo, hi - lo, prot)
+                self.machine.protect(lo, hi - lo, cpu_prot(prot))
         self.vmas = sorted(out, key=lambda v: v.start)
         self._merge_all()
         return True

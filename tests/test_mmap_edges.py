@@ -237,7 +237,8 @@ def native(tmp_path, source: str) -> int | None:
     exe.write_bytes(assemble(source, "native.s", 64).elf)
     exe.chmod(0o755)
     try:
-        return subprocess.run([str(exe)], cwd=tmp_path, timeout=10).returncode
+        return subprocess.run([str(exe)], cwd=tmp_path, timeout=10,
+                              stdout=subprocess.DEVNULL).returncode
     except OSError:
         return None
 
@@ -273,3 +274,43 @@ _start:
     assert run.status == 0
     (call,) = [e for e in run.syscalls() if e.name == "mmap"]
     assert 0 < call.ret < 0x7FFFFFFFF000
+
+
+READ_ANY = """bits 64
+_start:
+    mov eax, 9
+    xor edi, edi
+    mov esi, 4096
+    mov edx, 2          ; PROT_WRITE only
+    mov r10d, 0x22
+    mov r8, -1
+    xor r9d, r9d
+    syscall
+    mov rbx, [rax]      ; the CPU reads a writable page
+    mov eax, 9
+    xor edi, edi
+    mov esi, 4096
+    mov edx, 4          ; PROT_EXEC only
+    mov r10d, 0x22
+    mov r8, -1
+    xor r9d, r9d
+    syscall
+    mov rbx, [rax]      ; and an executable one (no protection keys)
+    mov r12, rax
+    mov eax, 1          ; write(1, page, 8): copy_from_user reads it too
+    mov edi, 1
+    mov rsi, r12
+    mov edx, 8
+    syscall
+    mov rdi, rax
+    mov eax, 60
+    syscall
+"""
+
+
+def test_write_only_and_exec_only_pages_read_as_on_x86(tmp_path):
+    run = run_guest("prot.s", source=READ_ANY)
+    assert run.status == 8 and run.stdout == bytes(8)
+    status = native(tmp_path, READ_ANY)
+    if status is not None:
+        assert status == 8
