@@ -1,5 +1,7 @@
 """mmap's edges as Linux 6.18 draws them: where a hint is taken or ignored (TASK_SIZE,
-mmap_min_addr, page rounding), which open modes may map a file, and which files map at all.
+mmap_min_addr, page rounding), which open modes may map a file, which files map at all,
+and what munmap/mprotect/madvise/mremap/brk do past TASK_SIZE (the vsyscall page is not the
+process's VMA) and with MREMAP_FIXED.
 Each program checks Linux's answers itself (its exit status names the first that
 differs); where the host runs x86-64 Linux it runs natively too, to keep the answers true."""
 
@@ -87,6 +89,113 @@ map_anon:
     xor r9d, r9d
     syscall
     ret
+"""
+
+BEYOND = """bits 64
+section .text
+_start:
+    ; 1: munmap of the vsyscall page is EINVAL (it is not one of the process's VMAs)
+    mov eax, 11
+    mov rdi, 0xffffffffff600000
+    mov esi, 4096
+    syscall
+    mov r12, 1
+    cmp rax, -22
+    jne fail
+    ; 2: mprotect of it is ENOMEM
+    mov eax, 10
+    mov rdi, 0xffffffffff600000
+    mov esi, 4096
+    mov edx, 7
+    syscall
+    mov r12, 2
+    cmp rax, -12
+    jne fail
+    ; 3: madvise(MADV_DONTNEED) of it is ENOMEM
+    mov eax, 28
+    mov rdi, 0xffffffffff600000
+    mov esi, 4096
+    mov edx, 4
+    syscall
+    mov r12, 3
+    cmp rax, -12
+    jne fail
+    ; 4: mremap of it is EFAULT
+    mov eax, 25
+    mov rdi, 0xffffffffff600000
+    mov esi, 4096
+    mov edx, 8192
+    mov r10d, 1
+    xor r8d, r8d
+    syscall
+    mov r12, 4
+    cmp rax, -14
+    jne fail
+    ; 5: brk past TASK_SIZE leaves the break where it was
+    mov eax, 12
+    xor edi, edi
+    syscall
+    mov r13, rax
+    mov eax, 12
+    mov rdi, 0x800000001000
+    syscall
+    mov r12, 5
+    cmp rax, r13
+    jne fail
+    ; 6: MREMAP_FIXED moves a page where it is told, keeping its contents
+    mov eax, 9
+    xor edi, edi
+    mov esi, 4096
+    mov edx, 3
+    mov r10d, 0x22
+    mov r8, -1
+    xor r9d, r9d
+    syscall
+    mov r14, rax
+    mov qword [r14], 1234
+    mov eax, 25
+    mov rdi, r14
+    mov esi, 4096
+    mov edx, 4096
+    mov r10d, 3             ; MREMAP_MAYMOVE|MREMAP_FIXED
+    mov r8, 0x300000000
+    syscall
+    mov r12, 6
+    mov rbx, 0x300000000
+    cmp rax, rbx
+    jne fail
+    mov r12, 7
+    cmp qword [rbx], 1234
+    jne fail
+    ; 8: MREMAP_FIXED without MREMAP_MAYMOVE is EINVAL
+    mov eax, 25
+    mov rdi, rbx
+    mov esi, 4096
+    mov edx, 4096
+    mov r10d, 2
+    mov r8, 0x310000000
+    syscall
+    mov r12, 8
+    cmp rax, -22
+    jne fail
+    ; 9: a destination past TASK_SIZE is EINVAL
+    mov eax, 25
+    mov rdi, rbx
+    mov esi, 4096
+    mov edx, 4096
+    mov r10d, 3
+    mov r8, 0x800000000000
+    syscall
+    mov r12, 9
+    cmp rax, -22
+    jne fail
+    mov eax, 60
+    xor edi, edi
+    syscall
+fail:
+    mov eax, 60
+    mov rdi, r12
+    syscall
 """
 
 FILES = """bits 64
@@ -243,7 +352,8 @@ def native(tmp_path, source: str) -> int | None:
         return None
 
 
-@pytest.mark.parametrize("source", [HINTS, FILES], ids=["hints", "files"])
+@pytest.mark.parametrize("source", [HINTS, FILES, BEYOND],
+                         ids=["hints", "files", "beyond-task-size-and-mremap-fixed"])
 def test_mmap_answers_are_linuxs(tmp_path, source):
     run = run_guest("edges.s", source=source, cwd="/tmp")
     assert run.status == 0, f"check {run.status} differs from Linux"

@@ -7,13 +7,13 @@ from emu.machine import PAGE, PROT_WRITE, page_up
 from kernel_model import errnos
 from kernel_model.argkinds import Enum, Fd, Flags, Hex, Ptr, UInt
 from kernel_model.files.uapi import O_PATH
-from kernel_model.mm import OutOfMemory
+from kernel_model.mm import STACK_GUARD_GAP, OutOfMemory
 from kernel_model.registry import syscall
 
 PROT_MASK = 0x7
 MAP_SHARED, MAP_PRIVATE, MAP_FIXED, MAP_ANONYMOUS = 0x01, 0x02, 0x10, 0x20
 MAP_32BIT, MAP_GROWSDOWN, MAP_FIXED_NOREPLACE = 0x40, 0x100, 0x100000
-MREMAP_MAYMOVE, MREMAP_FIXED = 1, 2
+MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP = 1, 2, 4
 
 
 def _do_mmap(k, addr, length, prot, flags, fd, offset):
@@ -107,7 +107,10 @@ def sys_old_mmap(k, argp):
 
 @syscall("munmap", Ptr(), UInt())
 def sys_munmap(k, addr, length):
-    if addr % PAGE or length == 0:
+    # do_vmi_munmap: nothing the process could unmap lies past TASK_SIZE (the vsyscall
+    # page is not one of its VMAs).
+    task_size = _task_size(k)
+    if addr % PAGE or length == 0 or addr > task_size or length > task_size - addr:
         return -errnos.EINVAL
     k.process.mm.unmap(addr, page_up(length))
     return 0
@@ -115,10 +118,17 @@ def sys_munmap(k, addr, length):
 
 @syscall("mprotect", Ptr(), UInt(), Flags("prot"))
 def sys_mprotect(k, addr, length, prot):
-    if addr % PAGE or prot & ~(PROT_MASK | 0x01000000 | 0x02000000):
+    if addr % PAGE:
         return -errnos.EINVAL
     if length == 0:
         return 0
+    end = addr + page_up(length)
+    if end > k.abi.mask:
+        return -errnos.ENOMEM  # the range wraps
+    if prot & ~(PROT_MASK | 0x01000000 | 0x02000000):
+        return -errnos.EINVAL
+    if end > _task_size(k):
+        return -errnos.ENOMEM  # no VMA there (the vsyscall page is not the process's)
     return 0 if k.process.mm.protect(addr, page_up(length), prot & PROT_MASK) else -errnos.ENOMEM
 
 
@@ -127,6 +137,8 @@ def sys_madvise(k, addr, length, advice):
     if addr % PAGE:
         return -errnos.EINVAL
     mm = k.process.mm
+    if length and addr + page_up(length) > _task_size(k):
+        return -errnos.ENOMEM  # unmapped, as far as the process's VMAs go
     if length and not mm.is_accessible(addr, page_up(length), 0):
         return -errnos.ENOMEM
     if advice == 4:  # MADV_DONTNEED: private anonymous pages read back as zeros
@@ -139,20 +151,38 @@ def sys_madvise(k, addr, length, advice):
 
 @syscall("mremap", Ptr(), UInt(), UInt(), Flags("mremap"), Ptr(), ret="hex")
 def sys_mremap(k, old, old_size, new_size, flags, new_addr):
+    """mm/mremap.c: shrink in place, grow in place when the pages above are free (and below
+    TASK_SIZE), else move (MREMAP_MAYMOVE), to new_addr with MREMAP_FIXED."""
     mm = k.process.mm
-    if old % PAGE or flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | 4):
+    task_size = _task_size(k)
+    if old % PAGE or flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP):
+        return -errnos.EINVAL
+    if flags & MREMAP_FIXED and not flags & MREMAP_MAYMOVE:
+        return -errnos.EINVAL
+    if flags & MREMAP_DONTUNMAP and (not flags & MREMAP_MAYMOVE or old_size != new_size):
         return -errnos.EINVAL
     old_size, new_size = page_up(old_size), page_up(new_size)
     if new_size == 0:
         return -errnos.EINVAL
+    if flags & MREMAP_FIXED:
+        # mremap_to: an aligned destination inside user space, not overlapping the source.
+        if new_addr % PAGE or new_size > task_size or new_addr > task_size - new_size:
+            return -errnos.EINVAL
+        if old + old_size > new_addr and new_addr + new_size > old:
+            return -errnos.EINVAL
     vma = mm.find(old)
-    if vma is None or not mm.is_accessible(old, old_size, 0):
+    if vma is None or old + old_size > task_size or not mm.is_accessible(old, old_size, 0):
         return -errnos.EFAULT
+    if flags & MREMAP_DONTUNMAP:
+        k.note("MREMAP_DONTUNMAP is not modelled: the old range is unmapped")
+    if flags & MREMAP_FIXED:
+        mm.unmap(new_addr, new_size)
+        return _move(k, vma, old, old_size, new_size, new_addr)
     if new_size <= old_size:
         if new_size < old_size:
             mm.unmap(old + new_size, old_size - new_size)
         return old
-    if mm.is_free(old + old_size, old + new_size):
+    if old + new_size <= task_size and mm.is_free(old + old_size, old + new_size):
         try:
             mm.map(old + old_size, new_size - old_size, vma.prot, name=vma.name,
                    kind=vma.kind)
@@ -164,7 +194,12 @@ def sys_mremap(k, old, old_size, new_size, flags, new_addr):
     start = mm.find_free(new_size)
     if start is None:
         return -errnos.ENOMEM
-    data = k.machine.read(old, old_size)
+    return _move(k, vma, old, old_size, new_size, start)
+
+
+def _move(k, vma, old: int, old_size: int, new_size: int, start: int) -> int:
+    mm = k.process.mm
+    data = k.machine.read(old, min(old_size, new_size))
     try:
         mm.map(start, new_size, vma.prot, name=vma.name, kind=vma.kind)
     except OutOfMemory:
@@ -183,7 +218,10 @@ def sys_brk(k, addr):
         return mm.brk
     old_end, new_end = page_up(mm.brk), page_up(addr)
     if new_end > old_end:
-        if not mm.is_free(old_end, new_end):
+        # check_brk_limits (within TASK_SIZE) and the stack's guard gap above the heap.
+        if new_end > _task_size(k) or not mm.is_free(old_end, new_end) or any(
+                v.grows_down and v.start >= new_end and new_end + PAGE > v.start -
+                STACK_GUARD_GAP for v in mm.vmas):
             return mm.brk
         try:
             mm.map(old_end, new_end - old_end, 3, name="[heap]", kind="heap")
