@@ -174,7 +174,7 @@ def map_image(mm: Mm, image: ElfImage, bias: int, path: str, dev: tuple[int, int
     bss_end = 0
     for seg in image.segments:
         try:
-            bss_end = max(bss_end, _map_segment(mm, seg, bias, path, dev, inode))
+            bss_end = max(bss_end, _map_segment(mm, image.raw, seg, bias, path, dev, inode))
         except OutOfMemory:
             raise CannotLoad(
                 f"{name or path}: cannot load: a PT_LOAD of {_size_text(seg.memsz)} at "
@@ -184,7 +184,13 @@ def map_image(mm: Mm, image: ElfImage, bias: int, path: str, dev: tuple[int, int
     return bss_end
 
 
-def _map_segment(mm: Mm, seg, bias: int, path: str, dev: tuple[int, int], inode: int) -> int:
+def _map_segment(mm: Mm, raw: bytes, seg, bias: int, path: str, dev: tuple[int, int],
+                 inode: int) -> int:
+    """elf_load(): the file's whole pages under the segment (the bytes around it on its
+    first and last page are the file's, as mmap shows them), then padzero() clears the
+    last page past p_filesz when there is a bss and the segment is writable (a read-only
+    one keeps the file's bytes there: the kernel ignores that failure), and the rest of
+    the bss is anonymous memory."""
     start = page_down(seg.vaddr + bias)
     file_end = seg.vaddr + bias + seg.filesz
     mem_end = seg.vaddr + bias + seg.memsz
@@ -194,7 +200,10 @@ def _map_segment(mm: Mm, seg, bias: int, path: str, dev: tuple[int, int], inode:
     if mapped_end > start:
         mm.map(start, mapped_end - start, prot, name=path, offset=page_down(seg.offset),
                dev=dev, inode=inode, kind=kind)
-        mm.machine.write(seg.vaddr + bias, seg.data)
+        first = page_down(seg.offset)
+        mm.machine.write(start, raw[first:first + (mapped_end - start)])
+        if seg.memsz > seg.filesz and prot & PROT_WRITE and file_end < mapped_end:
+            mm.machine.write(file_end, bytes(mapped_end - file_end))
     if page_up(mem_end) > mapped_end:
         mm.map(mapped_end, page_up(mem_end) - mapped_end, prot, kind="bss")
     return mem_end

@@ -224,3 +224,17 @@ def test_write_only_segment_is_readable_as_on_x86(tmp_path):
     run = run_guest(path)
     assert run.status == 0 and run.stdout == b"Hello, world!\n"
     assert_native(path, run.status)
+
+
+def test_a_segment_sees_the_files_bytes_around_it_on_its_pages(tmp_path):
+    """A NOTE turned into a PT_LOAD maps the first page of the file again: like mmap, the
+    whole page holds the file's bytes (the ELF header, the program headers), not zeros
+    around the note."""
+    def edit(data):
+        notes = [i for i in range(10) if phdr(data, i, "p_type") == 4]
+        set_phdr(data, notes[-1], "p_type", 1)
+
+    path = mutated(tmp_path, "getpid_loop.glibc-x86_64", edit)
+    run = run_guest(path, "3")
+    assert run.status == 0 and run.stdout.startswith(b"getpid loop: 3 calls")
+    assert_native(path, run.status)
