@@ -154,9 +154,16 @@ class Mm:
         self.vmas = sorted(kept, key=lambda v: v.start)
 
     def protect(self, start: int, size: int, prot: int) -> bool:
-        """mprotect: False when part of the range is not mapped (ENOMEM)."""
+        """mprotect: False when part of the range is not mapped (ENOMEM). As in
+        do_mprotect_pkey, the VMAs from `start` up to the first hole are changed all the
+        same; nothing is when `start` itself is not mapped."""
         end = start + page_up(size)
-        if not self.is_accessible(start, end - start, PROT_NONE_OK):
+        reach = start
+        while reach < end and (v := self.find(reach)) is not None:
+            reach = v.end
+        complete = reach >= end
+        end = min(end, reach)
+        if end <= start:
             return False
         out: list[Vma] = []
         for v in self.vmas:
@@ -173,7 +180,7 @@ class Mm:
                 self.machine.protect(lo, hi - lo, cpu_prot(prot))
         self.vmas = sorted(out, key=lambda v: v.start)
         self._merge_all()
-        return True
+        return complete
 
     def find_free(self, size: int, hint: int = 0, task_size: int = 1 << 64) -> int | None:
         """Top-down search below mmap_base, as Linux's default allocator does. A hint is
@@ -219,4 +226,3 @@ class Mm:
         self.vmas = merged
 
 
-PROT_NONE_OK = 0  # mprotect only needs the range mapped, whatever its current protection

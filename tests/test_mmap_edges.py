@@ -424,3 +424,44 @@ def test_write_only_and_exec_only_pages_read_as_on_x86(tmp_path):
     status = native(tmp_path, READ_ANY)
     if status is not None:
         assert status == 8
+
+
+MPROTECT_TO_THE_HOLE = """bits 64
+_start:
+    mov eax, 9              ; two pages...
+    xor edi, edi
+    mov esi, 0x2000
+    mov edx, 3
+    mov r10d, 0x22
+    mov r8, -1
+    xor r9d, r9d
+    syscall
+    mov rbx, rax
+    mov eax, 11             ; ...the second one unmapped: a hole
+    lea rdi, [rbx + 0x1000]
+    mov esi, 0x1000
+    syscall
+    mov eax, 10             ; mprotect(both, PROT_READ): ENOMEM at the hole...
+    mov rdi, rbx
+    mov esi, 0x2000
+    mov edx, 1
+    syscall
+    cmp rax, -12
+    jne wrong
+    mov qword [rbx], 1      ; ...but the first page is read-only now: SIGSEGV
+    mov eax, 60
+    xor edi, edi
+    syscall
+wrong:
+    mov eax, 60
+    mov edi, 1
+    syscall
+"""
+
+
+def test_mprotect_changes_the_vmas_before_the_hole(tmp_path):
+    run = run_guest("hole.s", source=MPROTECT_TO_THE_HOLE)
+    assert run.status == 128 + 11
+    status = native(tmp_path, MPROTECT_TO_THE_HOLE)
+    if status is not None:
+        assert status == -11  # subprocess: killed by SIGSEGV

@@ -123,11 +123,11 @@ def sys_mprotect(k, addr, length, prot):
     if length == 0:
         return 0
     end = addr + page_up(length)
-    if end > k.abi.mask:
-        return -errnos.ENOMEM  # the range wraps
+    if end >= 1 << 64:
+        return -errnos.ENOMEM  # the range wraps (the kernel's unsigned long, for i386 too)
     if prot & ~(PROT_MASK | 0x01000000 | 0x02000000):
         return -errnos.EINVAL
-    if end > _task_size(k):
+    if addr >= _task_size(k):
         return -errnos.ENOMEM  # no VMA there (the vsyscall page is not the process's)
     return 0 if k.process.mm.protect(addr, page_up(length), prot & PROT_MASK) else -errnos.ENOMEM
 
