@@ -226,6 +226,7 @@ def sys_brk(k, addr):
         try:
             mm.map(old_end, new_end - old_end, 3, name="[heap]", kind="heap")
         except OutOfMemory:
+            k.note(f"syscall-lab's guest memory cap ({mm.limit >> 20} MiB) is reached")
             return mm.brk
     elif new_end < old_end:
         mm.unmap(new_end, old_end - new_end)
