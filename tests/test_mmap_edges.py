@@ -465,3 +465,22 @@ def test_mprotect_changes_the_vmas_before_the_hole(tmp_path):
     status = native(tmp_path, MPROTECT_TO_THE_HOLE)
     if status is not None:
         assert status == -11  # subprocess: killed by SIGSEGV
+
+
+def test_brk_refused_by_the_memory_cap_says_so():
+    source = """bits 64
+_start:
+    mov eax, 12
+    xor edi, edi
+    syscall
+    lea rdi, [rax + 0x7fffffff]
+    mov eax, 12
+    syscall
+    mov eax, 60
+    xor edi, edi
+    syscall
+"""
+    run = run_guest("brk.s", source=source, memory_limit=64 << 20)
+    first, second = [e for e in run.syscalls() if e.name == "brk"]
+    assert second.ret == first.ret  # the break stays where it was
+    assert "memory cap (64 MiB)" in second.note
