@@ -27,6 +27,7 @@ class Vma:
     grows_down: bool = False
     hidden: bool = False  # mapped but not listed (an era kept this data in the fixmap)
     backed: bool = True  # False: listed, but every access faults (the xonly vsyscall page)
+    maywrite: bool = True  # VM_MAYWRITE: False for a shared mapping of a read-only fd
 
     @property
     def size(self) -> int:
@@ -219,7 +220,8 @@ class Mm:
             p = merged[-1] if merged else None
             if (p is not None and p.end == v.start and p.prot == v.prot and p.name == v.name
                     and p.kind == v.kind and p.inode == 0 and v.inode == 0
-                    and p.shared == v.shared and p.grows_down == v.grows_down):
+                    and p.shared == v.shared and p.grows_down == v.grows_down
+                    and p.maywrite == v.maywrite):
                 merged[-1] = replace(p, end=v.end)
             else:
                 merged.append(v)

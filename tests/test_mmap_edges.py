@@ -1,9 +1,9 @@
 """mmap's edges as Linux 6.18 draws them: where a hint is taken or ignored (TASK_SIZE,
-mmap_min_addr, page rounding), which open modes may map a file, which files map at all,
-and what munmap/mprotect/madvise/mremap/brk do past TASK_SIZE (the vsyscall page is not the
-process's VMA) and with MREMAP_FIXED.
-Each program checks Linux's answers itself (its exit status names the first that
-differs); where the host runs x86-64 Linux it runs natively too, to keep the answers true."""
+mmap_min_addr, page rounding), which open modes may map a file (and mprotect it writable
+later), which files map at all, and what munmap/mprotect/madvise/mremap/brk do past
+TASK_SIZE (the vsyscall page is not the process's VMA) and with MREMAP_FIXED. Each program
+checks Linux's answers itself (its exit status names the first that differs); where the
+host runs x86-64 Linux it runs natively too, to keep the answers true."""
 
 from __future__ import annotations
 
@@ -242,6 +242,15 @@ _start:
     mov r12, 2
     cmp rax, -4096
     ja fail
+    ; ...but that shared mapping never becomes writable: mprotect is EACCES
+    mov rdi, rax
+    mov eax, 10
+    mov esi, 4096
+    mov edx, 3
+    syscall
+    mov r12, 10
+    cmp rax, -13
+    jne fail
     mov r8, r13
     mov edx, 3
     mov r10d, 2             ; MAP_PRIVATE
@@ -249,6 +258,15 @@ _start:
     mov r12, 3
     cmp rax, -4096
     ja fail
+    ; a private one may: its writes never reach the file
+    mov rdi, rax
+    mov eax, 10
+    mov esi, 4096
+    mov edx, 7
+    syscall
+    mov r12, 11
+    test rax, rax
+    jnz fail
     ; write-only: any mapping is EACCES
     mov eax, 2
     lea rdi, [rel path]

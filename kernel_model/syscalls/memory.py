@@ -52,7 +52,9 @@ def _do_mmap(k, addr, length, prot, flags, fd, offset):
             return -errnos.ENOMEM
     file_data = b""
     name = ""
+    maywrite = True
     if opened is not None:
+        maywrite = not flags & MAP_SHARED or opened.writable
         if flags & MAP_SHARED and prot & PROT_WRITE and not opened.writable:
             return -errnos.EACCES  # a shared writable mapping writes to the file
         if not opened.readable:
@@ -74,7 +76,8 @@ def _do_mmap(k, addr, length, prot, flags, fd, offset):
             name = getattr(opened, "guest_path", "") or ""
     try:
         mm.map(start, size, prot & PROT_MASK, name=name, offset=offset,
-               shared=bool(flags & MAP_SHARED), kind="file" if name else "anon")
+               shared=bool(flags & MAP_SHARED), kind="file" if name else "anon",
+               maywrite=maywrite)
     except OutOfMemory:
         k.note(f"syscall-lab's guest memory cap ({mm.limit >> 20} MiB) is reached")
         return -errnos.ENOMEM
@@ -129,6 +132,14 @@ def sys_mprotect(k, addr, length, prot):
         return -errnos.EINVAL
     if addr >= _task_size(k):
         return -errnos.ENOMEM  # no VMA there (the vsyscall page is not the process's)
+    if prot & PROT_WRITE:
+        # mprotect_fixup: a shared mapping of a file opened read-only never becomes
+        # writable (no VM_MAYWRITE), whatever mmap was asked first.
+        at = addr
+        while at < end and (v := k.process.mm.find(at)) is not None:
+            if not v.maywrite:
+                return -errnos.EACCES
+            at = v.end
     return 0 if k.process.mm.protect(addr, page_up(length), prot & PROT_MASK) else -errnos.ENOMEM
 
 
@@ -185,7 +196,7 @@ def sys_mremap(k, old, old_size, new_size, flags, new_addr):
     if old + new_size <= task_size and mm.is_free(old + old_size, old + new_size):
         try:
             mm.map(old + old_size, new_size - old_size, vma.prot, name=vma.name,
-                   kind=vma.kind)
+                   kind=vma.kind, shared=vma.shared, maywrite=vma.maywrite)
         except OutOfMemory:
             return -errnos.ENOMEM
         return old
@@ -201,7 +212,8 @@ def _move(k, vma, old: int, old_size: int, new_size: int, start: int) -> int:
     mm = k.process.mm
     data = k.machine.read(old, min(old_size, new_size))
     try:
-        mm.map(start, new_size, vma.prot, name=vma.name, kind=vma.kind)
+        mm.map(start, new_size, vma.prot, name=vma.name, kind=vma.kind, shared=vma.shared,
+               maywrite=vma.maywrite)
     except OutOfMemory:
         return -errnos.ENOMEM
     k.machine.write(start, data)
