@@ -83,7 +83,9 @@ def exec_failure(image: ElfImage, bias: int, bits: int) -> str | None:
     each PT_LOAD: elf_map()'s vm_mmap refuses a file offset whose page offset differs from
     the address's (EINVAL) and a range beyond TASK_SIZE (ENOMEM, get_unmapped_area); then
     BAD_ADDR(p_vaddr), p_filesz > p_memsz, and p_vaddr + p_memsz beyond TASK_SIZE (EINVAL,
-    "set_brk can never work"); last BAD_ADDR(e_entry) (EINVAL)."""
+    "set_brk can never work"); last BAD_ADDR(e_entry) (EINVAL). The page at TASK_SIZE,
+    where the model keeps its GDT, is past user space on Linux too: a PT_LOAD there fails
+    this way, so the model's page is never in the way of one that Linux would map."""
     task_size = TASK_SIZE[bits]
     if image.is_pie and bias + image.lowest < 0:
         # A static PIE goes where mmap puts it, below mmap_base: no room for its span.
