@@ -238,3 +238,20 @@ def test_a_segment_sees_the_files_bytes_around_it_on_its_pages(tmp_path):
     run = run_guest(path, "3")
     assert run.status == 0 and run.stdout.startswith(b"getpid loop: 3 calls")
     assert_native(path, run.status)
+
+
+def test_pt_load_over_the_stack_kills_at_exec(tmp_path):
+    """Linux sets up the stack before mapping the image, whose first PT_LOAD is mapped
+    MAP_FIXED_NOREPLACE over the image's span: EEXIST past the point of no return."""
+    import random
+
+    from emu.arch import X86_64
+    from kernel_model import exec as binfmt
+
+    top = binfmt.choose_layout(X86_64, random.Random(1)).stack_top  # run_guest's seed 1
+
+    def edit(data):
+        move_segment(data, loads(data)[-1], top - 0x2000)
+
+    run = run_guest(mutated(tmp_path, "hello.musl-x86_64", edit))
+    assert "EEXIST" in killed_at_exec(run)
