@@ -299,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
 
             traceback.print_exc()
         what = str(e) if hasattr(e, "syscall") else f"{type(e).__name__}: {e}"
-        hint = "" if debug else " (--debug prints the traceback)"
+        hint = " (--debug prints the traceback)" if hasattr(args, "debug") and not debug \
+            else ""
         print(f"syscall-lab: internal error: {' '.join(what.split())}; this is a bug in "
               f"syscall-lab{hint}", file=sys.stderr)
         return EXIT_USAGE
