@@ -12,7 +12,16 @@ from emu.arch import I386, X86_64, Arch
 
 
 class BadProgram(Exception):
-    """The file cannot be run; the message is one line for the user."""
+    """The file cannot be run; the message is one line for the user (control characters
+    from the file, such as a newline in a PT_INTERP string, are shown escaped)."""
+
+    def __init__(self, message: str):
+        super().__init__(_one_line(message))
+
+
+def _one_line(text: str) -> str:
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
 
 
 @dataclass(frozen=True)
@@ -39,18 +48,20 @@ class ElfImage:
 
     @property
     def lowest(self) -> int:
-        return min(s.vaddr for s in self.segments)
+        return min((s.vaddr for s in self.segments), default=0)
 
     @property
     def highest(self) -> int:
-        return max(s.vaddr + s.memsz for s in self.segments)
+        return max((s.vaddr + s.memsz for s in self.segments), default=0)
 
     def phdr_vaddr(self) -> int:
-        """Where the program headers are in memory (AT_PHDR before adding the load bias)."""
+        """Where the program headers are in memory (AT_PHDR before adding the load bias):
+        inside the first PT_LOAD that maps them from the file, else 0 (load_elf_binary's
+        phdr_addr since Linux 5.18)."""
         for s in self.segments:
             if s.offset <= self.phoff < s.offset + s.filesz:
                 return s.vaddr + (self.phoff - s.offset)
-        return self.lowest + self.phoff
+        return 0
 
 
 MACHINES = {"EM_X86_64": X86_64, "EM_386": I386}
@@ -70,11 +81,14 @@ def read_elf(data: bytes, name: str = "program") -> ElfImage:
         etype = elf["e_type"]
         if etype not in ("ET_EXEC", "ET_DYN"):
             raise BadProgram(f"{name}: {etype} is not an executable")
+        _check_phdrs(elf, arch, len(data), name)
         segments = []
         for ph in elf.iter_segments():
             ptype = ph["p_type"]
             if ptype == "PT_INTERP":
                 interp = ph.get_interp_name()
+                if len(interp) > 80:
+                    interp = interp[:80] + "..."
                 raise BadProgram(
                     f"{name}: dynamically linked (needs {interp}); rebuild it with -static"
                 )
@@ -87,8 +101,6 @@ def read_elf(data: bytes, name: str = "program") -> ElfImage:
                 Segment(ph["p_vaddr"], ph["p_memsz"], filesz, off, ph["p_flags"],
                         data[off:off + filesz])
             )
-        if not segments:
-            raise BadProgram(f"{name}: the ELF has nothing to load")
         if etype == "ET_DYN" and elf.get_section_by_name(".interp") is not None:
             raise BadProgram(f"{name}: dynamically linked; rebuild it with -static")
         return ElfImage(
@@ -108,6 +120,23 @@ def read_elf(data: bytes, name: str = "program") -> ElfImage:
         raise BadProgram(f"{name}: truncated or malformed ELF ({e})") from None
     except Exception as e:  # pyelftools raises bare struct/construct errors on garbage
         raise BadProgram(f"{name}: truncated or malformed ELF ({type(e).__name__})") from None
+
+
+def _check_phdrs(elf: ELFFile, arch: Arch, size: int, name: str) -> None:
+    """load_elf_phdrs' checks, made before execve's point of no return: execve fails and
+    the program never starts (ENOEXEC, or EIO for a table past the end of the file)."""
+    entsize = 56 if arch.elf_class == 64 else 32  # sizeof(struct elf_phdr)
+    phnum, phentsize, phoff = elf["e_phnum"], elf["e_phentsize"], elf["e_phoff"]
+    why = None
+    if phentsize != entsize:
+        why = f"e_phentsize is {phentsize}, not {entsize}"
+    elif not 0 < phnum * entsize <= 65536:
+        why = f"e_phnum {phnum} is out of range"
+    if why:
+        raise BadProgram(f"{name}: cannot execute: {why} (execve: ENOEXEC, Exec format error)")
+    if phoff + phnum * entsize > size:
+        raise BadProgram(f"{name}: truncated ELF: the program headers run past the end of "
+                         "the file (execve: EIO, Input/output error)")
 
 
 def _symbols(elf: ELFFile) -> dict[int, str]:

@@ -332,6 +332,12 @@ class Machine:
         try:
             self.uc.emu_start(begin, until if until else (1 << 64) - 1, timeout_us, count)
         except UcError as e:
+            if getattr(self.uc, "_hook_exception", None) is e:
+                # A hook's own call into Unicorn failed (the binding re-raises it here): an
+                # error of the code above, which must not pass for the guest's fault.
+                for callback in self.after_run:
+                    callback()
+                raise
             stop = Stop("error", e.errno, str(e))
         else:
             stop = Stop("done")

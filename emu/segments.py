@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 
+import unicorn
 from unicorn import x86_const as X
 
 from emu.machine import PROT_EXEC, PROT_READ, PROT_WRITE, Machine
@@ -22,6 +23,8 @@ GDT_ENTRY_TLS_MIN, GDT_ENTRY_TLS_MAX = 12, 14
 USER32_CS = GDT_ENTRY_USER32_CS * 8 + 3  # 0x23
 USER_DS = GDT_ENTRY_USER_DS * 8 + 3  # 0x2b
 USER_CS = GDT_ENTRY_USER_CS * 8 + 3  # 0x33
+
+_FETCH_FAULTS = (unicorn.UC_ERR_FETCH_UNMAPPED, unicorn.UC_ERR_FETCH_PROT)
 
 
 def descriptor(base: int, limit: int, *, code: bool, dpl: int, long_mode: bool = False,
@@ -82,5 +85,12 @@ class Gdt:
         m.write(frame_addr, frame)
         m.sp = frame_addr
         stop = m.run(tramp, count=1)
-        if stop.kind == "error" or m.pc != pc:
+        user_cs = USER32_CS if m.arch.bits == 32 else USER_CS
+        # Unicorn reports a fetch fault at the new pc as part of this run: the `iret` itself
+        # has completed (pc, cs, ss are the user's) and nothing may be executable there (an
+        # ELF whose text is not mapped): the guest's first run faults there again, as on
+        # Linux, where the process gets SIGSEGV at its entry point.
+        entered = m.pc == pc and m.reg(X.UC_X86_REG_CS) == user_cs and (
+            stop.kind != "error" or stop.uc_errno in _FETCH_FAULTS)
+        if not entered:
             raise RuntimeError(f"could not enter user mode: {stop.message or hex(m.pc)}")

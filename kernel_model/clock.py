@@ -32,6 +32,7 @@ INSN_PS = 500
 VIRTUAL_TSC_HZ = NSEC
 
 KINDS = ("real", "frozen", "virtual")
+MAX_HOST_SLEEP_NS = (1 << 31) * NSEC  # 68 years: within every platform's time.sleep
 
 
 class KnownCount:
@@ -160,7 +161,9 @@ class Clock:
             self._frozen_epoch_start  # noqa: B018  (pin the epoch before moving)
             self._frozen_now += ns
         else:
-            time.sleep(ns / 1e9)
+            # time.sleep refuses a length past its platform's limit (OverflowError): a
+            # longer sleep lasts as long as the host's longest, i.e. until the run is ended.
+            time.sleep(min(ns, MAX_HOST_SLEEP_NS) / 1e9)
             return
         for callback in self.on_change:
             callback()

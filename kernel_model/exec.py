@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from emu.arch import Arch
 from emu.elf import ElfImage
 from emu.machine import PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, page_down, page_up
-from kernel_model.mm import Mm
+from kernel_model.mm import Mm, OutOfMemory
 
 # auxv types (include/uapi/linux/auxvec.h, arch/x86/include/uapi/asm/auxvec.h)
 AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ = 0, 3, 4, 5, 6
@@ -47,10 +47,69 @@ MAX_ARG_STRINGS = 0x7FFFFFFF
 ARG_MAX = 32 * PAGE  # strings always allowed, however small the stack rlimit
 STK_LIM = 8 << 20  # _STK_LIM: the strings never take more than 3/4 of it
 KERNEL_POINTER = 8  # sizeof(void *) in the (64-bit) kernel, for i386 processes too
+# Where user space ends (arch/x86/include/asm/page_64_types.h): TASK_SIZE_MAX, 2^47 less a
+# guard page; for an i386 process on a 64-bit kernel IA32_PAGE_OFFSET (4 GiB - 8 KiB).
+TASK_SIZE = {64: 0x7FFFFFFFF000, 32: 0xFFFFE000}
 
 
 class ArgListTooLong(ValueError):
     """execve's E2BIG ("Argument list too long"); str() is one line for the user."""
+
+
+class CannotLoad(ValueError):
+    """The image does not fit syscall-lab's guest memory cap (--memory-limit): one line for
+    the user, like execve's ENOMEM. The cap is the model's own limit, so the run ends with
+    status 2 rather than with an outcome Linux would give."""
+
+
+class ExecKilled(Exception):
+    """An exec that fails past the point of no return (see exec_failure): str() says why."""
+
+
+def _size_text(n: int) -> str:
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):.1f}".removesuffix(".0") + " " + unit
+    return f"{n} bytes"
+
+
+def exec_failure(image: ElfImage, bias: int, bits: int) -> str | None:
+    """Why load_elf_binary (fs/binfmt_elf.c, 6.18) fails for this image after execve's point
+    of no return (begin_new_exec has already thrown the old program away), or None.
+
+    Those failures cannot be returned to the caller any more: bprm_execve then kills the
+    process with force_fatal_sig(SIGSEGV), so the shell sees "Segmentation fault" (status
+    139) and strace only "+++ killed by SIGSEGV +++". Checked, in the kernel's order, for
+    each PT_LOAD: elf_map()'s vm_mmap refuses a file offset whose page offset differs from
+    the address's (EINVAL) and a range beyond TASK_SIZE (ENOMEM, get_unmapped_area); then
+    BAD_ADDR(p_vaddr), p_filesz > p_memsz, and p_vaddr + p_memsz beyond TASK_SIZE (EINVAL,
+    "set_brk can never work"); last BAD_ADDR(e_entry) (EINVAL). The page at TASK_SIZE,
+    where the model keeps its GDT, is past user space on Linux too: a PT_LOAD there fails
+    this way, so the model's page is never in the way of one that Linux would map."""
+    task_size = TASK_SIZE[bits]
+    if image.is_pie and bias + image.lowest < 0:
+        # A static PIE goes where mmap puts it, below mmap_base: no room for its span.
+        return (f"a static PIE spanning {_size_text(image.highest - image.lowest)} does not "
+                f"fit below the mmap base (ENOMEM)")
+    for seg in image.segments:
+        where = f"the PT_LOAD at {seg.vaddr:#x}"
+        start = page_down(seg.vaddr + bias)
+        if seg.filesz:
+            if (seg.vaddr - seg.offset) % PAGE:
+                return (f"{where}: p_offset {seg.offset:#x} and p_vaddr are not congruent "
+                        f"modulo the page size, so mmap refuses the offset (EINVAL)")
+            if page_up(seg.vaddr + bias + seg.filesz) > task_size:
+                return f"{where} reaches past TASK_SIZE {task_size:#x} (ENOMEM)"
+        if seg.vaddr >= task_size:
+            return f"{where} is at or above TASK_SIZE {task_size:#x} (EINVAL)"
+        if seg.filesz > seg.memsz:
+            return f"{where} has p_filesz {seg.filesz:#x} > p_memsz {seg.memsz:#x} (EINVAL)"
+        if seg.memsz > task_size or seg.vaddr + seg.memsz > task_size or \
+                page_up(seg.vaddr + bias + seg.memsz) > task_size or start < 0:
+            return f"{where} with p_memsz {seg.memsz:#x} reaches past TASK_SIZE (EINVAL)"
+    if image.entry + bias >= task_size or image.entry + bias < 0:
+        return f"the entry point {image.entry + bias:#x} is at or above TASK_SIZE (EINVAL)"
+    return None
 
 
 def check_arg_limits(program: str, strings: list[bytes], argc: int, envc: int,
@@ -90,13 +149,12 @@ class Layout:
 
 
 def choose_layout(arch: Arch, rng: random.Random, pie_size: int = 0) -> Layout:
+    task_size = TASK_SIZE[arch.bits]
     if arch.bits == 64:
-        task_size = 0x7FFFFFFFF000
         stack_top = task_size - (rng.getrandbits(22) << 12)  # 16 GiB of stack randomness
         gap = (8 << 20) + (1 << 20) + (1 << 34)  # rlimit + guard gap + stack randomness
         mmap_base = page_down(task_size - gap - (rng.getrandbits(28) << 12))
     else:
-        task_size = 0xFFFFE000  # IA32_PAGE_OFFSET: a 32-bit process on a 64-bit kernel
         stack_top = task_size - (rng.getrandbits(11) << 12)
         gap = 128 << 20  # the minimum gap wins for 32-bit processes
         mmap_base = page_down(task_size - gap - (rng.getrandbits(8) << 12))
@@ -111,25 +169,46 @@ def _prot(flags: int) -> int:
 
 
 def map_image(mm: Mm, image: ElfImage, bias: int, path: str, dev: tuple[int, int],
-              inode: int) -> int:
+              inode: int, name: str = "") -> int:
     """Map each PT_LOAD like elf_map(): file-backed pages named by the path, the part of the
-    bss past the file's last page as an anonymous mapping. Returns the end of the bss."""
+    bss past the file's last page as an anonymous mapping. Returns the end of the bss.
+    Raises CannotLoad when a segment does not fit the guest memory cap."""
     bss_end = 0
     for seg in image.segments:
-        start = page_down(seg.vaddr + bias)
-        file_end = seg.vaddr + bias + seg.filesz
-        mem_end = seg.vaddr + bias + seg.memsz
-        prot = _prot(seg.flags)
-        kind = "code" if prot & PROT_EXEC else ("data" if prot & PROT_WRITE else "rodata")
-        mapped_end = page_up(file_end) if seg.filesz else start
-        if mapped_end > start:
-            mm.map(start, mapped_end - start, prot, name=path, offset=page_down(seg.offset),
-                   dev=dev, inode=inode, kind=kind)
-            mm.machine.write(seg.vaddr + bias, seg.data)
-        if page_up(mem_end) > mapped_end:
-            mm.map(mapped_end, page_up(mem_end) - mapped_end, prot, kind="bss")
-        bss_end = max(bss_end, mem_end)
+        try:
+            bss_end = max(bss_end, _map_segment(mm, image.raw, seg, bias, path, dev, inode))
+        except OutOfMemory:
+            raise CannotLoad(
+                f"{name or path}: cannot load: a PT_LOAD of {_size_text(seg.memsz)} at "
+                f"{seg.vaddr:#x} does not fit the guest memory limit of "
+                f"{_size_text(mm.limit)} (--memory-limit): ENOMEM, Cannot allocate memory"
+            ) from None
     return bss_end
+
+
+def _map_segment(mm: Mm, raw: bytes, seg, bias: int, path: str, dev: tuple[int, int],
+                 inode: int) -> int:
+    """elf_load(): the file's whole pages under the segment (the bytes around it on its
+    first and last page are the file's, as mmap shows them), then padzero() clears the
+    last page past p_filesz when there is a bss and the segment is writable (a read-only
+    one keeps the file's bytes there: the kernel ignores that failure), and the rest of
+    the bss is anonymous memory."""
+    start = page_down(seg.vaddr + bias)
+    file_end = seg.vaddr + bias + seg.filesz
+    mem_end = seg.vaddr + bias + seg.memsz
+    prot = _prot(seg.flags)
+    kind = "code" if prot & PROT_EXEC else ("data" if prot & PROT_WRITE else "rodata")
+    mapped_end = page_up(file_end) if seg.filesz else start
+    if mapped_end > start:
+        mm.map(start, mapped_end - start, prot, name=path, offset=page_down(seg.offset),
+               dev=dev, inode=inode, kind=kind)
+        first = page_down(seg.offset)
+        mm.machine.write(start, raw[first:first + (mapped_end - start)])
+        if seg.memsz > seg.filesz and prot & PROT_WRITE and file_end < mapped_end:
+            mm.machine.write(file_end, bytes(mapped_end - file_end))
+    if page_up(mem_end) > mapped_end:
+        mm.map(mapped_end, page_up(mem_end) - mapped_end, prot, kind="bss")
+    return mem_end
 
 
 def build_stack(mm: Mm, arch: Arch, layout: Layout, argv: list[str], envp: list[str],
@@ -179,6 +258,12 @@ def build_stack(mm: Mm, arch: Arch, layout: Layout, argv: list[str], envp: list[
     # setup_arg_pages(): the strings' pages plus 128 KiB below them; the vector's pages are
     # then faulted in below that if it reaches further (create_elf_tables).
     low = min(top - STACK_INITIAL, page_down(strings_low) - STACK_EXPAND, page_down(sp))
+    if not mm.is_free(low, top):
+        # Linux sets up the stack first; the image's first PT_LOAD is then mapped with
+        # MAP_FIXED_NOREPLACE over the image's whole span, which fails with EEXIST past the
+        # point of no return (see exec_failure).
+        raise ExecKilled(f"the image overlaps the stack at {low:#x}-{top:#x}, so mapping it "
+                         "with MAP_FIXED_NOREPLACE fails (EEXIST)")
     mm.map(low, top - low, PROT_READ | PROT_WRITE, name="[stack]", kind="stack",
            grows_down=True)
     mm.stack_top = top

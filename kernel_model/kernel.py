@@ -48,6 +48,18 @@ class GuestFault(Exception):
     """A handler touched a bad user pointer: the call fails with EFAULT."""
 
 
+class KernelModelError(Exception):
+    """Anything else a handler raised: a bug in syscall-lab, never the guest's doing, so it
+    ends the run (one line naming the syscall) instead of turning into a guest fault."""
+
+    def __init__(self, syscall: str, error: BaseException):
+        detail = " ".join(str(error).split())
+        super().__init__(f"the {syscall} handler raised {type(error).__name__}"
+                         + (f": {detail}" if detail else ""))
+        self.syscall = syscall
+        self.error = error
+
+
 class Kernel:
     def __init__(self, machine: Machine, process, *, string_limit: int = 32):
         self.machine = machine
@@ -243,6 +255,8 @@ class Kernel:
             return -errnos.ENAMETOOLONG
         except GuestFault:
             return -errnos.EFAULT
+        except Exception as e:
+            raise KernelModelError(sdef.name, e) from e
 
     def _traced_call(self, mechanism, abi, entry, nr, args, pc, regs, cpu_effects, *,
                      return_pc, return_effects) -> int | None:

@@ -7,9 +7,10 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, replace
 
-from emu.machine import PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, Machine, page_up
+from emu.machine import PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, Machine, page_down, page_up
 
 DEFAULT_MEMORY_LIMIT = 1 << 30
+STACK_GUARD_GAP = 256 * PAGE  # mm/mmap.c stack_guard_gap: no mapping this close below a stack
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Vma:
     grows_down: bool = False
     hidden: bool = False  # mapped but not listed (an era kept this data in the fixmap)
     backed: bool = True  # False: listed, but every access faults (the xonly vsyscall page)
+    maywrite: bool = True  # VM_MAYWRITE: False for a shared mapping of a read-only fd
 
     @property
     def size(self) -> int:
@@ -55,6 +57,14 @@ class Vma:
 
 class OutOfMemory(Exception):
     pass
+
+
+def cpu_prot(prot: int) -> int:
+    """What an x86 page with these VMA permissions lets the CPU do: its page tables cannot
+    make a page writable or executable but not readable (without protection keys), so a
+    PROT_WRITE or PROT_EXEC mapping reads too, for the program and for copy_from_user;
+    /proc/self/maps still shows the VMA's own permissions."""
+    return prot | PROT_READ if prot & (PROT_WRITE | PROT_EXEC) else prot
 
 
 class Mm:
@@ -89,11 +99,12 @@ class Mm:
         return [v.start for v in self.vmas]
 
     def is_accessible(self, addr: int, size: int, prot: int) -> bool:
-        """Whether [addr, addr+size) is mapped with at least `prot` throughout."""
+        """Whether [addr, addr+size) is mapped with at least `prot` throughout (as the CPU
+        sees it: see cpu_prot)."""
         end = addr + size
         while addr < end:
             v = self.find(addr)
-            if v is None or (v.prot & prot) != prot:
+            if v is None or (cpu_prot(v.prot) & prot) != prot:
                 return False
             addr = v.end
         return True
@@ -121,9 +132,9 @@ class Mm:
         if not attrs.get("backed", True):
             pass  # the kernel knows the range; the CPU may not touch it
         elif host_backed:
-            self.machine.map_host(start, size, prot)
+            self.machine.map_host(start, size, cpu_prot(prot))
         else:
-            self.machine.map(start, size, prot)
+            self.machine.map(start, size, cpu_prot(prot))
         vma = Vma(start, end, prot, **attrs)
         bisect.insort(self.vmas, vma, key=lambda v: v.start)
         self._merge_around(vma)
@@ -146,9 +157,16 @@ class Mm:
         self.vmas = sorted(kept, key=lambda v: v.start)
 
     def protect(self, start: int, size: int, prot: int) -> bool:
-        """mprotect: False when part of the range is not mapped (ENOMEM)."""
+        """mprotect: False when part of the range is not mapped (ENOMEM). As in
+        do_mprotect_pkey, the VMAs from `start` up to the first hole are changed all the
+        same; nothing is when `start` itself is not mapped."""
         end = start + page_up(size)
-        if not self.is_accessible(start, end - start, PROT_NONE_OK):
+        reach = start
+        while reach < end and (v := self.find(reach)) is not None:
+            reach = v.end
+        complete = reach >= end
+        end = min(end, reach)
+        if end <= start:
             return False
         out: list[Vma] = []
         for v in self.vmas:
@@ -162,17 +180,25 @@ class Mm:
             if hi < v.end:
                 out.append(replace(v, start=hi, offset=v.offset + (hi - v.start)))
             if v.backed:
-                self.machine.protect(lo, hi - lo, prot)
+                self.machine.protect(lo, hi - lo, cpu_prot(prot))
         self.vmas = sorted(out, key=lambda v: v.start)
         self._merge_all()
-        return True
+        return complete
 
-    def find_free(self, size: int, hint: int = 0) -> int | None:
-        """Top-down search below mmap_base, as Linux's default allocator does; a free,
-        page-aligned hint is taken as is."""
+    def find_free(self, size: int, hint: int = 0, task_size: int = 1 << 64) -> int | None:
+        """Top-down search below mmap_base, as Linux's default allocator does. A hint is
+        taken where x86's arch_get_unmapped_area_topdown takes it: rounded down to its
+        page, raised to mmap_min (do_mmap's round_hint_to_min), ending at or below
+        TASK_SIZE, free, and clear of a stack's guard gap; otherwise it is ignored."""
         size = page_up(size)
-        if hint and hint % PAGE == 0 and hint >= self.mmap_min and self.is_free(hint, hint + size):
-            return hint
+        hint = page_down(hint)
+        if hint:
+            hint = max(hint, page_up(self.mmap_min))
+            end = hint + size
+            if end <= task_size and self.is_free(hint, end) and not any(
+                    v.grows_down and hint < v.start < end + STACK_GUARD_GAP
+                    for v in self.vmas):
+                return hint
         top = self.mmap_base
         busy = sorted([(v.start, v.end) for v in self.vmas] + self.reserved, reverse=True)
         for s, e in busy:
@@ -196,11 +222,11 @@ class Mm:
             p = merged[-1] if merged else None
             if (p is not None and p.end == v.start and p.prot == v.prot and p.name == v.name
                     and p.kind == v.kind and p.inode == 0 and v.inode == 0
-                    and p.shared == v.shared and p.grows_down == v.grows_down):
+                    and p.shared == v.shared and p.grows_down == v.grows_down
+                    and p.maywrite == v.maywrite):
                 merged[-1] = replace(p, end=v.end)
             else:
                 merged.append(v)
         self.vmas = merged
 
 
-PROT_NONE_OK = 0  # mprotect only needs the range mapped, whatever its current protection

@@ -28,7 +28,7 @@ from kernel_model.clock import Clock, KnownCount
 from kernel_model.eras import DEFAULT_ERA, era_named
 from kernel_model.events import ProcessExited, ProcessStarted, RunStopped
 from kernel_model.kernel import Kernel
-from kernel_model.mm import DEFAULT_MEMORY_LIMIT, Mm
+from kernel_model.mm import DEFAULT_MEMORY_LIMIT, Mm, OutOfMemory
 from kernel_model.process import Process
 from kernel_model.wait import RunLimit, Waiter
 
@@ -111,9 +111,16 @@ class System:
         self.kernel.vfs = self.vfs
         self.kernel.rng = self.rng
 
-        # binfmt_elf: segments, brk, stack.
+        # binfmt_elf: segments, brk, stack. An image Linux would fail to map past execve's
+        # point of no return is not mapped: the process is killed with SIGSEGV before its
+        # first instruction (exec_failure).
         bias = layout.load_bias - image.lowest if image.is_pie else 0
-        bss_end = binfmt.map_image(self.mm, image, bias, p.guest_exe, p.exe_dev, p.exe_ino)
+        self.exec_failure = binfmt.exec_failure(image, bias, arch.bits)
+        name = argv[0] if argv else exe_path
+        bss_end = 0
+        if self.exec_failure is None:
+            bss_end = binfmt.map_image(self.mm, image, bias, p.guest_exe, p.exe_dev,
+                                       p.exe_ino, name)
         if image.is_pie:
             # Static PIE: brk moves out of the mmap area to ELF_ET_DYN_BASE (binfmt_elf.c).
             brk_base = 0x555555554000 if arch.bits == 64 else 0x56555000
@@ -129,21 +136,32 @@ class System:
         self.vdso = None
         self.tick_jobs: list = []  # what the timer tick keeps current (vDSO data, vsyscall page)
         sysinfo = None
-        if want_vdso:
-            from kernel_model.vdso_mapping import map_vdso
+        try:
+            if want_vdso:
+                from kernel_model.vdso_mapping import map_vdso
 
-            self.vdso = map_vdso(self)
-            self.tick_jobs.append(self.vdso.tick)
-            sysinfo = (self.vdso.symbol("__kernel_vsyscall") or 0, self.vdso.base)
-        vsyscall.map_page(self, self.vsyscall_mode)
-
-        head, tail = binfmt.auxv_entries(arch, image, bias, self.process.uid, self.process.gid,
-                                         sysinfo)
-        sp, auxv = binfmt.build_stack(self.mm, arch, layout, self.process.argv,
-                                      self.process.envp, head, tail, p.guest_exe, self.rng)
+                self.vdso = map_vdso(self)
+                self.tick_jobs.append(self.vdso.tick)
+                sysinfo = (self.vdso.symbol("__kernel_vsyscall") or 0, self.vdso.base)
+            vsyscall.map_page(self, self.vsyscall_mode)
+            head, tail = binfmt.auxv_entries(arch, image, bias, self.process.uid,
+                                             self.process.gid, sysinfo)
+            sp, auxv = binfmt.build_stack(self.mm, arch, layout, self.process.argv,
+                                          self.process.envp, head, tail, p.guest_exe, self.rng)
+        except binfmt.ExecKilled as e:
+            self.exec_failure = str(e)
+            sp, auxv = layout.stack_top, []
+        except OutOfMemory:
+            raise binfmt.CannotLoad(
+                f"{name}: cannot load: the program, its stack and the vDSO do not fit the "
+                f"guest memory limit of {self.mm.limit >> 20} MiB (--memory-limit): ENOMEM, "
+                "Cannot allocate memory") from None
         self.process.auxv = auxv
-        self.entry = image.entry + bias
-        self.gdt.enter_user_mode(self.entry, sp)
+        self.entry = (image.entry + bias) & arch.mask
+        if self.exec_failure is None:
+            self.gdt.enter_user_mode(self.entry, sp)
+        else:
+            self.process.killed_by = signals.SIGSEGV
         self._zero_registers(sp)
 
         self.signals = signals.SignalState(self)
@@ -195,6 +213,11 @@ class System:
         p = self.process
         self.kernel.emit(ProcessStarted(self.arch.name, p.exe_path, tuple(p.argv), tuple(p.envp),
                                         tuple(p.auxv), self.entry, self.machine.sp, p.pid))
+        if self.exec_failure is not None:
+            # force_fatal_sig: no signal-delivery stop a tracer could see, only the death.
+            self.kernel.emit_note(f"execve failed past the point of no return: "
+                                  f"{self.exec_failure}; Linux kills the process with "
+                                  "SIGSEGV")
 
     def run(self) -> int:
         """Run to the end (exit, a fatal signal, or a limit) and return the exit status."""

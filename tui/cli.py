@@ -144,6 +144,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    help="the vsyscall page's mode (default: the era's; today xonly)")
     k.add_argument("--no-vdso", dest="vdso", action="store_false", default=None,
                    help="no vDSO, like the vdso=0 boot parameter")
+    k.add_argument("--debug", action="store_true",
+                   help="on an internal error of syscall-lab, print its Python traceback")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -230,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    args = None
     try:
         if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
             argv = ["tui", *argv]  # the stepping TUI (on the built-in demo)
@@ -292,6 +295,18 @@ def main(argv: list[str] | None = None) -> int:
         # with the status a process killed by SIGPIPE has.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except Exception as e:  # a bug of ours (e.g. kernel.KernelModelError): never a traceback
+        debug = bool(getattr(args, "debug", False))
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        what = str(e) if hasattr(e, "syscall") else f"{type(e).__name__}: {e}"
+        hint = " (--debug prints the traceback)" if hasattr(args, "debug") and not debug \
+            else ""
+        print(f"syscall-lab: internal error: {' '.join(what.split())}; this is a bug in "
+              f"syscall-lab{hint}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def resolve_program(name: str, arch: str | None):

@@ -43,6 +43,11 @@ class DeviceFile(OpenFile):
 
     seekable = True
 
+    @property
+    def maps_zero(self) -> bool:
+        """/dev/zero is the one device here with an mmap operation (mmap_zero)."""
+        return self.inode.rdev == (1, 5)
+
     def read(self, k, n: int) -> bytes:
         return self.inode.reader(min(n, DEVICE_READ_CHUNK))
 

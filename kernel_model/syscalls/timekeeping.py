@@ -39,9 +39,18 @@ def clock_ns(k, clock_id: int) -> int | None:
     return None
 
 
+KTIME_MAX = (1 << 63) - 1  # include/linux/ktime.h
+
+
 def pack_timespec(ns: int, bits: int) -> bytes:
     sec, nsec = divmod(ns, NSEC)
+    if bits == 32:
+        sec = _s32(sec)  # put_old_timespec32 truncates a time past 2038
     return struct.pack("<qq" if bits == 64 else "<ii", sec, nsec)
+
+
+def _s32(value: int) -> int:
+    return ((value + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
 
 
 def unpack_timespec(data: bytes, bits: int) -> tuple[int, int]:
@@ -94,6 +103,8 @@ def sys_gettimeofday(k, tv, tz):
     ns = k.clock.realtime_ns()
     if tv:
         sec, usec = ns // NSEC, (ns % NSEC) // 1000
+        if k.abi.bits == 32:
+            sec = _s32(sec)  # compat_put_timeval truncates too
         k.write(tv, struct.pack("<qq" if k.abi.bits == 64 else "<ii", sec, usec))
     if tz:
         k.write(tz, bytes(8))  # UTC: tz_minuteswest 0, tz_dsttime 0
@@ -117,7 +128,8 @@ def _sleep(k, req, rem, time64, clock_id=CLOCK_MONOTONIC, absolute=False):
     sec, nsec = unpack_timespec(k.read(req, 16 if bits == 64 else 8), bits)
     if sec < 0 or not 0 <= nsec < NSEC:
         return -errnos.EINVAL
-    want = sec * NSEC + nsec
+    # timespec64_to_ktime saturates at KTIME_MAX (about 292 years): no longer sleep exists.
+    want = min(sec * NSEC + nsec, KTIME_MAX)
     if absolute:
         want -= clock_ns(k, clock_id)
         if want <= 0:

@@ -1,0 +1,74 @@
+"""An error of syscall-lab's own inside a syscall handler is never passed off as the guest's
+fault: the run ends with one line naming the syscall and status 2 (`--debug`: the
+traceback too)."""
+
+from __future__ import annotations
+
+import pytest
+from unicorn import UC_ERR_MAP, UcError
+
+from emu.arch import X86_64
+from emu.machine import PROT_EXEC, PROT_READ, Machine
+from kernel_model.syscalls import memory
+from tui.cli import main
+
+MMAP = """bits 64
+_start:
+    mov eax, 9
+    xor edi, edi
+    mov esi, 4096
+    mov edx, 3
+    mov r10d, 0x22
+    mov r8, -1
+    xor r9d, r9d
+    syscall
+    mov eax, 60
+    xor edi, edi
+    syscall
+"""
+
+
+@pytest.fixture
+def broken_mmap(monkeypatch, tmp_path):
+    def fail(*_args):
+        raise UcError(UC_ERR_MAP)
+
+    monkeypatch.setattr(memory, "_do_mmap", fail)
+    prog = tmp_path / "mmap.s"
+    prog.write_text(MMAP)
+    return str(prog)
+
+
+def test_a_handlers_unicorn_error_is_one_line_naming_the_syscall(broken_mmap, capfd):
+    status = main(["run", broken_mmap])
+    err = capfd.readouterr().err
+    assert status == 2, err  # not 139: the guest did nothing wrong
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert "internal error" in lines[0] and "mmap" in lines[0] and "UcError" in lines[0]
+    assert "Traceback" not in err
+
+
+def test_debug_prints_the_traceback(broken_mmap, capfd):
+    status = main(["run", "--debug", broken_mmap])
+    err = capfd.readouterr().err
+    assert status == 2
+    assert "Traceback" in err and "UC_ERR_MAP" in err
+    assert err.splitlines()[-1].startswith("syscall-lab: internal error")
+
+
+def test_machine_run_does_not_turn_a_hooks_error_into_a_stop():
+    """A hook whose own call into Unicorn fails raises out of Machine.run; only the CPU's
+    own errors become a Stop("error") (which the system turns into the guest's signal)."""
+    m = Machine(X86_64)
+    m.map(0x10000, 0x1000, PROT_READ | PROT_EXEC)
+    m.write(0x10000, b"\xcd\x03")  # int3
+
+    def hook(uc, intno, _user_data):
+        uc.mem_map(0x10000, 0x1000)  # already mapped: UC_ERR_MAP
+
+    m.hook_interrupt(hook)
+    with pytest.raises(UcError):
+        m.run(0x10000, count=1)
+    m2 = Machine(X86_64)
+    assert m2.run(0x20000, count=1).kind == "error"  # an unmapped fetch stays a Stop
