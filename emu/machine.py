@@ -15,6 +15,7 @@ import unicorn.unicorn_py3.unicorn as _uc_impl
 from unicorn import UcError
 from unicorn import x86_const as X
 
+from emu import hostmem
 from emu.arch import Arch
 
 PAGE = 0x1000
@@ -100,7 +101,7 @@ class Machine:
         self._one_ref = ctypes.byref(self._one)
         self._batches: dict[tuple[int, ...], _RegBatch] = {}
         self._hooks: list[int] = []
-        self._host_buffers: dict[int, ctypes.Array] = {}  # kept alive while mapped
+        self.backing = hostmem.Backing()  # the host memory behind every mapped guest page
         self._callbacks: dict[int, object] = {}  # ctypes hooks: handle -> its callback
         self.after_run: list = []  # called with no argument after every emu_start returns
 
@@ -165,31 +166,102 @@ class Machine:
 
     # -- memory ------------------------------------------------------------------
     def map(self, addr: int, size: int, prot: int) -> None:
-        self.uc.mem_map(addr, size, prot)
+        """Map [addr, addr+size) over host memory this process owns (emu/hostmem.py): a
+        reservation's when one holds the range (the stack's growth room), fresh otherwise."""
+        end = addr + size
+        if any(b < end and addr <= e for b, e, _p in self.uc.mem_regions()):
+            raise UcError(unicorn.UC_ERR_MAP)  # as mem_map: the range is not free
+        pieces = self.backing.cover(addr, end)
+        done = []
+        try:
+            for lo, hi, host in pieces:
+                self.uc.mem_map_ptr(lo, hi - lo, prot, host)
+                done.append((lo, hi))
+        except UcError:
+            for lo, hi in done:
+                self.uc.mem_unmap(lo, hi - lo)
+            self.backing.remove(addr, end)  # nothing else maps it (checked above)
+            raise
+        self._coalesce(addr)
 
-    def map_host(self, addr: int, size: int, prot: int) -> ctypes.Array:
-        """Map guest memory backed by a buffer this process owns, so another host thread can
-        change it while the CPU runs, as another CPU would (the kernel's timer tick updating
-        the vDSO's data). Unicorn's own mem_write is not for use during emulation, and
-        stopping the CPU to write is not safe either (see System._run_segment)."""
-        buf = (ctypes.c_char * size)()
-        self.uc.mem_map_ptr(addr, size, prot, ctypes.addressof(buf))
-        self._host_buffers[addr] = buf
-        return buf
+    def map_host(self, addr: int, size: int, prot: int) -> None:
+        """Guest memory another host thread may change while the CPU runs, as another CPU
+        would (the kernel's timer tick updating the vDSO's data) through `write_host`:
+        Unicorn's own mem_write is not for use during emulation, and stopping the CPU to
+        write is not safe either (see System._run_segment). Every mapping is host memory
+        now, so this is `map`; the name says why the caller needs it."""
+        self.map(addr, size, prot)
+
+    def reserve(self, addr: int, size: int) -> None:
+        """Host memory for a range that later `map` calls will take piece by piece (the
+        stack's growth room): untouched, it costs the host nothing, and pieces of it next
+        to each other can become one Unicorn region again."""
+        self.backing.reserve(addr, addr + size)
 
     def write_host(self, addr: int, data: bytes) -> None:
-        """Write into a host-backed mapping directly, from any thread."""
-        for start, buf in self._host_buffers.items():
-            if start <= addr and addr + len(data) <= start + len(buf):
-                ctypes.memmove(ctypes.addressof(buf) + (addr - start), data, len(data))
-                return
-        raise MemoryFault(addr, len(data), True)
+        """Write into guest memory straight through its host memory, from any thread."""
+        host = self.backing.find(addr, addr + len(data))
+        if host is None:
+            raise MemoryFault(addr, len(data), True)
+        ctypes.memmove(host, data, len(data))
 
     def unmap(self, addr: int, size: int) -> None:
+        # Unicorn splits a mem_map_ptr region without copying; the host pages go back now.
         self.uc.mem_unmap(addr, size)
+        self.backing.remove(addr, addr + size)
 
     def protect(self, addr: int, size: int, prot: int) -> None:
         self.uc.mem_protect(addr, size, prot)
+        self._coalesce(addr)
+
+    def discard(self, addr: int, size: int) -> None:
+        """MADV_DONTNEED on private anonymous memory: the pages read back as zeros, and the
+        host gets them back instead of having them all written."""
+        end = addr + size
+        done = addr
+        for lo, hi, host in self.backing.pieces(addr, end):
+            if lo > done:
+                self.write(done, bytes(lo - done))
+            hostmem.zero(host, hi - lo)
+            done = hi
+        if done < end:
+            self.write(done, bytes(end - done))
+        if any(b <= end - 1 and addr <= e and p & PROT_EXEC for b, e, p in
+               self.uc.mem_regions()):
+            # Code translated from the old bytes must not run again (the host wrote them).
+            self.uc.ctl_remove_cache(addr, end)
+
+    # Unicorn keeps the regions that splits leave (a growing stack adds one each fault),
+    # and mapping gets slower with every region (~0.5 ms at 2,000). Pieces of one host
+    # range with the same protection are joined again once there are this many: unmapping
+    # costs ~13 ns a page, so joining rarely keeps the cost per piece small.
+    COALESCE_AT = 8
+
+    def _coalesce(self, addr: int) -> None:
+        regions = sorted(self.uc.mem_regions())
+        i = next((j for j, r in enumerate(regions) if r[0] <= addr <= r[1]), None)
+        if i is None:
+            return
+        prot = regions[i][2]
+        lo = hi = i
+        while lo > 0 and regions[lo - 1][1] + 1 == regions[lo][0] and regions[lo - 1][2] == prot:
+            lo -= 1
+        while (hi + 1 < len(regions) and regions[hi][1] + 1 == regions[hi + 1][0]
+               and regions[hi + 1][2] == prot):
+            hi += 1
+        # Only a run inside one host range can become one region (one host address each).
+        while hi - lo + 1 >= self.COALESCE_AT:
+            start, end = regions[lo][0], regions[hi][1] + 1
+            host = self.backing.find(start, end)
+            if host is not None:
+                self.uc.mem_unmap(start, end - start)
+                self.uc.mem_map_ptr(start, end - start, prot, host)
+                return
+            # Pieces of different host ranges: join the part on addr's side of the seam.
+            if self.backing.find(regions[lo][0], regions[i][1] + 1) is None:
+                lo += 1
+            else:
+                hi -= 1
 
     def read(self, addr: int, size: int) -> bytes:
         if size == 0:

@@ -179,6 +179,9 @@ def build_stack(mm: Mm, arch: Arch, layout: Layout, argv: list[str], envp: list[
     # setup_arg_pages(): the strings' pages plus 128 KiB below them; the vector's pages are
     # then faulted in below that if it reaches further (create_elf_tables).
     low = min(top - STACK_INITIAL, page_down(strings_low) - STACK_EXPAND, page_down(sp))
+    # Host memory for all the stack may grow to (RLIMIT_STACK), untouched until used: each
+    # page the stack grows by is then a piece of it, and the pieces join into one region.
+    m.reserve(min(low, top - STACK_LIMIT), top - min(low, top - STACK_LIMIT))
     mm.map(low, top - low, PROT_READ | PROT_WRITE, name="[stack]", kind="stack",
            grows_down=True)
     mm.stack_top = top

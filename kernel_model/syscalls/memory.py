@@ -113,8 +113,8 @@ def sys_madvise(k, addr, length, advice):
     if advice == 4:  # MADV_DONTNEED: private anonymous pages read back as zeros
         for v in list(mm.vmas):
             lo, hi = max(v.start, addr), min(v.end, addr + page_up(length))
-            if lo < hi and not v.inode:
-                k.machine.write(lo, bytes(hi - lo))
+            if lo < hi and not v.inode and v.backed:
+                k.machine.discard(lo, hi - lo)  # the host takes the pages back
     return 0
 
 
