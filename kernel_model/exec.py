@@ -41,6 +41,7 @@ MINSIGSTKSZ = 3376  # what a 6.18 kernel reports on an AVX2 machine (the xsave f
 STACK_INITIAL = 132 * 1024  # setup_arg_pages() leaves 128 KiB beyond the strings
 STACK_EXPAND = 128 * 1024  # setup_arg_pages()'s stack_expand, below the strings' pages
 STACK_LIMIT = 8 << 20  # RLIMIT_STACK: how far the stack may grow on faults
+STACK_GUARD_GAP = 256 * PAGE  # mm/mmap.c stack_guard_gap: no growing this close to a mapping
 # The limits execve checks (include/uapi/linux/binfmts.h, fs/exec.c bprm_stack_limits).
 MAX_ARG_STRLEN = 32 * PAGE  # one string, with its NUL
 MAX_ARG_STRINGS = 0x7FFFFFFF

@@ -6,7 +6,8 @@ run (the machine is shared and noisy: absolute numbers mean little, ratios mean 
   and vs a minimal hook written the usual way (Unicorn's reg_read of rax, reg_write of rax);
 - hello: wall time of `syscall-lab run` of the assembly hello world, a fresh process;
 - memory: peak RSS of the getpid loop at two lengths (flat when not tracing);
-- grading: 100 submissions of echo-argv graded in parallel (tui/bench_grading.py).
+- grading: 100 submissions of echo-argv graded in parallel (tui/bench_grading.py);
+- host memory against guest memory for large, mostly untouched mappings (tui/bench_memory.py).
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ def bench_memory() -> dict:
 
 
 def main(as_json: bool = False) -> int:
-    from tui import bench_grading, bench_mechanisms
+    from tui import bench_grading, bench_mechanisms, bench_memory
 
     results = {
         "compute": bench_compute(),
@@ -152,6 +153,7 @@ def main(as_json: bool = False) -> int:
         "memory": bench_memory(),
         "mechanisms": bench_mechanisms.run(),
         "grading": bench_grading.run(),
+        "host_memory": bench_memory.run(),
     }
     if as_json:
         print(json.dumps(results, indent=2))
@@ -173,6 +175,8 @@ def main(as_json: bool = False) -> int:
     print(bench_mechanisms.report(results["mechanisms"]))
     print()
     print(bench_grading.report(results["grading"]))
+    print()
+    print(bench_memory.report(results["host_memory"]))
     return 0
 
 
