@@ -74,33 +74,48 @@ class Backing:
     the TUI's history has rebuilt them)."""
 
     def __init__(self):
-        self._starts: list[int] = []
-        # (guest start, guest end, host address of the guest start, reserved)
-        self._ranges: list[tuple[int, int, int, bool]] = []
+        # (guest start, guest end, host address of the guest start, reserved), sorted; the
+        # starts beside them. Replaced whole, never changed in place: the timer thread reads
+        # them (Machine.write_host) while the CPU's thread maps and unmaps.
+        self._state: tuple[list[int], list[tuple[int, int, int, bool]]] = ([], [])
+
+    def _set(self, ranges: list[tuple[int, int, int, bool]]) -> None:
+        self._state = ([r[0] for r in ranges], ranges)
 
     def _insert(self, start: int, end: int, host: int, reserved: bool) -> None:
-        i = bisect.bisect_left(self._starts, start)
-        self._starts.insert(i, start)
-        self._ranges.insert(i, (start, end, host, reserved))
+        starts, ranges = self._state
+        i = bisect.bisect_left(starts, start)
+        self._set(ranges[:i] + [(start, end, host, reserved)] + ranges[i:])
 
     def reserve(self, start: int, end: int) -> None:
-        self.remove(start, end)
-        self._insert(start, end, allocate(end - start), True)
+        """Host memory for the parts of [start, end) that have none yet, kept for good."""
+        for lo, hi in self._gaps(start, end):
+            self._insert(lo, hi, allocate(hi - lo), True)
+
+    def _gaps(self, start: int, end: int) -> list[tuple[int, int]]:
+        gaps, at = [], start
+        for lo, hi, _host in self.pieces(start, end) + [(end, end, 0)]:
+            if at < lo:
+                gaps.append((at, lo))
+            at = max(at, hi)
+        return gaps
 
     def find(self, start: int, end: int) -> int | None:
         """The host address of `start` when one backing range holds all of [start, end)."""
-        i = bisect.bisect_right(self._starts, start) - 1
+        starts, ranges = self._state
+        i = bisect.bisect_right(starts, start) - 1
         if i >= 0:
-            s, e, host, _r = self._ranges[i]
+            s, e, host, _r = ranges[i]
             if s <= start and end <= e:
                 return host + (start - s)
         return None
 
     def pieces(self, start: int, end: int) -> list[tuple[int, int, int]]:
         """(guest start, guest end, host address) of the backed parts of [start, end)."""
-        i = max(bisect.bisect_right(self._starts, start) - 1, 0)
+        starts, ranges = self._state
+        i = max(bisect.bisect_right(starts, start) - 1, 0)
         out = []
-        for s, e, host, _r in self._ranges[i:]:
+        for s, e, host, _r in ranges[i:]:
             if s >= end:
                 break
             lo, hi = max(s, start), min(e, end)
@@ -108,26 +123,66 @@ class Backing:
                 out.append((lo, hi, host + (lo - s)))
         return out
 
-    def cover(self, start: int, end: int) -> list[tuple[int, int, int]]:
-        """Pieces backing all of [start, end): the reservations' memory where they reach,
-        fresh host memory for the rest."""
-        out = []
-        at = start
-        for lo, hi, host in self.pieces(start, end) + [(end, end, 0)]:
-            if at < lo:
-                fresh = allocate(lo - at)
-                self._insert(at, lo, fresh, False)
-                out.append((at, lo, fresh))
-            if lo < hi:
-                out.append((lo, hi, host))
-            at = hi
-        return out
+    def cover(self, start: int, end: int, room_end: int = 0
+              ) -> list[tuple[int, int, int, bool]]:
+        """(guest start, guest end, host address, fresh) pieces backing all of [start, end):
+        the reservations' memory where they reach, fresh host memory for the rest. With
+        room_end, fresh memory that ends at `end` comes with a reservation up to room_end (or
+        the next backed range) right after it in the host too, for the range to grow into."""
+        gaps = self._gaps(start, end)
+        for lo, hi in gaps:
+            extra = 0
+            if hi == end and room_end > end:
+                starts, _ranges = self._state
+                i = bisect.bisect_left(starts, end)
+                extra = min(room_end, starts[i] if i < len(starts) else room_end) - end
+            host = allocate(hi - lo + extra)
+            self._insert(lo, hi, host, False)
+            if extra > 0:
+                self._insert(hi, hi + extra, host + (hi - lo), True)
+        fresh = {lo for lo, _hi in gaps}
+        return [(lo, hi, host, lo in fresh) for lo, hi, host in self.pieces(start, end)]
+
+    def contiguous(self, start: int, end: int) -> int | None:
+        """The host address of `start` when [start, end) is backed by one stretch of host
+        memory (whatever the records), so it can be one Unicorn region."""
+        pieces = self.pieces(start, end)
+        if not pieces or pieces[0][0] != start or pieces[-1][1] != end:
+            return None
+        for (lo, hi, host), (lo2, _hi2, host2) in zip(pieces, pieces[1:], strict=False):
+            if lo2 != hi or host2 != host + (hi - lo):
+                return None
+        return pieces[0][2]
+
+    def detach(self, start: int, end: int) -> list[tuple[int, int, int]] | None:
+        """Take the host memory behind [start, end) out of the records, unreleased, for
+        `attach` at another guest address (mremap's move). None, and nothing changed, when
+        part of it is a reservation's (it stays where it is) or has no backing."""
+        pieces = self.pieces(start, end)
+        if sum(hi - lo for lo, hi, _h in pieces) != end - start or any(
+                r[3] for r in self._state[1] if r[0] < end and start < r[1]):
+            return None
+        kept = []
+        for s, e, host, reserved in self._state[1]:
+            lo, hi = max(s, start), min(e, end)
+            if lo >= hi:
+                kept.append((s, e, host, reserved))
+                continue
+            if s < lo:
+                kept.append((s, lo, host, False))
+            if hi < e:
+                kept.append((hi, e, host + (hi - s), False))
+        self._set(kept)
+        return pieces
+
+    def attach(self, start: int, end: int, host: int) -> None:
+        self._insert(start, end, host, False)
 
     def remove(self, start: int, end: int) -> None:
         """Give the host memory behind [start, end) back: unmapped, or zeroed inside a
         reservation."""
         kept = []
-        for s, e, host, reserved in self._ranges:
+        for s, e, host, reserved in self._state[1]:
             lo, hi = max(s, start), min(e, end)
             if lo >= hi:
                 kept.append((s, e, host, reserved))
@@ -141,5 +196,11 @@ class Backing:
                 kept.append((s, lo, host, False))
             if hi < e:
                 kept.append((hi, e, host + (hi - s), False))
-        self._ranges = kept
-        self._starts = [r[0] for r in kept]
+        self._set(kept)
+
+    def release_all(self) -> None:
+        """Give everything back (the machine is gone: nothing maps it any more)."""
+        ranges = self._state[1]
+        self._set([])
+        for s, e, host, _reserved in ranges:
+            release(host, e - s)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import struct
+import weakref
 from dataclasses import dataclass
 
 import unicorn
@@ -102,6 +103,8 @@ class Machine:
         self._batches: dict[tuple[int, ...], _RegBatch] = {}
         self._hooks: list[int] = []
         self.backing = hostmem.Backing()  # the host memory behind every mapped guest page
+        # Unicorn never frees memory it did not allocate: when the CPU goes, so does it.
+        weakref.finalize(self.uc, self.backing.release_all)
         self._callbacks: dict[int, object] = {}  # ctypes hooks: handle -> its callback
         self.after_run: list = []  # called with no argument after every emu_start returns
 
@@ -165,22 +168,29 @@ class Machine:
         return dict(zip(names, self.regs(ids), strict=True))
 
     # -- memory ------------------------------------------------------------------
-    def map(self, addr: int, size: int, prot: int) -> None:
+    def map(self, addr: int, size: int, prot: int, *, room: int = 0) -> None:
         """Map [addr, addr+size) over host memory this process owns (emu/hostmem.py): a
-        reservation's when one holds the range (the stack's growth room), fresh otherwise."""
+        reservation's when one holds the range (the stack's growth room), fresh otherwise.
+        room: bytes above the range to reserve too, where nothing is, for a mapping that
+        will grow up into them (the heap), so its pieces can become one region."""
         end = addr + size
-        if any(b < end and addr <= e for b, e, _p in self.uc.mem_regions()):
-            raise UcError(unicorn.UC_ERR_MAP)  # as mem_map: the range is not free
-        pieces = self.backing.cover(addr, end)
+        room_end = 0
+        if room:
+            above = [b for b, _e, _p in self.uc.mem_regions() if b >= end]
+            room_end = min([end + room, *above])
+        pieces = self.backing.cover(addr, end, room_end)
         done = []
         try:
-            for lo, hi, host in pieces:
+            for lo, hi, host, _fresh in pieces:
                 self.uc.mem_map_ptr(lo, hi - lo, prot, host)
                 done.append((lo, hi))
         except UcError:
+            # Undo only this call's work: a reservation's pages stay (and stay untouched).
             for lo, hi in done:
                 self.uc.mem_unmap(lo, hi - lo)
-            self.backing.remove(addr, end)  # nothing else maps it (checked above)
+            for lo, hi, _host, fresh in pieces:
+                if fresh:
+                    self.backing.remove(lo, hi)
             raise
         self._coalesce(addr)
 
@@ -200,7 +210,7 @@ class Machine:
 
     def write_host(self, addr: int, data: bytes) -> None:
         """Write into guest memory straight through its host memory, from any thread."""
-        host = self.backing.find(addr, addr + len(data))
+        host = self.backing.contiguous(addr, addr + len(data))
         if host is None:
             raise MemoryFault(addr, len(data), True)
         ctypes.memmove(host, data, len(data))
@@ -209,6 +219,33 @@ class Machine:
         # Unicorn splits a mem_map_ptr region without copying; the host pages go back now.
         self.uc.mem_unmap(addr, size)
         self.backing.remove(addr, addr + size)
+
+    def move(self, old: int, size: int, new: int) -> None:
+        """Move mapped pages to a free range (mremap), each with its protection: the host
+        memory goes with them, nothing is copied (a reservation's pages are copied: they
+        stay where the stack will want them)."""
+        end = old + size
+        regions = [(max(b, old), min(e + 1, end), p) for b, e, p in self.uc.mem_regions()
+                   if b < end and old <= e]
+        pieces = self.backing.detach(old, end)
+        if pieces is None:
+            data = self.read(old, size)
+            self.unmap(old, size)
+            for lo, hi, prot in regions:
+                self.map(lo - old + new, hi - lo, prot)
+            self.write(new, data)
+            return
+        self.uc.mem_unmap(old, size)
+        for lo, hi, host in pieces:
+            self.backing.attach(lo - old + new, hi - old + new, host)
+        for lo, hi, prot in regions:
+            host = self.backing.contiguous(lo - old + new, hi - old + new)
+            if host is None:  # pieces of two host ranges: one region each
+                for plo, phi, phost in self.backing.pieces(lo - old + new, hi - old + new):
+                    self.uc.mem_map_ptr(plo, phi - plo, prot, phost)
+            else:
+                self.uc.mem_map_ptr(lo - old + new, hi - lo, prot, host)
+        self._coalesce(new)
 
     def protect(self, addr: int, size: int, prot: int) -> None:
         self.uc.mem_protect(addr, size, prot)
@@ -242,26 +279,24 @@ class Machine:
         i = next((j for j, r in enumerate(regions) if r[0] <= addr <= r[1]), None)
         if i is None:
             return
-        prot = regions[i][2]
+        host = self.backing.find
+
+        def joins(a, b) -> bool:
+            """Neighbours with one protection, over one stretch of host memory."""
+            if a[1] + 1 != b[0] or a[2] != b[2]:
+                return False
+            ha, hb = host(a[1], a[1] + 1), host(b[0], b[0] + 1)
+            return ha is not None and hb == ha + 1
+
         lo = hi = i
-        while lo > 0 and regions[lo - 1][1] + 1 == regions[lo][0] and regions[lo - 1][2] == prot:
+        while lo > 0 and joins(regions[lo - 1], regions[lo]):
             lo -= 1
-        while (hi + 1 < len(regions) and regions[hi][1] + 1 == regions[hi + 1][0]
-               and regions[hi + 1][2] == prot):
+        while hi + 1 < len(regions) and joins(regions[hi], regions[hi + 1]):
             hi += 1
-        # Only a run inside one host range can become one region (one host address each).
-        while hi - lo + 1 >= self.COALESCE_AT:
+        if hi - lo + 1 >= self.COALESCE_AT:
             start, end = regions[lo][0], regions[hi][1] + 1
-            host = self.backing.find(start, end)
-            if host is not None:
-                self.uc.mem_unmap(start, end - start)
-                self.uc.mem_map_ptr(start, end - start, prot, host)
-                return
-            # Pieces of different host ranges: join the part on addr's side of the seam.
-            if self.backing.find(regions[lo][0], regions[i][1] + 1) is None:
-                lo += 1
-            else:
-                hi -= 1
+            self.uc.mem_unmap(start, end - start)
+            self.uc.mem_map_ptr(start, end - start, regions[i][2], host(start, start + 1))
 
     def read(self, addr: int, size: int) -> bytes:
         if size == 0:

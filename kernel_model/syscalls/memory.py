@@ -13,6 +13,7 @@ PROT_MASK = 0x7
 MAP_SHARED, MAP_PRIVATE, MAP_FIXED, MAP_ANONYMOUS = 0x01, 0x02, 0x10, 0x20
 MAP_32BIT, MAP_GROWSDOWN, MAP_FIXED_NOREPLACE = 0x40, 0x100, 0x100000
 MREMAP_MAYMOVE, MREMAP_FIXED = 1, 2
+HEAP_ROOM_MAX = 64 << 20
 
 
 def _do_mmap(k, addr, length, prot, flags, fd, offset):
@@ -145,13 +146,10 @@ def sys_mremap(k, old, old_size, new_size, flags, new_addr):
     start = mm.find_free(new_size)
     if start is None:
         return -errnos.ENOMEM
-    data = k.machine.read(old, old_size)
     try:
-        mm.map(start, new_size, vma.prot, name=vma.name, kind=vma.kind)
+        mm.move(old, old_size, start, new_size)  # the pages move; nothing is copied
     except OutOfMemory:
         return -errnos.ENOMEM
-    k.machine.write(start, data)
-    mm.unmap(old, old_size)
     return start
 
 
@@ -166,8 +164,11 @@ def sys_brk(k, addr):
     if new_end > old_end:
         if not mm.is_free(old_end, new_end):
             return mm.brk
+        # Host memory ahead of the break, as much again as the heap (up to 64 MiB): a
+        # heap grown a page at a time stays a few Unicorn regions (each costs every map).
+        room = min(max(new_end - old_end, new_end - page_up(mm.start_brk)), HEAP_ROOM_MAX)
         try:
-            mm.map(old_end, new_end - old_end, 3, name="[heap]", kind="heap")
+            mm.map(old_end, new_end - old_end, 3, name="[heap]", kind="heap", grow_room=room)
         except OutOfMemory:
             return mm.brk
     elif new_end < old_end:
