@@ -314,6 +314,14 @@ class Machine:
         except UcError:
             raise MemoryFault(addr, len(data), True) from None
 
+    def read_snapshot(self, addr: int, size: int) -> bytes:
+        """Mapped bytes whatever their protection (for saving the machine's state): one
+        copy straight from the host memory behind them, where Unicorn's mem_read makes two."""
+        host = self.backing.contiguous(addr, addr + size)
+        if host is None:
+            return bytes(self.uc.mem_read(addr, size))
+        return ctypes.string_at(host, size)
+
     def read_u32(self, addr: int) -> int:
         return struct.unpack("<I", self.read(addr, 4))[0]
 

@@ -39,6 +39,7 @@ class MemoryImage:
 # Regions are read this many bytes at a time: a large mapping (most of it untouched) must
 # not become one bytes object of its whole size at every capture.
 _READ_CHUNK = 256 * PAGE
+_ZERO_CHUNK = bytes(_READ_CHUNK)
 
 
 def capture_memory(machine, previous: MemoryImage | None = None, *,
@@ -60,7 +61,13 @@ def capture_memory(machine, previous: MemoryImage | None = None, *,
         pages = []
         i = 0
         for at in range(start, end, _READ_CHUNK):
-            data = bytes(uc.mem_read(at, min(_READ_CHUNK, end - at)))
+            data = machine.read_snapshot(at, min(_READ_CHUNK, end - at))
+            n = len(data) // PAGE
+            if data == _ZERO_CHUNK[:len(data)]:
+                # Untouched stretches of a large mapping: no page-by-page work.
+                pages.extend([_ZERO_PAGE] * n)
+                i += n
+                continue
             for off in range(0, len(data), PAGE):
                 page = data[off:off + PAGE]
                 if before is not None and before[i] == page:
