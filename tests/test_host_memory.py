@@ -381,10 +381,10 @@ def test_history_restores_split_zeroed_and_grown_memory_exactly(tmp_path):
 def test_bench_reports_host_memory_against_guest_memory():
     """`syscall-lab bench`'s host-memory section: each case, what the guest mapped and
     touched, and what the host paid for it (a few MiB, not the mapping's size)."""
-    from tui import bench_memory
+    from tui import bench_host_memory
 
-    results = bench_memory.run()
-    text = bench_memory.report(results)
+    results = bench_host_memory.run()
+    text = bench_host_memory.report(results)
     for name in ("mmap-split", "madvise", "stack"):
         assert name in text
     assert results["mmap-split"]["guest_mapped_mib"] == 900

@@ -7,7 +7,7 @@ run (the machine is shared and noisy: absolute numbers mean little, ratios mean 
 - hello: wall time of `syscall-lab run` of the assembly hello world, a fresh process;
 - memory: peak RSS of the getpid loop at two lengths (flat when not tracing);
 - grading: 100 submissions of echo-argv graded in parallel (tui/bench_grading.py);
-- host memory against guest memory for large, mostly untouched mappings (tui/bench_memory.py).
+- host memory against guest memory for large, mostly untouched mappings (tui/bench_host_memory.py).
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def bench_memory() -> dict:
 
 
 def main(as_json: bool = False) -> int:
-    from tui import bench_grading, bench_mechanisms, bench_memory
+    from tui import bench_grading, bench_host_memory, bench_mechanisms
 
     results = {
         "compute": bench_compute(),
@@ -153,7 +153,7 @@ def main(as_json: bool = False) -> int:
         "memory": bench_memory(),
         "mechanisms": bench_mechanisms.run(),
         "grading": bench_grading.run(),
-        "host_memory": bench_memory.run(),
+        "host_memory": bench_host_memory.run(),
     }
     if as_json:
         print(json.dumps(results, indent=2))
@@ -176,7 +176,7 @@ def main(as_json: bool = False) -> int:
     print()
     print(bench_grading.report(results["grading"]))
     print()
-    print(bench_memory.report(results["host_memory"]))
+    print(bench_host_memory.report(results["host_memory"]))
     return 0
 
 
