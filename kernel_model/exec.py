@@ -41,6 +41,7 @@ MINSIGSTKSZ = 3376  # what a 6.18 kernel reports on an AVX2 machine (the xsave f
 STACK_INITIAL = 132 * 1024  # setup_arg_pages() leaves 128 KiB beyond the strings
 STACK_EXPAND = 128 * 1024  # setup_arg_pages()'s stack_expand, below the strings' pages
 STACK_LIMIT = 8 << 20  # RLIMIT_STACK: how far the stack may grow on faults
+STACK_GUARD_GAP = 256 * PAGE  # mm/mmap.c stack_guard_gap: no growing this close to a mapping
 # The limits execve checks (include/uapi/linux/binfmts.h, fs/exec.c bprm_stack_limits).
 MAX_ARG_STRLEN = 32 * PAGE  # one string, with its NUL
 MAX_ARG_STRINGS = 0x7FFFFFFF
@@ -264,6 +265,9 @@ def build_stack(mm: Mm, arch: Arch, layout: Layout, argv: list[str], envp: list[
         # point of no return (see exec_failure).
         raise ExecKilled(f"the image overlaps the stack at {low:#x}-{top:#x}, so mapping it "
                          "with MAP_FIXED_NOREPLACE fails (EEXIST)")
+    # Host memory for all the stack may grow to (RLIMIT_STACK), untouched until used: each
+    # page the stack grows by is then a piece of it, and the pieces join into one region.
+    m.reserve(min(low, top - STACK_LIMIT), top - min(low, top - STACK_LIMIT))
     mm.map(low, top - low, PROT_READ | PROT_WRITE, name="[stack]", kind="stack",
            grows_down=True)
     mm.stack_top = top

@@ -119,9 +119,10 @@ class Mm:
 
     # -- changes -----------------------------------------------------------------
     def map(self, start: int, size: int, prot: int, *, host_backed: bool = False,
-            **attrs) -> Vma:
+            grow_room: int = 0, **attrs) -> Vma:
         """Map [start, start+size) (page-aligned), replacing anything there (MAP_FIXED).
-        host_backed: memory another host thread may write while the CPU runs."""
+        host_backed: memory another host thread may write while the CPU runs.
+        grow_room: host memory to keep ready above it (Machine.map's room: the heap)."""
         size = page_up(size)
         end = start + size
         overlap = sum(min(v.end, end) - max(v.start, start) for v in self.vmas
@@ -134,7 +135,7 @@ class Mm:
         elif host_backed:
             self.machine.map_host(start, size, cpu_prot(prot))
         else:
-            self.machine.map(start, size, cpu_prot(prot))
+            self.machine.map(start, size, cpu_prot(prot), room=grow_room)
         vma = Vma(start, end, prot, **attrs)
         bisect.insort(self.vmas, vma, key=lambda v: v.start)
         self._merge_around(vma)
@@ -155,6 +156,35 @@ class Mm:
             if hi < v.end:
                 kept.append(replace(v, start=hi, offset=v.offset + (hi - v.start)))
         self.vmas = sorted(kept, key=lambda v: v.start)
+
+    def move(self, old: int, old_size: int, new: int, new_size: int) -> None:
+        """mremap's move of [old, old+old_size) to [new, new+new_size), which is free: the
+        pages go with their VMAs (no copy); the part beyond old_size is new and zero, with
+        the last VMA's attributes."""
+        old_end = old + old_size
+        if self.total + new_size - old_size > self.limit:
+            raise OutOfMemory
+        self.machine.move(old, old_size, new)
+        kept: list[Vma] = []
+        last = None
+        for v in self.vmas:
+            if v.end <= old or v.start >= old_end:
+                kept.append(v)
+                continue
+            lo, hi = max(v.start, old), min(v.end, old_end)
+            if v.start < lo:
+                kept.append(replace(v, end=lo))
+            if hi < v.end:
+                kept.append(replace(v, start=hi, offset=v.offset + (hi - v.start)))
+            last = replace(v, start=lo - old + new, end=hi - old + new,
+                           offset=v.offset + (lo - v.start))
+            kept.append(last)
+        if new_size > old_size and last is not None:
+            self.machine.map(new + old_size, new_size - old_size, cpu_prot(last.prot))
+            kept.append(replace(last, start=last.end, end=new + new_size,
+                                offset=last.offset + last.size))
+        self.vmas = sorted(kept, key=lambda v: v.start)
+        self._merge_all()
 
     def protect(self, start: int, size: int, prot: int) -> bool:
         """mprotect: False when part of the range is not mapped (ENOMEM). As in

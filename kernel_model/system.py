@@ -345,12 +345,19 @@ class System:
         return signals.SIGSEGV, signals.SEGV_MAPERR, pc
 
     def _grow_stack(self, addr: int) -> bool:
-        """The stack VMA grows down on a fault just below it, up to RLIMIT_STACK."""
+        """The stack VMA grows down on a fault below it (expand_downwards): up to
+        RLIMIT_STACK, and never within stack_guard_gap of an accessible mapping below it.
+        The pages come from the stack's host reservation (exec.build_stack), so a fault
+        costs a small Unicorn mapping, not a copy."""
         stack = next((v for v in self.mm.vmas if v.grows_down), None)
         if stack is None or not (self.mm.stack_top - binfmt.STACK_LIMIT <= addr < stack.start):
             return False
         new_start = page_down(addr)
         if not self.mm.is_free(new_start, stack.start):
+            return False
+        below = [v for v in self.mm.vmas if v.end <= new_start]
+        if below and not below[-1].grows_down and below[-1].prot and \
+                new_start - below[-1].end < binfmt.STACK_GUARD_GAP:
             return False
         self.mm.map(new_start, stack.start - new_start, PROT_READ | PROT_WRITE, name="[stack]",
                     kind="stack", grows_down=True)

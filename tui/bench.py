@@ -8,6 +8,7 @@ run (the machine is shared and noisy: absolute numbers mean little, ratios mean 
 - memory: peak RSS of the getpid loop at two lengths (flat when not tracing);
 - grading: 100 submissions of echo-argv graded in parallel (tui/bench_grading.py);
 - host memory against guest memory: the /tmp flood (tui/bench_tmpfs.py).
+- host memory against guest memory for large, mostly untouched mappings (tui/bench_host_memory.py).
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ def bench_memory() -> dict:
 
 
 def main(as_json: bool = False) -> int:
-    from tui import bench_grading, bench_mechanisms, bench_tmpfs
+    from tui import bench_grading, bench_host_memory, bench_mechanisms, bench_tmpfs
 
     results = {
         "compute": bench_compute(),
@@ -154,6 +155,7 @@ def main(as_json: bool = False) -> int:
         "mechanisms": bench_mechanisms.run(),
         "grading": bench_grading.run(),
         "tmpfs": bench_tmpfs.run(),
+        "host_memory": bench_host_memory.run(),
     }
     if as_json:
         print(json.dumps(results, indent=2))
@@ -177,6 +179,7 @@ def main(as_json: bool = False) -> int:
     print(bench_grading.report(results["grading"]))
     print()
     print(bench_tmpfs.report(results["tmpfs"]))
+    print(bench_host_memory.report(results["host_memory"]))
     return 0
 
 

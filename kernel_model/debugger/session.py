@@ -482,7 +482,10 @@ class DebugSession:
     def _apply(self, mark: Mark) -> None:
         """A mark's CPU, kernel and host-file state (its memory is already in place)."""
         self.machine.restore_context(mark.ctx)
-        if mark.kernel is not self._live_kernel:
+        # User code changes the kernel too (a fault that grows the stack): the live state
+        # may have moved on from the image it was last restored from.
+        if mark.kernel is not self._live_kernel or \
+                self._kernel_fingerprint() != self._kernel_fp:
             self.kstate.restore(mark.kernel)
             self._live_kernel = mark.kernel
             self._last_kernel = mark.kernel

@@ -36,6 +36,12 @@ class MemoryImage:
         return {id(p) for region in self.pages for p in region}
 
 
+# Regions are read this many bytes at a time: a large mapping (most of it untouched) must
+# not become one bytes object of its whole size at every capture.
+_READ_CHUNK = 256 * PAGE
+_ZERO_CHUNK = bytes(_READ_CHUNK)
+
+
 def capture_memory(machine, previous: MemoryImage | None = None, *,
                    writable_only: bool = False) -> MemoryImage:
     """The machine's memory, sharing unchanged pages with `previous`. With
@@ -52,39 +58,55 @@ def capture_memory(machine, previous: MemoryImage | None = None, *,
         if writable_only and before is not None and not prot & 2:
             all_pages.append(before)
             continue
-        data = bytes(uc.mem_read(start, end - start))
         pages = []
-        for i, off in enumerate(range(0, end - start, PAGE)):
-            page = data[off:off + PAGE]
-            if before is not None and before[i] == page:
-                page = before[i]
-            elif page == _ZERO_PAGE:
-                page = _ZERO_PAGE
-            pages.append(page)
-        all_pages.append(tuple(pages))
+        i = 0
+        for at in range(start, end, _READ_CHUNK):
+            data = machine.read_snapshot(at, min(_READ_CHUNK, end - at))
+            n = len(data) // PAGE
+            if data == _ZERO_CHUNK[:len(data)]:
+                # Untouched stretches of a large mapping: no page-by-page work.
+                pages.extend([_ZERO_PAGE] * n)
+                i += n
+                continue
+            for off in range(0, len(data), PAGE):
+                page = data[off:off + PAGE]
+                if before is not None and before[i] == page:
+                    page = before[i]
+                elif page == _ZERO_PAGE:
+                    page = _ZERO_PAGE
+                pages.append(page)
+                i += 1
+        if before is not None and all(a is b for a, b in zip(before, pages, strict=True)):
+            all_pages.append(before)  # nothing changed: one tuple shared by both captures
+        else:
+            all_pages.append(tuple(pages))
     return MemoryImage(regions, tuple(all_pages))
 
 
 def restore_memory(machine, image: MemoryImage, live: MemoryImage | None = None) -> None:
     """Make the machine's mappings and bytes those of `image`. `live`, when given, is an
     image known to match the machine's memory outside its writable regions: those regions
-    are then rewritten only where their pages differ."""
+    are then rewritten only where their pages differ. Zero pages are given back to the host
+    rather than written (machine.discard), so restoring a large, mostly untouched mapping
+    costs the host nothing."""
     uc = machine.uc
     want = {r[:2]: r[2] for r in image.regions}
     have = {(b, e + 1): p for b, e, p in uc.mem_regions()}
     for (start, end) in have:
         if (start, end) not in want:
-            uc.mem_unmap(start, end - start)
+            machine.unmap(start, end - start)
+    fresh = set()
     for (start, end), prot in want.items():
         if (start, end) not in have:
             # A region that overlaps differently-shaped old ones: clear the space first.
             for b, e, _p in list(uc.mem_regions()):
                 if b < end and start < e + 1:
-                    uc.mem_unmap(b, e + 1 - b)
-            uc.mem_map(start, end - start, prot)
+                    machine.unmap(b, e + 1 - b)
+            machine.map(start, end - start, prot)
+            fresh.add(start)
             live = None  # the new region's bytes are unknown
         elif have[(start, end)] != prot:
-            uc.mem_protect(start, end - start, prot)
+            machine.protect(start, end - start, prot)
     known = {}
     if live is not None:
         known = {r[:2]: pages for r, pages in zip(live.regions, live.pages, strict=True)}
@@ -93,7 +115,28 @@ def restore_memory(machine, image: MemoryImage, live: MemoryImage | None = None)
         same = before is not None and all(a is b for a, b in zip(before, pages, strict=True))
         if same and not prot & 2:
             continue  # read-only, and the same pages as the live image: nothing to write
-        uc.mem_write(start, b"".join(pages))
+        _write_pages(machine, start, pages, zeros_known=start in fresh)
+
+
+def _is_zero(page: bytes) -> bool:
+    return page is _ZERO_PAGE or page == _ZERO_PAGE
+
+
+def _write_pages(machine, start: int, pages: tuple[bytes, ...], *, zeros_known: bool) -> None:
+    """Write a region's pages in runs: zero pages are discarded (or skipped in memory just
+    mapped, which is zero), the others written."""
+    i, n = 0, len(pages)
+    while i < n:
+        zero = _is_zero(pages[i])
+        j = i + 1
+        while j < n and _is_zero(pages[j]) == zero and j - i < 256:
+            j += 1
+        addr = start + i * PAGE
+        if not zero:
+            machine.write(addr, b"".join(pages[i:j]))
+        elif not zeros_known:
+            machine.discard(addr, (j - i) * PAGE)
+        i = j
 
 
 # -- the kernel model's Python state ------------------------------------------------------------

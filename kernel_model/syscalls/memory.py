@@ -14,6 +14,7 @@ PROT_MASK = 0x7
 MAP_SHARED, MAP_PRIVATE, MAP_FIXED, MAP_ANONYMOUS = 0x01, 0x02, 0x10, 0x20
 MAP_32BIT, MAP_GROWSDOWN, MAP_FIXED_NOREPLACE = 0x40, 0x100, 0x100000
 MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP = 1, 2, 4
+HEAP_ROOM_MAX = 64 << 20
 
 
 def _do_mmap(k, addr, length, prot, flags, fd, offset):
@@ -155,8 +156,8 @@ def sys_madvise(k, addr, length, advice):
     if advice == 4:  # MADV_DONTNEED: private anonymous pages read back as zeros
         for v in list(mm.vmas):
             lo, hi = max(v.start, addr), min(v.end, addr + page_up(length))
-            if lo < hi and not v.inode:
-                k.machine.write(lo, bytes(hi - lo))
+            if lo < hi and not v.inode and v.backed:
+                k.machine.discard(lo, hi - lo)  # the host takes the pages back
     return 0
 
 
@@ -188,7 +189,7 @@ def sys_mremap(k, old, old_size, new_size, flags, new_addr):
         k.note("MREMAP_DONTUNMAP is not modelled: the old range is unmapped")
     if flags & MREMAP_FIXED:
         mm.unmap(new_addr, new_size)
-        return _move(k, vma, old, old_size, new_size, new_addr)
+        return _move(k, old, old_size, new_size, new_addr)
     if new_size <= old_size:
         if new_size < old_size:
             mm.unmap(old + new_size, old_size - new_size)
@@ -205,19 +206,18 @@ def sys_mremap(k, old, old_size, new_size, flags, new_addr):
     start = mm.find_free(new_size)
     if start is None:
         return -errnos.ENOMEM
-    return _move(k, vma, old, old_size, new_size, start)
+    return _move(k, old, old_size, new_size, start)
 
 
-def _move(k, vma, old: int, old_size: int, new_size: int, start: int) -> int:
+def _move(k, old: int, old_size: int, new_size: int, start: int) -> int:
     mm = k.process.mm
-    data = k.machine.read(old, min(old_size, new_size))
+    if new_size < old_size:  # only MREMAP_FIXED moves and shrinks at once
+        mm.unmap(old + new_size, old_size - new_size)
+        old_size = new_size
     try:
-        mm.map(start, new_size, vma.prot, name=vma.name, kind=vma.kind, shared=vma.shared,
-               maywrite=vma.maywrite)
+        mm.move(old, old_size, start, new_size)  # the pages move; nothing is copied
     except OutOfMemory:
         return -errnos.ENOMEM
-    k.machine.write(start, data)
-    mm.unmap(old, old_size)
     return start
 
 
@@ -235,8 +235,11 @@ def sys_brk(k, addr):
                 v.grows_down and v.start >= new_end and new_end + PAGE > v.start -
                 STACK_GUARD_GAP for v in mm.vmas):
             return mm.brk
+        # Host memory ahead of the break, as much again as the heap (up to 64 MiB): a
+        # heap grown a page at a time stays a few Unicorn regions (each costs every map).
+        room = min(max(new_end - old_end, new_end - page_up(mm.start_brk)), HEAP_ROOM_MAX)
         try:
-            mm.map(old_end, new_end - old_end, 3, name="[heap]", kind="heap")
+            mm.map(old_end, new_end - old_end, 3, name="[heap]", kind="heap", grow_room=room)
         except OutOfMemory:
             k.note(f"syscall-lab's guest memory cap ({mm.limit >> 20} MiB) is reached")
             return mm.brk

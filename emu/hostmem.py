@@ -1,0 +1,206 @@
+"""Host memory behind guest memory: anonymous host mappings that Unicorn maps with
+`mem_map_ptr`, so the host, not Unicorn, owns every guest byte.
+
+Why: Unicorn copies a region it allocated itself when a munmap or mprotect splits it (a
+900 MB untouched mapping split once cost 1.85 GB), and zeroing pages for MADV_DONTNEED
+through Unicorn touches them all. Over host-owned memory a split copies nothing (measured
+in bare Unicorn 2.1.4: the pieces keep pointing into the same host buffer), pages given back
+are released with the host's own munmap/madvise, and untouched pages cost nothing.
+
+A `Backing` records which host address backs each guest range: (guest start, guest end,
+host address of the guest start). Ranges not currently mapped in Unicorn are released to
+the host at once, so a range still recorded but not mapped is always untouched (zero): a
+reservation (the stack's growth room) is such a range.
+"""
+
+from __future__ import annotations
+
+import bisect
+import ctypes
+import mmap as _mmap
+import os
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                       ctypes.c_int, ctypes.c_long)
+_libc.munmap.restype = ctypes.c_int
+_libc.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+_libc.madvise.restype = ctypes.c_int
+_libc.madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+
+_MAP_FAILED = ctypes.c_void_p(-1).value
+# NORESERVE: a guest's untouched gigabyte must not be charged against the host's commit limit.
+_FLAGS = _mmap.MAP_PRIVATE | _mmap.MAP_ANONYMOUS | getattr(_mmap, "MAP_NORESERVE", 0x4000)
+_PROT = _mmap.PROT_READ | _mmap.PROT_WRITE
+
+
+class HostMemoryError(MemoryError):
+    """The host refused anonymous memory (its address space or commit limit)."""
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def allocate(size: int) -> int:
+    """Fresh zeroed host memory; returns its address."""
+    addr = _libc.mmap(None, size, _PROT, _FLAGS, -1, 0)
+    if addr is None or addr == _MAP_FAILED:
+        raise HostMemoryError(f"the host refused {size} bytes of memory")
+    # Transparent huge pages would make one touched page cost 2 MiB.
+    _libc.madvise(addr, size, getattr(_mmap, "MADV_NOHUGEPAGE", 15))
+    return addr
+
+
+def release(addr: int, size: int) -> None:
+    _check(_libc.munmap(addr, size), "munmap")
+
+
+def zero(addr: int, size: int) -> None:
+    """Give the pages back to the host; they read as zeros afterwards (private anonymous
+    memory under MADV_DONTNEED), and cost nothing until touched again."""
+    _check(_libc.madvise(addr, size, _mmap.MADV_DONTNEED), "madvise")
+
+
+class Backing:
+    """Which host address backs each guest address, for the ranges that have one.
+
+    A reservation (the stack's growth room) stays for the life of the process: giving a
+    part of it back zeroes the host pages instead of unmapping them, so the stack's pieces
+    always sit at one host range and can be joined into one Unicorn region (even after
+    the TUI's history has rebuilt them)."""
+
+    def __init__(self):
+        # (guest start, guest end, host address of the guest start, reserved), sorted; the
+        # starts beside them. Replaced whole, never changed in place: the timer thread reads
+        # them (Machine.write_host) while the CPU's thread maps and unmaps.
+        self._state: tuple[list[int], list[tuple[int, int, int, bool]]] = ([], [])
+
+    def _set(self, ranges: list[tuple[int, int, int, bool]]) -> None:
+        self._state = ([r[0] for r in ranges], ranges)
+
+    def _insert(self, start: int, end: int, host: int, reserved: bool) -> None:
+        starts, ranges = self._state
+        i = bisect.bisect_left(starts, start)
+        self._set(ranges[:i] + [(start, end, host, reserved)] + ranges[i:])
+
+    def reserve(self, start: int, end: int) -> None:
+        """Host memory for the parts of [start, end) that have none yet, kept for good."""
+        for lo, hi in self._gaps(start, end):
+            self._insert(lo, hi, allocate(hi - lo), True)
+
+    def _gaps(self, start: int, end: int) -> list[tuple[int, int]]:
+        gaps, at = [], start
+        for lo, hi, _host in self.pieces(start, end) + [(end, end, 0)]:
+            if at < lo:
+                gaps.append((at, lo))
+            at = max(at, hi)
+        return gaps
+
+    def find(self, start: int, end: int) -> int | None:
+        """The host address of `start` when one backing range holds all of [start, end)."""
+        starts, ranges = self._state
+        i = bisect.bisect_right(starts, start) - 1
+        if i >= 0:
+            s, e, host, _r = ranges[i]
+            if s <= start and end <= e:
+                return host + (start - s)
+        return None
+
+    def pieces(self, start: int, end: int) -> list[tuple[int, int, int]]:
+        """(guest start, guest end, host address) of the backed parts of [start, end)."""
+        starts, ranges = self._state
+        i = max(bisect.bisect_right(starts, start) - 1, 0)
+        out = []
+        for s, e, host, _r in ranges[i:]:
+            if s >= end:
+                break
+            lo, hi = max(s, start), min(e, end)
+            if lo < hi:
+                out.append((lo, hi, host + (lo - s)))
+        return out
+
+    def cover(self, start: int, end: int, room_end: int = 0
+              ) -> list[tuple[int, int, int, bool]]:
+        """(guest start, guest end, host address, fresh) pieces backing all of [start, end):
+        the reservations' memory where they reach, fresh host memory for the rest. With
+        room_end, fresh memory that ends at `end` comes with a reservation up to room_end (or
+        the next backed range) right after it in the host too, for the range to grow into."""
+        gaps = self._gaps(start, end)
+        for lo, hi in gaps:
+            extra = 0
+            if hi == end and room_end > end:
+                starts, _ranges = self._state
+                i = bisect.bisect_left(starts, end)
+                extra = min(room_end, starts[i] if i < len(starts) else room_end) - end
+            host = allocate(hi - lo + extra)
+            self._insert(lo, hi, host, False)
+            if extra > 0:
+                self._insert(hi, hi + extra, host + (hi - lo), True)
+        fresh = {lo for lo, _hi in gaps}
+        return [(lo, hi, host, lo in fresh) for lo, hi, host in self.pieces(start, end)]
+
+    def contiguous(self, start: int, end: int) -> int | None:
+        """The host address of `start` when [start, end) is backed by one stretch of host
+        memory (whatever the records), so it can be one Unicorn region."""
+        pieces = self.pieces(start, end)
+        if not pieces or pieces[0][0] != start or pieces[-1][1] != end:
+            return None
+        for (lo, hi, host), (lo2, _hi2, host2) in zip(pieces, pieces[1:], strict=False):
+            if lo2 != hi or host2 != host + (hi - lo):
+                return None
+        return pieces[0][2]
+
+    def detach(self, start: int, end: int) -> list[tuple[int, int, int]] | None:
+        """Take the host memory behind [start, end) out of the records, unreleased, for
+        `attach` at another guest address (mremap's move). None, and nothing changed, when
+        part of it is a reservation's (it stays where it is) or has no backing."""
+        pieces = self.pieces(start, end)
+        if sum(hi - lo for lo, hi, _h in pieces) != end - start or any(
+                r[3] for r in self._state[1] if r[0] < end and start < r[1]):
+            return None
+        kept = []
+        for s, e, host, reserved in self._state[1]:
+            lo, hi = max(s, start), min(e, end)
+            if lo >= hi:
+                kept.append((s, e, host, reserved))
+                continue
+            if s < lo:
+                kept.append((s, lo, host, False))
+            if hi < e:
+                kept.append((hi, e, host + (hi - s), False))
+        self._set(kept)
+        return pieces
+
+    def attach(self, start: int, end: int, host: int) -> None:
+        self._insert(start, end, host, False)
+
+    def remove(self, start: int, end: int) -> None:
+        """Give the host memory behind [start, end) back: unmapped, or zeroed inside a
+        reservation."""
+        kept = []
+        for s, e, host, reserved in self._state[1]:
+            lo, hi = max(s, start), min(e, end)
+            if lo >= hi:
+                kept.append((s, e, host, reserved))
+                continue
+            if reserved:
+                zero(host + (lo - s), hi - lo)
+                kept.append((s, e, host, reserved))
+                continue
+            release(host + (lo - s), hi - lo)
+            if s < lo:
+                kept.append((s, lo, host, False))
+            if hi < e:
+                kept.append((hi, e, host + (hi - s), False))
+        self._set(kept)
+
+    def release_all(self) -> None:
+        """Give everything back (the machine is gone: nothing maps it any more)."""
+        ranges = self._state[1]
+        self._set([])
+        for s, e, host, _reserved in ranges:
+            release(host, e - s)
