@@ -189,6 +189,49 @@ _start:
     mov r12, 9
     cmp rax, -22
     jne fail
+    ; 10: MREMAP_FIXED that also shrinks: three pages to one, the first page's contents kept
+    mov eax, 9
+    xor edi, edi
+    mov esi, 12288
+    mov edx, 3
+    mov r10d, 0x22
+    mov r8, -1
+    xor r9d, r9d
+    syscall
+    mov r14, rax
+    mov qword [r14], 5678
+    mov eax, 25
+    mov rdi, r14
+    mov esi, 12288
+    mov edx, 4096
+    mov r10d, 3
+    mov r8, 0x320000000
+    syscall
+    mov r12, 10
+    mov rbx, 0x320000000
+    cmp rax, rbx
+    jne fail
+    mov r12, 11
+    cmp qword [rbx], 5678
+    jne fail
+    ; 12: nothing is left at the old address (mprotect of a hole is ENOMEM)
+    mov eax, 10
+    mov rdi, r14
+    mov esi, 4096
+    mov edx, 1
+    syscall
+    mov r12, 12
+    cmp rax, -12
+    jne fail
+    ; 13: nor a page past the new one (the tail did not travel)
+    mov eax, 10
+    mov rdi, 0x320001000
+    mov esi, 4096
+    mov edx, 1
+    syscall
+    mov r12, 13
+    cmp rax, -12
+    jne fail
     mov eax, 60
     xor edi, edi
     syscall
