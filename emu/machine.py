@@ -258,6 +258,22 @@ class Machine:
         """callback(uc, access, addr, size, value, user_data) -> bool on an invalid access."""
         self._hooks.append(self.uc.hook_add(unicorn.UC_HOOK_MEM_INVALID, callback))
 
+    def hook_protected(self, callback, begin: int, end: int) -> None:
+        """callback(uc, access, addr, size, value, user_data) -> bool on a read or write that
+        the protection of [begin, end] refuses: True lets it happen. Added before the hook
+        of hook_bad_memory, which then sees the access only when this one refuses it."""
+        self._hooks.append(self.uc.hook_add(
+            unicorn.UC_HOOK_MEM_READ_PROT | unicorn.UC_HOOK_MEM_WRITE_PROT, callback, None,
+            begin, end))
+
+    def hook_ports(self, callback) -> None:
+        """callback(uc, port, size, [value,] user_data) on `in` and `out` (and their string
+        forms), which Unicorn runs at any privilege level; the pc is the instruction's.
+        Stopping from here ends the run only at the end of the translated block."""
+        for insn in (X.UC_X86_INS_IN, X.UC_X86_INS_OUT):
+            self._hooks.append(self.uc.hook_add(unicorn.UC_HOOK_INSN, callback, None, 1, 0,
+                                                insn))
+
     def hook_bad_instruction(self, callback) -> None:
         self._hooks.append(self.uc.hook_add(unicorn.UC_HOOK_INSN_INVALID, callback))
 
