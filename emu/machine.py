@@ -103,6 +103,7 @@ class Machine:
         self._host_buffers: dict[int, ctypes.Array] = {}  # kept alive while mapped
         self._callbacks: dict[int, object] = {}  # ctypes hooks: handle -> its callback
         self.after_run: list = []  # called with no argument after every emu_start returns
+        self.running = False  # inside emu_start (else: the host itself is at work)
 
     # -- registers ---------------------------------------------------------------
     def reg(self, reg_id: int) -> int:
@@ -345,12 +346,15 @@ class Machine:
     def run(self, begin: int, until: int = 0, count: int = 0, timeout_us: int = 0) -> Stop:
         """Run from `begin` until a hook stops the CPU, `until` is reached, `count`
         instructions have run, or Unicorn reports an error."""
+        self.running = True
         try:
             self.uc.emu_start(begin, until if until else (1 << 64) - 1, timeout_us, count)
         except UcError as e:
             stop = Stop("error", e.errno, str(e))
         else:
             stop = Stop("done")
+        finally:
+            self.running = False
         for callback in self.after_run:
             callback()
         return stop

@@ -12,6 +12,7 @@ own descriptor reads (`cpu_access`).
 from __future__ import annotations
 
 import struct
+from contextlib import contextmanager
 from functools import lru_cache
 
 import capstone
@@ -108,8 +109,22 @@ class Gdt:
 
     def _on_access(self, _uc, _access, addr: int, size: int, _value, _user_data) -> bool:
         """Unicorn asks before any access to the page: True lets the CPU's own through; a
-        refused one goes on to the next hook (the kernel's fault handler)."""
-        return self._kernel_mode or self.cpu_access(self.machine.pc, addr, size)
+        refused one goes on to the next hook (the kernel's fault handler). Outside a run, or
+        inside kernel_access, it is the kernel model loading a segment register itself:
+        always allowed (a refusal there would unwind through Unicorn, corrupting the host
+        process's memory)."""
+        if self._kernel_mode or not self.machine.running:
+            return True
+        return self.cpu_access(self.machine.pc, addr, size)
+
+    @contextmanager
+    def kernel_access(self):
+        """For the kernel model's own segment loads from inside a hook (sigreturn)."""
+        old, self._kernel_mode = self._kernel_mode, True
+        try:
+            yield
+        finally:
+            self._kernel_mode = old
 
     def holds(self, addr: int) -> bool:
         return self.addr <= addr < self.addr + PAGE
@@ -124,7 +139,8 @@ class Gdt:
             code = m.read(pc, 15)
         except MemoryFault:
             return False
-        insn = next(_cs(m.arch.bits).disasm(code, pc, 1), None)
+        # The whole list: capstone frees its buffer (the operands) when the generator ends.
+        insn = next(iter(list(_cs(m.arch.bits).disasm(code, pc, 1))), None)
         if insn is None or insn.id not in _SEGMENT_LOADS:
             return False
         if insn.id in (CX.X86_INS_CALL, CX.X86_INS_JMP) and not _far_indirect(insn):

@@ -260,7 +260,7 @@ def _enter_ia32_handler(system, frame, handler, signo, edx, ecx) -> None:
     m = system.machine
     for seg in ("ds", "es"):
         if _seg(m, seg) != USER_DS:
-            _load_segment(m, seg, USER_DS)
+            _load_segment(system, seg, USER_DS)
     m.set_regs((X.UC_X86_REG_EAX, X.UC_X86_REG_EDX, X.UC_X86_REG_ECX, X.UC_X86_REG_EIP,
                 X.UC_X86_REG_ESP), (signo, edx, ecx, handler, frame))
 
@@ -560,7 +560,7 @@ def _restore_sigcontext_32(system, data: bytes) -> None:
         for seg in ("gs", "fs", "ds", "es"):
             sel = _fixup_rpl(sc[seg] & 0xFFFF)
             if sel != _seg(m, seg):
-                _load_segment(m, seg, sel)
+                _load_segment(system, seg, sel)
     # cs | 3 and ss | 3: left as they are (see _rt_sigreturn_64).
 
 
@@ -576,13 +576,15 @@ def _fixup_rpl(sel: int) -> int:
     return sel if sel <= 3 else sel | 3
 
 
-def _load_segment(m, seg: str, sel: int) -> None:
+def _load_segment(system, seg: str, sel: int) -> None:
     """loadsegment(): a selector the CPU refuses loads as null instead (the kernel's
-    exception fixup)."""
-    try:
-        m.uc.reg_write(_SEGS[seg], sel)
-    except UcError:
-        m.uc.reg_write(_SEGS[seg], 0)
+    exception fixup). The descriptor reads are the kernel's own (Gdt.kernel_access)."""
+    m = system.machine
+    with system.gdt.kernel_access():
+        try:
+            m.uc.reg_write(_SEGS[seg], sel)
+        except UcError:
+            m.uc.reg_write(_SEGS[seg], 0)
 
 
 def _restore_altstack(process, sp: int, ss_sp: int, ss_flags: int, ss_size: int) -> None:

@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -264,3 +265,32 @@ def test_the_shell_reports_147_for_a_stopped_job():
                         "kill -CONT %1; wait"], capture_output=True, text=True, timeout=10)
     assert "st=147" in r.stdout
     assert signal.SIGSTOP == 19
+
+
+# sigreturn on a garbage stack loads segment registers from it inside Unicorn's trap hook;
+# with the GDT page protected, a refused descriptor read there unwound through Unicorn and
+# corrupted the host's memory (a later "SystemError: unknown opcode" or SIGSEGV of Python).
+GARBAGE_SIGRETURN = guest32("".join(f"    push {v:#x}\n" for v in (
+    0x202, 0x33, 0xB9FB8560, 0x33, 0x457263CE, 0, 0xFFFFFFFF, 0xFFFFFFFF, 0, 0x202,
+    0xFFFFFFFF, 0x22E3731B, 0x40000, 0x2B, 0xFFFFFFFF, 0, 0x63613B80, 0xB5B1AD1B, 0x33,
+    0x40000)) + "    mov eax, 119\n    int 0x80")
+
+
+def test_sigreturn_on_a_garbage_stack_leaves_the_host_intact(tmp_path):
+    path = tmp_path / "sigreturn.s"
+    path.write_text(GARBAGE_SIGRETURN)
+    code = f"""
+import sys, random
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from conftest import run_guest
+for _ in range(3):
+    print(run_guest({str(path)!r}, bits=32).status)
+for _ in range(2000):
+    random.Random(5).getrandbits(64)
+print("host intact")
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=str(Path(__file__).parent.parent)),
+                       timeout=60)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.splitlines() == ["139", "139", "139", "host intact"]
