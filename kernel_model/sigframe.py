@@ -221,7 +221,8 @@ def _setup_rt_frame_ia32(system, signo, code, addr, ka, info, blocked) -> None:
         if restorer is None:
             restorer = frame + RT32_RETCODE
     ss_sp, ss_flags, ss_size = _saved_altstack(process)
-    head = struct.pack("<IiII", restorer, signo, frame + RT32_INFO, frame + RT32_UC)
+    head = struct.pack("<IiII", restorer & 0xFFFFFFFF, signo, (frame + RT32_INFO) & 0xFFFFFFFF,
+                       (frame + RT32_UC) & 0xFFFFFFFF)
     uc = (struct.pack("<II", UC_FP_XSTATE, 0)
           + STACK_T_32.pack(ss_sp & 0xFFFFFFFF, _s32(ss_flags), ss_size & 0xFFFFFFFF)
           + _sigcontext_32(system, regs, blocked & 0xFFFFFFFF)
@@ -245,7 +246,9 @@ def _setup_frame_ia32(system, signo, ka, blocked) -> None:
         restorer = _vdso_symbol(system, "__kernel_sigreturn")
         if restorer is None:
             restorer = frame + SF32_RETCODE  # Linux's own fallback when there is no vDSO
-    data = (struct.pack("<Ii", restorer, signo)
+    # ptr_to_compat(): the 32-bit frame's pointers are truncated (a frame at the top of
+    # the address space is refused when written, below).
+    data = (struct.pack("<Ii", restorer & 0xFFFFFFFF, signo)
             + _sigcontext_32(system, regs, blocked & 0xFFFFFFFF)
             + bytes(FPSTATE_32_SIZE)  # fpstate_unused: kept so extramask stays at +720
             + struct.pack("<I", (blocked >> 32) & 0xFFFFFFFF)

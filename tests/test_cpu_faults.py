@@ -294,3 +294,35 @@ print("host intact")
                        timeout=60)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.splitlines() == ["139", "139", "139", "host intact"]
+
+
+@pytest.mark.parametrize("flags", [0, 4])  # the old frame, and SA_SIGINFO's rt frame
+def test_i386_signal_frame_that_would_wrap_past_4_gib_is_a_sigsegv(flags):
+    """esp near 0: the frame wraps to the top of the address space, where its retcode's
+    address passes 4 GiB. Linux refuses to write it above TASK_SIZE and forces SIGSEGV; the model
+    raised struct.error packing the restorer (found by tests/fuzz_guests.py)."""
+    source = guest32(f"""    call next
+next:
+    pop eax
+    add eax, handler - next
+    sub esp, 32
+    mov [esp], eax
+    mov dword [esp + 4], {flags}
+    mov dword [esp + 8], 0
+    mov dword [esp + 12], 0
+    mov dword [esp + 16], 0
+    mov eax, 174                        ; rt_sigaction(SIGILL, act, NULL, 8)
+    mov ebx, 4
+    mov ecx, esp
+    mov edx, 0
+    mov esi, 8
+    int 0x80
+    mov esp, 0x100                      ; the frame wraps to just below 4 GiB
+    ud2
+handler:
+    mov eax, 1
+    mov ebx, 7
+    int 0x80""")
+    run = run_guest("wrap.s", source=source, bits=32)
+    assert run.status == 139
+    assert native_status(source, 32) in (None, 139)
