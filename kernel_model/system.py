@@ -299,8 +299,9 @@ class System:
             # icebp (int1): a #DB trap, reported after the instruction (exc_debug_user).
             m.pc = pc + length
             return signals.SIGTRAP, signals.TRAP_BRKPT, pc + length
-        if op[:2] in (b"\x0f\x33", b"\x0f\x07"):
-            # rdpmc with CR4.PCE clear, sysret at CPL 3: #GP.
+        if op[:2] == b"\x0f\x33" or (op[:2] == b"\x0f\x07" and self.arch.bits == 64):
+            # rdpmc with CR4.PCE clear, sysret at CPL 3: #GP (sysret in 32-bit code stays a
+            # #UD on Intel).
             return signals.SIGSEGV, signals.SI_KERNEL, 0
         return fault
 

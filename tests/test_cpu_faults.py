@@ -189,6 +189,15 @@ def test_privileged_instructions_end_as_on_linux(body, status, code_name):
     assert native_status(source, 64) in (None, status)
 
 
+def test_sysret_in_32_bit_code_stays_sigill():
+    """Intel: sysret outside 64-bit mode is #UD, not the #GP of CPL 3 (found comparing the
+    fuzz programs with native runs)."""
+    source = guest32("    db 0x0f, 0x07")
+    run = run_guest("sysret32.s", source=source, bits=32)
+    assert run.status == 132
+    assert native_status(source, 32) in (None, 132)
+
+
 def test_in_stops_before_the_rest_of_its_block_runs():
     """Unicorn stops only at the end of a translated block: the exit syscall after the `in`
     must not run, and a handler sees the registers as they were at the `in`."""
