@@ -141,6 +141,45 @@ class Gen:
         self.code += rex + self.rng.choice([b"\x89\x07", b"\x8b\x07", b"\x89\x47\x08",
                                             b"\xff\x17", b"\xff\xe7"])
 
+    def vdso_pages(self) -> None:
+        """Find the vDSO through AT_SYSINFO_EHDR (rbp/ebp keeps the entry stack pointer),
+        then read, write, jump into or mprotect its pages and the vvar pages below it."""
+        w = 8 if self.bits == 64 else 4
+        ax, si, di, bp = (("rax", "rsi", "rdi", "rbp") if self.bits == 64 else
+                          ("eax", "esi", "edi", "ebp"))
+        off = self.rng.choice([0, 0x10, 0x800, 0x1000, -0x1000, -0x2000, -0x4000, -0x6000])
+        action = self.rng.choice([
+            f"mov {ax}, [{di}]", f"mov [{di}], {ax}", f"jmp {di}", f"call {di}",
+            "mprotect", "munmap"])
+        if action in ("mprotect", "munmap"):
+            if self.bits == 64:
+                action = (f"mov rsi, 0x2000; mov edx, 7; mov eax, "
+                          f"{10 if action == 'mprotect' else 11}; syscall")
+            else:
+                action = (f"mov ebx, edi; mov ecx, 0x2000; mov edx, 7; mov eax, "
+                          f"{125 if action == 'mprotect' else 91}; int 0x80")
+        src = f"""
+            mov {si}, {bp}
+            mov {ax}, [{si}]
+            lea {si}, [{si} + {ax}*{w} + {2 * w}]
+          env: mov {ax}, [{si}]
+            add {si}, {w}
+            test {ax}, {ax}
+            jnz env
+          aux: mov {ax}, [{si}]
+            cmp {ax}, 33
+            je found
+            add {si}, {2 * w}
+            test {ax}, {ax}
+            jnz aux
+            jmp done
+          found: mov {di}, [{si} + {w}]
+            add {di}, {off}
+            {action}
+          done: nop
+        """
+        self.code += _assemble(src, self.bits)
+
     def sigreturn_garbage(self) -> None:
         for _ in range(self.rng.randint(0, 40)):
             self.push_imm(self.rng.choice([0, 0x33, 0x2B, 0x202, 0x40000, 0xFFFFFFFF,
@@ -184,8 +223,10 @@ class Gen:
         self.code += bytes(self.rng.getrandbits(8) for _ in range(self.rng.randint(1, 24)))
 
     def program(self) -> str:
+        self.code += b"\x48\x89\xe5" if self.bits == 64 else b"\x89\xe5"  # mov rbp, rsp
         snippets = [self.syscall] * 6 + [self.privileged] * 3 + [self.far_transfer] * 2 + [
-            self.kernel_pages, self.sigreturn_garbage, self.handler, self.random_bytes]
+            self.kernel_pages, self.vdso_pages, self.sigreturn_garbage, self.handler,
+            self.random_bytes]
         for _ in range(self.rng.randint(1, 12)):
             self.rng.choice(snippets)()
         if self.bits == 64:
@@ -200,6 +241,14 @@ class Gen:
         for i in range(0, len(self.code), 16):
             lines.append("    db " + ", ".join(f"0x{b:02x}" for b in self.code[i:i + 16]))
         return "\n".join(lines) + "\n"
+
+
+def _assemble(source: str, bits: int) -> bytes:
+    import keystone
+
+    ks = keystone.Ks(keystone.KS_ARCH_X86, keystone.KS_MODE_64 if bits == 64 else
+                     keystone.KS_MODE_32)
+    return bytes(ks.asm(source, 0)[0])
 
 
 def program(seed: int, index: int) -> tuple[str, int]:
