@@ -227,6 +227,8 @@ class Gen:
         snippets = [self.syscall] * 6 + [self.privileged] * 3 + [self.far_transfer] * 2 + [
             self.kernel_pages, self.vdso_pages, self.sigreturn_garbage, self.handler,
             self.random_bytes]
+        if self.rng.random() < 0.4:
+            self.handler()  # the rest of the program also runs after each fault
         for _ in range(self.rng.randint(1, 12)):
             self.rng.choice(snippets)()
         if self.bits == 64:
@@ -278,12 +280,32 @@ def run_one(seed: int, index: int, workdir: str) -> tuple[str, int | None]:
                              stderr_fd=null, clock="frozen:1700000000")
         system = System(prog.image, prog.path, [path], options, symbols=prog.symbols)
         status = system.run()
+        if index % 8 == 0:
+            status = min(status, debugged(prog, path, index, null))
     except Exception:  # noqa: BLE001  (any exception is what the fuzz looks for)
         traceback.print_exc(file=sys.stdout)
         return "traceback", None
     finally:
         os.close(null)
     return "ok", status
+
+
+def debugged(prog, path: str, index: int, null: int) -> int:
+    """The same program under the stepping engine (its own handling of stops and faults):
+    a few steps, then runs to each transition and to the end, then back to the start."""
+    from kernel_model.debugger import DebugSession
+    from kernel_model.system import RunOptions
+
+    s = DebugSession.create(prog, [path], RunOptions(seed=index, max_insns=50_000, timeout=3,
+                                                     memory_limit=64 << 20, stdin_fd=null,
+                                                     clock="frozen:1700000000"))
+    for command in [s.step] * 20 + [s.run_to_transition] * 10 + [s.cont] * 3:
+        if s.system.process.exited:
+            break
+        command()
+    for _ in range(5):
+        s.reverse_step()
+    return s.system.process.status if s.system.process.exited else 0
 
 
 def main(argv: list[str]) -> int:
