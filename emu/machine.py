@@ -186,6 +186,12 @@ class Machine:
                 return
         raise MemoryFault(addr, len(data), True)
 
+    def flush_tlb(self) -> None:
+        """Forget every cached translation. Unicorn 2.1.4 caches one for a page whose
+        protection a ranged hook (hook_protected) has just refused, so the same access
+        would get through the next time (measured on the GDT page)."""
+        self.uc.ctl(unicorn.UC_CTL_TLB_FLUSH, unicorn.UC_CTL_IO_WRITE)
+
     def unmap(self, addr: int, size: int) -> None:
         self.uc.mem_unmap(addr, size)
 

@@ -170,6 +170,7 @@ class System:
         # A fault seen inside an instruction hook, which cannot stop the CPU at the
         # instruction: (signal, the saved context or pc to go back to).
         self._early: tuple | None = None
+        self._refused_gdt = False  # the TLB must be flushed before the guest goes on
 
     def _watch_vdso(self) -> None:
         """Hooks only a trace needs: calls into user-mode kernel code (vDSO, native vsyscall
@@ -281,6 +282,9 @@ class System:
         self._vsyscall_fetch = None
         self._early = None
         self.kernel.halted = False
+        if self._refused_gdt:
+            self._refused_gdt = False
+            self.machine.flush_tlb()  # else the refused access would pass next time
         if cause is not None and cause[0] == "fault":
             if self.counter is not None:
                 self.counter.retract_from(self.machine.pc)
@@ -351,6 +355,7 @@ class System:
             # The kernel's page (the CPU's descriptor reads were let through before this
             # hook): the guest's own access faults as a user access to a kernel address.
             self._fault = (signals.SIGSEGV, signals.SEGV_MAPERR, addr)
+            self._refused_gdt = True
             return False
         if self.arch.bits == 64 and (1 << 47) <= addr < (1 << 64) - (1 << 47):
             # Unicorn's default TLB reports an address cut to 52 bits: a canonical kernel

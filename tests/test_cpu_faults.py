@@ -84,6 +84,68 @@ def test_guest_cannot_read_the_gdt_page():
     assert native_status(source, 64) in (None, 139)
 
 
+def test_gdt_page_stays_unreadable_after_a_handler_returns():
+    """Unicorn caches a translation for the page after refusing an access: without a flush
+    the second read from a SIGSEGV handler's return went through (found by the fuzz test,
+    as a step back that diverged). Each of three reads must fault."""
+    source = f"""bits 64
+section .data
+count:  dq 0
+act:    dq handler, 0x04000004, restorer, 0
+section .text
+global _start
+_start:
+    mov eax, 13
+    mov edi, 11
+    lea rsi, [rel act]
+    xor edx, edx
+    mov r10d, 8
+    syscall
+    mov rdi, {GDT64:#x}
+    mov rax, [rdi]
+    mov rax, [rdi]
+    mov rax, [rdi]
+    mov rdi, [rel count]
+    mov eax, 60
+    syscall
+handler:
+    inc qword [rel count]
+    add qword [rdx + {40 + 128}], 3     ; uc_mcontext.rip: past the 3-byte load
+    ret
+restorer:
+    mov eax, 15
+    syscall
+"""
+    run = run_guest("gdt3.s", source=source)
+    assert run.status == 3
+    assert native_status(source, 64) in (None, 3)
+
+
+def test_stepping_back_over_a_gdt_fault_replays_the_fault(tmp_path):
+    """The stepping engine replays user code from a saved state: the replayed read of the
+    GDT page must fault again (it went through from Unicorn's stale translation, and the
+    step back failed with ReplayDiverged)."""
+    from emu.program import load_program
+    from kernel_model.debugger import DebugSession
+    from kernel_model.system import RunOptions
+
+    path = tmp_path / "gdtback.s"
+    path.write_text(guest64(f"""    mov rdi, {GDT64:#x}
+    nop
+    mov rax, [rdi]"""))
+    s = DebugSession.create(load_program(str(path)), [str(path)], RunOptions(seed=1))
+
+    def to_the_end():
+        stops = [s.cont() for _ in range(3) if not s.system.process.exited]
+        assert s.system.process.status == 139, stops
+
+    to_the_end()
+    for _ in range(3):
+        s.reverse_step()
+    assert not s.system.process.exited
+    to_the_end()
+
+
 def test_i386_guest_cannot_read_the_gdt_page_even_after_loading_a_segment():
     source = guest32(f"""    mov ax, 0x2b
     mov ds, ax
