@@ -37,9 +37,12 @@ def test_random_guests_never_break_the_host():
                             f"with {signal.Signals(-rc).name}")
         bad = [ln for ln in done if not ln.startswith("OK ")
                or not 0 <= int(ln.split()[2]) <= 255]
-        failures += [f"{ln} (seed {SEED})" for ln in bad]
-        if bad:
-            failures.append("\n".join(lines[-40:]))
+        for ln in bad:
+            index = ln.split()[1]
+            start = lines.index(f"START {index}")
+            end = lines.index(ln)
+            failures.append(f"program {index} (seed {SEED}; python tests/fuzz_guests.py "
+                            f"{SEED} {index} 1):\n" + "\n".join(lines[start + 1:end + 1]))
         if rc >= 0:
             assert len(done) == count, lines[-20:]
     assert not failures, "\n".join(failures)
