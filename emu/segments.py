@@ -15,8 +15,6 @@ import struct
 from contextlib import contextmanager
 from functools import lru_cache
 
-import capstone
-from capstone import x86_const as CX
 from unicorn import x86_const as X
 
 from emu.machine import PAGE, PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE, Machine, MemoryFault
@@ -135,18 +133,19 @@ class Gdt:
         Linux's CPU makes through the kernel mapping, rather than one of the instruction's
         own memory operands, which on Linux faults (the page is not a user page)."""
         m = self.machine
+        CX, loads, stack_users, segment_regs = _tables()
         try:
             code = m.read(pc, 15)
         except MemoryFault:
             return False
         # The whole list: capstone frees its buffer (the operands) when the generator ends.
         insn = next(iter(list(_cs(m.arch.bits).disasm(code, pc, 1))), None)
-        if insn is None or insn.id not in _SEGMENT_LOADS:
+        if insn is None or insn.id not in loads:
             return False
         if insn.id in (CX.X86_INS_CALL, CX.X86_INS_JMP) and not _far_indirect(insn):
             return False
         if insn.id in (CX.X86_INS_MOV, CX.X86_INS_POP) and not any(
-                op.type == CX.X86_OP_REG and op.reg in _SEGMENT_REGS for op in insn.operands):
+                op.type == CX.X86_OP_REG and op.reg in segment_regs for op in insn.operands):
             return False
         end = addr + size
         for op in insn.operands:
@@ -154,13 +153,14 @@ class Gdt:
                 ea = self._effective_address(insn, op.mem)
                 if ea < end and addr < ea + 16:
                     return False
-        if insn.id in _STACK_USERS or insn.id == CX.X86_INS_CALL:
+        if insn.id in stack_users or insn.id == CX.X86_INS_CALL:
             sp = m.sp
             if sp - 32 < end and addr < sp + 48:
                 return False
         return True
 
     def _effective_address(self, insn, mem) -> int:
+        CX = _tables()[0]
         m = self.machine
         mask = (1 << m.arch.bits) - 1
         ea = mem.disp
@@ -183,32 +183,39 @@ class Gdt:
         return ((d >> 16) & 0xFFFFFF) | (((d >> 56) & 0xFF) << 24)
 
 
-# Instructions that make the CPU read a descriptor: segment-register loads, far transfers,
-# and the descriptor queries user mode may make (lar, lsl, verr, verw).
-_SEGMENT_LOADS = {CX.X86_INS_CALL, CX.X86_INS_JMP, CX.X86_INS_MOV, CX.X86_INS_POP,
-                  CX.X86_INS_LDS, CX.X86_INS_LES, CX.X86_INS_LFS, CX.X86_INS_LGS,
-                  CX.X86_INS_LSS, CX.X86_INS_LCALL,
-                  CX.X86_INS_LJMP, CX.X86_INS_RETF, CX.X86_INS_RETFQ, CX.X86_INS_IRET,
-                  CX.X86_INS_IRETD, CX.X86_INS_IRETQ, CX.X86_INS_LAR, CX.X86_INS_LSL,
-                  CX.X86_INS_VERR, CX.X86_INS_VERW}
-# Of those, the ones that also read or write the stack (its bytes are the guest's own).
-_STACK_USERS = {CX.X86_INS_POP, CX.X86_INS_LCALL, CX.X86_INS_RETF, CX.X86_INS_RETFQ,
-                CX.X86_INS_IRET, CX.X86_INS_IRETD, CX.X86_INS_IRETQ}
-_SEGMENT_REGS = {CX.X86_REG_CS, CX.X86_REG_DS, CX.X86_REG_ES, CX.X86_REG_FS, CX.X86_REG_GS,
-                 CX.X86_REG_SS}
-
-
 def _far_indirect(insn) -> bool:
     """`call far [m]` / `jmp far [m]` (FF /3, FF /5), which capstone names call and jmp."""
     return insn.opcode[0] == 0xFF and (insn.modrm >> 3) & 7 in (3, 5)
 
 
 @lru_cache(maxsize=2)
-def _cs(bits: int) -> capstone.Cs:
+def _cs(bits: int):
+    import capstone  # only when the guest touches the GDT page: not on every run's startup
+
     cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64 if bits == 64 else
                      capstone.CS_MODE_32)
     cs.detail = True
     return cs
+
+
+@lru_cache(maxsize=1)
+def _tables():
+    from capstone import x86_const as CX
+
+    # Instructions that make the CPU read a descriptor: segment-register loads, far transfers,
+    # and the descriptor queries user mode may make (lar, lsl, verr, verw).
+    loads = {CX.X86_INS_CALL, CX.X86_INS_JMP, CX.X86_INS_MOV, CX.X86_INS_POP,
+                      CX.X86_INS_LDS, CX.X86_INS_LES, CX.X86_INS_LFS, CX.X86_INS_LGS,
+                      CX.X86_INS_LSS, CX.X86_INS_LCALL,
+                      CX.X86_INS_LJMP, CX.X86_INS_RETF, CX.X86_INS_RETFQ, CX.X86_INS_IRET,
+                      CX.X86_INS_IRETD, CX.X86_INS_IRETQ, CX.X86_INS_LAR, CX.X86_INS_LSL,
+                      CX.X86_INS_VERR, CX.X86_INS_VERW}
+    # Of those, the ones that also read or write the stack (its bytes are the guest's own).
+    stack_users = {CX.X86_INS_POP, CX.X86_INS_LCALL, CX.X86_INS_RETF, CX.X86_INS_RETFQ,
+                    CX.X86_INS_IRET, CX.X86_INS_IRETD, CX.X86_INS_IRETQ}
+    segment_regs = {CX.X86_REG_CS, CX.X86_REG_DS, CX.X86_REG_ES, CX.X86_REG_FS, CX.X86_REG_GS,
+                     CX.X86_REG_SS}
+    return CX, loads, stack_users, segment_regs
 
 
 def _uc_reg(name: str) -> int:
