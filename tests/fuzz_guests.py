@@ -20,6 +20,7 @@ import random
 import struct
 import sys
 import tempfile
+import threading
 import traceback
 
 GDT = {64: 0x7FFFFFFFF000, 32: 0xFFFFE000}
@@ -296,21 +297,38 @@ def debugged(prog, path: str, index: int, null: int) -> int:
     from kernel_model.debugger import DebugSession
     from kernel_model.system import RunOptions
 
-    s = DebugSession.create(prog, [path], RunOptions(seed=index, max_insns=50_000, timeout=3,
-                                                     memory_limit=64 << 20, stdin_fd=null,
+    s = DebugSession.create(prog, [path], RunOptions(seed=index, memory_limit=64 << 20,
+                                                     stdin_fd=null,
                                                      clock="frozen:1700000000"))
-    for command in [s.step] * 20 + [s.run_to_transition] * 10 + [s.cont] * 3:
-        if s.system.process.exited:
-            break
-        command()
-    for _ in range(5):
-        s.reverse_step()
-    return s.system.process.status if s.system.process.exited else 0
+    try:
+        commands = [s.step] * 20 + [s.run_to_transition] * 10 + [s.cont] * 3
+        commands += [s.reverse_step] * 5
+        for command in commands:
+            if s.system.process.exited and command != s.reverse_step:
+                continue
+            # The session has no instruction or time limit: a looping guest is stopped
+            # the way the screen's Esc does.
+            timer = threading.Timer(2.0, s.interrupt)
+            timer.start()
+            try:
+                command()
+            finally:
+                timer.cancel()
+        return s.system.process.status if s.system.process.exited else 0
+    finally:
+        s.close()
 
 
 def main(argv: list[str]) -> int:
     seed, first, count = (int(a) for a in argv[:3])
     bad = 0
+
+    def thread_failed(args):  # an exception in a host thread (the kernel's timer) counts
+        traceback.print_exception(args.exc_type, args.exc_value, args.exc_traceback,
+                                  file=sys.stdout)
+        print("TRACEBACK in a thread", flush=True)
+
+    threading.excepthook = thread_failed
     with tempfile.TemporaryDirectory(prefix="syscall-lab-fuzz-") as workdir:
         for i in range(first, first + count):
             print(f"START {i}", flush=True)

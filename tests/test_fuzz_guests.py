@@ -43,6 +43,8 @@ def test_random_guests_never_break_the_host():
             end = lines.index(ln)
             failures.append(f"program {index} (seed {SEED}; python tests/fuzz_guests.py "
                             f"{SEED} {index} 1):\n" + "\n".join(lines[start + 1:end + 1]))
+        if any(ln == "TRACEBACK in a thread" for ln in lines):
+            failures.append("an exception in a host thread:\n" + "\n".join(lines[-30:]))
         if rc >= 0:
             assert len(done) == count, lines[-20:]
     assert not failures, "\n".join(failures)
