@@ -303,6 +303,9 @@ class System:
             # icebp (int1): a #DB trap, reported after the instruction (exc_debug_user).
             m.pc = pc + length
             return signals.SIGTRAP, signals.TRAP_BRKPT, pc + length
+        if op[:1] == b"\xcd":
+            # `int 6`, which Unicorn reports as the #UD itself: the gate is DPL 0, so #GP.
+            return signals.SIGSEGV, signals.SI_KERNEL, 0
         if op[:2] == b"\x0f\x33" or (op[:2] == b"\x0f\x07" and self.arch.bits == 64):
             # rdpmc with CR4.PCE clear, sysret at CPL 3: #GP (sysret in 32-bit code stays a
             # #UD on Intel).
@@ -346,9 +349,31 @@ class System:
                 uc.emu_stop()
             return
         pc = self.machine.pc
+        if intno in _KERNEL_ONLY_VECTORS and self._software_int(intno, pc):
+            # `int N` through a gate user mode may not use (DPL 0: only int3, into and
+            # int 0x80 have DPL 3): #GP at the `int`, where Unicorn reports the vector
+            # itself, past the instruction, as if the CPU had raised it.
+            self._early = ((signals.SIGSEGV, signals.SI_KERNEL, 0), pc - 2)
+            uc.emu_stop()
+            return
         fault = signals.exception_signal(intno, pc)
         self._fault = fault
         uc.emu_stop()
+
+    def _software_int(self, intno: int, pc: int) -> bool:
+        """Whether Unicorn stopped just past an `int N` for this vector, rather than at an
+        instruction that raised it (a divide, for #DE)."""
+        try:
+            before = self.machine.read(pc - 2, 2)
+        except MemoryFault:
+            return False
+        if before != bytes([0xCD, intno]):
+            return False
+        if intno == 0:
+            op, _length = _opcode(self.machine, pc)
+            if op[:1] in (b"\xf6", b"\xf7") and len(op) > 1 and (op[1] >> 3) & 7 in (6, 7):
+                return False  # a div/idiv right after the bytes: its own #DE
+        return True
 
     def _on_bad_memory(self, uc, access: int, addr: int, size: int, value: int, _ud) -> bool:
         if self.gdt.holds(addr):
@@ -479,6 +504,9 @@ class _KernelTimer:
                 return
 
 
+# Vectors the CPU raises that exception_signal maps to something other than SIGSEGV: an
+# `int N` naming one of them is the #GP of a DPL-0 gate instead.
+_KERNEL_ONLY_VECTORS = frozenset({0, 1, 6, 16, 19})
 _PREFIXES = frozenset(b"\x66\x67\xf2\xf3\x2e\x36\x3e\x26\x64\x65\xf0")
 
 

@@ -260,6 +260,28 @@ def test_sysret_in_32_bit_code_stays_sigill():
     assert native_status(source, 32) in (None, 132)
 
 
+@pytest.mark.parametrize("vector, status", [(0, 139), (1, 139), (6, 139), (3, 133),
+                                            (4, 139), (0x2E, 139)])
+def test_int_n_through_a_kernel_only_gate_is_a_gp(vector, status):
+    """`int 0`, `int 1`, `int 6`: Linux's gates for those vectors have DPL 0, so the
+    instruction is a #GP (SIGSEGV), not the divide error, debug trap or #UD Unicorn
+    reported (found comparing fuzz programs with native runs)."""
+    source = guest64(f"    db 0xcd, {vector:#x}")
+    run = run_guest("intn.s", source=source)
+    assert run.status == status
+    assert native_status(source, 64) in (None, status)
+
+
+def test_divide_error_after_int0_bytes_stays_sigfpe():
+    source = guest64("""    xor edx, edx
+    xor ecx, ecx
+    jmp div
+    db 0xcd, 0x00
+div:
+    div ecx""")
+    assert run_guest("div.s", source=source).status == 136
+
+
 def test_in_stops_before_the_rest_of_its_block_runs():
     """Unicorn stops only at the end of a translated block: the exit syscall after the `in`
     must not run, and a handler sees the registers as they were at the `in`."""
