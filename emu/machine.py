@@ -107,6 +107,7 @@ class Machine:
         weakref.finalize(self.uc, self.backing.release_all)
         self._callbacks: dict[int, object] = {}  # ctypes hooks: handle -> its callback
         self.after_run: list = []  # called with no argument after every emu_start returns
+        self.running = False  # inside emu_start (else: the host itself is at work)
 
     # -- registers ---------------------------------------------------------------
     def reg(self, reg_id: int) -> int:
@@ -214,6 +215,12 @@ class Machine:
         if host is None:
             raise MemoryFault(addr, len(data), True)
         ctypes.memmove(host, data, len(data))
+
+    def flush_tlb(self) -> None:
+        """Forget every cached translation. Unicorn 2.1.4 caches one for a page whose
+        protection a ranged hook (hook_protected) has just refused, so the same access
+        would get through the next time (measured on the GDT page)."""
+        self.uc.ctl(unicorn.UC_CTL_TLB_FLUSH, unicorn.UC_CTL_IO_WRITE)
 
     def unmap(self, addr: int, size: int) -> None:
         # Unicorn splits a mem_map_ptr region without copying; the host pages go back now.
@@ -373,6 +380,22 @@ class Machine:
         """callback(uc, access, addr, size, value, user_data) -> bool on an invalid access."""
         self._hooks.append(self.uc.hook_add(unicorn.UC_HOOK_MEM_INVALID, callback))
 
+    def hook_protected(self, callback, begin: int, end: int) -> None:
+        """callback(uc, access, addr, size, value, user_data) -> bool on a read or write that
+        the protection of [begin, end] refuses: True lets it happen. Added before the hook
+        of hook_bad_memory, which then sees the access only when this one refuses it."""
+        self._hooks.append(self.uc.hook_add(
+            unicorn.UC_HOOK_MEM_READ_PROT | unicorn.UC_HOOK_MEM_WRITE_PROT, callback, None,
+            begin, end))
+
+    def hook_ports(self, callback) -> None:
+        """callback(uc, port, size, [value,] user_data) on `in` and `out` (and their string
+        forms), which Unicorn runs at any privilege level; the pc is the instruction's.
+        Stopping from here ends the run only at the end of the translated block."""
+        for insn in (X.UC_X86_INS_IN, X.UC_X86_INS_OUT):
+            self._hooks.append(self.uc.hook_add(unicorn.UC_HOOK_INSN, callback, None, 1, 0,
+                                                insn))
+
     def hook_bad_instruction(self, callback) -> None:
         self._hooks.append(self.uc.hook_add(unicorn.UC_HOOK_INSN_INVALID, callback))
 
@@ -444,6 +467,7 @@ class Machine:
     def run(self, begin: int, until: int = 0, count: int = 0, timeout_us: int = 0) -> Stop:
         """Run from `begin` until a hook stops the CPU, `until` is reached, `count`
         instructions have run, or Unicorn reports an error."""
+        self.running = True
         try:
             self.uc.emu_start(begin, until if until else (1 << 64) - 1, timeout_us, count)
         except UcError as e:
@@ -456,6 +480,8 @@ class Machine:
             stop = Stop("error", e.errno, str(e))
         else:
             stop = Stop("done")
+        finally:
+            self.running = False
         for callback in self.after_run:
             callback()
         return stop

@@ -76,6 +76,9 @@ class Kernel:
         # None when no vDSO is mapped (Linux then returns to a bogus address).
         self.sysenter_landing_pad: int | None = None
         self.notes: list[str] = []
+        # Set when an earlier instruction of the block being run has faulted (System._early):
+        # the CPU goes on to the block's end, but no trap after the fault may be serviced.
+        self.halted = False
         # Called when the first listener attaches: the system adds the hooks that only a
         # trace needs (the vDSO watcher), so an untraced run has none.
         self.on_first_listener: Callable | None = None
@@ -117,6 +120,8 @@ class Kernel:
     # -- entry paths ----------------------------------------------------------------
     def _on_syscall(self, uc, _user_data) -> None:
         """x86-64 `syscall`: rcx <- next rip, r11 <- rflags, then sys_call_table[rax]."""
+        if self.halted:
+            return
         m = self.machine
         # In Unicorn's syscall hook rip is still the `syscall` instruction; Unicorn adds its
         # length after the hook returns (see resume_at).
@@ -195,6 +200,8 @@ class Kernel:
     def _on_sysenter(self, uc, _user_data) -> None:
         """i386 `sysenter` (Intel, via __kernel_vsyscall): the kernel takes the user stack
         from ebp, arg6 from [ebp], and returns to the vDSO's landing pad, not to the caller."""
+        if self.halted:
+            return
         m = self.machine
         vals = m.regs(_I386_IN)
         nr = I386_ABI.signed(vals[0])

@@ -46,6 +46,9 @@ class Process:
     gs_base: int = 0
     exit_code: int | None = None  # set by exit/exit_group
     killed_by: int | None = None  # set when a signal's default action ended it
+    # Set when a stop signal stopped it: alone, with no job control in the model, nothing
+    # could ever continue it, so the run ends there (System.finish says so).
+    stopped_by: int | None = None
     fds: object = None  # kernel_model.files.FdTable, set up by the system
     rlimits: dict[int, tuple[int, int]] = field(default_factory=dict)
     symbols: dict[int, str] = field(default_factory=dict)
@@ -62,11 +65,14 @@ class Process:
 
     @property
     def exited(self) -> bool:
-        return self.exit_code is not None or self.killed_by is not None
+        return (self.exit_code is not None or self.killed_by is not None
+                or self.stopped_by is not None)
 
     @property
     def status(self) -> int:
         """What a shell's $? shows."""
         if self.killed_by is not None:
             return 128 + self.killed_by
+        if self.stopped_by is not None:
+            return 128 + self.stopped_by  # what bash's $? shows for a stopped job
         return (self.exit_code or 0) & 0xFF

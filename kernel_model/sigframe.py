@@ -221,7 +221,8 @@ def _setup_rt_frame_ia32(system, signo, code, addr, ka, info, blocked) -> None:
         if restorer is None:
             restorer = frame + RT32_RETCODE
     ss_sp, ss_flags, ss_size = _saved_altstack(process)
-    head = struct.pack("<IiII", restorer, signo, frame + RT32_INFO, frame + RT32_UC)
+    head = struct.pack("<IiII", restorer & 0xFFFFFFFF, signo, (frame + RT32_INFO) & 0xFFFFFFFF,
+                       (frame + RT32_UC) & 0xFFFFFFFF)
     uc = (struct.pack("<II", UC_FP_XSTATE, 0)
           + STACK_T_32.pack(ss_sp & 0xFFFFFFFF, _s32(ss_flags), ss_size & 0xFFFFFFFF)
           + _sigcontext_32(system, regs, blocked & 0xFFFFFFFF)
@@ -245,7 +246,9 @@ def _setup_frame_ia32(system, signo, ka, blocked) -> None:
         restorer = _vdso_symbol(system, "__kernel_sigreturn")
         if restorer is None:
             restorer = frame + SF32_RETCODE  # Linux's own fallback when there is no vDSO
-    data = (struct.pack("<Ii", restorer, signo)
+    # ptr_to_compat(): the 32-bit frame's pointers are truncated (a frame at the top of
+    # the address space is refused when written, below).
+    data = (struct.pack("<Ii", restorer & 0xFFFFFFFF, signo)
             + _sigcontext_32(system, regs, blocked & 0xFFFFFFFF)
             + bytes(FPSTATE_32_SIZE)  # fpstate_unused: kept so extramask stays at +720
             + struct.pack("<I", (blocked >> 32) & 0xFFFFFFFF)
@@ -260,7 +263,7 @@ def _enter_ia32_handler(system, frame, handler, signo, edx, ecx) -> None:
     m = system.machine
     for seg in ("ds", "es"):
         if _seg(m, seg) != USER_DS:
-            _load_segment(m, seg, USER_DS)
+            _load_segment(system, seg, USER_DS)
     m.set_regs((X.UC_X86_REG_EAX, X.UC_X86_REG_EDX, X.UC_X86_REG_ECX, X.UC_X86_REG_EIP,
                 X.UC_X86_REG_ESP), (signo, edx, ecx, handler, frame))
 
@@ -560,7 +563,7 @@ def _restore_sigcontext_32(system, data: bytes) -> None:
         for seg in ("gs", "fs", "ds", "es"):
             sel = _fixup_rpl(sc[seg] & 0xFFFF)
             if sel != _seg(m, seg):
-                _load_segment(m, seg, sel)
+                _load_segment(system, seg, sel)
     # cs | 3 and ss | 3: left as they are (see _rt_sigreturn_64).
 
 
@@ -576,13 +579,15 @@ def _fixup_rpl(sel: int) -> int:
     return sel if sel <= 3 else sel | 3
 
 
-def _load_segment(m, seg: str, sel: int) -> None:
+def _load_segment(system, seg: str, sel: int) -> None:
     """loadsegment(): a selector the CPU refuses loads as null instead (the kernel's
-    exception fixup)."""
-    try:
-        m.uc.reg_write(_SEGS[seg], sel)
-    except UcError:
-        m.uc.reg_write(_SEGS[seg], 0)
+    exception fixup). The descriptor reads are the kernel's own (Gdt.kernel_access)."""
+    m = system.machine
+    with system.gdt.kernel_access():
+        try:
+            m.uc.reg_write(_SEGS[seg], sel)
+        except UcError:
+            m.uc.reg_write(_SEGS[seg], 0)
 
 
 def _restore_altstack(process, sp: int, ss_sp: int, ss_flags: int, ss_size: int) -> None:

@@ -21,6 +21,8 @@ TRAP_BRKPT = 1
 SIG_DFL, SIG_IGN = 0, 1
 # Signals whose default action is to do nothing (kernel/signal.c: SIG_KERNEL_IGNORE_MASK).
 DEFAULT_IGNORED = {SIGCHLD, SIGURG, SIGWINCH, SIGCONT}
+# Signals whose default action is to stop the process (SIG_KERNEL_STOP_MASK).
+DEFAULT_STOP = {SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU}
 
 
 def name(signo: int) -> str:
@@ -113,6 +115,9 @@ class SignalState:
         synchronous = info.get("synchronous", True)
         if handler == SIG_IGN and signo not in (SIGKILL, SIGSTOP) and not synchronous:
             kind = "ignored"
+        elif signo == SIGSTOP or (handler == SIG_DFL and signo in DEFAULT_STOP
+                                  and not synchronous):
+            kind = "stopped"
         elif handler in (SIG_DFL, SIG_IGN) or signo in (SIGKILL, SIGSTOP) or (
                 blocked and synchronous):
             # A fault with the handler ignored or blocked still kills (force_sig_fault).
@@ -123,5 +128,7 @@ class SignalState:
                                                 addr, pc, handler, kind, text))
         if kind == "killed":
             process.killed_by = signo
+        elif kind == "stopped":
+            process.stopped_by = signo
         elif kind == "handler":
             sigframe.setup_frame(self.system, signo, code, addr, action, info)

@@ -20,23 +20,22 @@ from unicorn import x86_const as X
 from emu.arch import Arch
 from emu.counter import InstructionCounter
 from emu.elf import ElfImage
-from emu.machine import PAGE, PROT_READ, PROT_WRITE, Machine, page_down
+from emu.machine import PAGE, PROT_READ, PROT_WRITE, Machine, MemoryFault, page_down
 from emu.segments import Gdt
 from kernel_model import exec as binfmt
 from kernel_model import signals, vsyscall
 from kernel_model.clock import Clock, KnownCount
 from kernel_model.eras import DEFAULT_ERA, era_named
-from kernel_model.events import ProcessExited, ProcessStarted, RunStopped
+from kernel_model.events import KernelNote, ProcessExited, ProcessStarted, RunStopped
 from kernel_model.kernel import Kernel
 from kernel_model.mm import DEFAULT_MEMORY_LIMIT, Mm, OutOfMemory
 from kernel_model.process import Process
 from kernel_model.wait import RunLimit, Waiter
 
-# Where the kernel model keeps the GDT and its return-to-user trampoline: x86-64's
-# cpu_entry_area, and for i386 processes the page above their 4 GiB - 8 KiB address space.
 # The GDT and the kernel model's return-to-user trampoline: in the last page below the
 # 64-bit non-canonical hole (TASK_SIZE_MAX: no user mapping may go there), and for i386
-# processes in the page above their 4 GiB - 8 KiB address space.
+# processes in the page above their 4 GiB - 8 KiB address space. User mode cannot touch it
+# (emu/segments.py, Gdt.cpu_access).
 GDT_ADDR = {64: 0x7FFFFFFFF000, 32: 0xFFFFE000}
 TICK_US = 4000  # HZ=250: how often the timer thread refreshes the clock data user mode reads
 
@@ -159,7 +158,10 @@ class System:
         self.process.auxv = auxv
         self.entry = (image.entry + bias) & arch.mask
         if self.exec_failure is None:
-            self.gdt.enter_user_mode(self.entry, sp)
+            # The iret into user mode runs from a page no mapping holds yet (i386: the last
+            # one, above the process's 4 GiB - 8 KiB).
+            scratch = self.mm.find_free(PAGE) if arch.bits == 64 else 0xFFFFF000
+            self.gdt.enter_user_mode(self.entry, sp, scratch)
         else:
             self.process.killed_by = signals.SIGSEGV
         self._zero_registers(sp)
@@ -170,6 +172,9 @@ class System:
         self.machine.hook_interrupt(self._on_interrupt)
         self.machine.hook_bad_memory(self._on_bad_memory)
         self.machine.hook_bad_instruction(self._on_bad_instruction)
+        self.machine.hook_ports(self._on_port)
+        if arch.bits == 32:
+            self.machine.hook_syscall(self._on_syscall32)
         hooked = self.clock.virtual and options.count_hook
         self.counter = InstructionCounter(self.machine, options.max_insns) \
             if options.max_insns is not None or hooked else None
@@ -185,6 +190,10 @@ class System:
         self.kernel.on_first_listener = self._watch_vdso
         self._fault: tuple[int, int, int] | None = None  # (signo, code, addr)
         self._vsyscall_fetch: int | None = None  # a fetch that faulted in the vsyscall page
+        # A fault seen inside an instruction hook, which cannot stop the CPU at the
+        # instruction: (signal, the saved context or pc to go back to).
+        self._early: tuple | None = None
+        self._refused_gdt = False  # the TLB must be flushed before the guest goes on
 
     def _watch_vdso(self) -> None:
         """Hooks only a trace needs: calls into user-mode kernel code (vDSO, native vsyscall
@@ -259,6 +268,15 @@ class System:
 
     def finish(self) -> int:
         p = self.process
+        if p.stopped_by is not None:
+            # Linux leaves the process stopped, alive; strace says this, the shell "Stopped"
+            # with $? 128+N. Alone and without job control, the model can only end here.
+            name = signals.name(p.stopped_by)
+            self.kernel.emit(RunStopped("stopped", self.machine.pc, f"--- stopped by {name} ---"))
+            self.limit_reason = (f"stopped by {name} (the model has no job control: SIGCONT "
+                                 "from another process would continue it)")
+            p.fds.close_all()
+            return p.status
         if p.killed_by is not None:
             text = f"+++ killed by {signals.name(p.killed_by)} +++"
             self.kernel.emit(ProcessExited(p.status, None, p.killed_by, text))
@@ -269,12 +287,23 @@ class System:
         return p.status
 
     # -- faults ------------------------------------------------------------------
+    def fault_pending(self) -> bool:
+        """Whether an instruction hook saw a fault the CPU ran past (see _on_port)."""
+        return self._early is not None
+
     def take_stop_cause(self, stop) -> tuple | None:
         """Why the last emu_start stopped, if the guest caused it, and forget it:
         ("vsyscall", address) for a fetch in the vsyscall page the kernel emulates, or
         ("fault", (signo, si_code, si_addr)) for a fault that becomes a signal."""
         cause = None
-        if self._vsyscall_fetch is not None:
+        if self._early is not None:
+            fault, where = self._early
+            if isinstance(where, int):
+                self.machine.pc = where
+            else:
+                self.machine.restore_context(where)
+            cause = ("fault", fault)
+        elif self._vsyscall_fetch is not None:
             cause = ("vsyscall", self._vsyscall_fetch)
         elif self._fault is not None:
             cause = ("fault", self._fault)
@@ -282,9 +311,56 @@ class System:
             cause = ("fault", self._classify_error(stop.uc_errno))
         self._fault = None
         self._vsyscall_fetch = None
-        if cause is not None and cause[0] == "fault" and self.counter is not None:
-            self.counter.retract_from(self.machine.pc)
+        self._early = None
+        self.kernel.halted = False
+        if self._refused_gdt:
+            self._refused_gdt = False
+            self.machine.flush_tlb()  # else the refused access would pass next time
+        if cause is not None and cause[0] == "fault":
+            if self.counter is not None:
+                self.counter.retract_from(self.machine.pc)
+            cause = ("fault", self._as_linux(cause[1]))
         return cause
+
+    def _as_linux(self, fault: tuple[int, int, int]) -> tuple[int, int, int]:
+        """Unicorn's CPU raises #UD for some instructions where Linux's raises something
+        else (QEMU leaves them unimplemented): the signal Linux sends instead."""
+        if fault[0] != signals.SIGILL:
+            return fault
+        m = self.machine
+        pc = m.pc
+        op, length = _opcode(m, pc)
+        if op[:1] == b"\xf1":
+            # icebp (int1): a #DB trap, reported after the instruction (exc_debug_user).
+            m.pc = pc + length
+            return signals.SIGTRAP, signals.TRAP_BRKPT, pc + length
+        if op[:1] == b"\xcd":
+            # `int 6`, which Unicorn reports as the #UD itself: the gate is DPL 0, so #GP.
+            return signals.SIGSEGV, signals.SI_KERNEL, 0
+        if op[:2] == b"\x0f\x33" or (op[:2] == b"\x0f\x07" and self.arch.bits == 64):
+            # rdpmc with CR4.PCE clear, sysret at CPL 3: #GP (sysret in 32-bit code stays a
+            # #UD on Intel).
+            return signals.SIGSEGV, signals.SI_KERNEL, 0
+        return fault
+
+    def _on_port(self, uc, *_args) -> int:
+        """`in`/`out` in user mode with no I/O permission: #GP, SIGSEGV (Unicorn lets every
+        port through). The CPU stops only at the end of its translated block, so the
+        registers as they were at the instruction are put back (take_stop_cause)."""
+        if self._early is None:
+            self._early = ((signals.SIGSEGV, signals.SI_KERNEL, 0), self.machine.save_context())
+            self.kernel.halted = True
+        uc.emu_stop()
+        return 0
+
+    def _on_syscall32(self, uc, _user_data) -> None:
+        """`syscall` in 32-bit code: #UD on an Intel CPU, the model's (Unicorn skips it)."""
+        pc = self.machine.pc  # still the instruction's: Unicorn adds its length afterwards
+        self.kernel.emit(KernelNote("syscall in 32-bit code: an Intel CPU raises #UD (SIGILL); "
+                                    "only AMD's enter the kernel with it"))
+        if self._early is None:
+            self._early = ((signals.SIGILL, signals.ILL_ILLOPN, pc), pc)
+        uc.emu_stop()
 
     def enter_kernel(self, cause: tuple) -> None:
         """The kernel's side of a stop cause: emulate the vsyscall, or queue the signal
@@ -296,17 +372,47 @@ class System:
             self.signals.force(*detail)
 
     def _on_interrupt(self, uc, intno: int, _user_data) -> None:
+        if self._early is not None:
+            return  # after a fault in the same block (see _on_port): already stopping
         if intno == 0x80:
             self.kernel.on_int80()
             if self.process.exited:
                 uc.emu_stop()
             return
         pc = self.machine.pc
+        if intno in _KERNEL_ONLY_VECTORS and self._software_int(intno, pc):
+            # `int N` through a gate user mode may not use (DPL 0: only int3, into and
+            # int 0x80 have DPL 3): #GP at the `int`, where Unicorn reports the vector
+            # itself, past the instruction, as if the CPU had raised it.
+            self._early = ((signals.SIGSEGV, signals.SI_KERNEL, 0), pc - 2)
+            uc.emu_stop()
+            return
         fault = signals.exception_signal(intno, pc)
         self._fault = fault
         uc.emu_stop()
 
+    def _software_int(self, intno: int, pc: int) -> bool:
+        """Whether Unicorn stopped just past an `int N` for this vector, rather than at an
+        instruction that raised it (a divide, for #DE)."""
+        try:
+            before = self.machine.read(pc - 2, 2)
+        except MemoryFault:
+            return False
+        if before != bytes([0xCD, intno]):
+            return False
+        if intno == 0:
+            op, _length = _opcode(self.machine, pc)
+            if op[:1] in (b"\xf6", b"\xf7") and len(op) > 1 and (op[1] >> 3) & 7 in (6, 7):
+                return False  # a div/idiv right after the bytes: its own #DE
+        return True
+
     def _on_bad_memory(self, uc, access: int, addr: int, size: int, value: int, _ud) -> bool:
+        if self.gdt.holds(addr):
+            # The kernel's page (the CPU's descriptor reads were let through before this
+            # hook): the guest's own access faults as a user access to a kernel address.
+            self._fault = (signals.SIGSEGV, signals.SEGV_MAPERR, addr)
+            self._refused_gdt = True
+            return False
         if self.arch.bits == 64 and (1 << 47) <= addr < (1 << 64) - (1 << 47):
             # Unicorn's default TLB reports an address cut to 52 bits: a canonical kernel
             # address (bits 47-63 all set) comes back with only bits 47-51 set. Anything else
@@ -439,6 +545,29 @@ class _KernelTimer:
                 self.system.waiter.kick()
                 m.stop()
                 return
+
+
+# Vectors the CPU raises that exception_signal maps to something other than SIGSEGV: an
+# `int N` naming one of them is the #GP of a DPL-0 gate instead.
+_KERNEL_ONLY_VECTORS = frozenset({0, 1, 6, 16, 19})
+_PREFIXES = frozenset(b"\x66\x67\xf2\xf3\x2e\x36\x3e\x26\x64\x65\xf0")
+
+
+def _opcode(machine: Machine, pc: int) -> tuple[bytes, int]:
+    """The bytes at pc from the opcode on (legacy prefixes and REX skipped), and the
+    instruction's length when it is a one-byte opcode."""
+    raw = b""
+    for n in (15, PAGE - (pc & (PAGE - 1))):
+        try:
+            raw = machine.read(pc, min(n, 15))
+            break
+        except MemoryFault:
+            continue
+    i = 0
+    while i < len(raw) and (raw[i] in _PREFIXES or (
+            machine.arch.bits == 64 and 0x40 <= raw[i] <= 0x4F)):
+        i += 1
+    return raw[i:], i + 1
 
 
 def _charger(clock, bits: int):

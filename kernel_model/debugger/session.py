@@ -323,6 +323,8 @@ class DebugSession:
             return
         self._exec_regions = regions
         patterns = dict(insns.TRAPS)
+        if self.bits == 32:
+            del patterns[b"\x0f\x05"]  # not a trap in 32-bit code: a #UD (insn._make)
         patterns.update(insns.TSC_READS)
         guards = set()
         for begin, end, _prot in regions:
@@ -814,6 +816,9 @@ class DebugSession:
         p = self.system.process
         if p.killed_by is not None:
             return f"killed by {signals.name(p.killed_by)}"
+        if p.stopped_by is not None:
+            return (f"stopped by {signals.name(p.stopped_by)} (the model has no job control: "
+                    "nothing can continue it)")
         return f"exited with status {p.status}"
 
     def _syscall_name(self, kind: str) -> str | None:
@@ -1051,6 +1056,11 @@ class DebugSession:
             stop = self._run()
         finally:
             self._hook_mode = None
+        if self.system.fault_pending():
+            # A fault the CPU met before the block's end (an `in`, a 32-bit `syscall`): it
+            # came before any hook or guard the rest of the block ran into.
+            self._path = join(self._path, FAULT)
+            return "fault", self._faulted(stop)
         if self._stopped_by is not None:
             addr = self._stopped_by
             self._path = join(self._path, Hit(addr, self._hits[addr]))

@@ -114,6 +114,9 @@ def death(outcome, ctx: Context) -> list[str]:
         return [f"stopped after {outcome.instructions} instructions (the grader's limit for a "
                 f"runaway program) at {where(ctx, stop.pc, _system(outcome))}: a loop that "
                 "never ends? (check the loop's exit condition)"]
+    if stop is not None and stop.reason == "stopped":
+        return [f"the program stopped itself ({stop.text.strip('- ')}) at "
+                f"{where(ctx, stop.pc, _system(outcome))}: nothing would ever continue it"]
     if stop is not None:
         return [f"stopped after {ctx.timeout:g} s at {where(ctx, stop.pc, _system(outcome))}: "
                 "the program did not finish (an endless loop, or waiting forever?)"]
