@@ -359,7 +359,10 @@ class Kernel:
             if not self.process.mm.is_accessible(addr, 1, PROT_READ):
                 raise GuestFault
             chunk_len = min(0x1000 - (addr & 0xFFF), limit - len(out))
-            chunk = self.machine.read(addr, chunk_len)
+            try:
+                chunk = self.machine.read(addr, chunk_len)
+            except MemoryFault:  # a VMA the CPU cannot read here (the vsyscall page)
+                raise GuestFault from None
             nul = chunk.find(b"\0")
             if nul >= 0:
                 out += chunk[:nul]

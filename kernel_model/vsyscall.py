@@ -55,9 +55,20 @@ def map_page(system, mode: str) -> None:
         return
     mm.map(VSYSCALL_ADDR, VSYSCALL_SIZE, PROT_READ | PROT_EXEC, name="[vsyscall]",
            kind="vsyscall")
-    # emulate: readable (the kernel's int3 filler), never executable: calls trap.
+    # emulate: readable, never executable: calls trap.
     system.machine.protect(VSYSCALL_ADDR, VSYSCALL_SIZE, PROT_READ)
-    system.machine.write(VSYSCALL_ADDR, b"\xcc" * VSYSCALL_SIZE)
+    system.machine.write(VSYSCALL_ADDR, emulate_page())
+
+
+def emulate_page() -> bytes:
+    """What a reader sees in emulate mode: vsyscall_emu_64.S, the three entry points as real
+    syscalls (`mov $NR, %rax; syscall; ret`) that never run (the page is not executable), the
+    rest int3 filler."""
+    page = bytearray(b"\xcc" * VSYSCALL_SIZE)
+    for slot, nr in ((0, 96), (1, 201), (2, 309)):  # gettimeofday, time, getcpu (x86-64)
+        stub = b"\x48\xc7\xc0" + struct.pack("<I", nr) + b"\x0f\x05\xc3"
+        page[slot * 0x400:slot * 0x400 + len(stub)] = stub
+    return bytes(page)
 
 
 def emulate(system, address: int) -> None:

@@ -72,3 +72,27 @@ def test_machine_run_does_not_turn_a_hooks_error_into_a_stop():
         m.run(0x10000, count=1)
     m2 = Machine(X86_64)
     assert m2.run(0x20000, count=1).kind == "error"  # an unmapped fetch stays a Stop
+
+
+@pytest.mark.parametrize("mode,errno", [("xonly", 14), ("none", 14), ("emulate", 2)])
+def test_a_path_in_the_vsyscall_page_is_read_as_linux_reads_it(mode, errno):
+    """Found by the random-guest fuzz test (an internal error in the stat handler): in xonly
+    mode the page cannot be read, so a path there is EFAULT; in emulate mode the page is
+    readable and starts `mov $96, %rax`, whose zero bytes end a short path: ENOENT."""
+    from tests.conftest import run_guest
+
+    source = """bits 64
+_start:
+    mov eax, 4              ; stat(0xffffffffff600000, buf)
+    mov rdi, 0xffffffffff600000
+    lea rsi, [rel buf]
+    syscall
+    mov rdi, rax
+    neg rdi
+    mov eax, 60
+    syscall
+section .bss
+buf: resb 256
+"""
+    run = run_guest("vstat.s", source=source, vsyscall=mode)
+    assert run.status == errno
