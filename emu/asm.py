@@ -923,7 +923,7 @@ def _hint(text: str) -> str:
 def _size(n: int) -> str:
     for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
         if n >= 1 << shift:
-            return f"{n / (1 << shift):.4g} {unit}"
+            return f"{n / (1 << shift):.2f}".rstrip("0").rstrip(".") + f" {unit}"
     return f"{n} bytes"
 
 
