@@ -844,7 +844,7 @@ _STRINGS = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`(?:[^`\\]|\\.)*`
 _PREFIXES = {"rep", "repe", "repz", "repne", "repnz", "lock", "data16", "addr32"}
 _REGISTERS = set(
     "al ah ax eax rax bl bh bx ebx rbx cl ch cx ecx rcx dl dh dx edx rdx si esi rsi sil di edi "
-    "rdi dil bp ebp rbp bpl sp esp rsp spl ip eip rip cs ds es fs gs ss st cr0 cr2 cr3 cr4 dr0 "
+    "rdi dil bp ebp rbp bpl sp esp rsp spl ip eip rip cs ds es fs gs ss cr0 cr2 cr3 cr4 dr0 "
     "dr1 dr2 dr3 dr6 dr7".split()
 ) | {f"r{i}{s}" for i in range(8, 16) for s in ("", "d", "w", "b")} | {
     f"{p}mm{i}" for p in ("x", "y", "z") for i in range(32)} | {f"mm{i}" for i in range(8)} | {
