@@ -452,3 +452,11 @@ def test_times_makes_megabytes_in_bulk_and_bss_costs_no_bytes():
     limited = "_start:\n  nop\nsection .data\n  times 3000000 db 0\n"
     with pytest.raises(AsmError, match="more than the guest's memory limit"):
         assemble(limited, "t.s", max_image=1 << 20)
+
+
+def test_nasm_names_that_keystone_reads_as_registers_are_labels():
+    """NASM has no register `st` (it writes st0): `st` is a label, as a stat buffer often is."""
+    a = assemble("section .bss\nst: resb 144\nsection .text\n_start:\n  lea rsi, [rel st]\n"
+                 "  mov rdi, [st + 8]\n", "st.s")
+    assert _rip_targets(a) == [("lea", a.labels["st"])]
+    assert disasm(a)[1] == f"mov rdi, qword ptr [{a.labels['st'] + 8:#x}]"

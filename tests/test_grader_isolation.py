@@ -84,3 +84,18 @@ def test_check_survives_an_assembly_that_takes_all_memory(tmp_path):
     assert check["name"] == "assemble" and not check["passed"]
     assert "used more than" in check["results"][0]["summary"]
     assert data["score"] == 0.0 and data["runs"] == []
+
+
+def test_memory_running_out_inside_the_emulator_is_the_memory_limit(monkeypatch):
+    """A MemoryError inside the run (a tmpfs flood, a huge mapping) is the host limit at
+    work, not an emulator bug: the run fails naming the memory limit."""
+    from kernel_model.system import System
+
+    def flood(self):
+        raise MemoryError
+
+    monkeypatch.setattr(System, "run", flood)
+    report = grade(find("hello-name"), REFERENCE, seed=7, isolate=True)
+    summaries = {c.summary for r in report.runs for c in r.checks}
+    assert summaries == {"the grader stopped this run: it used more than "
+                         f"{iso.MEMORY_LIMIT / (1 << 30):g} GiB of memory"}
