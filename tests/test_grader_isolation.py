@@ -99,3 +99,55 @@ def test_memory_running_out_inside_the_emulator_is_the_memory_limit(monkeypatch)
     summaries = {c.summary for r in report.runs for c in r.checks}
     assert summaries == {"the grader stopped this run: it used more than "
                          f"{iso.MEMORY_LIMIT / (1 << 30):g} GiB of memory"}
+
+
+# A guest that writes a 64-bit call gate to the kernel code selector into the GDT page and
+# calls through it: Unicorn aborts the whole process (SIGABRT) where Linux sends SIGSEGV.
+CALL_GATE = """bits 64
+section .data
+farptr: dd 0
+        dw 0x0043                   ; GDT entry 8, RPL 3
+section .text
+_start:
+    mov rdi, 0x7ffffffff000 + 8*8
+    lea rax, [rel target]
+    mov rbx, rax
+    and rbx, 0xffff
+    mov rcx, 0x10 << 16             ; the gate's selector
+    or rbx, rcx
+    mov rcx, 0xEC00 << 32           ; present, DPL 3, a 64-bit call gate
+    or rbx, rcx
+    mov rcx, rax
+    shr rcx, 16
+    and rcx, 0xffff
+    shl rcx, 48
+    or rbx, rcx
+    mov [rdi], rbx
+    shr rax, 32
+    mov [rdi + 8], rax
+    lea rsi, [rel farptr]
+    db 0xff, 0x1e                   ; call far [rsi]
+target:
+    mov eax, 60
+    mov edi, 42
+    syscall
+"""
+
+
+def test_check_survives_a_guest_that_crashes_the_emulator(tmp_path):
+    """`check --json` prints a whole, valid report and status 1: every run failed (on a
+    syscall-lab whose emulator still aborts on the gate, 'crashed the emulator (SIGABRT)';
+    one that faults it as Linux does, a SIGSEGV), and no run is missing."""
+    src = tmp_path / "gate.s"
+    src.write_text(CALL_GATE)
+    r = cli("check", "exit-42", str(src), "--json", "--seed", "3")
+    assert r.returncode == 1, r.stderr
+    data = json.loads(r.stdout)
+    assert data["passed"] is False and data["score"] == 0.0
+    assert [run["run"] for run in data["runs"]] == [1, 2, 3]
+    (exit_check,) = [c for c in data["checks"] if c["name"] == "exit"]
+    assert len(exit_check["results"]) == 3
+    for result in exit_check["results"]:
+        assert not result["passed"]
+        assert "crashed the emulator (SIGABRT)" in result["summary"] or \
+            "SIGSEGV" in json.dumps(result)
