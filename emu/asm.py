@@ -42,7 +42,8 @@ class Assembled:
     sizes: dict[int, int] = field(default_factory=dict)  # instruction address -> length
 
 
-DEFAULT_MAX_IMAGE = 1 << 30  # the guest's default memory limit (kernel_model.mm)
+DEFAULT_MAX_IMAGE = 1 << 30
+POSITIONAL_TIMES = 100_000  # copies of a `times` line that differ by address (each made alone)  # the guest's default memory limit (kernel_model.mm)
 BASES = {64: 0x400000, 32: 0x8048000}
 SECTION_ORDER = ("text", "rodata", "data", "bss")
 SECTION_FLAGS = {"text": PF_R | PF_X, "rodata": PF_R, "data": PF_R | PF_W, "bss": PF_R | PF_W}
@@ -534,7 +535,11 @@ class _Assembler:
                     if reserve < 0:
                         raise self.error(it.line, f"{it.text.strip()}: a negative size")
                 elif it.kind == "align":
-                    a = _eval(_split_args(it.text)[0], {}, 0) if it.text else 1
+                    try:
+                        a = _eval(_split_args(it.text)[0], self._scope_names(names, labels),
+                                  here) if it.text else 1
+                    except ValueError as e:
+                        raise self.error(it.line, str(e)) from None
                     if a <= 0 or a & (a - 1):
                         raise self.error(it.line, f"alignment {a} is not a power of two")
                     if a > self.max_image:
@@ -619,6 +624,11 @@ class _Assembler:
             positional |= any(w.lower() not in _OPERAND_WORDS for w in _IDENT.findall(operands))
         if not positional:
             return first * count
+        if count > POSITIONAL_TIMES:
+            raise self.error(it.line, f"times {count} of `{it.text.strip()}`: a line whose "
+                                      "bytes depend on its address ($ or a label) is "
+                                      f"assembled copy by copy, at most {POSITIONAL_TIMES:,} "
+                                      "copies (NASM makes them all): use a smaller count")
         out = bytearray(first)
         for _ in range(count - 1):
             out += one(here + len(out))
@@ -627,6 +637,13 @@ class _Assembler:
     def _insn(self, ks: Ks, it: _Item, here: int, final: bool) -> bytes:
         """Labels are replaced by their numbers before keystone sees the line: with a symbol
         resolver keystone measures pc-relative displacements from the wrong place."""
+        if not re.match(r"[A-Za-z_]", it.text.strip()):
+            raise self.error(it.line, f"not an instruction: {it.text.strip()}")
+        if "%" in _STRINGS.sub("", it.text):
+            # keystone hangs on some `%`s and reads none as NASM does
+            raise self.error(it.line, f"`%` in an instruction: {it.text.strip()}: for NASM's "
+                                      "modulo, name the value with equ (`r equ 10 % 3`); "
+                                      "registers take no % in Intel syntax")
         bare = re.sub(r"'[^']*'|\"[^\"]*\"", "", it.text)  # `cmp al, '['` is balanced
         if bare.count("[") != bare.count("]"):
             # keystone quietly assembles `mov rax, [` into something else entirely

@@ -426,6 +426,11 @@ def test_an_address_beyond_32_bits_is_refused():
      "align 0x100000000 is larger than the guest's memory limit"),
     ("_start:\n  nop\n  times 0x7fffffff db 0\n", 3, "times 2147483647 makes 2 GiB"),
     ("_start:\n  nop\nsection .data\n  resb -1\n", 4, "a negative size"),
+    ("_start:\n  times $ mov rsi, $\n", 2, "at most 100,000 copies"),
+    ("_start:\n  nop\n  dd 1 / 0\n", 3, "division by zero in '1 / 0'"),
+    ("_start:\n  align 1 << 200\n", 2, "shift by 200"),
+    ("_start:\n  ,%\n", 2, "not an instruction: ,%"),
+    ("_start:\n  mov eax, 10 % 3\n", 2, "name the value with equ"),
 ])
 def test_impossible_sizes_and_circular_constants_fail_at_their_line(source, line, words):
     """What NASM refuses (a negative times, a constant with no value) or what could never be
