@@ -6,7 +6,9 @@ Accepted: `.text`/`.data`/`.bss`/`.rodata` (or `section .data`, `segment .data`)
 (db/dw/dd/dq, .byte/.word/.long/.quad, .ascii/.asciz/.string, .zero/.space, resb.., times,
 .align), constants (`len equ $ - msg`, `len: equ ...`, `.equ len, . - msg`, `len = . - msg`,
 `%define NAME VALUE`), character constants (`'A'`, `'abcd'`), and NASM's RIP-relative
-addressing (`[rel label]`, `default rel`/`default abs`, as NASM applies them).
+addressing (`[rel label]`, `default rel`/`default abs`, as NASM applies them); an absolute
+`[label]` in 64-bit code is absolute as in NASM (a SIB disp32), `$`, `$$`, `$0ff`, and
+ud0/ud1/rdpid/lar, which keystone lacks. No image may exceed the guest's memory limit.
 Other NASM forms (macros, %include, org, incbin, struc, extern calls) are refused with the
 line and what to write instead.
 Instructions are assembled one line at a time so each address maps back to its source line;
@@ -42,8 +44,8 @@ class Assembled:
     sizes: dict[int, int] = field(default_factory=dict)  # instruction address -> length
 
 
-DEFAULT_MAX_IMAGE = 1 << 30
-POSITIONAL_TIMES = 100_000  # copies of a `times` line that differ by address (each made alone)  # the guest's default memory limit (kernel_model.mm)
+DEFAULT_MAX_IMAGE = 1 << 30  # the guest's default memory limit (kernel_model.mm)
+POSITIONAL_TIMES = 100_000  # copies of a `times` line that differ by address (each made alone)
 BASES = {64: 0x400000, 32: 0x8048000}
 SECTION_ORDER = ("text", "rodata", "data", "bss")
 SECTION_FLAGS = {"text": PF_R | PF_X, "rodata": PF_R, "data": PF_R | PF_W, "bss": PF_R | PF_W}
