@@ -6,7 +6,9 @@ Accepted: `.text`/`.data`/`.bss`/`.rodata` (or `section .data`, `segment .data`)
 (db/dw/dd/dq, .byte/.word/.long/.quad, .ascii/.asciz/.string, .zero/.space, resb.., times,
 .align), constants (`len equ $ - msg`, `len: equ ...`, `.equ len, . - msg`, `len = . - msg`,
 `%define NAME VALUE`), character constants (`'A'`, `'abcd'`), and NASM's RIP-relative
-addressing (`[rel label]`, `default rel`/`default abs`, as NASM applies them).
+addressing (`[rel label]`, `default rel`/`default abs`, as NASM applies them); an absolute
+`[label]` in 64-bit code is absolute as in NASM (a SIB disp32), `$`, `$$`, `$0ff`, and
+ud0/ud1/rdpid/lar, which keystone lacks. No image may exceed the guest's memory limit.
 Other NASM forms (macros, %include, org, incbin, struc, extern calls) are refused with the
 line and what to write instead.
 Instructions are assembled one line at a time so each address maps back to its source line;
@@ -42,6 +44,8 @@ class Assembled:
     sizes: dict[int, int] = field(default_factory=dict)  # instruction address -> length
 
 
+DEFAULT_MAX_IMAGE = 1 << 30  # the guest's default memory limit (kernel_model.mm)
+POSITIONAL_TIMES = 100_000  # copies of a `times` line that differ by address (each made alone)
 BASES = {64: 0x400000, 32: 0x8048000}
 SECTION_ORDER = ("text", "rodata", "data", "bss")
 SECTION_FLAGS = {"text": PF_R | PF_X, "rodata": PF_R, "data": PF_R | PF_W, "bss": PF_R | PF_W}
@@ -152,6 +156,21 @@ def _unquote(s: str) -> bytes:
     return bytes(out)
 
 
+def _split_times(rest: str) -> tuple[str, str]:
+    """`times 16 - ($ - msg) db 0` is count `16 - ($ - msg)` and `db 0`: the count ends
+    where a word follows a complete operand (a number, a name, `$` or `)`) at depth 0."""
+    depth = 0
+    for m in re.finditer(r"[()]|\s+(?=[A-Za-z_.])", rest):
+        tok = m.group(0)
+        if tok == "(":
+            depth += 1
+        elif tok == ")":
+            depth -= 1
+        elif depth == 0 and re.search(r"[\w$)'\"]$", rest[:m.start()]):
+            return rest[:m.start()].strip(), rest[m.end():].strip()
+    return rest.strip(), ""
+
+
 def _eval(expr: str, names: dict[str, int], here: int) -> int:
     """NASM spellings (`0ffh`, 'a') become plain numbers, then the shared evaluator."""
     text = _nasm_numbers(expr.strip())
@@ -211,8 +230,10 @@ _NASM_UNSUPPORTED = {
 
 
 class _Assembler:
-    def __init__(self, source: str, path: str, default_bits: int):
+    def __init__(self, source: str, path: str, default_bits: int, max_image: int):
         self.path = path
+        self.max_image = max_image  # the guest's memory limit: no image may be larger
+        self._section_start = 0
         self.lines = source.splitlines()
         self.bits = default_bits
         self.items: list[_Item] = []
@@ -304,11 +325,11 @@ class _Assembler:
                 word = directive
                 rest = tail.strip()
             if word == "times":
-                m2 = re.match(r"times\s+(\S+)\s+(.*)$", line, re.I)
-                if not m2:
+                count, thing = _split_times(rest)
+                if not count or not thing:
                     raise self.error(n, "times needs a count and a directive")
-                self.items.append(_Item(n, section, "times", text=m2.group(2), label=m2.group(1),
-                                        scope=scope))
+                self.items.append(_Item(n, section, "times", text=thing, label=count,
+                                        scope=scope, rel=default_rel))
                 continue
             if word in DATA_SIZES or word in (".ascii", ".asciz", ".string"):
                 self.items.append(_Item(n, section, "data", text=line, scope=scope))
@@ -325,6 +346,31 @@ class _Assembler:
                 raise self.error(n, f"an instruction in .{section}: put code in .text")
             self.items.append(_Item(n, section, "insn", text=line, rel=default_rel, scope=scope))
         self._resolve_local_labels()
+        self._refuse_circular_constants()
+
+    def _refuse_circular_constants(self) -> None:
+        """`a equ b` with `b equ a` (or `a equ a + 1`) has no value: NASM gives 0 to the
+        first and gives up on the second after 1000 passes; here both are an error."""
+        consts = {it.label: it for it in self.items if it.kind == "const"}
+        deps = {name: {w for w in _IDENT.findall(_STRINGS.sub("", it.text)) if w in consts}
+                for name, it in consts.items()}
+        done: set[str] = set()
+
+        def visit(name: str, path: list[str]) -> None:
+            if name in path:
+                cycle = path[path.index(name):] + [name]
+                it = consts[cycle[0]]
+                chain = ", ".join(f"`{c} equ {consts[c].text.strip()}`" for c in cycle[:-1])
+                raise self.error(it.line, f"{chain}: the constant is defined in terms of "
+                                          "itself, so it has no value")
+            if name in done:
+                return
+            for d in sorted(deps[name]):
+                visit(d, path + [name])
+            done.add(name)
+
+        for name in consts:
+            visit(name, [])
 
     def _preprocessor(self, n: int, line: str) -> None:
         """NASM's single-line %define/%assign (a name for a value); the rest of its macro
@@ -457,9 +503,13 @@ class _Assembler:
             if not items:
                 continue
             start = addr
+            self._section_start = start
             data = bytearray()
+            size = 0  # .bss holds no bytes, only a size: `resb 512 << 20` costs nothing
             for it in items:
-                here = start + len(data)
+                here = start + size
+                chunk = b""
+                reserve = 0
                 if it.kind == "label":
                     if it.label in labels and final:
                         raise self.error(it.line, f"label {it.label!r} defined twice")
@@ -468,48 +518,61 @@ class _Assembler:
                         labels[it.local] = here
                 elif it.kind == "const":
                     try:
-                        labels[it.label] = _eval(it.text, {**names, **labels}, here)
+                        labels[it.label] = _eval(it.text, self._scope_names(names, labels), here)
                     except ValueError as e:
                         if final:
                             raise self.error(it.line, str(e)) from None
                         labels[it.label] = names.get(it.label, 0)
                 elif it.kind == "insn":
-                    code = self._insn(ks, it, here, final)
+                    chunk = self._insn(ks, it, here, final)
                     line_map[here] = it.line
-                    sizes[here] = len(code)
-                    data += code
+                    sizes[here] = len(chunk)
                 elif it.kind == "data":
-                    data += self._data_bytes(it, {**names, **labels}, here, final)
+                    chunk = self._data_bytes(it, self._scope_names(names, labels), here, final)
                 elif it.kind == "times":
+                    chunk = self._times(ks, it, self._scope_names(names, labels), here,
+                                        here - base, final)
+                elif it.kind == "reserve":
+                    reserve = self._reserve_size(it, self._scope_names(names, labels), here)
+                    if reserve < 0:
+                        raise self.error(it.line, f"{it.text.strip()}: a negative size")
+                elif it.kind == "align":
                     try:
-                        count = _eval(it.label, {**names, **labels}, here)
+                        a = _eval(_split_args(it.text)[0], self._scope_names(names, labels),
+                                  here) if it.text else 1
                     except ValueError as e:
                         raise self.error(it.line, str(e)) from None
-                    sub = _Item(it.line, section, "data", text=it.text)
-                    if it.text.split()[0].lower() in ("nop",):
-                        data += b"\x90" * count
-                    else:
-                        for _ in range(max(count, 0)):
-                            data += self._data_bytes(sub, {**names, **labels}, start + len(data),
-                                                     final)
-                elif it.kind == "reserve":
-                    size = self._reserve_size(it, {**names, **labels}, here)
-                    data += bytes(size)
-                elif it.kind == "align":
-                    a = _eval(_split_args(it.text)[0], {}, 0) if it.text else 1
-                    if a & (a - 1):
+                    if a <= 0 or a & (a - 1):
                         raise self.error(it.line, f"alignment {a} is not a power of two")
+                    if a > self.max_image:
+                        raise self.error(it.line, f"align {a:#x} is larger than the guest's "
+                                                  f"memory limit ({_size(self.max_image)})")
                     pad = (-here) % a
-                    data += (b"\x90" if section == "text" else b"\0") * pad
+                    if section == "text":
+                        chunk = b"\x90" * pad
+                    else:
+                        reserve = pad
+                end = here + len(chunk) + reserve
+                if end - base > self.max_image:
+                    raise self.error(it.line, f"the program would take {_size(end - base)}, "
+                                              "more than the guest's memory limit "
+                                              f"({_size(self.max_image)})")
+                if section == "bss":
+                    size += len(chunk) + reserve  # NASM: data in .bss is only reserved space
+                else:
+                    data += chunk
+                    if reserve:
+                        data += bytes(reserve)
+                    size = len(data)
             if section == "bss":
                 if segments and segments[-1].flags == SECTION_FLAGS["data"] and \
                         segments[-1].vaddr + segments[-1].memsz == start:
                     last = segments[-1]
-                    segments[-1] = OutSegment(last.vaddr, last.data, last.memsz + len(data),
+                    segments[-1] = OutSegment(last.vaddr, last.data, last.memsz + size,
                                               last.flags)
                 else:
-                    segments.append(OutSegment(start, b"", len(data), SECTION_FLAGS[section]))
-                addr = page_up(start + len(data))
+                    segments.append(OutSegment(start, b"", size, SECTION_FLAGS[section]))
+                addr = page_up(start + size)
                 continue
             segments.append(OutSegment(start, bytes(data), len(data), SECTION_FLAGS[section]))
             if section == "data":
@@ -518,9 +581,71 @@ class _Assembler:
                 addr = page_up(start + len(data)) if data else start
         return labels, segments, line_map, sizes
 
+    def _scope_names(self, names: dict[str, int], labels: dict[str, int]) -> dict[str, int]:
+        """The names an expression may use here: last pass's, this pass's, and NASM's `$$`
+        (the start of this section)."""
+        return {**names, **labels, "$$": self._section_start}
+
+    def _times(self, ks: Ks, it: _Item, names: dict[str, int], here: int, used: int,
+               final: bool) -> bytes:
+        """`times N thing`: N copies, made in one piece when the thing does not depend on
+        where it lands (`times 3000000 db 0` is one multiplication, not 3 million lines)."""
+        try:
+            count = _eval(it.label, names, here)
+        except ValueError as e:
+            if final:
+                raise self.error(it.line, str(e)) from None
+            count = 0
+        if count < 0:
+            raise self.error(it.line, f"times {it.label}: the count is negative ({count}); "
+                                      "NASM refuses a negative TIMES value")
+        if count == 0:
+            return b""
+        word = it.text.split()[0].lower()
+        is_data = word in DATA_SIZES or word in (".ascii", ".asciz", ".string")
+        if word in RESERVE_SIZES:
+            raise self.error(it.line, f"write `{word} N*{it.label}` instead of times with "
+                                      f"{word}")
+        sub = _Item(it.line, it.section, "data" if is_data else "insn", text=it.text,
+                    rel=it.rel, scope=it.scope)
+
+        def one(at: int) -> bytes:
+            if is_data:
+                return self._data_bytes(sub, names, at, final)
+            return self._insn(ks, sub, at, final)
+
+        first = one(here)
+        limit = self.max_image - used
+        if len(first) * count > limit:
+            raise self.error(it.line, f"times {count} makes {_size(len(first) * count)}, more "
+                                      f"than the guest's memory limit ({_size(self.max_image)})")
+        bare = _STRINGS.sub("", it.text)
+        positional = bool(_HERE_SIGN.search(bare))
+        if not is_data:  # a jump or a RIP-relative operand changes with the address
+            operands = _split_mnemonic(bare)[1]
+            positional |= any(w.lower() not in _OPERAND_WORDS for w in _IDENT.findall(operands))
+        if not positional:
+            return first * count
+        if count > POSITIONAL_TIMES:
+            raise self.error(it.line, f"times {count} of `{it.text.strip()}`: a line whose "
+                                      "bytes depend on its address ($ or a label) is "
+                                      f"assembled copy by copy, at most {POSITIONAL_TIMES:,} "
+                                      "copies (NASM makes them all): use a smaller count")
+        out = bytearray(first)
+        for _ in range(count - 1):
+            out += one(here + len(out))
+        return bytes(out)
+
     def _insn(self, ks: Ks, it: _Item, here: int, final: bool) -> bytes:
         """Labels are replaced by their numbers before keystone sees the line: with a symbol
         resolver keystone measures pc-relative displacements from the wrong place."""
+        if not re.match(r"[A-Za-z_]", it.text.strip()):
+            raise self.error(it.line, f"not an instruction: {it.text.strip()}")
+        if "%" in _STRINGS.sub("", it.text):
+            # keystone hangs on some `%`s and reads none as NASM does
+            raise self.error(it.line, f"`%` in an instruction: {it.text.strip()}: for NASM's "
+                                      "modulo, name the value with equ (`r equ 10 % 3`); "
+                                      "registers take no % in Intel syntax")
         bare = re.sub(r"'[^']*'|\"[^\"]*\"", "", it.text)  # `cmp al, '['` is balanced
         if bare.count("[") != bare.count("]"):
             # keystone quietly assembles `mov rax, [` into something else entirely
@@ -546,6 +671,9 @@ class _Assembler:
             operands = f"dword ptr [{di}], dword ptr [{si}]"
         # keystone takes no `short`/`near` on a jump; it picks the short form when it fits.
         operands = re.sub(r"^\s*(short|near)\s+", "", operands, flags=re.I)
+        low = mnemonic.lower()
+        if low in _ZERO_F_RM:  # instructions keystone does not know
+            return self._zero_f_rm(ks, it, low, operands, here, final)
         operands, target = self._nasm_memory(operands, it, here, final)
         rip = _RIP_REL.search(operands)
         if rip and target is None:
@@ -567,6 +695,44 @@ class _Assembler:
         operands = self._substitute(operands, it, here, final)
         return self._encode(ks, it, _keystone_numbers(f"{mnemonic} {operands}".strip()), here,
                             final)
+
+    def _zero_f_rm(self, ks: Ks, it: _Item, mnemonic: str, operands: str, here: int,
+                   final: bool) -> bytes:
+        """`ud0`, `ud1`, `lar` (0F opcode /r) and `rdpid` (F3 0F C7 /7), which keystone
+        refuses: encoded as NASM does. An `0F xx /r` form is keystone's `imul r, r/m`
+        (0F AF /r) with the opcode byte swapped, so prefixes, REX and the memory operand
+        (RIP-relative too) come out as for any other instruction."""
+        args = _split_args(operands)
+        if not args and mnemonic in ("ud0", "ud1"):
+            return bytes([0x0F, _ZERO_F_RM[mnemonic]])  # NASM's operand-less forms
+        if mnemonic == "rdpid":
+            reg = _GPR.get(args[0].lower()) if len(args) == 1 else None
+            if reg is None or reg[1] != (8 if self.bits == 64 else 4):
+                raise self.error(it.line, f"rdpid takes one {self.bits}-bit register: "
+                                          f"`rdpid {'rax' if self.bits == 64 else 'eax'}`")
+            rex = b"\x41" if reg[0] >= 8 else b""
+            return b"\xf3" + rex + bytes([0x0F, 0xC7, 0xF8 | reg[0] & 7])
+        dest = _GPR.get(args[0].lower()) if len(args) == 2 else None
+        if dest is None or dest[1] == 1 or (dest[1] == 8 and self.bits != 64):
+            raise self.error(it.line, f"{mnemonic} takes a register and a register or memory "
+                                      f"operand: `{mnemonic} eax, ebx`")
+        src = args[1]
+        reg = _GPR.get(src.lower())
+        if reg is not None:
+            src = _GPR_NAMES[dest[1]][reg[0]]  # only the register's number is encoded
+        elif "[" in src:
+            src = _SIZE_NO_PTR.sub("[", re.sub(r"\b(byte|word|dword|qword)\s+(ptr\s+)?", "",
+                                                src, flags=re.I))
+            src = {2: "word", 4: "dword", 8: "qword"}[dest[1]] + " " + src
+        else:
+            raise self.error(it.line, f"{mnemonic} takes a register or memory operand after "
+                                      f"the comma: {it.text.strip()}")
+        sub = _Item(it.line, it.section, "insn", text=f"imul {args[0]}, {src}", rel=it.rel,
+                    scope=it.scope)
+        code = bytearray(self._insn(ks, sub, here, final))
+        at = code.index(b"\x0f\xaf")
+        code[at + 1] = _ZERO_F_RM[mnemonic]
+        return bytes(code)
 
     def _nasm_memory(self, operands: str, it: _Item, here: int,
                      final: bool) -> tuple[str, int | None]:
@@ -596,8 +762,26 @@ class _Assembler:
             if wants_rel and not words & _REGISTERS and self._relocatable(body, it, here):
                 target = self._value(body, it, here, final)
                 body = "rip + 0x0"
+            elif not words & (_REGISTERS | {"riz", "eiz"}):
+                body = self._absolute(body, it, here, final)
         new = (f"{seg}:" if seg else "") + f"[{body}]"
         return operands[:m.start()] + new + operands[m.end():], target
+
+    def _absolute(self, body: str, it: _Item, here: int, final: bool) -> str:
+        """An address with no register in 64-bit code: NASM encodes it absolute (a SIB byte
+        with no base and no index, the address as a sign-extended disp32); keystone would
+        encode `[0x402000]` as `[rip + 0x402000]`, which reads somewhere else entirely."""
+        value = self._value(body, it, here, final)
+        signed = value - (1 << 64) if value >= 1 << 63 else value
+        if not -(1 << 31) <= signed < (1 << 31):
+            if final:
+                raise self.error(it.line, f"[{body}] is {value:#x}, beyond the 32-bit absolute "
+                                          "addresses of 64-bit code (NASM cuts it to 32 bits "
+                                          "with a warning): put the address in a register "
+                                          f"(`mov rax, {value:#x}` then `[rax]`)")
+            signed = 0
+        sign = "-" if signed < 0 else "+"
+        return f"riz*1 {sign} {abs(signed):#x}"
 
     def _relocatable(self, expr: str, it: _Item, here: int) -> bool:
         """Whether `expr` is an address (moves with the labels), not a plain number: NASM
@@ -612,7 +796,7 @@ class _Assembler:
 
     def _value(self, expr: str, it: _Item, here: int, final: bool) -> int:
         try:
-            return _eval(expr, self._names, here)
+            return _eval(expr, {**self._names, "$$": self._section_start}, here)
         except UnknownSymbol as e:
             if final:
                 raise self.error(it.line, self._unknown(e.name)) from None
@@ -623,8 +807,6 @@ class _Assembler:
             return here
 
     def _unknown(self, name: str) -> str:
-        if name == "$$":
-            return "$$ (the section's start) is not supported: put a label there and use it"
         if name in self.externs:
             return (f"{name} is extern: a syscall-lab program is one static file with no "
                     "library to link against; make the system call yourself")
@@ -637,6 +819,8 @@ class _Assembler:
                 return word
             if word == "$":  # NASM's "this instruction's address"
                 return hex(here)
+            if word == "$$":  # and the start of its section
+                return hex(self._section_start)
             if word in self._names:
                 return hex(self._names[word] & ((1 << 64) - 1))
             if final:
@@ -665,18 +849,28 @@ class _Assembler:
         return bytes(enc)
 
 
-_IDENT = re.compile(r"(?<![\w.$@?])(?!0x)[A-Za-z_.$@?][\w.$@?]*")
+_IDENT = re.compile(r"(?<![\w.$@?])(?!0x|\$\d)[A-Za-z_.$@?][\w.$@?]*")
+_ZERO_F_RM = {"ud0": 0xFF, "ud1": 0xB9, "lar": 0x02, "rdpid": 0xC7}
+_GPR_NAMES = {
+    8: "rax rcx rdx rbx rsp rbp rsi rdi".split() + [f"r{i}" for i in range(8, 16)],
+    4: "eax ecx edx ebx esp ebp esi edi".split() + [f"r{i}d" for i in range(8, 16)],
+    2: "ax cx dx bx sp bp si di".split() + [f"r{i}w" for i in range(8, 16)],
+    1: "al cl dl bl spl bpl sil dil".split() + [f"r{i}b" for i in range(8, 16)],
+}
+_GPR = {name: (n, size) for size, names in _GPR_NAMES.items() for n, name in enumerate(names)}
+_HERE_SIGN = re.compile(r"(?<![\w.$@?])[$.](?![\w.$@?])")  # `$` or `.`, not `$$`
+_STRINGS = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`(?:[^`\\]|\\.)*`")
 _PREFIXES = {"rep", "repe", "repz", "repne", "repnz", "lock", "data16", "addr32"}
 _REGISTERS = set(
     "al ah ax eax rax bl bh bx ebx rbx cl ch cx ecx rcx dl dh dx edx rdx si esi rsi sil di edi "
-    "rdi dil bp ebp rbp bpl sp esp rsp spl ip eip rip cs ds es fs gs ss st cr0 cr2 cr3 cr4 dr0 "
+    "rdi dil bp ebp rbp bpl sp esp rsp spl ip eip rip cs ds es fs gs ss cr0 cr2 cr3 cr4 dr0 "
     "dr1 dr2 dr3 dr6 dr7".split()
 ) | {f"r{i}{s}" for i in range(8, 16) for s in ("", "d", "w", "b")} | {
     f"{p}mm{i}" for p in ("x", "y", "z") for i in range(32)} | {f"mm{i}" for i in range(8)} | {
     f"st{i}" for i in range(8)} | {f"k{i}" for i in range(8)}
 _OPERAND_WORDS = _REGISTERS | {
     "byte", "word", "dword", "qword", "tword", "oword", "xmmword", "ymmword", "zmmword", "ptr",
-    "short", "near", "far", "rel", "abs",
+    "short", "near", "far", "rel", "abs", "riz", "eiz",
 }
 
 
@@ -704,6 +898,7 @@ _CHAR = re.compile(r"'(\\?[^'])'")
 
 _NUMBER_WITH_UNDERSCORES = re.compile(
     r"(?<![\w.$])(0[xX][0-9a-fA-F_]+|[0-9][0-9a-fA-F_]*[hHbByYoOqQ]?)(?![\w.])")
+_NASM_DOLLAR_HEX = re.compile(r"(?<![\w.$@?])\$([0-9][0-9a-fA-F_]*)(?![\w.$@?])")  # `$0ff`
 _NASM_BIN = re.compile(r"(?<![\w.$])([01]+)[bByY](?![\w.])")
 _NASM_OCT = re.compile(r"(?<![\w.$])(?:([0-7]+)[oOqQ]|0[oOqQ]([0-7]+))(?![\w.])")
 
@@ -711,6 +906,7 @@ _NASM_OCT = re.compile(r"(?<![\w.$])(?:([0-7]+)[oOqQ]|0[oOqQ]([0-7]+))(?![\w.])"
 def _nasm_numbers(text: str) -> str:
     """NASM's number spellings (`1_000`, `0ffh`, `1010b`, `17o`/`17q`/`0o17`) as plain
     numbers."""
+    text = _NASM_DOLLAR_HEX.sub(lambda m: "0x" + m.group(1).replace("_", ""), text)
     text = _NUMBER_WITH_UNDERSCORES.sub(lambda m: m.group(1).replace("_", ""), text)
     text = _NASM_HEX.sub(lambda m: hex(int(m.group(1), 16)), text)
     text = _NASM_BIN.sub(lambda m: hex(int(m.group(1), 2)), text)
@@ -732,8 +928,6 @@ def _hint(text: str) -> str:
     """What to write instead, for a line keystone refused that NASM habits explain."""
     low = text.lower()
     mnemonic, operands = _split_mnemonic(low)
-    if "$$" in low:
-        return "$$ (the section's start) is not supported: put a label there and use it"
     if "[" in operands and not _SIZE_NO_PTR.search(operands) and not re.search(
             r"\b(ptr)\b", operands):
         outside = re.sub(r"\[[^\]]*\]", "", operands)
@@ -743,6 +937,13 @@ def _hint(text: str) -> str:
     if mnemonic == "lea" and "[" not in operands:
         return "lea takes a memory operand: `lea rsi, [rel msg]`"
     return ""
+
+
+def _size(n: int) -> str:
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):.2f}".rstrip("0").rstrip(".") + f" {unit}"
+    return f"{n} bytes"
 
 
 def _try_eval(expr: str, names: dict[str, int], here: int) -> int:
@@ -757,5 +958,8 @@ def _ks_message(e: KsError) -> str:
     return re.sub(r"\s*\(KS_ERR_[A-Z_]+\)$", "", msg).lower()
 
 
-def assemble(source: str, path: str = "<asm>", default_bits: int = 64) -> Assembled:
-    return _Assembler(source, path, default_bits).assemble()
+def assemble(source: str, path: str = "<asm>", default_bits: int = 64,
+             max_image: int = DEFAULT_MAX_IMAGE) -> Assembled:
+    """`max_image` bounds the program's memory (its sections with .bss, from the ELF
+    header on): a bigger one fails at once at the line that makes it so."""
+    return _Assembler(source, path, default_bits, max_image).assemble()

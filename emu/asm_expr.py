@@ -56,7 +56,12 @@ def evaluate(expr: str, names: dict[str, int], here: int) -> int:
                 return names[name]
             raise UnknownSymbol(name)
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-            return _BINOPS[type(node.op)](ev(node.left), ev(node.right))
+            left, right = ev(node.left), ev(node.right)
+            if isinstance(node.op, (ast.FloorDiv, ast.Div, ast.Mod)) and right == 0:
+                raise ValueError(f"division by zero in {expr.strip()!r}")
+            if isinstance(node.op, (ast.LShift, ast.RShift)) and not 0 <= right < 128:
+                raise ValueError(f"shift by {right} in {expr.strip()!r}")
+            return _BINOPS[type(node.op)](left, right)
         if isinstance(node, ast.UnaryOp):
             v = ev(node.operand)
             if isinstance(node.op, ast.USub):

@@ -26,6 +26,9 @@ import time
 NSEC = 1_000_000_000
 # A frozen or virtual machine "booted" 1000 s before its first instant.
 BOOT_AGO_NS = 1000 * NSEC
+# Where file times start under a frozen or virtual clock (2020-01-01 00:00:00 UTC): a
+# constant, so no file time tells the guest what its clock was set to.
+FILES_EPOCH_NS = 1_577_836_800 * NSEC
 # The modelled time of one instruction: one cycle at ~2 GHz with one instruction a cycle, in
 # picoseconds (the costs of KERNEL_FACTS §6 were measured on a 2.1 GHz machine).
 INSN_PS = 500
@@ -141,6 +144,16 @@ class Clock:
     @property
     def _frozen_epoch_start(self) -> int:
         return self.__dict__.setdefault("_epoch0", self._frozen_now)
+
+    def files_ns(self) -> int:
+        """The time file systems stamp on inodes (the model's boot, a new or changed file).
+        A real clock's own time, as Linux does. A frozen or virtual clock's epoch must not
+        show in a file's times (`stat("/").st_mtime` would read a frozen clock without a
+        time call): a fixed epoch of its own, moving with the guest's time since boot so
+        files still order by when they changed."""
+        if self.virtual or self.frozen:
+            return FILES_EPOCH_NS + self.monotonic_ns() - BOOT_AGO_NS
+        return time.time_ns()
 
     def boottime_ns(self) -> int:
         return self.monotonic_ns()

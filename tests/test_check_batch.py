@@ -162,12 +162,12 @@ def test_bad_batch_input_is_one_line_and_status_2(tmp_path):
 
 
 def _hang_or_die(real_grade):
-    def grade(exercise, path, seed=None):
+    def grade(exercise, path, seed=None, isolate=False):
         if path.endswith("hang.s"):
             time.sleep(60)  # past every limit the runner has
         if path.endswith("die.s"):
             os._exit(3)  # the grader's own process dies
-        return real_grade(exercise, path, seed)
+        return real_grade(exercise, path, seed, isolate)
 
     return grade
 

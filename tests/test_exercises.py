@@ -72,6 +72,11 @@ WRONG = {
         ("exit", "is an offset from its load address"),
     ("vdso-time", "wrong_syscall.s"):
         ("syscalls", "clock_gettime went through the kernel (`syscall` at line 11)"),
+    ("vdso-time", "wrong_getcpu_stat.s"):
+        ("mechanisms", "called __vdso_getcpu through `vdso`, never __vdso_time or "
+                       "__vdso_clock_gettime or __vdso_gettimeofday"),
+    ("vsyscall-time", "wrong_vgetcpu_stat.s"):
+        ("mechanisms", "called getcpu through `vsyscall`, never time or gettimeofday"),
     ("vsyscall-time", "wrong_reads_page.s"):
         ("exit", "reading 0xffffffffff600400 at line 9 (`mov rax, [rax]`): in vsyscall=xonly "
                  "mode (the default since Linux 5.3) the vsyscall page is execute-only"),
@@ -348,3 +353,36 @@ def test_the_example_in_programs_readme_is_a_working_exercise(tmp_path):
     assert grade(ex, str(SOLUTIONS / "echo-argv" / "reference.s"), seed=5).passed
     wrong = grade(ex, str(SOLUTIONS / "echo-argv" / "wrong_argv0.s"), seed=5)
     assert "hint: You printed argv[0]" in feedback_of(wrong, "stdout")
+
+
+@pytest.mark.parametrize("name,wrong", [("vdso-time", "wrong_getcpu_stat.s"),
+                                        ("vsyscall-time", "wrong_vgetcpu_stat.s")])
+def test_a_file_time_does_not_give_away_the_frozen_clock(name, wrong):
+    """The cheat prints stat("/").st_mtime: under the grader's frozen clock the file system's
+    times start at their own fixed epoch, so it prints that, never the run's epoch."""
+    report = grade(find(name), str(SOLUTIONS / name / wrong), seed=7)
+    assert report.verdicts()["stdout"] is False
+    for r in report.runs:
+        assert r.outcome.stdout == b"1577836800\n"
+        assert str(r.inputs.names["epoch"]).encode() not in r.outcome.stdout
+
+
+def test_a_mechanism_entry_names_only_known_functions(tmp_path):
+    spec = (ROOT / "programs" / "exercises" / "vdso-time" / "exercise.toml").read_text()
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "starter.s").write_text("bits 64\n")
+    (folder / "exercise.toml").write_text(spec.replace("__vdso_gettimeofday", "__vdso_tme"))
+    with pytest.raises(SpecError) as e:
+        load(folder / "exercise.toml")
+    assert "'__vdso_tme' is not a function of vdso (one of __vdso_clock_gettime," in str(e.value)
+
+
+def test_the_function_names_a_mechanism_entry_may_use_are_the_models():
+    """The names a spec may write are exactly those the events carry."""
+    from kernel_model.grading.spec import MECHANISM_FUNCTIONS
+    from kernel_model.vdso_events import SIGNATURES
+    from kernel_model.vsyscall import ENTRIES
+
+    assert set(MECHANISM_FUNCTIONS["vdso"]) == set(SIGNATURES)
+    assert set(MECHANISM_FUNCTIONS["vsyscall"]) == set(ENTRIES.values())

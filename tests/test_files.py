@@ -111,7 +111,8 @@ class FakeKernel:
             exe_bytes=b"\x7fELF" + bytes(60), arch=abi.name, mm=FakeMm(),
             auxv=[(6, 4096), (25, 0x7FFD1000)], rlimits={}, fds=None)
         self.rng = random.Random(seed)
-        self.clock = SimpleNamespace(realtime_ns=lambda: 1_700_000_000_123_456_789)
+        self.clock = SimpleNamespace(realtime_ns=lambda: 1_700_000_000_123_456_789,
+                                     files_ns=lambda: 1_700_000_000_123_456_789)
         self.system = SimpleNamespace(process=self.process, rng=self.rng, clock=self.clock,
                                       signals=FakeSignals())
         self.vfs = Vfs(self.system, list(mounts))
@@ -1302,3 +1303,68 @@ def test_chmod_follows_linux_rules_off_the_host(shared):
     assert k.call("chmod", k.cstr("/tmp/f"), 0o2755) == 0
     assert k.stat("/tmp/f")["st_mode"] & 0o7777 == 0o755
     assert k.call("fchmod", 99, 0o600) == E("EBADF")
+
+
+FILE_TIMES = """bits 64
+section .data
+root: db "/", 0
+path: db "/tmp/x", 0
+section .bss
+statbuf: resb 144
+times_out: resq 4
+section .text
+_start:
+    mov eax, 4                      ; stat("/")
+    lea rdi, [rel root]
+    lea rsi, [rel statbuf]
+    syscall
+    mov rax, [rel statbuf + 88]     ; st_mtime
+    mov [rel times_out], rax
+    mov eax, 2                      ; open("/tmp/x", O_WRONLY|O_CREAT, 0644)
+    lea rdi, [rel path]
+    mov esi, 0o101
+    mov edx, 0o644
+    syscall
+    mov edi, eax
+    mov eax, 5                      ; fstat
+    lea rsi, [rel statbuf]
+    syscall
+    mov rax, [rel statbuf + 88]
+    mov [rel times_out + 8], rax
+    mov rax, [rel statbuf + 72]     ; st_atime
+    mov [rel times_out + 16], rax
+    mov eax, 201                    ; time(NULL): the guest's own clock
+    xor edi, edi
+    syscall
+    mov [rel times_out + 24], rax
+    mov eax, 1
+    mov edi, 1
+    lea rsi, [rel times_out]
+    mov edx, 32
+    syscall
+    mov eax, 60
+    xor edi, edi
+    syscall
+"""
+
+
+@pytest.mark.parametrize("clock", ["frozen:1234567890", "virtual:1234567890"])
+def test_file_times_do_not_reveal_a_frozen_or_virtual_clock(guest, clock):
+    """Under a frozen or virtual clock the root's and a new /tmp file's times come from the
+    file systems' own fixed epoch (2020-01-01), never from the clock the guest was given:
+    only a time call reads that."""
+    from kernel_model.clock import FILES_EPOCH_NS, NSEC
+
+    r = guest("times.s", source=FILE_TIMES, clock=clock)
+    assert r.status == 0
+    root, tmp_m, tmp_a, now = struct.unpack("<4q", r.stdout)
+    assert now == 1234567890
+    epoch = FILES_EPOCH_NS // NSEC
+    assert root == epoch
+    assert epoch <= tmp_m < epoch + 60 and tmp_a == tmp_m
+
+
+def test_file_times_follow_a_real_clock(guest):
+    r = guest("times.s", source=FILE_TIMES)
+    root, tmp_m, _, now = struct.unpack("<4q", r.stdout)
+    assert abs(now - root) < 60 and abs(now - tmp_m) < 60

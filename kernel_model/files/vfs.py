@@ -129,7 +129,7 @@ class Vfs:
     def __init__(self, system, mounts):
         self.system = system
         clock = getattr(system, "clock", None)
-        now = clock.realtime_ns if clock is not None else time.time_ns
+        now = clock.files_ns if clock is not None else time.time_ns  # not realtime_ns
         self.boot_ns = now()
         self.proc = ProcFs(system, self.boot_ns)
         self.proc.vfs = self

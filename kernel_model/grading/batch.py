@@ -108,7 +108,7 @@ def _child(conn, exercise, path: str, seed: int, gradescope: bool, points) -> No
         from kernel_model.grading.grader import grade
 
         start = time.perf_counter()
-        outcome = summarize(grade(exercise, path, seed), gradescope, points)
+        outcome = summarize(grade(exercise, path, seed, isolate=True), gradescope, points)
         outcome.seconds = time.perf_counter() - start
         conn.send(outcome)
     except BaseException as e:  # noqa: BLE001  (any failure is reported, never raised)

@@ -269,25 +269,43 @@ def crossings(outcome) -> list[tuple[str, str, int]]:
 
 
 def check_mechanisms(outcome, checks: Checks, ctx: Context) -> CheckResult:
+    """Each `require` entry used at least once, no `forbid` entry ever. An entry may name
+    the functions that count (`vdso:__vdso_time|__vdso_gettimeofday`): calling the vDSO's
+    getcpu does not read the time."""
+    from kernel_model.grading.spec import mechanism_entry
+
     seen = crossings(outcome)
     counts: dict[str, int] = {}
     for mech, _, _ in seen:
         counts[mech] = counts.get(mech, 0) + 1
     used = ", ".join(f"`{m}` x{n}" for m, n in counts.items()) or "nothing"
+
+    def hits(mech: str, functions: tuple[str, ...]) -> list[tuple[str, int]]:
+        return [(n, pc) for m, n, pc in seen if m == mech and (not functions or n in functions)]
+
     expected = {"require": checks.mechanisms_require, "forbid": checks.mechanisms_forbid}
     feedback = []
-    for mech in checks.mechanisms_forbid:
-        hits = [(n, pc) for m, n, pc in seen if m == mech]
-        if hits:
-            name, pc = hits[0]
-            more = f" (and {len(hits) - 1} more)" if len(hits) > 1 else ""
+    for entry in checks.mechanisms_forbid:
+        mech, functions = mechanism_entry(entry)
+        found = hits(mech, functions)
+        if found:
+            name, pc = found[0]
+            more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
             feedback.append(f"used `{mech}` for {name} at "
                             f"{diagnose.where(ctx, pc, outcome.system, code=False)}"
                             f"{more}: this exercise forbids it; {MECH_ADVICE[mech]}")
-    for mech in checks.mechanisms_require:
-        if mech not in counts:
+    for entry in checks.mechanisms_require:
+        mech, functions = mechanism_entry(entry)
+        if hits(mech, functions):
+            continue
+        if not functions or mech not in counts:
             feedback.append(f"never used {MECH_HOWTO[mech]}; this exercise requires it "
                             f"(used: {used})")
+            continue
+        called = ", ".join(dict.fromkeys(n for m, n, _ in seen if m == mech))
+        wanted = " or ".join(functions)
+        feedback.append(f"called {called} through `{mech}`, never {wanted}: this exercise "
+                        f"requires {wanted}, the function that gives the answer")
     if not feedback:
         return CheckResult("mechanisms", True, f"used {used}", [], expected, counts)
     return CheckResult("mechanisms", False, f"used {used}", feedback, expected,

@@ -42,7 +42,7 @@ def cmd_check(args) -> int:
         return cmd_check_batch(args, exercise, fmt)
     if not os.path.exists(given[0]):
         raise SpecError(f"{given[0]}: no such file")
-    report = grade(exercise, given[0], seed=args.seed)
+    report = grade(exercise, given[0], seed=args.seed, isolate=True)
     if fmt == "gradescope":  # Gradescope's case: one submission per container
         from kernel_model.grading.gradescope import results
 

@@ -88,10 +88,14 @@ def _ended(outcome) -> str:
     return "stopped by the grader's time limit"
 
 
-def grade(exercise: Exercise, solution: str, seed: int | None = None) -> Report:
-    """Raises SpecError for a broken exercise; a broken solution is a failed check."""
+def grade(exercise: Exercise, solution: str, seed: int | None = None,
+          isolate: bool = False) -> Report:
+    """Raises SpecError for a broken exercise; a broken solution is a failed check.
+    `isolate`: assemble and run each run in a child process with hard memory and time
+    limits (kernel_model.grading.isolate), so nothing a solution does stops the grader."""
     from emu.elf import BadProgram
     from emu.program import load_program
+    from kernel_model.grading import isolate as iso
     from kernel_model.grading.instructions import program_instructions
 
     if seed is None:
@@ -99,7 +103,15 @@ def grade(exercise: Exercise, solution: str, seed: int | None = None) -> Report:
     rng = random.Random(seed)
     report = Report(exercise, solution, seed, [])
     try:
-        program = load_program(solution, exercise.bits)
+        if isolate:
+            program = iso.call(load_program, solution, exercise.bits,
+                               seconds=iso.ASSEMBLE_SECONDS, doing="assembling this solution")
+            if isinstance(program, iso.Stopped):
+                report.static.append(CheckResult("assemble", False, program.words,
+                                                 ["nothing ran"]))
+                return report
+        else:
+            program = load_program(solution, exercise.bits)
     except BadProgram as e:
         line = unsolved.unsolved_line(solution, str(e))
         if line is not None:  # the starter as given: say where to write, not "line 1"
@@ -139,16 +151,39 @@ def grade(exercise: Exercise, solution: str, seed: int | None = None) -> Report:
                            expected_calls(checks), checks.trace is not None and
                            all(line.strip() != "..." for line in checks.trace.splitlines()))
     for inputs in draw_runs(exercise, rng):
-        outcome = run(exercise, program, inputs)
-        try:
-            results = _run_checks(exercise, outcome, ctx, inputs.names)
-        except SpecError as e:
-            raise SpecError(f"{exercise.path}: run {inputs.index}: {e}") from None
-        _place_notes(results, diagnose.notes(outcome, ctx))
-        hints.place(exercise, results, outcome, insns, inputs.names)
-        report.runs.append(GradedRun(inputs, outcome, results))
+        if isolate:
+            graded = iso.call(_graded_run, exercise, program, inputs, ctx, insns, True,
+                              seconds=exercise.timeout + iso.EXTRA_SECONDS)
+            if isinstance(graded, iso.Stopped):
+                graded = _stopped_run(inputs, graded)
+        else:
+            graded = _graded_run(exercise, program, inputs, ctx, insns)
+        report.runs.append(graded)
     _same_every_run(report)
     return report
+
+
+def _graded_run(exercise: Exercise, program, inputs: RunInputs, ctx, insns,
+                detach: bool = False) -> GradedRun:
+    outcome = run(exercise, program, inputs)
+    try:
+        results = _run_checks(exercise, outcome, ctx, inputs.names)
+    except SpecError as e:
+        raise SpecError(f"{exercise.path}: run {inputs.index}: {e}") from None
+    _place_notes(results, diagnose.notes(outcome, ctx))
+    hints.place(exercise, results, outcome, insns, inputs.names)
+    if detach:  # sent back from a child: the machine stays there
+        outcome.system = None
+    return GradedRun(inputs, outcome, results)
+
+
+def _stopped_run(inputs: RunInputs, stopped) -> GradedRun:
+    """A run whose process a hard limit ended: its exit check fails, saying which limit."""
+    outcome = RunOutcome(inputs, 2, None, None, None, b"", b"", [], 0, error=stopped.words)
+    check = CheckResult("exit", False, stopped.words, [
+        "the run's process was ended from outside, so nothing it did was kept"],
+        observed=f"stopped by the grader ({stopped.reason})")
+    return GradedRun(inputs, outcome, [check])
 
 
 def draw_runs(exercise: Exercise, rng: random.Random) -> list[RunInputs]:

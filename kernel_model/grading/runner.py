@@ -155,8 +155,8 @@ def run(exercise: Exercise, program, inputs: RunInputs) -> RunOutcome:
                 system.kernel.attach(events.append)
                 try:
                     status = system.run()
-                except KeyboardInterrupt:
-                    raise
+                except (KeyboardInterrupt, MemoryError):
+                    raise  # the host's limit, not a model bug: the grader says which
                 except Exception as e:  # noqa: BLE001  (a model bug must not look like a crash)
                     status, error = 2, f"{type(e).__name__}: {e}"
         finally:

@@ -10,6 +10,20 @@ from pathlib import Path
 
 ARCHES = {"x86_64": 64, "i386": 32}
 MECHANISMS = ("syscall", "int 0x80", "sysenter", "vdso", "vsyscall")
+# The functions a `vdso:` or `vsyscall:` entry may name (`vdso:__vdso_time|__vdso_gettimeofday`):
+# the vDSO's symbols the model watches (kernel_model.vdso_events), the vsyscall page's entries.
+MECHANISM_FUNCTIONS = {
+    "vdso": ("__vdso_clock_gettime", "__vdso_clock_gettime64", "__vdso_clock_getres",
+             "__vdso_gettimeofday", "__vdso_time", "__vdso_getcpu", "__vdso_getrandom"),
+    "vsyscall": ("gettimeofday", "time", "getcpu"),
+}
+
+
+def mechanism_entry(entry: str) -> tuple[str, tuple[str, ...]]:
+    """`vdso:__vdso_time|__vdso_clock_gettime` -> ("vdso", (the functions)); a bare
+    mechanism names no function (any call through it)."""
+    mech, _, names = entry.partition(":")
+    return mech.strip(), tuple(n.strip() for n in names.split("|")) if names else ()
 DEFAULT_REPEAT = 3
 DEFAULT_MOUNT = "/data"
 DEFAULT_CLOCK = "frozen:1700000000"  # reproducible; time exercises draw their own epoch
@@ -261,9 +275,17 @@ class _Reader:
                                                 m.get("require", []))
             c.mechanisms_forbid = self.strings("checks.mechanisms.forbid", m.get("forbid", []))
             for name in c.mechanisms_require + c.mechanisms_forbid:
-                if name not in MECHANISMS:
+                mech, functions = mechanism_entry(name)
+                if mech not in MECHANISMS:
                     raise self.error("checks.mechanisms", f"{name!r}: one of "
                                      f"{', '.join(MECHANISMS)}")
+                known = MECHANISM_FUNCTIONS.get(mech, ())
+                for f in functions:
+                    if f not in known:
+                        raise self.error("checks.mechanisms", f"{name!r}: {f!r} is not a "
+                                         f"function of {mech}" + (
+                                             f" (one of {', '.join(known)})" if known else
+                                             ": only vdso and vsyscall name functions"))
         if "instructions" in data:
             i = self.typed("checks.instructions", data["instructions"], dict,
                            "a table {allow = [...], forbid = [...]}")
