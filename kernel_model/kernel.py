@@ -44,6 +44,9 @@ _I386_IN = (EAX, X.UC_X86_REG_EBX, X.UC_X86_REG_ECX, X.UC_X86_REG_EDX, X.UC_X86_
 SYSCALL_INSN_LEN = 2  # syscall, sysenter and int 0x80 are all two bytes
 
 
+EFLAGS_AC = 1 << 18  # alignment check
+
+
 class GuestFault(Exception):
     """A handler touched a bad user pointer: the call fails with EFAULT."""
 
@@ -76,6 +79,7 @@ class Kernel:
         # None when no vDSO is mapped (Linux then returns to a bogus address).
         self.sysenter_landing_pad: int | None = None
         self.notes: list[str] = []
+        self.alignment_noted = False  # EFLAGS.AC seen once: the trace says it is not modelled
         # Set when an earlier instruction of the block being run has faulted (System._early):
         # the CPU goes on to the block's end, but no trap after the fault may be serviced.
         self.halted = False
@@ -295,6 +299,11 @@ class Kernel:
             effects = tuple(self._recording)
         finally:
             self._recording = None
+        if regs.get("rflags", regs.get("eflags", 0)) & EFLAGS_AC and not self.alignment_noted:
+            # Unicorn (as QEMU's TCG) never raises #AC: say so rather than differ silently.
+            self.alignment_noted = True
+            self.notes.append("EFLAGS.AC is set, but syscall-lab does not model alignment "
+                              "checking: an unaligned access will not raise SIGBUS as on Linux")
         if self.notes:
             note = "; ".join(filter(None, [note, *self.notes]))
             self.notes.clear()
