@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import random
-import select
 import signal
 import threading
 import time
@@ -30,7 +29,7 @@ from kernel_model.events import KernelNote, ProcessExited, ProcessStarted, RunSt
 from kernel_model.kernel import Kernel
 from kernel_model.mm import DEFAULT_MEMORY_LIMIT, Mm, OutOfMemory
 from kernel_model.process import Process
-from kernel_model.wait import RunLimit, Waiter
+from kernel_model.wait import RunLimit, Waiter, ready_fds
 
 # The GDT and the kernel model's return-to-user trampoline: in the last page below the
 # 64-bit non-canonical hole (TASK_SIZE_MAX: no user mapping may go there), and for i386
@@ -511,7 +510,7 @@ class _KernelTimer:
         self.system.waiter.deadline = None
         self._done.set()
         if self._wake_w is not None:
-            os.write(self._wake_w, b"\0")  # wake the thread's select
+            os.write(self._wake_w, b"\0")  # wake the thread's poll
         if self._thread is not None:
             self._thread.join()
         if self._wake_r is not None:
@@ -526,7 +525,7 @@ class _KernelTimer:
             wait = tick if self.deadline is None else max(0.0, min(
                 tick, self.deadline - time.monotonic()))
             if self._wake_r is not None:
-                ready, _, _ = select.select([self._wake_r], [], [], wait)
+                ready, _ = ready_fds([self._wake_r], (), wait)
                 if ready and not self._done.is_set():
                     data = os.read(self._wake_r, 64)
                     if any(b == signal.SIGINT for b in data):

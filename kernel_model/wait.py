@@ -27,6 +27,27 @@ DONE, READY, SIGNAL = "done", "ready", "signal"
 _LONGEST_S = 86400.0
 
 
+def ready_fds(readers, writers=(), timeout: float | None = None) -> tuple[set, set]:
+    """The host fds among `readers` that are readable and among `writers` writable, waiting
+    up to `timeout` seconds (None: until one is). poll(), not select(): select() refuses an
+    fd numbered 1024 or more, which a long-lived process (a test run, a grader) reaches."""
+    poller = select.poll()
+    events: dict[int, int] = {}
+    for fd in readers:
+        events[fd] = events.get(fd, 0) | select.POLLIN
+    for fd in writers:
+        events[fd] = events.get(fd, 0) | select.POLLOUT
+    for fd, mask in events.items():
+        poller.register(fd, mask)
+    ms = -1 if timeout is None else int(min(max(timeout, 0.0), _LONGEST_S) * 1000)
+    done = poller.poll(ms)
+    readable = {fd for fd, ev in done if ev & (select.POLLIN | select.POLLHUP | select.POLLERR)
+                and fd in readers}
+    writable = {fd for fd, ev in done if ev & (select.POLLOUT | select.POLLERR)
+                and fd in writers}
+    return readable, writable
+
+
 class RunLimit(BaseException):
     """The run's deadline passed while a handler waited. A BaseException, like
     KeyboardInterrupt: it ends the run, it is no error of the handler, and no handler's
@@ -103,7 +124,7 @@ class Waiter:
             if fd is not None:
                 (writers if write else readers).append(fd)
             try:
-                r, w, _ = select.select(readers, writers, [], max(0.0, timeout))
+                r, w = ready_fds(readers, writers, timeout)
             except (OSError, ValueError):
                 return READY  # a closed or odd fd: let the operation report its error
             if kick in r:

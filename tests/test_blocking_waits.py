@@ -316,3 +316,29 @@ def test_an_absolute_sleep_on_a_model_clock_moves_it_at_once(guest, tmp_path, cl
     p = tmp_path / "abs.s"
     p.write_text(ABS_2096_THEN_READ)
     assert guest(p, clock=clock, timeout=30).status == 0
+
+
+def test_the_timeout_still_holds_in_a_process_with_many_fds_open(tmp_path):
+    """select() refuses fds numbered 1024 and up, so a long-lived process (a test run, a
+    grader that has run many guests) once lost --timeout silently: the wake pipe of the
+    timer thread lands above 1024 here, and the hour-long sleep still ends at the deadline."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip("the host allows fewer than 1200 open files")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        assert max(held) >= 1024
+        from conftest import run_guest
+
+        from kernel_model.events import RunStopped
+
+        run = run_guest("sleep.s", source=HOUR_SLEEP, timeout=0.5)
+        assert run.status == 2
+        assert [e.reason for e in run.events if isinstance(e, RunStopped)] == ["timeout"]
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

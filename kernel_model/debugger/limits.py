@@ -17,10 +17,11 @@ System.run's words:
 from __future__ import annotations
 
 import os
-import select
 import signal
 import threading
 import time
+
+from kernel_model.wait import ready_fds
 
 
 class SessionLimits:
@@ -106,7 +107,7 @@ class SessionLimits:
         while not self._done.is_set():
             wait = None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
             if self._wake_r is not None:
-                ready, _, _ = select.select([self._wake_r], [], [], wait)
+                ready, _ = ready_fds([self._wake_r], (), wait)
                 if ready:
                     data = os.read(self._wake_r, 64)
                     if self._done.is_set():

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import select
 
 from kernel_model import errnos
 from kernel_model.files.file import OpenFile
@@ -30,6 +29,7 @@ from kernel_model.files.uapi import (
     TCGETS,
     TIOCGWINSZ,
 )
+from kernel_model.wait import ready_fds
 
 # One host read moves at most this much: os.read allocates its whole count up front, and a
 # short read is always allowed on a stream.
@@ -89,8 +89,7 @@ class HostStream(OpenFile):
             return True  # a regular file never blocks (the stepping session's streams)
         fds = [self.host_fd]
         try:
-            readable, writable, _ = select.select([] if write else fds, fds if write else [],
-                                                  [], 0)
+            readable, writable = ready_fds([] if write else fds, fds if write else [], 0)
         except (OSError, ValueError):
             return True
         return bool(writable if write else readable)
@@ -107,7 +106,7 @@ class HostStream(OpenFile):
     def write(self, k, data: bytes) -> int:
         if not self.may_block or not data:
             return self._host_write(data)
-        # A pipe or a terminal: PIPE_BUF bytes at a time, each once select says there is
+        # A pipe or a terminal: PIPE_BUF bytes at a time, each once poll says there is
         # room (at least PIPE_BUF in a pipe), so the host write never blocks and a reader
         # that never reads leaves the run's deadline and Ctrl-C in force.
         done = 0

@@ -13,12 +13,12 @@ import faulthandler
 import os
 import pickle
 import resource
-import select
 import signal
 import time
 from dataclasses import dataclass
 
 from kernel_model.mm import DEFAULT_MEMORY_LIMIT
+from kernel_model.wait import ready_fds
 
 # What one graded run may add to the grader's address space: the guest's memory, and
 # Unicorn's 1 GiB translation buffer per machine (a graded run of a small guest adds about
@@ -98,7 +98,7 @@ def call(fn, *args, seconds: float, memory: int | None = None, doing: str = "thi
             if left <= 0:
                 timed_out = True
                 break
-            ready, _, _ = select.select([f], [], [], left)
+            ready, _ = ready_fds([f.fileno()], (), left)
             if ready:
                 chunk = f.read(1 << 20)
                 if not chunk:
