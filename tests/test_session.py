@@ -550,3 +550,28 @@ def test_goto_a_mark_or_a_position_leaves_a_walk():
     assert "not in the history" in s.goto((at[0], -1)).message
     assert "not in the history" in s.goto((at[0], None)).message
     assert state(s) == before
+
+
+def test_a_dropped_session_leaves_no_files_or_fds_behind():
+    """A class server, a grader or a long test run makes sessions by the thousand: one that
+    is dropped without close() still gives back its three fds and its directory."""
+    import gc
+    import glob
+    import os
+    import tempfile
+
+    from emu.program import load_program
+    from kernel_model.debugger import DebugSession
+    from kernel_model.system import RunOptions
+
+    prog = load_program(str(PROGRAMS / "asm" / "hello_syscall.s"), 64)
+    pattern = os.path.join(tempfile.gettempdir(), "syscall-lab-session-*")
+    gc.collect()
+    dirs, fds = set(glob.glob(pattern)), len(os.listdir("/proc/self/fd"))
+    for _ in range(10):
+        session = DebugSession.create(prog, ["hello"], RunOptions(seed=1))
+        session.step()
+        del session
+    gc.collect()
+    assert set(glob.glob(pattern)) <= dirs
+    assert len(os.listdir("/proc/self/fd")) <= fds

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import weakref
 
 
 class GuestIo:
@@ -23,6 +24,10 @@ class GuestIo:
         self.stdout_fd = self._open("stdout")
         self.stderr_fd = self._open("stderr")
         self.eof = False  # the user closed the input (Ctrl-D)
+        # Closed and removed when the session is dropped or Python exits, even if nobody
+        # calls close(): a long-lived process (a class server, a test run, a grader) would
+        # otherwise leak three fds and a directory per session.
+        self._cleanup = weakref.finalize(self, _remove, self.dir, self.fds)
 
     def _open(self, name: str) -> int:
         return os.open(os.path.join(self.dir, name), os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -65,17 +70,21 @@ class GuestIo:
         return self.read_output(self.stderr_fd)
 
     def close(self) -> None:
-        for fd in self.fds:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        for name in ("stdin", "stdout", "stderr"):
-            try:
-                os.unlink(os.path.join(self.dir, name))
-            except OSError:
-                pass
+        self._cleanup()
+
+
+def _remove(directory: str, fds: tuple[int, ...]) -> None:
+    for fd in fds:
         try:
-            os.rmdir(self.dir)
+            os.close(fd)
         except OSError:
             pass
+    for name in ("stdin", "stdout", "stderr"):
+        try:
+            os.unlink(os.path.join(directory, name))
+        except OSError:
+            pass
+    try:
+        os.rmdir(directory)
+    except OSError:
+        pass
