@@ -14,6 +14,7 @@ NSIG = 64
 
 SI_USER, SI_KERNEL, SI_TKILL = 0, 0x80, -6
 SEGV_MAPERR, SEGV_ACCERR = 1, 2
+BUS_ADRERR = 2  # a mapping with nothing behind the address (VM_FAULT_SIGBUS)
 ILL_ILLOPC, ILL_ILLOPN = 1, 2
 FPE_INTDIV = 1
 TRAP_BRKPT = 1

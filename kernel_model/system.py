@@ -430,6 +430,15 @@ class System:
             return False
         if unmapped and self._grow_stack(addr):
             return True
+        vma = self.mm.find(addr)
+        if vma is not None and not vma.backed and vma.name == "[vvar_vclock]" and \
+                access == unicorn.UC_MEM_READ_UNMAPPED:
+            # A read the VMA allows, answered by its fault handler with VM_FAULT_SIGBUS
+            # (writes and fetches are refused by the VMA's permissions first: SEGV_ACCERR).
+            self._fault = (signals.SIGBUS, signals.BUS_ADRERR, addr)
+            return False
+        if vma is not None and not vma.backed and not vsyscall.in_page(addr):
+            unmapped = False  # a VMA is there: the access is refused, not unmapped
         code = signals.SEGV_MAPERR if unmapped else signals.SEGV_ACCERR
         if vsyscall.in_page(addr):
             code = signals.SEGV_MAPERR  # the gate page has no VMA a read could be refused by

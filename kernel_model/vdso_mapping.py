@@ -88,8 +88,13 @@ def map_vdso(system) -> MappedVdso:
     for name, n in layout:
         # Host-backed: the timer thread rewrites it while the CPU runs, as the kernel's
         # tick does on another CPU; readers rely on the seqlock, as in Linux.
-        mm.map(at, n * PAGE, PROT_READ, name=name, kind="vvar", hidden=not name,
-               host_backed=True)
+        if name == "[vvar_vclock]":
+            # The pvclock and Hyper-V clock pages: the model has neither paravirtual clock,
+            # and Linux's vvar_vclock_fault() answers a read with SIGBUS then.
+            mm.map(at, n * PAGE, PROT_READ, name=name, kind="vvar", backed=False)
+        else:
+            mm.map(at, n * PAGE, PROT_READ, name=name, kind="vvar", hidden=not name,
+                   host_backed=True)
         at += n * PAGE
     mm.map(base, len(image.data), PROT_READ | PROT_EXEC, name="[vdso]", kind="vdso")
     system.machine.write(base, image.data)

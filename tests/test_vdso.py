@@ -229,3 +229,41 @@ def test_a_long_run_with_timer_ticks_executes_each_instruction_once():
     """Regression: stopping Unicorn from another thread and resuming it re-executes part of
     a block, so ticks must never stop the CPU."""
     assert run_guest("lock.s", source=LOCK_LOOP).status == 0
+
+
+VVAR_VCLOCK_ACCESS = """bits 64
+_start:
+    mov rbx, [rsp]              ; argc
+    lea rbx, [rsp + rbx*8 + 16] ; envp
+.env:
+    cmp qword [rbx], 0
+    lea rbx, [rbx + 8]
+    jne .env
+.aux:
+    cmp qword [rbx], 33         ; AT_SYSINFO_EHDR
+    je .found
+    add rbx, 16
+    jmp .aux
+.found:
+    mov rax, [rbx + 8]          ; the vDSO's base: [vvar_vclock] is the two pages below it
+    ACCESS
+    mov eax, 60
+    xor edi, edi
+    syscall
+"""
+
+
+@pytest.mark.parametrize("access,signal,code", [
+    ("mov rax, [rax - 0x2000]", "SIGBUS", "BUS_ADRERR"),   # the pvclock page
+    ("mov rax, [rax - 0x1000]", "SIGBUS", "BUS_ADRERR"),   # the Hyper-V clock page
+    ("mov qword [rax - 0x1000], 1", "SIGSEGV", "SEGV_ACCERR"),
+], ids=["read-pvclock", "read-hvclock", "write"])
+def test_the_vvar_vclock_pages_fault_as_with_a_tsc_clocksource(tmp_path, access, signal,
+                                                               code):
+    """[vvar_vclock] is listed r--p, but with no paravirtual clock behind it Linux's
+    vvar_vclock_fault() answers a read with SIGBUS; a write is refused by the VMA first."""
+    prog = tmp_path / "vclock.s"
+    prog.write_text(VVAR_VCLOCK_ACCESS.replace("ACCESS", access))
+    r = cli("run", "-s", str(prog))
+    assert r.returncode == 128 + {"SIGBUS": 7, "SIGSEGV": 11}[signal], r.stderr
+    assert f"--- {signal} {{si_signo={signal}, si_code={code}," in r.stderr.decode()
