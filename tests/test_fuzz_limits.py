@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from tui.bench_tmpfs import PEAK_KIB_SOURCE
+
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 9
 PROGRAMS = 40
@@ -89,19 +91,9 @@ def _program(rng: random.Random) -> str:
     return "\n".join(lines) + "\n"
 
 
-_CHILD = """
-import json, resource, sys, time
+_CHILD = PEAK_KIB_SOURCE + """
+import json, sys, time
 from emu.program import load_program
-def peak_kib():
-    # VmHWM: this process's own peak (ru_maxrss would keep the parent's from before exec)
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 from kernel_model.system import RunOptions, System
 out = []

@@ -11,21 +11,10 @@ from conftest import run_guest
 
 from kernel_model.files.sparse import PAGE, SparseData
 from kernel_model.files.tmpfs import TmpBudget
+from tui.bench_tmpfs import PEAK_KIB_SOURCE
 
 ROOT = Path(__file__).resolve().parent.parent
 MB = 1 << 20
-PEAK = """
-def peak_kib():
-    # VmHWM: this process's own peak (ru_maxrss would keep the parent's from before exec)
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-"""
 
 # The issue's case: 8 files, each extended to 255 MB by a one-byte pwrite at its end; then
 # real data, 1 MiB a write to a ninth file until a write fails. Exit status: that errno.
@@ -139,7 +128,7 @@ def test_host_memory_stays_small_for_the_issue_s_flood(tmp_path):
     script = ("import resource, sys\n"
               "from tui import cli\n"
               f"status = cli.main(['run', '--memory-limit', '16M', {str(src)!r}])\n"
-              + PEAK + "print(status, peak_kib())\n")
+              + PEAK_KIB_SOURCE + "print(status, peak_kib())\n")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, env=env,
                        cwd=ROOT, timeout=120)

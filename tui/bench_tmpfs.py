@@ -75,9 +75,9 @@ _start:
     syscall
 """
 
-_CHILD = """
-import json, resource, sys
-from emu.program import load_program
+# A child script's own peak memory, shared with the tests that bound host memory.
+PEAK_KIB_SOURCE = """
+import resource
 def peak_kib():
     # VmHWM: this process's own peak (ru_maxrss would keep the parent's from before exec)
     try:
@@ -88,6 +88,11 @@ def peak_kib():
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+"""
+
+_CHILD = PEAK_KIB_SOURCE + """
+import json, sys
+from emu.program import load_program
 
 from kernel_model.system import RunOptions, System
 prog = load_program(sys.argv[1])
