@@ -299,7 +299,7 @@ class Kernel:
             effects = tuple(self._recording)
         finally:
             self._recording = None
-        if regs.get("rflags", regs.get("eflags", 0)) & EFLAGS_AC and not self.alignment_noted:
+        if regs.get("eflags", 0) & EFLAGS_AC and not self.alignment_noted:
             # Unicorn (as QEMU's TCG) never raises #AC: say so rather than differ silently.
             self.alignment_noted = True
             self.notes.append("EFLAGS.AC is set, but syscall-lab does not model alignment "
