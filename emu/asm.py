@@ -44,7 +44,7 @@ class Assembled:
     sizes: dict[int, int] = field(default_factory=dict)  # instruction address -> length
 
 
-DEFAULT_MAX_IMAGE = 1 << 30  # the guest's default memory limit (kernel_model.mm)
+DEFAULT_MAX_IMAGE = 1 << 30  # the guest's default memory limit (kernel_model.memory.mm)
 POSITIONAL_TIMES = 100_000  # copies of a `times` line that differ by address (each made alone)
 BASES = {64: 0x400000, 32: 0x8048000}
 SECTION_ORDER = ("text", "rodata", "data", "bss")

@@ -1,5 +1,5 @@
 """The mini-kernel: entry paths, syscall tables and handlers, process state, files, signals.
 
 It drives an `emu.machine.Machine` and reports everything it does as events
-(`kernel_model.events`); it never imports the screen.
+(`kernel_model.trace.events`); it never imports the screen.
 """

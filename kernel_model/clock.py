@@ -6,7 +6,7 @@
 - virtual (`--clock virtual[:EPOCH]`, the stepping TUI's): starts at the host's time (or
   EPOCH) and then advances only with the guest's own progress, never with the host's: each
   instruction executed costs INSN_PS, each crossing into the kernel its modelled cost
-  (kernel_model.costs), each sleep its length. A person pausing for minutes between two
+  (kernel_model.entry.costs), each sleep its length. A person pausing for minutes between two
   steps leaves the guest's time where it was, and the same instructions and crossings always
   give the same readings (replays and recordings are exact).
 

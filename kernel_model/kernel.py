@@ -14,10 +14,10 @@ from unicorn import x86_const as X
 
 import kernel_model.syscalls  # noqa: F401  (registers every handler)
 from emu.machine import PROT_READ, PROT_WRITE, Machine, MemoryFault
-from kernel_model import errnos
-from kernel_model.abi import I386_ABI, X86_64_ABI, Abi
-from kernel_model.costs import cost_of
-from kernel_model.events import (
+from kernel_model.entry.abi import I386_ABI, X86_64_ABI, Abi
+from kernel_model.entry.costs import cost_of
+from kernel_model.syscalls.registry import SyscallDef, lookup
+from kernel_model.trace.events import (
     KernelNote,
     MemAccess,
     RegChange,
@@ -25,7 +25,7 @@ from kernel_model.events import (
     SyscallEntered,
     SyscallReturned,
 )
-from kernel_model.registry import SyscallDef, lookup
+from kernel_model.uapi import errnos
 
 RAX, RCX, R11, RIP, RSP = (X.UC_X86_REG_RAX, X.UC_X86_REG_RCX, X.UC_X86_REG_R11,
                            X.UC_X86_REG_RIP, X.UC_X86_REG_RSP)
@@ -271,7 +271,7 @@ class Kernel:
 
     def _traced_call(self, mechanism, abi, entry, nr, args, pc, regs, cpu_effects, *,
                      return_pc, return_effects) -> int | None:
-        from kernel_model import strace  # only traced runs decode arguments
+        from kernel_model.trace import strace  # only traced runs decode arguments
 
         self.seq += 1
         seq = self.seq
@@ -284,7 +284,7 @@ class Kernel:
         sigreturn = name in ("rt_sigreturn", "sigreturn") and sdef is not None
         if sigreturn:
             # strace shows the mask the frame restores, and the rax the frame restores.
-            from kernel_model import sigframe
+            from kernel_model.signals import frame as sigframe
 
             restored = sigframe.sigreturn_mask(self.system, name == "rt_sigreturn")
         self._recording = []

@@ -21,15 +21,16 @@ from emu.counter import InstructionCounter
 from emu.elf import ElfImage
 from emu.machine import PAGE, PROT_READ, PROT_WRITE, Machine, MemoryFault, page_down
 from emu.segments import Gdt
-from kernel_model import exec as binfmt
-from kernel_model import signals, vsyscall
 from kernel_model.clock import Clock, KnownCount
-from kernel_model.eras import DEFAULT_ERA, era_named
-from kernel_model.events import KernelNote, ProcessExited, ProcessStarted, RunStopped
 from kernel_model.kernel import Kernel
-from kernel_model.mm import DEFAULT_MEMORY_LIMIT, Mm, OutOfMemory
-from kernel_model.process import Process
-from kernel_model.wait import RunLimit, Waiter, ready_fds
+from kernel_model.memory.mm import DEFAULT_MEMORY_LIMIT, Mm, OutOfMemory
+from kernel_model.proc import exec as binfmt
+from kernel_model.proc.process import Process
+from kernel_model.proc.wait import RunLimit, Waiter, ready_fds
+from kernel_model.signals import delivery as signals
+from kernel_model.trace.events import KernelNote, ProcessExited, ProcessStarted, RunStopped
+from kernel_model.vdso.eras import DEFAULT_ERA, era_named
+from kernel_model.vsyscall import emulated as vsyscall
 
 # The GDT and the kernel model's return-to-user trampoline: in the last page below the
 # 64-bit non-canonical hole (TASK_SIZE_MAX: no user mapping may go there), and for i386
@@ -61,7 +62,7 @@ class RunOptions:
     stdin_fd: int = 0
     stdout_fd: int = 1
     stderr_fd: int = 2
-    kernel: str = DEFAULT_ERA  # the era preset (kernel_model.eras)
+    kernel: str = DEFAULT_ERA  # the era preset (kernel_model.vdso.eras)
     vsyscall: str | None = None  # native|emulate|xonly|none; None: the era's default
     vdso: bool | None = None  # False: like the vdso=0 boot parameter; None: the era's default
     # A virtual clock counts instructions with a block hook, unless the driver keeps the
@@ -136,7 +137,7 @@ class System:
         sysinfo = None
         try:
             if want_vdso:
-                from kernel_model.vdso_mapping import map_vdso
+                from kernel_model.vdso.mapping import map_vdso
 
                 self.vdso = map_vdso(self)
                 self.tick_jobs.append(self.vdso.tick)
@@ -198,7 +199,7 @@ class System:
         """Hooks only a trace needs: calls into user-mode kernel code (vDSO, native vsyscall
         page) make no trap, so the trace sees them only through hooks on their entries."""
         if self.vdso is not None and self.vdso_watcher is None:
-            from kernel_model.vdso_events import VdsoWatcher
+            from kernel_model.vdso.watch import VdsoWatcher
 
             self.vdso_watcher = VdsoWatcher(self)
         if self.vsyscall_mode == "native" and self.vsyscall_watcher is None:
@@ -581,7 +582,7 @@ def _opcode(machine: Machine, pc: int) -> tuple[bytes, int]:
 def _charger(clock, bits: int):
     """What the kernel calls at each trap under a virtual clock: the crossing's modelled cost
     moves the guest's time."""
-    from kernel_model.costs import cost_of
+    from kernel_model.entry.costs import cost_of
 
     def charge(mechanism: str) -> None:
         clock.charge_ns(cost_of(mechanism, bits).ns)

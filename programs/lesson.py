@@ -216,7 +216,7 @@ def check_statically(lesson: Lesson) -> None:
     except UsageError as e:
         raise lesson.error(None, "program", str(e)) from None
     names = symbol_names(program)
-    from kernel_model.abi import ABIS
+    from kernel_model.entry.abi import ABIS
 
     for i, s in enumerate(lesson.stops):
         w = s.where

@@ -20,7 +20,7 @@ TRAPS = ("syscall", "int 0x80", "sysenter")
 
 def make_session(lesson: Lesson, *, budget: int | None = None):
     """A fresh DebugSession on the lesson's program, with its arguments and run options."""
-    from kernel_model.debugger import DebugSession
+    from kernel_model.debugger.session import DebugSession
     from tui.cli import UsageError, build_parser, resolve_program, run_options
 
     name = lesson.program_path()

@@ -24,7 +24,7 @@ class Run:
     system: object = None
 
     def syscalls(self):
-        from kernel_model.events import SyscallReturned
+        from kernel_model.trace.events import SyscallReturned
 
         return [e for e in self.events if isinstance(e, SyscallReturned)]
 

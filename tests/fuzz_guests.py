@@ -256,7 +256,7 @@ def _assemble(source: str, bits: int) -> bytes:
 
 def program(seed: int, index: int) -> tuple[str, int]:
     """The source of program `index` of a seeded series, and its bits."""
-    from kernel_model.abi import I386_ABI, X86_64_ABI
+    from kernel_model.entry.abi import I386_ABI, X86_64_ABI
 
     rng = random.Random(seed * 1_000_003 + index)
     bits = 64 if rng.random() < 0.6 else 32
@@ -294,7 +294,7 @@ def run_one(seed: int, index: int, workdir: str) -> tuple[str, int | None]:
 def debugged(prog, path: str, index: int, null: int) -> int:
     """The same program under the stepping engine (its own handling of stops and faults):
     a few steps, then runs to each transition and to the end, then back to the start."""
-    from kernel_model.debugger import DebugSession
+    from kernel_model.debugger.session import DebugSession
     from kernel_model.system import RunOptions
 
     s = DebugSession.create(prog, [path], RunOptions(seed=index, memory_limit=64 << 20,

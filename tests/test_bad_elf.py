@@ -16,7 +16,7 @@ from elfmut import (
     text_index,
 )
 
-from kernel_model.events import KernelNote, ProcessExited, SignalDelivered
+from kernel_model.trace.events import KernelNote, ProcessExited, SignalDelivered
 
 BIN = PROGRAMS / "bin"
 SIGSEGV = 11
@@ -246,7 +246,7 @@ def test_pt_load_over_the_stack_kills_at_exec(tmp_path):
     import random
 
     from emu.arch import X86_64
-    from kernel_model import exec as binfmt
+    from kernel_model.proc import exec as binfmt
 
     top = binfmt.choose_layout(X86_64, random.Random(1)).stack_top  # run_guest's seed 1
 

@@ -1,4 +1,4 @@
-"""Every blocking wait in the kernel model (kernel_model.wait) ends for the run's --timeout,
+"""Every blocking wait in the kernel model (kernel_model.proc.wait) ends for the run's --timeout,
 for Ctrl-C and for a deliverable guest signal: a sleep of an hour, an absolute sleep in 2096,
 a read of a pipe nobody writes, a write to a pipe nobody reads."""
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kernel_model.wait import SIGNAL, RunLimit, Waiter
+from kernel_model.proc.wait import SIGNAL, RunLimit, Waiter
 
 ROOT = Path(__file__).resolve().parent.parent
 # The guest's own verdict: every run here is cut by a limit long before this would pass.
@@ -333,7 +333,7 @@ def test_the_timeout_still_holds_in_a_process_with_many_fds_open(tmp_path):
         assert max(held) >= 1024
         from conftest import run_guest
 
-        from kernel_model.events import RunStopped
+        from kernel_model.trace.events import RunStopped
 
         run = run_guest("sleep.s", source=HOUR_SLEEP, timeout=0.5)
         assert run.status == 2

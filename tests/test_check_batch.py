@@ -15,7 +15,7 @@ import time
 import pytest
 from conftest import ROOT, cli
 
-from kernel_model.grading import batch, find
+from programs.grading import batch, find
 
 SOLUTIONS = ROOT / "tests" / "exercises" / "echo-argv"
 
@@ -174,7 +174,7 @@ def _hang_or_die(real_grade):
 
 def test_a_submission_past_its_hard_limit_is_killed_and_the_others_still_finish(
         tmp_path, monkeypatch):
-    from kernel_model.grading import grader
+    from programs.grading import grader
 
     monkeypatch.setattr(grader, "grade", _hang_or_die(grader.grade))  # forked children see it
     paths = []

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import cli, run_guest
 
-from kernel_model.events import KernelNote, RunStopped, SignalDelivered
+from kernel_model.trace.events import KernelNote, RunStopped, SignalDelivered
 
 GDT64, GDT32 = 0x7FFFFFFFF000, 0xFFFFE000
 
@@ -126,7 +126,7 @@ def test_stepping_back_over_a_gdt_fault_replays_the_fault(tmp_path):
     GDT page must fault again (it went through from Unicorn's stale translation, and the
     step back failed with ReplayDiverged)."""
     from emu.program import load_program
-    from kernel_model.debugger import DebugSession
+    from kernel_model.debugger.session import DebugSession
     from kernel_model.system import RunOptions
 
     path = tmp_path / "gdtback.s"

@@ -3,7 +3,7 @@ where Linux puts it."""
 
 from conftest import PROGRAMS, run_guest
 
-from kernel_model.events import RegChange, StackPush, SyscallEntered, SyscallReturned
+from kernel_model.trace.events import RegChange, StackPush, SyscallEntered, SyscallReturned
 
 
 def entered(run):

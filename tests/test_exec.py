@@ -7,7 +7,7 @@ import struct
 import pytest
 from conftest import PROGRAMS, run_guest
 
-from kernel_model import exec as binfmt
+from kernel_model.proc import exec as binfmt
 
 REGISTERS_ZERO = """
 bits 64

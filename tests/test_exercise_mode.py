@@ -9,7 +9,7 @@ import functools
 import shutil
 from pathlib import Path
 
-from kernel_model.grading import find
+from programs.grading import find
 from tui.exercise import make_exercise_app, result_lines, starter_copy
 from tui.widgets.panel import Panel
 
@@ -122,7 +122,7 @@ def test_starter_copy_writes_name_s_once(tmp_path):
 
 
 def test_result_lines_wrap_to_the_width():
-    from kernel_model.grading import grade
+    from programs.grading import grade
 
     ex = find("echo-argv")
     report = grade(ex, str(HERE / "echo-argv" / "wrong_no_newline.s"), seed=3)
@@ -172,7 +172,7 @@ async def test_a_fresh_starter_says_where_to_write_not_an_assembler_failure(tmp_
 
 
 def test_result_lines_say_why_a_crashing_solution_scores_zero(tmp_path):
-    from kernel_model.grading import grade
+    from programs.grading import grade
 
     crash = tmp_path / "crash.s"
     crash.write_text("bits 64\nsection .text\n_start:\n    mov rax, [0]\n")

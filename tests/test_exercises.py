@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, cli
 
-from kernel_model.grading import find, grade, names
-from kernel_model.grading.report import text
-from kernel_model.grading.spec import SpecError, load
-from kernel_model.grading.templates import TemplateError, evaluate
-from kernel_model.grading.transcript import match, normalize, parse
+from programs.grading import find, grade, names
+from programs.grading.report import text
+from programs.grading.spec import SpecError, load
+from programs.grading.templates import TemplateError, evaluate
+from programs.grading.transcript import match, normalize, parse
 
 SOLUTIONS = ROOT / "tests" / "exercises"
 
@@ -380,9 +380,9 @@ def test_a_mechanism_entry_names_only_known_functions(tmp_path):
 
 def test_the_function_names_a_mechanism_entry_may_use_are_the_models():
     """The names a spec may write are exactly those the events carry."""
-    from kernel_model.grading.spec import MECHANISM_FUNCTIONS
-    from kernel_model.vdso_events import SIGNATURES
-    from kernel_model.vsyscall import ENTRIES
+    from kernel_model.vdso.watch import SIGNATURES
+    from kernel_model.vsyscall.emulated import ENTRIES
+    from programs.grading.spec import MECHANISM_FUNCTIONS
 
     assert set(MECHANISM_FUNCTIONS["vdso"]) == set(SIGNATURES)
     assert set(MECHANISM_FUNCTIONS["vsyscall"]) == set(ENTRIES.values())

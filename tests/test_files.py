@@ -16,8 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from kernel_model import errnos, structs
-from kernel_model.abi import I386_ABI, X86_64_ABI
+from kernel_model.entry.abi import I386_ABI, X86_64_ABI
 from kernel_model.files.fdtable import FdTable
 from kernel_model.files.inode import Cred, FsError
 from kernel_model.files.uapi import (
@@ -64,7 +63,8 @@ from kernel_model.files.uapi import (
 )
 from kernel_model.files.vfs import Vfs
 from kernel_model.kernel import GuestFault, NameTooLong
-from kernel_model.registry import lookup
+from kernel_model.syscalls.registry import lookup
+from kernel_model.uapi import errnos, structs
 
 MEM_BASE = 0x10000
 MEM_SIZE = 1 << 20

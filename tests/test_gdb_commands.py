@@ -10,10 +10,10 @@ import pytest
 from conftest import PROGRAMS
 
 from emu.program import load_program
-from kernel_model.debugger import DebugSession
 from kernel_model.debugger.gdbcommands import GdbConsole
 from kernel_model.debugger.gdbtarget import ViewTarget, target_for
 from kernel_model.debugger.gdbvalues import string_literal
+from kernel_model.debugger.session import DebugSession
 from kernel_model.system import RunOptions
 
 HELLO64 = PROGRAMS / "bin" / "hello.glibc-x86_64"

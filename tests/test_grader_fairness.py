@@ -12,10 +12,10 @@ import re
 import pytest
 from conftest import ROOT
 
-from kernel_model.grading import find, grade, names
-from kernel_model.grading.grader import draw_runs
-from kernel_model.grading.report import json_text, text
-from kernel_model.grading.spec import SpecError, load
+from programs.grading import find, grade, names
+from programs.grading.grader import draw_runs
+from programs.grading.report import json_text, text
+from programs.grading.spec import SpecError, load
 
 SOLUTIONS = ROOT / "tests" / "exercises"
 
@@ -198,7 +198,7 @@ def test_a_wrong_output_names_the_write_that_wrote_the_first_wrong_byte():
 
 
 def test_expected_lines_read_as_strace_lines():
-    from kernel_model.grading.transcript import parse
+    from programs.grading.transcript import parse
 
     spec = ('<_:open|openat>(<_:(AT_FDCWD, )?>{quote(path)}, O_RDONLY<_:.*>) = <fd>\n'
             'read(<fd>, "", <_>) = 0\nwrite(1, <msg>, <len>) = <len>\n'

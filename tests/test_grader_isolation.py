@@ -12,10 +12,10 @@ import time
 
 from conftest import ROOT, cli
 
-from kernel_model.grading import find
-from kernel_model.grading import isolate as iso
-from kernel_model.grading.grader import grade
-from kernel_model.grading.report import json_text
+from programs.grading import find
+from programs.grading import isolate as iso
+from programs.grading.grader import grade
+from programs.grading.report import json_text
 
 REFERENCE = str(ROOT / "tests" / "exercises" / "hello-name" / "reference.s")
 

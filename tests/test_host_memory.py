@@ -17,11 +17,11 @@ import pytest
 from conftest import PROGRAMS, ROOT, run_guest
 
 from emu.program import load_program
-from kernel_model import signals
-from kernel_model.debugger import DebugSession
+from kernel_model.debugger.session import DebugSession
 from kernel_model.debugger.state import capture_memory
-from kernel_model.events import SignalDelivered
+from kernel_model.signals import delivery as signals
 from kernel_model.system import RunOptions
+from kernel_model.trace.events import SignalDelivered
 
 MIB = 1 << 20
 

@@ -13,7 +13,7 @@ import pytest
 
 from emu.arch import X86_64
 from emu.machine import PAGE, Machine, MemoryFault
-from kernel_model.mm import Mm, OutOfMemory
+from kernel_model.memory.mm import Mm, OutOfMemory
 
 BASE = 0x7F0000000000
 SPAN = 1 << 32  # the fuzz plays in 4 GiB of address space

@@ -10,7 +10,7 @@ from conftest import ROOT
 NEEDED = [
     "kernel_model/vdso/vdso64.s",
     "kernel_model/vdso/vdso32.s",
-    "kernel_model/vsyscall_native.s",
+    "kernel_model/vsyscall/native.s",
     "programs/catalog.toml",
     "programs/asm/time_three_ways.s",
     "programs/bin/hello.glibc-x86_64",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kernel_model.recording import load
+from kernel_model.debugger.recording import load
 
 ROOT = Path(__file__).resolve().parent.parent
 # A crossing first (so the recording has transitions), then a loop that never ends.

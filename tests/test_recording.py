@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import PROGRAMS
 
-from kernel_model.recording import (
+from kernel_model.debugger.recording import (
     FORMAT,
     VERSION,
     Recorder,
@@ -190,7 +190,7 @@ def test_replay_runs_no_guest_code_and_needs_no_program_file(tmp_path):
     prog.unlink()
     code = f"""
 import asyncio, sys
-from kernel_model.recording import load
+from kernel_model.debugger.recording import load
 from tui.replay import ReplayApp
 
 async def main():
@@ -290,7 +290,7 @@ async def test_replay_steps_forward_and_back_through_the_recorded_stops(tmp_path
 def test_replay_steps_into_a_trap_at_phase_1(tmp_path):
     """A recording holds phase 1 of every trap, and its replay shows it first; one made
     before phase 1 was recorded (straight from the trap to phase 2) replays the same."""
-    from kernel_model.recording import RecordedSession
+    from kernel_model.debugger.recording import RecordedSession
     from tui.panels import status_line
 
     path = record_run(tmp_path, "hello-syscall")

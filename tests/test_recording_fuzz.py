@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from kernel_model.recording import MAX_BYTES, RecordedSession, RecordingError, load
+from kernel_model.debugger.recording import MAX_BYTES, RecordedSession, RecordingError, load
 from tui import cli
 from tui.panels import (
     code_lines,

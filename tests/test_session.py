@@ -9,7 +9,7 @@ import pytest
 from conftest import PROGRAMS
 
 from emu.program import load_program
-from kernel_model.debugger import DebugSession
+from kernel_model.debugger.session import DebugSession
 from kernel_model.debugger.state import capture_memory
 from kernel_model.system import RunOptions
 
@@ -561,7 +561,7 @@ def test_a_dropped_session_leaves_no_files_or_fds_behind():
     import tempfile
 
     from emu.program import load_program
-    from kernel_model.debugger import DebugSession
+    from kernel_model.debugger.session import DebugSession
     from kernel_model.system import RunOptions
 
     prog = load_program(str(PROGRAMS / "asm" / "hello_syscall.s"), 64)

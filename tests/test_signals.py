@@ -12,7 +12,7 @@ import tempfile
 import pytest
 from conftest import run_guest
 
-from kernel_model.events import SignalDelivered
+from kernel_model.trace.events import SignalDelivered
 
 
 def signals_of(run):
@@ -906,8 +906,8 @@ def test_untraced_runs_take_the_same_paths(source, bits, status):
     (KILL_HANDLER_64, 64, "rt_sigreturn"), (OLD_STYLE_32, 32, "sigreturn")])
 def test_sigreturn_mask_reads_what_sigreturn_restores(source, bits, name):
     """For the trace's `rt_sigreturn({mask=[...]})`: read on entry, before the restore."""
-    from kernel_model import sigframe
-    from kernel_model.events import SyscallEntered
+    from kernel_model.signals import frame as sigframe
+    from kernel_model.trace.events import SyscallEntered
 
     system = _system(source, bits)
     masks = []

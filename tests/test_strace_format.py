@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from kernel_model import constants as C
-from kernel_model import strace
-from kernel_model import structs as S
-from kernel_model.argkinds import (
+from kernel_model.syscalls.argkinds import (
     DirFd,
     Enum,
     Fd,
@@ -35,7 +32,10 @@ from kernel_model.argkinds import (
     SigSet,
     UInt,
 )
-from kernel_model.registry import SyscallDef
+from kernel_model.syscalls.registry import SyscallDef
+from kernel_model.trace import strace
+from kernel_model.uapi import constants as C
+from kernel_model.uapi import structs as S
 
 X64, I386 = "x86_64", "i386"
 

@@ -107,7 +107,7 @@ def test_tmpfs_limit_is_its_own_cap(tmp_path):
 
 def test_tmpfs_pages_leave_less_for_mmap(tmp_path):
     """The cap counts both: with /tmp full, an anonymous mmap gets ENOMEM."""
-    from kernel_model.mm import OutOfMemory
+    from kernel_model.memory.mm import OutOfMemory
 
     run = run_guest("flood.s", source=FLOOD, memory_limit=16 * MB)
     mm = run.system.mm

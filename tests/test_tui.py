@@ -9,7 +9,7 @@ import pytest
 from conftest import PROGRAMS
 
 from emu.program import load_program
-from kernel_model.debugger import DebugSession
+from kernel_model.debugger.session import DebugSession
 from kernel_model.system import RunOptions
 from tui.app import make_app
 from tui.panels import plain

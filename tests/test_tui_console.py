@@ -11,7 +11,7 @@ from conftest import PROGRAMS
 from textual.widgets import Input, RichLog
 
 from emu.program import load_program
-from kernel_model.debugger import DebugSession
+from kernel_model.debugger.session import DebugSession
 from kernel_model.system import RunOptions
 from tui.app import make_app
 from tui.screens.base import SessionScreen

@@ -155,7 +155,7 @@ async def test_wide_number_keys_pick_the_corner_tabs():
 async def test_replay_panes_are_reached_the_same_way(tmp_path):
     from test_recording import record_run
 
-    from kernel_model.recording import load
+    from kernel_model.debugger.recording import load
     from tui.replay import ReplayApp
 
     path = record_run(tmp_path)
@@ -242,7 +242,7 @@ async def test_markup_in_a_lesson_title_is_shown_literally(tmp_path):
 
 @pilot_test
 async def test_exercise_every_pane_by_number_and_no_toast_over_the_results():
-    from kernel_model.grading import find
+    from programs.grading import find
     from tui.exercise import make_exercise_app
 
     app = make_exercise_app(find("echo-argv"), str(EXERCISES / "echo-argv" / "reference.s"),
@@ -271,7 +271,7 @@ async def test_exercise_every_pane_by_number_and_no_toast_over_the_results():
 
 @pilot_test
 async def test_exercise_wide_brings_the_transition_tab_forward_at_a_transition():
-    from kernel_model.grading import find
+    from programs.grading import find
     from tui.exercise import make_exercise_app
 
     app = make_exercise_app(find("echo-argv"), str(EXERCISES / "echo-argv" / "reference.s"),

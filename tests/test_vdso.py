@@ -5,7 +5,7 @@ import re
 import pytest
 from conftest import PROGRAMS, cli, run_guest
 
-from kernel_model.events import VdsoCalled
+from kernel_model.trace.events import VdsoCalled
 
 BIN = PROGRAMS / "bin"
 TIME_SYSCALLS = {"gettimeofday", "clock_gettime", "clock_gettime64", "time"}
@@ -110,7 +110,7 @@ def test_options_override_the_era():
 def test_native_vsyscall_runs_in_user_mode():
     run = run_guest(PROGRAMS / "asm" / "vsyscall_time.s", vsyscall="native")
     assert run.status == 0
-    from kernel_model.events import VsyscallCalled
+    from kernel_model.trace.events import VsyscallCalled
     calls = [e for e in run.events if isinstance(e, VsyscallCalled)]
     assert [(c.name, c.mode) for c in calls] == [("gettimeofday", "native"), ("time", "native")]
     assert [e.name for e in run.syscalls()] == ["write", "exit"]

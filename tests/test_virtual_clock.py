@@ -13,9 +13,9 @@ from conftest import PROGRAMS, cli, run_guest
 
 import programs
 from emu.program import load_program
-from kernel_model.debugger import DebugSession
-from kernel_model.events import SyscallReturned, VdsoCalled, VsyscallCalled
+from kernel_model.debugger.session import DebugSession
 from kernel_model.system import RunOptions
+from kernel_model.trace.events import SyscallReturned, VdsoCalled, VsyscallCalled
 from programs import lesson
 from programs.lesson_play import LessonPlayer, make_session
 
@@ -305,7 +305,7 @@ def test_a_virtual_sleep_moves_the_guests_time_and_returns_at_once(tmp_path):
 
 
 def test_the_status_line_and_a_recording_say_which_clock(tmp_path):
-    from kernel_model.recording import load
+    from kernel_model.debugger.recording import load
     from tui.panels.status import status_line
 
     s = _demo()

@@ -3,7 +3,7 @@
 import pytest
 from conftest import PROGRAMS, run_guest
 
-from kernel_model.events import SignalDelivered, VsyscallCalled
+from kernel_model.trace.events import SignalDelivered, VsyscallCalled
 
 VSYSCALL_TIME = PROGRAMS / "asm" / "vsyscall_time.s"
 

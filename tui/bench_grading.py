@@ -16,7 +16,7 @@ SOLUTIONS = Path(__file__).resolve().parent.parent / "tests" / "exercises" / "ec
 
 
 def run(count: int = 100, jobs: int | None = None) -> dict:
-    from kernel_model.grading import batch, find
+    from programs.grading import batch, find
 
     exercise = find("echo-argv")
     sources = sorted(SOLUTIONS.glob("*.s"))

@@ -1,5 +1,5 @@
 """`syscall-lab bench`, part two: each way of getting into the kernel (or not), as calls/s
-in this emulator beside the modelled cost of one call on real hardware (kernel_model.costs).
+in this emulator beside the modelled cost of one call on real hardware (kernel_model.entry.costs).
 The emulator's numbers say how fast the model runs; the modelled ones, what Linux costs."""
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def _binary_rate(binary: str, n: int, vdso: bool) -> float:
 
 
 def run(n: int = 100_000) -> dict:
-    from kernel_model.costs import COSTS
+    from kernel_model.entry.costs import COSTS
 
     out = {}
     for name, (bits, body, options, fn, cost_key) in MECHANISMS.items():
@@ -123,5 +123,5 @@ def report(results: dict) -> str:
     lines.append(f"gettimeofday loop (glibc x86-64): {g['vdso_calls_per_s']:,.0f}/s with the "
                  f"vDSO, {g['syscall_calls_per_s']:,.0f}/s with --no-vdso: "
                  f"{g['ratio']:.1f}x (target >= 10x)")
-    lines.append("modelled costs: kernel_model/costs.py (KERNEL_FACTS §6, Linux 6.18)")
+    lines.append("modelled costs: kernel_model/entry/costs.py (KERNEL_FACTS §6, Linux 6.18)")
     return "\n".join(lines)

@@ -11,7 +11,7 @@ import os
 import sys
 
 EXIT_USAGE = 2
-ERA_NAMES = ("2.6.18", "2.6.33", "3.2", "5.3", "6.18")  # kernel_model.eras, without importing it
+ERA_NAMES = ("2.6.18", "2.6.33", "3.2", "5.3", "6.18")  # vdso.eras, not imported
 
 
 class UsageError(Exception):
@@ -363,7 +363,7 @@ def cmd_run(args) -> int:
             trace_out = open(args.output, "w")
             closers.append(trace_out)
         if args.trace_json:
-            from kernel_model.tracers import JsonTracer
+            from kernel_model.trace.tracers import JsonTracer
 
             json_out = open(args.trace_json, "w")
             closers.append(json_out)
@@ -371,12 +371,12 @@ def cmd_run(args) -> int:
     except OSError as e:
         raise UsageError(f"cannot write {e.filename}: {e.strerror}") from None
     if args.strace or args.events or args.output:
-        from kernel_model.tracers import StracePrinter
+        from kernel_model.trace.tracers import StracePrinter
 
         system.kernel.attach(StracePrinter(trace_out, events=args.events))
     summary = None
     if args.summary:
-        from kernel_model.tracers import Summary
+        from kernel_model.trace.tracers import Summary
 
         summary = Summary(system.arch.name)
         system.kernel.attach(summary)
@@ -394,8 +394,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_grading(args) -> int:
-    from kernel_model.grading import command  # the grader: loaded only for these commands
-    from kernel_model.grading.spec import SpecError
+    from programs.grading import command  # the grader: loaded only for these commands
+    from programs.grading.spec import SpecError
 
     try:
         return (command.cmd_check if args.command == "check" else command.cmd_exercises)(args)
@@ -435,8 +435,8 @@ def cmd_show(name: str) -> int:
 
 def cmd_table(args) -> int:
     import kernel_model.syscalls  # noqa: F401  (registers the handlers)
-    from kernel_model.abi import ABIS
-    from kernel_model.registry import lookup
+    from kernel_model.entry.abi import ABIS
+    from kernel_model.syscalls.registry import lookup
 
     abi = ABIS[args.arch]
     rows = sorted(abi.table.items())

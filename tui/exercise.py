@@ -1,6 +1,6 @@
 """Exercise mode: the stepping TUI on a student's solution, with the exercise's statement
 beside the code and a key (g, or F5) that re-assembles the file and re-runs every check of
-the grader (kernel_model.grading) in a thread worker, then shows the results in a panel and
+the grader (programs.grading) in a thread worker, then shows the results in a panel and
 reloads the new version in the stepping view (a new session on the first graded run's
 inputs: its argv, stdin, environment, files and seed).
 
@@ -172,13 +172,13 @@ class Inputs:
 
     @classmethod
     def first(cls, exercise, seed: int | None = None) -> Inputs:
-        from kernel_model.grading.runner import draw_inputs
+        from programs.grading.runner import draw_inputs
 
         rng = random.Random(seed if seed is not None else random.SystemRandom().random())
         return cls(exercise, draw_inputs(exercise, exercise.runs[0], 1, rng))
 
     def session(self, program, share: Path, budget: int | None):
-        from kernel_model.debugger import DebugSession
+        from kernel_model.debugger.session import DebugSession
         from kernel_model.system import Mount, RunOptions
 
         i, t = self.inputs, self.inputs.template
@@ -354,7 +354,7 @@ class ExerciseApp(SyscallLabApp, inherit_bindings=False):
             self._program = load(exercise, solution)
             shown = solution
         except Exception as e:  # it does not assemble: step through the starter meanwhile
-            from kernel_model.grading.unsolved import message, unsolved_line
+            from programs.grading.unsolved import message, unsolved_line
 
             line = unsolved_line(solution, str(e))
             if line is not None:
@@ -405,7 +405,7 @@ class ExerciseApp(SyscallLabApp, inherit_bindings=False):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="grade")
     def _grade_work(self) -> None:
-        from kernel_model.grading import grade
+        from programs.grading import grade
 
         report, session, error = None, None, ""
         try:
@@ -479,7 +479,7 @@ def make_exercise_app(exercise, solution: str, *, seed: int | None = None,
 
 
 def cmd_exercise(args) -> int:
-    from kernel_model.grading import SpecError, find
+    from programs.grading import SpecError, find
 
     try:
         exercise = find(args.exercise)

@@ -12,7 +12,7 @@ DEMO = "time-three-ways"  # the time three ways: syscall, vDSO, vsyscall page
 def session_factory(args):
     """A function making a fresh DebugSession for the parsed command line (restart calls it
     again). Raises UsageError for a bad program, at once."""
-    from kernel_model.debugger import DebugSession
+    from kernel_model.debugger.session import DebugSession
     from tui.cli import UsageError, resolve_program, run_options
 
     name = args.program or DEMO

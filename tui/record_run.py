@@ -1,5 +1,5 @@
 """`syscall-lab run --record FILE PROGRAM`: run the program under the stepping engine and save
-every transition's views (kernel_model.recording) for `syscall-lab replay FILE`.
+every transition's views (kernel_model.debugger.recording) for `syscall-lab replay FILE`.
 
 Imported only when --record is given, so the plain `run` path stays as fast as before; like
 `run`, it never loads textual.
@@ -11,9 +11,9 @@ import sys
 
 
 def cmd_run_record(args) -> int:
-    from kernel_model.debugger import DebugSession
     from kernel_model.debugger.limits import SessionLimits
-    from kernel_model.recording import Recorder, record_session
+    from kernel_model.debugger.recording import Recorder, record_session
+    from kernel_model.debugger.session import DebugSession
     from tui.cli import UsageError, resolve_program, run_options
 
     try:
@@ -33,13 +33,13 @@ def cmd_run_record(args) -> int:
             trace_out = open(args.output, "w")
             closers.append(trace_out)
         if args.trace_json:
-            from kernel_model.tracers import JsonTracer
+            from kernel_model.trace.tracers import JsonTracer
 
             json_out = open(args.trace_json, "w")
             closers.append(json_out)
             session.kernel.attach(JsonTracer(json_out))
         if args.strace or args.events or args.output:
-            from kernel_model.tracers import StracePrinter
+            from kernel_model.trace.tracers import StracePrinter
 
             session.kernel.attach(StracePrinter(trace_out, events=args.events))
         data = _stdin()

@@ -1,4 +1,4 @@
-"""Recording a stepping session and replaying it (kernel_model.recording has the format).
+"""Recording a stepping session and replaying it (kernel_model.debugger.recording has the format).
 
 `syscall-lab tui --record FILE PROGRAM` is the stepping TUI that also keeps every stop the
 user visits; on quit it walks the same session from the start through every transition and
@@ -20,7 +20,7 @@ class ReplayApp(SyscallLabApp):
     """The stepping app over a RecordedSession: every panel draws from the recorded views."""
 
     def __init__(self, recording, *, path: str = ""):
-        from kernel_model.recording import RecordedSession
+        from kernel_model.debugger.recording import RecordedSession
 
         super().__init__(lambda: RecordedSession(recording), program=recording.program)
         self.recording = recording
@@ -55,7 +55,7 @@ class RecordingApp(SyscallLabApp):
         self.call_later(self._keep)
 
     def _keep(self) -> None:
-        from kernel_model.recording import position
+        from kernel_model.debugger.recording import position
 
         session, view = self.session, self.state.view
         if session is None or view is None or self.state.busy:
@@ -79,7 +79,7 @@ class RecordingApp(SyscallLabApp):
 def save_tui_recording(factory, visited, path: str, *, program: str, argv) -> int:
     """Every transition of a fresh session of the same program (same seed), with the stops
     the user visited merged in. Returns the number of stops."""
-    from kernel_model.recording import Recorder, record_session
+    from kernel_model.debugger.recording import Recorder, record_session
 
     recorder = Recorder(program=program, argv=argv, source="tui")
     session = factory()
@@ -129,7 +129,7 @@ def cmd_tui_record(args) -> int:
 
 def cmd_replay(args) -> int:
     """`syscall-lab replay FILE`"""
-    from kernel_model.recording import RecordingError, load
+    from kernel_model.debugger.recording import RecordingError, load
 
     try:
         recording = load(args.file)

@@ -8,7 +8,7 @@ import bisect
 
 from emu.machine import PROT_EXEC
 from kernel_model.debugger.gdbvalues import GdbError
-from kernel_model.process import GUEST_PID
+from kernel_model.proc.process import GUEST_PID
 
 
 def _no_access(addr: int) -> GdbError:
@@ -87,7 +87,7 @@ class SessionTarget:
         self.s.remove_breakpoint(b)
 
     def syscall_number(self, name: str) -> int | None:
-        from kernel_model.abi import ABIS
+        from kernel_model.entry.abi import ABIS
 
         return ABIS[self.s.system.arch.name].number_of(name)
 
@@ -172,7 +172,7 @@ class ViewTarget:
         pass
 
     def syscall_number(self, name: str) -> int | None:
-        from kernel_model.abi import ABIS
+        from kernel_model.entry.abi import ABIS
 
         return ABIS[self.v.arch].number_of(name) if self.v.arch in ABIS else None
 

@@ -13,7 +13,7 @@ entry_SYSENTER_compat), so it enters with the x86-64 kernel's selectors too.
 
 from __future__ import annotations
 
-from kernel_model.view_records import Change
+from kernel_model.debugger.view_records import Change
 
 # arch/x86/include/asm/segment.h (x86-64): GDT entries 2 and 3.
 KERNEL_CS, KERNEL_DS = 0x10, 0x18

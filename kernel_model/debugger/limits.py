@@ -21,7 +21,7 @@ import signal
 import threading
 import time
 
-from kernel_model.wait import ready_fds
+from kernel_model.proc.wait import ready_fds
 
 
 class SessionLimits:

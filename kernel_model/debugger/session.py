@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from unicorn import x86_const as X
 
 from emu.machine import PROT_EXEC
-from kernel_model import signals
 from kernel_model.clock import KnownCount
 from kernel_model.debugger import insn as insns
 from kernel_model.debugger.guestio import GuestIo
@@ -42,13 +41,14 @@ from kernel_model.debugger.state import (
     restore_memory,
 )
 from kernel_model.debugger.timeline import Hit, Mark, Offset, Timeline, join, known_length
-from kernel_model.events import (
+from kernel_model.signals import delivery as signals
+from kernel_model.syscalls.timekeeping import READS_CLOCK
+from kernel_model.trace.events import (
     SignalDelivered,
     SyscallEntered,
     SyscallReturned,
     VdsoCalled,
 )
-from kernel_model.syscalls.timekeeping import READS_CLOCK
 
 DEFAULT_BUDGET = 256 << 20
 INDEX_CHUNK = 1 << 16  # how far a forward replay may run instead of restoring a nearer mark
@@ -823,7 +823,7 @@ class DebugSession:
 
     def _syscall_name(self, kind: str) -> str | None:
         """The syscall the trap at pc is about to make (None: not in the table)."""
-        from kernel_model.abi import I386_ABI, X86_64_ABI
+        from kernel_model.entry.abi import I386_ABI, X86_64_ABI
 
         abi = X86_64_ABI if kind == "syscall" else I386_ABI
         nr = self.machine.reg(X.UC_X86_REG_RAX if self.bits == 64 else X.UC_X86_REG_EAX)
@@ -1696,7 +1696,7 @@ class DebugSession:
         if call is None:
             return None
         try:
-            from kernel_model.vdso_events import SIGNATURES
+            from kernel_model.vdso.watch import SIGNATURES
 
             kinds, _ = SIGNATURES[call["name"]]
             ret = self.machine.reg(X.UC_X86_REG_RAX if self.bits == 64 else X.UC_X86_REG_EAX)
@@ -1774,7 +1774,7 @@ class DebugSession:
         spec = spec.strip()
         if spec.startswith(("syscall ", "catch ")):
             name = spec.split(None, 1)[1].strip()
-            from kernel_model.abi import ABIS
+            from kernel_model.entry.abi import ABIS
 
             if not any(abi.number_of(name) is not None for abi in ABIS.values()):
                 raise ValueError(f"{name}: not a syscall name")

@@ -182,7 +182,7 @@ class KernelState:
         for name in SYSTEM_SHARED:
             if hasattr(system, name):
                 self._share(getattr(system, name))
-        from kernel_model.abi import ABIS
+        from kernel_model.entry.abi import ABIS
 
         self._share(*ABIS.values())
         # Large and never changed after exec: the program's bytes and its symbol table.

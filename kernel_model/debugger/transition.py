@@ -13,9 +13,10 @@ be compared side by side.
 
 from __future__ import annotations
 
-from kernel_model.costs import COSTS, cost_of
 from kernel_model.debugger.kernel_regs import Entry, freeze
-from kernel_model.events import (
+from kernel_model.debugger.view_records import Change, Phase, TableRow, Transition
+from kernel_model.entry.costs import COSTS, cost_of
+from kernel_model.trace.events import (
     MemAccess,
     ProcessExited,
     RegChange,
@@ -26,7 +27,6 @@ from kernel_model.events import (
     VdsoCalled,
     VsyscallCalled,
 )
-from kernel_model.view_records import Change, Phase, TableRow, Transition
 
 
 def h(value: int | None) -> str:
@@ -86,8 +86,8 @@ def split_args(call: str) -> tuple[str, list[str]]:
 
 
 def table_rows(abi_name: str, nr: int, radius: int = 3) -> tuple[TableRow, ...]:
-    from kernel_model.abi import ABIS
-    from kernel_model.registry import lookup
+    from kernel_model.entry.abi import ABIS
+    from kernel_model.syscalls.registry import lookup
 
     abi = ABIS[abi_name]
     prefix = "__x64_sys_" if abi_name == "x86_64" else "__ia32_sys_"

@@ -9,16 +9,7 @@ import bisect
 
 from emu.machine import PROT_EXEC
 from kernel_model.debugger import insn as insns
-from kernel_model.events import (
-    KernelNote,
-    ProcessExited,
-    RunStopped,
-    SignalDelivered,
-    SyscallReturned,
-    VdsoCalled,
-    VsyscallCalled,
-)
-from kernel_model.view_records import (  # noqa: F401  (part of this module's interface)
+from kernel_model.debugger.view_records import (  # noqa: F401  (part of this module's interface)
     CodeLine,
     EventLine,
     HistoryInfo,
@@ -27,6 +18,15 @@ from kernel_model.view_records import (  # noqa: F401  (part of this module's in
     StackWord,
     StopView,
     WalkView,
+)
+from kernel_model.trace.events import (
+    KernelNote,
+    ProcessExited,
+    RunStopped,
+    SignalDelivered,
+    SyscallReturned,
+    VdsoCalled,
+    VsyscallCalled,
 )
 
 CODE_BEFORE = 12

@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-from kernel_model import errnos
 from kernel_model.files.file import OpenFile
 from kernel_model.files.inode import FsError, Inode
 from kernel_model.files.synthetic import DEVTMPFS_DEV, InodeNumbers, StaticDir, Symlink
 from kernel_model.files.uapi import S_IFCHR
+from kernel_model.uapi import errnos
 
 # One read from a device moves at most this much (a signal would cut Linux's loop short
 # too); it keeps a read(fd, buf, 2 GiB) from allocating 2 GiB on the host.

@@ -4,11 +4,11 @@ RLIMIT_NOFILE (1024 unless the guest lowers it) caps them, giving EMFILE."""
 
 from __future__ import annotations
 
-from kernel_model import errnos
 from kernel_model.files.file import OpenFile
 from kernel_model.files.inode import FsError
 from kernel_model.files.streams import HostStream
 from kernel_model.files.uapi import NR_OPEN_DEFAULT, O_CLOEXEC
+from kernel_model.uapi import errnos
 
 
 class FdTable:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Callable
 
-from kernel_model import errnos
 from kernel_model.files.inode import DirEntry, FsError, Inode, Stat
 from kernel_model.files.uapi import (
     O_ACCMODE,
@@ -21,6 +20,7 @@ from kernel_model.files.uapi import (
     SEEK_HOLE,
     SEEK_SET,
 )
+from kernel_model.uapi import errnos
 
 
 class OpenFile:

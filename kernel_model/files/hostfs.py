@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 
-from kernel_model import errnos
 from kernel_model.files.file import PositionalFile
 from kernel_model.files.inode import DirEntry, FsError, Inode, Stat, errno_of, stat_from_host
 from kernel_model.files.streams import HOST_READ_CHUNK
@@ -27,6 +26,7 @@ from kernel_model.files.uapi import (
     W_OK,
     dtype,
 )
+from kernel_model.uapi import errnos
 
 # The largest host file the model copies in for a file mapping.
 MMAP_MAX = 256 << 20

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kernel_model import errnos
 from kernel_model.files.uapi import (
     S_IFDIR,
     S_IFLNK,
@@ -18,6 +17,7 @@ from kernel_model.files.uapi import (
     W_OK,
     X_OK,
 )
+from kernel_model.uapi import errnos
 
 
 class FsError(Exception):

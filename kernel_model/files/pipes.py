@@ -11,7 +11,6 @@ and raises SIGPIPE, and a non-blocking write of at most PIPE_BUF bytes is all or
 
 from __future__ import annotations
 
-from kernel_model import errnos
 from kernel_model.files.file import OpenFile
 from kernel_model.files.inode import FsError, Inode
 from kernel_model.files.synthetic import PIPEFS_DEV
@@ -24,6 +23,7 @@ from kernel_model.files.uapi import (
     PIPE_DEF_SIZE,
     S_IFIFO,
 )
+from kernel_model.uapi import errnos
 
 
 class Pipe(Inode):

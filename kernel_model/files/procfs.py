@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import struct
 
-from kernel_model import errnos
 from kernel_model.files.file import SnapshotFile
 from kernel_model.files.inode import FsError, Inode, Stat
 from kernel_model.files.synthetic import PROC_DEV, InodeNumbers, StaticDir, Symlink
@@ -20,6 +19,7 @@ from kernel_model.files.uapi import (
     O_RDONLY,
     S_IFREG,
 )
+from kernel_model.uapi import errnos
 
 CPUINFO = (
     "processor\t: 0\n"

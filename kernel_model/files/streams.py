@@ -11,7 +11,6 @@ from __future__ import annotations
 import fcntl
 import os
 
-from kernel_model import errnos
 from kernel_model.files.file import OpenFile
 from kernel_model.files.inode import FsError, Stat, errno_of, stat_from_host
 from kernel_model.files.uapi import (
@@ -29,7 +28,8 @@ from kernel_model.files.uapi import (
     TCGETS,
     TIOCGWINSZ,
 )
-from kernel_model.wait import ready_fds
+from kernel_model.proc.wait import ready_fds
+from kernel_model.uapi import errnos
 
 # One host read moves at most this much: os.read allocates its whole count up front, and a
 # short read is always allowed on a stream.
@@ -96,9 +96,9 @@ class HostStream(OpenFile):
 
     def _wait(self, k, write: bool) -> None:
         """Block as Linux would (a pipe nobody writes, a terminal nobody types at), in
-        kernel_model.wait: the run's deadline and Ctrl-C end it, a guest signal makes the
+        kernel_model.proc.wait: the run's deadline and Ctrl-C end it, a guest signal makes the
         call fail with EINTR."""
-        from kernel_model.wait import SIGNAL, waiter_of
+        from kernel_model.proc.wait import SIGNAL, waiter_of
 
         if waiter_of(k).wait(fd=self.host_fd, write=write) == SIGNAL:
             raise FsError(errnos.EINTR)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from kernel_model import errnos
 from kernel_model.files.inode import DirEntry, FsError, Inode
 from kernel_model.files.uapi import S_IFDIR, S_IFLNK, dtype
+from kernel_model.uapi import errnos
 
 # st_dev of each made-up file system: anonymous block devices (major 0) in the order a
 # typical boot mounts them (proc 0:22, devtmpfs 0:5, a tmpfs /tmp 0:33, pipefs 0:13).

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import Callable
 
-from kernel_model import errnos
 from kernel_model.files.file import PositionalFile
 from kernel_model.files.inode import DirEntry, FsError, Inode
 from kernel_model.files.sparse import SparseData
 from kernel_model.files.synthetic import TMPFS_DEV, InodeNumbers
 from kernel_model.files.uapi import S_IFDIR, S_IFREG, dtype
+from kernel_model.uapi import errnos
 
 # shmem's s_maxbytes (MAX_LFS_FILESIZE): a hole costs nothing, so the model takes Linux's.
 TMPFS_MAX_FILE = (1 << 63) - 1

@@ -22,7 +22,6 @@ import posixpath
 import time
 from dataclasses import dataclass
 
-from kernel_model import errnos
 from kernel_model.files.devices import make_dev
 from kernel_model.files.file import DirFile, OpenFile, PathFile
 from kernel_model.files.hostfs import HostMount
@@ -53,6 +52,7 @@ from kernel_model.files.uapi import (
     W_OK,
     X_OK,
 )
+from kernel_model.uapi import errnos
 
 # Guest directories a mount may not cover: their contents are the kernel model's truth.
 RESERVED = ("/proc", "/dev")

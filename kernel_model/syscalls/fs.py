@@ -11,25 +11,6 @@ import functools
 import os
 import struct
 
-from kernel_model import errnos, structs
-from kernel_model.argkinds import (
-    DirFd,
-    Enum,
-    Fd,
-    Flags,
-    Hex,
-    InBuf,
-    Int,
-    Iovec,
-    Long,
-    Mode,
-    OutBuf,
-    OutStr,
-    OutStruct,
-    Path,
-    Ptr,
-    UInt,
-)
 from kernel_model.files.file import PathFile
 from kernel_model.files.inode import Cred, FsError, Stat
 from kernel_model.files.pipes import Pipe
@@ -86,7 +67,26 @@ from kernel_model.files.uapi import (
     UIO_MAXIOV,
     X_OK,
 )
-from kernel_model.registry import syscall
+from kernel_model.syscalls.argkinds import (
+    DirFd,
+    Enum,
+    Fd,
+    Flags,
+    Hex,
+    InBuf,
+    Int,
+    Iovec,
+    Long,
+    Mode,
+    OutBuf,
+    OutStr,
+    OutStruct,
+    Path,
+    Ptr,
+    UInt,
+)
+from kernel_model.syscalls.registry import syscall
+from kernel_model.uapi import errnos, structs
 
 SIGPIPE = 13
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import struct
 
-from kernel_model import errnos
-from kernel_model.argkinds import Enum, Flags, InStruct, Int, OutBuf, OutStruct, UInt
-from kernel_model.registry import syscall
+from kernel_model.syscalls.argkinds import Enum, Flags, InStruct, Int, OutBuf, OutStruct, UInt
+from kernel_model.syscalls.registry import syscall
+from kernel_model.uapi import errnos
 
 # uname names the model, not the host: the release string is Linux's, the version says who.
 UTS_SYSNAME = "Linux"

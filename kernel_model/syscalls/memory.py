@@ -4,11 +4,11 @@ space is the kernel model's VMA list, kept in step with the machine."""
 from __future__ import annotations
 
 from emu.machine import PAGE, PROT_WRITE, page_up
-from kernel_model import errnos
-from kernel_model.argkinds import Enum, Fd, Flags, Hex, Ptr, UInt
 from kernel_model.files.uapi import O_PATH
-from kernel_model.mm import STACK_GUARD_GAP, OutOfMemory
-from kernel_model.registry import syscall
+from kernel_model.memory.mm import STACK_GUARD_GAP, OutOfMemory
+from kernel_model.syscalls.argkinds import Enum, Fd, Flags, Hex, Ptr, UInt
+from kernel_model.syscalls.registry import syscall
+from kernel_model.uapi import errnos
 
 PROT_MASK = 0x7
 MAP_SHARED, MAP_PRIVATE, MAP_FIXED, MAP_ANONYMOUS = 0x01, 0x02, 0x10, 0x20

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from kernel_model import errnos
-from kernel_model.argkinds import Hex, Int, Ptr, Signal, UInt
-from kernel_model.registry import syscall
-from kernel_model.signals import SI_TKILL, SI_USER
+from kernel_model.signals.delivery import SI_TKILL, SI_USER
+from kernel_model.syscalls.argkinds import Hex, Int, Ptr, Signal, UInt
+from kernel_model.syscalls.registry import syscall
+from kernel_model.uapi import errnos
 
 
 @syscall("exit", Int(), ret="none")

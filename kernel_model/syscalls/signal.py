@@ -1,16 +1,24 @@
 """Signal syscalls (kernel/signal.c, arch/x86/kernel/signal.c): dispositions, the mask,
-the alternate stack, and the return from a handler through the frame kernel_model.sigframe
+the alternate stack, and the return from a handler through the frame kernel_model.signals.frame
 built."""
 
 from __future__ import annotations
 
 import struct
 
-from kernel_model import errnos
-from kernel_model.argkinds import Enum, InStruct, OutSigSet, OutStruct, Signal, SigSet, UInt
-from kernel_model.process import SigAction
-from kernel_model.registry import syscall
-from kernel_model.signals import NSIG, SIGKILL, SIGSTOP
+from kernel_model.proc.process import SigAction
+from kernel_model.signals.delivery import NSIG, SIGKILL, SIGSTOP
+from kernel_model.syscalls.argkinds import (
+    Enum,
+    InStruct,
+    OutSigSet,
+    OutStruct,
+    Signal,
+    SigSet,
+    UInt,
+)
+from kernel_model.syscalls.registry import syscall
+from kernel_model.uapi import errnos
 
 # The kernel's struct sigaction: handler, flags, restorer, mask (k_sigaction layout).
 UNBLOCKABLE = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1))
@@ -72,7 +80,7 @@ MINSIGSTKSZ = 2048
 def sys_sigaltstack(k, ss, old_ss):
     """do_sigaltstack(): the old stack reports SS_ONSTACK while running on it and
     SS_DISABLE when none is set; a new one may not be set while running on the old one."""
-    from kernel_model import sigframe
+    from kernel_model.signals import frame as sigframe
 
     fmt = "<QiiQ" if k.abi.bits == 64 else "<IiI"
     size = struct.calcsize(fmt)
@@ -106,14 +114,14 @@ def sys_sigaltstack(k, ss, old_ss):
 
 @syscall("rt_sigreturn", ret="none")
 def sys_rt_sigreturn(k):
-    from kernel_model import sigframe
+    from kernel_model.signals import frame as sigframe
 
     return sigframe.restore_frame(k.system, rt=True)
 
 
 @syscall("sigreturn", ret="none")
 def sys_sigreturn(k):
-    from kernel_model import sigframe
+    from kernel_model.signals import frame as sigframe
 
     return sigframe.restore_frame(k.system, rt=False)
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import struct
 import time
 
-from kernel_model import errnos
-from kernel_model.argkinds import Enum, Flags, InStruct, OutStruct, Ptr
-from kernel_model.registry import syscall
+from kernel_model.syscalls.argkinds import Enum, Flags, InStruct, OutStruct, Ptr
+from kernel_model.syscalls.registry import syscall
+from kernel_model.uapi import errnos
 
 NSEC = 1_000_000_000
 CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID = 0, 1, 2, 3
@@ -121,7 +121,7 @@ def sys_time(k, tloc):
 
 def _sleep(k, req, rem, time64, clock_id=CLOCK_MONOTONIC, absolute=False):
     """hrtimer_nanosleep: a relative or absolute (TIMER_ABSTIME) sleep. A frozen or virtual
-    clock moves by the sleep and returns at once; the real clock waits in kernel_model.wait,
+    clock moves by the sleep and returns at once; the real clock waits in kernel_model.proc.wait,
     which ends early for the run's deadline, Ctrl-C or a deliverable signal (-EINTR, and a
     relative sleep writes the time left to `rem`, as Linux does)."""
     bits = _ts_bits(k, time64)
@@ -137,7 +137,7 @@ def _sleep(k, req, rem, time64, clock_id=CLOCK_MONOTONIC, absolute=False):
     if k.clock.kind != "real":
         k.clock.sleep_ns(want)
         return 0
-    from kernel_model.wait import SIGNAL, waiter_of
+    from kernel_model.proc.wait import SIGNAL, waiter_of
 
     start = time.monotonic_ns()
     # A float deadline for select; past ~10^17 s it is "never", which is what it means.

@@ -8,9 +8,9 @@ import struct
 from unicorn import x86_const as X
 
 from emu.segments import GDT_ENTRY_TLS_MAX, GDT_ENTRY_TLS_MIN, descriptor
-from kernel_model import errnos
-from kernel_model.argkinds import Enum, Hex, InOutStruct
-from kernel_model.registry import syscall
+from kernel_model.syscalls.argkinds import Enum, Hex, InOutStruct
+from kernel_model.syscalls.registry import syscall
+from kernel_model.uapi import errnos
 
 ARCH_SET_GS, ARCH_SET_FS, ARCH_GET_FS, ARCH_GET_GS = 0x1001, 0x1002, 0x1003, 0x1004
 ARCH_GET_CPUID, ARCH_SET_CPUID = 0x1011, 0x1012

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from emu.program import load_program  # noqa: E402
-from kernel_model.debugger import DebugSession  # noqa: E402
+from kernel_model.debugger.session import DebugSession  # noqa: E402
 from kernel_model.system import RunOptions, System  # noqa: E402
 
 ASM = ROOT / "programs" / "asm"

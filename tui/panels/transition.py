@@ -153,7 +153,7 @@ def _idle(view, width: int) -> list[Line]:
 
 
 def _preview_trap(view, kind: str, width: int) -> list[Line]:
-    from kernel_model.abi import I386_ABI, X86_64_ABI
+    from kernel_model.entry.abi import I386_ABI, X86_64_ABI
 
     abi = X86_64_ABI if kind == "syscall" else I386_ABI
     r = view.regs

@@ -1,0 +1,1 @@
+"""A process's address space as the kernel sees it."""

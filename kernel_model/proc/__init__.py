@@ -1,0 +1,1 @@
+"""Processes: their state, how execve builds one, and where a task waits."""

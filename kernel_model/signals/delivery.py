@@ -1,0 +1,136 @@
+"""Signals: CPU exceptions become Linux signals, and a pending signal is delivered on the way
+back to user mode, to the program's handler (on a real signal frame) or by its default
+action, which ends the process with status 128+N (KERNEL_FACTS, issue: Signals)."""
+
+from __future__ import annotations
+
+from kernel_model.trace.events import SignalDelivered
+
+SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGKILL = range(1, 10)
+SIGUSR1, SIGSEGV, SIGUSR2, SIGPIPE, SIGALRM, SIGTERM, SIGSTKFLT, SIGCHLD = range(10, 18)
+SIGCONT, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGXCPU, SIGXFSZ = range(18, 26)
+SIGVTALRM, SIGPROF, SIGWINCH, SIGIO, SIGPWR, SIGSYS = range(26, 32)
+NSIG = 64
+
+SI_USER, SI_KERNEL, SI_TKILL = 0, 0x80, -6
+SEGV_MAPERR, SEGV_ACCERR = 1, 2
+BUS_ADRERR = 2  # a mapping with nothing behind the address (VM_FAULT_SIGBUS)
+ILL_ILLOPC, ILL_ILLOPN = 1, 2
+FPE_INTDIV = 1
+TRAP_BRKPT = 1
+
+SIG_DFL, SIG_IGN = 0, 1
+# Signals whose default action is to do nothing (kernel/signal.c: SIG_KERNEL_IGNORE_MASK).
+DEFAULT_IGNORED = {SIGCHLD, SIGURG, SIGWINCH, SIGCONT}
+# Signals whose default action is to stop the process (SIG_KERNEL_STOP_MASK).
+DEFAULT_STOP = {SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU}
+
+
+def name(signo: int) -> str:
+    from kernel_model.uapi.constants import SIGNALS
+
+    return SIGNALS.get(signo, f"SIG{signo}")
+
+
+def code_name(signo: int, code: int) -> str:
+    from kernel_model.uapi.constants import si_code_name
+
+    return si_code_name(signo, code)
+
+
+def exception_signal(vector: int, pc: int) -> tuple[int, int, int]:
+    """(signo, si_code, si_addr) for a CPU exception vector, as arch/x86/kernel/traps.c."""
+    if vector == 0:  # #DE divide error
+        return SIGFPE, FPE_INTDIV, pc
+    if vector in (1, 3):  # #DB, #BP (int3): SIGTRAP, si_code SI_KERNEL for int3
+        return SIGTRAP, SI_KERNEL, 0
+    if vector == 6:
+        return SIGILL, ILL_ILLOPN, pc
+    if vector == 16 or vector == 19:  # x87 / SIMD floating point
+        return SIGFPE, 0, pc
+    # #GP (privileged instruction, `int N` with no gate for user mode), #NP, #SS ...
+    return SIGSEGV, SI_KERNEL, 0
+
+
+class SignalState:
+    def __init__(self, system):
+        self.system = system
+        self.pending: list[tuple[int, int, int, dict]] = []
+
+    def force(self, signo: int, code: int, addr: int, **info) -> None:
+        """A synchronous signal from a fault: delivered before the next user instruction,
+        blocked or not (force_sig_fault)."""
+        self.pending.append((signo, code, addr, info))
+
+    def send(self, signo: int, code: int = SI_USER, **info) -> None:
+        """kill/tgkill of itself: pending until it is unblocked, then delivered on return to
+        user mode. A standard signal already pending is not queued twice."""
+        if any(p[0] == signo for p in self.pending) and signo < 32:
+            return
+        self.pending.append((signo, code, 0, info))
+        if self.deliverable():
+            self.system.machine.stop()
+
+    def _blocked(self, signo: int, info: dict) -> bool:
+        if info.get("synchronous", True):
+            return False  # a fault is delivered whatever the mask
+        if signo in (SIGKILL, SIGSTOP):
+            return False
+        return bool(self.system.process.sigmask & (1 << (signo - 1)))
+
+    def deliverable(self) -> bool:
+        return any(not self._blocked(p[0], p[3]) for p in self.pending)
+
+    def pending_mask(self) -> int:
+        """rt_sigpending: the signals held back by the mask."""
+        mask = 0
+        for signo, _code, _addr, info in self.pending:
+            if self._blocked(signo, info):
+                mask |= 1 << (signo - 1)
+        return mask
+
+    def mask_changed(self) -> None:
+        """rt_sigprocmask/sigreturn: a signal the new mask lets through is delivered on the
+        way back to user mode, so stop the CPU right after the call."""
+        if self.deliverable():
+            self.system.machine.stop()
+
+    def deliver_pending(self) -> None:
+        while not self.system.process.exited:
+            ready = next((p for p in self.pending if not self._blocked(p[0], p[3])), None)
+            if ready is None:
+                return
+            self.pending.remove(ready)
+            signo, code, addr, info = ready
+            self.deliver(signo, code, addr, info)
+
+    def deliver(self, signo: int, code: int, addr: int, info: dict) -> None:
+        from kernel_model.signals import frame as sigframe
+        from kernel_model.trace import strace
+
+        process = self.system.process
+        action = process.sigactions.get(signo)
+        handler = action.handler if action else SIG_DFL
+        pc = self.system.machine.pc
+        text = strace.format_signal(signo, code, addr, pid=info.get("pid"), uid=info.get("uid"))
+        blocked = process.sigmask & (1 << (signo - 1))
+        synchronous = info.get("synchronous", True)
+        if handler == SIG_IGN and signo not in (SIGKILL, SIGSTOP) and not synchronous:
+            kind = "ignored"
+        elif signo == SIGSTOP or (handler == SIG_DFL and signo in DEFAULT_STOP
+                                  and not synchronous):
+            kind = "stopped"
+        elif handler in (SIG_DFL, SIG_IGN) or signo in (SIGKILL, SIGSTOP) or (
+                blocked and synchronous):
+            # A fault with the handler ignored or blocked still kills (force_sig_fault).
+            kind = "ignored" if (handler == SIG_DFL and signo in DEFAULT_IGNORED) else "killed"
+        else:
+            kind = "handler"
+        self.system.kernel.emit(SignalDelivered(signo, name(signo), code, code_name(signo, code),
+                                                addr, pc, handler, kind, text))
+        if kind == "killed":
+            process.killed_by = signo
+        elif kind == "stopped":
+            process.stopped_by = signo
+        elif kind == "handler":
+            sigframe.setup_frame(self.system, signo, code, addr, action, info)

@@ -1,0 +1,39 @@
+"""The syscall registry: one declaration per syscall ties its name, handler and argument
+kinds together. Numbers are not here: they live only in the per-ABI tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from kernel_model.syscalls.argkinds import Kind
+
+
+@dataclass(frozen=True)
+class SyscallDef:
+    name: str
+    handler: Callable
+    args: tuple[Kind, ...]
+    ret: str  # how strace shows a success: "int", "hex" (addresses), "none" (never returns)
+    nargs: int
+
+
+# (abi or None, name) -> definition; an ABI-specific entry wins over the shared one.
+REGISTRY: dict[tuple[str | None, str], SyscallDef] = {}
+
+
+def syscall(name: str, *args: Kind, ret: str = "int", abi: str | None = None):
+    """Register a handler: `@syscall("write", Fd(), InBuf(2), UInt())`.
+
+    The handler is called as handler(kernel, *raw_args) with one raw integer per declared
+    argument and returns the result or -errno (or None for calls that do not return)."""
+
+    def register(fn: Callable) -> Callable:
+        REGISTRY[(abi, name)] = SyscallDef(name, fn, tuple(args), ret, len(args))
+        return fn
+
+    return register
+
+
+def lookup(abi: str, name: str) -> SyscallDef | None:
+    return REGISTRY.get((abi, name)) or REGISTRY.get((None, name))

@@ -1,0 +1,203 @@
+"""The x86-64 vsyscall page (arch/x86/entry/vsyscall/vsyscall_64.c): three entry points at a
+fixed address that never moves, 0xffffffffff600000 + 0x000 (gettimeofday), + 0x400 (time),
++ 0x800 (getcpu).
+
+Modes (the `vsyscall=` boot parameter, KERNEL_FACTS §4):
+- native: real code in the page, reading the kernel's time variables kept in the page;
+- emulate: the page is readable but executing it faults, and the kernel emulates the call;
+- xonly: as emulate, but reading the page faults too (today's default);
+- none: no page at all.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from emu.machine import PROT_EXEC, PROT_READ
+from kernel_model.trace.events import VsyscallCalled
+from kernel_model.uapi import errnos
+from kernel_model.vdso.call_watch import CallWatcher
+
+VSYSCALL_ADDR = 0xFFFFFFFFFF600000
+VSYSCALL_SIZE = 0x1000
+ENTRIES = {0: "gettimeofday", 1: "time", 2: "getcpu"}
+TASK_SIZE_MAX = 0x7FFFFFFFF000
+NSEC = 1_000_000_000
+
+
+def in_page(addr: int) -> bool:
+    return VSYSCALL_ADDR <= addr < VSYSCALL_ADDR + VSYSCALL_SIZE
+
+
+def map_page(system, mode: str) -> None:
+    """Put the page in the address space as the mode wants it. The VMA's permissions are
+    what /proc/self/maps shows; the machine's are what the CPU enforces."""
+    mm = system.mm
+    if mode == "none":
+        return
+    if mode == "native":
+        from kernel_model.vdso.vvar import Timekeeper
+        from kernel_model.vsyscall.native import NativeTimeData, native_page
+
+        mm.map(VSYSCALL_ADDR, VSYSCALL_SIZE, PROT_READ | PROT_EXEC, name="[vsyscall]",
+               kind="vsyscall", host_backed=True)  # the timer thread updates its data
+        system.machine.write_host(VSYSCALL_ADDR, native_page())
+        data = NativeTimeData(Timekeeper(system.clock), system.machine.write_host)
+        data.update(system.machine.write_host)
+        system.tick_jobs.append(data.tick)
+        system.clock.on_change.append(data.tick)
+        return
+    if mode == "xonly":
+        # Listed --xp, but nothing there for the CPU: every fetch faults into the emulation
+        # and every read is a SIGSEGV, as on Linux.
+        mm.map(VSYSCALL_ADDR, VSYSCALL_SIZE, PROT_EXEC, name="[vsyscall]", kind="vsyscall",
+               backed=False)
+        return
+    mm.map(VSYSCALL_ADDR, VSYSCALL_SIZE, PROT_READ | PROT_EXEC, name="[vsyscall]",
+           kind="vsyscall")
+    # emulate: readable, never executable: calls trap.
+    system.machine.protect(VSYSCALL_ADDR, VSYSCALL_SIZE, PROT_READ)
+    system.machine.write(VSYSCALL_ADDR, emulate_page())
+
+
+def emulate_page() -> bytes:
+    """What a reader sees in emulate mode: vsyscall_emu_64.S, the three entry points as real
+    syscalls (`mov $NR, %rax; syscall; ret`) that never run (the page is not executable), the
+    rest int3 filler."""
+    page = bytearray(b"\xcc" * VSYSCALL_SIZE)
+    for slot, nr in ((0, 96), (1, 201), (2, 309)):  # gettimeofday, time, getcpu (x86-64)
+        stub = b"\x48\xc7\xc0" + struct.pack("<I", nr) + b"\x0f\x05\xc3"
+        page[slot * 0x400:slot * 0x400 + len(stub)] = stub
+    return bytes(page)
+
+
+def emulate(system, address: int) -> None:
+    """emulate_vsyscall(): called when the CPU faulted fetching `address` in the page.
+    Either performs the call and emulates `ret` (only rax, rip and rsp change) or queues the
+    SIGSEGV Linux sends."""
+    from kernel_model.entry.costs import cost_of
+    from kernel_model.signals import delivery as signals
+
+    m = system.machine
+    k = system.kernel
+    offset = address - VSYSCALL_ADDR
+    if offset & ~0xC00:
+        k.emit_note(f"misaligned vsyscall (exploit attempt or buggy program) at {address:#x}")
+        system.signals.force(signals.SIGSEGV, signals.SI_KERNEL, 0)
+        return
+    nr = offset >> 10
+    if nr not in ENTRIES:
+        system.signals.force(signals.SIGSEGV, signals.SI_KERNEL, 0)
+        return
+    name = ENTRIES[nr]
+    if k.on_trap is not None:
+        k.on_trap("vsyscall emulated")
+    sp = m.sp
+    try:
+        caller = m.read_u64(sp)
+        if not system.mm.is_accessible(sp, 8, PROT_READ):
+            raise ValueError
+    except Exception:
+        k.emit_note("vsyscall with bad stack (exploit attempt?)")
+        system.signals.force(signals.SIGSEGV, signals.SI_KERNEL, 0)
+        return
+    from unicorn import x86_const as X
+
+    rdi, rsi, rdx = m.regs((X.UC_X86_REG_RDI, X.UC_X86_REG_RSI, X.UC_X86_REG_RDX))
+    # write_ok_or_segv(): a pointer outside user space is a fault at that address.
+    for ptr in {0: (rdi, rsi), 1: (rdi,), 2: (rdi, rsi)}[nr]:
+        if ptr and ptr >= TASK_SIZE_MAX:
+            system.signals.force(signals.SIGSEGV, signals.SEGV_MAPERR, ptr)
+            return
+    ret, text = _perform(system, nr, rdi, rsi)
+    if ret == -errnos.EFAULT:
+        k.emit_note("vsyscall fault (exploit attempt?)")
+        system.signals.force(signals.SIGSEGV, signals.SI_KERNEL, 0)
+        return
+    rax_before = m.reg(X.UC_X86_REG_RAX)
+    # Emulate a `ret`: only rax, rip and rsp change (rcx and r11 survive, unlike `syscall`).
+    m.set_regs((X.UC_X86_REG_RAX, X.UC_X86_REG_RIP, X.UC_X86_REG_RSP),
+               (ret, caller, sp + 8))
+    cost = cost_of("vsyscall emulated")
+    k.emit(VsyscallCalled(name=name, mode=system.vsyscall_mode, args=(rdi, rsi), ret=ret,
+                          pc=address, return_pc=caller,
+                          text=f"[vsyscall] {text} (emulated)",
+                          changes=(("rax", rax_before, ret), ("rip", address, caller),
+                                   ("rsp", sp, sp + 8)),
+                          cost_ns=cost.ns, cost_source=cost.source))
+
+
+def _perform(system, nr: int, a0: int, a1: int) -> tuple[int, str]:
+    """Run the real handler's work and return (result, strace-like text)."""
+    k = system.kernel
+    clock = k.clock
+
+    def put(addr: int, data: bytes) -> bool:
+        if not system.mm.is_accessible(addr, len(data), 2):
+            return False
+        system.machine.write(addr, data)
+        return True
+
+    if nr == 0:
+        ns = clock.realtime_ns()
+        sec, usec = ns // NSEC, (ns % NSEC) // 1000
+        if a0 and not put(a0, struct.pack("<qq", sec, usec)):
+            return -errnos.EFAULT, ""
+        if a1 and not put(a1, bytes(8)):
+            return -errnos.EFAULT, ""
+        tv = f"{{tv_sec={sec}, tv_usec={usec}}}" if a0 else "NULL"
+        tz = "{tz_minuteswest=0, tz_dsttime=0}" if a1 else "NULL"
+        return 0, f"gettimeofday({tv}, {tz}) = 0"
+    if nr == 1:
+        sec = clock.realtime_ns() // NSEC
+        if a0 and not put(a0, struct.pack("<q", sec)):
+            return -errnos.EFAULT, ""
+        return sec, f"time({'[' + str(sec) + ']' if a0 else 'NULL'}) = {sec}"
+    for ptr in (a0, a1):
+        if ptr and not put(ptr, struct.pack("<I", 0)):
+            return -errnos.EFAULT, ""
+    return 0, f"getcpu({'[0]' if a0 else 'NULL'}, {'[0]' if a1 else 'NULL'}) = 0"
+
+
+class NativeWatcher(CallWatcher):
+    """With vsyscall=native the page's code runs in user mode: nothing traps, so the trace
+    sees a call only through hooks on the three entry points."""
+
+    def __init__(self, system):
+        super().__init__(system.machine)
+        self.system = system
+        for nr in ENTRIES:
+            self.watch_entry(VSYSCALL_ADDR + (nr << 10), nr)
+
+    def on_entry(self, nr: int, pc: int) -> dict:
+        from unicorn import x86_const as X
+
+        return {"nr": nr, "args": tuple(self.machine.regs((X.UC_X86_REG_RDI,
+                                                            X.UC_X86_REG_RSI)))}
+
+    def on_return(self, call: dict) -> None:
+        from unicorn import x86_const as X
+
+        from kernel_model.entry.costs import cost_of
+
+        ret = self.machine.reg(X.UC_X86_REG_RAX)
+        rdi, rsi = call["args"]
+        text = _native_text(self.machine, call["nr"], rdi, rsi, ret)
+        cost = cost_of("vsyscall native")
+        self.system.kernel.emit(VsyscallCalled(
+            name=ENTRIES[call["nr"]], mode="native", args=(rdi, rsi), ret=ret, pc=call["pc"],
+            return_pc=call["return_pc"], text=f"[vsyscall] {text} (native: ran in user mode)",
+            changes=(), cost_ns=cost.ns, cost_source=cost.source))
+
+
+def _native_text(m, nr: int, a0: int, a1: int, ret: int) -> str:
+    if nr == 0:
+        tv = "NULL"
+        if a0:
+            sec, usec = struct.unpack("<qq", m.read(a0, 16))
+            tv = f"{{tv_sec={sec}, tv_usec={usec}}}"
+        tz = "{tz_minuteswest=0, tz_dsttime=0}" if a1 else "NULL"
+        return f"gettimeofday({tv}, {tz}) = {ret}"
+    if nr == 1:
+        return f"time({'[' + str(ret) + ']' if a0 else 'NULL'}) = {ret}"
+    return f"getcpu({'[0]' if a0 else 'NULL'}, {'[0]' if a1 else 'NULL'}) = {ret}"
