@@ -14,4 +14,4 @@ only through the directories the user shares.
     pipes.py      pipe(2) inside the model
     streams.py    guest fds 0-2 borrowing the host's (or the TUI's) fds
 
-The syscalls that use all this are in kernel_model/syscalls/fs.py."""
+The syscalls that use all this are in kernel_model/syscalls/fs/."""
