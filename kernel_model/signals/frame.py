@@ -26,6 +26,11 @@ i386 (the frames of signal_32.c, as a 64-bit kernel builds them for 32-bit proce
 
 Simplifications, each said where it happens: no FPU/SSE state is saved (fpstate is 0, and
 no xsave area is reserved below the frame), and sigreturn leaves cs/ss as they are.
+
+This module builds the frames and is the one the rest of the kernel calls; beside it:
+frame_layout (the structs and constants), frame_access (user memory and registers),
+altstack (sigaltstack as frames see it), trap_info (the fault behind the signal), and
+sigreturn (undoing a frame), whose entry points are re-exported here.
 """
 
 from __future__ import annotations
@@ -33,107 +38,71 @@ from __future__ import annotations
 import struct
 from dataclasses import replace
 
-from unicorn import UcError
 from unicorn import x86_const as X
 
-from emu.machine import PAGE, PROT_READ, PROT_WRITE, MemoryFault
 from kernel_model.signals import delivery as signals
-from kernel_model.signals.delivery import SI_KERNEL, SIG_DFL, SIGKILL, SIGSEGV, SIGSTOP
+from kernel_model.signals.altstack import (
+    _reset_altstack,
+    _saved_altstack,
+    _within_altstack,
+    on_sig_stack,
+    sas_ss_flags,
+)
+from kernel_model.signals.delivery import SI_KERNEL, SIG_DFL, SIGSEGV
+from kernel_model.signals.frame_access import (
+    _eflags,
+    _load_segment,
+    _mask_of,
+    _regs_32,
+    _s32,
+    _seg,
+    _vdso_symbol,
+    _write_user,
+)
+from kernel_model.signals.frame_layout import (
+    _REGS_64,
+    EFLAGS_DF,
+    EFLAGS_RF,
+    EFLAGS_TF,
+    FPSTATE_32_SIZE,
+    RETCODE,
+    RETCODE_RT,
+    RT32_INFO,
+    RT32_RETCODE,
+    RT32_UC,
+    RT64_INFO,
+    RT64_UC,
+    RT_SIGFRAME_32_SIZE,
+    RT_SIGFRAME_64_SIZE,
+    SA_NODEFER,
+    SA_ONSTACK,
+    SA_RESETHAND,
+    SA_RESTORER,
+    SA_SIGINFO,
+    SC32_FIELDS,
+    SC64_FIELDS,
+    SF32_RETCODE,
+    SIGCONTEXT_32,
+    SIGCONTEXT_64,
+    SIGFRAME_32_SIZE,
+    SIGINFO_SIZE,
+    STACK_T_32,
+    STACK_T_64,
+    UC64_FLAGS_LINK,
+    UC_FP_XSTATE,
+    UC_SIGCONTEXT_SS,
+    UC_STRICT_RESTORE_SS,
+    UNBLOCKABLE,
+    USER_DS,
+    BadFrame,
+)
+from kernel_model.signals.sigreturn import restore_frame, sigreturn_mask
+from kernel_model.signals.trap_info import _record_trap, _trap_state
 
-# -- constants (include/uapi/asm-generic/signal-defs.h, arch/x86/include/uapi/asm/signal.h) --
-SA_SIGINFO = 0x00000004
-SA_RESTORER = 0x04000000
-SA_ONSTACK = 0x08000000
-SA_RESTART = 0x10000000
-SA_NODEFER = 0x40000000
-SA_RESETHAND = 0x80000000
-
-SS_ONSTACK, SS_DISABLE, SS_AUTODISARM = 1, 2, 1 << 31
-MINSIGSTKSZ = 2048
-
-UC_FP_XSTATE, UC_SIGCONTEXT_SS, UC_STRICT_RESTORE_SS = 0x1, 0x2, 0x4
-
-# arch/x86/include/uapi/asm/processor-flags.h
-EFLAGS_CF, EFLAGS_PF, EFLAGS_AF, EFLAGS_ZF, EFLAGS_SF = 0x1, 0x4, 0x10, 0x40, 0x80
-EFLAGS_TF, EFLAGS_DF, EFLAGS_OF, EFLAGS_RF, EFLAGS_AC = 0x100, 0x400, 0x800, 0x10000, 0x40000
-# The flags sigreturn takes from the frame (asm/sighandling.h); IF, IOPL, NT, VM... stay.
-FIX_EFLAGS = (EFLAGS_AC | EFLAGS_OF | EFLAGS_DF | EFLAGS_TF | EFLAGS_SF | EFLAGS_ZF
-              | EFLAGS_AF | EFLAGS_PF | EFLAGS_CF | EFLAGS_RF)
-
-# Trap numbers (asm/trapnr.h) and page-fault error code bits (asm/trap_pf.h).
-X86_TRAP_DE, X86_TRAP_DB, X86_TRAP_BP, X86_TRAP_UD = 0, 1, 3, 6
-X86_TRAP_GP, X86_TRAP_PF, X86_TRAP_MF = 13, 14, 16
-X86_PF_PROT, X86_PF_WRITE, X86_PF_USER, X86_PF_INSTR = 0x1, 0x2, 0x4, 0x10
-TASK_SIZE_MAX = 0x7FFFFFFFF000  # x86-64: user addresses end here
-
-USER32_CS, USER_DS, USER_CS = 0x23, 0x2B, 0x33
-UNBLOCKABLE = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1))
-
-NR_IA32_SIGRETURN, NR_IA32_RT_SIGRETURN = 119, 173
-# The bytes Linux still writes into i386 frames (gdb recognises frames by them).
-# rt: `mov eax, 173; int 0x80` (and a pad byte); old: `pop eax; mov eax, 119; int 0x80`.
-RETCODE_RT = b"\xb8" + struct.pack("<I", NR_IA32_RT_SIGRETURN) + b"\xcd\x80\x00"
-RETCODE = b"\x58\xb8" + struct.pack("<I", NR_IA32_SIGRETURN) + b"\xcd\x80"
-
-SIGINFO_SIZE = 128
-
-# -- x86-64 layouts ------------------------------------------------------------------------
-# struct sigcontext_64: r8..r15, di, si, bp, bx, dx, ax, cx, sp, ip, flags (18 x u64),
-# cs gs fs ss (4 x u16), err, trapno, oldmask, cr2, fpstate (5 x u64), reserved1[8].
-SIGCONTEXT_64 = struct.Struct("<18Q4H5Q64x")
-SC64_FIELDS = ("r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rdi", "rsi", "rbp",
-               "rbx", "rdx", "rax", "rcx", "rsp", "rip", "eflags", "cs", "gs", "fs", "ss",
-               "err", "trapno", "oldmask", "cr2", "fpstate")
-STACK_T_64 = struct.Struct("<Qi4xQ")  # ss_sp, ss_flags, (pad), ss_size
-UC64_FLAGS_LINK = struct.Struct("<QQ")
-UC64_STACK, UC64_MCONTEXT = 16, 40
-UC64_SIGMASK = UC64_MCONTEXT + SIGCONTEXT_64.size  # 296
-UCONTEXT_64_SIZE = UC64_SIGMASK + 8  # 304
-RT64_UC = 8
-RT64_INFO = RT64_UC + UCONTEXT_64_SIZE  # 312
-RT_SIGFRAME_64_SIZE = RT64_INFO + SIGINFO_SIZE  # 440
-assert SIGCONTEXT_64.size == 256 and RT_SIGFRAME_64_SIZE == 440
-
-_REGS_64 = tuple(getattr(X, f"UC_X86_REG_{n.upper()}") for n in SC64_FIELDS[:18])
-_GPRS_64 = SC64_FIELDS[:17]  # every register sigreturn reloads as is (flags are filtered)
-
-# -- i386 layouts --------------------------------------------------------------------------
-# struct sigcontext_32: gs fs es ds (u16 + u16 pad, written as u32), di si bp sp bx dx cx ax,
-# trapno, err, ip, cs, flags, sp_at_signal, ss, fpstate, oldmask, cr2: 22 x u32 = 88 bytes.
-SIGCONTEXT_32 = struct.Struct("<22I")
-SC32_FIELDS = ("gs", "fs", "es", "ds", "edi", "esi", "ebp", "esp", "ebx", "edx", "ecx", "eax",
-               "trapno", "err", "eip", "cs", "eflags", "sp_at_signal", "ss", "fpstate",
-               "oldmask", "cr2")
-STACK_T_32 = struct.Struct("<IiI")  # compat_stack_t: ss_sp, ss_flags, ss_size
-UC32_STACK, UC32_MCONTEXT = 8, 20
-UC32_SIGMASK = UC32_MCONTEXT + SIGCONTEXT_32.size  # 108
-UCONTEXT_32_SIZE = UC32_SIGMASK + 8  # 116
-RT32_INFO, RT32_UC = 16, 16 + SIGINFO_SIZE  # 16, 144
-RT32_RETCODE = RT32_UC + UCONTEXT_32_SIZE  # 260
-RT_SIGFRAME_32_SIZE = RT32_RETCODE + 8  # 268
-FPSTATE_32_SIZE = 624  # struct _fpstate_32: still reserved in the old frame, never written
-SF32_SC = 8
-SF32_EXTRAMASK = SF32_SC + SIGCONTEXT_32.size + FPSTATE_32_SIZE  # 720
-SF32_RETCODE = SF32_EXTRAMASK + 4  # 724
-SIGFRAME_32_SIZE = SF32_RETCODE + 8  # 732
-assert SIGCONTEXT_32.size == 88 and RT_SIGFRAME_32_SIZE == 268 and SIGFRAME_32_SIZE == 732
-
-_SEGS = {"gs": X.UC_X86_REG_GS, "fs": X.UC_X86_REG_FS, "es": X.UC_X86_REG_ES,
-         "ds": X.UC_X86_REG_DS, "cs": X.UC_X86_REG_CS, "ss": X.UC_X86_REG_SS}
-_GPRS_32 = ("edi", "esi", "ebp", "esp", "ebx", "edx", "ecx", "eax", "eip")
-_REGS_32 = tuple(getattr(X, f"UC_X86_REG_{n.upper()}") for n in _GPRS_32) + (
-    X.UC_X86_REG_EFLAGS,)
-# The same registers of a 64-bit CPU, for a 64-bit process that enters through `int 0x80`
-# (compat sigreturn): their low halves are what the i386 frame holds.
-_REGS_32_ON_64 = tuple(getattr(X, f"UC_X86_REG_R{n[1:].upper()}") for n in _GPRS_32) + (
-    X.UC_X86_REG_EFLAGS,)
+__all__ = ["force_sigsegv", "on_sig_stack", "restore_frame", "sas_ss_flags", "setup_frame",
+           "sigreturn_mask"]
 
 
-class BadFrame(Exception):
-    """The frame could not be written or read: the process gets SIGSEGV."""
-
-
-# -- delivery ------------------------------------------------------------------------------
 def setup_frame(system, signo: int, code: int, addr: int, action, info: dict) -> bool:
     """handle_signal(): build the frame for `signo` and enter the handler. Returns False
     (after forcing SIGSEGV, as force_sigsegv does) when the frame cannot be built."""
@@ -268,20 +237,6 @@ def _enter_ia32_handler(system, frame, handler, signo, edx, ecx) -> None:
                 X.UC_X86_REG_ESP), (signo, edx, ecx, handler, frame))
 
 
-def _regs_32(system) -> dict[str, int]:
-    vals = system.machine.regs(_REGS_32)
-    return {n: v & 0xFFFFFFFF for n, v in zip(_GPRS_32 + ("eflags",), vals, strict=True)}
-
-
-def _seg(m, name: str) -> int:
-    # Unicorn writes only the selector's two bytes into the 8-byte read buffer: mask.
-    return m.reg(_SEGS[name]) & 0xFFFF
-
-
-def _eflags(m) -> int:
-    return m.reg(X.UC_X86_REG_EFLAGS) & 0xFFFFFFFF
-
-
 def _sigcontext_32(system, regs: dict[str, int], oldmask: int) -> bytes:
     """__unsafe_setup_sigcontext32()."""
     m = system.machine
@@ -315,42 +270,6 @@ def _get_sigframe(process, ka, sp: int, size: int, *, ia32: bool) -> int:
     return sp & (0xFFFFFFFF if ia32 else 0xFFFFFFFFFFFFFFFF)
 
 
-def _within_altstack(process, sp: int) -> bool:
-    """__on_sig_stack()."""
-    ss_sp, _flags, ss_size = process.altstack
-    return sp > ss_sp and sp - ss_sp <= ss_size
-
-
-def on_sig_stack(process, sp: int) -> bool:
-    if process.altstack[1] & SS_AUTODISARM:
-        return False
-    return _within_altstack(process, sp)
-
-
-def sas_ss_flags(process, sp: int) -> int:
-    if not process.altstack[2]:
-        return SS_DISABLE
-    return SS_ONSTACK if on_sig_stack(process, sp) else 0
-
-
-def _saved_altstack(process) -> tuple[int, int, int]:
-    """unsafe_save_altstack(): the task's raw sas_ss_sp, sas_ss_flags, sas_ss_size. A task
-    that never called sigaltstack has flags 0 there (sigaltstack() itself reports
-    SS_DISABLE for it, computed from the zero size); process.altstack keeps what sigaltstack
-    reports, so its initial (0, SS_DISABLE, 0) is saved as Linux has it: all zero. (An
-    explicit SS_DISABLE, which Linux would save as 2, looks the same here.)"""
-    if process.altstack == (0, SS_DISABLE, 0):
-        return (0, 0, 0)
-    return process.altstack
-
-
-def _reset_altstack(process) -> None:
-    """SS_AUTODISARM: the alternate stack is disabled while the handler runs on it (its
-    saved copy in uc_stack comes back with rt_sigreturn)."""
-    if process.altstack[1] & SS_AUTODISARM:
-        process.altstack = (0, SS_DISABLE, 0)
-
-
 def _siginfo(signo: int, code: int, addr: int, info: dict, bits: int) -> bytes:
     """copy_siginfo_to_user(): si_signo, si_errno, si_code, then the union (at +16 on
     x86-64, +12 on i386), the rest zero, 128 bytes in all."""
@@ -366,296 +285,3 @@ def _siginfo(signo: int, code: int, addr: int, info: dict, bits: int) -> bytes:
         fields = b""
     head = struct.pack("<iii4x" if bits == 64 else "<iii", signo, 0, code)
     return (head + fields).ljust(SIGINFO_SIZE, b"\0")
-
-
-# -- the fault that caused the signal: thread.trap_nr, error_code, cr2 -----------------------
-def _record_trap(system, signo: int, code: int, addr: int, info: dict) -> None:
-    """What the trap handlers of arch/x86/kernel/traps.c and mm/fault.c leave in
-    current->thread before forcing the signal. Signals that no CPU exception raised (kill,
-    a bad frame) leave the values of the last fault, as Linux does."""
-    if info.get("software") or not info.get("synchronous", True):
-        return
-    process = system.process
-    if signo == SIGSEGV and code in (signals.SEGV_MAPERR, signals.SEGV_ACCERR):
-        # set_signal_archinfo(): trap 14, the #PF error code with the user bit, cr2
-        error = _page_fault_error_code(system, code, addr)
-        _set_trap_state(process, X86_TRAP_PF, error, addr)
-        return
-    trap = {signals.SIGFPE: X86_TRAP_DE if code == signals.FPE_INTDIV else X86_TRAP_MF,
-            signals.SIGILL: X86_TRAP_UD,
-            signals.SIGTRAP: X86_TRAP_BP,  # int3; a #DB single step would be 1
-            SIGSEGV: X86_TRAP_GP}.get(signo)  # SI_KERNEL SIGSEGV: #GP(0), e.g. `hlt`
-    if trap is not None:
-        _set_trap_state(process, trap, 0, _trap_state(process)[2])
-
-
-def _trap_state(process) -> tuple[int, int, int]:
-    # Kept on the process as current->thread keeps them (not Process fields yet).
-    return (getattr(process, "trap_nr", 0), getattr(process, "error_code", 0),
-            getattr(process, "cr2", 0))
-
-
-def _set_trap_state(process, trap_nr: int, error_code: int, cr2: int) -> None:
-    process.trap_nr, process.error_code, process.cr2 = trap_nr, error_code, cr2
-
-
-def _page_fault_error_code(system, code: int, addr: int) -> int:
-    """The #PF error code the CPU pushed: present-but-forbidden (PROT), write, user (always:
-    the fault came from user mode), instruction fetch. The machine layer does not say which
-    access faulted, so the instruction at pc is decoded to tell."""
-    m = system.machine
-    pc = m.pc
-    error = X86_PF_USER
-    if code == signals.SEGV_ACCERR:
-        error |= X86_PF_PROT
-    if system.machine.arch.bits == 64 and addr >= TASK_SIZE_MAX:
-        error |= X86_PF_PROT  # sanitize_error_code(): kernel addresses look protected
-    if addr == pc:
-        return error | X86_PF_INSTR
-    if _instruction_writes(system, pc, addr):
-        error |= X86_PF_WRITE
-    return error
-
-
-def _instruction_writes(system, pc: int, addr: int) -> bool:
-    try:
-        import capstone
-        from capstone import x86 as cx
-    except ImportError:  # pragma: no cover - capstone is a dependency
-        return False
-    m = system.machine
-    try:
-        code = m.read(pc, 15)
-    except MemoryFault:
-        try:
-            code = m.read(pc, PAGE - (pc & (PAGE - 1)))
-        except MemoryFault:
-            return False
-    mode = capstone.CS_MODE_64 if m.arch.bits == 64 else capstone.CS_MODE_32
-    md = capstone.Cs(capstone.CS_ARCH_X86, mode)
-    md.detail = True
-    insn = next(md.disasm(code, pc, 1), None)
-    if insn is None:
-        return False
-    mem = [op for op in insn.operands if op.type == cx.X86_OP_MEM]
-    writes = [op for op in mem if op.access & capstone.CS_AC_WRITE]
-    if insn.mnemonic.startswith(("push", "call")):
-        return True  # the implicit store to the stack
-    if not writes:
-        return False
-    if len(writes) < len(mem) and insn.mnemonic.startswith(("movs", "rep movs")):
-        # movs reads [rsi] and writes [rdi]: which one faulted?
-        dest = m.reg(X.UC_X86_REG_RDI if m.arch.bits == 64 else X.UC_X86_REG_EDI)
-        return (dest & ~(PAGE - 1)) == (addr & ~(PAGE - 1))
-    return True
-
-
-# -- sigreturn -----------------------------------------------------------------------------
-def restore_frame(system, rt: bool) -> None:
-    """sys_rt_sigreturn / sys_sigreturn: reload the context saved in the frame. Returns
-    None: the syscall path must not write a result, since the frame holds the value rax
-    (eax) had when the signal arrived; a bad frame means SIGSEGV (signal_fault)."""
-    m = system.machine
-    compat = system.kernel.abi.bits == 32  # i386 numbers: the ia32 frame layouts
-    sp = m.reg(X.UC_X86_REG_RSP if m.arch.bits == 64 else X.UC_X86_REG_ESP)
-    try:
-        if not compat:
-            _rt_sigreturn_64(system, sp)
-        elif rt:
-            _rt_sigreturn_ia32(system, sp)
-        else:
-            _sigreturn_ia32(system, sp)
-    except BadFrame:
-        _signal_fault(system)
-        return None
-    system.signals.mask_changed()  # the restored mask may let a pending signal through
-    return None
-
-
-def sigreturn_mask(system, rt: bool) -> int | None:
-    """The signal mask the pending (rt_)sigreturn will restore, read from the frame without
-    side effects (what strace shows as `rt_sigreturn({mask=[...]})`); None if unreadable.
-    Call it on entry, before restore_frame moves the stack pointer."""
-    m = system.machine
-    sp = _current_sp(system)
-    try:
-        if system.kernel.abi.bits == 64:
-            return struct.unpack("<Q", m.read(sp - 8 + RT64_UC + UC64_SIGMASK, 8))[0]
-        if rt:
-            return struct.unpack("<Q", m.read(((sp - 4) & _sp_mask(system)) + RT32_UC
-                                              + UC32_SIGMASK, 8))[0]
-        frame = (sp - 8) & _sp_mask(system)
-        sc = dict(zip(SC32_FIELDS, SIGCONTEXT_32.unpack(m.read(frame + SF32_SC,
-                                                               SIGCONTEXT_32.size)),
-                      strict=True))
-        (extramask,) = struct.unpack("<I", m.read(frame + SF32_EXTRAMASK, 4))
-        return sc["oldmask"] | (extramask << 32)
-    except MemoryFault:
-        return None
-
-
-def _signal_fault(system) -> None:
-    """signal_fault(): force_sig(SIGSEGV); the syscall returns 0."""
-    m = system.machine
-    m.set_reg(X.UC_X86_REG_RAX if m.arch.bits == 64 else X.UC_X86_REG_EAX, 0)
-    system.signals.force(SIGSEGV, SI_KERNEL, 0, software=True)
-    m.stop()  # deliver it before the next user instruction
-
-
-def _set_current_blocked(process, mask: int) -> None:
-    process.sigmask = mask & ~UNBLOCKABLE
-
-
-def _rt_sigreturn_64(system, sp: int) -> None:
-    m = system.machine
-    process = system.process
-    frame = (sp - 8) & 0xFFFFFFFFFFFFFFFF  # the handler's `ret` popped pretcode
-    uc = _read_user(system, frame + RT64_UC, UCONTEXT_64_SIZE)
-    _uc_flags, _link = UC64_FLAGS_LINK.unpack_from(uc)
-    (mask,) = struct.unpack_from("<Q", uc, UC64_SIGMASK)
-    _set_current_blocked(process, mask)
-    ss_sp, ss_flags, ss_size = STACK_T_64.unpack_from(uc, UC64_STACK)
-    _restore_altstack(process, sp, ss_sp, ss_flags, ss_size)
-    sc = dict(zip(SC64_FIELDS, SIGCONTEXT_64.unpack_from(uc, UC64_MCONTEXT), strict=True))
-    flags = _eflags(m)
-    flags = (flags & ~FIX_EFLAGS) | (sc["eflags"] & FIX_EFLAGS)
-    # sc.cs | 3 and sc.ss | 3 would be reloaded too: left as they are (a simplification;
-    # a handler that edits them to switch to 32-bit code is not modelled).
-    m.set_regs(_REGS_64, [sc[f] for f in _GPRS_64] + [flags])
-    _resume_at(system, sc["rip"])
-
-
-def _rt_sigreturn_ia32(system, sp: int) -> None:
-    process = system.process
-    frame = (sp - 4) & _sp_mask(system)  # the handler's `ret` popped pretcode
-    uc = _read_user(system, frame + RT32_UC, UCONTEXT_32_SIZE)
-    (mask,) = struct.unpack_from("<Q", uc, UC32_SIGMASK)
-    _set_current_blocked(process, mask)
-    _restore_sigcontext_32(system, uc[UC32_MCONTEXT:UC32_SIGMASK])
-    ss_sp, ss_flags, ss_size = STACK_T_32.unpack_from(uc, UC32_STACK)
-    # compat_restore_altstack() runs after the registers are back: it checks the restored
-    # sp against the current alternate stack.
-    _restore_altstack(process, _current_sp(system), ss_sp, ss_flags, ss_size)
-
-
-def _sigreturn_ia32(system, sp: int) -> None:
-    process = system.process
-    # The retcode's `pop eax` took sig off the stack before `int 0x80`: pretcode and sig.
-    frame = (sp - 8) & _sp_mask(system)
-    sc = _read_user(system, frame + SF32_SC, SIGCONTEXT_32.size)
-    (extramask,) = struct.unpack("<I", _read_user(system, frame + SF32_EXTRAMASK, 4))
-    oldmask = dict(zip(SC32_FIELDS, SIGCONTEXT_32.unpack(sc), strict=True))["oldmask"]
-    _set_current_blocked(process, oldmask | (extramask << 32))
-    _restore_sigcontext_32(system, sc)
-
-
-def _restore_sigcontext_32(system, data: bytes) -> None:
-    """ia32_restore_sigcontext(): the eight general registers, eip, the user flags, and
-    the data segments if the handler changed them (reload_segments)."""
-    m = system.machine
-    sc = dict(zip(SC32_FIELDS, SIGCONTEXT_32.unpack(data), strict=True))
-    flags = _eflags(m)
-    flags = (flags & ~FIX_EFLAGS) | (sc["eflags"] & FIX_EFLAGS)
-    regs = _REGS_32 if m.arch.bits == 32 else _REGS_32_ON_64
-    m.set_regs(regs, [sc[n] for n in _GPRS_32] + [flags])
-    _resume_at(system, sc["eip"])
-    if m.arch.bits == 32:
-        for seg in ("gs", "fs", "ds", "es"):
-            sel = _fixup_rpl(sc[seg] & 0xFFFF)
-            if sel != _seg(m, seg):
-                _load_segment(system, seg, sel)
-    # cs | 3 and ss | 3: left as they are (see _rt_sigreturn_64).
-
-
-def _resume_at(system, pc: int) -> None:
-    """Continue at `pc` when the trap returns. sigreturn runs inside Unicorn's hook for the
-    trap instruction, where setting the pc needs the kernel's entry-path-specific fix-up
-    (Unicorn advances it past `syscall` and `sysenter` after their hooks)."""
-    system.kernel.resume_at(pc)
-
-
-def _fixup_rpl(sel: int) -> int:
-    """Null selectors 0..3 stay as they are; others get RPL 3."""
-    return sel if sel <= 3 else sel | 3
-
-
-def _load_segment(system, seg: str, sel: int) -> None:
-    """loadsegment(): a selector the CPU refuses loads as null instead (the kernel's
-    exception fixup). The descriptor reads are the kernel's own (Gdt.kernel_access)."""
-    m = system.machine
-    with system.gdt.kernel_access():
-        try:
-            m.uc.reg_write(_SEGS[seg], sel)
-        except UcError:
-            m.uc.reg_write(_SEGS[seg], 0)
-
-
-def _restore_altstack(process, sp: int, ss_sp: int, ss_flags: int, ss_size: int) -> None:
-    """restore_altstack() -> do_sigaltstack(uss, NULL, sp, MINSIGSTKSZ), every error but
-    EFAULT ignored: refused while running on the alternate stack, on bad flags, or when
-    too small."""
-    if on_sig_stack(process, sp):
-        return  # -EPERM
-    ss_flags &= 0xFFFFFFFF
-    mode = ss_flags & ~SS_AUTODISARM
-    if mode not in (0, SS_ONSTACK, SS_DISABLE):
-        return  # -EINVAL
-    if mode == SS_DISABLE:
-        ss_sp, ss_size = 0, 0
-    elif ss_size < MINSIGSTKSZ:
-        return  # -ENOMEM
-    process.altstack = (ss_sp, ss_flags, ss_size)
-
-
-def _current_sp(system) -> int:
-    m = system.machine
-    return m.reg(X.UC_X86_REG_RSP if m.arch.bits == 64 else X.UC_X86_REG_ESP)
-
-
-def _sp_mask(system) -> int:
-    return 0xFFFFFFFFFFFFFFFF if system.machine.arch.bits == 64 else 0xFFFFFFFF
-
-
-# -- user memory ---------------------------------------------------------------------------
-def _write_user(system, addr: int, data: bytes) -> None:
-    """The frame is written as the process: a page missing just below the stack grows it
-    (as a fault in the kernel's copy would), anything else unwritable is a bad frame."""
-    mm = system.process.mm
-    if not mm.is_accessible(addr, len(data), PROT_WRITE):
-        grow = getattr(system, "_grow_stack", None)
-        if grow is not None:
-            grow(addr)
-    if not mm.is_accessible(addr, len(data), PROT_WRITE):
-        raise BadFrame(f"cannot write the frame at {addr:#x}")
-    try:
-        system.machine.write(addr, data)
-    except MemoryFault:
-        raise BadFrame(f"cannot write the frame at {addr:#x}") from None
-
-
-def _read_user(system, addr: int, size: int) -> bytes:
-    """Read through the kernel (copy_from_user), so a trace records what sigreturn read."""
-    from kernel_model.kernel import GuestFault
-
-    if not system.process.mm.is_accessible(addr, size, PROT_READ):
-        raise BadFrame(f"cannot read the frame at {addr:#x}")
-    try:
-        return system.kernel.read(addr, size)
-    except GuestFault:
-        raise BadFrame(f"cannot read the frame at {addr:#x}") from None
-
-
-def _vdso_symbol(system, name: str) -> int | None:
-    """The address of a vDSO export, when the kernel model has mapped a vDSO that has it
-    (kernel.vdso_symbols: name -> address)."""
-    symbols = getattr(system.kernel, "vdso_symbols", None) or {}
-    return symbols.get(name)
-
-
-def _s32(value: int) -> int:
-    value &= 0xFFFFFFFF
-    return value - (1 << 32) if value >> 31 else value
-
-
-def _mask_of(field: str) -> int:
-    return 0xFFFF if field in ("cs", "gs", "fs", "ss") else 0xFFFFFFFFFFFFFFFF

@@ -1,0 +1,101 @@
+"""How the frame code reaches the process: user memory read and written as the kernel's
+copy_to_user/copy_from_user would (a bad access is a BadFrame), segment and flag
+registers, the stack pointer, resuming at a new pc, and vDSO symbols."""
+
+from __future__ import annotations
+
+from unicorn import UcError
+from unicorn import x86_const as X
+
+from emu.machine import PROT_READ, PROT_WRITE, MemoryFault
+from kernel_model.signals.frame_layout import _GPRS_32, _REGS_32, _SEGS, BadFrame
+
+
+def _regs_32(system) -> dict[str, int]:
+    vals = system.machine.regs(_REGS_32)
+    return {n: v & 0xFFFFFFFF for n, v in zip(_GPRS_32 + ("eflags",), vals, strict=True)}
+
+
+def _seg(m, name: str) -> int:
+    # Unicorn writes only the selector's two bytes into the 8-byte read buffer: mask.
+    return m.reg(_SEGS[name]) & 0xFFFF
+
+
+def _eflags(m) -> int:
+    return m.reg(X.UC_X86_REG_EFLAGS) & 0xFFFFFFFF
+
+
+def _resume_at(system, pc: int) -> None:
+    """Continue at `pc` when the trap returns. sigreturn runs inside Unicorn's hook for the
+    trap instruction, where setting the pc needs the kernel's entry-path-specific fix-up
+    (Unicorn advances it past `syscall` and `sysenter` after their hooks)."""
+    system.kernel.resume_at(pc)
+
+
+def _fixup_rpl(sel: int) -> int:
+    """Null selectors 0..3 stay as they are; others get RPL 3."""
+    return sel if sel <= 3 else sel | 3
+
+
+def _load_segment(system, seg: str, sel: int) -> None:
+    """loadsegment(): a selector the CPU refuses loads as null instead (the kernel's
+    exception fixup). The descriptor reads are the kernel's own (Gdt.kernel_access)."""
+    m = system.machine
+    with system.gdt.kernel_access():
+        try:
+            m.uc.reg_write(_SEGS[seg], sel)
+        except UcError:
+            m.uc.reg_write(_SEGS[seg], 0)
+
+
+def _current_sp(system) -> int:
+    m = system.machine
+    return m.reg(X.UC_X86_REG_RSP if m.arch.bits == 64 else X.UC_X86_REG_ESP)
+
+
+def _sp_mask(system) -> int:
+    return 0xFFFFFFFFFFFFFFFF if system.machine.arch.bits == 64 else 0xFFFFFFFF
+
+
+def _write_user(system, addr: int, data: bytes) -> None:
+    """The frame is written as the process: a page missing just below the stack grows it
+    (as a fault in the kernel's copy would), anything else unwritable is a bad frame."""
+    mm = system.process.mm
+    if not mm.is_accessible(addr, len(data), PROT_WRITE):
+        grow = getattr(system, "_grow_stack", None)
+        if grow is not None:
+            grow(addr)
+    if not mm.is_accessible(addr, len(data), PROT_WRITE):
+        raise BadFrame(f"cannot write the frame at {addr:#x}")
+    try:
+        system.machine.write(addr, data)
+    except MemoryFault:
+        raise BadFrame(f"cannot write the frame at {addr:#x}") from None
+
+
+def _read_user(system, addr: int, size: int) -> bytes:
+    """Read through the kernel (copy_from_user), so a trace records what sigreturn read."""
+    from kernel_model.kernel import GuestFault
+
+    if not system.process.mm.is_accessible(addr, size, PROT_READ):
+        raise BadFrame(f"cannot read the frame at {addr:#x}")
+    try:
+        return system.kernel.read(addr, size)
+    except GuestFault:
+        raise BadFrame(f"cannot read the frame at {addr:#x}") from None
+
+
+def _vdso_symbol(system, name: str) -> int | None:
+    """The address of a vDSO export, when the kernel model has mapped a vDSO that has it
+    (kernel.vdso_symbols: name -> address)."""
+    symbols = getattr(system.kernel, "vdso_symbols", None) or {}
+    return symbols.get(name)
+
+
+def _s32(value: int) -> int:
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value >> 31 else value
+
+
+def _mask_of(field: str) -> int:
+    return 0xFFFF if field in ("cs", "gs", "fs", "ss") else 0xFFFFFFFFFFFFFFFF
