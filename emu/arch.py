@@ -79,10 +79,3 @@ REG_IDS: dict[str, int] = {
     for name, value in vars(X).items()
     if name.startswith("UC_X86_REG_") and isinstance(value, int)
 }
-
-
-def arch_named(name: str) -> Arch:
-    try:
-        return ARCHES[name]
-    except KeyError:
-        raise ValueError(f"unknown architecture {name!r} (choose x86_64 or i386)") from None

@@ -406,11 +406,6 @@ class Machine:
         self._hooks.append(h)
         return h
 
-    def hook_block(self, callback, begin: int = 1, end: int = 0) -> int:
-        h = self.uc.hook_add(unicorn.UC_HOOK_BLOCK, callback, None, begin, end)
-        self._hooks.append(h)
-        return h
-
     def hook_block_fast(self, callback) -> int:
         """callback(handle, addr, size, user_data) at the start of every translated block
         executed, called through ctypes without the binding's wrapper (the hot path of

@@ -69,7 +69,6 @@ class Clock:
         self.frozen = self.kind == "frozen"
         self.virtual = self.kind == "virtual"
         self._frozen_now = frozen_epoch_ns or 0
-        self._boot_mono = time.monotonic_ns()
         self._start_cpu = time.process_time_ns()
         self.on_change: list = []  # called when a frozen or virtual clock moves by itself
         # virtual: where the timeline starts, and what moved it beyond the instructions

@@ -189,7 +189,3 @@ EOVERFLOW = 75
 def errno_name(n: int) -> str:
     return ERRNOS.get(n, (f"E?{n}", ""))[0]
 
-
-def errno_message(n: int) -> str:
-    return ERRNOS.get(n, ("", f"Unknown error {n}"))[1]
-

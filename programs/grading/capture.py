@@ -37,7 +37,3 @@ class Capture:
             self.fd = -1
             self._thread.join()
         return bytes(self.data)
-
-    @property
-    def truncated(self) -> bool:
-        return self.total > len(self.data)
