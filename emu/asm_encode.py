@@ -226,7 +226,6 @@ names and error() it uses)."""
             if bare != text:
                 return self._encode(ks, it, bare, here, final)
             raise self.error(it.line, f"{problem}: {it.text.strip()}")
-        it.size_hint = len(enc)
         return bytes(enc)
 
 

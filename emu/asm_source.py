@@ -45,7 +45,6 @@ class _Item:
     kind: str  # "insn", "data", "reserve", "align", "label", "const"
     text: str = ""
     label: str = ""
-    size_hint: int = 0
     rel: bool = False  # under NASM's `default rel`
     scope: str = ""  # the non-local label NASM's `.local` labels hang from
     local: str = ""  # for a label item `_start.loop`, its bare name `.loop`
