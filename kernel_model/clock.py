@@ -30,7 +30,7 @@ BOOT_AGO_NS = 1000 * NSEC
 # constant, so no file time tells the guest what its clock was set to.
 FILES_EPOCH_NS = 1_577_836_800 * NSEC
 # The modelled time of one instruction: one cycle at ~2 GHz with one instruction a cycle, in
-# picoseconds (the costs of KERNEL_FACTS §6 were measured on a 2.1 GHz machine).
+# picoseconds (the costs of docs/kernel_facts.md §6 were measured on a 2.1 GHz machine).
 INSN_PS = 500
 VIRTUAL_TSC_HZ = NSEC
 

@@ -1,7 +1,7 @@
 """The kernel model's trap handling: the entry paths, the table lookup and the return path.
 
 Each entry path applies the CPU's architectural effects itself (Unicorn makes no ring
-transition: KERNEL_FACTS §7), picks the ABI from *how* the program entered, indexes that
+transition: docs/kernel_facts.md §7), picks the ABI from *how* the program entered, indexes that
 ABI's table, runs the handler and writes the result back as the real return path would.
 With no listener attached nothing is recorded, so a plain run pays only for the handler.
 """

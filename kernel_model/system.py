@@ -206,7 +206,7 @@ class System:
             self.vsyscall_watcher = vsyscall.NativeWatcher(self)
 
     def _zero_registers(self, sp: int) -> None:
-        """KERNEL_FACTS §2: every general register 0 at entry, rdx included."""
+        """docs/kernel_facts.md §2: every general register 0 at entry, rdx included."""
         m = self.machine
         for name, reg in m.arch.gprs:
             if name not in ("rip", "eip", "rsp", "esp"):

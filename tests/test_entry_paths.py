@@ -121,7 +121,7 @@ def test_int80_preserves_every_register_but_eax():
     assert run_guest("preserve.s", source=INT80_PRESERVES).status == 0
 
 
-# A hand-written __kernel_vsyscall (the Intel sequence of KERNEL_FACTS §1) inside the program:
+# A hand-written __kernel_vsyscall (Intel's, docs/kernel_facts.md §1) inside the program:
 # the test tells the kernel model where its landing pad is, as the vDSO mapping will.
 SYSENTER_STUB = """
 bits 32

@@ -1,4 +1,4 @@
-"""The vDSO images (kernel_model/vdso): the ELF shape the libcs rely on (KERNEL_FACTS §5),
+"""The vDSO images (kernel_model/vdso): the ELF shape the libcs rely on (docs/kernel_facts.md §5),
 checked with pyelftools, binutils and lookups written the way musl and glibc walk the hash
 tables; and the clock code run for real in a bare Unicorn CPU against the vvar page a
 Timekeeper writes."""

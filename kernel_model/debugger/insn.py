@@ -11,7 +11,7 @@ from capstone import x86_const as CX
 
 MAX_INSN = 15
 
-# What enters the kernel, by instruction bytes (KERNEL_FACTS §1).
+# What enters the kernel, by instruction bytes (docs/kernel_facts.md §1).
 TRAPS = {b"\x0f\x05": "syscall", b"\xcd\x80": "int 0x80", b"\x0f\x34": "sysenter"}
 # What reads the time-stamp counter: its value differs on every run, so a replay of it could
 # not reproduce the recorded state (the session records its result instead).

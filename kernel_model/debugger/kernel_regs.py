@@ -2,7 +2,7 @@
 Registers pane shows during a walk's kernel phases (the Transition pane lists the same
 changes, made here, so the two always agree).
 
-Unicorn never runs the kernel (KERNEL_FACTS §7), so these are modelled from the hardware's
+Unicorn never runs the kernel (docs/kernel_facts.md §7), so these are modelled from the hardware's
 rules (Intel SDM vol. 2: SYSCALL, SYSENTER, INT n) and from how Linux programs the MSRs and
 the IDT (arch/x86/kernel/cpu/common.c, arch/x86/kernel/idt.c). A kernel address is shown by
 its symbol's name: the model has no kernel image, and KASLR would move it anyway.

@@ -5,7 +5,7 @@ or the vsyscall page, from the instructions the session stepped through).
 Pure data: each Phase has a title, one or two plain sentences, the changes it makes
 (registers, privilege level, stack) and its modelled cost. The screen only lays it out.
 
-Costs: KERNEL_FACTS §6 measures whole round trips, not phases. The crossing's cost is shown on
+Costs: docs/kernel_facts.md §6 measures whole round trips, not phases. A crossing's cost shows on
 the phases that pay it (entry and return) as a share of the measured total, and the total is
 always shown with its source, so the paths (syscall, int 0x80, sysenter, vDSO, vsyscall) can
 be compared side by side.
@@ -35,7 +35,7 @@ def h(value: int | None) -> str:
 
 def comparison() -> tuple[tuple[str, float], ...]:
     """The measured costs of the ways to get the time or make a call, for a side-by-side
-    bar (KERNEL_FACTS §6)."""
+    bar (docs/kernel_facts.md §6)."""
     return (("syscall", COSTS["syscall"].ns), ("int 0x80", COSTS["int 0x80"].ns),
             ("sysenter", COSTS["sysenter"].ns), ("vDSO", COSTS["vdso"].ns),
             ("vsyscall (emulated)", COSTS["vsyscall emulated"].ns))

@@ -1,7 +1,7 @@
 """A syscall ABI: which table a trap indexes and which registers carry what.
 
 Chosen by the entry path, not by the program: `int 0x80` from 64-bit code uses the i386
-ABI, registers cut to their low 32 bits (KERNEL_FACTS §1).
+ABI, registers cut to their low 32 bits (docs/kernel_facts.md §1).
 """
 
 from __future__ import annotations

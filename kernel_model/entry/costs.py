@@ -1,5 +1,5 @@
 """What each way of crossing (or not crossing) costs on real hardware: modelled figures,
-never the emulator's own speed. Each comes with its source (KERNEL_FACTS §6: measured on a
+never the emulator's own speed. Each comes with its source (docs/kernel_facts.md §6: measured on a
 2-vCPU Intel VM, Linux 6.18, mitigations on; the midpoint of the measured range)."""
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ COSTS: dict[str, Cost] = {
                                         f"as the vDSO (30-38 ns, {MEASURED})"),
 }
 
-# A raw clock_gettime syscall: the extra work of the handler itself (KERNEL_FACTS §6).
+# A raw clock_gettime syscall: the extra work of the handler itself (docs/kernel_facts.md §6).
 RAW_CLOCK_GETTIME = Cost(180, 177, 184, f"x86-64 raw clock_gettime syscall, 177-184 ns, "
                                         f"{MEASURED}")
 

@@ -1,6 +1,6 @@
 """execve of a static ELF, as fs/binfmt_elf.c does it: map the PT_LOAD segments, place the
 stack, mmap base and brk (randomized: ASLR, reproducible with a seed), and build the initial
-stack: argc, argv, envp, the auxiliary vector and the strings (KERNEL_FACTS §2)."""
+stack: argc, argv, envp, the auxiliary vector and the strings (docs/kernel_facts.md §2)."""
 
 from __future__ import annotations
 

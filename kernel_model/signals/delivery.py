@@ -1,6 +1,6 @@
 """Signals: CPU exceptions become Linux signals, and a pending signal is delivered on the way
 back to user mode, to the program's handler (on a real signal frame) or by its default
-action, which ends the process with status 128+N (KERNEL_FACTS, issue: Signals)."""
+action, which ends the process with status 128+N (docs/kernel_facts.md §8)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Writing the vDSO as an ELF shared object (ET_DYN) by hand, laid out as the kernel's
-vdso.lds.S lays out its image (KERNEL_FACTS §5):
+vdso.lds.S lays out its image (docs/kernel_facts.md §5):
 
     offset 0  ELF header, program headers
               .hash .gnu.hash .dynsym .dynstr .gnu.version .gnu.version_d .dynamic

@@ -1,5 +1,5 @@
 """Kernel eras for the history lesson: how the vsyscall page and the vDSO looked in a given
-release (KERNEL_FACTS §4, §5). `--kernel ERA` presets them; individual options override."""
+release (docs/kernel_facts.md §4, §5). `--kernel ERA` presets them; individual options override."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Watching calls into the vDSO, for the trace and the screen: a code hook on each time
 function's first instruction (and, per call, one on its return address). The hooks cover
 only those addresses, so code elsewhere runs at full speed; and they are installed only
-when someone listens, so a plain `run` has none (KERNEL_FACTS §7)."""
+when someone listens, so a plain `run` has none (docs/kernel_facts.md §7)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 fixed address that never moves, 0xffffffffff600000 + 0x000 (gettimeofday), + 0x400 (time),
 + 0x800 (getcpu).
 
-Modes (the `vsyscall=` boot parameter, KERNEL_FACTS §4):
+Modes (the `vsyscall=` boot parameter, docs/kernel_facts.md §4):
 - native: real code in the page, reading the kernel's time variables kept in the page;
 - emulate: the page is readable but executing it faults, and the kernel emulates the call;
 - xonly: as emulate, but reading the page faults too (today's default);
