@@ -33,9 +33,8 @@ from __future__ import annotations
 import struct
 from dataclasses import replace
 
-from unicorn import UcError
-from unicorn import x86_const as X
-
+from emu import registers as R
+from emu.faults import MachineError
 from emu.machine import PAGE, PROT_READ, PROT_WRITE, MemoryFault
 from kernel_model.signals import delivery as signals
 from kernel_model.signals.delivery import SI_KERNEL, SIG_DFL, SIGKILL, SIGSEGV, SIGSTOP
@@ -94,7 +93,7 @@ RT64_INFO = RT64_UC + UCONTEXT_64_SIZE  # 312
 RT_SIGFRAME_64_SIZE = RT64_INFO + SIGINFO_SIZE  # 440
 assert SIGCONTEXT_64.size == 256 and RT_SIGFRAME_64_SIZE == 440
 
-_REGS_64 = tuple(getattr(X, f"UC_X86_REG_{n.upper()}") for n in SC64_FIELDS[:18])
+_REGS_64 = tuple(R.reg_id(n) for n in SC64_FIELDS[:18])
 _GPRS_64 = SC64_FIELDS[:17]  # every register sigreturn reloads as is (flags are filtered)
 
 # -- i386 layouts --------------------------------------------------------------------------
@@ -118,15 +117,15 @@ SF32_RETCODE = SF32_EXTRAMASK + 4  # 724
 SIGFRAME_32_SIZE = SF32_RETCODE + 8  # 732
 assert SIGCONTEXT_32.size == 88 and RT_SIGFRAME_32_SIZE == 268 and SIGFRAME_32_SIZE == 732
 
-_SEGS = {"gs": X.UC_X86_REG_GS, "fs": X.UC_X86_REG_FS, "es": X.UC_X86_REG_ES,
-         "ds": X.UC_X86_REG_DS, "cs": X.UC_X86_REG_CS, "ss": X.UC_X86_REG_SS}
+_SEGS = {"gs": R.GS, "fs": R.FS, "es": R.ES,
+         "ds": R.DS, "cs": R.CS, "ss": R.SS}
 _GPRS_32 = ("edi", "esi", "ebp", "esp", "ebx", "edx", "ecx", "eax", "eip")
-_REGS_32 = tuple(getattr(X, f"UC_X86_REG_{n.upper()}") for n in _GPRS_32) + (
-    X.UC_X86_REG_EFLAGS,)
+_REGS_32 = tuple(R.reg_id(n) for n in _GPRS_32) + (
+    R.EFLAGS,)
 # The same registers of a 64-bit CPU, for a 64-bit process that enters through `int 0x80`
 # (compat sigreturn): their low halves are what the i386 frame holds.
-_REGS_32_ON_64 = tuple(getattr(X, f"UC_X86_REG_R{n[1:].upper()}") for n in _GPRS_32) + (
-    X.UC_X86_REG_EFLAGS,)
+_REGS_32_ON_64 = tuple(R.reg_id(f"r{n[1:]}") for n in _GPRS_32) + (
+    R.EFLAGS,)
 
 
 class BadFrame(Exception):
@@ -155,7 +154,7 @@ def setup_frame(system, signo: int, code: int, addr: int, action, info: dict) ->
         return False
     # handle_signal: the handler starts with DF clear (the ABI) and RF, TF clear.
     m = system.machine
-    m.set_reg(X.UC_X86_REG_EFLAGS, _eflags(m) & ~(EFLAGS_DF | EFLAGS_RF | EFLAGS_TF))
+    m.set_reg(R.EFLAGS, _eflags(m) & ~(EFLAGS_DF | EFLAGS_RF | EFLAGS_TF))
     # signal_delivered(): block sa_mask, and the signal itself unless SA_NODEFER.
     mask = blocked | ka.mask
     if not ka.flags & SA_NODEFER:
@@ -201,8 +200,8 @@ def _setup_rt_frame_64(system, signo, code, addr, ka, info, blocked) -> None:
         _reset_altstack(process)
     if ka.flags & SA_SIGINFO:  # without it the info area is left as the stack was
         _write_user(system, frame + RT64_INFO, _siginfo(signo, code, addr, info, 64))
-    m.set_regs((X.UC_X86_REG_RDI, X.UC_X86_REG_RAX, X.UC_X86_REG_RSI, X.UC_X86_REG_RDX,
-                X.UC_X86_REG_RIP, X.UC_X86_REG_RSP),
+    m.set_regs((R.RDI, R.RAX, R.RSI, R.RDX,
+                R.RIP, R.RSP),
                (signo, 0, frame + RT64_INFO, frame + RT64_UC, ka.handler, frame))
 
 
@@ -264,8 +263,8 @@ def _enter_ia32_handler(system, frame, handler, signo, edx, ecx) -> None:
     for seg in ("ds", "es"):
         if _seg(m, seg) != USER_DS:
             _load_segment(system, seg, USER_DS)
-    m.set_regs((X.UC_X86_REG_EAX, X.UC_X86_REG_EDX, X.UC_X86_REG_ECX, X.UC_X86_REG_EIP,
-                X.UC_X86_REG_ESP), (signo, edx, ecx, handler, frame))
+    m.set_regs((R.EAX, R.EDX, R.ECX, R.EIP,
+                R.ESP), (signo, edx, ecx, handler, frame))
 
 
 def _regs_32(system) -> dict[str, int]:
@@ -279,7 +278,7 @@ def _seg(m, name: str) -> int:
 
 
 def _eflags(m) -> int:
-    return m.reg(X.UC_X86_REG_EFLAGS) & 0xFFFFFFFF
+    return m.reg(R.EFLAGS) & 0xFFFFFFFF
 
 
 def _sigcontext_32(system, regs: dict[str, int], oldmask: int) -> bytes:
@@ -445,7 +444,7 @@ def _instruction_writes(system, pc: int, addr: int) -> bool:
         return False
     if len(writes) < len(mem) and insn.mnemonic.startswith(("movs", "rep movs")):
         # movs reads [rsi] and writes [rdi]: which one faulted?
-        dest = m.reg(X.UC_X86_REG_RDI if m.arch.bits == 64 else X.UC_X86_REG_EDI)
+        dest = m.reg(R.RDI if m.arch.bits == 64 else R.EDI)
         return (dest & ~(PAGE - 1)) == (addr & ~(PAGE - 1))
     return True
 
@@ -457,7 +456,7 @@ def restore_frame(system, rt: bool) -> None:
     (eax) had when the signal arrived; a bad frame means SIGSEGV (signal_fault)."""
     m = system.machine
     compat = system.kernel.abi.bits == 32  # i386 numbers: the ia32 frame layouts
-    sp = m.reg(X.UC_X86_REG_RSP if m.arch.bits == 64 else X.UC_X86_REG_ESP)
+    sp = m.reg(R.RSP if m.arch.bits == 64 else R.ESP)
     try:
         if not compat:
             _rt_sigreturn_64(system, sp)
@@ -497,7 +496,7 @@ def sigreturn_mask(system, rt: bool) -> int | None:
 def _signal_fault(system) -> None:
     """signal_fault(): force_sig(SIGSEGV); the syscall returns 0."""
     m = system.machine
-    m.set_reg(X.UC_X86_REG_RAX if m.arch.bits == 64 else X.UC_X86_REG_EAX, 0)
+    m.set_reg(R.RAX if m.arch.bits == 64 else R.EAX, 0)
     system.signals.force(SIGSEGV, SI_KERNEL, 0, software=True)
     m.stop()  # deliver it before the next user instruction
 
@@ -586,7 +585,7 @@ def _load_segment(system, seg: str, sel: int) -> None:
     with system.gdt.kernel_access():
         try:
             m.uc.reg_write(_SEGS[seg], sel)
-        except UcError:
+        except MachineError:
             m.uc.reg_write(_SEGS[seg], 0)
 
 
@@ -609,7 +608,7 @@ def _restore_altstack(process, sp: int, ss_sp: int, ss_flags: int, ss_size: int)
 
 def _current_sp(system) -> int:
     m = system.machine
-    return m.reg(X.UC_X86_REG_RSP if m.arch.bits == 64 else X.UC_X86_REG_ESP)
+    return m.reg(R.RSP if m.arch.bits == 64 else R.ESP)
 
 
 def _sp_mask(system) -> int:
