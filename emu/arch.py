@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import unicorn
 from unicorn import x86_const as X
 
+from emu.registers import REG_IDS
+
 
 @dataclass(frozen=True)
 class Arch:
@@ -48,7 +50,7 @@ X86_64 = Arch(
     sp_reg=X.UC_X86_REG_RSP,
     platform="x86_64",
     gprs=tuple(
-        (n, getattr(X, f"UC_X86_REG_{n.upper()}"))
+        (n, REG_IDS[n])
         for n in (
             "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
             "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip",
@@ -66,16 +68,10 @@ I386 = Arch(
     sp_reg=X.UC_X86_REG_ESP,
     platform="i686",
     gprs=tuple(
-        (n, getattr(X, f"UC_X86_REG_{n.upper()}"))
+        (n, REG_IDS[n])
         for n in ("eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp", "eip")
     ),
 )
 
 ARCHES = {"x86_64": X86_64, "i386": I386}
 
-# Every register name a user or a handler may ask for, mapped to Unicorn's id.
-REG_IDS: dict[str, int] = {
-    name[len("UC_X86_REG_"):].lower(): value
-    for name, value in vars(X).items()
-    if name.startswith("UC_X86_REG_") and isinstance(value, int)
-}

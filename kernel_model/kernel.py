@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from unicorn import x86_const as X
-
 import kernel_model.syscalls  # noqa: F401  (registers every handler)
+from emu import registers as R
 from emu.machine import PROT_READ, PROT_WRITE, Machine, MemoryFault
 from kernel_model.entry.abi import I386_ABI, X86_64_ABI, Abi
 from kernel_model.entry.costs import cost_of
@@ -27,19 +26,19 @@ from kernel_model.trace.events import (
 )
 from kernel_model.uapi import errnos
 
-RAX, RCX, R11, RIP, RSP = (X.UC_X86_REG_RAX, X.UC_X86_REG_RCX, X.UC_X86_REG_R11,
-                           X.UC_X86_REG_RIP, X.UC_X86_REG_RSP)
-EAX, EIP, ESP, EBP = X.UC_X86_REG_EAX, X.UC_X86_REG_EIP, X.UC_X86_REG_ESP, X.UC_X86_REG_EBP
-EFLAGS = X.UC_X86_REG_EFLAGS
+RAX, RCX, R11, RIP, RSP = (R.RAX, R.RCX, R.R11,
+                           R.RIP, R.RSP)
+EAX, EIP, ESP, EBP = R.EAX, R.EIP, R.ESP, R.EBP
+EFLAGS = R.EFLAGS
 
 # Registers the `syscall` path reads in one batch: number, six arguments, pc, flags.
-_SYSCALL64_IN = (RAX, X.UC_X86_REG_RDI, X.UC_X86_REG_RSI, X.UC_X86_REG_RDX, X.UC_X86_REG_R10,
-                 X.UC_X86_REG_R8, X.UC_X86_REG_R9, RIP, EFLAGS)
+_SYSCALL64_IN = (RAX, R.RDI, R.RSI, R.RDX, R.R10,
+                 R.R8, R.R9, RIP, EFLAGS)
 _SYSCALL64_OUT = (RAX, RCX, R11)
 _SYSCALL64_HEAD = (RAX, RIP, EFLAGS)
 _SYSCALL64_ARGS = [_SYSCALL64_IN[1:1 + n] for n in range(7)]
-_I386_IN = (EAX, X.UC_X86_REG_EBX, X.UC_X86_REG_ECX, X.UC_X86_REG_EDX, X.UC_X86_REG_ESI,
-            X.UC_X86_REG_EDI, EBP)
+_I386_IN = (EAX, R.EBX, R.ECX, R.EDX, R.ESI,
+            R.EDI, EBP)
 
 SYSCALL_INSN_LEN = 2  # syscall, sysenter and int 0x80 are all two bytes
 

@@ -13,9 +13,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-import unicorn
-from unicorn import x86_const as X
-
+from emu import faults
+from emu import registers as R
 from emu.arch import Arch
 from emu.counter import InstructionCounter
 from emu.elf import ElfImage
@@ -212,7 +211,7 @@ class System:
             if name not in ("rip", "eip", "rsp", "esp"):
                 m.set_reg(reg, 0)
         m.sp = sp
-        m.set_reg(X.UC_X86_REG_EFLAGS, 0x202)
+        m.set_reg(R.EFLAGS, 0x202)
 
     # -- start and run -----------------------------------------------------------
     def start(self) -> None:
@@ -422,9 +421,9 @@ class System:
             else:
                 self._fault = (signals.SIGSEGV, signals.SI_KERNEL, 0)
                 return False
-        unmapped = access in (unicorn.UC_MEM_READ_UNMAPPED, unicorn.UC_MEM_WRITE_UNMAPPED,
-                              unicorn.UC_MEM_FETCH_UNMAPPED)
-        if access in (unicorn.UC_MEM_FETCH_PROT, unicorn.UC_MEM_FETCH_UNMAPPED) and \
+        unmapped = access in (faults.MEM_READ_UNMAPPED, faults.MEM_WRITE_UNMAPPED,
+                              faults.MEM_FETCH_UNMAPPED)
+        if access in (faults.MEM_FETCH_PROT, faults.MEM_FETCH_UNMAPPED) and \
                 vsyscall.in_page(addr) and self.vsyscall_mode in ("emulate", "xonly"):
             # Executing the page traps; the kernel emulates the call (emulate_vsyscall).
             self._vsyscall_fetch = addr
@@ -433,7 +432,7 @@ class System:
             return True
         vma = self.mm.find(addr)
         if vma is not None and not vma.backed and vma.name == "[vvar_vclock]" and \
-                access == unicorn.UC_MEM_READ_UNMAPPED:
+                access == faults.MEM_READ_UNMAPPED:
             # A read the VMA allows, answered by its fault handler with VM_FAULT_SIGBUS
             # (writes and fetches are refused by the VMA's permissions first: SEGV_ACCERR).
             self._fault = (signals.SIGBUS, signals.BUS_ADRERR, addr)
@@ -452,10 +451,10 @@ class System:
 
     def _classify_error(self, uc_errno: int) -> tuple[int, int, int]:
         pc = self.machine.pc
-        if uc_errno == unicorn.UC_ERR_INSN_INVALID:
+        if uc_errno == faults.ERR_INSN_INVALID:
             return signals.SIGILL, signals.ILL_ILLOPN, pc
-        if uc_errno in (unicorn.UC_ERR_READ_PROT, unicorn.UC_ERR_WRITE_PROT,
-                        unicorn.UC_ERR_FETCH_PROT):
+        if uc_errno in (faults.ERR_READ_PROT, faults.ERR_WRITE_PROT,
+                        faults.ERR_FETCH_PROT):
             return signals.SIGSEGV, signals.SEGV_ACCERR, pc
         return signals.SIGSEGV, signals.SEGV_MAPERR, pc
 

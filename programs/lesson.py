@@ -201,14 +201,14 @@ def check_statically(lesson: Lesson) -> None:
     """What can be checked without running: the program exists and loads, the options parse,
     syscall names are in a table, labels and symbols exist."""
     import programs
-    from tui.cli import UsageError, build_parser, resolve_program
+    from programs.options import UsageError, parse_run_line, resolve_program
 
     prog_name = lesson.program_path()
     if programs.find(lesson.program) is None and not Path(prog_name).exists():
         raise lesson.error(None, "program", f"program `{lesson.program}`: not a bundled "
                            "program (see `syscall-lab list`) nor a file next to the lesson")
     try:
-        args = build_parser().parse_args(["run", *lesson.options, prog_name, *lesson.args])
+        args = parse_run_line([*lesson.options, prog_name, *lesson.args])
     except UsageError as e:
         raise lesson.error(None, "options", f"options: {e}") from None
     try:

@@ -21,11 +21,11 @@ TRAPS = ("syscall", "int 0x80", "sysenter")
 def make_session(lesson: Lesson, *, budget: int | None = None):
     """A fresh DebugSession on the lesson's program, with its arguments and run options."""
     from kernel_model.debugger.session import DebugSession
-    from tui.cli import UsageError, build_parser, resolve_program, run_options
+    from programs.options import UsageError, parse_run_line, resolve_program, run_options
 
     name = lesson.program_path()
     try:
-        args = build_parser().parse_args(["run", *lesson.options, name, *lesson.args])
+        args = parse_run_line([*lesson.options, name, *lesson.args])
         program = resolve_program(args.program, args.arch)
     except UsageError as e:
         raise lesson.error(None, "program", str(e)) from None

@@ -19,7 +19,9 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 
-from tui.commands import CONTROLS, SessionCommands, control_named
+from tui import commands as cmd
+from tui.commands import CONTROLS, SessionCommand, SessionCommands
+from tui.console_host import ConsoleHost
 from tui.screens.base import SessionScreen
 from tui.screens.console import ConsoleScreen
 from tui.screens.dialogs import HelpScreen, PromptScreen
@@ -62,7 +64,7 @@ PANE_KEYS = [Binding(str(n), f"pane({n})", "panes", show=False, id=f"pane_{n}",
              for n in range(1, 10)]
 
 
-class SyscallLabApp(App):
+class SyscallLabApp(ConsoleHost, App):
     CSS_PATH = "app.tcss"
     TITLE = "syscall-lab"
     COMMANDS = App.COMMANDS | {SessionCommands}
@@ -115,26 +117,26 @@ class SyscallLabApp(App):
                 screen.show(self.state)
 
     # -- running session commands --------------------------------------------------------
-    def run_session(self, method: str, *args, label: str = "") -> None:
+    def run_session(self, command: SessionCommand, *args, label: str = "") -> None:
         if self.state.busy:
             self.bell()
             return
-        if not args and self.session.quick(method):
+        if not args and self.session.quick(command.name):
             # One instruction or phase: done right here, a thread would only add latency.
-            self._finished(*self._call(method, args))
+            self._finished(*self._call(command, args))
             return
-        self.state.busy = label or method
+        self.state.busy = label or command.label
         self.redraw()
-        self._work(method, args)
+        self._work(command, args)
 
-    def _call(self, method: str, args: tuple):
+    def _call(self, command: SessionCommand, args: tuple):
         """Run one session command; (stop, view, error, was walking)."""
         session = self.session
         error = ""
         stop = None
         walking = session.walk is not None
         try:
-            stop = getattr(session, method)(*args)
+            stop = command.call(session, *args)
         except Exception as e:  # keep the app alive: say what went wrong
             error = f"{type(e).__name__}: {e}"
         try:
@@ -145,8 +147,8 @@ class SyscallLabApp(App):
         return stop, view, error, walking
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="session")
-    def _work(self, method: str, args: tuple) -> None:
-        self.call_from_thread(self._finished, *self._call(method, args))
+    def _work(self, command: SessionCommand, args: tuple) -> None:
+        self.call_from_thread(self._finished, *self._call(command, args))
 
     def _finished(self, stop, view, error: str, was_walking: bool) -> None:
         s = self.state
@@ -163,34 +165,34 @@ class SyscallLabApp(App):
 
     # -- actions ------------------------------------------------------------------------------
     def action_step(self) -> None:
-        self.run_session("step", label="step")
+        self.run_session(cmd.STEP)
 
     def action_next(self) -> None:
-        self.run_session("next", label="next")
+        self.run_session(cmd.NEXT)
 
     def action_finish(self) -> None:
-        self.run_session("finish", label="finish")
+        self.run_session(cmd.FINISH)
 
     def action_cont(self) -> None:
-        self.run_session("cont", label="continue")
+        self.run_session(cmd.CONTINUE)
 
     def action_transition(self) -> None:
-        self.run_session("run_to_transition", label="to the next transition")
+        self.run_session(cmd.TO_TRANSITION)
 
     def action_reverse_step(self) -> None:
-        self.run_session("reverse_step", label="step back")
+        self.run_session(cmd.REVERSE_STEP)
 
     def action_reverse_continue(self) -> None:
-        self.run_session("reverse_continue", label="reverse continue")
+        self.run_session(cmd.REVERSE_CONTINUE)
 
     def action_reverse_transition(self) -> None:
-        self.run_session("reverse_to_transition", label="back to the previous transition")
+        self.run_session(cmd.REVERSE_TRANSITION)
 
     def action_history_start(self) -> None:
-        self.run_session("goto_start", label="to the start")
+        self.run_session(cmd.HISTORY_START)
 
     def action_history_end(self) -> None:
-        self.run_session("goto_end", label="to the end")
+        self.run_session(cmd.HISTORY_END)
 
     def action_stop(self) -> None:
         if isinstance(self.screen, ConsoleScreen):  # Esc closes the console first
@@ -303,46 +305,7 @@ class SyscallLabApp(App):
 
     def action_catch(self, name: str | None) -> None:
         if name:
-            self.run_session("run_to_syscall", name, label=f"to the next {name}")
-
-    def action_prompt_command(self) -> None:
-        bits = self.state.view.bits if self.state.view is not None else 64
-        self.push_screen(ConsoleScreen(self.console_command, self.console_lines,
-                                       self.console_history, bits), self._console_closed)
-
-    @property
-    def gdb(self):
-        # imported when first used: a replay must not load the machine (capstone, unicorn)
-        from kernel_model.debugger.gdbcommands import GdbConsole
-
-        if self._gdb is None:
-            self._gdb = GdbConsole()
-        return self._gdb
-
-    def console_command(self, line: str) -> list[str] | None:
-        """gdb's answer to one line of the `:` console; None for a stepping command, which
-        runs when the console has closed (the panels then show where it stopped)."""
-        from kernel_model.debugger.gdbcommands import GdbConsole
-        from kernel_model.debugger.gdbtarget import target_for
-
-        word = line.split()[0] if line.split() else ""
-        if not GdbConsole.handles(line) and _control(word) is not None:
-            return None
-        if self.state.busy:
-            return ["Cannot execute this command while the target is running."]
-        others = tuple(c.name.split()[0] for c in CONTROLS
-                       if c.key != "colon" and not GdbConsole.handles(c.name.split()[0]))
-        target = target_for(self.session, self.state.view, att=self.state.att)
-        out = self.gdb.execute(line, target, others)
-        if GdbConsole.changes_breakpoints(line):
-            self.state.view = self.session.view()  # the code panel marks breakpoints
-            self.redraw()
-        return out
-
-    def _console_closed(self, line: str | None) -> None:
-        c = _control(line.split()[0]) if line else None
-        if c is not None:
-            getattr(self, f"action_{c.action}")()
+            self.run_session(cmd.TO_SYSCALL, name, label=f"to the next {name}")
 
     # -- messages from widgets --------------------------------------------------------------
     def on_event_list_chosen(self, message: EventList.Chosen) -> None:
@@ -350,7 +313,7 @@ class SyscallLabApp(App):
         if view is None or message.index >= len(view.events):
             return
         e = view.events[message.index]
-        self.run_session("goto_mark", e.mark, e.before, label="to that point in history")
+        self.run_session(cmd.TO_MARK, e.mark, e.before)
 
     def on_output_pane_typed(self, message: OutputPane.Typed) -> None:
         if message.text is None:
@@ -360,13 +323,6 @@ class SyscallLabApp(App):
             self.session.feed_input(message.text)
         self.state.view = self.session.view()
         self.redraw()
-
-
-def _control(word: str):
-    """The control a console word names, with gdb's short forms (c, s, n, fin...)."""
-    from kernel_model.debugger.gdbcommands import STEPPING_ALIASES
-
-    return control_named(STEPPING_ALIASES.get(word, word))
 
 
 def _freeze_heap() -> None:

@@ -20,44 +20,9 @@ import sys
 import time
 from pathlib import Path
 
-import unicorn
-from unicorn import x86_const as X
+from emu.bare import minimal_hook, run_bare, stop_after
 
 ASM = Path(__file__).resolve().parent.parent / "programs" / "asm"
-
-
-def _bare_machine(path: Path):
-    """Map the assembled program's segments into a plain Unicorn with a small stack."""
-    from emu.program import load_program
-
-    prog = load_program(str(path))
-    uc = unicorn.Uc(unicorn.UC_ARCH_X86, unicorn.UC_MODE_64)
-    for seg in prog.image.segments:
-        start = seg.vaddr & ~0xFFF
-        size = ((seg.vaddr + seg.memsz + 0xFFF) & ~0xFFF) - start
-        uc.mem_map(start, size)
-        uc.mem_write(seg.vaddr, seg.data)
-    uc.mem_map(0x7FF000000000, 0x10000)
-    sp = 0x7FF000008000
-    uc.mem_write(sp, (1).to_bytes(8, "little") + bytes(24))  # argc = 1, no argv[1]
-    uc.reg_write(X.UC_X86_REG_RSP, sp)
-    return uc, prog.image.entry
-
-
-def _run_bare(path: Path, hook=None) -> float:
-    uc, entry = _bare_machine(path)
-
-    def stop_on_exit(uc, _ud):
-        if uc.reg_read(X.UC_X86_REG_RAX) == 60:
-            uc.emu_stop()
-
-    if hook is None:
-        uc.hook_add(unicorn.UC_HOOK_INSN, stop_on_exit, None, 1, 0, X.UC_X86_INS_SYSCALL)
-    else:
-        uc.hook_add(unicorn.UC_HOOK_INSN, hook, None, 1, 0, X.UC_X86_INS_SYSCALL)
-    t = time.perf_counter()
-    uc.emu_start(entry, (1 << 64) - 1)  # no stop address, as `run` does
-    return time.perf_counter() - t
 
 
 def _run_lab(path: Path, argv_extra: list[str]) -> float:
@@ -74,7 +39,7 @@ def _run_lab(path: Path, argv_extra: list[str]) -> float:
 
 def bench_compute() -> dict:
     path = ASM / "bench_compute.s"
-    bare = min(_run_bare(path) for _ in range(3))
+    bare = min(run_bare(path) for _ in range(3))
     lab = min(_run_lab(path, []) for _ in range(3))
     return {"bare_s": bare, "run_s": lab, "ratio": bare / lab, "target": 0.8}
 
@@ -84,22 +49,8 @@ def bench_getpid(n: int = 300_000) -> dict:
     # The bare harnesses loop the program's default count: scale to calls/s.
     default_n = 1_000_000
 
-    calls = {"left": default_n}
-
-    def exit_only(uc, _ud):
-        calls["left"] -= 1
-        if calls["left"] < 0:
-            uc.emu_stop()
-
-    def minimal(uc, _ud):
-        nr = uc.reg_read(X.UC_X86_REG_RAX)
-        if nr == 60:
-            uc.emu_stop()
-        uc.reg_write(X.UC_X86_REG_RAX, 4242)
-
-    # "Does nothing" must still end the run: count calls with an int, no register access.
-    bare_nothing = _run_bare(path, exit_only)
-    bare_minimal = _run_bare(path, minimal)
+    bare_nothing = run_bare(path, stop_after(default_n))
+    bare_minimal = run_bare(path, minimal_hook)
     lab = min(_run_lab(path, [str(n)]) for _ in range(2))
     rate_lab = n / lab
     rate_nothing = default_n / bare_nothing

@@ -4,7 +4,9 @@ line are all built from this table (as posting builds its palette from its bindi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
@@ -58,6 +60,35 @@ CONTROLS = (
 )
 
 
+@dataclass(frozen=True)
+class SessionCommand:
+    """A stepping command the app runs on its session (in a worker unless it is quick)."""
+
+    name: str  # how the session's quick() knows it
+    call: Callable  # call(session, *args) -> the session's Stop
+    label: str  # what the status line says while it runs
+
+
+STEP = SessionCommand("step", lambda s: s.step(), "step")
+NEXT = SessionCommand("next", lambda s: s.next(), "next")
+FINISH = SessionCommand("finish", lambda s: s.finish(), "finish")
+CONTINUE = SessionCommand("cont", lambda s: s.cont(), "continue")
+TO_TRANSITION = SessionCommand("run_to_transition", lambda s: s.run_to_transition(),
+                               "to the next transition")
+REVERSE_STEP = SessionCommand("reverse_step", lambda s: s.reverse_step(), "step back")
+REVERSE_CONTINUE = SessionCommand("reverse_continue", lambda s: s.reverse_continue(),
+                                  "reverse continue")
+REVERSE_TRANSITION = SessionCommand("reverse_to_transition",
+                                    lambda s: s.reverse_to_transition(),
+                                    "back to the previous transition")
+HISTORY_START = SessionCommand("goto_start", lambda s: s.goto_start(), "to the start")
+HISTORY_END = SessionCommand("goto_end", lambda s: s.goto_end(), "to the end")
+TO_SYSCALL = SessionCommand("run_to_syscall", lambda s, name: s.run_to_syscall(name),
+                            "to the next call")
+TO_MARK = SessionCommand("goto_mark", lambda s, mark, before: s.goto_mark(mark, before),
+                         "to that point in history")
+
+
 def control_named(word: str) -> Control | None:
     word = word.strip().lower()
     for c in CONTROLS:
@@ -72,35 +103,39 @@ class SessionCommands(Provider):
     def _entries(self):
         app = self.app
         for c in CONTROLS:
-            yield f"{c.name.split()[0]}  ({_key(c.key)})", c.help, c.action, ()
+            yield (f"{c.name.split()[0]}  ({_key(c.key)})", c.help,
+                   partial(app.run_action, c.action))
         session = getattr(app, "session", None)
         if session is None:
             return
         prog = session.program
         labels = sorted(prog.assembled.labels) if prog is not None and prog.assembled else []
         for label in labels[:200]:
-            yield f"break {label}", f"a breakpoint at the label {label}", "break_at", (label,)
+            yield (f"break {label}", f"a breakpoint at the label {label}",
+                   partial(app.action_break_at, label))
         for name in ("write", "read", "exit", "exit_group", "brk", "mmap", "clock_gettime",
                      "gettimeofday", "getpid"):
-            yield f"catch syscall {name}", f"run to the next {name}", "catch", (name,)
+            yield (f"catch syscall {name}", f"run to the next {name}",
+                   partial(app.action_catch, name))
 
     async def discover(self) -> Hits:
-        for text, help_text, action, args in self._entries():
-            yield DiscoveryHit(text, self._runner(action, args), help=help_text)
+        for text, help_text, command in self._entries():
+            yield DiscoveryHit(text, self._runner(command), help=help_text)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for text, help_text, action, args in self._entries():
+        for text, help_text, command in self._entries():
             score = matcher.match(text)
             if score > 0:
-                yield Hit(score, matcher.highlight(text), self._runner(action, args),
+                yield Hit(score, matcher.highlight(text), self._runner(command),
                           help=help_text)
 
-    def _runner(self, action: str, args: tuple):
+    def _runner(self, command: Callable) -> Callable[[], None]:
+        """The entry's command, run once the palette has closed."""
         app = self.app
 
         def run() -> None:
-            app.call_later(lambda: getattr(app, f"action_{action}")(*args))
+            app.call_later(command)
 
         return run
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sys
 import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from textual import work
 from textual.app import ComposeResult
@@ -166,6 +168,19 @@ class LessonPresentScreen(LessonScreen):
         yield Footer()
 
 
+@dataclass(frozen=True)
+class _LessonMove:
+    """A move between the lesson's stops: what the player does, what the status line says."""
+
+    call: Callable[[LessonPlayer], object]
+    label: str
+
+
+_NEXT_STOP = _LessonMove(lambda p: p.forward(), "to the next stop")
+_STOP_BACK = _LessonMove(lambda p: p.back(), "back a stop")
+_FIRST_STOP = _LessonMove(lambda p: p.goto(0), "to the lesson's first stop")
+
+
 class LessonApp(SyscallLabApp):
     CSS_PATH = ["app.tcss", "lesson.tcss"]
     MODES = {"wide": LessonWideScreen, "compact": LessonCompactScreen,
@@ -187,32 +202,31 @@ class LessonApp(SyscallLabApp):
     def _start_lesson(self) -> None:
         self.sub_title = f"lesson: {self.lesson.title}  ({self.lesson.program})"
         self.player = LessonPlayer(self.lesson, self.session)
-        self._lesson_move("goto", 0)
+        self._lesson_move(_FIRST_STOP)
 
     def action_lesson_next(self) -> None:
-        self._lesson_move("forward")
+        self._lesson_move(_NEXT_STOP)
 
     def action_lesson_back(self) -> None:
-        self._lesson_move("back")
+        self._lesson_move(_STOP_BACK)
 
     def action_restart(self) -> None:
         super().action_restart()
         if self.session is not None and (self.player is None or
                                          self.player.session is not self.session):
             self.player = LessonPlayer(self.lesson, self.session)
-            self._lesson_move("goto", 0)
+            self._lesson_move(_FIRST_STOP)
 
-    def _lesson_move(self, how: str, *args) -> None:
+    def _lesson_move(self, move: _LessonMove) -> None:
         if self.state.busy or self.player is None:
             self.bell()
             return
-        self.state.busy = {"forward": "to the next stop", "back": "back a stop"}.get(
-            how, "to the lesson's first stop")
+        self.state.busy = move.label
         self.redraw()
-        self._lesson_work(how, args)
+        self._lesson_work(move)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="session")
-    def _lesson_work(self, how: str, args: tuple) -> None:
+    def _lesson_work(self, move: _LessonMove) -> None:
         from kernel_model.debugger.session import Stop
 
         session = self.session
@@ -220,7 +234,7 @@ class LessonApp(SyscallLabApp):
         error = ""
         stop = None
         try:
-            stop = getattr(self.player, how)(*args)
+            stop = move.call(self.player)
         except LessonError as e:
             error = str(e)
         except Exception as e:  # keep the screen alive: say what went wrong

@@ -116,7 +116,7 @@ class GdbConsole:
             cmd = WORDS.get(word)
             if cmd is None:
                 return undefined(word, others)
-            return getattr(self, f"cmd_{cmd}")(rest, target)
+            return self._RUN[cmd](self, rest, target)
         except GdbError as e:
             return [str(e)]
         except Exception as e:  # a bug of ours: one line, and the TUI goes on
@@ -390,6 +390,11 @@ class GdbConsole:
     def cmd_help(self, rest: str, t: GdbSession) -> list[str]:
         width = max(len(c) for c, _ in COMMANDS)
         return [f"{c:<{width}}  {h}" for c, h in COMMANDS]
+
+    # What runs each command WORDS names.
+    _RUN = {"x": cmd_x, "print": cmd_print, "whatis": cmd_whatis, "info": cmd_info,
+            "break": cmd_break, "catch": cmd_catch, "delete": cmd_delete, "clear": cmd_clear,
+            "help": cmd_help}
 
 
 def _word(line: str) -> tuple[str, str]:

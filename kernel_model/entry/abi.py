@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from unicorn import x86_const as X
-
+from emu import registers as R
 from kernel_model.tables import i386 as _i386_table
 from kernel_model.tables import x86_64 as _x86_64_table
 
@@ -48,16 +47,16 @@ class Abi:
 
 
 def _regs(*names: str) -> tuple[tuple[str, int], ...]:
-    return tuple((n, getattr(X, f"UC_X86_REG_{n.upper()}")) for n in names)
+    return tuple((n, R.reg_id(n)) for n in names)
 
 
 X86_64_ABI = Abi(
     name="x86_64",
     table_name="sys_call_table",
     table=_x86_64_table.SYSCALLS,
-    nr_reg=("rax", X.UC_X86_REG_RAX),
+    nr_reg=("rax", R.RAX),
     arg_regs=_regs("rdi", "rsi", "rdx", "r10", "r8", "r9"),
-    ret_reg=("rax", X.UC_X86_REG_RAX),
+    ret_reg=("rax", R.RAX),
     bits=64,
 )
 
@@ -65,9 +64,9 @@ I386_ABI = Abi(
     name="i386",
     table_name="ia32_sys_call_table",
     table=_i386_table.SYSCALLS,
-    nr_reg=("eax", X.UC_X86_REG_EAX),
+    nr_reg=("eax", R.EAX),
     arg_regs=_regs("ebx", "ecx", "edx", "esi", "edi", "ebp"),
-    ret_reg=("eax", X.UC_X86_REG_EAX),
+    ret_reg=("eax", R.EAX),
     bits=32,
 )
 

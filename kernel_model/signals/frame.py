@@ -38,8 +38,7 @@ from __future__ import annotations
 import struct
 from dataclasses import replace
 
-from unicorn import x86_const as X
-
+from emu import registers as R
 from kernel_model.signals import delivery as signals
 from kernel_model.signals.altstack import (
     _reset_altstack,
@@ -124,7 +123,7 @@ def setup_frame(system, signo: int, code: int, addr: int, action, info: dict) ->
         return False
     # handle_signal: the handler starts with DF clear (the ABI) and RF, TF clear.
     m = system.machine
-    m.set_reg(X.UC_X86_REG_EFLAGS, _eflags(m) & ~(EFLAGS_DF | EFLAGS_RF | EFLAGS_TF))
+    m.set_reg(R.EFLAGS, _eflags(m) & ~(EFLAGS_DF | EFLAGS_RF | EFLAGS_TF))
     # signal_delivered(): block sa_mask, and the signal itself unless SA_NODEFER.
     mask = blocked | ka.mask
     if not ka.flags & SA_NODEFER:
@@ -170,8 +169,8 @@ def _setup_rt_frame_64(system, signo, code, addr, ka, info, blocked) -> None:
         _reset_altstack(process)
     if ka.flags & SA_SIGINFO:  # without it the info area is left as the stack was
         _write_user(system, frame + RT64_INFO, _siginfo(signo, code, addr, info, 64))
-    m.set_regs((X.UC_X86_REG_RDI, X.UC_X86_REG_RAX, X.UC_X86_REG_RSI, X.UC_X86_REG_RDX,
-                X.UC_X86_REG_RIP, X.UC_X86_REG_RSP),
+    m.set_regs((R.RDI, R.RAX, R.RSI, R.RDX,
+                R.RIP, R.RSP),
                (signo, 0, frame + RT64_INFO, frame + RT64_UC, ka.handler, frame))
 
 
@@ -233,8 +232,8 @@ def _enter_ia32_handler(system, frame, handler, signo, edx, ecx) -> None:
     for seg in ("ds", "es"):
         if _seg(m, seg) != USER_DS:
             _load_segment(system, seg, USER_DS)
-    m.set_regs((X.UC_X86_REG_EAX, X.UC_X86_REG_EDX, X.UC_X86_REG_ECX, X.UC_X86_REG_EIP,
-                X.UC_X86_REG_ESP), (signo, edx, ecx, handler, frame))
+    m.set_regs((R.EAX, R.EDX, R.ECX, R.EIP,
+                R.ESP), (signo, edx, ecx, handler, frame))
 
 
 def _sigcontext_32(system, regs: dict[str, int], oldmask: int) -> bytes:

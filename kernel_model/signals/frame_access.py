@@ -4,9 +4,8 @@ registers, the stack pointer, resuming at a new pc, and vDSO symbols."""
 
 from __future__ import annotations
 
-from unicorn import UcError
-from unicorn import x86_const as X
-
+from emu import registers as R
+from emu.faults import MachineError
 from emu.machine import PROT_READ, PROT_WRITE, MemoryFault
 from kernel_model.signals.frame_layout import _GPRS_32, _REGS_32, _SEGS, BadFrame
 
@@ -22,7 +21,7 @@ def _seg(m, name: str) -> int:
 
 
 def _eflags(m) -> int:
-    return m.reg(X.UC_X86_REG_EFLAGS) & 0xFFFFFFFF
+    return m.reg(R.EFLAGS) & 0xFFFFFFFF
 
 
 def _resume_at(system, pc: int) -> None:
@@ -44,13 +43,13 @@ def _load_segment(system, seg: str, sel: int) -> None:
     with system.gdt.kernel_access():
         try:
             m.uc.reg_write(_SEGS[seg], sel)
-        except UcError:
+        except MachineError:
             m.uc.reg_write(_SEGS[seg], 0)
 
 
 def _current_sp(system) -> int:
     m = system.machine
-    return m.reg(X.UC_X86_REG_RSP if m.arch.bits == 64 else X.UC_X86_REG_ESP)
+    return m.reg(R.RSP if m.arch.bits == 64 else R.ESP)
 
 
 def _sp_mask(system) -> int:

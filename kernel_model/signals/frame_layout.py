@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import struct
 
-from unicorn import x86_const as X
-
+from emu import registers as R
 from kernel_model.signals.delivery import SIGKILL, SIGSTOP
 
 # -- constants (include/uapi/asm-generic/signal-defs.h, arch/x86/include/uapi/asm/signal.h) --
@@ -68,7 +67,7 @@ RT64_INFO = RT64_UC + UCONTEXT_64_SIZE  # 312
 RT_SIGFRAME_64_SIZE = RT64_INFO + SIGINFO_SIZE  # 440
 assert SIGCONTEXT_64.size == 256 and RT_SIGFRAME_64_SIZE == 440
 
-_REGS_64 = tuple(getattr(X, f"UC_X86_REG_{n.upper()}") for n in SC64_FIELDS[:18])
+_REGS_64 = tuple(R.reg_id(n) for n in SC64_FIELDS[:18])
 _GPRS_64 = SC64_FIELDS[:17]  # every register sigreturn reloads as is (flags are filtered)
 
 # -- i386 layouts --------------------------------------------------------------------------
@@ -92,15 +91,15 @@ SF32_RETCODE = SF32_EXTRAMASK + 4  # 724
 SIGFRAME_32_SIZE = SF32_RETCODE + 8  # 732
 assert SIGCONTEXT_32.size == 88 and RT_SIGFRAME_32_SIZE == 268 and SIGFRAME_32_SIZE == 732
 
-_SEGS = {"gs": X.UC_X86_REG_GS, "fs": X.UC_X86_REG_FS, "es": X.UC_X86_REG_ES,
-         "ds": X.UC_X86_REG_DS, "cs": X.UC_X86_REG_CS, "ss": X.UC_X86_REG_SS}
+_SEGS = {"gs": R.GS, "fs": R.FS, "es": R.ES,
+         "ds": R.DS, "cs": R.CS, "ss": R.SS}
 _GPRS_32 = ("edi", "esi", "ebp", "esp", "ebx", "edx", "ecx", "eax", "eip")
-_REGS_32 = tuple(getattr(X, f"UC_X86_REG_{n.upper()}") for n in _GPRS_32) + (
-    X.UC_X86_REG_EFLAGS,)
+_REGS_32 = tuple(R.reg_id(n) for n in _GPRS_32) + (
+    R.EFLAGS,)
 # The same registers of a 64-bit CPU, for a 64-bit process that enters through `int 0x80`
 # (compat sigreturn): their low halves are what the i386 frame holds.
-_REGS_32_ON_64 = tuple(getattr(X, f"UC_X86_REG_R{n[1:].upper()}") for n in _GPRS_32) + (
-    X.UC_X86_REG_EFLAGS,)
+_REGS_32_ON_64 = tuple(R.reg_id(f"r{n[1:]}") for n in _GPRS_32) + (
+    R.EFLAGS,)
 
 
 class BadFrame(Exception):

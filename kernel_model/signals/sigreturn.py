@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import struct
 
-from unicorn import x86_const as X
-
+from emu import registers as R
 from emu.machine import MemoryFault
 from kernel_model.signals.altstack import _restore_altstack
 from kernel_model.signals.delivery import SI_KERNEL, SIGSEGV
@@ -58,7 +57,7 @@ def restore_frame(system, rt: bool) -> None:
     (eax) had when the signal arrived; a bad frame means SIGSEGV (signal_fault)."""
     m = system.machine
     compat = system.kernel.abi.bits == 32  # i386 numbers: the ia32 frame layouts
-    sp = m.reg(X.UC_X86_REG_RSP if m.arch.bits == 64 else X.UC_X86_REG_ESP)
+    sp = m.reg(R.RSP if m.arch.bits == 64 else R.ESP)
     try:
         if not compat:
             _rt_sigreturn_64(system, sp)
@@ -98,7 +97,7 @@ def sigreturn_mask(system, rt: bool) -> int | None:
 def _signal_fault(system) -> None:
     """signal_fault(): force_sig(SIGSEGV); the syscall returns 0."""
     m = system.machine
-    m.set_reg(X.UC_X86_REG_RAX if m.arch.bits == 64 else X.UC_X86_REG_EAX, 0)
+    m.set_reg(R.RAX if m.arch.bits == 64 else R.EAX, 0)
     system.signals.force(SIGSEGV, SI_KERNEL, 0, software=True)
     m.stop()  # deliver it before the next user instruction
 

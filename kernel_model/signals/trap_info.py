@@ -4,8 +4,7 @@ set_signal_archinfo, sanitize_error_code)."""
 
 from __future__ import annotations
 
-from unicorn import x86_const as X
-
+from emu import registers as R
 from emu.machine import PAGE, MemoryFault
 from kernel_model.signals import delivery as signals
 from kernel_model.signals.delivery import SIGSEGV
@@ -100,6 +99,6 @@ def _instruction_writes(system, pc: int, addr: int) -> bool:
         return False
     if len(writes) < len(mem) and insn.mnemonic.startswith(("movs", "rep movs")):
         # movs reads [rsi] and writes [rdi]: which one faulted?
-        dest = m.reg(X.UC_X86_REG_RDI if m.arch.bits == 64 else X.UC_X86_REG_EDI)
+        dest = m.reg(R.RDI if m.arch.bits == 64 else R.EDI)
         return (dest & ~(PAGE - 1)) == (addr & ~(PAGE - 1))
     return True

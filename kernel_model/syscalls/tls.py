@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import struct
 
-from unicorn import x86_const as X
-
+from emu import registers as R
 from emu.segments import GDT_ENTRY_TLS_MAX, GDT_ENTRY_TLS_MIN, descriptor
 from kernel_model.syscalls.argkinds import Enum, Hex, InOutStruct
 from kernel_model.syscalls.registry import syscall
@@ -24,7 +23,7 @@ def sys_arch_prctl(k, code, addr):
     if code in (ARCH_SET_FS, ARCH_SET_GS):
         if addr >= TASK_SIZE_MAX:
             return -errnos.EPERM
-        reg = X.UC_X86_REG_FS_BASE if code == ARCH_SET_FS else X.UC_X86_REG_GS_BASE
+        reg = R.FS_BASE if code == ARCH_SET_FS else R.GS_BASE
         k.machine.set_reg(reg, addr)
         if code == ARCH_SET_FS:
             k.process.fs_base = addr
@@ -32,7 +31,7 @@ def sys_arch_prctl(k, code, addr):
             k.process.gs_base = addr
         return 0
     if code in (ARCH_GET_FS, ARCH_GET_GS):
-        reg = X.UC_X86_REG_FS_BASE if code == ARCH_GET_FS else X.UC_X86_REG_GS_BASE
+        reg = R.FS_BASE if code == ARCH_GET_FS else R.GS_BASE
         k.write(addr, struct.pack("<Q", k.machine.reg(reg)))
         return 0
     if code == ARCH_GET_CPUID:

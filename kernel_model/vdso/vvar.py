@@ -51,8 +51,12 @@ from __future__ import annotations
 import struct
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from kernel_model.vdso import cache
+
+if TYPE_CHECKING:
+    from emu.tsc import TscReader
 
 NSEC_PER_SEC = 1_000_000_000
 PAGE = 0x1000
@@ -125,31 +129,7 @@ def layout_constants() -> dict[str, int]:
 
 # -- the TSC -------------------------------------------------------------------------------
 
-class TscReader:
-    """Reads the counter the guest's `rdtsc` reads, by executing `rdtsc` in a private Unicorn
-    CPU (Unicorn returns the host's TSC; measured identical to a host rdtsc). ~7 us a read."""
-
-    _CODE = 0x1000
-
-    def __init__(self):
-        from unicorn import UC_ARCH_X86, UC_MODE_64, Uc
-
-        self._uc = Uc(UC_ARCH_X86, UC_MODE_64)
-        self._uc.mem_map(self._CODE, PAGE)
-        self._uc.mem_write(self._CODE, b"\x0f\x31")  # rdtsc
-        self._lock = threading.Lock()
-
-    def __call__(self) -> int:
-        from unicorn.x86_const import UC_X86_REG_RAX, UC_X86_REG_RDX
-
-        with self._lock:
-            self._uc.emu_start(self._CODE, self._CODE + 2)
-            lo = self._uc.reg_read(UC_X86_REG_RAX) & 0xFFFFFFFF
-            hi = self._uc.reg_read(UC_X86_REG_RDX) & 0xFFFFFFFF
-        return hi << 32 | lo
-
-
-_reader: TscReader | None = None
+_reader: TscReader | None = None  # emu.tsc's, made on first use
 _calibration: tuple[int, int, int] | None = None  # (freq_hz, tsc, monotonic ns) at the end
 _module_lock = threading.Lock()
 
@@ -158,6 +138,8 @@ def tsc_reader() -> TscReader:
     global _reader
     with _module_lock:
         if _reader is None:
+            from emu.tsc import TscReader  # loads Unicorn: only when a clock needs the TSC
+
             _reader = TscReader()
         return _reader
 

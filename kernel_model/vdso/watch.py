@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import struct
 
-from unicorn import x86_const as X
-
+from emu import registers as R
 from kernel_model.entry.costs import cost_of
 from kernel_model.trace import strace
 from kernel_model.trace.events import SyscallReturned, VdsoCalled
@@ -55,8 +54,8 @@ class VdsoWatcher(CallWatcher):
     def _args(self, n: int) -> tuple[int, ...]:
         m = self.machine
         if self.bits == 64:
-            regs = (X.UC_X86_REG_RDI, X.UC_X86_REG_RSI, X.UC_X86_REG_RDX, X.UC_X86_REG_RCX,
-                    X.UC_X86_REG_R8)
+            regs = (R.RDI, R.RSI, R.RDX, R.RCX,
+                    R.R8)
             return tuple(m.regs(regs[:n]))
         sp = m.sp
         return tuple(m.read_u32(sp + 4 + 4 * i) for i in range(n))
@@ -70,7 +69,7 @@ class VdsoWatcher(CallWatcher):
 
     def on_return(self, call: dict) -> None:
         m = self.machine
-        ret_reg = X.UC_X86_REG_RAX if self.bits == 64 else X.UC_X86_REG_EAX
+        ret_reg = R.RAX if self.bits == 64 else R.EAX
         ret = m.reg(ret_reg)
         ret = ret - (1 << self.bits) if ret >> (self.bits - 1) else ret
         kinds, _ = SIGNATURES[call["name"]]

@@ -101,9 +101,9 @@ def emulate(system, address: int) -> None:
         k.emit_note("vsyscall with bad stack (exploit attempt?)")
         system.signals.force(signals.SIGSEGV, signals.SI_KERNEL, 0)
         return
-    from unicorn import x86_const as X
+    from emu import registers as R
 
-    rdi, rsi, rdx = m.regs((X.UC_X86_REG_RDI, X.UC_X86_REG_RSI, X.UC_X86_REG_RDX))
+    rdi, rsi, rdx = m.regs((R.RDI, R.RSI, R.RDX))
     # write_ok_or_segv(): a pointer outside user space is a fault at that address.
     for ptr in {0: (rdi, rsi), 1: (rdi,), 2: (rdi, rsi)}[nr]:
         if ptr and ptr >= TASK_SIZE_MAX:
@@ -114,9 +114,9 @@ def emulate(system, address: int) -> None:
         k.emit_note("vsyscall fault (exploit attempt?)")
         system.signals.force(signals.SIGSEGV, signals.SI_KERNEL, 0)
         return
-    rax_before = m.reg(X.UC_X86_REG_RAX)
+    rax_before = m.reg(R.RAX)
     # Emulate a `ret`: only rax, rip and rsp change (rcx and r11 survive, unlike `syscall`).
-    m.set_regs((X.UC_X86_REG_RAX, X.UC_X86_REG_RIP, X.UC_X86_REG_RSP),
+    m.set_regs((R.RAX, R.RIP, R.RSP),
                (ret, caller, sp + 8))
     cost = cost_of("vsyscall emulated")
     k.emit(VsyscallCalled(name=name, mode=system.vsyscall_mode, args=(rdi, rsi), ret=ret,
@@ -170,17 +170,16 @@ class NativeWatcher(CallWatcher):
             self.watch_entry(VSYSCALL_ADDR + (nr << 10), nr)
 
     def on_entry(self, nr: int, pc: int) -> dict:
-        from unicorn import x86_const as X
+        from emu import registers as R
 
-        return {"nr": nr, "args": tuple(self.machine.regs((X.UC_X86_REG_RDI,
-                                                            X.UC_X86_REG_RSI)))}
+        return {"nr": nr, "args": tuple(self.machine.regs((R.RDI,
+                                                            R.RSI)))}
 
     def on_return(self, call: dict) -> None:
-        from unicorn import x86_const as X
-
+        from emu import registers as R
         from kernel_model.entry.costs import cost_of
 
-        ret = self.machine.reg(X.UC_X86_REG_RAX)
+        ret = self.machine.reg(R.RAX)
         rdi, rsi = call["args"]
         text = _native_text(self.machine, call["nr"], rdi, rsi, ret)
         cost = cost_of("vsyscall native")

@@ -1,0 +1,18 @@
+"""A second handle on Unicorn's C library, without the Python wrapper's argument
+conversion: register access and ctypes hooks on the hot paths go through these."""
+
+from __future__ import annotations
+
+import ctypes
+
+import unicorn.unicorn_py3.unicorn as _uc_impl
+
+_lib = ctypes.CDLL(_uc_impl.uclib._name)
+reg_read = _lib.uc_reg_read
+reg_write = _lib.uc_reg_write
+reg_read_batch = _lib.uc_reg_read_batch
+reg_write_batch = _lib.uc_reg_write_batch
+hook_add = _lib.uc_hook_add
+hook_add.restype = ctypes.c_int
+hook_del = _lib.uc_hook_del
+hook_del.restype = ctypes.c_int

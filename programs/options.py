@@ -1,0 +1,175 @@
+"""What `syscall-lab run` takes, headless: its options parsed into RunOptions and its
+program argument found (a path or a bundled program's name) and loaded. The command line
+(tui/cli.py) builds its parser from these; lessons parse their `run` lines with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+ERA_NAMES = ("2.6.18", "2.6.33", "3.2", "5.3", "6.18")  # vdso.eras, not imported
+
+
+class UsageError(Exception):
+    pass
+
+
+class OptionParser(argparse.ArgumentParser):
+    def error(self, message):  # one line, status 2, like every other bad input
+        raise UsageError(message)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
+
+
+def points(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
+
+
+def size(text: str) -> int:
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    t = text.strip().lower().rstrip("ib")
+    mult = units.get(t[-1:], 1)
+    try:
+        value = int(float(t[:-1] if t[-1:] in units else t) * mult)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 512M, 1G)") from None
+    if value < (1 << 20):
+        raise argparse.ArgumentTypeError(f"too small: {text!r} (at least 1M)")
+    return value
+
+
+def mount(text: str):
+    from kernel_model.system import Mount
+
+    parts = text.split(":")
+    writable = False
+    if len(parts) > 1 and parts[-1] in ("rw", "ro"):
+        writable = parts.pop() == "rw"
+    if len(parts) > 2 or not parts[0]:
+        raise argparse.ArgumentTypeError(f"bad --mount {text!r}: use HOST[:GUEST][:rw]")
+    host = os.path.abspath(parts[0])
+    guest = parts[1] if len(parts) == 2 else host
+    if not os.path.isdir(host):
+        raise argparse.ArgumentTypeError(f"bad --mount {text!r}: {host} is not a directory")
+    if not guest.startswith("/"):
+        raise argparse.ArgumentTypeError(f"bad --mount {text!r}: the guest path must be "
+                                         "absolute")
+    return Mount(host, os.path.normpath(guest), writable)
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("trace")
+    g.add_argument("-s", "--strace", action="store_true", help="print strace lines on stderr")
+    g.add_argument("-o", "--output", metavar="FILE", help="write the trace to FILE")
+    g.add_argument("-c", "--summary", action="store_true", help="print strace -c's table")
+    g.add_argument("--events", action="store_true",
+                   help="trace with each call's entry mechanism ([syscall], [int 0x80], ...)")
+    g.add_argument("--trace-json", metavar="FILE", help="write every event as JSON Lines")
+    g.add_argument("--string-limit", type=positive_int, default=32, metavar="N",
+                   help="bytes of each string shown in the trace (default 32)")
+    m = p.add_argument_group("machine")
+    m.add_argument("--seed", type=int, help="fix ASLR and randomness for a reproducible run")
+    m.add_argument("--clock", default="real", metavar="real|virtual[:EPOCH]|frozen:EPOCH",
+                   help="the guest's clock: the host's (run's default), a virtual one that "
+                        "moves only with the guest's instructions and crossings (the "
+                        "stepping TUI's, where real means virtual), or a frozen one")
+    m.add_argument("--mount", action="append", type=mount, default=[],
+                   metavar="HOST[:GUEST][:rw]", help="share a host directory (read-only "
+                   "unless :rw)")
+    m.add_argument("--cwd", metavar="GUESTDIR", help="the guest's working directory "
+                   "(default: the current directory if --mount shares it, else /)")
+    m.add_argument("--max-insns", type=positive_int, metavar="N",
+                   help="stop the guest after N instructions")
+    m.add_argument("--timeout", type=seconds, metavar="S", help="stop the guest after S s")
+    m.add_argument("--memory-limit", type=size, default=1 << 30, metavar="SIZE",
+                   help="cap on guest memory (default 1G): mmap fails with ENOMEM beyond it")
+    m.add_argument("--tmpfs-limit", type=size, metavar="SIZE",
+                   help="cap on the file data in the in-memory /tmp (default: the memory "
+                        "limit, which counts it too): writes fail with ENOSPC beyond it")
+    m.add_argument("--arch", choices=("x86_64", "i386"),
+                   help="for assembly files without a `bits` line (default x86_64)")
+    m.add_argument("-E", "--env", action="append", default=None, metavar="VAR=VALUE",
+                   help="the guest's environment (repeatable; default: a small clean one)")
+    k = p.add_argument_group("kernel")
+    k.add_argument("--kernel", default="6.18", metavar="ERA", choices=ERA_NAMES,
+                   help=f"a kernel era's vsyscall/vDSO layout ({', '.join(ERA_NAMES)}; "
+                        "default 6.18)")
+    k.add_argument("--vsyscall", choices=("native", "emulate", "xonly", "none"),
+                   help="the vsyscall page's mode (default: the era's; today xonly)")
+    k.add_argument("--no-vdso", dest="vdso", action="store_false", default=None,
+                   help="no vDSO, like the vdso=0 boot parameter")
+    k.add_argument("--debug", action="store_true",
+                   help="on an internal error of syscall-lab, print its Python traceback")
+
+
+def add_run_command(p: argparse.ArgumentParser) -> None:
+    """`run`'s options, then the program and its arguments."""
+    add_run_options(p)
+    p.add_argument("--record", metavar="FILE", help="also save every transition's views "
+                   "for `syscall-lab replay FILE` (runs under the stepping engine)")
+    p.add_argument("program")
+    p.add_argument("args", nargs=argparse.REMAINDER)
+
+
+def parse_run_line(words: list[str]) -> argparse.Namespace:
+    """`syscall-lab run WORDS...` parsed as the command line parses it (UsageError)."""
+    p = OptionParser(prog="syscall-lab run")
+    add_run_command(p)
+    return p.parse_args(words)
+
+
+def resolve_program(name: str, arch: str | None):
+    """A path, or a bundled program's name. Returns emu.program.Program."""
+    import programs
+    from emu.elf import BadProgram
+    from emu.program import load_program
+
+    path = name
+    if not os.path.exists(name):
+        bundled = programs.find(name)
+        if bundled is None:
+            names = ", ".join(sorted(programs.catalog()))
+            raise UsageError(f"{name}: no such file or bundled program (bundled: {names})")
+        path = str(bundled.path)
+    try:
+        return load_program(path, 32 if arch == "i386" else 64)
+    except BadProgram as e:
+        raise UsageError(str(e)) from None
+
+
+def run_options(args):
+    """RunOptions from the run options on the command line (run and tui share them)."""
+    from kernel_model.files.vfs import shared_cwd
+    from kernel_model.system import RunOptions
+
+    cwd = args.cwd or shared_cwd(args.mount) or "/"
+    return RunOptions(seed=args.seed, clock=args.clock, mounts=args.mount, cwd=cwd,
+                      max_insns=args.max_insns, timeout=args.timeout,
+                      memory_limit=args.memory_limit, string_limit=args.string_limit,
+                      env=args.env, kernel=args.kernel, vsyscall=args.vsyscall,
+                      vdso=args.vdso, tmpfs_limit=getattr(args, "tmpfs_limit", None))
