@@ -41,6 +41,7 @@ from kernel_model.debugger.state import (
     restore_memory,
 )
 from kernel_model.debugger.timeline import Hit, Mark, Offset, Timeline, join, known_length
+from kernel_model.entry.mechanism import TRAPS
 from kernel_model.signals import delivery as signals
 from kernel_model.syscalls.timekeeping import READS_CLOCK
 from kernel_model.trace.events import (
@@ -57,7 +58,7 @@ INDEX_CHUNK = 1 << 16  # how far a forward replay may run instead of restoring a
 COUNT_REPLAY_MAX = 1 << 20
 # Chunk sizes when counting a free run (session._locate): coarse points are kept.
 LOCATE_CHUNKS = (1 << 20, 1 << 16, 1 << 12)
-TRAP_KINDS = ("syscall", "int 0x80", "sysenter")
+TRAP_KINDS = TRAPS
 CROSSINGS = TRAP_KINDS + ("signal", "vsyscall")
 FAULT = "fault"  # a path step: run until the recorded fault
 # vDSO functions that are the syscall path itself, not a way around it.

@@ -19,6 +19,7 @@ from kernel_model.debugger.view_records import (  # noqa: F401  (part of this mo
     StopView,
     WalkView,
 )
+from kernel_model.entry.mechanism import TRAPS
 from kernel_model.trace.events import (
     KernelNote,
     ProcessExited,
@@ -356,7 +357,7 @@ def build_view(session) -> StopView:
     waiting = False
     if not exited and session.walk is None:
         up = session.upcoming()
-        if up is not None and up[0] in ("syscall", "int 0x80", "sysenter"):
+        if up is not None and up[0] in TRAPS:
             waiting = session._stdin_wait(up[0])
     else:
         up = None

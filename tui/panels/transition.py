@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import textwrap
 
+from kernel_model.entry.mechanism import TRAPS, Mechanism
 from tui.panels.fit import clip, squeeze
 
 SHORT = {"user": "user", "cpu": "CPU", "gate": "IDT", "frame": "frame", "pushes": "stub",
@@ -135,7 +136,7 @@ def _idle(view, width: int) -> list[Line]:
                       "sysenter, or a call into the vDSO or the vsyscall page.", width, "muted")
         return lines + _last(view, width)
     kind, target = up
-    if kind in ("syscall", "int 0x80", "sysenter"):
+    if kind in TRAPS:
         lines += _preview_trap(view, kind, width)
     elif kind == "vdso":
         name = view.upcoming_name or f"{target:#x}"
@@ -173,9 +174,9 @@ def _preview_trap(view, kind: str, width: int) -> list[Line]:
     lines.append([("  " + f"{nr_reg}={nr}  " + "  ".join(shown[:3]), "detail")])
     lines.append([("  " + "  ".join(shown[3:]), "detail")])
     how = {"syscall": "the x86-64 entry: sys_call_table, rcx and r11 clobbered",
-           "int 0x80": "the i386 entry through the IDT: ia32_sys_call_table",
+           Mechanism.INT80: "the i386 entry through the IDT: ia32_sys_call_table",
            "sysenter": "the i386 fast entry via __kernel_vsyscall"}[kind]
-    if kind == "int 0x80" and view.bits == 64:
+    if kind == Mechanism.INT80 and view.bits == 64:
         how += "; from 64-bit code only the low 32 bits of each register count"
     lines += wrap(f"{how}. s steps into it, one phase a key; n steps over the whole crossing.",
                   width, "text")
