@@ -20,15 +20,7 @@ from kernel_model.debugger.view_records import (  # noqa: F401  (part of this mo
     WalkView,
 )
 from kernel_model.entry.mechanism import TRAPS
-from kernel_model.trace.events import (
-    KernelNote,
-    ProcessExited,
-    RunStopped,
-    SignalDelivered,
-    SyscallReturned,
-    VdsoCalled,
-    VsyscallCalled,
-)
+from kernel_model.trace.lines import pane_line
 
 CODE_BEFORE = 12
 CODE_AFTER = 30
@@ -263,7 +255,7 @@ def event_lines(session) -> tuple[EventLine, ...]:
     out = []
     for mark in session.timeline.marks:
         for e in mark.events:
-            line = _event_line(e)
+            line = pane_line(e)
             if line is None:
                 continue
             text, kind, mech = line
@@ -277,25 +269,6 @@ def event_lines(session) -> tuple[EventLine, ...]:
         out[last_past] = EventLine(e.index, e.text, e.kind, e.mechanism, e.past, True, e.mark,
                                    e.before)
     return tuple(out)
-
-
-def _event_line(e):
-    if isinstance(e, SyscallReturned):
-        text = f"[{e.mechanism}] {e.text}"
-        if e.note:
-            text += f"  /* {e.note} */"
-        return text, "syscall", e.mechanism
-    if isinstance(e, VdsoCalled):
-        return e.text, "vdso", "vdso"
-    if isinstance(e, VsyscallCalled):
-        return e.text, "vsyscall", "vsyscall"
-    if isinstance(e, SignalDelivered):
-        return e.text, "signal", ""
-    if isinstance(e, ProcessExited):
-        return e.text, "exit", ""
-    if isinstance(e, (KernelNote, RunStopped)):
-        return e.text, "note", ""
-    return None
 
 
 def output_chunks(session) -> tuple[OutputChunk, ...]:

@@ -20,6 +20,7 @@ from kernel_model.trace.events import (
     VsyscallCalled,
     event_to_dict,
 )
+from kernel_model.trace.lines import event_line, plain_syscall_line, syscall_line
 
 
 class StracePrinter:
@@ -32,20 +33,13 @@ class StracePrinter:
 
     def __call__(self, event) -> None:
         if isinstance(event, SyscallReturned):
-            line = event.text
-            if self.events:
-                line = f"[{event.mechanism}] {line}"
-                if event.note:
-                    line += f"  /* {event.note} */"
-            elif event.name is not None and event.ret is not None and event.note and \
-                    event.ret == -38:
-                line += f"  /* {event.note} */"
+            line = syscall_line(event) if self.events else plain_syscall_line(event)
         elif isinstance(event, (SignalDelivered, ProcessExited, RunStopped)):
             line = event.text
         elif self.events and isinstance(event, (VdsoCalled, VsyscallCalled)):
-            line = event.text  # never seen by strace: no crossing, or an emulated one
+            line = event_line(event)  # never seen by strace: no crossing, or an emulated one
         elif self.events and isinstance(event, KernelNote):
-            line = f"[kernel] {event.text}"
+            line = f"[kernel] {event_line(event)}"
         else:
             return
         self.out.write(line + "\n")
