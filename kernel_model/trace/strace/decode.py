@@ -13,8 +13,9 @@ def decode_entry(sdef, abi, args, mem, string_limit: int = 32) -> list[str | Non
     """Texts of the arguments known at entry; None for those shown after the call."""
     call = CallDecoding(sdef, abi_name(abi), tuple(args), mem, string_limit)
     texts = [entry_text(call, i, kind) for i, kind in enumerate(sdef.args)]
-    if sdef.name in SPECIAL:
-        SPECIAL[sdef.name](call, texts)
+    special = _special(sdef)
+    if special is not None:
+        special(call, texts)
     return texts
 
 
@@ -30,9 +31,15 @@ def decode_exit(sdef, abi, args, ret, mem, entry_texts, string_limit: int = 32) 
     for i, kind in enumerate(sdef.args):
         if texts[i] is None and kind.out:
             texts[i] = exit_text(call, i, kind)
-    if sdef.name in SPECIAL:
-        SPECIAL[sdef.name](call, texts)
+    special = _special(sdef)
+    if special is not None:
+        special(call, texts)
     for i, text in enumerate(texts):
         if text is None:  # anything a special left undecided
             texts[i] = chex(call.arg(i))
     return texts
+
+
+def _special(sdef):
+    """strace's own case for this syscall, if it has one (a definition may opt out)."""
+    return SPECIAL.get(sdef.name) if getattr(sdef, "special_cases", True) else None
