@@ -19,6 +19,7 @@ from kernel_model.debugger.view_records import (  # noqa: F401  (part of this mo
     StopView,
     WalkView,
 )
+from kernel_model.entry.abi import preview_trap
 from kernel_model.entry.mechanism import TRAPS
 from kernel_model.trace.lines import pane_line
 
@@ -353,5 +354,7 @@ def build_view(session) -> StopView:
         pending_fault=mark.info.get("text", "") if pending else "",
         symbol=sym.where(pc),
         upcoming_name=(sym.where(up[1]) if up is not None and up[1] is not None else ""),
+        upcoming_trap=preview_trap(up[0], regs, bits) if up is not None and up[0] in TRAPS
+        else None,
         clock=session.system.clock.describe(),
     )
