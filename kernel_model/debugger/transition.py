@@ -449,8 +449,8 @@ def _vdso(target, trace, before, session, title=None) -> Transition:
               cost.ns * 0.1),
     ]
     events = [e for entry in trace for e in entry["mark"].events if isinstance(e, VdsoCalled)]
-    title = title or (events[-1].text if events else f"[vdso] {name}(...)")
-    return Transition("vdso", title, tuple(phases), cost.ns, cost.source,
+    title = title or (events[-1].text if events else f"[{Mechanism.VDSO}] {name}(...)")
+    return Transition(Mechanism.VDSO, title, tuple(phases), cost.ns, cost.source,
                       banner="The kernel never ran: strace will not see this call.",
                       crossed=False, comparison=comparison())
 
@@ -481,7 +481,7 @@ def _vsyscall(target, trace, before, session) -> Transition:
                                "variables: the call runs in user mode, like the vDSO.",),
                               (), cost.ns, body[:16] + ((f"... {len(body) - 16} more",)
                                                         if len(body) > 16 else ())))
-        return Transition("vsyscall", f"[vsyscall] {name} (native)", phases, cost.ns,
+        return Transition(Mechanism.VSYSCALL, f"[vsyscall] {name} (native)", phases, cost.ns,
                           cost.source, banner="No crossing: the page's code runs in ring 3.",
                           crossed=False, comparison=comparison())
     if mode == "none" or emulated is None:
@@ -492,7 +492,7 @@ def _vsyscall(target, trace, before, session) -> Transition:
                                if mode == "none" else "The kernel refused to emulate this "
                                "call: SIGSEGV.", text), (Change("CPL", "3", "0"),), None,
                               kernel=True))
-        return Transition("vsyscall", f"[vsyscall] {name}: SIGSEGV", phases, None, "",
+        return Transition(Mechanism.VSYSCALL, f"[vsyscall] {name}: SIGSEGV", phases, None, "",
                           comparison=comparison())
     cost = cost_of("vsyscall emulated")
     perms = ("/proc/self/maps shows it --xp, but no page table maps it: it cannot even be "
@@ -518,5 +518,5 @@ def _vsyscall(target, trace, before, session) -> Transition:
                   "adds 8 to rsp, as `ret` would: only rax, rip and rsp change (rcx and r11 "
                   "survive, unlike `syscall`). strace does not see it.",),
                  changes, cost.ns * 0.35)
-    return Transition("vsyscall", emulated.text, (call, fault, emu, back), cost.ns,
+    return Transition(Mechanism.VSYSCALL, emulated.text, (call, fault, emu, back), cost.ns,
                       cost.source, comparison=comparison())

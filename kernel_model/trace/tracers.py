@@ -8,6 +8,7 @@ import time
 from collections import defaultdict
 from typing import TextIO
 
+from kernel_model.entry.mechanism import Mechanism
 from kernel_model.trace import strace
 from kernel_model.trace.events import (
     KernelNote,
@@ -94,9 +95,9 @@ class Summary:
                 self.errors[name] += 1
             self._model(f"[{event.mechanism}]", event.cost_ns)
         elif isinstance(event, VdsoCalled):
-            self._model("[vdso]", event.cost_ns)
+            self._model(f"[{Mechanism.VDSO}]", event.cost_ns)
         elif isinstance(event, VsyscallCalled):
-            self._model(f"[vsyscall {event.mode}]", event.cost_ns)
+            self._model(f"[{Mechanism.VSYSCALL} {event.mode}]", event.cost_ns)
 
     def _model(self, mechanism: str, ns: float) -> None:
         calls, total = self.modelled.get(mechanism, (0, 0.0))
