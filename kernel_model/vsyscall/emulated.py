@@ -127,6 +127,8 @@ def emulate(system, address: int) -> None:
     # Emulate a `ret`: only rax, rip and rsp change (rcx and r11 survive, unlike `syscall`).
     m.set_regs((X.UC_X86_REG_RAX, X.UC_X86_REG_RIP, X.UC_X86_REG_RSP),
                (ret, caller, sp + 8))
+    if not k.tracing:
+        return  # nobody listens: no line to decode
     cost = cost_of("vsyscall emulated")
     text = call_text(SIGNATURES[nr], "x86_64", (rdi, rsi), ret, m)
     k.emit(VsyscallCalled(name=name, mode=system.vsyscall_mode, args=(rdi, rsi), ret=ret,
