@@ -33,6 +33,7 @@ class StracePrinter:
         self.events = events
 
     def __call__(self, event) -> None:
+        line: str | None
         if isinstance(event, SyscallReturned):
             line = syscall_line(event) if self.events else plain_syscall_line(event)
         elif isinstance(event, (SignalDelivered, ProcessExited, RunStopped)):
@@ -42,9 +43,10 @@ class StracePrinter:
         elif self.events and isinstance(event, KernelNote):
             line = f"[kernel] {event_line(event)}"
         else:
-            return
-        self.out.write(line + "\n")
-        self.out.flush()
+            line = None
+        if line is not None:
+            self.out.write(line + "\n")
+            self.out.flush()
 
 
 class JsonTracer:

@@ -29,7 +29,7 @@ class UserCallDef:
 class CallInProgress:
     """A call a watcher saw enter and has not yet seen return."""
 
-    key: object  # what the watcher hooked: a vDSO symbol's name, a vsyscall slot
+    name: str  # the function called: a vDSO symbol, a vsyscall page entry
     args: tuple[int, ...]
     pc: int
     return_pc: int = 0

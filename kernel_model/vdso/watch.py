@@ -69,7 +69,7 @@ class VdsoWatcher(CallWatcher):
 
     def line(self, call: CallInProgress, ret: int, *, fallback: bool = True) -> str:
         """The call's [vdso] line, had it returned `ret`."""
-        sdef = SIGNATURES[call.key]
+        sdef = SIGNATURES[call.name]
         text = call_text(sdef, self.abi, call.args, ret, self.machine, call.entry_texts)
         return vdso_text(sdef.name, text, ret, call.fallback if fallback else "")
 
@@ -82,7 +82,7 @@ class VdsoWatcher(CallWatcher):
     def on_return(self, call: CallInProgress) -> None:
         ret = self._ret()
         cost = cost_of(Mechanism.VDSO, self.bits)
-        self.system.kernel.emit(VdsoCalled(call.key, call.args, ret, call.pc, call.return_pc,
+        self.system.kernel.emit(VdsoCalled(call.name, call.args, ret, call.pc, call.return_pc,
                                            self.line(call, ret), cost.ns, cost.source,
                                            call.fallback))
 

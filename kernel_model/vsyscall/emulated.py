@@ -30,6 +30,7 @@ SIGNATURES = {
     1: UserCallDef("time", (OutStruct("time_t"),)),
     2: UserCallDef("getcpu", (OutStruct("uint"), OutStruct("uint"))),
 }
+_BY_NAME = {d.name: d for d in SIGNATURES.values()}
 TASK_SIZE_MAX = 0x7FFFFFFFF000
 NSEC = 1_000_000_000
 
@@ -183,7 +184,7 @@ class NativeWatcher(CallWatcher):
         from unicorn import x86_const as X
 
         args = tuple(self.machine.regs((X.UC_X86_REG_RDI, X.UC_X86_REG_RSI)))
-        return CallInProgress(nr, args, pc)
+        return CallInProgress(ENTRIES[nr], args, pc)
 
     def on_return(self, call: CallInProgress) -> None:
         from unicorn import x86_const as X
@@ -191,10 +192,10 @@ class NativeWatcher(CallWatcher):
         from kernel_model.entry.costs import cost_of
 
         ret = self.machine.reg(X.UC_X86_REG_RAX)
-        text = call_text(SIGNATURES[call.key], "x86_64", call.args, ret, self.machine)
+        text = call_text(_BY_NAME[call.name], "x86_64", call.args, ret, self.machine)
         cost = cost_of("vsyscall native")
         self.system.kernel.emit(VsyscallCalled(
-            name=ENTRIES[call.key], mode="native", args=call.args, ret=ret, pc=call.pc,
+            name=call.name, mode="native", args=call.args, ret=ret, pc=call.pc,
             return_pc=call.return_pc,
             text=vsyscall_text(text, ret, "native: ran in user mode"),
             changes=(), cost_ns=cost.ns, cost_source=cost.source))

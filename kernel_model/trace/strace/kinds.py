@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from kernel_model.syscalls import argkinds as K
 from kernel_model.trace.strace.quote import path_text, str_text
@@ -12,6 +13,25 @@ from kernel_model.trace.strace.values import BITS, addr_text, is_error, signed
 from kernel_model.uapi import constants as C
 from kernel_model.uapi import structs as S
 from kernel_model.uapi.constants import chex, coct
+
+
+class GuestMemory(Protocol):
+    """What the decoder reads guest memory through; both raise for a bad address."""
+
+    def read(self, addr: int, size: int) -> bytes: ...
+
+    def read_cstring(self, addr: int, limit: int) -> bytes: ...
+
+
+class CallDef(Protocol):
+    """What the decoder needs of a call's declaration (a SyscallDef, a UserCallDef)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def args(self) -> tuple[K.Kind, ...]: ...
+
 
 # Calls whose kinds strace prints its own way.
 HEX_BUFFERS = {"getrandom"}  # strace shows these buffers as \x.. bytes
@@ -25,10 +45,10 @@ class CallDecoding:
     """What the kinds and specials see of one call: its arguments, memory, and (once it
     returned) its result."""
 
-    sdef: object
+    sdef: CallDef
     abi: str
     args: tuple[int, ...]
-    mem: object
+    mem: GuestMemory
     limit: int
     ret: int | None = None
     exiting: bool = False

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Callable
 
 from kernel_model.trace.strace.kinds import CallDecoding
+from kernel_model.trace.strace.line import ArgTexts
 from kernel_model.trace.strace.quote import path_text
 from kernel_model.trace.strace.struct_printers import struct_text
 from kernel_model.trace.strace.values import OMITTED, RESTART_ERRORS, addr_text, signed
@@ -16,14 +17,14 @@ from kernel_model.uapi.constants import chex, coct
 
 def _open_mode(mode_index: int, flags_index: int):
     """open/openat: strace prints the mode only when the flags can create a file."""
-    def fix(call: CallDecoding, texts: list) -> None:
+    def fix(call: CallDecoding, texts: ArgTexts) -> None:
         if (not call.exiting and mode_index < len(texts)
                 and not call.arg(flags_index) & (C.O_CREAT | 0o20000000)):
             texts[mode_index] = OMITTED
     return fix
 
 
-def _statx_call(call: CallDecoding, texts: list) -> None:
+def _statx_call(call: CallDecoding, texts: ArgTexts) -> None:
     if not call.exiting and len(texts) > 2:
         texts[2] = C.flags_text("statx_flags", call.arg(2))
 
@@ -39,7 +40,7 @@ _FCNTL_ARG: dict[int, str | None] = {
 _FCNTL_LOCKS = {5, 6, 7, 12, 13, 14, 36, 37, 38}  # struct flock *: shown as the pointer
 
 
-def _fcntl(call: CallDecoding, texts: list) -> None:
+def _fcntl(call: CallDecoding, texts: ArgTexts) -> None:
     cmd = call.int_arg(1)
     if len(texts) < 3:
         return
@@ -90,7 +91,7 @@ _IOCTL_ARG: dict[str, tuple[str, str | None, str]] = {
 }
 
 
-def _ioctl(call: CallDecoding, texts: list) -> None:
+def _ioctl(call: CallDecoding, texts: ArgTexts) -> None:
     if len(texts) < 3:
         return
     name = C.IOCTLS.get(call.arg(1) & 0xFFFFFFFF, "").split(" or ")[-1]
@@ -100,15 +101,15 @@ def _ioctl(call: CallDecoding, texts: list) -> None:
         texts[1] = C.enum_text("ioctl", call.arg(1), call.abi)
         texts[2] = {"none": OMITTED, "int": str(signed(v, 32)), "ptr": addr_text(v),
                     "hex": chex(v)}.get(how)
-        if how == "enum":
+        if how == "enum" and what:
             texts[2] = C.enum_text(what, v, call.abi)
-        elif how == "struct":
+        elif how == "struct" and what:
             texts[2] = struct_text(what, call.abi, call.mem, v) if when == "entry" else None
-    elif texts[2] is None:
+    elif texts[2] is None and what:  # a struct the call filled in
         texts[2] = addr_text(v) if call.failed else struct_text(what, call.abi, call.mem, v)
 
 
-def _arch_prctl(call: CallDecoding, texts: list) -> None:
+def _arch_prctl(call: CallDecoding, texts: ArgTexts) -> None:
     code = call.arg(0) & 0xFFFFFFFF
     if len(texts) < 2:
         return
@@ -122,7 +123,7 @@ def _arch_prctl(call: CallDecoding, texts: list) -> None:
                         else struct_text("kptr", call.abi, call.mem, call.arg(1)))
 
 
-def _set_thread_area(call: CallDecoding, texts: list) -> None:
+def _set_thread_area(call: CallDecoding, texts: ArgTexts) -> None:
     """strace shows the descriptor as passed in (entry_number=-1) and the entry the kernel
     chose after the value: "= 0 (entry_number=12)"."""
     if not call.exiting:
@@ -135,19 +136,19 @@ def _set_thread_area(call: CallDecoding, texts: list) -> None:
             pass
 
 
-def _mmap2(call: CallDecoding, texts: list) -> None:
+def _mmap2(call: CallDecoding, texts: ArgTexts) -> None:
     if not call.exiting and len(texts) == 6:  # strace shows mmap2's page offset in bytes
         texts[5] = chex(call.arg(5) * 4096)
 
 
-def _mremap(call: CallDecoding, texts: list) -> None:
+def _mremap(call: CallDecoding, texts: ArgTexts) -> None:
     if not call.exiting and len(texts) == 5 and not call.arg(3) & 2:  # only MREMAP_FIXED
         texts[4] = OMITTED
 
 
 def _sleep_remainder(index: int):
     """nanosleep's remainder: written only when interrupted, so shown only then."""
-    def fix(call: CallDecoding, texts: list) -> None:
+    def fix(call: CallDecoding, texts: ArgTexts) -> None:
         if call.exiting and index < len(texts):
             interrupted = call.ret is not None and -call.ret in RESTART_ERRORS
             struct = getattr(call.sdef.args[index], "struct", "timespec")
@@ -156,19 +157,19 @@ def _sleep_remainder(index: int):
     return fix
 
 
-def _rseq(call: CallDecoding, texts: list) -> None:
+def _rseq(call: CallDecoding, texts: ArgTexts) -> None:
     if not call.exiting and len(texts) > 1:
         texts[1] = chex(call.arg(1))  # rseq_len, in hex
 
 
-def _umask(call: CallDecoding, texts: list) -> None:
+def _umask(call: CallDecoding, texts: ArgTexts) -> None:
     if not call.exiting and texts:
         texts[0] = coct(call.arg(0) & 0xFFFFFFFF)
     elif call.exiting and not call.failed:
         texts.ret_kind = "oct"
 
 
-def _msync(call: CallDecoding, texts: list) -> None:
+def _msync(call: CallDecoding, texts: ArgTexts) -> None:
     if not call.exiting and len(texts) > 2:
         texts[2] = C.flags_text("msync", call.arg(2))
 
@@ -184,7 +185,7 @@ def time_text(seconds: int) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
-def _time(call: CallDecoding, texts: list) -> None:
+def _time(call: CallDecoding, texts: ArgTexts) -> None:
     """time([1795771623 /* 2026-11-27T09:27:03+0000 */]) = 1795771623 (2026-...)"""
     if not call.exiting or not texts:
         return
@@ -203,7 +204,7 @@ def _time(call: CallDecoding, texts: list) -> None:
         texts[0] = "NULL"
 
 
-def _sched_getaffinity(call: CallDecoding, texts: list) -> None:
+def _sched_getaffinity(call: CallDecoding, texts: ArgTexts) -> None:
     """The CPUs of the mask the call returned: [0 1]."""
     if call.exiting and len(texts) > 2:
         addr = call.arg(2)
@@ -218,7 +219,7 @@ def _sched_getaffinity(call: CallDecoding, texts: list) -> None:
         texts[2] = "[" + " ".join(str(b) for b in range(call.ret * 8) if mask >> b & 1) + "]"
 
 
-def _getcpu(call: CallDecoding, texts: list) -> None:
+def _getcpu(call: CallDecoding, texts: ArgTexts) -> None:
     if call.exiting:
         for i in range(min(2, len(texts))):
             addr = call.arg(i)
@@ -226,7 +227,7 @@ def _getcpu(call: CallDecoding, texts: list) -> None:
                         else struct_text("uint", call.abi, call.mem, addr))
 
 
-def _old_mmap(call: CallDecoding, texts: list) -> None:
+def _old_mmap(call: CallDecoding, texts: ArgTexts) -> None:
     """i386's old mmap takes one pointer to its six arguments: strace shows those."""
     if call.exiting or len(texts) != 1 or call.abi != "i386":
         return
@@ -242,7 +243,7 @@ def _old_mmap(call: CallDecoding, texts: list) -> None:
 
 def _getdents(reclen_at: Callable[[int], int]):
     """getdents(64) without -v: the buffer's address and how many entries it got."""
-    def fix(call: CallDecoding, texts: list) -> None:
+    def fix(call: CallDecoding, texts: ArgTexts) -> None:
         if not call.exiting or len(texts) < 2:
             return
         addr = call.arg(1)
@@ -267,19 +268,19 @@ def _getdents(reclen_at: Callable[[int], int]):
 def _split_offset(lo: int, hi: int):
     """i386 passes a 64-bit offset in two words: strace shows one number where the first
     of them is and leaves the other out."""
-    def fix(call: CallDecoding, texts: list) -> None:
+    def fix(call: CallDecoding, texts: ArgTexts) -> None:
         if not call.exiting and call.abi == "i386" and len(texts) > max(lo, hi):
             value = signed(call.arg(hi) << 32 | call.arg(lo), 64)
             texts[min(lo, hi)], texts[max(lo, hi)] = str(value), OMITTED
     return fix
 
 
-def _getcwd(call: CallDecoding, texts: list) -> None:
+def _getcwd(call: CallDecoding, texts: ArgTexts) -> None:
     if call.exiting and texts and not call.failed and call.ret is not None:
         texts[0] = path_text(call.mem, call.arg(0), max(call.ret - 1, 0))
 
 
-SPECIAL: dict[str, Callable[[CallDecoding, list], None]] = {
+SPECIAL: dict[str, Callable[[CallDecoding, ArgTexts], None]] = {
     "open": _open_mode(2, 1), "openat": _open_mode(3, 2),
     "statx": _statx_call,
     "fcntl": _fcntl, "fcntl64": _fcntl,
