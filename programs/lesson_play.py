@@ -15,8 +15,6 @@ import re
 
 from programs.lesson import _MEM, Lesson, LessonError, aliases
 
-TRAPS = ("syscall", "int 0x80", "sysenter")
-
 
 def make_session(lesson: Lesson, *, budget: int | None = None):
     """A fresh DebugSession on the lesson's program, with its arguments and run options."""

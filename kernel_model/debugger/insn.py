@@ -9,10 +9,13 @@ from functools import lru_cache
 import capstone
 from capstone import x86_const as CX
 
+from kernel_model.entry.mechanism import Mechanism
+
 MAX_INSN = 15
 
 # What enters the kernel, by instruction bytes (docs/kernel_facts.md §1).
-TRAPS = {b"\x0f\x05": "syscall", b"\xcd\x80": "int 0x80", b"\x0f\x34": "sysenter"}
+TRAPS = {b"\x0f\x05": Mechanism.SYSCALL, b"\xcd\x80": Mechanism.INT80,
+         b"\x0f\x34": Mechanism.SYSENTER}
 # What reads the time-stamp counter: its value differs on every run, so a replay of it could
 # not reproduce the recorded state (the session records its result instead).
 TSC_READS = {b"\x0f\x31": "rdtsc", b"\x0f\x01\xf9": "rdtscp"}

@@ -60,6 +60,8 @@ from kernel_model.debugger.view_records import (
     Transition,
     WalkView,
 )
+from kernel_model.entry.abi import preview_trap
+from kernel_model.entry.mechanism import TRAPS
 
 FORMAT = "syscall-lab-recording"
 VERSION = 1
@@ -398,7 +400,8 @@ class Recording:
             breakpoints=tuple(raw.get("breakpoints", ())),
             waiting_input=raw.get("waiting_input", False),
             pending_fault=raw.get("pending_fault", ""), symbol=raw.get("symbol", ""),
-            upcoming_name=raw.get("upcoming_name", ""), clock=raw.get("clock", ""))
+            upcoming_name=raw.get("upcoming_name", ""), clock=raw.get("clock", ""),
+            upcoming_trap=_trap_preview(raw))
         return v
 
 
@@ -586,3 +589,12 @@ class RecordedSession:
 
 def _before_transition(v, s) -> bool:
     return v.walk is None and v.upcoming is not None and not v.exited
+
+
+def _trap_preview(raw: dict):
+    """A trap's table row, derived from the view's registers: recordings keep the registers,
+    not what follows from them, so one saved before this existed shows it too."""
+    up = raw.get("upcoming")
+    if not up or up[0] not in TRAPS:
+        return None
+    return preview_trap(up[0], raw["regs"], raw["bits"])

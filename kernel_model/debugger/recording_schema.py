@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from kernel_model.entry.mechanism import TRAPS
+
 MAX_DEPTH = 32  # the deepest a valid recording nests is 6 (a trace event's auxv pair)
 ADDRESS_LIMIT = 1 << 64
 
@@ -99,7 +101,7 @@ def _numeric(rows) -> str:
 def _call_target(upcoming) -> str:
     """A call into the vDSO or the vsyscall page has a target address; a trap has none."""
     kind, target = upcoming
-    if kind not in ("syscall", "int 0x80", "sysenter") and target is None:
+    if kind not in TRAPS and target is None:
         return f"a {kind if kind.isidentifier() else _short(kind)} call without its target address"
     return ""
 

@@ -41,6 +41,7 @@ from kernel_model.debugger.state import (
     restore_memory,
 )
 from kernel_model.debugger.timeline import Hit, Mark, Offset, Timeline, join, known_length
+from kernel_model.entry.mechanism import TRAPS
 from kernel_model.signals import delivery as signals
 from kernel_model.syscalls.timekeeping import READS_CLOCK
 from kernel_model.trace.events import (
@@ -57,7 +58,7 @@ INDEX_CHUNK = 1 << 16  # how far a forward replay may run instead of restoring a
 COUNT_REPLAY_MAX = 1 << 20
 # Chunk sizes when counting a free run (session._locate): coarse points are kept.
 LOCATE_CHUNKS = (1 << 20, 1 << 16, 1 << 12)
-TRAP_KINDS = ("syscall", "int 0x80", "sysenter")
+TRAP_KINDS = TRAPS
 CROSSINGS = TRAP_KINDS + ("signal", "vsyscall")
 FAULT = "fault"  # a path step: run until the recorded fault
 # vDSO functions that are the syscall path itself, not a way around it.
@@ -419,26 +420,12 @@ class DebugSession:
                 yield name, w
 
     def _watcher_state(self) -> dict:
-        return {name: [{k: v for k, v in call.items() if k != "hook"} for call in w.pending]
-                for name, w in self._watchers()}
+        return {name: w.saved_calls() for name, w in self._watchers()}
 
     def _restore_watcher(self, state: dict | None) -> None:
         state = state or {}
         for name, w in self._watchers():
-            hooked = getattr(w, "_return_hooks", None)
-            for call in w.pending:
-                if "hook" in call:  # a one-shot hook per call
-                    self.machine.unhook(call["hook"])
-            w.pending = []
-            for call in state.get(name, []):
-                call = dict(call)
-                if hooked is None:
-                    call["hook"] = self.machine.hook_code(w._returned, call["return_pc"],
-                                                          call["return_pc"])
-                elif call["return_pc"] not in hooked:  # hooks kept for good, one a site
-                    hooked.add(call["return_pc"])
-                    w._hook(w._returned, call["return_pc"])
-                w.pending.append(call)
+            w.restore_calls(state.get(name, []))
 
     def _snapshot(self, kind: str, arrive, *, applied: bool, full: bool = False,
                   memory: bool = True) -> Mark:
@@ -1691,21 +1678,7 @@ class DebugSession:
         """The [vdso] line the watcher will print when the call returns (its event comes
         only when the instruction after the call runs)."""
         w = self.system.vdso_watcher
-        call = next((c for c in reversed(getattr(w, "pending", []))
-                     if c.get("return_pc") == ret_pc), None)
-        if call is None:
-            return None
-        try:
-            from kernel_model.vdso.watch import SIGNATURES
-
-            kinds, _ = SIGNATURES[call["name"]]
-            ret = self.machine.reg(X.UC_X86_REG_RAX if self.bits == 64 else X.UC_X86_REG_EAX)
-            ret = ret - (1 << self.bits) if ret >> (self.bits - 1) else ret
-            texts = [w._arg_text(k, v, ret, call) for k, v in zip(kinds, call["args"],
-                                                                  strict=False)]
-            return f"[vdso] {call['name']}({', '.join(texts)}) = {ret}"
-        except Exception:  # the watcher's formatting is its own business: fall back
-            return None
+        return None if w is None else w.pending_line(ret_pc)
 
     def _vvar_range(self):
         vdso = self.system.vdso

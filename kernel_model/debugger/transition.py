@@ -5,7 +5,7 @@ or the vsyscall page, from the instructions the session stepped through).
 Pure data: each Phase has a title, one or two plain sentences, the changes it makes
 (registers, privilege level, stack) and its modelled cost. The screen only lays it out.
 
-Costs: docs/kernel_facts.md §6 measures whole round trips, not phases. A crossing's cost shows on
+Costs: docs/kernel_facts.md §6 measures whole round trips, not phases. The crossing's cost is shown on
 the phases that pay it (entry and return) as a share of the measured total, and the total is
 always shown with its source, so the paths (syscall, int 0x80, sysenter, vDSO, vsyscall) can
 be compared side by side.
@@ -16,6 +16,7 @@ from __future__ import annotations
 from kernel_model.debugger.kernel_regs import Entry, freeze
 from kernel_model.debugger.view_records import Change, Phase, TableRow, Transition
 from kernel_model.entry.costs import COSTS, cost_of
+from kernel_model.entry.mechanism import Mechanism
 from kernel_model.trace.events import (
     MemAccess,
     ProcessExited,
@@ -36,8 +37,9 @@ def h(value: int | None) -> str:
 def comparison() -> tuple[tuple[str, float], ...]:
     """The measured costs of the ways to get the time or make a call, for a side-by-side
     bar (docs/kernel_facts.md §6)."""
-    return (("syscall", COSTS["syscall"].ns), ("int 0x80", COSTS["int 0x80"].ns),
-            ("sysenter", COSTS["sysenter"].ns), ("vDSO", COSTS["vdso"].ns),
+    return ((Mechanism.SYSCALL, COSTS["syscall"].ns),
+            (Mechanism.INT80, COSTS["int 0x80"].ns), (Mechanism.SYSENTER, COSTS["sysenter"].ns),
+            ("vDSO", COSTS["vdso"].ns),
             ("vsyscall (emulated)", COSTS["vsyscall emulated"].ns))
 
 
@@ -116,15 +118,15 @@ def from_crossing(mark, before: dict, after: dict, session) -> Transition:
             "none", "No crossing", ("The kernel model recorded nothing here.",)),), None, "")
     mech = entered.mechanism
     cost = cost_of(mech, bits)
-    share = {"syscall": (0.4, 0.2, 0.4), "int 0x80": (0.3, 0.2, 0.5),
-             "sysenter": (0.4, 0.2, 0.4)}[mech]
+    share = {Mechanism.SYSCALL: (0.4, 0.2, 0.4), Mechanism.INT80: (0.3, 0.2, 0.5),
+             Mechanism.SYSENTER: (0.4, 0.2, 0.4)}[mech]
     entry_ns, work_ns, exit_ns = (cost.ns * s for s in share)
     title = returned.text.strip() if returned is not None else f"{entered.name}(...)"
     phases = [user_phase(entered, before, bits)]
     cpu = Entry(before, bits)
-    if mech == "syscall":
+    if mech == Mechanism.SYSCALL:
         phases += syscall_entry(entered, cpu, entry_ns)
-    elif mech == "int 0x80":
+    elif mech == Mechanism.INT80:
         phases += int80_entry(entered, cpu, entry_ns)
     else:
         phases += sysenter_entry(entered, before, cpu, session, entry_ns)
@@ -132,7 +134,7 @@ def from_crossing(mark, before: dict, after: dict, session) -> Transition:
     phases.append(table_phase(entered, cpu))
     phases.append(handler_phase(entered, returned, work_ns, cpu))
     phases.append(return_phase(entered, returned, before, after, bits, exit_ns, extra))
-    return Transition(mech if not (mech == "int 0x80" and bits == 64) else "int 0x80",
+    return Transition(mech,
                       title, tuple(phases), cost.ns, cost.source, comparison=comparison())
 
 
@@ -151,7 +153,7 @@ def user_phase(e: SyscallEntered, before: dict, bits: int) -> Phase:
         shown = e.args[i] if i < len(e.args) else None
         lines.append(f"{r:>3} = {h(shown)}  (argument {i + 1})")
     warning = ""
-    if e.mechanism == "int 0x80" and bits == 64:
+    if e.mechanism == Mechanism.INT80 and bits == 64:
         cut = []
         for r in ("rbx", "rcx", "rdx", "rsi", "rdi", "rbp"):
             v = before.get(r, 0)
@@ -159,9 +161,10 @@ def user_phase(e: SyscallEntered, before: dict, bits: int) -> Phase:
                 cut.append(f"{r}={v:#x} -> e{r[1:]}={v & 0xFFFFFFFF:#x}")
         warning = ("int 0x80 from 64-bit code: the i386 table, and only the low 32 bits of "
                    "each register count" + (": " + "; ".join(cut) if cut else "."))
-    how = {"syscall": "then executes `syscall`.",
-           "int 0x80": "then executes `int 0x80`.",
-           "sysenter": "then calls __kernel_vsyscall, which ends in `sysenter`."}[e.mechanism]
+    how = {Mechanism.SYSCALL: "then executes `syscall`.",
+           Mechanism.INT80: "then executes `int 0x80`.",
+           Mechanism.SYSENTER: "then calls __kernel_vsyscall, which ends in `sysenter`.",
+           }[e.mechanism]
     text = (f"User mode (CPL 3). The program put the syscall number in {nr_reg} and the "
             f"arguments in {', '.join(regs)}, {how}",)
     return Phase("user", f"User registers and the {e.abi} ABI", text, (), 0.0, tuple(lines),
@@ -248,12 +251,13 @@ def pt_regs_phase(e: SyscallEntered, before: dict, bits: int, cpu: Entry) -> Pha
         lines.append(f"{r:<4} {h(v)}")
     lines.append(f"orig_{'rax' if e.abi == 'x86_64' else 'eax'} {e.nr}  (the number, kept "
                  "for restarts and ptrace)")
-    where = {"syscall": "entry_SYSCALL_64 switches to the kernel stack and pushes",
-             "int 0x80": "asm_int80_emulation pushes, below the CPU's frame,",
-             "sysenter": "entry_SYSENTER_compat builds the frame the CPU did not, and pushes"}
+    where = {Mechanism.SYSCALL: "entry_SYSCALL_64 switches to the kernel stack and pushes",
+             Mechanism.INT80: "asm_int80_emulation pushes, below the CPU's frame,",
+             Mechanism.SYSENTER: "entry_SYSENTER_compat builds the frame the CPU did not, "
+                                 "and pushes"}
     text = (f"{where[e.mechanism]} the user registers as struct pt_regs, so the return "
             "path can restore every one of them.",)
-    changes = cpu.to_task_stack() if e.mechanism == "syscall" else []
+    changes = cpu.to_task_stack() if e.mechanism == Mechanism.SYSCALL else []
     return Phase("pt_regs", "The kernel saves pt_regs", text, tuple(changes), None,
                  tuple(lines), kernel=True, regs=freeze(cpu.regs))
 
@@ -261,7 +265,7 @@ def pt_regs_phase(e: SyscallEntered, before: dict, bits: int, cpu: Entry) -> Pha
 def table_phase(e: SyscallEntered, cpu: Entry) -> Phase:
     rows = table_rows(e.abi, e.nr)
     dispatcher = "do_syscall_64" if e.abi == "x86_64" else "do_int80_syscall_32" if \
-        e.mechanism == "int 0x80" else "do_fast_syscall_32"
+        e.mechanism == Mechanism.INT80 else "do_fast_syscall_32"
     if e.name is None:
         text = (f"{dispatcher} finds no entry {e.nr} in {e.table}: the result is -ENOSYS.",)
     elif not e.implemented:
@@ -313,12 +317,12 @@ def return_phase(e: SyscallEntered, r: SyscallReturned | None, before: dict, aft
                Change(pc_reg, "kernel", h(after.get(pc_reg))),
                Change("CPL", "0", "3")]
     sig = [x for x in extra if isinstance(x, SignalDelivered)]
-    if e.mechanism == "syscall":
+    if e.mechanism == Mechanism.SYSCALL:
         title = "sysret: back to user mode"
         text = ("`sysret` reloads rip from rcx and rflags from r11 and drops to ring 3; the "
                 "result is in rax.",)
         changes.insert(2, Change("rflags", "kernel", h(after.get("eflags"))))
-    elif e.mechanism == "int 0x80":
+    elif e.mechanism == Mechanism.INT80:
         title = "iret: back to user mode"
         text = ("`iret` pops eip, cs, eflags, esp and ss from the frame: the slow part of "
                 "int 0x80 (a same-ring IRET alone is ~78 ns).",
@@ -445,8 +449,8 @@ def _vdso(target, trace, before, session, title=None) -> Transition:
               cost.ns * 0.1),
     ]
     events = [e for entry in trace for e in entry["mark"].events if isinstance(e, VdsoCalled)]
-    title = title or (events[-1].text if events else f"[vdso] {name}(...)")
-    return Transition("vdso", title, tuple(phases), cost.ns, cost.source,
+    title = title or (events[-1].text if events else f"[{Mechanism.VDSO}] {name}(...)")
+    return Transition(Mechanism.VDSO, title, tuple(phases), cost.ns, cost.source,
                       banner="The kernel never ran: strace will not see this call.",
                       crossed=False, comparison=comparison())
 
@@ -477,7 +481,7 @@ def _vsyscall(target, trace, before, session) -> Transition:
                                "variables: the call runs in user mode, like the vDSO.",),
                               (), cost.ns, body[:16] + ((f"... {len(body) - 16} more",)
                                                         if len(body) > 16 else ())))
-        return Transition("vsyscall", f"[vsyscall] {name} (native)", phases, cost.ns,
+        return Transition(Mechanism.VSYSCALL, f"[vsyscall] {name} (native)", phases, cost.ns,
                           cost.source, banner="No crossing: the page's code runs in ring 3.",
                           crossed=False, comparison=comparison())
     if mode == "none" or emulated is None:
@@ -488,7 +492,7 @@ def _vsyscall(target, trace, before, session) -> Transition:
                                if mode == "none" else "The kernel refused to emulate this "
                                "call: SIGSEGV.", text), (Change("CPL", "3", "0"),), None,
                               kernel=True))
-        return Transition("vsyscall", f"[vsyscall] {name}: SIGSEGV", phases, None, "",
+        return Transition(Mechanism.VSYSCALL, f"[vsyscall] {name}: SIGSEGV", phases, None, "",
                           comparison=comparison())
     cost = cost_of("vsyscall emulated")
     perms = ("/proc/self/maps shows it --xp, but no page table maps it: it cannot even be "
@@ -514,5 +518,5 @@ def _vsyscall(target, trace, before, session) -> Transition:
                   "adds 8 to rsp, as `ret` would: only rax, rip and rsp change (rcx and r11 "
                   "survive, unlike `syscall`). strace does not see it.",),
                  changes, cost.ns * 0.35)
-    return Transition("vsyscall", emulated.text, (call, fault, emu, back), cost.ns,
+    return Transition(Mechanism.VSYSCALL, emulated.text, (call, fault, emu, back), cost.ns,
                       cost.source, comparison=comparison())

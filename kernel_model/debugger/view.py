@@ -19,15 +19,9 @@ from kernel_model.debugger.view_records import (  # noqa: F401  (part of this mo
     StopView,
     WalkView,
 )
-from kernel_model.trace.events import (
-    KernelNote,
-    ProcessExited,
-    RunStopped,
-    SignalDelivered,
-    SyscallReturned,
-    VdsoCalled,
-    VsyscallCalled,
-)
+from kernel_model.entry.abi import preview_trap
+from kernel_model.entry.mechanism import TRAPS
+from kernel_model.trace.lines import pane_line
 
 CODE_BEFORE = 12
 CODE_AFTER = 30
@@ -262,7 +256,7 @@ def event_lines(session) -> tuple[EventLine, ...]:
     out = []
     for mark in session.timeline.marks:
         for e in mark.events:
-            line = _event_line(e)
+            line = pane_line(e)
             if line is None:
                 continue
             text, kind, mech = line
@@ -276,25 +270,6 @@ def event_lines(session) -> tuple[EventLine, ...]:
         out[last_past] = EventLine(e.index, e.text, e.kind, e.mechanism, e.past, True, e.mark,
                                    e.before)
     return tuple(out)
-
-
-def _event_line(e):
-    if isinstance(e, SyscallReturned):
-        text = f"[{e.mechanism}] {e.text}"
-        if e.note:
-            text += f"  /* {e.note} */"
-        return text, "syscall", e.mechanism
-    if isinstance(e, VdsoCalled):
-        return e.text, "vdso", "vdso"
-    if isinstance(e, VsyscallCalled):
-        return e.text, "vsyscall", "vsyscall"
-    if isinstance(e, SignalDelivered):
-        return e.text, "signal", ""
-    if isinstance(e, ProcessExited):
-        return e.text, "exit", ""
-    if isinstance(e, (KernelNote, RunStopped)):
-        return e.text, "note", ""
-    return None
 
 
 def output_chunks(session) -> tuple[OutputChunk, ...]:
@@ -356,7 +331,7 @@ def build_view(session) -> StopView:
     waiting = False
     if not exited and session.walk is None:
         up = session.upcoming()
-        if up is not None and up[0] in ("syscall", "int 0x80", "sysenter"):
+        if up is not None and up[0] in TRAPS:
             waiting = session._stdin_wait(up[0])
     else:
         up = None
@@ -379,5 +354,7 @@ def build_view(session) -> StopView:
         pending_fault=mark.info.get("text", "") if pending else "",
         symbol=sym.where(pc),
         upcoming_name=(sym.where(up[1]) if up is not None and up[1] is not None else ""),
+        upcoming_trap=preview_trap(up[0], regs, bits) if up is not None and up[0] in TRAPS
+        else None,
         clock=session.system.clock.describe(),
     )

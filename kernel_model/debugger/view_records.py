@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kernel_model.entry.abi import TrapPreview
+
 
 @dataclass(frozen=True)
 class CodeLine:
@@ -106,6 +108,7 @@ class StopView:
     pending_fault: str
     symbol: str  # where the pc is, "name+0x12"
     upcoming_name: str = ""  # the symbol a call into the vDSO goes to
+    upcoming_trap: TrapPreview | None = None  # a trap's table row and arguments, decoded
     clock: str = ""  # the guest's clock: "virtual clock", "frozen clock", "real clock"
 
 

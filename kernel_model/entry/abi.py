@@ -2,15 +2,24 @@
 
 Chosen by the entry path, not by the program: `int 0x80` from 64-bit code uses the i386
 ABI, registers cut to their low 32 bits (docs/kernel_facts.md §1).
+
+Registers are named here; their Unicorn ids are looked up in `emu` only when asked for
+(`nr_reg`, `arg_regs`, `ret_reg`), so reading an ABI (a replay, a panel) loads no CPU.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from emu import registers as R
+from kernel_model.entry.mechanism import Mechanism
 from kernel_model.tables import i386 as _i386_table
 from kernel_model.tables import x86_64 as _x86_64_table
+
+
+def _with_id(name: str) -> tuple[str, int]:
+    from emu.registers import REG_IDS
+
+    return name, REG_IDS[name]
 
 
 @dataclass(frozen=True)
@@ -18,10 +27,22 @@ class Abi:
     name: str  # "x86_64" or "i386": also the layout of structs and the word size
     table_name: str
     table: dict[int, str]
-    nr_reg: tuple[str, int]
-    arg_regs: tuple[tuple[str, int], ...]
-    ret_reg: tuple[str, int]
+    nr_name: str
+    arg_names: tuple[str, ...]
+    ret_name: str
     bits: int
+
+    @property
+    def nr_reg(self) -> tuple[str, int]:
+        return _with_id(self.nr_name)
+
+    @property
+    def arg_regs(self) -> tuple[tuple[str, int], ...]:
+        return tuple(_with_id(n) for n in self.arg_names)
+
+    @property
+    def ret_reg(self) -> tuple[str, int]:
+        return _with_id(self.ret_name)
 
     @property
     def word(self) -> int:
@@ -46,17 +67,13 @@ class Abi:
         return cache
 
 
-def _regs(*names: str) -> tuple[tuple[str, int], ...]:
-    return tuple((n, R.reg_id(n)) for n in names)
-
-
 X86_64_ABI = Abi(
     name="x86_64",
     table_name="sys_call_table",
     table=_x86_64_table.SYSCALLS,
-    nr_reg=("rax", R.RAX),
-    arg_regs=_regs("rdi", "rsi", "rdx", "r10", "r8", "r9"),
-    ret_reg=("rax", R.RAX),
+    nr_name="rax",
+    arg_names=("rdi", "rsi", "rdx", "r10", "r8", "r9"),
+    ret_name="rax",
     bits=64,
 )
 
@@ -64,10 +81,42 @@ I386_ABI = Abi(
     name="i386",
     table_name="ia32_sys_call_table",
     table=_i386_table.SYSCALLS,
-    nr_reg=("eax", R.EAX),
-    arg_regs=_regs("ebx", "ecx", "edx", "esi", "edi", "ebp"),
-    ret_reg=("eax", R.EAX),
+    nr_name="eax",
+    arg_names=("ebx", "ecx", "edx", "esi", "edi", "ebp"),
+    ret_name="eax",
     bits=32,
 )
 
 ABIS = {"x86_64": X86_64_ABI, "i386": I386_ABI}
+
+
+def abi_of(mechanism: str) -> Abi:
+    """The ABI a trap uses: `syscall` the x86-64 one; `int 0x80` and `sysenter` the i386
+    one, whatever code makes them."""
+    return X86_64_ABI if mechanism == Mechanism.SYSCALL else I386_ABI
+
+
+@dataclass(frozen=True)
+class TrapPreview:
+    """What a trap at the pc is about to ask, read from the registers before it runs."""
+
+    mechanism: str
+    table_name: str
+    nr_reg: str  # the register as the program's code names it: rax from 64-bit code
+    nr: int
+    name: str | None  # None: no such entry in the table
+    args: tuple[tuple[str, int], ...]  # (register as the ABI names it, value it gives)
+
+
+def preview_trap(mechanism: str, regs: dict, bits: int) -> TrapPreview:
+    """The trap's table row and arguments from the user registers `regs` (by name) of code
+    running with `bits`-bit registers."""
+    abi = abi_of(mechanism)
+    nr_reg = "rax" if bits == 64 else "eax"
+    nr = abi.signed(regs.get(nr_reg, 0) & abi.mask)
+    args = []
+    for reg in abi.arg_names:
+        full = reg if bits == 32 else ("r" + reg[1:] if reg.startswith("e") else reg)
+        value = regs.get(full, regs.get(reg, 0))
+        args.append((reg, value & 0xFFFFFFFF if abi.bits == 32 else value))
+    return TrapPreview(mechanism, abi.table_name, nr_reg, nr, abi.table.get(nr), tuple(args))

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kernel_model.entry.mechanism import Mechanism
+
 MEASURED = "measured on Linux 6.18, 2-vCPU Intel VM, mitigations on (KERNEL_FACTS §6)"
 
 
@@ -44,8 +46,8 @@ RAW_CLOCK_GETTIME = Cost(180, 177, 184, f"x86-64 raw clock_gettime syscall, 177-
 
 
 def cost_of(mechanism: str, guest_bits: int = 64) -> Cost:
-    if mechanism == "int 0x80" and guest_bits == 64:
+    if mechanism == Mechanism.INT80 and guest_bits == 64:
         return COSTS["int 0x80/64"]
-    if mechanism == "vdso" and guest_bits == 32:
+    if mechanism == Mechanism.VDSO and guest_bits == 32:
         return COSTS["vdso/32"]
     return COSTS[mechanism]

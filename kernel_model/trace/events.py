@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from kernel_model.entry.mechanism import Mechanism
+
 
 @dataclass(frozen=True, slots=True)
 class RegChange:
@@ -53,7 +55,7 @@ class SyscallEntered:
     `syscall`, the frame pushed for `int 0x80`); `table` is the table `nr` indexes."""
 
     seq: int
-    mechanism: str  # "syscall", "int 0x80", "sysenter"
+    mechanism: Mechanism  # one of entry.mechanism.TRAPS
     abi: str  # "x86_64" or "i386"
     table: str  # "sys_call_table" or "ia32_sys_call_table"
     entry: str  # the kernel entry point the CPU jumped to, e.g. "entry_SYSCALL_64"
@@ -74,7 +76,7 @@ class SyscallReturned:
     strace line. `return_pc` is where user mode resumes."""
 
     seq: int
-    mechanism: str
+    mechanism: Mechanism
     abi: str
     nr: int
     name: str | None

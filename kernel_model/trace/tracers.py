@@ -8,6 +8,7 @@ import time
 from collections import defaultdict
 from typing import TextIO
 
+from kernel_model.entry.mechanism import Mechanism
 from kernel_model.trace import strace
 from kernel_model.trace.events import (
     KernelNote,
@@ -20,6 +21,7 @@ from kernel_model.trace.events import (
     VsyscallCalled,
     event_to_dict,
 )
+from kernel_model.trace.lines import event_line, plain_syscall_line, syscall_line
 
 
 class StracePrinter:
@@ -31,25 +33,20 @@ class StracePrinter:
         self.events = events
 
     def __call__(self, event) -> None:
+        line: str | None
         if isinstance(event, SyscallReturned):
-            line = event.text
-            if self.events:
-                line = f"[{event.mechanism}] {line}"
-                if event.note:
-                    line += f"  /* {event.note} */"
-            elif event.name is not None and event.ret is not None and event.note and \
-                    event.ret == -38:
-                line += f"  /* {event.note} */"
+            line = syscall_line(event) if self.events else plain_syscall_line(event)
         elif isinstance(event, (SignalDelivered, ProcessExited, RunStopped)):
             line = event.text
         elif self.events and isinstance(event, (VdsoCalled, VsyscallCalled)):
-            line = event.text  # never seen by strace: no crossing, or an emulated one
+            line = event_line(event)  # never seen by strace: no crossing, or an emulated one
         elif self.events and isinstance(event, KernelNote):
-            line = f"[kernel] {event.text}"
+            line = f"[kernel] {event_line(event)}"
         else:
-            return
-        self.out.write(line + "\n")
-        self.out.flush()
+            line = None
+        if line is not None:
+            self.out.write(line + "\n")
+            self.out.flush()
 
 
 class JsonTracer:
@@ -100,9 +97,9 @@ class Summary:
                 self.errors[name] += 1
             self._model(f"[{event.mechanism}]", event.cost_ns)
         elif isinstance(event, VdsoCalled):
-            self._model("[vdso]", event.cost_ns)
+            self._model(f"[{Mechanism.VDSO}]", event.cost_ns)
         elif isinstance(event, VsyscallCalled):
-            self._model(f"[vsyscall {event.mode}]", event.cost_ns)
+            self._model(f"[{Mechanism.VSYSCALL} {event.mode}]", event.cost_ns)
 
     def _model(self, mechanism: str, ns: float) -> None:
         calls, total = self.modelled.get(mechanism, (0, 0.0))

@@ -124,6 +124,7 @@ LAYOUTS: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
     "uint": {"*": (("value", "I"),)},
     "loff_t": {"*": (("value", "q"),)},
     "kptr": {"*": (("value", "W"),)},
+    "time_t": {"*": (("value", "w"),)},  # time()'s out pointer: the ABI's signed word
     "int_pair": {"*": (("first", "i"), ("second", "i"))},
     "linux_dirent64_header": {"*": (("d_ino", "Q"), ("d_off", "q"), ("d_reclen", "H"),
                                     ("d_type", "B"))},

@@ -1,41 +1,37 @@
 """Watching calls into the vDSO, for the trace and the screen: a code hook on each time
 function's first instruction (and, per call, one on its return address). The hooks cover
 only those addresses, so code elsewhere runs at full speed; and they are installed only
-when someone listens, so a plain `run` has none (docs/kernel_facts.md §7)."""
+when someone listens, so a plain `run` has none (docs/kernel_facts.md §7).
+
+Each function is declared with the syscalls' argument kinds and decoded by the strace
+decoder (kernel_model.trace.user_calls), so its line reads like the syscall's."""
 
 from __future__ import annotations
 
-import struct
-
 from emu import registers as R
 from kernel_model.entry.costs import cost_of
-from kernel_model.trace import strace
+from kernel_model.entry.mechanism import Mechanism
+from kernel_model.syscalls.argkinds import Enum, OutStruct, Ptr, UInt
 from kernel_model.trace.events import SyscallReturned, VdsoCalled
-from kernel_model.uapi.constants import enum_text
+from kernel_model.trace.lines import vdso_text
+from kernel_model.trace.user_calls import CallInProgress, UserCallDef, call_text, entry_texts
 from kernel_model.vdso.call_watch import CallWatcher
 
-# name -> (argument kinds, return kind): "clock", a struct name for an out pointer, "ptr",
-# "cpu" (an unsigned int out pointer), "int".
-SIGNATURES = {
-    "__vdso_clock_gettime": (("clock", "timespec"), "int"),
-    "__vdso_clock_gettime64": (("clock", "timespec64"), "int"),
-    "__vdso_clock_getres": (("clock", "timespec"), "int"),
-    "__vdso_gettimeofday": (("timeval", "timezone"), "int"),
-    "__vdso_time": (("time",), "int"),
-    "__vdso_getcpu": (("cpu", "cpu", "ptr"), "int"),
-    "__vdso_getrandom": (("ptr", "int", "int", "ptr", "int"), "int"),
-}
+
+def _defs(*defs: UserCallDef) -> dict[str, UserCallDef]:
+    return {d.name: d for d in defs}
 
 
-class _Reader:
-    def __init__(self, machine):
-        self.machine = machine
-
-    def read(self, addr, size):
-        return self.machine.read(addr, size)
-
-    def read_cstring(self, addr, limit=4096):
-        return self.machine.read_cstring(addr, limit)
+SIGNATURES = _defs(
+    UserCallDef("__vdso_clock_gettime", (Enum("clock"), OutStruct("timespec"))),
+    UserCallDef("__vdso_clock_gettime64", (Enum("clock"), OutStruct("timespec64"))),
+    UserCallDef("__vdso_clock_getres", (Enum("clock"), OutStruct("timespec"))),
+    UserCallDef("__vdso_gettimeofday", (OutStruct("timeval"), OutStruct("timezone"))),
+    UserCallDef("__vdso_time", (OutStruct("time_t"),)),
+    UserCallDef("__vdso_getcpu", (OutStruct("uint"), OutStruct("uint"), Ptr())),
+    # buffer, its length, flags, the opaque state and its length
+    UserCallDef("__vdso_getrandom", (Ptr(), UInt(), UInt(), Ptr(), UInt())),
+)
 
 
 class VdsoWatcher(CallWatcher):
@@ -60,50 +56,37 @@ class VdsoWatcher(CallWatcher):
         sp = m.sp
         return tuple(m.read_u32(sp + 4 + 4 * i) for i in range(n))
 
-    def on_entry(self, name: str, pc: int) -> dict:
-        kinds, _ = SIGNATURES[name]
-        call = {"name": name, "args": self._args(len(kinds)), "fallback": ""}
-        clock = call["args"][0] if kinds[0] == "clock" else None
-        call["entry_text"] = enum_text("clock", clock, self.abi) if clock is not None else None
-        return call
+    def on_entry(self, name: str, pc: int) -> CallInProgress:
+        sdef = SIGNATURES[name]
+        args = self._args(len(sdef.args))
+        return CallInProgress(name, args, pc,
+                              entry_texts=entry_texts(sdef, self.abi, args, self.machine))
 
-    def on_return(self, call: dict) -> None:
-        m = self.machine
-        ret_reg = R.RAX if self.bits == 64 else R.EAX
-        ret = m.reg(ret_reg)
-        ret = ret - (1 << self.bits) if ret >> (self.bits - 1) else ret
-        kinds, _ = SIGNATURES[call["name"]]
-        texts = [self._arg_text(kind, value, ret, call) for kind, value in
-                 zip(kinds, call["args"], strict=True)]
-        text = f"[vdso] {call['name']}({', '.join(texts)}) = {ret}"
-        if call["fallback"]:
-            text += f"  /* the vDSO fell back to the {call['fallback']} syscall */"
-        cost = cost_of("vdso", self.bits)
-        self.system.kernel.emit(VdsoCalled(call["name"], call["args"], ret, call["pc"],
-                                           call["return_pc"], text, cost.ns, cost.source,
-                                           call["fallback"]))
+    def _ret(self) -> int:
+        ret = self.machine.reg(R.RAX if self.bits == 64 else R.EAX)
+        return ret - (1 << self.bits) if ret >> (self.bits - 1) else ret
 
-    def _arg_text(self, kind: str, value: int, ret: int, call: dict) -> str:
-        mem = _Reader(self.machine)
-        if kind == "clock":
-            return call["entry_text"]
-        if kind in ("int",):
-            return str(value)
-        if kind == "ptr":
-            return strace.addr_text(value) if value else "NULL"
-        if value == 0:
-            return "NULL"
-        if ret < 0:
-            return strace.addr_text(value)
-        if kind == "time":
-            fmt = "<q" if self.bits == 64 else "<i"
-            return f"[{struct.unpack(fmt, mem.read(value, struct.calcsize(fmt)))[0]}]"
-        if kind == "cpu":
-            return f"[{struct.unpack('<I', mem.read(value, 4))[0]}]"
-        return strace.struct_text(kind, self.abi, mem, value)
+    def line(self, call: CallInProgress, ret: int, *, fallback: bool = True) -> str:
+        """The call's [vdso] line, had it returned `ret`."""
+        sdef = SIGNATURES[call.name]
+        text = call_text(sdef, self.abi, call.args, ret, self.machine, call.entry_texts)
+        return vdso_text(sdef.name, text, ret, call.fallback if fallback else "")
+
+    def pending_line(self, return_pc: int) -> str | None:
+        """The line of the call in progress that returns to `return_pc`, were it to return
+        now (a debugger titles its walk over the call with it, without the fallback note)."""
+        call = next((c for c in reversed(self.pending) if c.return_pc == return_pc), None)
+        return None if call is None else self.line(call, self._ret(), fallback=False)
+
+    def on_return(self, call: CallInProgress) -> None:
+        ret = self._ret()
+        cost = cost_of(Mechanism.VDSO, self.bits)
+        self.system.kernel.emit(VdsoCalled(call.name, call.args, ret, call.pc, call.return_pc,
+                                           self.line(call, ret), cost.ns, cost.source,
+                                           call.fallback))
 
     def _on_event(self, event) -> None:
         # A syscall made while inside a vDSO function is its fallback (a clock it cannot
         # serve): strace sees that one.
         if isinstance(event, SyscallReturned) and self.pending and self.vdso.contains(event.pc):
-            self.pending[-1]["fallback"] = event.name or str(event.nr)
+            self.pending[-1].fallback = event.name or str(event.nr)

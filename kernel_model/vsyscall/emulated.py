@@ -14,13 +14,23 @@ from __future__ import annotations
 import struct
 
 from emu.machine import PROT_EXEC, PROT_READ
+from kernel_model.syscalls.argkinds import OutStruct
 from kernel_model.trace.events import VsyscallCalled
+from kernel_model.trace.lines import vsyscall_text
+from kernel_model.trace.user_calls import CallInProgress, UserCallDef, call_text
 from kernel_model.uapi import errnos
 from kernel_model.vdso.call_watch import CallWatcher
 
 VSYSCALL_ADDR = 0xFFFFFFFFFF600000
 VSYSCALL_SIZE = 0x1000
 ENTRIES = {0: "gettimeofday", 1: "time", 2: "getcpu"}
+# The entries with the syscalls' argument kinds, decoded by the strace decoder.
+SIGNATURES = {
+    0: UserCallDef("gettimeofday", (OutStruct("timeval"), OutStruct("timezone"))),
+    1: UserCallDef("time", (OutStruct("time_t"),)),
+    2: UserCallDef("getcpu", (OutStruct("uint"), OutStruct("uint"))),
+}
+_BY_NAME = {d.name: d for d in SIGNATURES.values()}
 TASK_SIZE_MAX = 0x7FFFFFFFF000
 NSEC = 1_000_000_000
 
@@ -109,7 +119,7 @@ def emulate(system, address: int) -> None:
         if ptr and ptr >= TASK_SIZE_MAX:
             system.signals.force(signals.SIGSEGV, signals.SEGV_MAPERR, ptr)
             return
-    ret, text = _perform(system, nr, rdi, rsi)
+    ret = _perform(system, nr, rdi, rsi)
     if ret == -errnos.EFAULT:
         k.emit_note("vsyscall fault (exploit attempt?)")
         system.signals.force(signals.SIGSEGV, signals.SI_KERNEL, 0)
@@ -118,17 +128,20 @@ def emulate(system, address: int) -> None:
     # Emulate a `ret`: only rax, rip and rsp change (rcx and r11 survive, unlike `syscall`).
     m.set_regs((R.RAX, R.RIP, R.RSP),
                (ret, caller, sp + 8))
+    if not k.tracing:
+        return  # nobody listens: no line to decode
     cost = cost_of("vsyscall emulated")
+    text = call_text(SIGNATURES[nr], "x86_64", (rdi, rsi), ret, m)
     k.emit(VsyscallCalled(name=name, mode=system.vsyscall_mode, args=(rdi, rsi), ret=ret,
                           pc=address, return_pc=caller,
-                          text=f"[vsyscall] {text} (emulated)",
+                          text=vsyscall_text(text, ret, "emulated"),
                           changes=(("rax", rax_before, ret), ("rip", address, caller),
                                    ("rsp", sp, sp + 8)),
                           cost_ns=cost.ns, cost_source=cost.source))
 
 
-def _perform(system, nr: int, a0: int, a1: int) -> tuple[int, str]:
-    """Run the real handler's work and return (result, strace-like text)."""
+def _perform(system, nr: int, a0: int, a1: int) -> int:
+    """Run the real handler's work and return its result."""
     k = system.kernel
     clock = k.clock
 
@@ -142,21 +155,19 @@ def _perform(system, nr: int, a0: int, a1: int) -> tuple[int, str]:
         ns = clock.realtime_ns()
         sec, usec = ns // NSEC, (ns % NSEC) // 1000
         if a0 and not put(a0, struct.pack("<qq", sec, usec)):
-            return -errnos.EFAULT, ""
+            return -errnos.EFAULT
         if a1 and not put(a1, bytes(8)):
-            return -errnos.EFAULT, ""
-        tv = f"{{tv_sec={sec}, tv_usec={usec}}}" if a0 else "NULL"
-        tz = "{tz_minuteswest=0, tz_dsttime=0}" if a1 else "NULL"
-        return 0, f"gettimeofday({tv}, {tz}) = 0"
+            return -errnos.EFAULT
+        return 0
     if nr == 1:
         sec = clock.realtime_ns() // NSEC
         if a0 and not put(a0, struct.pack("<q", sec)):
-            return -errnos.EFAULT, ""
-        return sec, f"time({'[' + str(sec) + ']' if a0 else 'NULL'}) = {sec}"
+            return -errnos.EFAULT
+        return sec
     for ptr in (a0, a1):
         if ptr and not put(ptr, struct.pack("<I", 0)):
-            return -errnos.EFAULT, ""
-    return 0, f"getcpu({'[0]' if a0 else 'NULL'}, {'[0]' if a1 else 'NULL'}) = 0"
+            return -errnos.EFAULT
+    return 0
 
 
 class NativeWatcher(CallWatcher):
@@ -169,34 +180,21 @@ class NativeWatcher(CallWatcher):
         for nr in ENTRIES:
             self.watch_entry(VSYSCALL_ADDR + (nr << 10), nr)
 
-    def on_entry(self, nr: int, pc: int) -> dict:
+    def on_entry(self, nr: int, pc: int) -> CallInProgress:
         from emu import registers as R
 
-        return {"nr": nr, "args": tuple(self.machine.regs((R.RDI,
-                                                            R.RSI)))}
+        args = tuple(self.machine.regs((R.RDI, R.RSI)))
+        return CallInProgress(ENTRIES[nr], args, pc)
 
-    def on_return(self, call: dict) -> None:
+    def on_return(self, call: CallInProgress) -> None:
         from emu import registers as R
         from kernel_model.entry.costs import cost_of
 
         ret = self.machine.reg(R.RAX)
-        rdi, rsi = call["args"]
-        text = _native_text(self.machine, call["nr"], rdi, rsi, ret)
+        text = call_text(_BY_NAME[call.name], "x86_64", call.args, ret, self.machine)
         cost = cost_of("vsyscall native")
         self.system.kernel.emit(VsyscallCalled(
-            name=ENTRIES[call["nr"]], mode="native", args=(rdi, rsi), ret=ret, pc=call["pc"],
-            return_pc=call["return_pc"], text=f"[vsyscall] {text} (native: ran in user mode)",
+            name=call.name, mode="native", args=call.args, ret=ret, pc=call.pc,
+            return_pc=call.return_pc,
+            text=vsyscall_text(text, ret, "native: ran in user mode"),
             changes=(), cost_ns=cost.ns, cost_source=cost.source))
-
-
-def _native_text(m, nr: int, a0: int, a1: int, ret: int) -> str:
-    if nr == 0:
-        tv = "NULL"
-        if a0:
-            sec, usec = struct.unpack("<qq", m.read(a0, 16))
-            tv = f"{{tv_sec={sec}, tv_usec={usec}}}"
-        tz = "{tz_minuteswest=0, tz_dsttime=0}" if a1 else "NULL"
-        return f"gettimeofday({tv}, {tz}) = {ret}"
-    if nr == 1:
-        return f"time({'[' + str(ret) + ']' if a0 else 'NULL'}) = {ret}"
-    return f"getcpu({'[0]' if a0 else 'NULL'}, {'[0]' if a1 else 'NULL'}) = {ret}"

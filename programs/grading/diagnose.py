@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from kernel_model.entry.mechanism import Mechanism
 from kernel_model.uapi.errnos import ERRNOS
 
 ARG_REGS = {64: ("rdi", "rsi", "rdx", "r10", "r8", "r9"),
@@ -222,7 +223,8 @@ def notes(outcome, ctx: Context) -> list[tuple[str, str | None]]:
                     "(`pop ebp; pop edx; pop ecx; ret`), never to the next instruction, so "
                     "the program jumps to whatever those pops leave. Call __kernel_vsyscall "
                     "(its address is AT_SYSINFO, 32, in the auxiliary vector) instead")
-        elif ret.ret == -14 and entry.mechanism in ("int 0x80", "sysenter") and ctx.bits == 64:
+        elif ret.ret == -14 and entry.mechanism in (Mechanism.INT80, Mechanism.SYSENTER) \
+                and ctx.bits == 64:
             key, text = ("efault", ret.name), _truncation(entry, ret, ctx)
         elif ret.ret == -38:
             key, text = ("enosys", entry.nr, entry.mechanism), _enosys(entry, ctx, outcome)
@@ -356,7 +358,7 @@ def table_confusion(entry, expected_name: str | None) -> str | None:
     reg = "eax" if i386 else "rax"
     want = expected_name or other_name
     right = here.number_of(want)
-    mech = "`int 0x80`" if entry.mechanism == "int 0x80" else f"`{entry.mechanism}`"
+    mech = "`int 0x80`" if entry.mechanism == Mechanism.INT80 else f"`{entry.mechanism}`"
     this_table = "i386 table" if i386 else "x86-64 table"
     that = "the x86-64 table (the `syscall` instruction's)" if i386 else \
         "the i386 table (`int 0x80`'s)"

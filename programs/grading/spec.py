@@ -8,8 +8,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kernel_model.entry.mechanism import MECHANISMS
+
 ARCHES = {"x86_64": 64, "i386": 32}
-MECHANISMS = ("syscall", "int 0x80", "sysenter", "vdso", "vsyscall")
 # The functions a `vdso:` or `vsyscall:` entry may name (`vdso:__vdso_time|__vdso_gettimeofday`):
 # the vDSO's symbols the model watches (kernel_model.vdso.watch), the vsyscall page's entries.
 MECHANISM_FUNCTIONS = {

@@ -4,9 +4,8 @@ out, and the assembly source line beside each instruction of an assembly program
 
 from __future__ import annotations
 
+from kernel_model.entry.mechanism import TRAPS
 from tui.panels.fit import clip
-
-TRAPS = ("syscall", "int 0x80", "sysenter")
 
 
 def code_lines(view, *, att: bool = False, width: int = 80,

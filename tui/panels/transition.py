@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import textwrap
 
+from kernel_model.entry.mechanism import TRAPS, Mechanism
 from tui.panels.fit import clip, squeeze
 
 SHORT = {"user": "user", "cpu": "CPU", "gate": "IDT", "frame": "frame", "pushes": "stub",
@@ -135,7 +136,7 @@ def _idle(view, width: int) -> list[Line]:
                       "sysenter, or a call into the vDSO or the vsyscall page.", width, "muted")
         return lines + _last(view, width)
     kind, target = up
-    if kind in ("syscall", "int 0x80", "sysenter"):
+    if kind in TRAPS:
         lines += _preview_trap(view, kind, width)
     elif kind == "vdso":
         name = view.upcoming_name or f"{target:#x}"
@@ -153,29 +154,17 @@ def _idle(view, width: int) -> list[Line]:
 
 
 def _preview_trap(view, kind: str, width: int) -> list[Line]:
-    from kernel_model.entry.abi import I386_ABI, X86_64_ABI
-
-    abi = X86_64_ABI if kind == "syscall" else I386_ABI
-    r = view.regs
-    nr_reg = "rax" if view.bits == 64 else "eax"
-    nr = abi.signed(r.get(nr_reg, 0) & abi.mask)
-    name = abi.table.get(nr, "(no such syscall)")
-    lines: list[Line] = [[(f"Next: {kind}  ", "heading"), (f"{abi.table_name}[{nr}] = {name}",
+    p = view.upcoming_trap
+    name = p.name or "(no such syscall)"
+    lines: list[Line] = [[(f"Next: {kind}  ", "heading"), (f"{p.table_name}[{p.nr}] = {name}",
                                                           "title")]]
-    regs = [n for n, _ in abi.arg_regs]
-    shown = []
-    for reg in regs:
-        full = reg if view.bits == 32 else ("r" + reg[1:] if reg.startswith("e") else reg)
-        value = r.get(full, r.get(reg, 0))
-        if abi.bits == 32:
-            value &= 0xFFFFFFFF
-        shown.append(f"{reg}={value:#x}")
-    lines.append([("  " + f"{nr_reg}={nr}  " + "  ".join(shown[:3]), "detail")])
+    shown = [f"{reg}={value:#x}" for reg, value in p.args]
+    lines.append([("  " + f"{p.nr_reg}={p.nr}  " + "  ".join(shown[:3]), "detail")])
     lines.append([("  " + "  ".join(shown[3:]), "detail")])
-    how = {"syscall": "the x86-64 entry: sys_call_table, rcx and r11 clobbered",
-           "int 0x80": "the i386 entry through the IDT: ia32_sys_call_table",
-           "sysenter": "the i386 fast entry via __kernel_vsyscall"}[kind]
-    if kind == "int 0x80" and view.bits == 64:
+    how = {Mechanism.SYSCALL: "the x86-64 entry: sys_call_table, rcx and r11 clobbered",
+           Mechanism.INT80: "the i386 entry through the IDT: ia32_sys_call_table",
+           Mechanism.SYSENTER: "the i386 fast entry via __kernel_vsyscall"}[kind]
+    if kind == Mechanism.INT80 and view.bits == 64:
         how += "; from 64-bit code only the low 32 bits of each register count"
     lines += wrap(f"{how}. s steps into it, one phase a key; n steps over the whole crossing.",
                   width, "text")
