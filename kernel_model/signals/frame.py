@@ -142,7 +142,7 @@ def setup_frame(system, signo: int, code: int, addr: int, action, info: dict) ->
     if ka.flags & SA_RESETHAND:  # SA_ONESHOT: the next one gets the default action
         process.sigactions[signo] = replace(action, handler=SIG_DFL)
     _record_trap(system, signo, code, addr, info)
-    blocked = process.sigmask  # sigmask_to_save(): what sigreturn puts back
+    blocked = system.current.sigmask  # sigmask_to_save(): what sigreturn puts back
     try:
         if system.machine.arch.bits == 64:
             _setup_rt_frame_64(system, signo, code, addr, ka, info, blocked)
@@ -160,7 +160,7 @@ def setup_frame(system, signo: int, code: int, addr: int, action, info: dict) ->
     mask = blocked | ka.mask
     if not ka.flags & SA_NODEFER:
         mask |= 1 << (signo - 1)
-    process.sigmask = mask & ~UNBLOCKABLE
+    system.current.sigmask = mask & ~UNBLOCKABLE
     return True
 
 
@@ -178,19 +178,19 @@ def force_sigsegv(system, signo: int) -> None:
 def _setup_rt_frame_64(system, signo, code, addr, ka, info, blocked) -> None:
     """x64_setup_rt_frame()."""
     m = system.machine
-    process = system.process
+    task = system.current
     if not ka.flags & SA_RESTORER:
         # "x86-64 should always use SA_RESTORER": there is no stub to return through.
         raise BadFrame("no SA_RESTORER")
     regs = dict(zip(SC64_FIELDS[:18], m.regs(_REGS_64), strict=True))
     sp = regs["rsp"]
-    frame = _get_sigframe(process, ka, sp, RT_SIGFRAME_64_SIZE, ia32=False)
-    trap_nr, error_code, cr2 = _trap_state(process)
+    frame = _get_sigframe(task, ka, sp, RT_SIGFRAME_64_SIZE, ia32=False)
+    trap_nr, error_code, cr2 = _trap_state(task)
     regs["eflags"] &= 0xFFFFFFFF
     sc = dict(regs, cs=_seg(m, "cs"), gs=0, fs=0, ss=_seg(m, "ss"),
               err=error_code, trapno=trap_nr, oldmask=blocked, cr2=cr2,
               fpstate=0)  # simplification: no FPU/SSE state is saved, so no fpstate
-    ss_sp, ss_flags, ss_size = _saved_altstack(process)
+    ss_sp, ss_flags, ss_size = _saved_altstack(task)
     uc = (UC64_FLAGS_LINK.pack(UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS, 0)
           + STACK_T_64.pack(ss_sp, _s32(ss_flags), ss_size)
           + SIGCONTEXT_64.pack(*(sc[f] & _mask_of(f) for f in SC64_FIELDS))
@@ -198,7 +198,7 @@ def _setup_rt_frame_64(system, signo, code, addr, ka, info, blocked) -> None:
     try:
         _write_user(system, frame, struct.pack("<Q", ka.restorer) + uc)
     finally:
-        _reset_altstack(process)
+        _reset_altstack(task)
     if ka.flags & SA_SIGINFO:  # without it the info area is left as the stack was
         _write_user(system, frame + RT64_INFO, _siginfo(signo, code, addr, info, 64))
     m.set_regs((X.UC_X86_REG_RDI, X.UC_X86_REG_RAX, X.UC_X86_REG_RSI, X.UC_X86_REG_RDX,
@@ -208,9 +208,9 @@ def _setup_rt_frame_64(system, signo, code, addr, ka, info, blocked) -> None:
 
 def _setup_rt_frame_ia32(system, signo, code, addr, ka, info, blocked) -> None:
     """ia32_setup_rt_frame()."""
-    process = system.process
+    task = system.current
     regs = _regs_32(system)
-    frame = _get_sigframe(process, ka, regs["esp"], RT_SIGFRAME_32_SIZE, ia32=True)
+    frame = _get_sigframe(task, ka, regs["esp"], RT_SIGFRAME_32_SIZE, ia32=True)
     if ka.flags & SA_RESTORER:
         restorer = ka.restorer
     else:
@@ -220,7 +220,7 @@ def _setup_rt_frame_ia32(system, signo, code, addr, ka, info, blocked) -> None:
         restorer = _vdso_symbol(system, "__kernel_rt_sigreturn")
         if restorer is None:
             restorer = frame + RT32_RETCODE
-    ss_sp, ss_flags, ss_size = _saved_altstack(process)
+    ss_sp, ss_flags, ss_size = _saved_altstack(task)
     head = struct.pack("<IiII", restorer & 0xFFFFFFFF, signo, (frame + RT32_INFO) & 0xFFFFFFFF,
                        (frame + RT32_UC) & 0xFFFFFFFF)
     uc = (struct.pack("<II", UC_FP_XSTATE, 0)
@@ -231,15 +231,15 @@ def _setup_rt_frame_ia32(system, signo, code, addr, ka, info, blocked) -> None:
         _write_user(system, frame, head + _siginfo(signo, code, addr, info, 32) + uc
                     + RETCODE_RT)
     finally:
-        _reset_altstack(process)
+        _reset_altstack(task)
     _enter_ia32_handler(system, frame, ka.handler, signo, frame + RT32_INFO, frame + RT32_UC)
 
 
 def _setup_frame_ia32(system, signo, ka, blocked) -> None:
     """ia32_setup_frame(): the pre-SA_SIGINFO frame, for `signal()`-style handlers."""
-    process = system.process
+    task = system.current
     regs = _regs_32(system)
-    frame = _get_sigframe(process, ka, regs["esp"], SIGFRAME_32_SIZE, ia32=True)
+    frame = _get_sigframe(task, ka, regs["esp"], SIGFRAME_32_SIZE, ia32=True)
     if ka.flags & SA_RESTORER:
         restorer = ka.restorer
     else:
@@ -285,7 +285,7 @@ def _eflags(m) -> int:
 def _sigcontext_32(system, regs: dict[str, int], oldmask: int) -> bytes:
     """__unsafe_setup_sigcontext32()."""
     m = system.machine
-    trap_nr, error_code, cr2 = _trap_state(system.process)
+    trap_nr, error_code, cr2 = _trap_state(system.current)
     sc = dict(regs, gs=_seg(m, "gs"), fs=_seg(m, "fs"), es=_seg(m, "es"), ds=_seg(m, "ds"),
               cs=_seg(m, "cs"), ss=_seg(m, "ss"),
               trapno=trap_nr, err=error_code, sp_at_signal=regs["esp"],
@@ -294,14 +294,14 @@ def _sigcontext_32(system, regs: dict[str, int], oldmask: int) -> bytes:
     return SIGCONTEXT_32.pack(*(sc[f] & 0xFFFFFFFF for f in SC32_FIELDS))
 
 
-def _get_sigframe(process, ka, sp: int, size: int, *, ia32: bool) -> int:
+def _get_sigframe(task, ka, sp: int, size: int, *, ia32: bool) -> int:
     """get_sigframe(): below the red zone, or at the top of the alternate stack."""
-    nested = on_sig_stack(process, sp)
+    nested = on_sig_stack(task, sp)
     entering = False
     if not ia32:
         sp -= 128  # the red zone a leaf function may use below rsp
-    if ka.flags & SA_ONSTACK and sas_ss_flags(process, sp) == 0:
-        ss_sp, _flags, ss_size = process.altstack
+    if ka.flags & SA_ONSTACK and sas_ss_flags(task, sp) == 0:
+        ss_sp, _flags, ss_size = task.altstack
         sp = ss_sp + ss_size
         entering = True
     # fpu__alloc_mathframe() would reserve the xsave area here: skipped (no FPU state).
@@ -310,45 +310,45 @@ def _get_sigframe(process, ka, sp: int, size: int, *, ia32: bool) -> int:
         sp = ((sp + 4) & -16) - 4  # i386 ABI: (sp + 4) % 16 == 0 on function entry
     else:
         sp = (sp & -16) - 8  # as if called: (sp + 8) % 16 == 0
-    if (nested or entering) and not _within_altstack(process, sp):
+    if (nested or entering) and not _within_altstack(task, sp):
         raise BadFrame("overflowed sigaltstack")
     return sp & (0xFFFFFFFF if ia32 else 0xFFFFFFFFFFFFFFFF)
 
 
-def _within_altstack(process, sp: int) -> bool:
+def _within_altstack(task, sp: int) -> bool:
     """__on_sig_stack()."""
-    ss_sp, _flags, ss_size = process.altstack
+    ss_sp, _flags, ss_size = task.altstack
     return sp > ss_sp and sp - ss_sp <= ss_size
 
 
-def on_sig_stack(process, sp: int) -> bool:
-    if process.altstack[1] & SS_AUTODISARM:
+def on_sig_stack(task, sp: int) -> bool:
+    if task.altstack[1] & SS_AUTODISARM:
         return False
-    return _within_altstack(process, sp)
+    return _within_altstack(task, sp)
 
 
-def sas_ss_flags(process, sp: int) -> int:
-    if not process.altstack[2]:
+def sas_ss_flags(task, sp: int) -> int:
+    if not task.altstack[2]:
         return SS_DISABLE
-    return SS_ONSTACK if on_sig_stack(process, sp) else 0
+    return SS_ONSTACK if on_sig_stack(task, sp) else 0
 
 
-def _saved_altstack(process) -> tuple[int, int, int]:
+def _saved_altstack(task) -> tuple[int, int, int]:
     """unsafe_save_altstack(): the task's raw sas_ss_sp, sas_ss_flags, sas_ss_size. A task
     that never called sigaltstack has flags 0 there (sigaltstack() itself reports
-    SS_DISABLE for it, computed from the zero size); process.altstack keeps what sigaltstack
+    SS_DISABLE for it, computed from the zero size); task.altstack keeps what sigaltstack
     reports, so its initial (0, SS_DISABLE, 0) is saved as Linux has it: all zero. (An
     explicit SS_DISABLE, which Linux would save as 2, looks the same here.)"""
-    if process.altstack == (0, SS_DISABLE, 0):
+    if task.altstack == (0, SS_DISABLE, 0):
         return (0, 0, 0)
-    return process.altstack
+    return task.altstack
 
 
-def _reset_altstack(process) -> None:
+def _reset_altstack(task) -> None:
     """SS_AUTODISARM: the alternate stack is disabled while the handler runs on it (its
     saved copy in uc_stack comes back with rt_sigreturn)."""
-    if process.altstack[1] & SS_AUTODISARM:
-        process.altstack = (0, SS_DISABLE, 0)
+    if task.altstack[1] & SS_AUTODISARM:
+        task.altstack = (0, SS_DISABLE, 0)
 
 
 def _siginfo(signo: int, code: int, addr: int, info: dict, bits: int) -> bytes:
@@ -375,28 +375,27 @@ def _record_trap(system, signo: int, code: int, addr: int, info: dict) -> None:
     a bad frame) leave the values of the last fault, as Linux does."""
     if info.get("software") or not info.get("synchronous", True):
         return
-    process = system.process
+    task = system.current
     if signo == SIGSEGV and code in (signals.SEGV_MAPERR, signals.SEGV_ACCERR):
         # set_signal_archinfo(): trap 14, the #PF error code with the user bit, cr2
         error = _page_fault_error_code(system, code, addr)
-        _set_trap_state(process, X86_TRAP_PF, error, addr)
+        _set_trap_state(task, X86_TRAP_PF, error, addr)
         return
     trap = {signals.SIGFPE: X86_TRAP_DE if code == signals.FPE_INTDIV else X86_TRAP_MF,
             signals.SIGILL: X86_TRAP_UD,
             signals.SIGTRAP: X86_TRAP_BP,  # int3; a #DB single step would be 1
             SIGSEGV: X86_TRAP_GP}.get(signo)  # SI_KERNEL SIGSEGV: #GP(0), e.g. `hlt`
     if trap is not None:
-        _set_trap_state(process, trap, 0, _trap_state(process)[2])
+        _set_trap_state(task, trap, 0, _trap_state(task)[2])
 
 
-def _trap_state(process) -> tuple[int, int, int]:
+def _trap_state(task) -> tuple[int, int, int]:
     # Kept on the process as current->thread keeps them (not Process fields yet).
-    return (getattr(process, "trap_nr", 0), getattr(process, "error_code", 0),
-            getattr(process, "cr2", 0))
+    return task.trap_nr, task.error_code, task.cr2
 
 
-def _set_trap_state(process, trap_nr: int, error_code: int, cr2: int) -> None:
-    process.trap_nr, process.error_code, process.cr2 = trap_nr, error_code, cr2
+def _set_trap_state(task, trap_nr: int, error_code: int, cr2: int) -> None:
+    task.trap_nr, task.error_code, task.cr2 = trap_nr, error_code, cr2
 
 
 def _page_fault_error_code(system, code: int, addr: int) -> int:
@@ -456,7 +455,7 @@ def restore_frame(system, rt: bool) -> None:
     None: the syscall path must not write a result, since the frame holds the value rax
     (eax) had when the signal arrived; a bad frame means SIGSEGV (signal_fault)."""
     m = system.machine
-    compat = system.kernel.abi.bits == 32  # i386 numbers: the ia32 frame layouts
+    compat = system.abi.bits == 32  # i386 numbers: the ia32 frame layouts
     sp = m.reg(X.UC_X86_REG_RSP if m.arch.bits == 64 else X.UC_X86_REG_ESP)
     try:
         if not compat:
@@ -479,7 +478,7 @@ def sigreturn_mask(system, rt: bool) -> int | None:
     m = system.machine
     sp = _current_sp(system)
     try:
-        if system.kernel.abi.bits == 64:
+        if system.abi.bits == 64:
             return struct.unpack("<Q", m.read(sp - 8 + RT64_UC + UC64_SIGMASK, 8))[0]
         if rt:
             return struct.unpack("<Q", m.read(((sp - 4) & _sp_mask(system)) + RT32_UC
@@ -502,20 +501,20 @@ def _signal_fault(system) -> None:
     m.stop()  # deliver it before the next user instruction
 
 
-def _set_current_blocked(process, mask: int) -> None:
-    process.sigmask = mask & ~UNBLOCKABLE
+def _set_current_blocked(task, mask: int) -> None:
+    task.sigmask = mask & ~UNBLOCKABLE
 
 
 def _rt_sigreturn_64(system, sp: int) -> None:
     m = system.machine
-    process = system.process
+    task = system.current
     frame = (sp - 8) & 0xFFFFFFFFFFFFFFFF  # the handler's `ret` popped pretcode
     uc = _read_user(system, frame + RT64_UC, UCONTEXT_64_SIZE)
     _uc_flags, _link = UC64_FLAGS_LINK.unpack_from(uc)
     (mask,) = struct.unpack_from("<Q", uc, UC64_SIGMASK)
-    _set_current_blocked(process, mask)
+    _set_current_blocked(task, mask)
     ss_sp, ss_flags, ss_size = STACK_T_64.unpack_from(uc, UC64_STACK)
-    _restore_altstack(process, sp, ss_sp, ss_flags, ss_size)
+    _restore_altstack(task, sp, ss_sp, ss_flags, ss_size)
     sc = dict(zip(SC64_FIELDS, SIGCONTEXT_64.unpack_from(uc, UC64_MCONTEXT), strict=True))
     flags = _eflags(m)
     flags = (flags & ~FIX_EFLAGS) | (sc["eflags"] & FIX_EFLAGS)
@@ -526,26 +525,26 @@ def _rt_sigreturn_64(system, sp: int) -> None:
 
 
 def _rt_sigreturn_ia32(system, sp: int) -> None:
-    process = system.process
+    task = system.current
     frame = (sp - 4) & _sp_mask(system)  # the handler's `ret` popped pretcode
     uc = _read_user(system, frame + RT32_UC, UCONTEXT_32_SIZE)
     (mask,) = struct.unpack_from("<Q", uc, UC32_SIGMASK)
-    _set_current_blocked(process, mask)
+    _set_current_blocked(task, mask)
     _restore_sigcontext_32(system, uc[UC32_MCONTEXT:UC32_SIGMASK])
     ss_sp, ss_flags, ss_size = STACK_T_32.unpack_from(uc, UC32_STACK)
     # compat_restore_altstack() runs after the registers are back: it checks the restored
     # sp against the current alternate stack.
-    _restore_altstack(process, _current_sp(system), ss_sp, ss_flags, ss_size)
+    _restore_altstack(task, _current_sp(system), ss_sp, ss_flags, ss_size)
 
 
 def _sigreturn_ia32(system, sp: int) -> None:
-    process = system.process
+    task = system.current
     # The retcode's `pop eax` took sig off the stack before `int 0x80`: pretcode and sig.
     frame = (sp - 8) & _sp_mask(system)
     sc = _read_user(system, frame + SF32_SC, SIGCONTEXT_32.size)
     (extramask,) = struct.unpack("<I", _read_user(system, frame + SF32_EXTRAMASK, 4))
     oldmask = dict(zip(SC32_FIELDS, SIGCONTEXT_32.unpack(sc), strict=True))["oldmask"]
-    _set_current_blocked(process, oldmask | (extramask << 32))
+    _set_current_blocked(task, oldmask | (extramask << 32))
     _restore_sigcontext_32(system, sc)
 
 
@@ -571,7 +570,7 @@ def _resume_at(system, pc: int) -> None:
     """Continue at `pc` when the trap returns. sigreturn runs inside Unicorn's hook for the
     trap instruction, where setting the pc needs the kernel's entry-path-specific fix-up
     (Unicorn advances it past `syscall` and `sysenter` after their hooks)."""
-    system.kernel.resume_at(pc)
+    system.resume_at(pc)
 
 
 def _fixup_rpl(sel: int) -> int:
@@ -590,11 +589,11 @@ def _load_segment(system, seg: str, sel: int) -> None:
             m.uc.reg_write(_SEGS[seg], 0)
 
 
-def _restore_altstack(process, sp: int, ss_sp: int, ss_flags: int, ss_size: int) -> None:
+def _restore_altstack(task, sp: int, ss_sp: int, ss_flags: int, ss_size: int) -> None:
     """restore_altstack() -> do_sigaltstack(uss, NULL, sp, MINSIGSTKSZ), every error but
     EFAULT ignored: refused while running on the alternate stack, on bad flags, or when
     too small."""
-    if on_sig_stack(process, sp):
+    if on_sig_stack(task, sp):
         return  # -EPERM
     ss_flags &= 0xFFFFFFFF
     mode = ss_flags & ~SS_AUTODISARM
@@ -604,7 +603,7 @@ def _restore_altstack(process, sp: int, ss_sp: int, ss_flags: int, ss_size: int)
         ss_sp, ss_size = 0, 0
     elif ss_size < MINSIGSTKSZ:
         return  # -ENOMEM
-    process.altstack = (ss_sp, ss_flags, ss_size)
+    task.altstack = (ss_sp, ss_flags, ss_size)
 
 
 def _current_sp(system) -> int:
@@ -622,7 +621,7 @@ def _write_user(system, addr: int, data: bytes) -> None:
     (as a fault in the kernel's copy would), anything else unwritable is a bad frame."""
     mm = system.process.mm
     if not mm.is_accessible(addr, len(data), PROT_WRITE):
-        grow = getattr(system, "_grow_stack", None)
+        grow = getattr(system, "grow_stack", None)
         if grow is not None:
             grow(addr)
     if not mm.is_accessible(addr, len(data), PROT_WRITE):
@@ -640,7 +639,7 @@ def _read_user(system, addr: int, size: int) -> bytes:
     if not system.process.mm.is_accessible(addr, size, PROT_READ):
         raise BadFrame(f"cannot read the frame at {addr:#x}")
     try:
-        return system.kernel.read(addr, size)
+        return system.read(addr, size)
     except GuestFault:
         raise BadFrame(f"cannot read the frame at {addr:#x}") from None
 
@@ -648,7 +647,7 @@ def _read_user(system, addr: int, size: int) -> bytes:
 def _vdso_symbol(system, name: str) -> int | None:
     """The address of a vDSO export, when the kernel model has mapped a vDSO that has it
     (kernel.vdso_symbols: name -> address)."""
-    symbols = getattr(system.kernel, "vdso_symbols", None) or {}
+    symbols = getattr(system, "vdso_symbols", None) or {}
     return symbols.get(name)
 
 

@@ -169,7 +169,7 @@ def _write_to(k, f, data: bytes) -> int:
     except FsError as e:
         if e.errno == errnos.EPIPE:
             # fs/pipe.c: send_sig(SIGPIPE, current, 0): its default action ends the process.
-            k.system.signals.send(SIGPIPE, 0, pid=k.process.pid, uid=k.process.uid,
+            k.signals.send(SIGPIPE, 0, pid=k.process.pid, uid=k.process.uid,
                                   synchronous=False)
         raise
 

@@ -41,7 +41,7 @@ def _field(text: str) -> bytes:
 
 @syscall("uname", OutStruct("utsname"))
 def sys_uname(k, buf):
-    machine = "x86_64" if k.machine.arch.bits == 64 and k.abi.bits == 64 else "i686"
+    machine = "x86_64" if k.arch.bits == 64 and k.abi.bits == 64 else "i686"
     nodename = "syscall-lab"
     k.write(buf, b"".join(_field(s) for s in (UTS_SYSNAME, nodename, UTS_RELEASE, UTS_VERSION,
                                               machine, "(none)")))

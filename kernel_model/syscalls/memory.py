@@ -83,12 +83,12 @@ def _do_mmap(k, addr, length, prot, flags, fd, offset):
         k.note(f"syscall-lab's guest memory cap ({mm.limit >> 20} MiB) is reached")
         return -errnos.ENOMEM
     if file_data:
-        k.machine.write(start, file_data)
+        k.populate(start, file_data)
     return start
 
 
 def _task_size(k) -> int:
-    return 0x7FFFFFFFF000 if k.abi.bits == 64 and k.machine.arch.bits == 64 else 0xFFFFE000
+    return 0x7FFFFFFFF000 if k.abi.bits == 64 and k.arch.bits == 64 else 0xFFFFE000
 
 
 @syscall("mmap", Ptr(), UInt(), Flags("prot"), Flags("map"), Fd(), Hex(), ret="hex",
@@ -157,7 +157,7 @@ def sys_madvise(k, addr, length, advice):
         for v in list(mm.vmas):
             lo, hi = max(v.start, addr), min(v.end, addr + page_up(length))
             if lo < hi and not v.inode and v.backed:
-                k.machine.discard(lo, hi - lo)  # the host takes the pages back
+                k.discard(lo, hi - lo)  # the host takes the pages back
     return 0
 
 

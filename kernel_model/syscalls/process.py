@@ -20,7 +20,7 @@ def sys_exit_group(k, code):
 
 def _exit(k, code):
     k.process.exit_code = code & 0xFF
-    k.machine.stop()
+    k.stop_cpu()
     return None
 
 
@@ -31,7 +31,7 @@ def sys_getpid(k):
 
 @syscall("gettid")
 def sys_gettid(k):
-    return k.process.tid
+    return k.current.tid
 
 
 @syscall("getppid")
@@ -67,8 +67,8 @@ for _name, _attr in (("getuid32", "uid"), ("geteuid32", "uid"), ("getgid32", "gi
 
 @syscall("set_tid_address", Ptr())
 def sys_set_tid_address(k, tidptr):
-    k.process.clear_child_tid = tidptr
-    return k.process.tid
+    k.current.clear_child_tid = tidptr
+    return k.current.tid
 
 
 @syscall("set_robust_list", Ptr(), UInt())
@@ -76,7 +76,7 @@ def sys_set_robust_list(k, head, length):
     expected = 24 if k.abi.bits == 64 else 12  # sizeof(struct robust_list_head)
     if length != expected:
         return -errnos.EINVAL
-    k.process.robust_list = (head, length)
+    k.current.robust_list = (head, length)
     return 0
 
 
@@ -87,13 +87,13 @@ def sys_rseq(k, rseq, length, flags, sig):
     if flags & ~1 or length < 32:
         return -errnos.EINVAL
     if flags & 1:  # RSEQ_FLAG_UNREGISTER
-        k.process.rseq = (0, 0, 0)
+        k.current.rseq = (0, 0, 0)
         return 0
-    if k.process.rseq[0]:
+    if k.current.rseq[0]:
         return -errnos.EBUSY
     if rseq % 32:
         return -errnos.EINVAL
-    k.process.rseq = (rseq, length, sig)
+    k.current.rseq = (rseq, length, sig)
     # cpu_id_start and cpu_id (offsets 0 and 4) tell the program it runs on CPU 0.
     k.write(rseq, bytes(8))
     k.note("rseq registered; syscall-lab never preempts, so it never restarts a sequence")
@@ -127,7 +127,7 @@ def _signal_self(k, pid, sig, code):
         return -errnos.ESRCH
     if sig == 0:
         return 0
-    k.system.signals.send(sig, code, pid=k.process.pid, uid=k.process.uid, synchronous=False)
+    k.signals.send(sig, code, pid=k.process.pid, uid=k.process.uid, synchronous=False)
     return 0
 
 

@@ -19,21 +19,21 @@ TASK_SIZE_MAX = 0x7FFFFFFFF000
 
 @syscall("arch_prctl", Enum("arch_prctl"), Hex(), abi="x86_64")
 def sys_arch_prctl(k, code, addr):
-    if k.machine.arch.bits != 64:
+    if k.arch.bits != 64:
         return -errnos.EINVAL
     if code in (ARCH_SET_FS, ARCH_SET_GS):
         if addr >= TASK_SIZE_MAX:
             return -errnos.EPERM
         reg = X.UC_X86_REG_FS_BASE if code == ARCH_SET_FS else X.UC_X86_REG_GS_BASE
-        k.machine.set_reg(reg, addr)
+        k.set_segment_base(reg, addr)
         if code == ARCH_SET_FS:
-            k.process.fs_base = addr
+            k.current.fs_base = addr
         else:
-            k.process.gs_base = addr
+            k.current.gs_base = addr
         return 0
     if code in (ARCH_GET_FS, ARCH_GET_GS):
         reg = X.UC_X86_REG_FS_BASE if code == ARCH_GET_FS else X.UC_X86_REG_GS_BASE
-        k.write(addr, struct.pack("<Q", k.machine.reg(reg)))
+        k.write(addr, struct.pack("<Q", k.segment_base(reg)))
         return 0
     if code == ARCH_GET_CPUID:
         return 1  # cpuid is not faulting
@@ -49,11 +49,11 @@ def _read_user_desc(k, ptr):
 
 @syscall("set_thread_area", InOutStruct("user_desc"))
 def sys_set_thread_area(k, u_info):
-    if k.machine.arch.bits == 64 and k.abi.bits == 32:
+    if k.arch.bits == 64 and k.abi.bits == 32:
         k.note("set_thread_area from 64-bit code: the descriptor is installed, but only a "
                "32-bit segment load would use it")
     entry, base, limit, bits = _read_user_desc(k, u_info)
-    gdt = k.system.gdt
+    gdt = k.gdt
     if entry == -1:
         free = [i for i in range(GDT_ENTRY_TLS_MIN, GDT_ENTRY_TLS_MAX + 1) if not gdt.entries[i]]
         if not free:
@@ -82,7 +82,7 @@ def sys_get_thread_area(k, u_info):
     entry = struct.unpack("<i", k.read(u_info, 4))[0]
     if not GDT_ENTRY_TLS_MIN <= entry <= GDT_ENTRY_TLS_MAX:
         return -errnos.EINVAL
-    d = k.system.gdt.entries[entry]
+    d = k.gdt.entries[entry]
     base = ((d >> 16) & 0xFFFFFF) | (((d >> 56) & 0xFF) << 24)
     limit = (d & 0xFFFF) | (((d >> 48) & 0xF) << 16)
     flags = (d >> 52) & 0xF

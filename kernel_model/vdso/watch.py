@@ -40,17 +40,17 @@ class _Reader:
 
 
 class VdsoWatcher(CallWatcher):
-    def __init__(self, system):
-        super().__init__(system.machine)
-        self.system = system
-        self.vdso = system.vdso
-        self.bits = system.arch.bits
-        self.abi = system.arch.name
+    def __init__(self, machine, vdso, kernel):
+        super().__init__(machine)
+        self.kernel = kernel
+        self.vdso = vdso
+        self.bits = machine.arch.bits
+        self.abi = machine.arch.name
         for name in SIGNATURES:
             addr = self.vdso.symbol(name)
             if addr is not None:
                 self.watch_entry(addr, name)
-        system.kernel.attach(self._on_event)
+        kernel.attach(self._on_event)
 
     def _args(self, n: int) -> tuple[int, ...]:
         m = self.machine
@@ -80,9 +80,9 @@ class VdsoWatcher(CallWatcher):
         if call["fallback"]:
             text += f"  /* the vDSO fell back to the {call['fallback']} syscall */"
         cost = cost_of("vdso", self.bits)
-        self.system.kernel.emit(VdsoCalled(call["name"], call["args"], ret, call["pc"],
-                                           call["return_pc"], text, cost.ns, cost.source,
-                                           call["fallback"]))
+        self.kernel.emit(VdsoCalled(call["name"], call["args"], ret, call["pc"],
+                                    call["return_pc"], text, cost.ns, cost.source,
+                                    call["fallback"]))
 
     def _arg_text(self, kind: str, value: int, ret: int, call: dict) -> str:
         mem = _Reader(self.machine)
