@@ -134,51 +134,51 @@ class BadFrame(Exception):
 
 
 # -- delivery ------------------------------------------------------------------------------
-def setup_frame(system, signo: int, code: int, addr: int, action, info: dict) -> bool:
+def setup_frame(k, signo: int, code: int, addr: int, action, info: dict) -> bool:
     """handle_signal(): build the frame for `signo` and enter the handler. Returns False
     (after forcing SIGSEGV, as force_sigsegv does) when the frame cannot be built."""
-    process = system.process
+    process = k.process
     ka = replace(action)  # get_signal() hands handle_signal a copy of the disposition
     if ka.flags & SA_RESETHAND:  # SA_ONESHOT: the next one gets the default action
         process.sigactions[signo] = replace(action, handler=SIG_DFL)
-    _record_trap(system, signo, code, addr, info)
-    blocked = system.current.sigmask  # sigmask_to_save(): what sigreturn puts back
+    _record_trap(k, signo, code, addr, info)
+    blocked = k.current.sigmask  # sigmask_to_save(): what sigreturn puts back
     try:
-        if system.machine.arch.bits == 64:
-            _setup_rt_frame_64(system, signo, code, addr, ka, info, blocked)
+        if k.machine.arch.bits == 64:
+            _setup_rt_frame_64(k, signo, code, addr, ka, info, blocked)
         elif ka.flags & SA_SIGINFO:
-            _setup_rt_frame_ia32(system, signo, code, addr, ka, info, blocked)
+            _setup_rt_frame_ia32(k, signo, code, addr, ka, info, blocked)
         else:
-            _setup_frame_ia32(system, signo, ka, blocked)
+            _setup_frame_ia32(k, signo, ka, blocked)
     except BadFrame:
-        force_sigsegv(system, signo)
+        force_sigsegv(k, signo)
         return False
     # handle_signal: the handler starts with DF clear (the ABI) and RF, TF clear.
-    m = system.machine
+    m = k.machine
     m.set_reg(X.UC_X86_REG_EFLAGS, _eflags(m) & ~(EFLAGS_DF | EFLAGS_RF | EFLAGS_TF))
     # signal_delivered(): block sa_mask, and the signal itself unless SA_NODEFER.
     mask = blocked | ka.mask
     if not ka.flags & SA_NODEFER:
         mask |= 1 << (signo - 1)
-    system.current.sigmask = mask & ~UNBLOCKABLE
+    k.current.sigmask = mask & ~UNBLOCKABLE
     return True
 
 
-def force_sigsegv(system, signo: int) -> None:
+def force_sigsegv(k, signo: int) -> None:
     """kernel/signal.c force_sigsegv(): a handler whose frame cannot be built. If that
     signal was SIGSEGV itself, the handler is dropped so the next SIGSEGV kills."""
-    process = system.process
+    process = k.process
     if signo == SIGSEGV:
         act = process.sigactions.get(SIGSEGV)
         if act is not None:
             process.sigactions[SIGSEGV] = replace(act, handler=SIG_DFL)
-    system.signals.force(SIGSEGV, SI_KERNEL, 0, software=True)
+    k.signals.force(SIGSEGV, SI_KERNEL, 0, software=True)
 
 
-def _setup_rt_frame_64(system, signo, code, addr, ka, info, blocked) -> None:
+def _setup_rt_frame_64(k, signo, code, addr, ka, info, blocked) -> None:
     """x64_setup_rt_frame()."""
-    m = system.machine
-    task = system.current
+    m = k.machine
+    task = k.current
     if not ka.flags & SA_RESTORER:
         # "x86-64 should always use SA_RESTORER": there is no stub to return through.
         raise BadFrame("no SA_RESTORER")
@@ -196,20 +196,20 @@ def _setup_rt_frame_64(system, signo, code, addr, ka, info, blocked) -> None:
           + SIGCONTEXT_64.pack(*(sc[f] & _mask_of(f) for f in SC64_FIELDS))
           + struct.pack("<Q", blocked))
     try:
-        _write_user(system, frame, struct.pack("<Q", ka.restorer) + uc)
+        _write_user(k, frame, struct.pack("<Q", ka.restorer) + uc)
     finally:
         _reset_altstack(task)
     if ka.flags & SA_SIGINFO:  # without it the info area is left as the stack was
-        _write_user(system, frame + RT64_INFO, _siginfo(signo, code, addr, info, 64))
+        _write_user(k, frame + RT64_INFO, _siginfo(signo, code, addr, info, 64))
     m.set_regs((X.UC_X86_REG_RDI, X.UC_X86_REG_RAX, X.UC_X86_REG_RSI, X.UC_X86_REG_RDX,
                 X.UC_X86_REG_RIP, X.UC_X86_REG_RSP),
                (signo, 0, frame + RT64_INFO, frame + RT64_UC, ka.handler, frame))
 
 
-def _setup_rt_frame_ia32(system, signo, code, addr, ka, info, blocked) -> None:
+def _setup_rt_frame_ia32(k, signo, code, addr, ka, info, blocked) -> None:
     """ia32_setup_rt_frame()."""
-    task = system.current
-    regs = _regs_32(system)
+    task = k.current
+    regs = _regs_32(k)
     frame = _get_sigframe(task, ka, regs["esp"], RT_SIGFRAME_32_SIZE, ia32=True)
     if ka.flags & SA_RESTORER:
         restorer = ka.restorer
@@ -217,7 +217,7 @@ def _setup_rt_frame_ia32(system, signo, code, addr, ka, info, blocked) -> None:
         # Linux 6.x points at the vDSO's __kernel_rt_sigreturn unconditionally; without a
         # vDSO (none mapped here yet) the frame's own retcode is the only code that does
         # the same, so it stands in: it runs only if the stack is executable.
-        restorer = _vdso_symbol(system, "__kernel_rt_sigreturn")
+        restorer = _vdso_symbol(k, "__kernel_rt_sigreturn")
         if restorer is None:
             restorer = frame + RT32_RETCODE
     ss_sp, ss_flags, ss_size = _saved_altstack(task)
@@ -225,51 +225,51 @@ def _setup_rt_frame_ia32(system, signo, code, addr, ka, info, blocked) -> None:
                        (frame + RT32_UC) & 0xFFFFFFFF)
     uc = (struct.pack("<II", UC_FP_XSTATE, 0)
           + STACK_T_32.pack(ss_sp & 0xFFFFFFFF, _s32(ss_flags), ss_size & 0xFFFFFFFF)
-          + _sigcontext_32(system, regs, blocked & 0xFFFFFFFF)
+          + _sigcontext_32(k, regs, blocked & 0xFFFFFFFF)
           + struct.pack("<Q", blocked))
     try:
-        _write_user(system, frame, head + _siginfo(signo, code, addr, info, 32) + uc
+        _write_user(k, frame, head + _siginfo(signo, code, addr, info, 32) + uc
                     + RETCODE_RT)
     finally:
         _reset_altstack(task)
-    _enter_ia32_handler(system, frame, ka.handler, signo, frame + RT32_INFO, frame + RT32_UC)
+    _enter_ia32_handler(k, frame, ka.handler, signo, frame + RT32_INFO, frame + RT32_UC)
 
 
-def _setup_frame_ia32(system, signo, ka, blocked) -> None:
+def _setup_frame_ia32(k, signo, ka, blocked) -> None:
     """ia32_setup_frame(): the pre-SA_SIGINFO frame, for `signal()`-style handlers."""
-    task = system.current
-    regs = _regs_32(system)
+    task = k.current
+    regs = _regs_32(k)
     frame = _get_sigframe(task, ka, regs["esp"], SIGFRAME_32_SIZE, ia32=True)
     if ka.flags & SA_RESTORER:
         restorer = ka.restorer
     else:
-        restorer = _vdso_symbol(system, "__kernel_sigreturn")
+        restorer = _vdso_symbol(k, "__kernel_sigreturn")
         if restorer is None:
             restorer = frame + SF32_RETCODE  # Linux's own fallback when there is no vDSO
     # ptr_to_compat(): the 32-bit frame's pointers are truncated (a frame at the top of
     # the address space is refused when written, below).
     data = (struct.pack("<Ii", restorer & 0xFFFFFFFF, signo)
-            + _sigcontext_32(system, regs, blocked & 0xFFFFFFFF)
+            + _sigcontext_32(k, regs, blocked & 0xFFFFFFFF)
             + bytes(FPSTATE_32_SIZE)  # fpstate_unused: kept so extramask stays at +720
             + struct.pack("<I", (blocked >> 32) & 0xFFFFFFFF)
             + RETCODE)
-    _write_user(system, frame, data)
-    _enter_ia32_handler(system, frame, ka.handler, signo, 0, 0)
+    _write_user(k, frame, data)
+    _enter_ia32_handler(k, frame, ka.handler, signo, 0, 0)
 
 
-def _enter_ia32_handler(system, frame, handler, signo, edx, ecx) -> None:
+def _enter_ia32_handler(k, frame, handler, signo, edx, ecx) -> None:
     """The regparm(3) entry: eax = sig, edx = &info, ecx = &uc (0 for the old frame);
     ds and es reloaded with __USER_DS; cs and ss are already __USER32_CS, __USER_DS."""
-    m = system.machine
+    m = k.machine
     for seg in ("ds", "es"):
         if _seg(m, seg) != USER_DS:
-            _load_segment(system, seg, USER_DS)
+            _load_segment(k, seg, USER_DS)
     m.set_regs((X.UC_X86_REG_EAX, X.UC_X86_REG_EDX, X.UC_X86_REG_ECX, X.UC_X86_REG_EIP,
                 X.UC_X86_REG_ESP), (signo, edx, ecx, handler, frame))
 
 
-def _regs_32(system) -> dict[str, int]:
-    vals = system.machine.regs(_REGS_32)
+def _regs_32(k) -> dict[str, int]:
+    vals = k.machine.regs(_REGS_32)
     return {n: v & 0xFFFFFFFF for n, v in zip(_GPRS_32 + ("eflags",), vals, strict=True)}
 
 
@@ -282,10 +282,10 @@ def _eflags(m) -> int:
     return m.reg(X.UC_X86_REG_EFLAGS) & 0xFFFFFFFF
 
 
-def _sigcontext_32(system, regs: dict[str, int], oldmask: int) -> bytes:
+def _sigcontext_32(k, regs: dict[str, int], oldmask: int) -> bytes:
     """__unsafe_setup_sigcontext32()."""
-    m = system.machine
-    trap_nr, error_code, cr2 = _trap_state(system.current)
+    m = k.machine
+    trap_nr, error_code, cr2 = _trap_state(k.current)
     sc = dict(regs, gs=_seg(m, "gs"), fs=_seg(m, "fs"), es=_seg(m, "es"), ds=_seg(m, "ds"),
               cs=_seg(m, "cs"), ss=_seg(m, "ss"),
               trapno=trap_nr, err=error_code, sp_at_signal=regs["esp"],
@@ -369,16 +369,16 @@ def _siginfo(signo: int, code: int, addr: int, info: dict, bits: int) -> bytes:
 
 
 # -- the fault that caused the signal: thread.trap_nr, error_code, cr2 -----------------------
-def _record_trap(system, signo: int, code: int, addr: int, info: dict) -> None:
+def _record_trap(k, signo: int, code: int, addr: int, info: dict) -> None:
     """What the trap handlers of arch/x86/kernel/traps.c and mm/fault.c leave in
     current->thread before forcing the signal. Signals that no CPU exception raised (kill,
     a bad frame) leave the values of the last fault, as Linux does."""
     if info.get("software") or not info.get("synchronous", True):
         return
-    task = system.current
+    task = k.current
     if signo == SIGSEGV and code in (signals.SEGV_MAPERR, signals.SEGV_ACCERR):
         # set_signal_archinfo(): trap 14, the #PF error code with the user bit, cr2
-        error = _page_fault_error_code(system, code, addr)
+        error = _page_fault_error_code(k, code, addr)
         _set_trap_state(task, X86_TRAP_PF, error, addr)
         return
     trap = {signals.SIGFPE: X86_TRAP_DE if code == signals.FPE_INTDIV else X86_TRAP_MF,
@@ -398,31 +398,31 @@ def _set_trap_state(task, trap_nr: int, error_code: int, cr2: int) -> None:
     task.trap_nr, task.error_code, task.cr2 = trap_nr, error_code, cr2
 
 
-def _page_fault_error_code(system, code: int, addr: int) -> int:
+def _page_fault_error_code(k, code: int, addr: int) -> int:
     """The #PF error code the CPU pushed: present-but-forbidden (PROT), write, user (always:
     the fault came from user mode), instruction fetch. The machine layer does not say which
     access faulted, so the instruction at pc is decoded to tell."""
-    m = system.machine
+    m = k.machine
     pc = m.pc
     error = X86_PF_USER
     if code == signals.SEGV_ACCERR:
         error |= X86_PF_PROT
-    if system.machine.arch.bits == 64 and addr >= TASK_SIZE_MAX:
+    if k.machine.arch.bits == 64 and addr >= TASK_SIZE_MAX:
         error |= X86_PF_PROT  # sanitize_error_code(): kernel addresses look protected
     if addr == pc:
         return error | X86_PF_INSTR
-    if _instruction_writes(system, pc, addr):
+    if _instruction_writes(k, pc, addr):
         error |= X86_PF_WRITE
     return error
 
 
-def _instruction_writes(system, pc: int, addr: int) -> bool:
+def _instruction_writes(k, pc: int, addr: int) -> bool:
     try:
         import capstone
         from capstone import x86 as cx
     except ImportError:  # pragma: no cover - capstone is a dependency
         return False
-    m = system.machine
+    m = k.machine
     try:
         code = m.read(pc, 15)
     except MemoryFault:
@@ -450,40 +450,40 @@ def _instruction_writes(system, pc: int, addr: int) -> bool:
 
 
 # -- sigreturn -----------------------------------------------------------------------------
-def restore_frame(system, rt: bool) -> None:
+def restore_frame(k, rt: bool) -> None:
     """sys_rt_sigreturn / sys_sigreturn: reload the context saved in the frame. Returns
     None: the syscall path must not write a result, since the frame holds the value rax
     (eax) had when the signal arrived; a bad frame means SIGSEGV (signal_fault)."""
-    m = system.machine
-    compat = system.abi.bits == 32  # i386 numbers: the ia32 frame layouts
+    m = k.machine
+    compat = k.abi.bits == 32  # i386 numbers: the ia32 frame layouts
     sp = m.reg(X.UC_X86_REG_RSP if m.arch.bits == 64 else X.UC_X86_REG_ESP)
     try:
         if not compat:
-            _rt_sigreturn_64(system, sp)
+            _rt_sigreturn_64(k, sp)
         elif rt:
-            _rt_sigreturn_ia32(system, sp)
+            _rt_sigreturn_ia32(k, sp)
         else:
-            _sigreturn_ia32(system, sp)
+            _sigreturn_ia32(k, sp)
     except BadFrame:
-        _signal_fault(system)
+        _signal_fault(k)
         return None
-    system.signals.mask_changed()  # the restored mask may let a pending signal through
+    k.signals.mask_changed()  # the restored mask may let a pending signal through
     return None
 
 
-def sigreturn_mask(system, rt: bool) -> int | None:
+def sigreturn_mask(k, rt: bool) -> int | None:
     """The signal mask the pending (rt_)sigreturn will restore, read from the frame without
     side effects (what strace shows as `rt_sigreturn({mask=[...]})`); None if unreadable.
     Call it on entry, before restore_frame moves the stack pointer."""
-    m = system.machine
-    sp = _current_sp(system)
+    m = k.machine
+    sp = _current_sp(k)
     try:
-        if system.abi.bits == 64:
+        if k.abi.bits == 64:
             return struct.unpack("<Q", m.read(sp - 8 + RT64_UC + UC64_SIGMASK, 8))[0]
         if rt:
-            return struct.unpack("<Q", m.read(((sp - 4) & _sp_mask(system)) + RT32_UC
+            return struct.unpack("<Q", m.read(((sp - 4) & _sp_mask(k)) + RT32_UC
                                               + UC32_SIGMASK, 8))[0]
-        frame = (sp - 8) & _sp_mask(system)
+        frame = (sp - 8) & _sp_mask(k)
         sc = dict(zip(SC32_FIELDS, SIGCONTEXT_32.unpack(m.read(frame + SF32_SC,
                                                                SIGCONTEXT_32.size)),
                       strict=True))
@@ -493,11 +493,11 @@ def sigreturn_mask(system, rt: bool) -> int | None:
         return None
 
 
-def _signal_fault(system) -> None:
+def _signal_fault(k) -> None:
     """signal_fault(): force_sig(SIGSEGV); the syscall returns 0."""
-    m = system.machine
+    m = k.machine
     m.set_reg(X.UC_X86_REG_RAX if m.arch.bits == 64 else X.UC_X86_REG_EAX, 0)
-    system.signals.force(SIGSEGV, SI_KERNEL, 0, software=True)
+    k.signals.force(SIGSEGV, SI_KERNEL, 0, software=True)
     m.stop()  # deliver it before the next user instruction
 
 
@@ -505,11 +505,11 @@ def _set_current_blocked(task, mask: int) -> None:
     task.sigmask = mask & ~UNBLOCKABLE
 
 
-def _rt_sigreturn_64(system, sp: int) -> None:
-    m = system.machine
-    task = system.current
+def _rt_sigreturn_64(k, sp: int) -> None:
+    m = k.machine
+    task = k.current
     frame = (sp - 8) & 0xFFFFFFFFFFFFFFFF  # the handler's `ret` popped pretcode
-    uc = _read_user(system, frame + RT64_UC, UCONTEXT_64_SIZE)
+    uc = _read_user(k, frame + RT64_UC, UCONTEXT_64_SIZE)
     _uc_flags, _link = UC64_FLAGS_LINK.unpack_from(uc)
     (mask,) = struct.unpack_from("<Q", uc, UC64_SIGMASK)
     _set_current_blocked(task, mask)
@@ -521,56 +521,56 @@ def _rt_sigreturn_64(system, sp: int) -> None:
     # sc.cs | 3 and sc.ss | 3 would be reloaded too: left as they are (a simplification;
     # a handler that edits them to switch to 32-bit code is not modelled).
     m.set_regs(_REGS_64, [sc[f] for f in _GPRS_64] + [flags])
-    _resume_at(system, sc["rip"])
+    _resume_at(k, sc["rip"])
 
 
-def _rt_sigreturn_ia32(system, sp: int) -> None:
-    task = system.current
-    frame = (sp - 4) & _sp_mask(system)  # the handler's `ret` popped pretcode
-    uc = _read_user(system, frame + RT32_UC, UCONTEXT_32_SIZE)
+def _rt_sigreturn_ia32(k, sp: int) -> None:
+    task = k.current
+    frame = (sp - 4) & _sp_mask(k)  # the handler's `ret` popped pretcode
+    uc = _read_user(k, frame + RT32_UC, UCONTEXT_32_SIZE)
     (mask,) = struct.unpack_from("<Q", uc, UC32_SIGMASK)
     _set_current_blocked(task, mask)
-    _restore_sigcontext_32(system, uc[UC32_MCONTEXT:UC32_SIGMASK])
+    _restore_sigcontext_32(k, uc[UC32_MCONTEXT:UC32_SIGMASK])
     ss_sp, ss_flags, ss_size = STACK_T_32.unpack_from(uc, UC32_STACK)
     # compat_restore_altstack() runs after the registers are back: it checks the restored
     # sp against the current alternate stack.
-    _restore_altstack(task, _current_sp(system), ss_sp, ss_flags, ss_size)
+    _restore_altstack(task, _current_sp(k), ss_sp, ss_flags, ss_size)
 
 
-def _sigreturn_ia32(system, sp: int) -> None:
-    task = system.current
+def _sigreturn_ia32(k, sp: int) -> None:
+    task = k.current
     # The retcode's `pop eax` took sig off the stack before `int 0x80`: pretcode and sig.
-    frame = (sp - 8) & _sp_mask(system)
-    sc = _read_user(system, frame + SF32_SC, SIGCONTEXT_32.size)
-    (extramask,) = struct.unpack("<I", _read_user(system, frame + SF32_EXTRAMASK, 4))
+    frame = (sp - 8) & _sp_mask(k)
+    sc = _read_user(k, frame + SF32_SC, SIGCONTEXT_32.size)
+    (extramask,) = struct.unpack("<I", _read_user(k, frame + SF32_EXTRAMASK, 4))
     oldmask = dict(zip(SC32_FIELDS, SIGCONTEXT_32.unpack(sc), strict=True))["oldmask"]
     _set_current_blocked(task, oldmask | (extramask << 32))
-    _restore_sigcontext_32(system, sc)
+    _restore_sigcontext_32(k, sc)
 
 
-def _restore_sigcontext_32(system, data: bytes) -> None:
+def _restore_sigcontext_32(k, data: bytes) -> None:
     """ia32_restore_sigcontext(): the eight general registers, eip, the user flags, and
     the data segments if the handler changed them (reload_segments)."""
-    m = system.machine
+    m = k.machine
     sc = dict(zip(SC32_FIELDS, SIGCONTEXT_32.unpack(data), strict=True))
     flags = _eflags(m)
     flags = (flags & ~FIX_EFLAGS) | (sc["eflags"] & FIX_EFLAGS)
     regs = _REGS_32 if m.arch.bits == 32 else _REGS_32_ON_64
     m.set_regs(regs, [sc[n] for n in _GPRS_32] + [flags])
-    _resume_at(system, sc["eip"])
+    _resume_at(k, sc["eip"])
     if m.arch.bits == 32:
         for seg in ("gs", "fs", "ds", "es"):
             sel = _fixup_rpl(sc[seg] & 0xFFFF)
             if sel != _seg(m, seg):
-                _load_segment(system, seg, sel)
+                _load_segment(k, seg, sel)
     # cs | 3 and ss | 3: left as they are (see _rt_sigreturn_64).
 
 
-def _resume_at(system, pc: int) -> None:
+def _resume_at(k, pc: int) -> None:
     """Continue at `pc` when the trap returns. sigreturn runs inside Unicorn's hook for the
     trap instruction, where setting the pc needs the kernel's entry-path-specific fix-up
     (Unicorn advances it past `syscall` and `sysenter` after their hooks)."""
-    system.resume_at(pc)
+    k.resume_at(pc)
 
 
 def _fixup_rpl(sel: int) -> int:
@@ -578,11 +578,11 @@ def _fixup_rpl(sel: int) -> int:
     return sel if sel <= 3 else sel | 3
 
 
-def _load_segment(system, seg: str, sel: int) -> None:
+def _load_segment(k, seg: str, sel: int) -> None:
     """loadsegment(): a selector the CPU refuses loads as null instead (the kernel's
     exception fixup). The descriptor reads are the kernel's own (Gdt.kernel_access)."""
-    m = system.machine
-    with system.gdt.kernel_access():
+    m = k.machine
+    with k.gdt.kernel_access():
         try:
             m.uc.reg_write(_SEGS[seg], sel)
         except UcError:
@@ -606,48 +606,48 @@ def _restore_altstack(task, sp: int, ss_sp: int, ss_flags: int, ss_size: int) ->
     task.altstack = (ss_sp, ss_flags, ss_size)
 
 
-def _current_sp(system) -> int:
-    m = system.machine
+def _current_sp(k) -> int:
+    m = k.machine
     return m.reg(X.UC_X86_REG_RSP if m.arch.bits == 64 else X.UC_X86_REG_ESP)
 
 
-def _sp_mask(system) -> int:
-    return 0xFFFFFFFFFFFFFFFF if system.machine.arch.bits == 64 else 0xFFFFFFFF
+def _sp_mask(k) -> int:
+    return 0xFFFFFFFFFFFFFFFF if k.machine.arch.bits == 64 else 0xFFFFFFFF
 
 
 # -- user memory ---------------------------------------------------------------------------
-def _write_user(system, addr: int, data: bytes) -> None:
+def _write_user(k, addr: int, data: bytes) -> None:
     """The frame is written as the process: a page missing just below the stack grows it
     (as a fault in the kernel's copy would), anything else unwritable is a bad frame."""
-    mm = system.process.mm
+    mm = k.process.mm
     if not mm.is_accessible(addr, len(data), PROT_WRITE):
-        grow = getattr(system, "grow_stack", None)
+        grow = getattr(k, "grow_stack", None)
         if grow is not None:
             grow(addr)
     if not mm.is_accessible(addr, len(data), PROT_WRITE):
         raise BadFrame(f"cannot write the frame at {addr:#x}")
     try:
-        system.machine.write(addr, data)
+        k.machine.write(addr, data)
     except MemoryFault:
         raise BadFrame(f"cannot write the frame at {addr:#x}") from None
 
 
-def _read_user(system, addr: int, size: int) -> bytes:
+def _read_user(k, addr: int, size: int) -> bytes:
     """Read through the kernel (copy_from_user), so a trace records what sigreturn read."""
     from kernel_model.kernel import GuestFault
 
-    if not system.process.mm.is_accessible(addr, size, PROT_READ):
+    if not k.process.mm.is_accessible(addr, size, PROT_READ):
         raise BadFrame(f"cannot read the frame at {addr:#x}")
     try:
-        return system.read(addr, size)
+        return k.read(addr, size)
     except GuestFault:
         raise BadFrame(f"cannot read the frame at {addr:#x}") from None
 
 
-def _vdso_symbol(system, name: str) -> int | None:
+def _vdso_symbol(k, name: str) -> int | None:
     """The address of a vDSO export, when the kernel model has mapped a vDSO that has it
     (kernel.vdso_symbols: name -> address)."""
-    symbols = getattr(system, "vdso_symbols", None) or {}
+    symbols = getattr(k, "vdso_symbols", None) or {}
     return symbols.get(name)
 
 

@@ -5,7 +5,6 @@ Machine: what they need of the CPU is declared here."""
 
 from __future__ import annotations
 
-import random
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -14,7 +13,6 @@ if TYPE_CHECKING:
     from kernel_model.entry.abi import Abi
     from kernel_model.files.vfs import Vfs
     from kernel_model.proc.process import Process
-    from kernel_model.proc.table import ProcessTable
     from kernel_model.proc.task import Task
     from kernel_model.proc.wait import Waiter
     from kernel_model.signals.delivery import SignalState
@@ -25,7 +23,6 @@ class SyscallContext(Protocol):
     abi: Abi  # the table the trap chose (int 0x80 from 64-bit code: i386)
     arch: Arch  # the process's own architecture
     process: Process
-    processes: ProcessTable
 
     @property
     def current(self) -> Task: ...
@@ -35,14 +32,12 @@ class SyscallContext(Protocol):
     vfs: Vfs
     gdt: Gdt
     signals: SignalState
-    waiter: Waiter
-    rng: random.Random
+    waiter: Waiter  # where a blocking call waits (kernel_model.proc.wait.waiter_of)
 
     # User memory: GuestFault (EFAULT) on a bad pointer.
     def read(self, addr: int, size: int) -> bytes: ...
     def write(self, addr: int, data: bytes) -> None: ...
     def read_cstring(self, addr: int, limit: int = 4096) -> bytes: ...
-    def read_word(self, addr: int, abi: Abi | None = None) -> int: ...
     def write_word(self, addr: int, value: int, abi: Abi | None = None) -> None: ...
     def random_bytes(self, n: int) -> bytes: ...
 
@@ -53,8 +48,6 @@ class SyscallContext(Protocol):
     def set_segment_base(self, reg: int, base: int) -> None: ...
     def populate(self, addr: int, data: bytes) -> None: ...
     def discard(self, addr: int, size: int) -> None: ...
-    def resume_at(self, pc: int) -> None: ...
 
-    # The trace.
+    # The trace: a remark about the current call.
     def note(self, text: str) -> None: ...
-    def emit_note(self, text: str) -> None: ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import struct
+from typing import TYPE_CHECKING
 
 from kernel_model.files.file import PathFile
 from kernel_model.files.inode import Cred, FsError, Stat
@@ -88,6 +89,9 @@ from kernel_model.syscalls.argkinds import (
 from kernel_model.syscalls.registry import syscall
 from kernel_model.uapi import errnos, structs
 
+if TYPE_CHECKING:
+    from kernel_model.syscalls.context import SyscallContext
+
 SIGPIPE = 13
 
 
@@ -116,25 +120,25 @@ def _i32(v: int) -> int:
     return v - (1 << 32) if v >> 31 else v
 
 
-def _fds(k):
+def _fds(k: SyscallContext):
     return k.process.fds
 
 
-def _nofile(k) -> int:
+def _nofile(k: SyscallContext) -> int:
     """The soft RLIMIT_NOFILE: new fds must be below it."""
     limits = getattr(k.process, "rlimits", None) or {}
     return limits.get(RLIMIT_NOFILE, (NR_OPEN_DEFAULT, 0))[0]
 
 
-def _cred(k) -> Cred:
+def _cred(k: SyscallContext) -> Cred:
     return Cred(k.process.uid, k.process.gid)
 
 
-def _path(k, addr: int) -> str:
+def _path(k: SyscallContext, addr: int) -> str:
     return os.fsdecode(k.read_cstring(addr))
 
 
-def _base(k, dirfd: int, path: str) -> str:
+def _base(k: SyscallContext, dirfd: int, path: str) -> str:
     """The directory a relative path starts from: the cwd for AT_FDCWD, else the dirfd's
     (EBADF if none, ENOTDIR if not a directory). Absolute paths ignore dirfd entirely."""
     if path.startswith("/"):
@@ -148,7 +152,7 @@ def _base(k, dirfd: int, path: str) -> str:
     return f.path
 
 
-def _empty_path_target(k, dirfd: int):
+def _empty_path_target(k: SyscallContext, dirfd: int):
     """AT_EMPTY_PATH with "": the dirfd itself (AT_FDCWD: the cwd)."""
     dirfd = _i32(dirfd)
     if dirfd == AT_FDCWD:
@@ -156,14 +160,14 @@ def _empty_path_target(k, dirfd: int):
     return _fds(k)[dirfd]
 
 
-def _at_path(k, addr: int, flags: int) -> str:
+def _at_path(k: SyscallContext, addr: int, flags: int) -> str:
     """A *at path argument; with AT_EMPTY_PATH a NULL pointer counts as "" (Linux 6.11+)."""
     if addr == 0 and flags & AT_EMPTY_PATH:
         return ""
     return _path(k, addr)
 
 
-def _write_to(k, f, data: bytes) -> int:
+def _write_to(k: SyscallContext, f, data: bytes) -> int:
     try:
         return f.write(k, data)
     except FsError as e:
@@ -174,7 +178,7 @@ def _write_to(k, f, data: bytes) -> int:
         raise
 
 
-def _deliver(k, f, addr: int, data: bytes) -> None:
+def _deliver(k: SyscallContext, f, addr: int, data: bytes) -> None:
     """copy_to_user of what was read; on a fault the file keeps the bytes (EFAULT)."""
     try:
         k.write(addr, data)
@@ -198,7 +202,7 @@ def _writable(f):
 # -- read and write -----------------------------------------------------------------------
 @syscall("read", Fd(), OutBuf(2), UInt())
 @fs_call
-def sys_read(k, fd, buf, count):
+def sys_read(k: SyscallContext, fd, buf, count):
     f = _readable(_fds(k)[_u32(fd)])
     data = f.read(k, min(count, MAX_RW_COUNT))
     _deliver(k, f, buf, data)
@@ -207,13 +211,13 @@ def sys_read(k, fd, buf, count):
 
 @syscall("write", Fd(), InBuf(2), UInt())
 @fs_call
-def sys_write(k, fd, buf, count):
+def sys_write(k: SyscallContext, fd, buf, count):
     f = _writable(_fds(k)[_u32(fd)])
     data = k.read(buf, min(count, MAX_RW_COUNT))
     return _write_to(k, f, data)
 
 
-def _iovecs(k, addr: int, count: int) -> list[tuple[int, int]]:
+def _iovecs(k: SyscallContext, addr: int, count: int) -> list[tuple[int, int]]:
     """The iovec array (fs/iov_iter.c: import_iovec): EINVAL past UIO_MAXIOV or for a
     negative length; the total is cut to MAX_RW_COUNT."""
     count = _i32(count)
@@ -237,7 +241,7 @@ def _iovecs(k, addr: int, count: int) -> list[tuple[int, int]]:
 
 @syscall("readv", Fd(), Iovec(2, writes=True), Int())
 @fs_call
-def sys_readv(k, fd, iov, iovcnt):
+def sys_readv(k: SyscallContext, fd, iov, iovcnt):
     f = _readable(_fds(k)[_u32(fd)])
     vecs = _iovecs(k, iov, iovcnt)
     data = f.read(k, sum(n for _, n in vecs))
@@ -259,7 +263,7 @@ def sys_readv(k, fd, iov, iovcnt):
 
 @syscall("writev", Fd(), Iovec(2), Int())
 @fs_call
-def sys_writev(k, fd, iov, iovcnt):
+def sys_writev(k: SyscallContext, fd, iov, iovcnt):
     f = _writable(_fds(k)[_u32(fd)])
     vecs = _iovecs(k, iov, iovcnt)
     data = b"".join(k.read(base, n) for base, n in vecs)
@@ -268,7 +272,7 @@ def sys_writev(k, fd, iov, iovcnt):
     return _write_to(k, f, data)
 
 
-def _pread(k, fd, buf, count, pos):
+def _pread(k: SyscallContext, fd, buf, count, pos):
     if pos < 0:
         raise FsError(errnos.EINVAL)
     f = _fds(k)[_u32(fd)]
@@ -280,7 +284,7 @@ def _pread(k, fd, buf, count, pos):
     return len(data)
 
 
-def _pwrite(k, fd, buf, count, pos):
+def _pwrite(k: SyscallContext, fd, buf, count, pos):
     if pos < 0:
         raise FsError(errnos.EINVAL)
     f = _fds(k)[_u32(fd)]
@@ -293,13 +297,13 @@ def _pwrite(k, fd, buf, count, pos):
 
 @syscall("pread64", Fd(), OutBuf(2), UInt(), Long(), abi="x86_64")
 @fs_call
-def sys_pread64(k, fd, buf, count, pos):
+def sys_pread64(k: SyscallContext, fd, buf, count, pos):
     return _pread(k, fd, buf, count, k.abi.signed(pos))
 
 
 @syscall("pwrite64", Fd(), InBuf(2), UInt(), Long(), abi="x86_64")
 @fs_call
-def sys_pwrite64(k, fd, buf, count, pos):
+def sys_pwrite64(k: SyscallContext, fd, buf, count, pos):
     return _pwrite(k, fd, buf, count, k.abi.signed(pos))
 
 
@@ -311,20 +315,20 @@ def _pos64(lo: int, hi: int) -> int:
 
 @syscall("pread64", Fd(), OutBuf(2), UInt(), UInt(), UInt(), abi="i386")
 @fs_call
-def sys_pread64_i386(k, fd, buf, count, lo, hi):
+def sys_pread64_i386(k: SyscallContext, fd, buf, count, lo, hi):
     return _pread(k, fd, buf, count, _pos64(lo, hi))
 
 
 @syscall("pwrite64", Fd(), InBuf(2), UInt(), UInt(), UInt(), abi="i386")
 @fs_call
-def sys_pwrite64_i386(k, fd, buf, count, lo, hi):
+def sys_pwrite64_i386(k: SyscallContext, fd, buf, count, lo, hi):
     return _pwrite(k, fd, buf, count, _pos64(lo, hi))
 
 
 # -- seeking ------------------------------------------------------------------------------
 @syscall("lseek", Fd(), Long(), Enum("whence"))
 @fs_call
-def sys_lseek(k, fd, offset, whence):
+def sys_lseek(k: SyscallContext, fd, offset, whence):
     f = _fds(k)[_u32(fd)]
     whence = _u32(whence)
     if whence > SEEK_HOLE:
@@ -337,7 +341,7 @@ def sys_lseek(k, fd, offset, whence):
 
 @syscall("_llseek", Fd(), UInt(), UInt(), OutStruct("loff_t"), Enum("whence"))
 @fs_call
-def sys_llseek(k, fd, offset_high, offset_low, result, whence):
+def sys_llseek(k: SyscallContext, fd, offset_high, offset_low, result, whence):
     f = _fds(k)[_u32(fd)]
     whence = _u32(whence)
     if whence > SEEK_HOLE:
@@ -348,7 +352,7 @@ def sys_llseek(k, fd, offset_high, offset_low, result, whence):
 
 
 # -- open and close -----------------------------------------------------------------------
-def _open(k, dirfd: int, path_addr: int, flags: int, mode: int) -> int:
+def _open(k: SyscallContext, dirfd: int, path_addr: int, flags: int, mode: int) -> int:
     flags = _u32(flags)
     if k.abi.bits == 64:
         flags |= O_LARGEFILE  # force_o_largefile(): every 64-bit open is large-file
@@ -371,25 +375,25 @@ def _open(k, dirfd: int, path_addr: int, flags: int, mode: int) -> int:
 
 @syscall("open", Path(), Flags("open"), Mode())
 @fs_call
-def sys_open(k, path, flags, mode):
+def sys_open(k: SyscallContext, path, flags, mode):
     return _open(k, AT_FDCWD, path, flags, mode)
 
 
 @syscall("openat", DirFd(), Path(), Flags("open"), Mode())
 @fs_call
-def sys_openat(k, dirfd, path, flags, mode):
+def sys_openat(k: SyscallContext, dirfd, path, flags, mode):
     return _open(k, dirfd, path, flags, mode)
 
 
 @syscall("creat", Path(), Mode())
 @fs_call
-def sys_creat(k, path, mode):
+def sys_creat(k: SyscallContext, path, mode):
     return _open(k, AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode)
 
 
 @syscall("close", Fd())
 @fs_call
-def sys_close(k, fd):
+def sys_close(k: SyscallContext, fd):
     _fds(k).close(_u32(fd))
     return 0
 
@@ -452,7 +456,7 @@ def pack_statx(st: Stat) -> bytes:
                         stx_dev_minor=st.dev[1], **fields)
 
 
-def _stat_path(k, dirfd: int, path: str, flags: int) -> Stat:
+def _stat_path(k: SyscallContext, dirfd: int, path: str, flags: int) -> Stat:
     if path == "":
         if not flags & AT_EMPTY_PATH:
             raise FsError(errnos.ENOENT)
@@ -465,7 +469,7 @@ def _stat_path(k, dirfd: int, path: str, flags: int) -> Stat:
 STAT_AT_FLAGS = AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH
 
 
-def _fstatat(k, dirfd, path_addr, buf, flags, kind):
+def _fstatat(k: SyscallContext, dirfd, path_addr, buf, flags, kind):
     flags = _u32(flags)
     if flags & ~STAT_AT_FLAGS:
         raise FsError(errnos.EINVAL)
@@ -476,19 +480,19 @@ def _fstatat(k, dirfd, path_addr, buf, flags, kind):
 
 @syscall("stat", Path(), OutStruct("stat"))
 @fs_call
-def sys_stat(k, path, buf):
+def sys_stat(k: SyscallContext, path, buf):
     return _fstatat(k, AT_FDCWD, path, buf, 0, "stat")
 
 
 @syscall("lstat", Path(), OutStruct("stat"))
 @fs_call
-def sys_lstat(k, path, buf):
+def sys_lstat(k: SyscallContext, path, buf):
     return _fstatat(k, AT_FDCWD, path, buf, AT_SYMLINK_NOFOLLOW, "stat")
 
 
 @syscall("fstat", Fd(), OutStruct("stat"))
 @fs_call
-def sys_fstat(k, fd, buf):
+def sys_fstat(k: SyscallContext, fd, buf):
     st = _fds(k)[_u32(fd)].stat()
     k.write(buf, pack_stat(st, "stat", k.abi))
     return 0
@@ -496,25 +500,25 @@ def sys_fstat(k, fd, buf):
 
 @syscall("newfstatat", DirFd(), Path(), OutStruct("stat"), Flags("at"))
 @fs_call
-def sys_newfstatat(k, dirfd, path, buf, flags):
+def sys_newfstatat(k: SyscallContext, dirfd, path, buf, flags):
     return _fstatat(k, dirfd, path, buf, flags, "stat")
 
 
 @syscall("stat64", Path(), OutStruct("stat64"))
 @fs_call
-def sys_stat64(k, path, buf):
+def sys_stat64(k: SyscallContext, path, buf):
     return _fstatat(k, AT_FDCWD, path, buf, 0, "stat64")
 
 
 @syscall("lstat64", Path(), OutStruct("stat64"))
 @fs_call
-def sys_lstat64(k, path, buf):
+def sys_lstat64(k: SyscallContext, path, buf):
     return _fstatat(k, AT_FDCWD, path, buf, AT_SYMLINK_NOFOLLOW, "stat64")
 
 
 @syscall("fstat64", Fd(), OutStruct("stat64"))
 @fs_call
-def sys_fstat64(k, fd, buf):
+def sys_fstat64(k: SyscallContext, fd, buf):
     st = _fds(k)[_u32(fd)].stat()
     k.write(buf, pack_stat(st, "stat64", k.abi))
     return 0
@@ -522,14 +526,14 @@ def sys_fstat64(k, fd, buf):
 
 @syscall("fstatat64", DirFd(), Path(), OutStruct("stat64"), Flags("at"))
 @fs_call
-def sys_fstatat64(k, dirfd, path, buf, flags):
+def sys_fstatat64(k: SyscallContext, dirfd, path, buf, flags):
     return _fstatat(k, dirfd, path, buf, flags, "stat64")
 
 
 @syscall("statx", DirFd(), Path(), Flags("statx_flags"), Flags("statx_mask"),
          OutStruct("statx"))
 @fs_call
-def sys_statx(k, dirfd, path_addr, flags, mask, buf):
+def sys_statx(k: SyscallContext, dirfd, path_addr, flags, mask, buf):
     flags, mask = _u32(flags), _u32(mask)
     if flags & ~(STAT_AT_FLAGS | AT_STATX_SYNC_TYPE) or \
             flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE or mask & STATX__RESERVED:
@@ -540,7 +544,7 @@ def sys_statx(k, dirfd, path_addr, flags, mask, buf):
 
 
 # -- access -------------------------------------------------------------------------------
-def _access(k, dirfd, path_addr, mode, flags):
+def _access(k: SyscallContext, dirfd, path_addr, mode, flags):
     mode, flags = _u32(mode), _u32(flags)
     if mode & ~7 or flags & ~(AT_SYMLINK_NOFOLLOW | AT_EACCESS | AT_EMPTY_PATH):
         raise FsError(errnos.EINVAL)
@@ -563,26 +567,26 @@ def _access(k, dirfd, path_addr, mode, flags):
 
 @syscall("access", Path(), Flags("access"))
 @fs_call
-def sys_access(k, path, mode):
+def sys_access(k: SyscallContext, path, mode):
     return _access(k, AT_FDCWD, path, mode, 0)
 
 
 @syscall("faccessat", DirFd(), Path(), Flags("access"))
 @fs_call
-def sys_faccessat(k, dirfd, path, mode):
+def sys_faccessat(k: SyscallContext, dirfd, path, mode):
     return _access(k, dirfd, path, mode, 0)
 
 
 @syscall("faccessat2", DirFd(), Path(), Flags("access"), Flags("at"))
 @fs_call
-def sys_faccessat2(k, dirfd, path, mode, flags):
+def sys_faccessat2(k: SyscallContext, dirfd, path, mode, flags):
     return _access(k, dirfd, path, mode, flags)
 
 
 # -- the working directory ----------------------------------------------------------------
 @syscall("getcwd", OutStr(), UInt())
 @fs_call
-def sys_getcwd(k, buf, size):
+def sys_getcwd(k: SyscallContext, buf, size):
     data = os.fsencode(k.process.cwd) + b"\0"
     if len(data) > size:
         raise FsError(errnos.ERANGE)
@@ -592,7 +596,7 @@ def sys_getcwd(k, buf, size):
 
 @syscall("chdir", Path())
 @fs_call
-def sys_chdir(k, path_addr):
+def sys_chdir(k: SyscallContext, path_addr):
     path = _path(k, path_addr)
     lk = k.vfs.resolve(path, base=k.process.cwd)
     node = lk.existing()
@@ -605,7 +609,7 @@ def sys_chdir(k, path_addr):
 
 @syscall("fchdir", Fd())
 @fs_call
-def sys_fchdir(k, fd):
+def sys_fchdir(k: SyscallContext, fd):
     f = _fds(k)[_u32(fd)]
     if not f.is_dir:
         raise FsError(errnos.ENOTDIR)
@@ -615,7 +619,7 @@ def sys_fchdir(k, fd):
 
 
 # -- directories --------------------------------------------------------------------------
-def _dirents(k, fd, buf, count, pack_one):
+def _dirents(k: SyscallContext, fd, buf, count, pack_one):
     f = _fds(k)[_u32(fd)]
     if not f.readable:
         raise FsError(errnos.EBADF)
@@ -640,7 +644,7 @@ def _dirents(k, fd, buf, count, pack_one):
 
 @syscall("getdents64", Fd(), Ptr(), UInt())
 @fs_call
-def sys_getdents64(k, fd, buf, count):
+def sys_getdents64(k: SyscallContext, fd, buf, count):
     return _dirents(k, fd, buf, count, lambda e, off: structs.pack_dirent64(
         e.ino, off, e.dtype, os.fsencode(e.name)))
 
@@ -660,11 +664,11 @@ def pack_old_dirent(e, off: int, word: int) -> bytes:
 
 @syscall("getdents", Fd(), Ptr(), UInt())
 @fs_call
-def sys_getdents(k, fd, buf, count):
+def sys_getdents(k: SyscallContext, fd, buf, count):
     return _dirents(k, fd, buf, count, lambda e, off: pack_old_dirent(e, off, k.abi.word))
 
 
-def _mkdir(k, dirfd, path_addr, mode):
+def _mkdir(k: SyscallContext, dirfd, path_addr, mode):
     path = _path(k, path_addr)
     k.vfs.mkdir(path, _u32(mode), base=_base(k, dirfd, path), cred=_cred(k),
                 umask=getattr(k.process, "umask", 0o022))
@@ -673,17 +677,17 @@ def _mkdir(k, dirfd, path_addr, mode):
 
 @syscall("mkdir", Path(), Mode())
 @fs_call
-def sys_mkdir(k, path, mode):
+def sys_mkdir(k: SyscallContext, path, mode):
     return _mkdir(k, AT_FDCWD, path, mode)
 
 
 @syscall("mkdirat", DirFd(), Path(), Mode())
 @fs_call
-def sys_mkdirat(k, dirfd, path, mode):
+def sys_mkdirat(k: SyscallContext, dirfd, path, mode):
     return _mkdir(k, dirfd, path, mode)
 
 
-def _unlink(k, dirfd, path_addr, directory: bool):
+def _unlink(k: SyscallContext, dirfd, path_addr, directory: bool):
     path = _path(k, path_addr)
     last = path.rstrip("/").rsplit("/", 1)[-1]
     if directory and last == ".":
@@ -696,19 +700,19 @@ def _unlink(k, dirfd, path_addr, directory: bool):
 
 @syscall("unlink", Path())
 @fs_call
-def sys_unlink(k, path):
+def sys_unlink(k: SyscallContext, path):
     return _unlink(k, AT_FDCWD, path, False)
 
 
 @syscall("rmdir", Path())
 @fs_call
-def sys_rmdir(k, path):
+def sys_rmdir(k: SyscallContext, path):
     return _unlink(k, AT_FDCWD, path, True)
 
 
 @syscall("unlinkat", DirFd(), Path(), Flags("at"))
 @fs_call
-def sys_unlinkat(k, dirfd, path, flags):
+def sys_unlinkat(k: SyscallContext, dirfd, path, flags):
     flags = _u32(flags)
     if flags & ~AT_REMOVEDIR:
         raise FsError(errnos.EINVAL)
@@ -717,7 +721,7 @@ def sys_unlinkat(k, dirfd, path, flags):
 
 @syscall("ftruncate", Fd(), Long())
 @fs_call
-def sys_ftruncate(k, fd, length):
+def sys_ftruncate(k: SyscallContext, fd, length):
     length = k.abi.signed(length)
     if length < 0:
         raise FsError(errnos.EINVAL)
@@ -730,7 +734,7 @@ def sys_ftruncate(k, fd, length):
 
 
 # -- symlinks -----------------------------------------------------------------------------
-def _readlink(k, dirfd, path_addr, buf, bufsiz):
+def _readlink(k: SyscallContext, dirfd, path_addr, buf, bufsiz):
     bufsiz = _i32(bufsiz)
     if bufsiz <= 0:
         raise FsError(errnos.EINVAL)
@@ -751,36 +755,36 @@ def _readlink(k, dirfd, path_addr, buf, bufsiz):
 
 @syscall("readlink", Path(), OutStr(), UInt())
 @fs_call
-def sys_readlink(k, path, buf, bufsiz):
+def sys_readlink(k: SyscallContext, path, buf, bufsiz):
     return _readlink(k, AT_FDCWD, path, buf, bufsiz)
 
 
 @syscall("readlinkat", DirFd(), Path(), OutStr(), UInt())
 @fs_call
-def sys_readlinkat(k, dirfd, path, buf, bufsiz):
+def sys_readlinkat(k: SyscallContext, dirfd, path, buf, bufsiz):
     return _readlink(k, dirfd, path, buf, bufsiz)
 
 
 # -- the fd table -------------------------------------------------------------------------
 @syscall("dup", Fd())
 @fs_call
-def sys_dup(k, fd):
+def sys_dup(k: SyscallContext, fd):
     return _fds(k).dup(_u32(fd), limit=_nofile(k))
 
 
 @syscall("dup2", Fd(), Fd())
 @fs_call
-def sys_dup2(k, oldfd, newfd):
+def sys_dup2(k: SyscallContext, oldfd, newfd):
     return _fds(k).dup2(_u32(oldfd), _u32(newfd), limit=_nofile(k))
 
 
 @syscall("dup3", Fd(), Fd(), Flags("dup3"))
 @fs_call
-def sys_dup3(k, oldfd, newfd, flags):
+def sys_dup3(k: SyscallContext, oldfd, newfd, flags):
     return _fds(k).dup3(_u32(oldfd), _u32(newfd), _u32(flags), limit=_nofile(k))
 
 
-def _flock_size(k, cmd: int) -> int:
+def _flock_size(k: SyscallContext, cmd: int) -> int:
     """struct flock (x86_64: 32 bytes; i386: 16) or i386's struct flock64 (24, packed)."""
     if k.abi.bits == 64:
         return 32
@@ -788,7 +792,7 @@ def _flock_size(k, cmd: int) -> int:
                          F_OFD_SETLKW) else 16
 
 
-def _fcntl(k, fd, cmd, arg, *, fcntl64: bool):
+def _fcntl(k: SyscallContext, fd, cmd, arg, *, fcntl64: bool):
     table = _fds(k)
     fd, cmd = _u32(fd), _u32(cmd)
     f = table[fd]
@@ -842,13 +846,13 @@ def _fcntl(k, fd, cmd, arg, *, fcntl64: bool):
 
 @syscall("fcntl", Fd(), Enum("fcntl"), Hex())
 @fs_call
-def sys_fcntl(k, fd, cmd, arg):
+def sys_fcntl(k: SyscallContext, fd, cmd, arg):
     return _fcntl(k, fd, cmd, arg, fcntl64=False)
 
 
 @syscall("fcntl64", Fd(), Enum("fcntl"), Hex())
 @fs_call
-def sys_fcntl64(k, fd, cmd, arg):
+def sys_fcntl64(k: SyscallContext, fd, cmd, arg):
     return _fcntl(k, fd, cmd, arg, fcntl64=True)
 
 
@@ -856,7 +860,7 @@ def sys_fcntl64(k, fd, cmd, arg):
 PIPE2_FLAGS = O_CLOEXEC | O_NONBLOCK | O_DIRECT | O_EXCL  # O_EXCL: O_NOTIFICATION_PIPE
 
 
-def _pipe(k, fds_addr, flags):
+def _pipe(k: SyscallContext, fds_addr, flags):
     flags = _u32(flags)
     if flags & ~PIPE2_FLAGS:
         raise FsError(errnos.EINVAL)
@@ -885,20 +889,20 @@ def _pipe(k, fds_addr, flags):
 
 @syscall("pipe", OutStruct("int_pair"))
 @fs_call
-def sys_pipe(k, fds):
+def sys_pipe(k: SyscallContext, fds):
     return _pipe(k, fds, 0)
 
 
 @syscall("pipe2", OutStruct("int_pair"), Flags("pipe"))
 @fs_call
-def sys_pipe2(k, fds, flags):
+def sys_pipe2(k: SyscallContext, fds, flags):
     return _pipe(k, fds, flags)
 
 
 # -- ioctl --------------------------------------------------------------------------------
 @syscall("ioctl", Fd(), Enum("ioctl"), Hex())
 @fs_call
-def sys_ioctl(k, fd, request, arg):
+def sys_ioctl(k: SyscallContext, fd, request, arg):
     table = _fds(k)
     fd, request = _u32(fd), _u32(request)
     f = table[fd]
@@ -923,7 +927,7 @@ def sys_ioctl(k, fd, request, arg):
 S_ISGID = 0o2000
 
 
-def _chmod(k, node, mode: int) -> int:
+def _chmod(k: SyscallContext, node, mode: int) -> int:
     """Change a node's permission bits: EROFS on a read-only file system, EPERM unless the
     caller owns it (or is root); a caller outside the file's group loses S_ISGID. On a
     shared host directory the host loses S_ISUID and S_ISGID too (hostfs.py)."""
@@ -941,7 +945,7 @@ def _chmod(k, node, mode: int) -> int:
     return 0
 
 
-def _chmod_at(k, dirfd, path_addr, mode, flags) -> int:
+def _chmod_at(k: SyscallContext, dirfd, path_addr, mode, flags) -> int:
     flags = _u32(flags)
     if flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH):
         raise FsError(errnos.EINVAL)
@@ -959,13 +963,13 @@ def _chmod_at(k, dirfd, path_addr, mode, flags) -> int:
 
 @syscall("chmod", Path(), Mode())
 @fs_call
-def sys_chmod(k, path, mode):
+def sys_chmod(k: SyscallContext, path, mode):
     return _chmod_at(k, AT_FDCWD, path, mode, 0)
 
 
 @syscall("fchmod", Fd(), Mode())
 @fs_call
-def sys_fchmod(k, fd, mode):
+def sys_fchmod(k: SyscallContext, fd, mode):
     f = _fds(k)[_u32(fd)]
     if isinstance(f, PathFile):  # O_PATH descriptors cannot change what they name
         raise FsError(errnos.EBADF)
@@ -974,11 +978,11 @@ def sys_fchmod(k, fd, mode):
 
 @syscall("fchmodat", DirFd(), Path(), Mode())
 @fs_call
-def sys_fchmodat(k, dirfd, path, mode):
+def sys_fchmodat(k: SyscallContext, dirfd, path, mode):
     return _chmod_at(k, dirfd, path, mode, 0)
 
 
 @syscall("fchmodat2", DirFd(), Path(), Mode(), Flags("at"))
 @fs_call
-def sys_fchmodat2(k, dirfd, path, mode, flags):
+def sys_fchmodat2(k: SyscallContext, dirfd, path, mode, flags):
     return _chmod_at(k, dirfd, path, mode, flags)

@@ -5,6 +5,7 @@ built."""
 from __future__ import annotations
 
 import struct
+from typing import TYPE_CHECKING
 
 from kernel_model.proc.process import SigAction
 from kernel_model.signals.delivery import NSIG, SIGKILL, SIGSTOP
@@ -20,16 +21,19 @@ from kernel_model.syscalls.argkinds import (
 from kernel_model.syscalls.registry import syscall
 from kernel_model.uapi import errnos
 
+if TYPE_CHECKING:
+    from kernel_model.syscalls.context import SyscallContext
+
 # The kernel's struct sigaction: handler, flags, restorer, mask (k_sigaction layout).
 UNBLOCKABLE = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1))
 
 
-def _sigaction_fmt(k) -> str:
+def _sigaction_fmt(k: SyscallContext) -> str:
     return "<QQQQ" if k.abi.bits == 64 else "<IIIQ"
 
 
 @syscall("rt_sigaction", Signal(), InStruct("sigaction"), OutStruct("sigaction"), UInt())
-def sys_rt_sigaction(k, sig, act, oact, sigsetsize):
+def sys_rt_sigaction(k: SyscallContext, sig, act, oact, sigsetsize):
     if sigsetsize != 8:
         return -errnos.EINVAL
     if not 1 <= sig <= NSIG or (act and sig in (SIGKILL, SIGSTOP)):
@@ -51,7 +55,7 @@ SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2
 
 
 @syscall("rt_sigprocmask", Enum("sigprocmask_how"), SigSet(), OutSigSet(), UInt())
-def sys_rt_sigprocmask(k, how, nset, oset, sigsetsize):
+def sys_rt_sigprocmask(k: SyscallContext, how, nset, oset, sigsetsize):
     if sigsetsize != 8:
         return -errnos.EINVAL
     task = k.current
@@ -78,7 +82,7 @@ MINSIGSTKSZ = 2048
 
 
 @syscall("sigaltstack", InStruct("stack_t"), OutStruct("stack_t"))
-def sys_sigaltstack(k, ss, old_ss):
+def sys_sigaltstack(k: SyscallContext, ss, old_ss):
     """do_sigaltstack(): the old stack reports SS_ONSTACK while running on it and
     SS_DISABLE when none is set; a new one may not be set while running on the old one."""
     from kernel_model.signals import frame as sigframe
@@ -114,21 +118,21 @@ def sys_sigaltstack(k, ss, old_ss):
 
 
 @syscall("rt_sigreturn", ret="none")
-def sys_rt_sigreturn(k):
+def sys_rt_sigreturn(k: SyscallContext):
     from kernel_model.signals import frame as sigframe
 
     return sigframe.restore_frame(k, rt=True)
 
 
 @syscall("sigreturn", ret="none")
-def sys_sigreturn(k):
+def sys_sigreturn(k: SyscallContext):
     from kernel_model.signals import frame as sigframe
 
     return sigframe.restore_frame(k, rt=False)
 
 
 @syscall("rt_sigpending", OutSigSet(), UInt())
-def sys_rt_sigpending(k, buf, size):
+def sys_rt_sigpending(k: SyscallContext, buf, size):
     if size > 8:
         return -errnos.EINVAL
     k.write(buf, k.signals.pending_mask().to_bytes(8, "little")[:size])

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import struct
+from typing import TYPE_CHECKING
 
 from unicorn import x86_const as X
 
@@ -12,13 +13,16 @@ from kernel_model.syscalls.argkinds import Enum, Hex, InOutStruct
 from kernel_model.syscalls.registry import syscall
 from kernel_model.uapi import errnos
 
+if TYPE_CHECKING:
+    from kernel_model.syscalls.context import SyscallContext
+
 ARCH_SET_GS, ARCH_SET_FS, ARCH_GET_FS, ARCH_GET_GS = 0x1001, 0x1002, 0x1003, 0x1004
 ARCH_GET_CPUID, ARCH_SET_CPUID = 0x1011, 0x1012
 TASK_SIZE_MAX = 0x7FFFFFFFF000
 
 
 @syscall("arch_prctl", Enum("arch_prctl"), Hex(), abi="x86_64")
-def sys_arch_prctl(k, code, addr):
+def sys_arch_prctl(k: SyscallContext, code, addr):
     if k.arch.bits != 64:
         return -errnos.EINVAL
     if code in (ARCH_SET_FS, ARCH_SET_GS):
@@ -42,13 +46,13 @@ def sys_arch_prctl(k, code, addr):
     return -errnos.EINVAL
 
 
-def _read_user_desc(k, ptr):
+def _read_user_desc(k: SyscallContext, ptr):
     entry, base, limit, bits = struct.unpack("<iIII", k.read(ptr, 16))
     return entry, base, limit, bits
 
 
 @syscall("set_thread_area", InOutStruct("user_desc"))
-def sys_set_thread_area(k, u_info):
+def sys_set_thread_area(k: SyscallContext, u_info):
     if k.arch.bits == 64 and k.abi.bits == 32:
         k.note("set_thread_area from 64-bit code: the descriptor is installed, but only a "
                "32-bit segment load would use it")
@@ -78,7 +82,7 @@ def sys_set_thread_area(k, u_info):
 
 
 @syscall("get_thread_area", InOutStruct("user_desc"))
-def sys_get_thread_area(k, u_info):
+def sys_get_thread_area(k: SyscallContext, u_info):
     entry = struct.unpack("<i", k.read(u_info, 4))[0]
     if not GDT_ENTRY_TLS_MIN <= entry <= GDT_ENTRY_TLS_MAX:
         return -errnos.EINVAL
