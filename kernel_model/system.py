@@ -100,8 +100,7 @@ class System:
         from kernel_model.files.fdtable import FdTable
         from kernel_model.files.vfs import Vfs, tmpfs_budget
 
-        self.vfs = Vfs(options.mounts, current_process=processes.current_process,
-                       clock=self.clock, rng=self.rng,
+        self.vfs = Vfs(options.mounts, processes=processes, clock=self.clock, rng=self.rng,
                        tmp_budget=tmpfs_budget(options.tmpfs_limit, self.mm))
         self.process.cwd = self.vfs.working_directory(options.cwd)
         p = self.process
@@ -432,7 +431,7 @@ class System:
             # Executing the page traps; the kernel emulates the call (emulate_vsyscall).
             self._vsyscall_fetch = addr
             return False
-        if unmapped and self._grow_stack(addr):
+        if unmapped and binfmt.grow_stack(self.mm, addr):
             return True
         vma = self.mm.find(addr)
         if vma is not None and not vma.backed and vma.name == "[vvar_vclock]" and \
@@ -461,10 +460,6 @@ class System:
                         unicorn.UC_ERR_FETCH_PROT):
             return signals.SIGSEGV, signals.SEGV_ACCERR, pc
         return signals.SIGSEGV, signals.SEGV_MAPERR, pc
-
-    def _grow_stack(self, addr: int) -> bool:
-        return binfmt.grow_stack(self.mm, addr)
-
 
 class _KernelTimer:
     """A host thread beside the CPU, for what a real kernel does asynchronously: the timer

@@ -114,8 +114,8 @@ class FakeKernel:
         self.clock = SimpleNamespace(realtime_ns=lambda: 1_700_000_000_123_456_789,
                                      files_ns=lambda: 1_700_000_000_123_456_789)
         self.signals = FakeSignals()
-        self.vfs = Vfs(list(mounts), current_process=lambda: self.process, clock=self.clock,
-                       rng=self.rng)
+        self.vfs = Vfs(list(mounts), clock=self.clock, rng=self.rng,
+                       processes=SimpleNamespace(current_process=lambda: self.process))
         if std is None:  # 0, 1, 2 open on /dev/null, as under `prog <>/dev/null`
             self.process.fds = FdTable()
             for _ in range(3):

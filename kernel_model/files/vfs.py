@@ -124,13 +124,15 @@ MOUNT_DEV_FIRST = 40  # the shared directories' devices: 0:40, 0:41...
 
 
 class Vfs:
-    def __init__(self, mounts, *, current_process, clock=None, rng=None,
+    def __init__(self, mounts, *, processes, clock=None, rng=None,
                  tmp_budget: TmpBudget | None = None):
-        """`current_process` answers "who asks?" (/proc/self, the program's own inode)."""
-        self.current_process = current_process
+        """`processes.current_process()` answers "who asks?" (/proc/self, the program's own
+        inode): the kernel's ProcessTable. An object, not a bound method, so that a copy of
+        the kernel's state (the debugger's history) keeps pointing at its own table."""
+        self.processes = processes
         now = clock.files_ns if clock is not None else time.time_ns  # not realtime_ns
         self.boot_ns = now()
-        self.proc = ProcFs(current_process, self.boot_ns)
+        self.proc = ProcFs(processes, self.boot_ns)
         self.proc.vfs = self
         self.dev = make_dev(rng, self.boot_ns)
         self.tmp = TmpFs(now, tmp_budget or TmpBudget(None, None))
@@ -187,7 +189,7 @@ class Vfs:
         from kernel_model.files.procfs import ExeInode
 
         def program() -> dict[str, Inode]:
-            return {name: ExeInode(self.current_process(), self.boot_ns)}
+            return {name: ExeInode(self.processes.current_process(), self.boot_ns)}
 
         def directory(children) -> StaticDir:
             return StaticDir(ROOT_DEV, self._numbers(), children, mode=0o755,
