@@ -156,3 +156,21 @@ def test_the_kernel_provides_every_member_of_the_handler_context():
     assert {"read", "write", "process", "current", "signals", "gdt", "vfs"} <= members
     missing = [m for m in sorted(members) if not hasattr(kernel, m)]
     assert missing == []
+
+
+def test_a_step_back_keeps_the_vfs_on_the_kernels_own_process_table():
+    """The debugger restores copies of the kernel's state: /proc/self must then name the
+    restored process, not the one the copy was taken from."""
+    from emu.program import load_program
+    from kernel_model.debugger.session import DebugSession
+    from kernel_model.system import RunOptions
+
+    path = ROOT / "programs" / "bin" / "hello.glibc-x86_64"
+    s = DebugSession.create(load_program(str(path)), [str(path)], RunOptions(seed=1))
+    s.run_to_transition()
+    s.run_to_transition()
+    s.reverse_step()
+    kernel = s.system.kernel
+    assert s.system.vfs.processes is kernel.processes
+    assert kernel.processes.current_process() is kernel.process is s.system.process
+    assert kernel.current in kernel.process.threads
