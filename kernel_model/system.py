@@ -72,6 +72,10 @@ class RunOptions:
 
 
 class System:
+    """Assembles one run: the options, the loader's work (binfmt: the image, the stack, the
+    vDSO and vsyscall pages), the first process, the kernel that owns it, and the hooks
+    and listeners around them. Nothing below it is handed the System."""
+
     def __init__(self, image: ElfImage, exe_path: str, argv: list[str], options: RunOptions,
                  *, symbols: dict[int, str] | None = None):
         self.options = options
