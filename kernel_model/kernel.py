@@ -15,6 +15,11 @@ from emu import registers as R
 from emu.machine import PROT_READ, PROT_WRITE, Machine, MemoryFault
 from kernel_model.entry.abi import I386_ABI, X86_64_ABI, Abi
 from kernel_model.entry.costs import cost_of
+from kernel_model.proc.exec import grow_stack
+from kernel_model.proc.table import ProcessTable
+from kernel_model.proc.task import Task
+from kernel_model.proc.wait import Waiter
+from kernel_model.signals.delivery import SignalState
 from kernel_model.syscalls.registry import SyscallDef, lookup
 from kernel_model.trace.events import (
     KernelNote,
@@ -63,9 +68,27 @@ class KernelModelError(Exception):
 
 
 class Kernel:
-    def __init__(self, machine: Machine, process, *, string_limit: int = 32):
-        self.machine = machine
-        self.process = process
+    """The kernel model: its process table, the services handlers use (clock, VFS,
+    randomness, the GDT, signals) and the entry paths. Every attribute is set here; a
+    handler sees it through kernel_model.syscalls.context.SyscallContext."""
+
+    def __init__(self, processes: ProcessTable, *, clock, vfs, rng, gdt,
+                 string_limit: int = 32, sysenter_landing_pad: int | None = None,
+                 on_trap: Callable | None = None, on_first_listener: Callable | None = None):
+        self.processes = processes
+        # The running task's process and the CPU it runs on: plain attributes, for the hot
+        # path; _switch_to sets them with processes.current.
+        self.process = processes.current.process
+        self.machine: Machine = self.process.machine
+        self.arch = self.machine.arch
+        machine = self.machine
+        self.clock = clock  # what handlers read: the vDSO's timeline once it is mapped
+        self.vfs = vfs
+        self.rng = rng
+        self.gdt = gdt  # the CPU's descriptor table (the TLS entries of the running task)
+        self.signals = SignalState(self)
+        # Where a blocked handler waits (a real clock's sleep, a read of a host pipe).
+        self.waiter = Waiter(signal_pending=self.signals.deliverable)
         self.listeners: list[Callable] = []
         self.string_limit = string_limit
         self.seq = 0
@@ -76,7 +99,7 @@ class Kernel:
         self.mechanism = ""  # the entry path of the trap being handled
         # Where `sysenter` returns: the landing pad inside the vDSO's __kernel_vsyscall.
         # None when no vDSO is mapped (Linux then returns to a bogus address).
-        self.sysenter_landing_pad: int | None = None
+        self.sysenter_landing_pad = sysenter_landing_pad
         self.notes: list[str] = []
         self.alignment_noted = False  # EFLAGS.AC seen once: the trace says it is not modelled
         # Set when an earlier instruction of the block being run has faulted (System._early):
@@ -84,14 +107,51 @@ class Kernel:
         self.halted = False
         # Called when the first listener attaches: the system adds the hooks that only a
         # trace needs (the vDSO watcher), so an untraced run has none.
-        self.on_first_listener: Callable | None = None
+        self.on_first_listener = on_first_listener
         # Called with the mechanism at each trap, before its handler (a virtual clock charges
         # the crossing's modelled cost); None on the hot path of a real-clock run.
-        self.on_trap: Callable | None = None
+        self.on_trap = on_trap
         if machine.arch.bits == 64:
             machine.hook_syscall(self._on_syscall)
         else:
             machine.hook_sysenter(self._on_sysenter)
+
+    # -- processes ------------------------------------------------------------------
+    @property
+    def current(self) -> Task:
+        """The running task (Linux's `current`)."""
+        return self.processes.current
+
+    def _switch_to(self, task: Task) -> None:
+        self.processes.current = task
+        self.process = task.process
+        self.machine = task.process.machine
+        self.arch = self.machine.arch
+
+    # -- the running task's CPU, as handlers may touch it ----------------------------
+    def stop_cpu(self) -> None:
+        """End the CPU's run after this trap (the task exited, or must take a signal)."""
+        self.machine.stop()
+
+    def user_sp(self) -> int:
+        return self.machine.sp
+
+    def segment_base(self, reg: int) -> int:
+        return self.machine.reg(reg)
+
+    def set_segment_base(self, reg: int, base: int) -> None:
+        self.machine.set_reg(reg, base)
+
+    def populate(self, addr: int, data: bytes) -> None:
+        """Fill freshly mapped pages (a file's contents), whatever their protection."""
+        self.machine.write(addr, data)
+
+    def discard(self, addr: int, size: int) -> None:
+        """Give private pages back to the host: they read as zeros again."""
+        self.machine.discard(addr, size)
+
+    def grow_stack(self, addr: int) -> bool:
+        return grow_stack(self.process.mm, addr)
 
     # -- listeners ------------------------------------------------------------------
     def attach(self, listener: Callable) -> None:
@@ -285,7 +345,7 @@ class Kernel:
             # strace shows the mask the frame restores, and the rax the frame restores.
             from kernel_model.signals import frame as sigframe
 
-            restored = sigframe.sigreturn_mask(self.system, name == "rt_sigreturn")
+            restored = sigframe.sigreturn_mask(self, name == "rt_sigreturn")
         self._recording = []
         note = ""
         try:

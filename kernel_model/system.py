@@ -18,14 +18,15 @@ from emu import registers as R
 from emu.arch import Arch
 from emu.counter import InstructionCounter
 from emu.elf import ElfImage
-from emu.machine import PAGE, PROT_READ, PROT_WRITE, Machine, MemoryFault, page_down
+from emu.machine import PAGE, Machine, MemoryFault
 from emu.segments import Gdt
 from kernel_model.clock import Clock, KnownCount
 from kernel_model.kernel import Kernel
 from kernel_model.memory.mm import DEFAULT_MEMORY_LIMIT, Mm, OutOfMemory
 from kernel_model.proc import exec as binfmt
 from kernel_model.proc.process import Process
-from kernel_model.proc.wait import RunLimit, Waiter, ready_fds
+from kernel_model.proc.table import ProcessTable
+from kernel_model.proc.wait import RunLimit, ready_fds
 from kernel_model.signals import delivery as signals
 from kernel_model.trace.events import KernelNote, ProcessExited, ProcessStarted, RunStopped
 from kernel_model.vdso.eras import DEFAULT_ERA, era_named
@@ -70,6 +71,10 @@ class RunOptions:
 
 
 class System:
+    """Assembles one run: the options, the loader's work (binfmt: the image, the stack, the
+    vDSO and vsyscall pages), the first process, the kernel that owns it, and the hooks
+    and listeners around them. Nothing below it is handed the System."""
+
     def __init__(self, image: ElfImage, exe_path: str, argv: list[str], options: RunOptions,
                  *, symbols: dict[int, str] | None = None):
         self.options = options
@@ -90,24 +95,21 @@ class System:
         self.gdt = Gdt(self.machine, gdt_addr)
         self.mm.reserved.append((gdt_addr, gdt_addr + PAGE))
         env = options.env if options.env is not None else default_env()
-        self.process = Process(arch=arch.name, mm=self.mm, exe_path=exe_path,
-                               exe_bytes=image.raw, argv=list(argv), envp=list(env),
-                               cwd=options.cwd)
+        self.process = Process(arch=arch.name, mm=self.mm, machine=self.machine,
+                               exe_path=exe_path, exe_bytes=image.raw, argv=list(argv),
+                               envp=list(env), cwd=options.cwd)
+        processes = ProcessTable(self.process)
         self.clock = Clock.parse(options.clock)
         from kernel_model.files.fdtable import FdTable
-        from kernel_model.files.vfs import Vfs
+        from kernel_model.files.vfs import Vfs, tmpfs_budget
 
-        self.vfs = Vfs(self, options.mounts)
+        self.vfs = Vfs(options.mounts, processes=processes, clock=self.clock, rng=self.rng,
+                       tmp_budget=tmpfs_budget(options.tmpfs_limit, self.mm))
         self.process.cwd = self.vfs.working_directory(options.cwd)
         p = self.process
         p.guest_exe, p.exe_dev, p.exe_ino = self.vfs.place_program(exe_path)
         self.process.fds = FdTable.standard(options.stdin_fd, options.stdout_fd,
                                             options.stderr_fd)
-        self.kernel = Kernel(self.machine, self.process, string_limit=options.string_limit)
-        self.kernel.system = self
-        self.kernel.clock = self.clock
-        self.kernel.vfs = self.vfs
-        self.kernel.rng = self.rng
 
         # binfmt_elf: segments, brk, stack. An image Linux would fail to map past execve's
         # point of no return is not mapped: the process is killed with SIGSEGV before its
@@ -138,10 +140,10 @@ class System:
             if want_vdso:
                 from kernel_model.vdso.mapping import map_vdso
 
-                self.vdso = map_vdso(self)
+                self.vdso = map_vdso(self.mm, arch, self.era, self.clock)
                 self.tick_jobs.append(self.vdso.tick)
                 sysinfo = (self.vdso.symbol("__kernel_vsyscall") or 0, self.vdso.base)
-            vsyscall.map_page(self, self.vsyscall_mode)
+            vsyscall.map_page(self.mm, self.vsyscall_mode, self.clock, self.tick_jobs)
             head, tail = binfmt.auxv_entries(arch, image, bias, self.process.uid,
                                              self.process.gid, sysinfo)
             sp, auxv = binfmt.build_stack(self.mm, arch, layout, self.process.argv,
@@ -165,16 +167,22 @@ class System:
             self.process.killed_by = signals.SIGSEGV
         self._zero_registers(sp)
 
-        self.signals = signals.SignalState(self)
-        # Where a blocked handler waits (a real clock's sleep, a read of a host pipe).
-        self.waiter = Waiter(signal_pending=self.signals.deliverable)
+        hooked = self.clock.virtual and options.count_hook
+        self.kernel = Kernel(
+            processes, clock=getattr(self.vdso, "timeline", None) or self.clock, vfs=self.vfs,
+            rng=self.rng, gdt=self.gdt, string_limit=options.string_limit,
+            sysenter_landing_pad=getattr(self.vdso, "sysenter_landing_pad", None),
+            on_trap=_charger(self.clock, arch.bits) if self.clock.virtual else None,
+            on_first_listener=self._watch_vdso)
+        # The kernel's, named here too for the run loop and the debugger.
+        self.signals = self.kernel.signals
+        self.waiter = self.kernel.waiter
         self.machine.hook_interrupt(self._on_interrupt)
         self.machine.hook_bad_memory(self._on_bad_memory)
         self.machine.hook_bad_instruction(self._on_bad_instruction)
         self.machine.hook_ports(self._on_port)
         if arch.bits == 32:
             self.machine.hook_syscall(self._on_syscall32)
-        hooked = self.clock.virtual and options.count_hook
         self.counter = InstructionCounter(self.machine, options.max_insns) \
             if options.max_insns is not None or hooked else None
         if self.clock.virtual:
@@ -182,11 +190,9 @@ class System:
             # at each trap), and the TSC its rdtsc reads (the vDSO's clock source).
             self.clock.counter = self.counter if hooked else KnownCount()
             self.machine.hook_rdtsc(self.clock.tsc)
-            self.kernel.on_trap = _charger(self.clock, arch.bits)
         self.started = False
         self.vdso_watcher = None
         self.vsyscall_watcher = None
-        self.kernel.on_first_listener = self._watch_vdso
         self._fault: tuple[int, int, int] | None = None  # (signo, code, addr)
         self._vsyscall_fetch: int | None = None  # a fetch that faulted in the vsyscall page
         # A fault seen inside an instruction hook, which cannot stop the CPU at the
@@ -200,9 +206,9 @@ class System:
         if self.vdso is not None and self.vdso_watcher is None:
             from kernel_model.vdso.watch import VdsoWatcher
 
-            self.vdso_watcher = VdsoWatcher(self)
+            self.vdso_watcher = VdsoWatcher(self.machine, self.vdso, self.kernel)
         if self.vsyscall_mode == "native" and self.vsyscall_watcher is None:
-            self.vsyscall_watcher = vsyscall.NativeWatcher(self)
+            self.vsyscall_watcher = vsyscall.NativeWatcher(self.machine, self.kernel)
 
     def _zero_registers(self, sp: int) -> None:
         """docs/kernel_facts.md §2: every general register 0 at entry, rdx included."""
@@ -366,7 +372,7 @@ class System:
         (delivered by signals.deliver_pending on the way back to user mode)."""
         kind, detail = cause
         if kind == "vsyscall":
-            vsyscall.emulate(self, detail)
+            vsyscall.emulate(self.kernel, self.vsyscall_mode, detail)
         else:
             self.signals.force(*detail)
 
@@ -428,7 +434,7 @@ class System:
             # Executing the page traps; the kernel emulates the call (emulate_vsyscall).
             self._vsyscall_fetch = addr
             return False
-        if unmapped and self._grow_stack(addr):
+        if unmapped and binfmt.grow_stack(self.mm, addr):
             return True
         vma = self.mm.find(addr)
         if vma is not None and not vma.backed and vma.name == "[vvar_vclock]" and \
@@ -457,26 +463,6 @@ class System:
                         faults.ERR_FETCH_PROT):
             return signals.SIGSEGV, signals.SEGV_ACCERR, pc
         return signals.SIGSEGV, signals.SEGV_MAPERR, pc
-
-    def _grow_stack(self, addr: int) -> bool:
-        """The stack VMA grows down on a fault below it (expand_downwards): up to
-        RLIMIT_STACK, and never within stack_guard_gap of an accessible mapping below it.
-        The pages come from the stack's host reservation (exec.build_stack), so a fault
-        costs a small Unicorn mapping, not a copy."""
-        stack = next((v for v in self.mm.vmas if v.grows_down), None)
-        if stack is None or not (self.mm.stack_top - binfmt.STACK_LIMIT <= addr < stack.start):
-            return False
-        new_start = page_down(addr)
-        if not self.mm.is_free(new_start, stack.start):
-            return False
-        below = [v for v in self.mm.vmas if v.end <= new_start]
-        if below and not below[-1].grows_down and below[-1].prot and \
-                new_start - below[-1].end < binfmt.STACK_GUARD_GAP:
-            return False
-        self.mm.map(new_start, stack.start - new_start, PROT_READ | PROT_WRITE, name="[stack]",
-                    kind="stack", grows_down=True)
-        return True
-
 
 class _KernelTimer:
     """A host thread beside the CPU, for what a real kernel does asynchronously: the timer

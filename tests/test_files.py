@@ -113,9 +113,9 @@ class FakeKernel:
         self.rng = random.Random(seed)
         self.clock = SimpleNamespace(realtime_ns=lambda: 1_700_000_000_123_456_789,
                                      files_ns=lambda: 1_700_000_000_123_456_789)
-        self.system = SimpleNamespace(process=self.process, rng=self.rng, clock=self.clock,
-                                      signals=FakeSignals())
-        self.vfs = Vfs(self.system, list(mounts))
+        self.signals = FakeSignals()
+        self.vfs = Vfs(list(mounts), clock=self.clock, rng=self.rng,
+                       processes=SimpleNamespace(current_process=lambda: self.process))
         if std is None:  # 0, 1, 2 open on /dev/null, as under `prog <>/dev/null`
             self.process.fds = FdTable()
             for _ in range(3):
@@ -807,7 +807,7 @@ def test_pipe_without_readers_raises_sigpipe(k):
     assert k.write_fd(w, b"ok") == 2  # the dup still reads
     k.call("close", dup)
     assert k.write_fd(w, b"x") == E("EPIPE")
-    assert k.system.signals.sent == [13]
+    assert k.signals.sent == [13]
 
 
 def test_pipe2_flags_and_fullness(k):

@@ -49,8 +49,9 @@ def state(s):
         for page in pages:
             h.update(page)
     p = s.system.process
-    kernel = (tuple(s.system.mm.vmas), s.system.mm.brk, p.fs_base, tuple(p.fds.fds()),
-              s.kernel.seq, p.sigmask, p.exited, dict(p.sigactions))
+    t = s.kernel.current
+    kernel = (tuple(s.system.mm.vmas), s.system.mm.brk, t.fs_base, tuple(p.fds.fds()),
+              s.kernel.seq, t.sigmask, p.exited, dict(p.sigactions))
     return s.regs(), h.hexdigest(), kernel
 
 

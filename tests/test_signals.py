@@ -148,7 +148,7 @@ def test_x86_64_sigsegv_handler_sees_linux_frame_and_resumes():
     assert sig.text == "--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=0x10} ---"
     names = [e.name for e in run.syscalls()]
     assert names == ["rt_sigaction", "rt_sigreturn", "exit"]
-    assert run.system.process.sigmask == 0  # uc_sigmask restored
+    assert run.system.kernel.current.sigmask == 0  # uc_sigmask restored
 
 
 def test_sigsegv_without_handler_kills_with_139():
@@ -914,8 +914,8 @@ def test_sigreturn_mask_reads_what_sigreturn_restores(source, bits, name):
 
     def listener(event):
         if isinstance(event, SyscallEntered) and event.name == name:
-            masks.append(sigframe.sigreturn_mask(system, name == "rt_sigreturn"))
-            masks.append(system.process.sigmask)
+            masks.append(sigframe.sigreturn_mask(system.kernel, name == "rt_sigreturn"))
+            masks.append(system.kernel.current.sigmask)
 
     system.kernel.attach(listener)
     assert system.run() == 42

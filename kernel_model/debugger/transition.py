@@ -5,10 +5,10 @@ or the vsyscall page, from the instructions the session stepped through).
 Pure data: each Phase has a title, one or two plain sentences, the changes it makes
 (registers, privilege level, stack) and its modelled cost. The screen only lays it out.
 
-Costs: docs/kernel_facts.md §6 measures whole round trips, not phases. The crossing's cost is shown on
-the phases that pay it (entry and return) as a share of the measured total, and the total is
-always shown with its source, so the paths (syscall, int 0x80, sysenter, vDSO, vsyscall) can
-be compared side by side.
+Costs: docs/kernel_facts.md §6 measures whole round trips, not phases. The crossing's cost
+is shown on the phases that pay it (entry and return) as a share of the measured total, and
+the total is always shown with its source, so the paths (syscall, int 0x80, sysenter, vDSO,
+vsyscall) can be compared side by side.
 """
 
 from __future__ import annotations

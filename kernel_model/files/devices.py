@@ -70,18 +70,17 @@ class DeviceFile(OpenFile):
         return 0
 
 
-def random_source(system) -> Callable[[int], bytes]:
+def random_source(rng) -> Callable[[int], bytes]:
     """/dev/urandom's bytes: the run's seeded generator (--seed gives the same bytes every
     run), else the host's."""
-    rng = getattr(system, "rng", None)
     if rng is not None and hasattr(rng, "randbytes"):
         return rng.randbytes
     return os.urandom
 
 
-def make_dev(system, created_ns: int) -> StaticDir:
+def make_dev(rng, created_ns: int) -> StaticDir:
     numbers = InodeNumbers(first=2)
-    rand = random_source(system)
+    rand = random_source(rng)
     ino = numbers()
 
     def zeros(n: int) -> bytes:

@@ -148,8 +148,8 @@ def nul_joined(strings) -> bytes:
 
 
 class ProcFs:
-    def __init__(self, system, created_ns: int):
-        self.system = system
+    def __init__(self, processes, created_ns: int):
+        self.processes = processes  # the kernel's table: /proc/self is who asks
         self.created_ns = created_ns
         numbers = InodeNumbers(first=2)
         t = created_ns
@@ -194,7 +194,7 @@ class ProcFs:
 
     @property
     def process(self):
-        return self.system.process
+        return self.processes.current_process()
 
     def vfs_node(self, path: str) -> Inode:
         return self.vfs.resolve(path, base="/").node

@@ -112,11 +112,9 @@ def join(parent: str, name: str) -> str:
     return ("" if parent == "/" else parent) + "/" + name
 
 
-def tmpfs_budget(system) -> TmpBudget:
+def tmpfs_budget(tmpfs_limit: int | None, mm) -> TmpBudget:
     """/tmp's pages against --tmpfs-limit (default: the memory cap) and the memory cap."""
-    options = getattr(system, "options", None)
-    mm = getattr(system, "mm", None)
-    limit = getattr(options, "tmpfs_limit", None)
+    limit = tmpfs_limit
     if limit is None and mm is not None:
         limit = mm.limit
     return TmpBudget(limit, mm)
@@ -126,15 +124,18 @@ MOUNT_DEV_FIRST = 40  # the shared directories' devices: 0:40, 0:41...
 
 
 class Vfs:
-    def __init__(self, system, mounts):
-        self.system = system
-        clock = getattr(system, "clock", None)
+    def __init__(self, mounts, *, processes, clock=None, rng=None,
+                 tmp_budget: TmpBudget | None = None):
+        """`processes.current_process()` answers "who asks?" (/proc/self, the program's own
+        inode): the kernel's ProcessTable. An object, not a bound method, so that a copy of
+        the kernel's state (the debugger's history) keeps pointing at its own table."""
+        self.processes = processes
         now = clock.files_ns if clock is not None else time.time_ns  # not realtime_ns
         self.boot_ns = now()
-        self.proc = ProcFs(system, self.boot_ns)
+        self.proc = ProcFs(processes, self.boot_ns)
         self.proc.vfs = self
-        self.dev = make_dev(system, self.boot_ns)
-        self.tmp = TmpFs(now, tmpfs_budget(system))
+        self.dev = make_dev(rng, self.boot_ns)
+        self.tmp = TmpFs(now, tmp_budget or TmpBudget(None, None))
         self._numbers = InodeNumbers(first=3)
         self._pipe_numbers = InodeNumbers(first=100000)
         self._now = now
@@ -188,7 +189,7 @@ class Vfs:
         from kernel_model.files.procfs import ExeInode
 
         def program() -> dict[str, Inode]:
-            return {name: ExeInode(self.system.process, self.boot_ns)}
+            return {name: ExeInode(self.processes.current_process(), self.boot_ns)}
 
         def directory(children) -> StaticDir:
             return StaticDir(ROOT_DEV, self._numbers(), children, mode=0o755,

@@ -308,3 +308,23 @@ def auxv_entries(arch: Arch, image: ElfImage, bias: int, uid: int, gid: int,
     ]
     tail = [(AT_RSEQ_FEATURE_SIZE, 28), (AT_RSEQ_ALIGN, 32)]
     return head, tail
+
+
+def grow_stack(mm: Mm, addr: int) -> bool:
+    """The stack VMA grows down on a fault below it (expand_downwards): up to
+    RLIMIT_STACK, and never within stack_guard_gap of an accessible mapping below it.
+    The pages come from the stack's host reservation (build_stack), so a fault costs a
+    small Unicorn mapping, not a copy."""
+    stack = next((v for v in mm.vmas if v.grows_down), None)
+    if stack is None or not (mm.stack_top - STACK_LIMIT <= addr < stack.start):
+        return False
+    new_start = page_down(addr)
+    if not mm.is_free(new_start, stack.start):
+        return False
+    below = [v for v in mm.vmas if v.end <= new_start]
+    if below and not below[-1].grows_down and below[-1].prot and \
+            new_start - below[-1].end < STACK_GUARD_GAP:
+        return False
+    mm.map(new_start, stack.start - new_start, PROT_READ | PROT_WRITE, name="[stack]",
+           kind="stack", grows_down=True)
+    return True

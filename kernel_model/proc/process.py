@@ -1,12 +1,15 @@
-"""The state the kernel keeps for the one process it runs: identity, credentials, address
-space, files, signal dispositions, thread bookkeeping and how it ended."""
+"""A process (Linux's task_struct, the shared half: mm, files, sighand, signal_struct):
+identity, credentials, its address space (Mm and the Machine behind it), files, signal
+dispositions, its threads (kernel_model.proc.task) and how it ended."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
 
+from emu.machine import Machine
 from kernel_model.memory.mm import Mm
+from kernel_model.proc.task import Task
 
 # A stable pid: the same run gives the same trace. Its parent is the "shell" that ran it.
 GUEST_PID = 4242
@@ -25,25 +28,21 @@ class SigAction:
 class Process:
     arch: str
     mm: Mm
+    machine: Machine  # the CPU and memory its threads run on
     exe_path: str  # the program's host path (the trace and the screen show it)
     exe_bytes: bytes
     argv: list[str]
     envp: list[str]
     pid: int = GUEST_PID
     ppid: int = GUEST_PPID
+    pgid: int = GUEST_PID  # its own process group and session, as a shell's job
+    sid: int = GUEST_PID
     uid: int = field(default_factory=os.getuid)
     gid: int = field(default_factory=os.getgid)
     cwd: str = "/"
     umask: int = 0o022
     auxv: list[tuple[int, int]] = field(default_factory=list)
     sigactions: dict[int, SigAction] = field(default_factory=dict)
-    sigmask: int = 0
-    altstack: tuple[int, int, int] = (0, 2, 0)  # ss_sp, ss_flags (SS_DISABLE), ss_size
-    clear_child_tid: int = 0
-    robust_list: tuple[int, int] = (0, 0)
-    rseq: tuple[int, int, int] = (0, 0, 0)
-    fs_base: int = 0
-    gs_base: int = 0
     exit_code: int | None = None  # set by exit/exit_group
     killed_by: int | None = None  # set when a signal's default action ended it
     # Set when a stop signal stopped it: alone, with no job control in the model, nothing
@@ -58,10 +57,15 @@ class Process:
     guest_exe: str = ""
     exe_dev: tuple[int, int] = (0, 0)
     exe_ino: int = 0
+    threads: list[Task] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.threads:
+            self.threads.append(Task(tid=self.pid, process=self))  # the thread-group leader
 
     @property
-    def tid(self) -> int:
-        return self.pid
+    def main_thread(self) -> Task:
+        return self.threads[0]
 
     @property
     def exited(self) -> bool:

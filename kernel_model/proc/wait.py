@@ -146,12 +146,7 @@ def _close(*fds: int) -> None:
 
 
 def waiter_of(k) -> Waiter:
-    """The waiter of the kernel's system; a bare one for a kernel built without a system
-    (unit tests), which only waits."""
-    system = getattr(k, "system", None)
-    waiter = getattr(system, "waiter", None)
-    if waiter is None:
-        waiter = Waiter()
-        if system is not None:
-            system.waiter = waiter
-    return waiter
+    """The kernel's waiter; a bare one for a stand-in kernel without one (unit tests),
+    which only waits."""
+    waiter = getattr(k, "waiter", None)
+    return waiter if waiter is not None else Waiter()

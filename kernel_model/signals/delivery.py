@@ -53,8 +53,11 @@ def exception_signal(vector: int, pc: int) -> tuple[int, int, int]:
 
 
 class SignalState:
-    def __init__(self, system):
-        self.system = system
+    """The signals pending for the running task, and their delivery on its way back to user
+    mode. The mask is the task's, the dispositions its process's."""
+
+    def __init__(self, kernel):
+        self.kernel = kernel
         self.pending: list[tuple[int, int, int, dict]] = []
 
     def force(self, signo: int, code: int, addr: int, **info) -> None:
@@ -69,14 +72,14 @@ class SignalState:
             return
         self.pending.append((signo, code, 0, info))
         if self.deliverable():
-            self.system.machine.stop()
+            self.kernel.machine.stop()
 
     def _blocked(self, signo: int, info: dict) -> bool:
         if info.get("synchronous", True):
             return False  # a fault is delivered whatever the mask
         if signo in (SIGKILL, SIGSTOP):
             return False
-        return bool(self.system.process.sigmask & (1 << (signo - 1)))
+        return bool(self.kernel.current.sigmask & (1 << (signo - 1)))
 
     def deliverable(self) -> bool:
         return any(not self._blocked(p[0], p[3]) for p in self.pending)
@@ -93,10 +96,10 @@ class SignalState:
         """rt_sigprocmask/sigreturn: a signal the new mask lets through is delivered on the
         way back to user mode, so stop the CPU right after the call."""
         if self.deliverable():
-            self.system.machine.stop()
+            self.kernel.machine.stop()
 
     def deliver_pending(self) -> None:
-        while not self.system.process.exited:
+        while not self.kernel.process.exited:
             ready = next((p for p in self.pending if not self._blocked(p[0], p[3])), None)
             if ready is None:
                 return
@@ -108,12 +111,13 @@ class SignalState:
         from kernel_model.signals import frame as sigframe
         from kernel_model.trace import strace
 
-        process = self.system.process
+        k = self.kernel
+        process = k.process
         action = process.sigactions.get(signo)
         handler = action.handler if action else SIG_DFL
-        pc = self.system.machine.pc
+        pc = k.machine.pc
         text = strace.format_signal(signo, code, addr, pid=info.get("pid"), uid=info.get("uid"))
-        blocked = process.sigmask & (1 << (signo - 1))
+        blocked = k.current.sigmask & (1 << (signo - 1))
         synchronous = info.get("synchronous", True)
         if handler == SIG_IGN and signo not in (SIGKILL, SIGSTOP) and not synchronous:
             kind = "ignored"
@@ -126,11 +130,11 @@ class SignalState:
             kind = "ignored" if (handler == SIG_DFL and signo in DEFAULT_IGNORED) else "killed"
         else:
             kind = "handler"
-        self.system.kernel.emit(SignalDelivered(signo, name(signo), code, code_name(signo, code),
-                                                addr, pc, handler, kind, text))
+        k.emit(SignalDelivered(signo, name(signo), code, code_name(signo, code), addr, pc,
+                               handler, kind, text))
         if kind == "killed":
             process.killed_by = signo
         elif kind == "stopped":
             process.stopped_by = signo
         elif kind == "handler":
-            sigframe.setup_frame(self.system, signo, code, addr, action, info)
+            sigframe.setup_frame(k, signo, code, addr, action, info)

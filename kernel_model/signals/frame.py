@@ -102,144 +102,144 @@ __all__ = ["force_sigsegv", "on_sig_stack", "restore_frame", "sas_ss_flags", "se
            "sigreturn_mask"]
 
 
-def setup_frame(system, signo: int, code: int, addr: int, action, info: dict) -> bool:
+def setup_frame(k, signo: int, code: int, addr: int, action, info: dict) -> bool:
     """handle_signal(): build the frame for `signo` and enter the handler. Returns False
     (after forcing SIGSEGV, as force_sigsegv does) when the frame cannot be built."""
-    process = system.process
+    process = k.process
     ka = replace(action)  # get_signal() hands handle_signal a copy of the disposition
     if ka.flags & SA_RESETHAND:  # SA_ONESHOT: the next one gets the default action
         process.sigactions[signo] = replace(action, handler=SIG_DFL)
-    _record_trap(system, signo, code, addr, info)
-    blocked = process.sigmask  # sigmask_to_save(): what sigreturn puts back
+    _record_trap(k, signo, code, addr, info)
+    blocked = k.current.sigmask  # sigmask_to_save(): what sigreturn puts back
     try:
-        if system.machine.arch.bits == 64:
-            _setup_rt_frame_64(system, signo, code, addr, ka, info, blocked)
+        if k.machine.arch.bits == 64:
+            _setup_rt_frame_64(k, signo, code, addr, ka, info, blocked)
         elif ka.flags & SA_SIGINFO:
-            _setup_rt_frame_ia32(system, signo, code, addr, ka, info, blocked)
+            _setup_rt_frame_ia32(k, signo, code, addr, ka, info, blocked)
         else:
-            _setup_frame_ia32(system, signo, ka, blocked)
+            _setup_frame_ia32(k, signo, ka, blocked)
     except BadFrame:
-        force_sigsegv(system, signo)
+        force_sigsegv(k, signo)
         return False
     # handle_signal: the handler starts with DF clear (the ABI) and RF, TF clear.
-    m = system.machine
+    m = k.machine
     m.set_reg(R.EFLAGS, _eflags(m) & ~(EFLAGS_DF | EFLAGS_RF | EFLAGS_TF))
     # signal_delivered(): block sa_mask, and the signal itself unless SA_NODEFER.
     mask = blocked | ka.mask
     if not ka.flags & SA_NODEFER:
         mask |= 1 << (signo - 1)
-    process.sigmask = mask & ~UNBLOCKABLE
+    k.current.sigmask = mask & ~UNBLOCKABLE
     return True
 
 
-def force_sigsegv(system, signo: int) -> None:
+def force_sigsegv(k, signo: int) -> None:
     """kernel/signal.c force_sigsegv(): a handler whose frame cannot be built. If that
     signal was SIGSEGV itself, the handler is dropped so the next SIGSEGV kills."""
-    process = system.process
+    process = k.process
     if signo == SIGSEGV:
         act = process.sigactions.get(SIGSEGV)
         if act is not None:
             process.sigactions[SIGSEGV] = replace(act, handler=SIG_DFL)
-    system.signals.force(SIGSEGV, SI_KERNEL, 0, software=True)
+    k.signals.force(SIGSEGV, SI_KERNEL, 0, software=True)
 
 
-def _setup_rt_frame_64(system, signo, code, addr, ka, info, blocked) -> None:
+def _setup_rt_frame_64(k, signo, code, addr, ka, info, blocked) -> None:
     """x64_setup_rt_frame()."""
-    m = system.machine
-    process = system.process
+    m = k.machine
+    task = k.current
     if not ka.flags & SA_RESTORER:
         # "x86-64 should always use SA_RESTORER": there is no stub to return through.
         raise BadFrame("no SA_RESTORER")
     regs = dict(zip(SC64_FIELDS[:18], m.regs(_REGS_64), strict=True))
     sp = regs["rsp"]
-    frame = _get_sigframe(process, ka, sp, RT_SIGFRAME_64_SIZE, ia32=False)
-    trap_nr, error_code, cr2 = _trap_state(process)
+    frame = _get_sigframe(task, ka, sp, RT_SIGFRAME_64_SIZE, ia32=False)
+    trap_nr, error_code, cr2 = _trap_state(task)
     regs["eflags"] &= 0xFFFFFFFF
     sc = dict(regs, cs=_seg(m, "cs"), gs=0, fs=0, ss=_seg(m, "ss"),
               err=error_code, trapno=trap_nr, oldmask=blocked, cr2=cr2,
               fpstate=0)  # simplification: no FPU/SSE state is saved, so no fpstate
-    ss_sp, ss_flags, ss_size = _saved_altstack(process)
+    ss_sp, ss_flags, ss_size = _saved_altstack(task)
     uc = (UC64_FLAGS_LINK.pack(UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS, 0)
           + STACK_T_64.pack(ss_sp, _s32(ss_flags), ss_size)
           + SIGCONTEXT_64.pack(*(sc[f] & _mask_of(f) for f in SC64_FIELDS))
           + struct.pack("<Q", blocked))
     try:
-        _write_user(system, frame, struct.pack("<Q", ka.restorer) + uc)
+        _write_user(k, frame, struct.pack("<Q", ka.restorer) + uc)
     finally:
-        _reset_altstack(process)
+        _reset_altstack(task)
     if ka.flags & SA_SIGINFO:  # without it the info area is left as the stack was
-        _write_user(system, frame + RT64_INFO, _siginfo(signo, code, addr, info, 64))
+        _write_user(k, frame + RT64_INFO, _siginfo(signo, code, addr, info, 64))
     m.set_regs((R.RDI, R.RAX, R.RSI, R.RDX,
                 R.RIP, R.RSP),
                (signo, 0, frame + RT64_INFO, frame + RT64_UC, ka.handler, frame))
 
 
-def _setup_rt_frame_ia32(system, signo, code, addr, ka, info, blocked) -> None:
+def _setup_rt_frame_ia32(k, signo, code, addr, ka, info, blocked) -> None:
     """ia32_setup_rt_frame()."""
-    process = system.process
-    regs = _regs_32(system)
-    frame = _get_sigframe(process, ka, regs["esp"], RT_SIGFRAME_32_SIZE, ia32=True)
+    task = k.current
+    regs = _regs_32(k)
+    frame = _get_sigframe(task, ka, regs["esp"], RT_SIGFRAME_32_SIZE, ia32=True)
     if ka.flags & SA_RESTORER:
         restorer = ka.restorer
     else:
         # Linux 6.x points at the vDSO's __kernel_rt_sigreturn unconditionally; without a
         # vDSO (none mapped here yet) the frame's own retcode is the only code that does
         # the same, so it stands in: it runs only if the stack is executable.
-        restorer = _vdso_symbol(system, "__kernel_rt_sigreturn")
+        restorer = _vdso_symbol(k, "__kernel_rt_sigreturn")
         if restorer is None:
             restorer = frame + RT32_RETCODE
-    ss_sp, ss_flags, ss_size = _saved_altstack(process)
+    ss_sp, ss_flags, ss_size = _saved_altstack(task)
     head = struct.pack("<IiII", restorer & 0xFFFFFFFF, signo, (frame + RT32_INFO) & 0xFFFFFFFF,
                        (frame + RT32_UC) & 0xFFFFFFFF)
     uc = (struct.pack("<II", UC_FP_XSTATE, 0)
           + STACK_T_32.pack(ss_sp & 0xFFFFFFFF, _s32(ss_flags), ss_size & 0xFFFFFFFF)
-          + _sigcontext_32(system, regs, blocked & 0xFFFFFFFF)
+          + _sigcontext_32(k, regs, blocked & 0xFFFFFFFF)
           + struct.pack("<Q", blocked))
     try:
-        _write_user(system, frame, head + _siginfo(signo, code, addr, info, 32) + uc
+        _write_user(k, frame, head + _siginfo(signo, code, addr, info, 32) + uc
                     + RETCODE_RT)
     finally:
-        _reset_altstack(process)
-    _enter_ia32_handler(system, frame, ka.handler, signo, frame + RT32_INFO, frame + RT32_UC)
+        _reset_altstack(task)
+    _enter_ia32_handler(k, frame, ka.handler, signo, frame + RT32_INFO, frame + RT32_UC)
 
 
-def _setup_frame_ia32(system, signo, ka, blocked) -> None:
+def _setup_frame_ia32(k, signo, ka, blocked) -> None:
     """ia32_setup_frame(): the pre-SA_SIGINFO frame, for `signal()`-style handlers."""
-    process = system.process
-    regs = _regs_32(system)
-    frame = _get_sigframe(process, ka, regs["esp"], SIGFRAME_32_SIZE, ia32=True)
+    task = k.current
+    regs = _regs_32(k)
+    frame = _get_sigframe(task, ka, regs["esp"], SIGFRAME_32_SIZE, ia32=True)
     if ka.flags & SA_RESTORER:
         restorer = ka.restorer
     else:
-        restorer = _vdso_symbol(system, "__kernel_sigreturn")
+        restorer = _vdso_symbol(k, "__kernel_sigreturn")
         if restorer is None:
             restorer = frame + SF32_RETCODE  # Linux's own fallback when there is no vDSO
     # ptr_to_compat(): the 32-bit frame's pointers are truncated (a frame at the top of
     # the address space is refused when written, below).
     data = (struct.pack("<Ii", restorer & 0xFFFFFFFF, signo)
-            + _sigcontext_32(system, regs, blocked & 0xFFFFFFFF)
+            + _sigcontext_32(k, regs, blocked & 0xFFFFFFFF)
             + bytes(FPSTATE_32_SIZE)  # fpstate_unused: kept so extramask stays at +720
             + struct.pack("<I", (blocked >> 32) & 0xFFFFFFFF)
             + RETCODE)
-    _write_user(system, frame, data)
-    _enter_ia32_handler(system, frame, ka.handler, signo, 0, 0)
+    _write_user(k, frame, data)
+    _enter_ia32_handler(k, frame, ka.handler, signo, 0, 0)
 
 
-def _enter_ia32_handler(system, frame, handler, signo, edx, ecx) -> None:
+def _enter_ia32_handler(k, frame, handler, signo, edx, ecx) -> None:
     """The regparm(3) entry: eax = sig, edx = &info, ecx = &uc (0 for the old frame);
     ds and es reloaded with __USER_DS; cs and ss are already __USER32_CS, __USER_DS."""
-    m = system.machine
+    m = k.machine
     for seg in ("ds", "es"):
         if _seg(m, seg) != USER_DS:
-            _load_segment(system, seg, USER_DS)
+            _load_segment(k, seg, USER_DS)
     m.set_regs((R.EAX, R.EDX, R.ECX, R.EIP,
                 R.ESP), (signo, edx, ecx, handler, frame))
 
 
-def _sigcontext_32(system, regs: dict[str, int], oldmask: int) -> bytes:
+def _sigcontext_32(k, regs: dict[str, int], oldmask: int) -> bytes:
     """__unsafe_setup_sigcontext32()."""
-    m = system.machine
-    trap_nr, error_code, cr2 = _trap_state(system.process)
+    m = k.machine
+    trap_nr, error_code, cr2 = _trap_state(k.current)
     sc = dict(regs, gs=_seg(m, "gs"), fs=_seg(m, "fs"), es=_seg(m, "es"), ds=_seg(m, "ds"),
               cs=_seg(m, "cs"), ss=_seg(m, "ss"),
               trapno=trap_nr, err=error_code, sp_at_signal=regs["esp"],
@@ -248,14 +248,14 @@ def _sigcontext_32(system, regs: dict[str, int], oldmask: int) -> bytes:
     return SIGCONTEXT_32.pack(*(sc[f] & 0xFFFFFFFF for f in SC32_FIELDS))
 
 
-def _get_sigframe(process, ka, sp: int, size: int, *, ia32: bool) -> int:
+def _get_sigframe(task, ka, sp: int, size: int, *, ia32: bool) -> int:
     """get_sigframe(): below the red zone, or at the top of the alternate stack."""
-    nested = on_sig_stack(process, sp)
+    nested = on_sig_stack(task, sp)
     entering = False
     if not ia32:
         sp -= 128  # the red zone a leaf function may use below rsp
-    if ka.flags & SA_ONSTACK and sas_ss_flags(process, sp) == 0:
-        ss_sp, _flags, ss_size = process.altstack
+    if ka.flags & SA_ONSTACK and sas_ss_flags(task, sp) == 0:
+        ss_sp, _flags, ss_size = task.altstack
         sp = ss_sp + ss_size
         entering = True
     # fpu__alloc_mathframe() would reserve the xsave area here: skipped (no FPU state).
@@ -264,7 +264,7 @@ def _get_sigframe(process, ka, sp: int, size: int, *, ia32: bool) -> int:
         sp = ((sp + 4) & -16) - 4  # i386 ABI: (sp + 4) % 16 == 0 on function entry
     else:
         sp = (sp & -16) - 8  # as if called: (sp + 8) % 16 == 0
-    if (nested or entering) and not _within_altstack(process, sp):
+    if (nested or entering) and not _within_altstack(task, sp):
         raise BadFrame("overflowed sigaltstack")
     return sp & (0xFFFFFFFF if ia32 else 0xFFFFFFFFFFFFFFFF)
 

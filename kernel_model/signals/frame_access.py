@@ -10,8 +10,8 @@ from emu.machine import PROT_READ, PROT_WRITE, MemoryFault
 from kernel_model.signals.frame_layout import _GPRS_32, _REGS_32, _SEGS, BadFrame
 
 
-def _regs_32(system) -> dict[str, int]:
-    vals = system.machine.regs(_REGS_32)
+def _regs_32(k) -> dict[str, int]:
+    vals = k.machine.regs(_REGS_32)
     return {n: v & 0xFFFFFFFF for n, v in zip(_GPRS_32 + ("eflags",), vals, strict=True)}
 
 
@@ -24,11 +24,11 @@ def _eflags(m) -> int:
     return m.reg(R.EFLAGS) & 0xFFFFFFFF
 
 
-def _resume_at(system, pc: int) -> None:
+def _resume_at(k, pc: int) -> None:
     """Continue at `pc` when the trap returns. sigreturn runs inside Unicorn's hook for the
     trap instruction, where setting the pc needs the kernel's entry-path-specific fix-up
     (Unicorn advances it past `syscall` and `sysenter` after their hooks)."""
-    system.kernel.resume_at(pc)
+    k.resume_at(pc)
 
 
 def _fixup_rpl(sel: int) -> int:
@@ -36,58 +36,58 @@ def _fixup_rpl(sel: int) -> int:
     return sel if sel <= 3 else sel | 3
 
 
-def _load_segment(system, seg: str, sel: int) -> None:
+def _load_segment(k, seg: str, sel: int) -> None:
     """loadsegment(): a selector the CPU refuses loads as null instead (the kernel's
     exception fixup). The descriptor reads are the kernel's own (Gdt.kernel_access)."""
-    m = system.machine
-    with system.gdt.kernel_access():
+    m = k.machine
+    with k.gdt.kernel_access():
         try:
             m.uc.reg_write(_SEGS[seg], sel)
         except MachineError:
             m.uc.reg_write(_SEGS[seg], 0)
 
 
-def _current_sp(system) -> int:
-    m = system.machine
+def _current_sp(k) -> int:
+    m = k.machine
     return m.reg(R.RSP if m.arch.bits == 64 else R.ESP)
 
 
-def _sp_mask(system) -> int:
-    return 0xFFFFFFFFFFFFFFFF if system.machine.arch.bits == 64 else 0xFFFFFFFF
+def _sp_mask(k) -> int:
+    return 0xFFFFFFFFFFFFFFFF if k.machine.arch.bits == 64 else 0xFFFFFFFF
 
 
-def _write_user(system, addr: int, data: bytes) -> None:
+def _write_user(k, addr: int, data: bytes) -> None:
     """The frame is written as the process: a page missing just below the stack grows it
     (as a fault in the kernel's copy would), anything else unwritable is a bad frame."""
-    mm = system.process.mm
+    mm = k.process.mm
     if not mm.is_accessible(addr, len(data), PROT_WRITE):
-        grow = getattr(system, "_grow_stack", None)
+        grow = getattr(k, "grow_stack", None)
         if grow is not None:
             grow(addr)
     if not mm.is_accessible(addr, len(data), PROT_WRITE):
         raise BadFrame(f"cannot write the frame at {addr:#x}")
     try:
-        system.machine.write(addr, data)
+        k.machine.write(addr, data)
     except MemoryFault:
         raise BadFrame(f"cannot write the frame at {addr:#x}") from None
 
 
-def _read_user(system, addr: int, size: int) -> bytes:
+def _read_user(k, addr: int, size: int) -> bytes:
     """Read through the kernel (copy_from_user), so a trace records what sigreturn read."""
     from kernel_model.kernel import GuestFault
 
-    if not system.process.mm.is_accessible(addr, size, PROT_READ):
+    if not k.process.mm.is_accessible(addr, size, PROT_READ):
         raise BadFrame(f"cannot read the frame at {addr:#x}")
     try:
-        return system.kernel.read(addr, size)
+        return k.read(addr, size)
     except GuestFault:
         raise BadFrame(f"cannot read the frame at {addr:#x}") from None
 
 
-def _vdso_symbol(system, name: str) -> int | None:
+def _vdso_symbol(k, name: str) -> int | None:
     """The address of a vDSO export, when the kernel model has mapped a vDSO that has it
     (kernel.vdso_symbols: name -> address)."""
-    symbols = getattr(system.kernel, "vdso_symbols", None) or {}
+    symbols = getattr(k, "vdso_symbols", None) or {}
     return symbols.get(name)
 
 

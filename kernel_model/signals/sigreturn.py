@@ -51,40 +51,40 @@ from kernel_model.signals.frame_layout import (
 )
 
 
-def restore_frame(system, rt: bool) -> None:
+def restore_frame(k, rt: bool) -> None:
     """sys_rt_sigreturn / sys_sigreturn: reload the context saved in the frame. Returns
     None: the syscall path must not write a result, since the frame holds the value rax
     (eax) had when the signal arrived; a bad frame means SIGSEGV (signal_fault)."""
-    m = system.machine
-    compat = system.kernel.abi.bits == 32  # i386 numbers: the ia32 frame layouts
+    m = k.machine
+    compat = k.abi.bits == 32  # i386 numbers: the ia32 frame layouts
     sp = m.reg(R.RSP if m.arch.bits == 64 else R.ESP)
     try:
         if not compat:
-            _rt_sigreturn_64(system, sp)
+            _rt_sigreturn_64(k, sp)
         elif rt:
-            _rt_sigreturn_ia32(system, sp)
+            _rt_sigreturn_ia32(k, sp)
         else:
-            _sigreturn_ia32(system, sp)
+            _sigreturn_ia32(k, sp)
     except BadFrame:
-        _signal_fault(system)
+        _signal_fault(k)
         return None
-    system.signals.mask_changed()  # the restored mask may let a pending signal through
+    k.signals.mask_changed()  # the restored mask may let a pending signal through
     return None
 
 
-def sigreturn_mask(system, rt: bool) -> int | None:
+def sigreturn_mask(k, rt: bool) -> int | None:
     """The signal mask the pending (rt_)sigreturn will restore, read from the frame without
     side effects (what strace shows as `rt_sigreturn({mask=[...]})`); None if unreadable.
     Call it on entry, before restore_frame moves the stack pointer."""
-    m = system.machine
-    sp = _current_sp(system)
+    m = k.machine
+    sp = _current_sp(k)
     try:
-        if system.kernel.abi.bits == 64:
+        if k.abi.bits == 64:
             return struct.unpack("<Q", m.read(sp - 8 + RT64_UC + UC64_SIGMASK, 8))[0]
         if rt:
-            return struct.unpack("<Q", m.read(((sp - 4) & _sp_mask(system)) + RT32_UC
+            return struct.unpack("<Q", m.read(((sp - 4) & _sp_mask(k)) + RT32_UC
                                               + UC32_SIGMASK, 8))[0]
-        frame = (sp - 8) & _sp_mask(system)
+        frame = (sp - 8) & _sp_mask(k)
         sc = dict(zip(SC32_FIELDS, SIGCONTEXT_32.unpack(m.read(frame + SF32_SC,
                                                                SIGCONTEXT_32.size)),
                       strict=True))
@@ -94,74 +94,74 @@ def sigreturn_mask(system, rt: bool) -> int | None:
         return None
 
 
-def _signal_fault(system) -> None:
+def _signal_fault(k) -> None:
     """signal_fault(): force_sig(SIGSEGV); the syscall returns 0."""
-    m = system.machine
+    m = k.machine
     m.set_reg(R.RAX if m.arch.bits == 64 else R.EAX, 0)
-    system.signals.force(SIGSEGV, SI_KERNEL, 0, software=True)
+    k.signals.force(SIGSEGV, SI_KERNEL, 0, software=True)
     m.stop()  # deliver it before the next user instruction
 
 
-def _set_current_blocked(process, mask: int) -> None:
-    process.sigmask = mask & ~UNBLOCKABLE
+def _set_current_blocked(task, mask: int) -> None:
+    task.sigmask = mask & ~UNBLOCKABLE
 
 
-def _rt_sigreturn_64(system, sp: int) -> None:
-    m = system.machine
-    process = system.process
+def _rt_sigreturn_64(k, sp: int) -> None:
+    m = k.machine
+    task = k.current
     frame = (sp - 8) & 0xFFFFFFFFFFFFFFFF  # the handler's `ret` popped pretcode
-    uc = _read_user(system, frame + RT64_UC, UCONTEXT_64_SIZE)
+    uc = _read_user(k, frame + RT64_UC, UCONTEXT_64_SIZE)
     _uc_flags, _link = UC64_FLAGS_LINK.unpack_from(uc)
     (mask,) = struct.unpack_from("<Q", uc, UC64_SIGMASK)
-    _set_current_blocked(process, mask)
+    _set_current_blocked(task, mask)
     ss_sp, ss_flags, ss_size = STACK_T_64.unpack_from(uc, UC64_STACK)
-    _restore_altstack(process, sp, ss_sp, ss_flags, ss_size)
+    _restore_altstack(task, sp, ss_sp, ss_flags, ss_size)
     sc = dict(zip(SC64_FIELDS, SIGCONTEXT_64.unpack_from(uc, UC64_MCONTEXT), strict=True))
     flags = _eflags(m)
     flags = (flags & ~FIX_EFLAGS) | (sc["eflags"] & FIX_EFLAGS)
     # sc.cs | 3 and sc.ss | 3 would be reloaded too: left as they are (a simplification;
     # a handler that edits them to switch to 32-bit code is not modelled).
     m.set_regs(_REGS_64, [sc[f] for f in _GPRS_64] + [flags])
-    _resume_at(system, sc["rip"])
+    _resume_at(k, sc["rip"])
 
 
-def _rt_sigreturn_ia32(system, sp: int) -> None:
-    process = system.process
-    frame = (sp - 4) & _sp_mask(system)  # the handler's `ret` popped pretcode
-    uc = _read_user(system, frame + RT32_UC, UCONTEXT_32_SIZE)
+def _rt_sigreturn_ia32(k, sp: int) -> None:
+    task = k.current
+    frame = (sp - 4) & _sp_mask(k)  # the handler's `ret` popped pretcode
+    uc = _read_user(k, frame + RT32_UC, UCONTEXT_32_SIZE)
     (mask,) = struct.unpack_from("<Q", uc, UC32_SIGMASK)
-    _set_current_blocked(process, mask)
-    _restore_sigcontext_32(system, uc[UC32_MCONTEXT:UC32_SIGMASK])
+    _set_current_blocked(task, mask)
+    _restore_sigcontext_32(k, uc[UC32_MCONTEXT:UC32_SIGMASK])
     ss_sp, ss_flags, ss_size = STACK_T_32.unpack_from(uc, UC32_STACK)
     # compat_restore_altstack() runs after the registers are back: it checks the restored
     # sp against the current alternate stack.
-    _restore_altstack(process, _current_sp(system), ss_sp, ss_flags, ss_size)
+    _restore_altstack(task, _current_sp(k), ss_sp, ss_flags, ss_size)
 
 
-def _sigreturn_ia32(system, sp: int) -> None:
-    process = system.process
+def _sigreturn_ia32(k, sp: int) -> None:
+    task = k.current
     # The retcode's `pop eax` took sig off the stack before `int 0x80`: pretcode and sig.
-    frame = (sp - 8) & _sp_mask(system)
-    sc = _read_user(system, frame + SF32_SC, SIGCONTEXT_32.size)
-    (extramask,) = struct.unpack("<I", _read_user(system, frame + SF32_EXTRAMASK, 4))
+    frame = (sp - 8) & _sp_mask(k)
+    sc = _read_user(k, frame + SF32_SC, SIGCONTEXT_32.size)
+    (extramask,) = struct.unpack("<I", _read_user(k, frame + SF32_EXTRAMASK, 4))
     oldmask = dict(zip(SC32_FIELDS, SIGCONTEXT_32.unpack(sc), strict=True))["oldmask"]
-    _set_current_blocked(process, oldmask | (extramask << 32))
-    _restore_sigcontext_32(system, sc)
+    _set_current_blocked(task, oldmask | (extramask << 32))
+    _restore_sigcontext_32(k, sc)
 
 
-def _restore_sigcontext_32(system, data: bytes) -> None:
+def _restore_sigcontext_32(k, data: bytes) -> None:
     """ia32_restore_sigcontext(): the eight general registers, eip, the user flags, and
     the data segments if the handler changed them (reload_segments)."""
-    m = system.machine
+    m = k.machine
     sc = dict(zip(SC32_FIELDS, SIGCONTEXT_32.unpack(data), strict=True))
     flags = _eflags(m)
     flags = (flags & ~FIX_EFLAGS) | (sc["eflags"] & FIX_EFLAGS)
     regs = _REGS_32 if m.arch.bits == 32 else _REGS_32_ON_64
     m.set_regs(regs, [sc[n] for n in _GPRS_32] + [flags])
-    _resume_at(system, sc["eip"])
+    _resume_at(k, sc["eip"])
     if m.arch.bits == 32:
         for seg in ("gs", "fs", "ds", "es"):
             sel = _fixup_rpl(sc[seg] & 0xFFFF)
             if sel != _seg(m, seg):
-                _load_segment(system, seg, sel)
+                _load_segment(k, seg, sel)
     # cs | 3 and ss | 3: left as they are (see _rt_sigreturn_64).

@@ -23,61 +23,60 @@ from kernel_model.signals.frame_layout import (
 )
 
 
-def _record_trap(system, signo: int, code: int, addr: int, info: dict) -> None:
+def _record_trap(k, signo: int, code: int, addr: int, info: dict) -> None:
     """What the trap handlers of arch/x86/kernel/traps.c and mm/fault.c leave in
     current->thread before forcing the signal. Signals that no CPU exception raised (kill,
     a bad frame) leave the values of the last fault, as Linux does."""
     if info.get("software") or not info.get("synchronous", True):
         return
-    process = system.process
+    task = k.current
     if signo == SIGSEGV and code in (signals.SEGV_MAPERR, signals.SEGV_ACCERR):
         # set_signal_archinfo(): trap 14, the #PF error code with the user bit, cr2
-        error = _page_fault_error_code(system, code, addr)
-        _set_trap_state(process, X86_TRAP_PF, error, addr)
+        error = _page_fault_error_code(k, code, addr)
+        _set_trap_state(task, X86_TRAP_PF, error, addr)
         return
     trap = {signals.SIGFPE: X86_TRAP_DE if code == signals.FPE_INTDIV else X86_TRAP_MF,
             signals.SIGILL: X86_TRAP_UD,
             signals.SIGTRAP: X86_TRAP_BP,  # int3; a #DB single step would be 1
             SIGSEGV: X86_TRAP_GP}.get(signo)  # SI_KERNEL SIGSEGV: #GP(0), e.g. `hlt`
     if trap is not None:
-        _set_trap_state(process, trap, 0, _trap_state(process)[2])
+        _set_trap_state(task, trap, 0, _trap_state(task)[2])
 
 
-def _trap_state(process) -> tuple[int, int, int]:
+def _trap_state(task) -> tuple[int, int, int]:
     # Kept on the process as current->thread keeps them (not Process fields yet).
-    return (getattr(process, "trap_nr", 0), getattr(process, "error_code", 0),
-            getattr(process, "cr2", 0))
+    return task.trap_nr, task.error_code, task.cr2
 
 
-def _set_trap_state(process, trap_nr: int, error_code: int, cr2: int) -> None:
-    process.trap_nr, process.error_code, process.cr2 = trap_nr, error_code, cr2
+def _set_trap_state(task, trap_nr: int, error_code: int, cr2: int) -> None:
+    task.trap_nr, task.error_code, task.cr2 = trap_nr, error_code, cr2
 
 
-def _page_fault_error_code(system, code: int, addr: int) -> int:
+def _page_fault_error_code(k, code: int, addr: int) -> int:
     """The #PF error code the CPU pushed: present-but-forbidden (PROT), write, user (always:
     the fault came from user mode), instruction fetch. The machine layer does not say which
     access faulted, so the instruction at pc is decoded to tell."""
-    m = system.machine
+    m = k.machine
     pc = m.pc
     error = X86_PF_USER
     if code == signals.SEGV_ACCERR:
         error |= X86_PF_PROT
-    if system.machine.arch.bits == 64 and addr >= TASK_SIZE_MAX:
+    if k.machine.arch.bits == 64 and addr >= TASK_SIZE_MAX:
         error |= X86_PF_PROT  # sanitize_error_code(): kernel addresses look protected
     if addr == pc:
         return error | X86_PF_INSTR
-    if _instruction_writes(system, pc, addr):
+    if _instruction_writes(k, pc, addr):
         error |= X86_PF_WRITE
     return error
 
 
-def _instruction_writes(system, pc: int, addr: int) -> bool:
+def _instruction_writes(k, pc: int, addr: int) -> bool:
     try:
         import capstone
         from capstone import x86 as cx
     except ImportError:  # pragma: no cover - capstone is a dependency
         return False
-    m = system.machine
+    m = k.machine
     try:
         code = m.read(pc, 15)
     except MemoryFault:

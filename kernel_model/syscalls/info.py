@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import struct
+from typing import TYPE_CHECKING
 
 from kernel_model.syscalls.argkinds import Enum, Flags, InStruct, Int, OutBuf, OutStruct, UInt
 from kernel_model.syscalls.registry import syscall
 from kernel_model.uapi import errnos
+
+if TYPE_CHECKING:
+    from kernel_model.syscalls.context import SyscallContext
 
 # uname names the model, not the host: the release string is Linux's, the version says who.
 UTS_SYSNAME = "Linux"
@@ -40,21 +44,21 @@ def _field(text: str) -> bytes:
 
 
 @syscall("uname", OutStruct("utsname"))
-def sys_uname(k, buf):
-    machine = "x86_64" if k.machine.arch.bits == 64 and k.abi.bits == 64 else "i686"
+def sys_uname(k: SyscallContext, buf):
+    machine = "x86_64" if k.arch.bits == 64 and k.abi.bits == 64 else "i686"
     nodename = "syscall-lab"
     k.write(buf, b"".join(_field(s) for s in (UTS_SYSNAME, nodename, UTS_RELEASE, UTS_VERSION,
                                               machine, "(none)")))
     return 0
 
 
-def _limit(k, resource: int) -> tuple[int, int] | None:
+def _limit(k: SyscallContext, resource: int) -> tuple[int, int] | None:
     if resource in k.process.rlimits:
         return k.process.rlimits[resource]
     return RLIMITS.get(resource)
 
 
-def _pack_rlimit(k, cur: int, mx: int) -> bytes:
+def _pack_rlimit(k: SyscallContext, cur: int, mx: int) -> bytes:
     if k.abi.bits == 64:
         return struct.pack("<QQ", cur, mx)
     clamp = lambda v: 0xFFFFFFFF if v >= 0xFFFFFFFF else v  # noqa: E731  RLIM_INFINITY
@@ -62,7 +66,7 @@ def _pack_rlimit(k, cur: int, mx: int) -> bytes:
 
 
 @syscall("prlimit64", Int(), Enum("rlimit"), InStruct("rlimit64"), OutStruct("rlimit64"))
-def sys_prlimit64(k, pid, resource, new, old):
+def sys_prlimit64(k: SyscallContext, pid, resource, new, old):
     if pid not in (0, k.process.pid):
         return -errnos.ESRCH
     cur = _limit(k, resource)
@@ -79,7 +83,7 @@ def sys_prlimit64(k, pid, resource, new, old):
 
 
 @syscall("getrlimit", Enum("rlimit"), OutStruct("rlimit"))
-def sys_getrlimit(k, resource, buf):
+def sys_getrlimit(k: SyscallContext, resource, buf):
     cur = _limit(k, resource)
     if cur is None:
         return -errnos.EINVAL
@@ -90,7 +94,7 @@ def sys_getrlimit(k, resource, buf):
 
 
 @syscall("ugetrlimit", Enum("rlimit"), OutStruct("rlimit"))
-def sys_ugetrlimit(k, resource, buf):
+def sys_ugetrlimit(k: SyscallContext, resource, buf):
     cur = _limit(k, resource)
     if cur is None:
         return -errnos.EINVAL
@@ -99,7 +103,7 @@ def sys_ugetrlimit(k, resource, buf):
 
 
 @syscall("setrlimit", Enum("rlimit"), InStruct("rlimit"))
-def sys_setrlimit(k, resource, buf):
+def sys_setrlimit(k: SyscallContext, resource, buf):
     if _limit(k, resource) is None:
         return -errnos.EINVAL
     fmt = "<QQ" if k.abi.bits == 64 else "<II"
@@ -109,7 +113,7 @@ def sys_setrlimit(k, resource, buf):
 
 
 @syscall("sysinfo", OutStruct("sysinfo"))
-def sys_sysinfo(k, buf):
+def sys_sysinfo(k: SyscallContext, buf):
     uptime = k.clock.boottime_ns() // 1_000_000_000
     mm = k.process.mm
     total = mm.limit
@@ -130,7 +134,7 @@ GRND_NONBLOCK, GRND_RANDOM, GRND_INSECURE = 1, 2, 4
 
 
 @syscall("getrandom", OutBuf(1), UInt(), Flags("grnd"))
-def sys_getrandom(k, buf, count, flags):
+def sys_getrandom(k: SyscallContext, buf, count, flags):
     if flags & ~7 or (flags & GRND_RANDOM and flags & GRND_INSECURE):
         return -errnos.EINVAL
     count = min(count, 0x1FFFFFF)  # the kernel returns at most 32 MiB - 1 per call
@@ -140,22 +144,22 @@ def sys_getrandom(k, buf, count, flags):
 
 
 @syscall("getpgrp")
-def sys_getpgrp(k):
+def sys_getpgrp(k: SyscallContext):
     return k.process.pid
 
 
 @syscall("getpgid", Int())
-def sys_getpgid(k, pid):
+def sys_getpgid(k: SyscallContext, pid):
     return k.process.pid if pid in (0, k.process.pid) else -errnos.ESRCH
 
 
 @syscall("getsid", Int())
-def sys_getsid(k, pid):
+def sys_getsid(k: SyscallContext, pid):
     return k.process.ppid if pid in (0, k.process.pid) else -errnos.ESRCH
 
 
 @syscall("umask", UInt())
-def sys_umask(k, mask):
+def sys_umask(k: SyscallContext, mask):
     old = k.process.umask
     k.process.umask = mask & 0o777
     return old

@@ -3,12 +3,17 @@ space is the kernel model's VMA list, kept in step with the machine."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from emu.machine import PAGE, PROT_WRITE, page_up
 from kernel_model.files.uapi import O_PATH
 from kernel_model.memory.mm import STACK_GUARD_GAP, OutOfMemory
 from kernel_model.syscalls.argkinds import Enum, Fd, Flags, Hex, Ptr, UInt
 from kernel_model.syscalls.registry import syscall
 from kernel_model.uapi import errnos
+
+if TYPE_CHECKING:
+    from kernel_model.syscalls.context import SyscallContext
 
 PROT_MASK = 0x7
 MAP_SHARED, MAP_PRIVATE, MAP_FIXED, MAP_ANONYMOUS = 0x01, 0x02, 0x10, 0x20
@@ -17,7 +22,7 @@ MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP = 1, 2, 4
 HEAP_ROOM_MAX = 64 << 20
 
 
-def _do_mmap(k, addr, length, prot, flags, fd, offset):
+def _do_mmap(k: SyscallContext, addr, length, prot, flags, fd, offset):
     """In the order mm/mmap.c checks: the offset (sys_mmap), the fd (ksys_mmap_pgoff), the
     length and type, the placement (get_unmapped_area), MAP_FIXED_NOREPLACE, then the file's
     open mode and whether its driver maps at all (do_mmap)."""
@@ -83,34 +88,34 @@ def _do_mmap(k, addr, length, prot, flags, fd, offset):
         k.note(f"syscall-lab's guest memory cap ({mm.limit >> 20} MiB) is reached")
         return -errnos.ENOMEM
     if file_data:
-        k.machine.write(start, file_data)
+        k.populate(start, file_data)
     return start
 
 
-def _task_size(k) -> int:
-    return 0x7FFFFFFFF000 if k.abi.bits == 64 and k.machine.arch.bits == 64 else 0xFFFFE000
+def _task_size(k: SyscallContext) -> int:
+    return 0x7FFFFFFFF000 if k.abi.bits == 64 and k.arch.bits == 64 else 0xFFFFE000
 
 
 @syscall("mmap", Ptr(), UInt(), Flags("prot"), Flags("map"), Fd(), Hex(), ret="hex",
          abi="x86_64")
-def sys_mmap(k, addr, length, prot, flags, fd, offset):
+def sys_mmap(k: SyscallContext, addr, length, prot, flags, fd, offset):
     return _do_mmap(k, addr, length, prot, flags, fd, offset)
 
 
 @syscall("mmap2", Ptr(), UInt(), Flags("prot"), Flags("map"), Fd(), Hex(), ret="hex")
-def sys_mmap2(k, addr, length, prot, flags, fd, pgoffset):
+def sys_mmap2(k: SyscallContext, addr, length, prot, flags, fd, pgoffset):
     return _do_mmap(k, addr, length, prot, flags, fd, pgoffset * PAGE)
 
 
 @syscall("mmap", Ptr(), ret="hex", abi="i386")
-def sys_old_mmap(k, argp):
+def sys_old_mmap(k: SyscallContext, argp):
     """i386's original mmap takes one pointer to six words (struct mmap_arg_struct)."""
     words = [int.from_bytes(k.read(argp + 4 * i, 4), "little") for i in range(6)]
     return _do_mmap(k, *words)
 
 
 @syscall("munmap", Ptr(), UInt())
-def sys_munmap(k, addr, length):
+def sys_munmap(k: SyscallContext, addr, length):
     # do_vmi_munmap: nothing the process could unmap lies past TASK_SIZE (the vsyscall
     # page is not one of its VMAs).
     task_size = _task_size(k)
@@ -121,7 +126,7 @@ def sys_munmap(k, addr, length):
 
 
 @syscall("mprotect", Ptr(), UInt(), Flags("prot"))
-def sys_mprotect(k, addr, length, prot):
+def sys_mprotect(k: SyscallContext, addr, length, prot):
     if addr % PAGE:
         return -errnos.EINVAL
     if length == 0:
@@ -145,7 +150,7 @@ def sys_mprotect(k, addr, length, prot):
 
 
 @syscall("madvise", Ptr(), UInt(), Enum("madvise"))
-def sys_madvise(k, addr, length, advice):
+def sys_madvise(k: SyscallContext, addr, length, advice):
     if addr % PAGE:
         return -errnos.EINVAL
     mm = k.process.mm
@@ -157,12 +162,12 @@ def sys_madvise(k, addr, length, advice):
         for v in list(mm.vmas):
             lo, hi = max(v.start, addr), min(v.end, addr + page_up(length))
             if lo < hi and not v.inode and v.backed:
-                k.machine.discard(lo, hi - lo)  # the host takes the pages back
+                k.discard(lo, hi - lo)  # the host takes the pages back
     return 0
 
 
 @syscall("mremap", Ptr(), UInt(), UInt(), Flags("mremap"), Ptr(), ret="hex")
-def sys_mremap(k, old, old_size, new_size, flags, new_addr):
+def sys_mremap(k: SyscallContext, old, old_size, new_size, flags, new_addr):
     """mm/mremap.c: shrink in place, grow in place when the pages above are free (and below
     TASK_SIZE), else move (MREMAP_MAYMOVE), to new_addr with MREMAP_FIXED."""
     mm = k.process.mm
@@ -209,7 +214,7 @@ def sys_mremap(k, old, old_size, new_size, flags, new_addr):
     return _move(k, old, old_size, new_size, start)
 
 
-def _move(k, old: int, old_size: int, new_size: int, start: int) -> int:
+def _move(k: SyscallContext, old: int, old_size: int, new_size: int, start: int) -> int:
     mm = k.process.mm
     if new_size < old_size:  # only MREMAP_FIXED moves and shrinks at once
         mm.unmap(old + new_size, old_size - new_size)
@@ -222,7 +227,7 @@ def _move(k, old: int, old_size: int, new_size: int, start: int) -> int:
 
 
 @syscall("brk", Ptr(), ret="hex")
-def sys_brk(k, addr):
+def sys_brk(k: SyscallContext, addr):
     """Returns the new break, or the old one when the request cannot be met (the raw
     syscall never returns an error: glibc compares the result)."""
     mm = k.process.mm
@@ -250,16 +255,16 @@ def sys_brk(k, addr):
 
 
 @syscall("mlock", Ptr(), UInt())
-def sys_mlock(k, addr, length):
+def sys_mlock(k: SyscallContext, addr, length):
     return 0
 
 
 @syscall("munlock", Ptr(), UInt())
-def sys_munlock(k, addr, length):
+def sys_munlock(k: SyscallContext, addr, length):
     return 0
 
 
 @syscall("msync", Ptr(), UInt(), Hex())
-def sys_msync(k, addr, length, flags):
+def sys_msync(k: SyscallContext, addr, length, flags):
     return 0 if addr % PAGE == 0 else -errnos.EINVAL
 

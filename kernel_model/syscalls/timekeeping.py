@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import struct
 import time
+from typing import TYPE_CHECKING
 
 from kernel_model.syscalls.argkinds import Enum, Flags, InStruct, OutStruct, Ptr
 from kernel_model.syscalls.registry import syscall
 from kernel_model.uapi import errnos
+
+if TYPE_CHECKING:
+    from kernel_model.syscalls.context import SyscallContext
 
 NSEC = 1_000_000_000
 CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID = 0, 1, 2, 3
@@ -23,7 +27,7 @@ READS_CLOCK = frozenset({"clock_gettime", "clock_gettime64", "gettimeofday", "ti
 COARSE_RES_NS = 4_000_000  # one tick at HZ=250
 
 
-def clock_ns(k, clock_id: int) -> int | None:
+def clock_ns(k: SyscallContext, clock_id: int) -> int | None:
     c = k.clock
     clock_id = k.abi.signed(clock_id) if clock_id >> 31 else clock_id
     if clock_id in (CLOCK_REALTIME, CLOCK_REALTIME_COARSE, CLOCK_REALTIME_ALARM):
@@ -57,11 +61,11 @@ def unpack_timespec(data: bytes, bits: int) -> tuple[int, int]:
     return struct.unpack("<qq" if bits == 64 else "<ii", data)
 
 
-def _ts_bits(k, time64: bool) -> int:
+def _ts_bits(k: SyscallContext, time64: bool) -> int:
     return 64 if time64 or k.abi.bits == 64 else 32
 
 
-def _clock_gettime(k, clock_id, tp, time64):
+def _clock_gettime(k: SyscallContext, clock_id, tp, time64):
     ns = clock_ns(k, clock_id)
     if ns is None:
         return -errnos.EINVAL
@@ -70,16 +74,16 @@ def _clock_gettime(k, clock_id, tp, time64):
 
 
 @syscall("clock_gettime", Enum("clock"), OutStruct("timespec"))
-def sys_clock_gettime(k, clock_id, tp):
+def sys_clock_gettime(k: SyscallContext, clock_id, tp):
     return _clock_gettime(k, clock_id, tp, False)
 
 
 @syscall("clock_gettime64", Enum("clock"), OutStruct("timespec64"))
-def sys_clock_gettime64(k, clock_id, tp):
+def sys_clock_gettime64(k: SyscallContext, clock_id, tp):
     return _clock_gettime(k, clock_id, tp, True)
 
 
-def _clock_getres(k, clock_id, res, time64):
+def _clock_getres(k: SyscallContext, clock_id, res, time64):
     if clock_ns(k, clock_id) is None:
         return -errnos.EINVAL
     coarse = clock_id in (CLOCK_REALTIME_COARSE, CLOCK_MONOTONIC_COARSE)
@@ -89,17 +93,17 @@ def _clock_getres(k, clock_id, res, time64):
 
 
 @syscall("clock_getres", Enum("clock"), OutStruct("timespec"))
-def sys_clock_getres(k, clock_id, res):
+def sys_clock_getres(k: SyscallContext, clock_id, res):
     return _clock_getres(k, clock_id, res, False)
 
 
 @syscall("clock_getres_time64", Enum("clock"), OutStruct("timespec64"))
-def sys_clock_getres_time64(k, clock_id, res):
+def sys_clock_getres_time64(k: SyscallContext, clock_id, res):
     return _clock_getres(k, clock_id, res, True)
 
 
 @syscall("gettimeofday", OutStruct("timeval"), OutStruct("timezone"))
-def sys_gettimeofday(k, tv, tz):
+def sys_gettimeofday(k: SyscallContext, tv, tz):
     ns = k.clock.realtime_ns()
     if tv:
         sec, usec = ns // NSEC, (ns % NSEC) // 1000
@@ -112,14 +116,14 @@ def sys_gettimeofday(k, tv, tz):
 
 
 @syscall("time", Ptr())
-def sys_time(k, tloc):
+def sys_time(k: SyscallContext, tloc):
     sec = k.clock.realtime_ns() // NSEC
     if tloc:
         k.write_word(tloc, sec)
     return sec
 
 
-def _sleep(k, req, rem, time64, clock_id=CLOCK_MONOTONIC, absolute=False):
+def _sleep(k: SyscallContext, req, rem, time64, clock_id=CLOCK_MONOTONIC, absolute=False):
     """hrtimer_nanosleep: a relative or absolute (TIMER_ABSTIME) sleep. A frozen or virtual
     clock moves by the sleep and returns at once; the real clock waits in kernel_model.proc.wait,
     which ends early for the run's deadline, Ctrl-C or a deliverable signal (-EINTR, and a
@@ -155,13 +159,13 @@ _TIMESPEC_MAX = {64: (1 << 63) * NSEC - 1, 32: (1 << 31) * NSEC - 1}
 
 
 @syscall("nanosleep", InStruct("timespec"), OutStruct("timespec"))
-def sys_nanosleep(k, req, rem):
+def sys_nanosleep(k: SyscallContext, req, rem):
     return _sleep(k, req, rem, False)
 
 
 @syscall("clock_nanosleep", Enum("clock"), Flags("clock_flags"), InStruct("timespec"),
          OutStruct("timespec"))
-def sys_clock_nanosleep(k, clock_id, flags, req, rem):
+def sys_clock_nanosleep(k: SyscallContext, clock_id, flags, req, rem):
     if clock_ns(k, clock_id) is None or clock_id == CLOCK_THREAD_CPUTIME_ID:
         return -errnos.EINVAL
     return _sleep(k, req, rem, False, clock_id, bool(flags & TIMER_ABSTIME))
@@ -169,14 +173,14 @@ def sys_clock_nanosleep(k, clock_id, flags, req, rem):
 
 @syscall("clock_nanosleep_time64", Enum("clock"), Flags("clock_flags"), InStruct("timespec64"),
          OutStruct("timespec64"))
-def sys_clock_nanosleep_time64(k, clock_id, flags, req, rem):
+def sys_clock_nanosleep_time64(k: SyscallContext, clock_id, flags, req, rem):
     if clock_ns(k, clock_id) is None or clock_id == CLOCK_THREAD_CPUTIME_ID:
         return -errnos.EINVAL
     return _sleep(k, req, rem, True, clock_id, bool(flags & TIMER_ABSTIME))
 
 
 @syscall("times", OutStruct("tms"))
-def sys_times(k, buf):
+def sys_times(k: SyscallContext, buf):
     ticks = k.clock.cputime_ns() // (NSEC // 100)
     if buf:
         fmt = "<4q" if k.abi.bits == 64 else "<4i"

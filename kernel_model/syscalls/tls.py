@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import struct
+from typing import TYPE_CHECKING
 
 from emu import registers as R
 from emu.segments import GDT_ENTRY_TLS_MAX, GDT_ENTRY_TLS_MIN, descriptor
@@ -11,28 +12,31 @@ from kernel_model.syscalls.argkinds import Enum, Hex, InOutStruct
 from kernel_model.syscalls.registry import syscall
 from kernel_model.uapi import errnos
 
+if TYPE_CHECKING:
+    from kernel_model.syscalls.context import SyscallContext
+
 ARCH_SET_GS, ARCH_SET_FS, ARCH_GET_FS, ARCH_GET_GS = 0x1001, 0x1002, 0x1003, 0x1004
 ARCH_GET_CPUID, ARCH_SET_CPUID = 0x1011, 0x1012
 TASK_SIZE_MAX = 0x7FFFFFFFF000
 
 
 @syscall("arch_prctl", Enum("arch_prctl"), Hex(), abi="x86_64")
-def sys_arch_prctl(k, code, addr):
-    if k.machine.arch.bits != 64:
+def sys_arch_prctl(k: SyscallContext, code, addr):
+    if k.arch.bits != 64:
         return -errnos.EINVAL
     if code in (ARCH_SET_FS, ARCH_SET_GS):
         if addr >= TASK_SIZE_MAX:
             return -errnos.EPERM
         reg = R.FS_BASE if code == ARCH_SET_FS else R.GS_BASE
-        k.machine.set_reg(reg, addr)
+        k.set_segment_base(reg, addr)
         if code == ARCH_SET_FS:
-            k.process.fs_base = addr
+            k.current.fs_base = addr
         else:
-            k.process.gs_base = addr
+            k.current.gs_base = addr
         return 0
     if code in (ARCH_GET_FS, ARCH_GET_GS):
         reg = R.FS_BASE if code == ARCH_GET_FS else R.GS_BASE
-        k.write(addr, struct.pack("<Q", k.machine.reg(reg)))
+        k.write(addr, struct.pack("<Q", k.segment_base(reg)))
         return 0
     if code == ARCH_GET_CPUID:
         return 1  # cpuid is not faulting
@@ -41,18 +45,18 @@ def sys_arch_prctl(k, code, addr):
     return -errnos.EINVAL
 
 
-def _read_user_desc(k, ptr):
+def _read_user_desc(k: SyscallContext, ptr):
     entry, base, limit, bits = struct.unpack("<iIII", k.read(ptr, 16))
     return entry, base, limit, bits
 
 
 @syscall("set_thread_area", InOutStruct("user_desc"))
-def sys_set_thread_area(k, u_info):
-    if k.machine.arch.bits == 64 and k.abi.bits == 32:
+def sys_set_thread_area(k: SyscallContext, u_info):
+    if k.arch.bits == 64 and k.abi.bits == 32:
         k.note("set_thread_area from 64-bit code: the descriptor is installed, but only a "
                "32-bit segment load would use it")
     entry, base, limit, bits = _read_user_desc(k, u_info)
-    gdt = k.system.gdt
+    gdt = k.gdt
     if entry == -1:
         free = [i for i in range(GDT_ENTRY_TLS_MIN, GDT_ENTRY_TLS_MAX + 1) if not gdt.entries[i]]
         if not free:
@@ -77,11 +81,11 @@ def sys_set_thread_area(k, u_info):
 
 
 @syscall("get_thread_area", InOutStruct("user_desc"))
-def sys_get_thread_area(k, u_info):
+def sys_get_thread_area(k: SyscallContext, u_info):
     entry = struct.unpack("<i", k.read(u_info, 4))[0]
     if not GDT_ENTRY_TLS_MIN <= entry <= GDT_ENTRY_TLS_MAX:
         return -errnos.EINVAL
-    d = k.system.gdt.entries[entry]
+    d = k.gdt.entries[entry]
     base = ((d >> 16) & 0xFFFFFF) | (((d >> 56) & 0xFF) << 24)
     limit = (d & 0xFFFF) | (((d >> 48) & 0xF) << 16)
     flags = (d >> 52) & 0xF

@@ -21,6 +21,10 @@ class MappedVdso:
     timekeeper: Timekeeper
     write: object  # how the kernel writes the data page: straight into its host buffer
     lock: object = None  # the timer thread and the syscall path share the Timekeeper
+    # The clock the kernel's handlers read once the vDSO is there (None: the run's own), and
+    # where `sysenter` returns (i386: __kernel_vsyscall's landing pad).
+    timeline: object = None
+    sysenter_landing_pad: int | None = None
 
     def symbol(self, name: str) -> int | None:
         offset = self.image.symbols.get(name)
@@ -68,9 +72,8 @@ class VdsoTimeline:
         self._clock.sleep_ns(ns)
 
 
-def map_vdso(system) -> MappedVdso:
-    image = build_vdso(system.arch.name)
-    mm = system.mm
+def map_vdso(mm, arch, era, clock) -> MappedVdso:
+    image = build_vdso(arch.name)
     size = image.vvar_size + len(image.data)
     start = mm.find_free(size)
     if start is None:
@@ -80,7 +83,7 @@ def map_vdso(system) -> MappedVdso:
     # The names /proc/self/maps shows for the data depend on the era; the bytes the vDSO
     # reads are at the same place in every era (a simplification: before 3.16 this data
     # lived in the kernel's fixmap, so those eras map it unlisted).
-    layout = list(system.era.vvar_layout)
+    layout = list(era.vvar_layout)
     pages = image.vvar_size // PAGE
     if sum(n for _, n in layout) != pages:
         layout = [(layout[0][0] if layout else "", pages)]
@@ -97,18 +100,17 @@ def map_vdso(system) -> MappedVdso:
                    host_backed=True)
         at += n * PAGE
     mm.map(base, len(image.data), PROT_READ | PROT_EXEC, name="[vdso]", kind="vdso")
-    system.machine.write(base, image.data)
-    keeper = Timekeeper(system.clock)
-    write = system.machine.write_host
+    mm.machine.write(base, image.data)
+    keeper = Timekeeper(clock)
+    write = mm.machine.write_host
     keeper.update(write, vvar)
     lock = threading.Lock()
     mapped = MappedVdso(image, base, vvar, keeper, write, lock)
-    if not system.clock.virtual:  # a virtual clock already is the one exact timeline
-        system.kernel.clock = VdsoTimeline(system.clock, keeper, lock)
+    if not clock.virtual:  # a virtual clock already is the one exact timeline
+        mapped.timeline = VdsoTimeline(clock, keeper, lock)
     # A frozen clock moves only when the guest sleeps, a virtual one at crossings (and
     # sleeps): refresh the page right then (at most once a tick, for a virtual one).
-    system.clock.on_change.append(mapped.tick)
-    pad = mapped.symbol("int80_landing_pad")
-    if system.arch.bits == 32 and pad is not None:
-        system.kernel.sysenter_landing_pad = pad
+    clock.on_change.append(mapped.tick)
+    if arch.bits == 32:
+        mapped.sysenter_landing_pad = mapped.symbol("int80_landing_pad")
     return mapped

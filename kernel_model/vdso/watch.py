@@ -35,17 +35,17 @@ SIGNATURES = _defs(
 
 
 class VdsoWatcher(CallWatcher):
-    def __init__(self, system):
-        super().__init__(system.machine)
-        self.system = system
-        self.vdso = system.vdso
-        self.bits = system.arch.bits
-        self.abi = system.arch.name
+    def __init__(self, machine, vdso, kernel):
+        super().__init__(machine)
+        self.kernel = kernel
+        self.vdso = vdso
+        self.bits = machine.arch.bits
+        self.abi = machine.arch.name
         for name in SIGNATURES:
             addr = self.vdso.symbol(name)
             if addr is not None:
                 self.watch_entry(addr, name)
-        system.kernel.attach(self._on_event)
+        kernel.attach(self._on_event)
 
     def _args(self, n: int) -> tuple[int, ...]:
         m = self.machine
@@ -81,7 +81,7 @@ class VdsoWatcher(CallWatcher):
     def on_return(self, call: CallInProgress) -> None:
         ret = self._ret()
         cost = cost_of(Mechanism.VDSO, self.bits)
-        self.system.kernel.emit(VdsoCalled(call.name, call.args, ret, call.pc, call.return_pc,
+        self.kernel.emit(VdsoCalled(call.name, call.args, ret, call.pc, call.return_pc,
                                            self.line(call, ret), cost.ns, cost.source,
                                            call.fallback))
 

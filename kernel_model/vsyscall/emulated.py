@@ -39,10 +39,11 @@ def in_page(addr: int) -> bool:
     return VSYSCALL_ADDR <= addr < VSYSCALL_ADDR + VSYSCALL_SIZE
 
 
-def map_page(system, mode: str) -> None:
+def map_page(mm, mode: str, clock, tick_jobs: list) -> None:
     """Put the page in the address space as the mode wants it. The VMA's permissions are
-    what /proc/self/maps shows; the machine's are what the CPU enforces."""
-    mm = system.mm
+    what /proc/self/maps shows; the machine's are what the CPU enforces. The native page's
+    time data joins `tick_jobs` (what the timer tick refreshes)."""
+    machine = mm.machine
     if mode == "none":
         return
     if mode == "native":
@@ -51,11 +52,11 @@ def map_page(system, mode: str) -> None:
 
         mm.map(VSYSCALL_ADDR, VSYSCALL_SIZE, PROT_READ | PROT_EXEC, name="[vsyscall]",
                kind="vsyscall", host_backed=True)  # the timer thread updates its data
-        system.machine.write_host(VSYSCALL_ADDR, native_page())
-        data = NativeTimeData(Timekeeper(system.clock), system.machine.write_host)
-        data.update(system.machine.write_host)
-        system.tick_jobs.append(data.tick)
-        system.clock.on_change.append(data.tick)
+        machine.write_host(VSYSCALL_ADDR, native_page())
+        data = NativeTimeData(Timekeeper(clock), machine.write_host)
+        data.update(machine.write_host)
+        tick_jobs.append(data.tick)
+        clock.on_change.append(data.tick)
         return
     if mode == "xonly":
         # Listed --xp, but nothing there for the CPU: every fetch faults into the emulation
@@ -66,8 +67,8 @@ def map_page(system, mode: str) -> None:
     mm.map(VSYSCALL_ADDR, VSYSCALL_SIZE, PROT_READ | PROT_EXEC, name="[vsyscall]",
            kind="vsyscall")
     # emulate: readable, never executable: calls trap.
-    system.machine.protect(VSYSCALL_ADDR, VSYSCALL_SIZE, PROT_READ)
-    system.machine.write(VSYSCALL_ADDR, emulate_page())
+    machine.protect(VSYSCALL_ADDR, VSYSCALL_SIZE, PROT_READ)
+    machine.write(VSYSCALL_ADDR, emulate_page())
 
 
 def emulate_page() -> bytes:
@@ -81,23 +82,22 @@ def emulate_page() -> bytes:
     return bytes(page)
 
 
-def emulate(system, address: int) -> None:
+def emulate(k, mode: str, address: int) -> None:
     """emulate_vsyscall(): called when the CPU faulted fetching `address` in the page.
     Either performs the call and emulates `ret` (only rax, rip and rsp change) or queues the
     SIGSEGV Linux sends."""
     from kernel_model.entry.costs import cost_of
     from kernel_model.signals import delivery as signals
 
-    m = system.machine
-    k = system.kernel
+    m = k.machine
     offset = address - VSYSCALL_ADDR
     if offset & ~0xC00:
         k.emit_note(f"misaligned vsyscall (exploit attempt or buggy program) at {address:#x}")
-        system.signals.force(signals.SIGSEGV, signals.SI_KERNEL, 0)
+        k.signals.force(signals.SIGSEGV, signals.SI_KERNEL, 0)
         return
     nr = offset >> 10
     if nr not in ENTRIES:
-        system.signals.force(signals.SIGSEGV, signals.SI_KERNEL, 0)
+        k.signals.force(signals.SIGSEGV, signals.SI_KERNEL, 0)
         return
     name = ENTRIES[nr]
     if k.on_trap is not None:
@@ -105,11 +105,11 @@ def emulate(system, address: int) -> None:
     sp = m.sp
     try:
         caller = m.read_u64(sp)
-        if not system.mm.is_accessible(sp, 8, PROT_READ):
+        if not k.process.mm.is_accessible(sp, 8, PROT_READ):
             raise ValueError
     except Exception:
         k.emit_note("vsyscall with bad stack (exploit attempt?)")
-        system.signals.force(signals.SIGSEGV, signals.SI_KERNEL, 0)
+        k.signals.force(signals.SIGSEGV, signals.SI_KERNEL, 0)
         return
     from emu import registers as R
 
@@ -117,12 +117,12 @@ def emulate(system, address: int) -> None:
     # write_ok_or_segv(): a pointer outside user space is a fault at that address.
     for ptr in {0: (rdi, rsi), 1: (rdi,), 2: (rdi, rsi)}[nr]:
         if ptr and ptr >= TASK_SIZE_MAX:
-            system.signals.force(signals.SIGSEGV, signals.SEGV_MAPERR, ptr)
+            k.signals.force(signals.SIGSEGV, signals.SEGV_MAPERR, ptr)
             return
-    ret = _perform(system, nr, rdi, rsi)
+    ret = _perform(k, nr, rdi, rsi)
     if ret == -errnos.EFAULT:
         k.emit_note("vsyscall fault (exploit attempt?)")
-        system.signals.force(signals.SIGSEGV, signals.SI_KERNEL, 0)
+        k.signals.force(signals.SIGSEGV, signals.SI_KERNEL, 0)
         return
     rax_before = m.reg(R.RAX)
     # Emulate a `ret`: only rax, rip and rsp change (rcx and r11 survive, unlike `syscall`).
@@ -132,7 +132,7 @@ def emulate(system, address: int) -> None:
         return  # nobody listens: no line to decode
     cost = cost_of("vsyscall emulated")
     text = call_text(SIGNATURES[nr], "x86_64", (rdi, rsi), ret, m)
-    k.emit(VsyscallCalled(name=name, mode=system.vsyscall_mode, args=(rdi, rsi), ret=ret,
+    k.emit(VsyscallCalled(name=name, mode=mode, args=(rdi, rsi), ret=ret,
                           pc=address, return_pc=caller,
                           text=vsyscall_text(text, ret, "emulated"),
                           changes=(("rax", rax_before, ret), ("rip", address, caller),
@@ -140,15 +140,14 @@ def emulate(system, address: int) -> None:
                           cost_ns=cost.ns, cost_source=cost.source))
 
 
-def _perform(system, nr: int, a0: int, a1: int) -> int:
+def _perform(k, nr: int, a0: int, a1: int) -> int:
     """Run the real handler's work and return its result."""
-    k = system.kernel
     clock = k.clock
 
     def put(addr: int, data: bytes) -> bool:
-        if not system.mm.is_accessible(addr, len(data), 2):
+        if not k.process.mm.is_accessible(addr, len(data), 2):
             return False
-        system.machine.write(addr, data)
+        k.machine.write(addr, data)
         return True
 
     if nr == 0:
@@ -174,9 +173,9 @@ class NativeWatcher(CallWatcher):
     """With vsyscall=native the page's code runs in user mode: nothing traps, so the trace
     sees a call only through hooks on the three entry points."""
 
-    def __init__(self, system):
-        super().__init__(system.machine)
-        self.system = system
+    def __init__(self, machine, kernel):
+        super().__init__(machine)
+        self.kernel = kernel
         for nr in ENTRIES:
             self.watch_entry(VSYSCALL_ADDR + (nr << 10), nr)
 
@@ -193,7 +192,7 @@ class NativeWatcher(CallWatcher):
         ret = self.machine.reg(R.RAX)
         text = call_text(_BY_NAME[call.name], "x86_64", call.args, ret, self.machine)
         cost = cost_of("vsyscall native")
-        self.system.kernel.emit(VsyscallCalled(
+        self.kernel.emit(VsyscallCalled(
             name=call.name, mode="native", args=call.args, ret=ret, pc=call.pc,
             return_pc=call.return_pc,
             text=vsyscall_text(text, ret, "native: ran in user mode"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from kernel_model.files.inode import FsError
 from kernel_model.files.uapi import X_OK
@@ -11,10 +12,13 @@ from kernel_model.syscalls.fs.plumbing import _cred, _fds, _path, _u32, fs_call
 from kernel_model.syscalls.registry import syscall
 from kernel_model.uapi import errnos
 
+if TYPE_CHECKING:
+    from kernel_model.syscalls.context import SyscallContext
+
 
 @syscall("getcwd", OutStr(), UInt())
 @fs_call
-def sys_getcwd(k, buf, size):
+def sys_getcwd(k: SyscallContext, buf, size):
     data = os.fsencode(k.process.cwd) + b"\0"
     if len(data) > size:
         raise FsError(errnos.ERANGE)
@@ -24,7 +28,7 @@ def sys_getcwd(k, buf, size):
 
 @syscall("chdir", Path())
 @fs_call
-def sys_chdir(k, path_addr):
+def sys_chdir(k: SyscallContext, path_addr):
     path = _path(k, path_addr)
     lk = k.vfs.resolve(path, base=k.process.cwd)
     node = lk.existing()
@@ -37,7 +41,7 @@ def sys_chdir(k, path_addr):
 
 @syscall("fchdir", Fd())
 @fs_call
-def sys_fchdir(k, fd):
+def sys_fchdir(k: SyscallContext, fd):
     f = _fds(k)[_u32(fd)]
     if not f.is_dir:
         raise FsError(errnos.ENOTDIR)

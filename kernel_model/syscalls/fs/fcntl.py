@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kernel_model.files.inode import FsError
 from kernel_model.files.pipes import Pipe
 from kernel_model.files.uapi import (
@@ -34,26 +36,29 @@ from kernel_model.syscalls.fs.plumbing import _fds, _nofile, _u32, fs_call
 from kernel_model.syscalls.registry import syscall
 from kernel_model.uapi import errnos
 
+if TYPE_CHECKING:
+    from kernel_model.syscalls.context import SyscallContext
+
 
 @syscall("dup", Fd())
 @fs_call
-def sys_dup(k, fd):
+def sys_dup(k: SyscallContext, fd):
     return _fds(k).dup(_u32(fd), limit=_nofile(k))
 
 
 @syscall("dup2", Fd(), Fd())
 @fs_call
-def sys_dup2(k, oldfd, newfd):
+def sys_dup2(k: SyscallContext, oldfd, newfd):
     return _fds(k).dup2(_u32(oldfd), _u32(newfd), limit=_nofile(k))
 
 
 @syscall("dup3", Fd(), Fd(), Flags("dup3"))
 @fs_call
-def sys_dup3(k, oldfd, newfd, flags):
+def sys_dup3(k: SyscallContext, oldfd, newfd, flags):
     return _fds(k).dup3(_u32(oldfd), _u32(newfd), _u32(flags), limit=_nofile(k))
 
 
-def _flock_size(k, cmd: int) -> int:
+def _flock_size(k: SyscallContext, cmd: int) -> int:
     """struct flock (x86_64: 32 bytes; i386: 16) or i386's struct flock64 (24, packed)."""
     if k.abi.bits == 64:
         return 32
@@ -61,7 +66,7 @@ def _flock_size(k, cmd: int) -> int:
                          F_OFD_SETLKW) else 16
 
 
-def _fcntl(k, fd, cmd, arg, *, fcntl64: bool):
+def _fcntl(k: SyscallContext, fd, cmd, arg, *, fcntl64: bool):
     table = _fds(k)
     fd, cmd = _u32(fd), _u32(cmd)
     f = table[fd]
@@ -115,11 +120,11 @@ def _fcntl(k, fd, cmd, arg, *, fcntl64: bool):
 
 @syscall("fcntl", Fd(), Enum("fcntl"), Hex())
 @fs_call
-def sys_fcntl(k, fd, cmd, arg):
+def sys_fcntl(k: SyscallContext, fd, cmd, arg):
     return _fcntl(k, fd, cmd, arg, fcntl64=False)
 
 
 @syscall("fcntl64", Fd(), Enum("fcntl"), Hex())
 @fs_call
-def sys_fcntl64(k, fd, cmd, arg):
+def sys_fcntl64(k: SyscallContext, fd, cmd, arg):
     return _fcntl(k, fd, cmd, arg, fcntl64=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kernel_model.files.inode import FsError
 from kernel_model.files.uapi import FIOCLEX, FIONBIO, FIONCLEX, O_NONBLOCK, TCGETS, TIOCGWINSZ
 from kernel_model.syscalls.argkinds import Enum, Fd, Hex
@@ -9,10 +11,13 @@ from kernel_model.syscalls.fs.plumbing import _fds, _u32, fs_call
 from kernel_model.syscalls.registry import syscall
 from kernel_model.uapi import errnos
 
+if TYPE_CHECKING:
+    from kernel_model.syscalls.context import SyscallContext
+
 
 @syscall("ioctl", Fd(), Enum("ioctl"), Hex())
 @fs_call
-def sys_ioctl(k, fd, request, arg):
+def sys_ioctl(k: SyscallContext, fd, request, arg):
     table = _fds(k)
     fd, request = _u32(fd), _u32(request)
     f = table[fd]

@@ -4,6 +4,7 @@ setattr_prepare)."""
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from kernel_model.files.file import PathFile
 from kernel_model.files.inode import FsError
@@ -34,9 +35,12 @@ from kernel_model.syscalls.fs.plumbing import (
 from kernel_model.syscalls.registry import syscall
 from kernel_model.uapi import errnos
 
+if TYPE_CHECKING:
+    from kernel_model.syscalls.context import SyscallContext
+
 
 # -- open and close -----------------------------------------------------------------------
-def _open(k, dirfd: int, path_addr: int, flags: int, mode: int) -> int:
+def _open(k: SyscallContext, dirfd: int, path_addr: int, flags: int, mode: int) -> int:
     flags = _u32(flags)
     if k.abi.bits == 64:
         flags |= O_LARGEFILE  # force_o_largefile(): every 64-bit open is large-file
@@ -59,31 +63,31 @@ def _open(k, dirfd: int, path_addr: int, flags: int, mode: int) -> int:
 
 @syscall("open", Path(), Flags("open"), Mode())
 @fs_call
-def sys_open(k, path, flags, mode):
+def sys_open(k: SyscallContext, path, flags, mode):
     return _open(k, AT_FDCWD, path, flags, mode)
 
 
 @syscall("openat", DirFd(), Path(), Flags("open"), Mode())
 @fs_call
-def sys_openat(k, dirfd, path, flags, mode):
+def sys_openat(k: SyscallContext, dirfd, path, flags, mode):
     return _open(k, dirfd, path, flags, mode)
 
 
 @syscall("creat", Path(), Mode())
 @fs_call
-def sys_creat(k, path, mode):
+def sys_creat(k: SyscallContext, path, mode):
     return _open(k, AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode)
 
 
 @syscall("close", Fd())
 @fs_call
-def sys_close(k, fd):
+def sys_close(k: SyscallContext, fd):
     _fds(k).close(_u32(fd))
     return 0
 
 
 # -- access -------------------------------------------------------------------------------
-def _access(k, dirfd, path_addr, mode, flags):
+def _access(k: SyscallContext, dirfd, path_addr, mode, flags):
     mode, flags = _u32(mode), _u32(flags)
     if mode & ~7 or flags & ~(AT_SYMLINK_NOFOLLOW | AT_EACCESS | AT_EMPTY_PATH):
         raise FsError(errnos.EINVAL)
@@ -106,26 +110,26 @@ def _access(k, dirfd, path_addr, mode, flags):
 
 @syscall("access", Path(), Flags("access"))
 @fs_call
-def sys_access(k, path, mode):
+def sys_access(k: SyscallContext, path, mode):
     return _access(k, AT_FDCWD, path, mode, 0)
 
 
 @syscall("faccessat", DirFd(), Path(), Flags("access"))
 @fs_call
-def sys_faccessat(k, dirfd, path, mode):
+def sys_faccessat(k: SyscallContext, dirfd, path, mode):
     return _access(k, dirfd, path, mode, 0)
 
 
 @syscall("faccessat2", DirFd(), Path(), Flags("access"), Flags("at"))
 @fs_call
-def sys_faccessat2(k, dirfd, path, mode, flags):
+def sys_faccessat2(k: SyscallContext, dirfd, path, mode, flags):
     return _access(k, dirfd, path, mode, flags)
 
 
 # -- ftruncate ----------------------------------------------------------------------------
 @syscall("ftruncate", Fd(), Long())
 @fs_call
-def sys_ftruncate(k, fd, length):
+def sys_ftruncate(k: SyscallContext, fd, length):
     length = k.abi.signed(length)
     if length < 0:
         raise FsError(errnos.EINVAL)
@@ -141,7 +145,7 @@ def sys_ftruncate(k, fd, length):
 S_ISGID = 0o2000
 
 
-def _chmod(k, node, mode: int) -> int:
+def _chmod(k: SyscallContext, node, mode: int) -> int:
     """Change a node's permission bits: EROFS on a read-only file system, EPERM unless the
     caller owns it (or is root); a caller outside the file's group loses S_ISGID. On a
     shared host directory the host loses S_ISUID and S_ISGID too (hostfs.py)."""
@@ -159,7 +163,7 @@ def _chmod(k, node, mode: int) -> int:
     return 0
 
 
-def _chmod_at(k, dirfd, path_addr, mode, flags) -> int:
+def _chmod_at(k: SyscallContext, dirfd, path_addr, mode, flags) -> int:
     flags = _u32(flags)
     if flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH):
         raise FsError(errnos.EINVAL)
@@ -177,13 +181,13 @@ def _chmod_at(k, dirfd, path_addr, mode, flags) -> int:
 
 @syscall("chmod", Path(), Mode())
 @fs_call
-def sys_chmod(k, path, mode):
+def sys_chmod(k: SyscallContext, path, mode):
     return _chmod_at(k, AT_FDCWD, path, mode, 0)
 
 
 @syscall("fchmod", Fd(), Mode())
 @fs_call
-def sys_fchmod(k, fd, mode):
+def sys_fchmod(k: SyscallContext, fd, mode):
     f = _fds(k)[_u32(fd)]
     if isinstance(f, PathFile):  # O_PATH descriptors cannot change what they name
         raise FsError(errnos.EBADF)
@@ -192,11 +196,11 @@ def sys_fchmod(k, fd, mode):
 
 @syscall("fchmodat", DirFd(), Path(), Mode())
 @fs_call
-def sys_fchmodat(k, dirfd, path, mode):
+def sys_fchmodat(k: SyscallContext, dirfd, path, mode):
     return _chmod_at(k, dirfd, path, mode, 0)
 
 
 @syscall("fchmodat2", DirFd(), Path(), Mode(), Flags("at"))
 @fs_call
-def sys_fchmodat2(k, dirfd, path, mode, flags):
+def sys_fchmodat2(k: SyscallContext, dirfd, path, mode, flags):
     return _chmod_at(k, dirfd, path, mode, flags)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kernel_model.files.inode import FsError
 from kernel_model.files.uapi import O_CLOEXEC, O_DIRECT, O_EXCL, O_NONBLOCK
 from kernel_model.syscalls.argkinds import Flags, OutStruct
@@ -9,10 +11,13 @@ from kernel_model.syscalls.fs.plumbing import _fds, _nofile, _u32, fs_call
 from kernel_model.syscalls.registry import syscall
 from kernel_model.uapi import errnos
 
+if TYPE_CHECKING:
+    from kernel_model.syscalls.context import SyscallContext
+
 PIPE2_FLAGS = O_CLOEXEC | O_NONBLOCK | O_DIRECT | O_EXCL  # O_EXCL: O_NOTIFICATION_PIPE
 
 
-def _pipe(k, fds_addr, flags):
+def _pipe(k: SyscallContext, fds_addr, flags):
     flags = _u32(flags)
     if flags & ~PIPE2_FLAGS:
         raise FsError(errnos.EINVAL)
@@ -41,11 +46,11 @@ def _pipe(k, fds_addr, flags):
 
 @syscall("pipe", OutStruct("int_pair"))
 @fs_call
-def sys_pipe(k, fds):
+def sys_pipe(k: SyscallContext, fds):
     return _pipe(k, fds, 0)
 
 
 @syscall("pipe2", OutStruct("int_pair"), Flags("pipe"))
 @fs_call
-def sys_pipe2(k, fds, flags):
+def sys_pipe2(k: SyscallContext, fds, flags):
     return _pipe(k, fds, flags)

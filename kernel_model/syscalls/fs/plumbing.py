@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import functools
 import os
+from typing import TYPE_CHECKING
 
 from kernel_model.files.inode import Cred, FsError
 from kernel_model.files.uapi import AT_EMPTY_PATH, AT_FDCWD, NR_OPEN_DEFAULT, RLIMIT_NOFILE
 from kernel_model.uapi import errnos
+
+if TYPE_CHECKING:
+    from kernel_model.syscalls.context import SyscallContext
 
 
 def fs_call(fn):
@@ -38,25 +42,25 @@ def _i32(v: int) -> int:
     return v - (1 << 32) if v >> 31 else v
 
 
-def _fds(k):
+def _fds(k: SyscallContext):
     return k.process.fds
 
 
-def _nofile(k) -> int:
+def _nofile(k: SyscallContext) -> int:
     """The soft RLIMIT_NOFILE: new fds must be below it."""
     limits = getattr(k.process, "rlimits", None) or {}
     return limits.get(RLIMIT_NOFILE, (NR_OPEN_DEFAULT, 0))[0]
 
 
-def _cred(k) -> Cred:
+def _cred(k: SyscallContext) -> Cred:
     return Cred(k.process.uid, k.process.gid)
 
 
-def _path(k, addr: int) -> str:
+def _path(k: SyscallContext, addr: int) -> str:
     return os.fsdecode(k.read_cstring(addr))
 
 
-def _base(k, dirfd: int, path: str) -> str:
+def _base(k: SyscallContext, dirfd: int, path: str) -> str:
     """The directory a relative path starts from: the cwd for AT_FDCWD, else the dirfd's
     (EBADF if none, ENOTDIR if not a directory). Absolute paths ignore dirfd entirely."""
     if path.startswith("/"):
@@ -70,7 +74,7 @@ def _base(k, dirfd: int, path: str) -> str:
     return f.path
 
 
-def _empty_path_target(k, dirfd: int):
+def _empty_path_target(k: SyscallContext, dirfd: int):
     """AT_EMPTY_PATH with "": the dirfd itself (AT_FDCWD: the cwd)."""
     dirfd = _i32(dirfd)
     if dirfd == AT_FDCWD:
@@ -78,7 +82,7 @@ def _empty_path_target(k, dirfd: int):
     return _fds(k)[dirfd]
 
 
-def _at_path(k, addr: int, flags: int) -> str:
+def _at_path(k: SyscallContext, addr: int, flags: int) -> str:
     """A *at path argument; with AT_EMPTY_PATH a NULL pointer counts as "" (Linux 6.11+)."""
     if addr == 0 and flags & AT_EMPTY_PATH:
         return ""

@@ -3,6 +3,8 @@ fs/iov_iter.c: import_iovec; fs/pipe.c: SIGPIPE on a write to a pipe nobody read
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kernel_model.files.inode import FsError
 from kernel_model.files.uapi import MAX_RW_COUNT, SEEK_HOLE, UIO_MAXIOV
 from kernel_model.syscalls.argkinds import (
@@ -20,21 +22,24 @@ from kernel_model.syscalls.fs.plumbing import _fds, _i32, _u32, fs_call
 from kernel_model.syscalls.registry import syscall
 from kernel_model.uapi import errnos, structs
 
+if TYPE_CHECKING:
+    from kernel_model.syscalls.context import SyscallContext
+
 SIGPIPE = 13
 
 
-def _write_to(k, f, data: bytes) -> int:
+def _write_to(k: SyscallContext, f, data: bytes) -> int:
     try:
         return f.write(k, data)
     except FsError as e:
         if e.errno == errnos.EPIPE:
             # fs/pipe.c: send_sig(SIGPIPE, current, 0): its default action ends the process.
-            k.system.signals.send(SIGPIPE, 0, pid=k.process.pid, uid=k.process.uid,
+            k.signals.send(SIGPIPE, 0, pid=k.process.pid, uid=k.process.uid,
                                   synchronous=False)
         raise
 
 
-def _deliver(k, f, addr: int, data: bytes) -> None:
+def _deliver(k: SyscallContext, f, addr: int, data: bytes) -> None:
     """copy_to_user of what was read; on a fault the file keeps the bytes (EFAULT)."""
     try:
         k.write(addr, data)
@@ -58,7 +63,7 @@ def _writable(f):
 # -- read and write -----------------------------------------------------------------------
 @syscall("read", Fd(), OutBuf(2), UInt())
 @fs_call
-def sys_read(k, fd, buf, count):
+def sys_read(k: SyscallContext, fd, buf, count):
     f = _readable(_fds(k)[_u32(fd)])
     data = f.read(k, min(count, MAX_RW_COUNT))
     _deliver(k, f, buf, data)
@@ -67,13 +72,13 @@ def sys_read(k, fd, buf, count):
 
 @syscall("write", Fd(), InBuf(2), UInt())
 @fs_call
-def sys_write(k, fd, buf, count):
+def sys_write(k: SyscallContext, fd, buf, count):
     f = _writable(_fds(k)[_u32(fd)])
     data = k.read(buf, min(count, MAX_RW_COUNT))
     return _write_to(k, f, data)
 
 
-def _iovecs(k, addr: int, count: int) -> list[tuple[int, int]]:
+def _iovecs(k: SyscallContext, addr: int, count: int) -> list[tuple[int, int]]:
     """The iovec array (fs/iov_iter.c: import_iovec): EINVAL past UIO_MAXIOV or for a
     negative length; the total is cut to MAX_RW_COUNT."""
     count = _i32(count)
@@ -97,7 +102,7 @@ def _iovecs(k, addr: int, count: int) -> list[tuple[int, int]]:
 
 @syscall("readv", Fd(), Iovec(2, writes=True), Int())
 @fs_call
-def sys_readv(k, fd, iov, iovcnt):
+def sys_readv(k: SyscallContext, fd, iov, iovcnt):
     f = _readable(_fds(k)[_u32(fd)])
     vecs = _iovecs(k, iov, iovcnt)
     data = f.read(k, sum(n for _, n in vecs))
@@ -119,7 +124,7 @@ def sys_readv(k, fd, iov, iovcnt):
 
 @syscall("writev", Fd(), Iovec(2), Int())
 @fs_call
-def sys_writev(k, fd, iov, iovcnt):
+def sys_writev(k: SyscallContext, fd, iov, iovcnt):
     f = _writable(_fds(k)[_u32(fd)])
     vecs = _iovecs(k, iov, iovcnt)
     data = b"".join(k.read(base, n) for base, n in vecs)
@@ -128,7 +133,7 @@ def sys_writev(k, fd, iov, iovcnt):
     return _write_to(k, f, data)
 
 
-def _pread(k, fd, buf, count, pos):
+def _pread(k: SyscallContext, fd, buf, count, pos):
     if pos < 0:
         raise FsError(errnos.EINVAL)
     f = _fds(k)[_u32(fd)]
@@ -140,7 +145,7 @@ def _pread(k, fd, buf, count, pos):
     return len(data)
 
 
-def _pwrite(k, fd, buf, count, pos):
+def _pwrite(k: SyscallContext, fd, buf, count, pos):
     if pos < 0:
         raise FsError(errnos.EINVAL)
     f = _fds(k)[_u32(fd)]
@@ -153,13 +158,13 @@ def _pwrite(k, fd, buf, count, pos):
 
 @syscall("pread64", Fd(), OutBuf(2), UInt(), Long(), abi="x86_64")
 @fs_call
-def sys_pread64(k, fd, buf, count, pos):
+def sys_pread64(k: SyscallContext, fd, buf, count, pos):
     return _pread(k, fd, buf, count, k.abi.signed(pos))
 
 
 @syscall("pwrite64", Fd(), InBuf(2), UInt(), Long(), abi="x86_64")
 @fs_call
-def sys_pwrite64(k, fd, buf, count, pos):
+def sys_pwrite64(k: SyscallContext, fd, buf, count, pos):
     return _pwrite(k, fd, buf, count, k.abi.signed(pos))
 
 
@@ -171,20 +176,20 @@ def _pos64(lo: int, hi: int) -> int:
 
 @syscall("pread64", Fd(), OutBuf(2), UInt(), UInt(), UInt(), abi="i386")
 @fs_call
-def sys_pread64_i386(k, fd, buf, count, lo, hi):
+def sys_pread64_i386(k: SyscallContext, fd, buf, count, lo, hi):
     return _pread(k, fd, buf, count, _pos64(lo, hi))
 
 
 @syscall("pwrite64", Fd(), InBuf(2), UInt(), UInt(), UInt(), abi="i386")
 @fs_call
-def sys_pwrite64_i386(k, fd, buf, count, lo, hi):
+def sys_pwrite64_i386(k: SyscallContext, fd, buf, count, lo, hi):
     return _pwrite(k, fd, buf, count, _pos64(lo, hi))
 
 
 # -- seeking ------------------------------------------------------------------------------
 @syscall("lseek", Fd(), Long(), Enum("whence"))
 @fs_call
-def sys_lseek(k, fd, offset, whence):
+def sys_lseek(k: SyscallContext, fd, offset, whence):
     f = _fds(k)[_u32(fd)]
     whence = _u32(whence)
     if whence > SEEK_HOLE:
@@ -197,7 +202,7 @@ def sys_lseek(k, fd, offset, whence):
 
 @syscall("_llseek", Fd(), UInt(), UInt(), OutStruct("loff_t"), Enum("whence"))
 @fs_call
-def sys_llseek(k, fd, offset_high, offset_low, result, whence):
+def sys_llseek(k: SyscallContext, fd, offset_high, offset_low, result, whence):
     f = _fds(k)[_u32(fd)]
     whence = _u32(whence)
     if whence > SEEK_HOLE:

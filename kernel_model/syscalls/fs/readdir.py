@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import struct
+from typing import TYPE_CHECKING
 
 from kernel_model.files.inode import FsError
 from kernel_model.syscalls.argkinds import Fd, Ptr, UInt
@@ -11,8 +12,11 @@ from kernel_model.syscalls.fs.plumbing import _fds, _u32, fs_call
 from kernel_model.syscalls.registry import syscall
 from kernel_model.uapi import errnos, structs
 
+if TYPE_CHECKING:
+    from kernel_model.syscalls.context import SyscallContext
 
-def _dirents(k, fd, buf, count, pack_one):
+
+def _dirents(k: SyscallContext, fd, buf, count, pack_one):
     f = _fds(k)[_u32(fd)]
     if not f.readable:
         raise FsError(errnos.EBADF)
@@ -37,7 +41,7 @@ def _dirents(k, fd, buf, count, pack_one):
 
 @syscall("getdents64", Fd(), Ptr(), UInt())
 @fs_call
-def sys_getdents64(k, fd, buf, count):
+def sys_getdents64(k: SyscallContext, fd, buf, count):
     return _dirents(k, fd, buf, count, lambda e, off: structs.pack_dirent64(
         e.ino, off, e.dtype, os.fsencode(e.name)))
 
@@ -57,5 +61,5 @@ def pack_old_dirent(e, off: int, word: int) -> bytes:
 
 @syscall("getdents", Fd(), Ptr(), UInt())
 @fs_call
-def sys_getdents(k, fd, buf, count):
+def sys_getdents(k: SyscallContext, fd, buf, count):
     return _dirents(k, fd, buf, count, lambda e, off: pack_old_dirent(e, off, k.abi.word))

@@ -4,6 +4,7 @@ arch/x86/kernel/sys_ia32.c: cp_stat64; include/linux/kdev_t.h)."""
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from kernel_model.files.inode import FsError, Stat
 from kernel_model.files.uapi import (
@@ -28,6 +29,9 @@ from kernel_model.syscalls.fs.plumbing import (
 )
 from kernel_model.syscalls.registry import syscall
 from kernel_model.uapi import errnos, structs
+
+if TYPE_CHECKING:
+    from kernel_model.syscalls.context import SyscallContext
 
 
 # -- stat ---------------------------------------------------------------------------------
@@ -88,7 +92,7 @@ def pack_statx(st: Stat) -> bytes:
                         stx_dev_minor=st.dev[1], **fields)
 
 
-def _stat_path(k, dirfd: int, path: str, flags: int) -> Stat:
+def _stat_path(k: SyscallContext, dirfd: int, path: str, flags: int) -> Stat:
     if path == "":
         if not flags & AT_EMPTY_PATH:
             raise FsError(errnos.ENOENT)
@@ -101,7 +105,7 @@ def _stat_path(k, dirfd: int, path: str, flags: int) -> Stat:
 STAT_AT_FLAGS = AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH
 
 
-def _fstatat(k, dirfd, path_addr, buf, flags, kind):
+def _fstatat(k: SyscallContext, dirfd, path_addr, buf, flags, kind):
     flags = _u32(flags)
     if flags & ~STAT_AT_FLAGS:
         raise FsError(errnos.EINVAL)
@@ -112,19 +116,19 @@ def _fstatat(k, dirfd, path_addr, buf, flags, kind):
 
 @syscall("stat", Path(), OutStruct("stat"))
 @fs_call
-def sys_stat(k, path, buf):
+def sys_stat(k: SyscallContext, path, buf):
     return _fstatat(k, AT_FDCWD, path, buf, 0, "stat")
 
 
 @syscall("lstat", Path(), OutStruct("stat"))
 @fs_call
-def sys_lstat(k, path, buf):
+def sys_lstat(k: SyscallContext, path, buf):
     return _fstatat(k, AT_FDCWD, path, buf, AT_SYMLINK_NOFOLLOW, "stat")
 
 
 @syscall("fstat", Fd(), OutStruct("stat"))
 @fs_call
-def sys_fstat(k, fd, buf):
+def sys_fstat(k: SyscallContext, fd, buf):
     st = _fds(k)[_u32(fd)].stat()
     k.write(buf, pack_stat(st, "stat", k.abi))
     return 0
@@ -132,25 +136,25 @@ def sys_fstat(k, fd, buf):
 
 @syscall("newfstatat", DirFd(), Path(), OutStruct("stat"), Flags("at"))
 @fs_call
-def sys_newfstatat(k, dirfd, path, buf, flags):
+def sys_newfstatat(k: SyscallContext, dirfd, path, buf, flags):
     return _fstatat(k, dirfd, path, buf, flags, "stat")
 
 
 @syscall("stat64", Path(), OutStruct("stat64"))
 @fs_call
-def sys_stat64(k, path, buf):
+def sys_stat64(k: SyscallContext, path, buf):
     return _fstatat(k, AT_FDCWD, path, buf, 0, "stat64")
 
 
 @syscall("lstat64", Path(), OutStruct("stat64"))
 @fs_call
-def sys_lstat64(k, path, buf):
+def sys_lstat64(k: SyscallContext, path, buf):
     return _fstatat(k, AT_FDCWD, path, buf, AT_SYMLINK_NOFOLLOW, "stat64")
 
 
 @syscall("fstat64", Fd(), OutStruct("stat64"))
 @fs_call
-def sys_fstat64(k, fd, buf):
+def sys_fstat64(k: SyscallContext, fd, buf):
     st = _fds(k)[_u32(fd)].stat()
     k.write(buf, pack_stat(st, "stat64", k.abi))
     return 0
@@ -158,14 +162,14 @@ def sys_fstat64(k, fd, buf):
 
 @syscall("fstatat64", DirFd(), Path(), OutStruct("stat64"), Flags("at"))
 @fs_call
-def sys_fstatat64(k, dirfd, path, buf, flags):
+def sys_fstatat64(k: SyscallContext, dirfd, path, buf, flags):
     return _fstatat(k, dirfd, path, buf, flags, "stat64")
 
 
 @syscall("statx", DirFd(), Path(), Flags("statx_flags"), Flags("statx_mask"),
          OutStruct("statx"))
 @fs_call
-def sys_statx(k, dirfd, path_addr, flags, mask, buf):
+def sys_statx(k: SyscallContext, dirfd, path_addr, flags, mask, buf):
     flags, mask = _u32(flags), _u32(mask)
     if flags & ~(STAT_AT_FLAGS | AT_STATX_SYNC_TYPE) or \
             flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE or mask & STATX__RESERVED:
@@ -176,7 +180,7 @@ def sys_statx(k, dirfd, path_addr, flags, mask, buf):
 
 
 # -- symlinks -----------------------------------------------------------------------------
-def _readlink(k, dirfd, path_addr, buf, bufsiz):
+def _readlink(k: SyscallContext, dirfd, path_addr, buf, bufsiz):
     bufsiz = _i32(bufsiz)
     if bufsiz <= 0:
         raise FsError(errnos.EINVAL)
@@ -197,11 +201,11 @@ def _readlink(k, dirfd, path_addr, buf, bufsiz):
 
 @syscall("readlink", Path(), OutStr(), UInt())
 @fs_call
-def sys_readlink(k, path, buf, bufsiz):
+def sys_readlink(k: SyscallContext, path, buf, bufsiz):
     return _readlink(k, AT_FDCWD, path, buf, bufsiz)
 
 
 @syscall("readlinkat", DirFd(), Path(), OutStr(), UInt())
 @fs_call
-def sys_readlinkat(k, dirfd, path, buf, bufsiz):
+def sys_readlinkat(k: SyscallContext, dirfd, path, buf, bufsiz):
     return _readlink(k, dirfd, path, buf, bufsiz)

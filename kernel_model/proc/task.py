@@ -1,0 +1,35 @@
+"""A thread of execution (Linux's task_struct, the per-thread half): its id, its signal
+mask and alternate stack, its TLS, and what it registered with the kernel for itself.
+
+The registers live in the process's Machine while the task runs (one task per process
+today); everything Linux keeps per thread that the model tracks lives here, so a second
+thread is a second Task, not a copy of the process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kernel_model.proc.process import Process
+
+SS_DISABLE = 2
+
+
+@dataclass(eq=False)
+class Task:
+    tid: int
+    process: Process = field(repr=False)
+    sigmask: int = 0  # current->blocked
+    altstack: tuple[int, int, int] = (0, SS_DISABLE, 0)  # ss_sp, ss_flags, ss_size
+    clear_child_tid: int = 0  # set_tid_address
+    robust_list: tuple[int, int] = (0, 0)  # head, length
+    rseq: tuple[int, int, int] = (0, 0, 0)  # area, length, signature
+    # TLS: the fs/gs bases arch_prctl set (thread.fsbase/gsbase); the i386 TLS descriptors
+    # (thread.tls_array) are installed in the kernel's GDT while the task runs.
+    fs_base: int = 0
+    gs_base: int = 0
+    # The last trap, as current->thread keeps it for the signal frame's sigcontext.
+    trap_nr: int = 0
+    error_code: int = 0
+    cr2: int = 0

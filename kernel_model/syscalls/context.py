@@ -1,0 +1,60 @@
+"""What a syscall handler may use: the running task and its process, user memory as
+copy_from_user/copy_to_user see it, and the kernel's services. The Kernel satisfies it;
+a test's stand-in may too. Handlers never see the System that assembled the run, nor the
+Machine: what they need of the CPU is declared here."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from emu.arch import Arch
+    from emu.segments import Gdt
+    from kernel_model.entry.abi import Abi
+    from kernel_model.files.vfs import Vfs
+    from kernel_model.proc.process import Process
+    from kernel_model.proc.task import Task
+    from kernel_model.proc.wait import Waiter
+    from kernel_model.signals.delivery import SignalState
+
+
+class SyscallContext(Protocol):
+    # Who is calling, and how it entered.
+    abi: Abi  # the table the trap chose (int 0x80 from 64-bit code: i386)
+    arch: Arch  # the process's own architecture
+    process: Process
+
+    @property
+    def current(self) -> Task: ...
+
+    # The kernel's services.
+    clock: object  # kernel_model.clock.Clock, or the vDSO's timeline once it is mapped
+    vfs: Vfs
+    gdt: Gdt
+    signals: SignalState
+    waiter: Waiter  # where a blocking call waits (kernel_model.proc.wait.waiter_of)
+
+    # User memory: GuestFault (EFAULT) on a bad pointer.
+    def read(self, addr: int, size: int) -> bytes: ...
+    def write(self, addr: int, data: bytes) -> None: ...
+    def read_cstring(self, addr: int, limit: int = 4096) -> bytes: ...
+    def write_word(self, addr: int, value: int, abi: Abi | None = None) -> None: ...
+    def random_bytes(self, n: int) -> bytes: ...
+
+    # The running task's CPU, as far as a handler may touch it.
+    def stop_cpu(self) -> None: ...
+    def user_sp(self) -> int: ...
+    def segment_base(self, reg: int) -> int: ...
+    def set_segment_base(self, reg: int, base: int) -> None: ...
+    def populate(self, addr: int, data: bytes) -> None: ...
+    def discard(self, addr: int, size: int) -> None: ...
+
+    # The trace: a remark about the current call.
+    def note(self, text: str) -> None: ...
+
+
+if TYPE_CHECKING:
+    from kernel_model.kernel import Kernel
+
+    def _kernel_is_a_context(k: Kernel) -> SyscallContext:
+        return k  # mypy checks that the Kernel provides every member declared above
