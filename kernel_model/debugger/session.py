@@ -41,6 +41,15 @@ from kernel_model.debugger.state import (
     restore_memory,
 )
 from kernel_model.debugger.timeline import Hit, Mark, Offset, Timeline, join, known_length
+from kernel_model.run import loop
+from kernel_model.run.causes import (
+    KERNEL_WORK,
+    Exited,
+    Fault,
+    Halted,
+    Interrupted,
+    VsyscallFetch,
+)
 from kernel_model.signals import delivery as signals
 from kernel_model.syscalls.timekeeping import READS_CLOCK
 from kernel_model.trace.events import (
@@ -497,7 +506,7 @@ class DebugSession:
         if "clock" in mark.extra:  # the guest's time there (a virtual one: its progress)
             self.system.clock.restore(mark.extra["clock"])
         self._restore_watcher(mark.extra.get("watcher"))
-        self.system.take_stop_cause(None)  # forget any cause left by an earlier run
+        self.system.cpu_faults.forget()  # any cause left by an earlier run
         self._scan_guards()
 
     def _materialize(self, mark: Mark) -> None:
@@ -521,8 +530,9 @@ class DebugSession:
 
     # -- running: the primitives -------------------------------------------------------------
     def _run(self, count: int = 0):
-        """One emu_start from the current pc, with the hooks as the caller set them."""
-        self.system.take_stop_cause(None)  # forget any cause left by an earlier run
+        """One step of the run loop (loop.resume) from the current pc, with the hooks as
+        the caller set them; returns its StopCause."""
+        self.system.cpu_faults.forget()  # any cause left by an earlier run
         self._stopped_by = None
         if count and not self._counting:
             # Unicorn 2.1 counts instructions with a hook compiled into each translated
@@ -530,7 +540,7 @@ class DebugSession:
             # a counted run through such a block would run past its count.
             self.machine.uc.ctl_flush_tb()
         self._counting = bool(count)
-        return self.machine.run(self.machine.pc, count=count)
+        return loop.resume(self.system, count, interrupted=self._interrupt.is_set)
 
     def _run_guarded(self, count: int):
         """Run the instruction at a guard itself (an exit would stop the CPU before it)."""
@@ -543,13 +553,13 @@ class DebugSession:
         finally:
             self._set_exits()
 
-    def _faulted(self, stop) -> tuple | None:
-        """("vsyscall", address) or ("fault", (signo, code, addr)) if the last run faulted
-        (System.take_stop_cause: the cause is consumed)."""
-        return self.system.take_stop_cause(stop)
+    @staticmethod
+    def _faulted(cause):
+        """The cause, if it is one the kernel must handle (a fault, a vsyscall fetch)."""
+        return cause if isinstance(cause, KERNEL_WORK) else None
 
     def _clear_fault(self) -> None:
-        self.system.take_stop_cause(None)
+        self.system.cpu_faults.forget()
 
     def _replay_path(self, path) -> None:
         """Run a recorded path from the current state: user code only, never the kernel."""
@@ -875,8 +885,7 @@ class DebugSession:
             self._add_mark(self._snapshot("rdtsc", self._path, applied=True, memory=False))
             return None
         if kind == "hlt":
-            return self._stop_at_fault(("fault", (signals.SIGSEGV, signals.SI_KERNEL, 0)),
-                                       self._path)
+            return self._stop_at_fault(Halted(pc), self._path)
         n_events = len(self._events)
         self._hook_mode = None
         stop = self._run(count=1)
@@ -1002,41 +1011,34 @@ class DebugSession:
         """The instruction at pc faulted: stop before it, as gdb does. The next step
         delivers the signal (or, in the vsyscall page, lets the kernel emulate the call)."""
         self._clear_fault()
-        kind, detail = fault
         mark = self._snapshot("fault", path, applied=False)
         mark.info["pending"] = fault
-        if kind == "vsyscall":
-            text = f"the CPU may not execute the vsyscall page: fault at {detail:#x}"
-        else:
-            signo, code, addr = detail
-            text = (f"{signals.name(signo)} ({signals.code_name(signo, code)}) at "
-                    f"{self.machine.pc:#x}" + (f", address {addr:#x}" if addr else ""))
-        mark.info["text"] = text
+        mark.info["text"] = fault.text(self.machine.pc)
         self._add_mark(mark)
         return self._fault_stop(mark)
 
     def _fault_stop(self, mark: Mark) -> Stop:
         """The stop at a fault mark, the same when it is recorded and when a replay
         reaches it again."""
-        reason = "vsyscall" if mark.info["pending"][0] == "vsyscall" else "fault"
+        reason = "vsyscall" if isinstance(mark.info["pending"], VsyscallFetch) else "fault"
         return Stop(reason, mark.info["text"], mark.pc)
 
     def _deliver(self, pending) -> Stop:
         """The crossing after a fault stop: the kernel delivers the signal, or emulates the
         vsyscall."""
         s = self.system
-        kind, detail = pending
-        if kind == "vsyscall":
+        vsyscall = isinstance(pending, VsyscallFetch)
+        if vsyscall:
             self._sync_insns()  # the emulated call reads the time
         before = self.regs()
-        s.enter_kernel(pending)
+        loop.enter_kernel(s, pending)
         if not self._exited():
             s.signals.deliver_pending()
         if self._exited():
             s.finish()
         else:
             self._tick()
-        mark = self._snapshot("vsyscall" if kind == "vsyscall" else "signal", (),
+        mark = self._snapshot("vsyscall" if vsyscall else "signal", (),
                               applied=True, full=True)
         mark.events.extend(self._take_events())
         mark.info["before"] = before
@@ -1053,14 +1055,14 @@ class DebugSession:
         self._hits = {}
         self._hook_mode = "live"
         try:
-            stop = self._run()
+            cause = self._run()
         finally:
             self._hook_mode = None
-        if self.system.fault_pending():
-            # A fault the CPU met before the block's end (an `in`, a 32-bit `syscall`): it
-            # came before any hook or guard the rest of the block ran into.
+        if isinstance(cause, (Fault, VsyscallFetch)):
+            # Before any hook or guard: a fault the CPU met before the block's end (an
+            # `in`, a 32-bit `syscall`) came before what the rest of the block ran into.
             self._path = join(self._path, FAULT)
-            return "fault", self._faulted(stop)
+            return "fault", cause
         if self._stopped_by is not None:
             addr = self._stopped_by
             self._path = join(self._path, Hit(addr, self._hits[addr]))
@@ -1069,17 +1071,13 @@ class DebugSession:
         if guard is not None:  # a run stops at the first guard it meets: always the 1st hit
             self._path = join(self._path, Hit(guard, 1))
             return "hook", guard
-        fault = self._faulted(stop)
-        if fault is not None:
-            self._path = join(self._path, FAULT)
-            return "fault", fault
-        if self._exited():
+        if isinstance(cause, Exited):
             return "exited", None
-        if self._interrupt.is_set():
+        if isinstance(cause, Interrupted):
             return "interrupt", None
-        # emu_start returned by itself: `hlt` in user mode is a #GP (as System.run says)
+        # Halted (or a queued signal): the kernel's work, as for a fault.
         self._path = join(self._path, FAULT)
-        return "fault", ("fault", (signals.SIGSEGV, signals.SI_KERNEL, 0))
+        return "fault", cause
 
     # -- the commands ------------------------------------------------------------------------------
     def interrupt(self) -> None:
