@@ -55,7 +55,7 @@ class MemoryFault(Exception):
 
 
 @dataclass(frozen=True)
-class Stop:
+class MachineStop:
     """Why `Machine.run` returned. kind: 'stopped' (a hook asked), 'done' (reached `until`
     or the instruction count), 'error' (Unicorn raised: see uc_errno)."""
 
@@ -464,7 +464,7 @@ class Machine:
         self._hooks.remove(handle)
 
     # -- running -----------------------------------------------------------------
-    def run(self, begin: int, until: int = 0, count: int = 0, timeout_us: int = 0) -> Stop:
+    def run(self, begin: int, until: int = 0, count: int = 0, timeout_us: int = 0) -> MachineStop:
         """Run from `begin` until a hook stops the CPU, `until` is reached, `count`
         instructions have run, or Unicorn reports an error."""
         self.running = True
@@ -477,9 +477,9 @@ class Machine:
                 for callback in self.after_run:
                     callback()
                 raise
-            stop = Stop("error", e.errno, str(e))
+            stop = MachineStop("error", e.errno, str(e))
         else:
-            stop = Stop("done")
+            stop = MachineStop("done")
         finally:
             self.running = False
         for callback in self.after_run:

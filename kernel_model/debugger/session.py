@@ -27,8 +27,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from unicorn import x86_const as X
-
+from emu.arch import REG_IDS
 from emu.machine import PROT_EXEC
 from kernel_model.clock import KnownCount
 from kernel_model.debugger import insn as insns
@@ -74,10 +73,8 @@ VDSO_STUBS = {"__kernel_vsyscall", "__kernel_sigreturn", "__kernel_rt_sigreturn"
               "int80_landing_pad"}
 VSYSCALL_ADDR = 0xFFFFFFFFFF600000
 
-EXTRA_REGS = (("eflags", X.UC_X86_REG_EFLAGS), ("fs_base", X.UC_X86_REG_FS_BASE),
-              ("gs_base", X.UC_X86_REG_GS_BASE), ("cs", X.UC_X86_REG_CS),
-              ("ss", X.UC_X86_REG_SS), ("ds", X.UC_X86_REG_DS), ("es", X.UC_X86_REG_ES),
-              ("fs", X.UC_X86_REG_FS), ("gs", X.UC_X86_REG_GS))
+EXTRA_REGS = tuple((name, REG_IDS[name]) for name in (
+    "eflags", "fs_base", "gs_base", "cs", "ss", "ds", "es", "fs", "gs"))
 
 
 def _executed(mark: Mark) -> int:
@@ -101,7 +98,7 @@ class Breakpoint:
 
 
 @dataclass
-class Stop:
+class SessionStop:
     """Why a command returned. reason: step, breakpoint, transition, syscall (a caught
     syscall), fault, exited, interrupted, input (the guest waits for stdin), start (reverse
     reached the beginning of history), phase (walking a transition), limit (history)."""
@@ -244,8 +241,6 @@ class DebugSession:
         return dict(zip(names, m.regs(ids), strict=True))
 
     def _reg_by_name(self, name: str) -> int:
-        from emu.arch import REG_IDS
-
         return self.machine.reg(REG_IDS[name])
 
     def _segment_base(self, seg: str) -> int:
@@ -344,13 +339,7 @@ class DebugSession:
         self._set_exits()
 
     def _set_exits(self, skip: int | None = None) -> None:
-        exits = sorted(self._guards - {skip}) if skip is not None else sorted(self._guards)
-        uc = self.machine.uc
-        if exits:
-            uc.ctl_exits_enabled(True)
-            uc.ctl_set_exits(exits)
-        else:
-            uc.ctl_exits_enabled(False)
+        self.machine.set_exits(self._guards - {skip} if skip is not None else self._guards)
 
     def _at_guard(self) -> int | None:
         """The guard the last run stopped at, if it stopped at one (not by a hook)."""
@@ -378,16 +367,16 @@ class DebugSession:
             self._seq += 1
             self._last_seq[addr] = self._seq
             if self._target == (addr, k):
-                uc.emu_stop()  # never run past what is being looked for (a trap, say)
+                self.machine.stop()  # never run past what is being looked for (a trap, say)
             return
         if mode == "target":
             if self._target == (addr, k):
                 self._stopped_by = addr
-                uc.emu_stop()
+                self.machine.stop()
             return
         if self._policy_stops(addr, self._kinds.get(addr, ())):
             self._stopped_by = addr
-            uc.emu_stop()
+            self.machine.stop()
 
     def _policy_stops(self, addr: int, kinds) -> bool:
         p = self._policy
@@ -538,7 +527,7 @@ class DebugSession:
             # Unicorn 2.1 counts instructions with a hook compiled into each translated
             # block, and a block translated during a free run has none: without this flush
             # a counted run through such a block would run past its count.
-            self.machine.uc.ctl_flush_tb()
+            self.machine.flush_translations()
         self._counting = bool(count)
         return loop.resume(self.system, count, interrupted=self._interrupt.is_set)
 
@@ -836,7 +825,7 @@ class DebugSession:
         from kernel_model.entry.abi import I386_ABI, X86_64_ABI
 
         abi = X86_64_ABI if kind == "syscall" else I386_ABI
-        nr = self.machine.reg(X.UC_X86_REG_RAX if self.bits == 64 else X.UC_X86_REG_EAX)
+        nr = self.machine.reg(REG_IDS["rax" if self.bits == 64 else "eax"])
         return abi.table.get(abi.signed(nr & abi.mask))
 
     def _stdin_wait(self, kind: str) -> bool:
@@ -846,18 +835,18 @@ class DebugSession:
             return False
         if self._syscall_name(kind) not in ("read", "readv"):
             return False
-        reg = X.UC_X86_REG_RDI if kind == "syscall" else X.UC_X86_REG_EBX
+        reg = REG_IDS["rdi" if kind == "syscall" else "ebx"]
         fd = self.machine.reg(reg) & 0xFFFFFFFF
         fds = self.system.process.fds
         f = fds.get(fd) if fds is not None else None
         return getattr(f, "host_fd", None) == self.io.stdin_fd
 
-    def _live_step(self) -> Stop | None:
+    def _live_step(self) -> SessionStop | None:
         """Execute the instruction at pc for real, at the live end of history. Returns a
         Stop when something the user should see happened (a crossing, a fault, the end)."""
         m = self.machine
         if self._exited():
-            return Stop("exited", self._exit_text())
+            return SessionStop("exited", self._exit_text())
         mark = self.pos[0]
         pending = mark.info.get("pending") if not self._path else None
         if pending is not None:
@@ -867,7 +856,7 @@ class DebugSession:
         kind = insn.kind if insn else "bad"
         if kind in TRAP_KINDS:
             if self._stdin_wait(kind):
-                return Stop("input", "the program reads its standard input: type a line "
+                return SessionStop("input", "the program reads its standard input: type a line "
                             "(or close the input)", pc)
             if self._insns is not None and self._syscall_name(kind) in READS_CLOCK:
                 # As a hooked count sees it: Unicorn reports `int 0x80` with the pc past
@@ -937,10 +926,9 @@ class DebugSession:
         COUNT_REPLAY_MAX; the caller counts it by bisection, at Unicorn's full speed."""
         from emu.counter import InstructionCounter
 
-        uc = self.machine.uc
         self._materialize(mark)
         counter = InstructionCounter(self.machine, budget=COUNT_REPLAY_MAX)
-        uc.ctl_flush_tb()  # blocks translated before the hook would not call it
+        self.machine.flush_translations()  # blocks translated before the hook would not call it
         try:
             self._replay_path(path)
         except ReplayDiverged:
@@ -948,7 +936,7 @@ class DebugSession:
                 raise
         finally:
             counter.remove()
-            uc.ctl_flush_tb()  # free runs keep full speed
+            self.machine.flush_translations()  # free runs keep full speed
         return None if counter.exceeded else counter.count
 
     def _insns_at(self, mark: Mark) -> int:
@@ -990,7 +978,7 @@ class DebugSession:
         for job in getattr(self.system, "tick_jobs", ()):
             job()
 
-    def _after_crossing(self, kind: str, before: dict) -> Stop:
+    def _after_crossing(self, kind: str, before: dict) -> SessionStop:
         s = self.system
         if not self._exited() and s.signals.deliverable():
             s.signals.deliver_pending()  # on the way back to user mode
@@ -1004,10 +992,10 @@ class DebugSession:
         self._add_mark(mark)
         self._scan_guards()
         if self._exited():
-            return Stop("exited", self._exit_text())
-        return Stop("crossed", kind, self.machine.pc)
+            return SessionStop("exited", self._exit_text())
+        return SessionStop("crossed", kind, self.machine.pc)
 
-    def _stop_at_fault(self, fault, path) -> Stop:
+    def _stop_at_fault(self, fault, path) -> SessionStop:
         """The instruction at pc faulted: stop before it, as gdb does. The next step
         delivers the signal (or, in the vsyscall page, lets the kernel emulate the call)."""
         self._clear_fault()
@@ -1017,13 +1005,13 @@ class DebugSession:
         self._add_mark(mark)
         return self._fault_stop(mark)
 
-    def _fault_stop(self, mark: Mark) -> Stop:
+    def _fault_stop(self, mark: Mark) -> SessionStop:
         """The stop at a fault mark, the same when it is recorded and when a replay
         reaches it again."""
         reason = "vsyscall" if isinstance(mark.info["pending"], VsyscallFetch) else "fault"
-        return Stop(reason, mark.info["text"], mark.pc)
+        return SessionStop(reason, mark.info["text"], mark.pc)
 
-    def _deliver(self, pending) -> Stop:
+    def _deliver(self, pending) -> SessionStop:
         """The crossing after a fault stop: the kernel delivers the signal, or emulates the
         vsyscall."""
         s = self.system
@@ -1045,8 +1033,8 @@ class DebugSession:
         self._add_mark(mark)
         self._scan_guards()
         if self._exited():
-            return Stop("exited", self._exit_text())
-        return Stop("crossed", mark.kind, self.machine.pc)
+            return SessionStop("exited", self._exit_text())
+        return SessionStop("crossed", mark.kind, self.machine.pc)
 
     def _live_run(self) -> tuple[str, object]:
         """Run freely from the live position until a hook, a fault or an interrupt stops
@@ -1095,7 +1083,7 @@ class DebugSession:
         self.machine.stop()
         threading.Thread(target=keep_stopping, daemon=True).start()
 
-    def _command(self, fn, *args) -> Stop:
+    def _command(self, fn, *args) -> SessionStop:
         with self._lock:
             self._interrupt.clear()
             self.notes.clear()
@@ -1128,12 +1116,12 @@ class DebugSession:
             return mark.arrive is None or mark.length is not None
         return False
 
-    def step(self) -> Stop:
+    def step(self) -> SessionStop:
         """`s`/`si`: one instruction; at a transition, into it; while walking one, the next
         phase."""
         return self._command(self._cmd_step)
 
-    def _cmd_step(self) -> Stop:
+    def _cmd_step(self) -> SessionStop:
         if self.walk is not None:
             return self._walk_forward()
         up = self.upcoming()
@@ -1141,33 +1129,33 @@ class DebugSession:
             return self._enter_transition(up)
         return self._step_one()
 
-    def _step_one(self) -> Stop:
+    def _step_one(self) -> SessionStop:
         """One instruction forward: for real at the live end, from the record before it."""
         nxt = self._stretch_ahead()
         if self._at_frontier():
             stop = self._live_step()
-            return stop if stop is not None else Stop("step", "", self.machine.pc)
+            return stop if stop is not None else SessionStop("step", "", self.machine.pc)
         mark, n = self.pos
         if nxt.arrive is None:  # an interrupted free run: it can only be jumped over
             self._goto(nxt, 0)
-            return Stop("step", "jumped over a stretch that was not recorded step by "
+            return SessionStop("step", "jumped over a stretch that was not recorded step by "
                         "step", self.machine.pc)
         if n < nxt.length:
             self._goto(mark, n + 1)
-            return Stop("step", "", self.machine.pc)
+            return SessionStop("step", "", self.machine.pc)
         # the end of the stretch (normalized: `nxt` is applied): its recorded outcome
         self._goto(nxt, 0)
         if self._exited():
-            return Stop("exited", self._exit_text())
+            return SessionStop("exited", self._exit_text())
         if nxt.kind in CROSSINGS:
-            return Stop("crossed", nxt.kind, self.machine.pc)
-        return Stop("step", "", self.machine.pc)
+            return SessionStop("crossed", nxt.kind, self.machine.pc)
+        return SessionStop("step", "", self.machine.pc)
 
-    def next(self) -> Stop:
+    def next(self) -> SessionStop:
         """`n`/`ni`: one instruction, over calls, and over a whole transition."""
         return self._command(self._cmd_next)
 
-    def _cmd_next(self) -> Stop:
+    def _cmd_next(self) -> SessionStop:
         if self.walk is not None:
             return self._walk_finish()
         up = self.upcoming()
@@ -1179,16 +1167,16 @@ class DebugSession:
             return self._run_until(_Policy(temp={ret: self.machine.sp}))
         return self._step_one()
 
-    def finish(self) -> Stop:
+    def finish(self) -> SessionStop:
         """`f`: run until the current function returns to its caller."""
         return self._command(self._cmd_finish)
 
-    def _cmd_finish(self) -> Stop:
+    def _cmd_finish(self) -> SessionStop:
         if self.walk is not None:
             return self._walk_finish()
         ret = self._return_slot()
         if ret is None:
-            return Stop("step", "no return address found on the stack", self.machine.pc)
+            return SessionStop("step", "no return address found on the stack", self.machine.pc)
         slot, addr = ret
         return self._run_until(_Policy(temp={addr: slot + self.machine.arch.word}))
 
@@ -1217,39 +1205,39 @@ class DebugSession:
                     return slot, value
         return None
 
-    def cont(self) -> Stop:
+    def cont(self) -> SessionStop:
         """`c`: run until a breakpoint, a fault or the end."""
         return self._command(self._run_until, _Policy())
 
-    def run_to_transition(self) -> Stop:
+    def run_to_transition(self) -> SessionStop:
         """`t`: run to the next syscall, int 0x80, sysenter, or call into the vDSO or the
         vsyscall page, and stop before it."""
         return self._command(self._run_until, _Policy(transitions=True))
 
-    def run_to_syscall(self, name: str) -> Stop:
+    def run_to_syscall(self, name: str) -> SessionStop:
         """Like gdb's `catch syscall NAME`: stop before the next call of that syscall."""
         return self._command(self._run_until, _Policy(syscalls=frozenset([name])))
 
-    def _wants_stop_here(self, policy: _Policy) -> Stop | None:
+    def _wants_stop_here(self, policy: _Policy) -> SessionStop | None:
         """Does the running command stop at the current point?"""
         m = self.machine
         pc = m.pc
         if self._exited():
-            return Stop("exited", self._exit_text())
+            return SessionStop("exited", self._exit_text())
         if policy.breakpoints:
             for b in self.breakpoints:
                 if b.enabled and b.address == pc:
                     b.hits += 1
-                    return Stop("breakpoint", f"breakpoint {b.spec}", pc)
+                    return SessionStop("breakpoint", f"breakpoint {b.spec}", pc)
         if pc in policy.temp:
             want = policy.temp[pc]
             if want is None or m.sp == want:
-                return Stop("step", "", pc)
+                return SessionStop("step", "", pc)
         up = self.upcoming()
         if up is None:
             return None
         if policy.transitions:
-            return Stop("transition", up[0], pc)
+            return SessionStop("transition", up[0], pc)
         if up[0] in TRAP_KINDS:
             name = self._syscall_name(up[0])
             caught = policy.syscalls | {b.syscall for b in self.breakpoints
@@ -1258,10 +1246,10 @@ class DebugSession:
                 for b in self.breakpoints:
                     if b.enabled and b.syscall == name and policy.breakpoints:
                         b.hits += 1
-                return Stop("syscall", f"catch syscall {name}", pc)
+                return SessionStop("syscall", f"catch syscall {name}", pc)
         return None
 
-    def _run_until(self, policy: _Policy) -> Stop:
+    def _run_until(self, policy: _Policy) -> SessionStop:
         """The loop behind c, t, n over a call, finish, catch syscall: the first
         instruction is stepped (so a breakpoint here does not stop it again), then free runs
         (live at the end of history, replayed before it: the same loop for both) stop at
@@ -1296,7 +1284,7 @@ class DebugSession:
                 if here is not None:
                     return self._settle(here)
                 if self._interrupt.is_set():
-                    return self._settle(Stop("interrupted", "stopped", self.machine.pc))
+                    return self._settle(SessionStop("interrupted", "stopped", self.machine.pc))
                 if stop.reason == "hook":  # stopped before this instruction: run it first
                     stop, unchecked = self._step_one(), False
                     continue
@@ -1306,7 +1294,7 @@ class DebugSession:
                 self._unhook(addr, "temp")
             self._policy = _Policy()
 
-    def _entered_call(self, stop: Stop) -> bool:
+    def _entered_call(self, stop: SessionStop) -> bool:
         """Whether a run is at the target of a call into the vDSO or the vsyscall page: a
         vDSO function's entry (hooked), or the vsyscall page, whose fetch faulted (the
         kernel emulates the call, or with vsyscall=none sends SIGSEGV)."""
@@ -1315,13 +1303,13 @@ class DebugSession:
             return self.bits == 64 and VSYSCALL_ADDR <= pc < VSYSCALL_ADDR + 0x1000
         return "vdso" in self._kinds.get(pc, ())
 
-    def _stop_at_call(self) -> Stop:
+    def _stop_at_call(self) -> SessionStop:
         """`t` found a call after the fact, at its target: the stop is at the call itself,
         one instruction back (where `_wants_stop_here` would have stopped)."""
-        self._settle(Stop("transition"))
+        self._settle(SessionStop("transition"))
         back = self._reverse_one()
         up = self.upcoming()
-        return Stop("transition", up[0] if up else "vdso", back.pc)
+        return SessionStop("transition", up[0] if up else "vdso", back.pc)
 
     def _live_hook(self, addr: int) -> None:
         """What the live end keeps of a hook a run stopped at: a vDSO call's return gets a
@@ -1337,10 +1325,10 @@ class DebugSession:
             self._add_mark(self._snapshot("vdso-call", self._path, applied=False))
             self._watch_return()
 
-    def _free_run(self, policy: _Policy, unchecked: bool) -> tuple[Stop, bool]:
+    def _free_run(self, policy: _Policy, unchecked: bool) -> tuple[SessionStop, bool]:
         """Run from the current point (the stop rules passed its instruction) until a
         hook, a guard, a fault, or the end of a recorded stretch: live at the end of
-        history, else a replay. Returns (why it stopped: a Stop whose reason is "hook" for
+        history, else a replay. Returns (why it stopped: a SessionStop whose reason is "hook" for
         a hook or a guard, before the instruction at its pc, its message "live" or
         "replayed"; or step, crossed, fault, vsyscall, exited, interrupted; and
         `unchecked`, see _run_until)."""
@@ -1354,23 +1342,23 @@ class DebugSession:
             return self._live_free_run(unchecked)
         return self._replay_run(policy, nxt)
 
-    def _live_free_run(self, unchecked: bool) -> tuple[Stop, bool]:
+    def _live_free_run(self, unchecked: bool) -> tuple[SessionStop, bool]:
         """The free run at the live end: the guest runs for real (see _live_run)."""
         start = self.machine.pc
         why, detail = self._live_run()
         if why == "exited":
-            return Stop("exited", self._exit_text()), False
+            return SessionStop("exited", self._exit_text()), False
         if why == "interrupt":
             self._add_mark(self._snapshot("interrupt", None, applied=False, full=True))
-            return Stop("interrupted", "stopped", self.machine.pc), False
+            return SessionStop("interrupted", "stopped", self.machine.pc), False
         if why == "fault":
             stop = self._stop_at_fault(detail, self._path)
             return stop, unchecked if self.machine.pc == start else True
         # A hook fires before the run's first instruction too: there, nothing ran.
         first = detail == start and self._hits.get(detail, 1) == 1
-        return Stop("hook", "live", detail), unchecked if first else True
+        return SessionStop("hook", "live", detail), unchecked if first else True
 
-    def _replay_run(self, policy: _Policy, nxt: Mark) -> tuple[Stop, bool]:
+    def _replay_run(self, policy: _Policy, nxt: Mark) -> tuple[SessionStop, bool]:
         """The free run before the live end: forward through the recorded stretch up to
         `nxt` (from the normalized current position) as a counted replay with the policy's
         hooks; a stop inside it is located by bisection. A crossing at the end of the
@@ -1379,12 +1367,12 @@ class DebugSession:
         if nxt.arrive is None:
             self._goto(nxt, 0)
             self.notes.append("jumped over a stretch that was not recorded step by step")
-            return Stop("step", "", self.machine.pc), False
+            return SessionStop("step", "", self.machine.pc), False
         self._goto(mark, n)
         left = nxt.length - n
         if left == 0:  # (normalized: `nxt` is applied) the crossing recorded right here
             self._goto(nxt, 0)
-            return Stop("crossed", nxt.kind, self.machine.pc), False
+            return SessionStop("crossed", nxt.kind, self.machine.pc), False
         # the instruction at the current point was checked by the caller
         self._replay_path((Offset(1),))
         start = (mark, n + 1)
@@ -1403,14 +1391,14 @@ class DebugSession:
                 self._goto(*start)
                 found, _ = self._locate(hit)
                 self._goto(mark, n + 1 + found)
-                return Stop("hook", "replayed", hit.pc), found > 0
+                return SessionStop("hook", "replayed", hit.pc), found > 0
             if self._interrupt.is_set():  # stopped somewhere in the stretch
                 self._machine_at = None
                 self._goto(*start)
-                return Stop("interrupted", "stopped", self.machine.pc), False
+                return SessionStop("interrupted", "stopped", self.machine.pc), False
             self.pos = (mark, n + left)
             self._machine_at = self.pos
-        return Stop("step", "", self.machine.pc), left > 1
+        return SessionStop("step", "", self.machine.pc), left > 1
 
     def _watch_return(self) -> None:
         m = self.machine
@@ -1418,7 +1406,7 @@ class DebugSession:
         self._vreturns[ret] = m.sp + m.arch.word
         self._hook(ret, "vreturn")
 
-    def _settle(self, stop: Stop) -> Stop:
+    def _settle(self, stop: SessionStop) -> SessionStop:
         """A command stops here: at the live end, keep the point as a mark."""
         if self._at_frontier() and self._path:
             self._add_mark(self._snapshot("stop", self._path, applied=False))
@@ -1426,31 +1414,31 @@ class DebugSession:
         return stop
 
     # -- moving back ---------------------------------------------------------------------------
-    def reverse_step(self) -> Stop:
+    def reverse_step(self) -> SessionStop:
         """One instruction back (while walking a transition: one phase back)."""
         return self._command(self._cmd_reverse_step)
 
-    def _cmd_reverse_step(self) -> Stop:
+    def _cmd_reverse_step(self) -> SessionStop:
         if self.walk is not None:
             return self._walk_back()
         return self._reverse_one()
 
-    def _reverse_one(self) -> Stop:
+    def _reverse_one(self) -> SessionStop:
         self._freeze()
         mark, n = self.pos
         if n > 0:
             self._goto(mark, n - 1)
-            return Stop("step", "", self.machine.pc)
+            return SessionStop("step", "", self.machine.pc)
         prev = self.timeline.prev(mark)
         if prev is None:
-            return Stop("start", "at " + self._horizon_text(), self.machine.pc)
+            return SessionStop("start", "at " + self._horizon_text(), self.machine.pc)
         if mark.arrive is None:
             self._goto(prev, 0)
-            return Stop("step", "stepped back over a run that was interrupted (not recorded "
+            return SessionStop("step", "stepped back over a run that was interrupted (not recorded "
                         "step by step): now at its start", self.machine.pc)
         if mark.applied:  # just before the crossing (or the rdtsc): no need to count
             self._goto(self._split_before(mark), 0)
-            return Stop("step", "", self.machine.pc)
+            return SessionStop("step", "", self.machine.pc)
         length = self.gap_length(mark)
         prev = self.timeline.prev(mark)  # indexing may have put points in between
         self.pos = (prev, length)  # a plain mark: the same state as the point before it
@@ -1464,16 +1452,16 @@ class DebugSession:
                     f"to stay within the {t.budget >> 20} MiB history budget)")
         return "the start of the program"
 
-    def reverse_continue(self) -> Stop:
+    def reverse_continue(self) -> SessionStop:
         """Back to the previous breakpoint hit or caught syscall; without any, to the
         start of the recorded history."""
         return self._command(self._cmd_reverse, False)
 
-    def reverse_to_transition(self) -> Stop:
+    def reverse_to_transition(self) -> SessionStop:
         """Back to the point before the previous crossing into the kernel (or vDSO call)."""
         return self._command(self._cmd_reverse, True)
 
-    def _cmd_reverse(self, transitions: bool) -> Stop:
+    def _cmd_reverse(self, transitions: bool) -> SessionStop:
         self.walk = None
         self._freeze()
         bps = {b.address for b in self.breakpoints if b.enabled and b.address is not None}
@@ -1486,11 +1474,12 @@ class DebugSession:
                 off = self._last_hit(mark, n, bps)
                 if off is not None:
                     self._goto(mark, off)
-                    return Stop("breakpoint", "breakpoint (going backwards)", self.machine.pc)
+                    return SessionStop("breakpoint", "breakpoint (going backwards)",
+                                       self.machine.pc)
             prev = self.timeline.prev(mark)
             if prev is None:
                 self._goto(mark, 0)
-                return Stop("start", "at " + self._horizon_text(), self.machine.pc)
+                return SessionStop("start", "at " + self._horizon_text(), self.machine.pc)
             if mark.arrive is None:
                 mark, n = prev, 0
                 self.notes.append("went back over a run that was not recorded step by step")
@@ -1500,11 +1489,11 @@ class DebugSession:
                 self._goto(self._split_before(mark), 0)
                 if mark.kind == "vsyscall" and transitions:
                     self._reverse_one()  # from the faulting fetch back to the call
-                return Stop("transition", mark.kind, self.machine.pc)
+                return SessionStop("transition", mark.kind, self.machine.pc)
             if mark.kind == "vdso-call" and transitions:
                 self._goto(mark, 0)
                 back = self._reverse_one()
-                return Stop("transition", "vdso", back.pc)
+                return SessionStop("transition", "vdso", back.pc)
             called = next((e for e in mark.events if isinstance(e, VdsoCalled)), None)
             if called is not None and transitions and not mark.applied:
                 return self._back_to_call(mark, called)
@@ -1512,7 +1501,8 @@ class DebugSession:
                 before = mark.info.get("before", {})
                 if before.get(self.machine.arch.pc_name) in bps:
                     self._goto(self._split_before(mark), 0)
-                    return Stop("breakpoint", "breakpoint (going backwards)", self.machine.pc)
+                    return SessionStop("breakpoint", "breakpoint (going backwards)",
+                                       self.machine.pc)
             # on to the stretch before: counted only if breakpoints must be looked for in it
             mark, n = self.timeline.prev(mark), None
 
@@ -1540,7 +1530,7 @@ class DebugSession:
         self._machine_at = (point, 0)
         return point
 
-    def _back_to_call(self, mark: Mark, called) -> Stop:
+    def _back_to_call(self, mark: Mark, called) -> SessionStop:
         """From the point a vDSO call returned to, back to the call instruction itself."""
         self._goto(mark, 0)
         for back in (2, 3, 5, 6, 7):
@@ -1552,11 +1542,11 @@ class DebugSession:
             if d is not None and d.kind == "call" and d.size == back:
                 break
         else:
-            return Stop("transition", "vdso", self.machine.pc)
+            return SessionStop("transition", "vdso", self.machine.pc)
         for _ in range(10_000):
             if self._reverse_one().reason == "start" or self.machine.pc == site:
                 break
-        return Stop("transition", "vdso", self.machine.pc)
+        return SessionStop("transition", "vdso", self.machine.pc)
 
     def _caught(self, mark: Mark, names: set) -> bool:
         return any(getattr(e, "name", None) in names for e in mark.events
@@ -1589,29 +1579,29 @@ class DebugSession:
         found, _ = self._locate(hit)
         return found
 
-    def goto(self, where) -> Stop:
+    def goto(self, where) -> SessionStop:
         """Go to a point in the recorded history, leaving any transition being walked.
         `where` is a Mark (the point it keeps) or a position (mark, n): n instructions
         after the mark, as `pos` and a Walk's `before_pos` and `after_pos` hold them."""
         mark, n = (where, 0) if isinstance(where, Mark) else where
         return self._command(self._cmd_goto, mark, False, n)
 
-    def goto_mark(self, mark: Mark, before: bool = False) -> Stop:
+    def goto_mark(self, mark: Mark, before: bool = False) -> SessionStop:
         """Jump to a mark; with `before`, to the point just before its crossing."""
         return self._command(self._cmd_goto, mark, before)
 
-    def _cmd_goto(self, mark: Mark, before: bool, n: int = 0) -> Stop:
+    def _cmd_goto(self, mark: Mark, before: bool, n: int = 0) -> SessionStop:
         self.walk = None
         self._freeze()
         if mark not in self.timeline.marks:
-            return Stop("step", "that point is no longer in the history", self.machine.pc)
+            return SessionStop("step", "that point is no longer in the history", self.machine.pc)
         if before and mark.applied and mark.arrive is not None:
             self._goto(self._split_before(mark), 0)
-            return Stop("step", "", self.machine.pc)
+            return SessionStop("step", "", self.machine.pc)
         if n != 0 and not self._recorded(mark, n):
-            return Stop("step", "that point is not in the history", self.machine.pc)
+            return SessionStop("step", "that point is not in the history", self.machine.pc)
         self._goto(mark, n)
-        return Stop("step", "", self.machine.pc)
+        return SessionStop("step", "", self.machine.pc)
 
     def _recorded(self, mark: Mark, n) -> bool:
         """Whether n instructions after `mark` is a point in the recorded stretches after
@@ -1621,14 +1611,14 @@ class DebugSession:
         _, rest, nxt = self._counted(mark, n)
         return rest == 0 or (nxt is not None and nxt.length is not None and rest <= nxt.length)
 
-    def goto_start(self) -> Stop:
+    def goto_start(self) -> SessionStop:
         return self.goto_mark(self.timeline.marks[0])
 
-    def goto_end(self) -> Stop:
+    def goto_end(self) -> SessionStop:
         return self.goto_mark(self.timeline.last)
 
     # -- transitions ------------------------------------------------------------------------------
-    def _enter_transition(self, up) -> Stop:
+    def _enter_transition(self, up) -> SessionStop:
         from kernel_model.debugger import transition as tr
 
         kind, target = up
@@ -1650,8 +1640,6 @@ class DebugSession:
     def _walk_call(self, kind, target, before_regs):
         """Step through a call into the vDSO or the vsyscall page until it returns,
         keeping what each instruction did (and what it read from [vvar])."""
-        import unicorn
-
         from kernel_model.debugger import transition as tr
 
         m = self.machine
@@ -1662,11 +1650,11 @@ class DebugSession:
         reads: list[tuple[int, int, int]] = []
         vvar = self._vvar_range()
 
-        def on_read(uc, access, addr, size, value, ud):
+        def on_read(addr, size):
             if vvar and vvar[0] <= addr < vvar[1]:
                 reads.append((addr, size, int.from_bytes(m.read(addr, size), "little")))
 
-        h = m.uc.hook_add(unicorn.UC_HOOK_MEM_READ, on_read)
+        h = m.hook_reads(on_read)
         try:
             for _ in range(10_000):
                 pc = m.pc
@@ -1681,7 +1669,7 @@ class DebugSession:
                 if m.pc == ret_pc and m.sp == ret_sp:
                     break
         finally:
-            m.uc.hook_del(h)
+            m.unhook(h)
         return tr.from_call(kind, target, trace, before_regs, self,
                             title=self._vdso_call_text(ret_pc))
 
@@ -1697,7 +1685,7 @@ class DebugSession:
             from kernel_model.vdso.watch import SIGNATURES
 
             kinds, _ = SIGNATURES[call["name"]]
-            ret = self.machine.reg(X.UC_X86_REG_RAX if self.bits == 64 else X.UC_X86_REG_EAX)
+            ret = self.machine.reg(REG_IDS["rax" if self.bits == 64 else "eax"])
             ret = ret - (1 << self.bits) if ret >> (self.bits - 1) else ret
             texts = [w._arg_text(k, v, ret, call) for k, v in zip(kinds, call["args"],
                                                                   strict=False)]
@@ -1711,13 +1699,13 @@ class DebugSession:
             return None
         return (vdso.vvar, vdso.base)
 
-    def _over_crossing(self) -> Stop:
+    def _over_crossing(self) -> SessionStop:
         stop = self._step_one()
         if stop.reason == "crossed":
-            return Stop("step", stop.message, self.machine.pc)
+            return SessionStop("step", stop.message, self.machine.pc)
         return stop
 
-    def _walk_forward(self) -> Stop:
+    def _walk_forward(self) -> SessionStop:
         w = self.walk
         if w.phase + 1 >= len(w.transition.phases):
             self.walk = None
@@ -1725,24 +1713,24 @@ class DebugSession:
         w.phase += 1
         return self._phase_stop()
 
-    def _walk_back(self) -> Stop:
+    def _walk_back(self) -> SessionStop:
         w = self.walk
         if w.phase <= 0:
             self.walk = None
             self._goto(*w.before_pos)
-            return Stop("step", "", self.machine.pc)
+            return SessionStop("step", "", self.machine.pc)
         w.phase -= 1
         return self._phase_stop()
 
-    def _walk_finish(self) -> Stop:
+    def _walk_finish(self) -> SessionStop:
         w = self.walk
         w.phase = len(w.transition.phases) - 1
         return self._phase_stop()
 
-    def _phase_stop(self) -> Stop:
+    def _phase_stop(self) -> SessionStop:
         w = self.walk
         phase = w.transition.phases[w.phase]
-        return Stop("phase", phase.title, self.machine.pc)
+        return SessionStop("phase", phase.title, self.machine.pc)
 
     # -- breakpoints -----------------------------------------------------------------------------
     def resolve(self, spec: str) -> int | None:
