@@ -40,7 +40,6 @@ from kernel_model.debugger.step_reverse import ReverseCommands
 from kernel_model.debugger.step_walks import TransitionWalks
 from kernel_model.debugger.stepping import (
     DEFAULT_BUDGET,
-    EXTRA_REGS,
     TRAP_KINDS,
     VDSO_STUBS,
     VSYSCALL_ADDR,
@@ -55,6 +54,9 @@ from kernel_model.trace.events import (
     SyscallEntered,
     SyscallReturned,
 )
+
+EXTRA_REGS = tuple((name, REG_IDS[name]) for name in (
+    "eflags", "fs_base", "gs_base", "cs", "ss", "ds", "es", "fs", "gs"))
 
 
 class DebugSession(Guards, Breakpoints, History, Replay, LiveExecution, ForwardCommands,

@@ -1,11 +1,14 @@
 """What the stepping sessions share: their stop, breakpoint and walk records, the
-constants of the engine, and the SteppingSession protocol both sessions satisfy."""
+constants of the engine, and the SteppingSession protocol both sessions satisfy.
+
+It imports no machine: the TUI names the protocol when it replays a recording, where no
+guest (and no Unicorn) is loaded."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
-from emu.arch import REG_IDS
 from kernel_model.debugger.timeline import Mark
 
 DEFAULT_BUDGET = 256 << 20
@@ -22,9 +25,6 @@ FAULT = "fault"  # a path step: run until the recorded fault
 VDSO_STUBS = {"__kernel_vsyscall", "__kernel_sigreturn", "__kernel_rt_sigreturn",
               "int80_landing_pad"}
 VSYSCALL_ADDR = 0xFFFFFFFFFF600000
-
-EXTRA_REGS = tuple((name, REG_IDS[name]) for name in (
-    "eflags", "fs_base", "gs_base", "cs", "ss", "ds", "es", "fs", "gs"))
 
 
 def instructions_of(mark: Mark) -> int:
@@ -77,3 +77,65 @@ class RunPolicy:
     syscalls: frozenset = frozenset()  # stop before these syscalls
     breakpoints: bool = True
     temp: dict = field(default_factory=dict)  # address -> sp the return must restore
+
+
+class StopRecord(Protocol):
+    """What a session's command returns (SessionStop live, RecordedStop in a replay)."""
+
+    reason: str
+    message: str
+    pc: int
+
+
+@runtime_checkable
+class SteppingSession(Protocol):
+    """What the screen (tui/) and a lesson drive: the live session (session.DebugSession)
+    and a recording played back (recording.RecordedSession) both satisfy it. Each command
+    returns where it stopped; `view()` is the immutable snapshot every panel draws from."""
+
+    program: object | None  # emu.program.Program, None for a replay
+    breakpoints: list
+    previous_regs: dict[str, int] | None
+
+    @property
+    def walk(self) -> object | None: ...  # the transition being walked, if any
+
+    def view(self): ...  # a view_records.StopView
+
+    def quick(self, method: str) -> bool: ...
+
+    def step(self) -> StopRecord: ...
+
+    def next(self) -> StopRecord: ...
+
+    def finish(self) -> StopRecord: ...
+
+    def cont(self) -> StopRecord: ...
+
+    def run_to_transition(self) -> StopRecord: ...
+
+    def run_to_syscall(self, name: str) -> StopRecord: ...
+
+    def reverse_step(self) -> StopRecord: ...
+
+    def reverse_continue(self) -> StopRecord: ...
+
+    def reverse_to_transition(self) -> StopRecord: ...
+
+    def goto_start(self) -> StopRecord: ...
+
+    def goto_end(self) -> StopRecord: ...
+
+    def goto_mark(self, mark, before: bool = ...) -> StopRecord: ...
+
+    def add_breakpoint(self, spec: str): ...
+
+    def remove_breakpoint(self, b) -> None: ...
+
+    def feed_input(self, text: str) -> None: ...
+
+    def close_input(self) -> None: ...
+
+    def interrupt(self) -> None: ...
+
+    def close(self) -> None: ...
