@@ -37,9 +37,6 @@ class GuestIo:
         return self.stdin_fd, self.stdout_fd, self.stderr_fd
 
     @property
-    def output_fds(self) -> tuple[int, int]:
-        return self.stdout_fd, self.stderr_fd
-
     # -- input -----------------------------------------------------------------------------
     def feed(self, text: str | bytes) -> None:
         """Append to what the guest will read on fd 0 (at the end, whatever the guest's

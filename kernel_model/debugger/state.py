@@ -32,9 +32,6 @@ class MemoryImage:
     regions: tuple[tuple[int, int, int], ...]
     pages: tuple[tuple[bytes, ...], ...]
 
-    def page_ids(self) -> set[int]:
-        return {id(p) for region in self.pages for p in region}
-
 
 # Regions are read this many bytes at a time: a large mapping (most of it untouched) must
 # not become one bytes object of its whole size at every capture.

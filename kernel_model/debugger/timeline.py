@@ -126,20 +126,6 @@ class Timeline:
         self._renumber()
         self._account(mark, +1)
 
-    def truncate_after(self, mark: Mark) -> None:
-        """Forget everything recorded after `mark` (a restart from scratch uses this)."""
-        i = self.index(mark)
-        for m in self.marks[i + 1:]:
-            self._account(m, -1)
-        del self.marks[i + 1:]
-
-    def drop_memory(self, mark: Mark) -> None:
-        if mark.memory is None:
-            return
-        self._account(mark, -1)
-        mark.memory = None
-        self._account(mark, +1)
-
     def remove(self, mark: Mark) -> None:
         """Merge a plain mark away: the next mark's path starts at the previous mark."""
         i = self.index(mark)

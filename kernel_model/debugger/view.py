@@ -10,6 +10,7 @@ import weakref
 
 from emu.machine import PROT_EXEC
 from kernel_model.debugger import insn as insns
+from kernel_model.debugger.stepping import TRAP_KINDS
 from kernel_model.debugger.view_records import (  # noqa: F401  (part of this module's interface)
     CodeLine,
     EventLine,
@@ -359,7 +360,7 @@ def build_view(session) -> StopView:
     waiting = False
     if not exited and session.walk is None:
         up = session.upcoming()
-        if up is not None and up[0] in ("syscall", "int 0x80", "sysenter"):
+        if up is not None and up[0] in TRAP_KINDS:
             waiting = session.stdin_wait(up[0])
     else:
         up = None

@@ -53,10 +53,6 @@ class CpuFaults:
         if system.arch.bits == 32:
             m.hook_syscall(self._on_syscall32)
 
-    def pending_early(self) -> bool:
-        """Whether an instruction hook saw a fault the CPU ran past (see _on_port)."""
-        return self._early is not None
-
     def forget(self) -> None:
         """Drop any cause an earlier run left (a replay, a restored state)."""
         self.take(None)
