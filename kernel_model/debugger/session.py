@@ -219,12 +219,12 @@ class DebugSession(Guards, Breakpoints, History, Replay, LiveExecution, ForwardC
                 return "vsyscall", target
             vdso = self.system.vdso
             if vdso is not None and vdso.contains(target):
-                name = self._vdso_name(target)
+                name = self.vdso_name(target)
                 if name not in VDSO_STUBS:
                     return "vdso", target
         return None
 
-    def _vdso_name(self, addr: int) -> str | None:
+    def vdso_name(self, addr: int) -> str | None:
         """The vDSO symbol at exactly `addr` (the __vdso_ name when there are aliases)."""
         vdso = self.system.vdso
         if vdso is None:

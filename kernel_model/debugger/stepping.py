@@ -16,7 +16,7 @@ INDEX_CHUNK = 1 << 16  # how far a forward replay may run instead of restoring a
 # A virtual clock's reading after a free run counts the run by one replay with a counting
 # hook (~0.5 us a basic block) up to this many instructions, by bisection beyond.
 COUNT_REPLAY_MAX = 1 << 20
-# Chunk sizes when counting a free run (session._locate): coarse points are kept.
+# Chunk sizes when counting a free run (step_replay._locate): coarse points are kept.
 LOCATE_CHUNKS = (1 << 20, 1 << 16, 1 << 12)
 TRAP_KINDS = ("syscall", "int 0x80", "sysenter")
 CROSSINGS = TRAP_KINDS + ("signal", "vsyscall")

@@ -5,7 +5,7 @@ A mark's `arrive` path says how to get from the previous mark to the point just 
 mark: `Offset(n)` runs n instructions (counted by Unicorn), `Hit(pc, k)` runs freely until
 the k-th time the instruction at pc is about to execute. A free run is never counted (that
 would slow it twentyfold), so its end is a `Hit`, turned into an offset only when someone
-steps back into it ("indexing", session.py).
+steps back into it ("indexing", step_replay.py).
 
 A mark is either *applied* (its state is the recorded outcome of something a replay must not
 redo: a syscall, a signal delivery, an `rdtsc`, a vsyscall emulation; a replay that reaches
