@@ -19,6 +19,12 @@ someone steps back into it.
 
 Threads: commands run on one thread at a time (the TUI's worker); `interrupt()` may be
 called from any thread to stop a running command.
+
+Where the parts are: step_guards.py (hooks and exits), step_breakpoints.py, step_history.py
+(marks, capture and restore, positions), step_replay.py (replaying paths, counting free
+runs), step_live.py (live execution: kernel_model.run's step, one stop at a time),
+step_forward.py and step_reverse.py (the commands), step_walks.py (transition walks);
+stepping.py holds the records they share and the SteppingSession protocol.
 """
 
 from __future__ import annotations
