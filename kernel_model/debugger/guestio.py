@@ -36,7 +36,6 @@ class GuestIo:
     def fds(self) -> tuple[int, int, int]:
         return self.stdin_fd, self.stdout_fd, self.stderr_fd
 
-    @property
     # -- input -----------------------------------------------------------------------------
     def feed(self, text: str | bytes) -> None:
         """Append to what the guest will read on fd 0 (at the end, whatever the guest's
