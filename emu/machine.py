@@ -35,7 +35,7 @@ from emu.uclib import reg_write_batch as _reg_write_batch
 
 
 @dataclass(frozen=True)
-class Stop:
+class MachineStop:
     """Why `Machine.run` returned. kind: 'stopped' (a hook asked), 'done' (reached `until`
     or the instruction count), 'error' (Unicorn raised: see uc_errno)."""
 
@@ -143,7 +143,7 @@ class Machine(GuestMemory, Hooks):
         return dict(zip(names, self.regs(ids), strict=True))
 
     # -- running -----------------------------------------------------------------
-    def run(self, begin: int, until: int = 0, count: int = 0, timeout_us: int = 0) -> Stop:
+    def run(self, begin: int, until: int = 0, count: int = 0, timeout_us: int = 0) -> MachineStop:
         """Run from `begin` until a hook stops the CPU, `until` is reached, `count`
         instructions have run, or Unicorn reports an error."""
         self.running = True
@@ -156,9 +156,9 @@ class Machine(GuestMemory, Hooks):
                 for callback in self.after_run:
                     callback()
                 raise
-            stop = Stop("error", e.errno, str(e))
+            stop = MachineStop("error", e.errno, str(e))
         else:
-            stop = Stop("done")
+            stop = MachineStop("done")
         finally:
             self.running = False
         for callback in self.after_run:
@@ -174,3 +174,40 @@ class Machine(GuestMemory, Hooks):
 
     def restore_context(self, ctx) -> None:
         self.uc.context_restore(ctx)
+
+    # -- for the run loop and the debugger: what they need of the CPU, without Unicorn ----
+    def set_exits(self, addresses) -> None:
+        """Stop the CPU before executing any of `addresses` (Unicorn's "exits": checked in
+        translated code, no hook call); an empty collection turns them off."""
+        exits = sorted(addresses)
+        if exits:
+            self.uc.ctl_exits_enabled(True)
+            self.uc.ctl_set_exits(exits)
+        else:
+            self.uc.ctl_exits_enabled(False)
+
+    def flush_translations(self) -> None:
+        """Drop translated blocks, so hooks added or removed since apply to all code."""
+        self.uc.ctl_flush_tb()
+
+    def hook_reads(self, callback) -> int:
+        """callback(addr, size) before every data read the guest makes; remove with
+        unhook (slow: for stepping one instruction at a time)."""
+        h = self.uc.hook_add(unicorn.UC_HOOK_MEM_READ,
+                             lambda _uc, _access, addr, size, _value, _ud: callback(addr, size))
+        self._hooks.append(h)
+        return h
+
+    def shared_handles(self) -> tuple:
+        """Objects a deep copy of the kernel model must share rather than copy."""
+        return (self.uc,)
+
+
+# How Machine.hook_bad_memory's callback names the access, and Stop.uc_errno's errors.
+MEM_READ_UNMAPPED = unicorn.UC_MEM_READ_UNMAPPED
+MEM_WRITE_UNMAPPED = unicorn.UC_MEM_WRITE_UNMAPPED
+MEM_FETCH_UNMAPPED = unicorn.UC_MEM_FETCH_UNMAPPED
+MEM_FETCH_PROT = unicorn.UC_MEM_FETCH_PROT
+ERR_INSN_INVALID = unicorn.UC_ERR_INSN_INVALID
+ERR_PROT = frozenset({unicorn.UC_ERR_READ_PROT, unicorn.UC_ERR_WRITE_PROT,
+                      unicorn.UC_ERR_FETCH_PROT})

@@ -44,7 +44,7 @@ class Where:
 
 
 @dataclass(frozen=True)
-class Stop:
+class LessonStop:
     at: str
     where: Where
     narration: str
@@ -62,7 +62,7 @@ class Lesson:
     args: tuple[str, ...]
     options: tuple[str, ...]
     summary: str
-    stops: tuple[Stop, ...]
+    stops: tuple[LessonStop, ...]
 
     def error(self, stop: int | None, key: str, message: str) -> LessonError:
         """An error about stop `stop`'s `key` (or a lesson-level key), at its line."""
@@ -182,7 +182,7 @@ def load(path: str | Path, name: str | None = None) -> Lesson:
             points = [parse_point(p) for p in points]
         except ValueError as e:
             raise err(i, "point", f"stop {i + 1}: {e}") from None
-        stops.append(Stop(at, where, _paragraphs(narration), str(s.get("title", "")),
+        stops.append(LessonStop(at, where, _paragraphs(narration), str(s.get("title", "")),
                           tuple(points), key_line(text, i, "at")))
     lesson = Lesson(name or path.stem, path, data["title"].strip(), data["program"].strip(),
                     tuple(data.get("args", [])), tuple(data.get("options", [])),

@@ -75,7 +75,7 @@ def test_every_lesson_at_a_teaching_pace_ends_with_its_pages_status(name, monkey
             player.goto(k)
             wall.pause()
         assert "virtual" in session.view().clock
-        assert _finish(session, wall) == page.status, session._exit_text()
+        assert _finish(session, wall) == page.status, session.exit_text()
     finally:
         session.close()
 

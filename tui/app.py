@@ -12,8 +12,10 @@ import gc
 import itertools
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App
@@ -28,6 +30,9 @@ from tui.screens.dialogs import HelpScreen, PromptScreen
 from tui.screens.layouts import CompactScreen, PresentationScreen, WideScreen
 from tui.widgets.events import EventList
 from tui.widgets.output import OutputPane
+
+if TYPE_CHECKING:
+    from kernel_model.debugger.stepping import SteppingSession
 
 WIDE_MIN = (110, 32)  # below this, panels become tabs
 SCREENSHOTS_ENV = "SYSCALL_LAB_SCREENSHOTS"  # where F12 saves, unless --screenshots says
@@ -76,14 +81,16 @@ class SyscallLabApp(ConsoleHost, App):
                         tooltip=c.help, id=c.action)
                 for c in sorted(CONTROLS, key=lambda c: c.action != "help")] + PANE_KEYS
 
-    def __init__(self, factory, *, program: str = "", screenshots: str | None = None):
-        """factory() makes a fresh DebugSession (called again by restart); screenshots is
-        the folder F12 saves into (default: $SYSCALL_LAB_SCREENSHOTS, else ./screenshots)."""
+    def __init__(self, factory: Callable[[], SteppingSession], *, program: str = "",
+                 screenshots: str | None = None):
+        """factory() makes a fresh SteppingSession, a DebugSession or, for a replay, a
+        RecordedSession (called again by restart); screenshots is the folder F12 saves into
+        (default: $SYSCALL_LAB_SCREENSHOTS, else ./screenshots)."""
         super().__init__()
         self.factory = factory
         self.program = program
         self.screenshots = screenshots
-        self.session = None
+        self.session: SteppingSession | None = None
         self.state = UiState()
         self.presenting = False
         self._gdb = None  # the `:` console's value history and `x` state, made when used

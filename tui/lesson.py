@@ -227,7 +227,7 @@ class LessonApp(SyscallLabApp):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="session")
     def _lesson_work(self, move: _LessonMove) -> None:
-        from kernel_model.debugger.session import Stop
+        from kernel_model.debugger.session import SessionStop
 
         session = self.session
         walking = session.walk is not None
@@ -241,7 +241,8 @@ class LessonApp(SyscallLabApp):
             error = f"{type(e).__name__}: {e}"
         if stop is None:
             k = self.player.index
-            stop = Stop("lesson", f"lesson stop {k + 1}" if k >= 0 else "", session.machine.pc)
+            stop = SessionStop("lesson", f"lesson stop {k + 1}" if k >= 0 else "",
+                               session.machine.pc)
         self.lesson_error = error
         try:
             view = session.view()

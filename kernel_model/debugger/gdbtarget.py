@@ -20,14 +20,14 @@ class SessionTarget:
     registers the screen shows (the user's, at the trap, while a transition is walked)."""
 
     def __init__(self, session, *, att: bool = False, regs: dict | None = None):
-        from kernel_model.debugger.view import _symbolizer
+        from kernel_model.debugger.view import symbolizer
 
         self.s = session
         self.bits = session.bits
         self.att = att
         self._regs = regs
         self.pid = session.system.process.pid
-        self.sym = _symbolizer(session)
+        self.sym = symbolizer(session)
 
     def regs(self) -> dict[str, int]:
         return dict(self._regs) if self._regs is not None else self.s.regs()

@@ -69,7 +69,7 @@ def _make(ci, bits: int) -> Insn:
     raw = bytes(ci.bytes)
     kind = TRAPS.get(raw) or TSC_READS.get(raw)
     if kind == "syscall" and bits == 32:
-        kind = None  # 32-bit code: #UD on the model's Intel CPU (System._on_syscall32)
+        kind = None  # 32-bit code: #UD on the model's Intel CPU (run.cpu_faults)
     target = None
     if kind is None:
         groups = set(ci.groups)

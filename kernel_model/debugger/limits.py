@@ -50,7 +50,7 @@ class SessionLimits:
             self.counter = InstructionCounter(
                 s.machine, self.max_insns, on_exceeded=self._over_budget,
                 paused=lambda: s._replaying)
-            s.machine.uc.ctl_flush_tb()  # blocks translated before the hook would skip it
+            s.machine.flush_translations()  # blocks translated before the hook would skip it
         if threading.current_thread() is threading.main_thread():
             self._wake_r, self._wake_w = os.pipe()
             os.set_blocking(self._wake_w, False)
@@ -76,7 +76,7 @@ class SessionLimits:
             if self.reason == "max-insns":  # settled now: the instructions that ran
                 self.text = f"stopped after {self.counter.count} instructions (--max-insns)"
             self.counter.remove()
-            self.session.machine.uc.ctl_flush_tb()
+            self.session.machine.flush_translations()
 
     # -- firing ------------------------------------------------------------------------------
     def _fire(self, reason: str, text: str) -> None:

@@ -303,7 +303,7 @@ def record_session(session, recorder: Recorder, **kw) -> str:
 # -- reading ---------------------------------------------------------------------------------
 
 @dataclass
-class Stop:
+class RecordedStop:
     """Why a replay command stopped (the live session's Stop has the same fields)."""
 
     reason: str
@@ -498,17 +498,18 @@ class RecordedSession:
                               "the start of the recording", where)
         return replace(v, history=history)
 
-    def _go(self, i: int, reason: str = "") -> Stop:
+    def _go(self, i: int, reason: str = "") -> RecordedStop:
         n = len(self.rec.views)
         if i < 0 or i >= n:
             edge = "start" if i < 0 else "end"
-            return Stop("replay", f"the {edge} of the recording", self.rec.views[self.index].pc)
+            return RecordedStop("replay", f"the {edge} of the recording",
+                                self.rec.views[self.index].pc)
         self.index = i
         s = self.rec.stops[i]
-        return Stop(reason or s.get("reason") or "replay",
+        return RecordedStop(reason or s.get("reason") or "replay",
                     s.get("message") or f"replay: stop {i + 1}/{n}", self.rec.views[i].pc)
 
-    def _find(self, step: int, pred) -> Stop:
+    def _find(self, step: int, pred) -> RecordedStop:
         i = self.index + step
         while 0 <= i < len(self.rec.views):
             if pred(self.rec.views[i], self.rec.stops[i]):
@@ -520,35 +521,35 @@ class RecordedSession:
     def quick(self, method: str) -> bool:
         return True
 
-    def step(self) -> Stop:
+    def step(self) -> RecordedStop:
         return self._go(self.index + 1)
 
-    def reverse_step(self) -> Stop:
+    def reverse_step(self) -> RecordedStop:
         return self._go(self.index - 1)
 
-    def next(self) -> Stop:
+    def next(self) -> RecordedStop:
         """Over a whole transition: the next stop that is not one of its phases."""
         return self._find(1, lambda v, s: v.walk is None)
 
-    def run_to_transition(self) -> Stop:
+    def run_to_transition(self) -> RecordedStop:
         return self._find(1, _before_transition)
 
-    def reverse_to_transition(self) -> Stop:
+    def reverse_to_transition(self) -> RecordedStop:
         return self._find(-1, _before_transition)
 
-    def cont(self) -> Stop:
+    def cont(self) -> RecordedStop:
         return self._find(1, lambda v, s: s.get("visited") or v.exited)
 
-    def reverse_continue(self) -> Stop:
+    def reverse_continue(self) -> RecordedStop:
         return self._find(-1, lambda v, s: s.get("visited"))
 
-    def goto_start(self) -> Stop:
+    def goto_start(self) -> RecordedStop:
         return self._go(0)
 
-    def goto_end(self) -> Stop:
+    def goto_end(self) -> RecordedStop:
         return self._go(len(self.rec.views) - 1)
 
-    def run_to_syscall(self, name: str) -> Stop:
+    def run_to_syscall(self, name: str) -> RecordedStop:
         """To the next stop before a transition whose walk names `name` (write(...))."""
         views = self.rec.views
         for i in range(self.index + 1, len(views) - 1):
@@ -556,17 +557,17 @@ class RecordedSession:
             if _before_transition(views[i], None) and w is not None and \
                     w.transition.title.split("(")[0].strip() == name:
                 return self._go(i)
-        return Stop("replay", f"no {name} ahead in the recording")
+        return RecordedStop("replay", f"no {name} ahead in the recording")
 
-    def goto_mark(self, mark, before: bool = True) -> Stop:
+    def goto_mark(self, mark, before: bool = True) -> RecordedStop:
         """To the first stop where the event `mark` (its index) has happened."""
         for i, v in enumerate(self.rec.views):
             if any(e.index == mark and e.past for e in v.events) and v.walk is None:
                 return self._go(i)
-        return Stop("replay", "that event is not among the recorded stops")
+        return RecordedStop("replay", "that event is not among the recorded stops")
 
-    def finish(self) -> Stop:
-        return Stop("replay", self.NEEDS_GUEST.format(what="finish"))
+    def finish(self) -> RecordedStop:
+        return RecordedStop("replay", self.NEEDS_GUEST.format(what="finish"))
 
     def add_breakpoint(self, spec: str):
         raise ValueError(self.NEEDS_GUEST.format(what="a breakpoint"))

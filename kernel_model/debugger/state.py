@@ -32,9 +32,6 @@ class MemoryImage:
     regions: tuple[tuple[int, int, int], ...]
     pages: tuple[tuple[bytes, ...], ...]
 
-    def page_ids(self) -> set[int]:
-        return {id(p) for region in self.pages for p in region}
-
 
 # Regions are read this many bytes at a time: a large mapping (most of it untouched) must
 # not become one bytes object of its whole size at every capture.
@@ -47,8 +44,7 @@ def capture_memory(machine, previous: MemoryImage | None = None, *,
     """The machine's memory, sharing unchanged pages with `previous`. With
     `writable_only`, regions the CPU cannot write are taken from `previous` without reading
     them: right when only user code ran since `previous` was captured."""
-    uc = machine.uc
-    regions = tuple((begin, end + 1, prot) for begin, end, prot in uc.mem_regions())
+    regions = tuple((begin, end + 1, prot) for begin, end, prot in machine.regions())
     old = {}
     if previous is not None:
         old = {r: pages for r, pages in zip(previous.regions, previous.pages, strict=True)}
@@ -89,9 +85,8 @@ def restore_memory(machine, image: MemoryImage, live: MemoryImage | None = None)
     are then rewritten only where their pages differ. Zero pages are given back to the host
     rather than written (machine.discard), so restoring a large, mostly untouched mapping
     costs the host nothing."""
-    uc = machine.uc
     want = {r[:2]: r[2] for r in image.regions}
-    have = {(b, e + 1): p for b, e, p in uc.mem_regions()}
+    have = {(b, e + 1): p for b, e, p in machine.regions()}
     for (start, end) in have:
         if (start, end) not in want:
             machine.unmap(start, end - start)
@@ -99,7 +94,7 @@ def restore_memory(machine, image: MemoryImage, live: MemoryImage | None = None)
     for (start, end), prot in want.items():
         if (start, end) not in have:
             # A region that overlaps differently-shaped old ones: clear the space first.
-            for b, e, _p in list(uc.mem_regions()):
+            for b, e, _p in list(machine.regions()):
                 if b < end and start < e + 1:
                     machine.unmap(b, e + 1 - b)
             machine.map(start, end - start, prot)
@@ -147,7 +142,9 @@ def _write_pages(machine, start: int, pages: tuple[bytes, ...], *, zeros_known: 
 # The clock is one object every reader holds (the kernel, the vDSO's timekeeper, the rdtsc
 # hook): the session saves and restores its state apart (Clock.state), never a copy of it.
 SYSTEM_SHARED = {"machine", "kernel", "image", "options", "arch", "layout", "era", "counter",
-                 "vdso_watcher", "vsyscall_watcher", "clock", "waiter"}
+                 "vdso_watcher", "vsyscall_watcher", "clock", "waiter",
+                 # the CPU's hooks are bound to it; what it holds is cleared at each restore
+                 "cpu_faults"}
 KERNEL_SHARED = {"machine", "listeners", "_dispatch", "_dispatch_x86_64", "system",
                  "on_first_listener", "string_limit"}
 
@@ -178,7 +175,7 @@ class KernelState:
     def __init__(self, system):
         self.system = system
         self.shared: dict[int, object] = {}
-        self._share(system, system.kernel, system.machine, system.machine.uc)
+        self._share(system, system.kernel, system.machine, *system.machine.shared_handles())
         for name in SYSTEM_SHARED:
             if hasattr(system, name):
                 self._share(getattr(system, name))

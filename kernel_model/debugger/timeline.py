@@ -5,7 +5,7 @@ A mark's `arrive` path says how to get from the previous mark to the point just 
 mark: `Offset(n)` runs n instructions (counted by Unicorn), `Hit(pc, k)` runs freely until
 the k-th time the instruction at pc is about to execute. A free run is never counted (that
 would slow it twentyfold), so its end is a `Hit`, turned into an offset only when someone
-steps back into it ("indexing", session.py).
+steps back into it ("indexing", step_replay.py).
 
 A mark is either *applied* (its state is the recorded outcome of something a replay must not
 redo: a syscall, a signal delivery, an `rdtsc`, a vsyscall emulation; a replay that reaches
@@ -124,20 +124,6 @@ class Timeline:
         i = self.index(before) + 1
         self.marks.insert(i, mark)
         self._renumber()
-        self._account(mark, +1)
-
-    def truncate_after(self, mark: Mark) -> None:
-        """Forget everything recorded after `mark` (a restart from scratch uses this)."""
-        i = self.index(mark)
-        for m in self.marks[i + 1:]:
-            self._account(m, -1)
-        del self.marks[i + 1:]
-
-    def drop_memory(self, mark: Mark) -> None:
-        if mark.memory is None:
-            return
-        self._account(mark, -1)
-        mark.memory = None
         self._account(mark, +1)
 
     def remove(self, mark: Mark) -> None:

@@ -389,7 +389,7 @@ def vvar_field(offset: int) -> str:
 
 def _vdso(target, trace, before, session, title=None) -> Transition:
     bits = session.bits
-    name = session._vdso_name(target) or "vDSO function"
+    name = session.vdso_name(target) or "vDSO function"
     vdso = session.system.vdso
     cost = cost_of("vdso", bits)
     call_entry = trace[0] if trace else None

@@ -6,6 +6,7 @@ state of the history. Built on the session's thread; the screen only reads it.
 from __future__ import annotations
 
 import bisect
+import weakref
 
 from emu.machine import PROT_EXEC
 from kernel_model.debugger import insn as insns
@@ -65,12 +66,16 @@ class Symbolizer:
         return self.names[i] if off == 0 else f"{self.names[i]}+{off:#x}"
 
 
-def _symbolizer(session) -> Symbolizer:
+# One symbolizer a session, kept here rather than on the session (which the view only reads).
+_SYMBOLIZERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def symbolizer(session) -> Symbolizer:
     key = (id(session.system.process.symbols), session.system.vdso and session.system.vdso.base)
-    s = getattr(session, "_symbolizer", None)
+    s = _SYMBOLIZERS.get(session)
     if s is None or s[0] != key:
         s = (key, Symbolizer(session))
-        session._symbolizer = s
+        _SYMBOLIZERS[session] = s
     s[1].mm = session.system.mm
     return s[1]
 
@@ -161,8 +166,6 @@ def _sync_start(session, sym: Symbolizer, pc: int) -> int:
     if asm is not None and pc in asm.sizes:
         starts = sorted(a for a in asm.sizes if a <= pc)
         return starts[max(0, len(starts) - CODE_BEFORE - 1)]
-    known = session.__dict__.setdefault("_insn_starts", set())
-    known.add(pc)
     i = bisect.bisect_right(sym.addrs, pc) - 1
     if i >= 0 and 0 <= pc - sym.addrs[i] <= 0x400:
         vma = session.system.mm.find(pc)
@@ -313,14 +316,14 @@ def build_view(session) -> StopView:
     bits = session.bits
     pc = regs["rip" if bits == 64 else "eip"]
     sp = regs["rsp" if bits == 64 else "esp"]
-    sym = _symbolizer(session)
+    sym = symbolizer(session)
     t = session.timeline
     mark, n = session.pos
     history = HistoryInfo(
         marks=len(t), used=t.used, budget=t.budget, dropped=t.dropped, thinned=t.thinned,
-        at_live_end=session._at_frontier(),
+        at_live_end=session.at_live_end(),
         can_go_back=not (mark.ordinal == 0 and n == 0),
-        horizon=session._horizon_text(),
+        horizon=session.horizon_text(),
         position=_position(mark.ordinal, len(t), n))
     walk = None
     if session.walk is not None:
@@ -332,14 +335,14 @@ def build_view(session) -> StopView:
     if not exited and session.walk is None:
         up = session.upcoming()
         if up is not None and up[0] in TRAPS:
-            waiting = session._stdin_wait(up[0])
+            waiting = session.stdin_wait(up[0])
     else:
         up = None
     return StopView(
         program=session.system.process.exe_path,
         arch=session.system.arch.name, bits=bits, pc=pc, sp=sp, regs=regs,
         previous=session.previous_regs,
-        code=_code(session, sym, pc) if not exited or True else (),
+        code=_code(session, sym, pc),
         stack=_stack(session, sym, regs),
         maps=_maps(session, pc, sp),
         events=event_lines(session),
@@ -347,7 +350,7 @@ def build_view(session) -> StopView:
         upcoming=up,
         walk=walk,
         exited=exited,
-        exit_text=session._exit_text() if exited else "",
+        exit_text=session.exit_text() if exited else "",
         history=history,
         breakpoints=tuple(b.spec for b in session.breakpoints),
         waiting_input=waiting,

@@ -106,7 +106,7 @@ def grade(exercise: Exercise, solution: str, seed: int | None = None,
         if isolate:
             program = iso.call(load_program, solution, exercise.bits,
                                seconds=iso.ASSEMBLE_SECONDS, doing="assembling this solution")
-            if isinstance(program, iso.Stopped):
+            if isinstance(program, iso.GraderStopped):
                 report.static.append(CheckResult("assemble", False, program.words,
                                                  ["nothing ran"]))
                 return report
@@ -154,7 +154,7 @@ def grade(exercise: Exercise, solution: str, seed: int | None = None,
         if isolate:
             graded = iso.call(_graded_run, exercise, program, inputs, ctx, insns, True,
                               seconds=exercise.timeout + iso.EXTRA_SECONDS)
-            if isinstance(graded, iso.Stopped):
+            if isinstance(graded, iso.GraderStopped):
                 graded = _stopped_run(inputs, graded)
         else:
             graded = _graded_run(exercise, program, inputs, ctx, insns)

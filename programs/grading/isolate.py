@@ -33,7 +33,7 @@ child_hook = None
 
 
 @dataclass
-class Stopped:
+class GraderStopped:
     """The child did not return a result: why, in words a teacher understands."""
 
     reason: str  # "memory", "time" or "crash"
@@ -55,7 +55,7 @@ def _size(n: int) -> str:
 
 def call(fn, *args, seconds: float, memory: int | None = None, doing: str = "this run"):
     """fn(*args) in a child process; its return value, or the exception it raised (re-raised
-    here: SpecError and the like travel back), or a Stopped when a limit ended it."""
+    here: SpecError and the like travel back), or a GraderStopped when a limit ended it."""
     memory = MEMORY_LIMIT if memory is None else memory
     read, write = os.pipe()
     pid = os.fork()
@@ -108,7 +108,8 @@ def call(fn, *args, seconds: float, memory: int | None = None, doing: str = "thi
         os.kill(pid, signal.SIGKILL)
     _, status = os.waitpid(pid, 0)
     if timed_out:
-        return Stopped("time", f"the grader stopped {doing}: it ran longer than {seconds:g} s")
+        return GraderStopped("time",
+                             f"the grader stopped {doing}: it ran longer than {seconds:g} s")
     try:
         kind, value = pickle.loads(b"".join(chunks))
     except Exception:  # noqa: BLE001  (nothing or half a result: the child died)
@@ -118,9 +119,10 @@ def call(fn, *args, seconds: float, memory: int | None = None, doing: str = "thi
     if kind == "raise":
         raise value
     if kind == "memory":
-        return Stopped("memory", f"the grader stopped {doing}: it used more than "
-                                 f"{_size(memory)} of memory")
+        return GraderStopped("memory", f"the grader stopped {doing}: it used more than "
+                                       f"{_size(memory)} of memory")
     how = (signal.Signals(os.WTERMSIG(status)).name if os.WIFSIGNALED(status) else
            f"exit status {os.WEXITSTATUS(status)}")
-    return Stopped("crash", f"the grader stopped {doing}: it crashed the emulator ({how}); "
-                            "this is a syscall-lab bug, the rest of the grading went on")
+    return GraderStopped("crash", f"the grader stopped {doing}: it crashed the emulator "
+                                  f"({how}); this is a syscall-lab bug, the rest of the "
+                                  "grading went on")

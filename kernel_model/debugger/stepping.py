@@ -1,0 +1,142 @@
+"""What the stepping sessions share: their stop, breakpoint and walk records, the
+constants of the engine, and the SteppingSession protocol both sessions satisfy.
+
+It imports no machine: the TUI names the protocol when it replays a recording, where no
+guest (and no Unicorn) is loaded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from kernel_model.debugger.timeline import Mark
+from kernel_model.entry.mechanism import TRAPS
+
+DEFAULT_BUDGET = 256 << 20
+INDEX_CHUNK = 1 << 16  # how far a forward replay may run instead of restoring a nearer mark
+# A virtual clock's reading after a free run counts the run by one replay with a counting
+# hook (~0.5 us a basic block) up to this many instructions, by bisection beyond.
+COUNT_REPLAY_MAX = 1 << 20
+# Chunk sizes when counting a free run (step_replay._locate): coarse points are kept.
+LOCATE_CHUNKS = (1 << 20, 1 << 16, 1 << 12)
+TRAP_KINDS = TRAPS
+CROSSINGS = TRAP_KINDS + ("signal", "vsyscall")
+FAULT = "fault"  # a path step: run until the recorded fault
+# vDSO functions that are the syscall path itself, not a way around it.
+VDSO_STUBS = {"__kernel_vsyscall", "__kernel_sigreturn", "__kernel_rt_sigreturn",
+              "int80_landing_pad"}
+VSYSCALL_ADDR = 0xFFFFFFFFFF600000
+
+
+def instructions_of(mark: Mark) -> int:
+    """Instructions a mark's own step executed: a trap or an rdtsc (the session ran it);
+    a signal delivery or an emulated vsyscall executes none."""
+    return 1 if mark.applied and mark.kind in TRAP_KINDS + ("rdtsc",) else 0
+
+
+class ReplayDiverged(Exception):
+    """A replay did not reach the recorded state: a bug, reported rather than hidden."""
+
+
+@dataclass
+class Breakpoint:
+    spec: str  # what the user typed: an address, a label, or "syscall NAME"
+    address: int | None = None
+    syscall: str | None = None
+    enabled: bool = True
+    hits: int = 0
+    number: int = 0  # gdb's breakpoint number: 1, 2, ... never reused in a session
+
+
+@dataclass
+class SessionStop:
+    """Why a command returned. reason: step, breakpoint, transition, syscall (a caught
+    syscall), fault, exited, interrupted, input (the guest waits for stdin), start (reverse
+    reached the beginning of history), phase (walking a transition), limit (history)."""
+
+    reason: str
+    message: str = ""
+    pc: int = 0
+
+
+@dataclass
+class Walk:
+    """Walking through a transition one phase at a time."""
+
+    transition: object  # debugger.transition.Transition
+    phase: int
+    before: object  # the StopView at the trap, shown while the phases run
+    before_pos: tuple
+    after_pos: tuple
+
+
+@dataclass
+class RunPolicy:
+    """What makes a free run stop (beyond guards, which always stop it)."""
+
+    transitions: bool = False  # stop before traps / at calls into the vDSO or vsyscall page
+    syscalls: frozenset = frozenset()  # stop before these syscalls
+    breakpoints: bool = True
+    temp: dict = field(default_factory=dict)  # address -> sp the return must restore
+
+
+class StopRecord(Protocol):
+    """What a session's command returns (SessionStop live, RecordedStop in a replay)."""
+
+    reason: str
+    message: str
+    pc: int
+
+
+@runtime_checkable
+class SteppingSession(Protocol):
+    """What the screen (tui/) and a lesson drive: the live session (session.DebugSession)
+    and a recording played back (recording.RecordedSession) both satisfy it. Each command
+    returns where it stopped; `view()` is the immutable snapshot every panel draws from."""
+
+    program: object | None  # emu.program.Program, None for a replay
+    breakpoints: list
+    previous_regs: dict[str, int] | None
+
+    @property
+    def walk(self) -> object | None: ...  # the transition being walked, if any
+
+    def view(self): ...  # a view_records.StopView
+
+    def quick(self, method: str) -> bool: ...
+
+    def step(self) -> StopRecord: ...
+
+    def next(self) -> StopRecord: ...
+
+    def finish(self) -> StopRecord: ...
+
+    def cont(self) -> StopRecord: ...
+
+    def run_to_transition(self) -> StopRecord: ...
+
+    def run_to_syscall(self, name: str) -> StopRecord: ...
+
+    def reverse_step(self) -> StopRecord: ...
+
+    def reverse_continue(self) -> StopRecord: ...
+
+    def reverse_to_transition(self) -> StopRecord: ...
+
+    def goto_start(self) -> StopRecord: ...
+
+    def goto_end(self) -> StopRecord: ...
+
+    def goto_mark(self, mark, before: bool = ...) -> StopRecord: ...
+
+    def add_breakpoint(self, spec: str): ...
+
+    def remove_breakpoint(self, b) -> None: ...
+
+    def feed_input(self, text: str) -> None: ...
+
+    def close_input(self) -> None: ...
+
+    def interrupt(self) -> None: ...
+
+    def close(self) -> None: ...
