@@ -96,7 +96,9 @@ class Machine:
             # Memory at or above 0xffff800000000000 (the vsyscall page) is reachable only in
             # virtual TLB mode, which makes every indirect branch ~3x slower (a call/ret pair
             # 52 -> 146 ns): so only when something must live up there.
-            self.uc.ctl_set_tlb_mode(unicorn.UC_TLB_VIRTUAL)
+            # unicorn/__init__.py picks its py2 or py3 Uc on sys.version_info.major, which
+            # mypy does not evaluate: it sees the py2 class, which lacks this method.
+            self.uc.ctl_set_tlb_mode(unicorn.UC_TLB_VIRTUAL)  # type: ignore[attr-defined]
         self._h = self.uc._uch
         self._one = ctypes.c_uint64(0)
         self._one_ref = ctypes.byref(self._one)
@@ -243,8 +245,8 @@ class Machine:
             self.write(new, data)
             return
         self.uc.mem_unmap(old, size)
-        for lo, hi, host in pieces:
-            self.backing.attach(lo - old + new, hi - old + new, host)
+        for lo, hi, piece in pieces:
+            self.backing.attach(lo - old + new, hi - old + new, piece)
         for lo, hi, prot in regions:
             host = self.backing.contiguous(lo - old + new, hi - old + new)
             if host is None:  # pieces of two host ranges: one region each
