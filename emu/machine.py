@@ -245,8 +245,8 @@ class Machine:
             self.write(new, data)
             return
         self.uc.mem_unmap(old, size)
-        for lo, hi, piece in pieces:
-            self.backing.attach(lo - old + new, hi - old + new, piece)
+        for lo, hi, host in pieces:
+            self.backing.attach(lo - old + new, hi - old + new, host)
         for lo, hi, prot in regions:
             host = self.backing.contiguous(lo - old + new, hi - old + new)
             if host is None:  # pieces of two host ranges: one region each
