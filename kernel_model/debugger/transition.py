@@ -313,8 +313,8 @@ def return_phase(e: SyscallEntered, r: SyscallReturned | None, before: dict, aft
                       f"(= {r.ret})"),
                Change(pc_reg, "kernel", h(after.get(pc_reg))),
                Change("CPL", "0", "3")]
-    sig = [x for x in extra if isinstance(x, SignalDelivered)]
     text: tuple[str, ...]
+    sig = [x for x in extra if isinstance(x, SignalDelivered)]
     if e.mechanism == "syscall":
         title = "sysret: back to user mode"
         text = ("`sysret` reloads rip from rcx and rflags from r11 and drops to ring 3; the "
