@@ -83,10 +83,6 @@ def random_source(system) -> Callable[[int], bytes]:
     return os.urandom
 
 
-def fixed_text(text: str) -> Callable[[], str]:
-    return lambda: text
-
-
 def make_dev(system, created_ns: int) -> StaticDir:
     numbers = InodeNumbers(first=2)
     rand = random_source(system)
@@ -122,3 +118,8 @@ class FixedDevDir(StaticDir):
         raise FsError(errnos.EACCES, "syscall-lab's /dev holds a fixed set of devices")
 
     mkdir = create
+
+
+def fixed_text(text: str) -> Callable[[], str]:
+    """A symlink target that never changes."""
+    return lambda: text

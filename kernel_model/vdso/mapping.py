@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Callable
 
 from emu.machine import PAGE, PROT_EXEC, PROT_READ
 from kernel_model.vdso.image import VdsoImage, build_vdso
@@ -20,9 +19,8 @@ class MappedVdso:
     base: int  # the image: AT_SYSINFO_EHDR
     vvar: int  # the data pages, right below
     timekeeper: Timekeeper
-    # How the kernel writes the data page: straight into its host buffer.
-    write: Callable[[int, bytes], object]
-    lock: threading.Lock  # the timer thread and the syscall path share the Timekeeper
+    write: object  # how the kernel writes the data page: straight into its host buffer
+    lock: object = None  # the timer thread and the syscall path share the Timekeeper
 
     def symbol(self, name: str) -> int | None:
         offset = self.image.symbols.get(name)
