@@ -234,8 +234,9 @@ def sysenter_entry(e: SyscallEntered, before: dict, cpu: Entry, session,
 
 
 def pt_regs_phase(e: SyscallEntered, before: dict, bits: int, cpu: Entry) -> Phase:
+    order: tuple[str, ...]
     if e.abi == "x86_64":
-        order: tuple[str, ...] = ("r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax",
+        order = ("r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax",
                  "rcx", "rdx", "rsi", "rdi")
     else:
         order = ("ebx", "ecx", "edx", "esi", "edi", "ebp", "eax")
