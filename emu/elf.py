@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import SymbolTableSection
+from elftools.elf.segments import InterpSegment
 
 from emu.arch import I386, X86_64, Arch
 
@@ -85,7 +87,7 @@ def read_elf(data: bytes, name: str = "program") -> ElfImage:
         segments = []
         for ph in elf.iter_segments():
             ptype = ph["p_type"]
-            if ptype == "PT_INTERP":
+            if isinstance(ph, InterpSegment):  # PT_INTERP
                 interp = ph.get_interp_name()
                 if len(interp) > 80:
                     interp = interp[:80] + "..."
@@ -143,7 +145,7 @@ def _symbols(elf: ELFFile) -> dict[int, str]:
     out: dict[int, str] = {}
     try:
         tab = elf.get_section_by_name(".symtab")
-        if tab is None:
+        if not isinstance(tab, SymbolTableSection):
             return out
         for sym in tab.iter_symbols():
             if sym["st_info"]["type"] in ("STT_FUNC", "STT_OBJECT", "STT_NOTYPE") and sym.name \

@@ -70,7 +70,9 @@ class Machine(GuestMemory, Hooks):
             # Memory at or above 0xffff800000000000 (the vsyscall page) is reachable only in
             # virtual TLB mode, which makes every indirect branch ~3x slower (a call/ret pair
             # 52 -> 146 ns): so only when something must live up there.
-            self.uc.ctl_set_tlb_mode(unicorn.UC_TLB_VIRTUAL)
+            # unicorn/__init__.py picks its py2 or py3 Uc on sys.version_info.major, which
+            # mypy does not evaluate: it sees the py2 class, which lacks this method.
+            self.uc.ctl_set_tlb_mode(unicorn.UC_TLB_VIRTUAL)  # type: ignore[attr-defined]
         self._h = self.uc._uch
         self._one = ctypes.c_uint64(0)
         self._one_ref = ctypes.byref(self._one)

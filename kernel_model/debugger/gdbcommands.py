@@ -153,6 +153,7 @@ class GdbConsole:
         count, fmt, size = 1, "", ""
         if rest.startswith("/"):
             m = re.match(r"/(-?\d*)(\S*)", rest)
+            assert m is not None, "both groups may be empty: any /FMT matches"
             if m.group(1) not in ("", "-"):
                 count = int(m.group(1))
             for ch in m.group(2):
@@ -372,6 +373,7 @@ class GdbConsole:
 
     def cmd_clear(self, rest: str, t: GdbSession) -> list[str]:
         rest = rest.strip()
+        addr: int | None
         if rest.startswith("*"):
             addr = address_of(evaluate(rest[1:], t, self.history), t)
         elif not rest:

@@ -7,6 +7,7 @@ gdb's one-line message (kernel_model.debugger.gdbvalues has the types and printi
 from __future__ import annotations
 
 import re
+from typing import NoReturn
 
 from kernel_model.debugger.gdbvalues import (
     CHAR,
@@ -67,8 +68,10 @@ def tokenize(text: str) -> list[tuple[str, str]]:
         if m is None or m.end() == pos:
             rest = text[pos:].lstrip()
             raise GdbError(f"Invalid character '{rest[0]}' in expression.")
-        kind = ("num", "dollar", "name", "op")[m.lastindex - 1]
-        out.append((kind, m.group(m.lastindex)))
+        group = m.lastindex
+        assert group is not None, "every alternative of _TOKEN is a group"
+        kind = ("num", "dollar", "name", "op")[group - 1]
+        out.append((kind, m.group(group)))
         pos = m.end()
     return out
 
@@ -97,7 +100,7 @@ class Evaluator:
             self.syntax_error()
         return v
 
-    def syntax_error(self):
+    def syntax_error(self) -> NoReturn:
         rest = ""
         if self.i < len(self.tokens):
             # the text from the offending token on, as gdb quotes it
@@ -264,6 +267,7 @@ class Evaluator:
                 raise GdbError("Attempt to take contents of a non-pointer value.")
             t = INT.pointer(self.word)  # gdb reads an integer address as an int
         target = t.target
+        assert target is not None, "a pointer type knows its target"
         if target.code == "void":
             raise GdbError("Attempt to dereference a generic pointer.")
         addr = fit(v.value, t)
@@ -297,9 +301,9 @@ class Evaluator:
         if op in ("==", "!=", "<", ">", "<=", ">=", "&&", "||"):
             x = self.number_of(a)
             y = self.number_of(b)
-            r = {"==": x == y, "!=": x != y, "<": x < y, ">": x > y, "<=": x <= y,
-                 ">=": x >= y, "&&": bool(x) and bool(y), "||": bool(x) or bool(y)}[op]
-            return Value(INT, int(r))
+            truth = {"==": x == y, "!=": x != y, "<": x < y, ">": x > y, "<=": x <= y,
+                     ">=": x >= y, "&&": bool(x) and bool(y), "||": bool(x) or bool(y)}[op]
+            return Value(INT, int(truth))
         if not (a.type.is_int and b.type.is_int):
             raise GdbError("Argument to arithmetic operation not a number or boolean.")
         t = common(a.type, b.type, self.t.bits) if op not in ("<<", ">>") else \

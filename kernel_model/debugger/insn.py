@@ -53,9 +53,8 @@ _cache: dict[tuple[int, int, bytes], Insn | None] = {}
 def decode(code: bytes, address: int, bits: int) -> Insn | None:
     """The instruction at the start of `code` (None: not a valid instruction)."""
     key = (bits, address, bytes(code[:MAX_INSN]))
-    hit = _cache.get(key, False)
-    if hit is not False:
-        return hit
+    if key in _cache:
+        return _cache[key]
     insn = None
     for ci in _cs(bits).disasm(key[2], address, 1):
         insn = _make(ci, bits)
@@ -113,7 +112,7 @@ def att_text(code: bytes, address: int, bits: int) -> str:
 
 def disassemble(code: bytes, address: int, bits: int, count: int) -> list[Insn]:
     """Up to `count` instructions from `address`; stops at the first undecodable byte."""
-    out = []
+    out: list[Insn] = []
     offset = 0
     while len(out) < count and offset < len(code):
         insn = decode(code[offset:offset + MAX_INSN], address + offset, bits)

@@ -20,8 +20,17 @@ import os
 import signal
 import threading
 import time
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Callable
 
 from kernel_model.proc.wait import ready_fds
+
+if TYPE_CHECKING:
+    from emu.counter import InstructionCounter
+
+# What signal.signal returns and takes back: a function, SIG_DFL/SIG_IGN, or None (a
+# handler not installed from Python).
+SignalHandler = Callable[[int, FrameType | None], Any] | int | None
 
 
 class SessionLimits:
@@ -33,13 +42,14 @@ class SessionLimits:
         self.deadline = time.monotonic() + timeout if timeout else None
         self.reason: str | None = None  # "timeout", "max-insns", "interrupt"
         self.text = ""
-        self.counter = None
+        self.counter: InstructionCounter | None = None
         self._done = threading.Event()
         self._lock = threading.Lock()
-        self._thread = None
-        self._wake_r = self._wake_w = None
-        self._old_wakeup = None
-        self._old_handler = None
+        self._thread: threading.Thread | None = None
+        self._wake_r: int | None = None
+        self._wake_w: int | None = None
+        self._old_wakeup = -1  # set_wakeup_fd's "none"
+        self._old_handler: SignalHandler = None
 
     # -- arming ------------------------------------------------------------------------------
     def __enter__(self) -> SessionLimits:
@@ -52,10 +62,11 @@ class SessionLimits:
                 paused=lambda: s._replaying)
             s.machine.flush_translations()  # blocks translated before the hook would skip it
         if threading.current_thread() is threading.main_thread():
-            self._wake_r, self._wake_w = os.pipe()
-            os.set_blocking(self._wake_w, False)
+            wake_r, wake_w = os.pipe()
+            self._wake_r, self._wake_w = wake_r, wake_w
+            os.set_blocking(wake_w, False)
             self._old_handler = signal.signal(signal.SIGINT, lambda *_: None)
-            self._old_wakeup = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+            self._old_wakeup = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
         if self.deadline is not None or self._wake_r is not None:
             self._thread = threading.Thread(target=self._watch, daemon=True)
             self._thread.start()
@@ -67,7 +78,7 @@ class SessionLimits:
             os.write(self._wake_w, b"\0")
         if self._thread is not None:
             self._thread.join()
-        if self._wake_r is not None:
+        if self._wake_r is not None and self._wake_w is not None:
             signal.set_wakeup_fd(self._old_wakeup)
             signal.signal(signal.SIGINT, self._old_handler)
             os.close(self._wake_r)

@@ -157,16 +157,16 @@ class Recorder:
         saw); another goes into its stretch between two transitions, before the next one."""
         walked = list(self.stops)
         views = self.tables["views"]
-        by_ident = {}
+        by_ident: dict = {}
         for st in walked:
             by_ident.setdefault(_ident_raw(views[st["view"]]), st)
         inserts: dict[int, list] = {}  # walked index -> visited stops going before it
         for _key, view, reason, message in sorted(visited, key=lambda x: x[0]):
             vid = self._view(view)
-            st = by_ident.get(_ident_raw(views[vid]))
-            if st is not None:
-                st.update(view=vid, visited=True, reason=reason or st["reason"],
-                          message=message or st["message"])
+            known = by_ident.get(_ident_raw(views[vid]))
+            if known is not None:
+                known.update(view=vid, visited=True, reason=reason or known["reason"],
+                             message=message or known["message"])
                 continue
             past = views[vid]["past"]
             at = next((i for i, w in enumerate(walked) if w["kind"] in ("transition", "end")
@@ -382,8 +382,9 @@ class Recording:
         maps = tuple(MapLine(s, e, p, n, k, t, s <= pc < e, s <= sp < e)
                      for s, e, p, n, k, t in d["maps"][raw["maps"]])
         past = raw["past"]
-        events = tuple(EventLine(j, *d["event_lines"][ei], j < past, j == past - 1, j)
-                       for j, ei in enumerate(raw["events"]))
+        rows = [d["event_lines"][ei] for ei in raw["events"]]
+        events = tuple(EventLine(j, text, kind, mechanism, j < past, j == past - 1, j)
+                       for j, (text, kind, mechanism) in enumerate(rows))
         output = tuple(OutputChunk(s, t) for s, t in d["outputs"][raw["output"]])
         walk = None
         if raw.get("walk"):

@@ -22,6 +22,10 @@ the oldest marks are dropped and `horizon` says how far back stepping can go.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kernel_model.debugger.state import HostIo, KernelImage, MemoryImage
 
 CONTEXT_BYTES = 5700  # a saved Unicorn x86 context
 
@@ -61,9 +65,9 @@ class Mark:
     applied: bool
     ctx: object  # Unicorn context
     pc: int
-    kernel: object  # state.KernelImage
-    io: object  # state.HostIo
-    memory: object | None  # state.MemoryImage, None when rebuilt by replay
+    kernel: KernelImage
+    io: HostIo
+    memory: MemoryImage | None  # None when rebuilt by replay
     extra: dict = field(default_factory=dict)  # session state riding along (watcher calls...)
     events: list = field(default_factory=list)  # what happened at this boundary
     info: dict = field(default_factory=dict)  # for the screen (stop reason, fault, transition)

@@ -237,6 +237,7 @@ def sysenter_entry(e: SyscallEntered, before: dict, cpu: Entry, session,
 
 
 def pt_regs_phase(e: SyscallEntered, before: dict, bits: int, cpu: Entry) -> Phase:
+    order: tuple[str, ...]
     if e.abi == "x86_64":
         order = ("r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax",
                  "rcx", "rdx", "rsi", "rdi")
@@ -295,7 +296,8 @@ def handler_phase(e: SyscallEntered, r: SyscallReturned | None, ns: float,
             details.append(f"note: {r.note}")
     result = "never returns" if r is None or r.ret is None else f"returns {r.ret}"
     title = f"The handler: {e.name or e.nr}"
-    text = (f"The kernel runs {e.name or 'nothing'} with the decoded arguments: it {result}.",)
+    text: tuple[str, ...] = (
+        f"The kernel runs {e.name or 'nothing'} with the decoded arguments: it {result}.",)
     if r is not None and r.ret is not None and -4095 <= r.ret < 0:
         text += ("A negative value is -errno: the C library turns it into -1 and errno.",)
     cpu.running(next((row.handler for row in table_rows(e.abi, e.nr, 0)), "sys_ni_syscall"))
@@ -316,6 +318,7 @@ def return_phase(e: SyscallEntered, r: SyscallReturned | None, before: dict, aft
                       f"(= {r.ret})"),
                Change(pc_reg, "kernel", h(after.get(pc_reg))),
                Change("CPL", "0", "3")]
+    text: tuple[str, ...]
     sig = [x for x in extra if isinstance(x, SignalDelivered)]
     if e.mechanism == Mechanism.SYSCALL:
         title = "sysret: back to user mode"
@@ -397,7 +400,9 @@ def _vdso(target, trace, before, session, title=None) -> Transition:
     ret = trace[-1] if len(trace) > 1 else None
     # Group the body: before rdtsc (the seqlock and the clock's data read from [vvar]),
     # rdtsc itself, after it (the arithmetic, and the sequence count checked again).
-    vvar_lines, tsc_lines, math_lines = [], [], []
+    vvar_lines: list[str] = []
+    tsc_lines: list[str] = []
+    math_lines: list[str] = []
     seen_tsc = False
     base = vdso.vvar if vdso else 0
     for entry in body:

@@ -127,7 +127,7 @@ def _code(session, sym: Symbolizer, pc: int) -> tuple[CodeLine, ...]:
 def _until_padding(shown: list, asm, pc: int) -> list:
     """Cut the listing where the code ends: past an assembly program's last instruction, or
     at the zero bytes that pad a section (they decode as `add [rax], al`)."""
-    out = []
+    out: list = []
     zeros = 0
     for d in shown:
         if asm is not None and d.address > pc and d.address not in asm.sizes:
@@ -256,7 +256,7 @@ def _maps(session, pc: int, sp: int) -> tuple[MapLine, ...]:
 def event_lines(session) -> tuple[EventLine, ...]:
     cur_mark, cur_n = session.pos
     cur = cur_mark.ordinal
-    out = []
+    out: list[EventLine] = []
     for mark in session.timeline.marks:
         for e in mark.events:
             line = pane_line(e)

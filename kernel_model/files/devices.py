@@ -42,6 +42,7 @@ class DeviceFile(OpenFile):
     lseek lands on 0 (null_lseek, and noop_llseek for random)."""
 
     seekable = True
+    inode: CharDevice
 
     @property
     def maps_zero(self) -> bool:
@@ -49,11 +50,14 @@ class DeviceFile(OpenFile):
         return self.inode.rdev == (1, 5)
 
     def read(self, k, n: int) -> bytes:
-        return self.inode.reader(min(n, DEVICE_READ_CHUNK))
+        reader = self.inode.reader
+        assert reader is not None, "a device without a reader fails to open (open_errno)"
+        return reader(min(n, DEVICE_READ_CHUNK))
 
     def write(self, k, data: bytes) -> int:
-        if self.inode.write_errno is not None:
-            raise FsError(self.inode.write_errno)
+        write_errno = self.inode.write_errno
+        if write_errno is not None:
+            raise FsError(write_errno)
         return len(data)
 
     def pread(self, k, offset: int, n: int) -> bytes:
@@ -99,7 +103,7 @@ def make_dev(rng, created_ns: int) -> StaticDir:
                           gid=5),
     }
     for i, name in enumerate(("stdin", "stdout", "stderr")):
-        children[name] = Symlink(DEVTMPFS_DEV, numbers(), lambda i=i: f"/proc/self/fd/{i}",
+        children[name] = Symlink(DEVTMPFS_DEV, numbers(), fixed_text(f"/proc/self/fd/{i}"),
                                  created_ns=created_ns)
     children["fd"] = Symlink(DEVTMPFS_DEV, numbers(), lambda: "/proc/self/fd",
                              created_ns=created_ns)
@@ -113,3 +117,8 @@ class FixedDevDir(StaticDir):
         raise FsError(errnos.EACCES, "syscall-lab's /dev holds a fixed set of devices")
 
     mkdir = create
+
+
+def fixed_text(text: str) -> Callable[[], str]:
+    """A symlink target that never changes."""
+    return lambda: text

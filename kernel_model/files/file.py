@@ -4,7 +4,7 @@ the per-fd FD_CLOEXEC bit lives in the fd table instead, as in Linux."""
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Protocol
 
 from kernel_model.files.inode import DirEntry, FsError, Inode, Stat
 from kernel_model.files.uapi import (
@@ -21,6 +21,14 @@ from kernel_model.files.uapi import (
     SEEK_SET,
 )
 from kernel_model.uapi import errnos
+
+
+class FileContents(Protocol):
+    """What a private file mapping copies from: bytes, or a sparse tmpfs file's data."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, key: slice, /) -> bytes: ...
 
 
 class OpenFile:
@@ -100,6 +108,8 @@ class OpenFile:
 
     # -- metadata and control --------------------------------------------------
     def stat(self) -> Stat:
+        # Descriptions without an inode (the host streams) override stat.
+        assert self.inode is not None
         return self.inode.stat()
 
     def entries(self) -> list[DirEntry]:
@@ -121,7 +131,7 @@ class OpenFile:
         """The name mmap gives a file mapping in /proc/self/maps."""
         return self.path
 
-    def mmap_bytes(self) -> bytes | None:
+    def mmap_bytes(self) -> FileContents | None:
         """The whole contents, for a private file mapping; None where mmap is not
         supported (pipes, devices, directories, streams)."""
         return None

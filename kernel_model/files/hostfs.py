@@ -222,6 +222,8 @@ class HostFile(PositionalFile):
     """A host regular file opened for the guest. The model keeps the offset itself (so
     O_APPEND and dup'd descriptions behave as in Linux) and uses pread/pwrite."""
 
+    inode: HostNode
+
     def __init__(self, inode: HostNode, path: str, flags: int, host_fd: int):
         super().__init__(inode, path, flags)
         self.host_fd = host_fd

@@ -93,10 +93,15 @@ class Inode:
         t = getattr(self, "created_ns", 0)
         return t, t, t
 
+    def owner_ids(self) -> tuple[int, int]:
+        """(uid, gid) of the owner, for stat and the permission checks."""
+        return self.uid, self.gid
+
     def stat(self) -> Stat:
         size = self.size()
         a, m, c = self.times_ns()
-        return Stat(self.dev, self.ino, self.mode, self.nlink, self.uid, self.gid, self.rdev,
+        uid, gid = self.owner_ids()
+        return Stat(self.dev, self.ino, self.mode, self.nlink, uid, gid, self.rdev,
                     size, 4096, (size + 511) // 512, a, m, c)
 
     # -- directories -----------------------------------------------------------
@@ -143,7 +148,7 @@ class Inode:
         """generic_permission(): raise EACCES unless `cred` may `want` (R_OK|W_OK|X_OK)."""
         if want & W_OK and self.read_only_fs and self.kind in (S_IFREG, S_IFDIR, S_IFLNK):
             raise FsError(errnos.EROFS)
-        if not may(self.mode, self.uid, self.gid, cred, want):
+        if not may(self.mode, *self.owner_ids(), cred, want):
             raise FsError(errnos.EACCES)
 
 

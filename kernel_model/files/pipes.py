@@ -53,6 +53,7 @@ class Pipe(Inode):
 
 class PipeEnd(OpenFile):
     seekable = False
+    inode: Pipe
 
     def __init__(self, pipe: Pipe, flags: int, *, reader: bool):
         super().__init__(pipe, f"pipe:[{pipe.ino}]", flags)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import struct
+from typing import TYPE_CHECKING
 
 from kernel_model.files.file import SnapshotFile
 from kernel_model.files.inode import FsError, Inode, Stat
@@ -20,6 +21,9 @@ from kernel_model.files.uapi import (
     S_IFREG,
 )
 from kernel_model.uapi import errnos
+
+if TYPE_CHECKING:
+    from kernel_model.files.vfs import Vfs
 
 CPUINFO = (
     "processor\t: 0\n"
@@ -45,13 +49,8 @@ class ProcFile(Inode):
         self.owner = owner  # a function giving (uid, gid): the process's, for /proc/<pid>
         self.write_errno = write_errno
 
-    @property
-    def uid(self) -> int:
-        return self.owner()[0] if self.owner else 0
-
-    @property
-    def gid(self) -> int:
-        return self.owner()[1] if self.owner else 0
+    def owner_ids(self) -> tuple[int, int]:
+        return self.owner() if self.owner else (0, 0)
 
     def open(self, flags: int, path: str, cred) -> SnapshotFile:
         return SnapshotFile(self, path, flags, self.make(), write_errno=self.write_errno)
@@ -190,13 +189,14 @@ class ProcFs:
         self.pid_dir.uid, self.pid_dir.gid = owner()
         self.root = StaticDir(PROC_DEV, 1, self._root_children, mode=0o555, created_ns=t,
                               strict=True)
-        self.vfs = None  # set by the Vfs: cwd links resolve through it
+        self.vfs: Vfs | None = None  # set by the Vfs: cwd links resolve through it
 
     @property
     def process(self):
         return self.processes.current_process()
 
-    def vfs_node(self, path: str) -> Inode:
+    def vfs_node(self, path: str) -> Inode | None:
+        assert self.vfs is not None, "the Vfs sets itself before any lookup"
         return self.vfs.resolve(path, base="/").node
 
     def _root_children(self) -> dict[str, Inode]:

@@ -52,12 +52,11 @@ class SparseData:
         return self.read(start, max(0, stop - start))
 
     def __eq__(self, other) -> bool:
-        """Equal to the bytes it reads as (holes as zeros)."""
+        """Equal to the bytes it reads as (holes as zeros). Defining __eq__ alone leaves the
+        class unhashable, as a mutable one should be."""
         if isinstance(other, (bytes, bytearray)):
             return len(other) == self.length and self.read(0, self.length) == other
         return NotImplemented
-
-    __hash__ = None  # mutable
 
     def write(self, offset: int, data: bytes) -> int:
         """Write page by page, as generic_perform_write does: when the budget refuses a

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Callable
 
 from kernel_model.files.file import PositionalFile
-from kernel_model.files.inode import DirEntry, FsError, Inode
+from kernel_model.files.inode import DirEntry, FsError, Inode, Stat
 from kernel_model.files.sparse import SparseData
 from kernel_model.files.synthetic import TMPFS_DEV, InodeNumbers
 from kernel_model.files.uapi import S_IFDIR, S_IFREG, dtype
@@ -88,7 +88,7 @@ class TmpFile(TmpNode):
     def size(self) -> int:
         return len(self.data)
 
-    def stat(self):
+    def stat(self) -> Stat:
         st = super().stat()
         st.blocks = self.data.allocated // 512  # a sparse file's blocks: its pages only
         return st
@@ -110,14 +110,16 @@ class TmpFile(TmpNode):
 
 
 class TmpOpenFile(PositionalFile):
-    def mmap_bytes(self):
+    inode: TmpFile
+
+    def mmap_bytes(self) -> SparseData:
         return self.inode.data  # sliced by mmap: only the mapped range is made
 
     def pread(self, k, offset: int, n: int) -> bytes:
         return self.inode.data.read(offset, n)
 
     def pwrite(self, k, offset: int, data: bytes) -> int:
-        node: TmpFile = self.inode
+        node = self.inode
         end = offset + len(data)
         if end > TMPFS_MAX_FILE:
             raise FsError(errnos.EFBIG)
@@ -132,7 +134,7 @@ class TmpOpenFile(PositionalFile):
         return n
 
     def release(self) -> None:
-        node: TmpFile = self.inode
+        node = self.inode
         node.opens -= 1
         node.forget()
 
@@ -142,9 +144,11 @@ class TmpDir(TmpNode):
         super().__init__(fs, S_IFDIR | (mode & 0o7777), uid, gid)
         self.children: dict[str, TmpNode] = {}
 
-    @property
-    def nlink(self) -> int:  # "." and the entry in the parent, plus each subdir's ".."
-        return 2 + sum(1 for c in self.children.values() if c.is_dir)
+    def stat(self) -> Stat:
+        st = super().stat()
+        # "." and the entry in the parent, plus each subdir's ".."
+        st.nlink = 2 + sum(1 for c in self.children.values() if c.is_dir)
+        return st
 
     def size(self) -> int:
         # tmpfs reports a directory's size as 20 bytes per entry plus 40 (BOGO_DIRENT_SIZE).
@@ -174,7 +178,7 @@ class TmpDir(TmpNode):
         if node is None:
             raise FsError(errnos.ENOENT)
         if directory:
-            if not node.is_dir:
+            if not isinstance(node, TmpDir):
                 raise FsError(errnos.ENOTDIR)
             if node.children:
                 raise FsError(errnos.ENOTEMPTY)

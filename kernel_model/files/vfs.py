@@ -74,6 +74,11 @@ class Lookup:
             raise FsError(errnos.ENOENT)
         return self.node
 
+    def new_entry_dir(self) -> Inode:
+        """The directory the missing last component would go in."""
+        assert self.parent is not None, "only / has no parent, and / always exists"
+        return self.parent
+
 
 def normalize_mount_point(guest: str) -> str:
     if not guest.startswith("/"):
@@ -306,10 +311,11 @@ class Vfs:
             if posixpath.dirname(guest) == path:
                 name = posixpath.basename(guest)
                 try:
-                    ino = self._child(node, path, name).ino
-                except (FsError, AttributeError):
+                    child = self._child(node, path, name)
+                except FsError:
                     continue
-                entries[name] = DirEntry(name, ino, DT_DIR)
+                if child is not None:
+                    entries[name] = DirEntry(name, child.ino, DT_DIR)
         return [DirEntry(".", node.ino, DT_DIR), DirEntry("..", parent_ino, DT_DIR),
                 *entries.values()]
 
@@ -334,8 +340,9 @@ class Vfs:
                 raise FsError(errnos.ENOENT)
             if lk.trailing_slash:
                 raise FsError(errnos.EISDIR)
-            lk.parent.permission(cred, W_OK | X_OK)
-            node = lk.parent.create(lk.name, mode & ~umask & 0o7777, cred.uid, cred.gid)
+            parent = lk.new_entry_dir()
+            parent.permission(cred, W_OK | X_OK)
+            node = parent.create(lk.name, mode & ~umask & 0o7777, cred.uid, cred.gid)
             created = True
         else:
             if exclusive:
@@ -379,8 +386,9 @@ class Vfs:
         lk = self.resolve(path, base=base, follow=False)
         if lk.node is not None:
             raise FsError(errnos.EEXIST)
-        lk.parent.permission(cred, W_OK | X_OK)
-        lk.parent.mkdir(lk.name, mode & ~umask & 0o7777, cred.uid, cred.gid)
+        parent = lk.new_entry_dir()
+        parent.permission(cred, W_OK | X_OK)
+        parent.mkdir(lk.name, mode & ~umask & 0o7777, cred.uid, cred.gid)
 
     def unlink(self, path: str, *, base: str, cred: Cred, directory: bool) -> None:
         lk = self.resolve(path, base=base, follow=False)

@@ -90,10 +90,10 @@ class Waiter:
         self.interrupted = True
         self.kick()
 
-    def _drain(self) -> None:
-        os.set_blocking(self._kick_r, False)
+    def _drain(self, kick: int) -> None:
+        os.set_blocking(kick, False)
         try:
-            while os.read(self._kick_r, 64):
+            while os.read(kick, 64):
                 pass
         except BlockingIOError:
             pass
@@ -120,7 +120,7 @@ class Waiter:
             ends = [t for t in (until, self.deadline) if t is not None]
             timeout = min([_LONGEST_S] + [t - now for t in ends])
             readers = [kick]
-            writers = []
+            writers: list[int] = []
             if fd is not None:
                 (writers if write else readers).append(fd)
             try:
@@ -128,7 +128,7 @@ class Waiter:
             except (OSError, ValueError):
                 return READY  # a closed or odd fd: let the operation report its error
             if kick in r:
-                self._drain()
+                self._drain(kick)
             if fd is not None and (fd in r or fd in w):
                 self._check()
                 return READY

@@ -183,7 +183,8 @@ ENUM_SETS: dict[str, EnumSet] = {
         103: "MADV_GUARD_REMOVE",
     }, "MADV_???"),
     # Signals as an enum: unknown numbers print in decimal with no comment (signal_text).
-    "signal": EnumSet({n: signal_name(n) for n in range(1, SIGRTMAX + 1)}, "", decimal=True),
+    "signal": EnumSet({n: name for n in range(1, SIGRTMAX + 1)
+                       if (name := signal_name(n)) is not None}, "", decimal=True),
     "tcxonc": _enum("TC???", "TCOOFF", "TCOON", "TCIOFF", "TCION", bits=64),
     "tcflsh": _enum("TC???", "TCIFLUSH", "TCOFLUSH", "TCIOFLUSH", bits=64),
     "sa_handler": EnumSet({0: "SIG_DFL", 1: "SIG_IGN"}, "", bits=64),
@@ -407,14 +408,15 @@ def flags_text(set: str | FlagSet, value: int, abi="x86_64") -> str:  # noqa: A0
         parts.append(enum_text(fs.field, value & fs.field_mask, abi))
         value &= ~fs.field_mask
     huge = 0
+    huge_name = ""
     if fs.shift_field:
-        shift, mask, _ = fs.shift_field
+        shift, mask, huge_name = fs.shift_field
         huge = (value >> shift) & mask
         value &= ~(mask << shift)
     if value or fs.field is None:
         parts.append(_plain_flags(fs, value, top_level=fs.field is None))
     if huge:
-        parts.append(f"{huge}<<{fs.shift_field[2]}")
+        parts.append(f"{huge}<<{huge_name}")
     return "|".join(parts)
 
 

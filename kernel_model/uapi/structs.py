@@ -173,7 +173,7 @@ class Layout:
 
     def offsetof(self, name: str) -> int:
         """Where field `name` starts (the C offsetof)."""
-        prefix = []
+        prefix: list[str] = []
         for field_name, _ in self.fields:
             if field_name == name:
                 return struct.calcsize("<" + "".join(prefix))

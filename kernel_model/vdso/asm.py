@@ -89,7 +89,9 @@ def _strip_comment(line: str) -> str:
 
 
 def _split_top(text: str, sep: str = ",") -> list[str]:
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in text:
         if ch in "([":
             depth += 1
@@ -107,7 +109,9 @@ def _split_top(text: str, sep: str = ",") -> list[str]:
 
 def _signed_terms(text: str) -> list[tuple[int, str]]:
     """'rsi + a - b*2' -> [(+1, 'rsi'), (+1, 'a'), (-1, 'b*2')] (top level only)."""
-    terms, depth, cur, sign = [], 0, [], 1
+    terms: list[tuple[int, str]] = []
+    cur: list[str] = []
+    depth, sign = 0, 1
     for ch in text:
         if ch == "(":
             depth += 1

@@ -36,9 +36,15 @@ class _Dyn:
         v = self.tags.get(tag)
         return None if v is None else self.base + v
 
+    def need(self, tag: int) -> int:
+        """at(tag), for a tag the caller has seen present (the lookups check first)."""
+        at = self.at(tag)
+        assert at is not None, f"dynamic tag {tag:#x} is missing"
+        return at
+
     def sym(self, i: int) -> tuple[int, int, int, int]:
         """(st_name, st_info, st_shndx, st_value) of symbol i."""
-        symtab = self.at(DT_SYMTAB)
+        symtab = self.need(DT_SYMTAB)
         if self.b64:
             name, info, _, shndx, value, _ = struct.unpack_from("<IBBHQQ", self.data,
                                                                   symtab + 24 * i)
@@ -48,15 +54,15 @@ class _Dyn:
         return name, info, shndx, value
 
     def string(self, off: int) -> str:
-        start = self.at(DT_STRTAB) + off
+        start = self.need(DT_STRTAB) + off
         return self.data[start:self.data.index(b"\0", start)].decode()
 
     def version_ok(self, i: int, version: str | None) -> bool:
         """musl's checkver: the versym index of symbol i names `version` in DT_VERDEF."""
         if version is None or self.at(DT_VERDEF) is None or self.at(DT_VERSYM) is None:
             return True
-        vsym = struct.unpack_from("<H", self.data, self.at(DT_VERSYM) + 2 * i)[0] & 0x7FFF
-        at = self.at(DT_VERDEF)
+        vsym = struct.unpack_from("<H", self.data, self.need(DT_VERSYM) + 2 * i)[0] & 0x7FFF
+        at = self.need(DT_VERDEF)
         while True:
             _, flags, ndx, _, vhash, aux, nxt = struct.unpack_from("<HHHHIII", self.data, at)
             if not flags & VER_FLG_BASE and (ndx & 0x7FFF) == vsym:
@@ -117,7 +123,7 @@ def lookup_musl(data: bytes, name: str, version: str | None = None) -> int | Non
     d = parse(data)
     if d.at(DT_STRTAB) is None or d.at(DT_SYMTAB) is None or d.at(DT_HASH) is None:
         return None  # musl gives up: no vDSO for this process
-    nchain = struct.unpack_from("<I", data, d.at(DT_HASH) + 4)[0]
+    nchain = struct.unpack_from("<I", data, d.need(DT_HASH) + 4)[0]
     for i in range(nchain):
         hit = _match(d, i, name, version)
         if hit is not None:

@@ -172,7 +172,8 @@ class _Writer:
         self.nbuckets = bucket_count(len(syms))
         # GNU_HASH needs the hashed symbols grouped by bucket (stable otherwise).
         syms.sort(key=lambda s: gnu_hash(s.name) % self.nbuckets)
-        self.dynsyms = [None, *syms]
+        self.hashed_syms = syms  # .dynsym after its null entry
+        self.dynsyms: list[Symbol | None] = [None, *syms]
         self.version_index = {name: i + 2 for i, name in enumerate(spec.versions)}
 
     def _sym_bytes(self, sym: Symbol | None, name_off: int, text_index: int) -> bytes:
@@ -191,18 +192,17 @@ class _Writer:
         nb = self.nbuckets
         buckets = [0] * nb
         chains = [0] * n
-        for i in range(1, n):
-            h = elf_hash(self.dynsyms[i].name) % nb
+        for i, sym in enumerate(self.hashed_syms, start=1):
+            h = elf_hash(sym.name) % nb
             chains[i] = buckets[h]
             buckets[h] = i
         return struct.pack(f"<II{nb}I{n}I", nb, n, *buckets, *chains)
 
     def _gnu_hash(self) -> bytes:
-        syms = self.dynsyms
-        symoffset = 1
+        symoffset = 1  # the null symbol is not hashed
         nb = self.nbuckets
         bits = 64 if self.b64 else 32
-        hashed = [gnu_hash(s.name) for s in syms[symoffset:]]
+        hashed = [gnu_hash(s.name) for s in self.hashed_syms]
         words = 1
         while words * bits < len(hashed) * 8:
             words *= 2
@@ -236,8 +236,10 @@ class _Writer:
 
     def _versym(self) -> bytes:
         out = bytearray()
-        for sym in self.dynsyms:
-            out += struct.pack("<H", 0 if sym is None else self.version_index[sym.version])
+        out += struct.pack("<H", 0)  # the null symbol
+        for sym in self.hashed_syms:
+            assert sym.version is not None, "every dynamic symbol has a version"
+            out += struct.pack("<H", self.version_index[sym.version])
         return bytes(out)
 
     def _notes(self) -> bytes:

@@ -173,7 +173,7 @@ def _build_vdso(arch: str) -> VdsoImage:
     for name, kind in out.types.items():
         if kind == "function" and name in out.labels:
             functions.setdefault(out.labels[name], name)
-    versions = {s.name: s.version for s in spec.dynsyms}
+    versions = {s.name: s.version for s in spec.dynsyms if s.version is not None}
     return VdsoImage(arch, data, symbols, dict(sorted(functions.items())), vvar.VVAR_SIZE,
                      (out.origin, out.end), spec.soname, versions, dict(out.sizes),
                      dict(out.lines), source)

@@ -147,13 +147,14 @@ def tsc_reader() -> TscReader:
 def _sample(read, tries: int = 7, now=time.monotonic_ns) -> tuple[int, int, int]:
     """(tsc, `now()` at the same instant, uncertainty ns): the tightest of a few brackets of
     clock reads around one TSC read."""
-    best = None
+    best: tuple[int, int, int] | None = None
     for _ in range(tries):
         t0 = now()
         c = read()
         t1 = now()
         if best is None or t1 - t0 < best[2]:
             best = (c, (t0 + t1) // 2, t1 - t0)
+    assert best is not None, "tries >= 1"
     return best
 
 
