@@ -7,10 +7,11 @@ and goes back.
 
 from __future__ import annotations
 
+from kernel_model.debugger.session_parts import SessionParts
 from kernel_model.debugger.stepping import Breakpoint
 
 
-class Breakpoints:
+class Breakpoints(SessionParts):
     # -- breakpoints -----------------------------------------------------------------------------
     def resolve(self, spec: str) -> int | None:
         """An address from a number, a symbol or an assembly label."""

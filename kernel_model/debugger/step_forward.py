@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from emu.machine import PROT_EXEC
 from kernel_model.debugger import insn as insns
+from kernel_model.debugger.session_parts import SessionParts
 from kernel_model.debugger.stepping import (
     CROSSINGS,
     TRAP_KINDS,
@@ -19,7 +20,7 @@ from kernel_model.debugger.stepping import (
 from kernel_model.debugger.timeline import Hit, Mark, Offset
 
 
-class ForwardCommands:
+class ForwardCommands(SessionParts):
     def step(self) -> SessionStop:
         """`s`/`si`: one instruction; at a transition, into it; while walking one, the next
         phase."""

@@ -11,10 +11,11 @@ from contextlib import contextmanager
 
 from emu.machine import PROT_EXEC
 from kernel_model.debugger import insn as insns
+from kernel_model.debugger.session_parts import SessionParts
 from kernel_model.debugger.stepping import VSYSCALL_ADDR
 
 
-class Guards:
+class Guards(SessionParts):
     # -- hooks: guards, breakpoints, temporary stops ----------------------------------------
     def _hook(self, addr: int, kind: str) -> None:
         kinds = self._kinds.setdefault(addr, set())

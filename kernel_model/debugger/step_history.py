@@ -7,6 +7,7 @@ and goes back.
 
 from __future__ import annotations
 
+from kernel_model.debugger.session_parts import SessionParts
 from kernel_model.debugger.state import (
     capture_io,
     capture_memory,
@@ -21,7 +22,7 @@ from kernel_model.debugger.stepping import (
 from kernel_model.debugger.timeline import Mark, Offset, known_length
 
 
-class History:
+class History(SessionParts):
     # -- capturing and restoring --------------------------------------------------------
     def _kernel_fingerprint(self):
         s = self.system

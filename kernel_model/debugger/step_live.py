@@ -8,6 +8,7 @@ and goes back.
 from __future__ import annotations
 
 from emu.arch import REG_IDS
+from kernel_model.debugger.session_parts import SessionParts
 from kernel_model.debugger.stepping import (
     FAULT,
     TRAP_KINDS,
@@ -26,7 +27,7 @@ from kernel_model.signals import delivery as signals
 from kernel_model.syscalls.timekeeping import READS_CLOCK
 
 
-class LiveExecution:
+class LiveExecution(SessionParts):
     # -- live execution ------------------------------------------------------------------------
     def _exited(self) -> bool:
         return self.system.process.exited

@@ -7,6 +7,7 @@ and goes back.
 
 from __future__ import annotations
 
+from kernel_model.debugger.session_parts import SessionParts
 from kernel_model.debugger.stepping import (
     COUNT_REPLAY_MAX,
     FAULT,
@@ -19,7 +20,7 @@ from kernel_model.run import loop
 from kernel_model.run.causes import KERNEL_WORK
 
 
-class Replay:
+class Replay(SessionParts):
     # -- running: the primitives -------------------------------------------------------------
     def _run(self, count: int = 0):
         """One step of the run loop (loop.resume) from the current pc, with the hooks as

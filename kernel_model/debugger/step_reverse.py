@@ -8,6 +8,7 @@ and goes back.
 from __future__ import annotations
 
 from kernel_model.debugger import insn as insns
+from kernel_model.debugger.session_parts import SessionParts
 from kernel_model.debugger.stepping import (
     CROSSINGS,
     SessionStop,
@@ -19,7 +20,7 @@ from kernel_model.trace.events import (
 )
 
 
-class ReverseCommands:
+class ReverseCommands(SessionParts):
     # -- moving back ---------------------------------------------------------------------------
     def reverse_step(self) -> SessionStop:
         """One instruction back (while walking a transition: one phase back)."""

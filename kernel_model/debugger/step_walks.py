@@ -7,6 +7,7 @@ and goes back.
 
 from __future__ import annotations
 
+from kernel_model.debugger.session_parts import SessionParts
 from kernel_model.debugger.stepping import (
     TRAP_KINDS,
     SessionStop,
@@ -14,7 +15,7 @@ from kernel_model.debugger.stepping import (
 )
 
 
-class TransitionWalks:
+class TransitionWalks(SessionParts):
     # -- transitions ------------------------------------------------------------------------------
     def _enter_transition(self, up) -> SessionStop:
         from kernel_model.debugger import transition as tr
