@@ -68,7 +68,7 @@ class SessionParts:
     _kernel_fp: tuple | None
     _live_memory: MemoryImage | None
     _live_kernel: KernelImage | None
-    _machine_at: tuple[Mark, int] | None  # the position the machine is in, if known
+    _machine_at: tuple[Mark, int | None] | None  # the position the machine is in, if known
     _vreturns: dict[int, int]  # vDSO return address -> sp after the return
     _running: bool
     _seq: int
@@ -76,7 +76,10 @@ class SessionParts:
     _counting: bool  # whether translated blocks carry Unicorn's counting hook
     _current_io: HostIo | None
     _insns: KnownCount | None  # a virtual clock's instruction count
-    pos: tuple[Mark, int]
+    # (mark, n): n instructions after mark. n is None only at the live end, when the path
+    # from the last mark holds a free run not counted yet (a step after a hook that did
+    # not stop the command); the command's end keeps that point as a mark.
+    pos: tuple[Mark, int | None]
     previous_regs: dict[str, int] | None
 
     if TYPE_CHECKING:

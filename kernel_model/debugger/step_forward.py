@@ -40,12 +40,16 @@ class ForwardCommands(SessionParts):
         if self.at_live_end():
             stop = self._live_step()
             return stop if stop is not None else SessionStop("step", "", self.machine.pc)
+        assert nxt is not None, "only the live end has no mark ahead"
         mark, n = self.pos
+        assert n is not None, "only the live end may be uncounted"
         if nxt.arrive is None:  # an interrupted free run: it can only be jumped over
             self._goto(nxt, 0)
             return SessionStop("step", "jumped over a stretch that was not recorded step by "
                         "step", self.machine.pc)
-        if n < nxt.length:
+        length = nxt.length
+        assert length is not None, "_stretch_ahead counts a recorded stretch"
+        if n < length:
             self._goto(mark, n + 1)
             return SessionStop("step", "", self.machine.pc)
         # the end of the stretch (normalized: `nxt` is applied): its recorded outcome
@@ -231,6 +235,7 @@ class ForwardCommands(SessionParts):
             return self._fault_stop(mark), unchecked
         if self.at_live_end():
             return self._live_free_run(unchecked)
+        assert nxt is not None, "only the live end has no mark ahead"
         return self._replay_run(policy, nxt)
 
     def _live_free_run(self, unchecked: bool) -> tuple[SessionStop, bool]:
@@ -245,6 +250,7 @@ class ForwardCommands(SessionParts):
         if why == "fault":
             stop = self._stop_at_fault(detail, self._path)
             return stop, unchecked if self.machine.pc == start else True
+        assert isinstance(detail, int), "a hook's address"
         # A hook fires before the run's first instruction too: there, nothing ran.
         first = detail == start and self._hits.get(detail, 1) == 1
         return SessionStop("hook", "live", detail), unchecked if first else True
@@ -255,12 +261,15 @@ class ForwardCommands(SessionParts):
         hooks; a stop inside it is located by bisection. A crossing at the end of the
         stretch is loaded, not replayed."""
         mark, n = self.pos
+        assert n is not None, "only the live end may be uncounted"
         if nxt.arrive is None:
             self._goto(nxt, 0)
             self.notes.append("jumped over a stretch that was not recorded step by step")
             return SessionStop("step", "", self.machine.pc), False
         self._goto(mark, n)
-        left = nxt.length - n
+        length = nxt.length
+        assert length is not None, "_stretch_ahead counts a recorded stretch"
+        left = length - n
         if left == 0:  # (normalized: `nxt` is applied) the crossing recorded right here
             self._goto(nxt, 0)
             return SessionStop("crossed", nxt.kind, self.machine.pc), False

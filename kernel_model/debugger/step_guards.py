@@ -42,7 +42,7 @@ class Guards(SessionParts):
         if regions == self._exec_regions:
             return
         self._exec_regions = regions
-        patterns = dict(insns.TRAPS)
+        patterns: dict[bytes, str] = dict(insns.TRAPS)
         if self.bits == 32:
             del patterns[b"\x0f\x05"]  # not a trap in 32-bit code: a #UD (insn._make)
         patterns.update(insns.TSC_READS)

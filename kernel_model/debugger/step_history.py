@@ -64,9 +64,10 @@ class History(SessionParts):
             self._live_memory = mem
         kernel = self._capture_kernel()
         self._live_kernel = kernel
+        io = self._current_io if self._replaying else capture_io(self.io.fds)
+        assert io is not None, "a replay starts by loading a mark, which sets _current_io"
         mark = Mark(kind=kind, arrive=arrive, applied=applied, ctx=m.save_context(), pc=m.pc,
-                    kernel=kernel, io=self._current_io if self._replaying else
-                    capture_io(self.io.fds), memory=mem)
+                    kernel=kernel, io=io, memory=mem)
         mark.extra["watcher"] = self._watcher_state()
         mark.extra["regs"] = self.regs()
         mark.extra["clock"] = self.system.clock.state()
@@ -89,6 +90,7 @@ class History(SessionParts):
 
     def _load(self, mark: Mark) -> None:
         """Make the machine exactly `mark` (which holds its memory)."""
+        assert mark.memory is not None, "only marks that hold their memory are loaded"
         restore_memory(self.machine, mark.memory, self._live_memory)
         self._live_memory = mark.memory
         self._apply(mark)
@@ -137,6 +139,7 @@ class History(SessionParts):
         m = self.machine
         mem = capture_memory(m, self._live_memory, writable_only=True)
         self._live_memory = mem
+        assert self._current_io is not None, "set by the mark the replay started from"
         point = Mark(kind="index", arrive=None, applied=False, ctx=m.save_context(), pc=m.pc,
                      kernel=self._capture_kernel(), io=self._current_io, memory=mem)
         self._live_kernel = point.kernel
@@ -146,6 +149,7 @@ class History(SessionParts):
         return point
 
     def _load_point(self, point: Mark) -> None:
+        assert point.memory is not None, "an index point holds its memory (see _point)"
         restore_memory(self.machine, point.memory, self._live_memory)
         self._live_memory = point.memory
         self._apply(point)
@@ -165,7 +169,11 @@ class History(SessionParts):
         """Normalize the current position and count the stretch from it to the next mark;
         returns that mark (see _counted)."""
         here = self.pos
-        mark, n, nxt = self._counted(*here)
+        mark, n = here
+        if n is None:
+            assert self.timeline.next(mark) is None, "only the live end may be uncounted"
+            return None
+        mark, n, nxt = self._counted(mark, n)
         self.pos = (mark, n)
         if self._machine_at == here:
             self._machine_at = self.pos
@@ -187,11 +195,10 @@ class History(SessionParts):
     def _goto(self, mark: Mark, n: int) -> None:
         """Move to n instructions after `mark` (within the stretch that follows it)."""
         mark, n = self._normalize(mark, n)
-        here = self._machine_at
-        if here is not None and here[0] in self.timeline.marks:
-            here = self._normalize(*here)
-        else:
-            here = None
+        at = self._machine_at
+        here = None  # where the machine is, normalized (an uncounted live end: unknown)
+        if at is not None and at[0] in self.timeline.marks and at[1] is not None:
+            here = self._normalize(at[0], at[1])
         if here is not None and here[0] is mark and here[1] <= n and (
                 n - here[1] <= INDEX_CHUNK or mark.memory is None):
             ahead = n - here[1]  # already on the way: just run forward
@@ -208,7 +215,9 @@ class History(SessionParts):
         """Bring the machine back to the current position (indexing moves it around)."""
         if self._machine_at is None or self._machine_at[0] is not self.pos[0] or \
                 self._machine_at[1] != self.pos[1]:
-            self._goto(*self.pos)
+            mark, n = self.pos
+            assert n is not None, "a command starts and ends at a counted point"
+            self._goto(mark, n)
 
     def at_live_end(self) -> bool:
         """Whether the current position is the live end of history, where the kernel runs

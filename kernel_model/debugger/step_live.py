@@ -7,6 +7,8 @@ and goes back.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from emu.arch import REG_IDS
 from kernel_model.debugger.session_parts import SessionParts
 from kernel_model.debugger.stepping import (
@@ -26,6 +28,8 @@ from kernel_model.run.causes import (
 from kernel_model.signals import delivery as signals
 from kernel_model.syscalls.timekeeping import READS_CLOCK
 
+if TYPE_CHECKING:
+    from kernel_model.files.fdtable import FdTable
 
 class LiveExecution(SessionParts):
     # -- live execution ------------------------------------------------------------------------
@@ -58,7 +62,8 @@ class LiveExecution(SessionParts):
             return False
         reg = REG_IDS["rdi" if kind == "syscall" else "ebx"]
         fd = self.machine.reg(reg) & 0xFFFFFFFF
-        fds = self.system.process.fds
+        # Process.fds is declared `object` (set up by the system): it is an FdTable.
+        fds = cast("FdTable | None", self.system.process.fds)
         f = fds.get(fd) if fds is not None else None
         return getattr(f, "host_fd", None) == self.io.stdin_fd
 

@@ -99,6 +99,7 @@ class Replay(SessionParts):
         if n is not None:
             return n
         prev = self.timeline.prev(mark)
+        assert prev is not None, "the start mark's arrive is None"
         self._materialize(prev)
         self._machine_at = None
         total = 0

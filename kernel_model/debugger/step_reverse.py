@@ -34,6 +34,7 @@ class ReverseCommands(SessionParts):
     def _reverse_one(self) -> SessionStop:
         self._freeze()
         mark, n = self.pos
+        assert n is not None, "_freeze keeps an uncounted live end as a mark"
         if n > 0:
             self._goto(mark, n - 1)
             return SessionStop("step", "", self.machine.pc)
@@ -49,6 +50,7 @@ class ReverseCommands(SessionParts):
             return SessionStop("step", "", self.machine.pc)
         length = self.gap_length(mark)
         prev = self.timeline.prev(mark)  # indexing may have put points in between
+        assert prev is not None and length is not None, "mark ends a recorded stretch"
         self.pos = (prev, length)  # a plain mark: the same state as the point before it
         self._machine_at = None
         return self._reverse_one()
@@ -74,11 +76,15 @@ class ReverseCommands(SessionParts):
         self._freeze()
         bps = {b.address for b in self.breakpoints if b.enabled and b.address is not None}
         caught = {b.syscall for b in self.breakpoints if b.enabled and b.syscall}
+        n: int | None  # None: at the end of the stretch after `mark`, not yet counted
         mark, n = self.pos
         while True:
             if bps:  # hits after `mark`, before the current point (or the end of its stretch)
                 if n is None:
-                    n = self.gap_length(self.timeline.next(mark))
+                    after = self.timeline.next(mark)
+                    assert after is not None, "the loop came back from the mark after"
+                    n = self.gap_length(after)
+                    assert n is not None, "that mark's stretch was recorded step by step"
                 off = self._last_hit(mark, n, bps)
                 if off is not None:
                     self._goto(mark, off)
@@ -112,7 +118,7 @@ class ReverseCommands(SessionParts):
                     return SessionStop("breakpoint", "breakpoint (going backwards)",
                                        self.machine.pc)
             # on to the stretch before: counted only if breakpoints must be looked for in it
-            mark, n = self.timeline.prev(mark), None
+            mark, n = prev, None  # (the timeline is as it was when prev was read)
 
     def _split_before(self, mark: Mark) -> Mark:
         """A plain mark at the point just before `mark`'s crossing, found by replaying the

@@ -92,6 +92,7 @@ class TransitionWalks(SessionParts):
 
     def _walk_forward(self) -> SessionStop:
         w = self.walk
+        assert w is not None, "a transition is being walked"
         if w.phase + 1 >= len(w.transition.phases):
             self.walk = None
             return self._cmd_step()
@@ -100,6 +101,7 @@ class TransitionWalks(SessionParts):
 
     def _walk_back(self) -> SessionStop:
         w = self.walk
+        assert w is not None, "a transition is being walked"
         if w.phase <= 0:
             self.walk = None
             self._goto(*w.before_pos)
@@ -109,10 +111,12 @@ class TransitionWalks(SessionParts):
 
     def _walk_finish(self) -> SessionStop:
         w = self.walk
+        assert w is not None, "a transition is being walked"
         w.phase = len(w.transition.phases) - 1
         return self._phase_stop()
 
     def _phase_stop(self) -> SessionStop:
         w = self.walk
+        assert w is not None, "a transition is being walked"
         phase = w.transition.phases[w.phase]
         return SessionStop("phase", phase.title, self.machine.pc)

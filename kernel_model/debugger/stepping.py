@@ -7,10 +7,13 @@ guest (and no Unicorn) is loaded."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from kernel_model.debugger.timeline import Mark
 from kernel_model.entry.mechanism import TRAPS
+
+if TYPE_CHECKING:
+    from kernel_model.debugger.view_records import StopView, Transition
 
 DEFAULT_BUDGET = 256 << 20
 INDEX_CHUNK = 1 << 16  # how far a forward replay may run instead of restoring a nearer mark
@@ -63,9 +66,9 @@ class SessionStop:
 class Walk:
     """Walking through a transition one phase at a time."""
 
-    transition: object  # debugger.transition.Transition
+    transition: Transition
     phase: int
-    before: object  # the StopView at the trap, shown while the phases run
+    before: StopView  # the view at the trap, shown while the phases run
     before_pos: tuple
     after_pos: tuple
 

@@ -79,9 +79,9 @@ class HistoryInfo:
 
 @dataclass(frozen=True)
 class WalkView:
-    transition: object  # a Transition
+    transition: Transition
     phase: int
-    before: object  # the StopView at the trap
+    before: StopView  # the view at the trap
 
 
 @dataclass(frozen=True)
