@@ -30,6 +30,7 @@ stepping.py holds the records they share and the SteppingSession protocol.
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from emu.arch import REG_IDS
 from kernel_model.clock import KnownCount
@@ -49,17 +50,18 @@ from kernel_model.debugger.stepping import (
     TRAP_KINDS,
     VDSO_STUBS,
     VSYSCALL_ADDR,
-    Breakpoint,
     RunPolicy,
     SessionStop,
-    Walk,
 )
-from kernel_model.debugger.timeline import Mark, Timeline, known_length
+from kernel_model.debugger.timeline import Timeline, known_length
 from kernel_model.trace.events import (
     SignalDelivered,
     SyscallEntered,
     SyscallReturned,
 )
+
+if TYPE_CHECKING:
+    from kernel_model.debugger.view_records import StopView
 
 EXTRA_REGS = tuple((name, REG_IDS[name]) for name in (
     "eflags", "fs_base", "gs_base", "cs", "ss", "ds", "es", "fs", "gs"))
@@ -79,37 +81,37 @@ class DebugSession(Guards, Breakpoints, History, Replay, LiveExecution, ForwardC
         self.bits = system.arch.bits
         self.kstate = KernelState(system)
         self.timeline = Timeline(budget)
-        self.breakpoints: list[Breakpoint] = []
+        self.breakpoints = []
         self._breakpoints_made = 0
-        self.walk: Walk | None = None
-        self.notes: list[str] = []  # remarks for the status line, newest last
+        self.walk = None
+        self.notes = []  # remarks for the status line, newest last
         self._lock = threading.RLock()
         self._interrupt = threading.Event()
 
         # live execution bookkeeping
-        self._events: list = []  # events from the kernel since the last mark
+        self._events = []  # events from the kernel since the last mark
         self._event_count = 0
         self._replaying = False
-        self._diverged: object | None = None
-        self._path: tuple = ()  # from the last mark to the live position
-        self._hook_mode: str | None = None  # None, "live", "count", "target", "policy"
-        self._hits: dict[int, int] = {}
-        self._stopped_by: int | None = None
-        self._guards: set[int] = set()
-        self._target: tuple[int, int] | None = None
+        self._diverged = None
+        self._path = ()  # from the last mark to the live position
+        self._hook_mode = None  # None, "live", "count", "target", "policy"
+        self._hits = {}
+        self._stopped_by = None
+        self._guards = set()
+        self._target = None
         self._policy = RunPolicy()
-        self._kinds: dict[int, set[str]] = {}
-        self._handles: dict[int, int] = {}
-        self._exec_regions: tuple = ()
+        self._kinds = {}
+        self._handles = {}
+        self._exec_regions = ()
         self._last_kernel = None
         self._kernel_fp = None
         self._live_memory = None
         self._live_kernel = None
-        self._machine_at: tuple | None = None  # the position the machine is in, if known
-        self._vreturns: dict[int, int] = {}  # vDSO return address -> sp after the return
+        self._machine_at = None  # the position the machine is in, if known
+        self._vreturns = {}  # vDSO return address -> sp after the return
         self._running = False
         self._seq = 0
-        self._last_seq: dict[int, int] = {}
+        self._last_seq = {}
         self._counting = False  # whether translated blocks carry Unicorn's counting hook
         self._current_io = None
         # A virtual clock's instruction count, kept here (no hook: free runs keep full
@@ -129,9 +131,9 @@ class DebugSession(Guards, Breakpoints, History, Replay, LiveExecution, ForwardC
         start.extra["insns"] = 0
         start.events.extend(self._take_events())
         self.timeline.append(start)
-        self.pos: tuple[Mark, int] = (start, 0)
+        self.pos = (start, 0)
         self._machine_at = self.pos
-        self.previous_regs: dict[str, int] | None = None
+        self.previous_regs = None
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
@@ -196,7 +198,7 @@ class DebugSession(Guards, Breakpoints, History, Replay, LiveExecution, ForwardC
         return ((d >> 16) & 0xFFFFFF) | (((d >> 56) & 0xFF) << 24)
 
     # -- instructions ----------------------------------------------------------------------
-    def insn_at(self, pc: int):
+    def insn_at(self, pc: int) -> insns.Insn | None:
         try:
             code = self.machine.read(pc, insns.MAX_INSN)
         except Exception:
@@ -283,7 +285,8 @@ class DebugSession(Guards, Breakpoints, History, Replay, LiveExecution, ForwardC
             return self.walk is not None or insn is None or insn.kind != "call"
         if method == "reverse_step":
             mark, n = self.pos
-            if n > 0 or (self.at_live_end() and self._path):
+            # (n is None only at an uncounted live end, which has a path)
+            if n is None or n > 0 or (self.at_live_end() and self._path):
                 return not self._path or known_length(self._path) is not None
             return mark.arrive is None or mark.length is not None
         return False
@@ -296,7 +299,7 @@ class DebugSession(Guards, Breakpoints, History, Replay, LiveExecution, ForwardC
         self.io.close_input()
 
     # -- what the screen shows -------------------------------------------------------------------
-    def view(self):
+    def view(self) -> StopView:
         from kernel_model.debugger.view import build_view
 
         return build_view(self)

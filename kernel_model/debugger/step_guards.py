@@ -7,6 +7,7 @@ and goes back.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from emu.machine import PROT_EXEC
@@ -112,7 +113,7 @@ class Guards(SessionParts):
         return False
 
     @contextmanager
-    def _hooked(self, addr: int):
+    def _hooked(self, addr: int) -> Iterator[None]:
         """A hook on `addr` for the time of a replay: the stop a path was recorded at may
         have been a temporary one (a return address, a deleted breakpoint)."""
         if addr in self._guards:

@@ -17,12 +17,12 @@ from kernel_model.debugger.stepping import (
 )
 from kernel_model.debugger.timeline import Hit, Mark, Offset, known_length
 from kernel_model.run import loop
-from kernel_model.run.causes import KERNEL_WORK
+from kernel_model.run.causes import KERNEL_WORK, StopCause
 
 
 class Replay(SessionParts):
     # -- running: the primitives -------------------------------------------------------------
-    def _run(self, count: int = 0):
+    def _run(self, count: int = 0) -> StopCause:
         """One step of the run loop (loop.resume) from the current pc, with the hooks as
         the caller set them; returns its StopCause."""
         self.system.cpu_faults.forget()  # any cause left by an earlier run
@@ -35,7 +35,7 @@ class Replay(SessionParts):
         self._counting = bool(count)
         return loop.resume(self.system, count, interrupted=self._interrupt.is_set)
 
-    def _run_guarded(self, count: int):
+    def _run_guarded(self, count: int) -> StopCause:
         """Run the instruction at a guard itself (an exit would stop the CPU before it)."""
         pc = self.machine.pc
         if pc not in self._guards:
@@ -47,7 +47,7 @@ class Replay(SessionParts):
             self._set_exits()
 
     @staticmethod
-    def _faulted(cause):
+    def _faulted(cause: StopCause) -> StopCause | None:
         """The cause, if it is one the kernel must handle (a fault, a vsyscall fetch)."""
         return cause if isinstance(cause, KERNEL_WORK) else None
 
