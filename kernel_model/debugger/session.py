@@ -24,7 +24,9 @@ Where the parts are: step_guards.py (hooks and exits), step_breakpoints.py, step
 (marks, capture and restore, positions), step_replay.py (replaying paths, counting free
 runs), step_live.py (live execution: kernel_model.run's step, one stop at a time),
 step_forward.py and step_reverse.py (the commands), step_walks.py (transition walks);
-stepping.py holds the records they share and the SteppingSession protocol.
+stepping.py holds the records they share and the SteppingSession protocol, and
+session_parts.py their common base, which declares for the type checker the state this
+class sets and the methods one part calls on another.
 """
 
 from __future__ import annotations
