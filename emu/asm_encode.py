@@ -10,10 +10,10 @@ import re
 from keystone import Ks, KsError
 
 from emu.asm_expr import UnknownSymbol
-from emu.asm_source import _eval, _Item, _nasm_numbers, _split_args, _unquote
+from emu.asm_source import _AsmState, _eval, _Item, _nasm_numbers, _split_args, _unquote
 
 
-class _Encoder:
+class _Encoder(_AsmState):
     """The instruction half of the assembler (mixed into _Assembler, whose items, bits,
 names and error() it uses)."""
 

@@ -19,6 +19,7 @@ from emu.asm_source import (
     IGNORED,
     RESERVE_SIZES,
     _apply_defines,
+    _AsmState,
     _Item,
     _label_item,
     _outside_quotes,
@@ -28,7 +29,7 @@ from emu.asm_source import (
 )
 
 
-class _Parser:
+class _Parser(_AsmState):
     """The parsing half of the assembler (mixed into _Assembler: fills self.items)."""
 
     def _parse(self) -> None:
@@ -36,8 +37,8 @@ class _Parser:
         bits_set = False
         default_rel = False
         scope = ""
-        self.defines: dict[str, str] = {}  # %define NAME VALUE, replaced word by word
-        self.externs: set[str] = set()
+        self.defines = {}  # %define NAME VALUE, replaced word by word
+        self.externs = set()
         for n, raw in enumerate(self.lines, 1):
             line = _strip_comment(raw).strip()
             if line.startswith("%"):

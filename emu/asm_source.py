@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from emu.asm_expr import evaluate
 from emu.elf_writer import PF_R, PF_W, PF_X
@@ -48,6 +49,26 @@ class _Item:
     rel: bool = False  # under NASM's `default rel`
     scope: str = ""  # the non-local label NASM's `.local` labels hang from
     local: str = ""  # for a label item `_start.loop`, its bare name `.loop`
+
+
+class _AsmState:
+    """What the assembler's mixins (_Parser, _Encoder) share: the instance attributes
+    _Assembler sets, declared here for the type checker only (no values, so nothing changes
+    at run time), and the methods one half calls on the whole."""
+
+    path: str
+    bits: int
+    lines: list[str]
+    items: list[_Item]
+    defines: dict[str, str]  # %define NAME VALUE
+    externs: set[str]
+    aliases: set[str]  # local labels reachable by their bare name
+    _names: dict[str, int]  # the layout's current symbol values
+    _addresses: set[str]  # names that are addresses (relocatable), not constants
+    _section_start: int
+
+    if TYPE_CHECKING:
+        def error(self, line: int, message: str) -> AsmError: ...
 
 
 def _strip_comment(line: str) -> str:
@@ -115,10 +136,10 @@ def _unquote(s: str) -> bytes:
                     out.append(int(m.group(0), 16))
                     i += 2 + len(m.group(0))
                     continue
-            if nxt in "01234567" and re.match(r"[0-7]{1,3}", body[i + 1:]).group(0) != "0":
-                m = re.match(r"[0-7]{1,3}", body[i + 1:])
-                out.append(int(m.group(0), 8) & 0xFF)
-                i += 1 + len(m.group(0))
+            octal = re.match(r"[0-7]{1,3}", body[i + 1:]) if nxt in "01234567" else None
+            if octal and octal.group(0) != "0":
+                out.append(int(octal.group(0), 8) & 0xFF)
+                i += 1 + len(octal.group(0))
                 continue
             out.append(_ESCAPES.get(nxt, ord(nxt)))
             i += 2

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import ctypes
 import struct
+from typing import TYPE_CHECKING
 
 import unicorn
 from unicorn import UcError
 
 from emu import hostmem
+
+if TYPE_CHECKING:
+    from emu.arch import Arch
 
 PAGE = 0x1000
 
@@ -38,6 +42,7 @@ def page_up(addr: int) -> int:
 class GuestMemory:
     """The memory methods of `Machine`, which sets these attributes."""
 
+    arch: Arch
     uc: unicorn.Uc
     backing: hostmem.Backing
 
@@ -118,12 +123,12 @@ class GuestMemory:
         for lo, hi, host in pieces:
             self.backing.attach(lo - old + new, hi - old + new, host)
         for lo, hi, prot in regions:
-            host = self.backing.contiguous(lo - old + new, hi - old + new)
-            if host is None:  # pieces of two host ranges: one region each
+            one = self.backing.contiguous(lo - old + new, hi - old + new)
+            if one is None:  # pieces of two host ranges: one region each
                 for plo, phi, phost in self.backing.pieces(lo - old + new, hi - old + new):
                     self.uc.mem_map_ptr(plo, phi - plo, prot, phost)
             else:
-                self.uc.mem_map_ptr(lo - old + new, hi - lo, prot, host)
+                self.uc.mem_map_ptr(lo - old + new, hi - lo, prot, one)
         self._coalesce(new)
 
     def protect(self, addr: int, size: int, prot: int) -> None:

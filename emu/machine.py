@@ -190,7 +190,9 @@ class Machine(GuestMemory, Hooks):
 
     def flush_translations(self) -> None:
         """Drop translated blocks, so hooks added or removed since apply to all code."""
-        self.uc.ctl_flush_tb()
+        # unicorn.py picks unicorn_py2 or _py3 on sys.version_info.major, which mypy does
+        # not evaluate: it sees the py2 Uc, without ctl_flush_tb (py3's has it)
+        self.uc.ctl_flush_tb()  # type: ignore[attr-defined]
 
     def hook_reads(self, callback) -> int:
         """callback(addr, size) before every data read the guest makes; remove with

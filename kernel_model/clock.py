@@ -22,6 +22,10 @@ so free runs keep full speed; between reads it holds the last read's count.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from emu.counter import InstructionCounter
 
 NSEC = 1_000_000_000
 # A frozen or virtual machine "booted" 1000 s before its first instant.
@@ -76,7 +80,8 @@ class Clock:
             if virtual else 0
         self.charged_ns = 0  # crossings' modelled costs
         self.slept_ns = 0
-        self.counter = None  # an InstructionCounter: the instructions executed so far
+        # the instructions executed so far (an InstructionCounter, or a KnownCount)
+        self.counter: InstructionCounter | KnownCount | None = None
 
     @classmethod
     def parse(cls, spec: str) -> Clock:

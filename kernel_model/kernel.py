@@ -197,6 +197,7 @@ class Kernel:
             nr, pc, rflags = m.regs(_SYSCALL64_HEAD)
             table = self._dispatch_x86_64
             sdef = table[nr] if nr < len(table) else None
+            ret: int | None  # None: no result to write, the registers stay as they are
             if sdef is None:
                 ret = -errnos.ENOSYS
             elif sdef.nargs:
@@ -348,6 +349,7 @@ class Kernel:
             restored = sigframe.sigreturn_mask(self, name == "rt_sigreturn")
         self._recording = []
         note = ""
+        ret: int | None
         try:
             if sdef is None:
                 ret = -errnos.ENOSYS

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from emu import registers as R
 from emu.arch import Arch
@@ -28,6 +29,9 @@ from kernel_model.signals import delivery as signals
 from kernel_model.trace.events import ProcessExited, ProcessStarted, RunStopped
 from kernel_model.vdso.eras import DEFAULT_ERA, era_named
 from kernel_model.vsyscall import emulated as vsyscall
+
+if TYPE_CHECKING:
+    from kernel_model.vdso.watch import VdsoWatcher
 
 # The GDT and the kernel model's return-to-user trampoline: in the last page below the
 # 64-bit non-canonical hole (TASK_SIZE_MAX: no user mapping may go there), and for i386
@@ -158,6 +162,7 @@ class System:
             # The iret into user mode runs from a page no mapping holds yet (i386: the last
             # one, above the process's 4 GiB - 8 KiB).
             scratch = self.mm.find_free(PAGE) if arch.bits == 64 else 0xFFFFF000
+            assert scratch is not None  # 128 TiB of user addresses always hold a free page
             self.gdt.enter_user_mode(self.entry, sp, scratch)
         else:
             self.process.killed_by = signals.SIGSEGV
@@ -182,8 +187,8 @@ class System:
             self.clock.counter = self.counter if hooked else KnownCount()
             self.machine.hook_rdtsc(self.clock.tsc)
         self.started = False
-        self.vdso_watcher = None
-        self.vsyscall_watcher = None
+        self.vdso_watcher: VdsoWatcher | None = None
+        self.vsyscall_watcher: vsyscall.NativeWatcher | None = None
 
     def _watch_vdso(self) -> None:
         """Hooks only a trace needs: calls into user-mode kernel code (vDSO, native vsyscall
@@ -231,6 +236,8 @@ class System:
 
     def finish(self) -> int:
         p = self.process
+        fds = p.fds
+        assert fds is not None  # set up in __init__
         if p.stopped_by is not None:
             # Linux leaves the process stopped, alive; strace says this, the shell "Stopped"
             # with $? 128+N. Alone and without job control, the model can only end here.
@@ -238,7 +245,7 @@ class System:
             self.kernel.emit(RunStopped("stopped", self.machine.pc, f"--- stopped by {name} ---"))
             self.limit_reason = (f"stopped by {name} (the model has no job control: SIGCONT "
                                  "from another process would continue it)")
-            p.fds.close_all()
+            fds.close_all()
             return p.status
         if p.killed_by is not None:
             text = f"+++ killed by {signals.name(p.killed_by)} +++"
@@ -246,7 +253,7 @@ class System:
         else:
             text = f"+++ exited with {p.status} +++"
             self.kernel.emit(ProcessExited(p.status, p.status, None, text))
-        p.fds.close_all()
+        fds.close_all()
         return p.status
 
 

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from emu.machine import Machine
 from kernel_model.memory.mm import Mm
 from kernel_model.proc.task import Task
+
+if TYPE_CHECKING:
+    from kernel_model.files.fdtable import FdTable
 
 # A stable pid: the same run gives the same trace. Its parent is the "shell" that ran it.
 GUEST_PID = 4242
@@ -48,7 +52,7 @@ class Process:
     # Set when a stop signal stopped it: alone, with no job control in the model, nothing
     # could ever continue it, so the run ends there (System.finish says so).
     stopped_by: int | None = None
-    fds: object = None  # kernel_model.files.FdTable, set up by the system
+    fds: FdTable | None = None  # set up by the system
     rlimits: dict[int, tuple[int, int]] = field(default_factory=dict)
     symbols: dict[int, str] = field(default_factory=dict)
     # Where the program appears in the guest (/proc/self/exe, AT_EXECFN, maps) and its

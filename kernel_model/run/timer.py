@@ -43,7 +43,8 @@ class KernelTimer:
         # timer would make its bytes depend on the host's speed.
         self.jobs = () if self.system.clock.virtual else self.system.tick_jobs
         if self.jobs or self.deadline is not None or self._wake_r is not None:
-            self._thread = threading.Thread(target=self._loop, daemon=True)
+            self._thread: threading.Thread | None = threading.Thread(target=self._loop,
+                                                                     daemon=True)
             self._thread.start()
         else:
             self._thread = None

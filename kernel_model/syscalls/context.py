@@ -18,6 +18,19 @@ if TYPE_CHECKING:
     from kernel_model.signals.delivery import SignalState
 
 
+class ClockReading(Protocol):
+    """What handlers read of a clock: kernel_model.clock.Clock, or the vDSO's timeline
+    (kernel_model.vdso.mapping.VdsoTimeline) once it is mapped."""
+
+    kind: str  # real, frozen or virtual: whether a sleep waits on the host
+
+    def realtime_ns(self) -> int: ...
+    def monotonic_ns(self) -> int: ...
+    def boottime_ns(self) -> int: ...
+    def cputime_ns(self) -> int: ...
+    def sleep_ns(self, ns: int) -> None: ...
+
+
 class SyscallContext(Protocol):
     # Who is calling, and how it entered.
     abi: Abi  # the table the trap chose (int 0x80 from 64-bit code: i386)
@@ -28,7 +41,7 @@ class SyscallContext(Protocol):
     def current(self) -> Task: ...
 
     # The kernel's services.
-    clock: object  # kernel_model.clock.Clock, or the vDSO's timeline once it is mapped
+    clock: ClockReading  # kernel_model.clock.Clock, or the vDSO's timeline once mapped
     vfs: Vfs
     gdt: Gdt
     signals: SignalState
@@ -58,3 +71,9 @@ if TYPE_CHECKING:
 
     def _kernel_is_a_context(k: Kernel) -> SyscallContext:
         return k  # mypy checks that the Kernel provides every member declared above
+
+    from kernel_model.clock import Clock
+    from kernel_model.vdso.mapping import VdsoTimeline
+
+    def _clocks_read(c: Clock, t: VdsoTimeline) -> list[ClockReading]:
+        return [c, t]  # and that both clocks a handler may see are ClockReadings

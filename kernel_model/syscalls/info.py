@@ -88,7 +88,7 @@ def sys_getrlimit(k: SyscallContext, resource, buf):
     if cur is None:
         return -errnos.EINVAL
     if k.abi.bits == 32:  # the old i386 getrlimit clamps to 0x7fffffff
-        cur = tuple(min(v, 0x7FFFFFFF) for v in cur)
+        cur = (min(cur[0], 0x7FFFFFFF), min(cur[1], 0x7FFFFFFF))
     k.write(buf, _pack_rlimit(k, *cur))
     return 0
 

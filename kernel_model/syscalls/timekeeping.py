@@ -135,7 +135,9 @@ def _sleep(k: SyscallContext, req, rem, time64, clock_id=CLOCK_MONOTONIC, absolu
     # timespec64_to_ktime saturates at KTIME_MAX (about 292 years): no longer sleep exists.
     want = min(sec * NSEC + nsec, KTIME_MAX)
     if absolute:
-        want -= clock_ns(k, clock_id)
+        now = clock_ns(k, clock_id)
+        assert now is not None  # the callers answer an unknown clock with -EINVAL first
+        want -= now
         if want <= 0:
             return 0  # a moment already past: at once
     if k.clock.kind != "real":

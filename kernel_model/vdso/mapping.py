@@ -6,6 +6,7 @@ data current through the Timekeeper; i386 processes also learn where sysenter re
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from emu.machine import PAGE, PROT_EXEC, PROT_READ
@@ -19,11 +20,12 @@ class MappedVdso:
     base: int  # the image: AT_SYSINFO_EHDR
     vvar: int  # the data pages, right below
     timekeeper: Timekeeper
-    write: object  # how the kernel writes the data page: straight into its host buffer
-    lock: object = None  # the timer thread and the syscall path share the Timekeeper
+    write: Callable[[int, bytes], object]  # how the kernel writes the data page: straight
+    # into its host buffer
+    lock: threading.Lock  # the timer thread and the syscall path share the Timekeeper
     # The clock the kernel's handlers read once the vDSO is there (None: the run's own), and
     # where `sysenter` returns (i386: __kernel_vsyscall's landing pad).
-    timeline: object = None
+    timeline: VdsoTimeline | None = None
     sysenter_landing_pad: int | None = None
 
     def symbol(self, name: str) -> int | None:
