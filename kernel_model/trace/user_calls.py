@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from kernel_model.syscalls.argkinds import Kind
-from kernel_model.trace import strace
 
 
 @dataclass(frozen=True)
@@ -39,10 +38,14 @@ class CallInProgress:
 
 def entry_texts(sdef: UserCallDef, abi, args, mem) -> list[str | None]:
     """The in-arguments' texts, read at entry (before the call may change them)."""
+    from kernel_model.trace import strace  # only traced runs decode: not at start-up
+
     return strace.decode_entry(sdef, abi, args, mem)
 
 
 def call_text(sdef: UserCallDef, abi, args, ret: int, mem,
               texts: list[str | None] | None = None) -> str:
     """`name(arg, ...)` with every argument decoded as a syscall's would be after `ret`."""
+    from kernel_model.trace import strace
+
     return strace.format_call(sdef.name, strace.decode_exit(sdef, abi, args, ret, mem, texts))
