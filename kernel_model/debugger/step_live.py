@@ -129,18 +129,7 @@ class LiveExecution(SessionParts):
         s = self.system
         if not self._exited() and s.signals.deliverable():
             s.signals.deliver_pending()  # on the way back to user mode
-        if self._exited():
-            s.finish()
-        else:
-            self._tick()
-        mark = self._snapshot(kind, self._path, applied=True, full=True)
-        mark.events.extend(self._take_events())
-        mark.info["before"] = before
-        self._add_mark(mark)
-        self._scan_guards()
-        if self._exited():
-            return SessionStop("exited", self.exit_text())
-        return SessionStop("crossed", kind, self.machine.pc)
+        return self._crossed(kind, self._path, before)
 
     def _stop_at_fault(self, fault, path) -> SessionStop:
         """The instruction at pc faulted: stop before it, as gdb does. The next step
@@ -169,19 +158,7 @@ class LiveExecution(SessionParts):
         loop.enter_kernel(s, pending)
         if not self._exited():
             s.signals.deliver_pending()
-        if self._exited():
-            s.finish()
-        else:
-            self._tick()
-        mark = self._snapshot("vsyscall" if vsyscall else "signal", (),
-                              applied=True, full=True)
-        mark.events.extend(self._take_events())
-        mark.info["before"] = before
-        self._add_mark(mark)
-        self._scan_guards()
-        if self._exited():
-            return SessionStop("exited", self.exit_text())
-        return SessionStop("crossed", mark.kind, self.machine.pc)
+        return self._crossed("vsyscall" if vsyscall else "signal", (), before)
 
     def _live_run(self) -> tuple[str, object]:
         """Run freely from the live position until a hook, a fault or an interrupt stops
@@ -213,3 +190,19 @@ class LiveExecution(SessionParts):
         # Halted (or a queued signal): the kernel's work, as for a fault.
         self._path = join(self._path, FAULT)
         return "fault", cause
+
+    def _crossed(self, kind: str, path, before: dict) -> SessionStop:
+        """After the kernel's side of a crossing: end the process or run the tick, save the
+        state with the crossing's events and the registers before it, and stop there."""
+        if self._exited():
+            self.system.finish()
+        else:
+            self._tick()
+        mark = self._snapshot(kind, path, applied=True, full=True)
+        mark.events.extend(self._take_events())
+        mark.info["before"] = before
+        self._add_mark(mark)
+        self._scan_guards()
+        if self._exited():
+            return SessionStop("exited", self.exit_text())
+        return SessionStop("crossed", kind, self.machine.pc)
