@@ -30,9 +30,31 @@ class InstructionCounter:
         self._cs.skipdata = False
         # The hook's state lives in one list the closure holds: [count, last block's
         # address, its size]; fewer attribute lookups on the hot path (~0.5 us a block).
-        self._state = state = [0, 0, 0]
+        self._state = [0, 0, 0]
+        self._on_exceeded = on_exceeded
+        self._paused = paused
+        self._handles: dict[int, tuple[Machine, int]] = {}
+        self.handle = self._hook(machine)
+
+    def attach(self, machine: Machine) -> None:
+        """Count on another CPU too (a forked process's), into the same count: one budget
+        for every process of the run. `follow` says which CPU runs."""
+        self._hook(machine)
+
+    def follow(self, machine: Machine) -> None:
+        self.machine = machine
+
+    def detach(self, machine: Machine) -> None:
+        entry = self._handles.pop(id(machine), None)
+        if entry is not None:
+            machine.after_run.remove(self._settle)
+
+    def _hook(self, machine: Machine) -> int:
+        state = self._state
         sizes = self._sizes
         insns_in = self._insns_in
+        budget = self.budget
+        on_exceeded, paused = self._on_exceeded, self._paused
 
         def on_block(_handle, addr, size, _user_data):
             n = sizes.get((addr, size))
@@ -59,8 +81,10 @@ class InstructionCounter:
                     self.exceeded = True
                     stop()
 
-        self.handle = machine.hook_block_fast(on_block)
+        handle = machine.hook_block_fast(on_block)
         machine.after_run.append(self._settle)
+        self._handles[id(machine)] = (machine, handle)
+        return handle
 
     def remove(self) -> None:
         """Take the hook off the machine (blocks already translated still call it until

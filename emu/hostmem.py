@@ -198,9 +198,52 @@ class Backing:
                 kept.append((hi, e, host + (hi - s), False))
         self._set(kept)
 
+    def copy_into(self, other: Backing) -> int:
+        """Give `other` (a new, empty Backing) a private copy of every range, reservations
+        included, at the same guest addresses (fork). Returns the bytes copied."""
+        copied = 0
+        ranges = []
+        for s, e, host, reserved in self._state[1]:
+            new = allocate(e - s)
+            copied += copy_touched(host, new, e - s)
+            ranges.append((s, e, new, reserved))
+        other._set(ranges)
+        return copied
+
     def release_all(self) -> None:
         """Give everything back (the machine is gone: nothing maps it any more)."""
         ranges = self._state[1]
         self._set([])
         for s, e, host, _reserved in ranges:
             release(host, e - s)
+
+
+_libc.mincore.restype = ctypes.c_int
+_libc.mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
+_HOST_PAGE = _mmap.PAGESIZE
+
+
+def copy_touched(src: int, dst: int, size: int) -> int:
+    """Copy the pages of [src, src+size) the guest has touched into fresh memory at dst (a
+    fork's eager copy). A page never touched is not resident on the host (mincore) and
+    reads as zero, which dst's fresh pages already are: it is skipped, so a child costs
+    only what its parent really used. Returns the bytes copied."""
+    pages = (size + _HOST_PAGE - 1) // _HOST_PAGE
+    vec = (ctypes.c_ubyte * pages)()
+    if _libc.mincore(src, size, vec) != 0:  # cannot tell: copy it all
+        ctypes.memmove(dst, src, size)
+        return size
+    copied = 0
+    i = 0
+    while i < pages:
+        if not vec[i] & 1:
+            i += 1
+            continue
+        j = i
+        while j < pages and vec[j] & 1:
+            j += 1
+        lo, hi = i * _HOST_PAGE, min(j * _HOST_PAGE, size)
+        ctypes.memmove(dst + lo, src + lo, hi - lo)
+        copied += hi - lo
+        i = j
+    return copied

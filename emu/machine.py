@@ -65,6 +65,7 @@ class Machine(GuestMemory, Hooks):
 
     def __init__(self, arch: Arch, *, high_addresses: bool = False):
         self.arch = arch
+        self.high_addresses = high_addresses
         self.uc = unicorn.Uc(unicorn.UC_ARCH_X86, arch.uc_mode)
         if high_addresses:
             # Memory at or above 0xffff800000000000 (the vsyscall page) is reachable only in
@@ -169,6 +170,22 @@ class Machine(GuestMemory, Hooks):
 
     def stop(self) -> None:
         self.uc.emu_stop()
+
+    # -- a second address space ----------------------------------------------------
+    def fork(self) -> Machine:
+        """A new CPU with a private copy of this one's memory (each mapping at its address,
+        with its protection) and of its registers: fork's address space. The copy is eager
+        but only of touched pages (hostmem.copy_touched): two Unicorn instances cannot
+        share host pages copy-on-write. The child has none of this machine's hooks."""
+        child = Machine(self.arch, high_addresses=self.high_addresses)
+        self.backing.copy_into(child.backing)
+        for begin, last, prot in self.uc.mem_regions():
+            host = child.backing.find(begin, last + 1)
+            if host is None:
+                raise RuntimeError(f"guest memory at {begin:#x} has no host memory to copy")
+            child.uc.mem_map_ptr(begin, last + 1 - begin, prot, host)
+        child.restore_context(self.save_context())
+        return child
 
     # -- whole-machine state, for stepping backwards ------------------------------
     def save_context(self):

@@ -65,6 +65,17 @@ class Gdt:
         self._flush()
         machine.uc.reg_write(X.UC_X86_REG_GDTR, (0, addr, GDT_ENTRIES * 8 - 1, 0))
 
+    def for_machine(self, machine: Machine) -> Gdt:
+        """The same table in a forked CPU, whose memory (this page too) and GDTR were copied
+        with the parent's: only the hook that guards the page is new."""
+        gdt = Gdt.__new__(Gdt)
+        gdt.machine = machine
+        gdt.addr = self.addr
+        gdt._kernel_mode = False
+        gdt.entries = list(self.entries)
+        machine.hook_protected(gdt._on_access, self.addr, self.addr + PAGE - 1)
+        return gdt
+
     def _flush(self) -> None:
         self.machine.write(self.addr, struct.pack(f"<{GDT_ENTRIES}Q", *self.entries))
 

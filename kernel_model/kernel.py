@@ -16,6 +16,8 @@ from emu.machine import PROT_READ, PROT_WRITE, Machine, MemoryFault
 from kernel_model.entry.abi import I386_ABI, X86_64_ABI, Abi
 from kernel_model.entry.costs import cost_of
 from kernel_model.proc.exec import grow_stack
+from kernel_model.proc.futex import FutexTable
+from kernel_model.proc.sched import Blocked, BlockedCall, Scheduler
 from kernel_model.proc.table import ProcessTable
 from kernel_model.proc.task import Task
 from kernel_model.proc.wait import Waiter
@@ -26,8 +28,10 @@ from kernel_model.trace.events import (
     MemAccess,
     RegChange,
     StackPush,
+    SyscallBlocked,
     SyscallEntered,
     SyscallReturned,
+    TaskSwitched,
 )
 from kernel_model.uapi import errnos
 
@@ -74,7 +78,8 @@ class Kernel:
 
     def __init__(self, processes: ProcessTable, *, clock, vfs, rng, gdt,
                  string_limit: int = 32, sysenter_landing_pad: int | None = None,
-                 on_trap: Callable | None = None, on_first_listener: Callable | None = None):
+                 on_trap: Callable | None = None, on_first_listener: Callable | None = None,
+                 max_tasks: int = 256):
         self.processes = processes
         # The running task's process and the CPU it runs on: plain attributes, for the hot
         # path; _switch_to sets them with processes.current.
@@ -87,6 +92,16 @@ class Kernel:
         self.rng = rng
         self.gdt = gdt  # the CPU's descriptor table (the TLS entries of the running task)
         self.signals = SignalState(self)
+        self.sched = Scheduler()
+        self.futexes = FutexTable()
+        self.yield_requested = False  # sched_yield asked for the next task
+        self.max_tasks = max_tasks
+        # Set by the System: equip a forked process's new CPU with its hooks, and follow
+        # the CPU that runs (the instruction counter).
+        self.on_new_machine: Callable | None = None
+        self.on_switch: Callable | None = None
+        self.on_forget_machine: Callable | None = None
+        self._blocked_now: Blocked | None = None  # set by _run_handler for the trap path
         # Where a blocked handler waits (a real clock's sleep, a read of a host pipe).
         self.waiter = Waiter(signal_pending=self.signals.deliverable)
         self.listeners: list[Callable] = []
@@ -101,6 +116,7 @@ class Kernel:
         # None when no vDSO is mapped (Linux then returns to a bogus address).
         self.sysenter_landing_pad = sysenter_landing_pad
         self.notes: list[str] = []
+        self._after_trap: list = []
         self.alignment_noted = False  # EFLAGS.AC seen once: the trace says it is not modelled
         # Set when an earlier instruction of the block being run has faulted (System._early):
         # the CPU goes on to the block's end, but no trap after the fault may be serviced.
@@ -111,6 +127,10 @@ class Kernel:
         # Called with the mechanism at each trap, before its handler (a virtual clock charges
         # the crossing's modelled cost); None on the hot path of a real-clock run.
         self.on_trap = on_trap
+        self.equip(machine)
+
+    def equip(self, machine: Machine) -> None:
+        """The trap hooks on a CPU: the first process's, or a forked one's."""
         if machine.arch.bits == 64:
             machine.hook_syscall(self._on_syscall)
         else:
@@ -121,6 +141,85 @@ class Kernel:
     def current(self) -> Task:
         """The running task (Linux's `current`)."""
         return self.processes.current
+
+    @property
+    def gdt_of_current(self):
+        return self.process.gdt or self.gdt
+
+    def switch_to(self, task: Task, why: str = "") -> None:
+        """Context switch (kernel/sched/core.c: context_switch): save the running task's
+        registers, load the next one's, and with them its address space (its Machine: the
+        model's CR3) and its TLS."""
+        prev = self.processes.current
+        if task is prev:
+            return
+        if prev.state not in ("X",) and prev.process.machine is not None:
+            prev.context = prev.process.machine.save_context()
+            if prev.process.gdt is not None and self.arch.bits == 32:
+                prev.tls = prev.process.gdt.entries[6:9]
+        self._switch_to(task)
+        if task.process.sysenter_pad is not None:
+            self.sysenter_landing_pad = task.process.sysenter_pad
+        if self.on_switch is not None:
+            self.on_switch(self.machine)
+        if task.context is not None:
+            self.machine.restore_context(task.context)
+            task.context = None
+        gdt = task.process.gdt
+        if gdt is not None:
+            self.gdt = gdt
+            if self.arch.bits == 32 and gdt.entries[6:9] != task.tls:
+                for i, value in enumerate(task.tls):
+                    gdt.set_entry(6 + i, value)
+        self.sched.switches += 1
+        if self.listeners:
+            self.emit(TaskSwitched(prev.process.pid, prev.tid, task.process.pid, task.tid,
+                                   why, prev.state))
+
+    def yield_cpu(self) -> None:
+        """sched_yield: the CPU goes to the next runnable task, if any."""
+        if self.sched.others_runnable(self.current):
+            self.yield_requested = True
+            self.machine.stop()
+
+    def note_fork(self, task: Task, flags: int) -> None:
+        """The trace's record of a new task (the Processes pane, `strace -f`'s new pid)."""
+        if self.listeners:
+            from kernel_model.trace.events import ProcessForked
+
+            thread = task.process is self.process
+            self.emit(ProcessForked(self.process.pid, self.current.tid, task.process.pid,
+                                    task.tid, thread, flags,
+                                    f"{'thread' if thread else 'process'} {task.tid} created"))
+
+    # -- lifetimes (kernel_model.proc.exit) --------------------------------------------
+    def kill_process(self, process, signo: int) -> None:
+        """A fatal signal's default action: the whole process ends."""
+        from kernel_model.proc.exit import exit_group
+
+        exit_group(self, process, signo=signo)
+
+    def stop_process(self, process, signo: int) -> None:
+        if process is self.processes.first:
+            # Its parent is the shell outside the model, which has no job control here:
+            # the run ends stopped (System.finish says so).
+            process.stopped_by = signo
+            self.machine.stop()
+            return
+        from kernel_model.proc.exit import stop_process
+
+        stop_process(self, process, signo)
+
+    def continue_process(self, process, report: bool) -> None:
+        from kernel_model.proc.exit import continue_process
+
+        continue_process(self, process, report)
+
+    def forget_machine(self, machine: Machine) -> None:
+        """An address space nobody uses any more: its hooks' owners let go of it, so the
+        CPU and its host memory are freed with the last reference."""
+        if self.on_forget_machine is not None:
+            self.on_forget_machine(machine)
 
     def _switch_to(self, task: Task) -> None:
         self.processes.current = task
@@ -163,6 +262,14 @@ class Kernel:
     def emit(self, event) -> None:
         for listener in self.listeners:
             listener(event)
+
+    def emit_after_trap(self, event) -> None:
+        """An event that follows the call being handled (a process's `+++ exited` line
+        after its exit_group line): held until the call's own line is out."""
+        if self._recording is not None:
+            self._after_trap.append(event)
+        else:
+            self.emit(event)
 
     @property
     def tracing(self) -> bool:
@@ -321,13 +428,132 @@ class Kernel:
 
     def _run_handler(self, sdef: SyscallDef, args) -> int | None:
         try:
-            return sdef.handler(self, *args[:sdef.nargs])
+            ret = sdef.handler(self, *args[:sdef.nargs])
+        except Blocked as wait:
+            self._block(wait, sdef, args)
+            return None
         except NameTooLong:
             return -errnos.ENAMETOOLONG
         except GuestFault:
             return -errnos.EFAULT
         except Exception as e:
             raise KernelModelError(sdef.name, e) from e
+        return ret
+
+    def _block(self, wait: Blocked, sdef: SyscallDef, args) -> None:
+        """The handler must wait: the task sleeps and the CPU stops; the run loop runs
+        another task, and calls the handler again (retry_blocked) once this one is woken."""
+        task = self.processes.current
+        m = self.machine
+        insn = m.pc if self.mechanism in ("syscall", "sysenter") else m.pc - SYSCALL_INSN_LEN
+        call = task.blocked
+        if call is None:
+            nr = m.reg(RAX if m.arch.bits == 64 else EAX)
+            call = task.blocked = BlockedCall(self.mechanism, nr, sdef.name, wait.restart,
+                                              wait.what, deadline_ns=wait.deadline_ns)
+            call.sdef, call.args, call.abi, call.insn = sdef, tuple(args), self.abi, insn
+            call.interruptible = wait.interruptible
+            call.rflags = m.reg(EFLAGS)
+            if self.mechanism == "sysenter":
+                call.user_sp = m.reg(EBP)
+            self._blocked_now = wait
+        else:
+            call.what, call.deadline_ns, call.restart = wait.what, wait.deadline_ns, wait.restart
+        self.sched.block(task, wait.queue)
+        m.stop()
+
+    def retry_blocked(self, task: Task, interrupted: bool = False) -> bool:
+        """Run a woken task's waiting call again, in its context (it is current). True when
+        the call ended (its result written, as its return path would), False when it must
+        wait again. `interrupted`: a signal is to be delivered, so a call that would wait
+        again ends instead, with EINTR or a restart (the caller decides which by
+        `end_interrupted`)."""
+        call = task.blocked
+        assert call is not None and task is self.processes.current
+        self.abi = call.abi
+        self.mechanism = call.mechanism
+        try:
+            ret = call.sdef.handler(self, *call.args[:call.sdef.nargs])
+        except Blocked as wait:
+            call.what, call.deadline_ns, call.restart = wait.what, wait.deadline_ns, wait.restart
+            if interrupted:
+                return False
+            self.sched.block(task, wait.queue)
+            return False
+        except NameTooLong:
+            ret = -errnos.ENAMETOOLONG
+        except GuestFault:
+            ret = -errnos.EFAULT
+        except Exception as e:
+            raise KernelModelError(call.sdef.name, e) from e
+        task.blocked = None
+        self._emit_resumed(call, ret)
+        if ret is not None:
+            self._return_from(call, ret)
+        return True
+
+    def end_interrupted(self, task: Task, restart: bool) -> None:
+        """A signal ends the wait: restart the call (pc back on the trap instruction, the
+        number back in eax, as Linux's signal code does with -ERESTART*), or return
+        -EINTR."""
+        call = task.blocked
+        assert call is not None
+        task.blocked = None
+        code = call.restart
+        self._emit_resumed(call, -code if restart else -errnos.EINTR, interrupted=True)
+        m = self.machine
+        if not restart:
+            self._return_from(call, -errnos.EINTR)
+            return
+        if call.mechanism == "sysenter":
+            # Through the vDSO's `int $0x80` just before the landing pad: Linux's way to
+            # restart a sysenter call (arch/x86/entry/vdso/vdso32/system_call.S).
+            self._return_from(call, call.nr)
+            m.pc = (self.sysenter_landing_pad or SYSCALL_INSN_LEN) - SYSCALL_INSN_LEN
+        else:
+            m.set_reg(RAX if m.arch.bits == 64 else EAX, call.nr)
+            m.pc = call.insn
+
+    def _return_from(self, call: BlockedCall, ret: int) -> None:
+        """Write a finished call's result as its entry path's return would."""
+        m = self.machine
+        after = call.insn + SYSCALL_INSN_LEN
+        if call.mechanism == "syscall":
+            m.set_regs((RAX, RCX, R11), (ret, after, call.rflags))
+            m.pc = after
+        elif call.mechanism == "sysenter":
+            arg6 = m.read_u32(call.user_sp)
+            m.set_regs((EAX, ESP, EBP), (ret & 0xFFFFFFFF, call.user_sp, arg6))
+            m.pc = self.sysenter_landing_pad or 0
+        else:
+            m.set_reg(RAX if m.arch.bits == 64 else EAX,
+                      ret if m.arch.bits == 64 else ret & 0xFFFFFFFF)
+            m.pc = after
+
+    def _emit_resumed(self, call: BlockedCall, ret: int | None, interrupted: bool = False
+                      ) -> None:
+        if not self.listeners or not call.seq:
+            return
+        from kernel_model.trace import strace
+
+        sdef, abi = call.sdef, call.abi
+        mem = _TraceReader(self.machine)
+        if interrupted:
+            texts = call.entry_texts or []
+            call_text = strace.format_call(call.name, [t if t is not None else
+                                                       strace.addr_text(a) for t, a in
+                                                       zip(texts, call.args, strict=False)])
+        else:
+            call_text = strace.format_call(call.name, strace.decode_exit(
+                sdef, abi, call.args, ret, mem, call.entry_texts, self.string_limit))
+        signed_ret = None if ret is None else abi.signed(ret)
+        full = strace.format_line(call_text, signed_ret, sdef.ret, abi)
+        text = strace.format_resumed(call.name, call.unfinished, full)
+        cost = cost_of(call.mechanism, self.machine.arch.bits)
+        self.seq += 1
+        self.emit(SyscallReturned(self.seq, call.mechanism, abi.name, call.nr, call.name,
+                                  call.args, signed_ret, call.insn, self.machine.pc, text,
+                                  (), (), "", cost.ns, cost.source, resumed_from=call.seq))
 
     def _traced_call(self, mechanism, abi, entry, nr, args, pc, regs, cpu_effects, *,
                      return_pc, return_effects) -> int | None:
@@ -360,6 +586,16 @@ class Kernel:
             effects = tuple(self._recording)
         finally:
             self._recording = None
+        blocked, self._blocked_now = self._blocked_now, None
+        call = self.current.blocked
+        if blocked is not None and call is not None:
+            # Waiting: `<unfinished ...>` now, `<... resumed>` when the call ends.
+            call.seq = seq
+            call.entry_texts = entry_texts
+            call.unfinished = strace.format_unfinished(name, entry_texts)
+            self.emit(SyscallBlocked(seq, name or "", blocked.what, call.unfinished,
+                                     self.process.pid, self.current.tid))
+            return None
         if regs.get("eflags", 0) & EFLAGS_AC and not self.alignment_noted:
             # Unicorn (as QEMU's TCG) never raises #AC: say so rather than differ silently.
             self.alignment_noted = True
@@ -391,6 +627,8 @@ class Kernel:
         self.emit(SyscallReturned(seq, mechanism, abi.name, nr, name, args, signed_ret, pc,
                                   return_pc, text, effects, return_effects, note, cost.ns,
                                   cost.source))
+        while self._after_trap:
+            self.emit(self._after_trap.pop(0))
         return ret
 
     # -- user memory, as copy_from_user / copy_to_user see it -----------------------

@@ -68,6 +68,8 @@ class RunOptions:
     # A virtual clock counts instructions with a block hook, unless the driver keeps the
     # count itself (the stepping session: no hook, so its free runs keep full speed).
     count_hook: bool = True
+    max_tasks: int = 256  # RLIMIT_NPROC-like: fork and clone fail with EAGAIN beyond it
+    timeslice: int = 0  # instructions a task runs before another runnable one; 0: default
 
 
 class System:
@@ -86,18 +88,20 @@ class System:
         self.vsyscall_mode = (options.vsyscall or self.era.vsyscall) if arch.bits == 64 \
             else "none"
         # Only a vsyscall page the CPU executes or reads needs Unicorn's slower virtual TLB.
-        self.machine = Machine(arch, high_addresses=self.vsyscall_mode in ("native", "emulate"))
+        self._machine0 = Machine(arch,
+                                 high_addresses=self.vsyscall_mode in ("native", "emulate"))
         pie_size = image.highest - image.lowest if image.is_pie else 0
         layout = binfmt.choose_layout(arch, self.rng, pie_size)
         self.layout = layout
-        self.mm = Mm(self.machine, mmap_base=layout.mmap_base, limit=options.memory_limit)
+        self._mm0 = Mm(self._machine0, mmap_base=layout.mmap_base, limit=options.memory_limit)
         gdt_addr = GDT_ADDR[arch.bits]
-        self.gdt = Gdt(self.machine, gdt_addr)
+        self._gdt0 = Gdt(self._machine0, gdt_addr)
         self.mm.reserved.append((gdt_addr, gdt_addr + PAGE))
         env = options.env if options.env is not None else default_env()
         self.process = Process(arch=arch.name, mm=self.mm, machine=self.machine,
                                exe_path=exe_path, exe_bytes=image.raw, argv=list(argv),
                                envp=list(env), cwd=options.cwd)
+        self.process.gdt = self._gdt0
         processes = ProcessTable(self.process)
         self.clock = Clock.parse(options.clock)
         from kernel_model.files.fdtable import FdTable
@@ -174,7 +178,13 @@ class System:
             rng=self.rng, gdt=self.gdt, string_limit=options.string_limit,
             sysenter_landing_pad=getattr(self.vdso, "sysenter_landing_pad", None),
             on_trap=_charger(self.clock, arch.bits) if self.clock.virtual else None,
-            on_first_listener=self._watch_vdso)
+            on_first_listener=self._watch_vdso, max_tasks=options.max_tasks)
+        if options.timeslice:
+            self.kernel.sched.timeslice = options.timeslice
+        self.kernel.on_new_machine = self._equip_machine
+        self.kernel.on_switch = self._follow_machine
+        self.kernel.on_forget_machine = self._forget_machine
+        self.process.sysenter_pad = self.kernel.sysenter_landing_pad
         # The kernel's, named here too for the run loop and the debugger.
         self.signals = self.kernel.signals
         self.waiter = self.kernel.waiter
@@ -187,8 +197,56 @@ class System:
             self.clock.counter = self.counter if hooked else KnownCount()
             self.machine.hook_rdtsc(self.clock.tsc)
         self.started = False
+        self.deadlock: str | None = None  # why the run ended with every task blocked
         self.vdso_watcher: VdsoWatcher | None = None
+        self.watchers: list = []  # the vDSO watchers of forked processes' CPUs
         self.vsyscall_watcher: vsyscall.NativeWatcher | None = None
+
+    # The running task's CPU, address space and descriptor table: the first process's until
+    # fork makes others (kernel_model.proc.fork), then whichever task the kernel runs.
+    @property
+    def machine(self) -> Machine:
+        kernel = self.__dict__.get("kernel")
+        return kernel.machine if kernel is not None else self._machine0
+
+    @property
+    def mm(self) -> Mm:
+        kernel = self.__dict__.get("kernel")
+        return kernel.process.mm if kernel is not None else self._mm0
+
+    @property
+    def gdt(self) -> Gdt:
+        kernel = self.__dict__.get("kernel")
+        return kernel.gdt if kernel is not None else self._gdt0
+
+    def _equip_machine(self, machine: Machine) -> None:
+        """A forked process's CPU gets the hooks the first one has: faults, the virtual
+        clock's TSC, the instruction counter, and (traced) the vDSO watchers."""
+        self.cpu_faults.equip(machine)
+        if self.clock.virtual:
+            machine.hook_rdtsc(self.clock.tsc)
+        if self.counter is not None:
+            self.counter.attach(machine)
+        if self.vdso is not None:
+            self.vdso.share_with(machine)
+        if self.kernel.listeners:
+            from kernel_model.vdso.watch import VdsoWatcher
+
+            if self.vdso is not None:
+                self.watchers.append(VdsoWatcher(machine, self.vdso, self.kernel))
+            if self.vsyscall_mode == "native":
+                self.watchers.append(vsyscall.NativeWatcher(machine, self.kernel))
+
+    def _forget_machine(self, machine: Machine) -> None:
+        if self.counter is not None:
+            self.counter.detach(machine)
+        if self.vdso is not None:
+            self.vdso.forget(machine)
+        self.watchers = [w for w in self.watchers if getattr(w, "machine", None) is not machine]
+
+    def _follow_machine(self, machine: Machine) -> None:
+        if self.counter is not None:
+            self.counter.follow(machine)
 
     def _watch_vdso(self) -> None:
         """Hooks only a trace needs: calls into user-mode kernel code (vDSO, native vsyscall
@@ -236,6 +294,8 @@ class System:
 
     def finish(self) -> int:
         p = self.process
+        if self.deadlock is not None and not p.exited:
+            return self.stop_at_limit("deadlock", self.deadlock)
         fds = p.fds
         assert fds is not None  # set up in __init__
         if p.stopped_by is not None:
@@ -247,12 +307,14 @@ class System:
                                  "from another process would continue it)")
             fds.close_all()
             return p.status
+        if p.exiting:
+            return p.status  # exit_group has said it and closed the files (proc/exit.py)
         if p.killed_by is not None:
             text = f"+++ killed by {signals.name(p.killed_by)} +++"
-            self.kernel.emit(ProcessExited(p.status, None, p.killed_by, text))
+            self.kernel.emit(ProcessExited(p.status, None, p.killed_by, text, p.pid))
         else:
             text = f"+++ exited with {p.status} +++"
-            self.kernel.emit(ProcessExited(p.status, p.status, None, text))
+            self.kernel.emit(ProcessExited(p.status, p.status, None, text, p.pid))
         fds.close_all()
         return p.status
 

@@ -15,6 +15,7 @@ class FdTable:
     def __init__(self):
         self._files: dict[int, OpenFile] = {}
         self._cloexec: set[int] = set()
+        self.users = 1  # processes sharing the table (clone with CLONE_FILES)
 
     @classmethod
     def standard(cls, stdin_fd: int = 0, stdout_fd: int = 1, stderr_fd: int = 2) -> FdTable:

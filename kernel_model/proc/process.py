@@ -13,7 +13,9 @@ from kernel_model.memory.mm import Mm
 from kernel_model.proc.task import Task
 
 if TYPE_CHECKING:
+    from emu.segments import Gdt
     from kernel_model.files.fdtable import FdTable
+    from kernel_model.proc.sched import WaitQueue
 
 # A stable pid: the same run gives the same trace. Its parent is the "shell" that ran it.
 GUEST_PID = 4242
@@ -39,8 +41,8 @@ class Process:
     envp: list[str]
     pid: int = GUEST_PID
     ppid: int = GUEST_PPID
-    pgid: int = GUEST_PID  # its own process group and session, as a shell's job
-    sid: int = GUEST_PID
+    pgid: int = GUEST_PID  # its own process group, as a shell's job, in the shell's session
+    sid: int = GUEST_PPID
     uid: int = field(default_factory=os.getuid)
     gid: int = field(default_factory=os.getgid)
     cwd: str = "/"
@@ -62,6 +64,29 @@ class Process:
     exe_dev: tuple[int, int] = (0, 0)
     exe_ino: int = 0
     threads: list[Task] = field(default_factory=list)
+    # The family (kernel/fork.c, kernel/exit.c): children by pid, the signal the parent
+    # gets when this one exits (SIGCHLD after fork; 0 for a clone that asked for none).
+    children: list[Process] = field(default_factory=list, repr=False)
+    exit_signal: int = 17
+    # Reaped: wait4 has collected it (or init did); it is out of the table.
+    reaped: bool = False
+    # A stop or continue not yet reported to a WUNTRACED / WCONTINUED waiter.
+    stop_report: int | None = None  # the stopping signal
+    continued_report: bool = False
+    gdt: Gdt | None = field(default=None, repr=False)  # its CPU's descriptor table
+    # Where the parent's wait4 sleeps: woken when a child changes state (the parent's
+    # signal->wait_chldexit).
+    child_wait: WaitQueue | None = field(default=None, repr=False)
+    # vfork: the parent sleeps here until the child execs or exits (its vfork_done).
+    vfork_done: WaitQueue | None = field(default=None, repr=False)
+    vfork_released: bool = False  # it has exec'd or exited: the vfork parent may go on
+    exec_done: bool = False  # it has called execve since fork (setpgid's EACCES)
+    exiting: bool = False  # exit_group or a fatal signal has begun to take its threads
+    # Where `sysenter` returns in this process's vDSO (i386), None without one.
+    sysenter_pad: int | None = None
+    # How many processes use this address space (shared by CLONE_VM, as mm_users): the
+    # memory goes when the last one exits or execs.
+    mm_users: list[int] = field(default_factory=lambda: [1], repr=False)
 
     def __post_init__(self) -> None:
         if not self.threads:
@@ -72,9 +97,20 @@ class Process:
         return self.threads[0]
 
     @property
+    def alive_threads(self) -> list[Task]:
+        return [t for t in self.threads if t.state not in ("Z", "X")]
+
+    @property
     def exited(self) -> bool:
         return (self.exit_code is not None or self.killed_by is not None
                 or self.stopped_by is not None)
+
+    @property
+    def wait_status(self) -> int:
+        """The status word wait4 stores: the exit code in bits 8-15, or the signal."""
+        if self.killed_by is not None:
+            return self.killed_by & 0x7F
+        return ((self.exit_code or 0) & 0xFF) << 8
 
     @property
     def status(self) -> int:

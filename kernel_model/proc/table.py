@@ -1,5 +1,6 @@
 """The kernel's process table: every process by pid, and the task the CPU runs (Linux's
-pid hash and `current`). One process today; fork adds to it."""
+pid hash and `current`). Pids and tids come from one counter, as in Linux: the next free
+number after the last one given (kernel/pid.c's alloc_pid, without wrapping)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,31 @@ class ProcessTable:
     def __init__(self, first: Process):
         self._by_pid: dict[int, Process] = {first.pid: first}
         self.current: Task = first.main_thread
+        self.first = first  # the process the user ran: its status is the run's
+        self._last_pid = first.pid
+
+    def new_pid(self) -> int:
+        self._last_pid += 1
+        while self._last_pid in self._by_pid:
+            self._last_pid += 1
+        return self._last_pid
+
+    def add(self, process: Process) -> None:
+        self._by_pid[process.pid] = process
+
+    def discard(self, process: Process) -> None:
+        """Reaped: the pid is free again."""
+        self._by_pid.pop(process.pid, None)
+
+    def tasks(self) -> Iterator[Task]:
+        for process in list(self._by_pid.values()):
+            yield from process.threads
+
+    def task(self, tid: int) -> Task | None:
+        for task in self.tasks():
+            if task.tid == tid and task.state not in ("Z", "X"):
+                return task
+        return None
 
     def get(self, pid: int) -> Process | None:
         return self._by_pid.get(pid)

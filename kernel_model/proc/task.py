@@ -1,17 +1,18 @@
 """A thread of execution (Linux's task_struct, the per-thread half): its id, its signal
 mask and alternate stack, its TLS, and what it registered with the kernel for itself.
 
-The registers live in the process's Machine while the task runs (one task per process
-today); everything Linux keeps per thread that the model tracks lives here, so a second
-thread is a second Task, not a copy of the process."""
+The registers live in the process's Machine while the task runs, and in `context` (the
+CPU state Unicorn saves) while it does not; everything Linux keeps per thread that the model
+tracks lives here, so a second thread is a second Task, not a copy of the process."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kernel_model.proc.process import Process
+    from kernel_model.proc.sched import BlockedCall, WaitQueue
 
 SS_DISABLE = 2
 
@@ -33,3 +34,19 @@ class Task:
     trap_nr: int = 0
     error_code: int = 0
     cr2: int = 0
+    # The scheduler's view (kernel_model.proc.sched): R running or runnable, S waiting,
+    # T stopped, Z zombie (its process not yet reaped), X gone.
+    state: str = "R"
+    queue: WaitQueue | None = field(default=None, repr=False)  # the queue it sleeps on
+    blocked: BlockedCall | None = None  # the syscall it waits in
+    context: Any = field(default=None, repr=False)  # its registers while off the CPU
+    insns: int = 0  # instructions it has run (counted at each switch)
+    # Signals sent to this thread alone (tkill, a fault): (signo, code, addr, info).
+    pending: list = field(default_factory=list, repr=False)
+    # A futex wait: the bitset it waits for, and whether a wake (not a signal or a
+    # timeout) ended it.
+    futex_bitset: int = 0xFFFFFFFF
+    futex_woken: bool = False
+    vfork_child: Process | None = field(default=None, repr=False)  # waiting for its exec/exit
+    # i386: the three GDT TLS descriptors set_thread_area gave it (thread.tls_array).
+    tls: list[int] = field(default_factory=lambda: [0, 0, 0])

@@ -42,12 +42,15 @@ class CpuFaults:
         # instruction: (the fault, the saved context or pc to go back to).
         self._early: tuple | None = None
         self._refused_gdt = False  # the TLB must be flushed before the guest goes on
-        m = system.machine
+        self.equip(system.machine)
+
+    def equip(self, m: Machine) -> None:
+        """The fault hooks on a CPU: the first process's, or a forked one's."""
         m.hook_interrupt(self._on_interrupt)
         m.hook_bad_memory(self._on_bad_memory)
         m.hook_bad_instruction(self._on_bad_instruction)
         m.hook_ports(self._on_port)
-        if system.arch.bits == 32:
+        if m.arch.bits == 32:
             m.hook_syscall(self._on_syscall32)
 
     def forget(self) -> None:
@@ -133,7 +136,7 @@ class CpuFaults:
         system = self.system
         if intno == 0x80:
             system.kernel.on_int80()
-            if system.process.exited:
+            if system.kernel.current.state != "R":
                 uc.emu_stop()
             return
         pc = system.machine.pc

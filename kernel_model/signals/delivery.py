@@ -53,12 +53,16 @@ def exception_signal(vector: int, pc: int) -> tuple[int, int, int]:
 
 
 class SignalState:
-    """The signals pending for the running task, and their delivery on its way back to user
-    mode. The mask is the task's, the dispositions its process's."""
+    """Signals pending for each task, and their delivery on its way back to user mode. The
+    mask is the task's, the dispositions its process's. Everything here acts for the
+    running task (`current`) unless it names another."""
 
     def __init__(self, kernel):
         self.kernel = kernel
-        self.pending: list[tuple[int, int, int, dict]] = []
+
+    @property
+    def pending(self) -> list[tuple[int, int, int, dict]]:
+        return self.kernel.current.pending
 
     def force(self, signo: int, code: int, addr: int, **info) -> None:
         """A synchronous signal from a fault: delivered before the next user instruction,
@@ -68,21 +72,66 @@ class SignalState:
     def send(self, signo: int, code: int = SI_USER, **info) -> None:
         """kill/tgkill of itself: pending until it is unblocked, then delivered on return to
         user mode. A standard signal already pending is not queued twice."""
-        if any(p[0] == signo for p in self.pending) and signo < 32:
-            return
-        self.pending.append((signo, code, 0, info))
-        if self.deliverable():
-            self.kernel.machine.stop()
+        self.send_task(self.kernel.current, signo, code, **info)
 
-    def _blocked(self, signo: int, info: dict) -> bool:
+    def send_process(self, process, signo: int, code: int = SI_USER, **info) -> None:
+        """A signal for a whole process (kill): the first thread that does not block it
+        takes it, else the leader (kernel/signal.c complete_signal, simplified)."""
+        live = process.alive_threads
+        if not live:
+            return
+        bit = 1 << (signo - 1)
+        target = next((t for t in live if not t.sigmask & bit), live[0])
+        self.send_task(target, signo, code, **info)
+
+    def send_task(self, task, signo: int, code: int = SI_USER, **info) -> None:
+        if signo < 32 and any(p[0] == signo for p in task.pending):
+            return
+        info.setdefault("synchronous", False)
+        k = self.kernel
+        process = task.process
+        if signo == SIGCONT or signo == SIGKILL:
+            # Both act when sent, not when delivered (kernel/signal.c prepare_signal):
+            # the stopped process runs again, and its pending stop signals are dropped.
+            for t in process.threads:
+                t.pending[:] = [p for p in t.pending if p[0] not in DEFAULT_STOP]
+            k.continue_process(process, report=signo == SIGCONT)
+        elif signo in DEFAULT_STOP:
+            for t in process.threads:
+                t.pending[:] = [p for p in t.pending if p[0] != SIGCONT]
+        task.pending.append((signo, 0 if code is None else code, 0, info))
+        if task is k.current:
+            if self.deliverable():
+                k.machine.stop()
+        elif signo == SIGKILL or (not self._blocked_for(task, signo, info) and (
+                task.blocked is None or task.blocked.interruptible)):
+            k.sched.wake(task)
+
+    def _blocked_for(self, task, signo: int, info: dict) -> bool:
         if info.get("synchronous", True):
             return False  # a fault is delivered whatever the mask
         if signo in (SIGKILL, SIGSTOP):
             return False
-        return bool(self.kernel.current.sigmask & (1 << (signo - 1)))
+        return bool(task.sigmask & (1 << (signo - 1)))
+
+    def _blocked(self, signo: int, info: dict) -> bool:
+        return self._blocked_for(self.kernel.current, signo, info)
 
     def deliverable(self) -> bool:
         return any(not self._blocked(p[0], p[3]) for p in self.pending)
+
+    def deliverable_for(self, task) -> bool:
+        return any(not self._blocked_for(task, p[0], p[3]) for p in task.pending)
+
+    def next_action(self):
+        """The disposition of the next signal delivery will take: (handler, flags)."""
+        ready = next((p for p in self.pending if not self._blocked(p[0], p[3])), None)
+        if ready is None:
+            return None
+        action = self.kernel.process.sigactions.get(ready[0])
+        if ready[0] in (SIGKILL, SIGSTOP) or action is None:
+            return (SIG_DFL, 0)
+        return (action.handler, action.flags)
 
     def pending_mask(self) -> int:
         """rt_sigpending: the signals held back by the mask."""
@@ -99,7 +148,9 @@ class SignalState:
             self.kernel.machine.stop()
 
     def deliver_pending(self) -> None:
-        while not self.kernel.process.exited:
+        k = self.kernel
+        task = k.current
+        while not k.process.exited and task.state == "R":
             ready = next((p for p in self.pending if not self._blocked(p[0], p[3])), None)
             if ready is None:
                 return
@@ -116,7 +167,9 @@ class SignalState:
         action = process.sigactions.get(signo)
         handler = action.handler if action else SIG_DFL
         pc = k.machine.pc
-        text = strace.format_signal(signo, code, addr, pid=info.get("pid"), uid=info.get("uid"))
+        text = strace.format_signal(signo, code, addr, pid=info.get("pid"), uid=info.get("uid"),
+                                    status=info.get("status"), utime=info.get("utime"),
+                                    stime=info.get("stime"))
         blocked = k.current.sigmask & (1 << (signo - 1))
         synchronous = info.get("synchronous", True)
         if handler == SIG_IGN and signo not in (SIGKILL, SIGSTOP) and not synchronous:
@@ -133,8 +186,8 @@ class SignalState:
         k.emit(SignalDelivered(signo, name(signo), code, code_name(signo, code), addr, pc,
                                handler, kind, text))
         if kind == "killed":
-            process.killed_by = signo
+            k.kill_process(process, signo)
         elif kind == "stopped":
-            process.stopped_by = signo
+            k.stop_process(process, signo)
         elif kind == "handler":
             sigframe.setup_frame(k, signo, code, addr, action, info)

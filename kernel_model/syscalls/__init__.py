@@ -1,11 +1,14 @@
 """Syscall handlers, grouped like the kernel source. Importing this package registers them."""
 
 from kernel_model.syscalls import (  # noqa: F401
+    clone,
     fs,
+    futex,
     info,
     memory,
     process,
     signal,
     timekeeping,
     tls,
+    wait,
 )

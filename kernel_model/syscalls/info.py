@@ -143,21 +143,6 @@ def sys_getrandom(k: SyscallContext, buf, count, flags):
     return count
 
 
-@syscall("getpgrp")
-def sys_getpgrp(k: SyscallContext):
-    return k.process.pid
-
-
-@syscall("getpgid", Int())
-def sys_getpgid(k: SyscallContext, pid):
-    return k.process.pid if pid in (0, k.process.pid) else -errnos.ESRCH
-
-
-@syscall("getsid", Int())
-def sys_getsid(k: SyscallContext, pid):
-    return k.process.ppid if pid in (0, k.process.pid) else -errnos.ESRCH
-
-
 @syscall("umask", UInt())
 def sys_umask(k: SyscallContext, mask):
     old = k.process.umask

@@ -15,17 +15,18 @@ if TYPE_CHECKING:
 
 @syscall("exit", Int(), ret="none")
 def sys_exit(k: SyscallContext, code):
-    return _exit(k, code)
+    """This thread only (the process ends with its last thread)."""
+    from kernel_model.proc.exit import exit_thread
+
+    exit_thread(k, k.current, code & 0xFF)
+    return None
 
 
 @syscall("exit_group", Int(), ret="none")
 def sys_exit_group(k: SyscallContext, code):
-    return _exit(k, code)
+    from kernel_model.proc.exit import exit_group
 
-
-def _exit(k: SyscallContext, code):
-    k.process.exit_code = code & 0xFF
-    k.stop_cpu()
+    exit_group(k, k.process, code=code & 0xFF)
     return None
 
 
@@ -105,40 +106,122 @@ def sys_rseq(k: SyscallContext, rseq, length, flags, sig):
     return 0
 
 
+def _s32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >> 31 else v
+
+
+def _live(p) -> bool:
+    return not p.exited and not p.reaped
+
+
 @syscall("kill", Int(), Signal())
 def sys_kill(k: SyscallContext, pid, sig):
-    pid = k.abi.signed(pid) if pid >> 31 else pid
-    return _signal_self(k, pid, sig, SI_USER)
+    """kill_something_info: a pid, a process group (0: the caller's, -N: group N), or every
+    process but init and the caller (-1)."""
+    pid = _s32(pid)
+    sig &= 0xFFFFFFFF
+    if sig >= 65:
+        return -errnos.EINVAL
+    me = k.process
+    if pid > 0:
+        targets = [p for p in k.processes if p.pid == pid and _live(p)]
+    elif pid == -1:
+        targets = [p for p in k.processes if _live(p) and p is not me]
+        if not targets and sig == 0:
+            return -errnos.ESRCH
+    else:
+        group = me.pgid if pid == 0 else -pid
+        targets = [p for p in k.processes if p.pgid == group and _live(p)]
+    if not targets:
+        return -errnos.ESRCH
+    if sig:
+        for p in targets:
+            k.signals.send_process(p, sig, SI_USER, pid=me.pid, uid=me.uid)
+    return 0
 
 
 @syscall("tkill", Int(), Signal())
 def sys_tkill(k: SyscallContext, tid, sig):
-    return _signal_self(k, tid, sig, SI_TKILL)
+    return _signal_thread(k, None, _s32(tid), sig)
 
 
 @syscall("tgkill", Int(), Int(), Signal())
 def sys_tgkill(k: SyscallContext, tgid, tid, sig):
-    if tgid != k.process.pid:
-        return -errnos.ESRCH
-    return _signal_self(k, tid, sig, SI_TKILL)
+    return _signal_thread(k, _s32(tgid), _s32(tid), sig)
 
 
-def _signal_self(k: SyscallContext, pid, sig, code):
+def _signal_thread(k: SyscallContext, tgid, tid, sig):
     sig &= 0xFFFFFFFF
-    if sig >= 65:
+    if sig >= 65 or tid <= 0 or (tgid is not None and tgid <= 0):
         return -errnos.EINVAL
-    if pid not in (k.process.pid, 0, -1 & k.abi.mask, 0xFFFFFFFF) and k.abi.signed(pid) != -1:
-        k.note("only the process itself exists in syscall-lab")
+    task = k.processes.task(tid)
+    if task is None or (tgid is not None and task.process.pid != tgid):
         return -errnos.ESRCH
     if sig == 0:
         return 0
-    k.signals.send(sig, code, pid=k.process.pid, uid=k.process.uid, synchronous=False)
+    k.signals.send_task(task, sig, SI_TKILL, pid=k.process.pid, uid=k.process.uid)
     return 0
 
 
 @syscall("sched_yield")
 def sys_sched_yield(k: SyscallContext):
+    """To the back of the run queue: the next runnable task runs (none: this one goes on)."""
+    k.yield_cpu()
     return 0
+
+
+@syscall("getpgid", Int())
+def sys_getpgid(k: SyscallContext, pid):
+    p = k.process if pid == 0 else k.processes.get(_s32(pid))
+    if p is None or not _live(p):
+        return -errnos.ESRCH
+    return p.pgid
+
+
+@syscall("getpgrp")
+def sys_getpgrp(k: SyscallContext):
+    return k.process.pgid
+
+
+@syscall("setpgid", Int(), Int())
+def sys_setpgid(k: SyscallContext, pid, pgid):
+    me = k.process
+    pid, pgid = _s32(pid), _s32(pgid)
+    if pgid < 0:
+        return -errnos.EINVAL
+    p = me if pid == 0 else k.processes.get(pid)
+    if p is None or not _live(p) or (p is not me and p.ppid != me.pid):
+        return -errnos.ESRCH
+    if p.sid != me.sid:
+        return -errnos.EPERM
+    if p is not me and p.exec_done:
+        return -errnos.EACCES  # a child that has exec'd keeps its group
+    if p.pid == p.sid:
+        return -errnos.EPERM  # a session leader
+    pgid = pgid or p.pid
+    if pgid != p.pid and not any(q.pgid == pgid and q.sid == me.sid and _live(q)
+                                 for q in k.processes):
+        return -errnos.EPERM
+    p.pgid = pgid
+    return 0
+
+
+@syscall("getsid", Int())
+def sys_getsid(k: SyscallContext, pid):
+    p = k.process if pid == 0 else k.processes.get(_s32(pid))
+    if p is None or not _live(p):
+        return -errnos.ESRCH
+    return p.sid
+
+
+@syscall("setsid")
+def sys_setsid(k: SyscallContext):
+    me = k.process
+    if me.pgid == me.pid or any(q.pgid == me.pid and _live(q) for q in k.processes):
+        return -errnos.EPERM
+    me.sid = me.pgid = me.pid
+    return me.pid
 
 
 @syscall("sched_getaffinity", Int(), UInt(), Ptr())

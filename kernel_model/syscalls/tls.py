@@ -45,26 +45,35 @@ def sys_arch_prctl(k: SyscallContext, code, addr):
     return -errnos.EINVAL
 
 
-def _read_user_desc(k: SyscallContext, ptr):
-    entry, base, limit, bits = struct.unpack("<iIII", k.read(ptr, 16))
-    return entry, base, limit, bits
-
-
 @syscall("set_thread_area", InOutStruct("user_desc"))
 def sys_set_thread_area(k: SyscallContext, u_info):
     if k.arch.bits == 64 and k.abi.bits == 32:
         k.note("set_thread_area from 64-bit code: the descriptor is installed, but only a "
                "32-bit segment load would use it")
-    entry, base, limit, bits = _read_user_desc(k, u_info)
+    raw = k.read(u_info, 16)
     gdt = k.gdt
-    if entry == -1:
-        free = [i for i in range(GDT_ENTRY_TLS_MIN, GDT_ENTRY_TLS_MAX + 1) if not gdt.entries[i]]
-        if not free:
-            return -errnos.ESRCH
-        entry = free[0]
+    entry, value = tls_descriptor(raw, gdt.entries[GDT_ENTRY_TLS_MIN:GDT_ENTRY_TLS_MAX + 1])
+    if entry is None:
+        return -value
+    if struct.unpack("<i", raw[:4])[0] == -1:
         k.write(u_info, struct.pack("<i", entry))
+    gdt.set_entry(entry, value)
+    k.current.tls[entry - GDT_ENTRY_TLS_MIN] = value
+    return 0
+
+
+def tls_descriptor(raw: bytes, tls_entries: list[int]) -> tuple[int | None, int]:
+    """set_thread_area's decoding of a struct user_desc (arch/x86/kernel/tls.c): (the GDT
+    entry, its descriptor), or (None, errno). Entry -1 asks for the first free TLS slot
+    among `tls_entries` (the three the task has)."""
+    entry, base, limit, bits = struct.unpack("<iIII", raw)
+    if entry == -1:
+        free = [GDT_ENTRY_TLS_MIN + i for i, d in enumerate(tls_entries) if not d]
+        if not free:
+            return None, errnos.ESRCH
+        entry = free[0]
     if not GDT_ENTRY_TLS_MIN <= entry <= GDT_ENTRY_TLS_MAX:
-        return -errnos.EINVAL
+        return None, errnos.EINVAL
     seg_32bit, contents = bits & 1, (bits >> 1) & 3
     read_exec_only, limit_in_pages = (bits >> 3) & 1, (bits >> 4) & 1
     seg_not_present, useable = (bits >> 5) & 1, (bits >> 6) & 1
@@ -72,12 +81,9 @@ def sys_set_thread_area(k: SyscallContext, u_info):
              and seg_32bit == 0 and limit_in_pages == 0 and seg_not_present == 1
              and useable == 0)
     if empty or (base == 0 and limit == 0 and bits == 0):
-        gdt.set_entry(entry, 0)
-        return 0
-    gdt.set_entry(entry, descriptor(base, limit, code=bool(contents & 2), dpl=3,
-                                    big=bool(seg_32bit), present=not seg_not_present,
-                                    page_gran=bool(limit_in_pages)))
-    return 0
+        return entry, 0
+    return entry, descriptor(base, limit, code=bool(contents & 2), dpl=3, big=bool(seg_32bit),
+                             present=not seg_not_present, page_gran=bool(limit_in_pages))
 
 
 @syscall("get_thread_area", InOutStruct("user_desc"))

@@ -90,7 +90,52 @@ class SyscallReturned:
     note: str = ""
     cost_ns: float = 0.0  # modelled cost of the crossing on real hardware (entry.costs)
     cost_source: str = ""
+    # Non-zero: the call had blocked (SyscallBlocked with this seq) and ends here, after
+    # other tasks ran: strace -f's `<... NAME resumed>` line.
+    resumed_from: int = 0
     kind: str = field(default="syscall", init=False)
+
+
+@dataclass(frozen=True)
+class SyscallBlocked:
+    """The call must wait (`what`, in words): the task sleeps and others run. `text` is
+    strace -f's `NAME(args <unfinished ...>` line."""
+
+    seq: int
+    name: str
+    what: str
+    text: str
+    pid: int
+    tid: int
+    kind: str = field(default="blocked", init=False)
+
+
+@dataclass(frozen=True)
+class TaskSwitched:
+    """The scheduler gave the CPU to another task (context_switch): `why` in words;
+    `prev_state` is what the previous task became (R preempted, S waiting, Z/X gone)."""
+
+    prev_pid: int
+    prev_tid: int
+    pid: int
+    tid: int
+    why: str
+    prev_state: str
+    kind: str = field(default="switch", init=False)
+
+
+@dataclass(frozen=True)
+class ProcessForked:
+    """fork/vfork/clone made a new task: a process (thread False) or a thread."""
+
+    parent_pid: int
+    parent_tid: int
+    pid: int
+    tid: int
+    thread: bool
+    flags: int
+    text: str
+    kind: str = field(default="fork", init=False)
 
 
 @dataclass(frozen=True)
@@ -116,6 +161,7 @@ class ProcessExited:
     code: int | None
     signal: int | None
     text: str
+    pid: int = 0
     kind: str = field(default="exit", init=False)
 
 
@@ -175,7 +221,8 @@ class KernelNote:
 
 
 Event = (ProcessStarted | SyscallEntered | SyscallReturned | SignalDelivered | ProcessExited
-         | RunStopped | VdsoCalled | VsyscallCalled | KernelNote)
+         | RunStopped | VdsoCalled | VsyscallCalled | KernelNote | SyscallBlocked
+         | TaskSwitched | ProcessForked)
 
 
 def event_to_dict(event) -> dict:

@@ -42,6 +42,30 @@ class MappedVdso:
         with self.lock:
             self.timekeeper.maybe_update(self.write, self.vvar)
 
+    def share_with(self, machine) -> None:
+        """A forked process's copy of the data page: the tick writes it too (on Linux all
+        processes map the one vvar page)."""
+        writers = self.write
+        if isinstance(writers, _Fanout):
+            writers.targets.append(machine.write_host)
+
+    def forget(self, machine) -> None:
+        writers = self.write
+        if isinstance(writers, _Fanout):
+            writers.targets[:] = [w for w in writers.targets
+                                  if getattr(w, "__self__", None) is not machine]
+
+
+class _Fanout:
+    """The data page's writer: every machine that maps a copy of it."""
+
+    def __init__(self, first):
+        self.targets = [first]
+
+    def __call__(self, addr: int, data: bytes) -> None:
+        for write in list(self.targets):
+            write(addr, data)
+
 
 class VdsoTimeline:
     """The clock the syscall handlers read once a vDSO is mapped: the Timekeeper's timeline,
@@ -104,7 +128,7 @@ def map_vdso(mm, arch, era, clock) -> MappedVdso:
     mm.map(base, len(image.data), PROT_READ | PROT_EXEC, name="[vdso]", kind="vdso")
     mm.machine.write(base, image.data)
     keeper = Timekeeper(clock)
-    write = mm.machine.write_host
+    write = _Fanout(mm.machine.write_host)
     keeper.update(write, vvar)
     lock = threading.Lock()
     mapped = MappedVdso(image, base, vvar, keeper, write, lock)

@@ -34,7 +34,9 @@ from kernel_model.trace.strace.line import (
     format_line,
     format_raw,
     format_result,
+    format_resumed,
     format_signal,
+    format_unfinished,
     format_unknown,
 )
 from kernel_model.trace.strace.quote import cstr_text, path_text, quote, str_text
@@ -54,7 +56,8 @@ __all__ = [
     "ARITY", "ARITY_I386", "HEX_BUFFERS", "MAX_ERRNO", "OMITTED", "PATH_MAX", "SPECIAL",
     "STRUCT_TEXT", "ArgTexts", "CallDecoding", "CallText", "addr_text", "arity", "cstr_text",
     "decode_entry", "decode_exit", "errno_text", "format_call", "format_exited",
-    "format_killed", "format_line", "format_raw", "format_result", "format_signal",
-    "format_unknown", "is_error", "path_text", "quote", "sigset_text", "str_text",
+    "format_killed", "format_line", "format_raw", "format_result", "format_resumed",
+    "format_signal", "format_unfinished", "format_unknown", "is_error", "path_text",
+    "quote", "sigset_text", "str_text",
     "struct_text", "summary_table", "time_text",
 ]

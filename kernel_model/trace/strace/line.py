@@ -60,6 +60,29 @@ def format_line(call_text: str, ret: int | None, ret_kind: str = "int", abi="x86
     return (call_text + " ").ljust(40) + "= " + result
 
 
+def format_unfinished(name: str | None, entry_texts) -> str:
+    """strace -f's line for a call that waits while other tasks run: the arguments known
+    at entry, up to the first one shown only at exit, then `<unfinished ...>`."""
+    shown = []
+    for text in entry_texts or ():
+        if text is None:
+            break
+        if text:
+            shown.append(text)
+    head = f"{name}(" + "".join(t + ", " for t in shown)
+    return head + "<unfinished ...>"
+
+
+def format_resumed(name: str | None, unfinished: str, full_line: str) -> str:
+    """The `<... NAME resumed>` line: what the unfinished line had not shown yet."""
+    shown = unfinished.removesuffix("<unfinished ...>")
+    if full_line.startswith(shown):
+        rest = full_line[len(shown):]
+    else:  # the arguments differ from the unfinished line's: show them all again
+        rest = full_line[len(f"{name}("):]
+    return f"<... {name} resumed>{rest}"
+
+
 def format_unknown(nr: int, args) -> str:
     """A number with no name in the table: syscall_0x1f4(0x1, 0x2, 0x3, 0x4, 0x5, 0x6)."""
     return f"syscall_{chex(nr)}({', '.join(chex(a) for a in args)})"
@@ -71,12 +94,22 @@ def format_raw(name: str, args, abi="x86_64") -> str:
 
 
 def format_signal(signo: int, code: int, addr: int, pid: int | None = None,
-                  uid: int | None = None) -> str:
+                  uid: int | None = None, status: int | None = None, utime: int | None = None,
+                  stime: int | None = None) -> str:
     """--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=0x10} ---"""
     name = C.signal_name(signo) or str(signo)
     code = signed(code, 32)
     fields = [f"si_signo={name}", f"si_code={C.si_code_name(signo, code)}"]
-    if code <= 0 or (signo not in _FAULT_SIGNALS and (pid or uid)):
+    if signo == 17 and code > 0:
+        # A child's state change (kernel/signal.c do_notify_parent): who, and its status,
+        # an exit code or a signal's name as strace prints it.
+        if code in (2, 3, 4, 5):  # CLD_KILLED, CLD_DUMPED, CLD_TRAPPED, CLD_STOPPED
+            shown = C.signal_name(status or 0) or str(status)
+        else:
+            shown = str(status or 0)
+        fields += [f"si_pid={pid or 0}", f"si_uid={uid or 0}", f"si_status={shown}",
+                   f"si_utime={utime or 0}", f"si_stime={stime or 0}"]
+    elif code <= 0 or (signo not in _FAULT_SIGNALS and (pid or uid)):
         # sent by a process (kill, tgkill): who sent it, not where
         fields += [f"si_pid={pid or 0}", f"si_uid={uid or 0}"]
     elif signo in _FAULT_SIGNALS:
