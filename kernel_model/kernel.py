@@ -156,7 +156,7 @@ class Kernel:
         if prev.state not in ("X",) and prev.process.machine is not None:
             prev.context = prev.process.machine.save_context()
             if prev.process.gdt is not None and self.arch.bits == 32:
-                prev.tls = prev.process.gdt.entries[6:9]
+                prev.tls = prev.process.gdt.entries[12:15]
         self._switch_to(task)
         if task.process.sysenter_pad is not None:
             self.sysenter_landing_pad = task.process.sysenter_pad
@@ -168,9 +168,17 @@ class Kernel:
         gdt = task.process.gdt
         if gdt is not None:
             self.gdt = gdt
-            if self.arch.bits == 32 and gdt.entries[6:9] != task.tls:
+            if self.arch.bits == 32 and gdt.entries[12:15] != task.tls:
                 for i, value in enumerate(task.tls):
-                    gdt.set_entry(6 + i, value)
+                    gdt.set_entry(12 + i, value)
+                # A segment register keeps the descriptor it loaded (its hidden base): load
+                # the thread's own again, as __switch_to's load_TLS and loadsegment(gs) do.
+                m = self.machine
+                with gdt.kernel_access():
+                    for seg in (R.FS, R.GS):
+                        selector = m.reg(seg)
+                        if 12 <= selector >> 3 <= 14:
+                            m.set_reg(seg, selector)
         self.sched.switches += 1
         if self.listeners:
             self.emit(TaskSwitched(prev.process.pid, prev.tid, task.process.pid, task.tid,

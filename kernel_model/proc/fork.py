@@ -123,7 +123,7 @@ def copy_process(k, flags: int, stack: int, parent_tid: int, child_tid: int, tls
         child.altstack = (0, SS_DISABLE, 0)  # a new stack: the old alternate one is not its
     else:
         child.altstack = parent.altstack
-    child.tls = list(pp.gdt.entries[6:9]) if pp.gdt is not None and k.arch.bits == 32 \
+    child.tls = list(pp.gdt.entries[12:15]) if pp.gdt is not None and k.arch.bits == 32 \
         else list(parent.tls)
     _child_registers(k, child, machine, flags, stack, tls)
     if flags & CLONE_CHILD_CLEARTID:
@@ -202,7 +202,7 @@ def _set_i386_tls(k, child: Task, machine, u_info: int) -> None:
     entry, value = tls_descriptor(raw, child.tls)
     if entry is None:
         return
-    child.tls[entry - 6] = value
+    child.tls[entry - 12] = value
     process = child.process
     if process.gdt is not None and process.gdt.machine is machine and \
             machine is not k.machine:
