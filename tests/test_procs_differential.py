@@ -81,3 +81,47 @@ def test_same_syscalls_per_task_as_strace_f(name, target, tmp_path):
                                                lineterm="", n=2))
     if report:
         pytest.fail("\n".join(report), pytrace=False)
+
+
+# The same run as strace -f -o FILE writes it (a bare pid before every line) and as a
+# terminal shows it ("[pid N] " once there are two tasks), with other pids, another
+# interleaving and a contended futex more: the per-task sequences must not tell them apart.
+STRACE_O_FILE = """\
+100  execve("./prog", ["./prog"], 0x7ffd /* 3 vars */) = 0
+100  brk(NULL)                         = 0x1000
+100  clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|SIGCHLD, child_tidptr=0x2) = 101
+101  set_robust_list(0x3, 24 <unfinished ...>
+100  clone3({flags=CLONE_VM|CLONE_THREAD, exit_signal=0} <unfinished ...>
+101  <... set_robust_list resumed>)    = 0
+102  rseq(0x4, 0x20, 0, 0x53053053)    = 0
+100  <... clone3 resumed> => {parent_tid=[102]}, 88) = 102
+101  exit_group(7)                     = ?
+100  --- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=101, si_status=7} ---
+102  exit(0)                           = ?
+100  wait4(101, [{WIFEXITED(s) && WEXITSTATUS(s) == 7}], 0, NULL) = 101
+100  exit_group(0)                     = ?
+"""
+TERMINAL = """\
+brk(NULL)                               = 0x5000
+clone(0x1200011, 0, 0, 0x6, 0)          = 4243
+[pid  4243] set_robust_list(0x7, 24)    = 0
+[pid  4243] exit_group(7)               = ?
+[pid  4243] +++ exited with 7 +++
+[pid  4242] --- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=4243} ---
+[pid  4242] clone3({flags=CLONE_VM|CLONE_THREAD, exit_signal=0}, 88) = 4244
+[pid  4242] futex(0x8, FUTEX_WAIT_BITSET|FUTEX_CLOCK_REALTIME, 4244, NULL <unfinished ...>
+[pid  4244] rseq(0x9, 0x20, 0, 0x53053053) = 0
+[pid  4244] exit(0)                     = ?
+[pid  4242] <... futex resumed>)        = 0
+wait4(4243, [{WIFEXITED(s) && WEXITSTATUS(s) == 7}], 0, NULL) = 4243
+exit_group(0)                           = ?
++++ exited with 0 +++
+"""
+
+
+def test_task_sequences_ignore_pids_interleaving_and_contention():
+    expected = {"main": ["brk", "clone", "clone3", "wait4", "exit_group"],
+                "main/1": ["set_robust_list", "exit_group"],
+                "main/2": ["rseq", "exit"]}
+    assert task_sequences(STRACE_O_FILE) == expected
+    assert task_sequences(TERMINAL) == expected
