@@ -22,7 +22,9 @@ src="$here/c"
 out="$here/bin"
 
 programs=(hello seed getpid_loop gettimeofday_loop compute_loop maps special_maps
-          printf_lost errno_enoent brk_mmap sigsegv_handler vdso_dump)
+          printf_lost errno_enoent brk_mmap sigsegv_handler vdso_dump
+          fork_wait exit_status zombie_orphan pipe_child echo_args upcase exec_echo
+          fork_exec pipeline race mutex sigchld)
 common=(-O2 -Wall -Wextra -Wl,--build-id=none)
 
 # --- check the compilers before building anything -------------------------
@@ -56,7 +58,8 @@ mkdir -p "$out"
 build() {   # build <output name> <compiler and flags...> ; source from $name
     local target="$1"; shift
     echo "  $* ${common[*]} c/$name.c -o bin/$target"
-    "$@" "${common[@]}" "$src/$name.c" -o "$out/$target"
+    # BUILD names the build, for the programs that execute their own build's programs.
+    "$@" "${common[@]}" -DBUILD="\"${target#*.}\"" "$src/$name.c" -o "$out/$target"
 }
 
 for name in "${programs[@]}"; do
