@@ -45,8 +45,9 @@ static void zombie(void)
 
     siginfo_t info;
     waitid(P_PID, pid, &info, WEXITED | WNOWAIT); /* it has exited; not reaped yet */
+    char state = proc_state(pid);
     printf("zombie: child %d exited with %d; /proc/%d/stat says state %c\n",
-           pid, info.si_status, pid, proc_state(pid));
+           pid, info.si_status, pid, state ? state : '?');
 
     int status;
     waitpid(pid, &status, 0); /* now reap it */

@@ -120,11 +120,15 @@ def run(exercise: Exercise, program, inputs: RunInputs) -> RunOutcome:
     from kernel_model.system import Mount, RunOptions, System
     from kernel_model.trace.events import (
         ProcessExited,
+        ProcessForked,
+        ProcessStarted,
         RunStopped,
         SignalDelivered,
+        SyscallBlocked,
         SyscallReturned,
+        TaskSwitched,
     )
-    from programs.grading.transcript import normalize
+    from programs.grading.transcript import normalize, rejoin
 
     t = inputs.template
     # The cap only stops a runaway: the budget is judged on the count afterwards, so a
@@ -169,15 +173,32 @@ def run(exercise: Exercise, program, inputs: RunInputs) -> RunOutcome:
     outcome = RunOutcome(inputs, status, None, None, None, stdout, stderr, events,
                          system.counter.count if system.counter else 0, error, system=system,
                          written=(out.total, err.total))
+    # A run with more than one task names the task of every line, as strace -f does once
+    # there are several: `[pid N] ` (N the thread id), from its first line to its last.
+    many = any(isinstance(e, ProcessForked) for e in events)
+    first, tid = None, 0
+    waited: dict[int, str] = {}  # a blocked call's seq -> its `<unfinished ...>` line
     for e in events:
-        if isinstance(e, ProcessExited):
-            outcome.code, outcome.signal = e.code, e.signal
+        if isinstance(e, ProcessStarted):
+            first = tid = e.pid if first is None else first
+        elif isinstance(e, TaskSwitched):
+            tid = e.tid
+        elif isinstance(e, ProcessExited):
+            if e.pid in (0, first):  # the status a shell sees: the first process's
+                outcome.code, outcome.signal = e.code, e.signal
         elif isinstance(e, RunStopped):
             outcome.stopped = e.reason
-        elif isinstance(e, SyscallReturned):
-            outcome.lines.append((normalize(e.text), e))
-        elif isinstance(e, SignalDelivered):
-            outcome.lines.append((e.text.strip(), e))
+        elif isinstance(e, SyscallBlocked):
+            waited[e.seq] = e.text
+        elif isinstance(e, (SyscallReturned, SignalDelivered)):
+            prefix = f"[pid {tid}] " if many else ""
+            text = e.text.strip()
+            if isinstance(e, SyscallReturned):
+                # A call that waited is one line here, as it would be had it not waited.
+                if e.resumed_from and e.resumed_from in waited:
+                    text = rejoin(waited.pop(e.resumed_from), text)
+                text = normalize(text)
+            outcome.lines.append((prefix + text, e))
     if outcome.stopped is not None:
         outcome.code = None
     return outcome

@@ -60,16 +60,33 @@ class PatternLine:
     def names(self) -> list[str]:
         return [p.name for p in self.pieces if isinstance(p, Hole) and p.name != "_"]
 
+    def _call_start(self) -> tuple[int, str | None]:
+        """Where the call begins, after a leading `[pid N] `: (k, rest) with rest the call's
+        start when it lies inside text piece k, or (k, None) when the call begins at piece k
+        (a `<_:exit|exit_group>` hole; k is 0 without a prefix)."""
+        pieces = self.pieces
+        if not (pieces and isinstance(pieces[0], str) and pieces[0].startswith("[pid ")):
+            return 0, None
+        for k, p in enumerate(pieces):
+            if isinstance(p, str) and "] " in p[5 if k == 0 else 0:]:
+                rest = p.split("] ", 1)[1]
+                return (k, rest) if rest else (k + 1, None)
+        return 0, None
+
     def call_names(self) -> set[str]:
         """The syscall names this line can match: its literal name, or the alternatives of a
-        leading `<_:exit|exit_group>`."""
-        if not self.pieces:
+        leading `<_:exit|exit_group>` (after the `[pid N] ` prefix, if any)."""
+        k, text = self._call_start()
+        if text is not None:
+            name = call_name(text)
+            return {name} if name else set()
+        if k >= len(self.pieces):
             return set()
-        first = self.pieces[0]
+        first = self.pieces[k]
         if isinstance(first, str):
             name = call_name(first)
             return {name} if name else set()
-        rest = self.pieces[1] if len(self.pieces) > 1 else ""
+        rest = self.pieces[k + 1] if len(self.pieces) > k + 1 else ""
         if first.regex and isinstance(rest, str) and rest.startswith("(") and \
                 re.fullmatch(r"\w+(\|\w+)*", first.regex):
             return set(first.regex.split("|"))
@@ -79,8 +96,9 @@ class PatternLine:
         """The line as expected so far: bound names replaced by their values (and a leading
         `<_:exit|exit_group>` by `call`, when comparing with a line that made that call)."""
         out = []
+        start = self._call_start()
         for i, p in enumerate(self.pieces):
-            if i == 0 and call is not None and isinstance(p, Hole):
+            if (i, None) == start and call is not None and isinstance(p, Hole):
                 out.append(call)
             elif isinstance(p, str):
                 out.append(p)
@@ -95,12 +113,13 @@ class PatternLine:
         values, `<_:exit|exit_group>(0)` as `exit(0) = ?  (or exit_group)`, other unbound
         names by their name, and `<_>` by `...`."""
         out, others = [], []
+        start = self._call_start()
         for i, p in enumerate(self.pieces):
             if isinstance(p, str):
                 out.append(p)
             elif p.name != "_" and p.name in bindings:
                 out.append(bindings[p.name])
-            elif i == 0 and p.regex and re.fullmatch(r"\w+(\|\w+)*", p.regex):
+            elif (i, None) == start and p.regex and re.fullmatch(r"\w+(\|\w+)*", p.regex):
                 names = p.regex.split("|")
                 out.append(call if call in names else names[0])
                 if call not in names:
@@ -147,6 +166,8 @@ def parse(text: str, names: dict) -> list[PatternLine]:
             lines.append(PatternLine(number, line, gap=True))
             continue
         line = re.sub(r"\s{2,}= ", " = ", line)  # strace's column padding, if copied
+        prefix, rest = split_pid(line)  # `[pid  4243]` as strace pads it, if copied
+        line = prefix + rest
         pieces: list = []
         pos = 0
         try:
@@ -171,9 +192,23 @@ def parse(text: str, names: dict) -> list[PatternLine]:
 
 
 # -- the observed side ------------------------------------------------------------------
+# strace -f's `[pid N] ` before a line of a run with several tasks (strace pads N to five
+# columns; transcripts and observed lines have one space). N may be a `<name>` hole.
+PID_PREFIX = re.compile(r"\[pid\s+([^\]\s]+)\]\s*")
+
+
+def split_pid(text: str) -> tuple[str, str]:
+    """(`[pid N] `, the rest) for a line naming its task; ("", text) otherwise."""
+    m = PID_PREFIX.match(text)
+    if m is None:
+        return "", text
+    return f"[pid {m.group(1)}] ", text[m.end():]
+
+
 def split_call(text: str) -> tuple[str, list[str], str] | None:
     """`name(a, b, c) = result` -> (name, [a, b, c], result), quotes and nesting respected;
-    None for lines that are not calls (signals)."""
+    None for lines that are not calls (signals). A `[pid N] ` prefix is skipped."""
+    text = split_pid(text)[1]
     m = re.match(r"[A-Za-z_]\w*\(", text)
     if not m:
         return None
@@ -204,13 +239,35 @@ def split_call(text: str) -> tuple[str, list[str], str] | None:
     return None
 
 
+def rejoin(unfinished: str, resumed: str) -> str:
+    """One line for a call that waited while other tasks ran, from its two halves:
+    `wait4(-1, <unfinished ...>` and `<... wait4 resumed>[...], 0, NULL) = 5` give
+    `wait4(-1, [...], 0, NULL) = 5`. The resumed half either goes on where the unfinished
+    one stopped or, when the arguments read differently at the end, repeats them all."""
+    m = re.match(r"<\.\.\. ([A-Za-z_]\w*) resumed>", resumed.strip())
+    if m is None:
+        return resumed
+    name, rest = m.group(1), resumed.strip()[m.end():]
+    head = unfinished.strip().removesuffix("<unfinished ...>").rstrip()
+    again = split_call(f"{name}({rest}")
+    shown = split_call(head.rstrip(", ") + ") = ?") if head.startswith(f"{name}(") else None
+    if again is not None and shown is not None and shown[1] and \
+            again[1][:len(shown[1])] == shown[1]:
+        return f"{name}({rest}"  # every argument again
+    if head.endswith("("):
+        return head + rest
+    return head.rstrip(", ") + ", " + rest if head.startswith(f"{name}(") else resumed
+
+
 def normalize(text: str) -> str:
-    """strace's line without its column-40 padding: `call(args) = result`."""
-    parts = split_call(text)
+    """strace's line without its column-40 padding: `call(args) = result`, after the
+    `[pid N] ` prefix if there is one."""
+    prefix, rest = split_pid(text.strip())
+    parts = split_call(rest)
     if parts is None:
-        return text.strip()
+        return prefix + rest.strip()
     name, args, result = parts
-    return f"{name}({', '.join(args)}) = {result}"
+    return f"{prefix}{name}({', '.join(args)}) = {result}"
 
 
 # -- matching -----------------------------------------------------------------------------
@@ -300,5 +357,5 @@ class _Matcher:
 
 
 def call_name(line: str) -> str | None:
-    m = re.match(r"([A-Za-z_]\w*)\(", line)
+    m = re.match(r"([A-Za-z_]\w*)\(", split_pid(line)[1])
     return m.group(1) if m else None
