@@ -92,6 +92,19 @@ WRONG = {
         ("stderr", "nothing was written to stderr (fd 2); your writes went to fd 1"),
     ("shout", "wrong_no_argc_check.s"):
         ("exit", "With no argument, argv[1] is the NULL that ends argv"),
+    ("fork-status", "wrong_raw_status.s"):
+        ("exit", "wait4 stores more than the exit code: shift the word right by 8"),
+    ("fork-status", "wrong_no_wait.s"): ("trace", "no wait4 call after line 3"),
+    ("fork-status", "wrong_no_test.s"):
+        ("syscalls", "no wait4 syscall was made; this exercise requires one"),
+    ("pipe-message", "wrong_no_newline.s"):
+        ("stdout", "write(1, ...) wrote 13 bytes, expected 14: did you count the newline?"),
+    ("pipe-message", "wrong_child_prints_argv.s"):
+        ("trace", "the child prints what it reads from the pipe, not argv[1] itself"),
+    ("exec-args", "wrong_no_argv0.s"):
+        ("stdout", "the first element of its argv was taken as its name"),
+    ("exec-args", "wrong_no_null.s"):
+        ("trace", "Is the argv array ended by a NULL pointer"),
 }
 
 
