@@ -19,6 +19,8 @@ run -s`:
 
 The observed lines are each syscall's strace line with strace's column padding removed
 (`call(args) = result`, one space each side of `=`) and signal lines (`--- SIGSEGV {...} ---`).
+In a run with several tasks each line starts with `[pid N] `, and a call that waited is one
+line (`rejoin`), where it returned.
 """
 
 from __future__ import annotations
