@@ -9,6 +9,7 @@
  * parent is ready for it; sigsuspend() then unblocks it and sleeps in one
  * step, and returns (with EINTR) once the handler has run.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,8 +51,13 @@ int main(void)
     if (pid == 0)
         _exit(3);
 
-    while (reaped_pid == 0)
-        sigsuspend(&old); /* sleeps until a signal's handler has run */
+    while (reaped_pid == 0) {
+        /* sleeps until a signal's handler has run, then fails with EINTR */
+        if (sigsuspend(&old) < 0 && errno != EINTR) {
+            perror("sigsuspend");
+            return 1;
+        }
+    }
     printf("parent: child %d ended; the handler got si_code %s, si_status %d\n", pid,
            got_code == CLD_EXITED ? "CLD_EXITED" : "another code", (int)got_status);
     printf("parent: the handler reaped %s, exit status %d\n",
