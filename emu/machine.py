@@ -187,6 +187,13 @@ class Machine(GuestMemory, Hooks):
         child.restore_context(self.save_context())
         return child
 
+    def release(self) -> None:
+        """Give every guest page back to the host now (the process is gone), rather than
+        when the last reference to the CPU goes."""
+        for begin, last, _prot in list(self.uc.mem_regions()):
+            self.uc.mem_unmap(begin, last + 1 - begin)
+        self.backing.release_all()
+
     # -- whole-machine state, for stepping backwards ------------------------------
     def save_context(self):
         return self.uc.context_save()

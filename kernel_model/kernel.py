@@ -158,6 +158,9 @@ class Kernel:
             if prev.process.gdt is not None and self.arch.bits == 32:
                 prev.tls = prev.process.gdt.entries[12:15]
         self._switch_to(task)
+        gone = prev.process
+        if gone.exited and gone.mm_users[0] <= 0 and gone.machine is not self.machine:
+            self.forget_machine(gone.machine)  # it exited on its own CPU: freed once off it
         if task.process.sysenter_pad is not None:
             self.sysenter_landing_pad = task.process.sysenter_pad
         if self.on_switch is not None:

@@ -243,6 +243,8 @@ class System:
         if self.vdso is not None:
             self.vdso.forget(machine)
         self.watchers = [w for w in self.watchers if getattr(w, "machine", None) is not machine]
+        if machine is not self._machine0:
+            machine.release()
 
     def _follow_machine(self, machine: Machine) -> None:
         if self.counter is not None:

@@ -107,8 +107,10 @@ def _vfork_release(k, process: Process) -> None:
 def _release_memory(k, process: Process) -> None:
     """The address space goes with its last user; its CPU is dropped once it is off it."""
     process.mm_users[0] -= 1
-    if process.mm_users[0] <= 0 and process.machine is not k.machine:
-        k.forget_machine(process.machine)
+    if process.mm_users[0] <= 0:
+        process.mm.release()
+        if process.machine is not k.machine:
+            k.forget_machine(process.machine)
 
 
 def _reparent_children(k, process: Process) -> None:
