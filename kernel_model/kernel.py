@@ -101,6 +101,9 @@ class Kernel:
         self.on_new_machine: Callable | None = None
         self.on_switch: Callable | None = None
         self.on_forget_machine: Callable | None = None
+        self.on_reuse_machine: Callable | None = None
+        # Released CPUs kept for reuse by fork, with their descriptor tables.
+        self.spare_machines: list[tuple[Machine, object]] = []
         self._blocked_now: Blocked | None = None  # set by _run_handler for the trap path
         # Where a blocked handler waits (a real clock's sleep, a read of a host pipe).
         self.waiter = Waiter(signal_pending=self.signals.deliverable)
@@ -227,10 +230,25 @@ class Kernel:
         continue_process(self, process, report)
 
     def forget_machine(self, machine: Machine) -> None:
-        """An address space nobody uses any more: its hooks' owners let go of it, so the
-        CPU and its host memory are freed with the last reference."""
+        """An address space nobody uses any more: its memory goes back to the host, and the
+        CPU is kept for the next fork (see take_spare_machine) or dropped."""
         if self.on_forget_machine is not None:
             self.on_forget_machine(machine)
+        if machine in [m for m, _gdt in self.spare_machines]:
+            return
+        if not self.listeners and len(self.spare_machines) < 4 and \
+                machine is not self.processes.first.machine:
+            gdt = next((p.gdt for p in self.processes if p.machine is machine), None)
+            self.spare_machines.append((machine, gdt))
+
+    def take_spare_machine(self, like: Machine):
+        """A released CPU of the same mode, with its hooks, or None. Untraced runs only: a
+        traced run's CPUs carry watchers of the vDSO they were made for."""
+        for i, (machine, gdt) in enumerate(self.spare_machines):
+            if machine.arch is like.arch and machine.high_addresses == like.high_addresses:
+                del self.spare_machines[i]
+                return machine, gdt
+        return None
 
     def _switch_to(self, task: Task) -> None:
         self.processes.current = task

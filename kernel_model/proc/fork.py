@@ -85,12 +85,21 @@ def copy_process(k, flags: int, stack: int, parent_tid: int, child_tid: int, tls
                 raise CloneRefused(errnos.ENOMEM, f"a copy of the {mm0.total >> 10} KiB "
                                    "address space does not fit the guest memory limit "
                                    "(--memory-limit), which counts every process")
-            machine = m.fork()
+            spare = k.take_spare_machine(m)
+            if spare is not None:
+                machine = m.fork(into=spare[0])
+                gdt = spare[1]
+                if gdt is not None and pp.gdt is not None:
+                    gdt.entries = list(pp.gdt.entries)
+                if k.on_reuse_machine is not None:
+                    k.on_reuse_machine(machine)
+            else:
+                machine = m.fork()
+                gdt = pp.gdt.for_machine(machine) if pp.gdt is not None else None
+                k.equip(machine)
+                if k.on_new_machine is not None:
+                    k.on_new_machine(machine)
             mm = mm0.copy_for(machine)
-            gdt = pp.gdt.for_machine(machine) if pp.gdt is not None else None
-            k.equip(machine)
-            if k.on_new_machine is not None:
-                k.on_new_machine(machine)
         if flags & CLONE_FILES:
             fds = pp.fds
             if fds is not None:
