@@ -15,6 +15,7 @@ from emu import registers as R
 from emu.machine import PROT_READ, PROT_WRITE, Machine, MemoryFault
 from kernel_model.entry.abi import I386_ABI, X86_64_ABI, Abi
 from kernel_model.entry.costs import cost_of
+from kernel_model.entry.mechanism import Mechanism
 from kernel_model.proc.exec import grow_stack
 from kernel_model.proc.futex import FutexTable
 from kernel_model.proc.sched import Blocked, BlockedCall, Scheduler
@@ -478,7 +479,8 @@ class Kernel:
         call = task.blocked
         if call is None:
             nr = m.reg(RAX if m.arch.bits == 64 else EAX)
-            call = task.blocked = BlockedCall(self.mechanism, nr, sdef.name, wait.restart,
+            call = task.blocked = BlockedCall(Mechanism(self.mechanism), nr, sdef.name,
+                                              wait.restart,
                                               wait.what, deadline_ns=wait.deadline_ns)
             call.sdef, call.args, call.abi, call.insn = sdef, tuple(args), self.abi, insn
             call.interruptible = wait.interruptible
@@ -569,14 +571,14 @@ class Kernel:
         mem = _TraceReader(self.machine)
         if interrupted:
             texts = call.entry_texts or []
-            call_text = strace.format_call(call.name, [t if t is not None else
+            line_call = strace.format_call(call.name, [t if t is not None else
                                                        strace.addr_text(a) for t, a in
                                                        zip(texts, call.args, strict=False)])
         else:
-            call_text = strace.format_call(call.name, strace.decode_exit(
+            line_call = strace.format_call(call.name, strace.decode_exit(
                 sdef, abi, call.args, ret, mem, call.entry_texts, self.string_limit))
         signed_ret = None if ret is None else abi.signed(ret)
-        full = strace.format_line(call_text, signed_ret, sdef.ret, abi)
+        full = strace.format_line(line_call, signed_ret, sdef.ret, abi)
         text = strace.format_resumed(call.name, call.unfinished, full)
         cost = cost_of(call.mechanism, self.machine.arch.bits)
         self.seq += 1
@@ -616,13 +618,13 @@ class Kernel:
         finally:
             self._recording = None
         blocked, self._blocked_now = self._blocked_now, None
-        call = self.current.blocked
-        if blocked is not None and call is not None:
+        waiting = self.current.blocked
+        if blocked is not None and waiting is not None:
             # Waiting: `<unfinished ...>` now, `<... resumed>` when the call ends.
-            call.seq = seq
-            call.entry_texts = entry_texts
-            call.unfinished = strace.format_unfinished(name, entry_texts)
-            self.emit(SyscallBlocked(seq, name or "", blocked.what, call.unfinished,
+            waiting.seq = seq
+            waiting.entry_texts = entry_texts
+            waiting.unfinished = strace.format_unfinished(name, entry_texts)
+            self.emit(SyscallBlocked(seq, name or "", blocked.what, waiting.unfinished,
                                      self.process.pid, self.current.tid))
             return None
         if regs.get("eflags", 0) & EFLAGS_AC and not self.alignment_noted:
