@@ -128,7 +128,7 @@ def run(exercise: Exercise, program, inputs: RunInputs) -> RunOutcome:
         SyscallReturned,
         TaskSwitched,
     )
-    from programs.grading.transcript import normalize, rejoin
+    from programs.grading.transcript import normalize, rejoin, split_pid
 
     t = inputs.template
     # The cap only stops a runaway: the budget is judged on the count afterwards, so a
@@ -180,7 +180,8 @@ def run(exercise: Exercise, program, inputs: RunInputs) -> RunOutcome:
     waited: dict[int, str] = {}  # a blocked call's seq -> its `<unfinished ...>` line
     for e in events:
         if isinstance(e, ProcessStarted):
-            first = tid = e.pid if first is None else first
+            if first is None:  # (an execve may start another image later, in any task)
+                first = tid = e.pid
         elif isinstance(e, TaskSwitched):
             tid = e.tid
         elif isinstance(e, ProcessExited):
@@ -191,8 +192,9 @@ def run(exercise: Exercise, program, inputs: RunInputs) -> RunOutcome:
         elif isinstance(e, SyscallBlocked):
             waited[e.seq] = e.text
         elif isinstance(e, (SyscallReturned, SignalDelivered)):
-            prefix = f"[pid {tid}] " if many else ""
             text = e.text.strip()
+            # (a text that names its task already keeps its own prefix)
+            prefix = f"[pid {tid}] " if many and not split_pid(text)[0] else ""
             if isinstance(e, SyscallReturned):
                 # A call that waited is one line here, as it would be had it not waited.
                 if e.resumed_from and e.resumed_from in waited:
