@@ -99,8 +99,11 @@ WRONG = {
         ("syscalls", "no wait4 syscall was made; this exercise requires one"),
     ("pipe-message", "wrong_no_newline.s"):
         ("stdout", "write(1, ...) wrote 13 bytes, expected 14: did you count the newline?"),
-    ("pipe-message", "wrong_child_prints_argv.s"):
-        ("trace", "the child prints what it reads from the pipe, not argv[1] itself"),
+    ("pipe-message", "wrong_child_prints_argv.s"): ("trace", "no read call after line 4"),
+    ("pipe-message", "wrong_child_keeps_write_end.s"):
+        ("exit", "pid 4243 waits in read (data in pipe:[100000]: it is empty and its write end "
+                 "is open): a read of a pipe returns 0 (end of file) only once every write end "
+                 "is closed, the reader's own copy included"),
     ("exec-args", "wrong_no_argv0.s"):
         ("stdout", "the first element of its argv was taken as its name"),
     ("exec-args", "wrong_no_null.s"):

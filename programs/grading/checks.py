@@ -93,6 +93,8 @@ def _ending(outcome) -> str:
         return "the emulator failed"
     if outcome.stopped == "max-insns":
         return f"stopped after {outcome.instructions} instructions"
+    if outcome.stopped == "deadlock":
+        return "stopped: every process waits for another (a deadlock)"
     if outcome.stopped:
         return "stopped: out of time"
     if outcome.signal is not None:

@@ -115,6 +115,13 @@ def death(outcome, ctx: Context) -> list[str]:
         return [f"stopped after {outcome.instructions} instructions (the grader's limit for a "
                 f"runaway program) at {where(ctx, stop.pc, _system(outcome))}: a loop that "
                 "never ends? (check the loop's exit condition)"]
+    if stop is not None and stop.reason == "deadlock":
+        # the kernel's line names who waits for what: "pid 4243 waits in read (...)"
+        text = stop.text.strip()
+        if " waits in read (" in text and "pipe" in text:
+            text += (": a read of a pipe returns 0 (end of file) only once every write end "
+                     "is closed, the reader's own copy included")
+        return [text]
     if stop is not None and stop.reason == "stopped":
         return [f"the program stopped itself ({stop.text.strip('- ')}) at "
                 f"{where(ctx, stop.pc, _system(outcome))}: nothing would ever continue it"]

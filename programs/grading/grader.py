@@ -85,6 +85,8 @@ def _ended(outcome) -> str:
         return f"killed by {signal_name(outcome.signal) or outcome.signal}"
     if outcome.stopped == "max-insns":
         return "stopped by the grader's instruction limit"
+    if outcome.stopped == "deadlock":
+        return "stopped in a deadlock"
     return "stopped by the grader's time limit"
 
 
