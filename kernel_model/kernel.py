@@ -219,6 +219,9 @@ class Kernel:
             # Its parent is the shell outside the model, which has no job control here:
             # the run ends stopped (System.finish says so).
             process.stopped_by = signo
+            for task in process.threads:
+                if task.state == "R":
+                    self.sched.stop(task)
             self.machine.stop()
             return
         from kernel_model.proc.exit import stop_process
