@@ -41,6 +41,7 @@ class Task:
     blocked: BlockedCall | None = None  # the syscall it waits in
     context: Any = field(default=None, repr=False)  # its registers while off the CPU
     insns: int = 0  # instructions it has run (counted at each switch)
+    started_ns: int = 0  # when it was created, on the boot-time clock (/proc's starttime)
     # Signals sent to this thread alone (tkill, a fault): (signo, code, addr, info).
     pending: list = field(default_factory=list, repr=False)
     # A futex wait: the bitset it waits for, and whether a wake (not a signal or a
