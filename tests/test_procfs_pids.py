@@ -8,6 +8,9 @@ assembly guests, one of which forks and reads /proc/<child>/stat as it changes."
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -402,27 +405,52 @@ def test_stat_addresses_point_at_the_process_s_own_memory():
     assert int(f[21]) == p.main_thread.started_ns // 10_000_000  # starttime, in ticks
 
 
-FORK_AND_READ = (Path(__file__).parent / "guests" / "proc_child_stat.s")
+FORK_AND_READ = Path(__file__).parent / "guests" / "proc_child_stat.s"
+# The stat fields a native run must agree on (0-based): state, tty_nr, tpgid, flags,
+# priority, nice, num_threads, itrealvalue, vsize, rsslim, startcode, endcode, the four
+# signal masks, wchan, nswap, cnswap, exit_signal, rt_priority, policy, start_data,
+# end_data, and exit_code. Pids, times, page faults, rss, the CPU and the stack's and
+# arguments' randomized addresses differ between any two runs.
+SAME_NATIVELY = [2, 6, 7, 8, 17, 18, 19, 20, 22, 24, 25, 26, *range(30, 38), 39, 40, 44, 45,
+                 51]
+
+
+def _stat_lines(out: bytes) -> tuple[list[str], list[str], list[str]]:
+    lines = [line.split() for line in out.decode().splitlines()]
+    assert len(lines) == 3 and all(len(f) == 52 for f in lines)
+    return lines[0], lines[1], lines[2]
 
 
 def test_a_guest_reads_its_child_s_stat_as_it_runs_and_ends():
-    """fork; the parent prints /proc/<child>/stat before the child runs (R), after it
-    exits (waitid WNOWAIT: Z, with the wait status), and opens it again once wait4 has
-    reaped the child: ENOENT, which it exits with (-2: 254), as natively."""
+    """fork; the child prints its /proc/self/stat; the parent prints /proc/<child>/stat
+    before the child runs (R), after it exits (waitid WNOWAIT: Z, with the wait status),
+    and opens it once more after wait4 reaped the child: ENOENT, its exit status (254)."""
     run = run_guest(FORK_AND_READ, bits=64)
     assert run.status == 254
-    lines = run.stdout.decode().splitlines()
-    assert len(lines) == 2
     parent = run.system.process
     child = str(parent.pid + 1)
-    runnable = lines[0].split()
-    zombie = lines[1].split()
-    assert len(runnable) == len(zombie) == 52
-    assert runnable[:8] == [child, "(proc_child_stat)", "R", str(parent.pid), str(parent.pgid),
-                            str(parent.sid), "0", "-1"]
-    assert int(runnable[8]) == 4194368  # PF_RANDOMIZE | PF_FORKNOEXEC, as natively
-    assert runnable[22] != "0" and runnable[25:27] == ["4198400", "4198669"]
+    runnable, own, zombie = _stat_lines(run.stdout)
+    assert runnable[:8] == [child, "(proc_child_stat)", "R", str(parent.pid),
+                            str(parent.pgid), str(parent.sid), "0", "-1"]
+    assert own == runnable  # /proc/self in the child is the child
+    assert int(runnable[8]) == 4194368  # PF_RANDOMIZE | PF_FORKNOEXEC
+    assert runnable[22] != "0" and runnable[25:27] == ["4198400", "4198695"]
     assert zombie[:8] == [child, "(proc_child_stat)", "Z"] + runnable[3:8]
     assert int(zombie[8]) == 4227148  # and PF_EXITING, PF_POSTCOREDUMP, PF_NOFREEZE
     assert zombie[22:24] == ["0", "0"] and zombie[34] == "1"
     assert zombie[51] == str(7 << 8)  # the child's exit(7), as wait4 reports it
+
+
+@pytest.mark.skipif(not (shutil.which("nasm") and shutil.which("ld")
+                         and os.path.exists("/proc/self/stat")),
+                    reason="needs nasm, ld and a Linux /proc to run the guest natively")
+def test_the_child_s_stat_matches_a_native_run(tmp_path):
+    obj, exe = tmp_path / "g.o", tmp_path / "proc_child_stat"
+    subprocess.run(["nasm", "-f", "elf64", str(FORK_AND_READ), "-o", str(obj)], check=True)
+    subprocess.run(["ld", "-o", str(exe), str(obj)], check=True)
+    native = subprocess.run([str(exe)], capture_output=True, timeout=30)
+    assert native.returncode == 254
+    _, n_own, n_zombie = _stat_lines(native.stdout)
+    _, own, zombie = _stat_lines(run_guest(FORK_AND_READ, bits=64).stdout)
+    for mine, theirs in ((own, n_own), (zombie, n_zombie)):
+        assert [mine[i] for i in SAME_NATIVELY] == [theirs[i] for i in SAME_NATIVELY]

@@ -74,7 +74,9 @@ class ProcRoot(StaticDir):
         self.procfs = procfs
 
     def lookup(self, name: str) -> Inode | None:
-        node = self.children().get(name)
+        # One directory made, not one per process as a listing needs: every path under
+        # /proc starts here.
+        node = self.procfs.fixed().get(name)
         if node is None and name.isdigit() and name == str(int(name)):
             task = self.procfs.find_task(int(name))
             if task is not None:
@@ -121,6 +123,10 @@ class ProcFs:
         return not process.reaped or process is self.processes.first
 
     def find_task(self, tid: int):
+        """The task /proc/<tid> names: a process's leader, or any thread by its id."""
+        process = self.processes.get(tid)
+        if process is not None and self.shown(process):
+            return process.main_thread
         for process in self._listed():
             for t in visible_threads(process):
                 if t.tid == tid:
@@ -137,10 +143,12 @@ class ProcFs:
         assert self.vfs is not None, "the Vfs sets itself before any lookup"
         return self.vfs.resolve(path, base="/").node
 
+    def fixed(self) -> dict[str, Inode]:
+        return {"self": self.self_link, "thread-self": self.thread_self_link,
+                "cpuinfo": self.cpuinfo}
+
     def root_children(self) -> dict[str, Inode]:
-        children: dict[str, Inode] = {"self": self.self_link,
-                                      "thread-self": self.thread_self_link,
-                                      "cpuinfo": self.cpuinfo}
+        children = self.fixed()
         for process in self._listed():
             children[str(process.pid)] = self.task_dir(process.main_thread, top=True)
         return children

@@ -1,7 +1,10 @@
-; fork; the parent prints /proc/<child>/stat while the child is runnable, then while it is
-; a zombie (waitid with WNOWAIT), reaps it with wait4, and exits with open's result on
-; /proc/<child>/stat after the reaping (-ENOENT: 254) when all went as on Linux.
+; fork; the child prints /proc/self/stat and exits with 7; the parent prints
+; /proc/<child>/stat while the child is runnable (natively, in whatever state it is),
+; then while it is a zombie (waitid with WNOWAIT), reaps it with wait4, and exits with
+; open's result on /proc/<child>/stat after the reaping (-ENOENT: 254).
 bits 64
+section .data
+self:   db "/proc/self/stat", 0
 section .bss
 status: resd 1
 info:   resb 128
@@ -14,12 +17,15 @@ _start:
     syscall
     test eax, eax
     jnz parent
-    mov eax, 60                 ; the child: exit(7)
+    lea rdi, [rel self]         ; the child: its own stat through /proc/self
+    call show
+    mov eax, 60                 ; exit(7)
     mov edi, 7
     syscall
 parent:
     mov r12d, eax               ; the child's pid
     call make_path
+    lea rdi, [rel path]
     call show                   ; the child has not run yet: R
     mov eax, 247                ; waitid(P_PID, pid, &info, WEXITED|WNOWAIT, NULL)
     mov edi, 1
@@ -28,6 +34,7 @@ parent:
     mov r10d, 0x01000004
     xor r8d, r8d
     syscall
+    lea rdi, [rel path]
     call show                   ; exited, not reaped: Z
     mov eax, 61                 ; wait4(pid, &status, 0, 0)
     mov edi, r12d
@@ -35,6 +42,7 @@ parent:
     xor edx, edx
     xor r10d, r10d
     syscall
+    lea rdi, [rel path]
     call show                   ; reaped: gone
     mov edi, eax
     mov eax, 60
@@ -68,9 +76,8 @@ make_path:                      ; path = "/proc/" + decimal(r12d) + "/stat"
     mov word [rdi+4], 't'       ; "t\0"
     ret
 
-show:                           ; print the file at path; eax: open's result
-    mov eax, 2                  ; open(path, O_RDONLY)
-    lea rdi, [rel path]
+show:                           ; print the file named at rdi; eax: open's result
+    mov eax, 2                  ; open(rdi, O_RDONLY)
     xor esi, esi
     syscall
     test eax, eax
