@@ -405,6 +405,34 @@ def test_stat_addresses_point_at_the_process_s_own_memory():
     assert int(f[21]) == p.main_thread.started_ns // 10_000_000  # starttime, in ticks
 
 
+RETITLE = """
+bits 64
+section .text
+global _start
+_start:
+    mov rdi, [rsp+8]                ; argv[0]
+    mov byte [rdi], 'X'
+    mov rax, [rsp]                  ; argc
+    mov rsi, [rsp+rax*8+16]         ; envp[0], just past the argument strings
+    mov byte [rsi-1], 'T'           ; over the NUL that ended the last argument
+    mov eax, 60
+    xor edi, edi
+    syscall
+"""
+
+
+def test_cmdline_reads_the_argument_strings_from_memory():
+    """A program that rewrites its argv strings is seen as it rewrote them; once the NUL
+    after the last one is gone (setproctitle), cmdline is the title up to its first NUL
+    (get_mm_proctitle). environ is read from memory too."""
+    run = run_guest("title.s", "one", "two", source=RETITLE, bits=64)
+    p = run.system.process
+    argv0 = p.argv[0].encode()
+    assert _cat(run, "/proc/self/cmdline").encode() == b"X" + argv0[1:] + b"\0"
+    assert _cat(run, "/proc/self/environ").encode() == b"".join(
+        e.encode() + b"\0" for e in p.envp)
+
+
 FORK_AND_READ = Path(__file__).parent / "guests" / "proc_child_stat.s"
 # The stat fields a native run must agree on (0-based): state, tty_nr, tpgid, flags,
 # priority, nice, num_threads, itrealvalue, vsize, rsslim, startcode, endcode, the four

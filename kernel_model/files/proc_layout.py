@@ -7,7 +7,11 @@ binfmt_elf's rules (load_elf_binary, create_elf_tables): start_code/end_code spa
 executable PT_LOADs (end at p_vaddr + p_filesz); start_data is the highest PT_LOAD's
 p_vaddr and end_data the highest p_vaddr + p_filesz; the argument strings, then the
 environment strings, end where AT_EXECFN's string begins; start_stack is where argc is,
-the vector's start, found from AT_RANDOM's bytes just above it."""
+the vector's start, found from AT_RANDOM's bytes just above it.
+
+/proc/<pid>/cmdline and environ read those areas from the process's memory, as Linux does
+(fs/proc/base.c get_mm_cmdline, environ_read): a program that rewrites its argv strings
+(setproctitle) is seen as it rewrote them."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import struct
 from dataclasses import dataclass
 
 AT_NULL, AT_ENTRY, AT_RANDOM, AT_EXECFN = 0, 9, 25, 31
+PAGE = 4096
 PT_LOAD, PF_X = 1, 1
 
 
@@ -92,3 +97,43 @@ def mm_layout(process) -> MmLayout:
     return MmLayout(start_code, end_code, start_data, end_data,
                     getattr(process.mm, "start_brk", 0), arg_start, arg_end, env_start,
                     env_end, start_stack)
+
+
+def _nul_joined(strings) -> bytes:
+    return b"".join(os.fsencode(s) + b"\0" for s in strings)
+
+
+def _read(process, addr: int, size: int) -> bytes | None:
+    machine = process.machine
+    if machine is None or size <= 0:
+        return None
+    try:
+        return bytes(machine.read(addr, size))
+    except Exception:  # noqa: BLE001  unmapped since: Linux's read stops short there too
+        return None
+
+
+def cmdline_bytes(process) -> bytes:
+    """[arg_start, arg_end) as the memory holds it now; if the NUL that ended the last
+    argument was overwritten, the title runs on into the environment area up to its first
+    NUL, within one page (get_mm_proctitle)."""
+    layout = mm_layout(process)
+    if not layout.arg_start:  # no stack the model built (a stand-in process)
+        return _nul_joined(process.argv)
+    data = _read(process, layout.arg_start, layout.arg_end - layout.arg_start)
+    if data is None:
+        return _nul_joined(process.argv)
+    if data and data[-1] != 0:
+        title = _read(process, layout.arg_start,
+                      min(PAGE, layout.env_end - layout.arg_start)) or data
+        end = title.find(b"\0")
+        return title if end < 0 else title[:end + 1]
+    return data
+
+
+def environ_bytes(process) -> bytes:
+    layout = mm_layout(process)
+    if not layout.env_end:
+        return _nul_joined(process.envp)
+    data = _read(process, layout.env_start, layout.env_end - layout.env_start)
+    return _nul_joined(process.envp) if data is None else data

@@ -28,6 +28,7 @@ from kernel_model.files.proc_array import (
     status_text,
     visible_threads,
 )
+from kernel_model.files.proc_layout import cmdline_bytes, environ_bytes
 from kernel_model.files.proc_nodes import (  # noqa: F401  ExeInode: the Vfs places programs
     ExeInode,
     MagicLink,
@@ -59,10 +60,6 @@ def auxv_bytes(process) -> bytes:
     fmt = "<QQ" if process.arch == "x86_64" else "<II"
     mask = (1 << (64 if process.arch == "x86_64" else 32)) - 1
     return b"".join(struct.pack(fmt, k & mask, v & mask) for k, v in pairs)
-
-
-def nul_joined(strings) -> bytes:
-    return b"".join(s.encode("utf-8", "surrogateescape") + b"\0" for s in strings)
 
 
 class ProcRoot(StaticDir):
@@ -201,7 +198,7 @@ class ProcFs:
                                  needs_mm(lambda: auxv_bytes(process)), mode=0o400,
                                  created_ns=t, owner=owner),
                 "cmdline": ProcFile(self.ino(*where, "cmdline"),
-                                    text(alive_text(lambda: nul_joined(process.argv))),
+                                    text(alive_text(lambda: cmdline_bytes(process))),
                                     created_ns=t, owner=owner),
                 "comm": ProcFile(self.ino(*where, "comm"),
                                  text(lambda: (comm(process) + "\n").encode()),
@@ -210,7 +207,7 @@ class ProcFs:
                                  lambda: self.vfs_node(process.cwd), created_ns=t,
                                  owner=owner),
                 "environ": ProcFile(self.ino(*where, "environ"),
-                                    needs_mm(lambda: nul_joined(process.envp)), mode=0o400,
+                                    needs_mm(lambda: environ_bytes(process)), mode=0o400,
                                     created_ns=t, owner=owner),
                 "exe": MagicLink(self.ino(*where, "exe"),
                                  link_to(lambda: process.guest_exe),
