@@ -29,6 +29,7 @@ from kernel_model.files.uapi import (
     O_RDWR,
     O_WRONLY,
     S_IFDIR,
+    S_IFLNK,
     S_IFMT,
 )
 from kernel_model.memory.mm import Mm, Vma
@@ -282,6 +283,14 @@ def test_fd_directory_links(fam):
     assert k.readlink("/proc/4310/fd/1") == f"pipe:[{pipe_ino}]"
     assert k.readlink("/proc/4310/fd/5") == "/tmp/log"
     assert k.open("/proc/4310/fd/2") == E("ENOENT")
+    # As fs/proc/fd.c: the link's bits say how the fd was opened, its size is 64, and the
+    # directory's size counts the open fds; no /proc inode has blocks, all say 1 KiB.
+    modes = {fd: k.stat(f"/proc/4310/fd/{fd}", AT_SYMLINK_NOFOLLOW)["st_mode"]
+             for fd in (0, 1, 5)}
+    assert modes == {0: S_IFLNK | 0o700, 1: S_IFLNK | 0o300, 5: S_IFLNK | 0o300}
+    st = k.stat("/proc/4310/fd/0", AT_SYMLINK_NOFOLLOW)
+    assert (st["st_size"], st["st_blocks"], st["st_blksize"]) == (64, 0, 1024)
+    assert k.stat("/proc/4310/fd")["st_size"] == 3
     # Following the link reaches the file itself: what goes in comes out of our end.
     fd = k.open("/proc/4310/fd/1", O_WRONLY)
     assert k.write_fd(fd, b"through /proc") == 13

@@ -5,15 +5,32 @@ reaches, and what /proc/<pid>/fd/N reaches for a stream with no inode of its own
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 from kernel_model.files.file import SnapshotFile
 from kernel_model.files.inode import FsError, Inode, Stat
-from kernel_model.files.synthetic import PROC_DEV, Symlink
-from kernel_model.files.uapi import O_ACCMODE, O_RDONLY, S_IFREG
+from kernel_model.files.synthetic import PROC_DEV, StaticDir, Symlink
+from kernel_model.files.uapi import O_ACCMODE, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, S_IFLNK, S_IFREG
 from kernel_model.uapi import errnos
 
 
-class ProcFile(Inode):
+class ProcStat:
+    """What stat says of every /proc inode: blocks of 1 KiB (proc's s_blocksize), none
+    allocated."""
+
+    def stat(self) -> Stat:
+        return replace(super().stat(), blksize=1024, blocks=0)  # type: ignore[misc]
+
+
+class ProcDir(ProcStat, StaticDir):
+    pass
+
+
+class ProcLink(ProcStat, Symlink):
+    pass
+
+
+class ProcFile(ProcStat, Inode):
     """A read-only /proc text: st_size 0 like every seq_file, contents made at open (so a
     text that cannot be made, a zombie's environ, fails the open itself)."""
 
@@ -34,7 +51,7 @@ class ProcFile(Inode):
         return SnapshotFile(self, path, flags, self.make(), write_errno=self.write_errno)
 
 
-class MagicLink(Symlink):
+class MagicLink(ProcLink):
     """A /proc link that, when followed, reaches an inode rather than a path."""
 
     def __init__(self, ino: int, text, target, *, created_ns: int, owner):
@@ -45,6 +62,33 @@ class MagicLink(Symlink):
 
     def follow(self):
         return self.resolve(), self.readlink()
+
+
+class FdLink(MagicLink):
+    """/proc/<pid>/fd/N: its permission bits say how the fd was opened (r-x for reading,
+    -wx for writing, an O_PATH fd none), and its size is 64, as fs/proc/fd.c sets them."""
+
+    def __init__(self, ino: int, file, fd: int, *, created_ns: int, owner):
+        super().__init__(ino, file.link_text, lambda: fd_target(file, fd),
+                         created_ns=created_ns, owner=owner)
+        access = file.flags & O_ACCMODE
+        bits = 0
+        if not file.flags & O_PATH:
+            if access in (O_RDONLY, O_RDWR):
+                bits |= 0o500
+            if access in (O_WRONLY, O_RDWR):
+                bits |= 0o300
+        self.mode = S_IFLNK | bits
+
+    def size(self) -> int:
+        return 64
+
+
+class FdDir(ProcDir):
+    """/proc/<pid>/fd: its size is the number of open fds (Linux 6.2's proc_fd_getattr)."""
+
+    def size(self) -> int:
+        return len(self.children())
 
 
 class ExeInode(Inode):

@@ -31,11 +31,14 @@ from kernel_model.files.proc_array import (
 from kernel_model.files.proc_layout import cmdline_bytes, environ_bytes
 from kernel_model.files.proc_nodes import (  # noqa: F401  ExeInode: the Vfs places programs
     ExeInode,
+    FdDir,
+    FdLink,
     MagicLink,
+    ProcDir,
     ProcFile,
-    fd_target,
+    ProcLink,
 )
-from kernel_model.files.synthetic import PROC_DEV, InodeNumbers, StaticDir, Symlink
+from kernel_model.files.synthetic import PROC_DEV, InodeNumbers, StaticDir
 from kernel_model.uapi import errnos
 
 if TYPE_CHECKING:
@@ -62,7 +65,7 @@ def auxv_bytes(process) -> bytes:
     return b"".join(struct.pack(fmt, k & mask, v & mask) for k, v in pairs)
 
 
-class ProcRoot(StaticDir):
+class ProcRoot(ProcDir):
     """/proc: its fixed entries and the listed pids, and any live task's id on lookup."""
 
     def __init__(self, procfs: ProcFs, created_ns: int):
@@ -92,9 +95,9 @@ class ProcFs:
         t = created_ns
         self.cpuinfo = ProcFile(self.ino("cpuinfo"), lambda: CPUINFO.encode(), created_ns=t,
                                 write_errno=errnos.EIO)
-        self.self_link = Symlink(PROC_DEV, self.ino("self"), lambda: str(self.task.process.pid),
+        self.self_link = ProcLink(PROC_DEV, self.ino("self"), lambda: str(self.task.process.pid),
                                  created_ns=t, sized=False)
-        self.thread_self_link = Symlink(
+        self.thread_self_link = ProcLink(
             PROC_DEV, self.ino("thread-self"),
             lambda: f"{self.task.process.pid}/task/{self.task.tid}", created_ns=t, sized=False)
         self.root = ProcRoot(self, t)
@@ -217,7 +220,7 @@ class ProcFs:
                 "maps": ProcFile(self.ino(*where, "maps"),
                                  text(alive_text(lambda: process.mm.maps_text().encode())),
                                  created_ns=t, owner=owner),
-                "root": Symlink(PROC_DEV, self.ino(*where, "root"), link_to(lambda: "/"),
+                "root": ProcLink(PROC_DEV, self.ino(*where, "root"), link_to(lambda: "/"),
                                 created_ns=t, sized=False),
                 "stat": ProcFile(self.ino(*where, "stat"),
                                  text(lambda: stat_text(task, self.processes,
@@ -231,7 +234,7 @@ class ProcFs:
                 entries["task"] = self._threads_dir(process, owner)
             return dict(sorted(entries.items()))
 
-        d = StaticDir(PROC_DEV, self.ino(*where), children, mode=0o555, created_ns=t,
+        d = ProcDir(PROC_DEV, self.ino(*where), children, mode=0o555, created_ns=t,
                       nlink=9 if top else 7, strict=True)
         d.uid, d.gid = owner()
         return d
@@ -242,7 +245,7 @@ class ProcFs:
                 return {}
             return {str(t.tid): self.task_dir(t, top=False) for t in visible_threads(process)}
 
-        d = StaticDir(PROC_DEV, self.ino("task", process.pid), children, mode=0o555,
+        d = ProcDir(PROC_DEV, self.ino("task", process.pid), children, mode=0o555,
                       created_ns=self.created_ns,
                       nlink=2 + len(visible_threads(process)), strict=True)
         d.uid, d.gid = owner()
@@ -255,13 +258,11 @@ class ProcFs:
                 return {}  # exit_files: a zombie has no fds
             out: dict[str, Inode] = {}
             for fd in table.fds():
-                f = table[fd]
-                out[str(fd)] = MagicLink(self.ino(*where, "fd", fd), f.link_text,
-                                         lambda f=f, fd=fd: fd_target(f, fd),
-                                         created_ns=self.created_ns, owner=owner)
+                out[str(fd)] = FdLink(self.ino(*where, "fd", fd), table[fd], fd,
+                                      created_ns=self.created_ns, owner=owner)
             return out
 
-        d = StaticDir(PROC_DEV, self.ino(*where, "fd"), children, mode=0o500,
-                      created_ns=self.created_ns, strict=True)
+        d = FdDir(PROC_DEV, self.ino(*where, "fd"), children, mode=0o500,
+                  created_ns=self.created_ns, strict=True)
         d.uid, d.gid = owner()
         return d
