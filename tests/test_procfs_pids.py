@@ -384,6 +384,23 @@ def test_a_reaped_process_is_gone(fam):
     assert fam.k.call("openat", dirfd, fam.k.cstr("stat"), O_RDONLY, 0) == E("ENOENT")
 
 
+def test_the_run_s_own_process_once_ended(fam):
+    """Its parent is the shell outside the model, which reaps it at once: gone while its
+    children run on; once every task has ended the run is over, and its directory is
+    there again for whoever inspects the run."""
+    first = fam.parent
+    first.exit_code = 0
+    first.reaped = True
+    first.main_thread.state = "X"
+    fam.run_as(fam.a.main_thread)
+    assert str(PID) not in fam.names("/proc")
+    assert fam.k.open(f"/proc/{PID}/stat") == E("ENOENT")
+    for p in (fam.a, fam.b):
+        _make_zombie(p, 0)
+    assert str(PID) in fam.names("/proc")
+    assert fam.stat(f"/proc/{PID}/stat")[2] == "X"
+
+
 # -- guests -----------------------------------------------------------------------------------
 EXIT_ONLY = """
 bits 64

@@ -227,7 +227,8 @@ def status_text(task, table) -> str:
     alive = has_mm(process)
     uid, gid = process.uid, process.gid
     ign, cgt = ignored_caught(process)
-    queued = sum(len(t.pending) for t in table.tasks() if t.process.uid == uid)
+    queued = sum(len(t.pending) for t in table.tasks()  # an ended task's are flushed
+                 if t.process.uid == uid and t.state not in ("Z", "X"))
     caps = CAP_FULL if uid == 0 else 0
     out = [f"Name:\t{_escaped(comm(process))}\n"]
     if alive:

@@ -118,9 +118,13 @@ class ProcFs:
         return sorted((p for p in self.processes if self.shown(p)), key=lambda p: p.pid)
 
     def shown(self, process) -> bool:
-        """Not reaped; or the run's own process, which stays inspectable once it has
-        ended (the screen and the tests read its /proc after the run)."""
-        return not process.reaped or process is self.processes.first
+        """Not reaped; or the run's own process once every task has ended: the run is
+        over, and the screen and the tests read its /proc after it (while others run,
+        the shell outside the model has reaped it, and it is gone)."""
+        if not process.reaped:
+            return True
+        return process is self.processes.first and all(
+            t.state in ("Z", "X") for t in self.processes.tasks())
 
     def find_task(self, tid: int):
         """The task /proc/<tid> names: a process's leader, or any thread by its id."""
