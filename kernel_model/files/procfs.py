@@ -109,12 +109,8 @@ class ProcFs:
         """The task making the call: /proc/self's process, /proc/thread-self's thread."""
         return self.processes.current
 
-    @property
-    def process(self):
-        return self.processes.current_process()
-
     def _listed(self) -> list:
-        """The processes /proc lists: every one in the table not yet reaped, by pid."""
+        """The processes /proc lists, by pid."""
         return sorted((p for p in self.processes if self.shown(p)), key=lambda p: p.pid)
 
     def shown(self, process) -> bool:
