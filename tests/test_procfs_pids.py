@@ -503,6 +503,11 @@ def test_a_guest_reads_its_child_s_stat_as_it_runs_and_ends():
     assert int(zombie[8]) == 4227148  # and PF_EXITING, PF_POSTCOREDUMP, PF_NOFREEZE
     assert zombie[22:24] == ["0", "0"] and zombie[34] == "1"
     assert zombie[51] == str(7 << 8)  # the child's exit(7), as wait4 reports it
+    # The parent gave the CPU up once, sleeping in waitid while the child ran.
+    status = dict(line.split(":\t", 1) for line in _cat(run, "/proc/self/status").split("\n")
+                  if line)
+    assert (status["voluntary_ctxt_switches"], status["nonvoluntary_ctxt_switches"]) == (
+        "1", "0")
 
 
 @pytest.mark.skipif(not (shutil.which("nasm") and shutil.which("ld")

@@ -2,11 +2,12 @@
 proc_pid_status), field for field in Linux 6.18's order and format, from the model's tasks.
 
 What the model does not track is reported as Linux reports a quiet, unremarkable task:
-page faults, child times, context switches and resident pages are 0 (the model keeps no
-per-page residency: unicorn's memory is the host's), VmPeak is the current size, and
-capabilities are those of the process's uid (all for root, none otherwise). CPU time is
-the modelled time of the instructions each task ran (kernel_model.clock.INSN_PS), in the
-USER_HZ ticks (100 a second) Linux reports."""
+page faults, child times and resident pages are 0 (the model keeps no per-page residency:
+Unicorn's memory is the host's), VmPeak is the current size, and capabilities are those of
+the process's uid (all for root, none otherwise). CPU time is the modelled time of the
+instructions each task ran (kernel_model.clock.INSN_PS), in the USER_HZ ticks (100 a
+second) Linux reports. Context switches are the model scheduler's, from one task to
+another (a CPU left idle while a lone task sleeps is no switch here)."""
 
 from __future__ import annotations
 
@@ -273,6 +274,6 @@ def status_text(task, table) -> str:
         "Cpus_allowed_list:\t0\n"
         "Mems_allowed:\t" + ",".join(["00000000"] * (NODES_WORDS - 1) + ["00000001"]) + "\n"
         "Mems_allowed_list:\t0\n"
-        "voluntary_ctxt_switches:\t0\n"
-        "nonvoluntary_ctxt_switches:\t0\n")
+        f"voluntary_ctxt_switches:\t{task.nvcsw}\n"  # the one task's, even for the group
+        f"nonvoluntary_ctxt_switches:\t{task.nivcsw}\n")
     return "".join(out)
