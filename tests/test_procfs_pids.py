@@ -469,6 +469,31 @@ def test_cmdline_reads_the_argument_strings_from_memory():
         e.encode() + b"\0" for e in p.envp)
 
 
+@pytest.mark.parametrize("bits", [64, 32])
+def test_i386_and_x86_64_stat_addresses(bits):
+    """The same recovery of the stack's layout for both word sizes."""
+    src = EXIT_ONLY if bits == 64 else EXIT_ONLY.replace("bits 64", "bits 32").replace(
+        "mov eax, 60\n    xor edi, edi\n    syscall", "mov eax, 1\n    xor ebx, ebx\n    int 0x80")
+    run = run_guest("g.s", "x", source=src, bits=bits)
+    f = _cat(run, "/proc/self/stat").split()
+    machine, word = run.system.machine, bits // 8
+    assert int(f[27]) == machine.sp
+    assert int.from_bytes(machine.read(int(f[27]), word), "little") == 2  # argc
+    assert machine.read(int(f[47]), int(f[48]) - int(f[47])) == b"".join(
+        a.encode() + b"\0" for a in run.system.process.argv)
+
+
+@pytest.mark.skipif(not os.path.exists("/bin/busybox"), reason="needs a static busybox")
+def test_busybox_ps_reads_the_table():
+    """A real ps: it lists /proc, reads each pid's stat and cmdline."""
+    run = run_guest("/bin/busybox", "ps", "-o", "pid,ppid,pgid,stat,comm,args", bits=64)
+    assert run.status == 0
+    lines = run.stdout.decode().splitlines()
+    assert lines[1].split() == [str(PID), str(PID - 1), str(PID), "R", "busybox",
+                                "/bin/busybox", "ps", "-o", "pid,ppid,pgid,stat,comm,args"]
+    assert len(lines) == 2
+
+
 FORK_AND_READ = Path(__file__).parent / "guests" / "proc_child_stat.s"
 # The stat fields a native run must agree on (0-based): state, tty_nr, tpgid, flags,
 # priority, nice, num_threads, itrealvalue, vsize, rsslim, startcode, endcode, the four
