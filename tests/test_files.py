@@ -81,6 +81,7 @@ class FakeMm:
         "00400000-00401000 r--p 00000000 fe:00 42                         /bin/prog",
         "7ffd0000-7ffd2000 rw-p 00000000 00:00 0                          [stack]",
     ])
+    start_brk: int = 0
 
     @property
     def vmas(self):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 
+from emu.machine import PROT_EXEC, PROT_WRITE
 from kernel_model.clock import INSN_PS
 from kernel_model.files.proc_layout import mm_layout
 
@@ -91,8 +92,7 @@ def ignored_caught(process) -> tuple[int, int]:
 def _rlimit(process, resource: int) -> int:
     from kernel_model.syscalls.info import RLIMITS
 
-    limits = getattr(process, "rlimits", None) or {}
-    return limits.get(resource, RLIMITS.get(resource, (RLIM_INFINITY, 0)))[0]
+    return process.rlimits.get(resource, RLIMITS.get(resource, (RLIM_INFINITY, 0)))[0]
 
 
 def _cpu_ticks(tasks) -> int:
@@ -145,12 +145,13 @@ def _mem_lines(process) -> str:
     vmas = _vmas(process)
     layout = mm_layout(process)
     total = sum(v.end - v.start for v in vmas)
-    data = sum(v.end - v.start for v in vmas
-               if v.prot & 2 and not getattr(v, "shared", False)
-               and not getattr(v, "grows_down", False))
-    stack = sum(v.end - v.start for v in vmas if getattr(v, "grows_down", False))
-    exec_vm = sum(v.end - v.start for v in vmas
-                  if v.prot & 4 and not v.prot & 2 and not getattr(v, "grows_down", False))
+    # task_mem's classes: data is private, writable and not the stack (VmData); exec_vm
+    # is executable and read-only (VmExe is the program's text of it, VmLib the rest).
+    data = sum(v.size for v in vmas if v.prot & PROT_WRITE and not v.shared
+               and not v.grows_down)
+    stack = sum(v.size for v in vmas if v.grows_down)
+    exec_vm = sum(v.size for v in vmas if v.prot & PROT_EXEC and not v.prot & PROT_WRITE
+                  and not v.grows_down)
     text = 0
     if layout.end_code:
         text = (-(-layout.end_code // PAGE) * PAGE - (layout.start_code & ~(PAGE - 1)))
@@ -172,7 +173,7 @@ def stat_text(task, table, *, whole: bool) -> str:
     state = task_state(task)
     alive = has_mm(process)
     layout = mm_layout(process) if alive else None
-    vsize = sum(v.end - v.start for v in _vmas(process)) if alive else 0
+    vsize = sum(v.size for v in _vmas(process)) if alive else 0
     ign, cgt = ignored_caught(process)
     utime = _cpu_ticks(process.threads if whole else [task])
     mem = ((layout.start_code, layout.end_code, layout.start_stack) if layout
@@ -187,7 +188,7 @@ def stat_text(task, table, *, whole: bool) -> str:
         utime, 0, 0, 0,  # utime stime cutime cstime
         20, 0,  # priority (120 - 100: SCHED_OTHER, nice 0), nice
         len(visible_threads(process)), 0,  # num_threads, itrealvalue
-        getattr(task, "started_ns", 0) // TICK_NS,
+        task.started_ns // TICK_NS,
         vsize, 0, _rlimit(process, RLIMIT_RSS),  # vsize, rss (pages), rsslim
         *mem,
         0, 0,  # kstkesp, kstkeip: only shown for a task dumping core

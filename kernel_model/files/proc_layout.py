@@ -95,7 +95,7 @@ def mm_layout(process) -> MmLayout:
         vector = (3 + len(process.argv) + len(process.envp) + 2 * pairs) * word
         start_stack = ((aux[AT_RANDOM] & ~0xF) - vector) & ~0xF
     return MmLayout(start_code, end_code, start_data, end_data,
-                    getattr(process.mm, "start_brk", 0), arg_start, arg_end, env_start,
+                    process.mm.start_brk, arg_start, arg_end, env_start,
                     env_end, start_stack)
 
 
