@@ -95,8 +95,8 @@ class ProcFs:
         t = created_ns
         self.cpuinfo = ProcFile(self.ino("cpuinfo"), lambda: CPUINFO.encode(), created_ns=t,
                                 write_errno=errnos.EIO)
-        self.self_link = ProcLink(PROC_DEV, self.ino("self"), lambda: str(self.task.process.pid),
-                                 created_ns=t, sized=False)
+        self.self_link = ProcLink(PROC_DEV, self.ino("self"),
+                                  lambda: str(self.task.process.pid), created_ns=t, sized=False)
         self.thread_self_link = ProcLink(
             PROC_DEV, self.ino("thread-self"),
             lambda: f"{self.task.process.pid}/task/{self.task.tid}", created_ns=t, sized=False)
@@ -221,7 +221,7 @@ class ProcFs:
                                  text(alive_text(lambda: process.mm.maps_text().encode())),
                                  created_ns=t, owner=owner),
                 "root": ProcLink(PROC_DEV, self.ino(*where, "root"), link_to(lambda: "/"),
-                                created_ns=t, sized=False),
+                                 created_ns=t, sized=False),
                 "stat": ProcFile(self.ino(*where, "stat"),
                                  text(lambda: stat_text(task, self.processes,
                                                         whole=top).encode()),
@@ -235,7 +235,7 @@ class ProcFs:
             return dict(sorted(entries.items()))
 
         d = ProcDir(PROC_DEV, self.ino(*where), children, mode=0o555, created_ns=t,
-                      nlink=9 if top else 7, strict=True)
+                    nlink=9 if top else 7, strict=True)
         d.uid, d.gid = owner()
         return d
 
@@ -246,8 +246,8 @@ class ProcFs:
             return {str(t.tid): self.task_dir(t, top=False) for t in visible_threads(process)}
 
         d = ProcDir(PROC_DEV, self.ino("task", process.pid), children, mode=0o555,
-                      created_ns=self.created_ns,
-                      nlink=2 + len(visible_threads(process)), strict=True)
+                    created_ns=self.created_ns, nlink=2 + len(visible_threads(process)),
+                    strict=True)
         d.uid, d.gid = owner()
         return d
 
