@@ -104,6 +104,7 @@ class System:
         self.process.gdt = self._gdt0
         processes = ProcessTable(self.process)
         self.clock = Clock.parse(options.clock)
+        self.process.main_thread.started_ns = self.clock.boottime_ns()
         from kernel_model.files.fdtable import FdTable
         from kernel_model.files.vfs import Vfs, tmpfs_budget
 
