@@ -85,7 +85,13 @@ def mount(text: str):
 def add_run_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("trace")
     g.add_argument("-s", "--strace", action="store_true", help="print strace lines on stderr")
-    g.add_argument("-o", "--output", metavar="FILE", help="write the trace to FILE")
+    g.add_argument("-f", "--follow-forks", action="store_true",
+                   help="accepted for strace's -f: every process and thread is always "
+                        "traced (lines get strace -f's [pid N] prefix once there are "
+                        "several tasks), so -f only turns the trace on, like -s; with -o "
+                        "it also puts the pid on every line of the file, as strace -f -o")
+    g.add_argument("-o", "--output", metavar="FILE", help="write the trace to FILE (with "
+                   "several tasks, each line starts with its pid, as strace -o's)")
     g.add_argument("-c", "--summary", action="store_true", help="print strace -c's table")
     g.add_argument("--events", action="store_true",
                    help="trace with each call's entry mechanism ([syscall], [int 0x80], ...)")

@@ -232,10 +232,13 @@ def cmd_run(args) -> int:
             system.kernel.attach(JsonTracer(json_out))
     except OSError as e:
         raise UsageError(f"cannot write {e.filename}: {e.strerror}") from None
-    if args.strace or args.events or args.output:
+    if args.strace or args.events or args.output or args.follow_forks:
         from kernel_model.trace.tracers import StracePrinter
 
-        system.kernel.attach(StracePrinter(trace_out, events=args.events))
+        printer = StracePrinter(trace_out, events=args.events, to_file=bool(args.output),
+                                follow=args.follow_forks)
+        system.kernel.attach(printer)
+        closers.insert(0, printer)  # closed first: its last held line before the file
     summary = None
     if args.summary:
         from kernel_model.trace.tracers import Summary

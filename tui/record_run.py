@@ -38,10 +38,13 @@ def cmd_run_record(args) -> int:
             json_out = open(args.trace_json, "w")
             closers.append(json_out)
             session.kernel.attach(JsonTracer(json_out))
-        if args.strace or args.events or args.output:
+        if args.strace or args.events or args.output or args.follow_forks:
             from kernel_model.trace.tracers import StracePrinter
 
-            session.kernel.attach(StracePrinter(trace_out, events=args.events))
+            printer = StracePrinter(trace_out, events=args.events, to_file=bool(args.output),
+                                    follow=args.follow_forks)
+            session.kernel.attach(printer)
+            closers.insert(0, printer)
         data = _stdin()
         if data:
             session.feed_input(data)
