@@ -173,6 +173,11 @@ class TaskLines:
         line = prefix + mech + self._line.pad_line(prefix + call, result)[len(prefix):]
         return f"{line}  /* {note} */" if note else line
 
+    def _vanished(self, prefix: str, name: str, unfinished: str, resumed: bool = True) -> str:
+        """The last line of a call its task died in: strace never saw it return."""
+        line = self._line.format_vanished(name, unfinished, resumed)
+        return self._call_line(prefix, "", line.call, line.result, "")
+
     def feed(self, event) -> list[str]:
         out: list[str] = []
         if self.deferred is not None:
@@ -181,8 +186,7 @@ class TaskLines:
             if isinstance(event, SignalDelivered) and event.signo == 9 and waiting:
                 self._flush(out)
                 name, unfinished = waiting
-                out.append(self.prefix(self.current[1])
-                           + self._line.format_vanished(name, unfinished))
+                out.append(self._vanished(self.prefix(self.current[1]), name, unfinished))
             else:
                 self._returned(returned, out, waiting)
         if isinstance(event, ProcessStarted):
@@ -305,11 +309,9 @@ class TaskLines:
                 name, unfinished = waiting
                 if held is not None and held.tid == task.tid:
                     self.held = None
-                    out.append(held.prefix
-                               + self._line.format_vanished(name, unfinished, resumed=False))
+                    out.append(self._vanished(held.prefix, name, unfinished, resumed=False))
                 else:
-                    out.append(self.prefix(task.tid)
-                               + self._line.format_vanished(name, unfinished))
+                    out.append(self._vanished(self.prefix(task.tid), name, unfinished))
             out.append(self.prefix(task.tid) + event.text)
             self._leave(task.tid)
         if not members:

@@ -158,7 +158,7 @@ def format_resumed(name: str | None, unfinished: str, full_line: str) -> str:
     return line
 
 
-def format_vanished(name: str | None, unfinished: str, resumed: bool = True) -> str:
+def format_vanished(name: str | None, unfinished: str, resumed: bool = True) -> LineText:
     """The last line of a call that never returned (its task was killed, or another thread
     ended the process): `<... read resumed> <unfinished ...>) = ?`, or with `resumed`
     False (nothing was printed since its entry) the whole call: `pause() = ?`."""
