@@ -315,6 +315,36 @@ def test_a_wait_ended_by_another_signal_shows_the_restart():
     ]
 
 
+def test_a_leader_that_exits_first_is_reported_last():
+    """The leader's exit(0) while a thread runs: Linux reports the leader's death only once
+    its last thread is gone, so its `+++` line comes last, when it is alone."""
+    r = Run(4)
+    r.fork(5, thread=True)
+    r.call("clone", 0x7d0f00, 0x7f00, 0x409810, 0x409810, 0x7f38, ret=5)
+    r.call("exit", 0, ret=None)
+    r.switch(5, 4)
+    r.call("getpid", ret=4)
+    r.call("exit", 0, ret=None)
+    r.exited(0)
+    assert r.lines()[1:] == [
+        "[pid     4] exit(0)                     = ?",
+        "[pid     5] getpid()                    = 4",
+        "[pid     5] exit(0)                     = ?",
+        "[pid     5] +++ exited with 0 +++",
+        "+++ exited with 0 +++",
+    ]
+
+
+def test_a_limit_of_the_model_is_nobodys_line():
+    r = Run(4)
+    r.fork(5)
+    r.call("fork", ret=5)
+    r.block("wait4", 5, 0, 0, 0)
+    r.events.append(RunStopped("deadlock", 0, "deadlock: every task is blocked"))
+    assert r.lines()[1:] == ["[pid     4] wait4(5,  <unfinished ...>",
+                             "deadlock: every task is blocked"]
+
+
 def test_a_stop_signal_says_stopped():
     r = Run(4)
     r.fork(5)
@@ -916,5 +946,8 @@ def test_the_command_line_f_o_json_and_c(tmp_path):
             if row and not row.startswith("-") and not row.endswith(" total")]
     assert {row.split()[-1]: int(row.split()[3]) for row in rows} == {
         "fork": 1, "wait4": 1, "write": 1}  # exit never returns: strace never counts it
+    alone = tmp_path / "table.txt"
+    assert cli("run", "-c", "-o", str(alone), str(guest)).returncode == 7
+    assert alone.read_text().startswith("% time")  # strace -c -o: the table, no trace
     helped = cli("run", "--help").stdout.decode()
     assert "-f, --follow-forks" in helped and "always" in helped

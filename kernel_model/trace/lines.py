@@ -212,7 +212,11 @@ class TaskLines:
         elif isinstance(event, RunStopped):
             if event.reason == "stopped" and event.text == self.stop_said:
                 return out  # said at the delivery of the stop signal
-            self._say(out, self.current[1], event.text)
+            if event.reason == "stopped":
+                self._say(out, self.current[1], event.text)
+            else:  # a limit of syscall-lab's (time, instructions, a deadlock): no task's line
+                self._flush(out)
+                out.append(event.text)
         elif self.mechanisms and isinstance(event, (VdsoCalled, VsyscallCalled)):
             self._say(out, self.current[1], event.text)
         elif self.mechanisms and isinstance(event, KernelNote):
