@@ -1,5 +1,9 @@
 """The one line a user sees for each event: in `strace --events`, in the TUI's events pane
-and in a saved recording. Every consumer asks here, so the three cannot drift apart."""
+and in a saved recording. Every consumer asks here, so the three cannot drift apart.
+
+With several tasks, `TaskLines` turns the stream into `strace -f`'s lines: whose line each
+is (`[pid N] `), and a call cut by other tasks' lines (`<unfinished ...>`, `<... resumed>`).
+A run with one task reads the same through either."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from kernel_model.trace.events import (
     RunStopped,
     SignalDelivered,
     SyscallBlocked,
+    SyscallEntered,
     SyscallReturned,
     TaskSwitched,
     VdsoCalled,
@@ -90,10 +95,11 @@ class _Held:
     """A call that blocked, whose `<unfinished ...>` line is not out yet: strace printed
     its head at entry and ends the line only when another task has something to say."""
 
-    __slots__ = ("tid", "prefix", "name", "unfinished")
+    __slots__ = ("tid", "prefix", "name", "unfinished", "mech")
 
-    def __init__(self, tid: int, prefix: str, name: str, unfinished: str):
+    def __init__(self, tid: int, prefix: str, name: str, unfinished: str, mech: str):
         self.tid, self.prefix, self.name, self.unfinished = tid, prefix, name, unfinished
+        self.mech = mech  # the --events trace's `[syscall] `, or ""
 
 
 class TaskLines:
@@ -127,6 +133,7 @@ class TaskLines:
         self.held: _Held | None = None
         self.waiting: dict[int, tuple[str, str]] = {}  # tid -> (name, unfinished) unresolved
         self.stop_said: str | None = None
+        self.entry_mech = ""  # the mechanism of the call now entered (SyscallEntered)
         # A resumed call that ended with a restart code: if SIGKILL comes next, the task
         # dies in the call and strace never sees it return (`= ?` instead).
         self.deferred: tuple[SyscallReturned, tuple[str, str] | None] | None = None
@@ -157,7 +164,7 @@ class TaskLines:
     def _flush(self, out: list[str], unless_tid: int | None = None) -> None:
         held = self.held
         if held is not None and held.tid != unless_tid:
-            out.append(held.prefix + held.unfinished)
+            out.append(held.prefix + held.mech + held.unfinished)
             self.held = None
 
     def _say(self, out: list[str], tid: int, text: str) -> None:
@@ -189,7 +196,9 @@ class TaskLines:
                 out.append(self._vanished(self.prefix(self.current[1]), name, unfinished))
             else:
                 self._returned(returned, out, waiting)
-        if isinstance(event, ProcessStarted):
+        if isinstance(event, SyscallEntered):
+            self.entry_mech = f"[{event.mechanism}] " if self.mechanisms else ""
+        elif isinstance(event, ProcessStarted):
             self.tasks = {event.pid: _Task(event.pid, event.pid)}
             self.current = (event.pid, event.pid)
         elif isinstance(event, TaskSwitched):
@@ -239,7 +248,7 @@ class TaskLines:
         self._flush(out)
         prefix = self.prefix(tid)
         self._join()
-        self.held = _Held(tid, prefix, event.name, event.text)
+        self.held = _Held(tid, prefix, event.name, event.text, self.entry_mech)
         self.waiting[tid] = (event.name, event.text)
 
     def _returned(self, event: SyscallReturned, out: list[str],
