@@ -951,3 +951,114 @@ def test_the_command_line_f_o_json_and_c(tmp_path):
     assert alone.read_text().startswith("% time")  # strace -c -o: the table, no trace
     helped = cli("run", "--help").stdout.decode()
     assert "-f, --follow-forks" in helped and "always" in helped
+
+
+FORK_WAIT_I386 = """
+bits 32
+section .bss
+status: resd 1
+section .text
+global _start
+_start:
+    mov eax, 2              ; fork
+    int 0x80
+    test eax, eax
+    jnz parent
+    mov eax, 1              ; exit(5)
+    mov ebx, 5
+    int 0x80
+parent:
+    mov ebx, eax            ; waitpid(pid, &status, WUNTRACED)
+    mov eax, 7
+    mov ecx, status
+    mov edx, 2
+    int 0x80
+    mov eax, 252            ; exit_group(0)
+    xor ebx, ebx
+    int 0x80
+"""
+
+
+def test_i386_fork_and_waitpid_end_to_end():
+    r = run_guest("guest.s", source=FORK_WAIT_I386, bits=32, max_insns=1_000_000)
+    printer = TaskLines()
+    lines = [line for event in r.events for line in printer.feed(event)]
+    assert r.status == 0
+    assert lines == [
+        "fork()                                  = 4243",
+        "[pid  4242] waitpid(4243,  <unfinished ...>",
+        "[pid  4243] exit(5)                     = ?",
+        "[pid  4243] +++ exited with 5 +++",
+        "<... waitpid resumed>[{WIFEXITED(s) && WEXITSTATUS(s) == 5}], WSTOPPED) = 4243",
+        "--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=4243, si_uid=0, si_status=5, "
+        "si_utime=0, si_stime=0} ---",
+        "exit_group(0)                           = ?",
+        "+++ exited with 0 +++",
+    ]
+
+
+# -- against strace -f itself, modulo pids and interleaving ------------------------------------
+def _calls(lines: list[str], pids: dict[str, str]) -> list[str]:
+    """strace -f lines as whole calls: the prefix gone, each cut call joined again, the
+    padding before "= " collapsed, and pids renamed (`pids`: native -> ours)."""
+    import re
+
+    heads: dict[str, str] = {}
+    out = []
+    for text in lines:
+        if text.startswith(("strace: ", "[ Process", "execve(")) or not text:
+            continue
+        text = re.sub(r"^\[pid +\d+\] ", "", text)
+        if text.endswith(" <unfinished ...>"):
+            heads[text.split("(")[0]] = text.removesuffix(" <unfinished ...>")
+            continue
+        resumed = re.match(r"<\.\.\. (\w+) resumed>(.*)", text)
+        if resumed:
+            text = heads.pop(resumed.group(1)) + resumed.group(2)
+        text = re.sub(r"\b(\d+)\b", lambda m: pids.get(m.group(1), m.group(1)), text)
+        out.append(re.sub(r" +(= \S)", r" \1", text))
+    return sorted(out)
+
+
+@pytest.mark.parametrize("source, bits", [(FORK_WAIT, 64), (FORK_WAIT_I386, 32)])
+def test_the_trace_is_strace_f_s_modulo_pids_and_interleaving(tmp_path, source, bits):
+    import os
+    import re
+    import shutil
+    import subprocess
+
+    if not all(shutil.which(tool) for tool in ("nasm", "ld", "strace")) or \
+            os.uname().machine != "x86_64":
+        pytest.skip("needs nasm, ld and strace on x86-64 Linux")
+    (tmp_path / "t.s").write_text(source)
+    fmt, emul = ("elf64", "elf_x86_64") if bits == 64 else ("elf32", "elf_i386")
+    subprocess.run(["nasm", "-f", fmt, "-o", tmp_path / "t.o", tmp_path / "t.s"], check=True)
+    subprocess.run(["ld", "-m", emul, "-o", tmp_path / "t", tmp_path / "t.o"], check=True)
+    native = subprocess.run(["strace", "-f", "-q", tmp_path / "t"], capture_output=True,
+                            timeout=30)
+    if b"Operation not permitted" in native.stderr:
+        pytest.skip("strace cannot trace here (ptrace is not permitted)")
+    native_lines = native.stderr.decode().splitlines()
+    child = re.search(r"^(?:fork|clone)\(.*= (\d+)$", "\n".join(
+        re.sub(r"^\[pid +\d+\] ", "", t) for t in _joined(native_lines)), re.M)
+    assert child is not None, native_lines
+    r = run_guest("t.s", source=source, bits=bits, max_insns=1_000_000)
+    printer = TaskLines()
+    ours = [line for event in r.events for line in printer.feed(event)]
+    assert _calls(ours, {}) == _calls(native_lines, {child.group(1): "4243"})
+
+
+def _joined(lines: list[str]) -> list[str]:
+    """strace's lines with each cut call joined (for finding the fork's result)."""
+    import re
+
+    heads: dict[str, str] = {}
+    out = []
+    for text in lines:
+        bare = re.sub(r"^\[pid +\d+\] ", "", text)
+        if bare.endswith(" <unfinished ...>"):
+            heads[bare.split("(")[0]] = bare.removesuffix(" <unfinished ...>")
+            continue
+        resumed = re.match(r"<\.\.\. (\w+) resumed>(.*)", bare)
+        out.append(heads.pop(resumed.group(1)) + resumed.group(2) if resumed else bare)
+    return out
