@@ -54,6 +54,7 @@ from kernel_model.debugger.stepping import (
     VSYSCALL_ADDR,
     RunPolicy,
     SessionStop,
+    Switch,
 )
 from kernel_model.debugger.timeline import Timeline, known_length
 from kernel_model.trace.events import (
@@ -76,8 +77,7 @@ class DebugSession(Guards, Breakpoints, History, Replay, LiveExecution, ForwardC
 
     def __init__(self, system, io: GuestIo, *, budget: int = DEFAULT_BUDGET, program=None):
         self.system = system
-        self.machine = system.machine
-        self.kernel = system.kernel
+        self.kernel = system.kernel  # its machine is the running task's (self.machine)
         self.io = io
         self.program = program
         self.bits = system.arch.bits
@@ -104,6 +104,9 @@ class DebugSession(Guards, Breakpoints, History, Replay, LiveExecution, ForwardC
         self._policy = RunPolicy()
         self._kinds = {}
         self._handles = {}
+        self._guard_cache = {}
+        self._guarded = None
+        self._slice = None  # one task alone: never preempted (kernel_model.proc.sched)
         self._exec_regions = ()
         self._last_kernel = None
         self._kernel_fp = None
@@ -131,6 +134,7 @@ class DebugSession(Guards, Breakpoints, History, Replay, LiveExecution, ForwardC
         self._scan_guards()
         start = self._snapshot("start", None, applied=True, full=True)
         start.extra["insns"] = 0
+        start.extra["task_insns"] = {}
         start.events.extend(self._take_events())
         self.timeline.append(start)
         self.pos = (start, 0)
@@ -212,8 +216,13 @@ class DebugSession(Guards, Breakpoints, History, Replay, LiveExecution, ForwardC
 
     def upcoming(self) -> tuple[str, int | None] | None:
         """The transition the instruction at pc starts, if any: ("syscall"|"int 0x80"|
-        "sysenter", None) or ("vdso"|"vsyscall", target)."""
-        if self.system.process.exited:
+        "sysenter", None), ("vdso"|"vsyscall", target), or ("switch", None) where the
+        kernel is about to switch to another task."""
+        if self._exited():
+            return None
+        if isinstance(self.pending_here(), Switch):
+            return "switch", None  # the kernel switches tasks before anything else runs
+        if not self._task_runs():
             return None
         insn = self.insn_at(self.machine.pc)
         if insn is None:
@@ -233,6 +242,16 @@ class DebugSession(Guards, Breakpoints, History, Replay, LiveExecution, ForwardC
                 if name not in VDSO_STUBS:
                     return "vdso", target
         return None
+
+    def pending_here(self):
+        """What the kernel must do at the current point before any more user code runs:
+        a fault's delivery or a context switch (kept by the mark at this point), or None."""
+        mark, n = self.pos
+        if n is None:
+            return None
+        if n:  # a plain mark at this very point (a stretch replayed to its end) keeps it
+            mark, n = self._normalize(mark, n)
+        return mark.info.get("pending") if n == 0 else None
 
     def vdso_name(self, addr: int) -> str | None:
         """The vDSO symbol at exactly `addr` (the __vdso_ name when there are aliases)."""
@@ -281,7 +300,7 @@ class DebugSession(Guards, Breakpoints, History, Replay, LiveExecution, ForwardC
             return True
         if method == "step":
             up = self.upcoming()
-            return up is None or up[0] in TRAP_KINDS
+            return up is None or up[0] in TRAP_KINDS or up[0] == "switch"
         if method == "next":
             insn = self.insn_at(self.machine.pc)
             return self.walk is not None or insn is None or insn.kind != "call"

@@ -12,10 +12,12 @@ from kernel_model.debugger import insn as insns
 from kernel_model.debugger.session_parts import SessionParts
 from kernel_model.debugger.stepping import (
     CROSSINGS,
+    PREEMPTED,
     TRAP_KINDS,
     VSYSCALL_ADDR,
     RunPolicy,
     SessionStop,
+    Switch,
 )
 from kernel_model.debugger.timeline import Hit, Mark, Offset
 
@@ -51,14 +53,19 @@ class ForwardCommands(SessionParts):
         assert length is not None, "_stretch_ahead counts a recorded stretch"
         if n < length:
             self._goto(mark, n + 1)
-            return SessionStop("step", "", self.machine.pc)
+            return SessionStop("step", self._preempted_text(), self.machine.pc)
         # the end of the stretch (normalized: `nxt` is applied): its recorded outcome
         self._goto(nxt, 0)
         if self._exited():
             return SessionStop("exited", self.exit_text())
         if nxt.kind in CROSSINGS:
             return SessionStop("crossed", nxt.kind, self.machine.pc)
-        return SessionStop("step", "", self.machine.pc)
+        return SessionStop("step", self._preempted_text(), self.machine.pc)
+
+    def _preempted_text(self) -> str:
+        """A step that ends where the time slice ran out says so, replayed as live."""
+        pending = self.pending_here()
+        return PREEMPTED if isinstance(pending, Switch) and pending.timer else ""
 
     def next(self) -> SessionStop:
         """`n`/`ni`: one instruction, over calls, and over a whole transition."""
@@ -68,7 +75,7 @@ class ForwardCommands(SessionParts):
         if self.walk is not None:
             return self._walk_finish()
         up = self.upcoming()
-        if up is not None and up[0] in TRAP_KINDS:
+        if up is not None and (up[0] in TRAP_KINDS or up[0] == "switch"):
             return self._over_crossing()
         insn = self.insn_at(self.machine.pc)
         if insn is not None and insn.kind == "call":
@@ -229,6 +236,9 @@ class ForwardCommands(SessionParts):
         `unchecked`, see _run_until)."""
         nxt = self._stretch_ahead()
         mark, n = self.pos
+        if n == 0 and isinstance(mark.info.get("pending"), Switch):
+            # A context switch is due here: the run goes on in the next task.
+            return self._step_one(), False
         if n == 0 and "pending" in mark.info:
             # A recorded fault right here, reached by a step (the stop recorded there, taken
             # from a fault stop, would have delivered it): a run faults at once, as it did.
@@ -244,6 +254,8 @@ class ForwardCommands(SessionParts):
         why, detail = self._live_run()
         if why == "exited":
             return SessionStop("exited", self.exit_text()), False
+        if why == "slice":
+            return self._preempt(), True
         if why == "interrupt":
             self._add_mark(self._snapshot("interrupt", None, applied=False, full=True))
             return SessionStop("interrupted", "stopped", self.machine.pc), False
