@@ -18,6 +18,7 @@ from kernel_model.debugger.stepping import (
     RunPolicy,
     SessionStop,
     Switch,
+    split_pid,
 )
 from kernel_model.debugger.timeline import Hit, Mark, Offset
 
@@ -131,8 +132,11 @@ class ForwardCommands(SessionParts):
         return self._command(self._run_until, RunPolicy(transitions=True))
 
     def run_to_syscall(self, name: str) -> SessionStop:
-        """Like gdb's `catch syscall NAME`: stop before the next call of that syscall."""
-        return self._command(self._run_until, RunPolicy(syscalls=frozenset([name])))
+        """Like gdb's `catch syscall NAME`: stop before the next call of that syscall;
+        `NAME pid N`: only a call process N makes."""
+        name, pid = split_pid(name)
+        return self._command(self._run_until, RunPolicy(syscalls=frozenset([name]),
+                                                        syscall_pid=pid))
 
     def _wants_stop_here(self, policy: RunPolicy) -> SessionStop | None:
         """Does the running command stop at the current point?"""
@@ -140,9 +144,10 @@ class ForwardCommands(SessionParts):
         pc = m.pc
         if self._exited():
             return SessionStop("exited", self.exit_text())
+        pid = self.kernel.process.pid
         if policy.breakpoints:
             for b in self.breakpoints:
-                if b.enabled and b.address == pc:
+                if b.address == pc and b.applies_to(pid):
                     b.hits += 1
                     return SessionStop("breakpoint", f"breakpoint {b.spec}", pc)
         if pc in policy.temp:
@@ -156,11 +161,12 @@ class ForwardCommands(SessionParts):
             return SessionStop("transition", up[0], pc)
         if up[0] in TRAP_KINDS:
             name = self._syscall_name(up[0])
-            caught = policy.syscalls | {b.syscall for b in self.breakpoints
-                                        if b.enabled and b.syscall and policy.breakpoints}
+            caught = (policy.syscalls if policy.syscall_pid in (None, pid) else set()) | {
+                b.syscall for b in self.breakpoints
+                if b.syscall and b.applies_to(pid) and policy.breakpoints}
             if name in caught:
                 for b in self.breakpoints:
-                    if b.enabled and b.syscall == name and policy.breakpoints:
+                    if b.syscall == name and b.applies_to(pid) and policy.breakpoints:
                         b.hits += 1
                 return SessionStop("syscall", f"catch syscall {name}", pc)
         return None

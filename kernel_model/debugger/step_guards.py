@@ -124,7 +124,8 @@ class Guards(SessionParts):
     def _policy_stops(self, addr: int, kinds) -> bool:
         p = self._policy
         if "bp" in kinds and p.breakpoints:
-            if any(b.enabled and b.address == addr for b in self.breakpoints):
+            pid = self.kernel.process.pid
+            if any(b.address == addr and b.applies_to(pid) for b in self.breakpoints):
                 return True
         if "temp" in kinds and addr in p.temp:
             want_sp = p.temp[addr]

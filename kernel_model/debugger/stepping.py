@@ -6,6 +6,7 @@ guest (and no Unicorn) is loaded."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -50,6 +51,16 @@ class Switch:
 
 
 PREEMPTED = "the time slice ended: the timer interrupt is next"
+_PID_SUFFIX = re.compile(r"\s+pid\s+(\d+)\s*$")
+
+
+def split_pid(spec: str) -> tuple[str, int | None]:
+    """A breakpoint's or catch's `... pid N` suffix: ("write", 4243) from "write pid 4243"
+    (gdb limits a breakpoint to a thread with `thread N`; here the unit is the process)."""
+    m = _PID_SUFFIX.search(spec)
+    if m is None:
+        return spec.strip(), None
+    return spec[:m.start()].strip(), int(m.group(1))
 
 
 class ReplayDiverged(Exception):
@@ -98,6 +109,7 @@ class RunPolicy:
 
     transitions: bool = False  # stop before traps / at calls into the vDSO or vsyscall page
     syscalls: frozenset = frozenset()  # stop before these syscalls
+    syscall_pid: int | None = None  # ... made by this process only (None: by any)
     breakpoints: bool = True
     temp: dict = field(default_factory=dict)  # address -> sp the return must restore
 
