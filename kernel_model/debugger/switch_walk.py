@@ -74,6 +74,8 @@ def from_switch(mark, before: dict, after: dict, session) -> Transition:
 def _trap_phase(info: dict, switched: TaskSwitched, prev: str, cpu: Entry,
                 ns: float) -> Phase:
     why = switched.why
+    title: str
+    text: tuple[str, ...]
     if info.get("timer"):
         changes = cpu.gate("asm_sysvec_apic_timer_interrupt",
                            f"IDT[{LOCAL_TIMER_VECTOR:#x}]")
@@ -179,7 +181,7 @@ def _tls_phase(info: dict, after: dict, nxt: str, bits: int, ns: float, session,
         text = ("__switch_to loads the next task's thread-local storage base: fs_base (with "
                 "wrfsbase, or the MSR), where its C library keeps errno, the stack guard "
                 "and its thread's data.",)
-        changes = (Change("fs_base", h(old), h(new)),)
+        changes: tuple[Change, ...] = (Change("fs_base", h(old), h(new)),)
         return Phase("tls", "TLS: fs_base", text, changes, ns, kernel=True,
                      regs=freeze(cpu.regs))
     old_tls = info.get("tls") or []

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from kernel_model.debugger.state import HostIo, KernelImage, MemoryImage
+    from kernel_model.debugger.state import HostIo, KernelImage, Spaces
 
 CONTEXT_BYTES = 5700  # a saved Unicorn x86 context
 
@@ -67,7 +67,7 @@ class Mark:
     pc: int
     kernel: KernelImage
     io: HostIo
-    memory: MemoryImage | None  # None when rebuilt by replay
+    memory: Spaces | None  # every live address space's; None when rebuilt by replay
     extra: dict = field(default_factory=dict)  # session state riding along (watcher calls...)
     events: list = field(default_factory=list)  # what happened at this boundary
     info: dict = field(default_factory=dict)  # for the screen (stop reason, fault, transition)
