@@ -41,15 +41,17 @@ class Guards(SessionParts):
                     machine.unhook(handle)
 
     def _follow_machine(self) -> None:
-        """Another CPU runs now (a context switch, or a restored state on another task):
-        give it the hooks the session has (breakpoints, vDSO entries, temporary stops) and
-        its guards. Unicorn's counting hooks are per CPU: the next counted run flushes."""
+        """Another CPU may run now (a context switch, a restored state on another task, an
+        exec that gives the process a new one): give it the hooks the session has
+        (breakpoints, vDSO entries, temporary stops) and its guards. Unicorn's counting
+        hooks are per CPU: after a change of CPU the next counted run flushes."""
         m = self.machine
         handles = self._handles.setdefault(m, {})
         for addr in self._kinds:
             if addr not in handles:
                 handles[addr] = m.hook_code(self._on_hook, addr, addr)
-        self._counting = False
+        if m is not self._guarded:
+            self._counting = False
         self._scan_guards()
 
     def _scan_guards(self) -> None:

@@ -376,7 +376,7 @@ class LiveExecution(SessionParts):
         if over:
             mark.info["over"] = True
         self._add_mark(mark)
-        self._scan_guards()
+        self._follow_machine()  # the guards of the code now mapped, on the CPU that runs
         if over:
             return SessionStop("exited", self.exit_text())
         return SessionStop("crossed", kind, self.machine.pc)

@@ -188,8 +188,10 @@ class Timeline:
             self.remove(m)
         limit = self.index(keep_after) if keep_after is not None else len(self.marks) - 1
         # 2. plain stops in the older half: their state is replayed from the mark before.
+        # (Not one that keeps what the kernel does next there, a fault's delivery or a
+        # context switch: the point before it would no longer show it coming.)
         for m in [m for m in self.marks[1:limit // 2] if not m.applied and m.arrive is not None
-                  and m.kind != "start"]:
+                  and m.kind != "start" and "pending" not in m.info]:
             if not self.over_budget():
                 return
             nxt = self.next(m)

@@ -31,6 +31,9 @@ def process_lines(view, *, width: int = 78) -> list[list[tuple[str, str]]]:
     if running is not None:
         who = f"pid {running.pid}" + (f", thread {running.tid}" if running.tid != running.pid
                                       else "")
-        lines.append([(clip(f"▶ the CPU runs {who}. R runnable, S waiting, T stopped, "
-                            "Z zombie", width), "muted")])
+        lines.append([(clip(f"▶ the CPU runs {who}", width), "muted")])
+    lines.append([(clip("R runnable, S waiting, T stopped, Z zombie", width), "muted")])
+    if any(r.insns is None for r in rows):
+        lines.append([(clip("INSNS ?: run freely, not counted yet (stepping back into a "
+                            "stretch counts it)", width), "muted")])
     return lines
