@@ -195,7 +195,9 @@ SYSTEM_SHARED = {"machine", "kernel", "image", "options", "arch", "layout", "era
                  "vdso_watcher", "vsyscall_watcher", "watchers", "clock", "waiter",
                  # the CPU's hooks are bound to it; what it holds is cleared at each restore
                  "cpu_faults"}
-KERNEL_SHARED = {"machine", "listeners", "_dispatch", "_dispatch_x86_64", "system",
+# (The kernel's `machine`, the running task's CPU, is state: it is restored with the task
+# that runs, the Machine itself shared as a handle.)
+KERNEL_SHARED = {"listeners", "_dispatch", "_dispatch_x86_64", "system",
                  "on_first_listener", "string_limit"}
 
 # Types that are handles to the host: a copy would be meaningless (or impossible).
@@ -278,6 +280,10 @@ class KernelState:
 
     def _copy(self, value):
         """A deep copy of `value` and the number of objects copied."""
+        # Every process's CPU is a handle: shared before the copy meets it (a copy of one
+        # would not fail on every path, and would be a second CPU).
+        kernel = self.system.kernel
+        self._share(kernel.machine, *(p.machine for p in kernel.processes))
         memo = dict(self.shared)
         try:
             result = copy.deepcopy(value, memo)
