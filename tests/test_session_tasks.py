@@ -432,3 +432,26 @@ def test_catch_syscall_limited_to_one_pid(tmp_path):
     assert s.cont().reason == "exited"  # the parent's exit is not caught
     stop = s.reverse_continue()
     assert (stop.reason, s.kernel.current.tid) == ("transition", CHILD)
+
+
+def test_a_recording_replays_the_switches_and_the_processes(tmp_path):
+    """`run --record` of a fork+wait4 guest: the switches are transitions of the recording,
+    and the Processes table comes back with each stop."""
+    from kernel_model.debugger.recording import load
+    from tui import cli
+
+    path = tmp_path / "fork.s"
+    path.write_text(FORK_WAIT)
+    out = tmp_path / "fork.json"
+    assert cli.main(["run", "--record", str(out), "--seed", "1", str(path)]) == 7
+    rec = load(str(out))
+    titles = [t["title"] for t in rec.doc["transitions"] if t["kind"] == "switch"]
+    assert titles == ["context switch: pid 4242 -> pid 4243 (it waits: wait for child 4243)",
+                      "context switch: pid 4243 -> pid 4242 (it exited)"]
+    every = [rec.view(i) for i in range(len(rec.doc["views"]))]
+    before_switch = [v for v in every if v.upcoming == ("switch", None)]
+    assert [v.pending_switch for v in before_switch] == ["it waits: wait for child 4243",
+                                                         "it exited"]
+    rows = before_switch[0].processes
+    assert [(r.pid, r.state, r.waits, r.current) for r in rows] == [
+        (PARENT, "S", "wait for child 4243", True), (CHILD, "R", "", False)]

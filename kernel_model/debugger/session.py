@@ -17,13 +17,23 @@ instructions. A free run is not counted; its end is found again by its breakpoin
 ("the k-th time pc X was reached"), and turned into a count by binary search only when
 someone steps back into it.
 
+Many tasks. Each process has its own CPU and memory (a Machine); `machine` is always the
+running task's (the kernel's). A saved state holds every live address space (state.Spaces)
+and the kernel's state, in which the other tasks keep their registers (Task.context); the
+Machines themselves are shared, never copied, so a state from before a fork simply has no
+child, and going forward again restores the child from the fork's mark. At the live end the
+session does what the run loop does between two resumes (step_live.py: loop.schedule,
+loop.finish_wait, time slices counted as loop.resume counts them); a context switch is a
+stop and a crossing of its own ("switch" marks, walked in phases by switch_walk.py).
+
 Threads: commands run on one thread at a time (the TUI's worker); `interrupt()` may be
 called from any thread to stop a running command.
 
 Where the parts are: step_guards.py (hooks and exits), step_breakpoints.py, step_history.py
 (marks, capture and restore, positions), step_replay.py (replaying paths, counting free
 runs), step_live.py (live execution: kernel_model.run's step, one stop at a time),
-step_forward.py and step_reverse.py (the commands), step_walks.py (transition walks);
+step_forward.py and step_reverse.py (the commands), step_walks.py (transition walks,
+with switch_walk.py for a context switch's phases);
 stepping.py holds the records they share and the SteppingSession protocol, and
 session_parts.py their common base, which declares for the type checker the state this
 class sets and the methods one part calls on another.

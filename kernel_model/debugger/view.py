@@ -452,5 +452,5 @@ def build_view(session) -> StopView:
         clock=session.system.clock.describe(),
         processes=processes(session),
         pending_switch=(("the timer interrupt: " if pending.timer else "") + pending.why)
-        if isinstance(pending, Switch) else "",
+        if isinstance(pending, Switch) and session.walk is None else "",
     )
