@@ -104,6 +104,7 @@ class System:
         self.process.gdt = self._gdt0
         processes = ProcessTable(self.process)
         self.clock = Clock.parse(options.clock)
+        self.process.main_thread.started_ns = self.clock.boottime_ns()
         from kernel_model.files.fdtable import FdTable
         from kernel_model.files.vfs import Vfs, tmpfs_budget
 
@@ -184,6 +185,7 @@ class System:
         self.kernel.on_new_machine = self._equip_machine
         self.kernel.on_switch = self._follow_machine
         self.kernel.on_forget_machine = self._forget_machine
+        self.kernel.on_reuse_machine = self._reuse_machine
         self.process.sysenter_pad = self.kernel.sysenter_landing_pad
         # The kernel's, named here too for the run loop and the debugger.
         self.signals = self.kernel.signals
@@ -238,11 +240,16 @@ class System:
                 self.watchers.append(vsyscall.NativeWatcher(machine, self.kernel))
 
     def _forget_machine(self, machine: Machine) -> None:
-        if self.counter is not None:
-            self.counter.detach(machine)
+        """A gone process's CPU: its memory back to the host. Its hooks stay (the kernel may
+        reuse it for a fork: Kernel.take_spare_machine), but the tick stops writing it."""
         if self.vdso is not None:
             self.vdso.forget(machine)
-        self.watchers = [w for w in self.watchers if getattr(w, "machine", None) is not machine]
+        if machine is not self._machine0:
+            machine.release()
+
+    def _reuse_machine(self, machine: Machine) -> None:
+        if self.vdso is not None:
+            self.vdso.share_with(machine)
 
     def _follow_machine(self, machine: Machine) -> None:
         if self.counter is not None:

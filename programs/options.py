@@ -85,11 +85,20 @@ def mount(text: str):
 def add_run_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("trace")
     g.add_argument("-s", "--strace", action="store_true", help="print strace lines on stderr")
-    g.add_argument("-o", "--output", metavar="FILE", help="write the trace to FILE")
-    g.add_argument("-c", "--summary", action="store_true", help="print strace -c's table")
+    g.add_argument("-f", "--follow-forks", action="store_true",
+                   help="accepted for strace's -f, which changes nothing here: every process "
+                        "and thread is always traced, and once there are several tasks each "
+                        "line starts with [pid N], as strace -f's. Like strace -f PROG, it "
+                        "turns the trace on; with -o FILE it puts the pid on every line of "
+                        "the file, as strace -f -o does")
+    g.add_argument("-o", "--output", metavar="FILE", help="write the trace (or -c's table) "
+                   "to FILE; with several tasks each line starts with its pid, as strace -o's")
+    g.add_argument("-c", "--summary", action="store_true",
+                   help="print strace -c's table (every task's calls in one, as strace -f -c)")
     g.add_argument("--events", action="store_true",
                    help="trace with each call's entry mechanism ([syscall], [int 0x80], ...)")
-    g.add_argument("--trace-json", metavar="FILE", help="write every event as JSON Lines")
+    g.add_argument("--trace-json", metavar="FILE", help="write every event as JSON Lines "
+                   "(each with the pid and tid of its task)")
     g.add_argument("--string-limit", type=positive_int, default=32, metavar="N",
                    help="bytes of each string shown in the trace (default 32)")
     m = p.add_argument_group("machine")
@@ -108,6 +117,13 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     m.add_argument("--timeout", type=seconds, metavar="S", help="stop the guest after S s")
     m.add_argument("--memory-limit", type=size, default=1 << 30, metavar="SIZE",
                    help="cap on guest memory (default 1G): mmap fails with ENOMEM beyond it")
+    m.add_argument("--max-tasks", type=positive_int, default=256, metavar="N",
+                   help="cap on live tasks (processes and threads) across the run, like "
+                        "RLIMIT_NPROC: fork and clone fail with EAGAIN beyond it "
+                        "(default 256)")
+    m.add_argument("--timeslice", type=positive_int, metavar="N",
+                   help="instructions a task runs before the next runnable one gets the "
+                        "CPU (default 100000); the schedule is the same on every run")
     m.add_argument("--tmpfs-limit", type=size, metavar="SIZE",
                    help="cap on the file data in the in-memory /tmp (default: the memory "
                         "limit, which counts it too): writes fail with ENOSPC beyond it")
@@ -172,4 +188,6 @@ def run_options(args):
                       max_insns=args.max_insns, timeout=args.timeout,
                       memory_limit=args.memory_limit, string_limit=args.string_limit,
                       env=args.env, kernel=args.kernel, vsyscall=args.vsyscall,
-                      vdso=args.vdso, tmpfs_limit=getattr(args, "tmpfs_limit", None))
+                      vdso=args.vdso, tmpfs_limit=getattr(args, "tmpfs_limit", None),
+                      max_tasks=getattr(args, "max_tasks", 256),
+                      timeslice=getattr(args, "timeslice", None) or 0)

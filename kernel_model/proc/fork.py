@@ -13,7 +13,6 @@ The child's registers are the parent's as its trap returns, with 0 in the return
 
 from __future__ import annotations
 
-import copy
 import struct
 from dataclasses import replace
 
@@ -81,15 +80,26 @@ def copy_process(k, flags: int, stack: int, parent_tid: int, child_tid: int, tls
         if flags & CLONE_VM:
             machine, mm, gdt = m, pp.mm, pp.gdt
         else:
-            machine = m.fork()
-            mm = copy.copy(pp.mm)
-            mm.machine = machine
-            mm.vmas = list(pp.mm.vmas)
-            mm.reserved = list(pp.mm.reserved)
-            gdt = pp.gdt.for_machine(machine) if pp.gdt is not None else None
-            k.equip(machine)
-            if k.on_new_machine is not None:
-                k.on_new_machine(machine)
+            mm0 = pp.mm
+            if mm0.total * 2 + mm0.outside + mm0.others() > mm0.limit:
+                raise CloneRefused(errnos.ENOMEM, f"a copy of the {mm0.total >> 10} KiB "
+                                   "address space does not fit the guest memory limit "
+                                   "(--memory-limit), which counts every process")
+            spare = k.take_spare_machine(m)
+            if spare is not None:
+                machine = m.fork(into=spare[0])
+                gdt = spare[1]
+                if gdt is not None and pp.gdt is not None:
+                    gdt.entries = list(pp.gdt.entries)
+                if k.on_reuse_machine is not None:
+                    k.on_reuse_machine(machine)
+            else:
+                machine = m.fork()
+                gdt = pp.gdt.for_machine(machine) if pp.gdt is not None else None
+                k.equip(machine)
+                if k.on_new_machine is not None:
+                    k.on_new_machine(machine)
+            mm = mm0.copy_for(machine)
         if flags & CLONE_FILES:
             fds = pp.fds
             if fds is not None:
@@ -126,6 +136,7 @@ def copy_process(k, flags: int, stack: int, parent_tid: int, child_tid: int, tls
     child.tls = list(pp.gdt.entries[12:15]) if pp.gdt is not None and k.arch.bits == 32 \
         else list(parent.tls)
     _child_registers(k, child, machine, flags, stack, tls)
+    child.started_ns = k.clock.boottime_ns()
     if flags & CLONE_CHILD_CLEARTID:
         child.clear_child_tid = child_tid
     if flags & CLONE_CHILD_SETTID:

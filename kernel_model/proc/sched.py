@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from kernel_model.entry.mechanism import Mechanism
     from kernel_model.proc.task import Task
 
 DEFAULT_TIMESLICE = 100_000  # instructions: about 50 us of a 2 GHz CPU, a few ticks' worth
@@ -77,7 +78,7 @@ class BlockedCall:
     is woken), how it entered (to write its result as that entry path returns), and its
     trace sequence number and `<unfinished ...>` text, for the `<... resumed>` line."""
 
-    mechanism: str
+    mechanism: Mechanism
     nr: int
     name: str
     restart: int
@@ -148,19 +149,16 @@ class Scheduler:
         self._dequeue(task)
 
     def _dequeue(self, task: Task) -> None:
-        try:
+        # A membership test first: deque.remove's ValueError formats the task (slow).
+        if task in self.runqueue:
             self.runqueue.remove(task)
-        except ValueError:
-            pass
 
     @staticmethod
     def _unqueue_wait(task: Task) -> None:
         queue = task.queue
         if queue is not None:
-            try:
+            if task in queue.waiters:
                 queue.waiters.remove(task)
-            except ValueError:
-                pass
             task.queue = None
 
     # -- choosing ---------------------------------------------------------------------
@@ -170,9 +168,11 @@ class Scheduler:
     def pick_next(self, current: Task) -> Task | None:
         """The task at the front of the run queue; the current one, if still runnable,
         goes to the back first (its slice ended, or it yielded)."""
-        if current.state == RUNNING:
+        if current.state == RUNNING and not current.process.exited:
             self._dequeue(current)
             self.runqueue.append(current)
-        if not self.runqueue:
-            return None
-        return self.runqueue.popleft()
+        while self.runqueue:
+            task = self.runqueue.popleft()
+            if not task.process.exited:  # a process already ended (exec failure, a stop)
+                return task
+        return None

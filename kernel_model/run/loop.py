@@ -18,6 +18,7 @@ from kernel_model.run.causes import (
     Halted,
     Interrupted,
     LimitReached,
+    Yielded,
     SignalQueued,
     StopCause,
     VsyscallFetch,
@@ -37,6 +38,8 @@ def resume(system, count: int = 0, *, interrupted: Callable[[], bool] = _never,
     reasons to stop it (the user, a deadline)."""
     faults = system.cpu_faults
     m = system.machine
+    if expired():
+        return _timeout(system)
     try:
         stop = m.run(m.pc, count=count)
     except RunLimit:
@@ -52,6 +55,9 @@ def resume(system, count: int = 0, *, interrupted: Callable[[], bool] = _never,
     cause = faults.take(stop)
     if cause is not None:
         return cause
+    if system.kernel.yield_requested:
+        system.kernel.yield_requested = False
+        return Yielded()
     if count:
         return Counted()
     if system.signals.deliverable():
@@ -103,15 +109,14 @@ def run(system) -> int:
                     return system.stop_at_limit(cause.reason, cause.text)
                 if isinstance(cause, Interrupted):
                     raise KeyboardInterrupt
-                if not isinstance(cause, (Exited, Counted)):
+                if not isinstance(cause, (Exited, Counted, Yielded)):
                     enter_kernel(system, cause)
                     k.signals.deliver_pending()
                 if task.state == "R" and not task.process.exited and \
-                        not isinstance(cause, Counted) and not k.yield_requested:
+                        not isinstance(cause, (Counted, Yielded)):
                     continue
                 why = "its time slice ended" if isinstance(cause, Counted) else \
-                    "it yielded" if k.yield_requested else ""
-                k.yield_requested = False
+                    "it yielded (sched_yield)" if isinstance(cause, Yielded) else ""
             else:
                 why = ""
             nxt = schedule(system, why or _why_left(task))

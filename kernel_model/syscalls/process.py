@@ -86,6 +86,17 @@ def sys_set_robust_list(k: SyscallContext, head, length):
     return 0
 
 
+@syscall("get_robust_list", Int(), Ptr(), Ptr())
+def sys_get_robust_list(k: SyscallContext, pid, head_ptr, len_ptr):
+    task = k.current if pid == 0 else k.processes.task(_s32(pid))
+    if task is None:
+        return -errnos.ESRCH
+    head, length = task.robust_list
+    k.write_word(head_ptr, head)
+    k.write_word(len_ptr, length)
+    return 0
+
+
 @syscall("rseq", Ptr(), UInt(), Hex(), Hex())
 def sys_rseq(k: SyscallContext, rseq, length, flags, sig):
     # Registering restartable sequences is accepted but never acted on: the model runs one
@@ -121,8 +132,6 @@ def sys_kill(k: SyscallContext, pid, sig):
     process but init and the caller (-1)."""
     pid = _s32(pid)
     sig &= 0xFFFFFFFF
-    if sig >= 65:
-        return -errnos.EINVAL
     me = k.process
     if pid > 0:
         targets = [p for p in k.processes if p.pid == pid and _live(p)]
@@ -135,6 +144,8 @@ def sys_kill(k: SyscallContext, pid, sig):
         targets = [p for p in k.processes if p.pgid == group and _live(p)]
     if not targets:
         return -errnos.ESRCH
+    if sig >= 65:
+        return -errnos.EINVAL  # checked once a target is found (check_kill_permission)
     if sig:
         for p in targets:
             k.signals.send_process(p, sig, SI_USER, pid=me.pid, uid=me.uid)
@@ -153,11 +164,13 @@ def sys_tgkill(k: SyscallContext, tgid, tid, sig):
 
 def _signal_thread(k: SyscallContext, tgid, tid, sig):
     sig &= 0xFFFFFFFF
-    if sig >= 65 or tid <= 0 or (tgid is not None and tgid <= 0):
+    if tid <= 0 or (tgid is not None and tgid <= 0):
         return -errnos.EINVAL
     task = k.processes.task(tid)
     if task is None or (tgid is not None and task.process.pid != tgid):
         return -errnos.ESRCH
+    if sig >= 65:
+        return -errnos.EINVAL
     if sig == 0:
         return 0
     k.signals.send_task(task, sig, SI_TKILL, pid=k.process.pid, uid=k.process.uid)
@@ -231,6 +244,17 @@ def sys_sched_getaffinity(k: SyscallContext, pid, size, mask):
         return -errnos.EINVAL
     k.write(mask, (1).to_bytes(word, "little"))  # one CPU: CPU 0
     return word
+
+
+@syscall("sched_setaffinity", Int(), UInt(), Ptr())
+def sys_sched_setaffinity(k: SyscallContext, pid, size, mask):
+    """The model has one CPU, CPU 0: a mask without it is EINVAL, as for a CPU offline."""
+    if pid and k.processes.task(_s32(pid)) is None:
+        return -errnos.ESRCH
+    data = k.read(mask, min(size, 128))
+    if not data or not data[0] & 1:
+        return -errnos.EINVAL
+    return 0
 
 
 @syscall("getcpu", Ptr(), Ptr(), Ptr())

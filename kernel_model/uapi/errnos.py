@@ -184,6 +184,9 @@ E2BIG = 7
 ENXIO = 6
 ENODEV = 19
 EOVERFLOW = 75
+ENOEXEC = 8
+EDEADLK = 35
+ETIMEDOUT = 110
 
 
 def errno_name(n: int) -> str:
