@@ -36,6 +36,7 @@ from kernel_model.run.causes import (
     Halted,
     Interrupted,
     VsyscallFetch,
+    Yielded,
 )
 from kernel_model.signals import delivery as signals
 from kernel_model.syscalls.timekeeping import READS_CLOCK
@@ -117,9 +118,9 @@ class LiveExecution(SessionParts):
                 self._sync_insns(1 if kind == "int 0x80" else 0)
             before = self.regs()
             self._hook_mode = None
-            self._run_guarded(count=1)
+            cause = self._run_guarded(count=1)
             self._use_slice(1)
-            return self._after_crossing(kind, before)
+            return self._after_crossing(kind, before, isinstance(cause, Yielded))
         if kind in ("rdtsc", "rdtscp"):
             # Its value differs on every run: keep the result (registers only) as a mark.
             self._sync_insns()  # a virtual clock's counter: exact here
@@ -180,20 +181,22 @@ class LiveExecution(SessionParts):
             self._add_mark(mark)
         return SessionStop("step", PREEMPTED, self.machine.pc)
 
-    def _after_stop(self, stopped: bool, fault: bool = False) -> tuple[Switch | None, bool]:
+    def _after_stop(self, stopped: bool, fault: bool = False,
+                    yielded: bool = False) -> tuple[Switch | None, bool]:
         """After kernel work at the live end, what run's loop does before the next resume:
         (the switch to make as a stop of its own, whether the run is over). `stopped`: the
         kernel stopped the CPU (the task waits, exited, yielded or has a signal to take),
         so the resume ended; `fault`: a fault or a vsyscall fetch ended it (run handles
-        the cause and resumes the same task)."""
+        the cause and resumes the same task); `yielded`: sched_yield gave the CPU away
+        (loop.resume's Yielded)."""
         k = self.kernel
         task = k.current
         switch = None
         if not self._task_runs():
             switch = Switch(loop._why_left(task))
-        elif k.yield_requested:
+        elif yielded or k.yield_requested:
             k.yield_requested = False
-            switch = Switch("it yielded")
+            switch = Switch("it yielded (sched_yield)")
         elif stopped and self._slice is not None and not fault:
             # run: a resume with a count that the kernel stopped reads as its slice's end
             switch = Switch("its time slice ended")
@@ -263,11 +266,11 @@ class LiveExecution(SessionParts):
         for job in getattr(self.system, "tick_jobs", ()):
             job()
 
-    def _after_crossing(self, kind: str, before: dict) -> SessionStop:
+    def _after_crossing(self, kind: str, before: dict, yielded: bool) -> SessionStop:
         s = self.system
         k = self.kernel
-        stopped = not self._task_runs() or k.yield_requested or s.signals.deliverable()
-        switch, over = self._after_stop(stopped)
+        stopped = not self._task_runs() or yielded or s.signals.deliverable()
+        switch, over = self._after_stop(stopped, yielded=yielded)
         return self._crossed(kind, self._path, before, pending=switch, over=over)
 
     def _stop_at_fault(self, fault, path) -> SessionStop:
