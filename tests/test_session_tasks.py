@@ -455,3 +455,23 @@ def test_a_recording_replays_the_switches_and_the_processes(tmp_path):
     rows = before_switch[0].processes
     assert [(r.pid, r.state, r.waits, r.current) for r in rows] == [
         (PARENT, "S", "wait for child 4243", True), (CHILD, "R", "", False)]
+
+
+def test_the_gdb_console_sets_breakpoints_and_catchpoints_for_one_pid(tmp_path):
+    from kernel_model.debugger.gdbcommands import GdbConsole
+    from kernel_model.debugger.gdbtarget import target_for
+
+    s = session(tmp_path, "fork.s", FORK_WAIT)
+    console = GdbConsole()
+
+    def gdb(line: str) -> list[str]:
+        return console.execute(line, target_for(s, s.view()))
+
+    assert gdb("break *0x401021 pid 4243") == ["Breakpoint 1 at 0x401021: file fork.s, line 15."]
+    assert gdb("catch syscall exit pid 4242") == ["Catchpoint 2 (syscall 'exit' [60]) in pid 4242"]
+    table = gdb("info breakpoints")
+    assert table[2] == "\tstop only in pid 4243" and table[-1] == "\tstop only in pid 4242"
+    stop = s.cont()
+    assert (stop.reason, s.kernel.current.tid) == ("breakpoint", CHILD)
+    stop = s.cont()  # the child's exit is not caught: the parent's is
+    assert (stop.reason, s.kernel.current.tid) == ("syscall", PARENT)

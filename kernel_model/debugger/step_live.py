@@ -268,7 +268,6 @@ class LiveExecution(SessionParts):
 
     def _after_crossing(self, kind: str, before: dict, yielded: bool) -> SessionStop:
         s = self.system
-        k = self.kernel
         stopped = not self._task_runs() or yielded or s.signals.deliverable()
         switch, over = self._after_stop(stopped, yielded=yielded)
         return self._crossed(kind, self._path, before, pending=switch, over=over)

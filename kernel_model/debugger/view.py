@@ -10,6 +10,7 @@ import weakref
 
 from emu.machine import PROT_EXEC
 from kernel_model.debugger import insn as insns
+from kernel_model.debugger.stepping import Switch
 from kernel_model.debugger.view_records import (  # noqa: F401  (part of this module's interface)
     CodeLine,
     EventLine,
@@ -21,7 +22,6 @@ from kernel_model.debugger.view_records import (  # noqa: F401  (part of this mo
     StopView,
     WalkView,
 )
-from kernel_model.debugger.stepping import Switch
 from kernel_model.entry.abi import preview_trap
 from kernel_model.entry.mechanism import TRAPS
 from kernel_model.trace.events import (
