@@ -333,6 +333,8 @@ def test_a_waiting_call_walk_ends_waiting_not_returning(tmp_path):
     s.next()
     s.run_to_transition()  # wait4
     phases = walk_phases(s)
+    title = s.walk.transition.title
+    assert title.startswith("wait4(4243") and title.endswith("<unfinished ...>")
     assert phases[-1].key == "wait"
     assert "wait for child 4243" in phases[-1].text[0]
 

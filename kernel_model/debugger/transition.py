@@ -123,7 +123,9 @@ def from_crossing(mark, before: dict, after: dict, session) -> Transition:
     share = {Mechanism.SYSCALL: (0.4, 0.2, 0.4), Mechanism.INT80: (0.3, 0.2, 0.5),
              Mechanism.SYSENTER: (0.4, 0.2, 0.4)}[mech]
     entry_ns, work_ns, exit_ns = (cost.ns * s for s in share)
-    title = returned.text.strip() if returned is not None else f"{entered.name}(...)"
+    blocked = next((e for e in mark.events if isinstance(e, SyscallBlocked)), None)
+    title = returned.text.strip() if returned is not None else blocked.text if \
+        blocked is not None else f"{entered.name}(...)"
     phases = [user_phase(entered, before, bits)]
     cpu = Entry(before, bits)
     if mech == Mechanism.SYSCALL:
@@ -138,7 +140,6 @@ def from_crossing(mark, before: dict, after: dict, session) -> Transition:
     forked = next((e for e in mark.events if isinstance(e, ProcessForked)), None)
     if forked is not None:
         phases.append(fork_phase(forked, session, cpu))
-    blocked = next((e for e in mark.events if isinstance(e, SyscallBlocked)), None)
     if blocked is not None and returned is None:
         phases.append(wait_phase(blocked, exit_ns))
     else:

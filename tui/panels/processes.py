@@ -34,6 +34,6 @@ def process_lines(view, *, width: int = 78) -> list[list[tuple[str, str]]]:
         lines.append([(clip(f"▶ the CPU runs {who}", width), "muted")])
     lines.append([(clip("R runnable, S waiting, T stopped, Z zombie", width), "muted")])
     if any(r.insns is None for r in rows):
-        lines.append([(clip("INSNS ?: run freely, not counted yet (stepping back into a "
-                            "stretch counts it)", width), "muted")])
+        lines.append([(clip("INSNS ?: run freely, not counted yet (stepping back counts "
+                            "it)", width), "muted")])
     return lines
