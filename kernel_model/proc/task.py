@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kernel_model.proc.process import Process
-    from kernel_model.proc.sched import BlockedCall, WaitQueue
+    from kernel_model.proc.sched import BlockedCall, Queues
 
 SS_DISABLE = 2
 
@@ -37,7 +37,7 @@ class Task:
     # The scheduler's view (kernel_model.proc.sched): R running or runnable, S waiting,
     # T stopped, Z zombie (its process not yet reaped), X gone.
     state: str = "R"
-    queue: WaitQueue | None = field(default=None, repr=False)  # the queue it sleeps on
+    queue: Queues = field(default=None, repr=False)  # the queue(s) it sleeps on
     blocked: BlockedCall | None = None  # the syscall it waits in
     context: Any = field(default=None, repr=False)  # its registers while off the CPU
     insns: int = 0  # instructions it has run (counted at each switch)
