@@ -22,6 +22,10 @@ class Task:
     tid: int
     process: Process = field(repr=False)
     sigmask: int = 0  # current->blocked
+    # The mask to restore after a call that waits with a temporary one (sigsuspend, ppoll,
+    # pselect6, epoll_pwait): the handler's frame saves it instead of the temporary mask
+    # (set_restore_sigmask / sigmask_to_save), or delivery puts it back if none runs.
+    saved_sigmask: int | None = None
     altstack: tuple[int, int, int] = (0, SS_DISABLE, 0)  # ss_sp, ss_flags, ss_size
     clear_child_tid: int = 0  # set_tid_address
     robust_list: tuple[int, int] = (0, 0)  # head, length

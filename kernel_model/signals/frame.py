@@ -110,7 +110,11 @@ def setup_frame(k, signo: int, code: int, addr: int, action, info: dict) -> bool
     if ka.flags & SA_RESETHAND:  # SA_ONESHOT: the next one gets the default action
         process.sigactions[signo] = replace(action, handler=SIG_DFL)
     _record_trap(k, signo, code, addr, info)
-    blocked = k.current.sigmask  # sigmask_to_save(): what sigreturn puts back
+    task = k.current
+    # sigmask_to_save(): what sigreturn puts back; the mask from before a sigsuspend or a
+    # ppoll when one of those waited with its own.
+    blocked = task.sigmask if task.saved_sigmask is None else task.saved_sigmask
+    task.saved_sigmask = None
     try:
         if k.machine.arch.bits == 64:
             _setup_rt_frame_64(k, signo, code, addr, ka, info, blocked)
