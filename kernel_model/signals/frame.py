@@ -112,8 +112,10 @@ def setup_frame(k, signo: int, code: int, addr: int, action, info: dict) -> bool
     _record_trap(k, signo, code, addr, info)
     task = k.current
     # sigmask_to_save(): what sigreturn puts back; the mask from before a sigsuspend or a
-    # ppoll when one of those waited with its own.
+    # ppoll when one of those waited with its own. The handler's mask starts from the one
+    # in force (the temporary one), as signal_delivered() takes current->blocked.
     blocked = task.sigmask if task.saved_sigmask is None else task.saved_sigmask
+    in_force = task.sigmask
     task.saved_sigmask = None
     try:
         if k.machine.arch.bits == 64:
@@ -129,7 +131,7 @@ def setup_frame(k, signo: int, code: int, addr: int, action, info: dict) -> bool
     m = k.machine
     m.set_reg(R.EFLAGS, _eflags(m) & ~(EFLAGS_DF | EFLAGS_RF | EFLAGS_TF))
     # signal_delivered(): block sa_mask, and the signal itself unless SA_NODEFER.
-    mask = blocked | ka.mask
+    mask = in_force | ka.mask
     if not ka.flags & SA_NODEFER:
         mask |= 1 << (signo - 1)
     k.current.sigmask = mask & ~UNBLOCKABLE
