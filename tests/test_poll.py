@@ -4,6 +4,11 @@ the timeout. Assembly guests, each also run natively (nasm+ld) where available."
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from test_pipes_between_processes import check
 
 from kernel_model.trace.events import SyscallBlocked
@@ -362,6 +367,59 @@ null: db "/dev/null", 0
 ts: dq 0, 1000000
 """
 
+POLL_HOST_STDIN = r"""
+bits 64
+; A child prints after 5 ms while its parent polls host stdin (no timeout); once stdin has
+; data the parent echoes it and exits with POLLIN (1).
+section .bss
+pfd: resd 2
+buf: resb 64
+section .text
+global _start
+_start:
+    mov eax, 57
+    syscall
+    test eax, eax
+    jnz parent
+    mov eax, 35
+    lea rdi, [rel ts]
+    xor esi, esi
+    syscall
+    mov eax, 1
+    mov edi, 1
+    lea rsi, [rel cmsg]
+    mov edx, 6
+    syscall
+    mov eax, 60
+    xor edi, edi
+    syscall
+parent:
+    mov dword [rel pfd], 0
+    mov word [rel pfd+4], 1
+    mov eax, 7
+    lea rdi, [rel pfd]
+    mov esi, 1
+    mov edx, -1
+    syscall
+    xor eax, eax
+    xor edi, edi
+    lea rsi, [rel buf]
+    mov edx, 64
+    syscall
+    mov edx, eax
+    mov eax, 1
+    mov edi, 1
+    lea rsi, [rel buf]
+    syscall
+    movzx edi, word [rel pfd+6]
+    and edi, 1               ; POLLIN (POLLHUP too if the host closed first)
+    mov eax, 60
+    syscall
+section .data
+ts: dq 0, 5000000
+cmsg: db "child", 10
+"""
+
 POLL_SELECT_I386 = r"""
 bits 32
 ; i386: poll (168) on a pipe wakes when the child writes after 1 ms; then _newselect (142)
@@ -464,3 +522,20 @@ def test_epoll_reports_a_pipe_once_written_and_refuses_files_without_poll():
 
 def test_poll_and_newselect_i386():
     check(POLL_SELECT_I386, 0, bits=32)
+
+
+def test_poll_of_host_stdin_lets_other_tasks_run_meanwhile(tmp_path):
+    """Host stdin cannot wake a model queue: while the child can run, the parent sleeps in
+    the model and looks at stdin again now and then; alone, it waits on the host."""
+    guest = tmp_path / "stdin.s"
+    guest.write_text(POLL_HOST_STDIN)
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "run", "--clock", "virtual",
+                             str(guest)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            env=dict(os.environ, PYTHONPATH=str(root)), cwd=root)
+    assert proc.stdout is not None and proc.stdin is not None
+    assert proc.stdout.readline() == b"child\n"  # printed while the parent polled
+    proc.stdin.write(b"hi\n")
+    proc.stdin.close()
+    assert proc.stdout.read() == b"hi\n"
+    assert proc.wait(timeout=60) == 1

@@ -152,8 +152,7 @@ def _wait_on_host(k, hosts: tuple[HostFd, ...], deadline: int | None) -> bool:
 
 def wait_until_ready(k, scan, deadline: int | None, what: str, restart: int = ERESTARTNOHAND):
     """Run `scan` (-> (result or None, queues, host fds)) until it finds something ready;
-    None when the deadline passes first, -EINTR when a host wait ends for a signal, or
-    raise Blocked to sleep on the queues."""
+    None when the deadline passes first, or raise Blocked to sleep on the queues."""
     while True:
         ready, queues, hosts = scan()
         if ready is not None:
@@ -163,7 +162,11 @@ def wait_until_ready(k, scan, deadline: int | None, what: str, restart: int = ER
             return None
         if hosts and not _others_could_run(k):
             if not _wait_on_host(k, hosts, deadline):
-                return -errnos.EINTR
+                # A signal came: the run loop decides, by the call's restart rule, between
+                # EINTR (a handler runs) and going on (an ignored SIGCHLD, a stop): wait
+                # with a deadline of now, so the loop looks at once.
+                raise Blocked(tuple(dict.fromkeys(queues)) or None, what, restart=restart,
+                              deadline_ns=k.clock.monotonic_ns())
             if deadline is not None and k.clock.monotonic_ns() >= deadline:
                 ready, _q, _h = scan()
                 return ready
@@ -589,8 +592,6 @@ def _epoll_wait(k, epfd, events, maxevents, timeout_ns: int | None) -> int:
     ready = wait_until_ready(k, scan, deadline, f"epoll_wait on {_u32(epfd)}")
     if ready is None:
         return 0
-    if isinstance(ready, int):
-        return ready  # -EINTR from a host wait
     out = bytearray()
     for got, data, key in ready[:maxevents]:
         out += struct.pack("<IQ", got, data)
