@@ -408,6 +408,73 @@ flags: dq 0x04000000
 ts: dq 0, 1000000
 """
 
+PARTIAL_WRITE = r"""
+bits 64
+; The child writes 70000 bytes: 65536 go in, then it waits for room. Its parent sends it
+; SIGUSR1 (a handler, no SA_RESTART): the write returns what it wrote (65536), not EINTR.
+; The child exits with that count / 1024 (64), plus 1 if its handler ran.
+section .bss
+fds: resd 2
+st: resd 1
+got: resd 1
+buf: resb 70000
+section .text
+global _start
+_start:
+    mov eax, 13
+    mov edi, 10
+    lea rsi, [rel sa]
+    xor edx, edx
+    mov r10d, 8
+    syscall
+    mov eax, 22
+    lea rdi, [rel fds]
+    syscall
+    mov eax, 57
+    syscall
+    test eax, eax
+    jnz parent
+    mov eax, 1
+    mov edi, [rel fds+4]
+    lea rsi, [rel buf]
+    mov edx, 70000
+    syscall
+    shr eax, 10
+    lea edi, [eax + 0]
+    add edi, [rel got]
+    mov eax, 60
+    syscall
+parent:
+    mov r13d, eax
+    mov eax, 35
+    lea rdi, [rel ts]
+    xor esi, esi
+    syscall
+    mov eax, 62
+    mov edi, r13d
+    mov esi, 10
+    syscall
+    mov eax, 61
+    mov edi, r13d
+    lea rsi, [rel st]
+    xor edx, edx
+    xor r10d, r10d
+    syscall
+    mov edi, [rel st]
+    shr edi, 8
+    mov eax, 60
+    syscall
+handler:
+    mov dword [rel got], 1
+    ret
+restorer:
+    mov eax, 15
+    syscall
+section .data
+sa: dq handler, 0x04000000, restorer, 0
+ts: dq 0, 1000000
+"""
+
 READ_WAITS_I386 = r"""
 bits 32
 ; i386 (int 0x80): the parent's read waits for its child's write, then reads EOF.
@@ -537,3 +604,7 @@ def test_a_signal_ends_a_waiting_read_with_eintr():
 def test_a_signal_with_sa_restart_lets_the_read_go_on():
     source = INTERRUPTED.replace("flags: dq 0x04000000", "flags: dq 0x14000000")
     check(source, (255 + 16) & 0xFF, name="restart.s")  # one byte read; the handler ran
+
+
+def test_a_signal_ends_a_long_write_with_what_it_wrote():
+    check(PARTIAL_WRITE, 64 + 1)  # 65536 bytes, not EINTR; the handler ran

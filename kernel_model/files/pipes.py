@@ -151,7 +151,7 @@ class PipeEnd(OpenFile):
         if rest and (room == 0 or (atomic and room < len(rest))):
             if self.nonblocking:
                 raise FsError(errnos.EAGAIN)
-            if done and k.signals.deliverable():
+            if done and _signal_pending(k):
                 return done  # a signal ends the wait: what is written so far
             _remember(pipe, task, done)
             raise pipe.wait(k, pipe.wr_wait, f"room in {self.path}: it is full, "
@@ -161,7 +161,7 @@ class PipeEnd(OpenFile):
         done += len(part)
         pipe.wake(pipe.rd_wait)
         if done < len(data) and not self.nonblocking:
-            if k.signals.deliverable():
+            if _signal_pending(k):
                 return done
             _remember(pipe, task, done)
             raise pipe.wait(k, pipe.wr_wait, f"room in {self.path}: it is full, "
@@ -203,6 +203,11 @@ class PipeEnd(OpenFile):
             pipe.wake(pipe.wr_wait)
         if self.writer and pipe.writers == 0:
             pipe.wake(pipe.rd_wait)
+
+
+def _signal_pending(k) -> bool:
+    deliverable = getattr(k.signals, "deliverable", None)
+    return bool(deliverable and deliverable())
 
 
 def _remember(pipe: Pipe, task, done: int) -> None:
