@@ -13,7 +13,6 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import pytest
 from conftest import run_guest
 
 from kernel_model.trace.events import SyscallBlocked, SyscallReturned
