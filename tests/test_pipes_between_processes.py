@@ -119,8 +119,9 @@ _start:
 ATOMIC = r"""
 bits 64
 ; PIPE_BUF atomicity: the parent fills its pipe to 100 bytes short of full, then writes
-; 200 bytes: that write must wait whole. The child, once the parent waits, asks FIONREAD:
-; 65436 (nothing of the 200 went in), then drains everything and exits with total/1000.
+; 200 bytes: that write must wait whole. The child waits until FIONREAD shows the first
+; write, and 5 ms later it still shows 65436 (nothing of the 200 went in); then it drains
+; everything and exits with total/1000.
 section .bss
 fds: resd 2
 n: resd 1
@@ -138,11 +139,23 @@ _start:
     mov eax, 3
     mov edi, [rel fds+4]
     syscall
-    mov eax, 35              ; nanosleep(1 ms): the parent runs into its wait
+wait_fill:
+    mov eax, 35              ; nanosleep(1 ms)
     lea rdi, [rel ts]
     xor esi, esi
     syscall
-    mov eax, 16              ; ioctl(r, FIONREAD, &n)
+    mov eax, 16              ; ioctl(r, FIONREAD, &n): until the first write is in
+    mov edi, [rel fds]
+    mov esi, 0x541B
+    lea rdx, [rel n]
+    syscall
+    cmp dword [rel n], 65436
+    jl wait_fill
+    mov eax, 35              ; 5 ms more: the parent is in its 200-byte write
+    lea rdi, [rel ts5]
+    xor esi, esi
+    syscall
+    mov eax, 16
     mov edi, [rel fds]
     mov esi, 0x541B
     lea rdx, [rel n]
@@ -208,6 +221,7 @@ parent:
     syscall
 section .data
 ts: dq 0, 1000000
+ts5: dq 0, 5000000
 """
 
 BIG_WRITE = r"""
@@ -338,13 +352,17 @@ ts: dq 0, 1000000
 
 INTERRUPTED = r"""
 bits 64
-; A read of an empty pipe, interrupted by SIGUSR1 from the child (after 1 ms). Without
-; SA_RESTART the read fails with EINTR after the handler ran: exit 4 + 16 (handler ran).
-; (The SA_RESTART variant patches the flags: the read goes on and gets the child's byte.)
+; A read of an empty pipe, interrupted by SIGUSR1: without SA_RESTART it fails with EINTR
+; after the handler ran (exit 4 + 16); with SA_RESTART (the flags patched) it goes on and
+; gets the byte the child writes after 50 ms (exit (255 + 16) & 0xff).
+; The child sends SIGUSR1 every millisecond until the parent says, through a second pipe,
+; that its read has returned (a signal that lands before the read only runs the handler).
 section .bss
-fds: resd 2
+data: resd 2
+back: resd 2
 got: resd 1
 buf: resb 8
+st: resd 1
 section .text
 global _start
 _start:
@@ -355,42 +373,69 @@ _start:
     mov r10d, 8
     syscall
     mov eax, 22
-    lea rdi, [rel fds]
+    lea rdi, [rel data]
+    syscall
+    mov eax, 293             ; pipe2(back, O_NONBLOCK)
+    lea rdi, [rel back]
+    mov esi, 0x800
     syscall
     mov eax, 57
     syscall
     test eax, eax
     jnz parent
+    mov eax, 110
+    syscall
+    mov r12d, eax
+    xor r14d, r14d
+again:
+    mov eax, 62              ; kill(ppid, SIGUSR1)
+    mov edi, r12d
+    mov esi, 10
+    syscall
     mov eax, 35
     lea rdi, [rel ts]
     xor esi, esi
     syscall
-    mov eax, 110             ; getppid
-    syscall
-    mov edi, eax
-    mov eax, 62              ; kill(ppid, SIGUSR1)
-    mov esi, 10
-    syscall
-    mov eax, 35              ; 1 ms more before the byte: the parent has taken its signal
-    lea rdi, [rel ts]
-    xor esi, esi
-    syscall
-    mov eax, 1
-    mov edi, [rel fds+4]
+    inc r14d
+    cmp r14d, 50
+    jne check
+    mov eax, 1               ; after 50 ms: the byte the read waits for
+    mov edi, [rel data+4]
     lea rsi, [rel sa]
     mov edx, 1
     syscall
+check:
+    xor eax, eax             ; read(back, buf, 1): has the parent's read returned?
+    mov edi, [rel back]
+    lea rsi, [rel buf]
+    mov edx, 1
+    syscall
+    cmp eax, 1
+    jne again
     mov eax, 60
     xor edi, edi
     syscall
 parent:
+    mov r13d, eax
     xor eax, eax
-    mov edi, [rel fds]
+    mov edi, [rel data]
     lea rsi, [rel buf]
     mov edx, 8
     syscall
     neg eax                  ; EINTR: 4; one byte read: -1 -> 255
-    movzx edi, al
+    movzx r12d, al
+    mov eax, 1
+    mov edi, [rel back+4]
+    lea rsi, [rel sa]
+    mov edx, 1
+    syscall
+    mov eax, 61
+    mov edi, r13d
+    lea rsi, [rel st]
+    xor edx, edx
+    xor r10d, r10d
+    syscall
+    mov edi, r12d
     add edi, [rel got]
     mov eax, 60
     syscall
@@ -410,7 +455,7 @@ ts: dq 0, 1000000
 PARTIAL_WRITE = r"""
 bits 64
 ; The child writes 70000 bytes: 65536 go in, then it waits for room. Its parent sends it
-; SIGUSR1 (a handler, no SA_RESTART): the write returns what it wrote (65536), not EINTR.
+; SIGUSR1 once the pipe is full (a handler, no SA_RESTART): the write returns what it wrote (65536), not EINTR.
 ; The child exits with that count / 1024 (64), plus 1 if its handler ran.
 section .bss
 fds: resd 2
@@ -445,10 +490,18 @@ _start:
     syscall
 parent:
     mov r13d, eax
+full:
     mov eax, 35
     lea rdi, [rel ts]
     xor esi, esi
     syscall
+    mov eax, 16              ; ioctl(r, FIONREAD, &st): until the pipe is full
+    mov edi, [rel fds]
+    mov esi, 0x541B
+    lea rdx, [rel st]
+    syscall
+    cmp dword [rel st], 65536
+    jne full
     mov eax, 62
     mov edi, r13d
     mov esi, 10

@@ -12,10 +12,14 @@ from kernel_model.trace.events import SyscallBlocked
 
 PAUSE = r"""
 bits 64
-; pause() until the child's SIGUSR1 (sent after 1 ms): -1 EINTR after the handler ran:
-; exit 4 + 16.
+; pause() until a SIGUSR1 from the child: -1 EINTR after the handler ran (exit 4 + 16).
+; The child sends SIGUSR1 every millisecond until the parent says, through a second pipe,
+; that pause has returned (a signal that lands before pause only runs the handler).
 section .bss
+back: resd 2
 got: resd 1
+buf: resb 8
+st: resd 1
 section .text
 global _start
 _start:
@@ -25,28 +29,54 @@ _start:
     xor edx, edx
     mov r10d, 8
     syscall
+    mov eax, 293             ; pipe2(back, O_NONBLOCK)
+    lea rdi, [rel back]
+    mov esi, 0x800
+    syscall
     mov eax, 57
     syscall
     test eax, eax
     jnz parent
+    mov eax, 110
+    syscall
+    mov r12d, eax
+again:
+    mov eax, 62              ; kill(ppid, SIGUSR1)
+    mov edi, r12d
+    mov esi, 10
+    syscall
     mov eax, 35
     lea rdi, [rel ts]
     xor esi, esi
     syscall
-    mov eax, 110
+    xor eax, eax             ; read(back, buf, 1): has pause returned?
+    mov edi, [rel back]
+    lea rsi, [rel buf]
+    mov edx, 1
     syscall
-    mov edi, eax
-    mov eax, 62
-    mov esi, 10
-    syscall
+    cmp eax, 1
+    jne again
     mov eax, 60
     xor edi, edi
     syscall
 parent:
+    mov r13d, eax
     mov eax, 34              ; pause
     syscall
     neg eax
-    mov edi, eax
+    mov r12d, eax
+    mov eax, 1
+    mov edi, [rel back+4]
+    lea rsi, [rel sa]
+    mov edx, 1
+    syscall
+    mov eax, 61
+    mov edi, r13d
+    lea rsi, [rel st]
+    xor edx, edx
+    xor r10d, r10d
+    syscall
+    mov edi, r12d
     add edi, [rel got]
     mov eax, 60
     syscall
@@ -327,7 +357,8 @@ ts: dq 0, 1000000
 SLEEPERS = r"""
 bits 64
 ; The parent sleeps 20 ms; meanwhile its child runs and prints first. Then a 10 s sleep,
-; interrupted by the child's SIGUSR1 after 1 ms: EINTR, with more than 9 s left in rem.
+; interrupted by the child's SIGUSR1 (sent 200 ms after its start): EINTR, with more than
+; 9 s left in rem.
 section .bss
 rem: resq 2
 st: resd 1
@@ -350,7 +381,7 @@ _start:
     mov edx, 6
     syscall
     mov eax, 35
-    lea rdi, [rel sleep20]
+    lea rdi, [rel sleep200]
     xor esi, esi
     syscall
     mov eax, 110
@@ -403,6 +434,7 @@ sa: dq handler, 0x04000000, restorer, 0
 cmsg: db "child", 10
 pmsg: db "parent", 10
 sleep20: dq 0, 20000000
+sleep200: dq 0, 200000000
 sleep10s: dq 10, 0
 """
 

@@ -44,6 +44,33 @@ static const char *ename(int e) {
 }
 static void on_usr1(int s) { got = s; }
 
+/* A child that sends SIGUSR1 to its parent every millisecond until the parent says (a
+   byte through a pipe) that its wait has ended: a signal that lands before the wait began
+   only runs the handler, the next one ends the wait. */
+static int back[2];
+static pid_t nag(void) {
+    pipe2(back, O_NONBLOCK);
+    pid_t c = fork();
+    if (c == 0) {
+        pid_t parent = getppid();
+        struct timespec ts = {0, 1000000};
+        char b;
+        do {
+            kill(parent, SIGUSR1);
+            nanosleep(&ts, NULL);
+        } while (read(back[0], &b, 1) != 1);
+        _exit(0);
+    }
+    return c;
+}
+
+static void unnag(pid_t c) {
+    write(back[1], "x", 1);
+    waitpid(c, NULL, 0);
+    close(back[0]);
+    close(back[1]);
+}
+
 static void show_mask(const char *what) {
     sigset_t m;
     sigprocmask(SIG_BLOCK, NULL, &m);
@@ -206,13 +233,7 @@ int main(void) {
     /* 8. ppoll with a mask that lets USR1 in: EINTR after the handler, mask back */
     got = 0;
     pipe(p);
-    c = fork();
-    if (c == 0) {
-        struct timespec ts = {0, 5000000};
-        nanosleep(&ts, NULL);
-        kill(getppid(), SIGUSR1);
-        _exit(0);
-    }
+    c = nag();
     struct pollfd one = {p[0], POLLIN, 0};
     sigset_t none;
     sigemptyset(&none);
@@ -220,35 +241,23 @@ int main(void) {
     r = ppoll(&one, 1, NULL, &none);
     printf("ppoll %d %s got %d\n", r, ename(errno), got);
     show_mask("after ppoll");
-    waitpid(c, &st, 0);
+    unnag(c);
 
     /* 9. nanosleep interrupted: EINTR and the time left */
     sigprocmask(SIG_UNBLOCK, &block, NULL);
-    c = fork();
-    if (c == 0) {
-        struct timespec ts = {0, 5000000};
-        nanosleep(&ts, NULL);
-        kill(getppid(), SIGUSR1);
-        _exit(0);
-    }
+    c = nag();
     struct timespec req = {10, 0}, rem = {0, 0};
     errno = 0;
     r = nanosleep(&req, &rem);
     printf("nanosleep %d %s rem>9s %d\n", r, ename(errno), rem.tv_sec >= 9);
-    waitpid(c, &st, 0);
+    unnag(c);
 
     /* 10. pause */
-    c = fork();
-    if (c == 0) {
-        struct timespec ts = {0, 5000000};
-        nanosleep(&ts, NULL);
-        kill(getppid(), SIGUSR1);
-        _exit(0);
-    }
+    c = nag();
     errno = 0;
     r = pause();
     printf("pause %d %s\n", r, ename(errno));
-    waitpid(c, &st, 0);
+    unnag(c);
     return 0;
 }
 """
