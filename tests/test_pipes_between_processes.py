@@ -455,8 +455,9 @@ ts: dq 0, 1000000
 PARTIAL_WRITE = r"""
 bits 64
 ; The child writes 70000 bytes: 65536 go in, then it waits for room. Its parent sends it
-; SIGUSR1 once the pipe is full (a handler, no SA_RESTART): the write returns what it wrote (65536), not EINTR.
-; The child exits with that count / 1024 (64), plus 1 if its handler ran.
+; SIGUSR1 once the pipe is full (a handler, no SA_RESTART): the write returns what it
+; wrote (65536), not EINTR. The child exits with that count / 1024 (64), plus 1 if its
+; handler ran.
 section .bss
 fds: resd 2
 st: resd 1
