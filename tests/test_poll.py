@@ -420,6 +420,88 @@ ts: dq 0, 5000000
 cmsg: db "child", 10
 """
 
+TIME64_I386 = r"""
+bits 32
+; i386's time64 calls: ppoll_time64 and pselect6_time64 on an empty pipe with a 20 ms
+; struct timespec64 timeout (0, the timeout written back as 0), rt_sigtimedwait_time64
+; with a zero timeout (EAGAIN), clock_nanosleep_time64 for 1 ms (0).
+section .bss
+fds: resd 2
+pfd: resd 2
+rset: resd 1
+section .text
+global _start
+_start:
+    mov eax, 42
+    mov ebx, fds
+    int 0x80
+    mov eax, [fds]
+    mov [pfd], eax
+    mov word [pfd+4], 1
+    mov eax, 414             ; ppoll_time64(&pfd, 1, &ts20, NULL, 8)
+    mov ebx, pfd
+    mov ecx, 1
+    mov edx, ts20
+    xor esi, esi
+    mov edi, 8
+    int 0x80
+    mov ebx, 1
+    test eax, eax
+    jnz out
+    mov ebx, 2
+    cmp dword [ts20+8], 0
+    jne out
+    mov ecx, [fds]
+    mov eax, 1
+    shl eax, cl
+    mov [rset], eax
+    mov eax, 413             ; pselect6_time64(r+1, &rset, NULL, NULL, &tsb, NULL)
+    mov ebx, [fds]
+    inc ebx
+    mov ecx, rset
+    xor edx, edx
+    xor esi, esi
+    mov edi, tsb
+    push ebp
+    xor ebp, ebp
+    int 0x80
+    pop ebp
+    mov ebx, 3
+    test eax, eax
+    jnz out
+    mov ebx, 4
+    cmp dword [rset], 0
+    jne out
+    mov eax, 421             ; rt_sigtimedwait_time64({USR2}, NULL, &zero, 8)
+    mov ebx, usr2
+    xor ecx, ecx
+    mov edx, zero
+    mov esi, 8
+    int 0x80
+    mov ebx, 5
+    cmp eax, -11
+    jne out
+    mov eax, 407             ; clock_nanosleep_time64(CLOCK_MONOTONIC, 0, &ms1, NULL)
+    mov ebx, 1
+    xor ecx, ecx
+    mov edx, ms1
+    xor esi, esi
+    int 0x80
+    mov ebx, 6
+    test eax, eax
+    jnz out
+    xor ebx, ebx
+out:
+    mov eax, 1
+    int 0x80
+section .data
+ts20: dd 0, 0, 20000000, 0
+tsb: dd 0, 0, 20000000, 0
+zero: dd 0, 0, 0, 0
+ms1: dd 0, 0, 1000000, 0
+usr2: dd 0x800, 0
+"""
+
 POLL_SELECT_I386 = r"""
 bits 32
 ; i386: poll (168) on a pipe wakes when the child writes after 1 ms; then _newselect (142)
@@ -539,3 +621,7 @@ def test_poll_of_host_stdin_lets_other_tasks_run_meanwhile(tmp_path):
     proc.stdin.close()
     assert proc.stdout.read() == b"hi\n"
     assert proc.wait(timeout=60) == 1
+
+
+def test_the_i386_time64_calls():
+    check(TIME64_I386, 0, bits=32)
