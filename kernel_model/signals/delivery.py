@@ -153,10 +153,15 @@ class SignalState:
         while not k.process.exited and task.state == "R":
             ready = next((p for p in self.pending if not self._blocked(p[0], p[3])), None)
             if ready is None:
-                return
+                break
             self.pending.remove(ready)
             signo, code, addr, info = ready
             self.deliver(signo, code, addr, info)
+        if task.saved_sigmask is not None and task.blocked is None and task.state != "S":
+            # A call that waited with a temporary mask has ended and no handler's frame
+            # took the old mask: it comes back now (restore_saved_sigmask).
+            task.sigmask = task.saved_sigmask
+            task.saved_sigmask = None
 
     def deliver(self, signo: int, code: int, addr: int, info: dict) -> None:
         from kernel_model.signals import frame as sigframe

@@ -6,6 +6,7 @@ from kernel_model.syscalls import (  # noqa: F401
     futex,
     info,
     memory,
+    poll,
     process,
     signal,
     timekeeping,
