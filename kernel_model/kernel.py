@@ -107,7 +107,7 @@ class Kernel:
         self.spare_machines: list[tuple[Machine, object]] = []
         self._blocked_now: Blocked | None = None  # set by _run_handler for the trap path
         # Where a blocked handler waits (a real clock's sleep, a read of a host pipe).
-        self.waiter = Waiter(signal_pending=self.signals.deliverable)
+        self.waiter = Waiter(signal_pending=self.signals.interrupting)
         self.listeners: list[Callable] = []
         self.string_limit = string_limit
         self.seq = 0

@@ -193,7 +193,7 @@ class LiveExecution(SessionParts):
         task = k.current
         switch = None
         if not self._task_runs():
-            switch = Switch(loop._why_left(task))
+            switch = Switch(loop.why_left(task))
         elif yielded or k.yield_requested:
             k.yield_requested = False
             switch = Switch("it yielded (sched_yield)")
@@ -203,7 +203,7 @@ class LiveExecution(SessionParts):
         elif stopped:
             k.signals.deliver_pending()  # on the way back to user mode
             if not self._task_runs():
-                switch = Switch(loop._why_left(task))
+                switch = Switch(loop.why_left(task))
             else:
                 self._arm_slice()
         elif self._slice == 0:
@@ -234,7 +234,7 @@ class LiveExecution(SessionParts):
                 if task.state == "R" and not task.process.exited:
                     self._arm_slice()
                     return False
-                why = loop._why_left(task)
+                why = loop.why_left(task)
         finally:
             if self.machine is not before:
                 self._follow_machine()
