@@ -8,7 +8,7 @@ With no listener attached nothing is recorded, so a plain run pays only for the 
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import kernel_model.syscalls  # noqa: F401  (registers every handler)
 from emu import registers as R
@@ -34,6 +34,9 @@ from kernel_model.trace.events import (
     TaskSwitched,
 )
 from kernel_model.uapi import errnos
+
+if TYPE_CHECKING:
+    from kernel_model.proc.load import Loader
 
 RAX, RCX, R11, RIP, RSP = (R.RAX, R.RCX, R.R11,
                            R.RIP, R.RSP)
@@ -101,6 +104,8 @@ class Kernel:
         self.on_new_machine: Callable | None = None
         self.on_switch: Callable | None = None
         self.on_forget_machine: Callable | None = None
+        # Builds a new image for execve (kernel_model.proc.load.Loader); set by the System.
+        self.loader: Loader | None = None
         self._blocked_now: Blocked | None = None  # set by _run_handler for the trap path
         # Where a blocked handler waits (a real clock's sleep, a read of a host pipe).
         self.waiter = Waiter(signal_pending=self.signals.deliverable)
@@ -407,7 +412,8 @@ class Kernel:
             return
         m.set_regs((EAX, ESP, EBP), (ret & 0xFFFFFFFF, user_sp, arg6))
         # With no vDSO the kernel still "returns" to where the landing pad would be: 0.
-        self.resume_at(pad or 0)
+        # (On this CPU: after an execve the kernel's is the new image's.)
+        m.pc = (pad or 0) - SYSCALL_INSN_LEN
 
     def resume_at(self, pc: int) -> None:
         """Make user mode continue at `pc` when the current trap returns (sigreturn, the
