@@ -242,7 +242,7 @@ def begin_new_exec(k, new: NewImage, program: Program, *, argv: list[str],
     k.gdt = space.gdt
     k.sysenter_landing_pad = new.sysenter_pad
 
-    done = []
+    done: list[bool] = []
 
     def after_old_run() -> None:
         # The old CPU's run has ended (its counter settled there): now follow the new one,

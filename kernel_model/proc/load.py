@@ -29,7 +29,6 @@ from emu.machine import PAGE, Machine
 from emu.segments import Gdt
 from kernel_model.memory.mm import Mm, OutOfMemory
 from kernel_model.proc import exec as binfmt
-from kernel_model.vsyscall import emulated as vsyscall
 
 if TYPE_CHECKING:
     from kernel_model.vdso.eras import Era
@@ -181,6 +180,8 @@ class Loader:
                 new.vdso = self._map_vdso(space)
                 new.sysenter_pad = new.vdso.sysenter_landing_pad
                 sysinfo = (new.vdso.symbol("__kernel_vsyscall") or 0, new.vdso.base)
+            from kernel_model.vsyscall import emulated as vsyscall
+
             vsyscall.map_page(mm, self.vsyscall_mode(arch), self.clock, new.tick_jobs)
             head, tail = binfmt.auxv_entries(arch, image, bias, uid, gid, sysinfo)
             new.sp, new.auxv = binfmt.build_stack(mm, arch, layout, argv, envp, head, tail,

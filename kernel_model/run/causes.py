@@ -91,6 +91,6 @@ class Counted:
     """A counted run executed its instructions (the session's steps and replays)."""
 
 
-StopCause = (Fault | VsyscallFetch | Halted | SignalQueued | Exited | LimitReached
+StopCause = (Fault | VsyscallFetch | Halted | SignalQueued | NewImage | Exited | LimitReached
              | Interrupted | Counted)
 KERNEL_WORK = (Fault, VsyscallFetch, Halted, SignalQueued)
