@@ -252,6 +252,9 @@ def test_exec_of_a_program_in_a_shared_directory_replaces_the_image(tmp_path):
     assert line.startswith(f'execve("{echo}", ["zero", "one two"], 0x')
     assert line.split(") ")[0].endswith("/* 1 var */")
     assert line.rstrip().endswith("= 0")
+    # The program the run started with is still the file at /usr/local/bin/NAME.
+    started_file = run.system.vfs.resolve("/usr/local/bin/guest.s").existing()
+    assert started_file.size() == len(run.system.image.raw) != len(p.exe_bytes)
     started = [e for e in run.events if isinstance(e, ProcessStarted)]
     assert [s.argv for s in started][-1] == ("zero", "one two")
 
@@ -645,3 +648,57 @@ def test_the_same_seed_gives_the_same_run(tmp_path):
     b = _run(tmp_path, EXEC64.format(path=echo))
     assert a.system.process.auxv == b.system.process.auxv
     assert [e.text for e in a.syscalls()] == [e.text for e in b.syscalls()]
+
+
+# A thread waits on a futex nobody wakes; THREAD_EXECS picks who calls execve.
+THREADS64 = """
+bits 64
+section .bss
+stack: resb 8192
+section .text
+global _start
+_start:
+    mov eax, 56             ; clone(CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM, stack)
+    mov edi, 0x50f00
+    lea rsi, [rel stack + 8192]
+    xor edx, edx
+    xor r10d, r10d
+    xor r8d, r8d
+    syscall
+    test eax, eax
+    {leader_jump} execs
+waits:
+    mov eax, 202            ; futex(&word, FUTEX_WAIT, 0, NULL): until execve ends it
+    lea rdi, [rel word]
+    xor esi, esi
+    xor edx, edx
+    xor r10d, r10d
+    syscall
+    jmp waits
+execs:
+    mov eax, 24             ; sched_yield: let the other one reach its wait first
+    syscall
+    mov eax, 59
+    lea rdi, [rel path]
+    lea rsi, [rel argv]
+    xor edx, edx
+    syscall
+    mov edi, 99
+    mov eax, 60
+    syscall
+section .data
+word: dd 0
+path: db "{path}", 0
+a0: db "after-threads", 0
+argv: dq a0, 0
+"""
+
+
+@pytest.mark.parametrize("who", ["leader", "thread"])
+def test_execve_from_a_threaded_process_ends_the_other_threads(tmp_path, who):
+    echo = _program(tmp_path, "echo", ECHO64)
+    source = THREADS64.format(path=echo, leader_jump="jnz" if who == "leader" else "jz")
+    run = _same_as_native(tmp_path, source)
+    assert (run.status, run.stdout) == (1, b"after-threads\n")
+    p = run.system.process
+    assert [t.tid for t in p.threads] == [p.pid]  # the caller took the leader's place

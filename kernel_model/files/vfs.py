@@ -213,10 +213,18 @@ class Vfs:
                              "appears in the guest; mount it elsewhere, or share the "
                              "program's own directory")
         ino = self._numbers()
+        from types import SimpleNamespace
+
         from kernel_model.files.procfs import ExeInode
 
+        # The file is the program the run started with, whichever process looks and
+        # whatever it has exec'd since.
+        first = self.processes.first
+        started = SimpleNamespace(exe_path=first.exe_path, exe_bytes=first.exe_bytes,
+                                  exe_dev=ROOT_DEV, exe_ino=ino)
+
         def program() -> dict[str, Inode]:
-            return {name: ExeInode(self.processes.current_process(), self.boot_ns)}
+            return {name: ExeInode(started, self.boot_ns)}
 
         def directory(children) -> StaticDir:
             return StaticDir(ROOT_DEV, self._numbers(), children, mode=0o755,

@@ -57,8 +57,8 @@ def resume(system, count: int = 0, *, interrupted: Callable[[], bool] = _never,
     cause = faults.take(stop)
     if cause is not None:
         return cause
-    if count:
-        return Counted()
+    if count or system.kernel.yield_requested:
+        return Counted()  # (sched_yield stopped it: the run loop picks the next task)
     if system.signals.deliverable():
         return SignalQueued()
     if interrupted():
@@ -114,8 +114,8 @@ def run(system) -> int:
                 if task.state == "R" and not task.process.exited and \
                         not isinstance(cause, Counted) and not k.yield_requested:
                     continue
-                why = "its time slice ended" if isinstance(cause, Counted) else \
-                    "it yielded" if k.yield_requested else ""
+                why = "it yielded" if k.yield_requested else \
+                    "its time slice ended" if isinstance(cause, Counted) else ""
                 k.yield_requested = False
             else:
                 why = ""
