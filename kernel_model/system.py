@@ -19,7 +19,7 @@ from emu.segments import Gdt
 from kernel_model.clock import Clock, KnownCount
 from kernel_model.kernel import Kernel
 from kernel_model.memory.mm import DEFAULT_MEMORY_LIMIT, Mm
-from kernel_model.proc.load import ExeFile, Loader
+from kernel_model.proc.load import ExeFile, Loader, Space
 from kernel_model.proc.process import Process
 from kernel_model.proc.table import ProcessTable
 from kernel_model.run import loop
@@ -90,13 +90,14 @@ class System:
                              clock=self.clock, rng=self.rng, tick_jobs=self.tick_jobs)
         self.vsyscall_mode = self.loader.vsyscall_mode(arch)
         space = self.loader.address_space(image)
-        self._machine0, self._mm0, self._gdt0 = space.machine, space.mm, space.gdt
+        # Until the kernel exists (then its running task's: see the properties below).
+        self._space0: Space | None = space
         self.layout = space.layout
         env = options.env if options.env is not None else default_env()
         self.process = Process(arch=arch.name, mm=self.mm, machine=self.machine,
                                exe_path=exe_path, exe_bytes=image.raw, argv=list(argv),
                                envp=list(env), cwd=options.cwd)
-        self.process.gdt = self._gdt0
+        self.process.gdt = space.gdt
         processes = ProcessTable(self.process)
         from kernel_model.files.fdtable import FdTable
         from kernel_model.files.vfs import Vfs, tmpfs_budget
@@ -133,6 +134,7 @@ class System:
             sysenter_landing_pad=getattr(self.vdso, "sysenter_landing_pad", None),
             on_trap=_charger(self.clock, arch.bits) if self.clock.virtual else None,
             on_first_listener=self._watch_vdso, max_tasks=options.max_tasks)
+        self._space0 = None  # the kernel holds the first CPU now: an exec may let it go
         if options.timeslice:
             self.kernel.sched.timeslice = options.timeslice
         self.kernel.loader = self.loader
@@ -162,17 +164,26 @@ class System:
     @property
     def machine(self) -> Machine:
         kernel = self.__dict__.get("kernel")
-        return kernel.machine if kernel is not None else self._machine0
+        if kernel is not None:
+            return kernel.machine
+        assert self._space0 is not None
+        return self._space0.machine
 
     @property
     def mm(self) -> Mm:
         kernel = self.__dict__.get("kernel")
-        return kernel.process.mm if kernel is not None else self._mm0
+        if kernel is not None:
+            return kernel.process.mm
+        assert self._space0 is not None
+        return self._space0.mm
 
     @property
     def gdt(self) -> Gdt:
         kernel = self.__dict__.get("kernel")
-        return kernel.gdt if kernel is not None else self._gdt0
+        if kernel is not None:
+            return kernel.gdt
+        assert self._space0 is not None
+        return self._space0.gdt
 
     def _equip_machine(self, machine: Machine) -> None:
         """A new process's CPU (forked, or a new image after execve) gets the hooks the
@@ -198,7 +209,18 @@ class System:
         if self.counter is not None:
             self.counter.detach(machine)
         self.loader.forget(machine)
-        self.watchers = [w for w in self.watchers if getattr(w, "machine", None) is not machine]
+        gone = [w for w in [*self.watchers, self.vdso_watcher, self.vsyscall_watcher]
+                if w is not None and getattr(w, "machine", None) is machine]
+        for w in gone:  # a watcher listens to the kernel's events: it would keep the CPU
+            listener = getattr(w, "_on_event", None)
+            if listener is not None and listener in self.kernel.listeners:
+                self.kernel.listeners.remove(listener)
+        self.watchers = [w for w in self.watchers if w not in gone]
+        # The first process's watchers go with its CPU too (it exec'd, or exited).
+        if self.vdso_watcher in gone:
+            self.vdso_watcher = None
+        if self.vsyscall_watcher in gone:
+            self.vsyscall_watcher = None
 
     def _follow_machine(self, machine: Machine) -> None:
         if self.counter is not None:
@@ -227,6 +249,8 @@ class System:
             self.kernel.emit_note(f"execve failed past the point of no return: "
                                   f"{self.exec_failure}; Linux kills the process with "
                                   "SIGSEGV")
+            # Dead before its first instruction: nothing for the scheduler to run.
+            self.kernel.sched.remove(self.kernel.current, "Z")
 
     def run(self) -> int:
         """Run to the end (exit, a fatal signal, or a limit) and return the exit status

@@ -242,18 +242,21 @@ def begin_new_exec(k, new: NewImage, program: Program, *, argv: list[str],
     k.gdt = space.gdt
     k.sysenter_landing_pad = new.sysenter_pad
 
-    done: list[bool] = []
+    # What the callback still has to do, dropped once done: the callback stays in the old
+    # CPU's list, and must not keep the new CPU (and the next, and the next) alive.
+    pending: list = [old, space.machine]
 
     def after_old_run() -> None:
         # The old CPU's run has ended (its counter settled there): now follow the new one,
         # and let the old one go unless a vfork parent still runs on it.
-        if done:
+        if not pending:
             return
-        done.append(True)
-        if k.on_switch is not None and k.machine is space.machine:
-            k.on_switch(space.machine)
+        was, now = pending
+        pending.clear()
+        if k.on_switch is not None and k.machine is now:
+            k.on_switch(now)
         if old_users <= 0:
-            k.forget_machine(old)
+            k.forget_machine(was)
 
     old.after_run.append(after_old_run)
     if new.failure is not None:
