@@ -448,6 +448,57 @@ argv: dq a0, 0
     assert run.system.process.machine.read_cstring(execfn, 64) == b"/dev/fd/3"
 
 
+def test_a_script_from_a_close_on_exec_fd_is_enoent(tmp_path):
+    """fexecve of a script opened O_CLOEXEC: its interpreter could never open /dev/fd/N."""
+    echo = _program(tmp_path, "echo", ECHO64)
+    script = tmp_path / "s.sh"
+    script.write_text(f"#!{echo}\n")
+    script.chmod(0o755)
+    source = f"""
+bits 64
+section .text
+global _start
+_start:
+    mov eax, 2              ; open(script, O_RDONLY|{{flags}})
+    lea rdi, [rel file]
+    mov esi, {{flags}}
+    syscall
+    mov edi, eax
+    mov eax, 322            ; execveat(fd, "", argv, NULL, AT_EMPTY_PATH)
+    lea rsi, [rel name]
+    lea rdx, [rel argv]
+    xor r10d, r10d
+    mov r8d, 0x1000
+    syscall
+    mov edi, eax
+    neg edi
+    mov eax, 60
+    syscall
+section .data
+file: db "{script}", 0
+name: db 0
+a0: db "s", 0
+argv: dq a0, 0
+"""
+    assert _same_as_native(tmp_path, source.format(flags=0x80000)).status == errnos.ENOENT
+    run = _same_as_native(tmp_path, source.format(flags=0))
+    assert run.stdout == f"{echo}\n/dev/fd/3\n".encode()
+
+
+def test_all_the_strings_together_past_a_quarter_of_the_stack_limit_is_e2big(tmp_path):
+    echo = _program(tmp_path, "echo", ECHO64)
+    big = binfmt.MAX_ARG_STRLEN - 1
+    for count, expected in ((15, 16), (17, errnos.E2BIG)):
+        source = EXEC64.format(path=echo).replace(
+            'a1: db "one two", 0', f"a1: times {big} db 'a'\n    db 0").replace(
+            "argv: dq a0, a1, 0", "argv: dq a0" + ", a1" * count + ", 0")
+        run = _run(tmp_path, source)
+        assert run.status == expected
+        native = _native(tmp_path, source)
+        if native is not None:
+            assert native[0] == expected
+
+
 # -- what the new image keeps ---------------------------------------------------------------
 # Exits with: 1 if fd 3 is open, 2 if fd 4 is, 4 if SIGUSR1's handler is SIG_DFL, 8 if
 # SIGUSR2 is still ignored, 16 if SIGTERM is still blocked, 32 if the pid is unchanged.

@@ -101,12 +101,17 @@ class Program:
 
 
 def find_program(vfs, first: ExecFile, filename: str, argv: list[bytes], *, cwd: str,
-                 cred: Cred) -> Program:
-    """search_binary_handler, interpreter after interpreter."""
+                 cred: Cred, path_inaccessible: bool = False) -> Program:
+    """search_binary_handler, interpreter after interpreter. `path_inaccessible`: the
+    file came from a close-on-exec fd, so the /dev/fd/N path a script's interpreter would
+    open is gone by then: ENOENT (BINPRM_FLAGS_PATH_INACCESSIBLE)."""
     current, name_in_argv = first, filename
     for _depth in range(MAX_INTERPRETERS + 1):
         data = current.data
         if data[:2] == b"#!":
+            if path_inaccessible:
+                raise ExecFailed(errnos.ENOENT, f"a script from a close-on-exec fd: "
+                                 f"{filename} is closed before its interpreter can open it")
             interp, arg = parse_shebang(data)
             # remove_arg_zero, then the path, the argument and the interpreter go in front.
             argv = [interp, *([arg] if arg is not None else []),
@@ -311,6 +316,7 @@ def do_execveat(k, dirfd: int, path_addr: int, argv_addr: int, envp_addr: int,
                     raise FsError(errnos.EACCES)
                 first = open_exec_inode(f.inode, f.path, cred)
             filename = "/dev/fd/%d" % dirfd if dirfd != AT_FDCWD else process.cwd
+            inaccessible = dirfd != AT_FDCWD and process.fds.get_cloexec(dirfd)
         else:
             base = "/"
             if not path.startswith("/"):
@@ -325,6 +331,7 @@ def do_execveat(k, dirfd: int, path_addr: int, argv_addr: int, envp_addr: int,
                               follow=not flags & AT_SYMLINK_NOFOLLOW)
             filename = path if path.startswith("/") or dirfd == AT_FDCWD else \
                 f"/dev/fd/{dirfd}/{path}"
+            inaccessible = filename.startswith("/dev/fd/") and process.fds.get_cloexec(dirfd)
     except FsError as e:
         if e.note:
             k.note(e.note)
@@ -346,7 +353,8 @@ def do_execveat(k, dirfd: int, path_addr: int, argv_addr: int, envp_addr: int,
         argv = [b""]
     try:
         _check_limits(filename, argv, envp)
-        program = find_program(k.vfs, first, filename, argv, cwd=process.cwd, cred=cred)
+        program = find_program(k.vfs, first, filename, argv, cwd=process.cwd, cred=cred,
+                               path_inaccessible=bool(inaccessible))
         _check_limits(filename, program.argv, envp)
     except binfmt.ArgListTooLong as e:
         k.note(str(e))
