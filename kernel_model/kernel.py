@@ -15,6 +15,7 @@ from emu import registers as R
 from emu.machine import PROT_READ, PROT_WRITE, Machine, MemoryFault
 from kernel_model.entry.abi import I386_ABI, X86_64_ABI, Abi
 from kernel_model.entry.costs import cost_of
+from kernel_model.entry.mechanism import Mechanism
 from kernel_model.proc.exec import grow_stack
 from kernel_model.proc.futex import FutexTable
 from kernel_model.proc.sched import Blocked, BlockedCall, Scheduler
@@ -106,6 +107,9 @@ class Kernel:
         self.on_forget_machine: Callable | None = None
         # Builds a new image for execve (kernel_model.proc.load.Loader); set by the System.
         self.loader: Loader | None = None
+        self.on_reuse_machine: Callable | None = None
+        # Released CPUs kept for reuse by fork, with their descriptor tables.
+        self.spare_machines: list[tuple[Machine, object]] = []
         self._blocked_now: Blocked | None = None  # set by _run_handler for the trap path
         # Where a blocked handler waits (a real clock's sleep, a read of a host pipe).
         self.waiter = Waiter(signal_pending=self.signals.deliverable)
@@ -161,8 +165,11 @@ class Kernel:
         if prev.state not in ("X",) and prev.process.machine is not None:
             prev.context = prev.process.machine.save_context()
             if prev.process.gdt is not None and self.arch.bits == 32:
-                prev.tls = prev.process.gdt.entries[6:9]
+                prev.tls = prev.process.gdt.entries[12:15]
         self._switch_to(task)
+        gone = prev.process
+        if gone.exited and gone.mm_users[0] <= 0 and gone.machine is not self.machine:
+            self.forget_machine(gone.machine)  # it exited on its own CPU: freed once off it
         if task.process.sysenter_pad is not None:
             self.sysenter_landing_pad = task.process.sysenter_pad
         if self.on_switch is not None:
@@ -173,9 +180,17 @@ class Kernel:
         gdt = task.process.gdt
         if gdt is not None:
             self.gdt = gdt
-            if self.arch.bits == 32 and gdt.entries[6:9] != task.tls:
+            if self.arch.bits == 32 and gdt.entries[12:15] != task.tls:
                 for i, value in enumerate(task.tls):
-                    gdt.set_entry(6 + i, value)
+                    gdt.set_entry(12 + i, value)
+                # A segment register keeps the descriptor it loaded (its hidden base): load
+                # the thread's own again, as __switch_to's load_TLS and loadsegment(gs) do.
+                m = self.machine
+                with gdt.kernel_access():
+                    for seg in (R.FS, R.GS):
+                        selector = m.reg(seg)
+                        if 12 <= selector >> 3 <= 14:
+                            m.set_reg(seg, selector)
         self.sched.switches += 1
         if self.listeners:
             self.emit(TaskSwitched(prev.process.pid, prev.tid, task.process.pid, task.tid,
@@ -220,11 +235,27 @@ class Kernel:
 
         continue_process(self, process, report)
 
-    def forget_machine(self, machine: Machine) -> None:
-        """An address space nobody uses any more: its hooks' owners let go of it, so the
-        CPU and its host memory are freed with the last reference."""
+    def forget_machine(self, machine: Machine, gdt=None) -> None:
+        """An address space nobody uses any more: its memory goes back to the host, and the
+        CPU is kept for the next fork (see take_spare_machine) or dropped. `gdt`: its
+        descriptor table, when no process says it any more (execve replaced it)."""
         if self.on_forget_machine is not None:
             self.on_forget_machine(machine)
+        if machine in [m for m, _gdt in self.spare_machines]:
+            return
+        if not self.listeners and len(self.spare_machines) < 4 and \
+                machine is not self.processes.first.machine:
+            gdt = gdt or next((p.gdt for p in self.processes if p.machine is machine), None)
+            self.spare_machines.append((machine, gdt))
+
+    def take_spare_machine(self, like: Machine):
+        """A released CPU of the same mode, with its hooks, or None. Untraced runs only: a
+        traced run's CPUs carry watchers of the vDSO they were made for."""
+        for i, (machine, gdt) in enumerate(self.spare_machines):
+            if machine.arch is like.arch and machine.high_addresses == like.high_addresses:
+                del self.spare_machines[i]
+                return machine, gdt
+        return None
 
     def _switch_to(self, task: Task) -> None:
         self.processes.current = task
@@ -455,7 +486,8 @@ class Kernel:
         call = task.blocked
         if call is None:
             nr = m.reg(RAX if m.arch.bits == 64 else EAX)
-            call = task.blocked = BlockedCall(self.mechanism, nr, sdef.name, wait.restart,
+            call = task.blocked = BlockedCall(Mechanism(self.mechanism), nr, sdef.name,
+                                              wait.restart,
                                               wait.what, deadline_ns=wait.deadline_ns)
             call.sdef, call.args, call.abi, call.insn = sdef, tuple(args), self.abi, insn
             call.interruptible = wait.interruptible
@@ -546,14 +578,14 @@ class Kernel:
         mem = _TraceReader(self.machine)
         if interrupted:
             texts = call.entry_texts or []
-            call_text = strace.format_call(call.name, [t if t is not None else
+            line_call = strace.format_call(call.name, [t if t is not None else
                                                        strace.addr_text(a) for t, a in
                                                        zip(texts, call.args, strict=False)])
         else:
-            call_text = strace.format_call(call.name, strace.decode_exit(
+            line_call = strace.format_call(call.name, strace.decode_exit(
                 sdef, abi, call.args, ret, mem, call.entry_texts, self.string_limit))
         signed_ret = None if ret is None else abi.signed(ret)
-        full = strace.format_line(call_text, signed_ret, sdef.ret, abi)
+        full = strace.format_line(line_call, signed_ret, sdef.ret, abi)
         text = strace.format_resumed(call.name, call.unfinished, full)
         cost = cost_of(call.mechanism, self.machine.arch.bits)
         self.seq += 1
@@ -593,13 +625,13 @@ class Kernel:
         finally:
             self._recording = None
         blocked, self._blocked_now = self._blocked_now, None
-        call = self.current.blocked
-        if blocked is not None and call is not None:
+        waiting = self.current.blocked
+        if blocked is not None and waiting is not None:
             # Waiting: `<unfinished ...>` now, `<... resumed>` when the call ends.
-            call.seq = seq
-            call.entry_texts = entry_texts
-            call.unfinished = strace.format_unfinished(name, entry_texts)
-            self.emit(SyscallBlocked(seq, name or "", blocked.what, call.unfinished,
+            waiting.seq = seq
+            waiting.entry_texts = entry_texts
+            waiting.unfinished = strace.format_unfinished(name, entry_texts)
+            self.emit(SyscallBlocked(seq, name or "", blocked.what, waiting.unfinished,
                                      self.process.pid, self.current.tid))
             return None
         if regs.get("eflags", 0) & EFLAGS_AC and not self.alignment_noted:

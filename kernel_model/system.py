@@ -141,6 +141,7 @@ class System:
         self.kernel.on_new_machine = self._equip_machine
         self.kernel.on_switch = self._follow_machine
         self.kernel.on_forget_machine = self._forget_machine
+        self.kernel.on_reuse_machine = self._reuse_machine
         self.process.sysenter_pad = new.sysenter_pad
         # The kernel's, named here too for the run loop and the debugger.
         self.signals = self.kernel.signals
@@ -206,8 +207,9 @@ class System:
                 self.watchers.append(vsyscall.NativeWatcher(machine, self.kernel))
 
     def _forget_machine(self, machine: Machine) -> None:
-        if self.counter is not None:
-            self.counter.detach(machine)
+        """A gone process's CPU (it exited, or exec'd): its memory back to the host. Its
+        hooks stay (the kernel may reuse it for a fork: Kernel.take_spare_machine), but the
+        tick stops writing it and no watcher of a trace keeps it."""
         self.loader.forget(machine)
         gone = [w for w in [*self.watchers, self.vdso_watcher, self.vsyscall_watcher]
                 if w is not None and getattr(w, "machine", None) is machine]
@@ -221,6 +223,13 @@ class System:
             self.vdso_watcher = None
         if self.vsyscall_watcher in gone:
             self.vsyscall_watcher = None
+        if machine is not self.process.machine:
+            machine.release()
+
+    def _reuse_machine(self, machine: Machine) -> None:
+        """A released CPU a fork takes again: it maps its parent's vDSO, whose data page the
+        tick writes (the fork runs in its parent's trap: the kernel's CPU is the parent's)."""
+        self.loader.forked(self.kernel.machine, machine)
 
     def _follow_machine(self, machine: Machine) -> None:
         if self.counter is not None:

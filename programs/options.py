@@ -108,6 +108,13 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     m.add_argument("--timeout", type=seconds, metavar="S", help="stop the guest after S s")
     m.add_argument("--memory-limit", type=size, default=1 << 30, metavar="SIZE",
                    help="cap on guest memory (default 1G): mmap fails with ENOMEM beyond it")
+    m.add_argument("--max-tasks", type=positive_int, default=256, metavar="N",
+                   help="cap on live tasks (processes and threads) across the run, like "
+                        "RLIMIT_NPROC: fork and clone fail with EAGAIN beyond it "
+                        "(default 256)")
+    m.add_argument("--timeslice", type=positive_int, metavar="N",
+                   help="instructions a task runs before the next runnable one gets the "
+                        "CPU (default 100000); the schedule is the same on every run")
     m.add_argument("--tmpfs-limit", type=size, metavar="SIZE",
                    help="cap on the file data in the in-memory /tmp (default: the memory "
                         "limit, which counts it too): writes fail with ENOSPC beyond it")
@@ -172,4 +179,6 @@ def run_options(args):
                       max_insns=args.max_insns, timeout=args.timeout,
                       memory_limit=args.memory_limit, string_limit=args.string_limit,
                       env=args.env, kernel=args.kernel, vsyscall=args.vsyscall,
-                      vdso=args.vdso, tmpfs_limit=getattr(args, "tmpfs_limit", None))
+                      vdso=args.vdso, tmpfs_limit=getattr(args, "tmpfs_limit", None),
+                      max_tasks=getattr(args, "max_tasks", 256),
+                      timeslice=getattr(args, "timeslice", None) or 0)

@@ -9,6 +9,8 @@ run (the machine is shared and noisy: absolute numbers mean little, ratios mean 
 - grading: 100 submissions of echo-argv graded in parallel (tui/bench_grading.py);
 - host memory against guest memory: the /tmp flood (tui/bench_tmpfs.py).
 - host memory against guest memory for large, mostly untouched mappings (tui/bench_host_memory.py).
+- processes: fork round trips, context switches, pipe throughput, forked children's memory
+  (tui/bench_procs.py).
 """
 
 from __future__ import annotations
@@ -96,7 +98,7 @@ def bench_memory() -> dict:
 
 
 def main(as_json: bool = False) -> int:
-    from tui import bench_grading, bench_host_memory, bench_mechanisms, bench_tmpfs
+    from tui import bench_grading, bench_host_memory, bench_mechanisms, bench_procs, bench_tmpfs
 
     results = {
         "compute": bench_compute(),
@@ -107,6 +109,7 @@ def main(as_json: bool = False) -> int:
         "grading": bench_grading.run(),
         "tmpfs": bench_tmpfs.run(),
         "host_memory": bench_host_memory.run(),
+        "processes": bench_procs.run(),
     }
     if as_json:
         print(json.dumps(results, indent=2))
@@ -131,6 +134,8 @@ def main(as_json: bool = False) -> int:
     print()
     print(bench_tmpfs.report(results["tmpfs"]))
     print(bench_host_memory.report(results["host_memory"]))
+    print()
+    print(bench_procs.report(results["processes"]))
     return 0
 
 

@@ -83,6 +83,30 @@ class Mm:
         # Pages outside the VMA list that the kernel model itself uses (the GDT page): never
         # handed out by mmap.
         self.reserved: list[tuple[int, int]] = []
+        # Every live address space of the run (fork adds its copies): the cap counts them
+        # all together.
+        self.pool: list[Mm] = [self]
+
+    def others(self) -> int:
+        """What the run's other address spaces use, against the cap."""
+        return sum(m.total + m.outside for m in self.pool if m is not self)
+
+    def copy_for(self, machine: Machine) -> Mm:
+        """fork's copy of this address space's bookkeeping, over the copied machine."""
+        import copy
+
+        mm = copy.copy(self)
+        mm.machine = machine
+        mm.vmas = list(self.vmas)
+        mm.reserved = list(self.reserved)
+        mm.outside = 0  # /tmp's pages are the run's, counted once
+        self.pool.append(mm)
+        return mm
+
+    def release(self) -> None:
+        """The address space is gone: the cap no longer counts it."""
+        if self in self.pool:
+            self.pool.remove(self)
 
     # -- queries -----------------------------------------------------------------
     @property
@@ -127,7 +151,7 @@ class Mm:
         end = start + size
         overlap = sum(min(v.end, end) - max(v.start, start) for v in self.vmas
                       if v.start < end and start < v.end)
-        if self.total - overlap + size + self.outside > self.limit:
+        if self.total - overlap + size + self.outside + self.others() > self.limit:
             raise OutOfMemory
         self.unmap(start, size)
         if not attrs.get("backed", True):
@@ -162,7 +186,7 @@ class Mm:
         pages go with their VMAs (no copy); the part beyond old_size is new and zero, with
         the last VMA's attributes."""
         old_end = old + old_size
-        if self.total + new_size - old_size > self.limit:
+        if self.total + new_size - old_size + self.others() > self.limit:
             raise OutOfMemory
         self.machine.move(old, old_size, new)
         kept: list[Vma] = []

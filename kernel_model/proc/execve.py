@@ -205,6 +205,12 @@ def begin_new_exec(k, new: NewImage, program: Program, *, argv: list[str],
     process.mm_users[0] -= 1
     old_users = process.mm_users[0]
     process.mm_users = [1]
+    old_mm, old_gdt = process.mm, process.gdt
+    if old_users <= 0:
+        # Its mappings go with it; the /tmp pages it counts are the run's, still counted.
+        old_mm.vmas = []
+        if not old_mm.outside:
+            old_mm.release()
     space = new.space
     process.machine, process.mm, process.gdt = space.machine, space.mm, space.gdt
     process.arch = space.arch.name
@@ -261,7 +267,7 @@ def begin_new_exec(k, new: NewImage, program: Program, *, argv: list[str],
         if k.on_switch is not None and k.machine is now:
             k.on_switch(now)
         if old_users <= 0:
-            k.forget_machine(was)
+            k.forget_machine(was, old_gdt)
 
     old.after_run.append(after_old_run)
     if new.failure is not None:
@@ -379,7 +385,7 @@ def do_execveat(k, dirfd: int, path_addr: int, argv_addr: int, envp_addr: int,
     try:
         new = loader.build(program.image, program.file.exe(), argv=argv_s, envp=envp_s,
                            execfn=filename, uid=process.uid, gid=process.gid,
-                           name=filename, binfmt_step=step)
+                           name=filename, binfmt_step=step, pool=process.mm.pool)
     except binfmt.ArgListTooLong as e:
         k.note(str(e))
         return -errnos.E2BIG

@@ -83,8 +83,10 @@ def _signame(signo: int) -> str:
 
 
 def _release_thread(k, task: Task) -> None:
-    """mm_release: CLONE_CHILD_CLEARTID's word is zeroed and its futex woken (how
+    """mm_release: the robust futexes it holds are marked FUTEX_OWNER_DIED (and a waiter
+    woken), then CLONE_CHILD_CLEARTID's word is zeroed and its futex woken (how
     pthread_join learns the thread is gone)."""
+    _exit_robust_list(k, task)
     addr = task.clear_child_tid
     process = task.process
     if addr and (len(process.alive_threads) > 1 or process.mm_users[0] > 1):
@@ -97,6 +99,57 @@ def _release_thread(k, task: Task) -> None:
         futex_wake(k, process, addr, 1)
 
 
+ROBUST_LIST_LIMIT = 2048  # kernel/futex/core.c: a list longer than this is a loop
+
+
+def _exit_robust_list(k, task: Task) -> None:
+    """exit_robust_list: walk the thread's robust_list_head (next, futex_offset,
+    list_op_pending) and hand each lock it still holds to a waiter, marked OWNER_DIED."""
+    head, _length = task.robust_list
+    if not head:
+        return
+    m = task.process.machine
+    bits = 64 if task.process.arch == "x86_64" else 32
+    word = bits // 8
+    fmt = "<Q" if word == 8 else "<I"
+
+    def read_word(addr: int) -> int:
+        return struct.unpack(fmt, m.read(addr, word))[0]
+
+    try:
+        entry = read_word(head)
+        offset = read_word(head + word)
+        pending = read_word(head + 2 * word)
+    except Exception:  # noqa: BLE001  a bad list: Linux stops walking it too
+        return
+    if offset >> (bits - 1):
+        offset -= 1 << bits
+    seen = 0
+    entries = []
+    while entry != head and entry and seen < ROBUST_LIST_LIMIT:
+        entries.append(entry)
+        try:
+            entry = read_word(entry)
+        except Exception:  # noqa: BLE001
+            break
+        seen += 1
+    if pending:
+        entries.append(pending)
+    from kernel_model.proc.futex import FUTEX_OWNER_DIED, FUTEX_TID_MASK, FUTEX_WAITERS, futex_wake
+
+    for entry in entries:
+        addr = (entry + offset) & ((1 << bits) - 1)
+        try:
+            value = struct.unpack("<I", m.read(addr, 4))[0]
+        except Exception:  # noqa: BLE001
+            continue
+        if value & FUTEX_TID_MASK != task.tid:
+            continue
+        m.write(addr, struct.pack("<I", (value & FUTEX_WAITERS) | FUTEX_OWNER_DIED))
+        if value & FUTEX_WAITERS:
+            futex_wake(k, task.process, addr, 1)
+
+
 def _vfork_release(k, process: Process) -> None:
     """The vfork parent waits until its child execs or exits (complete_vfork_done)."""
     if process.vfork_done is not None:
@@ -107,8 +160,10 @@ def _vfork_release(k, process: Process) -> None:
 def _release_memory(k, process: Process) -> None:
     """The address space goes with its last user; its CPU is dropped once it is off it."""
     process.mm_users[0] -= 1
-    if process.mm_users[0] <= 0 and process.machine is not k.machine:
-        k.forget_machine(process.machine)
+    if process.mm_users[0] <= 0:
+        process.mm.release()
+        if process.machine is not k.machine:
+            k.forget_machine(process.machine)
 
 
 def _reparent_children(k, process: Process) -> None:
@@ -131,7 +186,7 @@ def _notify_parent(k, process: Process) -> None:
         if process.killed_by is not None:
             code, status = CLD_KILLED, process.killed_by
         else:
-            code, status = CLD_EXITED, process.exit_code
+            code, status = CLD_EXITED, process.exit_code or 0
         if not (auto_reap and process.exit_signal == SIGCHLD):
             k.signals.send_process(parent, process.exit_signal, code, pid=process.pid,
                                    uid=process.uid, status=status)

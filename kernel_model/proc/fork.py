@@ -13,7 +13,6 @@ The child's registers are the parent's as its trap returns, with 0 in the return
 
 from __future__ import annotations
 
-import copy
 import struct
 from dataclasses import replace
 
@@ -81,15 +80,26 @@ def copy_process(k, flags: int, stack: int, parent_tid: int, child_tid: int, tls
         if flags & CLONE_VM:
             machine, mm, gdt = m, pp.mm, pp.gdt
         else:
-            machine = m.fork()
-            mm = copy.copy(pp.mm)
-            mm.machine = machine
-            mm.vmas = list(pp.mm.vmas)
-            mm.reserved = list(pp.mm.reserved)
-            gdt = pp.gdt.for_machine(machine) if pp.gdt is not None else None
-            k.equip(machine)
-            if k.on_new_machine is not None:
-                k.on_new_machine(machine)
+            mm0 = pp.mm
+            if mm0.total * 2 + mm0.outside + mm0.others() > mm0.limit:
+                raise CloneRefused(errnos.ENOMEM, f"a copy of the {mm0.total >> 10} KiB "
+                                   "address space does not fit the guest memory limit "
+                                   "(--memory-limit), which counts every process")
+            spare = k.take_spare_machine(m)
+            if spare is not None:
+                machine = m.fork(into=spare[0])
+                gdt = spare[1]
+                if gdt is not None and pp.gdt is not None:
+                    gdt.entries = list(pp.gdt.entries)
+                if k.on_reuse_machine is not None:
+                    k.on_reuse_machine(machine)
+            else:
+                machine = m.fork()
+                gdt = pp.gdt.for_machine(machine) if pp.gdt is not None else None
+                k.equip(machine)
+                if k.on_new_machine is not None:
+                    k.on_new_machine(machine)
+            mm = mm0.copy_for(machine)
         if flags & CLONE_FILES:
             fds = pp.fds
             if fds is not None:
@@ -123,7 +133,7 @@ def copy_process(k, flags: int, stack: int, parent_tid: int, child_tid: int, tls
         child.altstack = (0, SS_DISABLE, 0)  # a new stack: the old alternate one is not its
     else:
         child.altstack = parent.altstack
-    child.tls = list(pp.gdt.entries[6:9]) if pp.gdt is not None and k.arch.bits == 32 \
+    child.tls = list(pp.gdt.entries[12:15]) if pp.gdt is not None and k.arch.bits == 32 \
         else list(parent.tls)
     _child_registers(k, child, machine, flags, stack, tls)
     if flags & CLONE_CHILD_CLEARTID:
@@ -202,7 +212,7 @@ def _set_i386_tls(k, child: Task, machine, u_info: int) -> None:
     entry, value = tls_descriptor(raw, child.tls)
     if entry is None:
         return
-    child.tls[entry - 6] = value
+    child.tls[entry - 12] = value
     process = child.process
     if process.gdt is not None and process.gdt.machine is machine and \
             machine is not k.machine:

@@ -206,12 +206,18 @@ class Loader:
         zero_registers(space.machine, new.sp)
         return new
 
-    def build(self, image: ElfImage, exe: ExeFile, **kw) -> NewImage:
-        """Both steps: execve's new image."""
+    def build(self, image: ElfImage, exe: ExeFile, *, pool: list | None = None,
+              **kw) -> NewImage:
+        """Both steps: execve's new image. `pool`: the run's address spaces (Mm.pool), which
+        the memory cap counts together; the new one joins them before it maps anything."""
         space = self.address_space(image)
+        if pool is not None:
+            space.mm.pool = pool
+            pool.append(space.mm)
         try:
             return self.populate(space, image, exe, **kw)
         except BaseException:
+            space.mm.release()
             self.forget(space.machine)
             raise
 

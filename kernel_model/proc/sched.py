@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from kernel_model.entry.mechanism import Mechanism
     from kernel_model.proc.task import Task
 
 DEFAULT_TIMESLICE = 100_000  # instructions: about 50 us of a 2 GHz CPU, a few ticks' worth
@@ -77,7 +78,7 @@ class BlockedCall:
     is woken), how it entered (to write its result as that entry path returns), and its
     trace sequence number and `<unfinished ...>` text, for the `<... resumed>` line."""
 
-    mechanism: str
+    mechanism: Mechanism
     nr: int
     name: str
     restart: int

@@ -38,6 +38,8 @@ def resume(system, count: int = 0, *, interrupted: Callable[[], bool] = _never,
     reasons to stop it (the user, a deadline)."""
     faults = system.cpu_faults
     m = system.machine
+    if expired():
+        return _timeout(system)
     try:
         stop = m.run(m.pc, count=count)
     except RunLimit:

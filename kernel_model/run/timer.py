@@ -64,7 +64,7 @@ class KernelTimer:
 
     def _loop(self) -> None:
         tick = TICK_US / 1e6
-        m = self.system.machine
+        kernel = self.system.kernel
         while not self._done.is_set():
             wait = tick if self.deadline is None else max(0.0, min(
                 tick, self.deadline - time.monotonic()))
@@ -75,7 +75,7 @@ class KernelTimer:
                     if any(b == signal.SIGINT for b in data):
                         self.interrupted = True
                         self.system.waiter.interrupt()  # a handler may be waiting
-                        m.stop()
+                        self._stop_until_done(kernel)
                         return
             else:
                 self._done.wait(wait)
@@ -86,5 +86,14 @@ class KernelTimer:
             if self.deadline is not None and time.monotonic() >= self.deadline:
                 self.expired = True
                 self.system.waiter.kick()
-                m.stop()
+                self._stop_until_done(kernel)
+                return
+
+    def _stop_until_done(self, kernel) -> None:
+        """Stop whichever task's CPU runs, until the run loop has seen it: a stop that
+        lands while the loop is between two tasks would be lost, so it is repeated each
+        tick (the run ends here: no resume follows, see the class's docstring)."""
+        while True:
+            kernel.machine.stop()
+            if self._done.wait(TICK_US / 1e6):
                 return

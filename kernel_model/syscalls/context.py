@@ -12,7 +12,10 @@ if TYPE_CHECKING:
     from emu.segments import Gdt
     from kernel_model.entry.abi import Abi
     from kernel_model.files.vfs import Vfs
+    from kernel_model.proc.futex import FutexTable
     from kernel_model.proc.process import Process
+    from kernel_model.proc.sched import Scheduler
+    from kernel_model.proc.table import ProcessTable
     from kernel_model.proc.task import Task
     from kernel_model.proc.wait import Waiter
     from kernel_model.signals.delivery import SignalState
@@ -39,6 +42,15 @@ class SyscallContext(Protocol):
 
     @property
     def current(self) -> Task: ...
+
+    # The kernel's processes and their scheduling.
+    processes: ProcessTable
+    sched: Scheduler
+    futexes: FutexTable
+    max_tasks: int
+
+    def yield_cpu(self) -> None: ...
+    def note_fork(self, task: Task, flags: int) -> None: ...
 
     # The kernel's services.
     clock: ClockReading  # kernel_model.clock.Clock, or the vDSO's timeline once mapped

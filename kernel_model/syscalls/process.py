@@ -86,6 +86,17 @@ def sys_set_robust_list(k: SyscallContext, head, length):
     return 0
 
 
+@syscall("get_robust_list", Int(), Ptr(), Ptr())
+def sys_get_robust_list(k: SyscallContext, pid, head_ptr, len_ptr):
+    task = k.current if pid == 0 else k.processes.task(_s32(pid))
+    if task is None:
+        return -errnos.ESRCH
+    head, length = task.robust_list
+    k.write_word(head_ptr, head)
+    k.write_word(len_ptr, length)
+    return 0
+
+
 @syscall("rseq", Ptr(), UInt(), Hex(), Hex())
 def sys_rseq(k: SyscallContext, rseq, length, flags, sig):
     # Registering restartable sequences is accepted but never acted on: the model runs one
@@ -231,6 +242,17 @@ def sys_sched_getaffinity(k: SyscallContext, pid, size, mask):
         return -errnos.EINVAL
     k.write(mask, (1).to_bytes(word, "little"))  # one CPU: CPU 0
     return word
+
+
+@syscall("sched_setaffinity", Int(), UInt(), Ptr())
+def sys_sched_setaffinity(k: SyscallContext, pid, size, mask):
+    """The model has one CPU, CPU 0: a mask without it is EINVAL, as for a CPU offline."""
+    if pid and k.processes.task(_s32(pid)) is None:
+        return -errnos.ESRCH
+    data = k.read(mask, min(size, 128))
+    if not data or not data[0] & 1:
+        return -errnos.EINVAL
+    return 0
 
 
 @syscall("getcpu", Ptr(), Ptr(), Ptr())

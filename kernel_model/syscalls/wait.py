@@ -69,7 +69,8 @@ def _block(k, which: str, value: int) -> Blocked:
 
 
 def _select(k, pid: int) -> tuple[str, int]:
-    pid = k.abi.signed(pid) if pid >> 31 else pid
+    pid &= 0xFFFFFFFF  # a pid_t: the upper half of a 64-bit register does not count
+    pid = pid - (1 << 32) if pid >> 31 else pid
     if pid < -1:
         return "pgid", -pid
     if pid == -1:

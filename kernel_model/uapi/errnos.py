@@ -185,6 +185,9 @@ ENOEXEC = 8
 ENXIO = 6
 ENODEV = 19
 EOVERFLOW = 75
+ENOEXEC = 8
+EDEADLK = 35
+ETIMEDOUT = 110
 
 
 def errno_name(n: int) -> str:

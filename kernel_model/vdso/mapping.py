@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from emu.machine import PAGE, PROT_EXEC, PROT_READ
+from emu.machine import PAGE, PROT_EXEC, PROT_READ, MemoryFault
 from kernel_model.vdso.image import VdsoImage, build_vdso
 from kernel_model.vdso.vvar import CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME, Timekeeper
 
@@ -88,7 +88,10 @@ class _Fanout:
 
     def __call__(self, addr: int, data: bytes) -> None:
         for write in list(self.targets):
-            write(addr, data)
+            try:
+                write(addr, data)
+            except MemoryFault:
+                pass  # a process that has just gone (the tick runs on its own thread)
 
 
 class VdsoTimeline:
