@@ -354,6 +354,10 @@ def test_errors_as_linux(tmp_path):
     (tmp_path / "noexec").chmod(0o644)
     (tmp_path / "empty").write_bytes(b"")
     (tmp_path / "empty").chmod(0o755)
+    arm = bytearray(_elf(ECHO64))
+    arm[18:20] = (40).to_bytes(2, "little")  # e_machine EM_ARM
+    (tmp_path / "arm").write_bytes(bytes(arm))
+    (tmp_path / "arm").chmod(0o755)
     (tmp_path / "badinterp").write_text(f"#!{tmp_path}/missing\n")
     (tmp_path / "badinterp").chmod(0o755)
     assert _errno_case(tmp_path, tmp_path / "missing") == errnos.ENOENT
@@ -361,6 +365,7 @@ def test_errors_as_linux(tmp_path):
     assert _errno_case(tmp_path, tmp_path / "noexec") == errnos.EACCES
     assert _errno_case(tmp_path, tmp_path / "data") == errnos.ENOEXEC
     assert _errno_case(tmp_path, tmp_path / "empty") == errnos.ENOEXEC
+    assert _errno_case(tmp_path, tmp_path / "arm") == errnos.ENOEXEC
     assert _errno_case(tmp_path, tmp_path / "badinterp") == errnos.ENOENT
     assert _errno_case(tmp_path, f"{tmp_path}/data/x") == errnos.ENOTDIR
     assert _errno_case(tmp_path, "/dev/null") == errnos.EACCES  # not a regular file
