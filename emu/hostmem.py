@@ -19,6 +19,7 @@ import bisect
 import ctypes
 import mmap as _mmap
 import os
+import re
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mmap.restype = ctypes.c_void_p
@@ -218,32 +219,49 @@ class Backing:
             release(host, e - s)
 
 
-_libc.mincore.restype = ctypes.c_int
-_libc.mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
 _HOST_PAGE = _mmap.PAGESIZE
+
 
 
 def copy_touched(src: int, dst: int, size: int) -> int:
     """Copy the pages of [src, src+size) the guest has touched into fresh memory at dst (a
-    fork's eager copy). A page never touched is not resident on the host (mincore) and
-    reads as zero, which dst's fresh pages already are: it is skipped, so a child costs
-    only what its parent really used. Returns the bytes copied."""
-    pages = (size + _HOST_PAGE - 1) // _HOST_PAGE
-    vec = (ctypes.c_ubyte * pages)()
-    if _libc.mincore(src, size, vec) != 0:  # cannot tell: copy it all
+    fork's eager copy). A page never touched is neither in RAM nor in swap (the host's
+    /proc/self/pagemap says so) and reads as zero, which dst's fresh pages already are: it
+    is skipped, so a child costs only what its parent really used. Returns the bytes
+    copied. Without pagemap, everything is copied."""
+    touched = _touched_pages(src, size)
+    if touched is None:
         ctypes.memmove(dst, src, size)
         return size
     copied = 0
-    i = 0
-    while i < pages:
-        if not vec[i] & 1:
-            i += 1
-            continue
-        j = i
-        while j < pages and vec[j] & 1:
-            j += 1
-        lo, hi = i * _HOST_PAGE, min(j * _HOST_PAGE, size)
+    for run in _RUN.finditer(touched):
+        lo, hi = run.start() * _HOST_PAGE, min(run.end() * _HOST_PAGE, size)
         ctypes.memmove(dst + lo, src + lo, hi - lo)
         copied += hi - lo
-        i = j
     return copied
+
+
+# pagemap's entry per page: bit 63 present in RAM, bit 62 in swap (the top byte's 0xC0).
+_TOUCHED = bytes(1 if b & 0xC0 else 0 for b in range(256))
+_RUN = re.compile(rb"\x01+")
+_pagemap_fd: list[int] = []
+
+
+def _touched_pages(addr: int, size: int) -> bytes | None:
+    """One byte per page of [addr, addr+size): 1 if the page is in RAM or swap."""
+    if not _pagemap_fd:
+        try:
+            _pagemap_fd.append(os.open("/proc/self/pagemap", os.O_RDONLY | os.O_CLOEXEC))
+        except OSError:
+            _pagemap_fd.append(-1)
+    fd = _pagemap_fd[0]
+    if fd < 0:
+        return None
+    pages = (size + _HOST_PAGE - 1) // _HOST_PAGE
+    try:
+        data = os.pread(fd, pages * 8, addr // _HOST_PAGE * 8)
+    except OSError:
+        return None
+    if len(data) != pages * 8:
+        return None
+    return data[7::8].translate(_TOUCHED)

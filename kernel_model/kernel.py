@@ -162,6 +162,12 @@ class Kernel:
         prev = self.processes.current
         if task is prev:
             return
+        # schedule()'s count (/proc/<pid>/status): a task leaving the CPU still runnable
+        # was preempted (or yielded); one that sleeps, stops or ends gave it up.
+        if prev.state == "R":
+            prev.nivcsw += 1
+        else:
+            prev.nvcsw += 1
         if prev.state not in ("X",) and prev.process.machine is not None:
             prev.context = prev.process.machine.save_context()
             if prev.process.gdt is not None and self.arch.bits == 32:
@@ -224,6 +230,9 @@ class Kernel:
             # Its parent is the shell outside the model, which has no job control here:
             # the run ends stopped (System.finish says so).
             process.stopped_by = signo
+            for task in process.threads:
+                if task.state == "R":
+                    self.sched.stop(task)
             self.machine.stop()
             return
         from kernel_model.proc.exit import stop_process

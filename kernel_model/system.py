@@ -99,6 +99,7 @@ class System:
                                envp=list(env), cwd=options.cwd)
         self.process.gdt = space.gdt
         processes = ProcessTable(self.process)
+        self.process.main_thread.started_ns = self.clock.boottime_ns()
         from kernel_model.files.fdtable import FdTable
         from kernel_model.files.vfs import Vfs, tmpfs_budget
 

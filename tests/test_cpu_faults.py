@@ -257,7 +257,18 @@ def test_sysret_in_32_bit_code_stays_sigill():
     source = guest32("    db 0x0f, 0x07")
     run = run_guest("sysret32.s", source=source, bits=32)
     assert run.status == 132
-    assert native_status(source, 32) in (None, 132)
+    if _host_cpu_vendor() == "GenuineIntel":  # the model's CPU; an AMD host raises #GP
+        assert native_status(source, 32) in (None, 132)
+
+
+def _host_cpu_vendor() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("vendor_id"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
 
 
 @pytest.mark.parametrize("vector, status", [(0, 139), (1, 139), (6, 139), (3, 133),
@@ -310,7 +321,8 @@ def test_syscall_in_32_bit_code_is_sigill_and_the_trace_says_why():
     assert signal_of(run).code_name == "ILL_ILLOPN"
     notes = [e.text for e in run.events if isinstance(e, KernelNote)]
     assert any("#UD" in n and "32-bit" in n for n in notes)
-    assert native_status(source, 32) in (None, 132)
+    if _host_cpu_vendor() == "GenuineIntel":  # an AMD host enters the kernel with it
+        assert native_status(source, 32) in (None, 132)
 
 
 # -- stop signals ---------------------------------------------------------------------------

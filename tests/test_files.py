@@ -63,6 +63,9 @@ from kernel_model.files.uapi import (
 )
 from kernel_model.files.vfs import Vfs
 from kernel_model.kernel import GuestFault, NameTooLong
+from kernel_model.memory.mm import Vma
+from kernel_model.proc.process import Process
+from kernel_model.proc.table import ProcessTable
 from kernel_model.syscalls.registry import lookup
 from kernel_model.uapi import errnos, structs
 
@@ -78,11 +81,12 @@ class FakeMm:
         "00400000-00401000 r--p 00000000 fe:00 42                         /bin/prog",
         "7ffd0000-7ffd2000 rw-p 00000000 00:00 0                          [stack]",
     ])
+    start_brk: int = 0
 
     @property
     def vmas(self):
-        return [SimpleNamespace(start=0x400000, end=0x401000),
-                SimpleNamespace(start=0x7FFD0000, end=0x7FFD2000)]
+        return [Vma(0x400000, 0x401000, 1, "/bin/prog"),
+                Vma(0x7FFD0000, 0x7FFD2000, 3, "[stack]", grows_down=True)]
 
     def maps_text(self) -> str:
         return "".join(line + "\n" for line in self.lines)
@@ -104,18 +108,19 @@ class FakeKernel:
         self.mem = bytearray(MEM_SIZE)
         self.brk = MEM_BASE
         self.notes: list[str] = []
-        self.process = SimpleNamespace(
+        # A real Process in a real table (its memory a FakeMm, no CPU): /proc reads both.
+        self.process = Process(
             pid=PID, ppid=PID - 1, uid=uid, gid=uid, cwd="/", umask=0o022,
             argv=["prog", "a b", "c"], envp=["HOME=/", "LANG=C"], exe_path="/bin/prog",
             guest_exe="/bin/prog", exe_dev=(0, 1), exe_ino=9,
-            exe_bytes=b"\x7fELF" + bytes(60), arch=abi.name, mm=FakeMm(),
+            exe_bytes=b"\x7fELF" + bytes(60), arch=abi.name, mm=FakeMm(), machine=None,
             auxv=[(6, 4096), (25, 0x7FFD1000)], rlimits={}, fds=None)
         self.rng = random.Random(seed)
         self.clock = SimpleNamespace(realtime_ns=lambda: 1_700_000_000_123_456_789,
                                      files_ns=lambda: 1_700_000_000_123_456_789)
         self.signals = FakeSignals()
         self.vfs = Vfs(list(mounts), clock=self.clock, rng=self.rng,
-                       processes=SimpleNamespace(current_process=lambda: self.process))
+                       processes=ProcessTable(self.process))
         if std is None:  # 0, 1, 2 open on /dev/null, as under `prog <>/dev/null`
             self.process.fds = FdTable()
             for _ in range(3):

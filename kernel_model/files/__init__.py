@@ -7,7 +7,10 @@ only through the directories the user shares.
     fdtable.py    fd -> description, FD_CLOEXEC, lowest-free allocation, dup family
     vfs.py        the tree and the path walk; open; the only place paths are resolved
     synthetic.py  fixed directories and symlinks for the made-up file systems
-    procfs.py     /proc/self (= /proc/<pid>), /proc/cpuinfo
+    procfs.py     /proc: /proc/<pid> and task/<tid> for every process, self, thread-self
+    proc_nodes.py /proc's inode kinds: generated texts, magic links, the program file
+    proc_array.py /proc/<pid>/stat and status, in Linux's format
+    proc_layout.py the addresses stat reports (code, data, arguments, stack)
     devices.py    /dev/null, zero, full, random, urandom, tty, std* links
     tmpfs.py      /tmp in memory
     hostfs.py     --mount: shared host directories, contained, ro unless :rw

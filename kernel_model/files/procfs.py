@@ -1,25 +1,44 @@
-"""/proc for the one process the model runs (fs/proc/base.c, fs/proc/array.c,
-fs/proc/task_mmu.c). Each text is generated when it is opened, from the live process
-state, so /proc/self/maps shows exactly the VMAs the model's mm holds at that moment.
+"""/proc (fs/proc/root.c, base.c): a directory for every process in the kernel's table, a
+task/ directory in each with one directory per thread, and /proc/self and
+/proc/thread-self naming whoever asks (the running task, the one making the call).
 
-/proc/self is a symlink to the pid's directory, as on Linux; /proc/self/exe and
-/proc/self/fd/N are "magic" links: readlink shows a name, but following one reaches the
-file itself, whatever its name (proc_exe_link, proc_fd_link)."""
+Every text is generated when it is opened, from the live state of the process it names
+(proc_array.py: stat and status), so /proc/<pid>/maps shows exactly the VMAs the model's
+mm holds at that moment. /proc/<pid>/exe and /proc/<pid>/fd/N are "magic" links
+(proc_nodes.py): readlink shows a name, following one reaches the file itself.
+
+A zombie keeps its directory until it is reaped: its stat and status say Z, its maps and
+cmdline are empty, its environ and auxv fail with ESRCH, and exe, cwd and root lead nowhere
+(ENOENT), as its memory and files are gone. /proc lists the thread-group ids; a thread's
+id is found by a lookup (/proc/<tid>) without being listed, as on Linux.
+
+Inode numbers are handed out in the order entries are first looked up (Linux's
+get_next_ino does the same), so the same run gives the same numbers."""
 
 from __future__ import annotations
 
-import os
 import struct
 from typing import TYPE_CHECKING
 
-from kernel_model.files.file import SnapshotFile
-from kernel_model.files.inode import FsError, Inode, Stat
-from kernel_model.files.synthetic import PROC_DEV, InodeNumbers, StaticDir, Symlink
-from kernel_model.files.uapi import (
-    O_ACCMODE,
-    O_RDONLY,
-    S_IFREG,
+from kernel_model.files.inode import FsError, Inode
+from kernel_model.files.proc_array import (
+    comm,
+    has_mm,
+    stat_text,
+    status_text,
+    visible_threads,
 )
+from kernel_model.files.proc_layout import cmdline_bytes, environ_bytes
+from kernel_model.files.proc_nodes import (  # noqa: F401  ExeInode: the Vfs places programs
+    ExeInode,
+    FdDir,
+    FdLink,
+    MagicLink,
+    ProcDir,
+    ProcFile,
+    ProcLink,
+)
+from kernel_model.files.synthetic import PROC_DEV, InodeNumbers, StaticDir
 from kernel_model.uapi import errnos
 
 if TYPE_CHECKING:
@@ -36,102 +55,6 @@ CPUINFO = (
 )
 
 
-class ProcFile(Inode):
-    """A read-only /proc text: st_size 0 like every seq_file, contents made at open."""
-
-    def __init__(self, ino: int, make, *, mode: int = 0o444, created_ns: int = 0,
-                 owner=None, write_errno: int = errnos.EINVAL):
-        self.dev = PROC_DEV
-        self.ino = ino
-        self.mode = S_IFREG | mode
-        self.make = make
-        self.created_ns = created_ns
-        self.owner = owner  # a function giving (uid, gid): the process's, for /proc/<pid>
-        self.write_errno = write_errno
-
-    def owner_ids(self) -> tuple[int, int]:
-        return self.owner() if self.owner else (0, 0)
-
-    def open(self, flags: int, path: str, cred) -> SnapshotFile:
-        return SnapshotFile(self, path, flags, self.make(), write_errno=self.write_errno)
-
-
-class MagicLink(Symlink):
-    """A /proc link that, when followed, reaches an inode rather than a path."""
-
-    def __init__(self, ino: int, text, target, *, created_ns: int, owner):
-        uid, gid = owner()
-        super().__init__(PROC_DEV, ino, text, created_ns=created_ns, uid=uid, gid=gid,
-                         sized=False)
-        self.resolve = target
-
-    def follow(self):
-        return self.resolve(), self.readlink()
-
-
-class ExeInode(Inode):
-    """What /proc/self/exe reaches: the program file the process was started from."""
-
-    def __init__(self, process, created_ns: int):
-        self.process = process
-        self.created_ns = created_ns
-        self.dev, self.ino = process.exe_dev, process.exe_ino  # the model's, not the host's
-        try:
-            st = os.stat(process.exe_path)
-            self.mode = S_IFREG | (st.st_mode & 0o7777)
-            self.uid, self.gid = st.st_uid, st.st_gid
-            self.created_ns = st.st_mtime_ns
-        except OSError:
-            self.mode = S_IFREG | 0o755
-
-    def size(self) -> int:
-        return len(self.process.exe_bytes)
-
-    def open(self, flags: int, path: str, cred) -> SnapshotFile:
-        if flags & O_ACCMODE != O_RDONLY:
-            raise FsError(errnos.NUMBERS["ETXTBSY"])  # writing to a running program's file
-        return SnapshotFile(self, path, flags, self.process.exe_bytes, seq=False)
-
-
-class OpenFileInode(Inode):
-    """What /proc/self/fd/N reaches for a stream with no inode of its own in the model
-    (the borrowed host stdin/stdout/stderr): opening it opens the same host stream."""
-
-    def __init__(self, file, guest_fd: int):
-        self.file = file
-        self.guest_fd = guest_fd
-        st = file.stat()
-        self.mode, self.ino, self.dev, self.rdev = st.mode, st.ino, st.dev, st.rdev
-        self.uid, self.gid = st.uid, st.gid
-
-    def stat(self) -> Stat:
-        return self.file.stat()
-
-    def open(self, flags: int, path: str, cred):
-        from kernel_model.files.streams import HostStream
-
-        return HostStream(self.file.host_fd, flags, self.guest_fd, self.file.host_files)
-
-
-def status_text(process) -> str:
-    comm = os.path.basename(process.exe_path)[:15]  # TASK_COMM_LEN 16
-    vm_kb = sum(v.end - v.start for v in process.mm.vmas) // 1024
-    uid, gid = process.uid, process.gid
-    return (
-        f"Name:\t{comm}\n"
-        f"Umask:\t{process.umask:04o}\n"
-        "State:\tR (running)\n"
-        f"Tgid:\t{process.pid}\n"
-        f"Pid:\t{process.pid}\n"
-        f"PPid:\t{process.ppid}\n"
-        "TracerPid:\t0\n"
-        f"Uid:\t{uid}\t{uid}\t{uid}\t{uid}\n"
-        f"Gid:\t{gid}\t{gid}\t{gid}\t{gid}\n"
-        f"VmSize:\t{vm_kb:8d} kB\n"
-        "Threads:\t1\n"
-    )
-
-
 def auxv_bytes(process) -> bytes:
     """The saved auxv pairs in the process's own word size, AT_NULL pair included."""
     pairs = list(process.auxv)
@@ -142,82 +65,204 @@ def auxv_bytes(process) -> bytes:
     return b"".join(struct.pack(fmt, k & mask, v & mask) for k, v in pairs)
 
 
-def nul_joined(strings) -> bytes:
-    return b"".join(s.encode("utf-8", "surrogateescape") + b"\0" for s in strings)
+class ProcRoot(ProcDir):
+    """/proc: its fixed entries and the listed pids, and any live task's id on lookup."""
+
+    def __init__(self, procfs: ProcFs, created_ns: int):
+        super().__init__(PROC_DEV, 1, procfs.root_children, mode=0o555,
+                         created_ns=created_ns, strict=True)
+        self.procfs = procfs
+
+    def lookup(self, name: str) -> Inode | None:
+        # One directory made, not one per process as a listing needs: every path under
+        # /proc starts here.
+        node = self.procfs.fixed().get(name)
+        if node is None and name.isdigit() and name == str(int(name)):
+            task = self.procfs.find_task(int(name))
+            if task is not None:
+                node = self.procfs.task_dir(task, top=True)
+        if node is None:
+            raise FsError(errnos.ENOENT)
+        return node
 
 
 class ProcFs:
     def __init__(self, processes, created_ns: int):
         self.processes = processes  # the kernel's table: /proc/self is who asks
         self.created_ns = created_ns
-        numbers = InodeNumbers(first=2)
+        self._numbers = InodeNumbers(first=2)
+        self._inos: dict[tuple, int] = {}
         t = created_ns
-
-        def owner():
-            p = self.process
-            return p.uid, p.gid
-
-        p_ = lambda: self.process  # noqa: E731
-        self.cpuinfo = ProcFile(numbers(), lambda: CPUINFO.encode(), created_ns=t,
+        self.cpuinfo = ProcFile(self.ino("cpuinfo"), lambda: CPUINFO.encode(), created_ns=t,
                                 write_errno=errnos.EIO)
-        self.self_link = Symlink(PROC_DEV, numbers(), lambda: str(p_().pid), created_ns=t,
-                                 sized=False)
-        pid_files: dict[str, Inode] = {
-            "auxv": ProcFile(numbers(), lambda: auxv_bytes(p_()), mode=0o400, created_ns=t,
-                             owner=owner),
-            "cmdline": ProcFile(numbers(), lambda: nul_joined(p_().argv), created_ns=t,
-                                owner=owner),
-            "cwd": MagicLink(numbers(), lambda: p_().cwd, lambda: self.vfs_node(p_().cwd),
-                             created_ns=t, owner=owner),
-            "environ": ProcFile(numbers(), lambda: nul_joined(p_().envp), mode=0o400,
-                                created_ns=t, owner=owner),
-            "exe": MagicLink(numbers(), lambda: p_().guest_exe,
-                             lambda: ExeInode(p_(), created_ns), created_ns=t, owner=owner),
-            "maps": ProcFile(numbers(), lambda: p_().mm.maps_text().encode(), created_ns=t,
-                             owner=owner),
-            "root": Symlink(PROC_DEV, numbers(), lambda: "/", created_ns=t, sized=False),
-            "status": ProcFile(numbers(), lambda: status_text(p_()).encode(), created_ns=t,
-                               owner=owner),
-        }
-        self.fd_ino = numbers()
-        self.fd_links_base = 1 << 20  # /proc/<pid>/fd/N gets inode base + N
-        pid_files["fd"] = fd_dir = StaticDir(PROC_DEV, self.fd_ino, self._fd_children,
-                                             mode=0o500, created_ns=t, strict=True)
-        fd_dir.uid, fd_dir.gid = owner()
-        self.pid_dir = StaticDir(PROC_DEV, numbers(), lambda: pid_files, mode=0o555,
-                                 created_ns=t, nlink=9, strict=True)
-        self.pid_dir.uid, self.pid_dir.gid = owner()
-        self.root = StaticDir(PROC_DEV, 1, self._root_children, mode=0o555, created_ns=t,
-                              strict=True)
+        self.self_link = ProcLink(PROC_DEV, self.ino("self"),
+                                  lambda: str(self.task.process.pid), created_ns=t, sized=False)
+        self.thread_self_link = ProcLink(
+            PROC_DEV, self.ino("thread-self"),
+            lambda: f"{self.task.process.pid}/task/{self.task.tid}", created_ns=t, sized=False)
+        self.root = ProcRoot(self, t)
         self.vfs: Vfs | None = None  # set by the Vfs: cwd links resolve through it
 
+    # -- who asks, and who is there ------------------------------------------------------
     @property
-    def process(self):
-        return self.processes.current_process()
+    def task(self):
+        """The task making the call: /proc/self's process, /proc/thread-self's thread."""
+        return self.processes.current
+
+    def _listed(self) -> list:
+        """The processes /proc lists, by pid."""
+        return sorted((p for p in self.processes if self.shown(p)), key=lambda p: p.pid)
+
+    def shown(self, process) -> bool:
+        """Not reaped; or the run's own process once every task has ended: the run is
+        over, and the screen and the tests read its /proc after it (while others run,
+        the shell outside the model has reaped it, and it is gone)."""
+        if not process.reaped:
+            return True
+        return process is self.processes.first and all(
+            t.state in ("Z", "X") for t in self.processes.tasks())
+
+    def find_task(self, tid: int):
+        """The task /proc/<tid> names: a process's leader, or any thread by its id."""
+        process = self.processes.get(tid)
+        if process is not None and self.shown(process):
+            return process.main_thread
+        for process in self._listed():
+            for t in visible_threads(process):
+                if t.tid == tid:
+                    return t
+        return None
+
+    def ino(self, *key) -> int:
+        number = self._inos.get(key)
+        if number is None:
+            number = self._inos[key] = self._numbers()
+        return number
 
     def vfs_node(self, path: str) -> Inode | None:
         assert self.vfs is not None, "the Vfs sets itself before any lookup"
         return self.vfs.resolve(path, base="/").node
 
-    def _root_children(self) -> dict[str, Inode]:
-        return {"self": self.self_link, str(self.process.pid): self.pid_dir,
+    def fixed(self) -> dict[str, Inode]:
+        return {"self": self.self_link, "thread-self": self.thread_self_link,
                 "cpuinfo": self.cpuinfo}
 
-    def _fd_children(self) -> dict[str, Inode]:
-        table = self.process.fds
-        if table is None:
-            return {}
-        out: dict[str, Inode] = {}
-        for fd in table.fds():
-            f = table[fd]
-            out[str(fd)] = MagicLink(self.fd_links_base + fd, f.link_text,
-                                     lambda f=f, fd=fd: fd_target(f, fd),
-                                     created_ns=self.created_ns,
-                                     owner=lambda: (self.process.uid, self.process.gid))
-        return out
+    def root_children(self) -> dict[str, Inode]:
+        children = self.fixed()
+        for process in self._listed():
+            children[str(process.pid)] = self.task_dir(process.main_thread, top=True)
+        return children
 
+    # -- /proc/<pid> and /proc/<pid>/task/<tid> -----------------------------------------
+    def task_dir(self, task, *, top: bool) -> StaticDir:
+        """/proc/<pid> (top: the thread group's view, with task/) or task/<tid> (the one
+        thread's). Entries are made when the directory is read or walked."""
+        process = task.process
+        t = self.created_ns
+        where = ("pid" if top else "tid", task.tid)
 
-def fd_target(f, fd: int) -> Inode:
-    if f.inode is not None:
-        return f.inode
-    return OpenFileInode(f, fd)
+        def owner():
+            return process.uid, process.gid
+
+        def gone() -> None:
+            if not self.shown(process):
+                raise FsError(errnos.ESRCH)  # the directory outlived its process
+
+        def text(make):
+            def made() -> bytes:
+                gone()
+                return make()
+            return made
+
+        def needs_mm(make):
+            def made() -> bytes:
+                gone()
+                if not has_mm(process):
+                    raise FsError(errnos.ESRCH)  # proc_mem_open: no mm to read
+                return make()
+            return made
+
+        def link_to(value):
+            def target():
+                gone()
+                if not has_mm(process):
+                    raise FsError(errnos.ENOENT)  # exe, cwd, root: the zombie has none
+                return value()
+            return target
+
+        def alive_text(make):
+            return lambda: make() if has_mm(process) else b""
+
+        def children() -> dict[str, Inode]:
+            if not self.shown(process):
+                return {}
+            entries: dict[str, Inode] = {
+                "auxv": ProcFile(self.ino(*where, "auxv"),
+                                 needs_mm(lambda: auxv_bytes(process)), mode=0o400,
+                                 created_ns=t, owner=owner),
+                "cmdline": ProcFile(self.ino(*where, "cmdline"),
+                                    text(alive_text(lambda: cmdline_bytes(process))),
+                                    created_ns=t, owner=owner),
+                "comm": ProcFile(self.ino(*where, "comm"),
+                                 text(lambda: (comm(process) + "\n").encode()),
+                                 created_ns=t, owner=owner),
+                "cwd": MagicLink(self.ino(*where, "cwd"), link_to(lambda: process.cwd),
+                                 lambda: self.vfs_node(process.cwd), created_ns=t,
+                                 owner=owner),
+                "environ": ProcFile(self.ino(*where, "environ"),
+                                    needs_mm(lambda: environ_bytes(process)), mode=0o400,
+                                    created_ns=t, owner=owner),
+                "exe": MagicLink(self.ino(*where, "exe"),
+                                 link_to(lambda: process.guest_exe),
+                                 lambda: ExeInode(process, self.created_ns), created_ns=t,
+                                 owner=owner),
+                "fd": self._fd_dir(process, where, owner),
+                "maps": ProcFile(self.ino(*where, "maps"),
+                                 text(alive_text(lambda: process.mm.maps_text().encode())),
+                                 created_ns=t, owner=owner),
+                "root": ProcLink(PROC_DEV, self.ino(*where, "root"), link_to(lambda: "/"),
+                                 created_ns=t, sized=False),
+                "stat": ProcFile(self.ino(*where, "stat"),
+                                 text(lambda: stat_text(task, self.processes,
+                                                        whole=top).encode()),
+                                 created_ns=t, owner=owner),
+                "status": ProcFile(self.ino(*where, "status"),
+                                   text(lambda: status_text(task, self.processes).encode()),
+                                   created_ns=t, owner=owner),
+            }
+            if top:
+                entries["task"] = self._threads_dir(process, owner)
+            return dict(sorted(entries.items()))
+
+        d = ProcDir(PROC_DEV, self.ino(*where), children, mode=0o555, created_ns=t,
+                    nlink=9 if top else 7, strict=True)
+        d.uid, d.gid = owner()
+        return d
+
+    def _threads_dir(self, process, owner) -> StaticDir:
+        def children() -> dict[str, Inode]:
+            if not self.shown(process):
+                return {}
+            return {str(t.tid): self.task_dir(t, top=False) for t in visible_threads(process)}
+
+        d = ProcDir(PROC_DEV, self.ino("task", process.pid), children, mode=0o555,
+                    created_ns=self.created_ns, nlink=2 + len(visible_threads(process)),
+                    strict=True)
+        d.uid, d.gid = owner()
+        return d
+
+    def _fd_dir(self, process, where, owner) -> StaticDir:
+        def children() -> dict[str, Inode]:
+            table = process.fds
+            if table is None or not has_mm(process) or not self.shown(process):
+                return {}  # exit_files: a zombie has no fds
+            out: dict[str, Inode] = {}
+            for fd in table.fds():
+                out[str(fd)] = FdLink(self.ino(*where, "fd", fd), table[fd], fd,
+                                      created_ns=self.created_ns, owner=owner)
+            return out
+
+        d = FdDir(PROC_DEV, self.ino(*where, "fd"), children, mode=0o500,
+                  created_ns=self.created_ns, strict=True)
+        d.uid, d.gid = owner()
+        return d

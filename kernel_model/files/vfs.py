@@ -4,7 +4,7 @@ The tree is made up here, never borrowed from the host:
 
     /              read-only: proc, dev, tmp and the mount points, nothing else (and
                    /usr/local/bin/NAME, the program, when no mount holds it)
-    /proc          procfs.py: the process's own state
+    /proc          procfs.py: every process's state; self is the caller
     /dev           devices.py: null, zero, full, random, urandom, tty, std* links
     /tmp           tmpfs.py: writable, in memory
     /<mount>       hostfs.py: a host directory the user shared (--mount), ro unless :rw

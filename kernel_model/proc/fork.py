@@ -136,6 +136,7 @@ def copy_process(k, flags: int, stack: int, parent_tid: int, child_tid: int, tls
     child.tls = list(pp.gdt.entries[12:15]) if pp.gdt is not None and k.arch.bits == 32 \
         else list(parent.tls)
     _child_registers(k, child, machine, flags, stack, tls)
+    child.started_ns = k.clock.boottime_ns()
     if flags & CLONE_CHILD_CLEARTID:
         child.clear_child_tid = child_tid
     if flags & CLONE_CHILD_SETTID:

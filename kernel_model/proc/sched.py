@@ -149,19 +149,16 @@ class Scheduler:
         self._dequeue(task)
 
     def _dequeue(self, task: Task) -> None:
-        try:
+        # A membership test first: deque.remove's ValueError formats the task (slow).
+        if task in self.runqueue:
             self.runqueue.remove(task)
-        except ValueError:
-            pass
 
     @staticmethod
     def _unqueue_wait(task: Task) -> None:
         queue = task.queue
         if queue is not None:
-            try:
+            if task in queue.waiters:
                 queue.waiters.remove(task)
-            except ValueError:
-                pass
             task.queue = None
 
     # -- choosing ---------------------------------------------------------------------

@@ -41,6 +41,9 @@ class Task:
     blocked: BlockedCall | None = None  # the syscall it waits in
     context: Any = field(default=None, repr=False)  # its registers while off the CPU
     insns: int = 0  # instructions it has run (counted at each switch)
+    started_ns: int = 0  # when it was created, on the boot-time clock (/proc's starttime)
+    nvcsw: int = 0  # times it gave up the CPU (slept, stopped) for another task
+    nivcsw: int = 0  # times another task took the CPU from it while it could run
     # Signals sent to this thread alone (tkill, a fault): (signo, code, addr, info).
     pending: list = field(default_factory=list, repr=False)
     # A futex wait: the bitset it waits for, and whether a wake (not a signal or a

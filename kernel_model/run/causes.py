@@ -91,6 +91,11 @@ class Counted:
     """A counted run executed its instructions (the session's steps and replays)."""
 
 
+@dataclass(frozen=True)
+class Yielded:
+    """The task gave the CPU up (sched_yield) while another was runnable."""
+
+
 StopCause = (Fault | VsyscallFetch | Halted | SignalQueued | NewImage | Exited | LimitReached
-             | Interrupted | Counted)
+             | Interrupted | Counted | Yielded)
 KERNEL_WORK = (Fault, VsyscallFetch, Halted, SignalQueued)

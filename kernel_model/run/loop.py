@@ -10,7 +10,6 @@ from collections.abc import Callable
 
 from kernel_model.proc.sched import ERESTART_RESTARTBLOCK, ERESTARTNOHAND, ERESTARTSYS
 from kernel_model.proc.wait import RunLimit
-from kernel_model.signals.frame_layout import SA_RESTART
 from kernel_model.run.causes import (
     Counted,
     Exited,
@@ -22,8 +21,10 @@ from kernel_model.run.causes import (
     SignalQueued,
     StopCause,
     VsyscallFetch,
+    Yielded,
 )
 from kernel_model.run.timer import KernelTimer
+from kernel_model.signals.frame_layout import SA_RESTART
 from kernel_model.vsyscall import emulated as vsyscall
 
 
@@ -59,8 +60,11 @@ def resume(system, count: int = 0, *, interrupted: Callable[[], bool] = _never,
     cause = faults.take(stop)
     if cause is not None:
         return cause
-    if count or system.kernel.yield_requested:
-        return Counted()  # (sched_yield stopped it: the run loop picks the next task)
+    if system.kernel.yield_requested:
+        system.kernel.yield_requested = False
+        return Yielded()
+    if count:
+        return Counted()
     if system.signals.deliverable():
         return SignalQueued()
     if interrupted():
@@ -110,15 +114,14 @@ def run(system) -> int:
                     return system.stop_at_limit(cause.reason, cause.text)
                 if isinstance(cause, Interrupted):
                     raise KeyboardInterrupt
-                if not isinstance(cause, (Exited, Counted)):
+                if not isinstance(cause, (Exited, Counted, Yielded)):
                     enter_kernel(system, cause)
                     k.signals.deliver_pending()
                 if task.state == "R" and not task.process.exited and \
-                        not isinstance(cause, Counted) and not k.yield_requested:
+                        not isinstance(cause, (Counted, Yielded)):
                     continue
-                why = "it yielded" if k.yield_requested else \
-                    "its time slice ended" if isinstance(cause, Counted) else ""
-                k.yield_requested = False
+                why = "its time slice ended" if isinstance(cause, Counted) else \
+                    "it yielded (sched_yield)" if isinstance(cause, Yielded) else ""
             else:
                 why = ""
             nxt = schedule(system, why or _why_left(task))
