@@ -281,7 +281,12 @@ def test_the_new_image_has_a_fresh_stack_vdso_and_random_bytes(tmp_path):
     first = run.system.loader.root_vdso
     assert aux[binfmt.AT_SYSINFO_EHDR] == run.system.loader.vdso_for(p.machine).base
     assert aux[binfmt.AT_SYSINFO_EHDR] != first.base  # placed again, at random
-    assert aux[binfmt.AT_RANDOM] != dict(run.system.process.auxv).get(0)
+    before, after = [dict(e.auxv) for e in run.events if isinstance(e, ProcessStarted)]
+    starts = [e.sp for e in run.events if isinstance(e, ProcessStarted)]
+    assert starts[0] != starts[1]  # a new stack, at a new random top
+    assert before[binfmt.AT_RANDOM] != after[binfmt.AT_RANDOM]
+    assert after == aux
+    assert any(p.machine.read(aux[binfmt.AT_RANDOM], 16))  # new bytes were written there
     # The data page is the first process's timekeeper's: the same time data, elsewhere.
     mine = p.machine.read(aux[binfmt.AT_SYSINFO_EHDR] - (first.base - first.vvar), 64)
     assert mine[4:8] == b"\x01\x00\x00\x00"  # clock_mode TSC: the page was written
