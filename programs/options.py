@@ -85,11 +85,20 @@ def mount(text: str):
 def add_run_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("trace")
     g.add_argument("-s", "--strace", action="store_true", help="print strace lines on stderr")
-    g.add_argument("-o", "--output", metavar="FILE", help="write the trace to FILE")
-    g.add_argument("-c", "--summary", action="store_true", help="print strace -c's table")
+    g.add_argument("-f", "--follow-forks", action="store_true",
+                   help="accepted for strace's -f, which changes nothing here: every process "
+                        "and thread is always traced, and once there are several tasks each "
+                        "line starts with [pid N], as strace -f's. Like strace -f PROG, it "
+                        "turns the trace on; with -o FILE it puts the pid on every line of "
+                        "the file, as strace -f -o does")
+    g.add_argument("-o", "--output", metavar="FILE", help="write the trace (or -c's table) "
+                   "to FILE; with several tasks each line starts with its pid, as strace -o's")
+    g.add_argument("-c", "--summary", action="store_true",
+                   help="print strace -c's table (every task's calls in one, as strace -f -c)")
     g.add_argument("--events", action="store_true",
                    help="trace with each call's entry mechanism ([syscall], [int 0x80], ...)")
-    g.add_argument("--trace-json", metavar="FILE", help="write every event as JSON Lines")
+    g.add_argument("--trace-json", metavar="FILE", help="write every event as JSON Lines "
+                   "(each with the pid and tid of its task)")
     g.add_argument("--string-limit", type=positive_int, default=32, metavar="N",
                    help="bytes of each string shown in the trace (default 32)")
     m = p.add_argument_group("machine")

@@ -215,6 +215,14 @@ def make_system(args, program, extra_argv):
         raise UsageError(str(e)) from None
 
 
+def tracing(args) -> bool:
+    """Whether the run prints strace's lines: -s or --events; -o FILE or -f alone too (as
+    `strace -o FILE prog` and `strace -f prog` trace), but with -c they only shape the table
+    (strace -c prints the table alone)."""
+    return bool(args.strace or args.events
+                or ((args.output or args.follow_forks) and not args.summary))
+
+
 def cmd_run(args) -> int:
     program = resolve_program(args.program, args.arch)
     system = make_system(args, program, args.args)
@@ -232,10 +240,13 @@ def cmd_run(args) -> int:
             system.kernel.attach(JsonTracer(json_out))
     except OSError as e:
         raise UsageError(f"cannot write {e.filename}: {e.strerror}") from None
-    if args.strace or args.events or args.output:
+    printer = None
+    if tracing(args):
         from kernel_model.trace.tracers import StracePrinter
 
-        system.kernel.attach(StracePrinter(trace_out, events=args.events))
+        printer = StracePrinter(trace_out, events=args.events, to_file=bool(args.output),
+                                follow=args.follow_forks)
+        system.kernel.attach(printer)
     summary = None
     if args.summary:
         from kernel_model.trace.tracers import Summary
@@ -244,11 +255,13 @@ def cmd_run(args) -> int:
         system.kernel.attach(summary)
     try:
         status = system.run()
+        if printer is not None:
+            printer.close()  # a line still held (a call the run's end cut) comes first
+        if summary is not None:  # before the files close: with -o the table goes there too
+            print(summary.table(), file=trace_out, end="")
     finally:
         for f in closers:
             f.close()
-    if summary is not None:
-        print(summary.table(), file=trace_out if args.output else sys.stderr, end="")
     reason = getattr(system, "limit_reason", None)
     if reason:
         print(f"syscall-lab: {reason}", file=sys.stderr)

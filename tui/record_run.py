@@ -14,7 +14,7 @@ def cmd_run_record(args) -> int:
     from kernel_model.debugger.limits import SessionLimits
     from kernel_model.debugger.recording import Recorder, record_session
     from kernel_model.debugger.session import DebugSession
-    from tui.cli import UsageError, resolve_program, run_options
+    from tui.cli import UsageError, resolve_program, run_options, tracing
 
     try:
         open(args.record, "a").close()
@@ -38,10 +38,13 @@ def cmd_run_record(args) -> int:
             json_out = open(args.trace_json, "w")
             closers.append(json_out)
             session.kernel.attach(JsonTracer(json_out))
-        if args.strace or args.events or args.output:
+        if tracing(args):
             from kernel_model.trace.tracers import StracePrinter
 
-            session.kernel.attach(StracePrinter(trace_out, events=args.events))
+            printer = StracePrinter(trace_out, events=args.events, to_file=bool(args.output),
+                                    follow=args.follow_forks)
+            session.kernel.attach(printer)
+            closers.insert(0, printer)  # closed first: its last held line before the file
         data = _stdin()
         if data:
             session.feed_input(data)

@@ -29,8 +29,13 @@ SA_NOCLDSTOP, SA_NOCLDWAIT = 1, 2
 def exit_thread(k, task: Task, code: int) -> None:
     """exit(2): this thread only; the process ends with it if it was the last."""
     process = task.process
+    if task is process.main_thread:
+        # The status the parent will see is the leader's (wait_task_zombie reads the
+        # leader's exit_code), even when other threads outlive it.
+        process.leader_code = code
     if len(process.alive_threads) <= 1:
-        exit_group(k, process, code=code)
+        exit_group(k, process, code=process.leader_code if process.leader_code is not None
+                   else code)
         return
     _release_thread(k, task)
     k.sched.remove(task, DEAD)

@@ -80,6 +80,7 @@ class Process:
     # vfork: the parent sleeps here until the child execs or exits (its vfork_done).
     vfork_done: WaitQueue | None = field(default=None, repr=False)
     vfork_released: bool = False  # it has exec'd or exited: the vfork parent may go on
+    leader_code: int | None = None  # the leader's exit() code, when it ended first
     exec_done: bool = False  # it has called execve since fork (setpgid's EACCES)
     exiting: bool = False  # exit_group or a fatal signal has begun to take its threads
     # Where `sysenter` returns in this process's vDSO (i386), None without one.

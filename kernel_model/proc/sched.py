@@ -168,9 +168,11 @@ class Scheduler:
     def pick_next(self, current: Task) -> Task | None:
         """The task at the front of the run queue; the current one, if still runnable,
         goes to the back first (its slice ended, or it yielded)."""
-        if current.state == RUNNING:
+        if current.state == RUNNING and not current.process.exited:
             self._dequeue(current)
             self.runqueue.append(current)
-        if not self.runqueue:
-            return None
-        return self.runqueue.popleft()
+        while self.runqueue:
+            task = self.runqueue.popleft()
+            if not task.process.exited:  # a process already ended (exec failure, a stop)
+                return task
+        return None

@@ -132,8 +132,6 @@ def sys_kill(k: SyscallContext, pid, sig):
     process but init and the caller (-1)."""
     pid = _s32(pid)
     sig &= 0xFFFFFFFF
-    if sig >= 65:
-        return -errnos.EINVAL
     me = k.process
     if pid > 0:
         targets = [p for p in k.processes if p.pid == pid and _live(p)]
@@ -146,6 +144,8 @@ def sys_kill(k: SyscallContext, pid, sig):
         targets = [p for p in k.processes if p.pgid == group and _live(p)]
     if not targets:
         return -errnos.ESRCH
+    if sig >= 65:
+        return -errnos.EINVAL  # checked once a target is found (check_kill_permission)
     if sig:
         for p in targets:
             k.signals.send_process(p, sig, SI_USER, pid=me.pid, uid=me.uid)
@@ -164,11 +164,13 @@ def sys_tgkill(k: SyscallContext, tgid, tid, sig):
 
 def _signal_thread(k: SyscallContext, tgid, tid, sig):
     sig &= 0xFFFFFFFF
-    if sig >= 65 or tid <= 0 or (tgid is not None and tgid <= 0):
+    if tid <= 0 or (tgid is not None and tgid <= 0):
         return -errnos.EINVAL
     task = k.processes.task(tid)
     if task is None or (tgid is not None and task.process.pid != tgid):
         return -errnos.ESRCH
+    if sig >= 65:
+        return -errnos.EINVAL
     if sig == 0:
         return 0
     k.signals.send_task(task, sig, SI_TKILL, pid=k.process.pid, uid=k.process.uid)

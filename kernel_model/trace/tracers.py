@@ -11,57 +11,73 @@ from typing import TextIO
 from kernel_model.entry.mechanism import Mechanism
 from kernel_model.trace import strace
 from kernel_model.trace.events import (
-    KernelNote,
     ProcessExited,
-    RunStopped,
-    SignalDelivered,
+    ProcessStarted,
+    SyscallBlocked,
     SyscallEntered,
     SyscallReturned,
+    TaskSwitched,
     VdsoCalled,
     VsyscallCalled,
     event_to_dict,
 )
-from kernel_model.trace.lines import event_line, plain_syscall_line, syscall_line
+from kernel_model.trace.lines import TaskLines
 
 
 class StracePrinter:
-    """strace's output: one line per finished call, signals, and the exit line. With
-    `events`, each syscall line starts with its entry mechanism, e.g. `[int 0x80]`."""
+    """strace's output: one line per finished call, signals, and the exit lines, as
+    `strace -f` prints them once there are several tasks (kernel_model.trace.lines.TaskLines:
+    the `[pid N] ` prefix, `<unfinished ...>` and `<... NAME resumed>`). With `events`, each
+    syscall line carries its entry mechanism, e.g. `[int 0x80]`. `to_file`: the trace goes
+    to a file (strace -o), where the prefix is strace's `N     ` column; `follow` is -f,
+    which with -o puts it on every line."""
 
-    def __init__(self, out: TextIO, events: bool = False):
+    def __init__(self, out: TextIO, events: bool = False, *, to_file: bool = False,
+                 follow: bool = False):
         self.out = out
         self.events = events
+        self.lines = TaskLines(to_file=to_file, always=follow, mechanisms=events)
 
     def __call__(self, event) -> None:
-        line: str | None
-        if isinstance(event, SyscallReturned):
-            line = syscall_line(event) if self.events else plain_syscall_line(event)
-        elif isinstance(event, (SignalDelivered, ProcessExited, RunStopped)):
-            line = event.text
-        elif self.events and isinstance(event, (VdsoCalled, VsyscallCalled)):
-            line = event_line(event)  # never seen by strace: no crossing, or an emulated one
-        elif self.events and isinstance(event, KernelNote):
-            line = f"[kernel] {event_line(event)}"
-        else:
-            line = None
-        if line is not None:
-            self.out.write(line + "\n")
+        lines = self.lines.feed(event)
+        if lines:
+            self.out.write("".join(line + "\n" for line in lines))
+            self.out.flush()
+
+    def close(self) -> None:
+        """The stream ended: print what is still held (a call cut by the end of the run)."""
+        lines = self.lines.finish()
+        if lines:
+            self.out.write("".join(line + "\n" for line in lines))
             self.out.flush()
 
 
 class JsonTracer:
     """JSON Lines: one object per event with at least kind, name, nr, mechanism, args (raw
-    integers), ret, pc and text."""
+    integers), ret, pc, text, and pid and tid: the task the event belongs to (for a fork,
+    the new task, beside parent_pid and parent_tid; for a switch, the task switched to,
+    beside prev_pid and prev_tid; for a process's exit, the process and its leader)."""
 
     def __init__(self, out: TextIO):
         self.out = out
+        self.current = (0, 0)
 
     def __call__(self, event) -> None:
+        if isinstance(event, ProcessStarted):
+            self.current = (event.pid, event.pid)
+        elif isinstance(event, TaskSwitched):
+            self.current = (event.pid, event.tid)
         if isinstance(event, SyscallEntered):
             return  # its SyscallReturned carries the whole call
         d = event_to_dict(event)
         for key in ("name", "nr", "mechanism", "args", "ret", "pc", "text"):
             d.setdefault(key, None)
+        if isinstance(event, ProcessExited):
+            pid = event.pid or self.current[0]
+            d["pid"], d["tid"] = pid, pid
+        else:
+            d.setdefault("pid", self.current[0])
+            d.setdefault("tid", self.current[1])
         self.out.write(json.dumps(d, default=_jsonable) + "\n")
 
     def close(self) -> None:
@@ -75,8 +91,11 @@ def _jsonable(value):
 
 
 class Summary:
-    """strace -c: calls, errors and time per syscall. The time is the kernel model's own
-    (host) time in the handler, not a real kernel's; the closing line of the table says so."""
+    """strace -c (and -f -c: one table for every task together): calls, errors and time
+    per syscall. A call counts when it returns, as strace counts it at the call's exit: a
+    call that waited counts once (at its `<... resumed>`), and exit, exit_group or a call
+    its task died in never count. The time is the kernel model's own (host) time in the
+    handler, not a real kernel's; a waiting call's time is its handler's runs, not the wait."""
 
     def __init__(self, abi: str | None = None):
         self.abi = abi
@@ -85,17 +104,26 @@ class Summary:
         self.seconds: dict[str, float] = defaultdict(float)
         self.modelled: dict[str, tuple[int, float]] = {}
         self._started = 0.0
+        self._waited: dict[int, float] = {}  # seq of a call that blocked -> time so far
 
     def __call__(self, event) -> None:
         if isinstance(event, SyscallEntered):
             self._started = time.perf_counter()
+        elif isinstance(event, SyscallBlocked):
+            self._waited[event.seq] = time.perf_counter() - self._started
         elif isinstance(event, SyscallReturned):
+            self._model(f"[{event.mechanism}]", event.cost_ns)
+            if event.resumed_from:
+                spent = self._waited.pop(event.resumed_from, 0.0)
+            else:
+                spent = time.perf_counter() - self._started
+            if event.ret is None:
+                return  # never returned: strace never counts it
             name = event.name or f"syscall_{event.nr:#x}"
             self.calls[name] += 1
-            self.seconds[name] += time.perf_counter() - self._started
-            if event.ret is not None and -4095 <= event.ret < 0:
+            self.seconds[name] += spent
+            if -4095 <= event.ret < 0:
                 self.errors[name] += 1
-            self._model(f"[{event.mechanism}]", event.cost_ns)
         elif isinstance(event, VdsoCalled):
             self._model(f"[{Mechanism.VDSO}]", event.cost_ns)
         elif isinstance(event, VsyscallCalled):

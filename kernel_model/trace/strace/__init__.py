@@ -28,6 +28,8 @@ from kernel_model.trace.strace.kinds import HEX_BUFFERS, CallDecoding
 from kernel_model.trace.strace.line import (
     ArgTexts,
     CallText,
+    LineText,
+    Unfinished,
     format_call,
     format_exited,
     format_killed,
@@ -38,6 +40,11 @@ from kernel_model.trace.strace.line import (
     format_signal,
     format_unfinished,
     format_unknown,
+    format_vanished,
+    pad_line,
+    siginfo_fields,
+    split_line,
+    unfinished_parts,
 )
 from kernel_model.trace.strace.quote import cstr_text, path_text, quote, str_text
 from kernel_model.trace.strace.specials import SPECIAL, time_text
@@ -54,10 +61,11 @@ from kernel_model.trace.strace.values import (
 
 __all__ = [
     "ARITY", "ARITY_I386", "HEX_BUFFERS", "MAX_ERRNO", "OMITTED", "PATH_MAX", "SPECIAL",
-    "STRUCT_TEXT", "ArgTexts", "CallDecoding", "CallText", "addr_text", "arity", "cstr_text",
-    "decode_entry", "decode_exit", "errno_text", "format_call", "format_exited",
-    "format_killed", "format_line", "format_raw", "format_result", "format_resumed",
-    "format_signal", "format_unfinished", "format_unknown", "is_error", "path_text",
-    "quote", "sigset_text", "str_text",
+    "STRUCT_TEXT", "ArgTexts", "CallDecoding", "CallText", "LineText", "Unfinished",
+    "addr_text", "arity", "cstr_text", "decode_entry", "decode_exit", "errno_text",
+    "format_call", "format_exited", "format_killed", "format_line", "format_raw",
+    "format_result", "format_resumed", "format_signal", "format_unfinished", "format_unknown",
+    "format_vanished", "is_error", "pad_line", "path_text", "quote", "siginfo_fields",
+    "sigset_text", "split_line", "str_text", "unfinished_parts",
     "struct_text", "summary_table", "time_text",
 ]

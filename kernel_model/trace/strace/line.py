@@ -17,6 +17,9 @@ class ArgTexts(list):
 
     ret_aux: str | None = None
     ret_kind: str | None = None
+    # The decoder prints the ", " after the last argument known at entry only at exit
+    # (clone's `<... clone resumed>, child_tidptr=...`): see format_unfinished.
+    sep_at_exit: bool = False
 
 
 class CallText(str):
@@ -53,34 +56,118 @@ def format_result(ret: int | None, ret_kind: str = "int", abi="x86_64",
     return f"{text} ({aux})" if aux else text
 
 
+class LineText(str):
+    """format_line's result: the line, with its two halves kept (`call`, what precedes the
+    padding, and `result`, what follows "= "), so a printer can pad it again after a
+    `[pid N] ` prefix."""
+
+    call: str = ""
+    result: str = ""
+
+
+COLUMN = 40  # strace's default -a: where "= " goes
+
+
+def pad_line(head: str, result: str) -> str:
+    """strace's tabto(): the line so far, spaces up to the column, "= " and the result. The
+    column counts everything on the line, a `[pid N] ` prefix included."""
+    return (head + " ").ljust(COLUMN) + "= " + result
+
+
 def format_line(call_text: str, ret: int | None, ret_kind: str = "int", abi="x86_64") -> str:
     """strace's line: the call, spaces to column 40, "= " and the result."""
     ret_kind = getattr(call_text, "ret_kind", None) or ret_kind
     result = format_result(ret, ret_kind, abi, getattr(call_text, "ret_aux", None))
-    return (call_text + " ").ljust(40) + "= " + result
+    line = LineText(pad_line(str(call_text), result))
+    line.call, line.result = str(call_text), result
+    return line
+
+
+def split_line(line: str) -> tuple[str, str] | None:
+    """(call, result) of a syscall line; None for a line with no result (a signal's). A
+    LineText says it; a plain string is cut at its last " = " (no result text contains
+    one: errno names, "?", hex values and their notes do not)."""
+    call = getattr(line, "call", "")
+    if call:
+        return call, getattr(line, "result", "")
+    head, sep, result = line.rpartition(" = ")
+    if not sep:
+        return None
+    return head.rstrip(" "), result
+
+
+UNFINISHED = " <unfinished ...>"
+
+
+class Unfinished(str):
+    """format_unfinished's result. `head` is what strace printed at the call's entry;
+    `pending` says whether arguments were left for its exit (then a call that never
+    returns shows ` <unfinished ...>` in its last line)."""
+
+    head: str = ""
+    pending: bool = False
 
 
 def format_unfinished(name: str | None, entry_texts) -> str:
-    """strace -f's line for a call that waits while other tasks run: the arguments known
-    at entry, up to the first one shown only at exit, then `<unfinished ...>`."""
+    """strace -f's line for a call that waits while other tasks run: what strace printed at
+    entry (the arguments known then, up to the first one shown only at exit, each followed
+    by ", " when more are to come), then ` <unfinished ...>`: `wait4(-1,  <unfinished ...>`,
+    `futex(0x4c8, FUTEX_WAIT_PRIVATE, 2, NULL <unfinished ...>`, `pause( <unfinished ...>`.
+    A decoder that prints the separator at exit (clone, clone3) says so with
+    `entry_texts.sep_at_exit`."""
     shown = []
+    pending = False
     for text in entry_texts or ():
         if text is None:
+            pending = True
             break
         if text:
             shown.append(text)
-    head = f"{name}(" + "".join(t + ", " for t in shown)
-    return head + "<unfinished ...>"
+    head = f"{name}(" + ", ".join(shown)
+    if pending and shown and not getattr(entry_texts, "sep_at_exit", False):
+        head += ", "
+    line = Unfinished(head + UNFINISHED)
+    line.head, line.pending = head, pending
+    return line
+
+
+def unfinished_parts(unfinished: str) -> tuple[str, bool]:
+    """(head, pending) of an `<unfinished ...>` line, from an Unfinished or its text alone
+    (where `pending` is a guess from the spacing: a head ending in ", " or "(")."""
+    head = getattr(unfinished, "head", None)
+    if head is not None and isinstance(unfinished, Unfinished):
+        return head, unfinished.pending
+    head = unfinished.removesuffix(UNFINISHED)
+    return head, head.endswith(", ")
 
 
 def format_resumed(name: str | None, unfinished: str, full_line: str) -> str:
-    """The `<... NAME resumed>` line: what the unfinished line had not shown yet."""
-    shown = unfinished.removesuffix("<unfinished ...>")
-    if full_line.startswith(shown):
-        rest = full_line[len(shown):]
+    """The `<... NAME resumed>` line: what the unfinished line had not shown yet, then the
+    result, padded on its own: `<... wait4 resumed>[{WIFEXITED(s) && ...}], 0, NULL) = 5`."""
+    head, _pending = unfinished_parts(unfinished)
+    parts = split_line(full_line)
+    if parts is None:
+        return f"<... {name} resumed>"
+    call, result = parts
+    if call.startswith(head):
+        rest = call[len(head):]
     else:  # the arguments differ from the unfinished line's: show them all again
-        rest = full_line[len(f"{name}("):]
-    return f"<... {name} resumed>{rest}"
+        rest = call[len(f"{name}("):]
+    line = LineText(pad_line(f"<... {name} resumed>{rest}", result))
+    line.call, line.result = f"<... {name} resumed>{rest}", result
+    return line
+
+
+def format_vanished(name: str | None, unfinished: str, resumed: bool = True) -> LineText:
+    """The last line of a call that never returned (its task was killed, or another thread
+    ended the process): `<... read resumed> <unfinished ...>) = ?`, or with `resumed`
+    False (nothing was printed since its entry) the whole call: `pause() = ?`."""
+    head, pending = unfinished_parts(unfinished)
+    start = f"<... {name} resumed>" if resumed else head
+    call = start + (UNFINISHED if pending else "") + ")"
+    line = LineText(pad_line(call, "?"))
+    line.call, line.result = call, "?"
+    return line
 
 
 def format_unknown(nr: int, args) -> str:
@@ -98,23 +185,38 @@ def format_signal(signo: int, code: int, addr: int, pid: int | None = None,
                   stime: int | None = None) -> str:
     """--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=0x10} ---"""
     name = C.signal_name(signo) or str(signo)
+    fields = siginfo_fields(signo, code, addr, pid, uid, status, utime, stime)
+    return f"--- {name} {{{', '.join(fields)}}} ---"
+
+
+def siginfo_fields(signo: int, code: int, addr: int = 0, pid: int | None = None,
+                   uid: int | None = None, status: int | None = None,
+                   utime: int | None = None, stime: int | None = None) -> list[str]:
+    """A siginfo's fields as strace prints them (printsiginfo), in a signal's line and in
+    waitid's result."""
+    name = C.signal_name(signo) or str(signo)
     code = signed(code, 32)
     fields = [f"si_signo={name}", f"si_code={C.si_code_name(signo, code)}"]
     if signo == 17 and code > 0:
         # A child's state change (kernel/signal.c do_notify_parent): who, and its status,
         # an exit code or a signal's name as strace prints it.
-        if code in (2, 3, 4, 5):  # CLD_KILLED, CLD_DUMPED, CLD_TRAPPED, CLD_STOPPED
+        if code in (2, 3, 4, 5, 6):  # CLD_KILLED, _DUMPED, _TRAPPED, _STOPPED, _CONTINUED
             shown = C.signal_name(status or 0) or str(status)
         else:
             shown = str(status or 0)
         fields += [f"si_pid={pid or 0}", f"si_uid={uid or 0}", f"si_status={shown}",
-                   f"si_utime={utime or 0}", f"si_stime={stime or 0}"]
+                   f"si_utime={_clock_t(utime or 0)}", f"si_stime={_clock_t(stime or 0)}"]
     elif code <= 0 or (signo not in _FAULT_SIGNALS and (pid or uid)):
         # sent by a process (kill, tgkill): who sent it, not where
         fields += [f"si_pid={pid or 0}", f"si_uid={uid or 0}"]
     elif signo in _FAULT_SIGNALS:
         fields.append(f"si_addr={addr_text(addr)}")
-    return f"--- {name} {{{', '.join(fields)}}} ---"
+    return fields
+
+
+def _clock_t(ticks: int) -> str:
+    """A clock_t in USER_HZ ticks, with strace's note of the seconds when not zero."""
+    return f"{ticks} /* {ticks // 100}.{ticks % 100:02d} s */" if ticks else "0"
 
 
 _FAULT_SIGNALS = {4, 5, 7, 8, 11}  # SIGILL SIGTRAP SIGBUS SIGFPE SIGSEGV: they carry si_addr

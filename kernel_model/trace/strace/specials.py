@@ -7,6 +7,7 @@ from typing import Callable
 
 from kernel_model.trace.strace.kinds import CallDecoding
 from kernel_model.trace.strace.line import ArgTexts
+from kernel_model.trace.strace.procs import PROCESS_SPECIALS
 from kernel_model.trace.strace.quote import cstr_text, path_text
 from kernel_model.trace.strace.struct_printers import struct_text
 from kernel_model.trace.strace.values import OMITTED, RESTART_ERRORS, addr_text, signed
@@ -345,4 +346,6 @@ SPECIAL: dict[str, Callable[[CallDecoding, ArgTexts], None]] = {
     # pread64(fd, buf, count, low, high); _llseek(fd, high, low, result, whence)
     "pread64": _split_offset(3, 4), "pwrite64": _split_offset(3, 4),
     "_llseek": _split_offset(2, 1),
+    # clone, clone3, wait4, waitid, futex, ...: the calls between tasks
+    **PROCESS_SPECIALS,
 }
