@@ -17,6 +17,7 @@ from kernel_model.run.causes import (
     Halted,
     Interrupted,
     LimitReached,
+    NewImage,
     SignalQueued,
     StopCause,
     VsyscallFetch,
@@ -53,6 +54,10 @@ def resume(system, count: int = 0, *, interrupted: Callable[[], bool] = _never,
     if counter is not None and counter.exceeded:
         return LimitReached("max-insns",
                             f"stopped after {counter.count} instructions (--max-insns)")
+    if system.machine is not m:
+        # execve: this CPU's last trap put the task on a new one (kernel_model.proc.execve)
+        faults.take(None)
+        return NewImage()
     cause = faults.take(stop)
     if cause is not None:
         return cause

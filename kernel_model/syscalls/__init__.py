@@ -2,6 +2,7 @@
 
 from kernel_model.syscalls import (  # noqa: F401
     clone,
+    execve,
     fs,
     futex,
     info,
