@@ -144,6 +144,7 @@ class System:
         self.kernel.on_forget_machine = self._forget_machine
         self.kernel.on_reuse_machine = self._reuse_machine
         self.process.sysenter_pad = new.sysenter_pad
+        self.process.vdso_symbols = dict(new.vdso_symbols)
         # The kernel's, named here too for the run loop and the debugger.
         self.signals = self.kernel.signals
         self.waiter = self.kernel.waiter

@@ -271,9 +271,7 @@ BUILDS = {
 
 @pytest.mark.parametrize("build", [
     "glibc-x86_64", "musl-x86_64",
-    pytest.param("glibc-i386", marks=pytest.mark.xfail(
-        strict=True, reason="handlers without SA_RESTORER return through the stack's "
-                            "retcode: the vDSO's __kernel_sigreturn is not used yet")),
+    "glibc-i386",
 ])
 def test_waits_match_the_host_kernel(build, tmp_path: Path):
     cmd, bits = BUILDS[build]

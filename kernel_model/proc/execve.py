@@ -215,6 +215,7 @@ def begin_new_exec(k, new: NewImage, program: Program, *, argv: list[str],
     process.machine, process.mm, process.gdt = space.machine, space.mm, space.gdt
     process.arch = space.arch.name
     process.sysenter_pad = new.sysenter_pad
+    process.vdso_symbols = dict(new.vdso_symbols)
     process.auxv = new.auxv
     process.argv, process.envp = list(argv), list(envp)
     exe = program.file.exe()

@@ -79,6 +79,7 @@ class NewImage:
     # is then killed by SIGSEGV), or None.
     failure: str | None = None
     tick_jobs: list = field(default_factory=list)  # the timer tick's work for this CPU
+    vdso_symbols: dict = field(default_factory=dict)  # its signal trampolines (i386)
 
     @property
     def machine(self) -> Machine:
@@ -179,6 +180,9 @@ class Loader:
             if self.wants_vdso(arch):
                 new.vdso = self._map_vdso(space)
                 new.sysenter_pad = new.vdso.sysenter_landing_pad
+                new.vdso_symbols = {n: a for n in ("__kernel_sigreturn",
+                                                   "__kernel_rt_sigreturn")
+                                    if (a := new.vdso.symbol(n)) is not None}
                 sysinfo = (new.vdso.symbol("__kernel_vsyscall") or 0, new.vdso.base)
             from kernel_model.vsyscall import emulated as vsyscall
 
