@@ -65,8 +65,8 @@ from kernel_model.files.vfs import Vfs
 from kernel_model.kernel import GuestFault, NameTooLong
 from kernel_model.memory.mm import Vma
 from kernel_model.proc.process import Process
-from kernel_model.proc.table import ProcessTable
 from kernel_model.proc.sched import Blocked
+from kernel_model.proc.table import ProcessTable
 from kernel_model.syscalls.registry import lookup
 from kernel_model.uapi import errnos, structs
 
