@@ -49,7 +49,8 @@ COSTS: dict[str, Cost] = {
 # Linux threads", 2018) and ~3-5 us on older ones (Benoit Sigoure, "How long does it take
 # to make a context switch?", 2010). 2 us is the middle of that range; the caches and TLB
 # the next task refills afterwards (often more) are not counted. A pipe ping-pong pinned to
-# one CPU on the shared, loaded AMD EPYC VM syscall-lab is developed on gave ~6.5 us a switch (the upper end).
+# one CPU on the shared, loaded AMD EPYC VM syscall-lab is developed on gave ~6.5 us a
+# switch (the upper end).
 COSTS["context switch"] = Cost(2000, 1200, 5000, "a context switch between two processes "
                                "on one CPU, ~1.2-5 us: pinned pipe/futex ping-pong as lmbench "
                                "lat_ctx measures it (Bendersky 2018: ~1.2-1.5 us; Sigoure "
