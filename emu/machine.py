@@ -85,6 +85,10 @@ class Machine(GuestMemory, Hooks):
         self._callbacks: dict[int, object] = {}  # ctypes hooks: handle -> its callback
         self.after_run: list = []  # called with no argument after every emu_start returns
         self.running = False  # inside emu_start (else: the host itself is at work)
+        # Whether the blocks translated last were made for a counted run: Unicorn counts
+        # only in blocks translated while its count hook is on, so a change of mode must
+        # drop the translations (see count_mode).
+        self.counting = False
 
     # -- registers ---------------------------------------------------------------
     def reg(self, reg_id: int) -> int:
@@ -167,6 +171,14 @@ class Machine(GuestMemory, Hooks):
         for callback in self.after_run:
             callback()
         return stop
+
+    def count_mode(self, counting: bool) -> None:
+        """Before a run with (or without) an instruction count: translations made for the
+        other mode are dropped, else a counted run under-counts in blocks translated
+        uncounted, and an uncounted one pays for the count in blocks translated counted."""
+        if counting != self.counting:
+            self.flush_translations()
+            self.counting = counting
 
     def stop(self) -> None:
         self.uc.emu_stop()

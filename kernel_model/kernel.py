@@ -8,7 +8,7 @@ With no listener attached nothing is recorded, so a plain run pays only for the 
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import kernel_model.syscalls  # noqa: F401  (registers every handler)
 from emu import registers as R
@@ -35,6 +35,9 @@ from kernel_model.trace.events import (
     TaskSwitched,
 )
 from kernel_model.uapi import errnos
+
+if TYPE_CHECKING:
+    from kernel_model.proc.load import Loader
 
 RAX, RCX, R11, RIP, RSP = (R.RAX, R.RCX, R.R11,
                            R.RIP, R.RSP)
@@ -102,12 +105,14 @@ class Kernel:
         self.on_new_machine: Callable | None = None
         self.on_switch: Callable | None = None
         self.on_forget_machine: Callable | None = None
+        # Builds a new image for execve (kernel_model.proc.load.Loader); set by the System.
+        self.loader: Loader | None = None
         self.on_reuse_machine: Callable | None = None
         # Released CPUs kept for reuse by fork, with their descriptor tables.
         self.spare_machines: list[tuple[Machine, object]] = []
         self._blocked_now: Blocked | None = None  # set by _run_handler for the trap path
         # Where a blocked handler waits (a real clock's sleep, a read of a host pipe).
-        self.waiter = Waiter(signal_pending=self.signals.deliverable)
+        self.waiter = Waiter(signal_pending=self.signals.interrupting)
         self.listeners: list[Callable] = []
         self.string_limit = string_limit
         self.seq = 0
@@ -239,16 +244,17 @@ class Kernel:
 
         continue_process(self, process, report)
 
-    def forget_machine(self, machine: Machine) -> None:
+    def forget_machine(self, machine: Machine, gdt=None) -> None:
         """An address space nobody uses any more: its memory goes back to the host, and the
-        CPU is kept for the next fork (see take_spare_machine) or dropped."""
+        CPU is kept for the next fork (see take_spare_machine) or dropped. `gdt`: its
+        descriptor table, when no process says it any more (execve replaced it)."""
         if self.on_forget_machine is not None:
             self.on_forget_machine(machine)
         if machine in [m for m, _gdt in self.spare_machines]:
             return
         if not self.listeners and len(self.spare_machines) < 4 and \
                 machine is not self.processes.first.machine:
-            gdt = next((p.gdt for p in self.processes if p.machine is machine), None)
+            gdt = gdt or next((p.gdt for p in self.processes if p.machine is machine), None)
             self.spare_machines.append((machine, gdt))
 
     def take_spare_machine(self, like: Machine):
@@ -446,7 +452,8 @@ class Kernel:
             return
         m.set_regs((EAX, ESP, EBP), (ret & 0xFFFFFFFF, user_sp, arg6))
         # With no vDSO the kernel still "returns" to where the landing pad would be: 0.
-        self.resume_at(pad or 0)
+        # (On this CPU: after an execve the kernel's is the new image's.)
+        m.pc = (pad or 0) - SYSCALL_INSN_LEN
 
     def resume_at(self, pc: int) -> None:
         """Make user mode continue at `pc` when the current trap returns (sigreturn, the

@@ -11,16 +11,15 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from emu import registers as R
 from emu.arch import Arch
 from emu.counter import InstructionCounter
 from emu.elf import ElfImage
-from emu.machine import PAGE, Machine
+from emu.machine import Machine
 from emu.segments import Gdt
 from kernel_model.clock import Clock, KnownCount
 from kernel_model.kernel import Kernel
-from kernel_model.memory.mm import DEFAULT_MEMORY_LIMIT, Mm, OutOfMemory
-from kernel_model.proc import exec as binfmt
+from kernel_model.memory.mm import DEFAULT_MEMORY_LIMIT, Mm
+from kernel_model.proc.load import ExeFile, Loader, Space
 from kernel_model.proc.process import Process
 from kernel_model.proc.table import ProcessTable
 from kernel_model.run import loop
@@ -33,11 +32,6 @@ from kernel_model.vsyscall import emulated as vsyscall
 if TYPE_CHECKING:
     from kernel_model.vdso.watch import VdsoWatcher
 
-# The GDT and the kernel model's return-to-user trampoline: in the last page below the
-# 64-bit non-canonical hole (TASK_SIZE_MAX: no user mapping may go there), and for i386
-# processes in the page above their 4 GiB - 8 KiB address space. User mode cannot touch it
-# (emu/segments.py, Gdt.cpu_access).
-GDT_ADDR = {64: 0x7FFFFFFFF000, 32: 0xFFFFE000}
 
 
 @dataclass
@@ -70,6 +64,9 @@ class RunOptions:
     count_hook: bool = True
     max_tasks: int = 256  # RLIMIT_NPROC-like: fork and clone fail with EAGAIN beyond it
     timeslice: int = 0  # instructions a task runs before another runnable one; 0: default
+    # The host directory shown read-only at /usr/lib/syscall-lab/bin (execve finds the
+    # bundled programs there); None: the bundled programs' own (programs/bin); "": none.
+    bundled: str | None = None
 
 
 class System:
@@ -85,93 +82,51 @@ class System:
         self.arch = arch
         self.rng = random.Random(options.seed)
         self.era = era_named(options.kernel)
-        self.vsyscall_mode = (options.vsyscall or self.era.vsyscall) if arch.bits == 64 \
-            else "none"
-        # Only a vsyscall page the CPU executes or reads needs Unicorn's slower virtual TLB.
-        self._machine0 = Machine(arch,
-                                 high_addresses=self.vsyscall_mode in ("native", "emulate"))
-        pie_size = image.highest - image.lowest if image.is_pie else 0
-        layout = binfmt.choose_layout(arch, self.rng, pie_size)
-        self.layout = layout
-        self._mm0 = Mm(self._machine0, mmap_base=layout.mmap_base, limit=options.memory_limit)
-        gdt_addr = GDT_ADDR[arch.bits]
-        self._gdt0 = Gdt(self._machine0, gdt_addr)
-        self.mm.reserved.append((gdt_addr, gdt_addr + PAGE))
+        self.clock = Clock.parse(options.clock)
+        self.tick_jobs: list = []  # what the timer tick keeps current (vDSO data, vsyscall page)
+        # The loader (kernel_model.proc.load) builds this image and every one execve makes.
+        self.loader = Loader(era=self.era, vsyscall_option=options.vsyscall,
+                             vdso_option=options.vdso, memory_limit=options.memory_limit,
+                             clock=self.clock, rng=self.rng, tick_jobs=self.tick_jobs)
+        self.vsyscall_mode = self.loader.vsyscall_mode(arch)
+        space = self.loader.address_space(image)
+        # Until the kernel exists (then its running task's: see the properties below).
+        self._space0: Space | None = space
+        self.layout = space.layout
         env = options.env if options.env is not None else default_env()
         self.process = Process(arch=arch.name, mm=self.mm, machine=self.machine,
                                exe_path=exe_path, exe_bytes=image.raw, argv=list(argv),
                                envp=list(env), cwd=options.cwd)
-        self.process.gdt = self._gdt0
+        self.process.gdt = space.gdt
         processes = ProcessTable(self.process)
-        self.clock = Clock.parse(options.clock)
         self.process.main_thread.started_ns = self.clock.boottime_ns()
         from kernel_model.files.fdtable import FdTable
         from kernel_model.files.vfs import Vfs, tmpfs_budget
 
         self.vfs = Vfs(options.mounts, processes=processes, clock=self.clock, rng=self.rng,
-                       tmp_budget=tmpfs_budget(options.tmpfs_limit, self.mm))
+                       tmp_budget=tmpfs_budget(options.tmpfs_limit, self.mm),
+                       bundled=options.bundled)
         self.process.cwd = self.vfs.working_directory(options.cwd)
         p = self.process
         p.guest_exe, p.exe_dev, p.exe_ino = self.vfs.place_program(exe_path)
         self.process.fds = FdTable.standard(options.stdin_fd, options.stdout_fd,
                                             options.stderr_fd)
 
-        # binfmt_elf: segments, brk, stack. An image Linux would fail to map past execve's
-        # point of no return is not mapped: the process is killed with SIGSEGV before its
-        # first instruction (exec_failure).
-        bias = layout.load_bias - image.lowest if image.is_pie else 0
-        self.exec_failure = binfmt.exec_failure(image, bias, arch.bits)
-        name = argv[0] if argv else exe_path
-        bss_end = 0
-        if self.exec_failure is None:
-            bss_end = binfmt.map_image(self.mm, image, bias, p.guest_exe, p.exe_dev,
-                                       p.exe_ino, name)
-        if image.is_pie:
-            # Static PIE: brk moves out of the mmap area to ELF_ET_DYN_BASE (binfmt_elf.c).
-            brk_base = 0x555555554000 if arch.bits == 64 else 0x56555000
-        else:
-            brk_base = bss_end
-        self.mm.start_brk = self.mm.brk = binfmt.page_up(brk_base) + layout.brk_random
-        self.process.symbols = {a + bias: n for a, n in (symbols or image.symbols).items()}
-
-        # arch_setup_additional_pages(): the vDSO (and its data) in the mmap area, then the
-        # vsyscall page, which every x86-64 process shares at its fixed address.
-        want_vdso = options.vdso if options.vdso is not None else (
-            self.era.vdso64 if arch.bits == 64 else True)
-        self.vdso = None
-        self.tick_jobs: list = []  # what the timer tick keeps current (vDSO data, vsyscall page)
-        sysinfo = None
-        try:
-            if want_vdso:
-                from kernel_model.vdso.mapping import map_vdso
-
-                self.vdso = map_vdso(self.mm, arch, self.era, self.clock)
-                self.tick_jobs.append(self.vdso.tick)
-                sysinfo = (self.vdso.symbol("__kernel_vsyscall") or 0, self.vdso.base)
-            vsyscall.map_page(self.mm, self.vsyscall_mode, self.clock, self.tick_jobs)
-            head, tail = binfmt.auxv_entries(arch, image, bias, self.process.uid,
-                                             self.process.gid, sysinfo)
-            sp, auxv = binfmt.build_stack(self.mm, arch, layout, self.process.argv,
-                                          self.process.envp, head, tail, p.guest_exe, self.rng)
-        except binfmt.ExecKilled as e:
-            self.exec_failure = str(e)
-            sp, auxv = layout.stack_top, []
-        except OutOfMemory:
-            raise binfmt.CannotLoad(
-                f"{name}: cannot load: the program, its stack and the vDSO do not fit the "
-                f"guest memory limit of {self.mm.limit >> 20} MiB (--memory-limit): ENOMEM, "
-                "Cannot allocate memory") from None
-        self.process.auxv = auxv
-        self.entry = (image.entry + bias) & arch.mask
-        if self.exec_failure is None:
-            # The iret into user mode runs from a page no mapping holds yet (i386: the last
-            # one, above the process's 4 GiB - 8 KiB).
-            scratch = self.mm.find_free(PAGE) if arch.bits == 64 else 0xFFFFF000
-            assert scratch is not None  # 128 TiB of user addresses always hold a free page
-            self.gdt.enter_user_mode(self.entry, sp, scratch)
-        else:
+        # binfmt_elf: segments, brk, the vDSO, the vsyscall page, the stack. An image Linux
+        # would fail to map past execve's point of no return is not mapped: the process is
+        # killed with SIGSEGV before its first instruction (exec_failure).
+        new = self.loader.populate(space, image, ExeFile(p.guest_exe, p.exe_dev, p.exe_ino,
+                                                         exe_path),
+                                   argv=p.argv, envp=p.envp, execfn=p.guest_exe, uid=p.uid,
+                                   gid=p.gid, symbols=symbols,
+                                   name=argv[0] if argv else exe_path)
+        self.exec_failure = new.failure
+        self.vdso = new.vdso
+        self.process.symbols = new.symbols
+        self.process.auxv = new.auxv
+        self.entry = new.entry
+        if self.exec_failure is not None:
             self.process.killed_by = signals.SIGSEGV
-        self._zero_registers(sp)
 
         hooked = self.clock.virtual and options.count_hook
         self.kernel = Kernel(
@@ -180,13 +135,16 @@ class System:
             sysenter_landing_pad=getattr(self.vdso, "sysenter_landing_pad", None),
             on_trap=_charger(self.clock, arch.bits) if self.clock.virtual else None,
             on_first_listener=self._watch_vdso, max_tasks=options.max_tasks)
+        self._space0 = None  # the kernel holds the first CPU now: an exec may let it go
         if options.timeslice:
             self.kernel.sched.timeslice = options.timeslice
+        self.kernel.loader = self.loader
         self.kernel.on_new_machine = self._equip_machine
         self.kernel.on_switch = self._follow_machine
         self.kernel.on_forget_machine = self._forget_machine
         self.kernel.on_reuse_machine = self._reuse_machine
-        self.process.sysenter_pad = self.kernel.sysenter_landing_pad
+        self.process.sysenter_pad = new.sysenter_pad
+        self.process.vdso_symbols = dict(new.vdso_symbols)
         # The kernel's, named here too for the run loop and the debugger.
         self.signals = self.kernel.signals
         self.waiter = self.kernel.waiter
@@ -209,47 +167,71 @@ class System:
     @property
     def machine(self) -> Machine:
         kernel = self.__dict__.get("kernel")
-        return kernel.machine if kernel is not None else self._machine0
+        if kernel is not None:
+            return kernel.machine
+        assert self._space0 is not None
+        return self._space0.machine
 
     @property
     def mm(self) -> Mm:
         kernel = self.__dict__.get("kernel")
-        return kernel.process.mm if kernel is not None else self._mm0
+        if kernel is not None:
+            return kernel.process.mm
+        assert self._space0 is not None
+        return self._space0.mm
 
     @property
     def gdt(self) -> Gdt:
         kernel = self.__dict__.get("kernel")
-        return kernel.gdt if kernel is not None else self._gdt0
+        if kernel is not None:
+            return kernel.gdt
+        assert self._space0 is not None
+        return self._space0.gdt
 
     def _equip_machine(self, machine: Machine) -> None:
-        """A forked process's CPU gets the hooks the first one has: faults, the virtual
-        clock's TSC, the instruction counter, and (traced) the vDSO watchers."""
+        """A new process's CPU (forked, or a new image after execve) gets the hooks the
+        first one has: faults, the virtual clock's TSC, the instruction counter, the vDSO's
+        data page, and (traced) the vDSO watchers."""
         self.cpu_faults.equip(machine)
         if self.clock.virtual:
             machine.hook_rdtsc(self.clock.tsc)
         if self.counter is not None:
             self.counter.attach(machine)
-        if self.vdso is not None:
-            self.vdso.share_with(machine)
+        # A fork runs inside its parent's trap: the kernel's CPU is the parent's.
+        self.loader.forked(self.kernel.machine, machine)
         if self.kernel.listeners:
             from kernel_model.vdso.watch import VdsoWatcher
 
-            if self.vdso is not None:
-                self.watchers.append(VdsoWatcher(machine, self.vdso, self.kernel))
-            if self.vsyscall_mode == "native":
+            vdso = self.loader.vdso_for(machine)
+            if vdso is not None:
+                self.watchers.append(VdsoWatcher(machine, vdso, self.kernel))
+            if self.vsyscall_mode == "native" and machine.arch.bits == 64:
                 self.watchers.append(vsyscall.NativeWatcher(machine, self.kernel))
 
     def _forget_machine(self, machine: Machine) -> None:
-        """A gone process's CPU: its memory back to the host. Its hooks stay (the kernel may
-        reuse it for a fork: Kernel.take_spare_machine), but the tick stops writing it."""
-        if self.vdso is not None:
-            self.vdso.forget(machine)
-        if machine is not self._machine0:
+        """A gone process's CPU (it exited, or exec'd): its memory back to the host. Its
+        hooks stay (the kernel may reuse it for a fork: Kernel.take_spare_machine), but the
+        tick stops writing it and no watcher of a trace keeps it."""
+        self.loader.forget(machine)
+        gone = [w for w in [*self.watchers, self.vdso_watcher, self.vsyscall_watcher]
+                if w is not None and getattr(w, "machine", None) is machine]
+        for w in gone:  # a watcher listens to the kernel's events: it would keep the CPU
+            listener = getattr(w, "_on_event", None)
+            if listener is not None and listener in self.kernel.listeners:
+                self.kernel.listeners.remove(listener)
+        self.watchers = [w for w in self.watchers if w not in gone]
+        # The first process's watchers go with its CPU too (it exec'd, or exited).
+        if self.vdso_watcher in gone:
+            self.vdso_watcher = None
+        if self.vsyscall_watcher in gone:
+            self.vsyscall_watcher = None
+        if machine is not self.process.machine:
             machine.release()
 
     def _reuse_machine(self, machine: Machine) -> None:
-        if self.vdso is not None:
-            self.vdso.share_with(machine)
+        """A released CPU a fork takes again: it maps its parent's vDSO, whose data page the
+        tick writes (the fork runs in its parent's trap: the kernel's CPU is the parent's)."""
+        self.loader.forked(self.kernel.machine, machine)
 
     def _follow_machine(self, machine: Machine) -> None:
         if self.counter is not None:
@@ -265,15 +247,6 @@ class System:
         if self.vsyscall_mode == "native" and self.vsyscall_watcher is None:
             self.vsyscall_watcher = vsyscall.NativeWatcher(self.machine, self.kernel)
 
-    def _zero_registers(self, sp: int) -> None:
-        """docs/kernel_facts.md §2: every general register 0 at entry, rdx included."""
-        m = self.machine
-        for name, reg in m.arch.gprs:
-            if name not in ("rip", "eip", "rsp", "esp"):
-                m.set_reg(reg, 0)
-        m.sp = sp
-        m.set_reg(R.EFLAGS, 0x202)
-
     # -- start and run -----------------------------------------------------------
     def start(self) -> None:
         if self.started:
@@ -287,6 +260,8 @@ class System:
             self.kernel.emit_note(f"execve failed past the point of no return: "
                                   f"{self.exec_failure}; Linux kills the process with "
                                   "SIGSEGV")
+            # Dead before its first instruction: nothing for the scheduler to run.
+            self.kernel.sched.remove(self.kernel.current, "Z")
 
     def run(self) -> int:
         """Run to the end (exit, a fatal signal, or a limit) and return the exit status

@@ -518,4 +518,4 @@ def test_a_mount_that_would_hide_the_program_is_refused_in_one_line(tmp_path, ca
     assert vfs.resolve("/usr/share").existing().dev == (0, 40)
     assert vfs.resolve("/usr/local/bin/maps.musl-x86_64").existing().size() > 0
     names = [e.name for e in vfs.list_dir("/usr", vfs.resolve("/usr").existing())]
-    assert names == [".", "..", "local", "share"]
+    assert names == [".", "..", "local", "share", "lib"]  # lib: the bundled programs

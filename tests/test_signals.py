@@ -851,15 +851,27 @@ def test_i386_without_sa_restorer_returns_through_the_frames_retcode(flags, name
 
 
 def test_i386_retcode_on_a_non_executable_stack_faults():
-    """The same handler on the ordinary (NX) stack: returning into the retcode is an
-    instruction fetch from a non-executable page, as on Linux without a vDSO."""
-    run = run32(_kill_handler_32(0x0, "0"))
+    """The same handler on the ordinary (NX) stack, with no vDSO (vdso=0): returning into
+    the retcode is an instruction fetch from a non-executable page, as on Linux."""
+    run = run32(_kill_handler_32(0x0, "0"), vdso=False)
     assert run.status == 139
     first, second = signals_of(run)
     assert (first.name, first.action) == ("SIGUSR1", "handler")
     assert (second.name, second.code, second.action) == ("SIGSEGV", 2, "killed")  # ACCERR
     stack = next(v for v in run.system.mm.vmas if v.name == "[stack]")
     assert stack.start <= second.addr < stack.end
+
+
+@pytest.mark.parametrize("flags, name", [(0x0, "sigreturn"), (0x4, "rt_sigreturn")])
+def test_i386_handler_without_restorer_returns_through_the_vdso(flags, name):
+    """No SA_RESTORER, a vDSO mapped: the frame's return address is the vDSO's
+    __kernel_sigreturn (__kernel_rt_sigreturn with SA_SIGINFO), as Linux sets it, so the
+    handler returns and the program goes on (glibc i386 installs its handlers so)."""
+    run = run32(_kill_handler_32(flags, "0"))
+    assert run.status == 42
+    vdso = next(v for v in run.system.mm.vmas if v.name == "[vdso]")
+    returns = [e for e in run.syscalls() if e.name == name]
+    assert len(returns) == 1 and vdso.start <= returns[0].pc < vdso.end
 
 
 def test_i386_rt_sigreturn_through_sysenter():

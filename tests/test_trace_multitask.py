@@ -92,7 +92,8 @@ class Run:
         """A signal ends the wait (end_interrupted): the arguments still to show are
         addresses."""
         sdef, args, entry, unfinished, seq = self.waiting.pop(self.current[1])
-        texts = [t if t is not None else strace.addr_text(a) for t, a in zip(entry, args)]
+        texts = [t if t is not None else strace.addr_text(a)
+                 for t, a in zip(entry, args, strict=False)]
         full = strace.format_line(strace.format_call(sdef.name, texts), -errno, sdef.ret,
                                   self.abi)
         text = strace.format_resumed(sdef.name, unfinished, full)

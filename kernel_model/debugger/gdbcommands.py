@@ -34,6 +34,7 @@ from kernel_model.debugger.gdbvalues import (
     string_literal,
 )
 from kernel_model.debugger.insn import MAX_INSN, decode
+from kernel_model.debugger.stepping import split_pid
 
 
 class GdbSession(GdbTarget, Protocol):
@@ -59,8 +60,10 @@ COMMANDS = (
     ("info registers [REG...], i r", "registers: name, hex, natural (i r rip)"),
     ("info breakpoints, i b", "the breakpoint table"),
     ("info proc mappings", "the memory map, as gdb shows /proc/PID/maps"),
-    ("break LOC, b", "a breakpoint: b _start, b *0x401000, b *$rip+4"),
-    ("catch syscall NAME", "stop before every call of that syscall"),
+    ("break LOC, b", "a breakpoint: b _start, b *0x401000, b *$rip+4; b LOC pid N: in "
+     "process N only"),
+    ("catch syscall NAME", "stop before every call of that syscall (catch syscall NAME pid "
+     "N: process N's only)"),
     ("delete [N...], d", "delete breakpoints N (all without N)"),
     ("clear LOC", "delete the breakpoints at LOC: clear _start, clear *0x401000"),
 )
@@ -314,7 +317,8 @@ class GdbConsole:
 
     # -- breakpoints --------------------------------------------------------------------
     def cmd_break(self, rest: str, t: GdbSession) -> list[str]:
-        rest = rest.strip()
+        rest, pid = split_pid(rest.strip())
+        suffix = f" pid {pid}" if pid is not None else ""
         if rest.startswith("*"):
             spec = hex(address_of(evaluate(rest[1:], t, self.history), t))
         elif not rest:
@@ -322,7 +326,7 @@ class GdbConsole:
         else:
             spec = rest
         try:
-            b = t.add_breakpoint(spec)
+            b = t.add_breakpoint(spec + suffix)
         except ValueError as e:
             if "replay" in str(e):
                 raise GdbError(str(e)) from None
@@ -332,6 +336,8 @@ class GdbConsole:
         return [line + (f": file {where[0]}, line {where[1]}." if where else "")]
 
     def cmd_catch(self, rest: str, t: GdbSession) -> list[str]:
+        rest, pid = split_pid(rest.strip())
+        suffix = f" pid {pid}" if pid is not None else ""
         what, _, name = rest.strip().partition(" ")
         name = name.strip()
         if what != "syscall":
@@ -342,10 +348,11 @@ class GdbConsole:
         if nr is None:
             raise GdbError(f"Unknown syscall name '{name}'.")
         try:
-            b = t.add_breakpoint(f"syscall {name}")
+            b = t.add_breakpoint(f"syscall {name}{suffix}")
         except ValueError as e:
             raise GdbError(str(e)) from None
-        return [f"Catchpoint {b.number} (syscall '{name}' [{nr}])"]
+        return [f"Catchpoint {b.number} (syscall '{name}' [{nr}])" + (
+            f" in pid {pid}" if pid is not None else "")]
 
     def cmd_delete(self, rest: str, t: GdbSession) -> list[str]:
         bps = list(t.breakpoints())
@@ -480,6 +487,7 @@ def info_breakpoints(t: GdbSession) -> list[str]:
         if b.syscall is not None:
             out.append(f"{b.number:<8}{'catchpoint':<15}keep {enb:<4}{'':<{width}} "
                        f'syscall "{b.syscall}" ')
+            out += _pid_only(b)
             out += _hits("catchpoint", b.hits)
             continue
         where = t.source_line(b.address)
@@ -492,8 +500,15 @@ def info_breakpoints(t: GdbSession) -> list[str]:
             what = ""
         addr = "0x" + format(b.address, f"0{width - 2}x")
         out.append(f"{b.number:<8}{'breakpoint':<15}keep {enb:<4}{addr} {what}".rstrip())
+        out += _pid_only(b)
         out += _hits("breakpoint", b.hits)
     return out
+
+
+def _pid_only(b) -> list[str]:
+    """gdb's "stop only in thread N" line, for a breakpoint limited to one process."""
+    pid = getattr(b, "pid", None)
+    return [f"\tstop only in pid {pid}"] if pid is not None else []
 
 
 def _hits(kind: str, n: int) -> list[str]:

@@ -54,6 +54,7 @@ from kernel_model.debugger.view_records import (
     MapLine,
     OutputChunk,
     Phase,
+    ProcessLine,
     StackWord,
     StopView,
     TableRow,
@@ -131,6 +132,11 @@ class Recorder:
             "pending_fault": v.pending_fault, "symbol": v.symbol,
             "breakpoints": list(v.breakpoints), "clock": v.clock,
         }
+        if v.pending_switch:
+            d["pending_switch"] = v.pending_switch
+        if len(v.processes) > 1:  # one task alone: nothing the Processes pane must replay
+            d["processes"] = [[r.pid, r.tid, r.ppid, r.state, r.waits, r.insns, r.current,
+                               r.name] for r in v.processes]
         return self._intern("views", d)
 
     def add(self, view, *, kind: str, reason: str = "", message: str = "", key=None,
@@ -402,7 +408,9 @@ class Recording:
             waiting_input=raw.get("waiting_input", False),
             pending_fault=raw.get("pending_fault", ""), symbol=raw.get("symbol", ""),
             upcoming_name=raw.get("upcoming_name", ""), clock=raw.get("clock", ""),
-            upcoming_trap=_trap_preview(raw))
+            upcoming_trap=_trap_preview(raw),
+            processes=tuple(ProcessLine(*row) for row in raw.get("processes", ())),
+            pending_switch=raw.get("pending_switch", ""))
         return v
 
 

@@ -99,9 +99,10 @@ def _numeric(rows) -> str:
 
 
 def _call_target(upcoming) -> str:
-    """A call into the vDSO or the vsyscall page has a target address; a trap has none."""
+    """A call into the vDSO or the vsyscall page has a target address; a trap or a context
+    switch has none."""
     kind, target = upcoming
-    if kind not in TRAPS and target is None:
+    if kind not in TRAPS and kind != "switch" and target is None:
         return f"a {kind if kind.isidentifier() else _short(kind)} call without its target address"
     return ""
 
@@ -125,7 +126,9 @@ VIEW = Obj({"program": str, "arch": str, "bits": (32, 64), "pc": ADDR, "sp": ADD
             "upcoming": Opt(Also(Row((str, Opt(ADDR))), _call_target)), "upcoming_name": str,
             "walk": Opt(WALK),
             "exit_text": str, "waiting_input": bool, "pending_fault": str, "symbol": str,
-            "breakpoints": ListOf(str), "clock": str})
+            "breakpoints": ListOf(str), "clock": str,
+            "processes": ListOf(Row((Int(), Int(), Int(), str, str, Opt(Int()), bool, str))),
+            "pending_switch": str})
 STOP = Obj({"view": Ref("views")},
            {"kind": str, "reason": str, "message": str, "visited": bool})
 # The tables come before what refers to them (a dict keeps this order): an index is checked

@@ -17,13 +17,23 @@ instructions. A free run is not counted; its end is found again by its breakpoin
 ("the k-th time pc X was reached"), and turned into a count by binary search only when
 someone steps back into it.
 
+Many tasks. Each process has its own CPU and memory (a Machine); `machine` is always the
+running task's (the kernel's). A saved state holds every live address space (state.Spaces)
+and the kernel's state, in which the other tasks keep their registers (Task.context); the
+Machines themselves are shared, never copied, so a state from before a fork simply has no
+child, and going forward again restores the child from the fork's mark. At the live end the
+session does what the run loop does between two resumes (step_live.py: loop.schedule,
+loop.finish_wait, time slices counted as loop.resume counts them); a context switch is a
+stop and a crossing of its own ("switch" marks, walked in phases by switch_walk.py).
+
 Threads: commands run on one thread at a time (the TUI's worker); `interrupt()` may be
 called from any thread to stop a running command.
 
 Where the parts are: step_guards.py (hooks and exits), step_breakpoints.py, step_history.py
 (marks, capture and restore, positions), step_replay.py (replaying paths, counting free
 runs), step_live.py (live execution: kernel_model.run's step, one stop at a time),
-step_forward.py and step_reverse.py (the commands), step_walks.py (transition walks);
+step_forward.py and step_reverse.py (the commands), step_walks.py (transition walks,
+with switch_walk.py for a context switch's phases);
 stepping.py holds the records they share and the SteppingSession protocol, and
 session_parts.py their common base, which declares for the type checker the state this
 class sets and the methods one part calls on another.
@@ -54,6 +64,7 @@ from kernel_model.debugger.stepping import (
     VSYSCALL_ADDR,
     RunPolicy,
     SessionStop,
+    Switch,
 )
 from kernel_model.debugger.timeline import Timeline, known_length
 from kernel_model.trace.events import (
@@ -76,8 +87,7 @@ class DebugSession(Guards, Breakpoints, History, Replay, LiveExecution, ForwardC
 
     def __init__(self, system, io: GuestIo, *, budget: int = DEFAULT_BUDGET, program=None):
         self.system = system
-        self.machine = system.machine
-        self.kernel = system.kernel
+        self.kernel = system.kernel  # its machine is the running task's (self.machine)
         self.io = io
         self.program = program
         self.bits = system.arch.bits
@@ -104,6 +114,9 @@ class DebugSession(Guards, Breakpoints, History, Replay, LiveExecution, ForwardC
         self._policy = RunPolicy()
         self._kinds = {}
         self._handles = {}
+        self._guard_cache = {}
+        self._guarded = None
+        self._slice = None  # one task alone: never preempted (kernel_model.proc.sched)
         self._exec_regions = ()
         self._last_kernel = None
         self._kernel_fp = None
@@ -131,6 +144,7 @@ class DebugSession(Guards, Breakpoints, History, Replay, LiveExecution, ForwardC
         self._scan_guards()
         start = self._snapshot("start", None, applied=True, full=True)
         start.extra["insns"] = 0
+        start.extra["task_insns"] = {}
         start.events.extend(self._take_events())
         self.timeline.append(start)
         self.pos = (start, 0)
@@ -212,8 +226,13 @@ class DebugSession(Guards, Breakpoints, History, Replay, LiveExecution, ForwardC
 
     def upcoming(self) -> tuple[str, int | None] | None:
         """The transition the instruction at pc starts, if any: ("syscall"|"int 0x80"|
-        "sysenter", None) or ("vdso"|"vsyscall", target)."""
-        if self.system.process.exited:
+        "sysenter", None), ("vdso"|"vsyscall", target), or ("switch", None) where the
+        kernel is about to switch to another task."""
+        if self._exited():
+            return None
+        if isinstance(self.pending_here(), Switch):
+            return "switch", None  # the kernel switches tasks before anything else runs
+        if not self._task_runs():
             return None
         insn = self.insn_at(self.machine.pc)
         if insn is None:
@@ -233,6 +252,16 @@ class DebugSession(Guards, Breakpoints, History, Replay, LiveExecution, ForwardC
                 if name not in VDSO_STUBS:
                     return "vdso", target
         return None
+
+    def pending_here(self):
+        """What the kernel must do at the current point before any more user code runs:
+        a fault's delivery or a context switch (kept by the mark at this point), or None."""
+        mark, n = self.pos
+        if n is None:
+            return None
+        if n:  # a plain mark at this very point (a stretch replayed to its end) keeps it
+            mark, n = self._normalize(mark, n)
+        return mark.info.get("pending") if n == 0 else None
 
     def vdso_name(self, addr: int) -> str | None:
         """The vDSO symbol at exactly `addr` (the __vdso_ name when there are aliases)."""
@@ -281,7 +310,7 @@ class DebugSession(Guards, Breakpoints, History, Replay, LiveExecution, ForwardC
             return True
         if method == "step":
             up = self.upcoming()
-            return up is None or up[0] in TRAP_KINDS
+            return up is None or up[0] in TRAP_KINDS or up[0] == "switch"
         if method == "next":
             insn = self.insn_at(self.machine.pc)
             return self.walk is not None or insn is None or insn.kind != "call"

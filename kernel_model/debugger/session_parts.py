@@ -5,7 +5,8 @@ step_replay.py, step_live.py, step_forward.py, step_reverse.py, step_walks.py,
 step_breakpoints.py); each part uses state and methods that others define. SessionParts,
 their common base, declares both: the state DebugSession.__init__ sets, as annotations
 without values, and the methods one part calls on another, as stubs that exist only for
-the type checker. At run time the class is empty, so nothing shadows the real methods.
+the type checker. At run time the class holds only the `machine` property (the running
+task's CPU, which every part reads), so nothing shadows the real methods.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from kernel_model.clock import KnownCount
     from kernel_model.debugger.guestio import GuestIo
     from kernel_model.debugger.insn import Insn
-    from kernel_model.debugger.state import HostIo, KernelImage, KernelState, MemoryImage
+    from kernel_model.debugger.state import HostIo, KernelImage, KernelState, Spaces
     from kernel_model.debugger.stepping import Breakpoint, RunPolicy, SessionStop, Walk
     from kernel_model.debugger.timeline import Mark, Timeline
     from kernel_model.debugger.view_records import StopView
@@ -35,7 +36,6 @@ class SessionParts:
 
     # -- the state DebugSession.__init__ sets ------------------------------------------------
     system: System
-    machine: Machine
     kernel: Kernel
     io: GuestIo
     program: Program | None
@@ -62,11 +62,14 @@ class SessionParts:
     _target: tuple[int, int] | None
     _policy: RunPolicy
     _kinds: dict[int, set[str]]
-    _handles: dict[int, int]
+    _handles: dict[Machine, dict[int, int]]  # each CPU's hooks: address -> handle
+    _guard_cache: dict[Machine, tuple[tuple, set[int]]]  # each CPU's code regions, guards
+    _guarded: Machine | None  # the CPU the guards (exits) were last set on
+    _slice: int | None  # instructions left in the running task's time slice (None: no limit)
     _exec_regions: tuple
     _last_kernel: KernelImage | None
     _kernel_fp: tuple | None
-    _live_memory: MemoryImage | None
+    _live_memory: Spaces | None
     _live_kernel: KernelImage | None
     _machine_at: tuple[Mark, int | None] | None  # the position the machine is in, if known
     _vreturns: dict[int, int]  # vDSO return address -> sp after the return
@@ -82,6 +85,13 @@ class SessionParts:
     pos: tuple[Mark, int | None]
     previous_regs: dict[str, int] | None
 
+    @property
+    def machine(self) -> Machine:
+        """The running task's CPU: it changes at a context switch (each process has its
+        own), so it is always asked of the kernel, never kept. (The one property defined
+        here: every part reads it.)"""
+        return self.kernel.machine
+
     if TYPE_CHECKING:
         # -- the methods one part calls on another (the real ones are in the parts) --------
         # session.py
@@ -89,6 +99,7 @@ class SessionParts:
         def regs(self) -> dict[str, int]: ...
         def insn_at(self, pc: int) -> Insn | None: ...
         def upcoming(self) -> tuple[str, int | None] | None: ...
+        def pending_here(self) -> object | None: ...
         def _command(self, fn: Callable[..., SessionStop], *args: Any) -> SessionStop: ...
         def view(self) -> StopView: ...
 
@@ -106,6 +117,7 @@ class SessionParts:
         def _hook_vdso_entries(self) -> None: ...
         def _hooked(self, addr: int) -> AbstractContextManager[None]: ...
         def _live_hook(self, addr: int) -> None: ...
+        def _follow_machine(self) -> None: ...
 
         # step_history.py
         def _snapshot(self, kind: str, arrive, *, applied: bool, full: bool = False,
@@ -113,6 +125,7 @@ class SessionParts:
         def _add_mark(self, mark: Mark) -> Mark: ...
         def _materialize(self, mark: Mark) -> None: ...
         def _point(self) -> Mark: ...
+        def _normalize(self, mark: Mark, n: int) -> tuple[Mark, int]: ...
         def _load_point(self, point: Mark) -> None: ...
         def _stretch_ahead(self) -> Mark | None: ...
         def _counted(self, mark: Mark, n: int) -> tuple[Mark, int, Mark | None]: ...
@@ -130,6 +143,8 @@ class SessionParts:
         def _stop_at_fault(self, fault, path) -> SessionStop: ...
         def _fault_stop(self, mark: Mark) -> SessionStop: ...
         def _live_run(self) -> tuple[str, object]: ...
+        def _task_runs(self) -> bool: ...
+        def _preempt(self) -> SessionStop: ...
 
         # step_replay.py
         def _run(self, count: int = 0) -> StopCause: ...

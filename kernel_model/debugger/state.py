@@ -1,12 +1,15 @@
-"""Capturing and restoring the whole guest, for stepping backwards: every mapped page, the
-kernel model's Python state, and the host side of the guest's standard streams. (The CPU is
-a Unicorn context, saved and restored by the machine itself.)
+"""Capturing and restoring the whole guest, for stepping backwards: every mapped page of
+every live address space, the kernel model's Python state, and the host side of the guest's
+standard streams. (The running task's CPU is a Unicorn context, saved and restored by its
+machine; the other tasks' registers are in their Task.context, part of the kernel's state.)
 
 Memory is kept page by page and shared between captures: a page that did not change since
 the previous capture is the same bytes object, so a capture costs little more than the pages
 the guest wrote. The kernel's state is a deep copy of the System's and the Kernel's
 attributes; handles to the host (the Unicorn CPU, locks, the TSC reader) are shared, never
-copied, and are found the first time a copy meets one.
+copied, and are found the first time a copy meets one. A Machine (one process's CPU and
+memory) is such a handle: processes share it by reference, and its memory is captured apart,
+per address space (Spaces).
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ import os
 import threading
 import types
 from dataclasses import dataclass
+from typing import Any
 
-from emu.machine import PAGE
+from emu.machine import PAGE, Machine
 
 _ZERO_PAGE = bytes(PAGE)
 
@@ -134,6 +138,52 @@ def _write_pages(machine, start: int, pages: tuple[bytes, ...], *, zeros_known: 
         i = j
 
 
+@dataclass(frozen=True)
+class Spaces:
+    """Every live address space at one point: (machine, image) pairs. The machines are the
+    processes' own (host handles, never copied); an image shares unchanged pages with the
+    capture before it, space by space."""
+
+    images: tuple[tuple[Any, MemoryImage], ...]
+
+    def of(self, machine) -> MemoryImage | None:
+        for m, image in self.images:
+            if m is machine:
+                return image
+        return None
+
+    @property
+    def pages(self) -> tuple[tuple[bytes, ...], ...]:
+        """Every region's pages, of every space (what the history budget counts)."""
+        return tuple(pages for _m, image in self.images for pages in image.pages)
+
+
+def capture_spaces(machines, current, previous: Spaces | None, *,
+                   writable_only: bool = False) -> Spaces:
+    """The memory of `machines` (each once). Only the running one (`current`) can have
+    changed through user code: with `writable_only` (only user code ran since `previous`)
+    the others are taken from `previous` as they are; after kernel work they are read again,
+    writable regions only (the kernel writes another process's memory only where that
+    process could: a tid for CLONE_CHILD_CLEARTID, say)."""
+    out = []
+    for m in machines:
+        before = previous.of(m) if previous is not None else None
+        if m is not current and before is not None:
+            out.append((m, before if writable_only else
+                        capture_memory(m, before, writable_only=True)))
+        else:
+            out.append((m, capture_memory(m, before, writable_only=writable_only)))
+    return Spaces(tuple(out))
+
+
+def restore_spaces(spaces: Spaces, live: Spaces | None) -> None:
+    """Put back every address space `spaces` holds. A machine it does not hold (a process
+    created later, or one that had exited) is left as it is: nothing at that point runs on
+    it, and going forward restores it from the mark that holds it."""
+    for machine, image in spaces.images:
+        restore_memory(machine, image, live.of(machine) if live is not None else None)
+
+
 # -- the kernel model's Python state ------------------------------------------------------------
 
 # Attributes that are not state: the machine, wiring between objects, the program and options
@@ -142,10 +192,12 @@ def _write_pages(machine, start: int, pages: tuple[bytes, ...], *, zeros_known: 
 # The clock is one object every reader holds (the kernel, the vDSO's timekeeper, the rdtsc
 # hook): the session saves and restores its state apart (Clock.state), never a copy of it.
 SYSTEM_SHARED = {"machine", "kernel", "image", "options", "arch", "layout", "era", "counter",
-                 "vdso_watcher", "vsyscall_watcher", "clock", "waiter",
+                 "vdso_watcher", "vsyscall_watcher", "watchers", "clock", "waiter",
                  # the CPU's hooks are bound to it; what it holds is cleared at each restore
                  "cpu_faults"}
-KERNEL_SHARED = {"machine", "listeners", "_dispatch", "_dispatch_x86_64", "system",
+# (The kernel's `machine`, the running task's CPU, is state: it is restored with the task
+# that runs, the Machine itself shared as a handle.)
+KERNEL_SHARED = {"listeners", "_dispatch", "_dispatch_x86_64", "system",
                  "on_first_listener", "string_limit"}
 
 # Types that are handles to the host: a copy would be meaningless (or impossible).
@@ -155,7 +207,7 @@ _HANDLE_TYPES: tuple[type, ...] = (type(threading.Lock()), type(threading.RLock(
 
 
 def _is_handle(obj) -> bool:
-    if isinstance(obj, _HANDLE_TYPES):
+    if isinstance(obj, (Machine, *_HANDLE_TYPES)):
         return True
     mod = type(obj).__module__ or ""
     return mod.startswith(("unicorn", "capstone", "ctypes", "_ctypes", "keystone", "_io", "io"))
@@ -228,6 +280,10 @@ class KernelState:
 
     def _copy(self, value):
         """A deep copy of `value` and the number of objects copied."""
+        # Every process's CPU is a handle: shared before the copy meets it (a copy of one
+        # would not fail on every path, and would be a second CPU).
+        kernel = self.system.kernel
+        self._share(kernel.machine, *(p.machine for p in kernel.processes))
         memo = dict(self.shared)
         try:
             result = copy.deepcopy(value, memo)

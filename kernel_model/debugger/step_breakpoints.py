@@ -8,7 +8,7 @@ and goes back.
 from __future__ import annotations
 
 from kernel_model.debugger.session_parts import SessionParts
-from kernel_model.debugger.stepping import Breakpoint
+from kernel_model.debugger.stepping import Breakpoint, split_pid
 
 
 class Breakpoints(SessionParts):
@@ -26,7 +26,7 @@ class Breakpoints(SessionParts):
             addr = self.program.assembled.labels.get(name)
             if addr is not None:
                 return addr + offset
-        for addr, n in self.system.process.symbols.items():
+        for addr, n in self.kernel.process.symbols.items():
             if n == name:
                 return addr + offset
         vdso = self.system.vdso
@@ -37,19 +37,23 @@ class Breakpoints(SessionParts):
         return None
 
     def add_breakpoint(self, spec: str) -> Breakpoint:
+        """`LOC`, `syscall NAME` (or `catch NAME`); either may end in `pid N`: it stops
+        only in process N."""
         spec = spec.strip()
-        if spec.startswith(("syscall ", "catch ")):
-            name = spec.split(None, 1)[1].strip()
+        where, pid = split_pid(spec)
+        suffix = f" pid {pid}" if pid is not None else ""
+        if where.startswith(("syscall ", "catch ")):
+            name = where.split(None, 1)[1].strip()
             from kernel_model.entry.abi import ABIS
 
             if not any(abi.number_of(name) is not None for abi in ABIS.values()):
                 raise ValueError(f"{name}: not a syscall name")
-            b = Breakpoint(spec=f"syscall {name}", syscall=name)
+            b = Breakpoint(spec=f"syscall {name}{suffix}", syscall=name, pid=pid)
         else:
-            addr = self.resolve(spec)
+            addr = self.resolve(where)
             if addr is None:
-                raise ValueError(f"{spec}: no such address, symbol or label")
-            b = Breakpoint(spec=spec, address=addr)
+                raise ValueError(f"{where}: no such address, symbol or label")
+            b = Breakpoint(spec=where + suffix, address=addr, pid=pid)
             self._hook(addr, "bp")
         self._breakpoints_made += 1
         b.number = self._breakpoints_made

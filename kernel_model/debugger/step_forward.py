@@ -12,10 +12,13 @@ from kernel_model.debugger import insn as insns
 from kernel_model.debugger.session_parts import SessionParts
 from kernel_model.debugger.stepping import (
     CROSSINGS,
+    PREEMPTED,
     TRAP_KINDS,
     VSYSCALL_ADDR,
     RunPolicy,
     SessionStop,
+    Switch,
+    split_pid,
 )
 from kernel_model.debugger.timeline import Hit, Mark, Offset
 
@@ -51,14 +54,19 @@ class ForwardCommands(SessionParts):
         assert length is not None, "_stretch_ahead counts a recorded stretch"
         if n < length:
             self._goto(mark, n + 1)
-            return SessionStop("step", "", self.machine.pc)
+            return SessionStop("step", self._preempted_text(), self.machine.pc)
         # the end of the stretch (normalized: `nxt` is applied): its recorded outcome
         self._goto(nxt, 0)
         if self._exited():
             return SessionStop("exited", self.exit_text())
         if nxt.kind in CROSSINGS:
             return SessionStop("crossed", nxt.kind, self.machine.pc)
-        return SessionStop("step", "", self.machine.pc)
+        return SessionStop("step", self._preempted_text(), self.machine.pc)
+
+    def _preempted_text(self) -> str:
+        """A step that ends where the time slice ran out says so, replayed as live."""
+        pending = self.pending_here()
+        return PREEMPTED if isinstance(pending, Switch) and pending.timer else ""
 
     def next(self) -> SessionStop:
         """`n`/`ni`: one instruction, over calls, and over a whole transition."""
@@ -68,7 +76,7 @@ class ForwardCommands(SessionParts):
         if self.walk is not None:
             return self._walk_finish()
         up = self.upcoming()
-        if up is not None and up[0] in TRAP_KINDS:
+        if up is not None and (up[0] in TRAP_KINDS or up[0] == "switch"):
             return self._over_crossing()
         insn = self.insn_at(self.machine.pc)
         if insn is not None and insn.kind == "call":
@@ -124,8 +132,11 @@ class ForwardCommands(SessionParts):
         return self._command(self._run_until, RunPolicy(transitions=True))
 
     def run_to_syscall(self, name: str) -> SessionStop:
-        """Like gdb's `catch syscall NAME`: stop before the next call of that syscall."""
-        return self._command(self._run_until, RunPolicy(syscalls=frozenset([name])))
+        """Like gdb's `catch syscall NAME`: stop before the next call of that syscall;
+        `NAME pid N`: only a call process N makes."""
+        name, pid = split_pid(name)
+        return self._command(self._run_until, RunPolicy(syscalls=frozenset([name]),
+                                                        syscall_pid=pid))
 
     def _wants_stop_here(self, policy: RunPolicy) -> SessionStop | None:
         """Does the running command stop at the current point?"""
@@ -133,9 +144,10 @@ class ForwardCommands(SessionParts):
         pc = m.pc
         if self._exited():
             return SessionStop("exited", self.exit_text())
+        pid = self.kernel.process.pid
         if policy.breakpoints:
             for b in self.breakpoints:
-                if b.enabled and b.address == pc:
+                if b.address == pc and b.applies_to(pid):
                     b.hits += 1
                     return SessionStop("breakpoint", f"breakpoint {b.spec}", pc)
         if pc in policy.temp:
@@ -149,11 +161,12 @@ class ForwardCommands(SessionParts):
             return SessionStop("transition", up[0], pc)
         if up[0] in TRAP_KINDS:
             name = self._syscall_name(up[0])
-            caught = policy.syscalls | {b.syscall for b in self.breakpoints
-                                        if b.enabled and b.syscall and policy.breakpoints}
+            caught = (policy.syscalls if policy.syscall_pid in (None, pid) else set()) | {
+                b.syscall for b in self.breakpoints
+                if b.syscall and b.applies_to(pid) and policy.breakpoints}
             if name in caught:
                 for b in self.breakpoints:
-                    if b.enabled and b.syscall == name and policy.breakpoints:
+                    if b.syscall == name and b.applies_to(pid) and policy.breakpoints:
                         b.hits += 1
                 return SessionStop("syscall", f"catch syscall {name}", pc)
         return None
@@ -229,6 +242,9 @@ class ForwardCommands(SessionParts):
         `unchecked`, see _run_until)."""
         nxt = self._stretch_ahead()
         mark, n = self.pos
+        if n == 0 and isinstance(mark.info.get("pending"), Switch):
+            # A context switch is due here: the run goes on in the next task.
+            return self._step_one(), False
         if n == 0 and "pending" in mark.info:
             # A recorded fault right here, reached by a step (the stop recorded there, taken
             # from a fault stop, would have delivered it): a run faults at once, as it did.
@@ -244,6 +260,8 @@ class ForwardCommands(SessionParts):
         why, detail = self._live_run()
         if why == "exited":
             return SessionStop("exited", self.exit_text()), False
+        if why == "slice":
+            return self._preempt(), True
         if why == "interrupt":
             self._add_mark(self._snapshot("interrupt", None, applied=False, full=True))
             return SessionStop("interrupted", "stopped", self.machine.pc), False

@@ -18,11 +18,15 @@ from kernel_model.debugger.stepping import VSYSCALL_ADDR
 
 class Guards(SessionParts):
     # -- hooks: guards, breakpoints, temporary stops ----------------------------------------
+    # Each process has its own CPU (a Machine): a hook is put on the running one, and on
+    # another when a switch or a restore makes it run (_follow_machine). _handles maps a
+    # machine to its hooks, address -> handle.
     def _hook(self, addr: int, kind: str) -> None:
         kinds = self._kinds.setdefault(addr, set())
         kinds.add(kind)
-        if addr not in self._handles:
-            self._handles[addr] = self.machine.hook_code(self._on_hook, addr, addr)
+        handles = self._handles.setdefault(self.machine, {})
+        if addr not in handles:
+            handles[addr] = self.machine.hook_code(self._on_hook, addr, addr)
 
     def _unhook(self, addr: int, kind: str) -> None:
         kinds = self._kinds.get(addr)
@@ -31,7 +35,24 @@ class Guards(SessionParts):
         kinds.discard(kind)
         if not kinds:
             del self._kinds[addr]
-            self.machine.unhook(self._handles.pop(addr))
+            for machine, handles in self._handles.items():
+                handle = handles.pop(addr, None)
+                if handle is not None:
+                    machine.unhook(handle)
+
+    def _follow_machine(self) -> None:
+        """Another CPU may run now (a context switch, a restored state on another task, an
+        exec that gives the process a new one): give it the hooks the session has
+        (breakpoints, vDSO entries, temporary stops) and its guards. Unicorn's counting
+        hooks are per CPU: after a change of CPU the next counted run flushes."""
+        m = self.machine
+        handles = self._handles.setdefault(m, {})
+        for addr in self._kinds:
+            if addr not in handles:
+                handles[addr] = m.hook_code(self._on_hook, addr, addr)
+        if m is not self._guarded:
+            self._counting = False
+        self._scan_guards()
 
     def _scan_guards(self) -> None:
         """Guard every trap and rdtsc in executable memory. Guards are Unicorn "exits":
@@ -39,19 +60,26 @@ class Guards(SessionParts):
         Python call and no slowdown (even in counted runs, where every code hook costs on
         every instruction). A pattern that matches inside another instruction is simply
         never reached."""
-        regions = tuple(r for r in self.machine.regions() if r[2] & PROT_EXEC)
-        if regions == self._exec_regions:
+        m = self.machine
+        regions = tuple(r for r in m.regions() if r[2] & PROT_EXEC)
+        if regions == self._exec_regions and self._guarded is m:
             return
+        known = self._guard_cache.get(m)
+        if known is not None and known[0] == regions:
+            guards = known[1]  # back on a CPU scanned before, its code unchanged
+        else:
+            patterns: dict[bytes, str] = dict(insns.TRAPS)
+            if self.bits == 32:
+                del patterns[b"\x0f\x05"]  # not a trap in 32-bit code: a #UD (insn._make)
+            patterns.update(insns.TSC_READS)
+            guards = set()
+            for begin, end, _prot in regions:
+                data = m.read(begin, end - begin + 1)
+                for off, _name in insns.find_patterns(data, patterns):
+                    guards.add(begin + off)
+            self._guard_cache[m] = (regions, guards)
         self._exec_regions = regions
-        patterns: dict[bytes, str] = dict(insns.TRAPS)
-        if self.bits == 32:
-            del patterns[b"\x0f\x05"]  # not a trap in 32-bit code: a #UD (insn._make)
-        patterns.update(insns.TSC_READS)
-        guards = set()
-        for begin, end, _prot in regions:
-            data = self.machine.read(begin, end - begin + 1)
-            for off, _name in insns.find_patterns(data, patterns):
-                guards.add(begin + off)
+        self._guarded = m
         self._guards = guards
         self._set_exits()
 
@@ -98,7 +126,8 @@ class Guards(SessionParts):
     def _policy_stops(self, addr: int, kinds) -> bool:
         p = self._policy
         if "bp" in kinds and p.breakpoints:
-            if any(b.enabled and b.address == addr for b in self.breakpoints):
+            pid = self.kernel.process.pid
+            if any(b.address == addr and b.applies_to(pid) for b in self.breakpoints):
                 return True
         if "temp" in kinds and addr in p.temp:
             want_sp = p.temp[addr]

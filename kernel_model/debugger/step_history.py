@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from kernel_model.debugger.session_parts import SessionParts
 from kernel_model.debugger.state import (
+    Spaces,
     capture_io,
-    capture_memory,
+    capture_spaces,
     restore_io,
-    restore_memory,
+    restore_spaces,
 )
 from kernel_model.debugger.stepping import (
     INDEX_CHUNK,
@@ -26,8 +27,27 @@ class History(SessionParts):
     # -- capturing and restoring --------------------------------------------------------
     def _kernel_fingerprint(self):
         s = self.system
+        k = self.kernel
         return (self._event_count, tuple(s.mm.vmas), s.mm.brk, len(s.signals.pending),
-                s.process.exited)
+                k.current.tid, k.sched.switches,
+                tuple((t.tid, t.state, t.blocked is not None) for t in k.processes.tasks()))
+
+    def _machines(self) -> list:
+        """Every live address space (each once: threads and CLONE_VM share one), the
+        running task's first."""
+        k = self.kernel
+        out = [k.machine]
+        for p in k.processes:
+            m = p.machine
+            if not p.exited and m is not None and all(m is not x for x in out):
+                out.append(m)
+        return out
+
+    def _capture_spaces(self, writable_only: bool) -> Spaces:
+        spaces = capture_spaces(self._machines(), self.machine, self._live_memory,
+                                writable_only=writable_only)
+        self._live_memory = spaces
+        return spaces
 
     def _capture_kernel(self):
         fp = self._kernel_fingerprint()
@@ -43,6 +63,10 @@ class History(SessionParts):
             w = getattr(self.system, name, None)
             if w is not None and hasattr(w, "pending"):
                 yield name, w
+        # forked processes' CPUs have their own watchers: named by the CPU they watch
+        for w in getattr(self.system, "watchers", ()):
+            if hasattr(w, "pending"):
+                yield f"{type(w).__name__}@{id(w.machine):x}", w
 
     def _watcher_state(self) -> dict:
         return {name: w.saved_calls() for name, w in self._watchers()}
@@ -60,8 +84,7 @@ class History(SessionParts):
         m = self.machine
         mem = None
         if memory:
-            mem = capture_memory(m, self._live_memory, writable_only=not full)
-            self._live_memory = mem
+            mem = self._capture_spaces(writable_only=not full)
         kernel = self._capture_kernel()
         self._live_kernel = kernel
         io = self._current_io if self._replaying else capture_io(self.io.fds)
@@ -71,6 +94,9 @@ class History(SessionParts):
         mark.extra["watcher"] = self._watcher_state()
         mark.extra["regs"] = self.regs()
         mark.extra["clock"] = self.system.clock.state()
+        mark.extra["pid"] = self.kernel.process.pid
+        mark.extra["tid"] = self.kernel.current.tid
+        mark.extra["slice"] = self._slice
         return mark
 
     def _add_mark(self, mark: Mark) -> Mark:
@@ -80,6 +106,13 @@ class History(SessionParts):
             n = known_length(mark.arrive)
             if n is not None:  # instructions since the start, when known without a replay
                 mark.extra["insns"] = last.extra["insns"] + n + instructions_of(mark)
+        if last is not None and "task_insns" in last.extra and mark.arrive is not None:
+            n = known_length(mark.arrive)
+            if n is not None:  # each task's own count: the stretch ran the task at `last`
+                counts = dict(last.extra["task_insns"])
+                tid = last.extra.get("tid")
+                counts[tid] = counts.get(tid, 0) + n + instructions_of(mark)
+                mark.extra["task_insns"] = counts
         self.timeline.append(mark)
         self._path = ()
         self.pos = (mark, 0)
@@ -91,21 +124,26 @@ class History(SessionParts):
     def _load(self, mark: Mark) -> None:
         """Make the machine exactly `mark` (which holds its memory)."""
         assert mark.memory is not None, "only marks that hold their memory are loaded"
-        restore_memory(self.machine, mark.memory, self._live_memory)
+        restore_spaces(mark.memory, self._live_memory)
         self._live_memory = mark.memory
         self._apply(mark)
 
     def _apply(self, mark: Mark) -> None:
-        """A mark's CPU, kernel and host-file state (its memory is already in place)."""
-        self.machine.restore_context(mark.ctx)
+        """A mark's CPU, kernel and host-file state (its memory is already in place). The
+        kernel comes first: it says which task runs, so on which machine the CPU context
+        goes."""
         # User code changes the kernel too (a fault that grows the stack): the live state
         # may have moved on from the image it was last restored from.
+        before = self.machine
         if mark.kernel is not self._live_kernel or \
                 self._kernel_fingerprint() != self._kernel_fp:
             self.kstate.restore(mark.kernel)
             self._live_kernel = mark.kernel
             self._last_kernel = mark.kernel
             self._kernel_fp = self._kernel_fingerprint()
+        self.machine.restore_context(mark.ctx)
+        if self.machine is not before:
+            self._follow_machine()
         restore_io(mark.io)
         self._current_io = mark.io  # replays never write: the same all along the stretch
         if "clock" in mark.extra:  # the guest's time there (a virtual one: its progress)
@@ -137,8 +175,7 @@ class History(SessionParts):
         """An index point: a plain mark made during a replay (no kernel work since the
         stretch began, so read-only memory and host files are as at its start)."""
         m = self.machine
-        mem = capture_memory(m, self._live_memory, writable_only=True)
-        self._live_memory = mem
+        mem = self._capture_spaces(writable_only=True)
         assert self._current_io is not None, "set by the mark the replay started from"
         point = Mark(kind="index", arrive=None, applied=False, ctx=m.save_context(), pc=m.pc,
                      kernel=self._capture_kernel(), io=self._current_io, memory=mem)
@@ -146,11 +183,13 @@ class History(SessionParts):
         point.extra["watcher"] = self._watcher_state()
         point.extra["hits"] = dict(self._hits)
         point.extra["clock"] = self.system.clock.state()
+        point.extra["pid"] = self.kernel.process.pid
+        point.extra["tid"] = self.kernel.current.tid
         return point
 
     def _load_point(self, point: Mark) -> None:
         assert point.memory is not None, "an index point holds its memory (see _point)"
-        restore_memory(self.machine, point.memory, self._live_memory)
+        restore_spaces(point.memory, self._live_memory)
         self._live_memory = point.memory
         self._apply(point)
         self._hits = dict(point.extra.get("hits", {}))

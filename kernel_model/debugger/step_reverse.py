@@ -74,11 +74,12 @@ class ReverseCommands(SessionParts):
     def _cmd_reverse(self, transitions: bool) -> SessionStop:
         self.walk = None
         self._freeze()
-        bps = {b.address for b in self.breakpoints if b.enabled and b.address is not None}
-        caught = {b.syscall for b in self.breakpoints if b.enabled and b.syscall}
         n: int | None  # None: at the end of the stretch after `mark`, not yet counted
         mark, n = self.pos
         while True:
+            # The stretch after `mark` runs one task, the one running at `mark`: only the
+            # breakpoints for its process count there.
+            bps = self._addresses_for(mark.extra.get("pid"))
             if bps:  # hits after `mark`, before the current point (or the end of its stretch)
                 if n is None:
                     after = self.timeline.next(mark)
@@ -98,6 +99,10 @@ class ReverseCommands(SessionParts):
                 mark, n = prev, 0
                 self.notes.append("went back over a run that was not recorded step by step")
                 continue
+            # the crossing at `mark` ends the stretch before it: that stretch's task made it
+            by = prev.extra.get("pid")
+            caught = {b.syscall for b in self.breakpoints
+                      if b.syscall and (by is None or b.applies_to(by))}
             crossing = mark.applied and mark.kind in CROSSINGS
             if crossing and (transitions or self._caught(mark, caught)):
                 self._goto(self._split_before(mark), 0)
@@ -111,6 +116,7 @@ class ReverseCommands(SessionParts):
             called = next((e for e in mark.events if isinstance(e, VdsoCalled)), None)
             if called is not None and transitions and not mark.applied:
                 return self._back_to_call(mark, called)
+            bps = self._addresses_for(by)
             if mark.applied and bps:
                 before = mark.info.get("before", {})
                 if before.get(self.machine.arch.pc_name) in bps:
@@ -119,6 +125,12 @@ class ReverseCommands(SessionParts):
                                        self.machine.pc)
             # on to the stretch before: counted only if breakpoints must be looked for in it
             mark, n = prev, None  # (the timeline is as it was when prev was read)
+
+    def _addresses_for(self, pid: int | None) -> set[int]:
+        """The addresses of the enabled breakpoints that stop process `pid`."""
+        return {b.address for b in self.breakpoints
+                if b.address is not None and (b.applies_to(pid) if pid is not None
+                                              else b.enabled)}
 
     def _split_before(self, mark: Mark) -> Mark:
         """A plain mark at the point just before `mark`'s crossing, found by replaying the

@@ -29,6 +29,13 @@ class TransitionWalks(SessionParts):
             if stop.reason != "crossed" and stop.reason != "exited":
                 return stop
             t = tr.from_crossing(self.pos[0], before_regs, self.regs(), self)
+        elif kind == "switch":
+            from kernel_model.debugger import switch_walk
+
+            stop = self._step_one()
+            if stop.reason != "crossed" and stop.reason != "exited":
+                return stop
+            t = switch_walk.from_switch(self.pos[0], before_regs, self.regs(), self)
         else:
             t = self._walk_call(kind, target, before_regs)
         # The first step shows phase 1 of every transition (for a trap, the user registers

@@ -6,6 +6,7 @@ guest (and no Unicorn) is loaded."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -23,7 +24,9 @@ COUNT_REPLAY_MAX = 1 << 20
 # Chunk sizes when counting a free run (step_replay._locate): coarse points are kept.
 LOCATE_CHUNKS = (1 << 20, 1 << 16, 1 << 12)
 TRAP_KINDS = TRAPS
-CROSSINGS = TRAP_KINDS + ("signal", "vsyscall")
+# "switch": a context switch, the kernel's own work between two tasks (no trap of its own:
+# it follows a blocking call, an exit, or the timer interrupt that ends a time slice).
+CROSSINGS = TRAP_KINDS + ("signal", "vsyscall", "switch")
 FAULT = "fault"  # a path step: run until the recorded fault
 # vDSO functions that are the syscall path itself, not a way around it.
 VDSO_STUBS = {"__kernel_vsyscall", "__kernel_sigreturn", "__kernel_rt_sigreturn",
@@ -35,6 +38,29 @@ def instructions_of(mark: Mark) -> int:
     """Instructions a mark's own step executed: a trap or an rdtsc (the session ran it);
     a signal delivery or an emulated vsyscall executes none."""
     return 1 if mark.applied and mark.kind in TRAP_KINDS + ("rdtsc",) else 0
+
+
+@dataclass(frozen=True)
+class Switch:
+    """A context switch the kernel will make before any more user code runs: why the
+    running task gives up the CPU ("it waits: ...", "it exited", "its time slice ended",
+    "it yielded"), and whether a timer interrupt (not a trap) ended its run."""
+
+    why: str
+    timer: bool = False
+
+
+PREEMPTED = "the time slice ended: the timer interrupt is next"
+_PID_SUFFIX = re.compile(r"\s+pid\s+(\d+)\s*$")
+
+
+def split_pid(spec: str) -> tuple[str, int | None]:
+    """A breakpoint's or catch's `... pid N` suffix: ("write", 4243) from "write pid 4243"
+    (gdb limits a breakpoint to a thread with `thread N`; here the unit is the process)."""
+    m = _PID_SUFFIX.search(spec)
+    if m is None:
+        return spec.strip(), None
+    return spec[:m.start()].strip(), int(m.group(1))
 
 
 class ReplayDiverged(Exception):
@@ -49,6 +75,10 @@ class Breakpoint:
     enabled: bool = True
     hits: int = 0
     number: int = 0  # gdb's breakpoint number: 1, 2, ... never reused in a session
+    pid: int | None = None  # stop only in this process (`b ADDR pid N`); None: in any
+
+    def applies_to(self, pid: int) -> bool:
+        return self.enabled and (self.pid is None or self.pid == pid)
 
 
 @dataclass
@@ -79,6 +109,7 @@ class RunPolicy:
 
     transitions: bool = False  # stop before traps / at calls into the vDSO or vsyscall page
     syscalls: frozenset = frozenset()  # stop before these syscalls
+    syscall_pid: int | None = None  # ... made by this process only (None: by any)
     breakpoints: bool = True
     temp: dict = field(default_factory=dict)  # address -> sp the return must restore
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from kernel_model.debugger.state import HostIo, KernelImage, MemoryImage
+    from kernel_model.debugger.state import HostIo, KernelImage, Spaces
 
 CONTEXT_BYTES = 5700  # a saved Unicorn x86 context
 
@@ -67,7 +67,7 @@ class Mark:
     pc: int
     kernel: KernelImage
     io: HostIo
-    memory: MemoryImage | None  # None when rebuilt by replay
+    memory: Spaces | None  # every live address space's; None when rebuilt by replay
     extra: dict = field(default_factory=dict)  # session state riding along (watcher calls...)
     events: list = field(default_factory=list)  # what happened at this boundary
     info: dict = field(default_factory=dict)  # for the screen (stop reason, fault, transition)
@@ -188,8 +188,10 @@ class Timeline:
             self.remove(m)
         limit = self.index(keep_after) if keep_after is not None else len(self.marks) - 1
         # 2. plain stops in the older half: their state is replayed from the mark before.
+        # (Not one that keeps what the kernel does next there, a fault's delivery or a
+        # context switch: the point before it would no longer show it coming.)
         for m in [m for m in self.marks[1:limit // 2] if not m.applied and m.arrive is not None
-                  and m.kind != "start"]:
+                  and m.kind != "start" and "pending" not in m.info]:
             if not self.over_budget():
                 return
             nxt = self.next(m)

@@ -20,9 +20,11 @@ from kernel_model.entry.mechanism import Mechanism
 from kernel_model.trace.events import (
     MemAccess,
     ProcessExited,
+    ProcessForked,
     RegChange,
     SignalDelivered,
     StackPush,
+    SyscallBlocked,
     SyscallEntered,
     SyscallReturned,
     VdsoCalled,
@@ -121,7 +123,9 @@ def from_crossing(mark, before: dict, after: dict, session) -> Transition:
     share = {Mechanism.SYSCALL: (0.4, 0.2, 0.4), Mechanism.INT80: (0.3, 0.2, 0.5),
              Mechanism.SYSENTER: (0.4, 0.2, 0.4)}[mech]
     entry_ns, work_ns, exit_ns = (cost.ns * s for s in share)
-    title = returned.text.strip() if returned is not None else f"{entered.name}(...)"
+    blocked = next((e for e in mark.events if isinstance(e, SyscallBlocked)), None)
+    title = returned.text.strip() if returned is not None else blocked.text if \
+        blocked is not None else f"{entered.name}(...)"
     phases = [user_phase(entered, before, bits)]
     cpu = Entry(before, bits)
     if mech == Mechanism.SYSCALL:
@@ -133,7 +137,13 @@ def from_crossing(mark, before: dict, after: dict, session) -> Transition:
     phases.append(pt_regs_phase(entered, before, bits, cpu))
     phases.append(table_phase(entered, cpu))
     phases.append(handler_phase(entered, returned, work_ns, cpu))
-    phases.append(return_phase(entered, returned, before, after, bits, exit_ns, extra))
+    forked = next((e for e in mark.events if isinstance(e, ProcessForked)), None)
+    if forked is not None:
+        phases.append(fork_phase(forked, session, cpu))
+    if blocked is not None and returned is None:
+        phases.append(wait_phase(blocked, exit_ns))
+    else:
+        phases.append(return_phase(entered, returned, before, after, bits, exit_ns, extra))
     return Transition(mech,
                       title, tuple(phases), cost.ns, cost.source, comparison=comparison())
 
@@ -303,6 +313,60 @@ def handler_phase(e: SyscallEntered, r: SyscallReturned | None, ns: float,
     cpu.running(next((row.handler for row in table_rows(e.abi, e.nr, 0)), "sys_ni_syscall"))
     return Phase("handler", title, text, (), ns, tuple(details), kernel=True,
                  regs=freeze(cpu.regs))
+
+
+def fork_phase(e: ProcessForked, session, cpu: Entry) -> Phase:
+    """copy_process: the new task, a copy of the caller (or sharing with it, flag by
+    flag)."""
+    from kernel_model.proc import fork as F
+
+    flags = e.flags
+    shared = [what for flag, what in ((F.CLONE_VM, "the address space"),
+                                      (F.CLONE_FILES, "the fd table"),
+                                      (F.CLONE_SIGHAND, "the signal handlers"),
+                                      (F.CLONE_FS, "cwd and umask")) if flags & flag]
+    if e.thread:
+        title = f"copy_process: thread {e.tid}"
+        text = (f"A new thread, tid {e.tid}, in the same process (CLONE_THREAD): it shares "
+                f"{', '.join(shared) or 'everything'} with its creator.",
+                "It gets its own registers (a copy of the caller's, 0 in the result "
+                "register, the new stack and TLS clone was given), its own signal mask, and "
+                "a place at the back of the run queue.")
+    else:
+        copied = [what for flag, what in ((F.CLONE_VM, "the address space"),
+                                          (F.CLONE_FILES, "the fd table"),
+                                          (F.CLONE_SIGHAND, "the signal handlers"))
+                  if not flags & flag]
+        title = f"copy_process: child pid {e.pid}, a copy"
+        text = (f"The child, pid {e.pid}, is a copy of its parent {e.parent_pid}: "
+                f"{', '.join(copied) or 'nothing'} copied"
+                + (f", {', '.join(shared)} shared" if shared else "") + ".",
+                "Its address space is a copy of every page the parent touched (the model "
+                "copies them at once, on a new CPU; Linux shares them copy-on-write); its "
+                "registers are the parent's as the call returns, with 0 in the result "
+                "register. It waits at the back of the run queue: the parent goes on.")
+    details = []
+    try:
+        child = session.kernel.processes.get(e.pid)
+        if child is not None and not e.thread:
+            vmas = list(child.mm.vmas)
+            details.append(f"the child's mappings, copied ({len(vmas)}):")
+            for v in vmas[:8]:
+                details.append(f"{v.start:#x}-{v.end:#x} {v.name}")
+    except AttributeError:
+        pass
+    cpu.running("copy_process")
+    return Phase("fork", title, text, (), None, tuple(details), kernel=True,
+                 regs=freeze(cpu.regs))
+
+
+def wait_phase(b: SyscallBlocked, ns: float) -> Phase:
+    """A call that must wait: no return to user mode yet; the scheduler runs another task."""
+    return Phase("wait", "The call waits: no return yet",
+                 (f"The handler cannot finish now: it waits for {b.what}. The task sleeps on "
+                  "a wait queue and the kernel switches to another task (the next step).",
+                  "When it is woken the call runs again and returns then: strace shows "
+                  f"`{b.text}` now and a `<... resumed>` line later."), (), ns, kernel=True)
 
 
 def return_phase(e: SyscallEntered, r: SyscallReturned | None, before: dict, after: dict,

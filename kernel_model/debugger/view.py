@@ -10,18 +10,27 @@ import weakref
 
 from emu.machine import PROT_EXEC
 from kernel_model.debugger import insn as insns
+from kernel_model.debugger.stepping import Switch
 from kernel_model.debugger.view_records import (  # noqa: F401  (part of this module's interface)
     CodeLine,
     EventLine,
     HistoryInfo,
     MapLine,
     OutputChunk,
+    ProcessLine,
     StackWord,
     StopView,
     WalkView,
 )
 from kernel_model.entry.abi import preview_trap
 from kernel_model.entry.mechanism import TRAPS
+from kernel_model.trace.events import (
+    ProcessExited,
+    ProcessForked,
+    SyscallBlocked,
+    SyscallEntered,
+    TaskSwitched,
+)
 from kernel_model.trace.lines import pane_line
 
 CODE_BEFORE = 12
@@ -35,7 +44,7 @@ class Symbolizer:
 
     def __init__(self, session):
         syms: dict[int, str] = {}
-        for addr, name in session.system.process.symbols.items():
+        for addr, name in session.kernel.process.symbols.items():
             if name and not name.startswith("$"):
                 syms.setdefault(addr, name)
         vdso = session.system.vdso
@@ -71,7 +80,7 @@ _SYMBOLIZERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def symbolizer(session) -> Symbolizer:
-    key = (id(session.system.process.symbols), session.system.vdso and session.system.vdso.base)
+    key = (id(session.kernel.process.symbols), session.system.vdso and session.system.vdso.base)
     s = _SYMBOLIZERS.get(session)
     if s is None or s[0] != key:
         s = (key, Symbolizer(session))
@@ -257,12 +266,23 @@ def event_lines(session) -> tuple[EventLine, ...]:
     cur_mark, cur_n = session.pos
     cur = cur_mark.ordinal
     out: list[EventLine] = []
+    many = False  # more than one task so far: lines name their pid, as strace -f's do
     for mark in session.timeline.marks:
         for e in mark.events:
-            line = pane_line(e)
+            line = _task_line(e) or pane_line(e)
             if line is None:
                 continue
             text, kind, mech = line
+            if isinstance(e, SyscallBlocked):  # how it entered: its SyscallEntered's
+                mech = next((x.mechanism for x in mark.events
+                             if isinstance(x, SyscallEntered)), "")
+                text = f"[{mech}] {text}" if mech else text
+            many = many or isinstance(e, ProcessForked)
+            tid = mark.extra.get("tid")
+            if many and tid is not None and not isinstance(e, TaskSwitched) and \
+                    not text.startswith("[pid "):
+                pid = getattr(e, "pid", 0) if isinstance(e, ProcessExited) else tid
+                text = f"[pid {pid or tid}] {text}"
             past = mark.ordinal <= cur
             out.append(EventLine(len(out), text, kind, mech, past, False, mark,
                                  before=mark.applied))
@@ -273,6 +293,20 @@ def event_lines(session) -> tuple[EventLine, ...]:
         out[last_past] = EventLine(e.index, e.text, e.kind, e.mechanism, e.past, True, e.mark,
                                    e.before)
     return tuple(out)
+
+
+def _task_line(e) -> tuple[str, str, str] | None:
+    """The events pane's rows for what only a run of many tasks has: a call that waits
+    (strace's `<unfinished ...>`), a context switch, a new task."""
+    if isinstance(e, SyscallBlocked):
+        return e.text, "syscall", ""
+    if isinstance(e, TaskSwitched):
+        prev = f"{e.prev_pid}" + (f"/{e.prev_tid}" if e.prev_tid != e.prev_pid else "")
+        nxt = f"{e.pid}" + (f"/{e.tid}" if e.tid != e.pid else "")
+        return f"--- switch: pid {prev} -> pid {nxt} ({e.why}) ---", "note", ""
+    if isinstance(e, ProcessForked):
+        return f"--- {e.text} ---", "note", ""
+    return None
 
 
 def output_chunks(session) -> tuple[OutputChunk, ...]:
@@ -311,6 +345,62 @@ def _position(ordinal: int, marks: int, n: int) -> str:
     return f"{n} instruction{'s' if n != 1 else ''} after {where}"
 
 
+def task_insns(session) -> dict[int, int] | None:
+    """User instructions each task has run up to the current point (tid -> count), from the
+    counts kept on the marks (each stretch between two marks runs one task); None when a
+    stretch on the way was run freely and not counted yet."""
+    from kernel_model.debugger.stepping import instructions_of
+
+    t = session.timeline
+    mark, n = session.pos
+    chain = []
+    known = mark
+    while "task_insns" not in known.extra:
+        chain.append(known)
+        prev = t.prev(known)
+        if prev is None:
+            return None
+        known = prev
+    counts = dict(known.extra["task_insns"])
+    prev = known
+    for m in reversed(chain):
+        length = m.length
+        if length is None:
+            return None
+        tid = prev.extra.get("tid")
+        counts[tid] = counts.get(tid, 0) + length + instructions_of(m)
+        m.extra["task_insns"] = dict(counts)  # kept: the next view starts from it
+        prev = m
+    if n is None:
+        return None
+    if n:
+        tid = mark.extra.get("tid")
+        counts[tid] = counts.get(tid, 0) + n
+    return counts
+
+
+def processes(session) -> tuple[ProcessLine, ...]:
+    """The Processes pane's rows: every task not yet gone, the running one marked."""
+    k = session.kernel
+    counts = task_insns(session)
+    current = k.current
+    rows = []
+    for p in k.processes:
+        name = p.argv[0].rsplit("/", 1)[-1] if p.argv else p.exe_path.rsplit("/", 1)[-1]
+        for t in p.threads:
+            if t.state == "X":
+                continue
+            waits = ""
+            if t.state == "S":
+                waits = t.blocked.what if t.blocked is not None else "a signal"
+            elif t.state == "Z":
+                waits = "its parent's wait"
+            insns = counts.get(t.tid, 0) if counts is not None else None
+            rows.append(ProcessLine(p.pid, t.tid, p.ppid, t.state, waits, insns,
+                                    t is current, name))
+    return tuple(rows)
+
+
 def build_view(session) -> StopView:
     regs = session.regs()
     bits = session.bits
@@ -329,8 +419,8 @@ def build_view(session) -> StopView:
     if session.walk is not None:
         w = session.walk
         walk = WalkView(w.transition, w.phase, w.before)
-    exited = session.system.process.exited
-    pending = mark.info.get("pending") if n == 0 else None
+    exited = session._exited()
+    pending = session.pending_here()
     waiting = False
     if not exited and session.walk is None:
         up = session.upcoming()
@@ -339,7 +429,7 @@ def build_view(session) -> StopView:
     else:
         up = None
     return StopView(
-        program=session.system.process.exe_path,
+        program=session.kernel.process.exe_path,
         arch=session.system.arch.name, bits=bits, pc=pc, sp=sp, regs=regs,
         previous=session.previous_regs,
         code=_code(session, sym, pc),
@@ -354,10 +444,13 @@ def build_view(session) -> StopView:
         history=history,
         breakpoints=tuple(b.spec for b in session.breakpoints),
         waiting_input=waiting,
-        pending_fault=mark.info.get("text", "") if pending else "",
+        pending_fault=pending.text(pc) if hasattr(pending, "text") else "",
         symbol=sym.where(pc),
         upcoming_name=(sym.where(up[1]) if up is not None and up[1] is not None else ""),
         upcoming_trap=preview_trap(up[0], regs, bits) if up is not None and up[0] in TRAPS
         else None,
         clock=session.system.clock.describe(),
+        processes=processes(session),
+        pending_switch=(("the timer interrupt: " if pending.timer else "") + pending.why)
+        if isinstance(pending, Switch) and session.walk is None else "",
     )

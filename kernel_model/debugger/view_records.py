@@ -65,6 +65,20 @@ class OutputChunk:
 
 
 @dataclass(frozen=True)
+class ProcessLine:
+    """One task in the Processes pane: a process's main thread, or one of its threads."""
+
+    pid: int
+    tid: int
+    ppid: int
+    state: str  # R running or runnable, S waiting, T stopped, Z zombie (ps's letters)
+    waits: str  # what it waits for (a waiting call's words), "" when it does not
+    insns: int | None  # user instructions it has run so far (None: not counted yet)
+    current: bool  # the task the CPU runs
+    name: str  # the program, as ps shows its command
+
+
+@dataclass(frozen=True)
 class HistoryInfo:
     marks: int
     used: int
@@ -110,6 +124,8 @@ class StopView:
     upcoming_name: str = ""  # the symbol a call into the vDSO goes to
     upcoming_trap: TrapPreview | None = None  # a trap's table row and arguments, decoded
     clock: str = ""  # the guest's clock: "virtual clock", "frozen clock", "real clock"
+    processes: tuple[ProcessLine, ...] = ()  # every task, the process table's order
+    pending_switch: str = ""  # a context switch is next: why the task gives up the CPU
 
 
 # -- a transition told in phases (kernel_model.debugger.transition builds them) ---------

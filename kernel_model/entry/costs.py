@@ -40,6 +40,29 @@ COSTS: dict[str, Cost] = {
                                         f"as the vDSO (30-38 ns, {MEASURED})"),
 }
 
+# A context switch between two processes on one CPU: saving one task's registers, schedule(),
+# the CR3 write (a new address space: TLB entries of the old one are useless) and the other
+# task's registers, TLS and return to user mode, without the syscall that led to it. A
+# published figure, not measured on the VM of docs/kernel_facts.md §6: pinned pipe/futex
+# ping-pong benchmarks in the style of lmbench's lat_ctx put one switch at ~1.2-1.5 us on
+# 2010s Intel CPUs (Eli Bendersky, "Measuring context switching and memory overheads for
+# Linux threads", 2018) and ~3-5 us on older ones (Benoit Sigoure, "How long does it take
+# to make a context switch?", 2010). 2 us is the middle of that range; the caches and TLB
+# the next task refills afterwards (often more) are not counted. A pipe ping-pong pinned to
+# one CPU on the shared, loaded AMD EPYC VM syscall-lab is developed on gave ~6.5 us a
+# switch (the upper end).
+COSTS["context switch"] = Cost(2000, 1200, 5000, "a context switch between two processes "
+                               "on one CPU, ~1.2-5 us: pinned pipe/futex ping-pong as lmbench "
+                               "lat_ctx measures it (Bendersky 2018: ~1.2-1.5 us; Sigoure "
+                               "2010: ~3-5 us)")
+# Between two threads of one process the address space stays (no CR3 write, no TLB flush):
+# the same benchmarks find a thread switch little cheaper, the kernel's path being the same
+# (Bendersky 2018: ~1.2 us for threads vs ~1.5 us for processes).
+COSTS["thread switch"] = Cost(1700, 1000, 4500, "a context switch between two threads of one "
+                              "process, ~1-4.5 us: the same ping-pong between threads "
+                              "(Bendersky 2018: a little cheaper than between processes, "
+                              "no CR3 switch)")
+
 # A raw clock_gettime syscall: the extra work of the handler itself (docs/kernel_facts.md §6).
 RAW_CLOCK_GETTIME = Cost(180, 177, 184, f"x86-64 raw clock_gettime syscall, 177-184 ns, "
                                         f"{MEASURED}")

@@ -56,6 +56,16 @@ from kernel_model.uapi import errnos
 
 # Guest directories a mount may not cover: their contents are the kernel model's truth.
 RESERVED = ("/proc", "/dev")
+# Where the bundled programs appear in the guest, read-only, for execve to find.
+BUNDLED_DIR = "/usr/lib/syscall-lab/bin"
+
+
+def bundled_host_dir() -> str:
+    """The bundled programs' binaries (programs/bin), which ship beside the kernel model in
+    the same distribution: files the guest may run, not code the kernel model imports."""
+    here = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "programs", "bin")
+    return here if os.path.isdir(here) else ""
 
 
 @dataclass
@@ -130,7 +140,7 @@ MOUNT_DEV_FIRST = 40  # the shared directories' devices: 0:40, 0:41...
 
 class Vfs:
     def __init__(self, mounts, *, processes, clock=None, rng=None,
-                 tmp_budget: TmpBudget | None = None):
+                 tmp_budget: TmpBudget | None = None, bundled: str | None = ""):
         """`processes.current_process()` answers "who asks?" (/proc/self, the program's own
         inode): the kernel's ProcessTable. An object, not a bound method, so that a copy of
         the kernel's state (the debugger's history) keeps pointing at its own table."""
@@ -152,6 +162,16 @@ class Vfs:
             # Each mount its own anonymous device, after the made-up file systems' (0:33)
             self.mounts[guest] = HostMount(m.host, guest, bool(m.writable),
                                            dev=(0, MOUNT_DEV_FIRST + len(self.mounts)))
+        # The bundled programs, read-only, after the user's mounts (whose device numbers
+        # stay 0:40...); a mount of the user's at the same place wins. None: their own
+        # directory; "": not shown.
+        if bundled is None:
+            bundled = bundled_host_dir()
+        self.bundled: HostMount | None = None
+        if bundled and BUNDLED_DIR not in self.mounts:
+            self.bundled = HostMount(bundled, BUNDLED_DIR, False,
+                                     dev=(0, MOUNT_DEV_FIRST + len(self.mounts)))
+            self.mounts[BUNDLED_DIR] = self.bundled
         # Directories that exist only to lead to a mount point (/mnt for /mnt/data).
         self._between: dict[str, StaticDir] = {}
         for guest in self.mounts:
@@ -177,7 +197,8 @@ class Vfs:
         /usr/local/bin/NAME on the read-only root, made for it (`ls`, `stat` and `open`
         find it there, as /proc/self/exe says)."""
         real = os.path.realpath(host_path)
-        for mount in sorted(self.mounts.values(), key=lambda m: -len(m.host_root)):
+        shared = [m for m in self.mounts.values() if m is not self.bundled]
+        for mount in sorted(shared, key=lambda m: -len(m.host_root)):
             if mount.contains(real):
                 try:
                     return mount.guest_path_of(real), mount.dev, mount.ino_of(os.stat(real))
@@ -185,16 +206,25 @@ class Vfs:
                     break
         name = os.path.basename(real) or "program"
         guest = f"/usr/local/bin/{name}"
-        hiding = [g for g in self.mounts if guest == g or guest.startswith(g + "/")]
+        hiding = [g for g, m in self.mounts.items() if m is not self.bundled and
+                  (guest == g or guest.startswith(g + "/"))]
         if hiding:  # the guest would find the mount's files there, not the program
             raise ValueError(f"--mount at {hiding[0]} covers {guest}, where the program "
                              "appears in the guest; mount it elsewhere, or share the "
                              "program's own directory")
         ino = self._numbers()
+        from types import SimpleNamespace
+
         from kernel_model.files.procfs import ExeInode
 
+        # The file is the program the run started with, whichever process looks and
+        # whatever it has exec'd since.
+        first = self.processes.first
+        started = SimpleNamespace(exe_path=first.exe_path, exe_bytes=first.exe_bytes,
+                                  exe_dev=ROOT_DEV, exe_ino=ino)
+
         def program() -> dict[str, Inode]:
-            return {name: ExeInode(self.processes.current_process(), self.boot_ns)}
+            return {name: ExeInode(started, self.boot_ns)}
 
         def directory(children) -> StaticDir:
             return StaticDir(ROOT_DEV, self._numbers(), children, mode=0o755,

@@ -119,6 +119,7 @@ def copy_process(k, flags: int, stack: int, parent_tid: int, child_tid: int, tls
                           guest_exe=pp.guest_exe, exe_dev=pp.exe_dev, exe_ino=pp.exe_ino)
         process.gdt = gdt
         process.sysenter_pad = pp.sysenter_pad
+        process.vdso_symbols = pp.vdso_symbols
         process.exit_signal = (flags & CSIGNAL) if exit_signal is None else exit_signal
         process.mm_users = pp.mm_users if flags & CLONE_VM else [1]
         if flags & CLONE_VM:

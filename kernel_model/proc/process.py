@@ -85,6 +85,9 @@ class Process:
     exiting: bool = False  # exit_group or a fatal signal has begun to take its threads
     # Where `sysenter` returns in this process's vDSO (i386), None without one.
     sysenter_pad: int | None = None
+    # Its vDSO's signal trampolines (i386: __kernel_sigreturn, __kernel_rt_sigreturn), where
+    # a handler installed without SA_RESTORER returns.
+    vdso_symbols: dict[str, int] = field(default_factory=dict)
     # How many processes use this address space (shared by CLONE_VM, as mm_users): the
     # memory goes when the last one exits or execs.
     mm_users: list[int] = field(default_factory=lambda: [1], repr=False)

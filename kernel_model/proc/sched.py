@@ -56,12 +56,19 @@ class WaitQueue:
         return iter(list(self.waiters))
 
 
+# What a task sleeps on: one queue, or several at once (poll, select and epoll_wait wait
+# for whichever of their files is ready first, as each file's poll_wait() adds the task to
+# that file's queue in Linux). None: nothing but a signal or a deadline wakes it.
+Queues = WaitQueue | tuple[WaitQueue, ...] | None
+
+
 class Blocked(Exception):  # noqa: N818  (not an error: a handler's way to say "wait")
     """Raised by a handler that must wait: the task sleeps on `queue` (None: nothing but a
-    signal or `deadline_ns` wakes it) and enters the call again when woken. `what` says
-    what it waits for, in words, for the trace, the Processes pane and a deadlock report."""
+    signal or `deadline_ns` wakes it; a tuple: any of those queues wakes it) and enters the
+    call again when woken. `what` says what it waits for, in words, for the trace, the
+    Processes pane and a deadlock report."""
 
-    def __init__(self, queue: WaitQueue | None, what: str, *, restart: int = ERESTARTSYS,
+    def __init__(self, queue: Queues, what: str, *, restart: int = ERESTARTSYS,
                  deadline_ns: int | None = None, interruptible: bool = True):
         super().__init__(what)
         self.queue = queue
@@ -96,6 +103,12 @@ class BlockedCall:
     interruptible: bool = True
 
 
+def _each(queue: Queues) -> tuple[WaitQueue, ...]:
+    if queue is None:
+        return ()
+    return queue if isinstance(queue, tuple) else (queue,)
+
+
 class Scheduler:
     def __init__(self, timeslice: int = DEFAULT_TIMESLICE):
         self.timeslice = timeslice
@@ -109,11 +122,12 @@ class Scheduler:
         if task not in self.runqueue:
             self.runqueue.append(task)
 
-    def block(self, task: Task, queue: WaitQueue | None) -> None:
+    def block(self, task: Task, queue: Queues) -> None:
         task.state = SLEEPING
         task.queue = queue
-        if queue is not None:
-            queue.waiters.append(task)
+        for q in _each(queue):
+            if task not in q.waiters:  # the same file twice in one poll: one entry
+                q.waiters.append(task)
         self._dequeue(task)
 
     def wake(self, task: Task) -> bool:
@@ -155,11 +169,10 @@ class Scheduler:
 
     @staticmethod
     def _unqueue_wait(task: Task) -> None:
-        queue = task.queue
-        if queue is not None:
-            if task in queue.waiters:
-                queue.waiters.remove(task)
-            task.queue = None
+        for q in _each(task.queue):
+            if task in q.waiters:  # a membership test: remove's ValueError is slow
+                q.waiters.remove(task)
+        task.queue = None
 
     # -- choosing ---------------------------------------------------------------------
     def others_runnable(self, current: Task) -> bool:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kernel_model.proc.process import Process
-    from kernel_model.proc.sched import BlockedCall, WaitQueue
+    from kernel_model.proc.sched import BlockedCall, Queues
 
 SS_DISABLE = 2
 
@@ -22,6 +22,10 @@ class Task:
     tid: int
     process: Process = field(repr=False)
     sigmask: int = 0  # current->blocked
+    # The mask to restore after a call that waits with a temporary one (sigsuspend, ppoll,
+    # pselect6, epoll_pwait): the handler's frame saves it instead of the temporary mask
+    # (set_restore_sigmask / sigmask_to_save), or delivery puts it back if none runs.
+    saved_sigmask: int | None = None
     altstack: tuple[int, int, int] = (0, SS_DISABLE, 0)  # ss_sp, ss_flags, ss_size
     clear_child_tid: int = 0  # set_tid_address
     robust_list: tuple[int, int] = (0, 0)  # head, length
@@ -37,7 +41,7 @@ class Task:
     # The scheduler's view (kernel_model.proc.sched): R running or runnable, S waiting,
     # T stopped, Z zombie (its process not yet reaped), X gone.
     state: str = "R"
-    queue: WaitQueue | None = field(default=None, repr=False)  # the queue it sleeps on
+    queue: Queues = field(default=None, repr=False)  # the queue(s) it sleeps on
     blocked: BlockedCall | None = None  # the syscall it waits in
     context: Any = field(default=None, repr=False)  # its registers while off the CPU
     insns: int = 0  # instructions it has run (counted at each switch)

@@ -61,6 +61,14 @@ class SignalQueued:
 
 
 @dataclass(frozen=True)
+class NewImage:
+    """execve replaced the task's image: its CPU is a new one, which runs from its entry."""
+
+    def text(self, _pc: int) -> str:
+        return "execve: a new program image"
+
+
+@dataclass(frozen=True)
 class Exited:
     """The process is gone (exit, exit_group, a fatal signal)."""
 
@@ -88,6 +96,6 @@ class Yielded:
     """The task gave the CPU up (sched_yield) while another was runnable."""
 
 
-StopCause = (Fault | VsyscallFetch | Halted | SignalQueued | Exited | LimitReached
+StopCause = (Fault | VsyscallFetch | Halted | SignalQueued | NewImage | Exited | LimitReached
              | Interrupted | Counted | Yielded)
 KERNEL_WORK = (Fault, VsyscallFetch, Halted, SignalQueued)

@@ -10,7 +10,6 @@ from collections.abc import Callable
 
 from kernel_model.proc.sched import ERESTART_RESTARTBLOCK, ERESTARTNOHAND, ERESTARTSYS
 from kernel_model.proc.wait import RunLimit
-from kernel_model.signals.frame_layout import SA_RESTART
 from kernel_model.run.causes import (
     Counted,
     Exited,
@@ -18,12 +17,14 @@ from kernel_model.run.causes import (
     Halted,
     Interrupted,
     LimitReached,
-    Yielded,
+    NewImage,
     SignalQueued,
     StopCause,
     VsyscallFetch,
+    Yielded,
 )
 from kernel_model.run.timer import KernelTimer
+from kernel_model.signals.frame_layout import SA_RESTART
 from kernel_model.vsyscall import emulated as vsyscall
 
 
@@ -40,6 +41,7 @@ def resume(system, count: int = 0, *, interrupted: Callable[[], bool] = _never,
     m = system.machine
     if expired():
         return _timeout(system)
+    m.count_mode(bool(count))
     try:
         stop = m.run(m.pc, count=count)
     except RunLimit:
@@ -52,6 +54,10 @@ def resume(system, count: int = 0, *, interrupted: Callable[[], bool] = _never,
     if counter is not None and counter.exceeded:
         return LimitReached("max-insns",
                             f"stopped after {counter.count} instructions (--max-insns)")
+    if system.machine is not m:
+        # execve: this CPU's last trap put the task on a new one (kernel_model.proc.execve)
+        faults.take(None)
+        return NewImage()
     cause = faults.take(stop)
     if cause is not None:
         return cause
@@ -119,13 +125,13 @@ def run(system) -> int:
                     "it yielded (sched_yield)" if isinstance(cause, Yielded) else ""
             else:
                 why = ""
-            nxt = schedule(system, why or _why_left(task))
+            nxt = schedule(system, why or why_left(task))
             if nxt is None:
                 break
     return system.finish()
 
 
-def _why_left(task) -> str:
+def why_left(task) -> str:
     if task.state == "S":
         return f"it waits: {task.blocked.what}" if task.blocked else "it waits"
     if task.state == "T":

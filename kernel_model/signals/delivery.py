@@ -120,6 +120,23 @@ class SignalState:
     def deliverable(self) -> bool:
         return any(not self._blocked(p[0], p[3]) for p in self.pending)
 
+    def interrupting(self) -> bool:
+        """Whether a pending signal would end a host wait: one the task takes (a handler,
+        or a default action that stops or kills). An ignored one (SIGCHLD by default) waits
+        for the call to finish, as Linux drops it without waking the task."""
+        process = self.kernel.process
+        for signo, _code, _addr, info in self.pending:
+            if self._blocked(signo, info):
+                continue
+            action = process.sigactions.get(signo)
+            handler = action.handler if action else SIG_DFL
+            if signo in (SIGKILL, SIGSTOP) or info.get("synchronous", True):
+                return True
+            if handler == SIG_IGN or (handler == SIG_DFL and signo in DEFAULT_IGNORED):
+                continue
+            return True
+        return False
+
     def deliverable_for(self, task) -> bool:
         return any(not self._blocked_for(task, p[0], p[3]) for p in task.pending)
 
@@ -153,10 +170,15 @@ class SignalState:
         while not k.process.exited and task.state == "R":
             ready = next((p for p in self.pending if not self._blocked(p[0], p[3])), None)
             if ready is None:
-                return
+                break
             self.pending.remove(ready)
             signo, code, addr, info = ready
             self.deliver(signo, code, addr, info)
+        if task.saved_sigmask is not None and task.blocked is None and task.state != "S":
+            # A call that waited with a temporary mask has ended and no handler's frame
+            # took the old mask: it comes back now (restore_saved_sigmask).
+            task.sigmask = task.saved_sigmask
+            task.saved_sigmask = None
 
     def deliver(self, signo: int, code: int, addr: int, info: dict) -> None:
         from kernel_model.signals import frame as sigframe

@@ -110,7 +110,13 @@ def setup_frame(k, signo: int, code: int, addr: int, action, info: dict) -> bool
     if ka.flags & SA_RESETHAND:  # SA_ONESHOT: the next one gets the default action
         process.sigactions[signo] = replace(action, handler=SIG_DFL)
     _record_trap(k, signo, code, addr, info)
-    blocked = k.current.sigmask  # sigmask_to_save(): what sigreturn puts back
+    task = k.current
+    # sigmask_to_save(): what sigreturn puts back; the mask from before a sigsuspend or a
+    # ppoll when one of those waited with its own. The handler's mask starts from the one
+    # in force (the temporary one), as signal_delivered() takes current->blocked.
+    blocked = task.sigmask if task.saved_sigmask is None else task.saved_sigmask
+    in_force = task.sigmask
+    task.saved_sigmask = None
     try:
         if k.machine.arch.bits == 64:
             _setup_rt_frame_64(k, signo, code, addr, ka, info, blocked)
@@ -125,7 +131,7 @@ def setup_frame(k, signo: int, code: int, addr: int, action, info: dict) -> bool
     m = k.machine
     m.set_reg(R.EFLAGS, _eflags(m) & ~(EFLAGS_DF | EFLAGS_RF | EFLAGS_TF))
     # signal_delivered(): block sa_mask, and the signal itself unless SA_NODEFER.
-    mask = blocked | ka.mask
+    mask = in_force | ka.mask
     if not ka.flags & SA_NODEFER:
         mask |= 1 << (signo - 1)
     k.current.sigmask = mask & ~UNBLOCKABLE

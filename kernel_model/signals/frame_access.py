@@ -86,9 +86,8 @@ def _read_user(k, addr: int, size: int) -> bytes:
 
 def _vdso_symbol(k, name: str) -> int | None:
     """The address of a vDSO export, when the kernel model has mapped a vDSO that has it
-    (kernel.vdso_symbols: name -> address)."""
-    symbols = getattr(k, "vdso_symbols", None) or {}
-    return symbols.get(name)
+    (the process's vdso_symbols: name -> address)."""
+    return k.process.vdso_symbols.get(name)
 
 
 def _s32(value: int) -> int:

@@ -2,10 +2,12 @@
 
 from kernel_model.syscalls import (  # noqa: F401
     clone,
+    execve,
     fs,
     futex,
     info,
     memory,
+    poll,
     process,
     signal,
     timekeeping,

@@ -7,6 +7,7 @@ import struct
 import time
 from typing import TYPE_CHECKING
 
+from kernel_model.proc.sched import ERESTART_RESTARTBLOCK, Blocked
 from kernel_model.syscalls.argkinds import Enum, Flags, InStruct, OutStruct, Ptr
 from kernel_model.syscalls.registry import syscall
 from kernel_model.uapi import errnos
@@ -129,6 +130,9 @@ def _sleep(k: SyscallContext, req, rem, time64, clock_id=CLOCK_MONOTONIC, absolu
     which ends early for the run's deadline, Ctrl-C or a deliverable signal (-EINTR, and a
     relative sleep writes the time left to `rem`, as Linux does)."""
     bits = _ts_bits(k, time64)
+    call = k.current.blocked
+    if call is not None and call.name in _SLEEPS:
+        return _sleep_again(k, call.deadline_ns or 0, rem, absolute, bits)
     sec, nsec = unpack_timespec(k.read(req, 16 if bits == 64 else 8), bits)
     if sec < 0 or not 0 <= nsec < NSEC:
         return -errnos.EINVAL
@@ -140,6 +144,10 @@ def _sleep(k: SyscallContext, req, rem, time64, clock_id=CLOCK_MONOTONIC, absolu
         want -= now
         if want <= 0:
             return 0  # a moment already past: at once
+    if _others_exist(k):
+        # Other tasks can use the CPU meanwhile: sleep as a wait with a deadline (the run
+        # loop lets time pass, or runs them, until it), as hrtimer_nanosleep sleeps.
+        return _sleep_again(k, k.clock.monotonic_ns() + want, rem, absolute, bits)
     if k.clock.kind != "real":
         k.clock.sleep_ns(want)
         return 0
@@ -154,6 +162,33 @@ def _sleep(k: SyscallContext, req, rem, time64, clock_id=CLOCK_MONOTONIC, absolu
         left = max(0, want - (time.monotonic_ns() - start))
         k.write(rem, pack_timespec(min(left, _TIMESPEC_MAX[bits]), bits))
     return -errnos.EINTR
+
+
+_SLEEPS = ("nanosleep", "clock_nanosleep", "clock_nanosleep_time64")
+
+
+def _others_exist(k) -> bool:
+    """Another task that is not gone (a zombie or dead): it may want the CPU while this one
+    sleeps. Alone, a sleep keeps the one-task path (the clock moves, or the host waits)."""
+    processes = getattr(k, "processes", None)
+    if processes is None:
+        return False
+    me = k.current
+    return any(t is not me and t.state not in ("Z", "X") for t in processes.tasks())
+
+
+def _sleep_again(k, deadline: int, rem: int, absolute: bool, bits: int) -> int:
+    """The sleep as a wait: done once the deadline passed; a signal that ends it early finds
+    the time left in `rem` (a relative sleep), written before the run loop decides between
+    EINTR (a handler runs) and a restart (none does: the model restarts the whole sleep,
+    where Linux's restart_block goes on with the time left)."""
+    left = deadline - k.clock.monotonic_ns()
+    if left <= 0:
+        return 0
+    if rem and not absolute and k.signals.deliverable():
+        k.write(rem, pack_timespec(min(left, _TIMESPEC_MAX[bits]), bits))
+    raise Blocked(None, f"a timeout in {left} ns (sleep)", restart=ERESTART_RESTARTBLOCK,
+                  deadline_ns=deadline)
 
 
 # The largest struct timespec each layout holds, for a `rem` after a "forever" sleep.

@@ -49,11 +49,35 @@ class MappedVdso:
         if isinstance(writers, _Fanout):
             writers.targets.append(machine.write_host)
 
+    def share_at(self, machine, vvar: int) -> None:
+        """Another process's copy of the data page, at `vvar` in its CPU (a forked one: the
+        same place; a new image after execve: wherever its vDSO went): the tick writes it
+        too, from this one timekeeper, so every process reads one timeline."""
+        writers = self.write
+        if not isinstance(writers, _Fanout):
+            return
+        if vvar == self.vvar:
+            writers.targets.append(machine.write_host)
+        else:
+            writers.targets.append(_Moved(machine, vvar - self.vvar))
+
     def forget(self, machine) -> None:
         writers = self.write
         if isinstance(writers, _Fanout):
             writers.targets[:] = [w for w in writers.targets
-                                  if getattr(w, "__self__", None) is not machine]
+                                  if getattr(w, "__self__", None) is not machine
+                                  and getattr(w, "machine", None) is not machine]
+
+
+class _Moved:
+    """The data page's writer for a copy at another address (another process's vDSO)."""
+
+    def __init__(self, machine, delta: int):
+        self.machine = machine
+        self.delta = delta
+
+    def __call__(self, addr: int, data: bytes) -> None:
+        self.machine.write_host(addr + self.delta, data)
 
 
 class _Fanout:
@@ -101,7 +125,9 @@ class VdsoTimeline:
         self._clock.sleep_ns(ns)
 
 
-def map_vdso(mm, arch, era, clock) -> MappedVdso:
+def map_vdso(mm, arch, era, clock, share: MappedVdso | None = None) -> MappedVdso:
+    """Map a vDSO into `mm`. With `share`, the first process's vDSO: this one's data page is
+    kept by that one's timekeeper and tick (a process made by execve)."""
     image = build_vdso(arch.name)
     size = image.vvar_size + len(image.data)
     start = mm.find_free(size)
@@ -130,6 +156,15 @@ def map_vdso(mm, arch, era, clock) -> MappedVdso:
         at += n * PAGE
     mm.map(base, len(image.data), PROT_READ | PROT_EXEC, name="[vdso]", kind="vdso")
     mm.machine.write(base, image.data)
+    if share is not None:
+        share.share_at(mm.machine, vvar)
+        with share.lock:
+            share.timekeeper.update(share.write, share.vvar)
+        mapped = MappedVdso(image, base, vvar, share.timekeeper, _Moved(mm.machine, 0),
+                            share.lock, timeline=share.timeline)
+        if arch.bits == 32:
+            mapped.sysenter_landing_pad = mapped.symbol("int80_landing_pad")
+        return mapped
     keeper = Timekeeper(clock)
     write = _Fanout(mm.machine.write_host)
     keeper.update(write, vvar)

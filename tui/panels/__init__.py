@@ -10,13 +10,14 @@ from tui.panels.code import code_lines
 from tui.panels.events import event_lines
 from tui.panels.maps import maps_lines
 from tui.panels.output import output_lines
+from tui.panels.processes import process_lines
 from tui.panels.registers import flags_text, register_lines
 from tui.panels.stack import stack_lines
 from tui.panels.status import history_lines, status_line
 from tui.panels.transition import transition_lines
 
 __all__ = ["code_lines", "event_lines", "flags_text", "history_lines", "maps_lines",
-           "output_lines", "register_lines", "stack_lines", "status_line",
+           "output_lines", "process_lines", "register_lines", "stack_lines", "status_line",
            "transition_lines"]
 
 

@@ -138,13 +138,21 @@ def _idle(view, width: int) -> list[Line]:
     kind, target = up
     if kind in TRAPS:
         lines += _preview_trap(view, kind, width)
+    elif kind == "switch":
+        why = getattr(view, "pending_switch", "") or "the task gives up the CPU"
+        lines.append([("Next: a context switch  ", "heading"), (why, "title")])
+        lines += wrap("The kernel saves this task's registers, schedule() picks the next "
+                      "runnable task, and the CPU goes on in that one: its address space "
+                      "(CR3), its TLS, its registers. s steps into it, one phase a key; n "
+                      "steps over it. The Processes pane lists every task.", width, "text")
+        return lines
     elif kind == "vdso":
         name = view.upcoming_name or f"{target:#x}"
         lines.append([("Next: a call into the vDSO  ", "heading"), (name, "title")])
         lines += wrap(f"The target, {target:#x}, is inside [vdso]: code the kernel mapped into "
                       "the process. No crossing: the CPU stays in ring 3, and strace will not "
                       "see the call. s steps into it, n over it.", width, "text")
-    else:
+    elif target is not None:
         lines.append([("Next: a call to the vsyscall page  ", "heading"),
                       (f"{target:#x}", "title")])
         lines += wrap("A fixed address in every x86-64 process. Today the page may not be "

@@ -11,6 +11,7 @@ from tui.panels import (
     code_lines,
     history_lines,
     maps_lines,
+    process_lines,
     register_lines,
     stack_lines,
     status_line,
@@ -83,7 +84,8 @@ class SessionScreen(Screen):
             elif pid == "transition":
                 self._title(panel, self._transition_title(v))
                 panel.show(transition_lines(v, width=width, compare=state.compare))
-            elif pid in ("registers", "stack", "maps") and panel.parent is not None:
+            elif pid in ("registers", "stack", "maps", "processes") and \
+                    panel.parent is not None:
                 self._title(panel, panel.border_title or pid.title())
             if pid == "registers":
                 regs, before, title = registers_at(v)  # the CPU's, phase by phase
@@ -96,6 +98,8 @@ class SessionScreen(Screen):
                 panel.show(maps_lines(v, width=width))
             elif pid == "history":
                 panel.show(history_lines(v, width=width))
+            elif pid == "processes":
+                panel.show(process_lines(v, width=width))
             elif pid == "changed":
                 panel.show(_changed(shown, previous))
         for events in self.query(EventList):

@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from tui.screens.base import SessionScreen
-from tui.screens.panes import events_tab, maps_tab, output_tab, stack_tab
+from tui.screens.panes import events_tab, maps_tab, output_tab, processes_tab, stack_tab
 from tui.widgets.panel import Panel
 
 
@@ -29,6 +29,7 @@ class WideScreen(SessionScreen):
                 yield from output_tab()
                 yield from stack_tab()
                 yield from maps_tab()
+                yield from processes_tab()
                 with TabPane("History", id="tab-history"):
                     yield Panel("History", id="history")
         yield Footer()
@@ -39,6 +40,13 @@ class WideScreen(SessionScreen):
 
 
 class CompactScreen(SessionScreen):
+    # Eight tabs fit 80 columns with one space between labels (Textual pads each with two).
+    DEFAULT_CSS = """
+    CompactScreen #tabs Tab {
+        padding: 0 0 0 1;
+    }
+    """
+
     def compose(self) -> ComposeResult:
         yield Static("", id="status")
         with TabbedContent(id="tabs"):
@@ -62,6 +70,7 @@ class CompactScreen(SessionScreen):
                 with VerticalScroll(classes="box"):
                     yield Panel("Memory map", id="maps")
                     yield Panel("History", id="history")
+            yield from processes_tab("Procs")  # "Processes" would not fit 80 columns
         yield Footer()
 
     def follow(self, state, moved: bool) -> None:

@@ -32,3 +32,9 @@ def maps_tab() -> ComposeResult:
     with TabPane("Memory map", id="tab-maps"):
         with VerticalScroll():
             yield Panel("Memory map", id="maps")
+
+
+def processes_tab(label: str = "Processes") -> ComposeResult:
+    with TabPane(label, id="tab-processes"):
+        with VerticalScroll(classes="box"):
+            yield Panel("Processes", id="processes")

@@ -8,7 +8,7 @@ from typing import Callable
 from kernel_model.trace.strace.kinds import CallDecoding
 from kernel_model.trace.strace.line import ArgTexts
 from kernel_model.trace.strace.procs import PROCESS_SPECIALS
-from kernel_model.trace.strace.quote import path_text
+from kernel_model.trace.strace.quote import cstr_text, path_text
 from kernel_model.trace.strace.struct_printers import struct_text
 from kernel_model.trace.strace.values import OMITTED, RESTART_ERRORS, addr_text, signed
 from kernel_model.uapi import constants as C
@@ -281,7 +281,47 @@ def _getcwd(call: CallDecoding, texts: ArgTexts) -> None:
         texts[0] = path_text(call.mem, call.arg(0), max(call.ret - 1, 0))
 
 
+def _pointer_array(call: CallDecoding, addr: int, most: int = 1 << 20) -> list[int] | None:
+    """The pointers of a NULL-terminated array, or None when it cannot be read."""
+    word = call.bits // 8
+    out: list[int] = []
+    try:
+        while len(out) < most:
+            p = int.from_bytes(call.mem.read(addr + len(out) * word, word), "little")
+            if p == 0:
+                break
+            out.append(p)
+    except Exception:
+        return None
+    return out
+
+
+def _execve(first: int):
+    """strace's decode_execve: the path, argv as an array of strings (at most `-s` of
+    them, then ...), envp as its address and a count: 0x7ffd... /* 3 vars */."""
+    def fix(call: CallDecoding, texts: ArgTexts) -> None:
+        if call.exiting or len(texts) < first + 3:
+            return
+        argv, envp = call.arg(first + 1), call.arg(first + 2)
+        items = _pointer_array(call, argv, call.limit + 1) if argv else None
+        if items is None:
+            texts[first + 1] = addr_text(argv)
+        else:
+            shown = [cstr_text(call.mem, p, call.limit) for p in items[:call.limit]]
+            if len(items) > call.limit:
+                shown.append("...")
+            texts[first + 1] = "[" + ", ".join(shown) + "]"
+        envs = _pointer_array(call, envp) if envp else None
+        if envs is None:
+            texts[first + 2] = addr_text(envp)
+        else:
+            n = len(envs)
+            texts[first + 2] = f"{addr_text(envp)} /* {n} var{'' if n == 1 else 's'} */"
+    return fix
+
+
 SPECIAL: dict[str, Callable[[CallDecoding, ArgTexts], None]] = {
+    "execve": _execve(0), "execveat": _execve(1),
     "open": _open_mode(2, 1), "openat": _open_mode(3, 2),
     "statx": _statx_call,
     "fcntl": _fcntl, "fcntl64": _fcntl,
