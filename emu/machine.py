@@ -34,6 +34,9 @@ from emu.uclib import reg_write as _reg_write
 from emu.uclib import reg_write_batch as _reg_write_batch
 
 
+TCG_BUFFER = 128 << 20  # bytes of translated code a CPU may hold before Unicorn flushes it
+
+
 @dataclass(frozen=True)
 class MachineStop:
     """Why `Machine.run` returned. kind: 'stopped' (a hook asked), 'done' (reached `until`
@@ -67,6 +70,10 @@ class Machine(GuestMemory, Hooks):
         self.arch = arch
         self.high_addresses = high_addresses
         self.uc = unicorn.Uc(unicorn.UC_ARCH_X86, arch.uc_mode)
+        # Unicorn reserves 1 GiB of address space for translated code per CPU by default;
+        # a run with several processes has several CPUs, and the grader caps the address
+        # space (programs/grading/isolate.py). The guests' code needs far less.
+        self.uc.ctl_set_tcg_buffer_size(TCG_BUFFER)  # type: ignore[attr-defined]
         if high_addresses:
             # Memory at or above 0xffff800000000000 (the vsyscall page) is reachable only in
             # virtual TLB mode, which makes every indirect branch ~3x slower (a call/ret pair

@@ -283,6 +283,10 @@ def _siginfo(signo: int, code: int, addr: int, info: dict, bits: int) -> bytes:
         fields = struct.pack("<iI", info.get("pid", 0), info.get("uid", 0) & 0xFFFFFFFF)
     elif code == SI_KERNEL:  # force_sig(): SEND_SIG_PRIV, pid and uid 0
         fields = b""
+    elif signo == signals.SIGCHLD:  # _sigchld: who, and its exit code or signal
+        fields = struct.pack("<iIi4xqq" if bits == 64 else "<iIiii", info.get("pid", 0),
+                             info.get("uid", 0) & 0xFFFFFFFF, info.get("status", 0) or 0,
+                             info.get("utime", 0) or 0, info.get("stime", 0) or 0)
     elif signo in (signals.SIGILL, signals.SIGFPE, SIGSEGV, signals.SIGBUS,
                    signals.SIGTRAP):  # _sigfault: the faulting address
         fields = struct.pack("<Q" if bits == 64 else "<I", addr & ((1 << bits) - 1))

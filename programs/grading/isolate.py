@@ -21,8 +21,8 @@ from kernel_model.memory.mm import DEFAULT_MEMORY_LIMIT
 from kernel_model.proc.wait import ready_fds
 
 # What one graded run may add to the grader's address space: the guest's memory, and
-# Unicorn's 1 GiB translation buffer per machine (a graded run of a small guest adds about
-# 1.3 GiB).
+# Unicorn's translation buffer, 128 MiB per machine (emu/machine.py TCG_BUFFER), for each
+# process the run forks or execs.
 HOST_MARGIN = 2 << 30
 MEMORY_LIMIT = DEFAULT_MEMORY_LIMIT + HOST_MARGIN
 EXTRA_SECONDS = 10.0  # beyond a run's own --timeout before its process is killed
