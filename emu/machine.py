@@ -33,7 +33,6 @@ from emu.uclib import reg_read_batch as _reg_read_batch
 from emu.uclib import reg_write as _reg_write
 from emu.uclib import reg_write_batch as _reg_write_batch
 
-
 TCG_BUFFER = 128 << 20  # bytes of translated code a CPU may hold before Unicorn flushes it
 
 
