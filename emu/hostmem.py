@@ -211,6 +211,24 @@ class Backing:
         other._set(ranges)
         return copied
 
+    def copy_over(self, source: Backing) -> bool:
+        """Copy `source`'s touched pages into this Backing's own memory when both have the
+        same ranges (a spare CPU forked again from a parent of the same layout); False, and
+        nothing done, when they differ."""
+        ranges = self._state[1]
+        theirs = source._state[1]
+        if [(s, e, r) for s, e, _h, r in ranges] != [(s, e, r) for s, e, _h, r in theirs]:
+            return False
+        for (s, e, host, _r), (_s, _e, src, _r2) in zip(ranges, theirs, strict=True):
+            zero(host, e - s)
+            copy_touched(src, host, e - s)
+        return True
+
+    def zero_all(self) -> None:
+        """Every range reads as zeros again and costs the host nothing until touched."""
+        for s, e, host, _reserved in self._state[1]:
+            zero(host, e - s)
+
     def release_all(self) -> None:
         """Give everything back (the machine is gone: nothing maps it any more)."""
         ranges = self._state[1]

@@ -197,19 +197,33 @@ class Machine(GuestMemory, Hooks):
         share host pages copy-on-write. A new CPU has none of this machine's hooks; `into`
         is a released one to reuse (with its hooks), which saves Unicorn's start-up (~5 ms,
         most of a fork)."""
+        regions = list(self.uc.mem_regions())
         if into is not None:
             child = into
             child.flush_translations()
+            if list(child.uc.mem_regions()) == regions and \
+                    child.backing.copy_over(self.backing):
+                # The spare had this very layout (a sibling, forked from the same parent):
+                # its mappings stay and only the bytes move, sparing 2 host and 2 Unicorn
+                # calls per region (about a third of a fork).
+                child.restore_context(self.save_context())
+                return child
+            child.release()
         else:
             child = Machine(self.arch, high_addresses=self.high_addresses)
         self.backing.copy_into(child.backing)
-        for begin, last, prot in self.uc.mem_regions():
+        for begin, last, prot in regions:
             host = child.backing.find(begin, last + 1)
             if host is None:
                 raise RuntimeError(f"guest memory at {begin:#x} has no host memory to copy")
             child.uc.mem_map_ptr(begin, last + 1 - begin, prot, host)
         child.restore_context(self.save_context())
         return child
+
+    def clear_memory(self) -> None:
+        """Give every guest page's host memory back, keeping the mappings (they read as
+        zeros): a CPU kept for reuse by a fork of the same layout."""
+        self.backing.zero_all()
 
     def release(self) -> None:
         """Give every guest page back to the host now (the process is gone), rather than

@@ -252,10 +252,14 @@ class Kernel:
             self.on_forget_machine(machine)
         if machine in [m for m, _gdt in self.spare_machines]:
             return
-        if not self.listeners and len(self.spare_machines) < 4 and \
-                machine is not self.processes.first.machine:
+        if machine is self.processes.first.machine:
+            return  # the run's own process: its memory stays for the screens after it
+        if not self.listeners and len(self.spare_machines) < 4:
             gdt = gdt or next((p.gdt for p in self.processes if p.machine is machine), None)
             self.spare_machines.append((machine, gdt))
+            machine.clear_memory()
+        else:
+            machine.release()
 
     def take_spare_machine(self, like: Machine):
         """A released CPU of the same mode, with its hooks, or None. Untraced runs only: a

@@ -209,9 +209,9 @@ class System:
                 self.watchers.append(vsyscall.NativeWatcher(machine, self.kernel))
 
     def _forget_machine(self, machine: Machine) -> None:
-        """A gone process's CPU (it exited, or exec'd): its memory back to the host. Its
-        hooks stay (the kernel may reuse it for a fork: Kernel.take_spare_machine), but the
-        tick stops writing it and no watcher of a trace keeps it."""
+        """A gone process's CPU (it exited, or exec'd): the tick stops writing it and no
+        watcher of a trace keeps it. Its hooks stay (the kernel may reuse it for a fork:
+        Kernel.take_spare_machine, which also gives its memory back)."""
         self.loader.forget(machine)
         gone = [w for w in [*self.watchers, self.vdso_watcher, self.vsyscall_watcher]
                 if w is not None and getattr(w, "machine", None) is machine]
@@ -225,8 +225,6 @@ class System:
             self.vdso_watcher = None
         if self.vsyscall_watcher in gone:
             self.vsyscall_watcher = None
-        if machine is not self.process.machine:
-            machine.release()
 
     def _reuse_machine(self, machine: Machine) -> None:
         """A released CPU a fork takes again: it maps its parent's vDSO, whose data page the
