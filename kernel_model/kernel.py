@@ -23,6 +23,7 @@ from kernel_model.proc.table import ProcessTable
 from kernel_model.proc.task import Task
 from kernel_model.proc.wait import Waiter
 from kernel_model.signals.delivery import SignalState
+from kernel_model.signals.frame_layout import EFLAGS_TF
 from kernel_model.syscalls.registry import SyscallDef, lookup
 from kernel_model.trace.events import (
     KernelNote,
@@ -52,6 +53,7 @@ _SYSCALL64_HEAD = (RAX, RIP, EFLAGS)
 _SYSCALL64_ARGS = [_SYSCALL64_IN[1:1 + n] for n in range(7)]
 _I386_IN = (EAX, R.EBX, R.ECX, R.EDX, R.ESI,
             R.EDI, EBP)
+_SYSENTER_IN = _I386_IN + (EFLAGS,)
 
 SYSCALL_INSN_LEN = 2  # syscall, sysenter and int 0x80 are all two bytes
 
@@ -127,6 +129,11 @@ class Kernel:
         self.notes: list[str] = []
         self._after_trap: list = []
         self.alignment_noted = False  # EFLAGS.AC seen once: the trace says it is not modelled
+        # Where Unicorn will raise a single-step #DB that Linux's CPU does not: at the return
+        # address of a `syscall` or `sysenter` that goes back to user mode with TF set. Linux
+        # returns by IRET then, and the first trap comes after the next instruction
+        # (docs/kernel_facts.md, "Single-step traps"). The run loop drops that one #DB.
+        self.step_trap_skipped_at: int | None = None
         # Set when an earlier instruction of the block being run has faulted (System._early):
         # the CPU goes on to the block's end, but no trap after the fault may be serviced.
         self.halted = False
@@ -351,7 +358,10 @@ class Kernel:
         if not self.listeners:
             # The hot path: read only what this handler needs, write the three results.
             nr, pc, rflags = m.regs(_SYSCALL64_HEAD)
+            if rflags & EFLAGS_TF:
+                self.step_trap_skipped_at = pc + SYSCALL_INSN_LEN
             table = self._dispatch_x86_64
+            nr &= 0xFFFFFFFF  # an int: the upper half of rax is ignored (Abi.number)
             sdef = table[nr] if nr < len(table) else None
             ret: int | None  # None: no result to write, the registers stay as they are
             if sdef is None:
@@ -365,8 +375,10 @@ class Kernel:
             return
         nr, a0, a1, a2, a3, a4, a5, pc, rflags = m.regs(_SYSCALL64_IN)
         rip = pc + SYSCALL_INSN_LEN
+        if rflags & EFLAGS_TF:
+            self.step_trap_skipped_at = rip
         args = (a0, a1, a2, a3, a4, a5)
-        nr = X86_64_ABI.signed(nr)
+        nr = X86_64_ABI.number(nr)
         regs = m.snapshot_regs()
         effects = (
             RegChange("rcx", regs["rcx"], rip),
@@ -387,7 +399,7 @@ class Kernel:
         bits of each register count. The interrupt hook calls this with pc past the insn."""
         m = self.machine
         vals = m.regs(_I386_IN)
-        nr = I386_ABI.signed(vals[0])
+        nr = I386_ABI.number(vals[0])
         args = tuple(v & 0xFFFFFFFF for v in vals[1:])
         self.abi = I386_ABI
         self.mechanism = "int 0x80"
@@ -423,8 +435,8 @@ class Kernel:
         if self.halted:
             return
         m = self.machine
-        vals = m.regs(_I386_IN)
-        nr = I386_ABI.signed(vals[0])
+        vals = m.regs(_SYSENTER_IN)
+        nr = I386_ABI.number(vals[0])
         user_sp = vals[6]  # __kernel_vsyscall did `mov ebp, esp` before sysenter
         try:
             arg6 = m.read_u32(user_sp)
@@ -436,6 +448,8 @@ class Kernel:
         if self.on_trap is not None:
             self.on_trap("sysenter")
         pad = self.sysenter_landing_pad
+        if vals[7] & EFLAGS_TF:
+            self.step_trap_skipped_at = pad or 0
         pc = m.pc  # as for `syscall`, Unicorn's hook sees eip still at the instruction
         if self.listeners:
             regs = m.snapshot_regs()
@@ -463,8 +477,11 @@ class Kernel:
         """Make user mode continue at `pc` when the current trap returns (sigreturn, the
         sysenter landing pad). Unicorn adds the instruction's length to the pc after a
         `syscall` or `sysenter` hook, but `int 0x80` reaches its hook with the pc already past
-        the instruction."""
+        the instruction. Called after the flags are restored: with TF set, Unicorn would
+        trap at `pc` at once, where Linux's IRET traps after the next instruction."""
         if self.mechanism in ("syscall", "sysenter"):
+            if self.machine.reg(EFLAGS) & EFLAGS_TF:
+                self.step_trap_skipped_at = pc
             pc -= SYSCALL_INSN_LEN
         self.machine.pc = pc
 
