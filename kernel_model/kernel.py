@@ -44,6 +44,7 @@ RAX, RCX, R11, RIP, RSP = (R.RAX, R.RCX, R.R11,
                            R.RIP, R.RSP)
 EAX, EIP, ESP, EBP = R.EAX, R.EIP, R.ESP, R.EBP
 EFLAGS = R.EFLAGS
+X32_SYSCALL_BIT = 0x40000000  # __X32_SYSCALL_BIT: an x32 number in the x86-64 `syscall`
 
 # Registers the `syscall` path reads in one batch: number, six arguments, pc, flags.
 _SYSCALL64_IN = (RAX, R.RDI, R.RSI, R.RDX, R.R10,
@@ -515,7 +516,7 @@ class Kernel:
         insn = m.pc if self.mechanism in ("syscall", "sysenter") else m.pc - SYSCALL_INSN_LEN
         call = task.blocked
         if call is None:
-            nr = m.reg(RAX if m.arch.bits == 64 else EAX)
+            nr = m.reg(RAX if m.arch.bits == 64 else EAX)  # orig_ax: all of it, for a restart
             call = task.blocked = BlockedCall(Mechanism(self.mechanism), nr, sdef.name,
                                               wait.restart,
                                               wait.what, deadline_ns=wait.deadline_ns)
@@ -619,9 +620,10 @@ class Kernel:
         text = strace.format_resumed(call.name, call.unfinished, full)
         cost = cost_of(call.mechanism, self.machine.arch.bits)
         self.seq += 1
-        self.emit(SyscallReturned(self.seq, call.mechanism, abi.name, call.nr, call.name,
-                                  call.args, signed_ret, call.insn, self.machine.pc, text,
-                                  (), (), "", cost.ns, cost.source, resumed_from=call.seq))
+        self.emit(SyscallReturned(self.seq, call.mechanism, abi.name, abi.number(call.nr),
+                                  call.name, call.args, signed_ret, call.insn,
+                                  self.machine.pc, text, (), (), "", cost.ns, cost.source,
+                                  resumed_from=call.seq))
 
     def _traced_call(self, mechanism, abi, entry, nr, args, pc, regs, cpu_effects, *,
                      return_pc, return_effects) -> int | None:
@@ -649,6 +651,11 @@ class Kernel:
                 ret = -errnos.ENOSYS
                 note = ("no such syscall in " + abi.table_name if name is None
                         else f"{name} is not implemented in syscall-lab")
+                if name is None and abi is X86_64_ABI and nr > 0 and nr & X32_SYSCALL_BIT:
+                    note = (f"bit 30 of rax is set: an x32 syscall number (x32's "
+                            f"{nr & ~X32_SYSCALL_BIT}); the x32 ABI is not built in "
+                            "(CONFIG_X86_X32_ABI), so ENOSYS. strace shows it by its x32 "
+                            "name, after a line saying the process runs in x32 mode")
             else:
                 ret = self._run_handler(sdef, args)
             effects = tuple(self._recording)
@@ -673,7 +680,8 @@ class Kernel:
             note = "; ".join(filter(None, [note, *self.notes]))
             self.notes.clear()
         if name is None:
-            call = strace.format_unknown(nr, args)
+            # strace shows the number as the kernel's int, widened to an unsigned long
+            call = strace.format_unknown(nr & 0xFFFFFFFFFFFFFFFF, args)
             ret_kind = "int"
         elif sdef is None:
             call = strace.format_raw(name, args, abi.name)
