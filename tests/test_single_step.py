@@ -289,3 +289,28 @@ def test_int3_and_icebp_traps_carry_linux_trapno():
     run = run_guest("trapno.s", source=TRAPNO_CHECK)
     assert run.status == 31
     assert _native_status(TRAPNO_CHECK) in (None, 31)
+
+
+def test_instruction_count_stays_exact_while_stepping(tmp_path):
+    """The counter behind --max-insns and the virtual clock counts blocks; with TF each
+    block is one instruction, and a `rep movsb` iteration traps with the pc still on it:
+    each iteration ran and counts, as a per-instruction hook sees."""
+    from emu.program import load_program
+    from kernel_model.system import RunOptions, System
+
+    binary = TRAP_BIN / "step64"
+    prog = load_program(str(binary))
+    with open(tmp_path / "out", "w+b") as out:
+        system = System(prog.image, prog.path, [str(binary)],
+                        RunOptions(stdout_fd=out.fileno(), seed=1, max_insns=10**6),
+                        symbols=prog.symbols)
+        executed = [0]
+
+        def count(_uc, _addr, _size, _user_data):
+            executed[0] += 1
+
+        system.machine.hook_code(count)
+        status = system.run()
+    assert system.counter.count == executed[0]
+    if NATIVE:
+        assert status == run_native([str(binary)]).status

@@ -152,6 +152,8 @@ class CpuFaults:
             # A single step (exc_debug_user: send_sigtrap with TRAP_TRACE and the next
             # instruction's address), not an `int 1` whose bytes happen to end there.
             self._fault = Fault(signals.SIGTRAP, signals.TRAP_TRACE, pc)
+            if system.counter is not None:
+                system.counter.block_done()  # (with TF a block is one instruction: it ran)
             uc.emu_stop()
             return
         if intno in _KERNEL_ONLY_VECTORS and self._software_int(intno, pc):

@@ -4,6 +4,7 @@
 ; syscall-lab can be compared byte for byte (the program is not PIE: same addresses).
 ;   phase 1: popf sets TF; the stepped code makes a syscall (the trap after `syscall`
 ;            comes one instruction later, as Linux returns by IRET), runs int3 (SI_KERNEL),
+;            steps a `rep movsb` (a trap per iteration, at the instruction itself),
 ;            reads the flags with pushf, and clears TF with popf (a trap still follows it).
 ;   phase 2: a SIGUSR1 handler sets TF in its ucontext: stepping starts after sigreturn;
 ;            the SIGTRAP handler clears TF in the ucontext when the rip reaches stop2.
@@ -50,6 +51,10 @@ _start:
     mov eax, 39                     ; getpid
     syscall
     nop
+    lea rsi, [pushed]
+    lea rdi, [pushed]
+    mov ecx, 3
+    rep movsb
     int3
     nop
     pushfq
