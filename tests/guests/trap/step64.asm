@@ -8,6 +8,8 @@
 ;            reads the flags with pushf, and clears TF with popf (a trap still follows it).
 ;   phase 2: a SIGUSR1 handler sets TF in its ucontext: stepping starts after sigreturn;
 ;            the SIGTRAP handler clears TF in the ucontext when the rip reaches stop2.
+;   Built with -DVSYSCALL (step64_vsyscall), the syscall is a call into the vsyscall page:
+;   the trap after the `call` has the page's address, the emulated call itself none.
 ; Exit status: the number of SIGTRAPs taken.
 bits 64
 default rel
@@ -48,8 +50,14 @@ _start:
     popfq                           ; TF was clear at its start: no trap after it
     nop
     mov edx, 5
+%ifdef VSYSCALL
+    xor edi, edi
+    mov rax, 0xffffffffff600400     ; time(NULL) in the vsyscall page: emulated, no trap
+    call rax
+%else
     mov eax, 39                     ; getpid
     syscall
+%endif
     nop
     lea rsi, [pushed]
     lea rdi, [pushed]
