@@ -151,6 +151,11 @@ class InstructionCounter:
         self.count = self.executed()
         self._last_block = (0, 0)
 
+    def block_done(self) -> None:
+        """The block counted last ran to its end, whatever the pc says: a single-step trap
+        after one iteration of a `rep` instruction leaves the pc on it."""
+        self._last_block = (0, 0)
+
     def retract_from(self, pc: int) -> None:
         """A fault at `pc` stopped the block counted last: the faulting instruction and the
         ones after it never ran (already taken back when the run returned)."""

@@ -23,6 +23,7 @@ from kernel_model.proc.table import ProcessTable
 from kernel_model.proc.task import Task
 from kernel_model.proc.wait import Waiter
 from kernel_model.signals.delivery import SignalState
+from kernel_model.signals.frame_layout import EFLAGS_TF
 from kernel_model.syscalls.registry import SyscallDef, lookup
 from kernel_model.trace.events import (
     KernelNote,
@@ -43,6 +44,7 @@ RAX, RCX, R11, RIP, RSP = (R.RAX, R.RCX, R.R11,
                            R.RIP, R.RSP)
 EAX, EIP, ESP, EBP = R.EAX, R.EIP, R.ESP, R.EBP
 EFLAGS = R.EFLAGS
+X32_SYSCALL_BIT = 0x40000000  # __X32_SYSCALL_BIT: an x32 number in the x86-64 `syscall`
 
 # Registers the `syscall` path reads in one batch: number, six arguments, pc, flags.
 _SYSCALL64_IN = (RAX, R.RDI, R.RSI, R.RDX, R.R10,
@@ -52,6 +54,7 @@ _SYSCALL64_HEAD = (RAX, RIP, EFLAGS)
 _SYSCALL64_ARGS = [_SYSCALL64_IN[1:1 + n] for n in range(7)]
 _I386_IN = (EAX, R.EBX, R.ECX, R.EDX, R.ESI,
             R.EDI, EBP)
+_SYSENTER_IN = _I386_IN + (EFLAGS,)
 
 SYSCALL_INSN_LEN = 2  # syscall, sysenter and int 0x80 are all two bytes
 
@@ -127,6 +130,11 @@ class Kernel:
         self.notes: list[str] = []
         self._after_trap: list = []
         self.alignment_noted = False  # EFLAGS.AC seen once: the trace says it is not modelled
+        # Where Unicorn will raise a single-step #DB that Linux's CPU does not: at the return
+        # address of a `syscall` or `sysenter` that goes back to user mode with TF set. Linux
+        # returns by IRET then, and the first trap comes after the next instruction
+        # (docs/kernel_facts.md, "Single-step traps"). The run loop drops that one #DB.
+        self.step_trap_skipped_at: int | None = None
         # Set when an earlier instruction of the block being run has faulted (System._early):
         # the CPU goes on to the block's end, but no trap after the fault may be serviced.
         self.halted = False
@@ -351,7 +359,10 @@ class Kernel:
         if not self.listeners:
             # The hot path: read only what this handler needs, write the three results.
             nr, pc, rflags = m.regs(_SYSCALL64_HEAD)
+            if rflags & EFLAGS_TF:
+                self.step_trap_skipped_at = pc + SYSCALL_INSN_LEN
             table = self._dispatch_x86_64
+            nr &= 0xFFFFFFFF  # an int: the upper half of rax is ignored (Abi.number)
             sdef = table[nr] if nr < len(table) else None
             ret: int | None  # None: no result to write, the registers stay as they are
             if sdef is None:
@@ -365,8 +376,10 @@ class Kernel:
             return
         nr, a0, a1, a2, a3, a4, a5, pc, rflags = m.regs(_SYSCALL64_IN)
         rip = pc + SYSCALL_INSN_LEN
+        if rflags & EFLAGS_TF:
+            self.step_trap_skipped_at = rip
         args = (a0, a1, a2, a3, a4, a5)
-        nr = X86_64_ABI.signed(nr)
+        nr = X86_64_ABI.number(nr)
         regs = m.snapshot_regs()
         effects = (
             RegChange("rcx", regs["rcx"], rip),
@@ -387,7 +400,7 @@ class Kernel:
         bits of each register count. The interrupt hook calls this with pc past the insn."""
         m = self.machine
         vals = m.regs(_I386_IN)
-        nr = I386_ABI.signed(vals[0])
+        nr = I386_ABI.number(vals[0])
         args = tuple(v & 0xFFFFFFFF for v in vals[1:])
         self.abi = I386_ABI
         self.mechanism = "int 0x80"
@@ -423,8 +436,8 @@ class Kernel:
         if self.halted:
             return
         m = self.machine
-        vals = m.regs(_I386_IN)
-        nr = I386_ABI.signed(vals[0])
+        vals = m.regs(_SYSENTER_IN)
+        nr = I386_ABI.number(vals[0])
         user_sp = vals[6]  # __kernel_vsyscall did `mov ebp, esp` before sysenter
         try:
             arg6 = m.read_u32(user_sp)
@@ -436,6 +449,8 @@ class Kernel:
         if self.on_trap is not None:
             self.on_trap("sysenter")
         pad = self.sysenter_landing_pad
+        if vals[7] & EFLAGS_TF:
+            self.step_trap_skipped_at = pad or 0
         pc = m.pc  # as for `syscall`, Unicorn's hook sees eip still at the instruction
         if self.listeners:
             regs = m.snapshot_regs()
@@ -463,8 +478,11 @@ class Kernel:
         """Make user mode continue at `pc` when the current trap returns (sigreturn, the
         sysenter landing pad). Unicorn adds the instruction's length to the pc after a
         `syscall` or `sysenter` hook, but `int 0x80` reaches its hook with the pc already past
-        the instruction."""
+        the instruction. Called after the flags are restored: with TF set, Unicorn would
+        trap at `pc` at once, where Linux's IRET traps after the next instruction."""
         if self.mechanism in ("syscall", "sysenter"):
+            if self.machine.reg(EFLAGS) & EFLAGS_TF:
+                self.step_trap_skipped_at = pc
             pc -= SYSCALL_INSN_LEN
         self.machine.pc = pc
 
@@ -498,7 +516,7 @@ class Kernel:
         insn = m.pc if self.mechanism in ("syscall", "sysenter") else m.pc - SYSCALL_INSN_LEN
         call = task.blocked
         if call is None:
-            nr = m.reg(RAX if m.arch.bits == 64 else EAX)
+            nr = m.reg(RAX if m.arch.bits == 64 else EAX)  # orig_ax: all of it, for a restart
             call = task.blocked = BlockedCall(Mechanism(self.mechanism), nr, sdef.name,
                                               wait.restart,
                                               wait.what, deadline_ns=wait.deadline_ns)
@@ -602,9 +620,10 @@ class Kernel:
         text = strace.format_resumed(call.name, call.unfinished, full)
         cost = cost_of(call.mechanism, self.machine.arch.bits)
         self.seq += 1
-        self.emit(SyscallReturned(self.seq, call.mechanism, abi.name, call.nr, call.name,
-                                  call.args, signed_ret, call.insn, self.machine.pc, text,
-                                  (), (), "", cost.ns, cost.source, resumed_from=call.seq))
+        self.emit(SyscallReturned(self.seq, call.mechanism, abi.name, abi.number(call.nr),
+                                  call.name, call.args, signed_ret, call.insn,
+                                  self.machine.pc, text, (), (), "", cost.ns, cost.source,
+                                  resumed_from=call.seq))
 
     def _traced_call(self, mechanism, abi, entry, nr, args, pc, regs, cpu_effects, *,
                      return_pc, return_effects) -> int | None:
@@ -632,6 +651,11 @@ class Kernel:
                 ret = -errnos.ENOSYS
                 note = ("no such syscall in " + abi.table_name if name is None
                         else f"{name} is not implemented in syscall-lab")
+                if name is None and abi is X86_64_ABI and nr > 0 and nr & X32_SYSCALL_BIT:
+                    note = (f"bit 30 of rax is set: an x32 syscall number (x32's "
+                            f"{nr & ~X32_SYSCALL_BIT}); the x32 ABI is not built in "
+                            "(CONFIG_X86_X32_ABI), so ENOSYS. strace shows it by its x32 "
+                            "name, after a line saying the process runs in x32 mode")
             else:
                 ret = self._run_handler(sdef, args)
             effects = tuple(self._recording)
@@ -656,7 +680,8 @@ class Kernel:
             note = "; ".join(filter(None, [note, *self.notes]))
             self.notes.clear()
         if name is None:
-            call = strace.format_unknown(nr, args)
+            # strace shows the number as the kernel's int, widened to an unsigned long
+            call = strace.format_unknown(nr & 0xFFFFFFFFFFFFFFFF, args)
             ret_kind = "int"
         elif sdef is None:
             call = strace.format_raw(name, args, abi.name)

@@ -74,7 +74,7 @@ class LiveExecution(SessionParts):
 
         abi = X86_64_ABI if kind == "syscall" else I386_ABI
         nr = self.machine.reg(REG_IDS["rax" if self.bits == 64 else "eax"])
-        return abi.table.get(abi.signed(nr & abi.mask))
+        return abi.table.get(abi.number(nr))
 
     def stdin_wait(self, kind: str) -> bool:
         """Whether the trap at pc reads fd 0 with nothing typed yet (the read would see

@@ -153,12 +153,22 @@ def _arg_regs(abi: str) -> tuple[str, ...]:
         "ebx", "ecx", "edx", "esi", "edi", "ebp")
 
 
+def _nr_register(e: SyscallEntered) -> int:
+    """The number register as the program left it (pt_regs' orig_ax keeps all of it);
+    e.nr is the int the table is indexed with."""
+    if e.abi != "x86_64":
+        return e.nr
+    return e.regs.get("rax", e.nr) if e.regs else e.nr
+
+
 def user_phase(e: SyscallEntered, before: dict, bits: int) -> Phase:
     nr_reg = "rax" if e.abi == "x86_64" else "eax"
     regs = _arg_regs(e.abi)
     name = e.name or "(no such syscall)"
     table = e.table
-    lines = [f"{nr_reg} = {e.nr:<5} -> {table}[{e.nr}] = {name}"]
+    full = _nr_register(e)
+    shown_nr = f"{e.nr:<5}" if full == e.nr else f"{full:#x}"
+    lines = [f"{nr_reg} = {shown_nr} -> {table}[{e.nr}] = {name}"]
     for i, r in enumerate(regs):
         shown = e.args[i] if i < len(e.args) else None
         lines.append(f"{r:>3} = {h(shown)}  (argument {i + 1})")
@@ -171,6 +181,12 @@ def user_phase(e: SyscallEntered, before: dict, bits: int) -> Phase:
                 cut.append(f"{r}={v:#x} -> e{r[1:]}={v & 0xFFFFFFFF:#x}")
         warning = ("int 0x80 from 64-bit code: the i386 table, and only the low 32 bits of "
                    "each register count" + (": " + "; ".join(cut) if cut else "."))
+    if full != e.nr:
+        warning = "; ".join(filter(None, [warning, (
+            f"{nr_reg} = {full:#x}: the dispatcher takes the number as a 32-bit int, so "
+            f"the table sees {e.nr}" + (" (bit 30 set: an x32 number, which this kernel "
+                                        "does not serve)" if e.nr > 0 and
+                                        e.nr & 0x40000000 else ""))]))
     how = {Mechanism.SYSCALL: "then executes `syscall`.",
            Mechanism.INT80: "then executes `int 0x80`.",
            Mechanism.SYSENTER: "then calls __kernel_vsyscall, which ends in `sysenter`.",
@@ -260,8 +276,10 @@ def pt_regs_phase(e: SyscallEntered, before: dict, bits: int, cpu: Entry) -> Pha
         if v is None and bits == 64:
             v = now.get("r" + r[1:])
         lines.append(f"{r:<4} {h(v)}")
-    lines.append(f"orig_{'rax' if e.abi == 'x86_64' else 'eax'} {e.nr}  (the number, kept "
-                 "for restarts and ptrace)")
+    full = _nr_register(e)
+    lines.append(f"orig_{'rax' if e.abi == 'x86_64' else 'eax'} "
+                 f"{e.nr if full == e.nr else hex(full)}  (the number register as it was, "
+                 "kept for restarts and ptrace)")
     where = {Mechanism.SYSCALL: "entry_SYSCALL_64 switches to the kernel stack and pushes",
              Mechanism.INT80: "asm_int80_emulation pushes, below the CPU's frame,",
              Mechanism.SYSENTER: "entry_SYSENTER_compat builds the frame the CPU did not, "

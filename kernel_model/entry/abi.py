@@ -56,6 +56,15 @@ class Abi:
         value &= self.mask
         return value - (1 << self.bits) if value >> (self.bits - 1) else value
 
+    @staticmethod
+    def number(value: int) -> int:
+        """The syscall number the dispatcher indexes the table with, from the number
+        register's value: an `int`, so only the low 32 bits count (do_syscall_64 gets
+        `movslq %eax`; an i386 register has no more). Negative and x32 numbers (bit 30)
+        fall outside the table: ENOSYS (docs/kernel_facts.md, "The syscall number")."""
+        value &= 0xFFFFFFFF
+        return value - (1 << 32) if value >> 31 else value
+
     def number_of(self, name: str) -> int | None:
         return self._numbers().get(name)
 
@@ -113,7 +122,7 @@ def preview_trap(mechanism: str, regs: dict, bits: int) -> TrapPreview:
     running with `bits`-bit registers."""
     abi = abi_of(mechanism)
     nr_reg = "rax" if bits == 64 else "eax"
-    nr = abi.signed(regs.get(nr_reg, 0) & abi.mask)
+    nr = abi.number(regs.get(nr_reg, 0))
     args = []
     for reg in abi.arg_names:
         full = reg if bits == 32 else ("r" + reg[1:] if reg.startswith("e") else reg)

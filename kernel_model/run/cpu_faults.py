@@ -18,9 +18,11 @@ from emu.machine import (
     Machine,
     MemoryFault,
 )
+from emu.registers import EFLAGS
 from kernel_model.proc import exec as binfmt
 from kernel_model.run.causes import Fault, VsyscallFetch
 from kernel_model.signals import delivery as signals
+from kernel_model.signals.frame_layout import EFLAGS_TF
 from kernel_model.trace.events import KernelNote
 from kernel_model.vsyscall import emulated as vsyscall
 
@@ -78,6 +80,7 @@ class CpuFaults:
         self._vsyscall_fetch = None
         self._early = None
         system.kernel.halted = False
+        system.kernel.step_trap_skipped_at = None  # raised in the run that set it, or never
         if self._refused_gdt:
             self._refused_gdt = False
             system.machine.flush_tlb()  # else the refused access would pass next time
@@ -140,6 +143,19 @@ class CpuFaults:
                 uc.emu_stop()
             return
         pc = system.machine.pc
+        if intno == 1 and pc == system.kernel.step_trap_skipped_at:
+            # The #DB Unicorn raises as a `syscall`/`sysenter` returns with TF set: Linux's
+            # return (IRET) traps only after the next instruction, which Unicorn does too.
+            system.kernel.step_trap_skipped_at = None
+            return
+        if intno == 1 and system.machine.reg(EFLAGS) & EFLAGS_TF:
+            # A single step (exc_debug_user: send_sigtrap with TRAP_TRACE and the next
+            # instruction's address), not an `int 1` whose bytes happen to end there.
+            self._fault = Fault(signals.SIGTRAP, signals.TRAP_TRACE, pc)
+            if system.counter is not None:
+                system.counter.block_done()  # (with TF a block is one instruction: it ran)
+            uc.emu_stop()
+            return
         if intno in _KERNEL_ONLY_VECTORS and self._software_int(intno, pc):
             # `int N` through a gate user mode may not use (DPL 0: only int3, into and
             # int 0x80 have DPL 3): #GP at the `int`, where Unicorn reports the vector

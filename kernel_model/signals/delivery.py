@@ -17,7 +17,7 @@ SEGV_MAPERR, SEGV_ACCERR = 1, 2
 BUS_ADRERR = 2  # a mapping with nothing behind the address (VM_FAULT_SIGBUS)
 ILL_ILLOPC, ILL_ILLOPN = 1, 2
 FPE_INTDIV = 1
-TRAP_BRKPT = 1
+TRAP_BRKPT, TRAP_TRACE = 1, 2  # icebp's #DB; a single step (EFLAGS.TF)
 
 SIG_DFL, SIG_IGN = 0, 1
 # Signals whose default action is to do nothing (kernel/signal.c: SIG_KERNEL_IGNORE_MASK).
@@ -42,7 +42,9 @@ def exception_signal(vector: int, pc: int) -> tuple[int, int, int]:
     """(signo, si_code, si_addr) for a CPU exception vector, as arch/x86/kernel/traps.c."""
     if vector == 0:  # #DE divide error
         return SIGFPE, FPE_INTDIV, pc
-    if vector in (1, 3):  # #DB, #BP (int3): SIGTRAP, si_code SI_KERNEL for int3
+    if vector == 1:  # #DB after an instruction run with EFLAGS.TF: exc_debug_user's
+        return SIGTRAP, TRAP_TRACE, pc  # send_sigtrap, si_addr the next instruction
+    if vector == 3:  # #BP (int3): do_int3_user's plain force_sig, so SI_KERNEL and no address
         return SIGTRAP, SI_KERNEL, 0
     if vector == 6:
         return SIGILL, ILL_ILLOPN, pc

@@ -15,6 +15,7 @@ from kernel_model.signals.frame_layout import (
     X86_PF_USER,
     X86_PF_WRITE,
     X86_TRAP_BP,
+    X86_TRAP_DB,
     X86_TRAP_DE,
     X86_TRAP_GP,
     X86_TRAP_MF,
@@ -37,7 +38,9 @@ def _record_trap(k, signo: int, code: int, addr: int, info: dict) -> None:
         return
     trap = {signals.SIGFPE: X86_TRAP_DE if code == signals.FPE_INTDIV else X86_TRAP_MF,
             signals.SIGILL: X86_TRAP_UD,
-            signals.SIGTRAP: X86_TRAP_BP,  # int3; a #DB single step would be 1
+            # int3 is #BP (do_int3_user); a single step (TRAP_TRACE) and icebp (TRAP_BRKPT)
+            # are #DB, whose send_sigtrap sets trap_nr 1 and error code 0
+            signals.SIGTRAP: X86_TRAP_BP if code == signals.SI_KERNEL else X86_TRAP_DB,
             SIGSEGV: X86_TRAP_GP}.get(signo)  # SI_KERNEL SIGSEGV: #GP(0), e.g. `hlt`
     if trap is not None:
         _set_trap_state(task, trap, 0, _trap_state(task)[2])
