@@ -103,10 +103,20 @@ def fxsave(m) -> bytearray:
 def fxrstor(m, image: bytes | bytearray) -> None:
     """Load the x87 and SSE registers from an FXSAVE64 image (the caller has checked
     MXCSR against MXCSR_MASK, as the CPU would fault on reserved bits)."""
+    b = _batch(m.arch.bits)
+    _load(m, b, _registers(b, image))
+
+
+def _load(m, b: _Buffers, raw: bytes) -> None:
+    ctypes.memmove(b.raw, raw, len(raw))
+    _reg_write_batch(m._h, b.ids, b.ptrs, b.n)
+
+
+def _registers(b: _Buffers, image: bytes | bytearray) -> bytes:
+    """An FXSAVE image as the values of the batch's registers, 16 bytes each."""
     fcw, fsw, ftw, fop, fip, fdp, mxcsr, _mask = _HEAD.unpack_from(image)
     # Unicorn's tag register keeps only "empty or not": 11 for a free register, 00 else.
     full_tag = sum(3 << (2 * i) for i in range(8) if not (ftw >> i) & 1)
-    b = _batch(m.arch.bits)
     raw = bytearray(16 * b.n)
     for i, value in enumerate((fcw, fsw, full_tag, fop & 0x7FF, fip, fdp, mxcsr)):
         raw[16 * i:16 * i + 8] = value.to_bytes(8, "little")
@@ -116,10 +126,9 @@ def fxrstor(m, image: bytes | bytearray) -> None:
         phys = fp0 + 16 * ((top + i) & 7)
         raw[phys:phys + 10] = image[OFF_ST + 16 * i:OFF_ST + 16 * i + 10]
     xmm0 = fp0 + 16 * 8
-    count = len(_XMM[m.arch.bits])
+    count = b.n - len(_CONTROL) - 8
     raw[xmm0:xmm0 + 16 * count] = image[OFF_XMM:OFF_XMM + 16 * count]
-    ctypes.memmove(b.raw, bytes(raw), len(raw))
-    _reg_write_batch(m._h, b.ids, b.ptrs, b.n)
+    return bytes(raw)
 
 
 def init_image() -> bytearray:
@@ -134,4 +143,11 @@ def reset(m) -> None:
     """A new process's FPU (fpu__init_cpu and fpstate_init at execve): Unicorn starts a
     CPU with the control word and MXCSR at 0 (every exception unmasked, 24-bit precision)
     and every x87 register tagged in use."""
-    fxrstor(m, init_image())
+    b = _batch(m.arch.bits)
+    raw = _init_registers.get(m.arch.bits)
+    if raw is None:  # every signal delivery resets the FPU: prepared once
+        raw = _init_registers[m.arch.bits] = _registers(b, init_image())
+    _load(m, b, raw)
+
+
+_init_registers: dict[int, bytes] = {}

@@ -44,6 +44,14 @@ def test_fprem_results_match_linux(target):
     _compare(FPU_BIN / f"x87_fprem.{target}")
 
 
+@pytest.mark.xfail(strict=True, reason="Unicorn 2.1's floating point sets no MXCSR "
+                   "exception flag and few x87 ones (README, Simplifications): "
+                   "fetestexcept after arithmetic differs from Linux")
+@pytest.mark.parametrize("target", TARGETS)
+def test_exception_flags_match_linux(target):
+    _compare(FPU_BIN / f"fenv_flags.{target}")
+
+
 # -- the FXSAVE image built from the registers ----------------------------------------------
 
 CODE, DATA = 0x1000, 0x10000

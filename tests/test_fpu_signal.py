@@ -1,0 +1,46 @@
+"""The FPU state in signal frames (issue 12), against Linux: a handler finds the XSAVE
+image through uc_mcontext.fpregs (x86-64) or sigcontext.fpstate (i386, after the old fsave
+header), with the FP_XSTATE magic words and sizes consistent with the CPU's CPUID and
+xgetbv, placed where get_sigframe() puts it; it starts with a clean FPU; what it edits in
+the frame is what sigreturn loads, what it changes directly is undone; a NULL fpstate gives
+the init state back and a reserved MXCSR bit kills with SIGSEGV; AT_MINSIGSTKSZ covers the
+frame. And i386 handlers installed without SA_RESTORER return through the vDSO's
+__kernel_sigreturn / __kernel_rt_sigreturn.
+
+Each guest (tests/guests/fpu, built by its build.sh) runs natively and under syscall-lab;
+stdout and exit status must be identical. The guests print relations (a size against
+CPUID's), never the sizes, which differ between the host's CPU and the model's."""
+
+from __future__ import annotations
+
+import pytest
+from guest_harness import GUESTS, differences, lab_run_args, run_lab, run_native
+
+from kernel_model.proc import exec as binfmt
+from kernel_model.signals import frame_fpu
+
+FPU_BIN = GUESTS / "fpu" / "bin"
+
+
+def _compare(binary) -> None:
+    native = run_native([str(binary)])
+    lab = run_lab(*lab_run_args(), str(binary))
+    if diff := differences(native, lab):
+        pytest.fail(diff, pytrace=False)
+
+
+@pytest.mark.parametrize("target", ["glibc-x86_64", "glibc-i386", "musl-x86_64"])
+def test_fpu_state_in_the_signal_frame_matches_linux(target):
+    _compare(FPU_BIN / f"fpu_signal.{target}")
+
+
+def test_i386_handlers_without_sa_restorer_return_through_the_vdso():
+    _compare(FPU_BIN / "sigreturn_vdso.glibc-i386")
+
+
+def test_at_minsigstksz_is_the_largest_frame_on_the_model_cpu():
+    """init_sigframe_size() for the model's XSAVE area: the i386 frame without SA_SIGINFO
+    (732 bytes), the fsave header (112), the XSAVE area (FXSAVE 512 + header 64) and magic2
+    (4), with 15 and 63 bytes of alignment, rounded up to 16."""
+    assert frame_fpu.XSTATE_SIZE == 512 + 64
+    assert binfmt.MINSIGSTKSZ == frame_fpu.max_frame_size() == 1504
