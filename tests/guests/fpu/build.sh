@@ -32,7 +32,7 @@ else
     done
 fi
 
-common=(-O2 -static -Wall -Wextra -Werror -Wl,--build-id=none)
+common=(-O2 -static -pthread -Wall -Wextra -Werror -Wl,--build-id=none)
 mkdir -p "$out"
 for name in "${names[@]}"; do
     src="$here/$name.c"

@@ -1,8 +1,10 @@
 /* The FPU state a process starts with, and what libc's number formatting and parsing make
  * of it: Linux starts every new image with the x87 control word 0x037F (64-bit precision,
- * every exception masked), an empty register stack, and MXCSR 0x1F80. A fork inherits the
- * parent's state; an execve resets it. Prints the same lines on any x86 Linux. */
+ * every exception masked), an empty register stack, and MXCSR 0x1F80. A fork and a new
+ * thread inherit the parent's state; an execve resets it. Prints the same lines on any x86
+ * Linux. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +49,12 @@ static void show_numbers(void)
     printf("sqrt(2)=%.17g exp(1)=%.17g\n", sqrt(2.0), exp(1.0));
 }
 
+static void *thread_main(void *arg)
+{
+    show_state("new thread", 0);
+    return arg;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "exec") == 0) {
@@ -62,6 +70,9 @@ int main(int argc, char **argv)
     __asm__ volatile("fldcw %0" : : "m"(cw));
     __asm__ volatile("ldmxcsr %0" : : "m"(mxcsr));
     show_state("changed", 0);
+    pthread_t thread;
+    pthread_create(&thread, NULL, thread_main, NULL);
+    pthread_join(thread, NULL);
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
