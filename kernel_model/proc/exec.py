@@ -35,8 +35,9 @@ AUXV_NAMES = {
     AT_RSEQ_ALIGN: "AT_RSEQ_ALIGN",
 }
 
-# CPUID.1:EDX of the emulated CPU, which is what AT_HWCAP carries on x86.
-HWCAP = 0x178BFBFF
+# CPUID.1:EDX of the emulated CPU (Unicorn's default, what the guest's cpuid reads), which
+# is what AT_HWCAP carries on x86.
+HWCAP = 0x078BFBFD
 HWCAP2_FSGSBASE = 0x2
 MINSIGSTKSZ = max_frame_size()  # the largest signal frame on the model's CPU (x87 + SSE XSAVE)
 STACK_INITIAL = 132 * 1024  # setup_arg_pages() leaves 128 KiB beyond the strings

@@ -3,11 +3,13 @@
  * every exception masked), an empty register stack, and MXCSR 0x1F80. A fork and a new
  * thread inherit the parent's state; an execve resets it. Prints the same lines on any x86
  * Linux. */
+#include <cpuid.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -49,6 +51,21 @@ static void show_numbers(void)
     printf("sqrt(2)=%.17g exp(1)=%.17g\n", sqrt(2.0), exp(1.0));
 }
 
+/* What the CPU says of its FPU: XSAVE enabled by the kernel (OSXSAVE), XCR0 with x87 and
+ * SSE and nothing CPUID's leaf 0xD does not offer; and AT_HWCAP is CPUID.1:EDX (musl
+ * returns the kernel's value; glibc replaces it with its own, on Linux as here). */
+static void show_cpu(void)
+{
+    unsigned a, b, c, d, xa, xb, xc, xd, lo, hi;
+    __cpuid(1, a, b, c, d);
+    __cpuid_count(0xd, 0, xa, xb, xc, xd);
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    printf("cpu: OSXSAVE %d, XCR0 has x87|SSE %d, XCR0 within CPUID(0xD) %d, "
+           "AT_HWCAP == CPUID.1:EDX %d\n", (c >> 27) & 1, (lo & 3) == 3,
+           (lo & ~xa) == 0 && (hi & ~xd) == 0, getauxval(AT_HWCAP) == d);
+    (void)b, (void)xb, (void)xc;
+}
+
 static void *thread_main(void *arg)
 {
     show_state("new thread", 0);
@@ -63,6 +80,7 @@ int main(int argc, char **argv)
         return 0;
     }
     show_state("at start", 1);
+    show_cpu();
     show_numbers();
     /* A state of our own, which a fork copies and an execve replaces. */
     unsigned short cw = 0x027F; /* 53-bit precision */
