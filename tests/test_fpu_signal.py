@@ -1,8 +1,10 @@
 """The FPU state in signal frames (issue 12), against Linux: a handler finds the XSAVE
 image through uc_mcontext.fpregs (x86-64) or sigcontext.fpstate (i386, after the old fsave
 header), with the FP_XSTATE magic words and sizes consistent with the CPU's CPUID and
-xgetbv, placed where get_sigframe() puts it; it starts with a clean FPU; what it edits in
-the frame is what sigreturn loads, what it changes directly is undone; a NULL fpstate gives
+xgetbv, placed where get_sigframe() puts it, holding the x87 stack, the control word, MXCSR
+and xmm0 as they were; it starts with a clean FPU; what it edits in the frame is what
+sigreturn loads (on i386 the x87 part from the fsave header), what it changes directly is
+undone; a NULL fpstate gives
 the init state back and a reserved MXCSR bit kills with SIGSEGV; AT_MINSIGSTKSZ covers the
 frame. And i386 handlers installed without SA_RESTORER return through the vDSO's
 __kernel_sigreturn / __kernel_rt_sigreturn.

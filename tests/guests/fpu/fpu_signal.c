@@ -51,6 +51,10 @@ static const uint8_t XMM_BY_FRAME[16] = {0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4,
 static const uint8_t XMM_DIRECT[16] = {0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5,
                                        0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a};
 
+/* An x87 register in use across the signal: 1.5 pushed before, 2.5 written by the handler
+ * into the frame. */
+static const long double ST_BEFORE = 1.5L, ST_BY_FRAME = 2.5L;
+
 static int mode; /* what the handler does */
 enum { LOOK_AND_EDIT, CHANGE_DIRECTLY, DROP_FPSTATE, BAD_MXCSR, LEGACY_FXSAVE, ON_ALTSTACK };
 static char *altstack_low, *altstack_high;
@@ -114,6 +118,7 @@ static void look(struct fxsave *fx, struct fsave_header *h)
         return;
     printf("cwd=%#06x mxcsr=%#06x twd(abridged)=%#04x\n", fx->cwd, fx->mxcsr, fx->twd);
     printf("xmm0 as set: %d\n", memcmp(fx->xmm[0], XMM_BEFORE, 16) == 0);
+    printf("st0 as pushed: %d\n", memcmp(fx->st[0], &ST_BEFORE, 10) == 0);
     printf("magic1 ok: %d\n", fx->magic1 == MAGIC1);
     printf("xstate_size == CPUID(0xD,0).EBX: %d\n", fx->xstate_size == size);
     printf("extended_size == xstate_size + 4%s: %d\n", h ? " + 112" : "",
@@ -129,6 +134,7 @@ static void look(struct fxsave *fx, struct fsave_header *h)
     if (h) {
         printf("fsave cw=%#x sw=%#x status=%#x magic=%#x tag=%#x cssel=%#x datasel=%#x\n",
                h->cw, h->sw, h->status, h->magic, h->tag, h->cssel, h->datasel);
+        printf("fsave st0 as pushed: %d\n", memcmp(h->st, &ST_BEFORE, 10) == 0);
     }
     /* AT_MINSIGSTKSZ covers the largest frame: the i386 one without SA_SIGINFO (732
      * bytes), the fsave header, the XSAVE area and magic2, and their alignment. (Linux
@@ -158,6 +164,12 @@ SSE static void handler(int sig, siginfo_t *info, void *ucv)
         if (h)
             h->cw = 0xFFFF0C7F;        /* i386: the header's word is the one loaded */
         memcpy(fx->xmm[0], XMM_BY_FRAME, 16);
+        memcpy(fx->st[0], &ST_BY_FRAME, 10);
+        if (h) { /* i386: the header's registers are the ones loaded, not the image's */
+            static const long double ignored = 3.5L;
+            memcpy(h->st, &ST_BY_FRAME, 10);
+            memcpy(fx->st[0], &ignored, 10);
+        }
         break;
     case CHANGE_DIRECTLY:
         __asm__ volatile("stmxcsr %0" : "=m"(mx));
@@ -207,6 +219,7 @@ SSE static void handler(int sig, siginfo_t *info, void *ucv)
 SSE static void signal_with_state(const char *what)
 {
     uint8_t xmm[16];
+    long double st = 0;
     unsigned short cw = 0x027F, cw_after;
     unsigned int mx = 0x9F80, mx_after;
     long pid = getpid();
@@ -214,19 +227,25 @@ SSE static void signal_with_state(const char *what)
     __asm__ volatile("ldmxcsr %0" : : "m"(mx));
 #ifdef __x86_64__
     long ret;
-    __asm__ volatile("movdqu %[in], %%xmm0\n\t"
+    __asm__ volatile("fldt %[st_in]\n\t"
+                     "movdqu %[in], %%xmm0\n\t"
                      "syscall\n\t"
-                     "movdqu %%xmm0, %[out]"
-                     : [out] "=m"(xmm), "=a"(ret)
-                     : [in] "m"(XMM_BEFORE), "a"(SYS_kill), "D"(pid), "S"(SIGUSR1)
+                     "movdqu %%xmm0, %[out]\n\t"
+                     "fstpt %[st_out]"
+                     : [out] "=m"(xmm), [st_out] "=m"(st), "=a"(ret)
+                     : [in] "m"(XMM_BEFORE), [st_in] "m"(ST_BEFORE), "a"(SYS_kill), "D"(pid),
+                       "S"(SIGUSR1)
                      : "rcx", "r11", "xmm0", "memory");
 #else
     long ret;
-    __asm__ volatile("movdqu %[in], %%xmm0\n\t"
+    __asm__ volatile("fldt %[st_in]\n\t"
+                     "movdqu %[in], %%xmm0\n\t"
                      "int $0x80\n\t"
-                     "movdqu %%xmm0, %[out]"
-                     : [out] "=m"(xmm), "=a"(ret)
-                     : [in] "m"(XMM_BEFORE), "a"(SYS_kill), "b"(pid), "c"(SIGUSR1)
+                     "movdqu %%xmm0, %[out]\n\t"
+                     "fstpt %[st_out]"
+                     : [out] "=m"(xmm), [st_out] "=m"(st), "=a"(ret)
+                     : [in] "m"(XMM_BEFORE), [st_in] "m"(ST_BEFORE), "a"(SYS_kill), "b"(pid),
+                       "c"(SIGUSR1)
                      : "xmm0", "memory");
 #endif
     __asm__ volatile("fnstcw %0" : "=m"(cw_after));
@@ -238,8 +257,14 @@ SSE static void signal_with_state(const char *what)
     int zero = 1;
     for (int i = 0; i < 16; i++)
         zero &= xmm[i] == 0;
-    printf("%s: kill=%ld fcw=%#06x mxcsr=%#06x xmm0 %s\n", what, ret, cw_after, mx_after,
-           zero ? "zero" : x);
+    /* With no state restored (fpstate NULL), the pop finds an empty register: what it
+     * reads then is not compared. */
+    const char *s = mode == DROP_FPSTATE ? "not compared"
+                  : memcmp(&st, &ST_BEFORE, 10) == 0 ? "as before"
+                  : memcmp(&st, &ST_BY_FRAME, 10) == 0 ? "from the frame"
+                  : "other";
+    printf("%s: kill=%ld fcw=%#06x mxcsr=%#06x xmm0 %s st0 %s\n", what, ret, cw_after,
+           mx_after, zero ? "zero" : x, s);
     unsigned short init_cw = 0x037F;
     unsigned int init_mx = 0x1F80;
     __asm__ volatile("fldcw %0" : : "m"(init_cw));
