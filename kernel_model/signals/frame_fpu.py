@@ -167,7 +167,11 @@ def _checked_image(k, fx: bytearray, buf_fx: int, header: bytes, read_user) -> b
         return fx
     head = read_user(k, buf_fx + fpu.FXSAVE_SIZE, fpu.XSAVE_HEADER_SIZE)
     (xstate_bv,) = struct.unpack_from("<Q", head)
-    if xstate_bv & ~fpu.XCR0 or any(head[8:]):
+    # XRSTOR refuses XSTATE_BV bits beyond XCR0 and a nonzero XCOMP_BV or next 8 bytes
+    # (x86-64 loads the frame with XRSTOR); the i386 path copies the header through
+    # validate_user_xstate_header(), which wants every reserved byte zero.
+    reserved = head[8:] if header else head[8:24]
+    if xstate_bv & ~fpu.XCR0 or any(reserved):
         raise BadFrame("the XSAVE header has bits the CPU does not have or reserved bytes")
     rfbm = xfeatures & fpu.XCR0  # only what the sw bytes ask for is loaded...
     if rfbm & fpu.XFEATURE_SSE:

@@ -56,7 +56,8 @@ static const uint8_t XMM_DIRECT[16] = {0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5,
 static const long double ST_BEFORE = 1.5L, ST_BY_FRAME = 2.5L;
 
 static int mode; /* what the handler does */
-enum { LOOK_AND_EDIT, CHANGE_DIRECTLY, DROP_FPSTATE, BAD_MXCSR, LEGACY_FXSAVE, ON_ALTSTACK };
+enum { LOOK_AND_EDIT, CHANGE_DIRECTLY, DROP_FPSTATE, BAD_MXCSR, LEGACY_FXSAVE, ON_ALTSTACK,
+       BAD_XSTATE_BV, HEADER_TAIL };
 static char *altstack_low, *altstack_high;
 
 static uint32_t xsave_size(void)
@@ -207,6 +208,12 @@ SSE static void handler(int sig, siginfo_t *info, void *ucv)
                (unsigned long)(altstack_high - frame) <= getauxval(AT_MINSIGSTKSZ));
         break;
     }
+    case BAD_XSTATE_BV:
+        ((uint8_t *)fx)[512 + 7] |= 0x40; /* XSTATE_BV bit 62: no CPU has that component */
+        break;
+    case HEADER_TAIL:
+        ((uint8_t *)fx)[512 + 40] = 1; /* a reserved byte XRSTOR does not check */
+        break;
     case LEGACY_FXSAVE:
         fx->magic1 = 0;                /* a plain FXSAVE image: restored all the same */
         fx->mxcsr = 0x7F80;
@@ -271,6 +278,20 @@ SSE static void signal_with_state(const char *what)
     __asm__ volatile("ldmxcsr %0" : : "m"(init_mx));
 }
 
+static void in_child(int how, const char *what)
+{
+    mode = how;
+    pid_t child = fork();
+    if (child == 0) {
+        signal_with_state(what);
+        _exit(0);
+    }
+    int status;
+    waitpid(child, &status, 0);
+    printf("%s: child %s %d\n", what, WIFSIGNALED(status) ? "killed by signal" : "exited",
+           WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+}
+
 int main(void)
 {
     struct sigaction sa;
@@ -301,16 +322,12 @@ int main(void)
     mode = ON_ALTSTACK;
     signal_with_state("on the alternate stack");
 
-    /* A reserved MXCSR bit in the frame: sigreturn fails, the process gets SIGSEGV. */
-    mode = BAD_MXCSR;
-    pid_t child = fork();
-    if (child == 0) {
-        signal_with_state("bad mxcsr");
-        _exit(0);
-    }
-    int status;
-    waitpid(child, &status, 0);
-    printf("bad mxcsr: child %s %d\n", WIFSIGNALED(status) ? "killed by signal" : "exited",
-           WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+    /* A reserved MXCSR bit or an XSAVE header bit no CPU has: sigreturn fails and the
+     * process gets SIGSEGV. A reserved byte late in the header: x86-64 restores with
+     * XRSTOR, which ignores it; i386 copies the header through the kernel, which refuses
+     * it. Each in a child, which may die. */
+    in_child(BAD_MXCSR, "bad mxcsr");
+    in_child(BAD_XSTATE_BV, "XSTATE_BV bit 62");
+    in_child(HEADER_TAIL, "reserved header byte 40");
     return 0;
 }
