@@ -15,6 +15,9 @@ CPUID's), never the sizes, which differ between the host's CPU and the model's."
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
 import pytest
 from guest_harness import GUESTS, differences, lab_run_args, run_lab, run_native
 
@@ -37,7 +40,28 @@ def test_fpu_state_in_the_signal_frame_matches_linux(target):
 
 
 def test_i386_handlers_without_sa_restorer_return_through_the_vdso():
+    """Through rt_sigaction (old and rt frames) and i386's old sigaction (67), whose
+    32-bit mask is read back and installed as Linux does."""
     _compare(FPU_BIN / "sigreturn_vdso.glibc-i386")
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace not installed")
+def test_sigaction_trace_lines_match_strace(tmp_path):
+    binary = FPU_BIN / "sigreturn_vdso.glibc-i386"
+    native_trace, lab_trace = tmp_path / "native.trace", tmp_path / "lab.trace"
+    subprocess.run(["strace", "-qq", "-e", "trace=sigaction,rt_sigaction", "-o",
+                    str(native_trace), str(binary)], capture_output=True, check=True,
+                   timeout=60)
+    lab = run_lab(*lab_run_args(), "-s", "-o", str(lab_trace), str(binary))
+    assert lab.status == 0
+
+    def calls(path):
+        return [line for line in path.read_text().splitlines()
+                if line.startswith(("sigaction(", "rt_sigaction("))]
+
+    expected = calls(native_trace)
+    assert any(line.startswith("sigaction(") for line in expected)
+    assert calls(lab_trace) == expected
 
 
 def test_at_minsigstksz_is_the_largest_frame_on_the_model_cpu():

@@ -2,7 +2,8 @@
  * __kernel_sigreturn (old frames) or __kernel_rt_sigreturn (SA_SIGINFO) in the frame's
  * return address (arch/x86/kernel/signal_32.c). The libcs always pass SA_RESTORER, so
  * rt_sigaction is called here directly with `int $0x80`: without SA_SIGINFO the handler
- * gets the old frame (sigframe_ia32), with it the rt one. i386 only. */
+ * gets the old frame (sigframe_ia32), with it the rt one. The old sigaction (67), with
+ * its 32-bit mask, installs one more. i386 only. */
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@ static long sys4(long nr, long a, long b, long c, long d)
 }
 
 struct rt_sigaction { uint32_t handler, flags, restorer; uint32_t mask[2]; };
+struct old_sigaction { uint32_t handler, mask, flags, restorer; };
 
 /* The stack around a handler's first argument, which the compiler cannot see as such. */
 static uint32_t *frame_of(int *sig)
@@ -33,7 +35,7 @@ static uint32_t *frame_of(int *sig)
 }
 
 static volatile uint32_t old_return, rt_return, old_fpstate, rt_fpstate;
-static volatile int old_calls, rt_calls;
+static volatile int old_calls, rt_calls, hup_calls;
 
 /* The old frame: the return address, then sig, then struct sigcontext (fpstate at +76). */
 static void old_handler(int sig)
@@ -42,6 +44,12 @@ static void old_handler(int sig)
     old_return = frame[0];
     old_fpstate = frame[2 + 19];
     old_calls++;
+}
+
+static void hup_handler(int sig)
+{
+    (void)sig;
+    hup_calls++;
 }
 
 static void rt_handler(int sig, siginfo_t *info, void *uc)
@@ -81,6 +89,22 @@ int main(void)
         long b = sys4(37, pid, SIGUSR2, 0, 0);
         printf("round %d: kill %ld %ld, handlers ran %d %d\n", i, a, b, old_calls, rt_calls);
     }
+    /* sigaction(67) reads back the rt handler's mask as 32 bits, then installs its own */
+    struct rt_sigaction masked = {(uint32_t)old_handler, 0, 0, {1u << 5, 1u << 8}};
+    sys4(174, SIGHUP, (long)&masked, 0, 8);
+    struct old_sigaction hup = {(uint32_t)hup_handler, 1u << 3, 0, 0}, before;
+    memset(&before, 0xff, sizeof before);
+    printf("sigaction: %ld\n", sys4(67, SIGHUP, (long)&hup, (long)&before, 0));
+    printf("old disposition: handler ok %d, mask %#x, flags %#x, restorer %#x\n",
+           before.handler == (uint32_t)old_handler, before.mask, before.flags,
+           before.restorer);
+    long killed = sys4(37, pid, SIGHUP, 0, 0);
+    printf("kill SIGHUP: %ld, handler ran %d\n", killed, hup_calls);
+    struct old_sigaction current;
+    printf("sigaction(SIGKILL): %ld\n", sys4(67, SIGKILL, (long)&hup, 0, 0));
+    sys4(67, SIGHUP, 0, (long)&current, 0);
+    printf("now: handler ok %d, mask %#x\n", current.handler == (uint32_t)hup_handler,
+           current.mask);
     describe("old frame", old_return, old_fpstate);
     describe("rt frame", rt_return, rt_fpstate);
     sigset_t now;
