@@ -26,6 +26,7 @@ import struct
 
 from unicorn import x86_const as X
 
+from emu import registers as R
 from emu.uclib import reg_read_batch as _reg_read_batch
 from emu.uclib import reg_write_batch as _reg_write_batch
 
@@ -137,6 +138,17 @@ def init_image() -> bytearray:
     image = bytearray(FXSAVE_SIZE)
     _HEAD.pack_into(image, 0, FCW_INIT, 0, 0, 0, 0, 0, MXCSR_INIT, MXCSR_MASK)
     return image
+
+
+CR0_NE = 0x20  # native FPU error reporting: an unmasked exception raises #MF
+
+
+def init_cpu(m) -> None:
+    """fpu__init_cpu() and a new process's FPU: CR0.NE, as Linux always runs (Unicorn
+    starts without it, and then reports x87 errors nowhere), and the init state."""
+    cr0 = R.CR0
+    m.set_reg(cr0, m.reg(cr0) | CR0_NE)
+    reset(m)
 
 
 def reset(m) -> None:

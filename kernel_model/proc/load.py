@@ -274,4 +274,4 @@ def zero_registers(m: Machine, sp: int) -> None:
             m.set_reg(reg, 0)
     m.sp = sp
     m.set_reg(R.EFLAGS, 0x202)
-    fpu.reset(m)
+    fpu.init_cpu(m)
