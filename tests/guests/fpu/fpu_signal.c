@@ -57,7 +57,7 @@ static const long double ST_BEFORE = 1.5L, ST_BY_FRAME = 2.5L;
 
 static int mode; /* what the handler does */
 enum { LOOK_AND_EDIT, CHANGE_DIRECTLY, DROP_FPSTATE, BAD_MXCSR, LEGACY_FXSAVE, ON_ALTSTACK,
-       BAD_XSTATE_BV, HEADER_TAIL };
+       BAD_XSTATE_BV, HEADER_TAIL, TAGS };
 static char *altstack_low, *altstack_high;
 
 static uint32_t xsave_size(void)
@@ -208,6 +208,12 @@ SSE static void handler(int sig, siginfo_t *info, void *ucv)
                (unsigned long)(altstack_high - frame) <= getauxval(AT_MINSIGSTKSZ));
         break;
     }
+    case TAGS:
+        printf("tags: abridged %#04x", fx->twd);
+        if (h)
+            printf(", fsave %#x", h->tag);
+        printf(", status TOP %d\n", (fx->swd >> 11) & 7);
+        break;
     case BAD_XSTATE_BV:
         ((uint8_t *)fx)[512 + 7] |= 0x40; /* XSTATE_BV bit 62: no CPU has that component */
         break;
@@ -278,6 +284,35 @@ SSE static void signal_with_state(const char *what)
     __asm__ volatile("ldmxcsr %0" : : "m"(init_mx));
 }
 
+/* Four x87 registers of each class the fsave tag word tells apart: valid (1.0), zero,
+ * special (a denormal, then infinity); the others empty. */
+static void tags(void)
+{
+    static const long double values[4] = {1.0L, 0.0L, 0x1p-16400L, __builtin_infl()};
+    long double out[4];
+    mode = TAGS;
+    long pid = getpid(), ret;
+#ifdef __x86_64__
+    __asm__ volatile("fldt 48(%[v])\n\tfldt 32(%[v])\n\tfldt 16(%[v])\n\tfldt (%[v])\n\t"
+                     "syscall\n\t"
+                     "fstpt (%[o])\n\tfstpt 16(%[o])\n\tfstpt 32(%[o])\n\tfstpt 48(%[o])"
+                     : "=a"(ret)
+                     : [v] "r"(values), [o] "r"(out), "a"(SYS_kill), "D"(pid), "S"(SIGUSR1)
+                     : "rcx", "r11", "memory");
+#else
+    __asm__ volatile("fldt 36(%[v])\n\tfldt 24(%[v])\n\tfldt 12(%[v])\n\tfldt (%[v])\n\t"
+                     "int $0x80\n\t"
+                     "fstpt (%[o])\n\tfstpt 12(%[o])\n\tfstpt 24(%[o])\n\tfstpt 36(%[o])"
+                     : "=a"(ret)
+                     : [v] "S"(values), [o] "D"(out), "a"(SYS_kill), "b"(pid), "c"(SIGUSR1)
+                     : "memory");
+#endif
+    int same = 1;
+    for (int i = 0; i < 4; i++)
+        same &= memcmp(&out[i], &values[i], 10) == 0; /* the bytes past 10 are padding */
+    printf("tags: kill=%ld, registers back: %d\n", ret, same);
+}
+
 static void in_child(int how, const char *what)
 {
     mode = how;
@@ -326,6 +361,7 @@ int main(void)
      * process gets SIGSEGV. A reserved byte late in the header: x86-64 restores with
      * XRSTOR, which ignores it; i386 copies the header through the kernel, which refuses
      * it. Each in a child, which may die. */
+    tags();
     in_child(BAD_MXCSR, "bad mxcsr");
     in_child(BAD_XSTATE_BV, "XSTATE_BV bit 62");
     in_child(HEADER_TAIL, "reserved header byte 40");
