@@ -40,7 +40,6 @@ MXCSR_MASK = 0x0000FFFF  # the mask the CPU's FXSAVE stores: MXCSR bits it accep
 # XRSTOR's init of the x87 component give): every exception masked, 64-bit precision,
 # round to nearest; SSE exceptions masked, round to nearest.
 FCW_INIT, MXCSR_INIT = 0x037F, 0x1F80
-FTW_ALL_EMPTY = 0xFFFF  # the full tag word: 11 (empty) for each register
 
 OFF_MXCSR, OFF_ST, OFF_XMM, OFF_SW_RESERVED = 24, 32, 160, 464
 _HEAD = struct.Struct("<HHBxHQQII")  # fcw fsw ftw (pad) fop fip fdp mxcsr mxcsr_mask
@@ -152,9 +151,9 @@ def init_cpu(m) -> None:
 
 
 def reset(m) -> None:
-    """A new process's FPU (fpu__init_cpu and fpstate_init at execve): Unicorn starts a
-    CPU with the control word and MXCSR at 0 (every exception unmasked, 24-bit precision)
-    and every x87 register tagged in use."""
+    """Linux's init FPU state (init_fpstate), what a new image and every signal handler
+    start with. Unicorn starts a CPU with the control word and MXCSR at 0 (every exception
+    unmasked, 24-bit precision) and every x87 register tagged in use."""
     b = _batch(m.arch.bits)
     raw = _init_registers.get(m.arch.bits)
     if raw is None:  # every signal delivery resets the FPU: prepared once
