@@ -28,6 +28,7 @@ CS, DS, ES, FS, GS, SS = (_X.UC_X86_REG_CS, _X.UC_X86_REG_DS, _X.UC_X86_REG_ES,
                           _X.UC_X86_REG_FS, _X.UC_X86_REG_GS, _X.UC_X86_REG_SS)
 FS_BASE, GS_BASE = _X.UC_X86_REG_FS_BASE, _X.UC_X86_REG_GS_BASE
 GDTR = _X.UC_X86_REG_GDTR
+CR0 = _X.UC_X86_REG_CR0
 
 # Every register name a user or a handler may ask for ("rax", "eflags", "xmm0"...).
 REG_IDS: dict[str, int] = {

@@ -124,8 +124,14 @@ handler:                            ; rdi = signo, rsi = &info, rdx = &uc
     jne fail23
     cmp qword [rdx + {UC_RBX}], 0x1234
     jne fail24
-    cmp qword [rdx + {UC_FPSTATE}], 0   ; no FPU state saved (syscall-lab simplification)
-    jne fail25
+    mov rax, [rdx + {UC_FPSTATE}]   ; the XSAVE area: 64-byte aligned, just above the
+    test eax, 63                    ; frame (440 bytes from its return address, then
+    jnz fail25                      ; the frame's own 16-byte alignment)
+    sub rax, rsp
+    cmp rax, 440
+    jb fail25
+    cmp rax, 440 + 24
+    jae fail25
     lea rax, [rsp + 8 + 304 + 128 + 128]  ; the interrupted rsp is above frame + red zone
     cmp [rdx + {UC_RSP}], rax
     jb fail26

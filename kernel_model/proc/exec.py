@@ -13,6 +13,7 @@ from emu.arch import Arch
 from emu.elf import ElfImage
 from emu.machine import PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, page_down, page_up
 from kernel_model.memory.mm import Mm, OutOfMemory
+from kernel_model.signals.frame_fpu import max_frame_size
 
 # auxv types (include/uapi/linux/auxvec.h, arch/x86/include/uapi/asm/auxvec.h)
 AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ = 0, 3, 4, 5, 6
@@ -34,10 +35,11 @@ AUXV_NAMES = {
     AT_RSEQ_ALIGN: "AT_RSEQ_ALIGN",
 }
 
-# CPUID.1:EDX of the emulated CPU, which is what AT_HWCAP carries on x86.
-HWCAP = 0x178BFBFF
+# CPUID.1:EDX of the emulated CPU (Unicorn's default, what the guest's cpuid reads), which
+# is what AT_HWCAP carries on x86.
+HWCAP = 0x078BFBFD
 HWCAP2_FSGSBASE = 0x2
-MINSIGSTKSZ = 3376  # what a 6.18 kernel reports on an AVX2 machine (the xsave frame size)
+MINSIGSTKSZ = max_frame_size()  # the largest signal frame on the model's CPU (x87 + SSE XSAVE)
 STACK_INITIAL = 132 * 1024  # setup_arg_pages() leaves 128 KiB beyond the strings
 STACK_EXPAND = 128 * 1024  # setup_arg_pages()'s stack_expand, below the strings' pages
 STACK_LIMIT = 8 << 20  # RLIMIT_STACK: how far the stack may grow on faults

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from emu import fpu
 from emu import registers as R
 from emu.arch import Arch
 from emu.elf import ElfImage
@@ -266,9 +267,11 @@ class Loader:
 
 
 def zero_registers(m: Machine, sp: int) -> None:
-    """docs/kernel_facts.md §2: every general register 0 at entry, rdx included."""
+    """docs/kernel_facts.md §2: every general register 0 at entry, rdx included; the FPU
+    as Linux initializes it (control word 0x37F, MXCSR 0x1F80, every register empty)."""
     for name, reg in m.arch.gprs:
         if name not in ("rip", "eip", "rsp", "esp"):
             m.set_reg(reg, 0)
     m.sp = sp
     m.set_reg(R.EFLAGS, 0x202)
+    fpu.init_cpu(m)

@@ -69,6 +69,10 @@ class SignalState:
     def force(self, signo: int, code: int, addr: int, **info) -> None:
         """A synchronous signal from a fault: delivered before the next user instruction,
         blocked or not (force_sig_fault)."""
+        if signo == SIGFPE and code == 0:  # #MF/#XM (exception_signal): which exception
+            from kernel_model.signals.math_error import math_error_code
+
+            code = math_error_code(self.kernel.machine)
         self.pending.append((signo, code, addr, info))
 
     def send(self, signo: int, code: int = SI_USER, **info) -> None:

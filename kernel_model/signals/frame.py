@@ -24,8 +24,10 @@ i386 (the frames of signal_32.c, as a 64-bit kernel builds them for 32-bit proce
     +0 pretcode  +4 sig  +8 sigcontext_32 (88)  +96 fpstate_unused (624)  +720 extramask
     +724 retcode[8]
 
-Simplifications, each said where it happens: no FPU/SSE state is saved (fpstate is 0, and
-no xsave area is reserved below the frame), and sigreturn leaves cs/ss as they are.
+Below the frame, 64-byte aligned, the FPU/SSE state in the XSAVE layout (and, for i386, the
+old fsave header before it), which uc_mcontext.fpstate points at: frame_fpu draws it.
+
+Simplification, said where it happens: sigreturn leaves cs/ss as they are.
 
 This module builds the frames and is the one the rest of the kernel calls; beside it:
 frame_layout (the structs and constants), frame_access (user memory and registers),
@@ -40,6 +42,7 @@ from dataclasses import replace
 
 from emu import registers as R
 from kernel_model.signals import delivery as signals
+from kernel_model.signals import frame_fpu
 from kernel_model.signals.altstack import (
     _reset_altstack,
     _saved_altstack,
@@ -127,6 +130,8 @@ def setup_frame(k, signo: int, code: int, addr: int, action, info: dict) -> bool
     except BadFrame:
         force_sigsegv(k, signo)
         return False
+    # handle_signal: the handler starts with a clean FPU; sigreturn brings the saved back.
+    frame_fpu.clear_user_states(k.machine)
     # handle_signal: the handler starts with DF clear (the ABI) and RF, TF clear.
     m = k.machine
     m.set_reg(R.EFLAGS, _eflags(m) & ~(EFLAGS_DF | EFLAGS_RF | EFLAGS_TF))
@@ -158,12 +163,12 @@ def _setup_rt_frame_64(k, signo, code, addr, ka, info, blocked) -> None:
         raise BadFrame("no SA_RESTORER")
     regs = dict(zip(SC64_FIELDS[:18], m.regs(_REGS_64), strict=True))
     sp = regs["rsp"]
-    frame = _get_sigframe(task, ka, sp, RT_SIGFRAME_64_SIZE, ia32=False)
+    frame, fpstate = _get_sigframe(k, ka, sp, RT_SIGFRAME_64_SIZE, ia32=False)
     trap_nr, error_code, cr2 = _trap_state(task)
     regs["eflags"] &= 0xFFFFFFFF
     sc = dict(regs, cs=_seg(m, "cs"), gs=0, fs=0, ss=_seg(m, "ss"),
               err=error_code, trapno=trap_nr, oldmask=blocked, cr2=cr2,
-              fpstate=0)  # simplification: no FPU/SSE state is saved, so no fpstate
+              fpstate=fpstate)
     ss_sp, ss_flags, ss_size = _saved_altstack(task)
     uc = (UC64_FLAGS_LINK.pack(UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS, 0)
           + STACK_T_64.pack(ss_sp, _s32(ss_flags), ss_size)
@@ -184,7 +189,7 @@ def _setup_rt_frame_ia32(k, signo, code, addr, ka, info, blocked) -> None:
     """ia32_setup_rt_frame()."""
     task = k.current
     regs = _regs_32(k)
-    frame = _get_sigframe(task, ka, regs["esp"], RT_SIGFRAME_32_SIZE, ia32=True)
+    frame, fpstate = _get_sigframe(k, ka, regs["esp"], RT_SIGFRAME_32_SIZE, ia32=True)
     if ka.flags & SA_RESTORER:
         restorer = ka.restorer
     else:
@@ -199,7 +204,7 @@ def _setup_rt_frame_ia32(k, signo, code, addr, ka, info, blocked) -> None:
                        (frame + RT32_UC) & 0xFFFFFFFF)
     uc = (struct.pack("<II", UC_FP_XSTATE, 0)
           + STACK_T_32.pack(ss_sp & 0xFFFFFFFF, _s32(ss_flags), ss_size & 0xFFFFFFFF)
-          + _sigcontext_32(k, regs, blocked & 0xFFFFFFFF)
+          + _sigcontext_32(k, regs, blocked & 0xFFFFFFFF, fpstate)
           + struct.pack("<Q", blocked))
     try:
         _write_user(k, frame, head + _siginfo(signo, code, addr, info, 32) + uc
@@ -211,9 +216,8 @@ def _setup_rt_frame_ia32(k, signo, code, addr, ka, info, blocked) -> None:
 
 def _setup_frame_ia32(k, signo, ka, blocked) -> None:
     """ia32_setup_frame(): the pre-SA_SIGINFO frame, for `signal()`-style handlers."""
-    task = k.current
     regs = _regs_32(k)
-    frame = _get_sigframe(task, ka, regs["esp"], SIGFRAME_32_SIZE, ia32=True)
+    frame, fpstate = _get_sigframe(k, ka, regs["esp"], SIGFRAME_32_SIZE, ia32=True)
     if ka.flags & SA_RESTORER:
         restorer = ka.restorer
     else:
@@ -223,7 +227,7 @@ def _setup_frame_ia32(k, signo, ka, blocked) -> None:
     # ptr_to_compat(): the 32-bit frame's pointers are truncated (a frame at the top of
     # the address space is refused when written, below).
     data = (struct.pack("<Ii", restorer & 0xFFFFFFFF, signo)
-            + _sigcontext_32(k, regs, blocked & 0xFFFFFFFF)
+            + _sigcontext_32(k, regs, blocked & 0xFFFFFFFF, fpstate)
             + bytes(FPSTATE_32_SIZE)  # fpstate_unused: kept so extramask stays at +720
             + struct.pack("<I", (blocked >> 32) & 0xFFFFFFFF)
             + RETCODE)
@@ -242,20 +246,22 @@ def _enter_ia32_handler(k, frame, handler, signo, edx, ecx) -> None:
                 R.ESP), (signo, edx, ecx, handler, frame))
 
 
-def _sigcontext_32(k, regs: dict[str, int], oldmask: int) -> bytes:
+def _sigcontext_32(k, regs: dict[str, int], oldmask: int, fpstate: int) -> bytes:
     """__unsafe_setup_sigcontext32()."""
     m = k.machine
     trap_nr, error_code, cr2 = _trap_state(k.current)
     sc = dict(regs, gs=_seg(m, "gs"), fs=_seg(m, "fs"), es=_seg(m, "es"), ds=_seg(m, "ds"),
               cs=_seg(m, "cs"), ss=_seg(m, "ss"),
               trapno=trap_nr, err=error_code, sp_at_signal=regs["esp"],
-              fpstate=0,  # simplification: no FPU state saved
+              fpstate=fpstate,
               oldmask=oldmask, cr2=cr2)
     return SIGCONTEXT_32.pack(*(sc[f] & 0xFFFFFFFF for f in SC32_FIELDS))
 
 
-def _get_sigframe(task, ka, sp: int, size: int, *, ia32: bool) -> int:
-    """get_sigframe(): below the red zone, or at the top of the alternate stack."""
+def _get_sigframe(k, ka, sp: int, size: int, *, ia32: bool) -> tuple[int, int]:
+    """get_sigframe(): below the red zone, or at the top of the alternate stack, below the
+    FPU state, which it writes. Returns the frame's address and the FPU state's."""
+    task = k.current
     nested = on_sig_stack(task, sp)
     entering = False
     if not ia32:
@@ -264,7 +270,8 @@ def _get_sigframe(task, ka, sp: int, size: int, *, ia32: bool) -> int:
         ss_sp, _flags, ss_size = task.altstack
         sp = ss_sp + ss_size
         entering = True
-    # fpu__alloc_mathframe() would reserve the xsave area here: skipped (no FPU state).
+    sp, _buf_fx = frame_fpu.alloc_mathframe(sp, ia32=ia32)
+    fpstate = sp & (0xFFFFFFFF if ia32 else 0xFFFFFFFFFFFFFFFF)
     sp -= size
     if ia32:
         sp = ((sp + 4) & -16) - 4  # i386 ABI: (sp + 4) % 16 == 0 on function entry
@@ -272,7 +279,10 @@ def _get_sigframe(task, ka, sp: int, size: int, *, ia32: bool) -> int:
         sp = (sp & -16) - 8  # as if called: (sp + 8) % 16 == 0
     if (nested or entering) and not _within_altstack(task, sp):
         raise BadFrame("overflowed sigaltstack")
-    return sp & (0xFFFFFFFF if ia32 else 0xFFFFFFFFFFFFFFFF)
+    m = k.machine
+    segs = {"cs": _seg(m, "cs"), "ds": _seg(m, "ds")} if ia32 else {}
+    _write_user(k, fpstate, frame_fpu.fpstate_image(m, ia32=ia32, **segs))
+    return sp & (0xFFFFFFFF if ia32 else 0xFFFFFFFFFFFFFFFF), fpstate
 
 
 def _siginfo(signo: int, code: int, addr: int, info: dict, bits: int) -> bytes:

@@ -8,6 +8,7 @@ import struct
 
 from emu import registers as R
 from emu.machine import MemoryFault
+from kernel_model.signals import frame_fpu
 from kernel_model.signals.altstack import _restore_altstack
 from kernel_model.signals.delivery import SI_KERNEL, SIGSEGV
 from kernel_model.signals.frame_access import (
@@ -123,6 +124,7 @@ def _rt_sigreturn_64(k, sp: int) -> None:
     # a handler that edits them to switch to 32-bit code is not modelled).
     m.set_regs(_REGS_64, [sc[f] for f in _GPRS_64] + [flags])
     _resume_at(k, sc["rip"])
+    frame_fpu.restore(k, sc["fpstate"], ia32=False, read_user=_read_user)
 
 
 def _rt_sigreturn_ia32(k, sp: int) -> None:
@@ -165,3 +167,4 @@ def _restore_sigcontext_32(k, data: bytes) -> None:
             if sel != _seg(m, seg):
                 _load_segment(k, seg, sel)
     # cs | 3 and ss | 3: left as they are (see _rt_sigreturn_64).
+    frame_fpu.restore(k, sc["fpstate"], ia32=True, read_user=_read_user)

@@ -10,6 +10,7 @@ from kernel_model.syscalls import (  # noqa: F401
     poll,
     process,
     signal,
+    signal_old,
     timekeeping,
     tls,
     wait,

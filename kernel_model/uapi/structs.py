@@ -105,6 +105,9 @@ LAYOUTS: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
     # ABIs (two 32-bit words on i386, which are one little-endian 64-bit value).
     "sigaction": {"*": (("sa_handler", "W"), ("sa_flags", "W"), ("sa_restorer", "W"),
                         ("sa_mask", "Q"))},
+    # i386's old sigaction (number 67): a 32-bit mask, before the flags
+    "old_sigaction": {"i386": (("sa_handler", "I"), ("sa_mask", "I"), ("sa_flags", "I"),
+                               ("sa_restorer", "I"))},
     "stack_t": {
         "x86_64": (("ss_sp", "Q"), ("ss_flags", "i"), ("_pad", "4x"), ("ss_size", "Q")),
         "i386": (("ss_sp", "I"), ("ss_flags", "i"), ("ss_size", "I")),

@@ -180,7 +180,8 @@ STRUCT_TEXT: dict[str, Callable[[dict, str], str]] = {
     "timespec": _timespec, "timespec64": _timespec, "timeval": _timeval,
     "timezone": _timezone, "stat": _stat, "stat64": _stat, "statx": _statx,
     "utsname": _utsname, "sysinfo": _sysinfo, "tms": _tms, "rlimit": _rlimit,
-    "rlimit64": _rlimit64, "sigaction": _sigaction, "stack_t": _stack_t,
+    "rlimit64": _rlimit64, "sigaction": _sigaction, "old_sigaction": _sigaction,
+    "stack_t": _stack_t,
     "user_desc": _user_desc, "winsize": _winsize, "termios": _termios,
     # pointed-to scalars, shown in brackets: [0], [1234], [0x7f...], [3, 4]
     "int": _number, "uint": _number, "loff_t": _number, "time_t": _number, "kptr": _pointer,
