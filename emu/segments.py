@@ -25,6 +25,12 @@ GDT_ENTRIES = 16
 GDT_ENTRY_KERNEL_CS, GDT_ENTRY_KERNEL_DS = 2, 3
 GDT_ENTRY_USER32_CS, GDT_ENTRY_USER_DS, GDT_ENTRY_USER_CS = 4, 5, 6
 GDT_ENTRY_TLS_MIN, GDT_ENTRY_TLS_MAX = 12, 14
+# Its limit holds the CPU and NUMA node numbers (cpu | node << 12) for `lsl` (vgetcpu).
+GDT_ENTRY_CPUNODE = 15
+# modify_ldt's table: up to 8192 eight-byte entries (arch/x86/include/uapi/asm/ldt.h).
+LDT_ENTRIES = 8192
+LDT_SIZE = LDT_ENTRIES * 8
+SELECTOR_TI = 4  # a selector with this bit set indexes the LDT
 
 USER32_CS = GDT_ENTRY_USER32_CS * 8 + 3  # 0x23
 USER_DS = GDT_ENTRY_USER_DS * 8 + 3  # 0x2b
@@ -34,10 +40,17 @@ _FETCH_FAULTS = (unicorn.UC_ERR_FETCH_UNMAPPED, unicorn.UC_ERR_FETCH_PROT)
 
 
 def descriptor(base: int, limit: int, *, code: bool, dpl: int, long_mode: bool = False,
-               big: bool = True, present: bool = True, page_gran: bool = True) -> int:
-    access = (0x80 if present else 0) | (dpl << 5) | 0x10 | (0x0A if code else 0x02)
+               big: bool = True, present: bool = True, page_gran: bool = True,
+               readable_or_writable: bool = True, type_bits: int | None = None,
+               avl: bool = False) -> int:
+    """A code or data segment descriptor. Linux sets the accessed bit in every descriptor
+    it writes (desc_defs.h: _DESC_ACCESSED; fill_ldt), so `lar` shows type 0xb or 0x3 and
+    the CPU never has to write it. `type_bits` overrides the 4-bit type whole."""
+    if type_bits is None:
+        type_bits = (0x8 if code else 0) | (0x2 if readable_or_writable else 0) | 0x1
+    access = (0x80 if present else 0) | (dpl << 5) | 0x10 | type_bits
     flags = (0x8 if page_gran else 0) | (0x4 if big and not long_mode else 0) | (
-        0x2 if long_mode else 0)
+        0x2 if long_mode else 0) | (0x1 if avl else 0)
     return (
         (limit & 0xFFFF)
         | ((base & 0xFFFFFF) << 16)
@@ -62,6 +75,12 @@ class Gdt:
         self.entries[GDT_ENTRY_USER32_CS] = descriptor(0, 0xFFFFF, code=True, dpl=3)
         self.entries[GDT_ENTRY_USER_DS] = descriptor(0, 0xFFFFF, code=False, dpl=3)
         self.entries[GDT_ENTRY_USER_CS] = descriptor(0, 0xFFFFF, code=True, dpl=3, long_mode=True)
+        # setup_getcpu(): read-only expand-down data (type 5), 32-bit, byte granular; the
+        # model's one CPU is 0 on node 0.
+        self.entries[GDT_ENTRY_CPUNODE] = descriptor(0, 0, code=False, dpl=3, page_gran=False,
+                                                     type_bits=0x5)
+        self.ldt_addr: int | None = None  # where modify_ldt's table lives, once it has one
+        self.ldt_entries: list[int] = []
         self._flush()
         machine.uc.reg_write(X.UC_X86_REG_GDTR, (0, addr, GDT_ENTRIES * 8 - 1, 0))
 
@@ -73,8 +92,22 @@ class Gdt:
         gdt.addr = self.addr
         gdt._kernel_mode = False
         gdt.entries = list(self.entries)
+        gdt.ldt_addr = self.ldt_addr
+        gdt.ldt_entries = list(self.ldt_entries)
         machine.hook_protected(gdt._on_access, self.addr, self.addr + PAGE - 1)
+        if self.ldt_addr is not None:
+            machine.hook_protected(gdt._on_access, self.ldt_addr, self.ldt_addr + LDT_SIZE - 1)
         return gdt
+
+    def adopt(self, parent: Gdt) -> None:
+        """A reused CPU's table becomes a copy of `parent`'s (fork into a spare CPU, whose
+        memory, this page and the LDT's included, was copied already)."""
+        self.entries = list(parent.entries)
+        if parent.ldt_addr is not None and parent.ldt_addr != self.ldt_addr:
+            self.machine.hook_protected(self._on_access, parent.ldt_addr,
+                                        parent.ldt_addr + LDT_SIZE - 1)
+        self.ldt_addr = parent.ldt_addr
+        self.ldt_entries = list(parent.ldt_entries)
 
     def _flush(self) -> None:
         self.machine.write(self.addr, struct.pack(f"<{GDT_ENTRIES}Q", *self.entries))
@@ -82,6 +115,63 @@ class Gdt:
     def set_entry(self, index: int, value: int) -> None:
         self.entries[index] = value
         self._flush()
+
+    # -- the LDT ---------------------------------------------------------------------
+    def map_ldt(self, addr: int) -> None:
+        """Room for the largest LDT at `addr` (LDT_SIZE bytes the kernel model reserved in
+        the address space), out of the guest's reach like the GDT's page."""
+        self.machine.map(addr, LDT_SIZE, PROT_NONE)
+        self.machine.hook_protected(self._on_access, addr, addr + LDT_SIZE - 1)
+        self.ldt_addr = addr
+
+    def set_ldt(self, entries: list[int]) -> None:
+        """Install `entries` as the LDT and point LDTR at it (install_ldt, load_mm_ldt):
+        its limit covers exactly the entries, so a selector past them faults."""
+        assert self.ldt_addr is not None
+        self.ldt_entries = list(entries)
+        if entries:
+            self.machine.write(self.ldt_addr, struct.pack(f"<{len(entries)}Q", *entries))
+            # 0x82: present, system type 2 (LDT); the selector is the kernel's business.
+            self.machine.uc.reg_write(X.UC_X86_REG_LDTR,
+                                      (0, self.ldt_addr, len(entries) * 8 - 1, 0x82))
+        else:
+            self.machine.uc.reg_write(X.UC_X86_REG_LDTR, (0, 0, 0, 0))
+
+    def reload_segments(self, names: tuple[str, ...], match) -> None:
+        """Load again each of the data segment registers `names` whose selector satisfies
+        `match`, as the kernel's loadsegment() does after changing a descriptor: the CPU
+        reads the new descriptor, and one it refuses (now empty) leaves the null selector
+        (the exception fixup). Unicorn keeps the hidden part of a segment register until
+        it is loaded, as a CPU does."""
+        uc = self.machine.uc
+        with self.kernel_access():
+            for name in names:
+                reg = _uc_reg(name)
+                selector = uc.reg_read(reg) & 0xFFFF
+                if selector > 3 and match(selector):
+                    # Unicorn checks a 64-bit CPU's loads less than a CPU does: decide here.
+                    if not _data_loadable(self.descriptor_of(selector)):
+                        selector = 0
+                    try:
+                        uc.reg_write(reg, selector)
+                    except unicorn.UcError:
+                        uc.reg_write(reg, 0)
+
+    def descriptor_of(self, selector: int) -> int | None:
+        """The descriptor a selector names (GDT or LDT), None past the table's end."""
+        index = selector >> 3
+        table = self.ldt_entries if selector & SELECTOR_TI else self.entries
+        return table[index] if index < len(table) else None
+
+    def code_bits(self) -> int:
+        """The operand size the CPU decodes with now: 64 in a long-mode code segment, 32
+        in compatibility mode (cs 0x23) or an i386 process, 16 in a 16-bit segment."""
+        m = self.machine
+        d = self.descriptor_of(m.reg(X.UC_X86_REG_CS) & 0xFFFF) or 0
+        flags = (d >> 52) & 0xF
+        if m.arch.bits == 64 and flags & 0x2:
+            return 64
+        return 32 if flags & 0x4 else 16
 
     def enter_user_mode(self, pc: int, sp: int, scratch: int, eflags: int = 0x202) -> None:
         """Drop to ring 3 the way the kernel returns to a new process: an `iret` whose frame
@@ -132,9 +222,12 @@ class Gdt:
         inside kernel_access, it is the kernel model loading a segment register itself:
         always allowed (a refusal there would unwind through Unicorn, corrupting the host
         process's memory)."""
+        if not self.holds(addr):
+            return False  # a hook left from an LDT an earlier process of a reused CPU had
         if self._kernel_mode or not self.machine.running:
             return True
-        return self.cpu_access(self.machine.pc, addr, size)
+        return self.cpu_access(self.machine.pc, addr, size,
+                               write=_access == unicorn.UC_MEM_WRITE_PROT)
 
     @contextmanager
     def kernel_access(self):
@@ -146,44 +239,57 @@ class Gdt:
             self._kernel_mode = old
 
     def holds(self, addr: int) -> bool:
+        if self.ldt_addr is not None and self.ldt_addr <= addr < self.ldt_addr + LDT_SIZE:
+            return True
         return self.addr <= addr < self.addr + PAGE
 
-    def cpu_access(self, pc: int, addr: int, size: int) -> bool:
+    def cpu_access(self, pc: int, addr: int, size: int, write: bool = False) -> bool:
         """Whether an access to the table's page, made by the instruction at `pc`, is the
         CPU's own descriptor read (or accessed-bit write) during a segment load, which
         Linux's CPU makes through the kernel mapping, rather than one of the instruction's
-        own memory operands, which on Linux faults (the page is not a user page)."""
+        own memory operands, which on Linux faults (the page is not a user page).
+
+        Unicorn brings `pc` up to date before each memory operand's access, but not before
+        the descriptor reads of `lar`, `lsl`, `verr`, `verw` and far transfers: there it
+        may still name an earlier instruction, even one of an earlier block. So when the
+        instruction at `pc` neither loads a descriptor nor has an operand that reaches the
+        page, the access is the CPU's only if it has a descriptor read's shape: 4 aligned
+        bytes, read (every descriptor the model writes has its accessed bit set already)."""
         m = self.machine
-        CX, loads, stack_users, segment_regs = _tables()
         try:
             code = m.read(pc, 15)
         except MemoryFault:
             return False
         # The whole list: capstone frees its buffer (the operands) when the generator ends.
-        insn = next(iter(list(_cs(m.arch.bits).disasm(code, pc, 1))), None)
-        if insn is None or insn.id not in loads:
+        insn = next(iter(list(_cs(self.code_bits()).disasm(code, pc, 1))), None)
+        if insn is None or not self._no_own_operand(insn, addr, size):
             return False
-        if insn.id in (CX.X86_INS_CALL, CX.X86_INS_JMP) and not _far_indirect(insn):
-            return False
-        if insn.id in (CX.X86_INS_MOV, CX.X86_INS_POP) and not any(
-                op.type == CX.X86_OP_REG and op.reg in segment_regs for op in insn.operands):
-            return False
+        if _loads_descriptor(insn):
+            return True
+        return not write and size == 4 and addr % 4 == 0
+
+    def _no_own_operand(self, insn, addr: int, size: int) -> bool:
+        """True unless one of the instruction's own memory operands (or its stack) may be
+        what reached [addr, addr + size)."""
+        CX, _loads, stack_users, _segment_regs = _tables()
         end = addr + size
         for op in insn.operands:
             if op.type == CX.X86_OP_MEM:
                 ea = self._effective_address(insn, op.mem)
                 if ea < end and addr < ea + 16:
                     return False
-        if insn.id in stack_users or insn.id == CX.X86_INS_CALL:
-            sp = m.sp
+        if insn.id in stack_users or insn.id in (CX.X86_INS_CALL, CX.X86_INS_PUSH):
+            sp = self.machine.sp
             if sp - 32 < end and addr < sp + 48:
                 return False
         return True
 
     def _effective_address(self, insn, mem) -> int:
+        """The linear address of a memory operand: in 64-bit code only fs and gs add a
+        base; in 32-bit code every segment does (an LDT segment may have any base)."""
         CX = _tables()[0]
         m = self.machine
-        mask = (1 << m.arch.bits) - 1
+        bits = self.code_bits()
         ea = mem.disp
         if mem.base == CX.X86_REG_RIP:
             ea += insn.address + insn.size
@@ -191,17 +297,48 @@ class Gdt:
             ea += m.reg(_uc_reg(insn.reg_name(mem.base)))
         if mem.index:
             ea += m.reg(_uc_reg(insn.reg_name(mem.index))) * mem.scale
-        if mem.segment in (CX.X86_REG_FS, CX.X86_REG_GS):
-            ea += self._segment_base(insn.reg_name(mem.segment))
-        return ea & mask
+        if bits != 64:
+            ea &= 0xFFFFFFFF
+        segment = insn.reg_name(mem.segment) if mem.segment else (
+            "ss" if mem.base in (CX.X86_REG_ESP, CX.X86_REG_EBP, CX.X86_REG_SP, CX.X86_REG_BP)
+            else "ds")
+        if bits != 64 or segment in ("fs", "gs"):
+            ea += self._segment_base(segment)
+        return ea & ((1 << m.arch.bits) - 1)
 
     def _segment_base(self, name: str) -> int:
         m = self.machine
-        if m.arch.bits == 64:
+        if m.arch.bits == 64 and name in ("fs", "gs") and self.code_bits() == 64:
             return m.reg(X.UC_X86_REG_FS_BASE if name == "fs" else X.UC_X86_REG_GS_BASE)
-        index = m.reg(X.UC_X86_REG_FS if name == "fs" else X.UC_X86_REG_GS) >> 3
-        d = self.entries[index] if index < GDT_ENTRIES else 0
+        selector = m.reg(_uc_reg(name)) & 0xFFFF
+        d = self.descriptor_of(selector) or 0 if selector > 3 else 0
         return ((d >> 16) & 0xFFFFFF) | (((d >> 56) & 0xFF) << 24)
+
+
+def _data_loadable(d: int | None) -> bool:
+    """Whether `mov ds/es/fs/gs` at CPL 3 accepts the descriptor: present, a code or data
+    segment (not a system one), readable if code, DPL 3 unless conforming code."""
+    if not d:
+        return False
+    access = (d >> 40) & 0xFF
+    present, segment, code = access & 0x80, access & 0x10, access & 0x08
+    if not (present and segment):
+        return False
+    if code and not access & 0x02:
+        return False
+    conforming = code and access & 0x04
+    return bool(conforming) or (access >> 5) & 3 == 3
+
+
+def _loads_descriptor(insn) -> bool:
+    CX, loads, _stack_users, segment_regs = _tables()
+    if insn.id not in loads:
+        return False
+    if insn.id in (CX.X86_INS_CALL, CX.X86_INS_JMP):
+        return _far_indirect(insn)
+    if insn.id in (CX.X86_INS_MOV, CX.X86_INS_POP):
+        return any(op.type == CX.X86_OP_REG and op.reg in segment_regs for op in insn.operands)
+    return True
 
 
 def _far_indirect(insn) -> bool:
@@ -209,12 +346,12 @@ def _far_indirect(insn) -> bool:
     return insn.opcode[0] == 0xFF and (insn.modrm >> 3) & 7 in (3, 5)
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=3)
 def _cs(bits: int):
     import capstone  # only when the guest touches the GDT page: not on every run's startup
 
-    cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64 if bits == 64 else
-                     capstone.CS_MODE_32)
+    mode = {64: capstone.CS_MODE_64, 32: capstone.CS_MODE_32, 16: capstone.CS_MODE_16}[bits]
+    cs = capstone.Cs(capstone.CS_ARCH_X86, mode)
     cs.detail = True
     return cs
 
