@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import unicorn
@@ -91,6 +92,10 @@ class Machine(GuestMemory, Hooks):
         self._callbacks: dict[int, object] = {}  # ctypes hooks: handle -> its callback
         self.after_run: list = []  # called with no argument after every emu_start returns
         self.running = False  # inside emu_start (else: the host itself is at work)
+        # Work to do on the CPU before the next run begins, once (emu/segments.py: a
+        # return to user mode that loads cs and ss, which needs the CPU's own far jump).
+        self.before_run: Callable[[], None] | None = None
+        self.far_return: tuple[int, int] | None = None  # (cs, ss) the pending one loads
         # Whether the blocks translated last were made for a counted run: Unicorn counts
         # only in blocks translated while its count hook is on, so a change of mode must
         # drop the translations (see count_mode).
@@ -159,6 +164,10 @@ class Machine(GuestMemory, Hooks):
     def run(self, begin: int, until: int = 0, count: int = 0, timeout_us: int = 0) -> MachineStop:
         """Run from `begin` until a hook stops the CPU, `until` is reached, `count`
         instructions have run, or Unicorn reports an error."""
+        if self.before_run is not None:
+            pending, self.before_run = self.before_run, None
+            pending()
+            begin = self.pc
         self.running = True
         try:
             self.uc.emu_start(begin, until if until else (1 << 64) - 1, timeout_us, count)

@@ -31,6 +31,12 @@ GDT_ENTRY_CPUNODE = 15
 LDT_ENTRIES = 8192
 LDT_SIZE = LDT_ENTRIES * 8
 SELECTOR_TI = 4  # a selector with this bit set indexes the LDT
+# The kernel model's return-to-user code, for a return that loads cs and ss (Gdt.far_return):
+# below mmap_min_addr (64 KiB), where no process maps anything, and below 4 GiB, where
+# compatibility-mode and i386 code can reach it. To the guest it looks unmapped.
+TRAMPOLINE = 0xF000
+_TR_FROM_16, _TR_FROM_32, _TR_FLAT_32, _TR_FROM_64 = 0x000, 0x020, 0x040, 0x080
+_TR_FRAME, _TR_SS_SP, _TR_CS_IP = 0xF00, 0xF40, 0xF50
 
 USER32_CS = GDT_ENTRY_USER32_CS * 8 + 3  # 0x23
 USER_DS = GDT_ENTRY_USER_DS * 8 + 3  # 0x2b
@@ -66,8 +72,10 @@ class Gdt:
         self.machine = machine
         self.addr = addr
         machine.map(addr, PAGE, PROT_NONE)  # the kernel's: see cpu_access
+        machine.map(TRAMPOLINE, PAGE, PROT_NONE)
         self._kernel_mode = False  # set while the kernel model itself loads segments
         machine.hook_protected(self._on_access, addr, addr + PAGE - 1)
+        machine.hook_protected(self._on_access, TRAMPOLINE, TRAMPOLINE + PAGE - 1)
         self.entries = [0] * GDT_ENTRIES
         self.entries[GDT_ENTRY_KERNEL_CS] = descriptor(0, 0xFFFFF, code=True, dpl=0,
                                                        long_mode=machine.arch.bits == 64)
@@ -95,6 +103,7 @@ class Gdt:
         gdt.ldt_addr = self.ldt_addr
         gdt.ldt_entries = list(self.ldt_entries)
         machine.hook_protected(gdt._on_access, self.addr, self.addr + PAGE - 1)
+        machine.hook_protected(gdt._on_access, TRAMPOLINE, TRAMPOLINE + PAGE - 1)
         if self.ldt_addr is not None:
             machine.hook_protected(gdt._on_access, self.ldt_addr, self.ldt_addr + LDT_SIZE - 1)
         return gdt
@@ -216,6 +225,105 @@ class Gdt:
         if not entered:
             raise RuntimeError(f"could not enter user mode: {stop.message or hex(m.pc)}")
 
+    # -- returns to user mode that load cs and ss ------------------------------------
+    def iret_fault(self, cs: int, ss: int) -> tuple[int, int] | None:
+        """The exception an `iret` to cs:ss at CPL 3 raises, as (vector, error code), or
+        None when both load. In the CPU's order: cs must name a code segment of DPL 3
+        (conforming: at most 3), else #GP(cs); present, else #NP(cs); then ss a writable
+        data segment of DPL 3, else #GP(ss), present, else #SS(ss). A null ss passes only
+        to 64-bit code."""
+        gp, np_, ss_fault = 13, 11, 12
+        d = self.descriptor_of(cs) if cs & 0xFFFC else None
+        access = (d >> 40) & 0xFF if d else 0
+        if not d or cs & 3 != 3 or not access & 0x10 or not access & 0x08:
+            return gp, cs & 0xFFFC
+        dpl = (access >> 5) & 3
+        if (dpl > 3 if access & 0x04 else dpl != 3):
+            return gp, cs & 0xFFFC
+        flags = (d >> 52) & 0xF
+        long_mode = self.machine.arch.bits == 64 and flags & 0x2
+        if long_mode and flags & 0x4:
+            return gp, cs & 0xFFFC  # L and D both set: reserved
+        if not access & 0x80:
+            return np_, cs & 0xFFFC
+        if not ss & 0xFFFC:
+            return None if long_mode else (gp, 0)
+        d = self.descriptor_of(ss)
+        access = (d >> 40) & 0xFF if d else 0
+        if not d or ss & 3 != 3 or (access & 0x1A) != 0x12 or (access >> 5) & 3 != 3:
+            return gp, ss & 0xFFFC
+        if not access & 0x80:
+            return ss_fault, ss & 0xFFFC
+        return None
+
+    def far_return(self, pc: int, sp: int, cs: int, ss: int) -> None:
+        """Return to user mode at cs:pc with ss:sp, as the kernel's `iret` does, when cs or
+        ss differ from the CPU's: Unicorn switches between 64-bit, compatibility and
+        16-bit code only by the CPU's own far transfers (writing cs does not), so the
+        switch happens at the start of the next run, by the kernel model's own code on
+        the trampoline page. The caller has checked the selectors (iret_fault)."""
+        self.machine.far_return = (cs, ss)
+        self.machine.before_run = lambda: self._far_return_now(pc, sp, cs, ss)
+
+    def _far_return_now(self, pc: int, sp: int, cs: int, ss: int) -> None:
+        m = self.machine
+        uc = m.uc
+        m.far_return = None
+        now_cs = uc.reg_read(X.UC_X86_REG_CS) & 0xFFFF
+        bits = self.code_bits()
+        base = _base(self.descriptor_of(now_cs) or 0) if m.arch.bits == 32 or bits != 64 else 0
+        t = TRAMPOLINE
+        flat32 = USER32_CS
+        if m.arch.bits == 64:
+            # 64-bit code: `iretq` pops rip, cs, rflags, rsp, ss; compatibility or 16-bit
+            # code first jumps to it in cs 0x33.
+            code = {
+                _TR_FROM_16: b"\x66\xea" + struct.pack("<IH", t + _TR_FROM_64, USER_CS),
+                _TR_FROM_32: b"\xea" + struct.pack("<IH", t + _TR_FROM_64, USER_CS),
+                _TR_FROM_64: b"\x48\xcf",
+            }
+            frame = struct.pack("<5Q", pc, cs, m.reg(X.UC_X86_REG_EFLAGS), sp, ss)
+            steps = {64: 1, 32: 2, 16: 2}[bits]
+        else:
+            # i386: in flat 32-bit code, `lss esp` then `jmp far` (an `iret` at the same
+            # privilege would not load ss).
+            code = {
+                _TR_FROM_16: b"\x66\xea" + struct.pack("<IH", t + _TR_FLAT_32, flat32),
+                _TR_FROM_32: b"\xea" + struct.pack("<IH", t + _TR_FLAT_32, flat32),
+                _TR_FLAT_32: b"\x2e\x0f\xb2\x25" + struct.pack("<I", t + _TR_SS_SP)
+                + b"\x2e\xff\x2d" + struct.pack("<I", t + _TR_CS_IP),
+            }
+            frame = b""
+            steps = 2 if bits == 32 and now_cs == flat32 else 3
+        entry = t + (_TR_FROM_64 if bits == 64 else _TR_FLAT_32 if m.arch.bits == 32 and
+                     now_cs == flat32 else _TR_FROM_16 if bits == 16 else _TR_FROM_32)
+        with self.kernel_access():
+            m.protect(t, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC)
+            try:
+                for offset, data in code.items():
+                    m.write(t + offset, data)
+                m.write(t + _TR_SS_SP, struct.pack("<IH", sp & 0xFFFFFFFF, ss))
+                m.write(t + _TR_CS_IP, struct.pack("<IH", pc & 0xFFFFFFFF, cs))
+                if frame:
+                    m.write(t + _TR_FRAME, frame)
+                    m.sp = t + _TR_FRAME
+                m.run(entry - base, count=steps)
+            finally:
+                m.write(t, bytes(PAGE))
+                m.protect(t, PAGE, PROT_NONE)
+                m.flush_tlb()
+        # To a 16-bit stack segment the CPU's `iret` loads only sp's low 16 bits; Linux's
+        # espfix64 makes the rest the user's own: the whole value, as the frame had it.
+        m.sp = sp
+        got = (uc.reg_read(X.UC_X86_REG_CS) & 0xFFFF, uc.reg_read(X.UC_X86_REG_SS) & 0xFFFF)
+        if got != (cs, ss) or m.pc != pc:
+            raise RuntimeError(f"could not return to {cs:#x}:{pc:#x} (ss {ss:#x}): the CPU "
+                               f"is at {got[0]:#x}:{m.pc:#x}, ss {got[1]:#x}")
+
+    def allows(self, access: int, addr: int, size: int) -> bool:
+        """The hook's answer, for a fault handler that Unicorn asks first."""
+        return self._on_access(None, access, addr, size, 0, None)
+
     def _on_access(self, _uc, _access, addr: int, size: int, _value, _user_data) -> bool:
         """Unicorn asks before any access to the page: True lets the CPU's own through; a
         refused one goes on to the next hook (the kernel's fault handler). Outside a run, or
@@ -239,6 +347,8 @@ class Gdt:
             self._kernel_mode = old
 
     def holds(self, addr: int) -> bool:
+        if TRAMPOLINE <= addr < TRAMPOLINE + PAGE:
+            return True
         if self.ldt_addr is not None and self.ldt_addr <= addr < self.ldt_addr + LDT_SIZE:
             return True
         return self.addr <= addr < self.addr + PAGE
@@ -313,6 +423,10 @@ class Gdt:
         selector = m.reg(_uc_reg(name)) & 0xFFFF
         d = self.descriptor_of(selector) or 0 if selector > 3 else 0
         return ((d >> 16) & 0xFFFFFF) | (((d >> 56) & 0xFF) << 24)
+
+
+def _base(d: int) -> int:
+    return ((d >> 16) & 0xFFFFFF) | (((d >> 56) & 0xFF) << 24)
 
 
 def _data_loadable(d: int | None) -> bool:

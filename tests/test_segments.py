@@ -79,3 +79,31 @@ def test_ldt_and_tls_descriptors_as_linux(tmp_path, bits):
     # es loaded with LDT entry 0 (read through it in 32-bit code), 0 once it is cleared
     through = " read through it 0x55555555," if bits == 32 else ","
     assert f"es 0x7{through} after clearing its LDT entry 0\n" in out
+
+
+def test_signals_in_and_into_compat_mode(tmp_path):
+    out = _same_as_linux(tmp_path, "sigcompat64.asm", 64)
+    # the int3 in 32-bit code: its frame holds cs 0x23, the handler runs in cs 0x33, and
+    # sigreturn goes back to 32-bit code (0x107 - 1); a handler that writes cs 0x23 into
+    # its frame sends the program into 32-bit code (0x41 - 1)
+    assert out == "trap frame cs=0x23 handler cs=0x33 after=0x06 usr1 result=0x40\n"
+
+
+@pytest.mark.parametrize("selectors", [
+    ("0x33",), ("0x2b",), ("0x13",), ("0x0",), ("0x7b",), ("0x33", "0x0"), ("0x33", "0x23"),
+    ("0x33", "0x63")])
+def test_sigreturn_checks_cs_and_ss_as_linux(tmp_path, selectors):
+    """A handler writes cs (and ss) into its frame: a code segment of DPL 3 returns; a data
+    segment, a kernel one, a null or missing one, or a code segment as ss make the
+    `iret` fault: SIGSEGV with si_code SI_KERNEL, trap 13 and the selector as error code,
+    the frame showing the selectors that failed."""
+    binary = _build(tmp_path, "badcs.c", 64)
+    if isinstance(binary, str):
+        pytest.skip(binary)
+    native = run_native([str(binary), *selectors])
+    lab = run_lab(*lab_run_args(), str(binary), *selectors)
+    assert not differences(native, lab), differences(native, lab)
+    if selectors[0] == "0x33" and selectors[1:] in ((), ("0x0",)):
+        assert b"returned, cs ok" in lab.stdout
+    else:
+        assert b"SIGSEGV code 128 addr (nil)" in lab.stdout and b"trapno 13" in lab.stdout

@@ -169,6 +169,8 @@ class CpuFaults:
     def _on_bad_memory(self, uc, access: int, addr: int, size: int, value: int, _ud) -> bool:
         system = self.system
         if system.gdt.holds(addr):
+            if system.gdt.allows(access, addr, size):
+                return True  # the CPU's own descriptor read (an LDT's hook comes after this)
             # The kernel's page (the CPU's descriptor reads were let through before this
             # hook): the guest's own access faults as a user access to a kernel address.
             self._fault = Fault(signals.SIGSEGV, signals.SEGV_MAPERR, addr)
