@@ -107,3 +107,16 @@ def test_sigreturn_checks_cs_and_ss_as_linux(tmp_path, selectors):
         assert b"returned, cs ok" in lab.stdout
     else:
         assert b"SIGSEGV code 128 addr (nil)" in lab.stdout and b"trapno 13" in lab.stdout
+
+
+@pytest.mark.parametrize("traced", [False, True])
+def test_syscall_in_compat_mode_is_sigill_as_on_intel(tmp_path, traced):
+    """The model's CPU is an Intel one (README): no native comparison on an AMD host, where
+    the same instruction enters the kernel's compat syscall path."""
+    binary = _build(tmp_path, "syscall_compat.asm", 64)
+    if isinstance(binary, str):
+        pytest.skip(binary)
+    lab = run_lab(*lab_run_args(), *(["-s"] if traced else []), str(binary))
+    assert lab.status == 128 + 4, lab.stderr[-2000:]
+    if traced:
+        assert b"--- SIGILL {si_signo=SIGILL, si_code=ILL_ILLOPN" in lab.stderr
