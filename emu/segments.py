@@ -82,7 +82,11 @@ class Gdt:
         self.entries[GDT_ENTRY_KERNEL_DS] = descriptor(0, 0xFFFFF, code=False, dpl=0)
         self.entries[GDT_ENTRY_USER32_CS] = descriptor(0, 0xFFFFF, code=True, dpl=3)
         self.entries[GDT_ENTRY_USER_DS] = descriptor(0, 0xFFFFF, code=False, dpl=3)
-        self.entries[GDT_ENTRY_USER_CS] = descriptor(0, 0xFFFFF, code=True, dpl=3, long_mode=True)
+        # An i386 process's CPU is not in long mode: there 0x33 would run as 16-bit code,
+        # so it is marked not present, and a far jump to it faults (Linux would run the
+        # 64-bit code: see GDT_ENTRY_USER_CS's note in kernel_model/run/cpu_faults.py).
+        self.entries[GDT_ENTRY_USER_CS] = descriptor(0, 0xFFFFF, code=True, dpl=3, long_mode=True,
+                                                     present=machine.arch.bits == 64)
         # setup_getcpu(): read-only expand-down data (type 5), 32-bit, byte granular; the
         # model's one CPU is 0 on node 0.
         self.entries[GDT_ENTRY_CPUNODE] = descriptor(0, 0, code=False, dpl=3, page_gran=False,
@@ -165,6 +169,34 @@ class Gdt:
                         uc.reg_write(reg, selector)
                     except unicorn.UcError:
                         uc.reg_write(reg, 0)
+
+    def far_target(self, pc: int) -> int | None:
+        """The selector the far transfer at `pc` loads into cs (jmp, call, retf, iret),
+        or None if the instruction there is none of them."""
+        m = self.machine
+        try:
+            code = m.read(pc, 15)
+        except MemoryFault:
+            return None
+        CX = _tables()[0]
+        insn = next(iter(list(_cs(self.code_bits()).disasm(code, pc, 1))), None)
+        if insn is None:
+            return None
+        word = 4 if self.code_bits() != 16 else 2
+        try:
+            if insn.id in (CX.X86_INS_LJMP, CX.X86_INS_LCALL) and insn.opcode[0] in (0xEA,
+                                                                                 0x9A):
+                return insn.operands[0].imm & 0xFFFF
+            if insn.id in (CX.X86_INS_LJMP, CX.X86_INS_LCALL, CX.X86_INS_JMP,
+                           CX.X86_INS_CALL) and _far_indirect(insn):
+                mem = insn.operands[0].mem
+                at = self._effective_address(insn, mem) + (insn.operands[0].size - 2)
+                return int.from_bytes(m.read(at, 2), "little")
+            if insn.id in (CX.X86_INS_RETF, CX.X86_INS_IRETD, CX.X86_INS_IRET):
+                return int.from_bytes(m.read(m.sp + word, 2), "little")
+        except (MemoryFault, IndexError):
+            return None
+        return None
 
     def descriptor_of(self, selector: int) -> int | None:
         """The descriptor a selector names (GDT or LDT), None past the table's end."""
