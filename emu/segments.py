@@ -91,6 +91,7 @@ class Gdt:
         # model's one CPU is 0 on node 0.
         self.entries[GDT_ENTRY_CPUNODE] = descriptor(0, 0, code=False, dpl=3, page_gran=False,
                                                      type_bits=0x5)
+        machine.code_bits = self.code_bits
         self.ldt_addr: int | None = None  # where modify_ldt's table lives, once it has one
         self.ldt_entries: list[int] = []
         self._flush()
@@ -106,6 +107,7 @@ class Gdt:
         gdt.entries = list(self.entries)
         gdt.ldt_addr = self.ldt_addr
         gdt.ldt_entries = list(self.ldt_entries)
+        machine.code_bits = gdt.code_bits
         machine.hook_protected(gdt._on_access, self.addr, self.addr + PAGE - 1)
         machine.hook_protected(gdt._on_access, TRAMPOLINE, TRAMPOLINE + PAGE - 1)
         if self.ldt_addr is not None:
@@ -276,7 +278,7 @@ class Gdt:
         long_mode = self.machine.arch.bits == 64 and flags & 0x2
         if long_mode and flags & 0x4:
             return gp, cs & 0xFFFC  # L and D both set: reserved
-        if not access & 0x80:
+        if not access & 0x80 and not self._i386_cs64(cs):
             return np_, cs & 0xFFFC
         if not ss & 0xFFFC:
             return None if long_mode else (gp, 0)
@@ -287,6 +289,13 @@ class Gdt:
         if not access & 0x80:
             return ss_fault, ss & 0xFFFC
         return None
+
+    def _i386_cs64(self, cs: int) -> bool:
+        """cs 0x33 in an i386 process, whose CPU is a 32-bit one: not present for the
+        guest's own far jumps (which fault), but the kernel's return loads it, as 16-bit
+        code (README, Simplifications)."""
+        return self.machine.arch.bits == 32 and cs >> 3 == GDT_ENTRY_USER_CS \
+            and not cs & SELECTOR_TI
 
     def far_return(self, pc: int, sp: int, cs: int, ss: int) -> None:
         """Return to user mode at cs:pc with ss:sp, as the kernel's `iret` does, when cs or
@@ -329,6 +338,9 @@ class Gdt:
             steps = 2 if bits == 32 and now_cs == flat32 else 3
         entry = t + (_TR_FROM_64 if bits == 64 else _TR_FLAT_32 if m.arch.bits == 32 and
                      now_cs == flat32 else _TR_FROM_16 if bits == 16 else _TR_FROM_32)
+        present_cs64 = self._i386_cs64(cs)
+        if present_cs64:
+            self.set_entry(GDT_ENTRY_USER_CS, self.entries[GDT_ENTRY_USER_CS] | (1 << 47))
         with self.kernel_access():
             m.protect(t, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC)
             try:
@@ -344,6 +356,9 @@ class Gdt:
                 m.write(t, bytes(PAGE))
                 m.protect(t, PAGE, PROT_NONE)
                 m.flush_tlb()
+                if present_cs64:
+                    self.set_entry(GDT_ENTRY_USER_CS,
+                                   self.entries[GDT_ENTRY_USER_CS] & ~(1 << 47))
         # To a 16-bit stack segment the CPU's `iret` loads only sp's low 16 bits; Linux's
         # espfix64 makes the rest the user's own: the whole value, as the frame had it.
         m.sp = sp

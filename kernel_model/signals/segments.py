@@ -60,6 +60,9 @@ def sigreturn_segments(k, pc: int, sp: int, cs: int, ss: int) -> None:
         return
     if not user_64bit_mode(k, cs) and m.arch.bits == 64 and _is_32bit_stack(k, ss):
         sp &= 0xFFFFFFFF  # what a 64-bit CPU keeps of rsp for 32-bit code (measured)
+    if m.arch.bits == 32 and cs == 0x33:
+        k.note("sigreturn to cs 0x33 in an i386 process: Linux runs 64-bit code there; the "
+               "model's 32-bit CPU for i386 processes runs it as 16-bit code")
     if (cs, ss) != (_seg(m, "cs"), _seg(m, "ss")):
         k.gdt.far_return(pc, sp, cs, ss)
         m.stop()
