@@ -37,8 +37,8 @@ def _build(tmp: Path, source: str, bits: int) -> Path | str:
                            capture_output=True)
         else:
             flags = ["-m32"] if bits == 32 else []
-            subprocess.run(["gcc", "-static", "-O2", *flags, "-o", out, src], check=True,
-                           capture_output=True)
+            subprocess.run(["gcc", "-static", "-O2", "-pthread", *flags, "-o", out, src],
+                           check=True, capture_output=True)
     except (subprocess.CalledProcessError, OSError) as e:
         return f"cannot build {source} for {bits}-bit: {e}"
     return out
@@ -148,3 +148,8 @@ def test_heavens_gate_in_an_i386_process_is_a_clean_sigsegv(tmp_path):
     lab = run_lab(*lab_run_args(), "--events", str(binary))
     assert lab.status == 128 + 11
     assert b"far jump to cs 0x33 in an i386 process" in lab.stderr
+
+
+def test_an_ldt_entry_cleared_by_another_thread_empties_fs_after_a_switch(tmp_path):
+    out = _same_as_linux(tmp_path, "ldt_threads.c", 32)
+    assert out.endswith("cleared by the other thread (1): fs 0\n")
