@@ -25,9 +25,10 @@ class InstructionCounter:
         self._tails: dict[tuple[int, int, int], int] = {}
         import capstone  # only runs that count need it
 
-        mode = capstone.CS_MODE_64 if machine.arch.bits == 64 else capstone.CS_MODE_32
-        self._cs = capstone.Cs(capstone.CS_ARCH_X86, mode)
-        self._cs.skipdata = False
+        # One decoder per mode: a 64-bit process may run 32-bit (compatibility-mode) code,
+        # where the same bytes are other instructions (0x48 is `dec eax`, not a prefix).
+        self._decoders = {bits: capstone.Cs(capstone.CS_ARCH_X86, mode) for bits, mode in (
+            (64, capstone.CS_MODE_64), (32, capstone.CS_MODE_32), (16, capstone.CS_MODE_16))}
         # The hook's state lives in one list the closure holds: [count, last block's
         # address, its size]; fewer attribute lookups on the hot path (~0.5 us a block).
         self._state = [0, 0, 0]
@@ -100,9 +101,13 @@ class InstructionCounter:
                 code = self.machine.read(addr, size)
             except MemoryFault:
                 return 1
-            n = sum(1 for _ in self._cs.disasm_lite(code, addr)) or 1
+            n = sum(1 for _ in self._decoder().disasm_lite(code, addr)) or 1
             self._sizes[key] = n
         return n
+
+    def _decoder(self):
+        """The decoder for the code the CPU runs now (read only when a block is new)."""
+        return self._decoders[self.machine.code_bits()]
 
     def _tail(self, addr: int, size: int, pc: int) -> int:
         """How many instructions of the block [addr, addr+size) are at pc or after it."""
@@ -113,7 +118,7 @@ class InstructionCounter:
                 code = self.machine.read(addr, size)
             except MemoryFault:
                 return 0
-            n = sum(1 for insn in self._cs.disasm_lite(code, addr) if insn[0] >= pc)
+            n = sum(1 for insn in self._decoder().disasm_lite(code, addr) if insn[0] >= pc)
             if len(self._tails) > 100_000:
                 self._tails.clear()
             self._tails[key] = n

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import unicorn
@@ -60,6 +61,13 @@ class _RegBatch:
         self.ptrs = (ctypes.c_void_p * n)(*[base + 8 * i for i in range(n)])
 
 
+@dataclass(frozen=True)
+class _PendingContext:
+    ctx: object
+    before_run: Callable[[], None] | None
+    far_return: tuple[int, int] | None
+
+
 class Machine(GuestMemory, Hooks):
     """One guest CPU: its registers and runs here, its memory in GuestMemory
     (emu/guest_memory.py), its hooks in Hooks (emu/hooks.py). Hooks are plain callables; the
@@ -91,6 +99,13 @@ class Machine(GuestMemory, Hooks):
         self._callbacks: dict[int, object] = {}  # ctypes hooks: handle -> its callback
         self.after_run: list = []  # called with no argument after every emu_start returns
         self.running = False  # inside emu_start (else: the host itself is at work)
+        # Work to do on the CPU before the next run begins, once (emu/segments.py: a
+        # return to user mode that loads cs and ss, which needs the CPU's own far jump).
+        self.before_run: Callable[[], None] | None = None
+        self.far_return: tuple[int, int] | None = None  # (cs, ss) the pending one loads
+        # The operand size the CPU decodes with now: the arch's, unless a descriptor table
+        # says otherwise (emu/segments.py Gdt.code_bits: compatibility-mode code).
+        self.code_bits: Callable[[], int] = lambda: arch.bits
         # Whether the blocks translated last were made for a counted run: Unicorn counts
         # only in blocks translated while its count hook is on, so a change of mode must
         # drop the translations (see count_mode).
@@ -159,6 +174,10 @@ class Machine(GuestMemory, Hooks):
     def run(self, begin: int, until: int = 0, count: int = 0, timeout_us: int = 0) -> MachineStop:
         """Run from `begin` until a hook stops the CPU, `until` is reached, `count`
         instructions have run, or Unicorn reports an error."""
+        if self.before_run is not None:
+            pending, self.before_run = self.before_run, None
+            pending()
+            begin = self.pc
         self.running = True
         try:
             self.uc.emu_start(begin, until if until else (1 << 64) - 1, timeout_us, count)
@@ -206,7 +225,7 @@ class Machine(GuestMemory, Hooks):
                 # The spare had this very layout (a sibling, forked from the same parent):
                 # its mappings stay and only the bytes move, sparing 2 host and 2 Unicorn
                 # calls per region (about a third of a fork).
-                child.restore_context(self.save_context())
+                child.restore_context(self.uc.context_save())
                 return child
             child.release()
         else:
@@ -217,7 +236,7 @@ class Machine(GuestMemory, Hooks):
             if host is None:
                 raise RuntimeError(f"guest memory at {begin:#x} has no host memory to copy")
             child.uc.mem_map_ptr(begin, last + 1 - begin, prot, host)
-        child.restore_context(self.save_context())
+        child.restore_context(self.uc.context_save())
         return child
 
     def clear_memory(self) -> None:
@@ -234,10 +253,20 @@ class Machine(GuestMemory, Hooks):
 
     # -- whole-machine state, for stepping backwards ------------------------------
     def save_context(self):
-        return self.uc.context_save()
+        """The CPU's state, with a pending return to user mode (before_run) if any: a
+        step back to a point between a sigreturn and the next run must find it again."""
+        ctx = self.uc.context_save()
+        if self.before_run is None and self.far_return is None:
+            return ctx
+        return _PendingContext(ctx, self.before_run, self.far_return)
 
     def restore_context(self, ctx) -> None:
-        self.uc.context_restore(ctx)
+        if isinstance(ctx, _PendingContext):
+            self.uc.context_restore(ctx.ctx)
+            self.before_run, self.far_return = ctx.before_run, ctx.far_return
+        else:
+            self.uc.context_restore(ctx)
+            self.before_run = self.far_return = None
 
     # -- for the run loop and the debugger: what they need of the CPU, without Unicorn ----
     def set_exits(self, addresses) -> None:

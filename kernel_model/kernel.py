@@ -50,7 +50,8 @@ X32_SYSCALL_BIT = 0x40000000  # __X32_SYSCALL_BIT: an x32 number in the x86-64 `
 _SYSCALL64_IN = (RAX, R.RDI, R.RSI, R.RDX, R.R10,
                  R.R8, R.R9, RIP, EFLAGS)
 _SYSCALL64_OUT = (RAX, RCX, R11)
-_SYSCALL64_HEAD = (RAX, RIP, EFLAGS)
+_SYSCALL64_HEAD = (RAX, RIP, EFLAGS, R.CS)
+USER_CS = 0x33  # 64-bit code: `syscall` elsewhere (compatibility mode) is #UD on Intel
 _SYSCALL64_ARGS = [_SYSCALL64_IN[1:1 + n] for n in range(7)]
 _I386_IN = (EAX, R.EBX, R.ECX, R.EDX, R.ESI,
             R.EDI, EBP)
@@ -150,6 +151,7 @@ class Kernel:
         """The trap hooks on a CPU: the first process's, or a forked one's."""
         if machine.arch.bits == 64:
             machine.hook_syscall(self._on_syscall)
+            machine.hook_sysenter(self._on_sysenter_64)
         else:
             machine.hook_sysenter(self._on_sysenter)
 
@@ -205,6 +207,10 @@ class Kernel:
                         selector = m.reg(seg)
                         if 12 <= selector >> 3 <= 14:
                             m.set_reg(seg, selector)
+            if gdt.ldt_entries:
+                # __switch_to loads the next task's selectors again: one whose LDT entry
+                # another thread changed or cleared meanwhile reads anew (0 if cleared).
+                gdt.reload_segments(("ds", "es", "fs", "gs"), lambda sel: bool(sel & 4))
         self.sched.switches += 1
         if self.listeners:
             self.emit(TaskSwitched(prev.process.pid, prev.tid, task.process.pid, task.tid,
@@ -345,6 +351,29 @@ class Kernel:
         return table[nr] if 0 <= nr < len(table) else None
 
     # -- entry paths ----------------------------------------------------------------
+    def _on_sysenter_64(self, uc, _user_data) -> None:
+        """`sysenter` in a 64-bit process (only compatibility-mode code gets this far): not
+        modelled. An AMD CPU raises #UD; an Intel one would enter the kernel, which returns
+        to the i386 vDSO's landing pad, which a 64-bit process has not got. SIGILL, said."""
+        from kernel_model.signals.delivery import ILL_ILLOPN, SIGILL
+
+        pc = self.machine.pc
+        self.mechanism = "sysenter"  # resume_at: Unicorn adds its length after this hook
+        self.emit_note("sysenter in a 64-bit process is not modelled: SIGILL, as an AMD CPU "
+                  "gives (an Intel one would enter the kernel and return into nothing)")
+        self.resume_at(pc)
+        self.signals.force(SIGILL, ILL_ILLOPN, pc)
+        self.machine.stop()
+
+    def _syscall_not_64bit(self, pc: int) -> None:
+        """`syscall` in compatibility-mode code (cs 0x23 or an LDT segment): an Intel CPU
+        raises #UD there, SIGILL at the instruction (AMD's would enter the compat path)."""
+        from kernel_model.signals.delivery import ILL_ILLOPN, SIGILL
+
+        self.resume_at(pc)
+        self.signals.force(SIGILL, ILL_ILLOPN, pc)
+        self.machine.stop()
+
     def _on_syscall(self, uc, _user_data) -> None:
         """x86-64 `syscall`: rcx <- next rip, r11 <- rflags, then sys_call_table[rax]."""
         if self.halted:
@@ -358,7 +387,10 @@ class Kernel:
             self.on_trap("syscall")
         if not self.listeners:
             # The hot path: read only what this handler needs, write the three results.
-            nr, pc, rflags = m.regs(_SYSCALL64_HEAD)
+            nr, pc, rflags, cs = m.regs(_SYSCALL64_HEAD)
+            if cs & 0xFFFF != USER_CS:
+                self._syscall_not_64bit(pc)
+                return
             if rflags & EFLAGS_TF:
                 self.step_trap_skipped_at = pc + SYSCALL_INSN_LEN
             table = self._dispatch_x86_64
@@ -375,6 +407,9 @@ class Kernel:
                 m.set_regs3(_SYSCALL64_OUT, ret, pc + SYSCALL_INSN_LEN, rflags)
             return
         nr, a0, a1, a2, a3, a4, a5, pc, rflags = m.regs(_SYSCALL64_IN)
+        if m.reg(R.CS) & 0xFFFF != USER_CS:
+            self._syscall_not_64bit(pc)
+            return
         rip = pc + SYSCALL_INSN_LEN
         if rflags & EFLAGS_TF:
             self.step_trap_skipped_at = rip

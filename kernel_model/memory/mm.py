@@ -266,6 +266,18 @@ class Mm:
             return top - size
         return None
 
+    def find_free_between(self, size: int, low: int, high: int) -> int | None:
+        """The lowest free range of `size` bytes in [low, high) (a bottom-up search)."""
+        size = page_up(size)
+        start = low
+        for s, e in sorted([(v.start, v.end) for v in self.vmas] + self.reserved):
+            if e <= start:
+                continue
+            if s - start >= size:
+                break
+            start = max(start, e)
+        return start if start + size <= high else None
+
     def _merge_around(self, vma: Vma) -> None:
         self._merge_all()
 

@@ -90,7 +90,7 @@ def copy_process(k, flags: int, stack: int, parent_tid: int, child_tid: int, tls
                 machine = m.fork(into=spare[0])
                 gdt = spare[1]
                 if gdt is not None and pp.gdt is not None:
-                    gdt.entries = list(pp.gdt.entries)
+                    gdt.adopt(pp.gdt)
                 if k.on_reuse_machine is not None:
                     k.on_reuse_machine(machine)
             else:

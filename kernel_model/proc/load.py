@@ -27,7 +27,7 @@ from emu import registers as R
 from emu.arch import Arch
 from emu.elf import ElfImage
 from emu.machine import PAGE, Machine
-from emu.segments import Gdt
+from emu.segments import TRAMPOLINE, Gdt
 from kernel_model.memory.mm import Mm, OutOfMemory
 from kernel_model.proc import exec as binfmt
 
@@ -148,6 +148,7 @@ class Loader:
         gdt_addr = GDT_ADDR[arch.bits]
         gdt = Gdt(machine, gdt_addr)
         mm.reserved.append((gdt_addr, gdt_addr + PAGE))
+        mm.reserved.append((TRAMPOLINE, TRAMPOLINE + PAGE))  # below mmap_min_addr anyway
         return Space(machine, mm, gdt, layout, arch)
 
     def populate(self, space: Space, image: ElfImage, exe: ExeFile, *, argv: list[str],

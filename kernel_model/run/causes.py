@@ -96,6 +96,15 @@ class Yielded:
     """The task gave the CPU up (sched_yield) while another was runnable."""
 
 
+@dataclass(frozen=True)
+class ModeSwitch:
+    """A return to user mode that loads cs and ss (sigreturn into 32-bit code) stopped the
+    CPU: the next run begins with the CPU's far jump (emu/segments.py Gdt.far_return)."""
+
+    def text(self, _pc: int) -> str:
+        return "a return to user mode that changes cs and ss"
+
+
 StopCause = (Fault | VsyscallFetch | Halted | SignalQueued | NewImage | Exited | LimitReached
-             | Interrupted | Counted | Yielded)
-KERNEL_WORK = (Fault, VsyscallFetch, Halted, SignalQueued)
+             | Interrupted | Counted | Yielded | ModeSwitch)
+KERNEL_WORK = (Fault, VsyscallFetch, Halted, SignalQueued, ModeSwitch)

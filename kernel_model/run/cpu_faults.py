@@ -163,6 +163,13 @@ class CpuFaults:
             self._early = (Fault(signals.SIGSEGV, signals.SI_KERNEL, 0), pc - 2)
             uc.emu_stop()
             return
+        if intno == 11 and system.arch.bits == 32 and \
+                (system.gdt.far_target(pc) or 0) | 3 == 0x33:
+            # i386 code jumping to the 64-bit code segment ("heaven's gate"): Linux runs it,
+            # but an i386 process's CPU here is a 32-bit one (README, Simplifications).
+            system.kernel.emit(KernelNote(
+                "far jump to cs 0x33 in an i386 process: Linux would run 64-bit code, which "
+                "the model's 32-bit CPU for i386 processes cannot: SIGSEGV instead"))
         self._fault = Fault(*signals.exception_signal(intno, pc))
         uc.emu_stop()
 
@@ -185,6 +192,8 @@ class CpuFaults:
     def _on_bad_memory(self, uc, access: int, addr: int, size: int, value: int, _ud) -> bool:
         system = self.system
         if system.gdt.holds(addr):
+            if system.gdt.allows(access, addr, size):
+                return True  # the CPU's own descriptor read (an LDT's hook comes after this)
             # The kernel's page (the CPU's descriptor reads were let through before this
             # hook): the guest's own access faults as a user access to a kernel address.
             self._fault = Fault(signals.SIGSEGV, signals.SEGV_MAPERR, addr)

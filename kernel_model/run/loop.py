@@ -17,6 +17,7 @@ from kernel_model.run.causes import (
     Halted,
     Interrupted,
     LimitReached,
+    ModeSwitch,
     NewImage,
     SignalQueued,
     StopCause,
@@ -68,6 +69,8 @@ def resume(system, count: int = 0, *, interrupted: Callable[[], bool] = _never,
         return Counted()
     if system.signals.deliverable():
         return SignalQueued()
+    if m.before_run is not None:
+        return ModeSwitch()
     if interrupted():
         return Interrupted()
     # emu_start returned on its own: the CPU is at a `hlt`.

@@ -27,7 +27,7 @@ i386 (the frames of signal_32.c, as a 64-bit kernel builds them for 32-bit proce
 Below the frame, 64-byte aligned, the FPU/SSE state in the XSAVE layout (and, for i386, the
 old fsave header before it), which uc_mcontext.fpstate points at: frame_fpu draws it.
 
-Simplification, said where it happens: sigreturn leaves cs/ss as they are.
+cs and ss: kernel_model/signals/segments.py.
 
 This module builds the frames and is the one the rest of the kernel calls; beside it:
 frame_layout (the structs and constants), frame_access (user memory and registers),
@@ -95,9 +95,12 @@ from kernel_model.signals.frame_layout import (
     UC_SIGCONTEXT_SS,
     UC_STRICT_RESTORE_SS,
     UNBLOCKABLE,
+    USER32_CS,
+    USER_CS,
     USER_DS,
     BadFrame,
 )
+from kernel_model.signals.segments import force_valid_ss, handler_segments, user_64bit_mode
 from kernel_model.signals.sigreturn import restore_frame, sigreturn_mask
 from kernel_model.signals.trap_info import _record_trap, _trap_state
 
@@ -170,7 +173,8 @@ def _setup_rt_frame_64(k, signo, code, addr, ka, info, blocked) -> None:
               err=error_code, trapno=trap_nr, oldmask=blocked, cr2=cr2,
               fpstate=fpstate)
     ss_sp, ss_flags, ss_size = _saved_altstack(task)
-    uc = (UC64_FLAGS_LINK.pack(UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS, 0)
+    strict = UC_STRICT_RESTORE_SS if user_64bit_mode(k) else 0  # frame_uc_flags()
+    uc = (UC64_FLAGS_LINK.pack(UC_FP_XSTATE | UC_SIGCONTEXT_SS | strict, 0)
           + STACK_T_64.pack(ss_sp, _s32(ss_flags), ss_size)
           + SIGCONTEXT_64.pack(*(sc[f] & _mask_of(f) for f in SC64_FIELDS))
           + struct.pack("<Q", blocked))
@@ -183,6 +187,9 @@ def _setup_rt_frame_64(k, signo, code, addr, ka, info, blocked) -> None:
     m.set_regs((R.RDI, R.RAX, R.RSI, R.RDX,
                 R.RIP, R.RSP),
                (signo, 0, frame + RT64_INFO, frame + RT64_UC, ka.handler, frame))
+    # The handler runs in 64-bit mode whatever was interrupted; ss stays if it is valid.
+    ss = sc["ss"]
+    handler_segments(k, USER_CS, ss if ss == USER_DS else force_valid_ss(k, ss))
 
 
 def _setup_rt_frame_ia32(k, signo, code, addr, ka, info, blocked) -> None:
@@ -244,6 +251,7 @@ def _enter_ia32_handler(k, frame, handler, signo, edx, ecx) -> None:
             _load_segment(k, seg, USER_DS)
     m.set_regs((R.EAX, R.EDX, R.ECX, R.EIP,
                 R.ESP), (signo, edx, ecx, handler, frame))
+    handler_segments(k, USER32_CS, USER_DS)
 
 
 def _sigcontext_32(k, regs: dict[str, int], oldmask: int, fpstate: int) -> bytes:

@@ -16,6 +16,10 @@ def _regs_32(k) -> dict[str, int]:
 
 
 def _seg(m, name: str) -> int:
+    # cs and ss as the return to user mode will load them (pt_regs), when it is pending.
+    pending = m.far_return
+    if pending is not None and name in ("cs", "ss"):
+        return pending[0] if name == "cs" else pending[1]
     # Unicorn writes only the selector's two bytes into the 8-byte read buffer: mask.
     return m.reg(_SEGS[name]) & 0xFFFF
 

@@ -45,10 +45,16 @@ from kernel_model.signals.frame_layout import (
     UC64_MCONTEXT,
     UC64_SIGMASK,
     UC64_STACK,
+    UC_STRICT_RESTORE_SS,
     UCONTEXT_32_SIZE,
     UCONTEXT_64_SIZE,
     UNBLOCKABLE,
     BadFrame,
+)
+from kernel_model.signals.segments import (
+    force_valid_ss,
+    sigreturn_segments,
+    user_64bit_mode,
 )
 
 
@@ -112,7 +118,7 @@ def _rt_sigreturn_64(k, sp: int) -> None:
     task = k.current
     frame = (sp - 8) & 0xFFFFFFFFFFFFFFFF  # the handler's `ret` popped pretcode
     uc = _read_user(k, frame + RT64_UC, UCONTEXT_64_SIZE)
-    _uc_flags, _link = UC64_FLAGS_LINK.unpack_from(uc)
+    uc_flags, _link = UC64_FLAGS_LINK.unpack_from(uc)
     (mask,) = struct.unpack_from("<Q", uc, UC64_SIGMASK)
     _set_current_blocked(task, mask)
     ss_sp, ss_flags, ss_size = STACK_T_64.unpack_from(uc, UC64_STACK)
@@ -120,10 +126,12 @@ def _rt_sigreturn_64(k, sp: int) -> None:
     sc = dict(zip(SC64_FIELDS, SIGCONTEXT_64.unpack_from(uc, UC64_MCONTEXT), strict=True))
     flags = _eflags(m)
     flags = (flags & ~FIX_EFLAGS) | (sc["eflags"] & FIX_EFLAGS)
-    # sc.cs | 3 and sc.ss | 3 would be reloaded too: left as they are (a simplification;
-    # a handler that edits them to switch to 32-bit code is not modelled).
     m.set_regs(_REGS_64, [sc[f] for f in _GPRS_64] + [flags])
     _resume_at(k, sc["rip"])
+    cs, ss = sc["cs"] | 3, sc["ss"] | 3
+    if not uc_flags & UC_STRICT_RESTORE_SS and user_64bit_mode(k, cs):
+        ss = force_valid_ss(k, ss)
+    sigreturn_segments(k, sc["rip"], sc["rsp"], cs, ss)
     frame_fpu.restore(k, sc["fpstate"], ia32=False, read_user=_read_user)
 
 
@@ -166,5 +174,5 @@ def _restore_sigcontext_32(k, data: bytes) -> None:
             sel = _fixup_rpl(sc[seg] & 0xFFFF)
             if sel != _seg(m, seg):
                 _load_segment(k, seg, sel)
-    # cs | 3 and ss | 3: left as they are (see _rt_sigreturn_64).
+    sigreturn_segments(k, sc["eip"], sc["esp"], sc["cs"], sc["ss"])
     frame_fpu.restore(k, sc["fpstate"], ia32=True, read_user=_read_user)

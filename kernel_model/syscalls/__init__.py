@@ -6,6 +6,7 @@ from kernel_model.syscalls import (  # noqa: F401
     fs,
     futex,
     info,
+    ldt,
     memory,
     poll,
     process,

@@ -52,6 +52,11 @@ def _do_mmap(k: SyscallContext, addr, length, prot, flags, fd, offset):
                                                                                      addr + size):
             return -errnos.EEXIST
         start = addr
+    elif flags & MAP_32BIT and k.abi.bits == 64 and not addr:
+        # x86-64's MAP_32BIT: the first free range of the second GiB (find_start_end)
+        start = mm.find_free_between(size, 0x40000000, 0x80000000)
+        if start is None:
+            return -errnos.ENOMEM
     else:
         start = mm.find_free(size, addr, _task_size(k))
         if start is None:

@@ -7,9 +7,10 @@ import struct
 from typing import TYPE_CHECKING
 
 from emu import registers as R
-from emu.segments import GDT_ENTRY_TLS_MAX, GDT_ENTRY_TLS_MIN, descriptor
+from emu.segments import GDT_ENTRY_TLS_MAX, GDT_ENTRY_TLS_MIN
 from kernel_model.syscalls.argkinds import Enum, Hex, InOutStruct
 from kernel_model.syscalls.registry import syscall
+from kernel_model.syscalls.user_desc import USER_DESC, UserDesc, from_descriptor
 from kernel_model.uapi import errnos
 
 if TYPE_CHECKING:
@@ -47,10 +48,13 @@ def sys_arch_prctl(k: SyscallContext, code, addr):
 
 @syscall("set_thread_area", InOutStruct("user_desc"))
 def sys_set_thread_area(k: SyscallContext, u_info):
+    """do_set_thread_area(): one of the task's three TLS descriptors (GDT entries 12-14).
+    From 64-bit code (int 0x80) it works the same: entry -1 picks 12 first, and a later
+    `mov gs` or a far jump can use it."""
     if k.arch.bits == 64 and k.abi.bits == 32:
-        k.note("set_thread_area from 64-bit code: the descriptor is installed, but only a "
-               "32-bit segment load would use it")
-    raw = k.read(u_info, 16)
+        k.note("set_thread_area from 64-bit code: the descriptor is installed in the GDT as "
+               "for an i386 task (a 64-bit program uses it only through a segment load)")
+    raw = k.read(u_info, USER_DESC.size)
     gdt = k.gdt
     entry, value = tls_descriptor(raw, gdt.entries[GDT_ENTRY_TLS_MIN:GDT_ENTRY_TLS_MAX + 1])
     if entry is None:
@@ -59,14 +63,24 @@ def sys_set_thread_area(k: SyscallContext, u_info):
         k.write(u_info, struct.pack("<i", entry))
     gdt.set_entry(entry, value)
     k.current.tls[entry - GDT_ENTRY_TLS_MIN] = value
+    # A segment register holding the changed entry is loaded again (an x86-64 kernel does
+    # it for ds, es, fs and gs at once): emptied, the register reads 0.
+    gdt.reload_segments(("ds", "es", "fs", "gs"), lambda sel: sel == (entry << 3) | 3)
     return 0
 
 
 def tls_descriptor(raw: bytes, tls_entries: list[int]) -> tuple[int | None, int]:
-    """set_thread_area's decoding of a struct user_desc (arch/x86/kernel/tls.c): (the GDT
-    entry, its descriptor), or (None, errno). Entry -1 asks for the first free TLS slot
-    among `tls_entries` (the three the task has)."""
-    entry, base, limit, bits = struct.unpack("<iIII", raw)
+    """set_thread_area's checks and decoding of a struct user_desc (arch/x86/kernel/tls.c:
+    tls_desc_okay, get_free_idx, set_tls_desc): (the GDT entry, its descriptor), or
+    (None, errno). Entry -1 asks for the first free TLS slot among `tls_entries` (the three
+    the task has)."""
+    info = UserDesc.unpack(raw)
+    empty = info.is_empty() or info.is_zero()
+    # Only 32-bit, present data segments: 16-bit ones would need espfix, non-present ones
+    # are attack surface (tls_desc_okay).
+    if not empty and (not info.seg_32bit or info.contents > 1 or info.seg_not_present):
+        return None, errnos.EINVAL
+    entry = info.entry_number
     if entry == -1:
         free = [GDT_ENTRY_TLS_MIN + i for i, d in enumerate(tls_entries) if not d]
         if not free:
@@ -74,16 +88,7 @@ def tls_descriptor(raw: bytes, tls_entries: list[int]) -> tuple[int | None, int]
         entry = free[0]
     if not GDT_ENTRY_TLS_MIN <= entry <= GDT_ENTRY_TLS_MAX:
         return None, errnos.EINVAL
-    seg_32bit, contents = bits & 1, (bits >> 1) & 3
-    read_exec_only, limit_in_pages = (bits >> 3) & 1, (bits >> 4) & 1
-    seg_not_present, useable = (bits >> 5) & 1, (bits >> 6) & 1
-    empty = (base == 0 and limit == 0 and contents == 0 and read_exec_only == 1
-             and seg_32bit == 0 and limit_in_pages == 0 and seg_not_present == 1
-             and useable == 0)
-    if empty or (base == 0 and limit == 0 and bits == 0):
-        return entry, 0
-    return entry, descriptor(base, limit, code=bool(contents & 2), dpl=3, big=bool(seg_32bit),
-                             present=not seg_not_present, page_gran=bool(limit_in_pages))
+    return entry, 0 if empty else info.descriptor()
 
 
 @syscall("get_thread_area", InOutStruct("user_desc"))
@@ -91,14 +96,5 @@ def sys_get_thread_area(k: SyscallContext, u_info):
     entry = struct.unpack("<i", k.read(u_info, 4))[0]
     if not GDT_ENTRY_TLS_MIN <= entry <= GDT_ENTRY_TLS_MAX:
         return -errnos.EINVAL
-    d = k.gdt.entries[entry]
-    base = ((d >> 16) & 0xFFFFFF) | (((d >> 56) & 0xFF) << 24)
-    limit = (d & 0xFFFF) | (((d >> 48) & 0xF) << 16)
-    flags = (d >> 52) & 0xF
-    access = (d >> 40) & 0xFF
-    bits = ((flags >> 2) & 1) | (((access >> 2) & 3) << 1) | (((flags >> 3) & 1) << 4) | (
-        (0 if access & 0x80 else 1) << 5) | (((flags >> 0) & 1) << 6)
-    if not d:
-        bits = (1 << 3) | (1 << 5)
-    k.write(u_info, struct.pack("<iIII", entry, base, limit, bits))
+    k.write(u_info, from_descriptor(entry, k.gdt.entries[entry]).pack())
     return 0

@@ -45,6 +45,8 @@ def format_result(ret: int | None, ret_kind: str = "int", abi="x86_64",
     if is_error(ret):
         return errno_text(-ret)
     bits = BITS[abi_name(abi)]
+    if ret_kind == "u32_errno":  # an -errno returned as an unsigned int (modify_ldt)
+        return f"{ret} " + errno_text(0x100000000 - ret).split(" ", 1)[1]
     if ret_kind == "hex":
         text = chex(ret & ((1 << bits) - 1))
     elif ret_kind == "oct":

@@ -137,6 +137,18 @@ def _set_thread_area(call: CallDecoding, texts: ArgTexts) -> None:
             pass
 
 
+def _modify_ldt(call: CallDecoding, texts: ArgTexts) -> None:
+    """strace shows a struct user_desc when bytecount is its size (whatever func says),
+    else the pointer. x86-64's modify_ldt returns an unsigned int: strace shows an error
+    as its 32-bit value and the errno name, "= 4294967274 EINVAL (Invalid argument)"."""
+    if not call.exiting and call.arg(2) == 16:
+        texts[1] = struct_text("user_desc", call.abi, call.mem, call.arg(1))
+    ret = call.ret
+    if call.exiting and call.abi == "x86_64" and ret is not None and \
+            0xFFFFF001 <= ret <= 0xFFFFFFFF:
+        texts.ret_kind = "u32_errno"
+
+
 def _mmap2(call: CallDecoding, texts: ArgTexts) -> None:
     if not call.exiting and len(texts) == 6:  # strace shows mmap2's page offset in bytes
         texts[5] = chex(call.arg(5) * 4096)
@@ -328,6 +340,7 @@ SPECIAL: dict[str, Callable[[CallDecoding, ArgTexts], None]] = {
     "ioctl": _ioctl,
     "arch_prctl": _arch_prctl,
     "set_thread_area": _set_thread_area,
+    "modify_ldt": _modify_ldt,
     "mmap2": _mmap2,
     "mremap": _mremap,
     "nanosleep": _sleep_remainder(1), "clock_nanosleep": _sleep_remainder(3),
