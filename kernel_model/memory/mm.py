@@ -5,6 +5,7 @@ mmap placement, brk and the memory cap all read it."""
 from __future__ import annotations
 
 import bisect
+import itertools
 from dataclasses import dataclass, replace
 
 from emu.machine import PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, Machine, page_down, page_up
@@ -86,6 +87,12 @@ class Mm:
         # Every live address space of the run (fork adds its copies): the cap counts them
         # all together.
         self.pool: list[Mm] = [self]
+        # Inode numbers of the shmem files behind shared anonymous mappings: one sequence
+        # for the run (fork's copy shares the counter, as the kernel's shm mount is one).
+        self._shmem_inodes = itertools.count(1)
+
+    def next_shmem_inode(self) -> int:
+        return next(self._shmem_inodes)
 
     def others(self) -> int:
         """What the run's other address spaces use, against the cap."""

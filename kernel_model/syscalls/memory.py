@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from emu.machine import PAGE, PROT_WRITE, page_up
 from kernel_model.files.uapi import O_PATH
 from kernel_model.memory.mm import STACK_GUARD_GAP, OutOfMemory
+from kernel_model.memory.shmem import map_shared_anonymous
 from kernel_model.syscalls.argkinds import Enum, Fd, Flags, Hex, Ptr, UInt
 from kernel_model.syscalls.registry import syscall
 from kernel_model.uapi import errnos
@@ -59,6 +60,7 @@ def _do_mmap(k: SyscallContext, addr, length, prot, flags, fd, offset):
     file_data = b""
     name = ""
     maywrite = True
+    zero_file = None  # the /dev/zero inode a mapping of it names
     if opened is not None:
         maywrite = not flags & MAP_SHARED or opened.writable
         if flags & MAP_SHARED and prot & PROT_WRITE and not opened.writable:
@@ -66,11 +68,7 @@ def _do_mmap(k: SyscallContext, addr, length, prot, flags, fd, offset):
         if not opened.readable:
             return -errnos.EACCES
         if getattr(opened, "maps_zero", False):
-            # /dev/zero (drivers/char/mem.c mmap_zero): a private mapping is plain anonymous
-            # memory; Linux backs a shared one with a shmem file named "/dev/zero (deleted)".
-            if flags & MAP_SHARED:
-                k.note("a shared /dev/zero mapping is shown as anonymous memory; Linux names "
-                       "it /dev/zero (deleted)")
+            zero_file = opened.inode
         else:
             data = opened.mmap_bytes()
             if data is None:
@@ -81,9 +79,19 @@ def _do_mmap(k: SyscallContext, addr, length, prot, flags, fd, offset):
             file_data = data[offset:offset + size]
             name = getattr(opened, "guest_path", "") or ""
     try:
-        mm.map(start, size, prot & PROT_MASK, name=name, offset=offset,
-               shared=bool(flags & MAP_SHARED), kind="file" if name else "anon",
-               maywrite=maywrite)
+        if flags & MAP_SHARED and (anonymous or zero_file is not None):
+            # drivers/char/mem.c mmap_zero and do_mmap: shared anonymous memory (shmem).
+            map_shared_anonymous(mm, start, size, prot & PROT_MASK,
+                                 offset=0 if anonymous else offset, maywrite=maywrite)
+        elif zero_file is not None:
+            # A private /dev/zero mapping is anonymous memory that still names the device
+            # (Linux 6.18's maps: "/dev/zero" with its device, inode and the offset).
+            mm.map(start, size, prot & PROT_MASK, name="/dev/zero", offset=offset,
+                   dev=zero_file.dev, inode=zero_file.ino, kind="anon")
+        else:
+            mm.map(start, size, prot & PROT_MASK, name=name, offset=offset,
+                   shared=bool(flags & MAP_SHARED), kind="file" if name else "anon",
+                   maywrite=maywrite)
     except OutOfMemory:
         k.note(f"syscall-lab's guest memory cap ({mm.limit >> 20} MiB) is reached")
         return -errnos.ENOMEM
