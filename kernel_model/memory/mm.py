@@ -29,6 +29,9 @@ class Vma:
     hidden: bool = False  # mapped but not listed (an era kept this data in the fixmap)
     backed: bool = True  # False: listed, but every access faults (the xonly vsyscall page)
     maywrite: bool = True  # VM_MAYWRITE: False for a shared mapping of a read-only fd
+    locked: bool = False  # VM_LOCKED (mlock): not inherited by a fork's child
+    dontfork: bool = False  # VM_DONTCOPY (MADV_DONTFORK): not in a fork's child
+    wipeonfork: bool = False  # VM_WIPEONFORK: zero in a fork's child
 
     @property
     def size(self) -> int:
@@ -108,7 +111,33 @@ class Mm:
         mm.reserved = list(self.reserved)
         mm.outside = 0  # /tmp's pages are the run's, counted once
         self.pool.append(mm)
+        # dup_mmap: VM_DONTCOPY ranges are left out, VM_WIPEONFORK ones start empty, and
+        # mlock's VM_LOCKED is the parent's alone.
+        for v in list(mm.vmas):
+            if v.dontfork:
+                mm.unmap(v.start, v.size)
+            elif v.wipeonfork:
+                machine.discard(v.start, v.size)
+        mm.vmas = [replace(v, locked=False) if v.locked else v for v in mm.vmas]
+        mm._merge_all()
         return mm
+
+    def set_flags(self, start: int, end: int, **flags) -> None:
+        """Set VMA flags (locked, dontfork, wipeonfork) on the mapped parts of [start,
+        end), splitting VMAs at the edges as Linux's madvise and mlock do."""
+        out: list[Vma] = []
+        for v in self.vmas:
+            if v.end <= start or v.start >= end:
+                out.append(v)
+                continue
+            lo, hi = max(v.start, start), min(v.end, end)
+            if v.start < lo:
+                out.append(replace(v, end=lo))
+            out.append(replace(v, start=lo, end=hi, offset=v.offset + (lo - v.start), **flags))
+            if hi < v.end:
+                out.append(replace(v, start=hi, offset=v.offset + (hi - v.start)))
+        self.vmas = out
+        self._merge_all()
 
     def release(self) -> None:
         """The address space is gone: the cap no longer counts it."""
@@ -284,7 +313,8 @@ class Mm:
             if (p is not None and p.end == v.start and p.prot == v.prot and p.name == v.name
                     and p.kind == v.kind and p.inode == 0 and v.inode == 0
                     and p.shared == v.shared and p.grows_down == v.grows_down
-                    and p.maywrite == v.maywrite):
+                    and p.maywrite == v.maywrite and p.locked == v.locked
+                    and p.dontfork == v.dontfork and p.wipeonfork == v.wipeonfork):
                 merged[-1] = replace(p, end=v.end)
             else:
                 merged.append(v)
