@@ -296,7 +296,7 @@ FLAG_SETS: dict[str, FlagSet] = {
                           ("STATX_ATTR_VERITY", 0x100000), ("STATX_ATTR_DAX", 0x200000),
                           ("STATX_ATTR_WRITE_ATOMIC", 0x400000), bits=64),
     "fd_flags": _flags("FD_???", ("FD_CLOEXEC", FD_CLOEXEC)),
-    "msync": _flags("MS_???", ("MS_ASYNC", 1), ("MS_SYNC", 4), ("MS_INVALIDATE", 2)),
+    "msync": _flags("MS_???", ("MS_SYNC", 4), ("MS_ASYNC", 1), ("MS_INVALIDATE", 2)),
     "mlock2": _flags("MLOCK_???", ("MLOCK_ONFAULT", 1)),
     "mlockall": _flags("MCL_???", ("MCL_CURRENT", 1), ("MCL_FUTURE", 2), ("MCL_ONFAULT", 4)),
     "access": _flags("?_OK", ("F_OK", 0), ("R_OK", 4), ("W_OK", 2), ("X_OK", 1)),
