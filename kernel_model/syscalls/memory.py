@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 PROT_MASK = 0x7
 MAP_SHARED, MAP_PRIVATE, MAP_FIXED, MAP_ANONYMOUS = 0x01, 0x02, 0x10, 0x20
 MAP_32BIT, MAP_GROWSDOWN, MAP_FIXED_NOREPLACE = 0x40, 0x100, 0x100000
+MAP_TYPE, MAP_SHARED_VALIDATE, MAP_DROPPABLE = 0x0F, 0x03, 0x08
+MAP_DROPPABLE_SINCE = (6, 11)
+# What MAP_SHARED_VALIDATE accepts (LEGACY_MAP_MASK): any other flag is EOPNOTSUPP.
+LEGACY_MAP_MASK = 0x01 | 0x02 | 0x10 | 0x20 | 0x800 | 0x1000 | 0x4000000 | 0x100 | 0x2000 \
+    | 0x4000 | 0x8000 | 0x10000 | 0x20000 | 0x40000
 HEAP_ROOM_MAX = 64 << 20
 
 
@@ -40,8 +45,8 @@ def _do_mmap(k: SyscallContext, addr, length, prot, flags, fd, offset):
     size = page_up(length)
     if size == 0 or size > k.abi.mask:
         return -errnos.ENOMEM
-    if not flags & (MAP_SHARED | MAP_PRIVATE):
-        return -errnos.EINVAL
+    if err := _map_type_error(k, flags, anonymous):
+        return -err
     if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE):
         if addr % PAGE:
             return -errnos.EINVAL
@@ -88,15 +93,31 @@ def _do_mmap(k: SyscallContext, addr, length, prot, flags, fd, offset):
             mm.map(start, size, prot & PROT_MASK, name="/dev/zero", offset=offset,
                    dev=zero_file.dev, inode=zero_file.ino, kind="anon")
         else:
+            # MAP_DROPPABLE (vgetrandom's states): private memory the kernel may drop
+            # under pressure (the model never does) and a fork's child gets zeroed.
             mm.map(start, size, prot & PROT_MASK, name=name, offset=offset,
                    shared=bool(flags & MAP_SHARED), kind="file" if name else "anon",
-                   maywrite=maywrite)
+                   maywrite=maywrite, wipeonfork=flags & MAP_TYPE == MAP_DROPPABLE)
     except OutOfMemory:
         k.note(f"syscall-lab's guest memory cap ({mm.limit >> 20} MiB) is reached")
         return -errnos.ENOMEM
     if file_data:
         k.populate(start, file_data)
     return start
+
+
+def _map_type_error(k: SyscallContext, flags: int, anonymous: bool) -> int:
+    """do_mmap's switch on flags & MAP_TYPE: anonymous memory is MAP_SHARED, MAP_PRIVATE or
+    (6.11+) MAP_DROPPABLE; a file also takes MAP_SHARED_VALIDATE, which refuses flags it
+    does not know."""
+    kind = flags & MAP_TYPE
+    if kind in (MAP_SHARED, MAP_PRIVATE):
+        return 0
+    if kind == MAP_DROPPABLE and k.version >= MAP_DROPPABLE_SINCE:
+        return errnos.EINVAL if not anonymous else 0
+    if kind == MAP_SHARED_VALIDATE and not anonymous:
+        return errnos.EOPNOTSUPP if flags & ~LEGACY_MAP_MASK else 0
+    return errnos.EINVAL
 
 
 def task_size(k: SyscallContext) -> int:
