@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from emu.machine import PAGE, PROT_EXEC, PROT_READ, MemoryFault
-from kernel_model.vdso.image import VdsoImage, build_vdso
+from kernel_model.vdso.image import GETRANDOM_SINCE, VdsoImage, build_vdso
 from kernel_model.vdso.vvar import CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME, Timekeeper
 
 
@@ -137,7 +137,7 @@ class VdsoTimeline:
 def map_vdso(mm, arch, era, clock, share: MappedVdso | None = None) -> MappedVdso:
     """Map a vDSO into `mm`. With `share`, the first process's vDSO: this one's data page is
     kept by that one's timekeeper and tick (a process made by execve)."""
-    image = build_vdso(arch.name)
+    image = build_vdso(arch.name, getrandom=era.version >= GETRANDOM_SINCE)
     size = image.vvar_size + len(image.data)
     start = mm.find_free(size)
     if start is None:

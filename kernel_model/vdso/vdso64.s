@@ -239,25 +239,144 @@ __vdso_getcpu:
 # ---------------------------------------------------------------------------------------------
 # ssize_t __vdso_getrandom(void *buffer, size_t len, unsigned int flags,
 #                          void *opaque_state, size_t opaque_len)
-# The kernel's version runs ChaCha20 over a per-thread state the libc allocates. Ours keeps
-# no state: the libc's parameter query (NULL, 0, 0, &params, ~0UL) answers -ENOSYS, so the
-# libc never hands out states and keeps calling getrandom(2); any other call performs
-# getrandom(buffer, len, flags) from here.
+# lib/vdso/getrandom.c's checks and fallbacks, in its order:
+#   - opaque_len == ~0UL, len == 0, flags == 0: the parameter query; fill struct
+#     vgetrandom_opaque_params (state size, mmap prot and flags, reserved words zeroed), 0;
+#   - a state straddling a page: -EFAULT;
+#   - unknown flags, a wrong opaque_len, an RNG not ready (unless GRND_INSECURE), a state
+#     already in use (a signal handler calling in): the getrandom syscall does the work;
+#   - the state's generation differs from the data page's: a new 32-byte key into the
+#     state, by the getrandom syscall (never into the caller's buffer);
+#   - then the bytes are made here, with no syscall.
+# The simplification (README, Simplifications): Linux expands the key with ChaCha20 and
+# erases it as it goes (fast key erasure); ours mixes key and a counter with SplitMix64's
+# finalizer, which is not a cryptographic generator.
         .align 16
         .globl __vdso_getrandom
         .type __vdso_getrandom, @function
 __vdso_getrandom:
         .cfi_startproc
         cmp r8, -1
-        jne .Lrandom_syscall
-        test rdi, rdi
-        jnz .Lrandom_syscall
+        jne .Lrandom_state
         test rsi, rsi
-        jnz .Lrandom_syscall
+        jnz .Lrandom_state
         test edx, edx
-        jnz .Lrandom_syscall
-        mov rax, -ENOSYS
+        jnz .Lrandom_state
+        mov dword ptr [rcx], VGR_STATE_SIZE     # params->size_of_opaque_state
+        mov dword ptr [rcx + 4], 3              # mmap_prot = PROT_READ | PROT_WRITE
+        mov dword ptr [rcx + 8], 0x28           # mmap_flags = MAP_DROPPABLE | MAP_ANONYMOUS
+        xor eax, eax
+        mov r9d, 12
+.Lrandom_reserved:
+        mov dword ptr [rcx + r9], eax           # params->reserved[0..12] = 0
+        add r9d, 4
+        cmp r9d, 64
+        jb .Lrandom_reserved
         ret
+.Lrandom_state:
+        mov eax, ecx
+        and eax, 0xfff
+        add eax, VGR_STATE_SIZE
+        cmp eax, 0x1000
+        ja .Lrandom_efault                      # the state must not straddle a page
+        test edx, -8
+        jnz .Lrandom_syscall                    # flags beyond NONBLOCK|RANDOM|INSECURE
+        cmp r8, VGR_STATE_SIZE
+        jne .Lrandom_syscall
+        lea r9, [rip + vvar_data]
+        cmp byte ptr [r9 + VD_RNG_IS_READY], 0
+        jne .Lrandom_ready
+        test edx, 4                             # GRND_INSECURE
+        jz .Lrandom_syscall
+.Lrandom_ready:
+        test rsi, rsi
+        jz .Lrandom_none
+        cmp byte ptr [rcx + VGR_IN_USE], 0
+        jne .Lrandom_syscall
+        mov byte ptr [rcx + VGR_IN_USE], 1
+        mov rax, qword ptr [r9 + VD_RNG_GENERATION]
+        cmp rax, qword ptr [rcx + VGR_GENERATION]
+        je .Lrandom_keyed
+        push rdi                                # a new key: getrandom(state->key, 32, 0)
+        .cfi_adjust_cfa_offset 8
+        push rsi
+        .cfi_adjust_cfa_offset 8
+        push rdx
+        .cfi_adjust_cfa_offset 8
+        push rcx
+        .cfi_adjust_cfa_offset 8
+        push rax
+        .cfi_adjust_cfa_offset 8
+        lea rdi, [rcx + VGR_KEY]
+        mov esi, 32
+        xor edx, edx
+        mov eax, NR_getrandom
+        syscall
+        mov r10, rax
+        pop rax
+        .cfi_adjust_cfa_offset -8
+        pop rcx
+        .cfi_adjust_cfa_offset -8
+        pop rdx
+        .cfi_adjust_cfa_offset -8
+        pop rsi
+        .cfi_adjust_cfa_offset -8
+        pop rdi
+        .cfi_adjust_cfa_offset -8
+        cmp r10, 32
+        jne .Lrandom_release
+        mov qword ptr [rcx + VGR_GENERATION], rax
+        mov qword ptr [rcx + VGR_COUNTER], 0
+.Lrandom_keyed:
+        mov r8, rsi                             # bytes left
+        mov r10, qword ptr [rcx + VGR_COUNTER]
+.Lrandom_word:
+        add r10, 1
+        movabs rax, 0x9E3779B97F4A7C15
+        imul rax, r10
+        add rax, qword ptr [rcx + VGR_KEY]
+        xor rax, qword ptr [rcx + VGR_KEY + 8]
+        mov rdx, rax
+        shr rdx, 30
+        xor rax, rdx
+        movabs r11, 0xBF58476D1CE4E5B9
+        imul rax, r11
+        add rax, qword ptr [rcx + VGR_KEY + 16]
+        mov rdx, rax
+        shr rdx, 27
+        xor rax, rdx
+        movabs r11, 0x94D049BB133111EB
+        imul rax, r11
+        xor rax, qword ptr [rcx + VGR_KEY + 24]
+        mov rdx, rax
+        shr rdx, 31
+        xor rax, rdx
+        cmp r8, 8
+        jb .Lrandom_tail
+        mov qword ptr [rdi], rax
+        add rdi, 8
+        sub r8, 8
+        jnz .Lrandom_word
+        jmp .Lrandom_done
+.Lrandom_tail:
+        mov byte ptr [rdi], al
+        shr rax, 8
+        inc rdi
+        dec r8
+        jnz .Lrandom_tail
+.Lrandom_done:
+        mov qword ptr [rcx + VGR_COUNTER], r10
+        mov byte ptr [rcx + VGR_IN_USE], 0
+        mov rax, rsi
+        ret
+.Lrandom_none:
+        xor eax, eax
+        ret
+.Lrandom_efault:
+        mov rax, -EFAULT
+        ret
+.Lrandom_release:
+        mov byte ptr [rcx + VGR_IN_USE], 0      # no key: the syscall fills the buffer
 .Lrandom_syscall:
         mov eax, NR_getrandom
         syscall
