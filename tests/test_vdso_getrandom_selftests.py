@@ -1,8 +1,8 @@
 """Linux's own vDSO selftests (tools/testing/selftests/vDSO of linux-source-6.12), built
 statically for x86-64 and i386 as their Makefile does, run natively and under syscall-lab.
-They need the kernel source (LINUX_SRC, default /work/linux-src/linux-source-6.12: Debian's
-`apt-get download linux-source-6.12`, unpacked) and gcc-multilib; without them the tests
-skip. What Linux passes, syscall-lab must pass, except the parts it does not model (listed
+They need the kernel source (Debian's `apt-get download linux-source-6.12`, unpacked):
+SYSCALL_LAB_LINUX_SRC names the tree, else ../linux-src/linux-source-6.12 beside the
+checkout; and gcc-multilib. Without them the tests skip. What Linux passes, syscall-lab must pass, except the parts it does not model (listed
 with the reason)."""
 
 from __future__ import annotations
@@ -14,9 +14,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from guest_harness import lab_run_args, run_lab, run_native
+from guest_harness import ROOT, lab_run_args, run_lab, run_native
 
-SRC = Path(os.environ.get("LINUX_SRC", "/work/linux-src/linux-source-6.12"))
+pytestmark = pytest.mark.skipif(os.uname().machine != "x86_64",
+                                reason="the native runs need an x86-64 Linux host")
+SRC = Path(os.environ.get("SYSCALL_LAB_LINUX_SRC")
+           or ROOT.parent / "linux-src" / "linux-source-6.12")
 VDSO = SRC / "tools" / "testing" / "selftests" / "vDSO"
 PROGRAMS = {
     # name: (sources, extra flags)
@@ -47,7 +50,7 @@ NOT_MODELLED = {
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     if not VDSO.is_dir():
-        pytest.skip(f"no Linux source at {SRC} (set LINUX_SRC)")
+        pytest.skip(f"no Linux source at {SRC} (set SYSCALL_LAB_LINUX_SRC)")
     if shutil.which("gcc") is None:
         pytest.skip("no gcc")
     out = tmp_path_factory.mktemp("vdso-selftests")
