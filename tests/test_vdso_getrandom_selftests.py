@@ -2,8 +2,8 @@
 statically for x86-64 and i386 as their Makefile does, run natively and under syscall-lab.
 They need the kernel source (Debian's `apt-get download linux-source-6.12`, unpacked):
 SYSCALL_LAB_LINUX_SRC names the tree, else ../linux-src/linux-source-6.12 beside the
-checkout; and gcc-multilib. Without them the tests skip. What Linux passes, syscall-lab must pass, except the parts it does not model (listed
-with the reason)."""
+checkout; and gcc-multilib. Without them the tests skip. What Linux passes, syscall-lab
+must pass, except the parts it does not model (listed with the reason)."""
 
 from __future__ import annotations
 
