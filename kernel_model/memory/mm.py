@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from emu.machine import PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, Machine, page_down, page_up
 
@@ -32,6 +32,9 @@ class Vma:
     locked: bool = False  # VM_LOCKED (mlock): not inherited by a fork's child
     dontfork: bool = False  # VM_DONTCOPY (MADV_DONTFORK): not in a fork's child
     wipeonfork: bool = False  # VM_WIPEONFORK: zero in a fork's child
+    # The open file behind a shared file mapping (Linux's vm_file): msync and munmap write
+    # the mapping's bytes back through it.
+    file: object | None = field(default=None, compare=False)
 
     @property
     def size(self) -> int:

@@ -11,6 +11,7 @@ from kernel_model.memory.mm import STACK_GUARD_GAP, OutOfMemory
 from kernel_model.memory.shmem import map_shared_anonymous
 from kernel_model.syscalls.argkinds import Fd, Flags, Hex, Ptr, UInt
 from kernel_model.syscalls.registry import syscall
+from kernel_model.syscalls.writeback import write_back
 from kernel_model.uapi import errnos
 
 if TYPE_CHECKING:
@@ -97,7 +98,8 @@ def _do_mmap(k: SyscallContext, addr, length, prot, flags, fd, offset):
             # under pressure (the model never does) and a fork's child gets zeroed.
             mm.map(start, size, prot & PROT_MASK, name=name, offset=offset,
                    shared=bool(flags & MAP_SHARED), kind="file" if name else "anon",
-                   maywrite=maywrite, wipeonfork=flags & MAP_TYPE == MAP_DROPPABLE)
+                   maywrite=maywrite, wipeonfork=flags & MAP_TYPE == MAP_DROPPABLE,
+                   file=opened if flags & MAP_SHARED and opened is not None else None)
     except OutOfMemory:
         k.note(f"syscall-lab's guest memory cap ({mm.limit >> 20} MiB) is reached")
         return -errnos.ENOMEM
@@ -149,6 +151,7 @@ def sys_munmap(k: SyscallContext, addr, length):
     limit = task_size(k)
     if addr % PAGE or length == 0 or addr > limit or length > limit - addr:
         return -errnos.EINVAL
+    write_back(k, addr, addr + page_up(length))  # a shared file mapping's last word
     k.process.mm.unmap(addr, page_up(length))
     return 0
 

@@ -13,6 +13,7 @@ from kernel_model.syscalls.argkinds import Flags, Ptr, UInt
 from kernel_model.syscalls.info import RLIM_INFINITY, RLIMITS
 from kernel_model.syscalls.memory import task_size
 from kernel_model.syscalls.registry import syscall
+from kernel_model.syscalls.writeback import write_back
 from kernel_model.uapi import errnos
 
 if TYPE_CHECKING:
@@ -111,7 +112,8 @@ def sys_munlockall(k: SyscallContext):
 @syscall("msync", Ptr(), UInt(), Flags("msync"))
 def sys_msync(k: SyscallContext, addr, length, flags):
     """The checks of sys_msync; then each VMA of the range: MS_INVALIDATE of locked pages
-    is EBUSY, a hole ENOMEM (after the rest was done)."""
+    is EBUSY, a shared file mapping is written to its file (kernel_model/syscalls/
+    writeback.py: in the model it is a copy), a hole ENOMEM (after the rest was done)."""
     if flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC):
         return -errnos.EINVAL
     if addr % PAGE or (flags & MS_ASYNC and flags & MS_SYNC):
@@ -129,9 +131,7 @@ def sys_msync(k: SyscallContext, addr, length, flags):
         return -errnos.ENOMEM
     if flags & MS_INVALIDATE and any(v.locked for v in vmas):
         return -errnos.EBUSY
-    if flags & MS_SYNC and any(v.shared and v.inode and v.name != "/dev/zero (deleted)"
-                               for v in vmas):
-        k.note("a shared file mapping is a copy of the file in the model: msync does not "
-               "write it back")
+    if flags & (MS_SYNC | MS_ASYNC) and (err := write_back(k, addr, end)):
+        return err
     covered = sum(min(v.end, end) - max(v.start, addr) for v in vmas)
     return -errnos.ENOMEM if covered < end - addr else 0
