@@ -37,13 +37,15 @@ def _valid(k: SyscallContext, advice: int) -> bool:
 
 def _anonymous(v: Vma) -> bool:
     """vma_is_anonymous: private memory with no file behind it (a private /dev/zero
-    mapping included, whose pages are anonymous)."""
-    return not v.shared and (v.inode == 0 or v.name == "/dev/zero") and v.backed
+    mapping included, whose pages are anonymous). Not the vDSO's text or data: special
+    mappings whose pages the kernel supplies."""
+    return (not v.shared and (v.inode == 0 or v.name == "/dev/zero") and v.backed
+            and v.kind not in ("vdso", "vvar"))
 
 
 def _refused(v: Vma, advice: int) -> int:
     """The errno this VMA gives the advice (madvise_vma_behavior's checks), or 0."""
-    special = v.kind in ("vdso", "vvar") or not v.backed  # VM_PFNMAP / VM_IO mappings
+    special = v.kind == "vvar" or not v.backed  # VM_PFNMAP / VM_IO mappings
     if advice in (MADV_DONTNEED, MADV_COLD, MADV_PAGEOUT) and (v.locked or special):
         return errnos.EINVAL
     if advice == MADV_FREE and not _anonymous(v):
