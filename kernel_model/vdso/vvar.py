@@ -121,8 +121,9 @@ VVAR_DATA_SIZE = VD_RNG_IS_READY + 1  # the bytes an update writes
 # generation for the run (a vgetrandom state whose generation differs fetches a new key).
 RNG_GENERATION = 1
 # struct vgetrandom_state (lib/vdso/getrandom.c) is 144 bytes; ours keeps the same size and
-# the same places for generation and in_use, with a 32-byte key and a counter in front.
-VGR_KEY, VGR_COUNTER, VGR_GENERATION, VGR_IN_USE, VGR_STATE_SIZE = 0, 32, 128, 137, 144
+# the same places for generation and in_use, with the 32-byte ChaCha20 key in front (Linux's
+# key follows a 96-byte batch of unused output, which ours does not keep).
+VGR_KEY, VGR_GENERATION, VGR_IN_USE, VGR_STATE_SIZE = 0, 128, 137, 144
 
 SEQ_OFFSETS = tuple(VD_CLOCK_DATA + i * VC_SIZE + VC_SEQ for i in range(CS_BASES))
 
@@ -134,7 +135,7 @@ def layout_constants() -> dict[str, int]:
              "VD_HRTIMER_RES VD_CPU VD_NODE VDSO_HRES VDSO_COARSE VDSO_RAW VDSO_CLOCKMODE_NONE "
              "VDSO_CLOCKMODE_TSC NSEC_PER_SEC LOW_RES_NSEC CLOCK_REALTIME CLOCK_MONOTONIC "
              "CLOCK_MONOTONIC_RAW CLOCK_REALTIME_COARSE CLOCK_MONOTONIC_COARSE CLOCK_BOOTTIME "
-             "CLOCK_TAI VD_RNG_GENERATION VD_RNG_IS_READY VGR_KEY VGR_COUNTER VGR_GENERATION "
+             "CLOCK_TAI VD_RNG_GENERATION VD_RNG_IS_READY VGR_KEY VGR_GENERATION "
              "VGR_IN_USE VGR_STATE_SIZE").split()
     g = globals()
     return {n: g[n] for n in names}
