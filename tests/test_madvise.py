@@ -98,3 +98,52 @@ def run_as(uid: int, source: str, memlock: int | None = None) -> int:
 ])
 def test_mlock_within_rlimit_memlock(uid, memlock, status):
     assert run_as(uid, SOURCE.format(call=call(149, "rbx", "16384")), memlock) == status
+
+
+CLOSED_MAPPING = """bits 64
+_start:
+    mov eax, 2                  ; fd = open("/tmp/f", O_RDWR|O_CREAT, 0600)
+    lea rdi, [rel path]
+    mov esi, 0x42
+    mov edx, 0o600
+    syscall
+    mov r12, rax
+    mov eax, 1                  ; write(fd, "hello", 5)
+    mov rdi, r12
+    lea rsi, [rel hello]
+    mov edx, 5
+    syscall
+    mov eax, 9                  ; p = mmap(0, 4096, RW, MAP_SHARED, fd, 0)
+    xor edi, edi
+    mov esi, 4096
+    mov edx, 3
+    mov r10d, 1
+    mov r8, r12
+    xor r9d, r9d
+    syscall
+    mov rbx, rax
+    mov eax, 3                  ; close(fd)
+    mov rdi, r12
+    syscall
+    mov byte [rbx], 'J'
+    mov eax, 11                 ; munmap(p, 4096)
+    mov rdi, rbx
+    mov esi, 4096
+    syscall
+    mov rdi, rax
+    mov eax, 60
+    syscall
+section .data
+path: db "/tmp/f", 0
+hello: db "hello"
+"""
+
+
+def test_a_closed_files_mapping_is_not_written_back_and_says_so():
+    """The model's shared file mapping holds no reference to its file: once the last fd is
+    closed the file may be gone (a host descriptor reused by another file), so munmap
+    writes nothing and the trace says so (README, Simplifications)."""
+    run = run_guest("closed.s", source=CLOSED_MAPPING)
+    assert run.status == 0
+    munmap = returned(run, "munmap")
+    assert munmap.ret == 0 and "not written back" in munmap.note

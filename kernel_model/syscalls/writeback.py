@@ -24,6 +24,12 @@ def write_back(k: SyscallContext, start: int, end: int) -> int:
         if not mm.is_accessible(lo, hi - lo, PROT_READ):
             continue  # PROT_NONE: nothing the program can have changed
         file = v.file
+        if getattr(file, "refs", 1) <= 0:
+            # Linux's mapping holds the file open; the model's does not, and a released
+            # file's host descriptor may now be another file's: write nothing.
+            k.note("a shared file mapping whose file has been closed is not written back "
+                   "in the model")
+            continue
         at = v.offset + (lo - v.start)
         n = min(hi - lo, max(0, file.size() - at))  # type: ignore[attr-defined]
         if n <= 0:
