@@ -96,6 +96,8 @@ class Mm:
         # Inode numbers of the shmem files behind shared anonymous mappings: one sequence
         # for the run (fork's copy shares the counter, as the kernel's shm mount is one).
         self._shmem_inodes = itertools.count(1)
+        # mlockall(MCL_FUTURE): mm->def_flags' VM_LOCKED, which every new mapping takes.
+        self.lock_future = False
 
     def next_shmem_inode(self) -> int:
         return next(self._shmem_inodes)
@@ -122,6 +124,7 @@ class Mm:
             elif v.wipeonfork:
                 machine.discard(v.start, v.size)
         mm.vmas = [replace(v, locked=False) if v.locked else v for v in mm.vmas]
+        mm.lock_future = False
         mm._merge_all()
         return mm
 
@@ -199,6 +202,8 @@ class Mm:
             self.machine.map_host(start, size, cpu_prot(prot))
         else:
             self.machine.map(start, size, cpu_prot(prot), room=grow_room)
+        if self.lock_future:
+            attrs.setdefault("locked", True)
         vma = Vma(start, end, prot, **attrs)
         bisect.insort(self.vmas, vma, key=lambda v: v.start)
         self._merge_around(vma)

@@ -95,14 +95,14 @@ def sys_mlockall(k: SyscallContext, flags):
         for v in list(mm.vmas):
             if not v.hidden:
                 mm.set_flags(v.start, v.end, locked=True)
-    if flags & MCL_FUTURE:
-        k.note("mlockall(MCL_FUTURE): later mappings are not marked locked in the model")
+    mm.lock_future = bool(flags & MCL_FUTURE)  # apply_mlockall_flags sets or clears it
     return 0
 
 
 @syscall("munlockall")
 def sys_munlockall(k: SyscallContext):
     mm = k.process.mm
+    mm.lock_future = False
     for v in list(mm.vmas):
         if v.locked:
             mm.set_flags(v.start, v.end, locked=False)

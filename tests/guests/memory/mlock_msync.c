@@ -36,5 +36,12 @@ int main(void)
     printf("mlockall CURRENT|FUTURE: %s munlockall: %s\n", R(mlockall(MCL_CURRENT | MCL_FUTURE)),
            R(munlockall()));
     printf("DONTNEED on locked: %s\n", R(mlock(p, PG) || madvise(p, PG, MADV_DONTNEED)));
+    /* MCL_FUTURE: a mapping made afterwards is locked; munlockall ends that. */
+    mlockall(MCL_FUTURE);
+    char *f = mmap(0, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    printf("after MCL_FUTURE, a new mapping's INVALIDATE: %s\n", R(msync(f, PG, MS_INVALIDATE)));
+    munlockall();
+    char *g = mmap(0, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    printf("after munlockall: %s\n", R(msync(g, PG, MS_INVALIDATE)));
     return 0;
 }
