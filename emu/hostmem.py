@@ -265,6 +265,19 @@ _RUN = re.compile(rb"\x01+")
 _pagemap_fd: list[int] = []
 
 
+def resident(backing: Backing, start: int, end: int) -> bytes:
+    """mincore's answer for [start, end): one byte per page, 1 where the host has the page
+    (the guest touched it, or the kernel model filled it), 0 where it was never touched or
+    was given back (MADV_DONTNEED). Without pagemap every backed page counts as resident."""
+    out = bytearray((end - start) // _HOST_PAGE)
+    for lo, hi, host in backing.pieces(start, end):
+        touched = _touched_pages(host, hi - lo)
+        first = (lo - start) // _HOST_PAGE
+        out[first:first + (hi - lo) // _HOST_PAGE] = touched if touched is not None \
+            else b"\x01" * ((hi - lo) // _HOST_PAGE)
+    return bytes(out)
+
+
 def _touched_pages(addr: int, size: int) -> bytes | None:
     """One byte per page of [addr, addr+size): 1 if the page is in RAM or swap."""
     if not _pagemap_fd:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 NSEC = 1_000_000_000
 # A frozen or virtual machine "booted" 1000 s before its first instant.
 BOOT_AGO_NS = 1000 * NSEC
+TICK_NS = NSEC // 250  # one jiffy at HZ=250: what the coarse clocks advance by
 # Where file times start under a frozen or virtual clock (2020-01-01 00:00:00 UTC): a
 # constant, so no file time tells the guest what its clock was set to.
 FILES_EPOCH_NS = 1_577_836_800 * NSEC
@@ -144,6 +145,25 @@ class Clock:
         if self.frozen:
             return BOOT_AGO_NS + (self._frozen_now - self._frozen_epoch_start)
         return time.monotonic_ns()
+
+    def coarse_ns(self, clock_id: int) -> int:
+        """CLOCK_REALTIME_COARSE (5) or CLOCK_MONOTONIC_COARSE (6): the time at the last
+        tick, as Linux's tick-updated timekeeper holds it, so never ahead of the precise
+        clock read after it. Both move at the same monotonic tick."""
+        if clock_id != 5:
+            mono = self.monotonic_ns()
+            return mono - (mono - BOOT_AGO_NS) % TICK_NS
+        # The host's realtime and monotonic clocks are read one after the other, so their
+        # difference jitters: realtime is read first (the coarse value stays at or below
+        # any later precise reading) and never lets the coarse value go back.
+        wall = self.realtime_ns()
+        mono = self.monotonic_ns()
+        coarse = wall - (mono - BOOT_AGO_NS) % TICK_NS
+        last = self.__dict__.get("_last_coarse_wall", 0)
+        if last <= wall:  # otherwise the clock was set back: follow it
+            coarse = max(coarse, last)
+        self.__dict__["_last_coarse_wall"] = coarse
+        return coarse
 
     @property
     def _frozen_epoch_start(self) -> int:

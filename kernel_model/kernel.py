@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 import kernel_model.syscalls  # noqa: F401  (registers every handler)
+from emu import hostmem
 from emu import registers as R
 from emu.machine import PROT_READ, PROT_WRITE, Machine, MemoryFault
 from kernel_model.entry.abi import I386_ABI, X86_64_ABI, Abi
@@ -104,6 +105,8 @@ class Kernel:
         self.futexes = FutexTable()
         self.yield_requested = False  # sched_yield asked for the next task
         self.max_tasks = max_tasks
+        # (major, minor) of the era modelled (--kernel): calls whose rules changed ask it.
+        self.version: tuple[int, int] = (6, 18)
         # Set by the System: equip a forked process's new CPU with its hooks, and follow
         # the CPU that runs (the instruction counter).
         self.on_new_machine: Callable | None = None
@@ -311,6 +314,10 @@ class Kernel:
     def discard(self, addr: int, size: int) -> None:
         """Give private pages back to the host: they read as zeros again."""
         self.machine.discard(addr, size)
+
+    def resident(self, addr: int, size: int) -> bytes:
+        """mincore: one byte per page of [addr, addr+size), 1 where the page is in memory."""
+        return hostmem.resident(self.machine.backing, addr, addr + size)
 
     def grow_stack(self, addr: int) -> bool:
         return grow_stack(self.process.mm, addr)

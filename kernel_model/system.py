@@ -135,6 +135,7 @@ class System:
             sysenter_landing_pad=getattr(self.vdso, "sysenter_landing_pad", None),
             on_trap=_charger(self.clock, arch.bits) if self.clock.virtual else None,
             on_first_listener=self._watch_vdso, max_tasks=options.max_tasks)
+        self.kernel.version = self.era.version
         self._space0 = None  # the kernel holds the first CPU now: an exec may let it go
         if options.timeslice:
             self.kernel.sched.timeslice = options.timeslice

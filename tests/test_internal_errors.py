@@ -96,3 +96,69 @@ buf: resb 256
 """
     run = run_guest("vstat.s", source=source, vsyscall=mode)
     assert run.status == errno
+
+
+# The same mmap2 through every other way into the kernel: int 0x80 from 64-bit code, and
+# int 0x80 and a bare sysenter from i386 code (mmap2 goes through the same _do_mmap).
+MMAP2_INT80_64 = """bits 64
+_start:
+    mov eax, 192
+    xor ebx, ebx
+    mov ecx, 4096
+    mov edx, 3
+    mov esi, 0x22
+    mov edi, -1
+    xor ebp, ebp
+    int 0x80
+    mov eax, 60
+    xor edi, edi
+    syscall
+"""
+MMAP2_I386 = """bits 32
+_start:
+    mov eax, 192
+    xor ebx, ebx
+    mov ecx, 4096
+    mov edx, 3
+    mov esi, 0x22
+    mov edi, -1
+    push 0
+    mov ebp, esp
+    {entry}
+    mov eax, 1
+    xor ebx, ebx
+    int 0x80
+"""
+
+
+@pytest.mark.parametrize("name,source,bits", [
+    ("int80_64.s", MMAP2_INT80_64, 64),
+    ("int80_32.s", MMAP2_I386.format(entry="int 0x80"), 32),
+    ("sysenter_32.s", MMAP2_I386.format(entry="sysenter"), 32),
+])
+@pytest.mark.parametrize("traced", [False, True])
+def test_every_entry_path_ends_with_the_one_line(broken_mmap, tmp_path, capfd, name, source,
+                                                 bits, traced):
+    prog = tmp_path / name
+    prog.write_text(source)
+    status = main(["run", *(["-s"] if traced else []), str(prog)])
+    err = capfd.readouterr().err
+    assert status == 2, err
+    last = err.splitlines()[-1]
+    assert last.startswith("syscall-lab: internal error: the mmap2 handler raised UcError"), err
+    assert "Traceback" not in err
+
+
+def test_the_stepping_engine_names_the_syscall_and_keeps_the_session(broken_mmap):
+    """The TUI's engine: stepping into the broken syscall raises KernelModelError naming it
+    (the app shows its message in one line), and the session can still be viewed."""
+    from emu.program import load_program
+    from kernel_model.debugger.session import DebugSession
+    from kernel_model.kernel import KernelModelError
+    from kernel_model.system import RunOptions
+
+    s = DebugSession.create(load_program(broken_mmap), [broken_mmap], RunOptions(seed=1))
+    with pytest.raises(KernelModelError, match="the mmap handler raised UcError"):
+        for _ in range(20):
+            s.cont()
+    assert s.view() is not None

@@ -667,9 +667,11 @@ def test_clock_getres_getcpu(arch):
 
 def test_getrandom_x86_64():
     g = Guest("x86_64")
-    # glibc's parameter query: answered -ENOSYS, so the libc never allocates vDSO states.
-    assert g.call("__vdso_getrandom", 0, 0, 0, 0, -1) == -38
+    # The libc's parameter query fills struct vgetrandom_opaque_params, with no syscall.
+    assert g.call("__vdso_getrandom", 0, 0, 0, g.DATA, -1) == 0
+    assert g.read("<III", g.DATA) == (144, 3, 0x28)  # size, PROT_READ|WRITE, DROPPABLE|ANON
     assert g.traps == []
+    # A wrong opaque_len (0 here) leaves the work to the syscall, with the caller's buffer.
     g.result = 16
     assert g.call("__vdso_getrandom", g.DATA, 16, 1, 0, 0) == 16
     (kind, nr, args, _), = g.traps

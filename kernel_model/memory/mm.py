@@ -5,7 +5,8 @@ mmap placement, brk and the memory cap all read it."""
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, replace
+import itertools
+from dataclasses import dataclass, field, replace
 
 from emu.machine import PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, Machine, page_down, page_up
 
@@ -28,6 +29,12 @@ class Vma:
     hidden: bool = False  # mapped but not listed (an era kept this data in the fixmap)
     backed: bool = True  # False: listed, but every access faults (the xonly vsyscall page)
     maywrite: bool = True  # VM_MAYWRITE: False for a shared mapping of a read-only fd
+    locked: bool = False  # VM_LOCKED (mlock): not inherited by a fork's child
+    dontfork: bool = False  # VM_DONTCOPY (MADV_DONTFORK): not in a fork's child
+    wipeonfork: bool = False  # VM_WIPEONFORK: zero in a fork's child
+    # The open file behind a shared file mapping (Linux's vm_file): msync and munmap write
+    # the mapping's bytes back through it.
+    file: object | None = field(default=None, compare=False)
 
     @property
     def size(self) -> int:
@@ -86,6 +93,14 @@ class Mm:
         # Every live address space of the run (fork adds its copies): the cap counts them
         # all together.
         self.pool: list[Mm] = [self]
+        # Inode numbers of the shmem files behind shared anonymous mappings: one sequence
+        # for the run (fork's copy shares the counter, as the kernel's shm mount is one).
+        self._shmem_inodes = itertools.count(1)
+        # mlockall(MCL_FUTURE): mm->def_flags' VM_LOCKED, which every new mapping takes.
+        self.lock_future = False
+
+    def next_shmem_inode(self) -> int:
+        return next(self._shmem_inodes)
 
     def others(self) -> int:
         """What the run's other address spaces use, against the cap."""
@@ -101,7 +116,34 @@ class Mm:
         mm.reserved = list(self.reserved)
         mm.outside = 0  # /tmp's pages are the run's, counted once
         self.pool.append(mm)
+        # dup_mmap: VM_DONTCOPY ranges are left out, VM_WIPEONFORK ones start empty, and
+        # mlock's VM_LOCKED is the parent's alone.
+        for v in list(mm.vmas):
+            if v.dontfork:
+                mm.unmap(v.start, v.size)
+            elif v.wipeonfork:
+                machine.discard(v.start, v.size)
+        mm.vmas = [replace(v, locked=False) if v.locked else v for v in mm.vmas]
+        mm.lock_future = False
+        mm._merge_all()
         return mm
+
+    def set_flags(self, start: int, end: int, **flags) -> None:
+        """Set VMA flags (locked, dontfork, wipeonfork) on the mapped parts of [start,
+        end), splitting VMAs at the edges as Linux's madvise and mlock do."""
+        out: list[Vma] = []
+        for v in self.vmas:
+            if v.end <= start or v.start >= end:
+                out.append(v)
+                continue
+            lo, hi = max(v.start, start), min(v.end, end)
+            if v.start < lo:
+                out.append(replace(v, end=lo))
+            out.append(replace(v, start=lo, end=hi, offset=v.offset + (lo - v.start), **flags))
+            if hi < v.end:
+                out.append(replace(v, start=hi, offset=v.offset + (hi - v.start)))
+        self.vmas = out
+        self._merge_all()
 
     def release(self) -> None:
         """The address space is gone: the cap no longer counts it."""
@@ -160,6 +202,8 @@ class Mm:
             self.machine.map_host(start, size, cpu_prot(prot))
         else:
             self.machine.map(start, size, cpu_prot(prot), room=grow_room)
+        if self.lock_future:
+            attrs.setdefault("locked", True)
         vma = Vma(start, end, prot, **attrs)
         bisect.insort(self.vmas, vma, key=lambda v: v.start)
         self._merge_around(vma)
@@ -289,7 +333,8 @@ class Mm:
             if (p is not None and p.end == v.start and p.prot == v.prot and p.name == v.name
                     and p.kind == v.kind and p.inode == 0 and v.inode == 0
                     and p.shared == v.shared and p.grows_down == v.grows_down
-                    and p.maywrite == v.maywrite):
+                    and p.maywrite == v.maywrite and p.locked == v.locked
+                    and p.dontfork == v.dontfork and p.wipeonfork == v.wipeonfork):
                 merged[-1] = replace(p, end=v.end)
             else:
                 merged.append(v)

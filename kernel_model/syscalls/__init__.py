@@ -7,7 +7,11 @@ from kernel_model.syscalls import (  # noqa: F401
     futex,
     info,
     ldt,
+
+    madvise,
     memory,
+    mlock,
+    mremap,
     poll,
     process,
     signal,

@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 from emu.machine import PAGE, PROT_WRITE, page_up
 from kernel_model.files.uapi import O_PATH
 from kernel_model.memory.mm import STACK_GUARD_GAP, OutOfMemory
-from kernel_model.syscalls.argkinds import Enum, Fd, Flags, Hex, Ptr, UInt
+from kernel_model.memory.shmem import map_shared_anonymous
+from kernel_model.syscalls.argkinds import Fd, Flags, Hex, Ptr, UInt
 from kernel_model.syscalls.registry import syscall
+from kernel_model.syscalls.writeback import write_back
 from kernel_model.uapi import errnos
 
 if TYPE_CHECKING:
@@ -18,7 +20,11 @@ if TYPE_CHECKING:
 PROT_MASK = 0x7
 MAP_SHARED, MAP_PRIVATE, MAP_FIXED, MAP_ANONYMOUS = 0x01, 0x02, 0x10, 0x20
 MAP_32BIT, MAP_GROWSDOWN, MAP_FIXED_NOREPLACE = 0x40, 0x100, 0x100000
-MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP = 1, 2, 4
+MAP_TYPE, MAP_SHARED_VALIDATE, MAP_DROPPABLE = 0x0F, 0x03, 0x08
+MAP_DROPPABLE_SINCE = (6, 11)
+# What MAP_SHARED_VALIDATE accepts (LEGACY_MAP_MASK): any other flag is EOPNOTSUPP.
+LEGACY_MAP_MASK = 0x01 | 0x02 | 0x10 | 0x20 | 0x800 | 0x1000 | 0x4000000 | 0x100 | 0x2000 \
+    | 0x4000 | 0x8000 | 0x10000 | 0x20000 | 0x40000
 HEAP_ROOM_MAX = 64 << 20
 
 
@@ -40,12 +46,12 @@ def _do_mmap(k: SyscallContext, addr, length, prot, flags, fd, offset):
     size = page_up(length)
     if size == 0 or size > k.abi.mask:
         return -errnos.ENOMEM
-    if not flags & (MAP_SHARED | MAP_PRIVATE):
-        return -errnos.EINVAL
+    if err := _map_type_error(k, flags, anonymous):
+        return -err
     if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE):
         if addr % PAGE:
             return -errnos.EINVAL
-        if addr + size > _task_size(k) or any(s < addr + size and addr < e for s, e in
+        if addr + size > task_size(k) or any(s < addr + size and addr < e for s, e in
                                               mm.reserved):
             return -errnos.ENOMEM
         if flags & MAP_FIXED_NOREPLACE and not flags & MAP_FIXED and not mm.is_free(addr,
@@ -58,12 +64,13 @@ def _do_mmap(k: SyscallContext, addr, length, prot, flags, fd, offset):
         if start is None:
             return -errnos.ENOMEM
     else:
-        start = mm.find_free(size, addr, _task_size(k))
+        start = mm.find_free(size, addr, task_size(k))
         if start is None:
             return -errnos.ENOMEM
     file_data = b""
     name = ""
     maywrite = True
+    zero_file = None  # the /dev/zero inode a mapping of it names
     if opened is not None:
         maywrite = not flags & MAP_SHARED or opened.writable
         if flags & MAP_SHARED and prot & PROT_WRITE and not opened.writable:
@@ -71,11 +78,7 @@ def _do_mmap(k: SyscallContext, addr, length, prot, flags, fd, offset):
         if not opened.readable:
             return -errnos.EACCES
         if getattr(opened, "maps_zero", False):
-            # /dev/zero (drivers/char/mem.c mmap_zero): a private mapping is plain anonymous
-            # memory; Linux backs a shared one with a shmem file named "/dev/zero (deleted)".
-            if flags & MAP_SHARED:
-                k.note("a shared /dev/zero mapping is shown as anonymous memory; Linux names "
-                       "it /dev/zero (deleted)")
+            zero_file = opened.inode
         else:
             data = opened.mmap_bytes()
             if data is None:
@@ -86,9 +89,22 @@ def _do_mmap(k: SyscallContext, addr, length, prot, flags, fd, offset):
             file_data = data[offset:offset + size]
             name = getattr(opened, "guest_path", "") or ""
     try:
-        mm.map(start, size, prot & PROT_MASK, name=name, offset=offset,
-               shared=bool(flags & MAP_SHARED), kind="file" if name else "anon",
-               maywrite=maywrite)
+        if flags & MAP_SHARED and (anonymous or zero_file is not None):
+            # drivers/char/mem.c mmap_zero and do_mmap: shared anonymous memory (shmem).
+            map_shared_anonymous(mm, start, size, prot & PROT_MASK,
+                                 offset=0 if anonymous else offset, maywrite=maywrite)
+        elif zero_file is not None:
+            # A private /dev/zero mapping is anonymous memory that still names the device
+            # (Linux 6.18's maps: "/dev/zero" with its device, inode and the offset).
+            mm.map(start, size, prot & PROT_MASK, name="/dev/zero", offset=offset,
+                   dev=zero_file.dev, inode=zero_file.ino, kind="anon")
+        else:
+            # MAP_DROPPABLE (vgetrandom's states): private memory the kernel may drop
+            # under pressure (the model never does) and a fork's child gets zeroed.
+            mm.map(start, size, prot & PROT_MASK, name=name, offset=offset,
+                   shared=bool(flags & MAP_SHARED), kind="file" if name else "anon",
+                   maywrite=maywrite, wipeonfork=flags & MAP_TYPE == MAP_DROPPABLE,
+                   file=opened if flags & MAP_SHARED and opened is not None else None)
     except OutOfMemory:
         k.note(f"syscall-lab's guest memory cap ({mm.limit >> 20} MiB) is reached")
         return -errnos.ENOMEM
@@ -97,7 +113,21 @@ def _do_mmap(k: SyscallContext, addr, length, prot, flags, fd, offset):
     return start
 
 
-def _task_size(k: SyscallContext) -> int:
+def _map_type_error(k: SyscallContext, flags: int, anonymous: bool) -> int:
+    """do_mmap's switch on flags & MAP_TYPE: anonymous memory is MAP_SHARED, MAP_PRIVATE or
+    (6.11+) MAP_DROPPABLE; a file also takes MAP_SHARED_VALIDATE, which refuses flags it
+    does not know."""
+    kind = flags & MAP_TYPE
+    if kind in (MAP_SHARED, MAP_PRIVATE):
+        return 0
+    if kind == MAP_DROPPABLE and k.version >= MAP_DROPPABLE_SINCE:
+        return errnos.EINVAL if not anonymous else 0
+    if kind == MAP_SHARED_VALIDATE and not anonymous:
+        return errnos.EOPNOTSUPP if flags & ~LEGACY_MAP_MASK else 0
+    return errnos.EINVAL
+
+
+def task_size(k: SyscallContext) -> int:
     return 0x7FFFFFFFF000 if k.abi.bits == 64 and k.arch.bits == 64 else 0xFFFFE000
 
 
@@ -123,9 +153,10 @@ def sys_old_mmap(k: SyscallContext, argp):
 def sys_munmap(k: SyscallContext, addr, length):
     # do_vmi_munmap: nothing the process could unmap lies past TASK_SIZE (the vsyscall
     # page is not one of its VMAs).
-    task_size = _task_size(k)
-    if addr % PAGE or length == 0 or addr > task_size or length > task_size - addr:
+    limit = task_size(k)
+    if addr % PAGE or length == 0 or addr > limit or length > limit - addr:
         return -errnos.EINVAL
+    write_back(k, addr, addr + page_up(length))  # a shared file mapping's last word
     k.process.mm.unmap(addr, page_up(length))
     return 0
 
@@ -141,7 +172,7 @@ def sys_mprotect(k: SyscallContext, addr, length, prot):
         return -errnos.ENOMEM  # the range wraps (the kernel's unsigned long, for i386 too)
     if prot & ~(PROT_MASK | 0x01000000 | 0x02000000):
         return -errnos.EINVAL
-    if addr >= _task_size(k):
+    if addr >= task_size(k):
         return -errnos.ENOMEM  # no VMA there (the vsyscall page is not the process's)
     if prot & PROT_WRITE:
         # mprotect_fixup: a shared mapping of a file opened read-only never becomes
@@ -154,83 +185,6 @@ def sys_mprotect(k: SyscallContext, addr, length, prot):
     return 0 if k.process.mm.protect(addr, page_up(length), prot & PROT_MASK) else -errnos.ENOMEM
 
 
-@syscall("madvise", Ptr(), UInt(), Enum("madvise"))
-def sys_madvise(k: SyscallContext, addr, length, advice):
-    if addr % PAGE:
-        return -errnos.EINVAL
-    mm = k.process.mm
-    if length and addr + page_up(length) > _task_size(k):
-        return -errnos.ENOMEM  # unmapped, as far as the process's VMAs go
-    if length and not mm.is_accessible(addr, page_up(length), 0):
-        return -errnos.ENOMEM
-    if advice == 4:  # MADV_DONTNEED: private anonymous pages read back as zeros
-        for v in list(mm.vmas):
-            lo, hi = max(v.start, addr), min(v.end, addr + page_up(length))
-            if lo < hi and not v.inode and v.backed:
-                k.discard(lo, hi - lo)  # the host takes the pages back
-    return 0
-
-
-@syscall("mremap", Ptr(), UInt(), UInt(), Flags("mremap"), Ptr(), ret="hex")
-def sys_mremap(k: SyscallContext, old, old_size, new_size, flags, new_addr):
-    """mm/mremap.c: shrink in place, grow in place when the pages above are free (and below
-    TASK_SIZE), else move (MREMAP_MAYMOVE), to new_addr with MREMAP_FIXED."""
-    mm = k.process.mm
-    task_size = _task_size(k)
-    if old % PAGE or flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP):
-        return -errnos.EINVAL
-    if flags & MREMAP_FIXED and not flags & MREMAP_MAYMOVE:
-        return -errnos.EINVAL
-    if flags & MREMAP_DONTUNMAP and (not flags & MREMAP_MAYMOVE or old_size != new_size):
-        return -errnos.EINVAL
-    old_size, new_size = page_up(old_size), page_up(new_size)
-    if new_size == 0:
-        return -errnos.EINVAL
-    if flags & MREMAP_FIXED:
-        # mremap_to: an aligned destination inside user space, not overlapping the source.
-        if new_addr % PAGE or new_size > task_size or new_addr > task_size - new_size:
-            return -errnos.EINVAL
-        if old + old_size > new_addr and new_addr + new_size > old:
-            return -errnos.EINVAL
-    vma = mm.find(old)
-    if vma is None or old + old_size > task_size or not mm.is_accessible(old, old_size, 0):
-        return -errnos.EFAULT
-    if flags & MREMAP_DONTUNMAP:
-        k.note("MREMAP_DONTUNMAP is not modelled: the old range is unmapped")
-    if flags & MREMAP_FIXED:
-        mm.unmap(new_addr, new_size)
-        return _move(k, old, old_size, new_size, new_addr)
-    if new_size <= old_size:
-        if new_size < old_size:
-            mm.unmap(old + new_size, old_size - new_size)
-        return old
-    if old + new_size <= task_size and mm.is_free(old + old_size, old + new_size):
-        try:
-            mm.map(old + old_size, new_size - old_size, vma.prot, name=vma.name,
-                   kind=vma.kind, shared=vma.shared, maywrite=vma.maywrite)
-        except OutOfMemory:
-            return -errnos.ENOMEM
-        return old
-    if not flags & MREMAP_MAYMOVE:
-        return -errnos.ENOMEM
-    start = mm.find_free(new_size)
-    if start is None:
-        return -errnos.ENOMEM
-    return _move(k, old, old_size, new_size, start)
-
-
-def _move(k: SyscallContext, old: int, old_size: int, new_size: int, start: int) -> int:
-    mm = k.process.mm
-    if new_size < old_size:  # only MREMAP_FIXED moves and shrinks at once
-        mm.unmap(old + new_size, old_size - new_size)
-        old_size = new_size
-    try:
-        mm.move(old, old_size, start, new_size)  # the pages move; nothing is copied
-    except OutOfMemory:
-        return -errnos.ENOMEM
-    return start
-
-
 @syscall("brk", Ptr(), ret="hex")
 def sys_brk(k: SyscallContext, addr):
     """Returns the new break, or the old one when the request cannot be met (the raw
@@ -241,7 +195,7 @@ def sys_brk(k: SyscallContext, addr):
     old_end, new_end = page_up(mm.brk), page_up(addr)
     if new_end > old_end:
         # check_brk_limits (within TASK_SIZE) and the stack's guard gap above the heap.
-        if new_end > _task_size(k) or not mm.is_free(old_end, new_end) or any(
+        if new_end > task_size(k) or not mm.is_free(old_end, new_end) or any(
                 v.grows_down and v.start >= new_end and new_end + PAGE > v.start -
                 STACK_GUARD_GAP for v in mm.vmas):
             return mm.brk
@@ -257,19 +211,3 @@ def sys_brk(k: SyscallContext, addr):
         mm.unmap(new_end, old_end - new_end)
     mm.brk = addr
     return addr
-
-
-@syscall("mlock", Ptr(), UInt())
-def sys_mlock(k: SyscallContext, addr, length):
-    return 0
-
-
-@syscall("munlock", Ptr(), UInt())
-def sys_munlock(k: SyscallContext, addr, length):
-    return 0
-
-
-@syscall("msync", Ptr(), UInt(), Hex())
-def sys_msync(k: SyscallContext, addr, length, flags):
-    return 0 if addr % PAGE == 0 else -errnos.EINVAL
-

@@ -31,11 +31,13 @@ COARSE_RES_NS = 4_000_000  # one tick at HZ=250
 def clock_ns(k: SyscallContext, clock_id: int) -> int | None:
     c = k.clock
     clock_id = k.abi.signed(clock_id) if clock_id >> 31 else clock_id
-    if clock_id in (CLOCK_REALTIME, CLOCK_REALTIME_COARSE, CLOCK_REALTIME_ALARM):
+    if clock_id in (CLOCK_REALTIME_COARSE, CLOCK_MONOTONIC_COARSE):
+        return c.coarse_ns(clock_id)  # the last tick's time, never ahead of the precise
+    if clock_id in (CLOCK_REALTIME, CLOCK_REALTIME_ALARM):
         return c.realtime_ns()
     if clock_id == CLOCK_TAI:
         return c.realtime_ns() + 37 * NSEC
-    if clock_id in (CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_MONOTONIC_COARSE):
+    if clock_id in (CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW):
         return c.monotonic_ns()
     if clock_id in (CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM):
         return c.boottime_ns()

@@ -20,6 +20,12 @@ class Era:
     vvar_layout: tuple[tuple[str, int], ...]
     note: str
 
+    @property
+    def version(self) -> tuple[int, int]:
+        """(major, minor) of the release: what syscalls whose rules changed compare."""
+        major, minor = self.release.split(".")[:2]
+        return int(major), int(minor)
+
 
 ERAS: dict[str, Era] = {
     "2.6.18": Era("2.6.18", "2.6.18-syscall-lab", "native", False, (),

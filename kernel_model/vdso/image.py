@@ -80,6 +80,7 @@ def _defines(arch: str) -> dict[str, int]:
     d = dict(vvar.layout_constants())
     d["vvar_data"] = -vvar.VVAR_SIZE + vvar.TIME_DATA_OFFSET
     d["ENOSYS"] = 38
+    d["EFAULT"] = 14
     if arch == "x86_64":
         d.update(_numbers(x86_64_table.SYSCALLS, ["clock_gettime", "gettimeofday",
                                                   "clock_getres", "getrandom"]))
@@ -90,7 +91,11 @@ def _defines(arch: str) -> dict[str, int]:
     return d
 
 
-def _spec(arch: str, out: AsmOutput) -> SharedObjectSpec:
+GETRANDOM_NAMES = ("getrandom", "__vdso_getrandom")
+GETRANDOM_SINCE = (6, 11)  # the release whose vDSO first exports it (x86-64 only)
+
+
+def _spec(arch: str, out: AsmOutput, getrandom: bool = True) -> SharedObjectSpec:
     from kernel_model.vdso.elf_so import Note, SharedObjectSpec, Symbol
 
     script = VERSION_SCRIPTS[arch]
@@ -98,6 +103,8 @@ def _spec(arch: str, out: AsmOutput) -> SharedObjectSpec:
     dynsyms: list[Symbol] = []
     for version, names in script.versions:
         for name in names:
+            if name in GETRANDOM_NAMES and not getrandom:
+                continue  # an era before 6.11: the code is there, not exported
             if name not in out.labels:
                 raise ValueError(f"{arch} vDSO: {name} is in the version script but not defined")
             bind = out.bindings.get(name, "local")
@@ -136,21 +143,22 @@ def source_text(arch: str) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def build_vdso(arch: str) -> VdsoImage:
+def build_vdso(arch: str, getrandom: bool = True) -> VdsoImage:
+    """getrandom: whether the image exports __vdso_getrandom (eras from 6.11)."""
     if arch not in SOURCES:
         raise ValueError(f"no vDSO for {arch!r} (choose x86_64 or i386)")
     # Assembling takes ~50 ms: keep the result on disk, keyed by everything it comes from.
-    key = cache.key_of(arch, source_text(arch), *(
+    key = cache.key_of(arch, str(getrandom), source_text(arch), *(
         (HERE / name).read_bytes() for name in sorted(os.listdir(HERE)) if name.endswith(".py")))
     image = cache.load("vdso", key)
     if isinstance(image, VdsoImage):
         return image
-    image = _build_vdso(arch)
+    image = _build_vdso(arch, getrandom)
     cache.store("vdso", key, image)
     return image
 
 
-def _build_vdso(arch: str) -> VdsoImage:
+def _build_vdso(arch: str, getrandom: bool = True) -> VdsoImage:
     from kernel_model.vdso.asm import assemble
     from kernel_model.vdso.elf_so import text_offset, write_shared_object
 
@@ -160,7 +168,7 @@ def _build_vdso(arch: str) -> VdsoImage:
     origin = 0x400
     for _ in range(4):
         out = assemble(source, filename, bits, origin, defines)
-        spec = _spec(arch, out)
+        spec = _spec(arch, out, getrandom)
         want = text_offset(spec, len(out.code))
         if want == origin:
             break

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from emu.machine import PAGE, PROT_EXEC, PROT_READ, MemoryFault
-from kernel_model.vdso.image import VdsoImage, build_vdso
+from kernel_model.vdso.image import GETRANDOM_SINCE, VdsoImage, build_vdso
 from kernel_model.vdso.vvar import CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME, Timekeeper
 
 
@@ -103,6 +103,9 @@ class VdsoTimeline:
         self._keeper = keeper
         self._lock = lock
         self.frozen = clock.frozen
+        # A frozen or virtual clock is itself the one exact timeline for the precise clocks
+        # (the data page follows it); only a real clock's readings go through the keeper.
+        self.exact = clock.frozen or clock.virtual
         self.kind = clock.kind  # real, frozen or virtual: whether a sleep waits on the host
 
     def _now(self, clock_id: int) -> int:
@@ -110,16 +113,22 @@ class VdsoTimeline:
             return self._keeper.now_ns(clock_id)
 
     def realtime_ns(self) -> int:
-        return self._clock.realtime_ns() if self.frozen else self._now(CLOCK_REALTIME)
+        return self._clock.realtime_ns() if self.exact else self._now(CLOCK_REALTIME)
 
     def monotonic_ns(self) -> int:
-        return self._clock.monotonic_ns() if self.frozen else self._now(CLOCK_MONOTONIC)
+        return self._clock.monotonic_ns() if self.exact else self._now(CLOCK_MONOTONIC)
 
     def boottime_ns(self) -> int:
-        return self._clock.boottime_ns() if self.frozen else self._now(CLOCK_BOOTTIME)
+        return self._clock.boottime_ns() if self.exact else self._now(CLOCK_BOOTTIME)
 
     def cputime_ns(self) -> int:
         return self._clock.cputime_ns()
+
+    def coarse_ns(self, clock_id: int) -> int:
+        """The coarse clocks' base from the data page's last update: what the vDSO's
+        do_coarse returns, so syscall and vDSO readings of them agree (vdso_test_correctness
+        brackets a vDSO reading between two syscall ones)."""
+        return self._clock.coarse_ns(clock_id) if self.frozen else self._now(clock_id)
 
     def sleep_ns(self, ns: int) -> None:
         self._clock.sleep_ns(ns)
@@ -128,7 +137,7 @@ class VdsoTimeline:
 def map_vdso(mm, arch, era, clock, share: MappedVdso | None = None) -> MappedVdso:
     """Map a vDSO into `mm`. With `share`, the first process's vDSO: this one's data page is
     kept by that one's timekeeper and tick (a process made by execve)."""
-    image = build_vdso(arch.name)
+    image = build_vdso(arch.name, getrandom=era.version >= GETRANDOM_SINCE)
     size = image.vvar_size + len(image.data)
     start = mm.find_free(size)
     if start is None:
@@ -170,8 +179,7 @@ def map_vdso(mm, arch, era, clock, share: MappedVdso | None = None) -> MappedVds
     keeper.update(write, vvar)
     lock = threading.Lock()
     mapped = MappedVdso(image, base, vvar, keeper, write, lock)
-    if not clock.virtual:  # a virtual clock already is the one exact timeline
-        mapped.timeline = VdsoTimeline(clock, keeper, lock)
+    mapped.timeline = VdsoTimeline(clock, keeper, lock)
     # A frozen clock moves only when the guest sleeps, a virtual one at crossings (and
     # sleeps): refresh the page right then (at most once a tick, for a virtual one).
     clock.on_change.append(mapped.tick)

@@ -237,27 +237,453 @@ __vdso_getcpu:
         .size __vdso_getcpu, . - __vdso_getcpu
 
 # ---------------------------------------------------------------------------------------------
+# vgetrandom_chacha_block (internal): one ChaCha20 block (RFC 8439's function; the nonce
+# words are 0 and words 12-13 a 64-bit block counter, as lib/vdso/getrandom.c uses it).
+#   in:  rcx = the state (its 32-byte key at VGR_KEY), r10 = block counter, r9 = 64 bytes out
+#   clobbers rax, rdx, r11; keeps everything else. The stack copies are wiped after use.
+# The eight quarter rounds of a double round are written out (generated once by a script,
+# not by hand): columns (0,4,8,12)..(3,7,11,15), then diagonals (0,5,10,15)..(3,4,9,14).
+        .align 16
+        .type vgetrandom_chacha_block, @function
+vgetrandom_chacha_block:
+        .cfi_startproc
+        push rbx
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset rbx, 0
+        push r8
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset r8, 0
+        sub rsp, 128                            # [rsp]: working words; [rsp + 64]: input
+        .cfi_adjust_cfa_offset 128
+        mov dword ptr [rsp + 64], 0x61707865    # "expand 32-byte k"
+        mov dword ptr [rsp + 68], 0x3320646e
+        mov dword ptr [rsp + 72], 0x79622d32
+        mov dword ptr [rsp + 76], 0x6b206574
+        mov eax, dword ptr [rcx + VGR_KEY + 0]
+        mov dword ptr [rsp + 80], eax
+        mov eax, dword ptr [rcx + VGR_KEY + 4]
+        mov dword ptr [rsp + 84], eax
+        mov eax, dword ptr [rcx + VGR_KEY + 8]
+        mov dword ptr [rsp + 88], eax
+        mov eax, dword ptr [rcx + VGR_KEY + 12]
+        mov dword ptr [rsp + 92], eax
+        mov eax, dword ptr [rcx + VGR_KEY + 16]
+        mov dword ptr [rsp + 96], eax
+        mov eax, dword ptr [rcx + VGR_KEY + 20]
+        mov dword ptr [rsp + 100], eax
+        mov eax, dword ptr [rcx + VGR_KEY + 24]
+        mov dword ptr [rsp + 104], eax
+        mov eax, dword ptr [rcx + VGR_KEY + 28]
+        mov dword ptr [rsp + 108], eax
+        mov qword ptr [rsp + 112], r10           # the block counter (words 12, 13)
+        mov qword ptr [rsp + 120], 0            # the nonce (words 14, 15)
+        mov rax, qword ptr [rsp + 64]
+        mov qword ptr [rsp + 0], rax
+        mov rax, qword ptr [rsp + 72]
+        mov qword ptr [rsp + 8], rax
+        mov rax, qword ptr [rsp + 80]
+        mov qword ptr [rsp + 16], rax
+        mov rax, qword ptr [rsp + 88]
+        mov qword ptr [rsp + 24], rax
+        mov rax, qword ptr [rsp + 96]
+        mov qword ptr [rsp + 32], rax
+        mov rax, qword ptr [rsp + 104]
+        mov qword ptr [rsp + 40], rax
+        mov rax, qword ptr [rsp + 112]
+        mov qword ptr [rsp + 48], rax
+        mov rax, qword ptr [rsp + 120]
+        mov qword ptr [rsp + 56], rax
+        mov r8d, 10
+.Lchacha_double_round:
+        mov eax, dword ptr [rsp + 0]              # QR(0, 4, 8, 12)
+        mov ebx, dword ptr [rsp + 16]
+        mov r11d, dword ptr [rsp + 32]
+        mov edx, dword ptr [rsp + 48]
+        add eax, ebx
+        xor edx, eax
+        rol edx, 16
+        add r11d, edx
+        xor ebx, r11d
+        rol ebx, 12
+        add eax, ebx
+        xor edx, eax
+        rol edx, 8
+        add r11d, edx
+        xor ebx, r11d
+        rol ebx, 7
+        mov dword ptr [rsp + 0], eax
+        mov dword ptr [rsp + 16], ebx
+        mov dword ptr [rsp + 32], r11d
+        mov dword ptr [rsp + 48], edx
+        mov eax, dword ptr [rsp + 4]              # QR(1, 5, 9, 13)
+        mov ebx, dword ptr [rsp + 20]
+        mov r11d, dword ptr [rsp + 36]
+        mov edx, dword ptr [rsp + 52]
+        add eax, ebx
+        xor edx, eax
+        rol edx, 16
+        add r11d, edx
+        xor ebx, r11d
+        rol ebx, 12
+        add eax, ebx
+        xor edx, eax
+        rol edx, 8
+        add r11d, edx
+        xor ebx, r11d
+        rol ebx, 7
+        mov dword ptr [rsp + 4], eax
+        mov dword ptr [rsp + 20], ebx
+        mov dword ptr [rsp + 36], r11d
+        mov dword ptr [rsp + 52], edx
+        mov eax, dword ptr [rsp + 8]              # QR(2, 6, 10, 14)
+        mov ebx, dword ptr [rsp + 24]
+        mov r11d, dword ptr [rsp + 40]
+        mov edx, dword ptr [rsp + 56]
+        add eax, ebx
+        xor edx, eax
+        rol edx, 16
+        add r11d, edx
+        xor ebx, r11d
+        rol ebx, 12
+        add eax, ebx
+        xor edx, eax
+        rol edx, 8
+        add r11d, edx
+        xor ebx, r11d
+        rol ebx, 7
+        mov dword ptr [rsp + 8], eax
+        mov dword ptr [rsp + 24], ebx
+        mov dword ptr [rsp + 40], r11d
+        mov dword ptr [rsp + 56], edx
+        mov eax, dword ptr [rsp + 12]              # QR(3, 7, 11, 15)
+        mov ebx, dword ptr [rsp + 28]
+        mov r11d, dword ptr [rsp + 44]
+        mov edx, dword ptr [rsp + 60]
+        add eax, ebx
+        xor edx, eax
+        rol edx, 16
+        add r11d, edx
+        xor ebx, r11d
+        rol ebx, 12
+        add eax, ebx
+        xor edx, eax
+        rol edx, 8
+        add r11d, edx
+        xor ebx, r11d
+        rol ebx, 7
+        mov dword ptr [rsp + 12], eax
+        mov dword ptr [rsp + 28], ebx
+        mov dword ptr [rsp + 44], r11d
+        mov dword ptr [rsp + 60], edx
+        mov eax, dword ptr [rsp + 0]              # QR(0, 5, 10, 15)
+        mov ebx, dword ptr [rsp + 20]
+        mov r11d, dword ptr [rsp + 40]
+        mov edx, dword ptr [rsp + 60]
+        add eax, ebx
+        xor edx, eax
+        rol edx, 16
+        add r11d, edx
+        xor ebx, r11d
+        rol ebx, 12
+        add eax, ebx
+        xor edx, eax
+        rol edx, 8
+        add r11d, edx
+        xor ebx, r11d
+        rol ebx, 7
+        mov dword ptr [rsp + 0], eax
+        mov dword ptr [rsp + 20], ebx
+        mov dword ptr [rsp + 40], r11d
+        mov dword ptr [rsp + 60], edx
+        mov eax, dword ptr [rsp + 4]              # QR(1, 6, 11, 12)
+        mov ebx, dword ptr [rsp + 24]
+        mov r11d, dword ptr [rsp + 44]
+        mov edx, dword ptr [rsp + 48]
+        add eax, ebx
+        xor edx, eax
+        rol edx, 16
+        add r11d, edx
+        xor ebx, r11d
+        rol ebx, 12
+        add eax, ebx
+        xor edx, eax
+        rol edx, 8
+        add r11d, edx
+        xor ebx, r11d
+        rol ebx, 7
+        mov dword ptr [rsp + 4], eax
+        mov dword ptr [rsp + 24], ebx
+        mov dword ptr [rsp + 44], r11d
+        mov dword ptr [rsp + 48], edx
+        mov eax, dword ptr [rsp + 8]              # QR(2, 7, 8, 13)
+        mov ebx, dword ptr [rsp + 28]
+        mov r11d, dword ptr [rsp + 32]
+        mov edx, dword ptr [rsp + 52]
+        add eax, ebx
+        xor edx, eax
+        rol edx, 16
+        add r11d, edx
+        xor ebx, r11d
+        rol ebx, 12
+        add eax, ebx
+        xor edx, eax
+        rol edx, 8
+        add r11d, edx
+        xor ebx, r11d
+        rol ebx, 7
+        mov dword ptr [rsp + 8], eax
+        mov dword ptr [rsp + 28], ebx
+        mov dword ptr [rsp + 32], r11d
+        mov dword ptr [rsp + 52], edx
+        mov eax, dword ptr [rsp + 12]              # QR(3, 4, 9, 14)
+        mov ebx, dword ptr [rsp + 16]
+        mov r11d, dword ptr [rsp + 36]
+        mov edx, dword ptr [rsp + 56]
+        add eax, ebx
+        xor edx, eax
+        rol edx, 16
+        add r11d, edx
+        xor ebx, r11d
+        rol ebx, 12
+        add eax, ebx
+        xor edx, eax
+        rol edx, 8
+        add r11d, edx
+        xor ebx, r11d
+        rol ebx, 7
+        mov dword ptr [rsp + 12], eax
+        mov dword ptr [rsp + 16], ebx
+        mov dword ptr [rsp + 36], r11d
+        mov dword ptr [rsp + 56], edx
+        dec r8d
+        jnz .Lchacha_double_round
+        mov eax, dword ptr [rsp + 0]
+        add eax, dword ptr [rsp + 64]
+        mov dword ptr [r9 + 0], eax
+        mov eax, dword ptr [rsp + 4]
+        add eax, dword ptr [rsp + 68]
+        mov dword ptr [r9 + 4], eax
+        mov eax, dword ptr [rsp + 8]
+        add eax, dword ptr [rsp + 72]
+        mov dword ptr [r9 + 8], eax
+        mov eax, dword ptr [rsp + 12]
+        add eax, dword ptr [rsp + 76]
+        mov dword ptr [r9 + 12], eax
+        mov eax, dword ptr [rsp + 16]
+        add eax, dword ptr [rsp + 80]
+        mov dword ptr [r9 + 16], eax
+        mov eax, dword ptr [rsp + 20]
+        add eax, dword ptr [rsp + 84]
+        mov dword ptr [r9 + 20], eax
+        mov eax, dword ptr [rsp + 24]
+        add eax, dword ptr [rsp + 88]
+        mov dword ptr [r9 + 24], eax
+        mov eax, dword ptr [rsp + 28]
+        add eax, dword ptr [rsp + 92]
+        mov dword ptr [r9 + 28], eax
+        mov eax, dword ptr [rsp + 32]
+        add eax, dword ptr [rsp + 96]
+        mov dword ptr [r9 + 32], eax
+        mov eax, dword ptr [rsp + 36]
+        add eax, dword ptr [rsp + 100]
+        mov dword ptr [r9 + 36], eax
+        mov eax, dword ptr [rsp + 40]
+        add eax, dword ptr [rsp + 104]
+        mov dword ptr [r9 + 40], eax
+        mov eax, dword ptr [rsp + 44]
+        add eax, dword ptr [rsp + 108]
+        mov dword ptr [r9 + 44], eax
+        mov eax, dword ptr [rsp + 48]
+        add eax, dword ptr [rsp + 112]
+        mov dword ptr [r9 + 48], eax
+        mov eax, dword ptr [rsp + 52]
+        add eax, dword ptr [rsp + 116]
+        mov dword ptr [r9 + 52], eax
+        mov eax, dword ptr [rsp + 56]
+        add eax, dword ptr [rsp + 120]
+        mov dword ptr [r9 + 56], eax
+        mov eax, dword ptr [rsp + 60]
+        add eax, dword ptr [rsp + 124]
+        mov dword ptr [r9 + 60], eax
+        xor eax, eax
+        mov qword ptr [rsp + 0], rax
+        mov qword ptr [rsp + 8], rax
+        mov qword ptr [rsp + 16], rax
+        mov qword ptr [rsp + 24], rax
+        mov qword ptr [rsp + 32], rax
+        mov qword ptr [rsp + 40], rax
+        mov qword ptr [rsp + 48], rax
+        mov qword ptr [rsp + 56], rax
+        mov qword ptr [rsp + 64], rax
+        mov qword ptr [rsp + 72], rax
+        mov qword ptr [rsp + 80], rax
+        mov qword ptr [rsp + 88], rax
+        mov qword ptr [rsp + 96], rax
+        mov qword ptr [rsp + 104], rax
+        mov qword ptr [rsp + 112], rax
+        mov qword ptr [rsp + 120], rax
+        add rsp, 128
+        .cfi_adjust_cfa_offset -128
+        pop r8
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore r8
+        pop rbx
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore rbx
+        ret
+        .cfi_endproc
+        .size vgetrandom_chacha_block, . - vgetrandom_chacha_block
+
+# ---------------------------------------------------------------------------------------------
 # ssize_t __vdso_getrandom(void *buffer, size_t len, unsigned int flags,
 #                          void *opaque_state, size_t opaque_len)
-# The kernel's version runs ChaCha20 over a per-thread state the libc allocates. Ours keeps
-# no state: the libc's parameter query (NULL, 0, 0, &params, ~0UL) answers -ENOSYS, so the
-# libc never hands out states and keeps calling getrandom(2); any other call performs
-# getrandom(buffer, len, flags) from here.
+# lib/vdso/getrandom.c's checks and fallbacks, in its order:
+#   - opaque_len == ~0UL, len == 0, flags == 0: the parameter query; fill struct
+#     vgetrandom_opaque_params (state size, mmap prot and flags, reserved words zeroed), 0;
+#   - a state straddling a page: -EFAULT;
+#   - unknown flags, a wrong opaque_len, an RNG not ready (unless GRND_INSECURE), a state
+#     already in use (a signal handler calling in): the getrandom syscall does the work;
+#   - the state's generation differs from the data page's: a new 32-byte key into the
+#     state, by the getrandom syscall (never into the caller's buffer);
+#   - then the bytes are made here, with no syscall.
+# The bytes are ChaCha20 blocks of the state's key (counter 0, 1, ...), and the block after
+# them becomes the next key (fast key erasure), as Linux does; Linux also keeps a batch of
+# 96 unused bytes in the state for the next small request, which this version does not.
         .align 16
         .globl __vdso_getrandom
         .type __vdso_getrandom, @function
 __vdso_getrandom:
         .cfi_startproc
         cmp r8, -1
-        jne .Lrandom_syscall
-        test rdi, rdi
-        jnz .Lrandom_syscall
+        jne .Lrandom_state
         test rsi, rsi
-        jnz .Lrandom_syscall
+        jnz .Lrandom_state
         test edx, edx
-        jnz .Lrandom_syscall
-        mov rax, -ENOSYS
+        jnz .Lrandom_state
+        mov dword ptr [rcx], VGR_STATE_SIZE     # params->size_of_opaque_state
+        mov dword ptr [rcx + 4], 3              # mmap_prot = PROT_READ | PROT_WRITE
+        mov dword ptr [rcx + 8], 0x28           # mmap_flags = MAP_DROPPABLE | MAP_ANONYMOUS
+        xor eax, eax
+        mov r9d, 12
+.Lrandom_reserved:
+        mov dword ptr [rcx + r9], eax           # params->reserved[0..12] = 0
+        add r9d, 4
+        cmp r9d, 64
+        jb .Lrandom_reserved
         ret
+.Lrandom_state:
+        mov eax, ecx
+        and eax, 0xfff
+        add eax, VGR_STATE_SIZE
+        cmp eax, 0x1000
+        ja .Lrandom_efault                      # the state must not straddle a page
+        test edx, -8
+        jnz .Lrandom_syscall                    # flags beyond NONBLOCK|RANDOM|INSECURE
+        cmp r8, VGR_STATE_SIZE
+        jne .Lrandom_syscall
+        lea r9, [rip + vvar_data]
+        cmp byte ptr [r9 + VD_RNG_IS_READY], 0
+        jne .Lrandom_ready
+        test edx, 4                             # GRND_INSECURE
+        jz .Lrandom_syscall
+.Lrandom_ready:
+        test rsi, rsi
+        jz .Lrandom_none
+        cmp byte ptr [rcx + VGR_IN_USE], 0
+        jne .Lrandom_syscall
+        mov byte ptr [rcx + VGR_IN_USE], 1
+        mov rax, qword ptr [r9 + VD_RNG_GENERATION]
+        cmp rax, qword ptr [rcx + VGR_GENERATION]
+        je .Lrandom_keyed
+        push rdi                                # a new key: getrandom(state->key, 32, 0)
+        .cfi_adjust_cfa_offset 8
+        push rsi
+        .cfi_adjust_cfa_offset 8
+        push rdx
+        .cfi_adjust_cfa_offset 8
+        push rcx
+        .cfi_adjust_cfa_offset 8
+        push rax
+        .cfi_adjust_cfa_offset 8
+        lea rdi, [rcx + VGR_KEY]
+        mov esi, 32
+        xor edx, edx
+        mov eax, NR_getrandom
+        syscall
+        mov r10, rax
+        pop rax
+        .cfi_adjust_cfa_offset -8
+        pop rcx
+        .cfi_adjust_cfa_offset -8
+        pop rdx
+        .cfi_adjust_cfa_offset -8
+        pop rsi
+        .cfi_adjust_cfa_offset -8
+        pop rdi
+        .cfi_adjust_cfa_offset -8
+        cmp r10, 32
+        jne .Lrandom_release
+        mov qword ptr [rcx + VGR_GENERATION], rax
+.Lrandom_keyed:
+        sub rsp, 72                             # a block's worth of scratch
+        .cfi_adjust_cfa_offset 72
+        mov r8, rsi                             # bytes left
+        xor r10d, r10d                          # block counter: a fresh key each call
+.Lrandom_block:
+        cmp r8, 64
+        jb .Lrandom_partial
+        mov r9, rdi                             # whole blocks straight into the buffer
+        call vgetrandom_chacha_block
+        add rdi, 64
+        sub r8, 64
+        inc r10
+        jmp .Lrandom_block
+.Lrandom_partial:
+        test r8, r8
+        jz .Lrandom_rekey
+        mov r9, rsp
+        call vgetrandom_chacha_block
+        inc r10
+        xor edx, edx
+.Lrandom_tail:
+        mov al, byte ptr [rsp + rdx]
+        mov byte ptr [rdi + rdx], al
+        inc rdx
+        cmp rdx, r8
+        jb .Lrandom_tail
+.Lrandom_rekey:
+        mov r9, rsp                             # fast key erasure: the next block's first
+        call vgetrandom_chacha_block            # 32 bytes replace the key just used
+        mov rax, qword ptr [rsp]
+        mov qword ptr [rcx + VGR_KEY], rax
+        mov rax, qword ptr [rsp + 8]
+        mov qword ptr [rcx + VGR_KEY + 8], rax
+        mov rax, qword ptr [rsp + 16]
+        mov qword ptr [rcx + VGR_KEY + 16], rax
+        mov rax, qword ptr [rsp + 24]
+        mov qword ptr [rcx + VGR_KEY + 24], rax
+        xor eax, eax
+        mov qword ptr [rsp], rax
+        mov qword ptr [rsp + 8], rax
+        mov qword ptr [rsp + 16], rax
+        mov qword ptr [rsp + 24], rax
+        mov qword ptr [rsp + 32], rax
+        mov qword ptr [rsp + 40], rax
+        mov qword ptr [rsp + 48], rax
+        mov qword ptr [rsp + 56], rax
+        add rsp, 72
+        .cfi_adjust_cfa_offset -72
+        mov byte ptr [rcx + VGR_IN_USE], 0
+        mov rax, rsi
+        ret
+.Lrandom_none:
+        xor eax, eax
+        ret
+.Lrandom_efault:
+        mov rax, -EFAULT
+        ret
+.Lrandom_release:
+        mov byte ptr [rcx + VGR_IN_USE], 0      # no key: the syscall fills the buffer
 .Lrandom_syscall:
         mov eax, NR_getrandom
         syscall

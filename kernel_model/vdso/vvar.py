@@ -24,6 +24,10 @@ at the start of the [vvar] area, right below the image (arch/x86/entry/vdso/vma.
     u32 cpu, node;                         2368 syscall-lab's addition: what getcpu reports
                                                 (the kernel's vgetcpu reads it from a GDT
                                                 segment limit with lsl, or with rdpid)
+    struct vdso_rng_data {                 2376 (Linux keeps it in its own vvar page)
+        u64 generation;                    2376 bumped when the kernel's RNG reseeds
+        u8 is_ready;                       2384 the RNG is seeded: vgetrandom may run
+    };
 
 `Timekeeper` plays the kernel's timekeeping core (kernel/time/timekeeping.c, update_vsyscall
 in kernel/time/vsyscall.c): it calibrates the TSC that the guest's `rdtsc` reads (Unicorn
@@ -110,7 +114,16 @@ VD_HRTIMER_RES = VD_TZ_MINUTESWEST + 8
 VD_SIZE = (VD_TZ_MINUTESWEST + 16 + 63) & ~63  # ____cacheline_aligned: 2368
 VD_CPU = VD_SIZE
 VD_NODE = VD_SIZE + 4
-VVAR_DATA_SIZE = VD_NODE + 4  # the bytes an update writes
+VD_RNG_GENERATION = VD_NODE + 4
+VD_RNG_IS_READY = VD_RNG_GENERATION + 8
+VVAR_DATA_SIZE = VD_RNG_IS_READY + 1  # the bytes an update writes
+# The model's kernel RNG is seeded before the first process and never reseeds: one
+# generation for the run (a vgetrandom state whose generation differs fetches a new key).
+RNG_GENERATION = 1
+# struct vgetrandom_state (lib/vdso/getrandom.c) is 144 bytes; ours keeps the same size and
+# the same places for generation and in_use, with the 32-byte ChaCha20 key in front (Linux's
+# key follows a 96-byte batch of unused output, which ours does not keep).
+VGR_KEY, VGR_GENERATION, VGR_IN_USE, VGR_STATE_SIZE = 0, 128, 137, 144
 
 SEQ_OFFSETS = tuple(VD_CLOCK_DATA + i * VC_SIZE + VC_SEQ for i in range(CS_BASES))
 
@@ -122,7 +135,8 @@ def layout_constants() -> dict[str, int]:
              "VD_HRTIMER_RES VD_CPU VD_NODE VDSO_HRES VDSO_COARSE VDSO_RAW VDSO_CLOCKMODE_NONE "
              "VDSO_CLOCKMODE_TSC NSEC_PER_SEC LOW_RES_NSEC CLOCK_REALTIME CLOCK_MONOTONIC "
              "CLOCK_MONOTONIC_RAW CLOCK_REALTIME_COARSE CLOCK_MONOTONIC_COARSE CLOCK_BOOTTIME "
-             "CLOCK_TAI").split()
+             "CLOCK_TAI VD_RNG_GENERATION VD_RNG_IS_READY VGR_KEY VGR_GENERATION "
+             "VGR_IN_USE VGR_STATE_SIZE").split()
     g = globals()
     return {n: g[n] for n in names}
 
@@ -408,6 +422,7 @@ class Timekeeper:
         struct.pack_into("<iiII", out, VD_TZ_MINUTESWEST, self.tz_minuteswest, self.tz_dsttime,
                          HRTIMER_RES, 0)
         struct.pack_into("<II", out, VD_CPU, self.cpu, self.node)
+        struct.pack_into("<QB", out, VD_RNG_GENERATION, RNG_GENERATION, 1)
         return bytes(out)
 
     def vvar_bytes(self, seq: int | None = None) -> bytes:

@@ -187,6 +187,28 @@ def _msync(call: CallDecoding, texts: ArgTexts) -> None:
         texts[2] = C.flags_text("msync", call.arg(2))
 
 
+def _mincore(call: CallDecoding, texts: ArgTexts) -> None:
+    """mincore(addr, 8192, [0, 1]): the vector's bytes after a successful call, at most
+    `limit` of them (strace's print_array)."""
+    if len(texts) < 3:
+        return
+    if not call.exiting:
+        texts[2] = None
+        return
+    vec = call.arg(2)
+    pages = (call.arg(1) + 4095) // 4096
+    if call.failed or not pages:
+        texts[2] = addr_text(vec)
+        return
+    try:
+        data = call.mem.read(vec, min(pages, call.limit))
+    except Exception:
+        texts[2] = addr_text(vec)
+        return
+    more = ", ..." if pages > call.limit else ""
+    texts[2] = "[" + ", ".join(str(b & 1) for b in data) + more + "]"
+
+
 def time_text(seconds: int) -> str:
     """strace's sprinttime: the host's local time, 2026-11-27T09:27:03+0000."""
     import datetime
@@ -349,6 +371,7 @@ SPECIAL: dict[str, Callable[[CallDecoding, ArgTexts], None]] = {
     "rseq": _rseq,
     "umask": _umask,
     "msync": _msync,
+    "mincore": _mincore,
     "time": _time,
     "sched_getaffinity": _sched_getaffinity,
     "getcpu": _getcpu,
