@@ -307,7 +307,7 @@ def do_execveat(k, dirfd: int, path_addr: int, argv_addr: int, envp_addr: int,
     if flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW):
         return -errnos.EINVAL
     process = k.process
-    cred = Cred(process.uid, process.gid)
+    cred = process.creds
     dirfd = _i32(dirfd)
     try:
         path = "" if path_addr == 0 and flags & AT_EMPTY_PATH else \

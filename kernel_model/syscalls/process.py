@@ -45,32 +45,6 @@ def sys_getppid(k: SyscallContext):
     return k.process.ppid
 
 
-@syscall("getuid")
-def sys_getuid(k: SyscallContext):
-    return k.process.uid
-
-
-@syscall("geteuid")
-def sys_geteuid(k: SyscallContext):
-    return k.process.uid
-
-
-@syscall("getgid")
-def sys_getgid(k: SyscallContext):
-    return k.process.gid
-
-
-@syscall("getegid")
-def sys_getegid(k: SyscallContext):
-    return k.process.gid
-
-
-# The i386 table also has the 32-bit-id versions.
-for _name, _attr in (("getuid32", "uid"), ("geteuid32", "uid"), ("getgid32", "gid"),
-                     ("getegid32", "gid")):
-    syscall(_name)(lambda k, _a=_attr: getattr(k.process, _a))
-
-
 @syscall("set_tid_address", Ptr())
 def sys_set_tid_address(k: SyscallContext, tidptr):
     k.current.clear_child_tid = tidptr

@@ -147,7 +147,8 @@ S_ISGID = 0o2000
 
 def _chmod(k: SyscallContext, node, mode: int) -> int:
     """Change a node's permission bits: EROFS on a read-only file system, EPERM unless the
-    caller owns it (or is root); a caller outside the file's group loses S_ISGID. On a
+    caller's fsuid owns it (or it is root); a caller outside the file's group (fsgid and
+    supplementary groups) loses S_ISGID. On a
     shared host directory the host loses S_ISUID and S_ISGID too (hostfs.py)."""
     if node is None:  # a borrowed host stream: the guest does not own the host's file
         raise FsError(errnos.EPERM, "syscall-lab does not chmod the host's own stdin/stdout")
@@ -155,9 +156,10 @@ def _chmod(k: SyscallContext, node, mode: int) -> int:
     if node.read_only_fs:
         raise FsError(errnos.EROFS)
     cred = _cred(k)
-    if cred.uid != 0 and cred.uid != node.uid:
+    uid, gid = node.owner_ids()
+    if cred.fsuid != uid and not cred.fs_capable:  # inode_owner_or_capable: CAP_FOWNER
         raise FsError(errnos.EPERM)
-    if cred.uid != 0 and cred.gid != node.gid:
+    if not cred.in_group_p(gid) and not cred.fs_capable:  # CAP_FSETID keeps it
         mode &= ~S_ISGID
     node.chmod(mode)
     return 0

@@ -183,7 +183,8 @@ STRUCT_TEXT: dict[str, Callable[[dict, str], str]] = {
     "rlimit64": _rlimit64, "sigaction": _sigaction, "stack_t": _stack_t,
     "user_desc": _user_desc, "winsize": _winsize, "termios": _termios,
     # pointed-to scalars, shown in brackets: [0], [1234], [0x7f...], [3, 4]
-    "int": _number, "uint": _number, "loff_t": _number, "time_t": _number, "kptr": _pointer,
+    "int": _number, "uint": _number, "ushort": _number, "loff_t": _number, "time_t": _number,
+    "kptr": _pointer,
     "int_pair": _int_pair,
 }
 
