@@ -92,6 +92,11 @@ def _access(k: SyscallContext, dirfd, path_addr, mode, flags):
     if mode & ~7 or flags & ~(AT_SYMLINK_NOFOLLOW | AT_EACCESS | AT_EMPTY_PATH):
         raise FsError(errnos.EINVAL)
     path = _at_path(k, path_addr, flags)
+    cred = _cred(k)
+    if not flags & AT_EACCESS:
+        # access_override_creds: the check is made as the real user and group, so a
+        # setuid program can ask what its caller may do.
+        cred = cred.with_(fsuid=cred.ruid, fsgid=cred.rgid)
     if path == "":
         if not flags & AT_EMPTY_PATH:
             raise FsError(errnos.ENOENT)
@@ -102,9 +107,9 @@ def _access(k: SyscallContext, dirfd, path_addr, mode, flags):
                 -errnos.EACCES
     else:
         node = k.vfs.resolve(path, base=_base(k, dirfd, path),
-                             follow=not flags & AT_SYMLINK_NOFOLLOW).existing()
+                             follow=not flags & AT_SYMLINK_NOFOLLOW, cred=cred).existing()
     if mode:
-        node.permission(_cred(k), mode)
+        node.permission(cred, mode)
     return 0
 
 

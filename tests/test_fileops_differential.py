@@ -1,0 +1,101 @@
+"""Differential tests of file operations and credentials: the guests of tests/guests/fileops
+(rename, link, symlink, chmod, chown, utimensat, truncate, fallocate, statfs, sync,
+sendfile, copy_file_range; the uid/gid calls and the permission checks a non-root user
+meets), for glibc x86-64, glibc i386 and musl x86-64, run natively and under syscall-lab;
+stdout and exit status must be identical.
+
+Where each runs:
+- a tmpfs: natively a fresh directory in /dev/shm (a tmpfs, mode 1777 like /tmp), under
+  syscall-lab the guest's own /tmp;
+- a shared host directory: natively a fresh directory, under syscall-lab the same kind of
+  directory shared with --mount DIR:/w:rw;
+- as root and as uid 1000 with no supplementary groups: natively under `setpriv`, under
+  syscall-lab with --user."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from guest_harness import GUESTS, TARGETS, differences, lab_run_args, run_lab, run_native
+
+FILEOPS = GUESTS / "fileops"
+BIN = FILEOPS / "bin"
+PROGRAMS = sorted(p.stem for p in FILEOPS.glob("*.c"))
+SHM = Path("/dev/shm")
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the native runs switch users "
+                                "with setpriv, which needs root")
+needs_setpriv = pytest.mark.skipif(shutil.which("setpriv") is None, reason="no setpriv")
+
+
+def test_every_guest_is_built_for_every_target():
+    missing = [f"{name}.{target}" for name in PROGRAMS for target in TARGETS
+               if not (BIN / f"{name}.{target}").is_file()]
+    assert not missing, f"run tests/guests/fileops/build.sh: missing {missing}"
+
+
+def _as(uid: int) -> list[str]:
+    return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+
+
+def _shm_dir():
+    if not SHM.is_dir():
+        pytest.skip("no /dev/shm tmpfs on this host")
+    d = Path(tempfile.mkdtemp(dir=SHM))
+    d.chmod(0o1777)  # as the guest's /tmp
+    return d
+
+
+@needs_root
+@needs_setpriv
+@pytest.mark.parametrize("target", TARGETS)
+def test_fileops_on_tmpfs_as_linux(target):
+    binary = BIN / f"fileops.{target}"
+    where = _shm_dir()
+    try:
+        native = run_native([*_as(0), str(binary), str(where), "tmp"])
+    finally:
+        shutil.rmtree(where)
+    lab = run_lab(*lab_run_args(), str(binary), "/tmp", "tmp")
+    assert native.status == 0, native.stderr
+    if diff := differences(native, lab):
+        pytest.fail(diff, pytrace=False)
+
+
+@needs_root
+@needs_setpriv
+@pytest.mark.parametrize("target", TARGETS)
+def test_fileops_in_a_shared_directory_as_linux(target, tmp_path):
+    binary = BIN / f"fileops.{target}"
+    native_dir, lab_dir = tmp_path / "native", tmp_path / "lab"
+    native_dir.mkdir()
+    lab_dir.mkdir()
+    native = run_native([*_as(0), str(binary), str(native_dir)])
+    lab = run_lab(*lab_run_args(), "--mount", f"{lab_dir}:/w:rw", str(binary), "/w")
+    assert native.status == 0, native.stderr
+    if diff := differences(native, lab):
+        pytest.fail(diff, pytrace=False)
+    # the guest cleaned up after itself, as the native run did, and left nothing outside
+    assert sorted(os.listdir(lab_dir)) == sorted(os.listdir(native_dir))
+    assert sorted(os.listdir(tmp_path)) == ["lab", "native"]
+
+
+@needs_root
+@needs_setpriv
+@pytest.mark.parametrize("uid", [0, 1000])
+@pytest.mark.parametrize("target", TARGETS)
+def test_credentials_and_permissions_as_linux(target, uid):
+    binary = BIN / f"creds.{target}"
+    where = _shm_dir()
+    try:
+        native = run_native([*_as(uid), str(binary), str(where)])
+    finally:
+        shutil.rmtree(where)
+    lab = run_lab(*lab_run_args(), "--user", f"{uid}:{uid}", str(binary), "/tmp")
+    assert native.status == 0, native.stderr
+    if diff := differences(native, lab):
+        pytest.fail(diff, pytrace=False)
