@@ -14,13 +14,21 @@ Where each runs:
 
 from __future__ import annotations
 
+import difflib
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
-from guest_harness import GUESTS, TARGETS, differences, lab_run_args, run_lab, run_native
+from guest_harness import (
+    GUESTS,
+    TARGETS,
+    differences,
+    lab_run_args,
+    run_lab,
+    run_native,
+)
 
 FILEOPS = GUESTS / "fileops"
 BIN = FILEOPS / "bin"
@@ -99,3 +107,36 @@ def test_credentials_and_permissions_as_linux(target, uid):
     assert native.status == 0, native.stderr
     if diff := differences(native, lab):
         pytest.fail(diff, pytrace=False)
+
+
+def _from_first_file(trace: str) -> list[str]:
+    """The lines from the guest's creation of "f" on (the start-up before it differs
+    between a native run and syscall-lab's, chdir's path too), less the exit lines."""
+    lines = trace.splitlines()
+    first = next(i for i, line in enumerate(lines) if '"f", O_RDWR|O_CREAT' in line)
+    return [line for line in lines[first:] if not line.startswith(("exit_group", "+++"))]
+
+
+@needs_root
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace not installed")
+@pytest.mark.parametrize("target", TARGETS)
+def test_trace_lines_as_strace_prints_them(target, tmp_path):
+    """renameat2(AT_FDCWD, "h", AT_FDCWD, "f", RENAME_EXCHANGE), utimensat's
+    [UTIME_NOW, UTIME_OMIT] and dates, getgroups(2, [5, 6]), sendfile's [2] => [5],
+    i386's setuid32 and fallocate's joined 64-bit words...: line for line as strace."""
+    binary = BIN / f"trace_calls.{target}"
+    native_trace, lab_trace = tmp_path / "native.trace", tmp_path / "lab.trace"
+    where = _shm_dir()
+    try:
+        # one task: plain strace, whose lines carry no pid
+        native = run_native(["strace", "-qq", "-o", str(native_trace), str(binary),
+                             str(where)])
+    finally:
+        shutil.rmtree(where)
+    lab = run_lab(*lab_run_args(), "-s", "-o", str(lab_trace), str(binary), "/tmp")
+    assert native.status == lab.status == 0, lab.stderr
+    expected = _from_first_file(native_trace.read_text())
+    got = _from_first_file(lab_trace.read_text())
+    assert len(expected) > 40
+    assert got == expected, "\n".join(difflib.unified_diff(expected, got, "strace",
+                                                           "syscall-lab", lineterm=""))

@@ -37,7 +37,7 @@ PIPEFS_MAGIC = 0x50495045
 RAMFS_MAGIC = 0x858458F6
 NAME_MAX = 255
 # f_flags (ST_* of statvfs, plus ST_VALID: "f_flags is filled in")
-ST_RDONLY, ST_NOSUID, ST_NODEV, ST_NOEXEC, ST_RELATIME, ST_VALID = 1, 2, 4, 8, 1024, 0x20
+ST_RDONLY, ST_NOSUID, ST_NODEV, ST_NOEXEC, ST_RELATIME, ST_VALID = 1, 2, 4, 8, 4096, 0x20
 
 
 def _encode_dev(dev: tuple[int, int]) -> int:
@@ -91,11 +91,15 @@ def _node_of(k: SyscallContext, path_addr: int):
     return k.vfs.resolve(path, base=k.process.cwd).existing()
 
 
-def _fd_node(k: SyscallContext, fd: int):
+def _fd_info(k: SyscallContext, fd: int) -> dict:
     f = _fds(k)[_u32(fd)]
-    if f.inode is None:
-        raise FsError(errnos.ENOSYS, "fstatfs of the host's own stdin/stdout is not modelled")
-    return f.inode
+    if f.inode is None:  # the host's own stdin/stdout (a terminal, a pipe, a file): its own
+        buf = ctypes.create_string_buffer(120)
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.fstatfs(f.host_fd, buf) != 0:
+            raise FsError(errno_of(OSError(ctypes.get_errno(), "fstatfs")))
+        return {**structs.unpack("statfs", "x86_64", buf.raw), "f_fsid": (0, 0)}
+    return fs_info(k, f.inode)
 
 
 def _put(k: SyscallContext, addr: int, info: dict, kind: str) -> int:
@@ -123,7 +127,7 @@ def sys_statfs(k: SyscallContext, path, buf):
 @syscall("fstatfs", Fd(), OutStruct("statfs"))
 @fs_call
 def sys_fstatfs(k: SyscallContext, fd, buf):
-    return _put(k, buf, fs_info(k, _fd_node(k, fd)), "statfs")
+    return _put(k, buf, _fd_info(k, fd), "statfs")
 
 
 def _check_size(k: SyscallContext, size: int) -> None:
@@ -142,4 +146,4 @@ def sys_statfs64(k: SyscallContext, path, size, buf):
 @fs_call
 def sys_fstatfs64(k: SyscallContext, fd, size, buf):
     _check_size(k, size)
-    return _put(k, buf, fs_info(k, _fd_node(k, fd)), "statfs64")
+    return _put(k, buf, _fd_info(k, fd), "statfs64")
