@@ -4,8 +4,8 @@ Linux keeps four user ids and four group ids per task: the real ids (who started
 effective ids (who it acts as: signals, the setuid checks), the saved ids (what a setuid
 program may switch back to) and the file-system ids (who it is to the permission checks,
 normally equal to the effective ids), plus the supplementary groups. They are inherited
-by fork and kept by execve (the model honours no setuid bit on exec: every mount is
-nosuid).
+by fork and kept by execve, which only sets the saved and fs ids to the effective ones
+(the model honours no setuid bit on exec: every mount is nosuid).
 
 The model has no capability sets: it derives them from the ids as Linux's
 cap_emulate_setxuid() keeps them for a process that never calls capset. The fs

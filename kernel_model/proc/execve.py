@@ -224,6 +224,10 @@ def begin_new_exec(k, new: NewImage, program: Program, *, argv: list[str],
     process.guest_exe, process.exe_dev, process.exe_ino = exe.guest_path, exe.dev, exe.ino
     process.symbols = new.symbols
     process.exec_done = True
+    # The saved and fs ids become the effective ones (fs/exec.c, begin_new_exec via
+    # bprm->cred: suid = fsuid = euid; no setuid bit is honoured, every mount is nosuid).
+    c = process.creds
+    process.creds = c.with_(suid=c.euid, fsuid=c.euid, sgid=c.egid, fsgid=c.egid)
     # unshare_files, then close-on-exec.
     fds = process.fds
     if fds is not None:

@@ -9,6 +9,8 @@
 #include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <string.h>
 #include <unistd.h>
 
 static void r(const char *what, long ret) {
@@ -102,9 +104,25 @@ static void as_root(void) {
     r("unlink rootfile", unlink("rootfile"));
 }
 
+/* A child inherits every id and the groups; execve keeps them (no setuid bit here). */
+static void in_child_and_after_exec(const char *self) {
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        printf("child:"); ids(); fflush(stdout);
+        execl(self, self, ".", "ids", (char *)0);
+        _exit(127);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    printf("child exited %d\n", WEXITSTATUS(status));
+}
+
 int main(int argc, char **argv) {
+    if (argc > 2 && strcmp(argv[2], "ids") == 0) { printf("after exec:"); ids(); return 0; }
     if (argc < 2 || chdir(argv[1]) != 0) { perror("chdir"); return 2; }
     umask(022);
     if (geteuid() == 0) as_root(); else as_user();
+    in_child_and_after_exec("/proc/self/exe");
     return 0;
 }
