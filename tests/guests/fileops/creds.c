@@ -73,7 +73,29 @@ static void as_user(void) {
     r("unlink", unlink("again") + unlink("sym") + unlink("locked/mine") + rmdir("locked"));
 }
 
+/* kill_ok_by_cred: an unprivileged child may not signal its root parent; root may. */
+static void signals_between_users(void) {
+    int ready[2], done[2];
+    pipe(ready); pipe(done);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setresuid(1000, 1000, 1000);
+        int ret = kill(getppid(), 0);
+        printf("child kill parent 0 = %d errno %d\n", ret, errno);
+        fflush(stdout);
+        write(ready[1], "r", 1);
+        char c; read(done[0], &c, 1);
+        _exit(0);
+    }
+    char c; read(ready[0], &c, 1);
+    r("parent kill child 0", kill(pid, 0));
+    write(done[1], "d", 1);
+    waitpid(pid, NULL, 0);
+}
+
 static void as_root(void) {
+    signals_between_users();
     ids();
     gid_t g[3] = {30, 10, 20};
     r("setgroups 3", setgroups(3, g));
