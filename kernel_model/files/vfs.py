@@ -49,6 +49,7 @@ from kernel_model.files.uapi import (
     O_WRONLY,
     R_OK,
     S_IFREG,
+    S_ISGID,
     S_ISVTX,
     W_OK,
     X_OK,
@@ -122,6 +123,23 @@ def shared_cwd(mounts, host_cwd: str | None = None) -> str | None:
                 best = (host, posixpath.join(posixpath.normpath(m.guest),
                                              os.path.relpath(here, host)))
     return posixpath.normpath(best[1]) if best else None
+
+
+def new_owner(parent: Inode, mode: int, cred: Cred, *,
+              directory: bool) -> tuple[int, int, int]:
+    """fs/inode.c inode_init_owner: (mode, uid, gid) of a new file. It belongs to the fsuid;
+    in a setgid directory it takes the directory's group (and a new directory keeps the
+    setgid bit), else the fsgid; a file that would be setgid in a group its maker is not in
+    loses the bit, unless CAP_FSETID."""
+    gid = cred.fsgid
+    if parent.mode & S_ISGID:
+        gid = parent.owner_ids()[1]
+        if directory:
+            mode |= S_ISGID
+    if not directory and mode & S_ISGID and mode & 0o010 and not cred.in_group_p(gid) \
+            and not cred.fs_capable:
+        mode &= ~S_ISGID
+    return mode, cred.fsuid, gid
 
 
 def check_sticky(directory: Inode, node: Inode, cred: Cred) -> None:
@@ -400,7 +418,8 @@ class Vfs:
                 raise FsError(errnos.EISDIR)
             parent = lk.new_entry_dir()
             parent.permission(cred, W_OK | X_OK)
-            node = parent.create(lk.name, mode & ~umask & 0o7777, cred.fsuid, cred.fsgid)
+            node = parent.create(lk.name, *new_owner(parent, mode & ~umask & 0o7777, cred,
+                                                     directory=False))
             created = True
         else:
             if exclusive:
@@ -446,7 +465,8 @@ class Vfs:
             raise FsError(errnos.EEXIST)
         parent = lk.new_entry_dir()
         parent.permission(cred, W_OK | X_OK)
-        parent.mkdir(lk.name, mode & ~umask & 0o7777, cred.fsuid, cred.fsgid)
+        parent.mkdir(lk.name, *new_owner(parent, mode & ~umask & 0o7777, cred,
+                                         directory=True))
 
     def unlink(self, path: str, *, base: str, cred: Cred, directory: bool) -> None:
         lk = self.resolve(path, base=base, follow=False)

@@ -88,13 +88,27 @@ static void signals_between_users(void) {
         char c; read(done[0], &c, 1);
         _exit(0);
     }
+    close(ready[1]);  /* a child that dies early ends the read, not the run */
+    close(done[0]);
     char c; read(ready[0], &c, 1);
     r("parent kill child 0", kill(pid, 0));
     write(done[1], "d", 1);
     waitpid(pid, NULL, 0);
 }
 
+/* Root reads and writes anything, but executes only what has an x bit. */
+static void root_exec(void) {
+    int fd = open("noexec", O_CREAT | O_WRONLY, 0644);
+    write(fd, "#!/bin/sh\n", 10);
+    close(fd);
+    r("root exec of a 0644 file", execl("noexec", "noexec", (char *)0));
+    r("root access X of it", access("noexec", X_OK));
+    r("root access R|W of a 0000 file", (chmod("noexec", 0), access("noexec", R_OK | W_OK)));
+    unlink("noexec");
+}
+
 static void as_root(void) {
+    root_exec();
     signals_between_users();
     ids();
     gid_t g[3] = {30, 10, 20};
@@ -125,6 +139,7 @@ static void as_root(void) {
     ids();
     r("unlink rootfile", unlink("rootfile"));
 }
+
 
 /* A child inherits every id and the groups; execve keeps them (no setuid bit here). */
 static void in_child_and_after_exec(const char *self) {

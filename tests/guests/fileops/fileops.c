@@ -124,6 +124,14 @@ int main(int argc, char **argv) {
         r("chown f 1000 1001", chown("f", 1000, 1001)); st("f");
         r("lchown s 1002 -1", lchown("s", 1002, -1)); st("s"); st("f");
         r("fchown fd 0 0", fchown(fd, 0, 0)); st("f");
+        /* inode_init_owner: a setgid directory hands its group down */
+        r("mkdir sg", mkdir("sg", 0755));
+        r("chown sg 0 50", chown("sg", 0, 50));
+        r("chmod sg 02775", chmod("sg", 02775));
+        int in = open("sg/file", O_CREAT | O_WRONLY, 02755); close(in);
+        st("sg/file");
+        r("mkdir sg/sub", mkdir("sg/sub", 0700)); st("sg/sub");
+        unlink("sg/file"); rmdir("sg/sub"); rmdir("sg");
     }
     r("chmod f 0644", chmod("f", 0644));
 
