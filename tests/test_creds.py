@@ -19,7 +19,13 @@ def test_a_run_starts_as_the_user_asked(user, line):
     args = ["--user", user] if user else []
     out = run_lab(*lab_run_args(), *args, str(IDS), ".", "ids")
     assert out.status == 0, out.stderr
-    assert out.stdout.decode().split(":", 1)[1].strip() == line
+    assert out.stdout.decode().split(";", 1)[1].strip() == line
+
+
+def test_the_auxv_carries_the_ids():
+    out = run_lab(*lab_run_args(), "--user", "1000:2000", str(IDS), ".", "ids")
+    assert out.stdout.decode().split(";")[0] == ("after exec: auxv uid 1000 euid 1000 "
+                                                 "gid 2000 egid 2000 secure 0")
 
 
 @pytest.mark.parametrize("bad", ["root", "1000:x", "-1:0", "4294967295:0", ""])

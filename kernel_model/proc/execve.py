@@ -390,6 +390,7 @@ def do_execveat(k, dirfd: int, path_addr: int, argv_addr: int, envp_addr: int,
     try:
         new = loader.build(program.image, program.file.exe(), argv=argv_s, envp=envp_s,
                            execfn=filename, uid=process.uid, gid=process.gid,
+                           euid=process.creds.euid, egid=process.creds.egid,
                            name=filename, binfmt_step=step, pool=process.mm.pool)
     except binfmt.ArgListTooLong as e:
         k.note(str(e))

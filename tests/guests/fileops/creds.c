@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <stdio.h>
+#include <sys/auxv.h>
 #include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -107,6 +108,20 @@ static void root_exec(void) {
     unlink("noexec");
 }
 
+/* A child inherits every id and the groups; execve keeps them (no setuid bit here). */
+static void in_child_and_after_exec(const char *self) {
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        printf("child:"); ids(); fflush(stdout);
+        execl(self, self, ".", "ids", (char *)0);
+        _exit(127);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    printf("child exited %d\n", WEXITSTATUS(status));
+}
+
 static void as_root(void) {
     root_exec();
     signals_between_users();
@@ -123,6 +138,7 @@ static void as_root(void) {
     r("setresuid -1 1000 -1", setresuid(-1, 1000, -1));
     ids();
     r("open rootfile as euid 1000", open("rootfile", O_RDONLY));
+    in_child_and_after_exec("/proc/self/exe");  /* real 0, effective 1000: AT_SECURE */
     r("access rootfile (real uid 0)", access("rootfile", R_OK));
     r("faccessat2 EACCESS", syscall(SYS_faccessat2, AT_FDCWD, "rootfile", R_OK, AT_EACCESS));
     r("setfsuid 0", setfsuid(0));
@@ -141,22 +157,15 @@ static void as_root(void) {
 }
 
 
-/* A child inherits every id and the groups; execve keeps them (no setuid bit here). */
-static void in_child_and_after_exec(const char *self) {
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        printf("child:"); ids(); fflush(stdout);
-        execl(self, self, ".", "ids", (char *)0);
-        _exit(127);
-    }
-    int status;
-    waitpid(pid, &status, 0);
-    printf("child exited %d\n", WEXITSTATUS(status));
-}
 
 int main(int argc, char **argv) {
-    if (argc > 2 && strcmp(argv[2], "ids") == 0) { printf("after exec:"); ids(); return 0; }
+    if (argc > 2 && strcmp(argv[2], "ids") == 0) {
+        printf("after exec: auxv uid %lu euid %lu gid %lu egid %lu secure %lu;",
+               getauxval(AT_UID), getauxval(AT_EUID), getauxval(AT_GID), getauxval(AT_EGID),
+               getauxval(AT_SECURE));
+        ids();
+        return 0;
+    }
     if (argc < 2 || chdir(argv[1]) != 0) { perror("chdir"); return 2; }
     umask(022);
     if (geteuid() == 0) as_root(); else as_user();
