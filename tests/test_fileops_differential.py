@@ -147,3 +147,17 @@ def test_trace_lines_as_strace_prints_them(target, tmp_path):
     assert len(expected) > 40
     assert got == expected, "\n".join(difflib.unified_diff(expected, got, "strace",
                                                            "syscall-lab", lineterm=""))
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_sendfile_into_a_pipe_that_fills_as_linux(target):
+    binary = BIN / f"sendfile_pipe.{target}"
+    where = _shm_dir()
+    try:
+        native = run_native([str(binary), str(where)])
+    finally:
+        shutil.rmtree(where)
+    lab = run_lab(*lab_run_args(), str(binary), "/tmp")
+    assert native.status == 0 and b"child read 200000" in native.stdout
+    if diff := differences(native, lab):
+        pytest.fail(diff, pytrace=False)

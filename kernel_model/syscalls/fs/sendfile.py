@@ -43,8 +43,16 @@ def _copy(k: SyscallContext, src, dst, pos: int | None, count: int,
     done = 0
     while done < count:
         at = src.offset if pos is None else pos
+        want = min(CHUNK, count - done)
+        pipe = getattr(dst, "pipe", None)
+        if done and pipe is not None:
+            # Once some bytes moved, a full pipe ends the call (a short count) rather than
+            # a wait: a restarted call would copy them again.
+            if pipe.room == 0:
+                break
+            want = min(want, pipe.room)
         try:
-            data = src.pread(k, at, min(CHUNK, count - done))
+            data = src.pread(k, at, want)
         except FsError:
             if done:
                 break
