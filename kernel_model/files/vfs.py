@@ -315,16 +315,25 @@ class Vfs:
         trailing = path.endswith("/") and path.strip("/") != ""
         todo = [c for c in path.split("/") if c]
         if not path.startswith("/"):
-            todo = [c for c in base.split("/") if c] + todo
+            start = [c for c in base.split("/") if c]
+            todo = start + todo
+            # The walk starts at `base` (the cwd, a dirfd): the directories above it are
+            # not searched again, as Linux starts from the dentry it holds.
+            unchecked = len(start)
+        else:
+            unchecked = 0
         parts: list[str] = []
         nodes: list[Inode] = [self.root]
         links = 0
         while todo:
             name = todo.pop(0)
+            unchecked -= 1
             last = not todo
             cur = nodes[-1]
             if not cur.is_dir:
                 raise FsError(errnos.ENOTDIR)
+            if searching and unchecked < 0:  # may_lookup: "." and ".." too
+                cur.permission(cred, X_OK)
             if name == ".":
                 continue
             if name == "..":
@@ -332,8 +341,6 @@ class Vfs:
                     parts.pop()
                     nodes.pop()
                 continue
-            if searching:
-                cur.permission(cred, X_OK)
             if len(os.fsencode(name)) > NAME_MAX:
                 raise FsError(errnos.ENAMETOOLONG)
             cur_path = "/" + "/".join(parts)

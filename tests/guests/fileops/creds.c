@@ -72,6 +72,23 @@ static void as_user(void) {
     r("exec a 0644 file", (chmod("again", 0644), execl("again", "again", (char *)0)));
     r("truncate read-only file", (chmod("again", 0444), truncate("again", 0)));
     r("unlink", unlink("again") + unlink("sym") + unlink("locked/mine") + rmdir("locked"));
+    /* The walk searches from where it starts: what is above the cwd is not searched. */
+    r("mkdir outer/inner", mkdir("outer", 0700) + mkdir("outer/inner", 0700));
+    r("create outer/inner/f", fd = open("outer/inner/f", O_CREAT | O_WRONLY, 0600)); close(fd);
+    r("chdir outer/inner", chdir("outer/inner"));
+    r("chmod .. 0", chmod("..", 0));
+    r("access f from the cwd", access("f", F_OK));
+    r("access via ../inner/f", access("../inner/f", F_OK));
+    int here = open(".", O_RDONLY | O_DIRECTORY);
+    r("chmod . 0", chmod(".", 0));
+    r("access f in a 0 cwd", access("f", F_OK));
+    r("access . in a 0 cwd", access(".", F_OK));
+    r("access .. in a 0 cwd", access("..", F_OK));
+    r("chmod . 0700", chmod(".", 0700));
+    r("fchmod by an fd opened before", fchmod(here, 0700));
+    r("chmod .. 0700", chmod("..", 0700));
+    close(here);
+    r("clean up", unlink("f") + chdir("../..") + rmdir("outer/inner") + rmdir("outer"));
 }
 
 /* kill_ok_by_cred: an unprivileged child may not signal its root parent; root may. */
