@@ -25,6 +25,8 @@ import pytest
 from guest_harness import (
     GUESTS,
     TARGETS,
+    busybox_bin_dir,
+    busybox_for,
     differences,
     lab_run_args,
     run_lab,
@@ -159,5 +161,29 @@ def test_sendfile_into_a_pipe_that_fills_as_linux(target):
         shutil.rmtree(where)
     lab = run_lab(*lab_run_args(), str(binary), "/tmp")
     assert native.status == 0 and b"child read 200000" in native.stdout
+    if diff := differences(native, lab):
+        pytest.fail(diff, pytrace=False)
+
+
+@needs_root
+@pytest.mark.parametrize("arch", ["x86_64", "i386"])
+def test_busybox_file_tools_as_linux(arch, tmp_path):
+    """mv, ln, ln -s, chmod -R, chown, touch -d/-r, truncate, cp -p, sync, stat -f: the
+    tools a student tries first, with busybox's sh, on a tmpfs (coreutils.sh)."""
+    busybox = busybox_for(arch)
+    if isinstance(busybox, str):
+        pytest.skip(busybox)
+    bin_dir = busybox_bin_dir(busybox, tmp_path / "bin")
+    where = _shm_dir()
+    try:
+        native = run_native([str(bin_dir / "sh"), str(FILEOPS / "coreutils.sh")], cwd=where,
+                            env={"HOME": "/", "PATH": str(bin_dir)})
+    finally:
+        shutil.rmtree(where)
+    lab = run_lab(*lab_run_args(), "-E", "HOME=/", "-E", "PATH=/bin",
+                  "--mount", f"{bin_dir}:/bin", "--mount", f"{FILEOPS}:/scripts",
+                  "--cwd", "/tmp", str(bin_dir / "sh"), "/scripts/coreutils.sh")
+    assert native.status == 0, native.stdout + native.stderr
+    assert b"cp -p kept the time" in native.stdout
     if diff := differences(native, lab):
         pytest.fail(diff, pytrace=False)
