@@ -22,6 +22,7 @@ from kernel_model.files.synthetic import (
     ROOT_DEV,
     TMPFS_DEV,
 )
+from kernel_model.files.tmpfs import TmpNode
 from kernel_model.syscalls.argkinds import Fd, OutStruct, Path, UInt
 from kernel_model.syscalls.fs.plumbing import _fds, _path, _u32, fs_call
 from kernel_model.syscalls.registry import syscall
@@ -65,13 +66,14 @@ def fs_info(k: SyscallContext, node) -> dict:
         flags = ST_VALID | ST_NOSUID | (0 if node.mount.writable else ST_RDONLY)
         return {**host, "f_fsid": (_encode_dev(node.dev), 0),
                 "f_flags": flags | (host["f_flags"] & ST_RELATIME)}
-    if node.dev == TMPFS_DEV:
-        budget = k.vfs.tmp.budget
+    if isinstance(node, TmpNode) or node.dev == TMPFS_DEV:
+        fs = node.fs if isinstance(node, TmpNode) else k.vfs.tmp  # any tmpfs: its own size
+        budget = fs.budget
         limit = budget.limit if budget.limit is not None else 1 << 30
         blocks = limit // PAGE
         free = max(0, blocks - budget.used // PAGE)
         files = blocks // 2  # tmpfs's default nr_inodes: half the pages
-        used = k.vfs.tmp.numbers.next - 1
+        used = fs.numbers.next - 1
         return {**base, "f_type": TMPFS_MAGIC, "f_blocks": blocks, "f_bfree": free,
                 "f_bavail": free, "f_files": files, "f_ffree": max(0, files - used)}
     if node.dev == PROC_DEV:
