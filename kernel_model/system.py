@@ -19,6 +19,7 @@ from emu.segments import Gdt
 from kernel_model.clock import Clock, KnownCount
 from kernel_model.kernel import Kernel
 from kernel_model.memory.mm import DEFAULT_MEMORY_LIMIT, Mm
+from kernel_model.proc.creds import Credentials
 from kernel_model.proc.load import ExeFile, Loader, Space
 from kernel_model.proc.process import Process
 from kernel_model.proc.table import ProcessTable
@@ -62,6 +63,7 @@ class RunOptions:
     # A virtual clock counts instructions with a block hook, unless the driver keeps the
     # count itself (the stepping session: no hook, so its free runs keep full speed).
     count_hook: bool = True
+    user: tuple[int, int] | None = None  # --user UID:GID; None: root (0:0)
     max_tasks: int = 256  # RLIMIT_NPROC-like: fork and clone fail with EAGAIN beyond it
     timeslice: int = 0  # instructions a task runs before another runnable one; 0: default
     # The host directory shown read-only at /usr/lib/syscall-lab/bin (execve finds the
@@ -96,7 +98,8 @@ class System:
         env = options.env if options.env is not None else default_env()
         self.process = Process(arch=arch.name, mm=self.mm, machine=self.machine,
                                exe_path=exe_path, exe_bytes=image.raw, argv=list(argv),
-                               envp=list(env), cwd=options.cwd)
+                               envp=list(env), cwd=options.cwd,
+                               creds=Credentials.of_user(*(options.user or (0, 0))))
         self.process.gdt = space.gdt
         processes = ProcessTable(self.process)
         self.process.main_thread.started_ns = self.clock.boottime_ns()

@@ -30,6 +30,18 @@ def positive_int(text: str) -> int:
     return value
 
 
+def user(text: str) -> tuple[int, int]:
+    """--user UID:GID: two numeric ids (the guest has no user names to look up)."""
+    uid, sep, gid = text.partition(":")
+    try:
+        ids = int(uid), int(gid if sep else uid)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not UID:GID: {text!r} (e.g. 1000:1000)") from None
+    if not all(0 <= i < 0xFFFFFFFF for i in ids):
+        raise argparse.ArgumentTypeError(f"ids must be 0 to 4294967294: {text!r}")
+    return ids
+
+
 def seconds(text: str) -> float:
     try:
         value = float(text)
@@ -127,6 +139,9 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     m.add_argument("--tmpfs-limit", type=size, metavar="SIZE",
                    help="cap on the file data in the in-memory /tmp (default: the memory "
                         "limit, which counts it too): writes fail with ENOSPC beyond it")
+    m.add_argument("--user", type=user, metavar="UID:GID",
+                   help="start the guest as this user and group, with no supplementary "
+                        "groups (default 0:0, root)")
     m.add_argument("--arch", choices=("x86_64", "i386"),
                    help="for assembly files without a `bits` line (default x86_64)")
     m.add_argument("-E", "--env", action="append", default=None, metavar="VAR=VALUE",
@@ -190,4 +205,5 @@ def run_options(args):
                       env=args.env, kernel=args.kernel, vsyscall=args.vsyscall,
                       vdso=args.vdso, tmpfs_limit=getattr(args, "tmpfs_limit", None),
                       max_tasks=getattr(args, "max_tasks", 256),
+                      user=getattr(args, "user", None),
                       timeslice=getattr(args, "timeslice", None) or 0)

@@ -441,7 +441,7 @@ def _guest_visible(system) -> bytes:
             seen.append(system.machine.read(v.start, v.end - v.start))
         except MemoryFault:  # the emulated vsyscall page: nothing behind it to read
             pass
-    vfs, cred = system.vfs, Cred(p.uid, p.gid)
+    vfs, cred = system.vfs, Cred.of_user(p.uid, p.gid)
 
     def walk(path: str, depth: int) -> None:
         try:

@@ -64,6 +64,7 @@ from kernel_model.files.uapi import (
 from kernel_model.files.vfs import Vfs
 from kernel_model.kernel import GuestFault, NameTooLong
 from kernel_model.memory.mm import Vma
+from kernel_model.proc.creds import Credentials
 from kernel_model.proc.process import Process
 from kernel_model.proc.sched import Blocked
 from kernel_model.proc.table import ProcessTable
@@ -111,7 +112,7 @@ class FakeKernel:
         self.notes: list[str] = []
         # A real Process in a real table (its memory a FakeMm, no CPU): /proc reads both.
         self.process = Process(
-            pid=PID, ppid=PID - 1, uid=uid, gid=uid, cwd="/", umask=0o022,
+            pid=PID, ppid=PID - 1, creds=Credentials.of_user(uid, uid), cwd="/", umask=0o022,
             argv=["prog", "a b", "c"], envp=["HOME=/", "LANG=C"], exe_path="/bin/prog",
             guest_exe="/bin/prog", exe_dev=(0, 1), exe_ino=9,
             exe_bytes=b"\x7fELF" + bytes(60), arch=abi.name, mm=FakeMm(), machine=None,
@@ -126,7 +127,7 @@ class FakeKernel:
             self.process.fds = FdTable()
             for _ in range(3):
                 self.process.fds.install(self.vfs.open("/dev/null", O_RDWR, 0, base="/",
-                                                       cred=Cred(uid, uid)))
+                                                       cred=Cred.of_user(uid, uid)))
         else:
             self.process.fds = FdTable.standard(*std)
 
@@ -394,7 +395,8 @@ def test_read_only_mount_refuses_changes(shared):
 
 def test_writable_mount_writes_through(shared):
     tmp, share = shared
-    k = FakeKernel(mounts=[Mount(host=str(share), guest="/share", writable=True)])
+    k = FakeKernel(mounts=[Mount(host=str(share), guest="/share", writable=True)],
+                   uid=os.getuid())  # the guest runs as the owner of the shared directory
     fd = k.open("/share/out.txt", O_WRONLY | O_CREAT | O_EXCL, 0o640)
     assert fd >= 0
     assert k.write_fd(fd, b"hello from the guest\n") == 21
@@ -971,10 +973,10 @@ def test_fdtable_standard_skips_closed_host_fds():
 
 def test_vfs_open_flags_kept_like_linux(k):
     f = k.vfs.open("/tmp/n", O_CREAT | O_EXCL | O_TRUNC | O_RDWR | O_CLOEXEC | O_APPEND,
-                   0o600, base="/", cred=Cred(1000, 1000))
+                   0o600, base="/", cred=Cred.of_user(1000, 1000))
     assert f.flags == O_RDWR | O_APPEND
     with pytest.raises(FsError) as err:
-        k.vfs.open("/tmp/n", O_CREAT | O_EXCL, 0o600, base="/", cred=Cred(1000, 1000))
+        k.vfs.open("/tmp/n", O_CREAT | O_EXCL, 0o600, base="/", cred=Cred.of_user(1000, 1000))
     assert err.value.errno == errnos.EEXIST
 
 
@@ -1253,9 +1255,15 @@ def test_no_setuid_file_appears_on_the_host(shared):
     assert k.call("fchmodat2", AT_FDCWD, k.cstr("/share/suid2"), 0o4711, 0) == 0
     assert (share / "suid2").stat().st_mode & 0o7777 == 0o711
     assert k.stat("/share/suid2")["st_mode"] & 0o7777 == 0o711  # what the guest sees
-    # chown: not implemented (ENOSYS), so no owner changes on the host either
-    for call in ("chown", "fchown", "lchown", "fchownat"):
-        assert lookup("x86_64", call) is None, call
+    # chown: no owner changes on the host (a --mount is root-squashed): EPERM, even as root
+    st = (share / "suid").stat()
+    for call, args in (("chown", (k.cstr("/share/suid"), 4321, -1)),
+                       ("lchown", (k.cstr("/share/suid"), -1, 4321)),
+                       ("fchown", (fd, 4321, 4321)),
+                       ("fchownat", (AT_FDCWD, k.cstr("/share/suid"), 4321, -1, 0))):
+        assert k.call(call, *args) == E("EPERM"), call
+    assert ((share / "suid").stat().st_uid, (share / "suid").stat().st_gid) == \
+        (st.st_uid, st.st_gid)
     assert not (share / "suid").stat().st_mode & 0o6000
 
 
@@ -1309,7 +1317,8 @@ def test_chmod_follows_linux_rules_off_the_host(shared):
     assert rw.call("chmod", rw.cstr("/rw/abs_secret"), 0o777) == E("EACCES")  # outside
     assert (tmp / "secret").stat().st_mode == before
     assert k.call("chmod", k.cstr("/tmp/f"), 0o600) == 0
-    k.process.gid = 4321  # no longer in the file's group
+    k.process.creds = k.process.creds.with_(rgid=4321, egid=4321, sgid=4321,
+                                            fsgid=4321)  # no longer in the file's group
     assert k.call("chmod", k.cstr("/tmp/f"), 0o2755) == 0
     assert k.stat("/tmp/f")["st_mode"] & 0o7777 == 0o755
     assert k.call("fchmod", 99, 0o600) == E("EBADF")

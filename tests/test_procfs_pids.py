@@ -35,6 +35,7 @@ from kernel_model.files.uapi import (
     S_IFMT,
 )
 from kernel_model.memory.mm import Mm, Vma
+from kernel_model.proc.creds import Credentials
 from kernel_model.proc.process import Process, SigAction
 from kernel_model.proc.sched import BlockedCall
 from kernel_model.proc.task import Task
@@ -75,7 +76,8 @@ def _process(pid: int, ppid: int, *, name: str = "worker", uid: int = 1000) -> P
     ]
     p = Process(arch="x86_64", mm=mm, machine=None, exe_path=f"/host/{name}",
                 exe_bytes=b"", argv=[name, "--job", "7"], envp=[f"WHO={name}"], pid=pid,
-                ppid=ppid, pgid=PID, sid=PID - 1, uid=uid, gid=uid, guest_exe=f"/bin/{name}")
+                ppid=ppid, pgid=PID, sid=PID - 1, creds=Credentials.of_user(uid, uid),
+                guest_exe=f"/bin/{name}")
     p.fds = FdTable()
     return p
 
@@ -272,7 +274,7 @@ def test_status_name_is_escaped():
 
 
 def test_fdsize_grows_as_the_fd_table_does(fam):
-    dev_null = fam.k.vfs.open("/dev/null", O_RDWR, 0, base="/", cred=Cred(1000, 1000))
+    dev_null = fam.k.vfs.open("/dev/null", O_RDWR, 0, base="/", cred=Cred.of_user(1000, 1000))
     fam.a.fds.install_at(100, dev_null)
     assert fam.status("/proc/4300/status")["FDSize"] == "128"
     fam.a.fds.install_at(255, dev_null)
@@ -419,7 +421,7 @@ _start:
 def _cat(run, path: str) -> str:
     vfs = run.system.vfs
     p = run.system.process
-    f = vfs.open(path, O_RDONLY, 0, base="/", cred=Cred(p.uid, p.gid))
+    f = vfs.open(path, O_RDONLY, 0, base="/", cred=Cred.of_user(p.uid, p.gid))
     return f.read(run.system.kernel, 1 << 20).decode()
 
 

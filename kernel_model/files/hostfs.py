@@ -14,9 +14,19 @@ file appear there: like `nosuid`, but stricter, since nosuid keeps the bits on d
 from __future__ import annotations
 
 import os
+import time
 
 from kernel_model.files.file import PositionalFile
-from kernel_model.files.inode import DirEntry, FsError, Inode, Stat, errno_of, stat_from_host
+from kernel_model.files.inode import (
+    TIME_NOW,
+    DirEntry,
+    FsError,
+    Inode,
+    Stat,
+    errno_of,
+    may,
+    stat_from_host,
+)
 from kernel_model.files.streams import HOST_READ_CHUNK
 from kernel_model.files.uapi import (
     O_ACCMODE,
@@ -27,6 +37,20 @@ from kernel_model.files.uapi import (
     dtype,
 )
 from kernel_model.uapi import errnos
+
+RENAME_NOREPLACE, RENAME_EXCHANGE, RENAME_WHITEOUT = 1, 2, 4
+
+
+def _renameat2(old: str, new: str, flags: int) -> None:
+    """renameat2(2) through the C library (Python's os has only plain rename)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    at_fdcwd = -100
+    if libc.renameat2(at_fdcwd, os.fsencode(old), at_fdcwd, os.fsencode(new), flags) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), old)
+
 
 # The largest host file the model copies in for a file mapping.
 MMAP_MAX = 256 << 20
@@ -157,6 +181,41 @@ class HostNode(Inode):
         except OSError as e:
             raise FsError(errno_of(e)) from None
 
+    def symlink(self, name: str, target: str, uid: int, gid: int) -> Inode:
+        """The target is stored as given: it is data, and the walk only ever follows a
+        link to where it really ends inside the mount (follow())."""
+        self._writable_dir()
+        path = self._child_path(name)
+        try:
+            os.symlink(target, path)
+            return HostNode(self.mount, path, os.lstat(path))
+        except OSError as e:
+            raise FsError(errno_of(e)) from None
+
+    def link(self, name: str, node: Inode) -> None:
+        self._writable_dir()
+        assert isinstance(node, HostNode) and node.mount is self.mount
+        try:
+            os.link(node.host_path, self._child_path(name), follow_symlinks=False)
+        except OSError as e:
+            raise FsError(errno_of(e)) from None
+
+    def rename(self, name: str, new_dir: Inode, new_name: str, *, exchange: bool,
+               whiteout: bool, noreplace: bool = False) -> None:
+        self._writable_dir()
+        assert isinstance(new_dir, HostNode) and new_dir.mount is self.mount
+        old, new = self._child_path(name), new_dir._child_path(new_name)
+        # RENAME_NOREPLACE reaches the host too: the VFS's EEXIST check could race.
+        flags = ((RENAME_EXCHANGE if exchange else 0) | (RENAME_WHITEOUT if whiteout else 0)
+                 | (RENAME_NOREPLACE if noreplace else 0))
+        try:
+            if flags:
+                _renameat2(old, new, flags)
+            else:
+                os.rename(old, new)
+        except OSError as e:
+            raise FsError(errno_of(e)) from None
+
     # -- symlinks --------------------------------------------------------------
     def readlink(self) -> str:
         if self.kind != S_IFLNK:
@@ -178,7 +237,10 @@ class HostNode(Inode):
     def permission(self, cred, want: int) -> None:
         if want & W_OK and self.read_only_fs:
             raise FsError(errnos.EROFS)
-        # The host decides: the guest runs with the host user's own rights.
+        # The guest's user first (the host file's owner and bits, as Linux checks them),
+        # then the host: the guest never has more rights than the host user running it.
+        if want and not may(self.mode, self.uid, self.gid, cred, want):
+            raise FsError(errnos.EACCES)
         if want and not os.access(self.host_path, want, follow_symlinks=False):
             raise FsError(errnos.EACCES)
 
@@ -208,6 +270,32 @@ class HostNode(Inode):
             os.chmod(self.host_path, mode & ~(S_ISUID | S_ISGID))
         except OSError as e:
             raise FsError(errno_of(e)) from None
+
+    def set_times(self, atime_ns: int | None, mtime_ns: int | None) -> None:
+        """The host file's times (UTIME_OMIT keeps the one it has); never through a
+        symlink the lookup did not see."""
+        if self.read_only_fs:
+            raise FsError(errnos.EROFS)
+        try:
+            st = os.lstat(self.host_path)
+            now = time.time_ns()  # the host stamps its own writes with its own clock
+            def pick(old: int, new: int | None) -> int:
+                return old if new is None else now if new == TIME_NOW else new
+
+            times = (pick(st.st_atime_ns, atime_ns), pick(st.st_mtime_ns, mtime_ns))
+            os.utime(self.host_path, ns=times, follow_symlinks=False)
+        except OSError as e:
+            raise FsError(errno_of(e)) from None
+
+    def chown(self, uid: int, gid: int) -> None:
+        """Owners on the host never change (see docs/kernel_facts.md, "Files, users"):
+        a chown that changes nothing succeeds, any other is EPERM, as on an NFS export
+        that squashes root."""
+        if self.read_only_fs:
+            raise FsError(errnos.EROFS)
+        if (uid, gid) != (self.uid, self.gid):
+            raise FsError(errnos.EPERM, "syscall-lab does not change the owner of a host "
+                                        "file (a --mount is root-squashed)")
 
     def truncate(self, size: int) -> None:
         if self.read_only_fs:
@@ -251,6 +339,20 @@ class HostFile(PositionalFile):
 
     def stat(self) -> Stat:
         return self.inode.mount.stat(self._call(os.fstat, self.host_fd))
+
+    def fallocate(self, mode: int, offset: int, length: int) -> None:
+        """fallocate(2) on the host file (its own file system's answer, EOPNOTSUPP too)."""
+        if self.inode.read_only_fs:
+            raise FsError(errnos.EROFS)
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+        if libc.fallocate(self.host_fd, mode, offset, length) != 0:
+            raise FsError(errno_of(OSError(ctypes.get_errno(), "fallocate")))
+
+    def sync(self) -> None:
+        self._call(os.fsync, self.host_fd)
 
     def release(self) -> None:
         os.close(self.host_fd)

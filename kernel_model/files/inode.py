@@ -17,7 +17,11 @@ from kernel_model.files.uapi import (
     W_OK,
     X_OK,
 )
+from kernel_model.proc.creds import Credentials
 from kernel_model.uapi import errnos
+
+# set_times's "now" (utimensat's UTIME_NOW): each file system reads its own clock.
+TIME_NOW = -1
 
 
 class FsError(Exception):
@@ -122,6 +126,20 @@ class Inode:
     def unlink(self, name: str, *, directory: bool) -> None:
         raise FsError(errnos.EROFS if self.read_only_fs else errnos.EPERM)
 
+    def symlink(self, name: str, target: str, uid: int, gid: int) -> Inode:
+        """Make a symlink `name` -> `target` in this directory."""
+        raise FsError(errnos.EROFS if self.read_only_fs else errnos.EPERM)
+
+    def link(self, name: str, node: Inode) -> None:
+        """A new name `name` here for `node` (same file system, checked by the VFS)."""
+        raise FsError(errnos.EROFS if self.read_only_fs else errnos.EPERM)
+
+    def rename(self, name: str, new_dir: Inode, new_name: str, *, exchange: bool,
+               whiteout: bool, noreplace: bool = False) -> None:
+        """Move `name` to `new_dir`/`new_name` (same file system; kinds, permissions and
+        loops checked by the VFS): replace what is there, or swap with it (exchange)."""
+        raise FsError(errnos.EROFS if self.read_only_fs else errnos.EPERM)
+
     # -- symlinks --------------------------------------------------------------
     def readlink(self) -> str:
         raise FsError(errnos.EINVAL)
@@ -144,6 +162,14 @@ class Inode:
         """Set the permission bits (0o7777), after the VFS's checks (notify_change)."""
         raise FsError(errnos.EROFS if self.read_only_fs else errnos.EPERM)
 
+    def chown(self, uid: int, gid: int) -> None:
+        """Set the owner, after the checks (fs/open.c chown_common, notify_change)."""
+        raise FsError(errnos.EROFS if self.read_only_fs else errnos.EPERM)
+
+    def set_times(self, atime_ns: int | None, mtime_ns: int | None) -> None:
+        """Set the access and modification times (None: leave it), after the checks."""
+        raise FsError(errnos.EROFS if self.read_only_fs else errnos.EPERM)
+
     def permission(self, cred: Cred, want: int) -> None:
         """generic_permission(): raise EACCES unless `cred` may `want` (R_OK|W_OK|X_OK)."""
         if want & W_OK and self.read_only_fs and self.kind in (S_IFREG, S_IFDIR, S_IFLNK):
@@ -152,28 +178,27 @@ class Inode:
             raise FsError(errnos.EACCES)
 
 
-@dataclass(frozen=True)
-class Cred:
-    uid: int
-    gid: int
+# The permission checks' view of a process: its fs ids and groups decide.
+Cred = Credentials
 
 
 def may(mode: int, uid: int, gid: int, cred: Cred, want: int) -> bool:
-    """The owner/group/other permission bits, with root's CAP_DAC_OVERRIDE: root may read
-    and write anything and search any directory, but execute a file only if some x bit is
-    set (fs/namei.c: generic_permission, capable_wrt_inode_uidgid)."""
+    """The owner/group/other permission bits for the fsuid, fsgid and groups, then root's
+    CAP_DAC_OVERRIDE (held while the fsuid is 0): it may read and write anything and search
+    any directory, but execute a file only if some x bit is set (fs/namei.c:
+    generic_permission, acl_permission_check; capable_wrt_inode_uidgid)."""
     want &= 7
-    if cred.uid == 0:
-        if want & X_OK and (mode & S_IFMT) != S_IFDIR and not mode & 0o111:
-            return False
-        return True
-    if cred.uid == uid:
+    if cred.fsuid == uid:
         bits = (mode >> 6) & 7
-    elif cred.gid == gid:
+    elif cred.in_group_p(gid):
         bits = (mode >> 3) & 7
     else:
         bits = mode & 7
-    return (bits & want) == want
+    if (bits & want) == want:
+        return True
+    if cred.fs_capable:
+        return not (want & X_OK and (mode & S_IFMT) != S_IFDIR and not mode & 0o111)
+    return False
 
 
 def errno_of(error: OSError) -> int:

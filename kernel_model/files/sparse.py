@@ -96,6 +96,30 @@ class SparseData:
                 self.charge(-len(gone) * PAGE)
         self.length = size
 
+    def allocate(self, offset: int, length: int) -> None:
+        """fallocate: every page of the range, or none (ENOSPC undoes, as shmem_fallocate
+        does); the size is the caller's."""
+        first, last = offset // PAGE, (offset + length - 1) // PAGE
+        missing = [i for i in range(first, last + 1) if i not in self.pages]
+        self.charge(len(missing) * PAGE)
+        for i in missing:
+            self.pages[i] = bytearray(PAGE)
+
+    def punch(self, offset: int, length: int) -> None:
+        """FALLOC_FL_PUNCH_HOLE: the range reads as zeros; whole pages in it are freed."""
+        end = min(offset + length, self.length)
+        gone = []
+        for i in sorted(i for i in self.pages if offset // PAGE <= i <= (end - 1) // PAGE):
+            lo, hi = max(offset, i * PAGE), min(end, (i + 1) * PAGE)
+            if lo == i * PAGE and hi == (i + 1) * PAGE:
+                gone.append(i)
+            else:
+                self.pages[i][lo - i * PAGE:hi - i * PAGE] = bytes(hi - lo)
+        for i in gone:
+            del self.pages[i]
+        if gone:
+            self.charge(-len(gone) * PAGE)
+
     def release(self) -> None:
         """The file is gone (its last link and open description): its pages are free."""
         if self.pages:

@@ -14,12 +14,13 @@ from __future__ import annotations
 from typing import Callable
 
 from kernel_model.files.file import PositionalFile
-from kernel_model.files.inode import DirEntry, FsError, Inode, Stat
+from kernel_model.files.inode import TIME_NOW, DirEntry, FsError, Inode, Stat
 from kernel_model.files.sparse import SparseData
 from kernel_model.files.synthetic import TMPFS_DEV, InodeNumbers
-from kernel_model.files.uapi import S_IFDIR, S_IFREG, dtype
+from kernel_model.files.uapi import S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG, dtype
 from kernel_model.uapi import errnos
 
+FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE = 1, 2
 # shmem's s_maxbytes (MAX_LFS_FILESIZE): a hole costs nothing, so the model takes Linux's.
 TMPFS_MAX_FILE = (1 << 63) - 1
 
@@ -65,9 +66,33 @@ class TmpNode(Inode):
         self.gid = gid
         t = fs.now_ns()
         self.atime_ns = self.mtime_ns = self.ctime_ns = t
+        self.nlink = 1  # names in directories (hard links); a directory's is computed
 
     def times_ns(self) -> tuple[int, int, int]:
         return self.atime_ns, self.mtime_ns, self.ctime_ns
+
+    def changed(self) -> None:
+        """A change to the inode (owner, mode, links), not its contents: ctime moves."""
+        self.ctime_ns = self.fs.now_ns()
+
+    def set_times(self, atime_ns: int | None, mtime_ns: int | None) -> None:
+        """utimensat: each given time (None: UTIME_OMIT, TIME_NOW: now); ctime moves to
+        now."""
+        now = self.fs.now_ns()
+        if atime_ns is not None:
+            self.atime_ns = now if atime_ns == TIME_NOW else atime_ns
+        if mtime_ns is not None:
+            self.mtime_ns = now if mtime_ns == TIME_NOW else mtime_ns
+        self.ctime_ns = now
+
+    def chown(self, uid: int, gid: int) -> None:
+        self.uid, self.gid = uid, gid
+        self.changed()
+
+    def unlinked(self) -> None:
+        """One name fewer: with none left (and no open description) its data goes."""
+        self.nlink -= 1
+        self.changed()
 
     def chmod(self, mode: int) -> None:
         self.mode = self.kind | mode
@@ -82,8 +107,16 @@ class TmpFile(TmpNode):
     def __init__(self, fs: TmpFs, mode: int, uid: int, gid: int):
         super().__init__(fs, S_IFREG | (mode & 0o7777), uid, gid)
         self.data = SparseData(fs.budget)
-        self.linked = True  # in a directory; its pages are freed once unlinked and closed
         self.opens = 0
+
+    @property
+    def linked(self) -> bool:
+        """In a directory: its pages are freed once unlinked everywhere and closed."""
+        return self.nlink > 0
+
+    def unlinked(self) -> None:
+        super().unlinked()
+        self.forget()
 
     def size(self) -> int:
         return len(self.data)
@@ -97,6 +130,20 @@ class TmpFile(TmpNode):
         if size > TMPFS_MAX_FILE:
             raise FsError(errnos.EFBIG)
         self.data.truncate(size)
+        self.touch()
+
+    def fallocate(self, mode: int, offset: int, length: int) -> None:
+        """shmem_fallocate: allocate (mode 0, or KEEP_SIZE), or punch a hole (PUNCH_HOLE
+        with KEEP_SIZE); other modes are EOPNOTSUPP on tmpfs."""
+        end = offset + length
+        if end > TMPFS_MAX_FILE:
+            raise FsError(errnos.EFBIG)
+        if mode & FALLOC_FL_PUNCH_HOLE:
+            self.data.punch(offset, length)
+        else:
+            self.data.allocate(offset, length)
+            if not mode & FALLOC_FL_KEEP_SIZE and end > len(self.data):
+                self.data.length = end
         self.touch()
 
     def open(self, flags: int, path: str, cred) -> TmpOpenFile:
@@ -173,6 +220,15 @@ class TmpDir(TmpNode):
     def mkdir(self, name: str, mode: int, uid: int, gid: int) -> Inode:
         return self._add(name, TmpDir(self.fs, mode, uid, gid))
 
+    def symlink(self, name: str, target: str, uid: int, gid: int) -> Inode:
+        return self._add(name, TmpSymlink(self.fs, target, uid, gid))
+
+    def link(self, name: str, node: Inode) -> None:
+        assert isinstance(node, TmpNode) and not node.is_dir
+        self._add(name, node)
+        node.nlink += 1
+        node.changed()
+
     def unlink(self, name: str, *, directory: bool) -> None:
         node = self.children.get(name)
         if node is None:
@@ -185,7 +241,51 @@ class TmpDir(TmpNode):
         elif node.is_dir:
             raise FsError(errnos.EISDIR)
         del self.children[name]  # open descriptions keep the inode alive, as in Linux
-        if isinstance(node, TmpFile):
-            node.linked = False
-            node.forget()
+        node.unlinked()
         self.touch()
+
+    def rename(self, name: str, new_dir: Inode, new_name: str, *, exchange: bool,
+               whiteout: bool, noreplace: bool = False) -> None:
+        """mm/shmem.c shmem_rename2: the VFS has checked kinds, permissions and loops;
+        what is left is tmpfs's own: a directory replaced must be empty."""
+        assert isinstance(new_dir, TmpDir)
+        node = self.children[name]
+        victim = new_dir.children.get(new_name)
+        if exchange:
+            assert victim is not None
+            self.children[name], new_dir.children[new_name] = victim, node
+            victim.changed()
+        else:
+            if isinstance(victim, TmpDir) and victim.children:
+                raise FsError(errnos.ENOTEMPTY)
+            if whiteout:  # a 0:0 character device stays behind (overlayfs's marker)
+                self.children[name] = TmpNode(self.fs, S_IFCHR, node.uid, node.gid)
+            else:
+                del self.children[name]
+            if victim is not None:
+                new_dir.children.pop(new_name)
+                victim.unlinked()
+            new_dir.children[new_name] = node
+        node.changed()
+        self.touch()
+        new_dir.touch()
+
+
+class TmpSymlink(TmpNode):
+    """A symlink: its target is data, walked by the VFS in the guest's own tree."""
+
+    def __init__(self, fs: TmpFs, target: str, uid: int, gid: int):
+        super().__init__(fs, S_IFLNK | 0o777, uid, gid)
+        self.target = target
+
+    def readlink(self) -> str:
+        return self.target
+
+    def size(self) -> int:
+        return len(self.target.encode())
+
+    def stat(self) -> Stat:
+        st = super().stat()
+        # shmem_symlink: a target under 128 bytes lives in the inode, a longer one a page.
+        st.blocks = 0 if st.size < 128 else 8
+        return st

@@ -62,6 +62,11 @@ S_IFBLK = 0o060000
 S_IFDIR = 0o040000
 S_IFCHR = 0o020000
 S_IFIFO = 0o010000
+S_ISUID, S_ISGID, S_ISVTX = 0o4000, 0o2000, 0o1000
+
+# renameat2's flags; utimensat's special tv_nsec values (include/uapi/linux/fs.h, stat.h).
+RENAME_NOREPLACE, RENAME_EXCHANGE, RENAME_WHITEOUT = 1, 2, 4
+UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2
 
 # d_type in linux_dirent64: the file type bits shifted down (fs_umode_to_dtype).
 DT_UNKNOWN, DT_FIFO, DT_CHR, DT_DIR, DT_BLK, DT_REG, DT_LNK, DT_SOCK = 0, 1, 2, 4, 6, 8, 10, 12

@@ -49,6 +49,8 @@ from kernel_model.files.uapi import (
     O_WRONLY,
     R_OK,
     S_IFREG,
+    S_ISGID,
+    S_ISVTX,
     W_OK,
     X_OK,
 )
@@ -121,6 +123,39 @@ def shared_cwd(mounts, host_cwd: str | None = None) -> str | None:
                 best = (host, posixpath.join(posixpath.normpath(m.guest),
                                              os.path.relpath(here, host)))
     return posixpath.normpath(best[1]) if best else None
+
+
+def new_owner(parent: Inode, mode: int, cred: Cred, *,
+              directory: bool) -> tuple[int, int, int]:
+    """fs/inode.c inode_init_owner: (mode, uid, gid) of a new file. It belongs to the fsuid;
+    in a setgid directory it takes the directory's group (and a new directory keeps the
+    setgid bit), else the fsgid; a file that would be setgid in a group its maker is not in
+    loses the bit, unless CAP_FSETID."""
+    gid = cred.fsgid
+    if parent.mode & S_ISGID:
+        gid = parent.owner_ids()[1]
+        if directory:
+            mode |= S_ISGID
+    if not directory and mode & S_ISGID and mode & 0o010 and not cred.in_group_p(gid) \
+            and not cred.fs_capable:
+        mode &= ~S_ISGID
+    return mode, cred.fsuid, gid
+
+
+def check_sticky(directory: Inode, node: Inode, cred: Cred) -> None:
+    """fs/namei.c check_sticky: in a sticky directory (/tmp) only the file's owner, the
+    directory's owner or CAP_FOWNER may remove or rename a name: EPERM."""
+    if not directory.mode & S_ISVTX or cred.fs_capable:
+        return
+    if cred.fsuid not in (node.owner_ids()[0], directory.owner_ids()[0]):
+        raise FsError(errnos.EPERM)
+
+
+def last_is_dot(path: str) -> bool:
+    """The path's last component is "." or ".." (Linux's LAST_DOT, LAST_DOTDOT): the walk
+    here takes them lexically, so the caller asks before resolving."""
+    last = path.rstrip("/").rsplit("/", 1)[-1]
+    return last in (".", "..") or path.rstrip("/") == "" and path != ""
 
 
 def join(parent: str, name: str) -> str:
@@ -263,24 +298,42 @@ class Vfs:
             child = self._between.get(child_path)
         return child
 
-    def resolve(self, path: str, *, base: str = "/", follow: bool = True) -> Lookup:
+    def _who(self) -> Cred:
+        return self.processes.current_process().creds
+
+    def resolve(self, path: str, *, base: str = "/", follow: bool = True,
+                cred: Cred | None = None) -> Lookup:
         """Walk `path` (relative ones from the canonical directory `base`). Raises
-        ENOENT, ENOTDIR, ELOOP, ENAMETOOLONG, EACCES as Linux's path walk would."""
+        ENOENT, ENOTDIR, ELOOP, ENAMETOOLONG, EACCES as Linux's path walk would: each
+        directory walked through needs search (x) permission for `cred` (default: the
+        calling process's), which root always has (may_lookup)."""
         if path == "":
             raise FsError(errnos.ENOENT)
+        if cred is None:
+            cred = self._who()
+        searching = not cred.fs_capable
         trailing = path.endswith("/") and path.strip("/") != ""
         todo = [c for c in path.split("/") if c]
         if not path.startswith("/"):
-            todo = [c for c in base.split("/") if c] + todo
+            start = [c for c in base.split("/") if c]
+            todo = start + todo
+            # The walk starts at `base` (the cwd, a dirfd): the directories above it are
+            # not searched again, as Linux starts from the dentry it holds.
+            unchecked = len(start)
+        else:
+            unchecked = 0
         parts: list[str] = []
         nodes: list[Inode] = [self.root]
         links = 0
         while todo:
             name = todo.pop(0)
+            unchecked -= 1
             last = not todo
             cur = nodes[-1]
             if not cur.is_dir:
                 raise FsError(errnos.ENOTDIR)
+            if searching and unchecked < 0:  # may_lookup: "." and ".." too
+                cur.permission(cred, X_OK)
             if name == ".":
                 continue
             if name == "..":
@@ -372,7 +425,8 @@ class Vfs:
                 raise FsError(errnos.EISDIR)
             parent = lk.new_entry_dir()
             parent.permission(cred, W_OK | X_OK)
-            node = parent.create(lk.name, mode & ~umask & 0o7777, cred.uid, cred.gid)
+            node = parent.create(lk.name, *new_owner(parent, mode & ~umask & 0o7777, cred,
+                                                     directory=False))
             created = True
         else:
             if exclusive:
@@ -418,7 +472,8 @@ class Vfs:
             raise FsError(errnos.EEXIST)
         parent = lk.new_entry_dir()
         parent.permission(cred, W_OK | X_OK)
-        parent.mkdir(lk.name, mode & ~umask & 0o7777, cred.uid, cred.gid)
+        parent.mkdir(lk.name, *new_owner(parent, mode & ~umask & 0o7777, cred,
+                                         directory=True))
 
     def unlink(self, path: str, *, base: str, cred: Cred, directory: bool) -> None:
         lk = self.resolve(path, base=base, follow=False)
@@ -430,4 +485,130 @@ class Vfs:
         if lk.trailing_slash and not directory and not node.is_dir:
             raise FsError(errnos.ENOTDIR)
         lk.parent.permission(cred, W_OK | X_OK)
+        check_sticky(lk.parent, node, cred)
         lk.parent.unlink(lk.name, directory=directory)
+
+    def _mountpoint(self, lk: Lookup) -> bool:
+        return lk.path in self.mounts or lk.path in self._between or lk.parent is None
+
+    def symlink(self, target: str, path: str, *, base: str, cred: Cred) -> None:
+        """fs/namei.c do_symlinkat: the target is stored as given (ENOENT if empty)."""
+        if target == "":
+            raise FsError(errnos.ENOENT)
+        if last_is_dot(path):
+            raise FsError(errnos.EEXIST)
+        lk = self.resolve(path, base=base, follow=False, cred=cred)
+        if lk.node is not None:
+            raise FsError(errnos.EEXIST)
+        if lk.trailing_slash:
+            raise FsError(errnos.ENOENT)
+        parent = lk.new_entry_dir()
+        parent.permission(cred, W_OK | X_OK)
+        parent.symlink(lk.name, target, cred.fsuid, cred.fsgid)
+
+    def link(self, old: str, new: str, *, old_base: str, new_base: str, cred: Cred,
+             follow: bool, node: Inode | None = None) -> None:
+        """fs/namei.c do_linkat: a new name for an existing non-directory, on the same
+        mount (EXDEV), with protected_hardlinks (may_linkat) for a file not one's own.
+        `node`: the file itself (AT_EMPTY_PATH), instead of `old`."""
+        if node is None:
+            olk = self.resolve(old, base=old_base, follow=follow, cred=cred)
+            node = olk.existing()
+        if last_is_dot(new):
+            raise FsError(errnos.EEXIST)
+        nlk = self.resolve(new, base=new_base, follow=False, cred=cred)
+        if nlk.node is not None:
+            raise FsError(errnos.EEXIST)
+        if nlk.trailing_slash and not node.is_dir:
+            raise FsError(errnos.ENOENT)
+        parent = nlk.new_entry_dir()
+        if parent.dev != node.dev:
+            raise FsError(errnos.EXDEV)
+        if parent.read_only_fs:
+            raise FsError(errnos.EROFS)
+        self._may_linkat(node, cred)
+        parent.permission(cred, W_OK | X_OK)
+        if node.is_dir:
+            raise FsError(errnos.EPERM)
+        parent.link(nlk.name, node)
+
+    @staticmethod
+    def _may_linkat(node: Inode, cred: Cred) -> None:
+        """fs.protected_hardlinks=1 (Debian's default): a file one does not own may be
+        linked only if it is a regular file one may read and write, not setuid, and not
+        setgid-executable; otherwise EPERM (CAP_FOWNER passes)."""
+        if cred.fs_capable or cred.fsuid == node.owner_ids()[0]:
+            return
+        mode = node.mode
+        if node.kind != S_IFREG or mode & 0o4000 or (mode & 0o2010) == 0o2010:
+            raise FsError(errnos.EPERM)
+        try:
+            node.permission(cred, R_OK | W_OK)
+        except FsError:
+            raise FsError(errnos.EPERM) from None
+
+    def rename(self, old: str, new: str, *, old_base: str, new_base: str, cred: Cred,
+               noreplace: bool = False, exchange: bool = False,
+               whiteout: bool = False) -> None:
+        """fs/namei.c do_renameat2 and vfs_rename, in Linux's order of checks."""
+        olk = self.resolve(old, base=old_base, follow=False, cred=cred) \
+            if not last_is_dot(old) else None
+        nlk = self.resolve(new, base=new_base, follow=False, cred=cred) \
+            if not last_is_dot(new) else None
+        if olk is None:
+            raise FsError(errnos.EBUSY)
+        if nlk is None:
+            raise FsError(errnos.EEXIST if noreplace else errnos.EBUSY)
+        old_dir = olk.parent
+        new_dir = nlk.parent
+        if old_dir is None or new_dir is None:
+            raise FsError(errnos.EBUSY)
+        if old_dir.dev != new_dir.dev:
+            raise FsError(errnos.EXDEV)
+        if old_dir.read_only_fs:
+            raise FsError(errnos.EROFS)
+        node = olk.existing()
+        victim = nlk.node
+        if exchange and victim is None:
+            raise FsError(errnos.ENOENT)
+        if noreplace and victim is not None:
+            raise FsError(errnos.EEXIST)
+        if not exchange and not node.is_dir and (olk.trailing_slash or nlk.trailing_slash):
+            raise FsError(errnos.ENOTDIR)
+        if exchange and ((olk.trailing_slash and not node.is_dir) or
+                         (nlk.trailing_slash and victim is not None and not victim.is_dir)):
+            raise FsError(errnos.ENOTDIR)
+        # lock_rename's trap: a directory moved below itself, or over one of its ancestors.
+        if nlk.path.startswith(olk.path + "/"):
+            raise FsError(errnos.EINVAL)
+        if olk.path.startswith(nlk.path + "/"):
+            raise FsError(errnos.EINVAL if exchange else errnos.ENOTEMPTY)
+        if victim is not None and victim is node:  # the same inode (hard links): nothing
+            return
+        if victim is not None and node.ino == victim.ino and node.dev == victim.dev:
+            return
+        # may_delete on the old name; may_delete or may_create on the new one.
+        old_dir.permission(cred, W_OK | X_OK)
+        check_sticky(old_dir, node, cred)
+        if self._mountpoint(olk):
+            raise FsError(errnos.EBUSY)
+        if victim is not None:
+            if not exchange:
+                if node.is_dir and not victim.is_dir:
+                    raise FsError(errnos.ENOTDIR)
+                if not node.is_dir and victim.is_dir:
+                    raise FsError(errnos.EISDIR)
+            new_dir.permission(cred, W_OK | X_OK)
+            check_sticky(new_dir, victim, cred)
+            if self._mountpoint(nlk):
+                raise FsError(errnos.EBUSY)
+        else:
+            new_dir.permission(cred, W_OK | X_OK)
+        # A directory moved to another parent rewrites its "..": it needs write permission.
+        if new_dir is not old_dir and new_dir.ino != old_dir.ino:
+            if node.is_dir:
+                node.permission(cred, W_OK)
+            if exchange and victim is not None and victim.is_dir:
+                victim.permission(cred, W_OK)
+        old_dir.rename(olk.name, new_dir, nlk.name, exchange=exchange, whiteout=whiteout,
+                       noreplace=noreplace)

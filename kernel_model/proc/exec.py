@@ -283,8 +283,13 @@ def build_stack(mm: Mm, arch: Arch, layout: Layout, argv: list[str], envp: list[
 
 
 def auxv_entries(arch: Arch, image: ElfImage, bias: int, uid: int, gid: int,
-                 sysinfo: tuple[int, int] | None):
-    """The kernel's auxv in 6.18's order, split around the stack-pointing entries."""
+                 sysinfo: tuple[int, int] | None, *, euid: int | None = None,
+                 egid: int | None = None):
+    """The kernel's auxv in 6.18's order, split around the stack-pointing entries. The
+    real and effective ids (default: the real ones); AT_SECURE is 1 when they differ, as
+    cap_bprm_creds_from_file marks such an exec secure."""
+    euid = uid if euid is None else euid
+    egid = gid if egid is None else egid
     head: list[tuple[int, int]] = []
     if sysinfo:
         vsyscall_entry, vdso_base = sysinfo
@@ -303,10 +308,10 @@ def auxv_entries(arch: Arch, image: ElfImage, bias: int, uid: int, gid: int,
         (AT_FLAGS, 0),
         (AT_ENTRY, image.entry + bias),
         (AT_UID, uid),
-        (AT_EUID, uid),
+        (AT_EUID, euid),
         (AT_GID, gid),
-        (AT_EGID, gid),
-        (AT_SECURE, 0),
+        (AT_EGID, egid),
+        (AT_SECURE, int(euid != uid or egid != gid)),
     ]
     tail = [(AT_RSEQ_FEATURE_SIZE, 28), (AT_RSEQ_ALIGN, 32)]
     return head, tail

@@ -224,6 +224,10 @@ def begin_new_exec(k, new: NewImage, program: Program, *, argv: list[str],
     process.guest_exe, process.exe_dev, process.exe_ino = exe.guest_path, exe.dev, exe.ino
     process.symbols = new.symbols
     process.exec_done = True
+    # The saved and fs ids become the effective ones (fs/exec.c, begin_new_exec via
+    # bprm->cred: suid = fsuid = euid; no setuid bit is honoured, every mount is nosuid).
+    c = process.creds
+    process.creds = c.with_(suid=c.euid, fsuid=c.euid, sgid=c.egid, fsgid=c.egid)
     # unshare_files, then close-on-exec.
     fds = process.fds
     if fds is not None:
@@ -307,7 +311,7 @@ def do_execveat(k, dirfd: int, path_addr: int, argv_addr: int, envp_addr: int,
     if flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW):
         return -errnos.EINVAL
     process = k.process
-    cred = Cred(process.uid, process.gid)
+    cred = process.creds
     dirfd = _i32(dirfd)
     try:
         path = "" if path_addr == 0 and flags & AT_EMPTY_PATH else \
@@ -386,6 +390,7 @@ def do_execveat(k, dirfd: int, path_addr: int, argv_addr: int, envp_addr: int,
     try:
         new = loader.build(program.image, program.file.exe(), argv=argv_s, envp=envp_s,
                            execfn=filename, uid=process.uid, gid=process.gid,
+                           euid=process.creds.euid, egid=process.creds.egid,
                            name=filename, binfmt_step=step, pool=process.mm.pool)
     except binfmt.ArgListTooLong as e:
         k.note(str(e))

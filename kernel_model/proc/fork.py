@@ -113,7 +113,7 @@ def copy_process(k, flags: int, stack: int, parent_tid: int, child_tid: int, tls
         ppid = pp.ppid if flags & CLONE_PARENT else pp.pid
         process = Process(arch=pp.arch, mm=mm, machine=machine, exe_path=pp.exe_path,
                           exe_bytes=pp.exe_bytes, argv=list(pp.argv), envp=list(pp.envp),
-                          pid=tid, ppid=ppid, pgid=pp.pgid, sid=pp.sid, uid=pp.uid, gid=pp.gid,
+                          pid=tid, ppid=ppid, pgid=pp.pgid, sid=pp.sid, creds=pp.creds,
                           cwd=pp.cwd, umask=pp.umask, auxv=list(pp.auxv), sigactions=sigactions,
                           fds=fds, rlimits=dict(pp.rlimits), symbols=pp.symbols,
                           guest_exe=pp.guest_exe, exe_dev=pp.exe_dev, exe_ino=pp.exe_ino)

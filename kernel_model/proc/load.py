@@ -153,6 +153,7 @@ class Loader:
 
     def populate(self, space: Space, image: ElfImage, exe: ExeFile, *, argv: list[str],
                  envp: list[str], execfn: str, uid: int, gid: int,
+                 euid: int | None = None, egid: int | None = None,
                  symbols: dict[int, str] | None = None, name: str = "",
                  binfmt_step: Binfmt | None = None) -> NewImage:
         """Map the image, brk, the vDSO, the vsyscall page and the stack, and set the
@@ -189,7 +190,8 @@ class Loader:
             from kernel_model.vsyscall import emulated as vsyscall
 
             vsyscall.map_page(mm, self.vsyscall_mode(arch), self.clock, new.tick_jobs)
-            head, tail = binfmt.auxv_entries(arch, image, bias, uid, gid, sysinfo)
+            head, tail = binfmt.auxv_entries(arch, image, bias, uid, gid, sysinfo,
+                                             euid=euid, egid=egid)
             new.sp, new.auxv = binfmt.build_stack(mm, arch, layout, argv, envp, head, tail,
                                                   execfn, self.rng)
         except binfmt.ExecKilled as e:

@@ -4,12 +4,12 @@ dispositions, its threads (kernel_model.proc.task) and how it ended."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from emu.machine import Machine
 from kernel_model.memory.mm import Mm
+from kernel_model.proc.creds import Credentials
 from kernel_model.proc.task import Task
 
 if TYPE_CHECKING:
@@ -43,8 +43,8 @@ class Process:
     ppid: int = GUEST_PPID
     pgid: int = GUEST_PID  # its own process group, as a shell's job, in the shell's session
     sid: int = GUEST_PPID
-    uid: int = field(default_factory=os.getuid)
-    gid: int = field(default_factory=os.getgid)
+    # Real, effective, saved and fs ids and the groups (kernel_model/proc/creds.py).
+    creds: Credentials = field(default_factory=Credentials)
     cwd: str = "/"
     umask: int = 0o022
     auxv: list[tuple[int, int]] = field(default_factory=list)
@@ -95,6 +95,15 @@ class Process:
     def __post_init__(self) -> None:
         if not self.threads:
             self.threads.append(Task(tid=self.pid, process=self))  # the thread-group leader
+
+    @property
+    def uid(self) -> int:
+        """The real uid: what signals' si_uid and wait's si_uid carry."""
+        return self.creds.ruid
+
+    @property
+    def gid(self) -> int:
+        return self.creds.rgid
 
     @property
     def main_thread(self) -> Task:

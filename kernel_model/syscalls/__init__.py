@@ -2,6 +2,7 @@
 
 from kernel_model.syscalls import (  # noqa: F401
     clone,
+    creds,
     execve,
     fs,
     futex,

@@ -48,6 +48,13 @@ class DirFd(Kind):
 
 
 @dataclass(frozen=True)
+class Uid(Kind):
+    """A user or group id of `bits` bits: all ones is -1 ("leave it"), else unsigned."""
+
+    bits: int = 32
+
+
+@dataclass(frozen=True)
 class Mode(Kind):
     """File permission bits, in octal."""
 

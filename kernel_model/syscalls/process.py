@@ -45,32 +45,6 @@ def sys_getppid(k: SyscallContext):
     return k.process.ppid
 
 
-@syscall("getuid")
-def sys_getuid(k: SyscallContext):
-    return k.process.uid
-
-
-@syscall("geteuid")
-def sys_geteuid(k: SyscallContext):
-    return k.process.uid
-
-
-@syscall("getgid")
-def sys_getgid(k: SyscallContext):
-    return k.process.gid
-
-
-@syscall("getegid")
-def sys_getegid(k: SyscallContext):
-    return k.process.gid
-
-
-# The i386 table also has the 32-bit-id versions.
-for _name, _attr in (("getuid32", "uid"), ("geteuid32", "uid"), ("getgid32", "gid"),
-                     ("getegid32", "gid")):
-    syscall(_name)(lambda k, _a=_attr: getattr(k.process, _a))
-
-
 @syscall("set_tid_address", Ptr())
 def sys_set_tid_address(k: SyscallContext, tidptr):
     k.current.clear_child_tid = tidptr
@@ -146,10 +120,25 @@ def sys_kill(k: SyscallContext, pid, sig):
         return -errnos.ESRCH
     if sig >= 65:
         return -errnos.EINVAL  # checked once a target is found (check_kill_permission)
+    allowed = [p for p in targets if may_signal(me, p, sig)]
+    if not allowed:
+        return -errnos.EPERM
     if sig:
-        for p in targets:
+        for p in allowed:
             k.signals.send_process(p, sig, SI_USER, pid=me.pid, uid=me.uid)
     return 0
+
+
+SIGCONT = 18
+
+
+def may_signal(sender, target, sig: int) -> bool:
+    """kernel/signal.c kill_ok_by_cred: the sender's real or effective uid is the target's
+    real or saved uid, or it has CAP_KILL (euid 0); SIGCONT also within the session."""
+    a, b = sender.creds, target.creds
+    if a.capable or {a.euid, a.ruid} & {b.suid, b.ruid}:
+        return True
+    return sig == SIGCONT and sender.sid == target.sid
 
 
 @syscall("tkill", Int(), Signal())
@@ -171,6 +160,8 @@ def _signal_thread(k: SyscallContext, tgid, tid, sig):
         return -errnos.ESRCH
     if sig >= 65:
         return -errnos.EINVAL
+    if not may_signal(k.process, task.process, sig):
+        return -errnos.EPERM
     if sig == 0:
         return 0
     k.signals.send_task(task, sig, SI_TKILL, pid=k.process.pid, uid=k.process.uid)

@@ -124,7 +124,35 @@ LAYOUTS: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
     # pointed-to scalars (strace prints them in brackets): ioctl's int, _llseek's result,
     # arch_prctl(ARCH_GET_FS)'s base, pipe's two fds
     "int": {"*": (("value", "i"),)},
+    # struct statfs (asm-generic/statfs.h: __statfs_word is long on both ABIs, but i386's
+    # f_fsid words are ints too) and i386's struct statfs64 (packed to 4: 84 bytes)
+    "statfs": {
+        "x86_64": (
+            ("f_type", "q"), ("f_bsize", "q"), ("f_blocks", "Q"), ("f_bfree", "Q"),
+            ("f_bavail", "Q"), ("f_files", "Q"), ("f_ffree", "Q"), ("f_fsid", "2i"),
+            ("f_namelen", "q"), ("f_frsize", "q"), ("f_flags", "q"), ("_spare", "32x"),
+        ),
+        "i386": (
+            ("f_type", "I"), ("f_bsize", "I"), ("f_blocks", "I"), ("f_bfree", "I"),
+            ("f_bavail", "I"), ("f_files", "I"), ("f_ffree", "I"), ("f_fsid", "2i"),
+            ("f_namelen", "I"), ("f_frsize", "I"), ("f_flags", "I"), ("_spare", "16x"),
+        ),
+    },
+    "statfs64": {"*": (
+        ("f_type", "I"), ("f_bsize", "I"), ("f_blocks", "Q"), ("f_bfree", "Q"),
+        ("f_bavail", "Q"), ("f_files", "Q"), ("f_ffree", "Q"), ("f_fsid", "2i"),
+        ("f_namelen", "I"), ("f_frsize", "I"), ("f_flags", "I"), ("_spare", "16x"),
+    )},
+    # utimensat's and utimes's two times, utime's struct utimbuf
+    "timespec_pair": {"*": (("atime_sec", "w"), ("atime_nsec", "w"), ("mtime_sec", "w"),
+                            ("mtime_nsec", "w"))},
+    "timespec64_pair": {"*": (("atime_sec", "q"), ("atime_nsec", "q"), ("mtime_sec", "q"),
+                              ("mtime_nsec", "q"))},
+    "timeval_pair": {"*": (("atime_sec", "w"), ("atime_usec", "w"), ("mtime_sec", "w"),
+                           ("mtime_usec", "w"))},
+    "utimbuf": {"*": (("actime", "w"), ("modtime", "w"))},
     "uint": {"*": (("value", "I"),)},
+    "ushort": {"*": (("value", "H"),)},  # i386's 16-bit uid_t (getresuid)
     "loff_t": {"*": (("value", "q"),)},
     "kptr": {"*": (("value", "W"),)},
     "time_t": {"*": (("value", "w"),)},  # time()'s out pointer: the ABI's signed word

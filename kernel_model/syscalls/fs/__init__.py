@@ -8,13 +8,20 @@ lay results out in the caller's ABI; every path goes through Vfs.resolve, so no 
 reach a host file except through a --mount. Importing this package registers them all."""
 
 from kernel_model.syscalls.fs import (  # noqa: F401
+    attrs,
     cwd,
     fcntl,
     ioctl,
+    link,
     namei,
     open_close,
     pipe,
     read_write,
     readdir,
+    rename,
+    sendfile,
+    size,
     stat,
+    statfs,
+    sync,
 )

@@ -92,6 +92,11 @@ def _access(k: SyscallContext, dirfd, path_addr, mode, flags):
     if mode & ~7 or flags & ~(AT_SYMLINK_NOFOLLOW | AT_EACCESS | AT_EMPTY_PATH):
         raise FsError(errnos.EINVAL)
     path = _at_path(k, path_addr, flags)
+    cred = _cred(k)
+    if not flags & AT_EACCESS:
+        # access_override_creds: the check is made as the real user and group, so a
+        # setuid program can ask what its caller may do.
+        cred = cred.with_(fsuid=cred.ruid, fsgid=cred.rgid)
     if path == "":
         if not flags & AT_EMPTY_PATH:
             raise FsError(errnos.ENOENT)
@@ -102,9 +107,9 @@ def _access(k: SyscallContext, dirfd, path_addr, mode, flags):
                 -errnos.EACCES
     else:
         node = k.vfs.resolve(path, base=_base(k, dirfd, path),
-                             follow=not flags & AT_SYMLINK_NOFOLLOW).existing()
+                             follow=not flags & AT_SYMLINK_NOFOLLOW, cred=cred).existing()
     if mode:
-        node.permission(_cred(k), mode)
+        node.permission(cred, mode)
     return 0
 
 
@@ -147,7 +152,8 @@ S_ISGID = 0o2000
 
 def _chmod(k: SyscallContext, node, mode: int) -> int:
     """Change a node's permission bits: EROFS on a read-only file system, EPERM unless the
-    caller owns it (or is root); a caller outside the file's group loses S_ISGID. On a
+    caller's fsuid owns it (or it is root); a caller outside the file's group (fsgid and
+    supplementary groups) loses S_ISGID. On a
     shared host directory the host loses S_ISUID and S_ISGID too (hostfs.py)."""
     if node is None:  # a borrowed host stream: the guest does not own the host's file
         raise FsError(errnos.EPERM, "syscall-lab does not chmod the host's own stdin/stdout")
@@ -155,9 +161,10 @@ def _chmod(k: SyscallContext, node, mode: int) -> int:
     if node.read_only_fs:
         raise FsError(errnos.EROFS)
     cred = _cred(k)
-    if cred.uid != 0 and cred.uid != node.uid:
+    uid, gid = node.owner_ids()
+    if cred.fsuid != uid and not cred.fs_capable:  # inode_owner_or_capable: CAP_FOWNER
         raise FsError(errnos.EPERM)
-    if cred.uid != 0 and cred.gid != node.gid:
+    if not cred.in_group_p(gid) and not cred.fs_capable:  # CAP_FSETID keeps it
         mode &= ~S_ISGID
     node.chmod(mode)
     return 0

@@ -23,7 +23,7 @@ def _pipe(k: SyscallContext, fds_addr, flags):
         raise FsError(errnos.EINVAL)
     if flags & O_EXCL:
         raise FsError(errnos.NUMBERS["ENOPKG"])  # notification pipes need CONFIG_WATCH_QUEUE
-    pipe = k.vfs.new_pipe(k.process.uid, k.process.gid)
+    pipe = k.vfs.new_pipe(k.process.creds.fsuid, k.process.creds.fsgid)  # current_fsuid()
     r, w = pipe.ends(flags & (O_NONBLOCK | O_DIRECT))
     table = _fds(k)
     cloexec = bool(flags & O_CLOEXEC)

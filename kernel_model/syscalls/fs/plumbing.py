@@ -53,7 +53,7 @@ def _nofile(k: SyscallContext) -> int:
 
 
 def _cred(k: SyscallContext) -> Cred:
-    return Cred(k.process.uid, k.process.gid)
+    return k.process.creds
 
 
 def _path(k: SyscallContext, addr: int) -> str:

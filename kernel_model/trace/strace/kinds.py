@@ -88,6 +88,9 @@ def entry_text(call: CallDecoding, i: int, kind) -> str | None:
         case K.DirFd():
             fd = signed(v, 32)
             return "AT_FDCWD" if fd == C.AT_FDCWD else str(fd)
+        case K.Uid(bits=b):
+            mask = (1 << b) - 1
+            return "-1" if v & mask == mask else str(v & mask)
         case K.Mode():
             return coct(v & 0xFFFFFFFF)
         case K.Path():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from kernel_model.trace.strace.quote import quote
+from kernel_model.trace.strace.statfs_text import statfs_text
 from kernel_model.trace.strace.values import BITS, abi_name, addr_text
 from kernel_model.uapi import constants as C
 from kernel_model.uapi import structs as S
@@ -184,8 +185,10 @@ STRUCT_TEXT: dict[str, Callable[[dict, str], str]] = {
     "stack_t": _stack_t,
     "user_desc": _user_desc, "winsize": _winsize, "termios": _termios,
     # pointed-to scalars, shown in brackets: [0], [1234], [0x7f...], [3, 4]
-    "int": _number, "uint": _number, "loff_t": _number, "time_t": _number, "kptr": _pointer,
+    "int": _number, "uint": _number, "ushort": _number, "loff_t": _number, "time_t": _number,
+    "kptr": _pointer,
     "int_pair": _int_pair,
+    "statfs": statfs_text, "statfs64": statfs_text,
 }
 
 
