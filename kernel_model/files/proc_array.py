@@ -1,10 +1,11 @@
 """/proc/<pid>/stat and /proc/<pid>/status (fs/proc/array.c: do_task_stat,
 proc_pid_status), field for field in Linux 6.18's order and format, from the model's tasks.
 
-What the model does not track is reported as Linux reports a quiet, unremarkable task:
-page faults, child times and resident pages are 0 (the model keeps no per-page residency:
-Unicorn's memory is the host's), VmPeak is the current size, and capabilities are those of
-the process's uid (all for root, none otherwise). CPU time is the modelled time of the
+Resident pages are those the process has touched (proc_mem.py reads that from the host
+memory behind the guest's), VmPeak the most the process ever mapped, VmHWM the most it was
+seen resident. What the model does not track is reported as Linux reports a quiet,
+unremarkable task: page faults and child times are 0, and capabilities are those of the
+process's uid (all for root, none otherwise). CPU time is the modelled time of the
 instructions each task ran (kernel_model.clock.INSN_PS), in the USER_HZ ticks (100 a
 second) Linux reports. Context switches are the model scheduler's, from one task to
 another (a CPU left idle while a lone task sleeps is no switch here)."""
@@ -16,6 +17,7 @@ import os
 from emu.machine import PROT_EXEC, PROT_WRITE
 from kernel_model.clock import INSN_PS
 from kernel_model.files.proc_layout import mm_layout
+from kernel_model.files.proc_mem import rss_split
 
 PAGE = 4096
 TICK_NS = 10_000_000  # USER_HZ = 100
@@ -155,8 +157,15 @@ def _mem_lines(process) -> str:
     text = 0
     if layout.end_code:
         text = (-(-layout.end_code // PAGE) * PAGE - (layout.start_code & ~(PAGE - 1)))
-    lines = [("VmPeak", total), ("VmSize", total), ("VmLck", 0), ("VmPin", 0),
-             ("VmHWM", 0), ("VmRSS", 0), ("RssAnon", 0), ("RssFile", 0), ("RssShmem", 0),
+    anon, file, shmem = rss_split(process)
+    rss = anon + file + shmem
+    mm = process.mm
+    mm.rss_peak = max(getattr(mm, "rss_peak", 0), rss)  # seen at the reads only
+    gate = sum(v.size for v in mm.vmas if v.name == "[vsyscall]")
+    peak = max(getattr(mm, "peak", 0) - gate, total)
+    lines = [("VmPeak", peak), ("VmSize", total), ("VmLck", 0), ("VmPin", 0),
+             ("VmHWM", mm.rss_peak), ("VmRSS", rss), ("RssAnon", anon), ("RssFile", file),
+             ("RssShmem", shmem),
              ("VmData", data), ("VmStk", stack), ("VmExe", text),
              ("VmLib", max(exec_vm - text, 0)), ("VmPTE", _page_tables_kb(vmas) * 1024),
              ("VmSwap", 0), ("HugetlbPages", 0)]
@@ -189,7 +198,8 @@ def stat_text(task, table, *, whole: bool) -> str:
         20, 0,  # priority (120 - 100: SCHED_OTHER, nice 0), nice
         len(visible_threads(process)), 0,  # num_threads, itrealvalue
         task.started_ns // TICK_NS,
-        vsize, 0, _rlimit(process, RLIMIT_RSS),  # vsize, rss (pages), rsslim
+        vsize, sum(rss_split(process)) // PAGE if alive else 0,  # vsize, rss in pages
+        _rlimit(process, RLIMIT_RSS),
         *mem,
         0, 0,  # kstkesp, kstkeip: only shown for a task dumping core
         # The old signal fields, decimal and only the first 31 signals.

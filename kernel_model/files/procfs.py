@@ -17,10 +17,12 @@ get_next_ino does the same), so the same run gives the same numbers."""
 
 from __future__ import annotations
 
+import os
 import struct
 from typing import TYPE_CHECKING
 
 from kernel_model.files.inode import FsError, Inode
+from kernel_model.files.mounts import mountinfo_text, mounts_text
 from kernel_model.files.proc_array import (
     comm,
     has_mm,
@@ -28,7 +30,15 @@ from kernel_model.files.proc_array import (
     status_text,
     visible_threads,
 )
+from kernel_model.files.proc_info import cpuinfo_text, meminfo_text
 from kernel_model.files.proc_layout import cmdline_bytes, environ_bytes
+from kernel_model.files.proc_mem import (
+    MemInode,
+    PagemapInode,
+    rss_split,
+    smaps_rollup_text,
+    smaps_text,
+)
 from kernel_model.files.proc_nodes import (  # noqa: F401  ExeInode: the Vfs places programs
     ExeInode,
     FdDir,
@@ -38,21 +48,13 @@ from kernel_model.files.proc_nodes import (  # noqa: F401  ExeInode: the Vfs pla
     ProcFile,
     ProcLink,
 )
+from kernel_model.files.proc_sys import make_sys
 from kernel_model.files.synthetic import PROC_DEV, InodeNumbers, StaticDir
 from kernel_model.uapi import errnos
 
 if TYPE_CHECKING:
     from kernel_model.files.vfs import Vfs
 
-CPUINFO = (
-    "processor\t: 0\n"
-    "model name\t: syscall-lab emulated x86 CPU (Unicorn)\n"
-    "physical id\t: 0\n"
-    "siblings\t: 1\n"
-    "core id\t\t: 0\n"
-    "cpu cores\t: 1\n"
-    "\n"
-)
 
 
 def auxv_bytes(process) -> bytes:
@@ -93,8 +95,15 @@ class ProcFs:
         self._numbers = InodeNumbers(first=2)
         self._inos: dict[tuple, int] = {}
         t = created_ns
-        self.cpuinfo = ProcFile(self.ino("cpuinfo"), lambda: CPUINFO.encode(), created_ns=t,
-                                write_errno=errnos.EIO)
+        # The model schedules every task on one CPU.
+        self.cpuinfo = ProcFile(self.ino("cpuinfo"), lambda: cpuinfo_text(1).encode(),
+                                created_ns=t, write_errno=errnos.EIO)
+        self.meminfo = ProcFile(self.ino("meminfo"), lambda: self._meminfo().encode(),
+                                created_ns=t, write_errno=errnos.EIO)
+        self.mounts_link = ProcLink(PROC_DEV, self.ino("mounts"), lambda: "self/mounts",
+                                    created_ns=t, sized=False)
+        self.random_bytes = os.urandom  # the Vfs gives the run's generator
+        self._sys: ProcDir | None = None
         self.self_link = ProcLink(PROC_DEV, self.ino("self"),
                                   lambda: str(self.task.process.pid), created_ns=t, sized=False)
         self.thread_self_link = ProcLink(
@@ -144,8 +153,27 @@ class ProcFs:
         return self.vfs.resolve(path, base="/").node
 
     def fixed(self) -> dict[str, Inode]:
+        if self._sys is None:
+            self._sys = make_sys(self)
         return {"self": self.self_link, "thread-self": self.thread_self_link,
-                "cpuinfo": self.cpuinfo}
+                "cpuinfo": self.cpuinfo, "meminfo": self.meminfo,
+                "mounts": self.mounts_link, "sys": self._sys}
+
+    # -- what the system-wide files read -------------------------------------------------
+    def memory_limit(self) -> int:
+        return self.processes.first.mm.limit
+
+    def mmap_min_addr(self) -> int:
+        return self.processes.first.mm.mmap_min
+
+    def _meminfo(self) -> str:
+        mm = self.processes.first.mm
+        resident = sum(sum(rss_split(p)) for p in self._listed() if has_mm(p))
+        return meminfo_text(mm, resident)
+
+    def _mounts(self, make) -> bytes:
+        assert self.vfs is not None, "the Vfs sets itself before any lookup"
+        return make(self.vfs.mount_table()).encode()
 
     def root_children(self) -> dict[str, Inode]:
         children = self.fixed()
@@ -220,8 +248,25 @@ class ProcFs:
                 "maps": ProcFile(self.ino(*where, "maps"),
                                  text(alive_text(lambda: process.mm.maps_text().encode())),
                                  created_ns=t, owner=owner),
+                "mem": MemInode(self.ino(*where, "mem"), process, created_ns=t,
+                                alive=lambda: has_mm(process)),
+                "mountinfo": ProcFile(self.ino(*where, "mountinfo"),
+                                      text(lambda: self._mounts(mountinfo_text)),
+                                      created_ns=t, owner=owner),
+                "mounts": ProcFile(self.ino(*where, "mounts"),
+                                   text(lambda: self._mounts(mounts_text)),
+                                   created_ns=t, owner=owner),
+                "pagemap": PagemapInode(self.ino(*where, "pagemap"), process, created_ns=t,
+                                        alive=lambda: has_mm(process)),
                 "root": ProcLink(PROC_DEV, self.ino(*where, "root"), link_to(lambda: "/"),
                                  created_ns=t, sized=False),
+                "smaps": ProcFile(self.ino(*where, "smaps"),
+                                  text(alive_text(lambda: smaps_text(process).encode())),
+                                  created_ns=t, owner=owner),
+                "smaps_rollup": ProcFile(self.ino(*where, "smaps_rollup"),
+                                         needs_mm(lambda: smaps_rollup_text(
+                                             process).encode()),
+                                         created_ns=t, owner=owner),
                 "stat": ProcFile(self.ino(*where, "stat"),
                                  text(lambda: stat_text(task, self.processes,
                                                         whole=top).encode()),
