@@ -50,6 +50,7 @@ from kernel_model.files.proc_nodes import (  # noqa: F401  ExeInode: the Vfs pla
 )
 from kernel_model.files.proc_sys import make_sys
 from kernel_model.files.synthetic import PROC_DEV, InodeNumbers, StaticDir
+from kernel_model.memory.mm import DEFAULT_MEMORY_LIMIT
 from kernel_model.uapi import errnos
 
 if TYPE_CHECKING:
@@ -161,10 +162,10 @@ class ProcFs:
 
     # -- what the system-wide files read -------------------------------------------------
     def memory_limit(self) -> int:
-        return self.processes.first.mm.limit
+        return getattr(self.processes.first.mm, "limit", DEFAULT_MEMORY_LIMIT)
 
     def mmap_min_addr(self) -> int:
-        return self.processes.first.mm.mmap_min
+        return getattr(self.processes.first.mm, "mmap_min", 0x10000)
 
     def _meminfo(self) -> str:
         mm = self.processes.first.mm
