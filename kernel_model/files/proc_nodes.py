@@ -48,6 +48,9 @@ class ProcFile(ProcStat, Inode):
     def owner_ids(self) -> tuple[int, int]:
         return self.owner() if self.owner else (0, 0)
 
+    def truncate(self, size: int) -> None:
+        """O_TRUNC, as a shell's `>` asks: procfs's setattr lets a size change pass."""
+
     def open(self, flags: int, path: str, cred) -> SnapshotFile:
         return SeqFile(self, path, flags, self.make(), write_errno=self.write_errno)
 
