@@ -175,6 +175,26 @@ static int mem(void)
     errno = 0;
     n = pwrite(fd, big, 16, (off_t)(uintptr_t)(two + 4096));
     printf("pwrite to an unmapped page: %zd %s\n", n, strerror(errno));
+    /* [vvar] is device memory to the kernel (VM_IO | VM_PFNMAP): EIO; the vDSO is the
+     * process's own (copied on write): writable through mem like the program's text */
+    unsigned long long vvar = 0, vdso = 0;
+    char line[512];
+    FILE *m = fopen("/proc/self/maps", "r");
+    while (m && fgets(line, sizeof line, m)) {
+        if (strstr(line, "[vvar]"))
+            sscanf(line, "%llx", &vvar);
+        if (strstr(line, "[vdso]"))
+            sscanf(line, "%llx", &vdso);
+    }
+    if (m)
+        fclose(m);
+    errno = 0;
+    n = pread(fd, big, 16, (off_t)vvar);
+    printf("pread of [vvar]: %zd %s\n", n, strerror(errno));
+    char byte;
+    n = pread(fd, &byte, 1, (off_t)vdso + 0x800);
+    n = n == 1 ? pwrite(fd, &byte, 1, (off_t)vdso + 0x800) : -1;  /* the same byte back */
+    printf("pwrite into the vDSO: %zd\n", n);
     close(fd);
     return 0;
 }
