@@ -43,7 +43,13 @@ def sys_values(procfs) -> dict[str, dict]:
     def ram() -> int:
         return procfs.memory_limit()
 
-    boot_id = uuid_text(procfs.random_bytes)
+    boot_id: list[str] = []  # drawn at its first read: a run that never reads it draws none
+
+    def boot() -> str:
+        if not boot_id:
+            boot_id.append(uuid_text(procfs.random_bytes))
+        return boot_id[0]
+
     return {
         "kernel": {
             "ostype": fixed(UTS_SYSNAME, 0o444),
@@ -59,7 +65,7 @@ def sys_values(procfs) -> dict[str, dict]:
             "overflowuid": fixed(str(OVERFLOW_ID)),
             "overflowgid": fixed(str(OVERFLOW_ID)),
             "random": {
-                "boot_id": (0o444, lambda: boot_id),
+                "boot_id": (0o444, boot),
                 "uuid": (0o444, lambda: uuid_text(procfs.random_bytes)),
                 "entropy_avail": fixed("256", 0o444),
                 "poolsize": fixed("256", 0o444),
