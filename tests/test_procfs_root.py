@@ -251,3 +251,20 @@ def test_smaps_rollup_rss_is_status_vmrss(busybox_dir):
     assert kb["Anonymous"] <= kb["Rss"]
     smaps_entries, maps_lines = run.stdout.decode().splitlines()[4:]
     assert smaps_entries == maps_lines  # one smaps block per maps line, the gate area too
+
+
+def test_status_shows_every_id_of_the_credentials_and_the_groups():
+    """Uid/Gid: real, effective, saved, file-system; Groups each followed by a space; the
+    capabilities follow the effective uid (a setuid-root program run by uid 1000)."""
+    from types import SimpleNamespace
+
+    from test_procfs_pids import Family
+
+    fam = Family()
+    fam.k.process.creds = SimpleNamespace(ruid=1000, euid=0, suid=0, fsuid=0, rgid=1000,
+                                          egid=1000, sgid=1000, fsgid=1000, groups=(4, 27))
+    status = fam.status("/proc/self/status")
+    assert status["Uid"] == "1000\t0\t0\t0"
+    assert status["Gid"] == "1000\t1000\t1000\t1000"
+    assert status["Groups"] == "4 27 "
+    assert int(status["CapEff"], 16) == (1 << 41) - 1

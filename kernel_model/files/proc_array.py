@@ -238,10 +238,16 @@ def status_text(task, table) -> str:
     process = task.process
     alive = has_mm(process)
     uid, gid = process.uid, process.gid
+    # real, effective, saved and file-system ids, and the supplementary groups, where the
+    # process keeps credentials of its own (kernel_model/proc/creds.py); else one id
+    creds = getattr(process, "creds", None)
+    uids = [getattr(creds, f, uid) for f in ("ruid", "euid", "suid", "fsuid")]
+    gids = [getattr(creds, f, gid) for f in ("rgid", "egid", "sgid", "fsgid")]
+    groups = "".join(f"{g} " for g in getattr(creds, "groups", ())) or " "
     ign, cgt = ignored_caught(process)
     queued = sum(len(t.pending) for t in table.tasks()  # an ended task's are flushed
                  if t.process.uid == uid and t.state not in ("Z", "X"))
-    caps = CAP_FULL if uid == 0 else 0
+    caps = CAP_FULL if uids[1] == 0 else 0  # the effective uid's (cap_emulate_setxuid)
     out = [f"Name:\t{_escaped(comm(process))}\n"]
     if alive:
         out.append(f"Umask:\t{process.umask:04o}\n")
@@ -252,10 +258,10 @@ def status_text(task, table) -> str:
         f"Pid:\t{task.tid}\n"
         f"PPid:\t{process.ppid}\n"
         "TracerPid:\t0\n"
-        f"Uid:\t{uid}\t{uid}\t{uid}\t{uid}\n"
-        f"Gid:\t{gid}\t{gid}\t{gid}\t{gid}\n"
+        "Uid:\t" + "\t".join(map(str, uids)) + "\n"
+        "Gid:\t" + "\t".join(map(str, gids)) + "\n"
         f"FDSize:\t{fd_size(process.fds) if alive else 0}\n"
-        "Groups:\t \n"
+        f"Groups:\t{groups}\n"
         f"NStgid:\t{process.pid}\n"
         f"NSpid:\t{task.tid}\n"
         f"NSpgid:\t{process.pgid}\n"

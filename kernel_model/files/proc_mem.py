@@ -86,6 +86,10 @@ class MemInode(ProcStat, Inode):
     def owner_ids(self) -> tuple[int, int]:
         return self.process.uid, self.process.gid
 
+    def truncate(self, size: int) -> None:
+        """O_TRUNC (a shell's `>`): procfs lets the size change pass; a write then lands
+        at offset 0, where nothing is mapped (EIO)."""
+
     def open(self, flags: int, path: str, cred) -> MemFile:
         if cred.uid != 0 and cred.uid != self.process.uid:
             raise FsError(errnos.EACCES)

@@ -58,6 +58,14 @@ if TYPE_CHECKING:
 
 
 
+def version_text() -> str:
+    """fs/proc/version.c: "Linux version RELEASE (BUILDER@HOST) (COMPILER) VERSION"."""
+    from kernel_model.syscalls.info import UTS_RELEASE, UTS_VERSION
+
+    return (f"Linux version {UTS_RELEASE} (syscall-lab@syscall-lab) "
+            f"(the syscall-lab kernel model, Python) {UTS_VERSION}\n")
+
+
 def auxv_bytes(process) -> bytes:
     """The saved auxv pairs in the process's own word size, AT_NULL pair included."""
     pairs = list(process.auxv)
@@ -100,6 +108,8 @@ class ProcFs:
         self.cpuinfo = ProcFile(self.ino("cpuinfo"), lambda: cpuinfo_text(1).encode(),
                                 created_ns=t, write_errno=errnos.EIO)
         self.meminfo = ProcFile(self.ino("meminfo"), lambda: self._meminfo().encode(),
+                                created_ns=t, write_errno=errnos.EIO)
+        self.version = ProcFile(self.ino("version"), lambda: version_text().encode(),
                                 created_ns=t, write_errno=errnos.EIO)
         self.mounts_link = ProcLink(PROC_DEV, self.ino("mounts"), lambda: "self/mounts",
                                     created_ns=t, sized=False)
@@ -158,7 +168,7 @@ class ProcFs:
             self._sys = make_sys(self)
         return {"self": self.self_link, "thread-self": self.thread_self_link,
                 "cpuinfo": self.cpuinfo, "meminfo": self.meminfo,
-                "mounts": self.mounts_link, "sys": self._sys}
+                "mounts": self.mounts_link, "sys": self._sys, "version": self.version}
 
     # -- what the system-wide files read -------------------------------------------------
     def memory_limit(self) -> int:
