@@ -239,7 +239,7 @@ class GuestMemory:
         untouched zero; None when the host cannot tell (no /proc/self/pagemap)."""
         out = bytearray(size // PAGE)
         for lo, hi, host in self.backing.pieces(addr, addr + size):
-            touched = hostmem.touched_pages(host, hi - lo)
+            touched = hostmem._touched_pages(host, hi - lo)
             if touched is None:
                 return None
             first = (lo - addr) // PAGE

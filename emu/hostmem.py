@@ -247,7 +247,7 @@ def copy_touched(src: int, dst: int, size: int) -> int:
     /proc/self/pagemap says so) and reads as zero, which dst's fresh pages already are: it
     is skipped, so a child costs only what its parent really used. Returns the bytes
     copied. Without pagemap, everything is copied."""
-    touched = touched_pages(src, size)
+    touched = _touched_pages(src, size)
     if touched is None:
         ctypes.memmove(dst, src, size)
         return size
@@ -265,7 +265,7 @@ _RUN = re.compile(rb"\x01+")
 _pagemap_fd: list[int] = []
 
 
-def touched_pages(addr: int, size: int) -> bytes | None:
+def _touched_pages(addr: int, size: int) -> bytes | None:
     """One byte per page of [addr, addr+size): 1 if the page is in RAM or swap."""
     if not _pagemap_fd:
         try:
