@@ -1,7 +1,8 @@
 /* What a process reads about itself in /proc, checked against what it knows: status and
  * stat fields (state, ids, threads, memory sizes and their relationships, resident pages
  * growing when pages are touched, the signal masks), /proc/self/mem reading and writing its
- * own variables (also through a read-only mapping, and EIO where nothing is mapped),
+ * own variables (also through a read-only mapping, its own code, which the next call
+ * runs, and EIO where nothing is mapped or for [vvar]),
  * /proc/self/maps showing a mapping made after it was opened, and pagemap's present bit.
  * Every line printed is a yes/no or a value the program chose, so native and syscall-lab
  * runs print the same. Usage: proc_self [status|mem|maps|pagemap] (default: all). */
@@ -132,6 +133,13 @@ static int status(void)
 }
 
 static volatile long long secret = 0x1122334455667788LL;
+
+__attribute__((noinline)) static int answer(void)
+{
+    return 1;
+}
+
+static int (*volatile call_answer)(void) = answer;
 static const char rodata[] = "read-only data";
 
 static int mem(void)
@@ -175,6 +183,13 @@ static int mem(void)
     errno = 0;
     n = pwrite(fd, big, 16, (off_t)(uintptr_t)(two + 4096));
     printf("pwrite to an unmapped page: %zd %s\n", n, strerror(errno));
+    /* the program's own text, read-only and executable, rewritten through mem: the next
+     * call runs the new code (mov eax, 42; ret) */
+    printf("answer() before: %d\n", call_answer());
+    static const unsigned char code[] = {0xb8, 0x2a, 0x00, 0x00, 0x00, 0xc3};
+    n = pwrite(fd, code, sizeof code, (off_t)(uintptr_t)call_answer);
+    printf("pwrite into the text: %zd, answer() after: %d\n", n, call_answer());
+
     /* [vvar] is device memory to the kernel (VM_IO | VM_PFNMAP): EIO; the vDSO is the
      * process's own (copied on write): writable through mem like the program's text */
     unsigned long long vvar = 0, vdso = 0;
