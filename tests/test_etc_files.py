@@ -73,3 +73,19 @@ def test_libc_user_and_host_lookups_match_linux(target):
     assert b"getpwuid(0): name=root uid=0 gid=0 dir=/root" in native.stdout
     if diff := differences(native, lab):
         pytest.fail(diff, pytrace=False)
+
+
+def test_a_run_as_another_user_finds_its_name(tmp_path):
+    """--user (the file-operations branch's option): id and whoami name the run's user from
+    the generated /etc/passwd and /etc/group."""
+    from guest_harness import busybox_bin_dir, busybox_for
+
+    if b"--user" not in run_lab("run", "--help").stdout:
+        pytest.skip("this build has no --user option yet")
+    busybox = busybox_for("x86_64")
+    if isinstance(busybox, str):
+        pytest.skip(busybox)
+    bb = busybox_bin_dir(busybox, tmp_path / "bb")
+    lab = run_lab(*lab_run_args(), "--user", "1000:1000", "--mount", f"{bb}:/bin",
+                  str(bb / "busybox"), "sh", "-c", "id; whoami")
+    assert lab.stdout == b"uid=1000(student) gid=1000(student)\nstudent\n", lab.stderr
