@@ -50,7 +50,8 @@ def same_as_linux(name: str, target: str, *args: str) -> bytes:
 
 # A line of each part's output that only a correct /proc gives (beyond matching Linux).
 PROC_SELF_SHOWS = {
-    "status": [b"touching it adds 2048 kB to VmRSS: yes", b"SigBlk has SIGUSR1: yes"],
+    "status": [b"touching it adds 2048 kB to VmRSS: yes", b"SigBlk has SIGUSR1: yes",
+               b"statm text is VmExe, data is VmData + VmStk: yes yes"],
     "mem": [b"pwrite into PROT_READ: 6 forced", b"answer() after: 42",
             b"pread of an unmapped page: -1 "],
     "maps": [b"same fd, from offset 0 again: listed: yes"],

@@ -143,20 +143,39 @@ def _page_tables_kb(vmas) -> int:
     return tables * PAGE // 1024
 
 
-def _mem_lines(process) -> str:
+def statm_text(process) -> str:
+    """fs/proc/task_mmu.c task_statm: size, resident, shared (file and shmem pages), text,
+    lib (always 0), data (data and stack), dt (always 0), in pages."""
     vmas = _vmas(process)
+    anon, file, shmem = rss_split(process)
+    sizes = _sizes(process, vmas)
+    fields = (sum(v.size for v in vmas), anon + file + shmem, file + shmem, sizes["text"], 0,
+              sizes["data"] + sizes["stack"], 0)
+    return " ".join(str(f // PAGE) for f in fields) + "\n"
+
+
+def _sizes(process, vmas) -> dict[str, int]:
+    """task_mem's classes: data is private, writable and not the stack (VmData); exec_vm
+    is executable and read-only (VmExe is the program's text of it, VmLib the rest)."""
     layout = mm_layout(process)
-    total = sum(v.end - v.start for v in vmas)
-    # task_mem's classes: data is private, writable and not the stack (VmData); exec_vm
-    # is executable and read-only (VmExe is the program's text of it, VmLib the rest).
-    data = sum(v.size for v in vmas if v.prot & PROT_WRITE and not v.shared
-               and not v.grows_down)
-    stack = sum(v.size for v in vmas if v.grows_down)
-    exec_vm = sum(v.size for v in vmas if v.prot & PROT_EXEC and not v.prot & PROT_WRITE
-                  and not v.grows_down)
     text = 0
     if layout.end_code:
         text = (-(-layout.end_code // PAGE) * PAGE - (layout.start_code & ~(PAGE - 1)))
+    return {
+        "data": sum(v.size for v in vmas if v.prot & PROT_WRITE and not v.shared
+                    and not v.grows_down),
+        "stack": sum(v.size for v in vmas if v.grows_down),
+        "exec": sum(v.size for v in vmas if v.prot & PROT_EXEC and not v.prot & PROT_WRITE
+                    and not v.grows_down),
+        "text": text,
+    }
+
+
+def _mem_lines(process) -> str:
+    vmas = _vmas(process)
+    total = sum(v.end - v.start for v in vmas)
+    sizes = _sizes(process, vmas)
+    data, stack, exec_vm, text = sizes["data"], sizes["stack"], sizes["exec"], sizes["text"]
     anon, file, shmem = rss_split(process)
     rss = anon + file + shmem
     mm = process.mm

@@ -27,6 +27,7 @@ from kernel_model.files.proc_array import (
     comm,
     has_mm,
     stat_text,
+    statm_text,
     status_text,
     visible_threads,
 )
@@ -282,6 +283,10 @@ class ProcFs:
                                  text(lambda: stat_text(task, self.processes,
                                                         whole=top).encode()),
                                  created_ns=t, owner=owner),
+                "statm": ProcFile(self.ino(*where, "statm"),
+                                  text(lambda: (statm_text(process) if has_mm(process)
+                                                else "0 0 0 0 0 0 0\n").encode()),
+                                  created_ns=t, owner=owner),
                 "status": ProcFile(self.ino(*where, "status"),
                                    text(lambda: status_text(task, self.processes).encode()),
                                    created_ns=t, owner=owner),

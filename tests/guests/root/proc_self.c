@@ -129,6 +129,16 @@ static int status(void)
     printf("stat vsize is VmSize: %s\n", yes(fields[23 - 3] == field_kb(status, "VmSize") * 1024));
     printf("stat rss is positive: %s\n", yes(fields[24 - 3] > 0));
     printf("stat fields: %s\n", yes(n >= 50));
+    /* statm: size resident shared text lib data dt, in pages */
+    long statm[7] = {0};
+    sscanf(slurp("/proc/self/statm"), "%ld %ld %ld %ld %ld %ld %ld", &statm[0], &statm[1],
+           &statm[2], &statm[3], &statm[4], &statm[5], &statm[6]);
+    printf("statm size is VmSize: %s\n", yes(statm[0] * 4 == field_kb(status, "VmSize")));
+    printf("statm text is VmExe, data is VmData + VmStk: %s %s\n",
+           yes(statm[3] * 4 == field_kb(status, "VmExe")),
+           yes(statm[5] * 4 == field_kb(status, "VmData") + field_kb(status, "VmStk")));
+    printf("statm shared <= resident: %s, lib and dt: %ld %ld\n", yes(statm[2] <= statm[1]),
+           statm[4], statm[6]);
     return 0;
 }
 
