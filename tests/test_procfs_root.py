@@ -277,3 +277,15 @@ def test_status_shows_every_id_of_the_credentials_and_the_groups():
     assert status["Gid"] == "1000\t1000\t1000\t1000"
     assert status["Groups"] == "4 27 "
     assert int(status["CapEff"], 16) == (1 << 41) - 1
+
+
+def test_mount_points_with_spaces_are_escaped_and_nested_mounts_have_their_parent():
+    from kernel_model.files.mounts import Mount, mountinfo_text, mounts_text
+
+    table = [Mount("rootfs", "/", "rootfs", "ro", (0, 1), "ro"),
+             Mount("none", "/mnt/my data", "hostfs", "rw,relatime", (0, 40)),
+             Mount("none", "/mnt/my data/inner", "hostfs", "ro,relatime", (0, 41), "ro")]
+    assert mounts_text(table).splitlines()[1] == "none /mnt/my\\040data hostfs rw,relatime 0 0"
+    info = [line.split() for line in mountinfo_text(table).splitlines()]
+    assert info[2][:5] == ["23", "22", "0:41", "/", "/mnt/my\\040data/inner"]
+    assert info[1][1] == "21" and info[0][1] == "1"
