@@ -105,3 +105,12 @@ def test_pagemap_and_smaps_of_a_running_guest(bb):
     assert top_page >> 63 == 1  # the stack's top page: argv and envp are there
     assert top_page & ((1 << 55) - 1) == 0  # no PFN: what an unprivileged reader sees
     assert low_page == 0  # address 0x10000: nothing mapped
+
+
+def test_an_open_mem_outlives_its_process_and_then_reads_empty():
+    fam = Family()
+    k = fam.k
+    fd = k.open("/proc/4300/mem", O_RDONLY)  # while 4300 runs
+    assert k.call("lseek", fd, 0x400000, 0) == 0x400000
+    fam.a.exit_code = 0  # it ends: its memory is gone (exit_mm)
+    assert k.read_fd(fd, 16) == b""

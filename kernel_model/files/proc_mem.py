@@ -105,6 +105,14 @@ class MemFile(OpenFile):
         super().__init__(inode, path, flags)
         self.process = process
 
+    def _live(self):
+        """The process, while its memory exists: an open outlives the process's exit, and
+        then reads as empty (mem_rw: mmget_not_zero fails)."""
+        p = self.process
+        if p is None or p.exit_code is not None or p.killed_by is not None:
+            return None
+        return p
+
     def lseek(self, offset: int, whence: int) -> int:
         if whence == SEEK_SET:
             new = offset & U64
@@ -143,7 +151,7 @@ class MemFile(OpenFile):
             addr = stop
 
     def pread(self, k, offset: int, n: int) -> bytes:
-        if self.process is None or n == 0:
+        if self._live() is None or n == 0:
             return b""
         out = bytearray()
         machine = self.process.machine
@@ -154,7 +162,7 @@ class MemFile(OpenFile):
         return bytes(out)
 
     def pwrite(self, k, offset: int, data: bytes) -> int:
-        if self.process is None or not data:
+        if self._live() is None or not data:
             return 0
         machine = self.process.machine
         done = 0
@@ -198,7 +206,7 @@ class PagemapFile(MemFile):
     def pread(self, k, offset: int, n: int) -> bytes:
         if offset % 8 or n % 8:
             raise FsError(errnos.EINVAL)  # pagemap_read: whole entries only
-        process = self.process
+        process = self._live()
         if process is None or n == 0:
             return b""
         top = (1 << 47) if process.arch == "x86_64" else (1 << 32)  # TASK_SIZE's pages
