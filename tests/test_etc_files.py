@@ -71,6 +71,7 @@ def test_libc_user_and_host_lookups_match_linux(target):
     native = run_native([str(binary)])
     lab = run_lab(*lab_run_args(), str(binary))
     assert b"getpwuid(0): name=root uid=0 gid=0 dir=/root" in native.stdout
+    assert b"gethostbyname(localhost): 127.0.0.1" in native.stdout
     if diff := differences(native, lab):
         pytest.fail(diff, pytrace=False)
 

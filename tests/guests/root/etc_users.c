@@ -1,10 +1,13 @@
 /* getpwuid(0), getgrgid(0), getpwnam("root") through the libc's own /etc readers (glibc's
- * static NSS reads /etc/nsswitch.conf first), and the host name three ways: gethostname,
- * uname's nodename and /etc/hostname must agree. Prints nothing that differs between two
- * machines, so a native run and a syscall-lab run print the same. (No lookup of a missing
+ * static NSS reads /etc/nsswitch.conf first), the host name three ways (gethostname,
+ * uname's nodename and /etc/hostname must agree), and localhost from /etc/hosts. Prints
+ * nothing that differs between two machines, so a native run and a syscall-lab run print
+ * the same. (No lookup of a missing
  * name: a host whose nsswitch.conf names a module beyond "files" would make static glibc
  * load it, and a static program cannot.) */
+#include <arpa/inet.h>
 #include <grp.h>
+#include <netdb.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
@@ -46,5 +49,9 @@ int main(void)
     printf("gethostname == uname nodename: %s\n", strcmp(host, u.nodename) ? "no" : "yes");
     printf("gethostname == /etc/hostname: %s\n", strcmp(host, file) ? "no" : "yes");
     printf("host name not empty: %s\n", host[0] ? "yes" : "no");
+    /* /etc/hosts, through the libc's own reader */
+    struct hostent *h = gethostbyname("localhost");
+    printf("gethostbyname(localhost): %s\n",
+           h ? inet_ntoa(*(struct in_addr *)h->h_addr_list[0]) : "none");
     return 0;
 }
