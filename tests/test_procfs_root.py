@@ -75,7 +75,10 @@ def test_system_files_read_like_linux(target):
                  b"getmntent: /proc is proc: yes, /dev/shm is a rw tmpfs: yes",
                  b"mountinfo: well formed: yes, one line per mount: yes, / listed: yes",
                  b"cpuinfo family and model are cpuid's: yes",
-                 b"MemTotal is sysinfo's totalram: yes"):
+                 b"MemTotal is sysinfo's totalram: yes",
+                 b"stat: btime + uptime is now: yes",
+                 b"loadavg: six fields: yes, 1 <= running <= total: yes",
+                 b"every mounted type is in /proc/filesystems: yes"):
         assert line in out, out.decode()
 
 

@@ -161,3 +161,55 @@ def meminfo_text(mm, resident: int = 0) -> str:
     out.append(f"{'Hugepagesize:':<16}{2048:8d} kB\n{'Hugetlb:':<16}{0:8d} kB\n")
     out.append(f"{'DirectMap4k:':<16}{total >> 10:8d} kB\n")
     return "".join(out)
+
+
+# -- the scheduler's counters: /proc/stat, /proc/uptime, /proc/loadavg -----------------------
+USER_HZ = 100
+FILESYSTEMS = ("rootfs", "proc", "devtmpfs", "tmpfs", "pipefs", "hostfs")
+
+
+def _ticks(ns: int) -> int:
+    return ns * USER_HZ // 1_000_000_000
+
+
+def busy_ns(tasks) -> int:
+    """The modelled CPU time of the tasks the table still holds (kernel_model.clock's
+    INSN_PS per instruction): what the one CPU spent in user mode."""
+    from kernel_model.clock import INSN_PS
+
+    return sum(t.insns for t in tasks) * INSN_PS // 1000
+
+
+def uptime_text(boot_ns: int, busy: int) -> str:
+    """fs/proc/uptime.c: seconds since boot and the CPU's idle seconds, two decimals."""
+    idle = max(boot_ns - busy, 0)
+    return (f"{boot_ns // 10**9}.{boot_ns // 10**7 % 100:02d} "
+            f"{idle // 10**9}.{idle // 10**7 % 100:02d}\n")
+
+
+def loadavg_text(running: int, threads: int, last_pid: int) -> str:
+    """fs/proc/loadavg.c. The model computes no load averages (sysinfo reports 0 too): the
+    runnable and total task counts and the last pid given are its own."""
+    return f"0.00 0.00 0.00 {running}/{threads} {last_pid}\n"
+
+
+def stat_text(boot_ns: int, realtime_ns: int, tasks: list, forks: int) -> str:
+    """fs/proc/stat.c for the model's one CPU: user time from the tasks' instructions,
+    idle the rest of the time since boot; context switches, boot time, forks, runnable and
+    blocked tasks from the scheduler."""
+    user = _ticks(busy_ns(tasks))
+    idle = max(_ticks(boot_ns) - user, 0)
+    times = f"{user} 0 0 {idle} 0 0 0 0 0 0"
+    switches = sum(t.nvcsw + t.nivcsw for t in tasks)
+    running = sum(1 for t in tasks if t.state == "R")
+    blocked = sum(1 for t in tasks if t.state == "S" and t.blocked is not None
+                  and not t.blocked.interruptible)
+    return (f"cpu  {times}\ncpu0 {times}\nintr 0\nctxt {switches}\n"
+            f"btime {(realtime_ns - boot_ns) // 10**9}\nprocesses {forks}\n"
+            f"procs_running {running}\nprocs_blocked {blocked}\n"
+            "softirq 0 0 0 0 0 0 0 0 0 0 0\n")
+
+
+def filesystems_text() -> str:
+    """fs/filesystems.c: the types the model has, all without a block device."""
+    return "".join(f"nodev\t{name}\n" for name in FILESYSTEMS)

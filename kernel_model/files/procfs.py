@@ -31,7 +31,15 @@ from kernel_model.files.proc_array import (
     status_text,
     visible_threads,
 )
-from kernel_model.files.proc_info import cpuinfo_text, meminfo_text
+from kernel_model.files.proc_info import (
+    busy_ns,
+    cpuinfo_text,
+    filesystems_text,
+    loadavg_text,
+    meminfo_text,
+    uptime_text,
+)
+from kernel_model.files.proc_info import stat_text as system_stat_text
 from kernel_model.files.proc_layout import cmdline_bytes, environ_bytes
 from kernel_model.files.proc_mem import (
     MemInode,
@@ -115,6 +123,12 @@ class ProcFs:
         self.mounts_link = ProcLink(PROC_DEV, self.ino("mounts"), lambda: "self/mounts",
                                     created_ns=t, sized=False)
         self.random_bytes = os.urandom  # the Vfs gives the run's generator
+        self.clock = None  # the Vfs gives the run's clock: uptime, stat
+        self._system_files = {
+            name: ProcFile(self.ino(name), (lambda make=make: make().encode()),
+                           created_ns=t, write_errno=errnos.EIO)
+            for name, make in (("filesystems", filesystems_text), ("loadavg", self._loadavg),
+                               ("stat", self._stat), ("uptime", self._uptime))}
         self._sys: ProcDir | None = None
         self.self_link = ProcLink(PROC_DEV, self.ino("self"),
                                   lambda: str(self.task.process.pid), created_ns=t, sized=False)
@@ -169,7 +183,8 @@ class ProcFs:
             self._sys = make_sys(self)
         return {"self": self.self_link, "thread-self": self.thread_self_link,
                 "cpuinfo": self.cpuinfo, "meminfo": self.meminfo,
-                "mounts": self.mounts_link, "sys": self._sys, "version": self.version}
+                "mounts": self.mounts_link, "sys": self._sys, "version": self.version,
+                **self._system_files}
 
     # -- what the system-wide files read -------------------------------------------------
     def memory_limit(self) -> int:
@@ -182,6 +197,29 @@ class ProcFs:
         mm = self.processes.first.mm
         resident = sum(sum(rss_split(p)) for p in self._listed() if has_mm(p))
         return meminfo_text(mm, resident)
+
+    def _boot_ns(self) -> int:
+        clock = self.clock
+        return clock.boottime_ns() if clock is not None and hasattr(clock, "boottime_ns") \
+            else 0
+
+    def _tasks(self) -> list:
+        return [t for t in self.processes.tasks() if t.state not in ("Z", "X")]
+
+    def _uptime(self) -> str:
+        return uptime_text(self._boot_ns(), busy_ns(self._tasks()))
+
+    def _loadavg(self) -> str:
+        tasks = self._tasks()
+        running = sum(1 for t in tasks if t.state == "R")
+        return loadavg_text(running, len(tasks), getattr(self.processes, "_last_pid", 0))
+
+    def _stat(self) -> str:
+        clock = self.clock
+        realtime = clock.realtime_ns() if clock is not None else 0
+        first = getattr(self.processes.first, "pid", 0)
+        forks = getattr(self.processes, "_last_pid", first) - first + 1
+        return system_stat_text(self._boot_ns(), realtime, self._tasks(), forks)
 
     def _mounts(self, make) -> bytes:
         assert self.vfs is not None, "the Vfs sets itself before any lookup"

@@ -163,6 +163,7 @@ class Vfs:
         self.proc = ProcFs(processes, self.boot_ns)
         self.proc.vfs = self
         self.proc.random_bytes = random_source(rng)
+        self.proc.clock = clock
         self.tmp = TmpFs(now, tmp_budget or TmpBudget(None, None))
         # /dev/shm, where shm_open and sem_open keep their files: a tmpfs of its own, with
         # the same limits as /tmp (pages written to either count against the memory cap).

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 static char buf[1 << 16];
@@ -155,9 +156,50 @@ static void mem(void)
            yes(strstr(info, "\nCommitted_AS:") != NULL));
 }
 
+static void counters(void)
+{
+    struct sysinfo si;
+    sysinfo(&si);
+    double up = 0, idle = 0;
+    sscanf(slurp("/proc/uptime"), "%lf %lf", &up, &idle);
+    printf("uptime is sysinfo's: %s, idle >= 0: %s\n", yes(up - si.uptime > -2 && up - si.uptime < 2),
+           yes(idle >= 0));
+    char *stat = strdup(slurp("/proc/stat"));
+    unsigned long long f[10];
+    int fields = sscanf(stat, "cpu  %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &f[0], &f[1], &f[2],
+                        &f[3], &f[4], &f[5], &f[6], &f[7], &f[8], &f[9]);
+    const char *btime = strstr(stat, "\nbtime "), *running = strstr(stat, "\nprocs_running ");
+    long boot = btime ? atol(btime + 7) : 0;
+    printf("stat: cpu line has 10 times: %s, cpu0 line: %s\n", yes(fields == 10),
+           yes(strstr(stat, "\ncpu0 ") != NULL));
+    printf("stat: btime + uptime is now: %s\n", yes(labs(boot + (long)up - (long)time(NULL)) <= 2));
+    printf("stat: procs_running >= 1: %s, ctxt and processes: %s %s\n",
+           yes(running && atol(running + 15) >= 1), yes(strstr(stat, "\nctxt ") != NULL),
+           yes(strstr(stat, "\nprocesses ") != NULL));
+    int run = 0, total = 0, last = 0;
+    double l1, l5, l15;
+    int got = sscanf(slurp("/proc/loadavg"), "%lf %lf %lf %d/%d %d", &l1, &l5, &l15, &run, &total, &last);
+    printf("loadavg: six fields: %s, 1 <= running <= total: %s, last pid >= ours: %s\n", yes(got == 6),
+           yes(1 <= run && run <= total), yes(last >= getpid()));
+    /* every type /proc/mounts names is in /proc/filesystems */
+    char *fs = strdup(slurp("/proc/filesystems"));
+    FILE *f2 = setmntent("/proc/mounts", "r");
+    struct mntent *m;
+    int all = 1;
+    while (f2 && (m = getmntent(f2))) {
+        char want[64];
+        snprintf(want, sizeof want, "\t%s\n", m->mnt_type);
+        all &= strstr(fs, want) != NULL;
+    }
+    if (f2)
+        endmntent(f2);
+    printf("every mounted type is in /proc/filesystems: %s\n", yes(all));
+}
+
 int main(void)
 {
     sys();
+    counters();
     mounts();
     cpu();
     mem();
