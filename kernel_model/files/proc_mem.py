@@ -145,7 +145,7 @@ class MemFile(OpenFile):
             if writing and vma.shared and not vma.maywrite:
                 return
             if not writing and not vma.prot & PROT_READ and vma.name == "[vsyscall]":
-                return
+                return  # the gate area is no VMA: get_gate_page reads only a readable one
             stop = min(vma.end, end)
             yield addr, stop - addr
             addr = stop
