@@ -233,6 +233,19 @@ class GuestMemory:
             addr += chunk_len
         return bytes(out)
 
+    def resident(self, addr: int, size: int) -> bytes | None:
+        """One byte per guest page of [addr, addr+size) (page-aligned): 1 where the page
+        has been touched (its host page is in RAM or swap), 0 where it still reads as
+        untouched zero; None when the host cannot tell (no /proc/self/pagemap)."""
+        out = bytearray(size // PAGE)
+        for lo, hi, host in self.backing.pieces(addr, addr + size):
+            touched = hostmem._touched_pages(host, hi - lo)
+            if touched is None:
+                return None
+            first = (lo - addr) // PAGE
+            out[first:first + len(touched)] = touched
+        return bytes(out)
+
     def regions(self):
         """(begin, end_inclusive, prot) of everything Unicorn has mapped."""
         return list(self.uc.mem_regions())

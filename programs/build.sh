@@ -24,7 +24,7 @@ out="$here/bin"
 programs=(hello seed getpid_loop gettimeofday_loop compute_loop maps special_maps
           printf_lost errno_enoent brk_mmap sigsegv_handler vdso_dump
           fork_wait exit_status zombie_orphan pipe_child echo_args upcase exec_echo
-          fork_exec pipeline race mutex sigchld)
+          fork_exec pipeline race mutex sigchld proc_mem_vdso)
 common=(-O2 -Wall -Wextra -Wl,--build-id=none)
 
 # --- check the compilers before building anything -------------------------

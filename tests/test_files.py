@@ -240,12 +240,12 @@ def test_paths_are_normalized_against_the_guest_root(k):
     assert vfs.resolve("/proc/self").path == f"/proc/{PID}"
 
 
-def test_root_holds_only_proc_dev_tmp_and_mount_points(k, tmp_path):
+def test_root_holds_only_proc_dev_tmp_etc_and_mount_points(k, tmp_path):
     k = FakeKernel(mounts=[Mount(host=str(tmp_path), guest="/mnt/data", writable=False)])
     fd = k.open("/", O_RDONLY | O_DIRECTORY)
     names = [e["d_name"] for e in k.dents(fd)]
-    assert names == [b".", b"..", b"proc", b"dev", b"tmp", b"mnt"]
-    for path in ("/etc/passwd", "/home", "/usr/bin/env", "/bin/sh"):
+    assert names == [b".", b"..", b"proc", b"dev", b"tmp", b"etc", b"mnt"]
+    for path in ("/etc/os-release", "/home", "/usr/bin/env", "/bin/sh"):
         assert k.open(path) == E("ENOENT"), path
 
 
@@ -271,7 +271,7 @@ def test_walk_errors_are_linuxs(k):
 def test_dirfd_relative_paths(k):
     dfd = k.open("/proc", O_RDONLY | O_DIRECTORY)
     cpu = k.call("openat", dfd, k.cstr("cpuinfo"), O_RDONLY, 0)
-    assert b"syscall-lab emulated x86 CPU (Unicorn)" in k.read_fd(cpu)
+    assert k.read_fd(cpu).startswith(b"processor\t: 0\n")
     f = k.open("/proc/cpuinfo")
     assert k.call("openat", f, k.cstr("x"), O_RDONLY, 0) == E("ENOTDIR")
     assert k.call("openat", 99, k.cstr("x"), O_RDONLY, 0) == E("EBADF")
@@ -316,13 +316,14 @@ def shared(tmp_path):
 def test_escapes_through_dotdot_fail(shared):
     tmp, share = shared
     k = FakeKernel(mounts=[Mount(host=str(share), guest="/share", writable=False)])
-    for path in ("/share/../secret", "/share/../../etc/passwd", "/share/sub/../../secret",
-                 "/share/../share/../secret", "../../etc/passwd", "/share/" + "../" * 20 +
-                 "etc/passwd"):
+    # /etc/os-release: a host file the model's /etc does not have
+    for path in ("/share/../secret", "/share/../../etc/os-release", "/share/sub/../../secret",
+                 "/share/../share/../secret", "../../etc/os-release", "/share/" + "../" * 20 +
+                 "etc/os-release"):
         assert k.open(path) == E("ENOENT"), path
     assert k.call("chdir", k.cstr("/share/sub")) == 0
     assert k.open("../../secret") == E("ENOENT")
-    assert k.open("../../../../etc/passwd") == E("ENOENT")
+    assert k.open("../../../../etc/os-release") == E("ENOENT")
     assert k.read_fd(k.open("../file.txt")) == b"shared data\n"
 
 
@@ -493,7 +494,7 @@ def test_proc_text_files(k):
     assert k.read_fd(k.open("/proc/self/cmdline")) == b"prog\0a b\0c\0"
     assert k.read_fd(k.open("/proc/self/environ")) == b"HOME=/\0LANG=C\0"
     cpu = k.read_fd(k.open("/proc/cpuinfo")).decode()
-    assert "model name\t: syscall-lab emulated x86 CPU (Unicorn)" in cpu
+    assert "\nmodel name\t: " in cpu
     assert cpu.count("processor\t:") == 1
 
 
@@ -671,7 +672,7 @@ def test_old_getdents_i386_layout():
         assert reclen % 4 == 0
         assert raw[pos + reclen - 1] == DT_DIR  # d_type in the last byte
         pos += reclen
-    assert names == [b".", b"..", b"proc", b"dev", b"tmp"]
+    assert names == [b".", b"..", b"proc", b"dev", b"tmp", b"etc"]
 
 
 # -- read/write errors -----------------------------------------------------------------------
@@ -1158,7 +1159,7 @@ def test_cwd_at_a_mount_root_does_not_open_the_host(shared):
 
     tmp, share = shared
     mount = [RunMount(str(share), "/data", False)]
-    for path, errno in (("../secret", errnos.ENOENT), ("../../etc/passwd", errnos.ENOENT),
+    for path, errno in (("../secret", errnos.ENOENT), ("../../etc/os-release", errnos.ENOENT),
                         ("rel_escape", errnos.EACCES), ("abs_secret", errnos.EACCES),
                         ("dir_escape/x", errnos.EACCES)):
         run = run_guest("pwd.s", path, source=PWD_CAT, mounts=mount, cwd="/data")

@@ -82,7 +82,9 @@ def random_source(rng) -> Callable[[int], bytes]:
     return os.urandom
 
 
-def make_dev(rng, created_ns: int) -> StaticDir:
+def make_dev(rng, created_ns: int, mounted: dict[str, Inode] | None = None) -> StaticDir:
+    """/dev; `mounted`: the roots of the file systems mounted on its directories
+    (/dev/shm's tmpfs)."""
     numbers = InodeNumbers(first=2)
     rand = random_source(rng)
     ino = numbers()
@@ -107,6 +109,7 @@ def make_dev(rng, created_ns: int) -> StaticDir:
                                  created_ns=created_ns)
     children["fd"] = Symlink(DEVTMPFS_DEV, numbers(), lambda: "/proc/self/fd",
                              created_ns=created_ns)
+    children.update(mounted or {})
     return FixedDevDir(DEVTMPFS_DEV, ino, lambda: children, mode=0o755, created_ns=created_ns)
 
 

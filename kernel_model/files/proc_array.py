@@ -1,10 +1,11 @@
 """/proc/<pid>/stat and /proc/<pid>/status (fs/proc/array.c: do_task_stat,
 proc_pid_status), field for field in Linux 6.18's order and format, from the model's tasks.
 
-What the model does not track is reported as Linux reports a quiet, unremarkable task:
-page faults, child times and resident pages are 0 (the model keeps no per-page residency:
-Unicorn's memory is the host's), VmPeak is the current size, and capabilities are those of
-the process's uid (all for root, none otherwise). CPU time is the modelled time of the
+Resident pages are those the process has touched (proc_mem.py reads that from the host
+memory behind the guest's), VmPeak the most the process ever mapped, VmHWM the most it was
+seen resident. What the model does not track is reported as Linux reports a quiet,
+unremarkable task: page faults and child times are 0, and capabilities are those of the
+process's uid (all for root, none otherwise). CPU time is the modelled time of the
 instructions each task ran (kernel_model.clock.INSN_PS), in the USER_HZ ticks (100 a
 second) Linux reports. Context switches are the model scheduler's, from one task to
 another (a CPU left idle while a lone task sleeps is no switch here)."""
@@ -16,6 +17,7 @@ import os
 from emu.machine import PROT_EXEC, PROT_WRITE
 from kernel_model.clock import INSN_PS
 from kernel_model.files.proc_layout import mm_layout
+from kernel_model.files.proc_mem import rss_split
 
 PAGE = 4096
 TICK_NS = 10_000_000  # USER_HZ = 100
@@ -141,22 +143,48 @@ def _page_tables_kb(vmas) -> int:
     return tables * PAGE // 1024
 
 
-def _mem_lines(process) -> str:
+def statm_text(process) -> str:
+    """fs/proc/task_mmu.c task_statm: size, resident, shared (file and shmem pages), text,
+    lib (always 0), data (data and stack), dt (always 0), in pages."""
     vmas = _vmas(process)
+    anon, file, shmem = rss_split(process)
+    sizes = _sizes(process, vmas)
+    fields = (sum(v.size for v in vmas), anon + file + shmem, file + shmem, sizes["text"], 0,
+              sizes["data"] + sizes["stack"], 0)
+    return " ".join(str(f // PAGE) for f in fields) + "\n"
+
+
+def _sizes(process, vmas) -> dict[str, int]:
+    """task_mem's classes: data is private, writable and not the stack (VmData); exec_vm
+    is executable and read-only (VmExe is the program's text of it, VmLib the rest)."""
     layout = mm_layout(process)
-    total = sum(v.end - v.start for v in vmas)
-    # task_mem's classes: data is private, writable and not the stack (VmData); exec_vm
-    # is executable and read-only (VmExe is the program's text of it, VmLib the rest).
-    data = sum(v.size for v in vmas if v.prot & PROT_WRITE and not v.shared
-               and not v.grows_down)
-    stack = sum(v.size for v in vmas if v.grows_down)
-    exec_vm = sum(v.size for v in vmas if v.prot & PROT_EXEC and not v.prot & PROT_WRITE
-                  and not v.grows_down)
     text = 0
     if layout.end_code:
         text = (-(-layout.end_code // PAGE) * PAGE - (layout.start_code & ~(PAGE - 1)))
-    lines = [("VmPeak", total), ("VmSize", total), ("VmLck", 0), ("VmPin", 0),
-             ("VmHWM", 0), ("VmRSS", 0), ("RssAnon", 0), ("RssFile", 0), ("RssShmem", 0),
+    return {
+        "data": sum(v.size for v in vmas if v.prot & PROT_WRITE and not v.shared
+                    and not v.grows_down),
+        "stack": sum(v.size for v in vmas if v.grows_down),
+        "exec": sum(v.size for v in vmas if v.prot & PROT_EXEC and not v.prot & PROT_WRITE
+                    and not v.grows_down),
+        "text": text,
+    }
+
+
+def _mem_lines(process) -> str:
+    vmas = _vmas(process)
+    total = sum(v.end - v.start for v in vmas)
+    sizes = _sizes(process, vmas)
+    data, stack, exec_vm, text = sizes["data"], sizes["stack"], sizes["exec"], sizes["text"]
+    anon, file, shmem = rss_split(process)
+    rss = anon + file + shmem
+    mm = process.mm
+    mm.rss_peak = max(getattr(mm, "rss_peak", 0), rss)  # seen at the reads only
+    gate = sum(v.size for v in mm.vmas if v.name == "[vsyscall]")
+    peak = max(getattr(mm, "peak", 0) - gate, total)
+    lines = [("VmPeak", peak), ("VmSize", total), ("VmLck", 0), ("VmPin", 0),
+             ("VmHWM", mm.rss_peak), ("VmRSS", rss), ("RssAnon", anon), ("RssFile", file),
+             ("RssShmem", shmem),
              ("VmData", data), ("VmStk", stack), ("VmExe", text),
              ("VmLib", max(exec_vm - text, 0)), ("VmPTE", _page_tables_kb(vmas) * 1024),
              ("VmSwap", 0), ("HugetlbPages", 0)]
@@ -189,7 +217,8 @@ def stat_text(task, table, *, whole: bool) -> str:
         20, 0,  # priority (120 - 100: SCHED_OTHER, nice 0), nice
         len(visible_threads(process)), 0,  # num_threads, itrealvalue
         task.started_ns // TICK_NS,
-        vsize, 0, _rlimit(process, RLIMIT_RSS),  # vsize, rss (pages), rsslim
+        vsize, sum(rss_split(process)) // PAGE if alive else 0,  # vsize, rss in pages
+        _rlimit(process, RLIMIT_RSS),
         *mem,
         0, 0,  # kstkesp, kstkeip: only shown for a task dumping core
         # The old signal fields, decimal and only the first 31 signals.
@@ -228,10 +257,16 @@ def status_text(task, table) -> str:
     process = task.process
     alive = has_mm(process)
     uid, gid = process.uid, process.gid
+    # real, effective, saved and file-system ids, and the supplementary groups, where the
+    # process keeps credentials of its own (kernel_model/proc/creds.py); else one id
+    creds = getattr(process, "creds", None)
+    uids = [getattr(creds, f, uid) for f in ("ruid", "euid", "suid", "fsuid")]
+    gids = [getattr(creds, f, gid) for f in ("rgid", "egid", "sgid", "fsgid")]
+    groups = "".join(f"{g} " for g in getattr(creds, "groups", ())) or " "
     ign, cgt = ignored_caught(process)
     queued = sum(len(t.pending) for t in table.tasks()  # an ended task's are flushed
                  if t.process.uid == uid and t.state not in ("Z", "X"))
-    caps = CAP_FULL if uid == 0 else 0
+    caps = CAP_FULL if uids[1] == 0 else 0  # the effective uid's (cap_emulate_setxuid)
     out = [f"Name:\t{_escaped(comm(process))}\n"]
     if alive:
         out.append(f"Umask:\t{process.umask:04o}\n")
@@ -242,10 +277,10 @@ def status_text(task, table) -> str:
         f"Pid:\t{task.tid}\n"
         f"PPid:\t{process.ppid}\n"
         "TracerPid:\t0\n"
-        f"Uid:\t{uid}\t{uid}\t{uid}\t{uid}\n"
-        f"Gid:\t{gid}\t{gid}\t{gid}\t{gid}\n"
+        "Uid:\t" + "\t".join(map(str, uids)) + "\n"
+        "Gid:\t" + "\t".join(map(str, gids)) + "\n"
         f"FDSize:\t{fd_size(process.fds) if alive else 0}\n"
-        "Groups:\t \n"
+        f"Groups:\t{groups}\n"
         f"NStgid:\t{process.pid}\n"
         f"NSpid:\t{task.tid}\n"
         f"NSpgid:\t{process.pgid}\n"

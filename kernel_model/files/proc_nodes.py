@@ -32,7 +32,8 @@ class ProcLink(ProcStat, Symlink):
 
 class ProcFile(ProcStat, Inode):
     """A read-only /proc text: st_size 0 like every seq_file, contents made at open (so a
-    text that cannot be made, a zombie's environ, fails the open itself)."""
+    text that cannot be made, a zombie's environ, fails the open itself) and made again by
+    every later read from offset 0 (SeqFile)."""
 
     def __init__(self, ino: int, make, *, mode: int = 0o444, created_ns: int = 0,
                  owner=None, write_errno: int = errnos.EINVAL):
@@ -47,8 +48,30 @@ class ProcFile(ProcStat, Inode):
     def owner_ids(self) -> tuple[int, int]:
         return self.owner() if self.owner else (0, 0)
 
+    def truncate(self, size: int) -> None:
+        """O_TRUNC, as a shell's `>` asks: procfs's setattr lets a size change pass."""
+
     def open(self, flags: int, path: str, cred) -> SnapshotFile:
-        return SnapshotFile(self, path, flags, self.make(), write_errno=self.write_errno)
+        return SeqFile(self, path, flags, self.make(), write_errno=self.write_errno)
+
+
+class SeqFile(SnapshotFile):
+    """fs/seq_file.c's reading: a read from offset 0 generates the text afresh (a mapping
+    made since the open shows in /proc/self/maps), and a read further on continues in the
+    text the last generation made, so a reader taking it in small pieces sees one
+    consistent text. The text made at open serves the first read."""
+
+    inode: ProcFile
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fresh = True
+
+    def pread(self, k, offset: int, n: int) -> bytes:
+        if offset == 0 and not self.fresh:
+            self.data = self.inode.make()
+        self.fresh = False
+        return super().pread(k, offset, n)
 
 
 class MagicLink(ProcLink):

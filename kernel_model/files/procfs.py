@@ -17,18 +17,37 @@ get_next_ino does the same), so the same run gives the same numbers."""
 
 from __future__ import annotations
 
+import os
 import struct
 from typing import TYPE_CHECKING
 
 from kernel_model.files.inode import FsError, Inode
+from kernel_model.files.mounts import mountinfo_text, mounts_text
 from kernel_model.files.proc_array import (
     comm,
     has_mm,
     stat_text,
+    statm_text,
     status_text,
     visible_threads,
 )
+from kernel_model.files.proc_info import (
+    busy_ns,
+    cpuinfo_text,
+    filesystems_text,
+    loadavg_text,
+    meminfo_text,
+    uptime_text,
+)
+from kernel_model.files.proc_info import stat_text as system_stat_text
 from kernel_model.files.proc_layout import cmdline_bytes, environ_bytes
+from kernel_model.files.proc_mem import (
+    MemInode,
+    PagemapInode,
+    rss_split,
+    smaps_rollup_text,
+    smaps_text,
+)
 from kernel_model.files.proc_nodes import (  # noqa: F401  ExeInode: the Vfs places programs
     ExeInode,
     FdDir,
@@ -38,21 +57,22 @@ from kernel_model.files.proc_nodes import (  # noqa: F401  ExeInode: the Vfs pla
     ProcFile,
     ProcLink,
 )
+from kernel_model.files.proc_sys import make_sys
 from kernel_model.files.synthetic import PROC_DEV, InodeNumbers, StaticDir
+from kernel_model.memory.mm import DEFAULT_MEMORY_LIMIT
 from kernel_model.uapi import errnos
 
 if TYPE_CHECKING:
     from kernel_model.files.vfs import Vfs
 
-CPUINFO = (
-    "processor\t: 0\n"
-    "model name\t: syscall-lab emulated x86 CPU (Unicorn)\n"
-    "physical id\t: 0\n"
-    "siblings\t: 1\n"
-    "core id\t\t: 0\n"
-    "cpu cores\t: 1\n"
-    "\n"
-)
+
+
+def version_text() -> str:
+    """fs/proc/version.c: "Linux version RELEASE (BUILDER@HOST) (COMPILER) VERSION"."""
+    from kernel_model.syscalls.info import UTS_RELEASE, UTS_VERSION
+
+    return (f"Linux version {UTS_RELEASE} (syscall-lab@syscall-lab) "
+            f"(the syscall-lab kernel model, Python) {UTS_VERSION}\n")
 
 
 def auxv_bytes(process) -> bytes:
@@ -93,8 +113,23 @@ class ProcFs:
         self._numbers = InodeNumbers(first=2)
         self._inos: dict[tuple, int] = {}
         t = created_ns
-        self.cpuinfo = ProcFile(self.ino("cpuinfo"), lambda: CPUINFO.encode(), created_ns=t,
-                                write_errno=errnos.EIO)
+        # The model schedules every task on one CPU.
+        self.cpuinfo = ProcFile(self.ino("cpuinfo"), lambda: cpuinfo_text(1).encode(),
+                                created_ns=t, write_errno=errnos.EIO)
+        self.meminfo = ProcFile(self.ino("meminfo"), lambda: self._meminfo().encode(),
+                                created_ns=t, write_errno=errnos.EIO)
+        self.version = ProcFile(self.ino("version"), lambda: version_text().encode(),
+                                created_ns=t, write_errno=errnos.EIO)
+        self.mounts_link = ProcLink(PROC_DEV, self.ino("mounts"), lambda: "self/mounts",
+                                    created_ns=t, sized=False)
+        self.random_bytes = os.urandom  # the Vfs gives the run's generator
+        self.clock = None  # the Vfs gives the run's clock: uptime, stat
+        self._system_files = {
+            name: ProcFile(self.ino(name), (lambda make=make: make().encode()),
+                           created_ns=t, write_errno=errnos.EIO)
+            for name, make in (("filesystems", filesystems_text), ("loadavg", self._loadavg),
+                               ("stat", self._stat), ("uptime", self._uptime))}
+        self._sys: ProcDir | None = None
         self.self_link = ProcLink(PROC_DEV, self.ino("self"),
                                   lambda: str(self.task.process.pid), created_ns=t, sized=False)
         self.thread_self_link = ProcLink(
@@ -144,8 +179,51 @@ class ProcFs:
         return self.vfs.resolve(path, base="/").node
 
     def fixed(self) -> dict[str, Inode]:
+        if self._sys is None:
+            self._sys = make_sys(self)
         return {"self": self.self_link, "thread-self": self.thread_self_link,
-                "cpuinfo": self.cpuinfo}
+                "cpuinfo": self.cpuinfo, "meminfo": self.meminfo,
+                "mounts": self.mounts_link, "sys": self._sys, "version": self.version,
+                **self._system_files}
+
+    # -- what the system-wide files read -------------------------------------------------
+    def memory_limit(self) -> int:
+        return getattr(self.processes.first.mm, "limit", DEFAULT_MEMORY_LIMIT)
+
+    def mmap_min_addr(self) -> int:
+        return getattr(self.processes.first.mm, "mmap_min", 0x10000)
+
+    def _meminfo(self) -> str:
+        mm = self.processes.first.mm
+        resident = sum(sum(rss_split(p)) for p in self._listed() if has_mm(p))
+        return meminfo_text(mm, resident)
+
+    def _boot_ns(self) -> int:
+        clock = self.clock
+        return clock.boottime_ns() if clock is not None and hasattr(clock, "boottime_ns") \
+            else 0
+
+    def _tasks(self) -> list:
+        return [t for t in self.processes.tasks() if t.state not in ("Z", "X")]
+
+    def _uptime(self) -> str:
+        return uptime_text(self._boot_ns(), busy_ns(self._tasks()))
+
+    def _loadavg(self) -> str:
+        tasks = self._tasks()
+        running = sum(1 for t in tasks if t.state == "R")
+        return loadavg_text(running, len(tasks), getattr(self.processes, "_last_pid", 0))
+
+    def _stat(self) -> str:
+        clock = self.clock
+        realtime = clock.realtime_ns() if clock is not None else 0
+        first = getattr(self.processes.first, "pid", 0)
+        forks = getattr(self.processes, "_last_pid", first) - first + 1
+        return system_stat_text(self._boot_ns(), realtime, self._tasks(), forks)
+
+    def _mounts(self, make) -> bytes:
+        assert self.vfs is not None, "the Vfs sets itself before any lookup"
+        return make(self.vfs.mount_table()).encode()
 
     def root_children(self) -> dict[str, Inode]:
         children = self.fixed()
@@ -220,12 +298,33 @@ class ProcFs:
                 "maps": ProcFile(self.ino(*where, "maps"),
                                  text(alive_text(lambda: process.mm.maps_text().encode())),
                                  created_ns=t, owner=owner),
+                "mem": MemInode(self.ino(*where, "mem"), process, created_ns=t,
+                                alive=lambda: has_mm(process)),
+                "mountinfo": ProcFile(self.ino(*where, "mountinfo"),
+                                      text(lambda: self._mounts(mountinfo_text)),
+                                      created_ns=t, owner=owner),
+                "mounts": ProcFile(self.ino(*where, "mounts"),
+                                   text(lambda: self._mounts(mounts_text)),
+                                   created_ns=t, owner=owner),
+                "pagemap": PagemapInode(self.ino(*where, "pagemap"), process, created_ns=t,
+                                        alive=lambda: has_mm(process)),
                 "root": ProcLink(PROC_DEV, self.ino(*where, "root"), link_to(lambda: "/"),
                                  created_ns=t, sized=False),
+                "smaps": ProcFile(self.ino(*where, "smaps"),
+                                  text(alive_text(lambda: smaps_text(process).encode())),
+                                  created_ns=t, owner=owner),
+                "smaps_rollup": ProcFile(self.ino(*where, "smaps_rollup"),
+                                         needs_mm(lambda: smaps_rollup_text(
+                                             process).encode()),
+                                         created_ns=t, owner=owner),
                 "stat": ProcFile(self.ino(*where, "stat"),
                                  text(lambda: stat_text(task, self.processes,
                                                         whole=top).encode()),
                                  created_ns=t, owner=owner),
+                "statm": ProcFile(self.ino(*where, "statm"),
+                                  text(lambda: (statm_text(process) if has_mm(process)
+                                                else "0 0 0 0 0 0 0\n").encode()),
+                                  created_ns=t, owner=owner),
                 "status": ProcFile(self.ino(*where, "status"),
                                    text(lambda: status_text(task, self.processes).encode()),
                                    created_ns=t, owner=owner),

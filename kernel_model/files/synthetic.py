@@ -16,6 +16,7 @@ DEVTMPFS_DEV = (0, 5)
 PIPEFS_DEV = (0, 13)
 PROC_DEV = (0, 22)
 TMPFS_DEV = (0, 33)
+SHM_DEV = (0, 34)  # /dev/shm: a tmpfs of its own
 
 
 class InodeNumbers:

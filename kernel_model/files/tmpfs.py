@@ -48,8 +48,10 @@ class TmpBudget:
 
 
 class TmpFs:
-    def __init__(self, now_ns: Callable[[], int], budget: TmpBudget | None = None):
+    def __init__(self, now_ns: Callable[[], int], budget: TmpBudget | None = None,
+                 dev: tuple[int, int] = TMPFS_DEV):
         self.now_ns = now_ns
+        self.dev = dev  # each tmpfs mount (/tmp, /dev/shm) is its own device
         self.budget = budget if budget is not None else TmpBudget()
         self.numbers = InodeNumbers(first=1)
         # /tmp itself: root-owned, world-writable, sticky (drwxrwxrwt).
@@ -59,7 +61,7 @@ class TmpFs:
 class TmpNode(Inode):
     def __init__(self, fs: TmpFs, mode: int, uid: int, gid: int):
         self.fs = fs
-        self.dev = TMPFS_DEV
+        self.dev = fs.dev
         self.ino = fs.numbers()
         self.mode = mode
         self.uid = uid

@@ -2,12 +2,16 @@
 
 The tree is made up here, never borrowed from the host:
 
-    /              read-only: proc, dev, tmp and the mount points, nothing else (and
-                   /usr/local/bin/NAME, the program, when no mount holds it)
+    /              read-only: proc, dev, etc, tmp and the mount points, nothing else
+                   (and /usr/local/bin/NAME, the program, when no mount holds it)
+    /etc           etc_files.py: passwd, group, hostname, hosts, nsswitch.conf
     /proc          procfs.py: every process's state; self is the caller
     /dev           devices.py: null, zero, full, random, urandom, tty, std* links
+    /dev/shm       tmpfs.py: writable, in memory (shm_open, sem_open)
     /tmp           tmpfs.py: writable, in memory
     /<mount>       hostfs.py: a host directory the user shared (--mount), ro unless :rw
+
+mount_table() lists them for /proc/mounts (mounts.py).
 
 Paths are walked one component at a time on guest inodes. ".." is taken lexically on the
 canonical guest path walked so far (at a mount's root it leads to the mount point's
@@ -22,13 +26,22 @@ import posixpath
 import time
 from dataclasses import dataclass
 
-from kernel_model.files.devices import make_dev
+from kernel_model.files.devices import make_dev, random_source
+from kernel_model.files.etc_files import make_etc
 from kernel_model.files.file import DirFile, OpenFile, PathFile
 from kernel_model.files.hostfs import HostMount
 from kernel_model.files.inode import Cred, DirEntry, FsError, Inode
+from kernel_model.files.mounts import Mount
 from kernel_model.files.pipes import Pipe
 from kernel_model.files.procfs import ProcFs
-from kernel_model.files.synthetic import ROOT_DEV, InodeNumbers, StaticDir
+from kernel_model.files.synthetic import (
+    DEVTMPFS_DEV,
+    PROC_DEV,
+    ROOT_DEV,
+    SHM_DEV,
+    InodeNumbers,
+    StaticDir,
+)
 from kernel_model.files.tmpfs import TmpBudget, TmpFs
 from kernel_model.files.uapi import (
     DT_DIR,
@@ -184,9 +197,16 @@ class Vfs:
         self.boot_ns = now()
         self.proc = ProcFs(processes, self.boot_ns)
         self.proc.vfs = self
-        self.dev = make_dev(rng, self.boot_ns)
+        self.proc.random_bytes = random_source(rng)
+        self.proc.clock = clock
         self.tmp = TmpFs(now, tmp_budget or TmpBudget(None, None))
+        # /dev/shm, where shm_open and sem_open keep their files: a tmpfs of its own, with
+        # the same limits as /tmp (pages written to either count against the memory cap).
+        budget = self.tmp.budget
+        self.shm = TmpFs(now, TmpBudget(budget.limit, budget.mm), dev=SHM_DEV)
+        self.dev = make_dev(rng, self.boot_ns, {"shm": self.shm.root})
         self._numbers = InodeNumbers(first=3)
+        self.etc = make_etc(processes, self.boot_ns, self._numbers)
         self._pipe_numbers = InodeNumbers(first=100000)
         self._now = now
         self.mounts: dict[str, HostMount] = {}
@@ -221,10 +241,36 @@ class Vfs:
         self._usr: StaticDir | None = None  # /usr/local/bin, holding the program
 
     def _root_children(self) -> dict[str, Inode]:
-        children = {"proc": self.proc.root, "dev": self.dev, "tmp": self.tmp.root}
+        children = {"proc": self.proc.root, "dev": self.dev, "tmp": self.tmp.root,
+                    "etc": self.etc}
         if self._usr is not None:
             children["usr"] = self._usr
         return children
+
+    def mount_table(self) -> list[Mount]:
+        """The mounts in the order a boot makes them: what /proc/mounts lists."""
+        # tmpfs shows its size= (here --tmpfs-limit, by default the memory cap); devtmpfs
+        # shows Linux's default, half the RAM (the memory cap), in 4 KiB inodes.
+        budget = self.tmp.budget
+        ram = budget.mm.limit if budget.mm is not None else budget.limit or 0
+        size = f",size={budget.limit // 1024}k" if budget.limit else ""
+        dev_opts = "mode=755"
+        if ram:
+            dev_opts = f"size={ram // 2048}k,nr_inodes={ram // 8192},mode=755"
+        table = [
+            Mount("rootfs", "/", "rootfs", "ro", ROOT_DEV, "ro"),
+            Mount("proc", "/proc", "proc", "rw,nosuid,nodev,noexec,relatime", PROC_DEV),
+            Mount("devtmpfs", "/dev", "devtmpfs", "rw,nosuid,relatime," + dev_opts,
+                  DEVTMPFS_DEV, "rw," + dev_opts),
+            Mount("tmpfs", "/dev/shm", "tmpfs", "rw,nosuid,nodev,relatime" + size,
+                  self.shm.dev, "rw" + size),
+            Mount("tmpfs", "/tmp", "tmpfs", "rw,nosuid,nodev,relatime" + size, self.tmp.dev,
+                  "rw" + size),
+        ]
+        for guest, m in self.mounts.items():
+            mode = "rw" if m.writable else "ro"
+            table.append(Mount("none", guest, "hostfs", mode + ",relatime", m.dev, mode))
+        return table
 
     def place_program(self, host_path: str) -> tuple[str, tuple[int, int], int]:
         """Where the program appears in the guest, and its device and inode numbers there:

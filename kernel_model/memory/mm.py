@@ -84,6 +84,7 @@ class Mm:
         self.limit = limit
         # Bytes the cap counts beyond the mappings: /tmp's pages (files/tmpfs.TmpBudget).
         self.outside = 0
+        self.peak = 0  # the most ever mapped at once (Linux's hiwater_vm)
         self.start_brk = 0
         self.brk = 0
         self.stack_top = 0
@@ -207,6 +208,7 @@ class Mm:
         vma = Vma(start, end, prot, **attrs)
         bisect.insort(self.vmas, vma, key=lambda v: v.start)
         self._merge_around(vma)
+        self.peak = max(self.peak, self.total)  # hiwater_vm: /proc/<pid>/status's VmPeak
         return vma
 
     def unmap(self, start: int, size: int) -> None:
@@ -253,6 +255,7 @@ class Mm:
                                 offset=last.offset + last.size))
         self.vmas = sorted(kept, key=lambda v: v.start)
         self._merge_all()
+        self.peak = max(self.peak, self.total)
 
     def protect(self, start: int, size: int, prot: int) -> bool:
         """mprotect: False when part of the range is not mapped (ENOMEM). As in

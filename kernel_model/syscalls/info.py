@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
+from kernel_model.files.etc_files import NODENAME
 from kernel_model.syscalls.argkinds import Enum, Flags, InStruct, Int, OutBuf, OutStruct, UInt
 from kernel_model.syscalls.registry import syscall
 from kernel_model.uapi import errnos
@@ -46,7 +47,7 @@ def _field(text: str) -> bytes:
 @syscall("uname", OutStruct("utsname"))
 def sys_uname(k: SyscallContext, buf):
     machine = "x86_64" if k.arch.bits == 64 and k.abi.bits == 64 else "i686"
-    nodename = "syscall-lab"
+    nodename = NODENAME  # what /etc/hostname and /proc/sys/kernel/hostname say
     k.write(buf, b"".join(_field(s) for s in (UTS_SYSNAME, nodename, UTS_RELEASE, UTS_VERSION,
                                               machine, "(none)")))
     return 0
