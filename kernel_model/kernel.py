@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Callable
 
 import kernel_model.syscalls  # noqa: F401  (registers every handler)
 from emu import registers as R
+from emu.hostmem import SharedBlock
 from emu.machine import PROT_READ, PROT_WRITE, Machine, MemoryFault
 from kernel_model.entry.abi import I386_ABI, X86_64_ABI, Abi
 from kernel_model.entry.costs import cost_of
 from kernel_model.entry.mechanism import Mechanism
 from kernel_model.proc.exec import grow_stack
 from kernel_model.proc.futex import FutexTable
+from kernel_model.ipc import IpcNamespace
 from kernel_model.proc.sched import Blocked, BlockedCall, Scheduler
 from kernel_model.proc.table import ProcessTable
 from kernel_model.proc.task import Task
@@ -98,6 +100,7 @@ class Kernel:
         self.signals = SignalState(self)
         self.sched = Scheduler()
         self.futexes = FutexTable()
+        self.ipc = IpcNamespace()  # System V message queues, semaphores, shared memory
         self.yield_requested = False  # sched_yield asked for the next task
         self.max_tasks = max_tasks
         # Set by the System: equip a forked process's new CPU with its hooks, and follow
@@ -297,6 +300,19 @@ class Kernel:
     def discard(self, addr: int, size: int) -> None:
         """Give private pages back to the host: they read as zeros again."""
         self.machine.discard(addr, size)
+
+    def share_memory(self, addr: int, size: int, block: SharedBlock | None = None,
+                     offset: int = 0) -> bool:
+        """Back the mapped range with host memory other address spaces map too: `block`
+        from `offset` (a SysV segment), or a new block (MAP_SHARED, which a fork then
+        shares). False, with a note, where it cannot be (inside the stack's reserve)."""
+        try:
+            self.machine.share(addr, size, block, offset)
+        except ValueError:
+            self.note("this shared mapping lies in the stack's reserved room: syscall-lab "
+                      "keeps it private, so a fork copies it")
+            return False
+        return True
 
     def grow_stack(self, addr: int) -> bool:
         return grow_stack(self.process.mm, addr)

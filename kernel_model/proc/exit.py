@@ -66,6 +66,8 @@ def exit_group(k, process: Process, *, code: int | None = None,
             fds.close_all()
     _vfork_release(k, process)
     _release_memory(k, process)
+    # exit_sem and the segments its attachments kept (ipc/sem.c, ipc/shm.c)
+    k.ipc.exit_process(process.pid, k.sched, k.clock.realtime_ns(), process.mm.pool)
     _reparent_children(k, process)
     if k.listeners:
         if process.killed_by is not None:

@@ -1,0 +1,66 @@
+"""The run's System V IPC objects (struct ipc_namespace), and what a process leaves
+behind: its SEM_UNDO adjustments are applied when it exits (exit_sem), and a removed
+segment goes once no address space maps it any more."""
+
+from __future__ import annotations
+
+from kernel_model.clock import NSEC
+from kernel_model.ipc.ids import Ids
+from kernel_model.ipc.msg import MSGMNI, MsgQueue
+from kernel_model.ipc.sem import SEMMNI, SEMVMX, SemArray, update_queue
+from kernel_model.ipc.shm import SHM_DEST, SHMMNI, ShmSegment
+
+
+class IpcNamespace:
+    def __init__(self):
+        self.msg: Ids[MsgQueue] = Ids(MSGMNI)
+        self.sem: Ids[SemArray] = Ids(SEMMNI)
+        self.shm: Ids[ShmSegment] = Ids(SHMMNI)
+        # Per process (pid): per semaphore set, the SEM_UNDO totals by semaphore number.
+        self.undo: dict[int, dict[int, tuple[SemArray, dict[int, int]]]] = {}
+        # Per waiting task (tid): the object its call waits on, and its record there, so
+        # the call run again after a wake finds them even once the id is gone (EIDRM).
+        self.waiting: dict[int, tuple[object, object]] = {}
+
+    def undo_for(self, pid: int, sma: SemArray) -> dict[int, int]:
+        """find_alloc_undo: this process's adjustments for the set."""
+        per = self.undo.setdefault(pid, {})
+        entry = per.get(id(sma))
+        if entry is None or entry[0] is not sma:
+            entry = per[id(sma)] = (sma, {})
+        return entry[1]
+
+    def forget_undo(self, sma: SemArray, num: int | None = None) -> None:
+        """SETVAL/SETALL clear the adjustments for the semaphores they set; IPC_RMID all."""
+        for per in self.undo.values():
+            entry = per.get(id(sma))
+            if entry is None or entry[0] is not sma:
+                continue
+            if num is None:
+                entry[1].clear()
+            else:
+                entry[1].pop(num, None)
+
+    def exit_process(self, pid: int, sched, realtime_ns: int, pool) -> None:
+        """exit_sem: each live set gets the process's adjustments back, clamped to
+        [0, SEMVMX], its sempid becomes the process's, and waiting groups are retried.
+        Then removed segments its attachments kept alive may go."""
+        per = self.undo.pop(pid, {})
+        for sma, adj in per.values():
+            if sma.perm.deleted:
+                continue
+            for num, delta in adj.items():
+                if delta:
+                    sem = sma.sems[num]
+                    sem.val = min(max(sem.val + delta, 0), SEMVMX)
+                    sem.pid = pid
+            update_queue(sma, sched, realtime_ns // NSEC)
+        self.prune_shm(pool)
+
+    def prune_shm(self, pool) -> None:
+        """Removed segments nobody maps any more go (shm_destroy): their host memory goes
+        back once no CPU maps it."""
+        for seg in self.shm.objects():
+            if seg.perm.mode & SHM_DEST and seg.nattch(pool) == 0:
+                self.shm.remove(seg)
+                seg.block.drop(seg)
