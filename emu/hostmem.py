@@ -100,6 +100,8 @@ _BLOCKS: list[tuple[int, int, SharedBlock]] = []
 
 def block_at(host: int) -> SharedBlock | None:
     """The SharedBlock holding this host address, if any."""
+    if not _BLOCKS:
+        return None  # the common case, on fork's and exit's fast paths
     i = bisect.bisect_right(_BLOCKS, host, key=lambda b: b[0]) - 1
     if i >= 0 and _BLOCKS[i][0] <= host < _BLOCKS[i][1]:
         return _BLOCKS[i][2]

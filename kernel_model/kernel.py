@@ -615,7 +615,8 @@ class Kernel:
                 sdef, abi, call.args, ret, mem, call.entry_texts, self.string_limit))
         signed_ret = None if ret is None else abi.signed(ret)
         full = strace.format_line(line_call, signed_ret, sdef.ret, abi)
-        text = strace.format_resumed(call.name, call.unfinished, full)
+        shown = getattr(call.entry_texts, "shown_name", None) or call.name  # ipc()'s call
+        text = strace.format_resumed(shown, call.unfinished, full)
         cost = cost_of(call.mechanism, self.machine.arch.bits)
         self.seq += 1
         self.emit(SyscallReturned(self.seq, call.mechanism, abi.name, call.nr, call.name,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from kernel_model.trace.strace.ipc import IPC_SPECIALS
 from kernel_model.trace.strace.kinds import CallDecoding
 from kernel_model.trace.strace.line import ArgTexts
 from kernel_model.trace.strace.procs import PROCESS_SPECIALS
@@ -348,4 +349,6 @@ SPECIAL: dict[str, Callable[[CallDecoding, ArgTexts], None]] = {
     "_llseek": _split_offset(2, 1),
     # clone, clone3, wait4, waitid, futex, ...: the calls between tasks
     **PROCESS_SPECIALS,
+    # System V IPC, and i386's ipc() shown as the call it makes
+    **IPC_SPECIALS,
 }
