@@ -23,10 +23,10 @@ static void show(const char *what, long r) {
 }
 
 int main(void) {
-    key_t key = 0x5e11a + getpid() % 1;  /* fixed: the test runs in its own namespace */
+    key_t key = 0x5e11a;  /* the tests run it in an IPC namespace of its own */
     int q = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
-    show("msgget again with IPC_EXCL on a fresh key",
-         msgget(key, IPC_CREAT | IPC_EXCL | 0640) >= 0);
+    int keyed = msgget(key, IPC_CREAT | IPC_EXCL | 0640);
+    show("msgget IPC_EXCL on a fresh key", keyed >= 0);
     show("msgget same key IPC_EXCL", msgget(key, IPC_CREAT | IPC_EXCL | 0640));
     show("msgget same key", msgget(key, 0) >= 0);
     show("msgget missing key", msgget(key + 1, 0600));
@@ -68,6 +68,7 @@ int main(void) {
     show("msgctl bad cmd", msgctl(q, 99, &ds));
     show("msgctl IPC_RMID", msgctl(q, IPC_RMID, NULL));
     show("msgsnd removed", msgsnd(q, &m, 1, 0));
+    msgctl(keyed, IPC_RMID, NULL);
 
     int s = semget(IPC_PRIVATE, 3, IPC_CREAT | 0600);
     show("semget nsems 0", semget(IPC_PRIVATE, 0, IPC_CREAT | 0600));

@@ -1,0 +1,46 @@
+/* i386 only: every System V IPC call through the ipc(2) multiplexer, as raw syscalls: both
+ * msgrcv versions (0: the {msgp, msgtyp} kludge; 1: msgtyp in the fifth argument), shmat
+ * storing the address at its third argument (version 1: EINVAL), and an unknown call. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <time.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+struct mb { int t; char s[16]; };
+int main(void){
+  long q = syscall(SYS_ipc, 13, IPC_PRIVATE, IPC_CREAT|0600, 0, 0, 0);
+  struct mb m = {7, "hey"};
+  long r = syscall(SYS_ipc, 11, q, 4, 0, &m, 0);
+  struct { void *p; long t; } kl = {&m, 0};
+  r = syscall(SYS_ipc, 12, q, 16, IPC_NOWAIT, &kl, 0); printf("rcv0 %ld\n", r);
+  r = syscall(SYS_ipc, 11, q, 4, 0, &m, 0);
+  r = syscall(SYS_ipc, 12 | (1<<16), q, 16, IPC_NOWAIT, &m, 7); printf("rcv1 %ld\n", r);
+  r = syscall(SYS_ipc, 12 | (1<<16), q, 16, IPC_NOWAIT, &m, -2); printf("rcv1 %ld\n", r);
+  struct msqid_ds ds;
+  r = syscall(SYS_ipc, 14, q, IPC_STAT|0x100, 0, &ds, 0);
+  r = syscall(SYS_ipc, 14, q, IPC_RMID, 0, 0, 0);
+  long s = syscall(SYS_ipc, 2, IPC_PRIVATE, 1, IPC_CREAT|0600, 0, 0);
+  struct sembuf b = {0, 1, SEM_UNDO};
+  r = syscall(SYS_ipc, 1, s, 1, 0, &b, 0);
+  struct timespec ts = {0, 100};
+  b.sem_op = -5; b.sem_flg = 0;
+  r = syscall(SYS_ipc, 4, s, 1, 0, &b, &ts); printf("timedop %ld\n", r);
+  int val = 0;
+  r = syscall(SYS_ipc, 3, s, 0, GETVAL|0x100, &val, 0); printf("getval %ld\n", r);
+  r = syscall(SYS_ipc, 3, s, 0, IPC_RMID, &val, 0);
+  long h = syscall(SYS_ipc, 23, IPC_PRIVATE, 4096, IPC_CREAT|0600, 0, 0);
+  unsigned long ra = 0;
+  r = syscall(SYS_ipc, 21, h, 0, &ra, 0, 0); printf("shmat %ld\n", r);
+  r = syscall(SYS_ipc, 21 | (1<<16), h, 0, &ra, 0, 0); printf("shmat1 %ld\n", r);
+  struct shmid_ds sd;
+  r = syscall(SYS_ipc, 24, h, IPC_STAT|0x100, 0, &sd, 0); printf("nattch %d\n", (int)sd.shm_nattch);
+  r = syscall(SYS_ipc, 22, 0, 0, 0, (void*)ra, 0);
+  r = syscall(SYS_ipc, 24, h, IPC_RMID, 0, 0, 0);
+  r = syscall(SYS_ipc, 99, 0, 0, 0, 0, 0); printf("bad %ld\n", r);
+  return 0;
+}
