@@ -163,7 +163,9 @@ def do_shmctl(k: SyscallContext, shmid: int, cmd: int, buf: int, layout: str) ->
     ns.prune_shm(pool)
     ids = ns.shm
     if cmd == IPC_INFO:
-        k.write(buf, L.shminfo64([H.SHMMAX, H.SHMMIN, H.SHMMNI, H.SHMSEG, H.SHMALL], bits))
+        # copy_compat_shminfo_to_user caps shmmax at INT_MAX for an i386 caller
+        shmmax = H.SHMMAX if bits == 64 else min(H.SHMMAX, 0x7FFFFFFF)
+        k.write(buf, L.shminfo64([shmmax, H.SHMMIN, H.SHMMNI, H.SHMSEG, H.SHMALL], bits))
         return max(ids.max_idx(), 0)
     if cmd == H.SHM_INFO:
         segs = ids.objects()

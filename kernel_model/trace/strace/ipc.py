@@ -291,21 +291,24 @@ def _ctl(kind: str) -> Callable[[_Args, bool], Texts]:
 
 
 def _semctl(x: _Args, exiting: bool, indirect: bool = False) -> Texts:
-    """The fourth argument: strace prints the semun word as a pointer (in brackets when
-    ipc() passed a pointer to it), except the structs of IPC_STAT and IPC_INFO."""
+    """The fourth argument: the structs of the STAT, INFO and SET commands; otherwise the
+    semun word as a pointer, in brackets when ipc() passed a pointer to it."""
     cmd = x.a[2] & 0xFFFFFFFF
     base = cmd & ~IPC_64
     head = [str(x.int(0)), str(x.int(1)), _cmd(_SEM_CMDS, cmd, "SEM_???")]
     arg = x.a[3]
-    if indirect:
-        return head + [f"[{addr_text(arg)}]"]
-    if base in (2, 18, 20) and exiting and not x.call.failed:
-        return head + [_semid_ds(x, arg, False)]
-    if base in (3, 19) and exiting and not x.call.failed:
-        return head + [_seminfo(x, arg)]
+    word = f"[{addr_text(arg)}]" if indirect else addr_text(arg)
     if base == 1:
         return head + [_semid_ds(x, arg, True)]
-    return head + [addr_text(arg)]
+    if base not in (2, 3, 18, 19, 20):
+        return head + [word]
+    if not exiting:
+        return head + [None]
+    if x.call.failed:
+        return head + [word]
+    if base in (3, 19):
+        return head + [_seminfo(x, arg)]
+    return head + [_semid_ds(x, arg, False)]
 
 
 def _sembufs(x: _Args, addr: int, n: int) -> str:

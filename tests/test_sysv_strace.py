@@ -1,0 +1,54 @@
+"""The strace lines of every System V IPC call, against strace itself: ipc_calls (every
+call and its edge cases) for each target, and i386's raw ipc(2) calls, which strace shows
+as the calls they make. Both runs start in an empty IPC namespace, so the ids agree; what
+legitimately differs (times, pids, addresses) is masked."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+from guest_harness import GUESTS, TARGETS, differences, lab_run_args, run_lab, strace_native
+from test_sysv_ipc import native_argv
+
+BIN = GUESTS / "ipc" / "bin"
+IPC_CALLS = {"msgget", "msgsnd", "msgrcv", "msgctl", "semget", "semop", "semtimedop",
+             "semctl", "shmget", "shmat", "shmdt", "shmctl", "ipc"}
+_MASKS = [
+    (re.compile(r"time=\d+"), "time=T"),
+    (re.compile(r"pid=\d+"), "pid=P"),
+    (re.compile(r"(GETPID, \S+\)\s+= )\d+"), r"\1P"),
+    (re.compile(r"0x[0-9a-f]{5,}"), "ADDR"),
+]
+
+
+def ipc_lines(text: str) -> list[str]:
+    out = []
+    for line in text.splitlines():
+        line = re.sub(r"^\d+\s+", "", line)
+        m = re.match(r"(\w+)\(", line)
+        if m is None or m[1] not in IPC_CALLS:
+            continue
+        line = re.sub(r"\s+= ", " = ", line)
+        for pattern, repl in _MASKS:
+            line = pattern.sub(repl, line)
+        out.append(line)
+    return out
+
+
+CASES = [("ipc_calls", t) for t in TARGETS] + [("ipc_mux", "glibc-i386")]
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace not installed")
+@pytest.mark.parametrize(("name", "target"), CASES)
+def test_same_ipc_lines_as_strace(name, target, tmp_path):
+    binary = BIN / f"{name}.{target}"
+    native_trace, lab_trace = tmp_path / "native.trace", tmp_path / "lab.trace"
+    native = strace_native(native_argv(binary), native_trace)
+    lab = run_lab(*lab_run_args(), "-o", str(lab_trace), str(binary))
+    if diff := differences(native, lab):
+        pytest.fail(diff, pytrace=False)
+    want, got = ipc_lines(native_trace.read_text()), ipc_lines(lab_trace.read_text())
+    assert len(want) > 10
+    assert got == want
