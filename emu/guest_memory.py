@@ -83,9 +83,10 @@ class GuestMemory:
     def share(self, addr: int, size: int, block: hostmem.SharedBlock | None = None,
               offset: int = 0) -> None:
         """Back the mapped range [addr, addr+size) with `block`'s host memory from
-        `offset` (a new block when None) instead of its own (keeping its protection): memory other address spaces
-        map too (MAP_SHARED across a fork, a SysV segment). ValueError, and nothing
-        changed, inside a reservation (the stack's room stays private)."""
+        `offset` (a new block when None) instead of its own, keeping its protection:
+        memory other address spaces map too (MAP_SHARED across a fork, a SysV segment).
+        ValueError, and nothing changed, inside a reservation (the stack's room stays
+        private)."""
         end = addr + size
         if self.backing.reserved_in(addr, end):
             raise ValueError(f"{addr:#x}: a reservation's memory cannot be shared")

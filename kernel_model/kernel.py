@@ -17,9 +17,9 @@ from emu.machine import PROT_READ, PROT_WRITE, Machine, MemoryFault
 from kernel_model.entry.abi import I386_ABI, X86_64_ABI, Abi
 from kernel_model.entry.costs import cost_of
 from kernel_model.entry.mechanism import Mechanism
+from kernel_model.ipc import IpcNamespace
 from kernel_model.proc.exec import grow_stack
 from kernel_model.proc.futex import FutexTable
-from kernel_model.ipc import IpcNamespace
 from kernel_model.proc.sched import Blocked, BlockedCall, Scheduler
 from kernel_model.proc.table import ProcessTable
 from kernel_model.proc.task import Task

@@ -6,7 +6,6 @@ host-memory bookkeeping behind it."""
 
 from __future__ import annotations
 
-
 import pytest
 from guest_harness import GUESTS, TARGETS, differences, lab_run_args, run_lab, run_native
 

@@ -10,10 +10,14 @@ on to the next). Only a message nobody waited for is queued.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from kernel_model.ipc.ids import Perm
 from kernel_model.proc.sched import WaitQueue
 from kernel_model.uapi import errnos
+
+if TYPE_CHECKING:
+    from kernel_model.proc.task import Task
 
 MSGMAX, MSGMNB, MSGMNI = 8192, 16384, 32000
 MSGSSZ, MSGPOOL = 16, 32000 * 16384 // 1024
@@ -38,7 +42,7 @@ class Receiver:
     """A task waiting in msgrcv (struct msg_receiver): what it accepts, and what a sender
     handed it (a Message, or -errno: E2BIG, EIDRM)."""
 
-    task: object
+    task: Task
     msgtyp: int
     mode: int
     maxsize: int

@@ -11,10 +11,14 @@ with SEM_UNDO are applied when the process exits (exit_sem).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from kernel_model.ipc.ids import IPC_NOWAIT, Perm
 from kernel_model.proc.sched import WaitQueue
 from kernel_model.uapi import errnos
+
+if TYPE_CHECKING:
+    from kernel_model.proc.task import Task
 
 SEMMSL, SEMMNI, SEMOPM, SEMVMX = 32000, 32000, 500, 32767
 SEMMNS = SEMMNI * SEMMSL
@@ -36,7 +40,7 @@ class Pending:
     """A sleeping semop (struct sem_queue): its operations, whose undo list they charge,
     which operation blocked it (for GETNCNT/GETZCNT), and its outcome once decided."""
 
-    task: object
+    task: Task
     pid: int
     sops: list[tuple[int, int, int]]
     undo: dict[int, int] | None

@@ -93,10 +93,10 @@ class _Args:
         except Exception:  # noqa: BLE001  an unreadable buffer shows as its address
             return None
 
-    def int(self, i: int) -> int:
+    def s32(self, i: int) -> int:
         return signed(self.a[i], 32)
 
-    def long(self, i: int) -> int:
+    def slong(self, i: int) -> int:
         return signed(self.a[i], self.bits)
 
 
@@ -225,12 +225,13 @@ def _shm_info(x: _Args, addr: int) -> str:
 # -- each call: its texts in the direct syscall's argument order (None: shown at exit) --
 Texts = list
 
+
 def _msgget(x: _Args, exiting: bool) -> Texts:
     return [_key(x.a[0]), _mode_flags(_RESOURCE, x.a[1])]
 
 
 def _semget(x: _Args, exiting: bool) -> Texts:
-    return [_key(x.a[0]), str(x.int(1)), _mode_flags(_RESOURCE, x.a[2])]
+    return [_key(x.a[0]), str(x.s32(1)), _mode_flags(_RESOURCE, x.a[2])]
 
 
 def _shmget(x: _Args, exiting: bool) -> Texts:
@@ -240,20 +241,20 @@ def _shmget(x: _Args, exiting: bool) -> Texts:
 
 def _msgsnd(x: _Args, exiting: bool) -> Texts:
     size = x.a[2] & ((1 << x.bits) - 1)
-    return [str(x.int(0)), _msgbuf(x, x.a[1], size), str(size),
+    return [str(x.s32(0)), _msgbuf(x, x.a[1], size), str(size),
             _flags(_MSG_FLAGS, x.a[3], "MSG_???")]
 
 
 def _msgrcv(x: _Args, exiting: bool, kludge: int | None = None) -> Texts:
     if not exiting:
-        return [str(x.int(0)), None, None, None, None]
+        return [str(x.s32(0)), None, None, None, None]
     size = x.a[2] & ((1 << x.bits) - 1)
     flags = _flags(_MSG_FLAGS, x.a[4], "MSG_???")
     if kludge is not None and x.call.failed:
         # strace reads ipc()'s {msgp, msgtyp} pair only when the call succeeded
-        return [str(x.int(0)), addr_text(kludge), str(size), OMITTED, flags]
+        return [str(x.s32(0)), addr_text(kludge), str(size), OMITTED, flags]
     buf = addr_text(x.a[1]) if x.call.failed else _msgbuf(x, x.a[1], size)
-    return [str(x.int(0)), buf, str(size), str(x.long(3)), flags]
+    return [str(x.s32(0)), buf, str(size), str(x.slong(3)), flags]
 
 
 # Per kind: its command names, strace's name for an unknown one, its *_STAT commands,
@@ -274,7 +275,7 @@ def _ctl(kind: str) -> Callable[[_Args, bool], Texts]:
         cmd = x.a[1] & 0xFFFFFFFF
         base = cmd & ~IPC_64
         addr = x.a[2]
-        head = [str(x.int(0)), _cmd(names, cmd, unknown)]
+        head = [str(x.s32(0)), _cmd(names, cmd, unknown)]
         if base == 1:
             return head + [globals()[ds](x, addr, True)]
         if base not in stats and base not in (3, info_cmd):
@@ -295,7 +296,7 @@ def _semctl(x: _Args, exiting: bool, indirect: bool = False) -> Texts:
     semun word as a pointer, in brackets when ipc() passed a pointer to it."""
     cmd = x.a[2] & 0xFFFFFFFF
     base = cmd & ~IPC_64
-    head = [str(x.int(0)), str(x.int(1)), _cmd(_SEM_CMDS, cmd, "SEM_???")]
+    head = [str(x.s32(0)), str(x.s32(1)), _cmd(_SEM_CMDS, cmd, "SEM_???")]
     arg = x.a[3]
     word = f"[{addr_text(arg)}]" if indirect else addr_text(arg)
     if base == 1:
@@ -326,13 +327,14 @@ def _sembufs(x: _Args, addr: int, n: int) -> str:
             items.append(f"... /* {addr_text(addr + 6 * i)} */")
             break
         num, op, flg = struct.unpack("<HhH", raw)
-        items.append(f"{{sem_num={num}, sem_op={op}, sem_flg={_flags(_SEM_FLAGS, flg, 'SEM_???')}}}")
+        flags = _flags(_SEM_FLAGS, flg, "SEM_???")
+        items.append(f"{{sem_num={num}, sem_op={op}, sem_flg={flags}}}")
     return "[" + ", ".join(items) + "]"
 
 
 def _semop(x: _Args, exiting: bool) -> Texts:
     n = x.a[2] & 0xFFFFFFFF
-    return [str(x.int(0)), _sembufs(x, x.a[1], n), str(n)]
+    return [str(x.s32(0)), _sembufs(x, x.a[1], n), str(n)]
 
 
 def _semtimedop(time64: bool) -> Callable[[_Args, bool], Texts]:
@@ -345,7 +347,7 @@ def _semtimedop(time64: bool) -> Callable[[_Args, bool], Texts]:
 
 
 def _shmat(x: _Args, exiting: bool) -> Texts:
-    return [str(x.int(0)), addr_text(x.a[1]), _flags(_SHM_FLAGS, x.a[2], "SHM_???")]
+    return [str(x.s32(0)), addr_text(x.a[1]), _flags(_SHM_FLAGS, x.a[2], "SHM_???")]
 
 
 def _shmdt(x: _Args, exiting: bool) -> Texts:
