@@ -101,6 +101,9 @@ class Kernel:
         self.sched = Scheduler()
         self.futexes = FutexTable()
         self.ipc = IpcNamespace()  # System V message queues, semaphores, shared memory
+        proc = getattr(vfs, "proc", None)
+        if proc is not None:
+            proc.sysvipc = lambda kind: self.ipc.proc_text(kind, self.process.mm.pool)
         self.yield_requested = False  # sched_yield asked for the next task
         self.max_tasks = max_tasks
         # Set by the System: equip a forked process's new CPU with its hooks, and follow

@@ -17,7 +17,7 @@ from guest_harness import GUESTS, TARGETS, differences, lab_run_args, run_lab, r
 
 IPC = GUESTS / "ipc"
 IPC_BIN = IPC / "bin"
-SYSV = ["ipc_calls", "msg_pingpong", "sem_counter", "shm_fork"]
+SYSV = ["ipc_calls", "msg_pingpong", "sem_counter", "shm_fork"]  # sysvipc_proc: below
 
 
 def native_argv(binary) -> list[str]:
@@ -48,3 +48,33 @@ def test_same_output_and_status_as_linux(name, target):
     lab = run_lab(*lab_run_args(), str(binary))
     if diff := differences(native, lab):
         pytest.fail(diff, pytrace=False)
+
+
+# The columns of /proc/sysvipc/* that hold pids and times (0-based, split on blanks).
+_PROC_VARYING = {"msqid": (5, 6, 11, 12, 13), "semid": (8, 9), "shmid": (4, 5, 11, 12, 13)}
+
+
+def _masked_sysvipc(text: bytes) -> list[list[str]]:
+    rows, varying = [], ()
+    for line in text.decode().splitlines():
+        cols = line.split()
+        if cols[:1] == ["key"]:
+            varying = _PROC_VARYING[cols[1]]
+            rows.append(cols)
+            continue
+        rows.append(["*" if i in varying and c != "0" else c for i, c in enumerate(cols)])
+    return rows
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_proc_sysvipc_as_linux(target):
+    """Linux's columns and widths; every object, its mode (SHM_DEST shown), sizes, counts,
+    uids and the segment's resident bytes."""
+    binary = IPC_BIN / f"sysvipc_proc.{target}"
+    native = run_native(native_argv(binary))
+    lab = run_lab(*lab_run_args(), str(binary))
+    assert (native.status, lab.status) == (0, 0), lab.stderr
+    assert len(native.stdout.splitlines()) == 7
+    assert [len(x) for x in native.stdout.splitlines()] == \
+        [len(x) for x in lab.stdout.splitlines()]
+    assert _masked_sysvipc(lab.stdout) == _masked_sysvipc(native.stdout)

@@ -18,7 +18,7 @@ get_next_ino does the same), so the same run gives the same numbers."""
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from kernel_model.files.inode import FsError, Inode
 from kernel_model.files.proc_array import (
@@ -102,6 +102,10 @@ class ProcFs:
             lambda: f"{self.task.process.pid}/task/{self.task.tid}", created_ns=t, sized=False)
         self.root = ProcRoot(self, t)
         self.vfs: Vfs | None = None  # set by the Vfs: cwd links resolve through it
+        # /proc/sysvipc/{msg,sem,shm}: their texts, from the kernel's IPC objects (set by
+        # the Kernel; None: no such directory).
+        self.sysvipc: Callable[[str], str] | None = None
+        self._sysvipc_dir: StaticDir | None = None
 
     # -- who asks, and who is there ------------------------------------------------------
     @property
@@ -144,8 +148,23 @@ class ProcFs:
         return self.vfs.resolve(path, base="/").node
 
     def fixed(self) -> dict[str, Inode]:
-        return {"self": self.self_link, "thread-self": self.thread_self_link,
-                "cpuinfo": self.cpuinfo}
+        fixed: dict[str, Inode] = {"self": self.self_link,
+                                   "thread-self": self.thread_self_link, "cpuinfo": self.cpuinfo}
+        if self.sysvipc is not None:
+            fixed["sysvipc"] = self._sysvipc()
+        return fixed
+
+    def _sysvipc(self) -> StaticDir:
+        if self._sysvipc_dir is None:
+            text = self.sysvipc
+            assert text is not None
+            files = {kind: ProcFile(self.ino("sysvipc", kind),
+                                    lambda kind=kind: text(kind).encode(),
+                                    created_ns=self.created_ns, write_errno=errnos.EIO)
+                     for kind in ("msg", "sem", "shm")}
+            self._sysvipc_dir = StaticDir(PROC_DEV, self.ino("sysvipc"), lambda: files,
+                                          created_ns=self.created_ns, strict=True)
+        return self._sysvipc_dir
 
     def root_children(self) -> dict[str, Inode]:
         children = self.fixed()

@@ -4,6 +4,7 @@ segment goes once no address space maps it any more."""
 
 from __future__ import annotations
 
+from emu.hostmem import resident_bytes
 from kernel_model.clock import NSEC
 from kernel_model.ipc.ids import Ids
 from kernel_model.ipc.msg import MSGMNI, MsgQueue
@@ -64,3 +65,36 @@ class IpcNamespace:
             if seg.perm.mode & SHM_DEST and seg.nattch(pool) == 0:
                 self.shm.remove(seg)
                 seg.block.drop(seg)
+
+    def proc_text(self, kind: str, pool) -> str:
+        """/proc/sysvipc/msg, sem and shm, in ipc/msg.c's, sem.c's and shm.c's columns (a
+        64-bit kernel's, whoever reads them)."""
+        if kind == "msg":
+            lines = ["       key      msqid perms      cbytes       qnum lspid lrpid   uid   gid"
+                     "  cuid  cgid      stime      rtime      ctime"]
+            for q in self.msg.objects():
+                p = q.perm
+                lines.append(f"{p.key:10d} {p.id:10d}  {p.mode:4o}  {q.cbytes:10d} "
+                             f"{len(q.messages):10d} {q.lspid:5d} {q.lrpid:5d} {p.uid:5d} "
+                             f"{p.gid:5d} {p.cuid:5d} {p.cgid:5d} {q.stime:10d} {q.rtime:10d} "
+                             f"{q.ctime:10d}")
+        elif kind == "sem":
+            lines = ["       key      semid perms      nsems   uid   gid  cuid  cgid      otime"
+                     "      ctime"]
+            for a in self.sem.objects():
+                p = a.perm
+                lines.append(f"{p.key:10d} {p.id:10d}  {p.mode:4o} {a.nsems:10d} {p.uid:5d} "
+                             f"{p.gid:5d} {p.cuid:5d} {p.cgid:5d} {a.otime:10d} {a.ctime:10d}")
+        else:
+            self.prune_shm(pool)
+            lines = ["       key      shmid perms                  size  cpid  lpid nattch   uid"
+                     "   gid  cuid  cgid      atime      dtime      ctime                   rss"
+                     "                  swap"]
+            for s in self.shm.objects():
+                p = s.perm
+                rss = resident_bytes(s.block.host, s.block.size)
+                lines.append(f"{p.key:10d} {p.id:10d}  {p.mode:4o} {s.size:21d} {s.cpid:5d} "
+                             f"{s.lpid:5d}  {s.nattch(pool):5d} {p.uid:5d} {p.gid:5d} "
+                             f"{p.cuid:5d} {p.cgid:5d} {s.atime:10d} {s.dtime:10d} "
+                             f"{s.ctime:10d} {rss:21d} {0:21d}")
+        return "".join(line + "\n" for line in lines)
