@@ -1,7 +1,11 @@
 /* A MAP_SHARED|MAP_ANONYMOUS counter stays shared across fork: children increment it in
  * turn (each waits for the previous one), the parent reads the total; a MAP_PRIVATE one
- * stays each process's own. Also a shared mapping of a /tmp file. */
+ * stays each process's own. Then a process-shared mutex and semaphore in shared memory
+ * (their futex waits meet across processes), and a shared mapping of a /tmp file. */
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +66,38 @@ int main(void) {
     }
     waitpid(pid, NULL, 0);
     printf("after the child's munmap: %d\n", shared[0]);
+
+    /* A process-shared mutex guards a read-yield-write increment by three children at
+     * once; a process-shared semaphore tells the parent each child is done. */
+    struct shared {
+        pthread_mutex_t lock;
+        sem_t done;
+        int count;
+    } *sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+    pthread_mutex_init(&sh->lock, &attr);
+    sem_init(&sh->done, 1, 0);
+    sh->count = 0;
+    for (int c = 0; c < 3; c++) {
+        if (fork() == 0) {
+            for (int i = 0; i < 300; i++) {
+                pthread_mutex_lock(&sh->lock);
+                int v = sh->count;
+                sched_yield();
+                sh->count = v + 1;
+                pthread_mutex_unlock(&sh->lock);
+            }
+            sem_post(&sh->done);
+            _exit(0);
+        }
+    }
+    for (int c = 0; c < 3; c++)
+        sem_wait(&sh->done);
+    printf("process-shared mutex count %d (expect 900)\n", sh->count);
+    while (wait(NULL) > 0)
+        ;
 
     /* MAP_SHARED of a /tmp file, written by a child. */
     char path[] = "/tmp/ipc-shared-XXXXXX";
