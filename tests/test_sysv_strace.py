@@ -52,3 +52,17 @@ def test_same_ipc_lines_as_strace(name, target, tmp_path):
     want, got = ipc_lines(native_trace.read_text()), ipc_lines(lab_trace.read_text())
     assert len(want) > 10
     assert got == want
+
+
+def test_a_waiting_ipc_call_resumes_under_its_own_name(tmp_path):
+    """i386 glibc's msgrcv is ipc(2) underneath: strace -f's `<unfinished ...>` and
+    `<... msgrcv resumed>` lines name the call it makes, as strace does."""
+    trace = tmp_path / "lab.trace"
+    binary = BIN / "msg_pingpong.glibc-i386"
+    lab = run_lab(*lab_run_args(), "-f", "-o", str(trace), str(binary))
+    assert lab.status == 0, lab.stderr
+    lines = [re.sub(r"^\d+\s+", "", line) for line in trace.read_text().splitlines()]
+    assert "msgrcv(0,  <unfinished ...>" in lines
+    resumed = [line for line in lines if line.startswith("<... msgrcv resumed>{mtype=2, ")]
+    assert len(resumed) >= 1
+    assert not any("ipc(" in line for line in lines)
