@@ -12,6 +12,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifndef MSG_COPY  /* glibc's names, which musl lacks */
+#define MSG_COPY 040000
+#endif
+#ifndef MSG_STAT_ANY
+#define MSG_STAT_ANY 13
+#endif
+#ifndef SHM_LOCKED
+#define SHM_LOCKED 02000
+#endif
+
 union semun { int val; struct semid_ds *buf; unsigned short *array; struct seminfo *__buf; };
 struct msg { long mtype; char mtext[32]; };
 
@@ -50,7 +60,14 @@ int main(void) {
     msgsnd(q, &m, 1, 0);
     show("msgrcv MSG_EXCEPT 3", msgrcv(q, &r, sizeof r.mtext, 3, IPC_NOWAIT | MSG_EXCEPT));
     printf("got mtype %ld\n", r.mtype);
+    show("msgrcv MSG_COPY 1", msgrcv(q, &r, sizeof r.mtext, 1, IPC_NOWAIT | MSG_COPY));
+    printf("copied mtype %ld\n", r.mtype);
+    show("msgrcv MSG_COPY 5", msgrcv(q, &r, sizeof r.mtext, 5, IPC_NOWAIT | MSG_COPY));
+    show("msgrcv MSG_COPY without IPC_NOWAIT", msgrcv(q, &r, sizeof r.mtext, 0, MSG_COPY));
     struct msqid_ds ds;
+    show("msgctl MSG_STAT is the id", msgctl(0, MSG_STAT, &ds) == q);
+    show("msgctl MSG_STAT_ANY is the id", msgctl(0, MSG_STAT_ANY, &ds) == q);
+    show("msgctl MSG_STAT empty slot", msgctl(5, MSG_STAT, &ds));
     show("msgctl IPC_STAT", msgctl(q, IPC_STAT, &ds));
     printf("qnum %lu cbytes %lu qbytes %lu mode %o\n", (unsigned long)ds.msg_qnum,
            (unsigned long)ds.__msg_cbytes, (unsigned long)ds.msg_qbytes,
@@ -95,7 +112,13 @@ int main(void) {
     struct semid_ds sds;
     show("IPC_STAT", semctl(s, 0, IPC_STAT, (union semun){.buf = &sds}));
     printf("nsems %lu mode %o\n", (unsigned long)sds.sem_nsems, sds.sem_perm.mode);
+    sds.sem_perm.mode = 0640;
+    show("semctl IPC_SET", semctl(s, 0, IPC_SET, (union semun){.buf = &sds}));
+    show("SEM_STAT is the id", semctl(0, 0, SEM_STAT, (union semun){.buf = &sds}) == s);
+    printf("mode now %o\n", sds.sem_perm.mode);
     struct seminfo si;
+    show("SEM_INFO >= 0", semctl(0, 0, SEM_INFO, (union semun){.__buf = &si}) >= 0);
+    printf("sets in use %d semaphores %d\n", si.semusz, si.semaem);
     show("IPC_INFO >= 0", semctl(0, 0, IPC_INFO, (union semun){.__buf = &si}) >= 0);
     printf("semmsl %d semopm %d semvmx %d\n", si.semmsl, si.semopm, si.semvmx);
     show("semctl IPC_RMID", semctl(s, 0, IPC_RMID));
@@ -113,6 +136,18 @@ int main(void) {
     show("shmctl IPC_STAT", shmctl(h, IPC_STAT, &hds));
     printf("segsz %lu nattch %lu\n", (unsigned long)hds.shm_segsz,
            (unsigned long)hds.shm_nattch);
+    hds.shm_perm.mode = 0640;
+    show("shmctl IPC_SET", shmctl(h, IPC_SET, &hds));
+    show("shmctl SHM_STAT is the id", shmctl(0, SHM_STAT, &hds) == h);
+    printf("mode now %o\n", hds.shm_perm.mode);
+    show("shmctl SHM_LOCK", shmctl(h, SHM_LOCK, NULL));
+    shmctl(h, IPC_STAT, &hds);
+    printf("locked: %s\n", hds.shm_perm.mode & SHM_LOCKED ? "yes" : "no");
+    show("shmctl SHM_UNLOCK", shmctl(h, SHM_UNLOCK, NULL));
+    struct shm_info shinfo;
+    show("shmctl SHM_INFO >= 0", shmctl(0, SHM_INFO, (struct shmid_ds *)&shinfo) >= 0);
+    printf("segments %d pages %lu resident %lu\n", shinfo.used_ids,
+           (unsigned long)shinfo.shm_tot, (unsigned long)shinfo.shm_rss);
     struct shminfo shi;
     show("shmctl IPC_INFO >= 0", shmctl(0, IPC_INFO, (struct shmid_ds *)&shi) >= 0);
     printf("shmmin %lu shmmni %lu\n", (unsigned long)shi.shmmin, (unsigned long)shi.shmmni);

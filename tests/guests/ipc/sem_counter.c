@@ -3,6 +3,7 @@
  * Then GETNCNT/GETZCNT see waiters, SETVAL wakes them, and IPC_RMID fails one with EIDRM. */
 #include <errno.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,8 @@
 
 #define CHILDREN 4
 #define ROUNDS 200
+
+static void on_usr1(int sig) { (void)sig; }
 
 static int sem_change(int s, int num, int op, int flags) {
     struct sembuf b = {(unsigned short)num, (short)op, (short)flags};
@@ -67,7 +70,8 @@ int main(void) {
         sem_change(s, 1, 5, SEM_UNDO);
         _exit(0);
     }
-    printf("holder exited %d; semaphores after its undo: %d %d\n", exit_code(pid),
+    int holder = exit_code(pid);
+    printf("holder exited %d; semaphores after its undo: %d %d\n", holder,
            semctl(s, 0, GETVAL), semctl(s, 1, GETVAL));
     printf("GETPID is the holder: %s\n", semctl(s, 0, GETPID) == pid ? "yes" : "no");
 
@@ -85,8 +89,27 @@ int main(void) {
     printf("GETNCNT %d GETZCNT %d\n", semctl(s, 0, GETNCNT), semctl(s, 1, GETZCNT));
     unsigned short all[2] = {2, 0};
     semctl(s, 0, SETALL, all);
-    printf("after SETALL: down exited %d, zero exited %d, values %d %d\n", exit_code(down),
-           exit_code(zero), semctl(s, 0, GETVAL), semctl(s, 1, GETVAL));
+    int down_code = exit_code(down), zero_code = exit_code(zero);
+    printf("after SETALL: down exited %d, zero exited %d, values %d %d\n", down_code,
+           zero_code, semctl(s, 0, GETVAL), semctl(s, 1, GETVAL));
+
+    /* A signal with a handler (SA_RESTART or not) ends a waiting semop with EINTR. */
+    pid = fork();
+    if (pid == 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_usr1;
+        sa.sa_flags = SA_RESTART;
+        sigaction(SIGUSR1, &sa, NULL);
+        errno = 0;
+        int r = sem_change(s, 0, -5, 0);
+        _exit(r < 0 && errno == EINTR ? 0 : 9);
+    }
+    wait_for(s, 0, GETNCNT, 1);
+    kill(pid, SIGUSR1);
+    int code = exit_code(pid);
+    printf("semop interrupted by a handler exited %d; GETNCNT now %d\n", code,
+           semctl(s, 0, GETNCNT));
 
     /* IPC_RMID under a waiter. */
     pid = fork();
