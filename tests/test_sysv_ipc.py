@@ -17,7 +17,7 @@ from guest_harness import GUESTS, TARGETS, differences, lab_run_args, run_lab, r
 
 IPC = GUESTS / "ipc"
 IPC_BIN = IPC / "bin"
-SYSV = ["ipc_calls", "msg_pingpong", "sem_counter", "shm_fork"]  # sysvipc_proc: below
+SYSV = ["ipc_calls", "ipc_ids", "msg_pingpong", "sem_counter", "shm_fork"]  # sysvipc_proc: below
 
 
 def native_argv(binary) -> list[str]:
