@@ -80,14 +80,23 @@ class SharedBlock:
     def __init__(self, size: int):
         self.size = size
         self.host = allocate(size)
-        self._holders: set[int] = set()
+        self._holders: set[object] = set()
         bisect.insort(_BLOCKS, (self.host, self.host + size, self), key=lambda b: b[0])
 
+    def __deepcopy__(self, memo) -> SharedBlock:
+        # A handle to host memory: a copy of the kernel's state (the debugger's history)
+        # must name the same block, never a second owner of the same pages.
+        return self
+
+    def __copy__(self) -> SharedBlock:
+        return self
+
     def hold(self, holder: object) -> None:
-        self._holders.add(id(holder))
+        """`holder`: a hashable name for who holds it (a Backing's id, "segment")."""
+        self._holders.add(holder)
 
     def drop(self, holder: object) -> None:
-        self._holders.discard(id(holder))
+        self._holders.discard(holder)
         if not self._holders and self.host:
             _BLOCKS.remove((self.host, self.host + self.size, self))
             release(self.host, self.size)
@@ -251,14 +260,14 @@ class Backing:
     def _let_go(self, block: SharedBlock) -> None:
         """Drop this Backing's hold on `block` once none of its ranges lies in it."""
         if not any(block_at(host) is block for _s, _e, host, _r in self._state[1]):
-            block.drop(self)
+            block.drop(id(self))
 
     def map_shared(self, start: int, end: int, block: SharedBlock, offset: int = 0) -> int:
         """Record [start, end) as backed by `block` from `offset` (nothing else may back
         any of it); returns the host address of `start`."""
         host = block.host + offset
         self._insert(start, end, host, False)
-        block.hold(self)
+        block.hold(id(self))
         return host
 
     def reserved_in(self, start: int, end: int) -> bool:
@@ -283,7 +292,7 @@ class Backing:
                 blocks.add(block)
         self._set(kept)
         for block in blocks:
-            block.drop(self)
+            block.drop(id(self))
         return gone
 
     def copy_into(self, other: Backing) -> int:
@@ -294,7 +303,7 @@ class Backing:
         for s, e, host, reserved in self._state[1]:
             block = block_at(host)
             if block is not None:  # MAP_SHARED or a SysV segment: the child maps the same
-                block.hold(other)
+                block.hold(id(other))
                 ranges.append((s, e, host, reserved))
                 continue
             new = allocate(e - s)
@@ -333,7 +342,7 @@ class Backing:
             if block is None:
                 release(host, e - s)
             else:
-                block.drop(self)
+                block.drop(id(self))
 
 
 _HOST_PAGE = _mmap.PAGESIZE

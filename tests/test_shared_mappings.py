@@ -106,3 +106,25 @@ def test_host_address_lookup_of_a_block():
         block.hold(holder)
         block.drop(holder)
     assert block.host == 0
+
+
+def test_a_moved_shared_range_stays_shared():
+    """mremap moves the host pages with the guest range: still the same block."""
+    parent, addr = _shared_machine()
+    parent.move(addr, 0x2000, 0x80000)
+    child = parent.fork()
+    child.write(0x80010, b"moved")
+    assert parent.read(0x80010, 5) == b"moved"
+
+
+def test_a_copy_of_the_kernels_state_names_the_same_block():
+    """The debugger's history deep-copies the kernel model: a segment's block is a host
+    handle, never a second owner of the same pages."""
+    import copy
+
+    block = hostmem.SharedBlock(0x1000)
+    block.hold("segment")
+    assert copy.deepcopy({"seg": block})["seg"] is block
+    assert copy.copy(block) is block
+    block.drop("segment")
+    assert block.host == 0

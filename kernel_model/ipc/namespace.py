@@ -64,7 +64,7 @@ class IpcNamespace:
         for seg in self.shm.objects():
             if seg.perm.mode & SHM_DEST and seg.nattch(pool) == 0:
                 self.shm.remove(seg)
-                seg.block.drop(seg)
+                seg.block.drop("segment")
 
     def proc_text(self, kind: str, pool) -> str:
         """/proc/sysvipc/msg, sem and shm, in ipc/msg.c's, sem.c's and shm.c's columns (a

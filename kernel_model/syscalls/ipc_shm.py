@@ -58,7 +58,7 @@ def do_shmget(k: SyscallContext, key: int, size: int, flg: int) -> int:
             return -errnos.ENOSPC
         perm = Perm(key=key, uid=p.uid, gid=p.gid, cuid=p.uid, cgid=p.gid, mode=flg & 0o777)
         seg = H.ShmSegment(perm, size, SharedBlock(page_up(size)), ctime=now(k), cpid=p.pid)
-        seg.block.hold(seg)
+        seg.block.hold("segment")
         return ns.shm.add(seg, key)
 
     def check(seg) -> int:
