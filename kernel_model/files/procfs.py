@@ -158,10 +158,10 @@ class ProcFs:
         if self._sysvipc_dir is None:
             text = self.sysvipc
             assert text is not None
-            files = {kind: ProcFile(self.ino("sysvipc", kind),
-                                    lambda kind=kind: text(kind).encode(),
-                                    created_ns=self.created_ns, write_errno=errnos.EIO)
-                     for kind in ("msg", "sem", "shm")}
+            files: dict[str, Inode] = {
+                kind: ProcFile(self.ino("sysvipc", kind), lambda kind=kind: text(kind).encode(),
+                               created_ns=self.created_ns, write_errno=errnos.EIO)
+                for kind in ("msg", "sem", "shm")}
             self._sysvipc_dir = StaticDir(PROC_DEV, self.ino("sysvipc"), lambda: files,
                                           created_ns=self.created_ns, strict=True)
         return self._sysvipc_dir
