@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kernel_model.clock import NSEC
-from kernel_model.ipc.ids import IPC_64
 
 if TYPE_CHECKING:
     from kernel_model.syscalls.context import SyscallContext
@@ -21,12 +20,10 @@ def now(k: SyscallContext) -> int:
 
 
 def direct_cmd(k: SyscallContext, cmd: int) -> tuple[int, str]:
-    """A direct *ctl syscall's command and layout: x86-64 takes the command as given
-    (IPC_64 there makes it unknown: EINVAL), i386's compat entry drops the IPC_64 bit and
-    always uses the ipc64 layout."""
-    if k.abi.bits == 64:
-        return cmd, LAYOUT_64
-    return cmd & ~IPC_64, LAYOUT_IPC64
+    """A direct *ctl syscall's command and layout: the command as given (IPC_64 in it makes
+    it unknown: EINVAL), in x86-64's structs or, from i386, always the ipc64 ones (only
+    ipc() reads IPC_64 as a version)."""
+    return cmd, LAYOUT_64 if k.abi.bits == 64 else LAYOUT_IPC64
 
 
 def layout_bits(layout: str) -> int:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from kernel_model.ipc import layouts as L
 from kernel_model.ipc import msg as M
 from kernel_model.ipc.ids import (
+    IPC_64,
     IPC_INFO,
     IPC_NOWAIT,
     IPC_RMID,
@@ -240,5 +241,19 @@ def sys_msgrcv(k: SyscallContext, msqid, msgp, msgsz, msgtyp, msgflg):
 @syscall("msgctl", Int(), Int(), Ptr())
 def sys_msgctl(k: SyscallContext, msqid, cmd, buf):
     cmd, layout = direct_cmd(k, cmd)
+    if k.abi.bits == 32 and cmd & IPC_64:
+        cmd = _compat_ipc64_cmd(cmd & 0xFFFFFFFF)
     return do_msgctl(k, msqid, cmd, buf, layout)
+
+
+def _compat_ipc64_cmd(cmd: int) -> int:
+    """i386's direct msgctl with IPC_64 in the command: compat_ksys_msgctl picks the case
+    without the bit but hands the command on with it, so a STAT takes an index as the
+    *_STAT commands do, an INFO is an IPC_INFO, and anything else is unknown (EINVAL)."""
+    base = cmd & ~IPC_64
+    if base in (IPC_STAT, M.MSG_STAT, M.MSG_STAT_ANY):
+        return M.MSG_STAT
+    if base in (IPC_INFO, M.MSG_INFO):
+        return IPC_INFO
+    return -1
 

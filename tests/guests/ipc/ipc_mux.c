@@ -42,5 +42,29 @@ int main(void){
   r = syscall(SYS_ipc, 22, 0, 0, 0, (void*)ra, 0);
   r = syscall(SYS_ipc, 24, h, IPC_RMID, 0, 0, 0);
   r = syscall(SYS_ipc, 99, 0, 0, 0, 0, 0); printf("bad %ld\n", r);
+
+  /* The direct i386 syscalls (Linux 5.1+): always the ipc64 structs, and a command with
+   * IPC_64 in it is unknown (EINVAL). */
+  q = syscall(SYS_msgget, IPC_PRIVATE, IPC_CREAT | 0600);
+  m.t = 3;
+  r = syscall(SYS_msgsnd, q, &m, 4, 0);
+  r = syscall(SYS_msgrcv, q, &m, 16, -5, IPC_NOWAIT); printf("direct msgrcv %ld type %d\n", r, m.t);
+  r = syscall(SYS_msgctl, q, IPC_STAT, &ds); printf("direct msgctl %ld qbytes %lu\n", r, (unsigned long)ds.msg_qbytes);
+  r = syscall(SYS_msgctl, q, IPC_STAT | 0x100, &ds); printf("direct msgctl IPC_64 %ld\n", r);
+  r = syscall(SYS_msgctl, q, IPC_RMID, 0);
+  s = syscall(SYS_semget, IPC_PRIVATE, 2, IPC_CREAT | 0600);
+  r = syscall(SYS_semctl, s, 1, SETVAL, 7);
+  r = syscall(SYS_semctl, s, 1, GETVAL, 0); printf("direct semctl GETVAL %ld\n", r);
+  r = syscall(SYS_semctl, s, 1, GETVAL | 0x100, 0); printf("direct semctl IPC_64 %ld\n", r);
+  struct { long long sec; long long nsec; } ts64 = {0, 1000};
+  b.sem_num = 1; b.sem_op = -7; b.sem_flg = 0;
+  r = syscall(SYS_semtimedop_time64, s, &b, 1, &ts64); printf("semtimedop_time64 %ld\n", r);
+  r = syscall(SYS_semctl, s, 0, IPC_RMID, 0);
+  h = syscall(SYS_shmget, IPC_PRIVATE, 100, IPC_CREAT | 0600);
+  long a = syscall(SYS_shmat, h, 0, SHM_RDONLY); printf("direct shmat %s\n", a != -1 ? "ok" : "failed");
+  r = syscall(SYS_shmctl, h, IPC_STAT, &sd); printf("direct shmctl %ld segsz %lu\n", r, (unsigned long)sd.shm_segsz);
+  r = syscall(SYS_shmctl, h, IPC_STAT | 0x100, &sd); printf("direct shmctl IPC_64 %ld\n", r);
+  r = syscall(SYS_shmdt, a);
+  r = syscall(SYS_shmctl, h, IPC_RMID, 0);
   return 0;
 }
