@@ -282,6 +282,8 @@ class Backing:
     def drop_shared(self) -> list[tuple[int, int]]:
         """Forget every shared range (a CPU kept for reuse must not keep another process's
         memory alive); returns the guest ranges, for the caller to unmap."""
+        if not _BLOCKS:
+            return []
         gone, kept, blocks = [], [], set()
         for s, e, host, reserved in self._state[1]:
             block = block_at(host)

@@ -9,7 +9,7 @@ from kernel_model.clock import NSEC
 from kernel_model.ipc.ids import Ids
 from kernel_model.ipc.msg import MSGMNI, MsgQueue
 from kernel_model.ipc.sem import SEMMNI, SEMVMX, SemArray, update_queue
-from kernel_model.ipc.shm import SHM_DEST, SHMMNI, ShmSegment
+from kernel_model.ipc.shm import SHM_DEST, SHM_DEV, SHMMNI, ShmSegment
 
 
 class IpcNamespace:
@@ -42,10 +42,12 @@ class IpcNamespace:
             else:
                 entry[1].pop(num, None)
 
-    def exit_process(self, pid: int, sched, realtime_ns: int, pool) -> None:
+    def exit_process(self, pid: int, sched, realtime_ns: int, mm, detach: bool = True
+                     ) -> None:
         """exit_sem: each live set gets the process's adjustments back, clamped to
         [0, SEMVMX], its sempid becomes the process's, and waiting groups are retried.
-        Then removed segments its attachments kept alive may go."""
+        Then its attachments go (exit_mmap), and removed segments they kept alive may
+        go with them."""
         per = self.undo.pop(pid, {})
         for sma, adj in per.values():
             if sma.perm.deleted:
@@ -56,7 +58,19 @@ class IpcNamespace:
                     sem.val = min(max(sem.val + delta, 0), SEMVMX)
                     sem.pid = pid
             update_queue(sma, sched, realtime_ns // NSEC)
-        self.prune_shm(pool)
+        if detach:
+            self.detach_all(mm, pid, realtime_ns)
+        self.prune_shm(mm.pool)
+
+    def detach_all(self, mm, pid: int, realtime_ns: int) -> None:
+        """shm_close for each attachment an address space drops at exit or exec: the
+        segment's shm_dtime and shm_lpid say so (its nattch follows from the VMAs)."""
+        for v in mm.vmas:
+            if v.dev == SHM_DEV and v.shared:
+                seg = self.shm.get(v.inode)
+                if seg is not None:
+                    seg.dtime = realtime_ns // NSEC
+                    seg.lpid = pid
 
     def prune_shm(self, pool) -> None:
         """Removed segments nobody maps any more go (shm_destroy): their host memory goes

@@ -72,6 +72,11 @@ int main(int argc, char **argv) {
         _exit(0);
     }
     printf("child exited %d\n", exit_code(pid));
+    struct shmid_ds after;
+    shmctl(h, IPC_STAT, &after);
+    printf("its exit detached: shm_lpid is the child: %s, shm_dtime set: %s\n",
+           after.shm_lpid == pid ? "yes" : "no",
+           after.shm_dtime != 0 ? "yes" : "no");
     printf("parent reads \"%s\" and '%c'; nattch %lu\n", p, p[5999], nattch(h));
 
     /* A second attachment, read-only: the same bytes. */
@@ -96,6 +101,8 @@ int main(int argc, char **argv) {
         _exit(127);
     }
     printf("exec'd child exited %d\n", exit_code(pid));
+    shmctl(h, IPC_STAT, &after);
+    printf("exec detached: shm_lpid is that child: %s\n", after.shm_lpid == pid ? "yes" : "no");
 
     /* IPC_RMID with the parent still attached: the key is gone, the memory stays. */
     shmctl(h, IPC_RMID, NULL);
