@@ -155,15 +155,17 @@ class GuestMemory:
         self.uc.mem_protect(addr, size, prot)
         self._coalesce(addr)
 
-    def discard(self, addr: int, size: int) -> None:
+    def discard(self, addr: int, size: int, *, keep_shared: bool = False) -> None:
         """MADV_DONTNEED on private anonymous memory: the pages read back as zeros, and the
-        host gets them back instead of having them all written."""
+        host gets them back instead of having them all written. keep_shared: pages of a
+        SharedBlock keep their bytes (madvise on shared memory drops a process's view,
+        not the data); without it they are zeroed too (restoring a saved state)."""
         end = addr + size
         done = addr
         for lo, hi, host in self.backing.pieces(addr, end):
             if lo > done:
                 self.write(done, bytes(lo - done))
-            if hostmem.block_at(host) is None:  # shared pages keep their contents
+            if not keep_shared or hostmem.block_at(host) is None:
                 hostmem.zero(host, hi - lo)
             done = hi
         if done < end:

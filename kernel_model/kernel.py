@@ -301,8 +301,9 @@ class Kernel:
         self.machine.write(addr, data)
 
     def discard(self, addr: int, size: int) -> None:
-        """Give private pages back to the host: they read as zeros again."""
-        self.machine.discard(addr, size)
+        """Give private pages back to the host: they read as zeros again (shared ones keep
+        their bytes, as MADV_DONTNEED leaves a shmem page's data)."""
+        self.machine.discard(addr, size, keep_shared=True)
 
     def share_memory(self, addr: int, size: int, block: SharedBlock | None = None,
                      offset: int = 0) -> bool:

@@ -67,6 +67,13 @@ int main(void) {
     waitpid(pid, NULL, 0);
     printf("after the child's munmap: %d\n", shared[0]);
 
+    /* MADV_DONTNEED drops private pages (zeros after) but not shared ones' data. */
+    shared[2] = 42;
+    private[2] = 42;
+    madvise((void *)shared, 4096, MADV_DONTNEED);
+    madvise((void *)private, 4096, MADV_DONTNEED);
+    printf("after MADV_DONTNEED: shared %d, private %d\n", shared[2], private[2]);
+
     /* A process-shared mutex guards a read-yield-write increment by three children at
      * once; a process-shared semaphore tells the parent each child is done. */
     struct shared {
