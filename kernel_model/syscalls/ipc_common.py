@@ -40,5 +40,11 @@ def fresh_or_retry(k: SyscallContext):
     return k.ipc.waiting.get(tid)
 
 
+def s32(v: int) -> int:
+    """An `int` argument as the kernel's C code sees it."""
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >> 31 else v
+
+
 def word_size(k: SyscallContext) -> int:
     return k.abi.bits // 8

@@ -29,6 +29,7 @@ from kernel_model.syscalls.ipc_common import (
     fresh_or_retry,
     layout_bits,
     now,
+    s32,
     word_size,
 )
 from kernel_model.syscalls.registry import syscall
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 
 
 def do_msgget(k: SyscallContext, key: int, flg: int) -> int:
-    key = _s32(key)
+    key = s32(key)
     p = k.process
 
     def create() -> int:
@@ -47,11 +48,6 @@ def do_msgget(k: SyscallContext, key: int, flg: int) -> int:
         return k.ipc.msg.add(M.MsgQueue(perm, ctime=now(k)), key)
 
     return lookup_or_create(k.ipc.msg, key, flg, p.uid, p.gid, create)
-
-
-def _s32(v: int) -> int:
-    v &= 0xFFFFFFFF
-    return v - (1 << 32) if v >> 31 else v
 
 
 def _slong(k: SyscallContext, v: int) -> int:
@@ -62,7 +58,7 @@ def _slong(k: SyscallContext, v: int) -> int:
 
 def do_msgsnd(k: SyscallContext, msqid: int, msgp: int, msgsz: int, msgflg: int) -> int:
     """ksys_msgsnd and do_msgsnd, in their order of checks."""
-    msqid, msgsz = _s32(msqid), _slong(k, msgsz)
+    msqid, msgsz = s32(msqid), _slong(k, msgsz)
     retry = fresh_or_retry(k)
     ws = word_size(k)
     if retry is None:
@@ -102,7 +98,7 @@ def do_msgsnd(k: SyscallContext, msqid: int, msgp: int, msgsz: int, msgflg: int)
 def do_msgrcv(k: SyscallContext, msqid: int, msgp: int, msgsz: int, msgtyp: int,
               msgflg: int) -> int:
     """ksys_msgrcv and do_msgrcv: find a message (or wait for one), then copy it out."""
-    msqid, msgsz, msgtyp = _s32(msqid), _slong(k, msgsz), _slong(k, msgtyp)
+    msqid, msgsz, msgtyp = s32(msqid), _slong(k, msgsz), _slong(k, msgtyp)
     retry = fresh_or_retry(k)
     p = k.process
     got: M.Message | int | None = None
@@ -160,7 +156,7 @@ def do_msgrcv(k: SyscallContext, msqid: int, msgp: int, msgsz: int, msgtyp: int,
 
 def do_msgctl(k: SyscallContext, msqid: int, cmd: int, buf: int, layout: str) -> int:
     """ksys_msgctl (and its compat twin for i386)."""
-    msqid, cmd = _s32(msqid), _s32(cmd)
+    msqid, cmd = s32(msqid), s32(cmd)
     if msqid < 0 or cmd < 0:
         return -errnos.EINVAL
     bits = layout_bits(layout)

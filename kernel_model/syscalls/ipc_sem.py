@@ -34,8 +34,8 @@ from kernel_model.syscalls.ipc_common import (
     fresh_or_retry,
     layout_bits,
     now,
+    s32,
 )
-from kernel_model.syscalls.ipc_msg import _s32
 from kernel_model.syscalls.registry import syscall
 from kernel_model.uapi import errnos
 
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 
 def do_semget(k: SyscallContext, key: int, nsems: int, flg: int) -> int:
-    key, nsems = _s32(key), _s32(nsems)
+    key, nsems = s32(key), s32(nsems)
     if nsems < 0 or nsems > S.SEMMSL:
         return -errnos.EINVAL
     p = k.process
@@ -81,7 +81,7 @@ class _Invalid(Exception):
 def do_semtimedop(k: SyscallContext, semid: int, sops_addr: int, nsops: int, timeout: int,
                   time64: bool = False) -> int:
     """do_semtimedop, in its order of checks; then perform, fail, or wait."""
-    semid = _s32(semid)
+    semid = s32(semid)
     retry = fresh_or_retry(k)
     p = k.process
     if retry is not None:
@@ -147,7 +147,7 @@ def _leave(sma: S.SemArray, pend: S.Pending) -> None:
 def do_semctl(k: SyscallContext, semid: int, semnum: int, cmd: int, arg: int,
               layout: str) -> int:
     """ksys_semctl: `arg` is the union semun as passed (a value or a pointer)."""
-    semid, semnum, cmd = _s32(semid), _s32(semnum), _s32(cmd)
+    semid, semnum, cmd = s32(semid), s32(semnum), s32(cmd)
     if semid < 0:
         return -errnos.EINVAL
     bits = layout_bits(layout)
@@ -173,7 +173,7 @@ def do_semctl(k: SyscallContext, semid: int, semnum: int, cmd: int, arg: int,
         k.write(arg, L.semid_ds(sma.perm, sma.otime, sma.ctime, sma.nsems, bits))
         return 0 if cmd == IPC_STAT else sma.perm.id
     if cmd == S.SETVAL:
-        val = _s32(arg)
+        val = s32(arg)
         if val > S.SEMVMX or val < 0:
             return -errnos.ERANGE
         sma = ids.get(semid)

@@ -24,8 +24,7 @@ from kernel_model.ipc.ids import (
 )
 from kernel_model.memory.mm import OutOfMemory
 from kernel_model.syscalls.argkinds import Hex, Int, Ptr, UInt
-from kernel_model.syscalls.ipc_common import LAYOUT_OLD, direct_cmd, layout_bits, now
-from kernel_model.syscalls.ipc_msg import _s32
+from kernel_model.syscalls.ipc_common import LAYOUT_OLD, direct_cmd, layout_bits, now, s32
 from kernel_model.syscalls.registry import syscall
 from kernel_model.uapi import errnos
 
@@ -40,7 +39,7 @@ def _task_size(k: SyscallContext) -> int:
 
 
 def do_shmget(k: SyscallContext, key: int, size: int, flg: int) -> int:
-    key = _s32(key)
+    key = s32(key)
     size &= (1 << k.abi.bits) - 1
     p = k.process
     ns = k.ipc
@@ -70,7 +69,7 @@ def do_shmget(k: SyscallContext, key: int, size: int, flg: int) -> int:
 def do_shmat(k: SyscallContext, shmid: int, addr: int, flg: int) -> int:
     """do_shmat: the address rules, the rights, then a MAP_SHARED mapping of the segment.
     Returns the address, or -errno."""
-    shmid = _s32(shmid)
+    shmid = s32(shmid)
     if shmid < 0:
         return -errnos.EINVAL
     if addr:
@@ -153,7 +152,7 @@ def do_shmdt(k: SyscallContext, addr: int) -> int:
 
 
 def do_shmctl(k: SyscallContext, shmid: int, cmd: int, buf: int, layout: str) -> int:
-    shmid, cmd = _s32(shmid), _s32(cmd)
+    shmid, cmd = s32(shmid), s32(cmd)
     if shmid < 0 or cmd < 0:
         return -errnos.EINVAL
     bits = layout_bits(layout)
