@@ -8,6 +8,7 @@
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
+#include <sys/mman.h>
 #include <sys/shm.h>
 #include <time.h>
 #include <unistd.h>
@@ -130,6 +131,13 @@ int main(void) {
     strcpy(p, "in the segment");
     char *ro = shmat(h, NULL, SHM_RDONLY);
     printf("read-only view: %s\n", ro);
+    show("mprotect a read-only attachment writable",
+         mprotect((void *)ro, 4096, PROT_READ | PROT_WRITE));
+    show("shmat SHM_REMAP over itself", shmat(h, p, SHM_REMAP) == p);
+    show("shmat NULL with SHM_REMAP", (long)shmat(h, NULL, SHM_REMAP));
+    show("shmat of a bad id", (long)shmat(h + 1, NULL, 0));
+    show("shmget existing key with a bigger size",
+         shmget(shmget(0x77, 100, IPC_CREAT | 0600) >= 0 ? 0x77 : 0x78, 200, 0));
     show("shmat unaligned", (long)shmat(h, p + 1, 0));
     show("shmat SHM_RND over a mapping", (long)shmat(h, p + 1, SHM_RND));
     struct shmid_ds hds;

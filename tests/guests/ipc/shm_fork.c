@@ -82,6 +82,12 @@ int main(int argc, char **argv) {
     /* A second attachment, read-only: the same bytes. */
     const char *ro = shmat(h, NULL, SHM_RDONLY);
     printf("read-only attachment reads \"%s\"; nattch %lu\n", ro, nattch(h));
+    pid = fork();
+    if (pid == 0) {
+        *(volatile char *)ro = 'x';  /* SHM_RDONLY: SIGSEGV */
+        _exit(0);
+    }
+    printf("a child writing the read-only attachment: status %d\n", exit_code(pid));
     shmdt(ro);
 
     /* Attach at a chosen address, rounded with SHM_RND. */
