@@ -130,3 +130,19 @@ def test_a_copy_of_the_kernels_state_names_the_same_block():
     assert copy.copy(block) is block
     block.drop("segment")
     assert block.host == 0
+
+
+def test_a_runs_segments_go_back_to_the_host_with_the_run():
+    """A segment nobody removed outlives its processes (as on Linux), but not the run: when
+    the run's IPC objects go, their host memory does."""
+    import gc
+
+    from kernel_model.ipc import IpcNamespace
+
+    ns = IpcNamespace()
+    block = hostmem.SharedBlock(0x1000)
+    ns.segment_blocks.own(block)
+    assert block.host
+    del ns
+    gc.collect()
+    assert block.host == 0

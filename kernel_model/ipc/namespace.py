@@ -9,7 +9,7 @@ from kernel_model.clock import NSEC
 from kernel_model.ipc.ids import Ids
 from kernel_model.ipc.msg import MSGMNI, MsgQueue
 from kernel_model.ipc.sem import SEMMNI, SEMVMX, SemArray, update_queue
-from kernel_model.ipc.shm import SHM_DEST, SHM_DEV, SHMMNI, ShmSegment
+from kernel_model.ipc.shm import SHM_DEST, SHM_DEV, SHMMNI, SegmentBlocks, ShmSegment
 
 
 class IpcNamespace:
@@ -17,6 +17,7 @@ class IpcNamespace:
         self.msg: Ids[MsgQueue] = Ids(MSGMNI)
         self.sem: Ids[SemArray] = Ids(SEMMNI)
         self.shm: Ids[ShmSegment] = Ids(SHMMNI)
+        self.segment_blocks = SegmentBlocks()
         # Per process (pid): per semaphore set, the SEM_UNDO totals by semaphore number.
         self.undo: dict[int, dict[int, tuple[SemArray, dict[int, int]]]] = {}
         # Per waiting task (tid): the object its call waits on, and its record there, so
@@ -78,7 +79,7 @@ class IpcNamespace:
         for seg in self.shm.objects():
             if seg.perm.mode & SHM_DEST and seg.nattch(pool) == 0:
                 self.shm.remove(seg)
-                seg.block.drop("segment")
+                self.segment_blocks.give_back(seg.block)
 
     def proc_text(self, kind: str, pool) -> str:
         """/proc/sysvipc/msg, sem and shm, in ipc/msg.c's, sem.c's and shm.c's columns (a

@@ -9,6 +9,7 @@ a segment still attached (SHM_DEST, key gone); it goes when its last attachment 
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 from emu.hostmem import SharedBlock
@@ -42,3 +43,33 @@ class ShmSegment:
         """VMAs of this segment in the run's live address spaces (Mm.pool)."""
         return sum(1 for mm in pool for v in mm.vmas
                    if v.dev == SHM_DEV and v.inode == self.perm.id and v.shared)
+
+
+class SegmentBlocks:
+    """The host memory the run's segments own: a segment outlives the processes that made
+    it (as on Linux), so when the run itself goes, what its segments still hold goes back
+    to the host. One per run, shared by every copy of the kernel's state (the debugger's
+    history copies it as a handle)."""
+
+    HOLDER = "segment"
+
+    def __init__(self):
+        self.blocks: set[SharedBlock] = set()
+        weakref.finalize(self, _drop_all, self.blocks)
+
+    def __deepcopy__(self, memo) -> SegmentBlocks:
+        return self
+
+    def own(self, block: SharedBlock) -> None:
+        block.hold(self.HOLDER)
+        self.blocks.add(block)
+
+    def give_back(self, block: SharedBlock) -> None:
+        self.blocks.discard(block)
+        block.drop(self.HOLDER)
+
+
+def _drop_all(blocks: set[SharedBlock]) -> None:
+    for block in list(blocks):
+        block.drop(SegmentBlocks.HOLDER)
+    blocks.clear()

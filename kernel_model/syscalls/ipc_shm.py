@@ -57,7 +57,7 @@ def do_shmget(k: SyscallContext, key: int, size: int, flg: int) -> int:
             return -errnos.ENOSPC
         perm = Perm(key=key, uid=p.uid, gid=p.gid, cuid=p.uid, cgid=p.gid, mode=flg & 0o777)
         seg = H.ShmSegment(perm, size, SharedBlock(page_up(size)), ctime=now(k), cpid=p.pid)
-        seg.block.hold("segment")
+        ns.segment_blocks.own(seg.block)
         return ns.shm.add(seg, key)
 
     def check(seg) -> int:
@@ -93,6 +93,10 @@ def do_shmat(k: SyscallContext, shmid: int, addr: int, flg: int) -> int:
     p = k.process
     if not may(seg.perm, p.uid, p.gid, want):
         return -errnos.EACCES
+    if not seg.block.host:
+        # Only a debugger's step back to before the segment went can show it again
+        k.note("this segment's memory is gone (it was removed later in the run)")
+        return -errnos.EIDRM
     mm = p.mm
     length = page_up(seg.size)
     if addr:
