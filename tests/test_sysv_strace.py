@@ -23,7 +23,13 @@ _MASKS = [
 ]
 
 
-def ipc_lines(text: str) -> list[str]:
+# strace decodes the i386 old structs (a *ctl command without IPC_64 through ipc(2)) as
+# ipc64 ones (its own TODO says so): the "mode" it shows is then part of a time.
+_OLD_STAT = re.compile(r"^(msg|sem|shm)ctl\(\d+, (\d+, )?IPC_STAT, ")
+
+
+def ipc_lines(text: str, old_structs: bool = False) -> list[str]:
+    """The IPC calls' lines, masked; `old_structs`: the trace has i386 old-struct calls."""
     out = []
     for line in text.splitlines():
         line = re.sub(r"^\d+\s+", "", line)
@@ -33,6 +39,8 @@ def ipc_lines(text: str) -> list[str]:
         line = re.sub(r"\s+= ", " = ", line)
         for pattern, repl in _MASKS:
             line = pattern.sub(repl, line)
+        if old_structs and _OLD_STAT.match(line):
+            line = re.sub(r"mode=\d+", "mode=M", line)
         out.append(line)
     return out
 
@@ -49,7 +57,9 @@ def test_same_ipc_lines_as_strace(name, target, tmp_path):
     lab = run_lab(*lab_run_args(), "-o", str(lab_trace), str(binary))
     if diff := differences(native, lab):
         pytest.fail(diff, pytrace=False)
-    want, got = ipc_lines(native_trace.read_text()), ipc_lines(lab_trace.read_text())
+    old = name == "ipc_mux"
+    want = ipc_lines(native_trace.read_text(), old)
+    got = ipc_lines(lab_trace.read_text(), old)
     assert len(want) > 10
     assert got == want
 

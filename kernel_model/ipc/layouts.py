@@ -103,3 +103,55 @@ def shminfo64(values: list[int], bits: int) -> bytes:
 def shm_info(used_ids: int, words: list[int], bits: int) -> bytes:
     """used_ids (an int), then shm_tot, shm_rss, shm_swp, swap_attempts, swap_successes."""
     return struct.pack("<i4x" if bits == 64 else "<i", used_ids) + _words(words, bits)
+
+
+# -- i386's old structs: what ipc(2) reads and writes for a *ctl command without IPC_64
+# (struct compat_ipc_perm, compat_msqid_ds, compat_semid_ds, compat_shmid_ds in
+# include/linux/compat.h and ipc/): 16-bit ids, modes and counts, 32-bit times.
+
+def _u16(v: int) -> int:
+    return v & 0xFFFF
+
+
+def _old_id(v: int) -> int:
+    """high2lowuid: an id that does not fit in 16 bits shows as the overflow id."""
+    return v if v <= 0xFFFF else 65534
+
+
+def pack_old_perm(p: Perm) -> bytes:
+    return struct.pack("<iHHHHHH", p.key, _old_id(p.uid), _old_id(p.gid), _old_id(p.cuid),
+                       _old_id(p.cgid), _u16(p.mode), _u16(p.seq))
+
+
+def unpack_old_perm(raw: bytes) -> tuple[int, int, int]:
+    _key, uid, gid, _cuid, _cgid, mode = struct.unpack_from("<iHHHHH", raw)
+    return uid, gid, mode
+
+
+OLD_MSQID_DS, OLD_SEMID_DS, OLD_SHMID_DS, OLD_SHMINFO = 56, 44, 48, 20
+
+
+def old_msqid_ds(p: Perm, stime: int, rtime: int, ctime: int, cbytes: int, qnum: int,
+                 qbytes: int, lspid: int, lrpid: int) -> bytes:
+    """msg_first, msg_last, msg_lcbytes and msg_lqbytes stay zero (the compat copy-out
+    sets only the fields below)."""
+    return pack_old_perm(p) + struct.pack(
+        "<IIIIIIIHHHHH2x", 0, 0, stime & 0xFFFFFFFF, rtime & 0xFFFFFFFF,
+        ctime & 0xFFFFFFFF, 0, 0, _u16(cbytes), _u16(qnum), _u16(qbytes), _u16(lspid),
+        _u16(lrpid))
+
+
+def old_msg_qbytes_in(raw: bytes) -> int:
+    return struct.unpack_from("<H", raw, 48)[0]
+
+
+def old_semid_ds(p: Perm, otime: int, ctime: int, nsems: int) -> bytes:
+    return pack_old_perm(p) + struct.pack("<IIIIIIH2x", otime & 0xFFFFFFFF,
+                                          ctime & 0xFFFFFFFF, 0, 0, 0, 0, _u16(nsems))
+
+
+def old_shmid_ds(p: Perm, segsz: int, atime: int, dtime: int, ctime: int, cpid: int,
+                 lpid: int, nattch: int) -> bytes:
+    return pack_old_perm(p) + struct.pack(
+        "<IIIIHHHHII", segsz & 0xFFFFFFFF, atime & 0xFFFFFFFF, dtime & 0xFFFFFFFF,
+        ctime & 0xFFFFFFFF, _u16(cpid), _u16(lpid), _u16(nattch), 0, 0, 0)

@@ -173,20 +173,19 @@ def do_msgctl(k: SyscallContext, msqid: int, cmd: int, buf: int, layout: str) ->
         k.write(buf, L.msginfo(info))
         return max(ids.max_idx(), 0)
     if cmd in (IPC_STAT, M.MSG_STAT, M.MSG_STAT_ANY):
-        if layout == LAYOUT_OLD:
-            return _old_layout(k)
         q = ids.at_index(msqid) if cmd != IPC_STAT else ids.get(msqid)
         if q is None:
             return -errnos.EINVAL
         if cmd != M.MSG_STAT_ANY and not may(q.perm, p.uid, p.gid, S_IRUGO):
             return -errnos.EACCES
-        k.write(buf, L.msqid_ds(q.perm, q.stime, q.rtime, q.ctime, q.cbytes,
-                                len(q.messages), q.qbytes, q.lspid, q.lrpid, bits))
+        fields = (q.perm, q.stime, q.rtime, q.ctime, q.cbytes, len(q.messages), q.qbytes,
+                  q.lspid, q.lrpid)
+        k.write(buf, L.old_msqid_ds(*fields) if layout == LAYOUT_OLD
+                else L.msqid_ds(*fields, bits))
         return 0 if cmd == IPC_STAT else q.perm.id
     if cmd in (IPC_SET, IPC_RMID):
-        if cmd == IPC_SET and layout == LAYOUT_OLD:
-            return _old_layout(k)
-        raw = k.read(buf, L.msqid_ds_size(bits)) if cmd == IPC_SET else b""
+        size = L.OLD_MSQID_DS if layout == LAYOUT_OLD else L.msqid_ds_size(bits)
+        raw = k.read(buf, size) if cmd == IPC_SET else b""
         q = ids.get(msqid)
         if q is None:
             return -errnos.EINVAL
@@ -200,10 +199,14 @@ def do_msgctl(k: SyscallContext, msqid: int, cmd: int, buf: int, layout: str) ->
             q.receivers.clear()
             k.sched.wake_all(q.swait)
             return 0
-        qbytes = L.msg_qbytes_in(raw, bits)
+        if layout == LAYOUT_OLD:
+            qbytes = L.old_msg_qbytes_in(raw)
+            uid, gid, mode = L.unpack_old_perm(raw)
+        else:
+            qbytes = L.msg_qbytes_in(raw, bits)
+            uid, gid, mode = L.unpack_perm(raw, bits)
         if qbytes > M.MSGMNB and p.uid != 0:
             return -errnos.EPERM  # raising it needs CAP_SYS_RESOURCE
-        uid, gid, mode = L.unpack_perm(raw, bits)
         q.qbytes = qbytes
         q.perm.uid, q.perm.gid = uid, gid
         q.perm.mode = (q.perm.mode & ~0o777) | (mode & 0o777)
@@ -211,12 +214,6 @@ def do_msgctl(k: SyscallContext, msqid: int, cmd: int, buf: int, layout: str) ->
         k.sched.wake_all(q.swait)  # more room, maybe
         return 0
     return -errnos.EINVAL
-
-
-def _old_layout(k: SyscallContext) -> int:
-    k.note("the pre-IPC_64 i386 ipc structs are not modelled in syscall-lab; glibc and "
-           "musl always pass IPC_64")
-    return -errnos.ENOSYS
 
 
 @syscall("msgget", Hex(), Hex())

@@ -163,14 +163,14 @@ def do_semctl(k: SyscallContext, semid: int, semnum: int, cmd: int, arg: int,
         k.write(arg, L.seminfo(info))
         return max(ids.max_idx(), 0)
     if cmd in (IPC_STAT, S.SEM_STAT, S.SEM_STAT_ANY):
-        if layout == LAYOUT_OLD:
-            return _old_layout(k)
         sma = ids.at_index(semid) if cmd != IPC_STAT else ids.get(semid)
         if sma is None:
             return -errnos.EINVAL
         if cmd != S.SEM_STAT_ANY and not may(sma.perm, p.uid, p.gid, S_IRUGO):
             return -errnos.EACCES
-        k.write(arg, L.semid_ds(sma.perm, sma.otime, sma.ctime, sma.nsems, bits))
+        fields = (sma.perm, sma.otime, sma.ctime, sma.nsems)
+        k.write(arg, L.old_semid_ds(*fields) if layout == LAYOUT_OLD
+                else L.semid_ds(*fields, bits))
         return 0 if cmd == IPC_STAT else sma.perm.id
     if cmd == S.SETVAL:
         val = s32(arg)
@@ -214,9 +214,8 @@ def do_semctl(k: SyscallContext, semid: int, semnum: int, cmd: int, arg: int,
             return sma.sems[semnum].pid
         return S.count_waiting(sma, semnum, zero=cmd == S.GETZCNT)
     if cmd in (IPC_SET, IPC_RMID):
-        if cmd == IPC_SET and layout == LAYOUT_OLD:
-            return _old_layout(k)
-        raw = k.read(arg, L.semid_ds_size(bits)) if cmd == IPC_SET else b""
+        size = L.OLD_SEMID_DS if layout == LAYOUT_OLD else L.semid_ds_size(bits)
+        raw = k.read(arg, size) if cmd == IPC_SET else b""
         sma = ids.get(semid)
         if sma is None:
             return -errnos.EINVAL
@@ -230,18 +229,13 @@ def do_semctl(k: SyscallContext, semid: int, semnum: int, cmd: int, arg: int,
                 k.sched.wake(pend.task)
             sma.pending.clear()
             return 0
-        uid, gid, mode = L.unpack_perm(raw, bits)
+        uid, gid, mode = (L.unpack_old_perm(raw) if layout == LAYOUT_OLD
+                          else L.unpack_perm(raw, bits))
         sma.perm.uid, sma.perm.gid = uid, gid
         sma.perm.mode = (sma.perm.mode & ~0o777) | (mode & 0o777)
         sma.ctime = now(k)
         return 0
     return -errnos.EINVAL
-
-
-def _old_layout(k: SyscallContext) -> int:
-    k.note("the pre-IPC_64 i386 ipc structs are not modelled in syscall-lab; glibc and "
-           "musl always pass IPC_64")
-    return -errnos.ENOSYS
 
 
 @syscall("semget", Hex(), Int(), Hex())

@@ -168,7 +168,8 @@ def do_shmctl(k: SyscallContext, shmid: int, cmd: int, buf: int, layout: str) ->
     if cmd == IPC_INFO:
         # copy_compat_shminfo_to_user caps shmmax at INT_MAX for an i386 caller
         shmmax = H.SHMMAX if bits == 64 else min(H.SHMMAX, 0x7FFFFFFF)
-        k.write(buf, L.shminfo64([shmmax, H.SHMMIN, H.SHMMNI, H.SHMSEG, H.SHMALL], bits))
+        info = L.shminfo64([shmmax, H.SHMMIN, H.SHMMNI, H.SHMSEG, H.SHMALL], bits)
+        k.write(buf, info[:L.OLD_SHMINFO] if layout == LAYOUT_OLD else info)
         return max(ids.max_idx(), 0)
     if cmd == H.SHM_INFO:
         segs = ids.objects()
@@ -177,15 +178,15 @@ def do_shmctl(k: SyscallContext, shmid: int, cmd: int, buf: int, layout: str) ->
         k.write(buf, L.shm_info(len(segs), [tot, rss, 0, 0, 0], bits))
         return max(ids.max_idx(), 0)
     if cmd in (IPC_STAT, H.SHM_STAT, H.SHM_STAT_ANY):
-        if layout == LAYOUT_OLD:
-            return _old_layout(k)
         seg = ids.at_index(shmid) if cmd != IPC_STAT else ids.get(shmid)
         if seg is None:
             return -errnos.EINVAL
         if cmd != H.SHM_STAT_ANY and not may(seg.perm, p.uid, p.gid, S_IRUGO):
             return -errnos.EACCES
-        k.write(buf, L.shmid_ds(seg.perm, seg.size, seg.atime, seg.dtime, seg.ctime,
-                                seg.cpid, seg.lpid, seg.nattch(pool), bits))
+        fields = (seg.perm, seg.size, seg.atime, seg.dtime, seg.ctime, seg.cpid, seg.lpid,
+                  seg.nattch(pool))
+        k.write(buf, L.old_shmid_ds(*fields) if layout == LAYOUT_OLD
+                else L.shmid_ds(*fields, bits))
         return 0 if cmd == IPC_STAT else seg.perm.id
     if cmd in (H.SHM_LOCK, H.SHM_UNLOCK):
         seg = ids.get(shmid)
@@ -199,9 +200,8 @@ def do_shmctl(k: SyscallContext, shmid: int, cmd: int, buf: int, layout: str) ->
             seg.perm.mode &= ~H.SHM_LOCKED
         return 0
     if cmd in (IPC_SET, IPC_RMID):
-        if cmd == IPC_SET and layout == LAYOUT_OLD:
-            return _old_layout(k)
-        raw = k.read(buf, L.shmid_ds_size(bits)) if cmd == IPC_SET else b""
+        size = L.OLD_SHMID_DS if layout == LAYOUT_OLD else L.shmid_ds_size(bits)
+        raw = k.read(buf, size) if cmd == IPC_SET else b""
         seg = ids.get(shmid)
         if seg is None:
             return -errnos.EINVAL
@@ -213,18 +213,13 @@ def do_shmctl(k: SyscallContext, shmid: int, cmd: int, buf: int, layout: str) ->
             ids.forget_key(seg)
             ns.prune_shm(pool)
             return 0
-        uid, gid, mode = L.unpack_perm(raw, bits)
+        uid, gid, mode = (L.unpack_old_perm(raw) if layout == LAYOUT_OLD
+                          else L.unpack_perm(raw, bits))
         seg.perm.uid, seg.perm.gid = uid, gid
         seg.perm.mode = (seg.perm.mode & ~0o777) | (mode & 0o777)
         seg.ctime = now(k)
         return 0
     return -errnos.EINVAL
-
-
-def _old_layout(k: SyscallContext) -> int:
-    k.note("the pre-IPC_64 i386 ipc structs are not modelled in syscall-lab; glibc and "
-           "musl always pass IPC_64")
-    return -errnos.ENOSYS
 
 
 @syscall("shmget", Hex(), UInt(), Hex())

@@ -112,7 +112,7 @@ def _msgbuf(x: _Args, addr: int, size: int) -> str:
 def _perm(x: _Args, raw: bytes, full: bool) -> str:
     key, uid, gid, cuid, cgid = struct.unpack_from("<iIIII", raw)
     mode = struct.unpack_from("<I" if x.bits == 64 else "<H", raw, 20)[0]
-    mode_text = _octal(mode)
+    mode_text = _octal(mode).rjust(3, "0")  # %#03o
     if not full:
         return f"{{uid={uid}, gid={gid}, mode={mode_text}}}"
     return (f"{{uid={uid}, gid={gid}, mode={mode_text}, key={key}, cuid={cuid}, "

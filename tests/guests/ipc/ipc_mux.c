@@ -43,6 +43,53 @@ int main(void){
   r = syscall(SYS_ipc, 24, h, IPC_RMID, 0, 0, 0);
   r = syscall(SYS_ipc, 99, 0, 0, 0, 0, 0); printf("bad %ld\n", r);
 
+  /* Without IPC_64 the *ctl calls use i386's old structs: 16-bit ids, modes and counts. */
+  {
+    unsigned char raw[128];
+    long oq = syscall(SYS_ipc, 13, IPC_PRIVATE, IPC_CREAT | 0640, 0, 0, 0);
+    m.t = 4;
+    syscall(SYS_ipc, 11, oq, 4, 0, &m, 0);
+    memset(raw, 0, sizeof raw);
+    r = syscall(SYS_ipc, 14, oq, IPC_STAT, 0, raw, 0);
+    unsigned short u16[32];
+    memcpy(u16, raw, sizeof u16);
+    printf("old msgctl %ld: mode %o cbytes %u qnum %u qbytes %u, first/last/lcbytes/lqbytes zero %d\n",
+           r, u16[6], u16[22], u16[23], u16[24],
+           raw[16] + raw[20] + raw[36] + raw[40] == 0);
+    u16[6] = 0600;
+    u16[24] = 500;
+    memcpy(raw, u16, sizeof u16);
+    r = syscall(SYS_ipc, 14, oq, IPC_SET, 0, raw, 0);
+    struct msqid_ds nds;
+    syscall(SYS_ipc, 14, oq, IPC_STAT | 0x100, 0, &nds, 0);
+    printf("old IPC_SET %ld: mode %o qbytes %lu\n", r, nds.msg_perm.mode, (unsigned long)nds.msg_qbytes);
+    syscall(SYS_ipc, 14, oq, IPC_RMID, 0, 0, 0);
+    long os = syscall(SYS_ipc, 2, IPC_PRIVATE, 5, IPC_CREAT | 0600, 0, 0);
+    void *p = raw;
+    memset(raw, 0, sizeof raw);
+    r = syscall(SYS_ipc, 3, os, 0, IPC_STAT, &p, 0);
+    memcpy(u16, raw, sizeof u16);
+    printf("old semctl %ld: mode %o nsems %u\n", r, u16[6], u16[20]);
+    syscall(SYS_ipc, 3, os, 0, IPC_RMID, &p, 0);
+    long oh = syscall(SYS_ipc, 23, IPC_PRIVATE, 3000, IPC_CREAT | 0600, 0, 0);
+    unsigned long oa = 0;
+    syscall(SYS_ipc, 21, oh, 0, &oa, 0, 0);
+    memset(raw, 0, sizeof raw);
+    r = syscall(SYS_ipc, 24, oh, IPC_STAT, 0, raw, 0);
+    memcpy(u16, raw, sizeof u16);
+    int segsz;
+    memcpy(&segsz, raw + 16, 4);
+    printf("old shmctl %ld: mode %o segsz %d nattch %u\n", r, u16[6], segsz, u16[18]);
+    memset(raw, 0xff, sizeof raw);
+    r = syscall(SYS_ipc, 24, oh, IPC_INFO, 0, raw, 0);
+    unsigned int w[6];
+    memcpy(w, raw, sizeof w);
+    printf("old shm IPC_INFO: shmmax %u shmmin %u shmmni %u, untouched after 20 bytes: %s\n",
+           w[0], w[1], w[2], w[5] == 0xffffffffu ? "yes" : "no");
+    syscall(SYS_ipc, 22, 0, 0, 0, (void *)oa, 0);
+    syscall(SYS_ipc, 24, oh, IPC_RMID, 0, 0, 0);
+  }
+
   /* The direct i386 syscalls (Linux 5.1+): always the ipc64 structs, and a command with
    * IPC_64 in it is unknown (EINVAL). */
   q = syscall(SYS_msgget, IPC_PRIVATE, IPC_CREAT | 0600);
