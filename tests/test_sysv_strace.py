@@ -9,7 +9,15 @@ import re
 import shutil
 
 import pytest
-from guest_harness import GUESTS, TARGETS, differences, lab_run_args, run_lab, strace_native
+from guest_harness import (
+    GUESTS,
+    TARGETS,
+    differences,
+    lab_run_args,
+    run_lab,
+    run_native,
+    strace_native,
+)
 from test_sysv_ipc import native_argv
 
 BIN = GUESTS / "ipc" / "bin"
@@ -76,3 +84,26 @@ def test_a_waiting_ipc_call_resumes_under_its_own_name(tmp_path):
     resumed = [line for line in lines if line.startswith("<... msgrcv resumed>{mtype=2, ")]
     assert len(resumed) >= 1
     assert not any("ipc(" in line for line in lines)
+
+
+def _count_rows(text: str) -> dict[str, tuple[int, int]]:
+    """strace -c's rows for the IPC calls: name -> (calls, errors)."""
+    rows = {}
+    for line in text.splitlines():
+        cols = line.split()
+        if len(cols) >= 5 and cols[-1] in IPC_CALLS:
+            errors = int(cols[4]) if len(cols) == 6 else 0
+            rows[cols[-1]] = (int(cols[3]), errors)
+    return rows
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace not installed")
+def test_strace_c_counts_ipc_subcalls_by_name(tmp_path):
+    """strace -c counts i386's ipc(2) calls under the names of the calls they make."""
+    binary = BIN / "ipc_calls.glibc-i386"
+    native = run_native(["strace", "-c", "-o", str(tmp_path / "native"), *native_argv(binary)])
+    lab = run_lab(*lab_run_args(), "-c", "-o", str(tmp_path / "lab"), str(binary))
+    assert (native.status, lab.status) == (0, 0), lab.stderr
+    want = _count_rows((tmp_path / "native").read_text())
+    assert "msgrcv" in want and "ipc" not in want
+    assert _count_rows((tmp_path / "lab").read_text()) == want
