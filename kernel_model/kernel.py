@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable
 
 import kernel_model.syscalls  # noqa: F401  (registers every handler)
 from emu import registers as R
-from emu.hostmem import SharedBlock
+from emu.hostmem import HostMemoryError, SharedBlock
 from emu.machine import PROT_READ, PROT_WRITE, Machine, MemoryFault
 from kernel_model.entry.abi import I386_ABI, X86_64_ABI, Abi
 from kernel_model.entry.costs import cost_of
@@ -315,6 +315,10 @@ class Kernel:
         except ValueError:
             self.note("this shared mapping lies in the stack's reserved room: syscall-lab "
                       "keeps it private, so a fork copies it")
+            return False
+        except HostMemoryError:
+            self.note("the host refused memory to share this mapping: syscall-lab keeps it "
+                      "private, so a fork copies it")
             return False
         return True
 

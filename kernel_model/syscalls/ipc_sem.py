@@ -52,7 +52,12 @@ def do_semget(k: SyscallContext, key: int, nsems: int, flg: int) -> int:
     def create() -> int:
         if nsems == 0:
             return -errnos.EINVAL
-        if sum(a.nsems for a in k.ipc.sem.objects()) + nsems > S.SEMMNS:
+        used = sum(a.nsems for a in k.ipc.sem.objects())
+        if used + nsems > S.SEMMNS:
+            return -errnos.ENOSPC
+        if used + nsems > S.MODEL_SEMMNS:
+            k.note(f"syscall-lab keeps at most {S.MODEL_SEMMNS} semaphores in all (Linux's "
+                   f"SEMMNS is {S.SEMMNS}): each is a Python object on the host")
             return -errnos.ENOSPC
         perm = Perm(key=key, uid=p.uid, gid=p.gid, cuid=p.uid, cgid=p.gid, mode=flg & 0o777)
         sma = S.SemArray(perm, ctime=now(k), sems=[S.Sem() for _ in range(nsems)])

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from emu.hostmem import SharedBlock, resident_bytes
+from emu.hostmem import HostMemoryError, SharedBlock, resident_bytes
 from emu.machine import PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, page_up
 from kernel_model.ipc import layouts as L
 from kernel_model.ipc import shm as H
@@ -55,8 +55,19 @@ def do_shmget(k: SyscallContext, key: int, size: int, flg: int) -> int:
             return -errnos.ENOSPC
         if len(ns.shm.slots) >= H.SHMMNI:
             return -errnos.ENOSPC
+        if page_up(size) > p.mm.limit:
+            # shmem_acct_size: Linux refuses what memory could never hold (ENOMEM); here
+            # the bound is the guest memory cap, which the host memory behind it obeys
+            k.note(f"a segment larger than syscall-lab's guest memory cap "
+                   f"({p.mm.limit >> 20} MiB, --memory-limit)")
+            return -errnos.ENOMEM
+        try:
+            block = SharedBlock(page_up(size))
+        except HostMemoryError:
+            k.note("the host refused the memory for this segment")
+            return -errnos.ENOMEM
         perm = Perm(key=key, uid=p.uid, gid=p.gid, cuid=p.uid, cgid=p.gid, mode=flg & 0o777)
-        seg = H.ShmSegment(perm, size, SharedBlock(page_up(size)), ctime=now(k), cpid=p.pid)
+        seg = H.ShmSegment(perm, size, block, ctime=now(k), cpid=p.pid)
         ns.segment_blocks.own(seg.block)
         return ns.shm.add(seg, key)
 
