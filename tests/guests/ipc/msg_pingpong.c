@@ -14,6 +14,22 @@ struct msg { long mtype; char mtext[64]; };
 
 static void on_usr1(int sig) { (void)sig; }
 
+static void wait_sleeping(pid_t pid) {  /* until the task sleeps (in a wait) */
+    for (;;) {
+        char path[64], state = '?';
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+        FILE *f = fopen(path, "r");
+        if (f != NULL) {
+            if (fscanf(f, "%*d %*s %c", &state) != 1)
+                state = '?';
+            fclose(f);
+        }
+        if (state == 'S')
+            return;
+        usleep(1000);
+    }
+}
+
 static int child_status(pid_t pid) {
     int status;
     if (waitpid(pid, &status, 0) != pid)
@@ -101,6 +117,36 @@ int main(void) {
     }
     msgctl(q, IPC_RMID, NULL);
     printf("receiver after IPC_RMID exited %d\n", child_status(pid));
+
+    /* A message goes to the first waiting receiver whose type test accepts it, in the
+     * order they began to wait; one whose buffer is too small gets E2BIG, and the message
+     * goes on to the next. Each child exits with what it got. */
+    q = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+    long want[5] = {1, 2, 0, 0, 0};
+    size_t room[5] = {64, 64, 64, 2, 64};
+    pid_t kids[5];
+    for (int c = 0; c < 5; c++) {
+        kids[c] = fork();
+        if (kids[c] == 0) {
+            struct msg m;
+            errno = 0;
+            ssize_t n = msgrcv(q, &m, room[c], want[c], 0);
+            _exit(n >= 0 ? (int)m.mtype * 10 + (int)n : errno == E2BIG ? 99 : 98);
+        }
+        wait_sleeping(kids[c]);
+    }
+    struct msg out = {2, "two"};
+    msgsnd(q, &out, 4, 0);  /* kid 0 wants 1: kid 1 */
+    out.mtype = 3;
+    msgsnd(q, &out, 4, 0);  /* kid 2 takes any */
+    out.mtype = 5;
+    msgsnd(q, &out, 4, 0);  /* kid 3 (2 bytes of room) gets E2BIG, kid 4 the message */
+    out.mtype = 1;
+    msgsnd(q, &out, 4, 0);  /* kid 0 at last */
+    for (int c = 0; c < 5; c++)
+        printf("receiver %d (type %ld, %zu bytes) exited %d\n", c, want[c], room[c],
+               child_status(kids[c]));
+    msgctl(q, IPC_RMID, NULL);
 
     /* A signal with a handler interrupts a waiting msgrcv: EINTR, never restarted. */
     q = msgget(IPC_PRIVATE, IPC_CREAT | 0600);

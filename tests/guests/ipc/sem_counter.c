@@ -93,6 +93,25 @@ int main(void) {
     printf("after SETALL: down exited %d, zero exited %d, values %d %d\n", down_code,
            zero_code, semctl(s, 0, GETVAL), semctl(s, 1, GETVAL));
 
+    /* Waiting groups are tried in order of arrival after each change: a later, smaller
+     * request may pass an earlier one that cannot be met yet. */
+    semctl(s, 0, SETVAL, 0);
+    pid_t big = fork();
+    if (big == 0)
+        _exit(sem_change(s, 0, -2, 0) == 0 ? 0 : 10);
+    wait_for(s, 0, GETNCNT, 1);
+    pid_t small = fork();
+    if (small == 0)
+        _exit(sem_change(s, 0, -1, 0) == 0 ? 0 : 11);
+    wait_for(s, 0, GETNCNT, 2);
+    sem_change(s, 0, 1, 0);
+    int small_code = exit_code(small);
+    printf("after +1: the -1 waiter exited %d, GETNCNT %d\n", small_code,
+           semctl(s, 0, GETNCNT));
+    sem_change(s, 0, 2, 0);
+    int big_code = exit_code(big);
+    printf("after +2: the -2 waiter exited %d, value %d\n", big_code, semctl(s, 0, GETVAL));
+
     /* A signal with a handler (SA_RESTART or not) ends a waiting semop with EINTR. */
     pid = fork();
     if (pid == 0) {
