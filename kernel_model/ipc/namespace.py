@@ -9,7 +9,13 @@ from kernel_model.clock import NSEC
 from kernel_model.ipc.ids import Ids
 from kernel_model.ipc.msg import MSGMNI, MsgQueue
 from kernel_model.ipc.sem import SEMMNI, SEMVMX, SemArray, update_queue
-from kernel_model.ipc.shm import SHM_DEST, SHM_DEV, SHMMNI, SegmentBlocks, ShmSegment
+from kernel_model.ipc.shm import (
+    SHM_DEST,
+    SHMMNI,
+    SegmentBlocks,
+    ShmSegment,
+    is_attachment,
+)
 
 
 class IpcNamespace:
@@ -67,7 +73,7 @@ class IpcNamespace:
         """shm_close for each attachment an address space drops at exit or exec: the
         segment's shm_dtime and shm_lpid say so (its nattch follows from the VMAs)."""
         for v in mm.vmas:
-            if v.dev == SHM_DEV and v.shared:
+            if is_attachment(v):
                 seg = self.shm.get(v.inode)
                 if seg is not None:
                     seg.dtime = realtime_ns // NSEC

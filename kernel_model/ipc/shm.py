@@ -41,8 +41,16 @@ class ShmSegment:
 
     def nattch(self, pool) -> int:
         """VMAs of this segment in the run's live address spaces (Mm.pool)."""
-        return sum(1 for mm in pool for v in mm.vmas
-                   if v.dev == SHM_DEV and v.inode == self.perm.id and v.shared)
+        return sum(1 for mm in pool for v in mm.vmas if is_attachment(v, self.perm.id))
+
+
+SHM_KIND = "shm"  # the VMA kind of an attachment (shared anonymous memory, also on 00:01
+                  # with inodes of its own, is "anon")
+
+
+def is_attachment(v, ident: int | None = None) -> bool:
+    """Whether VMA v maps a SysV segment (the one with this id, if given)."""
+    return v.kind == SHM_KIND and v.dev == SHM_DEV and (ident is None or v.inode == ident)
 
 
 class SegmentBlocks:

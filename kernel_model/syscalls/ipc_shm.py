@@ -123,7 +123,7 @@ def do_shmat(k: SyscallContext, shmid: int, addr: int, flg: int) -> int:
         start = found
     try:
         mm.map(start, length, prot, name=seg.name, dev=H.SHM_DEV, inode=seg.perm.id,
-               shared=True, kind="shm", maywrite=not flg & H.SHM_RDONLY)
+               shared=True, kind=H.SHM_KIND, maywrite=not flg & H.SHM_RDONLY)
     except OutOfMemory:
         k.note(f"syscall-lab's guest memory cap ({mm.limit >> 20} MiB) is reached")
         return -errnos.ENOMEM
@@ -143,7 +143,7 @@ def do_shmdt(k: SyscallContext, addr: int) -> int:
     ret, inode, size = -errnos.EINVAL, None, 0
     gone = []
     for v in later:
-        ours = v.dev == H.SHM_DEV and v.shared and v.start - addr == v.offset
+        ours = H.is_attachment(v) and v.start - addr == v.offset
         if inode is None:
             if ours:
                 seg = next((s for s in k.ipc.shm.slots.values() if s.perm.id == v.inode),
