@@ -55,8 +55,8 @@ class IpcNamespace:
         [0, SEMVMX], its sempid becomes the process's, and waiting groups are retried.
         Then its attachments go (exit_mmap), and removed segments they kept alive may
         go with them."""
-        per = self.undo.pop(pid, {})
-        for sma, adj in per.values():
+        per = self.undo.pop(pid, None)
+        for sma, adj in (per or {}).values():
             if sma.perm.deleted:
                 continue
             for num, delta in adj.items():
@@ -65,9 +65,10 @@ class IpcNamespace:
                     sem.val = min(max(sem.val + delta, 0), SEMVMX)
                     sem.pid = pid
             update_queue(sma, sched, realtime_ns // NSEC)
-        if detach:
-            self.detach_all(mm, pid, realtime_ns)
-        self.prune_shm(mm.pool)
+        if self.shm.slots:  # (nothing to look at on fork's exit path otherwise)
+            if detach:
+                self.detach_all(mm, pid, realtime_ns)
+            self.prune_shm(mm.pool)
 
     def detach_all(self, mm, pid: int, realtime_ns: int) -> None:
         """shm_close for each attachment an address space drops at exit or exec: the
