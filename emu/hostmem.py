@@ -302,8 +302,9 @@ class Backing:
         included, at the same guest addresses (fork). Returns the bytes copied."""
         copied = 0
         ranges = []
+        shared = bool(_BLOCKS)
         for s, e, host, reserved in self._state[1]:
-            block = block_at(host)
+            block = block_at(host) if shared else None
             if block is not None:  # MAP_SHARED or a SysV segment: the child maps the same
                 block.hold(id(other))
                 ranges.append((s, e, host, reserved))
@@ -331,8 +332,9 @@ class Backing:
 
     def zero_all(self) -> None:
         """Every range reads as zeros again and costs the host nothing until touched."""
+        shared = bool(_BLOCKS)
         for s, e, host, _reserved in self._state[1]:
-            if block_at(host) is None:
+            if not shared or block_at(host) is None:
                 zero(host, e - s)
 
     def release_all(self) -> None:

@@ -49,13 +49,15 @@ class IpcNamespace:
             else:
                 entry[1].pop(num, None)
 
-    def exit_process(self, pid: int, sched, realtime_ns: int, mm, detach: bool = True
-                     ) -> None:
+    def exit_process(self, pid: int, sched, clock, mm, detach: bool = True) -> None:
         """exit_sem: each live set gets the process's adjustments back, clamped to
         [0, SEMVMX], its sempid becomes the process's, and waiting groups are retried.
         Then its attachments go (exit_mmap), and removed segments they kept alive may
         go with them."""
         per = self.undo.pop(pid, None)
+        if not per and not self.shm.slots:
+            return  # fork's exit path: nothing to do
+        realtime_ns = clock.realtime_ns()
         for sma, adj in (per or {}).values():
             if sma.perm.deleted:
                 continue
