@@ -80,6 +80,26 @@ class GuestMemory:
         now, so this is `map`; the name says why the caller needs it."""
         self.map(addr, size, prot)
 
+    def share(self, addr: int, size: int, block: hostmem.SharedBlock | None = None,
+              offset: int = 0) -> None:
+        """Back the mapped range [addr, addr+size) with `block`'s host memory from
+        `offset` (a new block when None) instead of its own, keeping its protection:
+        memory other address spaces map too (MAP_SHARED across a fork, a SysV segment).
+        ValueError, and nothing changed, inside a reservation (the stack's room stays
+        private)."""
+        end = addr + size
+        if self.backing.reserved_in(addr, end):
+            raise ValueError(f"{addr:#x}: a reservation's memory cannot be shared")
+        if block is None:
+            block = hostmem.SharedBlock(size)
+        regions = [(max(b, addr), min(e + 1, end), p) for b, e, p in self.uc.mem_regions()
+                   if b < end and addr <= e]
+        self.uc.mem_unmap(addr, size)
+        self.backing.remove(addr, end)
+        host = self.backing.map_shared(addr, end, block, offset)
+        for lo, hi, prot in regions:
+            self.uc.mem_map_ptr(lo, hi - lo, prot, host + (lo - addr))
+
     def reserve(self, addr: int, size: int) -> None:
         """Host memory for a range that later `map` calls will take piece by piece (the
         stack's growth room): untouched, it costs the host nothing, and pieces of it next
@@ -135,15 +155,18 @@ class GuestMemory:
         self.uc.mem_protect(addr, size, prot)
         self._coalesce(addr)
 
-    def discard(self, addr: int, size: int) -> None:
+    def discard(self, addr: int, size: int, *, keep_shared: bool = False) -> None:
         """MADV_DONTNEED on private anonymous memory: the pages read back as zeros, and the
-        host gets them back instead of having them all written."""
+        host gets them back instead of having them all written. keep_shared: pages of a
+        SharedBlock keep their bytes (madvise on shared memory drops a process's view,
+        not the data); without it they are zeroed too (restoring a saved state)."""
         end = addr + size
         done = addr
         for lo, hi, host in self.backing.pieces(addr, end):
             if lo > done:
                 self.write(done, bytes(lo - done))
-            hostmem.zero(host, hi - lo)
+            if not keep_shared or hostmem.block_at(host) is None:
+                hostmem.zero(host, hi - lo)
             done = hi
         if done < end:
             self.write(done, bytes(end - done))

@@ -11,6 +11,11 @@ A `Backing` records which host address backs each guest range: (guest start, gue
 host address of the guest start). Ranges not currently mapped in Unicorn are released to
 the host at once, so a range still recorded but not mapped is always untouched (zero): a
 reservation (the stack's growth room) is such a range.
+
+A range may instead lie in a `SharedBlock`: host memory that several Backings map at once
+(MAP_SHARED memory a fork hands down, a System V shared memory segment). Such a range is
+never copied, zeroed or released by one Backing: a fork maps the same host pages, and the
+block goes back to the host when its last holder lets go.
 """
 
 from __future__ import annotations
@@ -64,6 +69,52 @@ def zero(addr: int, size: int) -> None:
     """Give the pages back to the host; they read as zeros afterwards (private anonymous
     memory under MADV_DONTNEED), and cost nothing until touched again."""
     _check(_libc.madvise(addr, size, _mmap.MADV_DONTNEED), "madvise")
+
+
+class SharedBlock:
+    """Host memory more than one address space maps. Its holders (Backings that map part
+    of it, and an owner such as a SysV segment) are counted; the last to let go releases
+    it. Which ranges are shared is read from their host addresses (`block_at`), so a
+    split, a move or a fork needs no other record."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.host = allocate(size)
+        self._holders: set[object] = set()
+        bisect.insort(_BLOCKS, (self.host, self.host + size, self), key=lambda b: b[0])
+
+    def __deepcopy__(self, memo) -> SharedBlock:
+        # A handle to host memory: a copy of the kernel's state (the debugger's history)
+        # must name the same block, never a second owner of the same pages.
+        return self
+
+    def __copy__(self) -> SharedBlock:
+        return self
+
+    def hold(self, holder: object) -> None:
+        """`holder`: a hashable name for who holds it (a Backing's id, "segment")."""
+        self._holders.add(holder)
+
+    def drop(self, holder: object) -> None:
+        self._holders.discard(holder)
+        if not self._holders and self.host:
+            _BLOCKS.remove((self.host, self.host + self.size, self))
+            release(self.host, self.size)
+            self.host = 0
+
+
+# Every live SharedBlock, by host address: (start, end, block).
+_BLOCKS: list[tuple[int, int, SharedBlock]] = []
+
+
+def block_at(host: int) -> SharedBlock | None:
+    """The SharedBlock holding this host address, if any."""
+    if not _BLOCKS:
+        return None  # the common case, on fork's and exit's fast paths
+    i = bisect.bisect_right(_BLOCKS, host, key=lambda b: b[0]) - 1
+    if i >= 0 and _BLOCKS[i][0] <= host < _BLOCKS[i][1]:
+        return _BLOCKS[i][2]
+    return None
 
 
 class Backing:
@@ -183,6 +234,7 @@ class Backing:
         """Give the host memory behind [start, end) back: unmapped, or zeroed inside a
         reservation."""
         kept = []
+        blocks = []
         for s, e, host, reserved in self._state[1]:
             lo, hi = max(s, start), min(e, end)
             if lo >= hi:
@@ -192,19 +244,71 @@ class Backing:
                 zero(host + (lo - s), hi - lo)
                 kept.append((s, e, host, reserved))
                 continue
-            release(host + (lo - s), hi - lo)
+            block = block_at(host)
+            if block is None:
+                release(host + (lo - s), hi - lo)
+            else:
+                blocks.append(block)  # the other holders still map it
             if s < lo:
                 kept.append((s, lo, host, False))
             if hi < e:
                 kept.append((hi, e, host + (hi - s), False))
         self._set(kept)
+        for block in blocks:
+            self._let_go(block)
+
+    def _let_go(self, block: SharedBlock) -> None:
+        """Drop this Backing's hold on `block` once none of its ranges lies in it."""
+        if not any(block_at(host) is block for _s, _e, host, _r in self._state[1]):
+            block.drop(id(self))
+
+    def map_shared(self, start: int, end: int, block: SharedBlock, offset: int = 0) -> int:
+        """Record [start, end) as backed by `block` from `offset` (nothing else may back
+        any of it); returns the host address of `start`."""
+        host = block.host + offset
+        self._insert(start, end, host, False)
+        block.hold(id(self))
+        return host
+
+    def reserved_in(self, start: int, end: int) -> bool:
+        """Whether part of [start, end) is a reservation's (which stays where it is)."""
+        return any(r[3] for r in self._state[1] if r[0] < end and start < r[1])
+
+    def has_shared(self) -> bool:
+        if not _BLOCKS:
+            return False  # the common case, on fork's fast path
+        return any(block_at(host) is not None for _s, _e, host, _r in self._state[1])
+
+    def drop_shared(self) -> list[tuple[int, int]]:
+        """Forget every shared range (a CPU kept for reuse must not keep another process's
+        memory alive); returns the guest ranges, for the caller to unmap."""
+        if not _BLOCKS:
+            return []
+        gone, kept, blocks = [], [], set()
+        for s, e, host, reserved in self._state[1]:
+            block = block_at(host)
+            if block is None:
+                kept.append((s, e, host, reserved))
+            else:
+                gone.append((s, e))
+                blocks.add(block)
+        self._set(kept)
+        for block in blocks:
+            block.drop(id(self))
+        return gone
 
     def copy_into(self, other: Backing) -> int:
         """Give `other` (a new, empty Backing) a private copy of every range, reservations
         included, at the same guest addresses (fork). Returns the bytes copied."""
         copied = 0
         ranges = []
+        shared = bool(_BLOCKS)
         for s, e, host, reserved in self._state[1]:
+            block = block_at(host) if shared else None
+            if block is not None:  # MAP_SHARED or a SysV segment: the child maps the same
+                block.hold(id(other))
+                ranges.append((s, e, host, reserved))
+                continue
             new = allocate(e - s)
             copied += copy_touched(host, new, e - s)
             ranges.append((s, e, new, reserved))
@@ -219,6 +323,8 @@ class Backing:
         theirs = source._state[1]
         if [(s, e, r) for s, e, _h, r in ranges] != [(s, e, r) for s, e, _h, r in theirs]:
             return False
+        if self.has_shared() or source.has_shared():
+            return False  # shared pages are mapped, not copied: the full path does that
         for (s, e, host, _r), (_s, _e, src, _r2) in zip(ranges, theirs, strict=True):
             zero(host, e - s)
             copy_touched(src, host, e - s)
@@ -226,19 +332,33 @@ class Backing:
 
     def zero_all(self) -> None:
         """Every range reads as zeros again and costs the host nothing until touched."""
+        shared = bool(_BLOCKS)
         for s, e, host, _reserved in self._state[1]:
-            zero(host, e - s)
+            if not shared or block_at(host) is None:
+                zero(host, e - s)
 
     def release_all(self) -> None:
         """Give everything back (the machine is gone: nothing maps it any more)."""
         ranges = self._state[1]
         self._set([])
         for s, e, host, _reserved in ranges:
-            release(host, e - s)
+            block = block_at(host)
+            if block is None:
+                release(host, e - s)
+            else:
+                block.drop(id(self))
 
 
 _HOST_PAGE = _mmap.PAGESIZE
 
+
+
+def resident_bytes(addr: int, size: int) -> int:
+    """How much of [addr, addr+size) the guest has touched (in RAM or swap)."""
+    touched = _touched_pages(addr, size)
+    if touched is None:
+        return size
+    return touched.count(1) * _HOST_PAGE
 
 
 def copy_touched(src: int, dst: int, size: int) -> int:

@@ -233,15 +233,25 @@ class Machine(GuestMemory, Hooks):
         self.backing.copy_into(child.backing)
         for begin, last, prot in regions:
             host = child.backing.find(begin, last + 1)
-            if host is None:
+            if host is not None:
+                child.uc.mem_map_ptr(begin, last + 1 - begin, prot, host)
+                continue
+            # A region joined over two host ranges (a shared block next to private memory):
+            # the child's copies are apart, one region each.
+            pieces = child.backing.pieces(begin, last + 1)
+            if sum(hi - lo for lo, hi, _h in pieces) != last + 1 - begin:
                 raise RuntimeError(f"guest memory at {begin:#x} has no host memory to copy")
-            child.uc.mem_map_ptr(begin, last + 1 - begin, prot, host)
+            for lo, hi, piece_host in pieces:
+                child.uc.mem_map_ptr(lo, hi - lo, prot, piece_host)
         child.restore_context(self.uc.context_save())
         return child
 
     def clear_memory(self) -> None:
         """Give every guest page's host memory back, keeping the mappings (they read as
-        zeros): a CPU kept for reuse by a fork of the same layout."""
+        zeros): a CPU kept for reuse by a fork of the same layout. Shared memory is
+        unmapped instead: it is other processes' too, and must not stay alive here."""
+        for lo, hi in self.backing.drop_shared():
+            self.uc.mem_unmap(lo, hi - lo)
         self.backing.zero_all()
 
     def release(self) -> None:

@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Callable
 import kernel_model.syscalls  # noqa: F401  (registers every handler)
 from emu import hostmem
 from emu import registers as R
+from emu.hostmem import HostMemoryError, SharedBlock
 from emu.machine import PROT_READ, PROT_WRITE, Machine, MemoryFault
 from kernel_model.entry.abi import I386_ABI, X86_64_ABI, Abi
 from kernel_model.entry.costs import cost_of
 from kernel_model.entry.mechanism import Mechanism
+from kernel_model.ipc import IpcNamespace
 from kernel_model.proc.exec import grow_stack
 from kernel_model.proc.futex import FutexTable
 from kernel_model.proc.sched import Blocked, BlockedCall, Scheduler
@@ -103,6 +105,10 @@ class Kernel:
         self.signals = SignalState(self)
         self.sched = Scheduler()
         self.futexes = FutexTable()
+        self.ipc = IpcNamespace()  # System V message queues, semaphores, shared memory
+        proc = getattr(vfs, "proc", None)
+        if proc is not None:
+            proc.sysvipc = lambda kind: self.ipc.proc_text(kind, self.process.mm.pool)
         self.yield_requested = False  # sched_yield asked for the next task
         self.max_tasks = max_tasks
         # (major, minor) of the era modelled (--kernel): calls whose rules changed ask it.
@@ -312,8 +318,26 @@ class Kernel:
         self.machine.write(addr, data)
 
     def discard(self, addr: int, size: int) -> None:
-        """Give private pages back to the host: they read as zeros again."""
-        self.machine.discard(addr, size)
+        """Give private pages back to the host: they read as zeros again (shared ones keep
+        their bytes, as MADV_DONTNEED leaves a shmem page's data)."""
+        self.machine.discard(addr, size, keep_shared=True)
+
+    def share_memory(self, addr: int, size: int, block: SharedBlock | None = None,
+                     offset: int = 0) -> bool:
+        """Back the mapped range with host memory other address spaces map too: `block`
+        from `offset` (a SysV segment), or a new block (MAP_SHARED, which a fork then
+        shares). False, with a note, where it cannot be (inside the stack's reserve)."""
+        try:
+            self.machine.share(addr, size, block, offset)
+        except ValueError:
+            self.note("this shared mapping lies in the stack's reserved room: syscall-lab "
+                      "keeps it private, so a fork copies it")
+            return False
+        except HostMemoryError:
+            self.note("the host refused memory to share this mapping: syscall-lab keeps it "
+                      "private, so a fork copies it")
+            return False
+        return True
 
     def resident(self, addr: int, size: int) -> bytes:
         """mincore: one byte per page of [addr, addr+size), 1 where the page is in memory."""
@@ -659,7 +683,8 @@ class Kernel:
                 sdef, abi, call.args, ret, mem, call.entry_texts, self.string_limit))
         signed_ret = None if ret is None else abi.signed(ret)
         full = strace.format_line(line_call, signed_ret, sdef.ret, abi)
-        text = strace.format_resumed(call.name, call.unfinished, full)
+        shown = getattr(call.entry_texts, "shown_name", None) or call.name  # ipc()'s call
+        text = strace.format_resumed(shown, call.unfinished, full)
         cost = cost_of(call.mechanism, self.machine.arch.bits)
         self.seq += 1
         self.emit(SyscallReturned(self.seq, call.mechanism, abi.name, abi.number(call.nr),

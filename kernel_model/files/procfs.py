@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import struct
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from kernel_model.files.inode import FsError, Inode
 from kernel_model.files.mounts import mountinfo_text, mounts_text
@@ -137,6 +137,10 @@ class ProcFs:
             lambda: f"{self.task.process.pid}/task/{self.task.tid}", created_ns=t, sized=False)
         self.root = ProcRoot(self, t)
         self.vfs: Vfs | None = None  # set by the Vfs: cwd links resolve through it
+        # /proc/sysvipc/{msg,sem,shm}: their texts, from the kernel's IPC objects (set by
+        # the Kernel; None: no such directory).
+        self.sysvipc: Callable[[str], str] | None = None
+        self._sysvipc_dir: StaticDir | None = None
 
     # -- who asks, and who is there ------------------------------------------------------
     @property
@@ -181,10 +185,13 @@ class ProcFs:
     def fixed(self) -> dict[str, Inode]:
         if self._sys is None:
             self._sys = make_sys(self)
-        return {"self": self.self_link, "thread-self": self.thread_self_link,
-                "cpuinfo": self.cpuinfo, "meminfo": self.meminfo,
-                "mounts": self.mounts_link, "sys": self._sys, "version": self.version,
-                **self._system_files}
+        fixed: dict[str, Inode] = {
+            "self": self.self_link, "thread-self": self.thread_self_link,
+            "cpuinfo": self.cpuinfo, "meminfo": self.meminfo, "mounts": self.mounts_link,
+            "sys": self._sys, "version": self.version, **self._system_files}
+        if self.sysvipc is not None:
+            fixed["sysvipc"] = self._sysvipc()
+        return fixed
 
     # -- what the system-wide files read -------------------------------------------------
     def memory_limit(self) -> int:
@@ -224,6 +231,18 @@ class ProcFs:
     def _mounts(self, make) -> bytes:
         assert self.vfs is not None, "the Vfs sets itself before any lookup"
         return make(self.vfs.mount_table()).encode()
+
+    def _sysvipc(self) -> StaticDir:
+        if self._sysvipc_dir is None:
+            text = self.sysvipc
+            assert text is not None
+            files: dict[str, Inode] = {
+                kind: ProcFile(self.ino("sysvipc", kind), lambda kind=kind: text(kind).encode(),
+                               created_ns=self.created_ns, write_errno=errnos.EIO)
+                for kind in ("msg", "sem", "shm")}
+            self._sysvipc_dir = StaticDir(PROC_DEV, self.ino("sysvipc"), lambda: files,
+                                          created_ns=self.created_ns, strict=True)
+        return self._sysvipc_dir
 
     def root_children(self) -> dict[str, Inode]:
         children = self.fixed()

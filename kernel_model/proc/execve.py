@@ -208,6 +208,7 @@ def begin_new_exec(k, new: NewImage, program: Program, *, argv: list[str],
     old_mm, old_gdt = process.mm, process.gdt
     if old_users <= 0:
         # Its mappings go with it; the /tmp pages it counts are the run's, still counted.
+        k.ipc.detach_all(old_mm, process.pid, k.clock.realtime_ns())  # SysV attachments
         old_mm.vmas = []
         if not old_mm.outside:
             old_mm.release()

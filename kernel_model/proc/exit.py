@@ -66,6 +66,9 @@ def exit_group(k, process: Process, *, code: int | None = None,
             fds.close_all()
     _vfork_release(k, process)
     _release_memory(k, process)
+    # exit_sem, and its SysV attachments if the address space went (ipc/sem.c, ipc/shm.c)
+    k.ipc.exit_process(process.pid, k.sched, k.clock, process.mm,
+                       detach=process.mm_users[0] <= 0)
     _reparent_children(k, process)
     if k.listeners:
         if process.killed_by is not None:

@@ -3,9 +3,10 @@ mutex, condition variable, semaphore and pthread_join.
 
 A waiter sleeps on the queue of its (address space, address) key, with the bitset it waits
 for; a wake marks it woken and makes it runnable, so its call returns 0 when it runs again
-(rather than looking at the word again, which may have changed back). Keys are per
-address space: the model copies MAP_SHARED memory at fork (emu.machine.Machine.fork), so no
-futex word is ever shared between two address spaces.
+(rather than looking at the word again, which may have changed back). A word in shared
+memory (MAP_SHARED, a SysV segment: one host allocation every process maps) is keyed by
+its host address instead, as Linux keys a shared futex by the page it lies in, so a
+process-shared mutex or semaphore meets its waiters in every process.
 
 The priority-inheritance operations keep their one-CPU meaning: the lock word holds the
 owner's tid (and FUTEX_WAITERS when someone waits), an unlock hands the lock to the first
@@ -14,6 +15,7 @@ waiter; with one CPU and no priorities in the model, there is nothing to boost.
 
 from __future__ import annotations
 
+from emu.hostmem import block_at
 from kernel_model.proc.sched import WaitQueue
 
 FUTEX_BITSET_MATCH_ANY = 0xFFFFFFFF
@@ -26,20 +28,29 @@ class FutexTable:
     def __init__(self):
         self.queues: dict[tuple[int, int], WaitQueue] = {}
 
+    @staticmethod
+    def key(mm, addr: int) -> tuple[int, int]:
+        """(0, host address) for a word in shared memory, else (address space, address)."""
+        host = mm.machine.backing.find(addr, addr + 4)
+        if host is not None and block_at(host) is not None:
+            return (0, host)
+        return (id(mm), addr)
+
     def queue(self, mm, addr: int) -> WaitQueue:
-        key = (id(mm), addr)
+        key = self.key(mm, addr)
         q = self.queues.get(key)
         if q is None:
             q = self.queues[key] = WaitQueue(f"futex {addr:#x}")
         return q
 
     def existing(self, mm, addr: int) -> WaitQueue | None:
-        return self.queues.get((id(mm), addr))
+        return self.queues.get(self.key(mm, addr))
 
     def tidy(self, mm, addr: int) -> None:
-        q = self.queues.get((id(mm), addr))
+        key = self.key(mm, addr)
+        q = self.queues.get(key)
         if q is not None and not q.waiters:
-            del self.queues[(id(mm), addr)]
+            del self.queues[key]
 
 
 def futex_wake(k, process, addr: int, n: int, bitset: int = FUTEX_BITSET_MATCH_ANY) -> int:

@@ -10,6 +10,11 @@ from kernel_model.syscalls import (  # noqa: F401
     ldt,
 
     madvise,
+
+    ipc_msg,
+    ipc_mux,
+    ipc_sem,
+    ipc_shm,
     memory,
     mlock,
     mremap,

@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from emu.arch import Arch
+    from emu.hostmem import SharedBlock
     from emu.segments import Gdt
     from kernel_model.entry.abi import Abi
     from kernel_model.files.vfs import Vfs
+    from kernel_model.ipc import IpcNamespace
     from kernel_model.proc.futex import FutexTable
     from kernel_model.proc.process import Process
     from kernel_model.proc.sched import Scheduler
@@ -48,6 +50,7 @@ class SyscallContext(Protocol):
     processes: ProcessTable
     sched: Scheduler
     futexes: FutexTable
+    ipc: IpcNamespace
     max_tasks: int
     version: tuple[int, int]  # the era modelled (--kernel): (6, 18) by default
 
@@ -76,6 +79,8 @@ class SyscallContext(Protocol):
     def populate(self, addr: int, data: bytes) -> None: ...
     def discard(self, addr: int, size: int) -> None: ...
     def resident(self, addr: int, size: int) -> bytes: ...
+    def share_memory(self, addr: int, size: int, block: SharedBlock | None = None,
+                     offset: int = 0) -> bool: ...
 
     # The trace: a remark about the current call.
     def note(self, text: str) -> None: ...

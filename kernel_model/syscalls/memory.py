@@ -108,6 +108,8 @@ def _do_mmap(k: SyscallContext, addr, length, prot, flags, fd, offset):
     except OutOfMemory:
         k.note(f"syscall-lab's guest memory cap ({mm.limit >> 20} MiB) is reached")
         return -errnos.ENOMEM
+    if flags & MAP_SHARED:
+        k.share_memory(start, size)  # a fork's child maps the same pages (emu/hostmem.py)
     if file_data:
         k.populate(start, file_data)
     return start

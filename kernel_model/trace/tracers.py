@@ -22,6 +22,7 @@ from kernel_model.trace.events import (
     event_to_dict,
 )
 from kernel_model.trace.lines import TaskLines
+from kernel_model.trace.strace.ipc import shown_name as ipc_shown_name
 
 
 class StracePrinter:
@@ -119,7 +120,8 @@ class Summary:
                 spent = time.perf_counter() - self._started
             if event.ret is None:
                 return  # never returned: strace never counts it
-            name = event.name or f"syscall_{event.nr:#x}"
+            name = ipc_shown_name(event.name, event.args) if event.name else \
+                f"syscall_{event.nr:#x}"
             self.calls[name] += 1
             self.seconds[name] += spent
             if -4095 <= event.ret < 0:

@@ -188,6 +188,8 @@ EOVERFLOW = 75
 ENOEXEC = 8
 EDEADLK = 35
 ETIMEDOUT = 110
+ENOMSG = 42
+EIDRM = 43
 
 
 def errno_name(n: int) -> str:

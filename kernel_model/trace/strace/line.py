@@ -17,6 +17,10 @@ class ArgTexts(list):
 
     ret_aux: str | None = None
     ret_kind: str | None = None
+    # i386's ipc() is shown as the call it makes (strace's name for it), and its shmat
+    # shows the address it stored as the result.
+    shown_name: str | None = None
+    ret_override: int | None = None
     # The decoder prints the ", " after the last argument known at entry only at exit
     # (clone's `<... clone resumed>, child_tidptr=...`): see format_unfinished.
     sep_at_exit: bool = False
@@ -27,13 +31,16 @@ class CallText(str):
 
     ret_aux: str | None = None
     ret_kind: str | None = None
+    ret_override: int | None = None
 
 
 def format_call(name: str, arg_texts) -> CallText:
     """`name(a, b, c)`; omitted arguments ("") are skipped."""
+    name = getattr(arg_texts, "shown_name", None) or name
     text = CallText(f"{name}({', '.join(t for t in arg_texts if t)})")
     text.ret_aux = getattr(arg_texts, "ret_aux", None)
     text.ret_kind = getattr(arg_texts, "ret_kind", None)
+    text.ret_override = getattr(arg_texts, "ret_override", None)
     return text
 
 
@@ -79,6 +86,9 @@ def pad_line(head: str, result: str) -> str:
 def format_line(call_text: str, ret: int | None, ret_kind: str = "int", abi="x86_64") -> str:
     """strace's line: the call, spaces to column 40, "= " and the result."""
     ret_kind = getattr(call_text, "ret_kind", None) or ret_kind
+    override = getattr(call_text, "ret_override", None)
+    if override is not None and ret == 0:
+        ret = override
     result = format_result(ret, ret_kind, abi, getattr(call_text, "ret_aux", None))
     line = LineText(pad_line(str(call_text), result))
     line.call, line.result = str(call_text), result
@@ -117,6 +127,7 @@ def format_unfinished(name: str | None, entry_texts) -> str:
     `futex(0x4c8, FUTEX_WAIT_PRIVATE, 2, NULL <unfinished ...>`, `pause( <unfinished ...>`.
     A decoder that prints the separator at exit (clone, clone3) says so with
     `entry_texts.sep_at_exit`."""
+    name = getattr(entry_texts, "shown_name", None) or name
     shown = []
     pending = False
     for text in entry_texts or ():

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Callable
 
 from kernel_model.trace.strace.fileops import FILEOPS_SPECIALS
+from kernel_model.trace.strace.ipc import IPC_SPECIALS
 from kernel_model.trace.strace.kinds import CallDecoding
 from kernel_model.trace.strace.line import ArgTexts
 from kernel_model.trace.strace.procs import PROCESS_SPECIALS
@@ -387,4 +388,6 @@ SPECIAL: dict[str, Callable[[CallDecoding, ArgTexts], None]] = {
     **PROCESS_SPECIALS,
     # utimensat, statfs's neighbours, getgroups, sendfile, ...: files and credentials
     **FILEOPS_SPECIALS,
+    # System V IPC, and i386's ipc() shown as the call it makes
+    **IPC_SPECIALS,
 }
