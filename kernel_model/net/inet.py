@@ -74,9 +74,6 @@ class InetSocket(Socket):
             self.wrband = 0  # tcp_poll sets no POLLWRBAND
 
     # -- addresses -----------------------------------------------------------------------------
-    def _loopback(self) -> IpAddress:
-        return V4_LOOPBACK if self.family == U.AF_INET else V6_LOOPBACK
-
     def sockname(self) -> bytes:
         ip, port = self.local or (self._any(), 0)
         return inet_sockaddr(self.family, ip, port)
@@ -137,8 +134,7 @@ class InetSocket(Socket):
             k.note(NO_NETWORK.format(dest=unmapped(ip)))
             raise FsError(U.ENETUNREACH)
         if unmapped(ip).is_unspecified:  # the wildcard: Linux sends it to loopback
-            ip = self._loopback() if not isinstance(unmapped(ip), ipaddress.IPv4Address) or \
-                self.family == U.AF_INET else ip
+            ip = V4_LOOPBACK if isinstance(unmapped(ip), ipaddress.IPv4Address) else V6_LOOPBACK
         return ip, port
 
     def _source(self, dest: IpAddress) -> IpAddress:
@@ -228,8 +224,8 @@ class InetSocket(Socket):
         dest, port = self._destination(k, raw)
         self._autobind(k, None)
         assert self.local is not None
-        self.local = (self._source(dest) if self.local[0].is_unspecified and False
-                      else self.local[0], self.local[1])
+        if unmapped(self.local[0]).is_unspecified:  # ip4_datagram_connect: the source
+            self.local = (self._source(dest), self.local[1])
         self.remote = (dest, port)
         self.connected = True
         return 0

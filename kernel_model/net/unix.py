@@ -129,7 +129,9 @@ class UnixSocket(Socket):
         if other is None or other.closed:
             raise FsError(U.ECONNREFUSED)
         if other.stype != self.stype:
-            raise FsError(U.EPROTOTYPE)
+            # A path leads to one inode, whatever its type (EPROTOTYPE); an abstract name
+            # is looked up per type, so another type's name is nobody's (ECONNREFUSED).
+            raise FsError(U.EPROTOTYPE if name[0] != 0 else U.ECONNREFUSED)
         return other
 
     # -- connections ----------------------------------------------------------------------
@@ -236,7 +238,8 @@ class UnixSocket(Socket):
         if other.shutdown & U.RCV_SHUTDOWN:
             raise FsError(errnos.EPIPE)
         self._wait_for_room(k, other, len(data), flags)
-        other.enqueue(Skb(data, sender=self.sockname(), files=files, cred=cred))
+        sender = self.sockname() if self.name else b""  # unix_copy_addr: no name, no length
+        other.enqueue(Skb(data, sender=sender, files=files, cred=cred))
         return len(data)
 
     # -- shutdown, close, poll -----------------------------------------------------------------

@@ -448,7 +448,7 @@ class _SubCall:
 
 
 def _subcall(call: CallDecoding):
-    from kernel_model.syscalls.argkinds import Fd, Int, Ptr, UInt
+    from kernel_model.syscalls.argkinds import Fd, InBuf, Int, OutBuf, UInt
     from kernel_model.syscalls.registry import lookup
     from kernel_model.syscalls.socketcall import SUBCALLS
 
@@ -461,8 +461,8 @@ def _subcall(call: CallDecoding):
     except Exception:
         return None
     if name in ("send", "recv"):
-        kinds = (Fd(), Ptr(), UInt(), Int())
-        sdef = _SubCall(name, kinds)
+        buf = InBuf(2) if name == "send" else OutBuf(2)
+        sdef = _SubCall(name, (Fd(), buf, UInt(), Int()))
     else:
         found = lookup("i386", name)
         if found is None:
@@ -495,11 +495,7 @@ def _send(call: CallDecoding, texts: ArgTexts) -> None:
 
 def _recv(call: CallDecoding, texts: ArgTexts) -> None:
     if not call.exiting and len(texts) > 3:
-        texts[1] = None
         texts[3] = msg_flags_text(call.arg(3))
-    elif call.exiting:
-        texts[1] = addr_text(call.arg(1)) if call.failed or call.ret is None else \
-            str_text(call.mem, call.arg(1), call.ret, call.limit)
 
 
 SOCKET_SPECIALS: dict[str, Callable[[CallDecoding, ArgTexts], None]] = {

@@ -1,0 +1,134 @@
+/* socketpair(AF_UNIX) across fork: a ping-pong over a stream pair, message boundaries of
+ * the seqpacket and datagram pairs, EOF and POLLHUP/POLLRDHUP after the peer's close,
+ * EPIPE with MSG_NOSIGNAL and SIGPIPE without, and the socket options a pair has. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int sigpipes;
+static void on_sigpipe(int sig) { (void)sig; sigpipes++; }
+
+static int opt(int fd, int name) {
+    int v = -1;
+    socklen_t l = sizeof v;
+    if (getsockopt(fd, SOL_SOCKET, name, &v, &l) < 0) return -errno;
+    return v;
+}
+
+static void pingpong(void) {
+    int sv[2];
+    char buf[64];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) { perror("socketpair"); return; }
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(sv[0]);
+        for (;;) {
+            ssize_t n = read(sv[1], buf, sizeof buf - 1);
+            if (n <= 0) break;
+            buf[n] = 0;
+            buf[1] = 'o';  /* ping -> pong */
+            if (write(sv[1], buf, n) != n) _exit(3);
+        }
+        _exit(0);
+    }
+    close(sv[1]);
+    for (int i = 0; i < 5; i++) {
+        int len = snprintf(buf, sizeof buf, "ping %d", i);
+        write(sv[0], buf, len);
+        ssize_t n = read(sv[0], buf, sizeof buf - 1);
+        buf[n > 0 ? n : 0] = 0;
+        printf("round %d: %s\n", i, buf);
+    }
+    shutdown(sv[0], SHUT_WR);
+    int status;
+    waitpid(pid, &status, 0);
+    printf("child exited %d\n", WEXITSTATUS(status));
+    struct pollfd p = {sv[0], POLLIN | POLLOUT | POLLRDHUP, 0};
+    poll(&p, 1, 0);
+    printf("after close: revents%s%s%s%s\n", p.revents & POLLIN ? " POLLIN" : "",
+           p.revents & POLLOUT ? " POLLOUT" : "", p.revents & POLLHUP ? " POLLHUP" : "",
+           p.revents & POLLRDHUP ? " POLLRDHUP" : "");
+    printf("read at EOF: %zd\n", read(sv[0], buf, sizeof buf));
+    ssize_t r = send(sv[0], "x", 1, MSG_NOSIGNAL);
+    printf("send with MSG_NOSIGNAL: %zd %s\n", r, r < 0 ? strerror(errno) : "");
+    signal(SIGPIPE, on_sigpipe);
+    r = write(sv[0], "x", 1);
+    printf("write: %zd %s, SIGPIPE seen %d\n", r, r < 0 ? strerror(errno) : "", sigpipes);
+    close(sv[0]);
+}
+
+static void boundaries(int type, const char *name) {
+    int sv[2];
+    char buf[64];
+    if (socketpair(AF_UNIX, type, 0, sv) < 0) { perror("socketpair"); return; }
+    send(sv[0], "one", 3, 0);
+    send(sv[0], "three", 5, 0);
+    ssize_t a = recv(sv[1], buf, sizeof buf, 0);
+    ssize_t b = recv(sv[1], buf, 2, 0);
+    printf("%s: first recv %zd, short recv %zd\n", name, a, b);
+    send(sv[0], "again", 5, 0);
+    struct msghdr m = {0};
+    struct iovec io = {buf, 3};
+    m.msg_iov = &io;
+    m.msg_iovlen = 1;
+    ssize_t c = recvmsg(sv[1], &m, 0);
+    printf("%s: recvmsg %zd, MSG_TRUNC %s\n", name, c, m.msg_flags & MSG_TRUNC ? "set" : "clear");
+    printf("%s: SO_TYPE %d, SO_DOMAIN %d, SO_ACCEPTCONN %d\n", name, opt(sv[0], SO_TYPE),
+           opt(sv[0], SO_DOMAIN), opt(sv[0], SO_ACCEPTCONN));
+    close(sv[0]);
+    if (type == SOCK_SEQPACKET) {
+        printf("%s: recv after close %zd\n", name, recv(sv[1], buf, sizeof buf, 0));
+    } else {
+        ssize_t r = recv(sv[1], buf, sizeof buf, MSG_DONTWAIT);
+        printf("%s: recv after close %zd %s\n", name, r, r < 0 ? strerror(errno) : "");
+        r = send(sv[1], "x", 1, 0);
+        printf("%s: send after close %zd %s\n", name, r, r < 0 ? strerror(errno) : "");
+    }
+    close(sv[1]);
+}
+
+static void options(void) {
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv);
+    printf("SO_RCVBUF %d SO_SNDBUF %d\n", opt(sv[0], SO_RCVBUF), opt(sv[0], SO_SNDBUF));
+    int v = 5000;
+    setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
+    printf("after 5000: SO_RCVBUF %d SO_SNDBUF %d\n", opt(sv[0], SO_RCVBUF), opt(sv[0], SO_SNDBUF));
+    v = 1;
+    setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
+    printf("after 1: SO_RCVBUF %d SO_SNDBUF %d\n", opt(sv[0], SO_RCVBUF), opt(sv[0], SO_SNDBUF));
+    struct ucred cred;
+    socklen_t l = sizeof cred;
+    getsockopt(sv[1], SOL_SOCKET, SO_PEERCRED, &cred, &l);
+    printf("SO_PEERCRED: len %u, pid is mine %d, uid is mine %d\n", l, cred.pid == getpid(),
+           cred.uid == getuid());
+    printf("SO_ERROR %d, unknown option: %d\n", opt(sv[0], SO_ERROR), opt(sv[0], 999));
+    char buf[8];
+    ssize_t r = recv(sv[0], buf, sizeof buf, 0);
+    printf("empty non-blocking recv: %zd %s\n", r, r < 0 ? strerror(errno) : "");
+    struct stat st;
+    fstat(sv[0], &st);
+    printf("fstat: S_ISSOCK %d\n", S_ISSOCK(st.st_mode));
+    r = lseek(sv[0], 0, SEEK_SET);
+    printf("lseek: %zd %s\n", r, r < 0 ? strerror(errno) : "");
+    int rc = socketpair(AF_INET, SOCK_STREAM, 0, sv);
+    printf("socketpair(AF_INET): %d %s\n", rc, strerror(errno));
+}
+
+int main(void) {
+    setvbuf(stdout, NULL, _IONBF, 0);
+    pingpong();
+    boundaries(SOCK_SEQPACKET, "seqpacket");
+    boundaries(SOCK_DGRAM, "dgram");
+    options();
+    return 0;
+}
