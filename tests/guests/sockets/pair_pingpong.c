@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/select.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -124,11 +125,83 @@ static void options(void) {
     printf("socketpair(AF_INET): %d %s\n", rc, strerror(errno));
 }
 
+/* A megabyte through a stream pair: the writer waits while the pair is full and the reader
+ * drains it; select() says when each side may go on; a non-blocking writer gets EAGAIN. */
+static void bulk(void) {
+    int sv[2];
+    static char chunk[65536];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(sv[0]);
+        long total = 0;
+        ssize_t n;
+        char buf[4096];
+        for (;;) {
+            fd_set r;
+            FD_ZERO(&r);
+            FD_SET(sv[1], &r);
+            if (select(sv[1] + 1, &r, NULL, NULL, NULL) != 1) _exit(2);
+            if ((n = read(sv[1], buf, sizeof buf)) <= 0) break;
+            total += n;
+        }
+        char line[32];
+        int len = snprintf(line, sizeof line, "%ld", total);
+        write(sv[1], line, len);
+        _exit(0);
+    }
+    close(sv[1]);
+    long sent = 0;
+    for (int i = 0; i < 16; i++) sent += write(sv[0], chunk, sizeof chunk);
+    shutdown(sv[0], SHUT_WR);
+    char line[32] = {0};
+    read(sv[0], line, sizeof line - 1);
+    int status;
+    waitpid(pid, &status, 0);
+    printf("bulk: wrote %ld, the reader counted %s, status %d\n", sent, line, WEXITSTATUS(status));
+    close(sv[0]);
+
+    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv);
+    long filled = 0;
+    ssize_t n;
+    while ((n = write(sv[0], chunk, sizeof chunk)) > 0) filled += n;
+    printf("non-blocking: EAGAIN after filling some: %d\n", n < 0 && errno == EAGAIN && filled > 0);
+    fd_set w;
+    FD_ZERO(&w);
+    FD_SET(sv[0], &w);
+    struct timeval tv = {0, 0};
+    printf("select for writing when full: %d\n", select(sv[0] + 1, NULL, &w, NULL, &tv));
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* SO_PASSCRED on the receiver: each message comes with its sender's credentials. */
+static void credentials(void) {
+    int sv[2], one = 1;
+    socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv);
+    setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
+    send(sv[0], "who", 3, 0);
+    char buf[8], cbuf[CMSG_SPACE(sizeof(struct ucred))];
+    struct iovec io = {buf, sizeof buf};
+    struct msghdr m = {0};
+    m.msg_iov = &io; m.msg_iovlen = 1; m.msg_control = cbuf; m.msg_controllen = sizeof cbuf;
+    ssize_t n = recvmsg(sv[1], &m, 0);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    struct ucred cred = {0};
+    if (c) memcpy(&cred, CMSG_DATA(c), sizeof cred);
+    printf("credentials: %zd bytes, SCM_CREDENTIALS %d, pid is mine %d, uid is mine %d\n", n,
+           c && c->cmsg_type == SCM_CREDENTIALS, cred.pid == getpid(), cred.uid == getuid());
+    close(sv[0]);
+    close(sv[1]);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
     pingpong();
     boundaries(SOCK_SEQPACKET, "seqpacket");
     boundaries(SOCK_DGRAM, "dgram");
     options();
+    bulk();
+    credentials();
     return 0;
 }
