@@ -2,7 +2,8 @@
 natively and under syscall-lab for glibc x86-64, glibc i386 and musl x86-64, and stdout
 and exit status must be identical (socketpair ping-pong across fork, a unix echo server by
 path and abstract name with SCM_RIGHTS, UDP on 127.0.0.1 and ::1, TCP echo with an
-ephemeral port, ECONNREFUSED, non-blocking connect). The guests print no pids or ports,
+ephemeral port, ECONNREFUSED, non-blocking connect, sendmmsg/recvmmsg, EINTR and SA_RESTART
+in a waiting recv, death by SIGPIPE). The guests print no pids or ports,
 only facts about them (in the ephemeral range, odd or even), so any difference is
 syscall-lab's.
 
@@ -25,11 +26,12 @@ from guest_harness import (
     lab_run_args,
     run_lab,
     run_native,
+    task_sequences,
 )
 
 SOCKETS = GUESTS / "sockets"
 SOCKETS_BIN = SOCKETS / "bin"
-DIFFERENTIAL = ["pair_pingpong", "unix_echo", "udp_loopback", "tcp_echo"]
+DIFFERENTIAL = ["pair_pingpong", "unix_echo", "udp_loopback", "tcp_echo", "batches_signals"]
 # Built too, but not compared with the host: the host's network decides net_unreachable,
 # and bind_shared_dir is about a --mount; trace_formats is compared by its trace.
 LAB_ONLY = ["net_unreachable", "bind_shared_dir", "trace_formats"]
@@ -57,7 +59,8 @@ def test_same_output_and_status_as_linux(name, target):
 # -- the trace ------------------------------------------------------------------------------
 SOCKET_CALLS = re.compile(
     r"^(socket|socketpair|bind|listen|accept|accept4|connect|getsockname|getpeername|"
-    r"sendto|recvfrom|sendmsg|recvmsg|shutdown|setsockopt|getsockopt|send|recv)\(")
+    r"sendto|recvfrom|sendmsg|recvmsg|sendmmsg|recvmmsg|shutdown|setsockopt|getsockopt|"
+    r"send|recv)\(")
 
 
 def socket_lines(text: str) -> list[str]:
@@ -160,3 +163,22 @@ def test_bind_in_tmp_is_a_socket_inode_of_the_guest(tmp_path):
     assert lab.stdout == b"bind: 0 \n"
     missing = run_lab(*lab_run_args(), str(binary), "/tmp/no/dir/s.sock")
     assert missing.stdout == b"bind: -1 No such file or directory\n"
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace not installed")
+@pytest.mark.parametrize("name", ["unix_echo", "udp_loopback", "tcp_echo"])
+def test_same_syscalls_per_task_as_strace_f(name, tmp_path):
+    """Each process makes the same calls in the same order as under Linux (the servers
+    and clients wait on each other, so the order is the programs', not the scheduler's)."""
+    binary = SOCKETS_BIN / f"{name}.glibc-x86_64"
+    native_trace, lab_trace = tmp_path / "native.trace", tmp_path / "lab.trace"
+    native = run_native(["strace", "-f", "-qq", "-o", str(native_trace), str(binary)])
+    lab = run_lab(*lab_run_args(), "-f", "-o", str(lab_trace), str(binary))
+    if diff := differences(native, lab):
+        pytest.fail(diff, pytrace=False)
+    expected = task_sequences(native_trace.read_text())
+    got = task_sequences(lab_trace.read_text())
+    assert set(expected) == set(got) and len(expected) >= 2
+    for task in expected:
+        assert got[task] == expected[task], "\n".join(difflib.unified_diff(
+            expected[task], got[task], "strace -f", "syscall-lab -f", lineterm=""))

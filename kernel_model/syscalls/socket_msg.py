@@ -1,4 +1,4 @@
-"""sendto, recvfrom, sendmsg, recvmsg and sendmmsg (net/socket.c: __sys_sendto,
+"""sendto, recvfrom, sendmsg, recvmsg, sendmmsg and recvmmsg (net/socket.c: __sys_sendto,
 ___sys_sendmsg, ___sys_recvmsg; net/core/scm.c: SCM_RIGHTS and SCM_CREDENTIALS).
 
 A failed send with EPIPE raises SIGPIPE in the caller unless MSG_NOSIGNAL was given, as
@@ -10,6 +10,7 @@ closes them and says MSG_CTRUNC."""
 from __future__ import annotations
 
 import struct
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from kernel_model.files.inode import FsError
 from kernel_model.files.uapi import MAX_RW_COUNT
 from kernel_model.net import uapi as U
 from kernel_model.net.socket import Received, Socket, drop_files
+from kernel_model.proc.sched import Blocked
 from kernel_model.syscalls.argkinds import Fd, InBuf, Int, OutBuf, Ptr, UInt
 from kernel_model.syscalls.fs.plumbing import _fds, _i32, _nofile, _u32, fs_call
 from kernel_model.syscalls.fs.read_write import _iovecs
@@ -274,3 +276,53 @@ def sys_recvfrom(k: SyscallContext, fd, buf, length, flags, src, lenp):
     if flags & U.MSG_TRUNC and sock.stype != U.SOCK_STREAM:
         return got.length
     return len(got.data)
+
+
+# -- recvmmsg ------------------------------------------------------------------------------
+MSG_WAITFORONE = 0x10000
+# How many messages each waiting recvmmsg has already received (the call is run again from
+# the start once woken; what it stored in user memory stays there).
+_received: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _recvmmsg(k, fd, vec, vlen, flags, timeout_addr) -> int:
+    """__sys_recvmmsg: one recvmsg per entry, each one's count in its msg_len. Without
+    MSG_WAITFORONE it waits for every entry, as Linux does; with it, only for the first.
+    An error after the first message ends the run with the count so far."""
+    if timeout_addr:
+        k.note("recvmmsg's timeout is not enforced: it waits as without one")
+    task = k.current
+    done = _received.pop(task, 0) if task.blocked is not None else 0
+    _, size = msghdr_layout(k.abi)
+    entry = size + 8 if k.abi.bits == 64 else size + 4
+    flags = _u32(flags)
+    for i in range(done, min(_u32(vlen), 1024)):
+        at = vec + i * entry
+        each = flags | (U.MSG_DONTWAIT if flags & MSG_WAITFORONE and i else 0)
+        try:
+            n = _recvmsg(k, fd, at, each & ~MSG_WAITFORONE)
+        except Blocked:
+            if i:
+                _received[task] = i
+            raise
+        except FsError:
+            if i:
+                return i
+            raise
+        k.write(at + size, struct.pack("<I", n))
+        sock = sock_of(k, fd)
+        if sock.stype == U.SOCK_STREAM and n == 0:
+            return i + 1  # end of file: nothing more will come
+    return min(_u32(vlen), 1024)
+
+
+@syscall("recvmmsg", Fd(), Ptr(), UInt(), Int(), Ptr())
+@fs_call
+def sys_recvmmsg(k: SyscallContext, fd, vec, vlen, flags, timeout):
+    return _recvmmsg(k, fd, vec, vlen, flags, timeout)
+
+
+@syscall("recvmmsg_time64", Fd(), Ptr(), UInt(), Int(), Ptr())
+@fs_call
+def sys_recvmmsg_time64(k: SyscallContext, fd, vec, vlen, flags, timeout):
+    return _recvmmsg(k, fd, vec, vlen, flags, timeout)

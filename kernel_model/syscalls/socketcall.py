@@ -38,7 +38,7 @@ def _handlers():
         "sendto": M.sys_sendto, "recvfrom": M.sys_recvfrom, "shutdown": S.sys_shutdown,
         "setsockopt": O.sys_setsockopt, "getsockopt": O.sys_getsockopt,
         "sendmsg": M.sys_sendmsg, "recvmsg": M.sys_recvmsg, "accept4": S.sys_accept4,
-        "sendmmsg": M.sys_sendmmsg,
+        "sendmmsg": M.sys_sendmmsg, "recvmmsg": M.sys_recvmmsg,
     }
 
 

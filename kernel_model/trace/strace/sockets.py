@@ -23,6 +23,7 @@ from kernel_model.net import uapi as U
 from kernel_model.trace.strace.kinds import CallDecoding, iovec_text
 from kernel_model.trace.strace.line import ArgTexts
 from kernel_model.trace.strace.quote import quote, str_text
+from kernel_model.trace.strace.struct_printers import struct_text
 from kernel_model.trace.strace.values import addr_text
 from kernel_model.uapi.errnos import ERRNOS
 
@@ -418,24 +419,34 @@ def _recvmsg(call: CallDecoding, texts: ArgTexts) -> None:
     texts[1] = msghdr_text(call, call.arg(1), call.ret, _entry_values(texts).get(1))
 
 
-def _sendmmsg(call: CallDecoding, texts: ArgTexts) -> None:
-    if not call.exiting:
-        texts[3] = msg_flags_text(call.arg(3))
-        texts[1] = None
-        return
-    if call.failed or call.ret is None:
-        texts[1] = addr_text(call.arg(1))
-        return
-    size = 64 if call.bits == 64 else 32
-    items = []
-    for i in range(min(call.ret, call.limit)):
-        at = call.arg(1) + i * size
-        try:
-            sent = struct.unpack("<I", call.mem.read(at + size - (8 if size == 64 else 4), 4))[0]
-        except Exception:
-            break
-        items.append(f"{{msg_hdr={msghdr_text(call, at, None)}, msg_len={sent}}}")
-    texts[1] = "[" + ", ".join(items) + "]"
+def _mmsg(receiving: bool):
+    """sendmmsg, recvmmsg: the array of {msg_hdr, msg_len} the call went through (as many
+    entries as it returned), shown after the call."""
+    def fix(call: CallDecoding, texts: ArgTexts) -> None:
+        if not call.exiting:
+            texts[3] = msg_flags_text(call.arg(3))
+            texts[1] = None
+            if receiving and len(texts) > 4:
+                texts[4] = struct_text("timespec", call.abi, call.mem, call.arg(4))
+            return
+        if call.failed or call.ret is None:
+            texts[1] = addr_text(call.arg(1))
+            return
+        size = 64 if call.bits == 64 else 32
+        items = []
+        for i in range(min(call.ret, call.limit)):
+            at = call.arg(1) + i * size
+            try:
+                raw = call.mem.read(at + size - (8 if size == 64 else 4), 4)
+            except Exception:
+                break
+            length = struct.unpack("<I", raw)[0]
+            hdr = msghdr_text(call, at, length if receiving else None)
+            items.append(f"{{msg_hdr={hdr}, msg_len={length}}}")
+        if call.ret > call.limit:
+            items.append("...")
+        texts[1] = "[" + ", ".join(items) + "]"
+    return fix
 
 
 # -- i386 socketcall -------------------------------------------------------------------------
@@ -504,7 +515,8 @@ SOCKET_SPECIALS: dict[str, Callable[[CallDecoding, ArgTexts], None]] = {
     "accept": _addr_out(1, 2), "accept4": _accept4,
     "getsockname": _addr_out(1, 2), "getpeername": _addr_out(1, 2),
     "sendto": _sendto, "recvfrom": _recvfrom, "send": _send, "recv": _recv,
-    "sendmsg": _sendmsg, "recvmsg": _recvmsg, "sendmmsg": _sendmmsg,
+    "sendmsg": _sendmsg, "recvmsg": _recvmsg,
+    "sendmmsg": _mmsg(False), "recvmmsg": _mmsg(True), "recvmmsg_time64": _mmsg(True),
     "shutdown": _shutdown,
     "setsockopt": _setsockopt, "getsockopt": _getsockopt,
     "socketcall": _socketcall,

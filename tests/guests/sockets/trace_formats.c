@@ -97,5 +97,19 @@ int main(void) {
     l = sizeof v;
     getsockopt(v6, SOL_SOCKET, SO_ERROR, &v, &l);
     getsockopt(v6, SOL_SOCKET, SO_TYPE, &v, &l);
+    int dv[2];
+    socketpair(AF_UNIX, SOCK_DGRAM, 0, dv);
+    struct iovec parts[2] = {{"first", 5}, {"second", 6}};
+    struct mmsghdr mm[2];
+    memset(mm, 0, sizeof mm);
+    for (int i = 0; i < 2; i++) {
+        mm[i].msg_hdr.msg_iov = &parts[i];
+        mm[i].msg_hdr.msg_iovlen = 1;
+    }
+    sendmmsg(dv[0], mm, 2, MSG_DONTWAIT);
+    struct iovec ins[2] = {{buf, 32}, {buf + 32, 32}};
+    for (int i = 0; i < 2; i++) mm[i].msg_hdr.msg_iov = &ins[i];
+    recvmmsg(dv[1], mm, 2, MSG_WAITFORONE, NULL);
+    recvmmsg(dv[1], mm, 2, MSG_DONTWAIT, NULL);
     return 0;
 }
