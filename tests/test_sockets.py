@@ -31,7 +31,8 @@ from guest_harness import (
 
 SOCKETS = GUESTS / "sockets"
 SOCKETS_BIN = SOCKETS / "bin"
-DIFFERENTIAL = ["pair_pingpong", "unix_echo", "udp_loopback", "tcp_echo", "batches_signals"]
+DIFFERENTIAL = ["pair_pingpong", "unix_echo", "udp_loopback", "tcp_echo", "batches_signals",
+                "errors"]
 # Built too, but not compared with the host: the host's network decides net_unreachable,
 # and bind_shared_dir is about a --mount; trace_formats is compared by its trace.
 LAB_ONLY = ["net_unreachable", "bind_shared_dir", "trace_formats"]
@@ -182,3 +183,39 @@ def test_same_syscalls_per_task_as_strace_f(name, tmp_path):
     for task in expected:
         assert got[task] == expected[task], "\n".join(difflib.unified_diff(
             expected[task], got[task], "strace -f", "syscall-lab -f", lineterm=""))
+
+
+DEADLOCK_ASM = """\
+bits 64
+section .bss
+sv: resd 2
+buf: resb 8
+section .text
+global _start
+_start:
+    mov eax, 53          ; socketpair(AF_UNIX, SOCK_STREAM, 0, sv)
+    mov edi, 1
+    mov esi, 1
+    xor edx, edx
+    lea r10, [rel sv]
+    syscall
+    mov eax, 0           ; read(sv[0], buf, 8): only this process could write to sv[1]
+    mov edi, [rel sv]
+    lea rsi, [rel buf]
+    mov edx, 8
+    syscall
+    mov eax, 60
+    xor edi, edi
+    syscall
+"""
+
+
+def test_a_receive_nobody_can_satisfy_is_a_reported_deadlock(tmp_path):
+    """As with a pipe: the only task waits for data only it could send. Linux waits for
+    ever; syscall-lab says who waits for what and ends with status 2."""
+    prog = tmp_path / "deadlock.s"
+    prog.write_text(DEADLOCK_ASM)
+    lab = run_lab(*lab_run_args(), str(prog))
+    assert lab.status == 2
+    assert re.search(r"deadlock: .* waits in read \(data in socket:\[\d+\]\)",
+                     lab.stderr.decode())
