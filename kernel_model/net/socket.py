@@ -122,6 +122,8 @@ class Socket(OpenFile):
         # How much of a stream send each blocked sender has already queued (the call is
         # run again from the start once woken).
         self.sent: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        # What each blocked MSG_WAITALL receive has already taken.
+        self.gathered: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     # -- naming -------------------------------------------------------------------------
     @property
@@ -204,41 +206,54 @@ class Socket(OpenFile):
 
     def recv_stream(self, k, n: int, flags: int) -> Received:
         """unix_stream_read_generic / tcp_recvmsg: bytes across messages, up to n; a message
-        carrying files ends the read (they come with its bytes)."""
-        if not self.rq and self.err:
-            raise FsError(self.take_error())
-        if not self.connected and not self.rq:
-            raise FsError(self.recv_unconnected)
-        eof = bool(self.shutdown & U.RCV_SHUTDOWN)
-        waitall = flags & U.MSG_WAITALL and not flags & U.MSG_PEEK
+        carrying files ends the read (they come with its bytes). MSG_WAITALL takes what is
+        there and waits for the rest (kept per task while it waits: the call is entered
+        again), until n bytes, the end of file, an error or a signal."""
+        task = getattr(k, "current", None)
+        prefix = self.gathered.pop(task, b"") if task is not None and task.blocked else b""
+        peek = bool(flags & U.MSG_PEEK)
+        if not self.rq and not prefix:
+            if self.err:
+                raise FsError(self.take_error())
+            if not self.connected:
+                raise FsError(self.recv_unconnected)
         if n == 0:
             return Received(b"", 0)
-        if not self.rq or (waitall and self.rq_bytes < n and not eof):
-            if eof or (self.rq and not self.must_wait(k, flags)):
-                pass  # end of file, or what there is
-            elif not self.must_wait(k, flags):
+        eof = bool(self.shutdown & U.RCV_SHUTDOWN)
+        if not self.rq and not eof and not prefix:
+            if not self.must_wait(k, flags):
                 raise FsError(errnos.EAGAIN)
-            else:
+            raise self.wait_for_data()
+        data, files, cred = self._take(n - len(prefix), peek)
+        data = prefix + data
+        if flags & U.MSG_WAITALL and not peek and len(data) < n and not files and not eof \
+                and not self.err and self.must_wait(k, flags):
+            signals = getattr(k, "signals", None)
+            if not (data and signals is not None and signals.deliverable()):
+                if task is not None:
+                    self.gathered[task] = data
                 raise self.wait_for_data()
+        return Received(data, len(data), files=files, cred=cred, consumed=not peek)
+
+    def _take(self, n: int, peek: bool) -> tuple[bytes, list[OpenFile], tuple | None]:
         out = bytearray()
         files: list[OpenFile] = []
         cred = self.rq[0].cred if self.rq else None
-        peek = bool(flags & U.MSG_PEEK)
         for skb in list(self.rq):
             if len(out) >= n or files:
                 break
             part = skb.data[:n - len(out)]
             out += part
-            files = skb.files
+            files = list(skb.files)
             if not peek:
                 skb.files = []
                 if len(part) == len(skb.data):
                     self.rq.popleft()
                 else:
                     skb.data = skb.data[len(part):]
-        if not peek:
+        if not peek and out:
             self.took(len(out))
-        return Received(bytes(out), len(out), files=list(files), cred=cred, consumed=not peek)
+        return bytes(out), files, cred
 
     def recv_dgram(self, k, n: int, flags: int) -> Received:
         """skb_recv_datagram: one whole message; what does not fit in n is lost (MSG_TRUNC

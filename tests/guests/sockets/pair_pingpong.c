@@ -175,6 +175,32 @@ static void bulk(void) {
     close(sv[1]);
 }
 
+/* MSG_PEEK leaves the bytes; MSG_WAITALL waits for all it asked for, even more than the
+ * pair holds at once (the writer waits for room meanwhile). */
+static void peek_and_waitall(void) {
+    int sv[2];
+    static char big[300000], got[300000];
+    for (int i = 0; i < (int)sizeof big; i++) big[i] = (char)(i * 7);
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(sv[0]);
+        send(sv[1], "peekaboo", 8, 0);
+        for (int off = 0; off < (int)sizeof big; off += 50000) write(sv[1], big + off, 50000);
+        _exit(0);
+    }
+    close(sv[1]);
+    char a[8], b[8];
+    ssize_t p = recv(sv[0], a, 4, MSG_PEEK | MSG_WAITALL);
+    ssize_t q = recv(sv[0], b, 8, MSG_WAITALL);
+    printf("peek %zd \"%.4s\", then read %zd \"%.8s\"\n", p, a, q, b);
+    ssize_t n = recv(sv[0], got, sizeof got, MSG_WAITALL);
+    printf("MSG_WAITALL: %zd bytes, the same %d\n", n, n == (ssize_t)sizeof big && !memcmp(big, got, n));
+    waitpid(pid, NULL, 0);
+    printf("MSG_WAITALL at EOF: %zd\n", recv(sv[0], got, 10, MSG_WAITALL));
+    close(sv[0]);
+}
+
 /* SO_PASSCRED on the receiver: each message comes with its sender's credentials. */
 static void credentials(void) {
     int sv[2], one = 1;
@@ -203,5 +229,6 @@ int main(void) {
     options();
     bulk();
     credentials();
+    peek_and_waitall();
     return 0;
 }
