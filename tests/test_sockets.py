@@ -219,3 +219,23 @@ def test_a_receive_nobody_can_satisfy_is_a_reported_deadlock(tmp_path):
     assert lab.status == 2
     assert re.search(r"deadlock: .* waits in read \(data in socket:\[\d+\]\)",
                      lab.stderr.decode())
+
+
+def test_a_host_socket_in_a_shared_directory_is_never_reached(tmp_path):
+    import socket as host_socket
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    server = host_socket.socket(host_socket.AF_UNIX, host_socket.SOCK_STREAM)
+    try:
+        server.bind(str(shared / "host.sock"))
+        server.listen(1)
+        server.setblocking(False)
+        binary = SOCKETS_BIN / "bind_shared_dir.glibc-x86_64"
+        lab = run_lab(*lab_run_args(), "--mount", f"{shared}:/shared:rw", str(binary),
+                      "/shared/host.sock", "connect")
+        assert lab.stdout == b"connect: -1 Connection refused\n"
+        with pytest.raises(BlockingIOError):
+            server.accept()  # nobody came
+    finally:
+        server.close()

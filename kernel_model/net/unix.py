@@ -6,7 +6,8 @@ makes one with mknod; the node stays after close, and connect() to it then finds
 (ECONNREFUSED) until it is unlinked and bound again. No host socket is ever made: in a
 directory shared with --mount, bind fails with EPERM and a note (EROFS when the mount is
 read-only), because the host would need a real socket file there and its processes could
-then reach the guest's.
+then reach the guest's. For the same reason a socket file the host made in a shared
+directory leads nowhere: connect() to it is ECONNREFUSED.
 
 A connect() to a listener makes the listener's end at once (the embryo unix_stream_connect
 queues) and returns: the client can send before accept(), as on Linux."""
