@@ -319,7 +319,8 @@ class Socket(OpenFile):
         return got.data
 
     def write(self, k, data: bytes) -> int:
-        return self.send(k, data, 0, None, [], None)
+        p = k.process  # write(2) carries the writer's credentials too (unix sockets)
+        return self.send(k, data, 0, None, [], (p.pid, p.uid, p.gid))
 
     def unread(self, data: bytes) -> None:
         if data:
