@@ -22,6 +22,11 @@ from kernel_model.syscalls import (  # noqa: F401
     process,
     signal,
     signal_old,
+
+    socket,
+    socket_msg,
+    socket_opts,
+    socketcall,
     timekeeping,
     tls,
     wait,

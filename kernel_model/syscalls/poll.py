@@ -3,6 +3,8 @@ until one of several files is ready, or a timeout passes.
 
 What each kind of file answers (its poll operation):
 - a pipe end: kernel_model.files.pipes.PipeEnd.poll (data, room, the other side closed);
+- a socket: kernel_model.net.socket.Socket.poll (data, room, a connection waiting, the
+  peer's shutdown or close: POLLRDHUP, POLLHUP);
 - a host stream (the guest's stdin/stdout when they are a host pipe or terminal): the host
   kernel's own answer, asked with a zero-timeout poll;
 - an epoll instance: readable when one of its files has an event;
@@ -49,6 +51,7 @@ from kernel_model.files.pipes import (
 )
 from kernel_model.files.streams import HostStream
 from kernel_model.files.uapi import O_CLOEXEC, O_RDWR
+from kernel_model.net.socket import Socket
 from kernel_model.proc.sched import ERESTARTNOHAND, Blocked, WaitQueue
 from kernel_model.syscalls.argkinds import Flags, Int, Ptr, UInt
 from kernel_model.syscalls.fs.plumbing import _fds, _i32, _nofile, _u32, fs_call
@@ -82,7 +85,7 @@ HostFd = tuple[int, bool]  # a host fd, and whether the wait is for room (else f
 # -- what a file answers ------------------------------------------------------------------
 def file_poll(f: OpenFile, events: int) -> tuple[int, tuple[WaitQueue, ...], tuple[HostFd, ...]]:
     """(the events ready now, the queues that announce a change, the host fds to watch)."""
-    if isinstance(f, PipeEnd):
+    if isinstance(f, (PipeEnd, Socket)):
         return f.poll(), f.queues, ()
     if isinstance(f, EpollFile):
         return f.poll(), f.queues(), f.host_fds()
@@ -508,7 +511,7 @@ class EpollFile(OpenFile):
 
 def _pollable(f: OpenFile) -> bool:
     """Files with a poll operation (others: EPERM from epoll_ctl)."""
-    if isinstance(f, (PipeEnd, EpollFile)):
+    if isinstance(f, (PipeEnd, EpollFile, Socket)):
         return True
     return isinstance(f, HostStream) and f.may_block
 

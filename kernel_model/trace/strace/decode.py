@@ -36,6 +36,8 @@ def decode_exit(sdef: CallDef, abi, args, ret: int | None, mem: GuestMemory,
         ret = signed(ret, BITS[abi])
     call = CallDecoding(sdef, abi, tuple(args), mem, string_limit, ret, exiting=True)
     texts = ArgTexts(entry_texts)
+    # What a decoder kept at entry (a length the call both reads and writes).
+    texts.__dict__.update(getattr(entry_texts, "__dict__", {}))
     for i, kind in enumerate(sdef.args):
         if texts[i] is None and kind.out:
             texts[i] = exit_text(call, i, kind)

@@ -36,7 +36,7 @@ class CallText(str):
 
 def format_call(name: str, arg_texts) -> CallText:
     """`name(a, b, c)`; omitted arguments ("") are skipped."""
-    name = getattr(arg_texts, "shown_name", None) or name
+    name = getattr(arg_texts, "shown_name", None) or name  # ipc(), socketcall(): their call
     text = CallText(f"{name}({', '.join(t for t in arg_texts if t)})")
     text.ret_aux = getattr(arg_texts, "ret_aux", None)
     text.ret_kind = getattr(arg_texts, "ret_kind", None)
@@ -136,6 +136,7 @@ def format_unfinished(name: str | None, entry_texts) -> str:
             break
         if text:
             shown.append(text)
+    name = getattr(entry_texts, "shown_name", None) or name
     head = f"{name}(" + ", ".join(shown)
     if pending and shown and not getattr(entry_texts, "sep_at_exit", False):
         head += ", "

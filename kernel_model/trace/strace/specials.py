@@ -11,6 +11,7 @@ from kernel_model.trace.strace.kinds import CallDecoding
 from kernel_model.trace.strace.line import ArgTexts
 from kernel_model.trace.strace.procs import PROCESS_SPECIALS
 from kernel_model.trace.strace.quote import cstr_text, path_text
+from kernel_model.trace.strace.sockets import SOCKET_SPECIALS
 from kernel_model.trace.strace.struct_printers import struct_text
 from kernel_model.trace.strace.values import OMITTED, RESTART_ERRORS, addr_text, signed
 from kernel_model.uapi import constants as C
@@ -390,4 +391,6 @@ SPECIAL: dict[str, Callable[[CallDecoding, ArgTexts], None]] = {
     **FILEOPS_SPECIALS,
     # System V IPC, and i386's ipc() shown as the call it makes
     **IPC_SPECIALS,
+    # socket, bind, connect, sendmsg, getsockopt, i386's socketcall, ...
+    **SOCKET_SPECIALS,
 }
