@@ -7,14 +7,12 @@ from kernel_model.syscalls import (  # noqa: F401
     fs,
     futex,
     info,
-    ldt,
-
-    madvise,
-
     ipc_msg,
     ipc_mux,
     ipc_sem,
     ipc_shm,
+    ldt,
+    madvise,
     memory,
     mlock,
     mremap,
@@ -22,7 +20,6 @@ from kernel_model.syscalls import (  # noqa: F401
     process,
     signal,
     signal_old,
-
     socket,
     socket_msg,
     socket_opts,
