@@ -260,7 +260,7 @@ class Gdt:
             raise RuntimeError(f"could not enter user mode: {stop.message or hex(m.pc)}")
 
     # -- returns to user mode that load cs and ss ------------------------------------
-    def iret_fault(self, cs: int, ss: int) -> tuple[int, int] | None:
+    def iret_fault(self, cs: int, ss: int, pc: int = 0) -> tuple[int, int] | None:
         """The exception an `iret` to cs:ss at CPL 3 raises, as (vector, error code), or
         None when both load. In the CPU's order: cs must name a code segment of DPL 3
         (conforming: at most 3), else #GP(cs); present, else #NP(cs); then ss a writable
@@ -280,8 +280,12 @@ class Gdt:
             return gp, cs & 0xFFFC  # L and D both set: reserved
         if not access & 0x80 and not self._i386_cs64(cs):
             return np_, cs & 0xFFFC
+        if long_mode and (pc >> 47) not in (0, (1 << 17) - 1):
+            return gp, 0  # a non-canonical rip: `iretq` refuses it
         if not ss & 0xFFFC:
-            return None if long_mode else (gp, 0)
+            # A null ss with RPL 3: Intel's iretq (and Unicorn's) refuse it even to 64-bit
+            # code; AMD's loads it. The model's CPU can only do the former.
+            return None if long_mode and ss & 3 != 3 else (gp, 0)
         d = self.descriptor_of(ss)
         access = (d >> 40) & 0xFF if d else 0
         if not d or ss & 3 != 3 or (access & 0x1A) != 0x12 or (access >> 5) & 3 != 3:

@@ -43,7 +43,7 @@ def sigreturn_segments(k, pc: int, sp: int, cs: int, ss: int) -> None:
     with the far return (Gdt.far_return)."""
     m = k.machine
     cs, ss = cs | 3, ss | 3
-    fault = k.gdt.iret_fault(cs, ss)
+    fault = k.gdt.iret_fault(cs, ss, pc)
     if fault is not None:
         vector, error = fault
         if ss & SELECTOR_TI:

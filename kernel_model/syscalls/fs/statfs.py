@@ -74,8 +74,10 @@ def fs_info(k: SyscallContext, node) -> dict:
         free = max(0, blocks - budget.used // PAGE)
         files = blocks // 2  # tmpfs's default nr_inodes: half the pages
         used = fs.numbers.next - 1
+        # nosuid,nodev: as /proc/mounts lists /tmp and /dev/shm
         return {**base, "f_type": TMPFS_MAGIC, "f_blocks": blocks, "f_bfree": free,
-                "f_bavail": free, "f_files": files, "f_ffree": max(0, files - used)}
+                "f_bavail": free, "f_files": files, "f_ffree": max(0, files - used),
+                "f_flags": ST_VALID | ST_NOSUID | ST_NODEV | ST_RELATIME}
     if node.dev == PROC_DEV:
         return {**base, "f_type": PROC_SUPER_MAGIC,
                 "f_flags": ST_VALID | ST_NOSUID | ST_NODEV | ST_NOEXEC | ST_RELATIME}
