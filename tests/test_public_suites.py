@@ -14,9 +14,8 @@ import os
 import shutil
 from pathlib import Path
 
-import pytest
-
 import public_suites as suites
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED = Path(__file__).with_name("public_suites_expected.txt")
