@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rebuild the System V IPC and shared-mapping test guests (tests/guests/ipc/*.c) into
-# bin/NAME.TARGET, as tests/guests/procs/build.sh does:
+# bin/NAME.TARGET, as tests/guests/build_c.sh does:
 #   NAME.glibc-x86_64   gcc      -O2 -static
 #   NAME.glibc-i386     gcc -m32 -O2 -static   (glibc's i386 build uses ipc(2) for all)
 #   NAME.musl-x86_64    musl-gcc -O2 -static
