@@ -317,10 +317,11 @@ class Kernel:
         """Fill freshly mapped pages (a file's contents), whatever their protection."""
         self.machine.write(addr, data)
 
-    def discard(self, addr: int, size: int) -> None:
-        """Give private pages back to the host: they read as zeros again (shared ones keep
-        their bytes, as MADV_DONTNEED leaves a shmem page's data)."""
-        self.machine.discard(addr, size, keep_shared=True)
+    def discard(self, addr: int, size: int, keep_shared: bool = True) -> None:
+        """Give private pages back to the host: they read as zeros again. Shared ones keep
+        their bytes (as MADV_DONTNEED leaves a shmem page's data) unless keep_shared is
+        False (MADV_REMOVE punches a hole in the shared object, for every sharer)."""
+        self.machine.discard(addr, size, keep_shared=keep_shared)
 
     def share_memory(self, addr: int, size: int, block: SharedBlock | None = None,
                      offset: int = 0) -> bool:

@@ -76,6 +76,7 @@ def test_lock_and_sync_lines_are_straces(nr, args, text):
 def run_as(uid: int, source: str, memlock: int | None = None) -> int:
     """Run `source` with the first process's uid set (no CAP_IPC_LOCK unless 0)."""
     from emu.program import load_program
+    from kernel_model.proc.creds import Credentials
     from kernel_model.system import RunOptions, System
 
     path = Path(tempfile.mkdtemp(prefix="syscall-lab-test-")) / "lock.s"
@@ -84,7 +85,7 @@ def run_as(uid: int, source: str, memlock: int | None = None) -> int:
     system = System(prog.image, prog.path, [str(path)], RunOptions(seed=1),
                     symbols=prog.symbols)
     process = system.kernel.process
-    process.uid = uid
+    process.creds = Credentials.of_user(uid, uid)
     if memlock is not None:
         process.rlimits[8] = (memlock, memlock)
     return system.run()

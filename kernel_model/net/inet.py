@@ -118,7 +118,7 @@ class InetSocket(Socket):
             raise FsError(errnos.EINVAL)
         if not is_loopback(ip) or (not ip.is_unspecified and unmapped(ip).is_unspecified):
             raise FsError(U.EADDRNOTAVAIL)
-        if 0 < port < 1024 and k.process.uid != 0:
+        if 0 < port < 1024 and k.process.creds.euid != 0:
             raise FsError(errnos.EACCES)  # CAP_NET_BIND_SERVICE
         # Linux 4.6+: bind() to port 0 prefers odd ports, leaving even ones to connect().
         self._take_port(k, ip, port, 1 if self.proto == U.IPPROTO_TCP else None)

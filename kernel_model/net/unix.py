@@ -15,7 +15,7 @@ queues) and returns: the client can send before accept(), as on Linux."""
 from __future__ import annotations
 
 from kernel_model.files.hostfs import HostNode
-from kernel_model.files.inode import Cred, FsError
+from kernel_model.files.inode import FsError
 from kernel_model.files.pipes import POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM
 from kernel_model.files.tmpfs import TmpDir, TmpNode
 from kernel_model.files.uapi import S_IFSOCK, W_OK, X_OK
@@ -36,7 +36,7 @@ class SocketNode(TmpNode):
 
 
 def _make_node(k, path: str) -> SocketNode:
-    cred = Cred(k.process.uid, k.process.gid)
+    cred = k.process.creds
     lookup = k.vfs.resolve(path, base=k.process.cwd, follow=False)
     if lookup.node is not None:
         raise FsError(U.EADDRINUSE)
@@ -50,7 +50,7 @@ def _make_node(k, path: str) -> SocketNode:
         raise FsError(errnos.EROFS if parent.read_only_fs else errnos.EACCES)
     parent.permission(cred, W_OK | X_OK)
     umask = getattr(k.process, "umask", 0o022)
-    node = SocketNode(parent.fs, 0o777 & ~umask, cred.uid, cred.gid)
+    node = SocketNode(parent.fs, 0o777 & ~umask, cred.fsuid, cred.fsgid)
     parent._add(lookup.name, node)
     return node
 
@@ -123,7 +123,7 @@ class UnixSocket(Socket):
         else:
             node = k.vfs.resolve(name.decode("utf-8", "surrogateescape"),
                                  base=k.process.cwd).existing()
-            node.permission(Cred(k.process.uid, k.process.gid), W_OK)
+            node.permission(k.process.creds, W_OK)
             if not isinstance(node, SocketNode):
                 raise FsError(U.ECONNREFUSED)
             other = node.socket
@@ -294,7 +294,7 @@ class UnixSocket(Socket):
 
 def _caller_cred(k) -> tuple[int, int, int]:
     p = k.process
-    return p.pid, p.uid, p.gid
+    return p.pid, p.creds.euid, p.creds.egid  # cred_to_ucred: the effective ids
 
 
 def new_unix_socket(k, stype: int, flags: int) -> UnixSocket:

@@ -75,7 +75,7 @@ def sys_madvise(k: SyscallContext, addr, length, advice):
     if end == addr:
         return 0
     if advice in (MADV_HWPOISON, MADV_SOFT_OFFLINE):
-        if k.process.uid != 0:
+        if k.process.creds.euid != 0:
             return -errnos.EPERM  # CAP_SYS_ADMIN
         k.note("memory poisoning is not modelled: the pages stay as they are")
         return 0
@@ -99,7 +99,7 @@ def _apply(k: SyscallContext, v: Vma, lo: int, hi: int, advice: int) -> None:
         k.note("MADV_DONTNEED on a private file mapping keeps the pages' contents (Linux "
                "reads the file again)")
     elif advice == MADV_REMOVE:
-        k.discard(lo, hi - lo)  # the hole punched in the shared object reads as zeros
+        k.discard(lo, hi - lo, keep_shared=False)  # the hole reads as zeros for all
     elif advice in (MADV_DONTFORK, MADV_DOFORK):
         mm.set_flags(lo, hi, dontfork=advice == MADV_DONTFORK)
     elif advice in (MADV_WIPEONFORK, MADV_KEEPONFORK):

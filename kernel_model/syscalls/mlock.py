@@ -26,8 +26,9 @@ MS_ASYNC, MS_INVALIDATE, MS_SYNC = 1, 2, 4
 
 
 def _memlock_limit(k: SyscallContext) -> int | None:
-    """The bytes this process may lock, None for no limit (CAP_IPC_LOCK: root)."""
-    if k.process.uid == 0:
+    """The bytes this process may lock, None for no limit (CAP_IPC_LOCK: held while the
+    effective uid is 0)."""
+    if k.process.creds.euid == 0:
         return None
     cur = k.process.rlimits.get(RLIMIT_MEMLOCK, RLIMITS[RLIMIT_MEMLOCK])[0]
     return None if cur == RLIM_INFINITY else cur

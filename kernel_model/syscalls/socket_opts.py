@@ -51,14 +51,14 @@ def _int_value(k, optval: int, optlen: int) -> int:
 def _set_socket_level(k, sock: Socket, name: int, optval: int, optlen: int) -> None:
     if name in (U.SO_RCVBUF, U.SO_RCVBUFFORCE):
         v = _int_value(k, optval, optlen)
-        if name == U.SO_RCVBUFFORCE and k.process.uid != 0:
+        if name == U.SO_RCVBUFFORCE and k.process.creds.euid != 0:
             raise FsError(errnos.EPERM)
         v = min(v, U.RMEM_MAX) if name == U.SO_RCVBUF else v
         sock.rcvbuf = max(min(v, 0x3FFFFFFF) * 2, U.SOCK_MIN_RCVBUF)
         return
     if name in (U.SO_SNDBUF, U.SO_SNDBUFFORCE):
         v = _int_value(k, optval, optlen)
-        if name == U.SO_SNDBUFFORCE and k.process.uid != 0:
+        if name == U.SO_SNDBUFFORCE and k.process.creds.euid != 0:
             raise FsError(errnos.EPERM)
         v = min(v, U.WMEM_MAX) if name == U.SO_SNDBUF else v
         sock.sndbuf = max(min(v, 0x3FFFFFFF) * 2, U.SOCK_MIN_SNDBUF)
