@@ -241,8 +241,8 @@ __vdso_getcpu:
 # words are 0 and words 12-13 a 64-bit block counter, as lib/vdso/getrandom.c uses it).
 #   in:  rcx = the state (its 32-byte key at VGR_KEY), r10 = block counter, r9 = 64 bytes out
 #   clobbers rax, rdx, r11; keeps everything else. The stack copies are wiped after use.
-# The eight quarter rounds of a double round are written out (generated once by a script,
-# not by hand): columns (0,4,8,12)..(3,7,11,15), then diagonals (0,5,10,15)..(3,4,9,14).
+# A double round is the eight quarter rounds of .Lchacha_quarters, in order: the columns
+# (0,4,8,12)..(3,7,11,15), then the diagonals (0,5,10,15)..(3,4,9,14).
         .align 16
         .type vgetrandom_chacha_block, @function
 vgetrandom_chacha_block:
@@ -253,52 +253,47 @@ vgetrandom_chacha_block:
         push r8
         .cfi_adjust_cfa_offset 8
         .cfi_rel_offset r8, 0
+        push rsi
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset rsi, 0
+        push rdi
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset rdi, 0
         sub rsp, 128                            # [rsp]: working words; [rsp + 64]: input
         .cfi_adjust_cfa_offset 128
         mov dword ptr [rsp + 64], 0x61707865    # "expand 32-byte k"
         mov dword ptr [rsp + 68], 0x3320646e
         mov dword ptr [rsp + 72], 0x79622d32
         mov dword ptr [rsp + 76], 0x6b206574
-        mov eax, dword ptr [rcx + VGR_KEY + 0]
-        mov dword ptr [rsp + 80], eax
-        mov eax, dword ptr [rcx + VGR_KEY + 4]
-        mov dword ptr [rsp + 84], eax
-        mov eax, dword ptr [rcx + VGR_KEY + 8]
-        mov dword ptr [rsp + 88], eax
-        mov eax, dword ptr [rcx + VGR_KEY + 12]
-        mov dword ptr [rsp + 92], eax
-        mov eax, dword ptr [rcx + VGR_KEY + 16]
-        mov dword ptr [rsp + 96], eax
-        mov eax, dword ptr [rcx + VGR_KEY + 20]
-        mov dword ptr [rsp + 100], eax
-        mov eax, dword ptr [rcx + VGR_KEY + 24]
-        mov dword ptr [rsp + 104], eax
-        mov eax, dword ptr [rcx + VGR_KEY + 28]
-        mov dword ptr [rsp + 108], eax
-        mov qword ptr [rsp + 112], r10           # the block counter (words 12, 13)
+        xor edx, edx
+.Lchacha_key:                                   # words 4-11: the key
+        mov rax, qword ptr [rcx + rdx + VGR_KEY]
+        mov qword ptr [rsp + rdx + 80], rax
+        add edx, 8
+        cmp edx, 32
+        jb .Lchacha_key
+        mov qword ptr [rsp + 112], r10          # the block counter (words 12, 13)
         mov qword ptr [rsp + 120], 0            # the nonce (words 14, 15)
-        mov rax, qword ptr [rsp + 64]
-        mov qword ptr [rsp + 0], rax
-        mov rax, qword ptr [rsp + 72]
-        mov qword ptr [rsp + 8], rax
-        mov rax, qword ptr [rsp + 80]
-        mov qword ptr [rsp + 16], rax
-        mov rax, qword ptr [rsp + 88]
-        mov qword ptr [rsp + 24], rax
-        mov rax, qword ptr [rsp + 96]
-        mov qword ptr [rsp + 32], rax
-        mov rax, qword ptr [rsp + 104]
-        mov qword ptr [rsp + 40], rax
-        mov rax, qword ptr [rsp + 112]
-        mov qword ptr [rsp + 48], rax
-        mov rax, qword ptr [rsp + 120]
-        mov qword ptr [rsp + 56], rax
+        xor edx, edx
+.Lchacha_start:                                 # the working words start as the input
+        mov rax, qword ptr [rsp + rdx + 64]
+        mov qword ptr [rsp + rdx], rax
+        add edx, 8
+        cmp edx, 64
+        jb .Lchacha_start
         mov r8d, 10
 .Lchacha_double_round:
-        mov eax, dword ptr [rsp + 0]              # QR(0, 4, 8, 12)
-        mov ebx, dword ptr [rsp + 16]
-        mov r11d, dword ptr [rsp + 32]
-        mov edx, dword ptr [rsp + 48]
+        lea rsi, [rip + .Lchacha_quarters]
+        mov edi, 8
+.Lchacha_quarter:                               # QR(a, b, c, d): the byte offsets at rsi
+        movzx edx, byte ptr [rsi]
+        mov eax, dword ptr [rsp + rdx]
+        movzx edx, byte ptr [rsi + 1]
+        mov ebx, dword ptr [rsp + rdx]
+        movzx edx, byte ptr [rsi + 2]
+        mov r11d, dword ptr [rsp + rdx]
+        movzx edx, byte ptr [rsi + 3]
+        mov edx, dword ptr [rsp + rdx]
         add eax, ebx
         xor edx, eax
         rol edx, 16
@@ -311,219 +306,41 @@ vgetrandom_chacha_block:
         add r11d, edx
         xor ebx, r11d
         rol ebx, 7
-        mov dword ptr [rsp + 0], eax
-        mov dword ptr [rsp + 16], ebx
-        mov dword ptr [rsp + 32], r11d
-        mov dword ptr [rsp + 48], edx
-        mov eax, dword ptr [rsp + 4]              # QR(1, 5, 9, 13)
-        mov ebx, dword ptr [rsp + 20]
-        mov r11d, dword ptr [rsp + 36]
-        mov edx, dword ptr [rsp + 52]
-        add eax, ebx
-        xor edx, eax
-        rol edx, 16
-        add r11d, edx
-        xor ebx, r11d
-        rol ebx, 12
-        add eax, ebx
-        xor edx, eax
-        rol edx, 8
-        add r11d, edx
-        xor ebx, r11d
-        rol ebx, 7
-        mov dword ptr [rsp + 4], eax
-        mov dword ptr [rsp + 20], ebx
-        mov dword ptr [rsp + 36], r11d
-        mov dword ptr [rsp + 52], edx
-        mov eax, dword ptr [rsp + 8]              # QR(2, 6, 10, 14)
-        mov ebx, dword ptr [rsp + 24]
-        mov r11d, dword ptr [rsp + 40]
-        mov edx, dword ptr [rsp + 56]
-        add eax, ebx
-        xor edx, eax
-        rol edx, 16
-        add r11d, edx
-        xor ebx, r11d
-        rol ebx, 12
-        add eax, ebx
-        xor edx, eax
-        rol edx, 8
-        add r11d, edx
-        xor ebx, r11d
-        rol ebx, 7
-        mov dword ptr [rsp + 8], eax
-        mov dword ptr [rsp + 24], ebx
-        mov dword ptr [rsp + 40], r11d
-        mov dword ptr [rsp + 56], edx
-        mov eax, dword ptr [rsp + 12]              # QR(3, 7, 11, 15)
-        mov ebx, dword ptr [rsp + 28]
-        mov r11d, dword ptr [rsp + 44]
-        mov edx, dword ptr [rsp + 60]
-        add eax, ebx
-        xor edx, eax
-        rol edx, 16
-        add r11d, edx
-        xor ebx, r11d
-        rol ebx, 12
-        add eax, ebx
-        xor edx, eax
-        rol edx, 8
-        add r11d, edx
-        xor ebx, r11d
-        rol ebx, 7
-        mov dword ptr [rsp + 12], eax
-        mov dword ptr [rsp + 28], ebx
-        mov dword ptr [rsp + 44], r11d
-        mov dword ptr [rsp + 60], edx
-        mov eax, dword ptr [rsp + 0]              # QR(0, 5, 10, 15)
-        mov ebx, dword ptr [rsp + 20]
-        mov r11d, dword ptr [rsp + 40]
-        mov edx, dword ptr [rsp + 60]
-        add eax, ebx
-        xor edx, eax
-        rol edx, 16
-        add r11d, edx
-        xor ebx, r11d
-        rol ebx, 12
-        add eax, ebx
-        xor edx, eax
-        rol edx, 8
-        add r11d, edx
-        xor ebx, r11d
-        rol ebx, 7
-        mov dword ptr [rsp + 0], eax
-        mov dword ptr [rsp + 20], ebx
-        mov dword ptr [rsp + 40], r11d
-        mov dword ptr [rsp + 60], edx
-        mov eax, dword ptr [rsp + 4]              # QR(1, 6, 11, 12)
-        mov ebx, dword ptr [rsp + 24]
-        mov r11d, dword ptr [rsp + 44]
-        mov edx, dword ptr [rsp + 48]
-        add eax, ebx
-        xor edx, eax
-        rol edx, 16
-        add r11d, edx
-        xor ebx, r11d
-        rol ebx, 12
-        add eax, ebx
-        xor edx, eax
-        rol edx, 8
-        add r11d, edx
-        xor ebx, r11d
-        rol ebx, 7
-        mov dword ptr [rsp + 4], eax
-        mov dword ptr [rsp + 24], ebx
-        mov dword ptr [rsp + 44], r11d
-        mov dword ptr [rsp + 48], edx
-        mov eax, dword ptr [rsp + 8]              # QR(2, 7, 8, 13)
-        mov ebx, dword ptr [rsp + 28]
-        mov r11d, dword ptr [rsp + 32]
-        mov edx, dword ptr [rsp + 52]
-        add eax, ebx
-        xor edx, eax
-        rol edx, 16
-        add r11d, edx
-        xor ebx, r11d
-        rol ebx, 12
-        add eax, ebx
-        xor edx, eax
-        rol edx, 8
-        add r11d, edx
-        xor ebx, r11d
-        rol ebx, 7
-        mov dword ptr [rsp + 8], eax
-        mov dword ptr [rsp + 28], ebx
-        mov dword ptr [rsp + 32], r11d
-        mov dword ptr [rsp + 52], edx
-        mov eax, dword ptr [rsp + 12]              # QR(3, 4, 9, 14)
-        mov ebx, dword ptr [rsp + 16]
-        mov r11d, dword ptr [rsp + 36]
-        mov edx, dword ptr [rsp + 56]
-        add eax, ebx
-        xor edx, eax
-        rol edx, 16
-        add r11d, edx
-        xor ebx, r11d
-        rol ebx, 12
-        add eax, ebx
-        xor edx, eax
-        rol edx, 8
-        add r11d, edx
-        xor ebx, r11d
-        rol ebx, 7
-        mov dword ptr [rsp + 12], eax
-        mov dword ptr [rsp + 16], ebx
-        mov dword ptr [rsp + 36], r11d
-        mov dword ptr [rsp + 56], edx
+        push rdx                                # d's value, while rdx finds the offsets
+        .cfi_adjust_cfa_offset 8
+        movzx edx, byte ptr [rsi]
+        mov dword ptr [rsp + rdx + 8], eax
+        movzx edx, byte ptr [rsi + 1]
+        mov dword ptr [rsp + rdx + 8], ebx
+        movzx edx, byte ptr [rsi + 2]
+        mov dword ptr [rsp + rdx + 8], r11d
+        pop rax
+        .cfi_adjust_cfa_offset -8
+        movzx edx, byte ptr [rsi + 3]
+        mov dword ptr [rsp + rdx], eax
+        add rsi, 4
+        dec edi
+        jnz .Lchacha_quarter
         dec r8d
         jnz .Lchacha_double_round
-        mov eax, dword ptr [rsp + 0]
-        add eax, dword ptr [rsp + 64]
-        mov dword ptr [r9 + 0], eax
-        mov eax, dword ptr [rsp + 4]
-        add eax, dword ptr [rsp + 68]
-        mov dword ptr [r9 + 4], eax
-        mov eax, dword ptr [rsp + 8]
-        add eax, dword ptr [rsp + 72]
-        mov dword ptr [r9 + 8], eax
-        mov eax, dword ptr [rsp + 12]
-        add eax, dword ptr [rsp + 76]
-        mov dword ptr [r9 + 12], eax
-        mov eax, dword ptr [rsp + 16]
-        add eax, dword ptr [rsp + 80]
-        mov dword ptr [r9 + 16], eax
-        mov eax, dword ptr [rsp + 20]
-        add eax, dword ptr [rsp + 84]
-        mov dword ptr [r9 + 20], eax
-        mov eax, dword ptr [rsp + 24]
-        add eax, dword ptr [rsp + 88]
-        mov dword ptr [r9 + 24], eax
-        mov eax, dword ptr [rsp + 28]
-        add eax, dword ptr [rsp + 92]
-        mov dword ptr [r9 + 28], eax
-        mov eax, dword ptr [rsp + 32]
-        add eax, dword ptr [rsp + 96]
-        mov dword ptr [r9 + 32], eax
-        mov eax, dword ptr [rsp + 36]
-        add eax, dword ptr [rsp + 100]
-        mov dword ptr [r9 + 36], eax
-        mov eax, dword ptr [rsp + 40]
-        add eax, dword ptr [rsp + 104]
-        mov dword ptr [r9 + 40], eax
-        mov eax, dword ptr [rsp + 44]
-        add eax, dword ptr [rsp + 108]
-        mov dword ptr [r9 + 44], eax
-        mov eax, dword ptr [rsp + 48]
-        add eax, dword ptr [rsp + 112]
-        mov dword ptr [r9 + 48], eax
-        mov eax, dword ptr [rsp + 52]
-        add eax, dword ptr [rsp + 116]
-        mov dword ptr [r9 + 52], eax
-        mov eax, dword ptr [rsp + 56]
-        add eax, dword ptr [rsp + 120]
-        mov dword ptr [r9 + 56], eax
-        mov eax, dword ptr [rsp + 60]
-        add eax, dword ptr [rsp + 124]
-        mov dword ptr [r9 + 60], eax
-        xor eax, eax
-        mov qword ptr [rsp + 0], rax
-        mov qword ptr [rsp + 8], rax
-        mov qword ptr [rsp + 16], rax
-        mov qword ptr [rsp + 24], rax
-        mov qword ptr [rsp + 32], rax
-        mov qword ptr [rsp + 40], rax
-        mov qword ptr [rsp + 48], rax
-        mov qword ptr [rsp + 56], rax
-        mov qword ptr [rsp + 64], rax
-        mov qword ptr [rsp + 72], rax
-        mov qword ptr [rsp + 80], rax
-        mov qword ptr [rsp + 88], rax
-        mov qword ptr [rsp + 96], rax
-        mov qword ptr [rsp + 104], rax
-        mov qword ptr [rsp + 112], rax
-        mov qword ptr [rsp + 120], rax
+        xor edx, edx
+.Lchacha_out:                                   # out = working words + input, then wiped
+        mov eax, dword ptr [rsp + rdx]
+        add eax, dword ptr [rsp + rdx + 64]
+        mov dword ptr [r9 + rdx], eax
+        mov dword ptr [rsp + rdx], 0
+        mov dword ptr [rsp + rdx + 64], 0
+        add edx, 4
+        cmp edx, 64
+        jb .Lchacha_out
         add rsp, 128
         .cfi_adjust_cfa_offset -128
+        pop rdi
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore rdi
+        pop rsi
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore rsi
         pop r8
         .cfi_adjust_cfa_offset -8
         .cfi_restore r8
@@ -533,6 +350,9 @@ vgetrandom_chacha_block:
         ret
         .cfi_endproc
         .size vgetrandom_chacha_block, . - vgetrandom_chacha_block
+.Lchacha_quarters:                              # the words' byte offsets, four per round
+        .byte 0, 16, 32, 48,  4, 20, 36, 52,  8, 24, 40, 56,  12, 28, 44, 60
+        .byte 0, 20, 40, 60,  4, 24, 44, 48,  8, 28, 32, 52,  12, 16, 36, 56
 
 # ---------------------------------------------------------------------------------------------
 # ssize_t __vdso_getrandom(void *buffer, size_t len, unsigned int flags,
