@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kernel_model.clock import NSEC
+from kernel_model.ipc import layouts as L
 
 if TYPE_CHECKING:
     from kernel_model.syscalls.context import SyscallContext
@@ -48,3 +49,13 @@ def s32(v: int) -> int:
 
 def word_size(k: SyscallContext) -> int:
     return k.abi.bits // 8
+
+
+def set_owner_and_mode(k: SyscallContext, obj, raw: bytes, layout: str, bits: int) -> None:
+    """IPC_SET's part every kind shares (ipc_update_perm): the owner and the mode's
+    permission bits from the caller's struct, and the change time."""
+    uid, gid, mode = (L.unpack_old_perm(raw) if layout == LAYOUT_OLD
+                      else L.unpack_perm(raw, bits))
+    obj.perm.uid, obj.perm.gid = uid, gid
+    obj.perm.mode = (obj.perm.mode & ~0o777) | (mode & 0o777)
+    obj.ctime = now(k)

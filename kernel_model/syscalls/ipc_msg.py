@@ -30,6 +30,7 @@ from kernel_model.syscalls.ipc_common import (
     layout_bits,
     now,
     s32,
+    set_owner_and_mode,
     word_size,
 )
 from kernel_model.syscalls.registry import syscall
@@ -44,10 +45,11 @@ def do_msgget(k: SyscallContext, key: int, flg: int) -> int:
     p = k.process
 
     def create() -> int:
-        perm = Perm(key=key, uid=p.uid, gid=p.gid, cuid=p.uid, cgid=p.gid, mode=flg & 0o777)
+        c = p.creds  # owner and creator: the effective ids (ipcperms)
+        perm = Perm(key=key, uid=c.euid, gid=c.egid, cuid=c.euid, cgid=c.egid, mode=flg & 0o777)
         return k.ipc.msg.add(M.MsgQueue(perm, ctime=now(k)), key)
 
-    return lookup_or_create(k.ipc.msg, key, flg, p.uid, p.gid, create)
+    return lookup_or_create(k.ipc.msg, key, flg, p.creds.euid, p.creds.egid, create)
 
 
 def _slong(k: SyscallContext, v: int) -> int:
@@ -75,7 +77,7 @@ def do_msgsnd(k: SyscallContext, msqid: int, msgp: int, msgsz: int, msgflg: int)
     else:
         q, msg = retry  # type: ignore[assignment]
     p = k.process
-    if not may(q.perm, p.uid, p.gid, S_IWUGO):
+    if not may(q.perm, p.creds.euid, p.creds.egid, S_IWUGO):
         return -errnos.EACCES
     if q.perm.deleted:
         return -errnos.EIDRM
@@ -119,7 +121,7 @@ def do_msgrcv(k: SyscallContext, msqid: int, msgp: int, msgsz: int, msgtyp: int,
         if got is not None:
             k.ipc.waiting.pop(k.current.tid, None)
     if got is None:
-        if not may(q.perm, p.uid, p.gid, S_IRUGO):
+        if not may(q.perm, p.creds.euid, p.creds.egid, S_IRUGO):
             return -errnos.EACCES
         if q.perm.deleted:
             return -errnos.EIDRM
@@ -176,7 +178,7 @@ def do_msgctl(k: SyscallContext, msqid: int, cmd: int, buf: int, layout: str) ->
         q = ids.at_index(msqid) if cmd != IPC_STAT else ids.get(msqid)
         if q is None:
             return -errnos.EINVAL
-        if cmd != M.MSG_STAT_ANY and not may(q.perm, p.uid, p.gid, S_IRUGO):
+        if cmd != M.MSG_STAT_ANY and not may(q.perm, p.creds.euid, p.creds.egid, S_IRUGO):
             return -errnos.EACCES
         fields = (q.perm, q.stime, q.rtime, q.ctime, q.cbytes, len(q.messages), q.qbytes,
                   q.lspid, q.lrpid)
@@ -189,7 +191,7 @@ def do_msgctl(k: SyscallContext, msqid: int, cmd: int, buf: int, layout: str) ->
         q = ids.get(msqid)
         if q is None:
             return -errnos.EINVAL
-        if not may_change(q.perm, p.uid):
+        if not may_change(q.perm, p.creds.euid):
             return -errnos.EPERM
         if cmd == IPC_RMID:
             ids.remove(q)
@@ -199,18 +201,12 @@ def do_msgctl(k: SyscallContext, msqid: int, cmd: int, buf: int, layout: str) ->
             q.receivers.clear()
             k.sched.wake_all(q.swait)
             return 0
-        if layout == LAYOUT_OLD:
-            qbytes = L.old_msg_qbytes_in(raw)
-            uid, gid, mode = L.unpack_old_perm(raw)
-        else:
-            qbytes = L.msg_qbytes_in(raw, bits)
-            uid, gid, mode = L.unpack_perm(raw, bits)
-        if qbytes > M.MSGMNB and p.uid != 0:
+        qbytes = (L.old_msg_qbytes_in(raw) if layout == LAYOUT_OLD
+                  else L.msg_qbytes_in(raw, bits))
+        if qbytes > M.MSGMNB and p.creds.euid != 0:
             return -errnos.EPERM  # raising it needs CAP_SYS_RESOURCE
         q.qbytes = qbytes
-        q.perm.uid, q.perm.gid = uid, gid
-        q.perm.mode = (q.perm.mode & ~0o777) | (mode & 0o777)
-        q.ctime = now(k)
+        set_owner_and_mode(k, q, raw, layout, bits)
         k.sched.wake_all(q.swait)  # more room, maybe
         return 0
     return -errnos.EINVAL

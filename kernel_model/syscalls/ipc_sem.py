@@ -35,6 +35,7 @@ from kernel_model.syscalls.ipc_common import (
     layout_bits,
     now,
     s32,
+    set_owner_and_mode,
 )
 from kernel_model.syscalls.registry import syscall
 from kernel_model.uapi import errnos
@@ -59,14 +60,15 @@ def do_semget(k: SyscallContext, key: int, nsems: int, flg: int) -> int:
             k.note(f"syscall-lab keeps at most {S.MODEL_SEMMNS} semaphores in all (Linux's "
                    f"SEMMNS is {S.SEMMNS}): each is a Python object on the host")
             return -errnos.ENOSPC
-        perm = Perm(key=key, uid=p.uid, gid=p.gid, cuid=p.uid, cgid=p.gid, mode=flg & 0o777)
+        c = p.creds  # owner and creator: the effective ids (ipcperms)
+        perm = Perm(key=key, uid=c.euid, gid=c.egid, cuid=c.euid, cgid=c.egid, mode=flg & 0o777)
         sma = S.SemArray(perm, ctime=now(k), sems=[S.Sem() for _ in range(nsems)])
         return k.ipc.sem.add(sma, key)
 
     def check(sma) -> int:
         return -errnos.EINVAL if nsems > sma.nsems else 0
 
-    return lookup_or_create(k.ipc.sem, key, flg, p.uid, p.gid, create, check)
+    return lookup_or_create(k.ipc.sem, key, flg, p.creds.euid, p.creds.egid, create, check)
 
 
 def _deadline(k: SyscallContext, timeout: int, time64: bool) -> int | None:
@@ -126,7 +128,7 @@ def do_semtimedop(k: SyscallContext, semid: int, sops_addr: int, nsops: int, tim
         return -errnos.EINVAL
     if top >= sma.nsems:
         return -errnos.EFBIG
-    if not may(sma.perm, p.uid, p.gid, S_IWUGO if alter else S_IRUGO):
+    if not may(sma.perm, p.creds.euid, p.creds.egid, S_IWUGO if alter else S_IRUGO):
         return -errnos.EACCES
     undo = k.ipc.undo_for(p.pid, sma) if undos else None
     result, at = S.attempt(sma, sops, undo)
@@ -171,7 +173,7 @@ def do_semctl(k: SyscallContext, semid: int, semnum: int, cmd: int, arg: int,
         sma = ids.at_index(semid) if cmd != IPC_STAT else ids.get(semid)
         if sma is None:
             return -errnos.EINVAL
-        if cmd != S.SEM_STAT_ANY and not may(sma.perm, p.uid, p.gid, S_IRUGO):
+        if cmd != S.SEM_STAT_ANY and not may(sma.perm, p.creds.euid, p.creds.egid, S_IRUGO):
             return -errnos.EACCES
         fields = (sma.perm, sma.otime, sma.ctime, sma.nsems)
         k.write(arg, L.old_semid_ds(*fields) if layout == LAYOUT_OLD
@@ -186,7 +188,7 @@ def do_semctl(k: SyscallContext, semid: int, semnum: int, cmd: int, arg: int,
             return -errnos.EINVAL
         if semnum < 0 or semnum >= sma.nsems:
             return -errnos.EINVAL
-        if not may(sma.perm, p.uid, p.gid, S_IWUGO):
+        if not may(sma.perm, p.creds.euid, p.creds.egid, S_IWUGO):
             return -errnos.EACCES
         k.ipc.forget_undo(sma, semnum)
         sma.sems[semnum] = S.Sem(val, p.pid)
@@ -197,7 +199,7 @@ def do_semctl(k: SyscallContext, semid: int, semnum: int, cmd: int, arg: int,
         sma = ids.get(semid)
         if sma is None:
             return -errnos.EINVAL
-        if not may(sma.perm, p.uid, p.gid, S_IWUGO if cmd == S.SETALL else S_IRUGO):
+        if not may(sma.perm, p.creds.euid, p.creds.egid, S_IWUGO if cmd == S.SETALL else S_IRUGO):
             return -errnos.EACCES
         if cmd == S.GETALL:
             k.write(arg, struct.pack(f"<{sma.nsems}H", *(s.val for s in sma.sems)))
@@ -224,7 +226,7 @@ def do_semctl(k: SyscallContext, semid: int, semnum: int, cmd: int, arg: int,
         sma = ids.get(semid)
         if sma is None:
             return -errnos.EINVAL
-        if not may_change(sma.perm, p.uid):
+        if not may_change(sma.perm, p.creds.euid):
             return -errnos.EPERM
         if cmd == IPC_RMID:
             ids.remove(sma)
@@ -234,11 +236,7 @@ def do_semctl(k: SyscallContext, semid: int, semnum: int, cmd: int, arg: int,
                 k.sched.wake(pend.task)
             sma.pending.clear()
             return 0
-        uid, gid, mode = (L.unpack_old_perm(raw) if layout == LAYOUT_OLD
-                          else L.unpack_perm(raw, bits))
-        sma.perm.uid, sma.perm.gid = uid, gid
-        sma.perm.mode = (sma.perm.mode & ~0o777) | (mode & 0o777)
-        sma.ctime = now(k)
+        set_owner_and_mode(k, sma, raw, layout, bits)
         return 0
     return -errnos.EINVAL
 

@@ -24,7 +24,14 @@ from kernel_model.ipc.ids import (
 )
 from kernel_model.memory.mm import OutOfMemory
 from kernel_model.syscalls.argkinds import Hex, Int, Ptr, UInt
-from kernel_model.syscalls.ipc_common import LAYOUT_OLD, direct_cmd, layout_bits, now, s32
+from kernel_model.syscalls.ipc_common import (
+    LAYOUT_OLD,
+    direct_cmd,
+    layout_bits,
+    now,
+    s32,
+    set_owner_and_mode,
+)
 from kernel_model.syscalls.registry import syscall
 from kernel_model.uapi import errnos
 
@@ -66,7 +73,8 @@ def do_shmget(k: SyscallContext, key: int, size: int, flg: int) -> int:
         except HostMemoryError:
             k.note("the host refused the memory for this segment")
             return -errnos.ENOMEM
-        perm = Perm(key=key, uid=p.uid, gid=p.gid, cuid=p.uid, cgid=p.gid, mode=flg & 0o777)
+        c = p.creds  # owner and creator: the effective ids (ipcperms)
+        perm = Perm(key=key, uid=c.euid, gid=c.egid, cuid=c.euid, cgid=c.egid, mode=flg & 0o777)
         seg = H.ShmSegment(perm, size, block, ctime=now(k), cpid=p.pid)
         ns.segment_blocks.own(seg.block)
         return ns.shm.add(seg, key)
@@ -74,7 +82,7 @@ def do_shmget(k: SyscallContext, key: int, size: int, flg: int) -> int:
     def check(seg) -> int:
         return -errnos.EINVAL if seg.size < size else 0
 
-    return lookup_or_create(ns.shm, key, flg, p.uid, p.gid, create, check)
+    return lookup_or_create(ns.shm, key, flg, p.creds.euid, p.creds.egid, create, check)
 
 
 def do_shmat(k: SyscallContext, shmid: int, addr: int, flg: int) -> int:
@@ -102,7 +110,7 @@ def do_shmat(k: SyscallContext, shmid: int, addr: int, flg: int) -> int:
     if seg is None:
         return -errnos.EINVAL
     p = k.process
-    if not may(seg.perm, p.uid, p.gid, want):
+    if not may(seg.perm, p.creds.euid, p.creds.egid, want):
         return -errnos.EACCES
     if not seg.block.host:
         # Only a debugger's step back to before the segment went can show it again
@@ -192,7 +200,7 @@ def do_shmctl(k: SyscallContext, shmid: int, cmd: int, buf: int, layout: str) ->
         seg = ids.at_index(shmid) if cmd != IPC_STAT else ids.get(shmid)
         if seg is None:
             return -errnos.EINVAL
-        if cmd != H.SHM_STAT_ANY and not may(seg.perm, p.uid, p.gid, S_IRUGO):
+        if cmd != H.SHM_STAT_ANY and not may(seg.perm, p.creds.euid, p.creds.egid, S_IRUGO):
             return -errnos.EACCES
         fields = (seg.perm, seg.size, seg.atime, seg.dtime, seg.ctime, seg.cpid, seg.lpid,
                   seg.nattch(pool))
@@ -203,7 +211,7 @@ def do_shmctl(k: SyscallContext, shmid: int, cmd: int, buf: int, layout: str) ->
         seg = ids.get(shmid)
         if seg is None:
             return -errnos.EINVAL
-        if p.uid != 0 and p.uid not in (seg.perm.uid, seg.perm.cuid):
+        if p.creds.euid != 0 and p.creds.euid not in (seg.perm.uid, seg.perm.cuid):
             return -errnos.EPERM
         if cmd == H.SHM_LOCK:
             seg.perm.mode |= H.SHM_LOCKED
@@ -216,7 +224,7 @@ def do_shmctl(k: SyscallContext, shmid: int, cmd: int, buf: int, layout: str) ->
         seg = ids.get(shmid)
         if seg is None:
             return -errnos.EINVAL
-        if not may_change(seg.perm, p.uid):
+        if not may_change(seg.perm, p.creds.euid):
             return -errnos.EPERM
         if cmd == IPC_RMID:
             # do_shm_rmid: still attached, it is only marked (and no key finds it)
@@ -224,11 +232,7 @@ def do_shmctl(k: SyscallContext, shmid: int, cmd: int, buf: int, layout: str) ->
             ids.forget_key(seg)
             ns.prune_shm(pool)
             return 0
-        uid, gid, mode = (L.unpack_old_perm(raw) if layout == LAYOUT_OLD
-                          else L.unpack_perm(raw, bits))
-        seg.perm.uid, seg.perm.gid = uid, gid
-        seg.perm.mode = (seg.perm.mode & ~0o777) | (mode & 0o777)
-        seg.ctime = now(k)
+        set_owner_and_mode(k, seg, raw, layout, bits)
         return 0
     return -errnos.EINVAL
 
