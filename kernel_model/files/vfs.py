@@ -28,6 +28,7 @@ import os
 import posixpath
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 from kernel_model.files.devices import make_dev, random_source
 from kernel_model.files.etc_files import make_etc
@@ -189,6 +190,10 @@ def tmpfs_budget(tmpfs_limit: int | None, mm) -> TmpBudget:
     return TmpBudget(limit, mm)
 
 
+def _fixed(text: str) -> Callable[[], str]:
+    return lambda: text
+
+
 MOUNT_DEV_FIRST = 40  # the shared directories' devices: 0:40, 0:41...
 
 
@@ -236,7 +241,7 @@ class Vfs:
             if any(guest == g or guest.startswith(g + "/") for g in user):
                 continue
             if kind == "link":
-                self._links[guest] = Symlink(ROOT_DEV, self._numbers(), lambda t=what: t,
+                self._links[guest] = Symlink(ROOT_DEV, self._numbers(), _fixed(what),
                                              created_ns=self.boot_ns)
             else:
                 self.libraries[guest] = HostMount(
