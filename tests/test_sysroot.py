@@ -338,3 +338,21 @@ def test_a_guest_sees_the_libraries_as_the_host_does(tmp_path):
     assert "Read-only file system" in err and "/usr/bin: No such file or directory" in err
     if os.path.isdir("/usr/lib") and not os.path.islink("/usr/lib"):
         assert out[3] == "none /usr/lib hostfs ro,relatime 0 0"
+
+
+def test_a_mount_below_a_merged_usr_link_lands_where_the_link_leads(tmp_path):
+    """mount(2) resolves its mount point: a --mount at /lib/extra, /lib being the link
+    usr/lib, is a mount on /usr/lib/extra, found by both names."""
+    from kernel_model.system import Mount
+
+    root = fake_sysroot(tmp_path)
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "libextra.so").write_bytes(b"extra")
+    vfs, cred = vfs_of(sysroot=str(root), mounts=[Mount(str(extra), "/lib/extra")])
+    assert vfs.resolve("/lib/extra/libextra.so").path == "/usr/lib/extra/libextra.so"
+    assert read_all(vfs, cred, "/lib/extra/libextra.so") == b"extra"
+    table = {m.target: m for m in vfs.mount_table()}
+    assert table["/usr/lib/extra"].dev == (0, 40) and "/lib/extra" not in table
+    names = [e.name for e in vfs.list_dir("/usr/lib", vfs.resolve("/usr/lib").existing())]
+    assert {"extra", "x86_64-linux-gnu", "syscall-lab"} <= set(names)

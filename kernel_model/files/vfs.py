@@ -190,6 +190,21 @@ def tmpfs_budget(tmpfs_limit: int | None, mm) -> TmpBudget:
     return TmpBudget(limit, mm)
 
 
+def through_links(path: str, links: dict[str, str]) -> str:
+    """A canonical path with each leading component that is one of `links` (guest path ->
+    link text, on the read-only root) replaced by where the link leads."""
+    for _ in range(MAXSYMLINKS):
+        for link, text in links.items():
+            if path.startswith(link + "/"):
+                target = text if text.startswith("/") else \
+                    posixpath.join(posixpath.dirname(link), text)
+                path = posixpath.normpath("/" + target.lstrip("/")) + path[len(link):]
+                break
+        else:
+            break
+    return path
+
+
 def _fixed(text: str) -> Callable[[], str]:
     return lambda: text
 
@@ -224,22 +239,27 @@ class Vfs:
                             libs.etc_files if libs is not None else None)
         self._pipe_numbers = InodeNumbers(first=100000)
         self._now = now
+        # The library directories (sysroot.py): a user's mount at or above one hides it.
+        found = libs.library_dirs() if libs is not None else []
+        points = [normalize_mount_point(m.guest) for m in mounts]
+        found = [(guest, kind, what) for guest, kind, what in found
+                 if not any(guest == p or guest.startswith(p + "/") for p in points)]
+        links = {guest: what for guest, kind, what in found if kind == "link"}
         user: dict[str, HostMount] = {}
-        for m in mounts:
-            guest = normalize_mount_point(m.guest)
+        for m, point in zip(mounts, points, strict=True):
+            # mount(2) resolves its mount point: --mount DIR:/lib/extra with /lib -> usr/lib
+            # mounts on /usr/lib/extra.
+            guest = normalize_mount_point(through_links(point, links))
             if guest in user:
                 raise ValueError(f"two mounts at {guest}")
             # Each mount its own anonymous device, after the made-up file systems' (0:33)
             user[guest] = HostMount(m.host, guest, bool(m.writable),
                                     dev=(0, MOUNT_DEV_FIRST + len(user)))
-        # The library directories (sysroot.py), mounted before the user's (listed first in
-        # /proc/mounts, as a boot mounts them) but numbered after them (the user's mounts'
-        # devices stay 0:40...). A user's mount at or above one of them hides it.
+        # Mounted before the user's (listed first in /proc/mounts, as a boot mounts them)
+        # but numbered after them (the user's mounts' devices stay 0:40...).
         self.libraries: dict[str, HostMount] = {}
         self._links: dict[str, Inode] = {}  # /lib -> usr/lib on a merged-/usr root
-        for guest, kind, what in libs.library_dirs() if libs is not None else ():
-            if any(guest == g or guest.startswith(g + "/") for g in user):
-                continue
+        for guest, kind, what in found:
             if kind == "link":
                 self._links[guest] = Symlink(ROOT_DEV, self._numbers(), _fixed(what),
                                              created_ns=self.boot_ns)
