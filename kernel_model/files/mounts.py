@@ -2,10 +2,11 @@
 (fs/proc_namespace.c: show_vfsmnt, show_mountinfo).
 
 Each file system the guest's tree is made of is one mount: the read-only root, proc,
-devtmpfs on /dev, a tmpfs on /dev/shm and one on /tmp, each --mount directory and the
-bundled programs. A shared host directory is shown as UML's "hostfs" (a host directory
-mounted into a guest kernel, which is what it is); its source is "none", so the host's
-path never reaches the guest through this table either."""
+devtmpfs on /dev, a tmpfs on /dev/shm and one on /tmp, the library directories
+(sysroot.py), each --mount directory and the bundled programs. A shared host directory is
+shown as UML's "hostfs" (a host directory mounted into a guest kernel, which is what it
+is); its source is "none", so the host's path never reaches the guest through this table
+either."""
 
 from __future__ import annotations
 
