@@ -233,7 +233,8 @@ def test_run_s_matches_strace(variant, traced):
         pytest.fail(diff, pytrace=False)
     native, lab = without_cpu_levels(trace_lines(run.native_trace),
                                      trace_lines(run.lab_trace))
-    assert any("ld.so.cache" in ln for ln in native), "the loader should read its cache"
+    if variant != "musl-gcc":  # musl's loader has no cache: it walks its path file
+        assert any("ld.so.cache" in ln for ln in native), "glibc's loader reads its cache"
     if native != lab:
         pytest.fail(unified(native, lab, "strace"), pytrace=False)
 
@@ -244,9 +245,9 @@ execve("./a", ["./a"], 0x7ffd2 /* 2 vars */) = 0
 brk(NULL)                               = 0x5641e6337000
 set_tid_address(0x7fdf5f319a10)         = 10899
 getrandom("\\x86\\x8c\\xdf\\xa6", 4, GRND_NONBLOCK) = 4
-openat(AT_FDCWD, "/d/glibc-hwcaps/x86-64-v3/libg.so", O_RDONLY|O_CLOEXEC) = -1 ENOENT (No such file or directory)
-newfstatat(AT_FDCWD, "/d/glibc-hwcaps/x86-64-v3", 0x7ffe0, 0) = -1 ENOENT (No such file or directory)
-openat(AT_FDCWD, "/d/glibc-hwcaps/x86-64-v2/libg.so", O_RDONLY|O_CLOEXEC) = -1 ENOENT (No such file or directory)
+openat(AT_FDCWD, "/d/glibc-hwcaps/x86-64-v3/libg.so", O_RDONLY|O_CLOEXEC) = -1 ENOENT (No s
+newfstatat(AT_FDCWD, "/d/glibc-hwcaps/x86-64-v3", 0x7ffe0, 0) = -1 ENOENT (No such file or d
+openat(AT_FDCWD, "/d/glibc-hwcaps/x86-64-v2/libg.so", O_RDONLY|O_CLOEXEC) = -1 ENOENT (No s
 write(1, "10899\\n", 6)                   = 6
 +++ exited with 0 +++
 """
@@ -254,7 +255,7 @@ write(1, "10899\\n", 6)                   = 6
 brk(NULL) = 0x55c5930d0000
 set_tid_address(0x7fde03a02a10)         = 4242
 getrandom("\\xd4\\x5a\\xad\\x63", 4, GRND_NONBLOCK) = 4
-openat(AT_FDCWD, "/d/glibc-hwcaps/x86-64-v2/libg.so", O_RDONLY|O_CLOEXEC) = -1 ENOENT (No such file or directory)
+openat(AT_FDCWD, "/d/glibc-hwcaps/x86-64-v2/libg.so", O_RDONLY|O_CLOEXEC) = -1 ENOENT (No s
 write(1, "4242\\n", 5)                   = 5
 """
     n, s = without_cpu_levels(trace_lines(native), trace_lines(lab))
@@ -418,9 +419,10 @@ def test_missing_interpreter(build):
     expected = f"{program}: cannot execute: required file not found"
     assert lab.status == 127 and lab.stdout == b""
     assert lab.stderr.decode().count("\n") == 1 and expected in lab.stderr.decode(), lab.stderr
+    with pytest.raises(FileNotFoundError):  # Linux's answer: execve fails with ENOENT
+        run_native([str(program)])
     if shutil.which("bash") is None:
-        pytest.skip("no bash to compare with")
+        pytest.skip("no bash to compare the message with")
     native = run_native(["bash", "-c", str(program)])
     assert native.status == 127
-    assert native.stderr.decode() == f"bash: {expected}\n"
-
+    assert native.stderr.decode().count("\n") == 1 and expected in native.stderr.decode()
