@@ -212,15 +212,15 @@ def make_system(args, program, extra_argv):
 
     options = run_options(args)
     argv0 = args.program
-    from kernel_model.proc.execve import ExecFailed
+    from kernel_model.system import CannotStart
 
     try:
         return System(program.image, program.path, [argv0, *extra_argv], options,
                       symbols=program.symbols)
+    except CannotStart as e:
+        raise CannotExecute.of(argv0, e) from None
     except ValueError as e:
         raise UsageError(str(e)) from None
-    except ExecFailed as e:
-        raise CannotExecute.of(argv0, e) from None
 
 
 def tracing(args) -> bool:
