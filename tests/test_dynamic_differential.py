@@ -311,6 +311,27 @@ def test_ld_library_path_finds_the_library(target, build):
     assert native.stdout == b"hello from libgreet.so\n"
 
 
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
+@pytest.mark.parametrize("target", TARGETS)
+def test_ld_library_path_search_matches_strace(target, build, tmp_path):
+    """The loader's walk of LD_LIBRARY_PATH (each hwcaps and platform subdirectory tried,
+    openat then newfstatat) is the same syscall for syscall."""
+    program = greet_program(build, target)
+    libs = lib_dir(build, target)
+    env = {**ENV, "LD_LIBRARY_PATH": str(libs)}
+    native_trace, lab_trace = tmp_path / "native.trace", tmp_path / "lab.trace"
+    native = run_native(["strace", "-qq", "-o", str(native_trace), str(program)], env=env)
+    lab = run_lab(*lab_run_args(), *env_args(env), "--mount", str(libs), "-s", "-o",
+                  str(lab_trace), str(program))
+    if diff := differences(native, lab):
+        pytest.fail(diff, pytrace=False)
+    want, got = without_cpu_levels(trace_lines(native_trace.read_text()),
+                                   trace_lines(lab_trace.read_text()))
+    assert any(f"{libs}/libgreet.so" in ln for ln in want)
+    if want != got:
+        pytest.fail(unified(want, got, "strace"), pytrace=False)
+
+
 @pytest.mark.parametrize("target", TARGETS)
 def test_ld_preload_overrides_a_function(target, build):
     program = greet_program(build, target)
