@@ -51,14 +51,7 @@ class SessionTarget:
             raise _no_access(addr) from None
 
     def symbol(self, addr: int) -> tuple[str, int] | None:
-        sym = self.sym
-        i = bisect.bisect_right(sym.addrs, addr) - 1
-        if i < 0:
-            return None
-        vma = self.s.system.mm.find(addr)
-        if vma is None or not vma.start <= sym.addrs[i] < vma.end:
-            return None
-        return sym.names[i], addr - sym.addrs[i]
+        return self.sym.symbol(addr)
 
     def lookup(self, name: str) -> int | None:
         if not name or name[0].isdigit():

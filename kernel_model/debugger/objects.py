@@ -17,6 +17,7 @@ import hashlib
 import io
 import posixpath
 import struct
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -449,6 +450,10 @@ class LoadedObjects:
     def names_an_object(self, where: str) -> bool:
         return any(_names_object(o, where) for o in self.objects)
 
+    def dynamic(self) -> bool:
+        """Whether the program names a dynamic loader (PT_INTERP): libraries will come."""
+        return bool(self._interp(self.objects))
+
 
 def _names_object(o: LoadedObject, where: str) -> bool:
     return where in (o.path, o.name) or o.name.split(".so", 1)[0] == where
@@ -461,14 +466,14 @@ class _Everywhere:
     end = 1 << 64
 
 
-def vfs_reader(vfs, cred_of: Callable[[], object]) -> ReadObject:
+def vfs_reader(vfs_of: Callable[[], object], cred_of: Callable[[], object]) -> ReadObject:
     """read_object over the guest's files: the file at the mapping's path, when it is still
     the file mapped (same device and inode, when the mapping has them)."""
     def read(vma) -> bytes | None:
         from kernel_model.files.inode import FsError
 
         try:
-            lk = vfs.resolve(vma.name, cred=cred_of())
+            lk = vfs_of().resolve(vma.name, cred=cred_of())
             node = lk.existing()
             if vma.inode and (tuple(node.dev), node.ino) != (tuple(vma.dev), vma.inode):
                 return None
@@ -485,3 +490,23 @@ def vfs_reader(vfs, cred_of: Callable[[], object]) -> ReadObject:
         finally:
             f.release()
     return read
+
+
+# One table a stepping session, kept beside it (the session does not know of it).
+_OF_SESSION: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def objects_of(session) -> LoadedObjects:
+    """The session's loaded objects, brought up to date with its running process."""
+    objs = _OF_SESSION.get(session)
+    if objs is None:
+        objs = LoadedObjects(vfs_reader(lambda: session.kernel.vfs,
+                                        lambda: session.kernel.process.creds))
+        _OF_SESSION[session] = objs
+    p = session.kernel.process
+    vdso = session.system.vdso
+    objs.update(session.system.mm.vmas, main=(p.exe_dev, p.exe_ino, p.guest_exe),
+                main_symbols=p.symbols,
+                vdso=(vdso.base, len(vdso.image.data), vdso.image.symbols)
+                if vdso is not None else None)
+    return objs
