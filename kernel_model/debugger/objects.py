@@ -21,6 +21,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 # How the debugger reads the file behind a mapping: the VFS, or whatever the loader kept.
 ReadObject = Callable[[object], "bytes | None"]
@@ -49,6 +50,7 @@ class ElfSymbols:
 
     def __init__(self, data: bytes):
         from elftools.elf.elffile import ELFFile
+        from elftools.elf.segments import InterpSegment
 
         self._data: bytes | None = data
         elf = ELFFile(io.BytesIO(data))
@@ -60,7 +62,7 @@ class ElfSymbols:
             if ph["p_type"] == "PT_LOAD":
                 loads.append(Load(ph["p_vaddr"], ph["p_offset"], ph["p_filesz"],
                                   ph["p_memsz"], ph["p_flags"]))
-            elif ph["p_type"] == "PT_INTERP":
+            elif isinstance(ph, InterpSegment):
                 self.interp = ph.get_interp_name()
         self.loads = tuple(sorted(loads, key=lambda s: s.offset))
         self._table: tuple[list[int], list[int], list[str]] | None = None
@@ -466,7 +468,7 @@ class _Everywhere:
     end = 1 << 64
 
 
-def vfs_reader(vfs_of: Callable[[], object], cred_of: Callable[[], object]) -> ReadObject:
+def vfs_reader(vfs_of: Callable[[], Any], cred_of: Callable[[], Any]) -> ReadObject:
     """read_object over the guest's files: the file at the mapping's path, when it is still
     the file mapped (same device and inode, when the mapping has them)."""
     def read(vma) -> bytes | None:

@@ -13,7 +13,6 @@ from kernel_model.debugger.objects import objects_of
 from kernel_model.debugger.session_parts import SessionParts
 from kernel_model.debugger.stepping import Breakpoint, split_pid
 
-
 _SYMBOL = re.compile(r"[A-Za-z_.][\w.$]*(@[\w.+-]+)?")
 
 

@@ -115,7 +115,8 @@ def _code(session, sym: Symbolizer, pc: int) -> tuple[CodeLine, ...]:
 
 def _until_padding(shown: list, asm, pc: int) -> list:
     """Cut the listing where the code ends: past an assembly program's last instruction (when
-    the pc is in it, not in a library it mapped), or at the zero bytes that pad a section (they decode as `add [rax], al`)."""
+    the pc is in it, not in a library it mapped), or at the zero bytes that pad a section
+    (they decode as `add [rax], al`)."""
     out: list = []
     zeros = 0
     for d in shown:
