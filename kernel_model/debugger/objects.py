@@ -229,6 +229,8 @@ class LoadedObjects:
         self._main_addrs: list[int] = []
         self._main_names: list[str] = []
         self.vdso: tuple[int, int, dict[str, int]] | None = None  # base, size, name -> off
+        self._vmas: list = []
+        self._vma_starts: list[int] = []
 
     # -- keeping up with the mappings ----------------------------------------------------
     def update(self, vmas: list, *, main: tuple | None = None,
@@ -242,6 +244,8 @@ class LoadedObjects:
         if sig == self._signature:
             return False
         self._signature = sig
+        self._vmas = list(vmas)
+        self._vma_starts = [v.start for v in self._vmas]
         if main_symbols is not self.main_symbols:
             syms = {a: n for a, n in (main_symbols or {}).items()
                     if n and not n.startswith("$")}
@@ -284,8 +288,9 @@ class LoadedObjects:
                 self._seen[ident] = len(self._seen)
         # gdb's order: the program, the libraries as they were loaded (mmap places each below
         # the last), the dynamic loader (which loaded them), the vDSO
+        self.objects = objs
         interp = self._interp(objs)
-        objs.sort(key=lambda o: (o.kind != "main", o.kind == "vdso", o.path == interp,
+        objs.sort(key=lambda o: (o.kind != "main", o.kind == "vdso", o.name == interp,
                                  self._seen[(o.key, o.start)], -o.start))
         return objs
 
@@ -293,7 +298,7 @@ class LoadedObjects:
         for o in objs:
             if o.kind == "main":
                 elf = self.elf_of(o)
-                return elf.interp if elf is not None else ""
+                return posixpath.basename(elf.interp) if elf is not None else ""
         return ""
 
     # -- one object's file ---------------------------------------------------------------
@@ -363,6 +368,9 @@ class LoadedObjects:
         if i < 0:
             return None
         base = self._main_addrs[i]
+        if vma is None:
+            j = bisect.bisect_right(self._vma_starts, addr) - 1
+            vma = self._vmas[j] if j >= 0 and addr < self._vmas[j].end else None
         if vma is None or not vma.start <= base < vma.end:
             return None
         return self._main_names[i], addr - base
