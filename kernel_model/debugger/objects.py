@@ -66,6 +66,7 @@ class ElfSymbols:
                 self.interp = ph.get_interp_name()
         self.loads = tuple(sorted(loads, key=lambda s: s.offset))
         self._table: tuple[list[int], list[int], list[str]] | None = None
+        self.plt: dict[int, tuple[str, int]] = {}  # a PLT entry -> ("puts@plt", size)
         self._by_name: dict[str, int] = {}
 
     def bias(self, start: int, offset: int) -> int | None:
@@ -114,10 +115,59 @@ class ElfSymbols:
                     by_name[name] = (rank, value)
         except Exception:  # a damaged symbol table costs names on screen, nothing more
             pass
+        try:
+            self.plt = self._plt_entries()
+        except Exception:
+            self.plt = {}
+        for addr, (name, size) in self.plt.items():
+            best.setdefault(addr, ((True, (9, 0, name), ()), name, size))
+            by_name.setdefault(name, ((True, 9, 9), addr))
         starts = sorted(best)
         self._table = (starts, [best[a][2] for a in starts], [best[a][1] for a in starts])
         self._by_name = {n: v for n, (_r, v) in by_name.items()}
         self._data = None  # the bytes are not needed any more
+
+    def _plt_entries(self) -> dict[int, tuple[str, int]]:
+        """gdb's and objdump's synthetic `puts@plt` names: each PLT entry's indirect jmp
+        goes through a GOT slot, and the relocation of that slot names the function (an
+        IRELATIVE one only its resolver: `*ABS*+0x9be70@plt`)."""
+        from elftools.elf.elffile import ELFFile
+        from elftools.elf.relocation import RelocationSection
+        from elftools.elf.sections import SymbolTableSection
+
+        if self._data is None:
+            return {}
+        elf = ELFFile(io.BytesIO(self._data))
+        slots: dict[int, str] = {}
+        for sec in elf.iter_sections():
+            if not isinstance(sec, RelocationSection) or sec.name not in (
+                    ".rela.plt", ".rel.plt", ".rela.dyn", ".rel.dyn"):
+                continue
+            symtab = elf.get_section(sec["sh_link"]) if sec["sh_link"] else None
+            for r in sec.iter_relocations():
+                n = r["r_info_sym"]
+                if n and isinstance(symtab, SymbolTableSection):
+                    name = symtab.get_symbol(n).name
+                elif sec.is_RELA():
+                    name = f"*ABS*+{r['r_addend']:#x}"
+                else:
+                    continue
+                if name:
+                    slots.setdefault(r["r_offset"], name)
+        got = elf.get_section_by_name(".got.plt") or elf.get_section_by_name(".got")
+        got_addr = got["sh_addr"] if got is not None else 0
+        out: dict[int, tuple[str, int]] = {}
+        for sec_name in (".plt", ".plt.sec", ".plt.got"):
+            plt = elf.get_section_by_name(sec_name)
+            if plt is None or plt["sh_type"] != "SHT_PROGBITS":
+                continue
+            data, base = plt.data(), plt["sh_addr"]
+            size = plt["sh_entsize"] if plt["sh_entsize"] in (8, 16) else 16
+            for e in range(0, len(data) - size + 1, size):
+                slot = _jmp_slot(data[e:e + size], base + e, self.bits, got_addr)
+                if slot is not None and slot in slots:
+                    out[base + e] = (slots[slot] + "@plt", size)
+        return out
 
     def _symbols(self) -> Iterable[tuple[str, int, int, tuple]]:
         """(name, value, size, rank): rank orders the candidates for one name or address:
@@ -147,6 +197,22 @@ class ElfSymbols:
                 bind = {"STB_GLOBAL": 0, "STB_WEAK": 1}.get(info["bind"], 2)
                 rank = (which == 0 and i in hidden, bind, which)
                 yield name, sym["st_value"], sym["st_size"], rank
+
+
+def _jmp_slot(code: bytes, addr: int, bits: int, got: int) -> int | None:
+    """The GOT slot a PLT entry jumps through: `jmp [rip + d]` (x86-64, after an endbr64
+    or a bnd prefix), `jmp [abs]` or `jmp [ebx + d]` (i386, PIC: ebx holds the GOT)."""
+    i = code.find(b"\xff\x25")
+    if bits == 64:
+        if i < 0 or i + 6 > len(code):
+            return None
+        return addr + i + 6 + struct.unpack_from("<i", code, i + 2)[0]
+    if i >= 0 and i + 6 <= len(code):
+        return struct.unpack_from("<I", code, i + 2)[0]
+    i = code.find(b"\xff\xa3")
+    if i >= 0 and i + 6 <= len(code):
+        return (got + struct.unpack_from("<i", code, i + 2)[0]) & 0xFFFFFFFF
+    return None
 
 
 def _hidden_versions(elf) -> set[int]:
@@ -246,14 +312,19 @@ class LoadedObjects:
         self._signature = sig
         self._vmas = list(vmas)
         self._vma_starts = [v.start for v in self._vmas]
-        if main_symbols is not self.main_symbols:
-            syms = {a: n for a, n in (main_symbols or {}).items()
-                    if n and not n.startswith("$")}
-            self.main_symbols = main_symbols or {}
-            self._main_addrs = sorted(syms)
-            self._main_names = [syms[a] for a in self._main_addrs]
+        self.main_symbols = main_symbols or {}
         self.vdso = vdso
         self.objects = self._group(vmas, main)
+        syms = {a: n for a, n in self.main_symbols.items() if n and not n.startswith("$")}
+        if syms:  # the program's PLT entries (`puts@plt`), which its .symtab does not name
+            for o in self.objects:
+                if o.kind == "main" and self.elf_of(o) is not None and o.bias is not None:
+                    assert o.elf is not None
+                    o.elf.table()
+                    for off, (name, _size) in o.elf.plt.items():
+                        syms.setdefault(o.bias + off, name)
+        self._main_addrs = sorted(syms)
+        self._main_names = [syms[a] for a in self._main_addrs]
         return True
 
     def _group(self, vmas: list, main: tuple | None) -> list[LoadedObject]:
@@ -270,8 +341,13 @@ class LoadedObjects:
                 continue
             key = (v.dev, v.inode, v.name)
             o = current.get(key)
-            # a second mapping of the file from its start is a second copy of it
-            if o is None or v.offset <= o.vmas[-1].offset:
+            # A mapping of an earlier part of the file is a second copy of it. Two segments
+            # may share a page, so the same offset again is the same copy when it follows
+            # right on (a PIE's .rodata page, then its .data on that page).
+            prev = o.vmas[-1] if o is not None else None
+            if o is None or prev is not None and (v.offset < prev.offset or
+                                                  v.offset == prev.offset and
+                                                  v.start != prev.end):
                 o = LoadedObject(v.name, "main" if key == main else "lib", [], v.start,
                                  v.end, key)
                 current[key] = o
@@ -355,7 +431,7 @@ class LoadedObjects:
         if i >= 0:
             s, size = starts[i], sizes[i]
             if rel < s + size or (size == 0 and self._same_mapping(o, s + o.bias, addr)):
-                return names[i] + at, rel - s
+                return names[i] + ("" if names[i].endswith("@plt") else at), rel - s
         return (o.name, rel) if o.kind != "main" else None
 
     def _same_mapping(self, o: LoadedObject, a: int, b: int) -> bool:
@@ -430,6 +506,8 @@ class LoadedObjects:
         name, _, where = name.partition("@")
         if not name:
             return None
+        if where == "plt" or where.startswith("plt@"):  # `puts@plt`, `free@plt@libc.so.6`
+            name, where = name + "@plt", where[4:]
         for o in self.objects:
             if where and not _names_object(o, where):
                 continue

@@ -69,4 +69,6 @@ def where_text(view, width: int = 56) -> str:
     short = region.rsplit("/", 1)[-1] if region else ""
     if short:
         name = name.replace("@" + short, "", 1)
+        if name == short or name.startswith(short + "+"):  # no symbol: `libc.so.6+0x26110`
+            short = ""
     return f"{clip(name, max(12, width - len(short) - 2))}  {short}".strip()
