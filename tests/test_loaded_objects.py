@@ -290,3 +290,52 @@ def test_a_breakpoint_on_a_library_not_yet_mapped_is_set_when_it_is(tmp_path, li
     s.view()
     assert [o.kind for o in objects_of(s).objects] == ["main", "vdso"]
     assert objects_of(s).lookup("puts@libc.so.6") is None
+
+
+HELLO_C = '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n'
+
+
+def host_libs() -> list[Mount]:
+    """The host's loader and libc where the program and the loader look for them."""
+    return [Mount(LIBDIR, "/lib64", False), Mount(LIBDIR, f"/lib/{os.path.basename(LIBDIR)}",
+                                                  False)]
+
+
+@needs_host
+@pytest.mark.skipif(not shutil.which("gcc"), reason="needs gcc")
+def test_a_dynamic_pie_through_ld_so(tmp_path, libc_syms):
+    """gcc's default build: the pc starts in ld.so; `b main` is set at once, `b puts`
+    waits for libc; main's call is `<puts@plt>`; the stop in puts names libc."""
+    exe = tmp_path / "hello"
+    src = tmp_path / "hello.c"
+    src.write_text(HELLO_C)
+    subprocess.run(["gcc", "-o", str(exe), str(src)], check=True)
+    s = session(exe, mounts=host_libs())
+    objs = objects_of(s)
+    s.view()
+    assert objs.object_name(s.machine.pc) == "ld-linux-x86-64.so.2"
+    main = s.add_breakpoint("main")
+    assert main.address is not None
+    puts = s.add_breakpoint("puts")
+    assert puts.address is None  # pending: libc is not mapped yet
+    assert s.cont().reason == "breakpoint" and s.machine.pc == main.address
+    assert puts.address is not None and any("puts" in n for n in s.notes)
+    view = s.view()
+    assert view.symbol == "main" and where_text(view) == "main  hello"
+    plt = {m.group(2): int(m.group(1), 16) for m in re.finditer(
+        r"^([0-9a-f]+) <(\S+@plt)>:", subprocess.run(
+            ["objdump", "-d", str(exe)], capture_output=True, text=True).stdout, re.M)}
+    assert "puts@plt" in plt
+    calls = [c for c in view.code if c.kind == "call" and "puts@plt" in c.ref]
+    assert calls and calls[0].ref == "<puts@plt>"
+    assert objs.lookup("puts@plt") == objs.lookup("main") - readelf_symbols(
+        str(exe), dynamic=False)["main"] + plt["puts@plt"]
+    assert [o.name for o in objs.objects] == ["hello", "libc.so.6", "ld-linux-x86-64.so.2",
+                                              "[vdso]"]
+    libc = next(o for o in objs.objects if o.name == "libc.so.6")
+    assert s.cont().reason == "breakpoint"
+    assert s.machine.pc == libc.start + libc_syms["puts"] == puts.address
+    view = s.view()
+    assert view.symbol == "puts@libc.so.6" and where_text(view) == "puts  libc.so.6"
+    assert s.cont().reason == "exited"
+    assert "".join(c.text for c in s.view().output) == "hello\n"

@@ -515,6 +515,10 @@ class LoadedObjects:
                 for a, n in self.main_symbols.items():
                     if n == name:
                         return a
+                if name.endswith("@plt"):
+                    for a, n in zip(self._main_addrs, self._main_names, strict=True):
+                        if n == name:
+                            return a
                 continue
             if o.kind == "vdso":
                 assert self.vdso is not None
