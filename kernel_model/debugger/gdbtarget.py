@@ -51,7 +51,7 @@ class SessionTarget:
             raise _no_access(addr) from None
 
     def symbol(self, addr: int) -> tuple[str, int] | None:
-        return self.sym.symbol(addr)
+        return self.sym.symbol(addr, qualify=False)  # gdb prints `<puts+26>`
 
     def lookup(self, name: str) -> int | None:
         if not name or name[0].isdigit():

@@ -411,7 +411,7 @@ class LoadedObjects:
                 return o
         return None
 
-    def symbol(self, addr: int, vma=None) -> tuple[str, int] | None:
+    def symbol(self, addr: int, vma=None, *, qualify: bool = True) -> tuple[str, int] | None:
         """(name, offset) for `addr`: the nearest symbol at or below it that covers it (its
         size; a symbol with no size: up to the next one, in the same mapping). A library's
         names are qualified (`puts@libc.so.6`); an address in no symbol of a library is
@@ -427,12 +427,13 @@ class LoadedObjects:
         rel = addr - o.bias
         starts, sizes, names = elf.table()
         i = bisect.bisect_right(starts, rel) - 1
-        at = "" if o.kind == "main" else "@" + o.name  # the program's names stay plain
+        # the program's names stay plain; gdb's own output never qualifies (`<puts+26>`)
+        at = "@" + o.name if o.kind != "main" and qualify else ""
         if i >= 0:
             s, size = starts[i], sizes[i]
             if rel < s + size or (size == 0 and self._same_mapping(o, s + o.bias, addr)):
                 return names[i] + ("" if names[i].endswith("@plt") else at), rel - s
-        return (o.name, rel) if o.kind != "main" else None
+        return (o.name, rel) if o.kind != "main" and qualify else None
 
     def _same_mapping(self, o: LoadedObject, a: int, b: int) -> bool:
         return any(v.start <= a < v.end and v.start <= b < v.end for v in o.vmas)
@@ -592,8 +593,16 @@ def objects_of(session) -> LoadedObjects:
     """The session's loaded objects, brought up to date with its running process."""
     objs = _OF_SESSION.get(session)
     if objs is None:
-        objs = LoadedObjects(vfs_reader(lambda: session.kernel.vfs,
-                                        lambda: session.kernel.process.creds))
+        # weakly: a value of a WeakKeyDictionary that held its key would keep it forever
+        ref = weakref.ref(session)
+
+        def kernel():
+            alive = ref()
+            assert alive is not None  # only the live session asks
+            return alive.kernel
+
+        objs = LoadedObjects(vfs_reader(lambda: kernel().vfs,
+                                        lambda: kernel().process.creds))
         _OF_SESSION[session] = objs
     p = session.kernel.process
     vdso = session.system.vdso

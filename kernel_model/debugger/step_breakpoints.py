@@ -52,7 +52,11 @@ class Breakpoints(SessionParts):
         name = _split_offset(where)[0]
         if not _SYMBOL.fullmatch(name):
             return False
-        return "@" in name or objects_of(self).dynamic()
+        objs = objects_of(self)
+        lib = name.partition("@")[2]
+        if lib and lib != "plt" and not lib.startswith("plt@"):
+            return not objs.names_an_object(lib)  # a library loaded already lacks it
+        return objs.dynamic()
 
     def resolve_pending(self) -> None:
         """Set the pending breakpoints whose names have appeared (a library was mapped):

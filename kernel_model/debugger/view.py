@@ -49,8 +49,8 @@ class Symbolizer:
     def label(self, addr: int) -> str:
         return self.objects.label(addr)
 
-    def symbol(self, addr: int) -> tuple[str, int] | None:
-        return self.objects.symbol(addr, self.mm.find(addr))
+    def symbol(self, addr: int, *, qualify: bool = True) -> tuple[str, int] | None:
+        return self.objects.symbol(addr, self.mm.find(addr), qualify=qualify)
 
     def where(self, addr: int) -> str:
         return self.objects.symbolize(addr, self.mm.find(addr))
