@@ -289,6 +289,7 @@ class LoadedObjects:
         self.read_object = read_object
         self.objects: list[LoadedObject] = []
         self._signature: tuple | None = None
+        self.generation = 0  # counts the changes `update` saw
         self._seen: dict[tuple, int] = {}  # object key -> when first seen: the load order
         self._files: dict[tuple, ElfSymbols | None] = {}  # (dev, inode, path) -> parsed
         self.main_symbols: dict[int, str] = {}
@@ -310,6 +311,7 @@ class LoadedObjects:
         if sig == self._signature:
             return False
         self._signature = sig
+        self.generation += 1
         self._vmas = list(vmas)
         self._vma_starts = [v.start for v in self._vmas]
         self.main_symbols = main_symbols or {}

@@ -61,6 +61,12 @@ class Breakpoints(SessionParts):
     def resolve_pending(self) -> None:
         """Set the pending breakpoints whose names have appeared (a library was mapped):
         called after each crossing into the kernel, where mappings change."""
+        if not any(b.address is None and b.syscall is None for b in self.breakpoints):
+            return
+        objs = objects_of(self)
+        if getattr(self, "_pending_tried", None) == (id(objs), objs.generation):
+            return  # nothing mapped or unmapped since the last try
+        self._pending_tried = (id(objs), objs.generation)
         for b in self.breakpoints:
             if b.address is None and b.syscall is None:
                 addr = self.resolve(split_pid(b.spec)[0])
