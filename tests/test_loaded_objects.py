@@ -341,3 +341,36 @@ def test_a_dynamic_pie_through_ld_so(tmp_path, libc_syms):
     assert view.symbol == "puts@libc.so.6" and where_text(view) == "puts  libc.so.6"
     assert s.cont().reason == "exited"
     assert "".join(c.text for c in s.view().output) == "hello\n"
+
+
+LIB32 = "/usr/lib32"
+
+
+@pytest.mark.skipif(not (shutil.which("gcc") and shutil.which("objdump") and os.path.exists(
+    f"{LIB32}/libc.so.6") and os.path.exists(f"{LIB32}/ld-linux.so.2")),
+    reason="needs gcc -m32, objdump and the host's i386 glibc")
+def test_an_i386_dynamic_program_names_its_plt_and_libc(tmp_path):
+    """i386's PIC PLT jumps through ebx (the GOT): `call puts@plt` is named as objdump
+    names it, and `b puts` set in ld.so stops in the i386 libc's puts."""
+    exe = tmp_path / "hello32"
+    src = tmp_path / "hello.c"
+    src.write_text(HELLO_C)
+    subprocess.run(["gcc", "-m32", "-o", str(exe), str(src)], check=True)
+    s = session(exe, mounts=[Mount(LIB32, "/lib32", False), Mount(LIB32, "/lib", False)])
+    main = s.add_breakpoint("main")
+    puts = s.add_breakpoint("puts")
+    assert puts.address is None
+    assert s.cont().reason == "breakpoint" and s.machine.pc == main.address
+    dump = subprocess.run(["objdump", "-d", str(exe)], capture_output=True, text=True).stdout
+    plt = {m.group(2): int(m.group(1), 16)
+           for m in re.finditer(r"^([0-9a-f]+) <(\S+@plt)>:", dump, re.M)}
+    bias = main.address - readelf_symbols(str(exe), dynamic=False)["main"]
+    assert objects_of(s).lookup("puts@plt") == bias + plt["puts@plt"]
+    # main's call to puts@plt, wherever it is in the listing
+    calls = [c for c in s.view().code if c.kind == "call" and "@plt" in c.ref]
+    assert calls and calls[0].ref == "<puts@plt>"
+    assert s.cont().reason == "breakpoint"
+    libc = next(o for o in objects_of(s).objects if o.name == "libc.so.6")
+    want = readelf_symbols(f"{LIB32}/libc.so.6")["puts"]
+    assert s.machine.pc == libc.start + want
+    assert where_text(s.view()) == "puts  libc.so.6"
