@@ -29,6 +29,7 @@ ReadObject = Callable[[object], "bytes | None"]
 # STT_GNU_IFUNC is STT_LOOS to pyelftools
 _SYMBOL_TYPES = ("STT_FUNC", "STT_GNU_IFUNC", "STT_LOOS", "STT_OBJECT", "STT_NOTYPE")
 _PAGE = 0x1000
+_READ_MAX = 256 << 20  # a file larger than this (as mmap's host limit) gives no names
 # Named mappings that are no ELF object: /dev/zero, System V shared memory, the vDSO's.
 _NOT_OBJECTS = ("anon", "shm", "vvar", "vdso", "stack", "heap")
 
@@ -579,7 +580,16 @@ def vfs_reader(vfs_of: Callable[[], Any], cred_of: Callable[[], Any]) -> ReadObj
             contents = f.mmap_bytes()
             if contents is not None:
                 return bytes(contents[0:len(contents)])
-            return bytes(f.pread(None, 0, f.size()))
+            size, parts, got = f.size(), [], 0
+            if size > _READ_MAX:
+                return None
+            while got < size:  # pread may return less (a host file: 1 MiB at a time)
+                part = f.pread(None, got, size - got)
+                if not part:
+                    break
+                parts.append(part)
+                got += len(part)
+            return b"".join(parts)
         except (FsError, OSError):
             return None
         finally:
