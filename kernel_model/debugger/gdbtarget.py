@@ -133,7 +133,10 @@ class ViewTarget:
     def symbol(self, addr: int) -> tuple[str, int] | None:
         for c in self.v.code:
             if c.address == addr and c.where:
-                name, _, off = c.where.partition("+")
+                name, _, off = c.where.rpartition("+") if "+0x" in c.where else (
+                    c.where, "", "")
+                if "@" in name and not name.endswith("@plt"):
+                    name = name.split("@", 1)[0]  # gdb's `<puts+2>`, not the pane's qualified
                 return name, int(off, 16) if off else 0
         i = bisect.bisect_right(self.addrs, addr) - 1
         if i >= 0 and addr - self.addrs[i] < 0x1000:

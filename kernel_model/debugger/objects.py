@@ -365,8 +365,10 @@ class LoadedObjects:
             ident = (o.key, o.start)
             if ident not in self._seen:
                 self._seen[ident] = len(self._seen)
-        # gdb's order: the program, the libraries as they were loaded (mmap places each below
-        # the last), the dynamic loader (which loaded them), the vDSO
+        # The loader's lookup scope: the program, the libraries as they were loaded (mmap
+        # places each below the last), ld.so itself last: the definition the program's own
+        # calls bind to (of gdb's locations for a name two objects define, the first), then
+        # the vDSO
         self.objects = objs
         interp = self._interp(objs)
         objs.sort(key=lambda o: (o.kind != "main", o.kind == "vdso", o.name == interp,
@@ -505,8 +507,9 @@ class LoadedObjects:
 
     # -- names to addresses ------------------------------------------------------------------
     def lookup(self, name: str) -> int | None:
-        """`puts`, or `printf@libc.so.6` (`@libc` also: the file name up to `.so`): the
-        program's symbols first, then each library in load order, then the vDSO."""
+        """`puts`, `printf@libc.so.6` (`@libc` also: the file name up to `.so`) or
+        `puts@plt`: the program's symbols first, then each library in load order, ld.so,
+        the vDSO."""
         name, _, where = name.partition("@")
         if not name:
             return None
