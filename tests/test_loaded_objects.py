@@ -131,9 +131,10 @@ def test_qualified_names_pick_the_library(loaded, libc_syms):
 
 
 @needs_host
-def test_the_libraries_before_the_loader_as_gdb_orders_them(loaded):
-    """_dl_catch_exception is in both libc and ld.so: gdb's list has the program, the
-    libraries in load order, then the loader; the first that defines a name has it."""
+def test_the_libraries_before_the_loader_as_the_loader_searches(loaded):
+    """_dl_catch_exception is in both libc and ld.so: the loader's scope is the program,
+    the libraries in load order, ld.so last, so libc's is the one the program's calls reach
+    (and gdb's first location of `b _dl_catch_exception`)."""
     names = [o.name for o in loaded.objects]
     assert names == ["true", "libc.so.6", "ld-linux-x86-64.so.2"]
     ld = readelf_symbols(LDSO)["_dl_catch_exception"]
