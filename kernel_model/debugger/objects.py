@@ -620,7 +620,9 @@ def objects_of(session) -> LoadedObjects:
                                         lambda: kernel().process.creds))
         _OF_SESSION[session] = objs
     p = session.kernel.process
-    vdso = session.system.vdso
+    # the running process's own vDSO (an exec'd i386 child has another than the first's)
+    loader = getattr(session.system, "loader", None)
+    vdso = (loader.vdso_for(p.machine) if loader is not None else None) or session.system.vdso
     objs.update(session.system.mm.vmas, main=(p.exe_dev, p.exe_ino, p.guest_exe),
                 main_symbols=p.symbols,
                 vdso=(vdso.base, len(vdso.image.data), vdso.image.symbols)
