@@ -405,9 +405,6 @@ def test_corrupt_library(kind, build, tmp_path):
     same_failure(native, lab, f"{tmp_path}/libgreet.so: {message}")
 
 
-@pytest.mark.xfail(strict=True, reason="syscall-lab maps the pages of a file mapping past "
-                   "the end of the file, where Linux raises SIGBUS on access: the guest "
-                   "dies of SIGSEGV instead (reported to the lead)")
 def test_library_cut_in_its_segments_dies_of_sigbus(build, tmp_path):
     """Half a library: the headers are whole, so the loader maps the segments, and the
     first touch of a page past the end of the file raises SIGBUS (status 135)."""

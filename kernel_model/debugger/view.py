@@ -236,9 +236,7 @@ def _string_preview(session, addr: int) -> str:
 
 def _maps(session, pc: int, sp: int) -> tuple[MapLine, ...]:
     out = []
-    for v in session.system.mm.vmas:
-        if getattr(v, "hidden", False):
-            continue
+    for v in session.system.mm.listed():
         out.append(MapLine(v.start, v.end, v.perms(), v.name, v.kind, v.maps_line(),
                            v.start <= pc < v.end, v.start <= sp < v.end))
     return tuple(out)

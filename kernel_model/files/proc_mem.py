@@ -35,7 +35,7 @@ U64 = (1 << 64) - 1
 
 def listed_vmas(process) -> list:
     """The VMAs /proc shows of the process (the gate area is none of them)."""
-    return [v for v in process.mm.vmas if v.name != "[vsyscall]" and not v.hidden]
+    return [v for v in process.mm.listed() if v.name != "[vsyscall]"]
 
 
 def resident_map(process, vma) -> bytes:

@@ -32,6 +32,10 @@ class Vma:
     locked: bool = False  # VM_LOCKED (mlock): not inherited by a fork's child
     dontfork: bool = False  # VM_DONTCOPY (MADV_DONTFORK): not in a fork's child
     wipeonfork: bool = False  # VM_WIPEONFORK: zero in a fork's child
+    # The pages of a file mapping wholly past the end of its file: listed as part of the
+    # mapping before them (Linux has one VMA), never mapped in the CPU, and an access the
+    # permissions allow is SIGBUS (filemap_fault: the page index is past i_size).
+    past_eof: bool = False
     # The open file behind a shared file mapping (Linux's vm_file): msync and munmap write
     # the mapping's bytes back through it.
     file: object | None = field(default=None, compare=False)
@@ -182,7 +186,23 @@ class Mm:
         return all(v.end <= start or v.start >= end for v in self.vmas)
 
     def maps_text(self) -> str:
-        return "".join(v.maps_line() + "\n" for v in self.vmas if not v.hidden)
+        return "".join(v.maps_line() + "\n" for v in self.listed())
+
+    def listed(self) -> list[Vma]:
+        """The VMAs as Linux lists them: a file mapping's pages past the end of its file
+        joined to the mapping they continue; hidden ones left out."""
+        out: list[Vma] = []
+        for v in self.vmas:
+            if v.hidden:
+                continue
+            p = out[-1] if out else None
+            if v.past_eof and p is not None and p.end == v.start and p.inode == v.inode \
+                    and p.dev == v.dev and p.prot == v.prot and p.shared == v.shared \
+                    and p.offset + p.size == v.offset:
+                out[-1] = replace(p, end=v.end)
+            else:
+                out.append(v)
+        return out
 
     # -- changes -----------------------------------------------------------------
     def map(self, start: int, size: int, prot: int, *, host_backed: bool = False,

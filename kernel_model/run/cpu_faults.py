@@ -15,6 +15,9 @@ from emu.machine import (
     MEM_READ_UNMAPPED,
     MEM_WRITE_UNMAPPED,
     PAGE,
+    PROT_EXEC,
+    PROT_READ,
+    PROT_WRITE,
     Machine,
     MemoryFault,
 )
@@ -223,6 +226,10 @@ class CpuFaults:
             # (writes and fetches are refused by the VMA's permissions first: SEGV_ACCERR).
             self._fault = Fault(signals.SIGBUS, signals.BUS_ADRERR, addr)
             return False
+        if vma is not None and vma.past_eof and _allowed(access, vma.prot):
+            # A file page past the file's end: the fault handler finds no page (SIGBUS).
+            self._fault = Fault(signals.SIGBUS, signals.BUS_ADRERR, addr)
+            return False
         if vma is not None and not vma.backed and not vsyscall.in_page(addr):
             unmapped = False  # a VMA is there: the access is refused, not unmapped
         code = signals.SEGV_MAPERR if unmapped else signals.SEGV_ACCERR
@@ -242,6 +249,16 @@ class CpuFaults:
         if uc_errno in ERR_PROT:
             return Fault(signals.SIGSEGV, signals.SEGV_ACCERR, pc)
         return Fault(signals.SIGSEGV, signals.SEGV_MAPERR, pc)
+
+
+def _allowed(access: int, prot: int) -> bool:
+    """Whether a VMA's permissions let this access through to its fault handler (x86: a
+    writable or executable page is readable too)."""
+    if access in (MEM_FETCH_PROT, MEM_FETCH_UNMAPPED):
+        return bool(prot & PROT_EXEC)
+    if access == MEM_WRITE_UNMAPPED:
+        return bool(prot & PROT_WRITE)
+    return bool(prot & (PROT_READ | PROT_WRITE | PROT_EXEC))
 
 
 def _opcode(machine: Machine, pc: int) -> tuple[bytes, int]:

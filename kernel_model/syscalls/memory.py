@@ -72,6 +72,7 @@ def _do_mmap(k: SyscallContext, addr, length, prot, flags, fd, offset):
     maywrite = True
     zero_file = None  # the /dev/zero inode a mapping of it names
     file_ids: dict = {}
+    past_eof = size  # where the file's pages end in the mapping (a file mapping only)
     if opened is not None:
         maywrite = not flags & MAP_SHARED or opened.writable
         if flags & MAP_SHARED and prot & PROT_WRITE and not opened.writable:
@@ -88,6 +89,11 @@ def _do_mmap(k: SyscallContext, addr, length, prot, flags, fd, offset):
                            "syscall-lab refuses it with ENODEV")
                 return -errnos.ENODEV  # pipes, terminals, most devices: no mmap operation
             file_data = data[offset:offset + size]
+            # Pages wholly past the end of a privately mapped file: listed, but an access
+            # is SIGBUS. (A shared mapping's pages stay plain memory: the model has no
+            # page cache to make them appear when the file grows.)
+            if not flags & MAP_SHARED:
+                past_eof = min(size, max(0, page_up(len(data)) - offset))
             name = getattr(opened, "guest_path", "") or ""
             node = getattr(opened, "inode", None)
             if node is not None:  # the maps line names the file by device and inode too
@@ -105,10 +111,15 @@ def _do_mmap(k: SyscallContext, addr, length, prot, flags, fd, offset):
         else:
             # MAP_DROPPABLE (vgetrandom's states): private memory the kernel may drop
             # under pressure (the model never does) and a fork's child gets zeroed.
-            mm.map(start, size, prot & PROT_MASK, name=name, offset=offset, **file_ids,
-                   shared=bool(flags & MAP_SHARED), kind="file" if name else "anon",
-                   maywrite=maywrite, wipeonfork=flags & MAP_TYPE == MAP_DROPPABLE,
-                   file=opened if flags & MAP_SHARED and opened is not None else None)
+            attrs = dict(name=name, **file_ids, shared=bool(flags & MAP_SHARED),
+                         kind="file" if name else "anon", maywrite=maywrite,
+                         wipeonfork=flags & MAP_TYPE == MAP_DROPPABLE,
+                         file=opened if flags & MAP_SHARED and opened is not None else None)
+            if past_eof:
+                mm.map(start, past_eof, prot & PROT_MASK, offset=offset, **attrs)
+            if past_eof < size:
+                mm.map(start + past_eof, size - past_eof, prot & PROT_MASK,
+                       offset=offset + past_eof, backed=False, past_eof=True, **attrs)
     except OutOfMemory:
         k.note(f"syscall-lab's guest memory cap ({mm.limit >> 20} MiB) is reached")
         return -errnos.ENOMEM
