@@ -1,4 +1,5 @@
-"""Reading a static x86 ELF executable with pyelftools into what a loader needs."""
+"""Reading an x86 ELF executable (static, or naming its dynamic loader in PT_INTERP) with
+pyelftools into what a loader needs."""
 
 from __future__ import annotations
 
@@ -47,6 +48,8 @@ class ElfImage:
     phnum: int
     symbols: dict[int, str]  # address -> name (functions and objects), for the screen
     raw: bytes
+    interp: str | None = None  # PT_INTERP: the dynamic loader's path, for dynamic programs
+    align: int = 0  # the largest PT_LOAD p_align (load_elf_binary aligns the load bias to it)
 
     @property
     def lowest(self) -> int:
@@ -85,17 +88,15 @@ def read_elf(data: bytes, name: str = "program") -> ElfImage:
             raise BadProgram(f"{name}: {etype} is not an executable")
         _check_phdrs(elf, arch, len(data), name)
         segments = []
+        interp = None
+        align = 0
         for ph in elf.iter_segments():
             ptype = ph["p_type"]
-            if isinstance(ph, InterpSegment):  # PT_INTERP
-                interp = ph.get_interp_name()
-                if len(interp) > 80:
-                    interp = interp[:80] + "..."
-                raise BadProgram(
-                    f"{name}: dynamically linked (needs {interp}); rebuild it with -static"
-                )
+            if isinstance(ph, InterpSegment) and interp is None:  # PT_INTERP
+                interp = _interp_path(data, ph["p_offset"], ph["p_filesz"], name)
             if ptype != "PT_LOAD":
                 continue
+            align = max(align, ph["p_align"])
             off, filesz = ph["p_offset"], ph["p_filesz"]
             if off + filesz > len(data):
                 raise BadProgram(f"{name}: truncated ELF (a segment runs past the end of the file)")
@@ -103,8 +104,6 @@ def read_elf(data: bytes, name: str = "program") -> ElfImage:
                 Segment(ph["p_vaddr"], ph["p_memsz"], filesz, off, ph["p_flags"],
                         data[off:off + filesz])
             )
-        if etype == "ET_DYN" and elf.get_section_by_name(".interp") is not None:
-            raise BadProgram(f"{name}: dynamically linked; rebuild it with -static")
         return ElfImage(
             arch=arch,
             is_pie=etype == "ET_DYN",
@@ -115,6 +114,8 @@ def read_elf(data: bytes, name: str = "program") -> ElfImage:
             phnum=elf["e_phnum"],
             symbols=_symbols(elf),
             raw=data,
+            interp=interp,
+            align=align,
         )
     except BadProgram:
         raise
@@ -122,6 +123,15 @@ def read_elf(data: bytes, name: str = "program") -> ElfImage:
         raise BadProgram(f"{name}: truncated or malformed ELF ({e})") from None
     except Exception as e:  # pyelftools raises bare struct/construct errors on garbage
         raise BadProgram(f"{name}: truncated or malformed ELF ({type(e).__name__})") from None
+
+
+def _interp_path(data: bytes, offset: int, size: int, name: str) -> str:
+    """load_elf_binary's reading of PT_INTERP: 2 to PATH_MAX bytes inside the file, ending
+    with its NUL (else ENOEXEC)."""
+    if not 2 <= size <= 4096 or offset + size > len(data) or data[offset + size - 1] != 0:
+        raise BadProgram(f"{name}: cannot execute: a malformed PT_INTERP (execve: ENOEXEC, "
+                         "Exec format error)")
+    return data[offset:offset + size - 1].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
 
 
 def _check_phdrs(elf: ELFFile, arch: Arch, size: int, name: str) -> None:

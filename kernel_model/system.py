@@ -35,6 +35,15 @@ if TYPE_CHECKING:
 
 
 
+class CannotStart(ValueError):
+    """The first program's execve fails before it runs (its PT_INTERP loader is missing or
+    bad): `errno` is execve's error, str() says why in one line."""
+
+    def __init__(self, errno: int, why: str):
+        super().__init__(why)
+        self.errno = errno
+
+
 @dataclass
 class Mount:
     host: str
@@ -118,11 +127,19 @@ class System:
         # binfmt_elf: segments, brk, the vDSO, the vsyscall page, the stack. An image Linux
         # would fail to map past execve's point of no return is not mapped: the process is
         # killed with SIGSEGV before its first instruction (exec_failure).
+        # A dynamically linked program's loader comes from the guest's tree, as execve's
+        # does (execve's error, e.g. ENOENT when there is no such loader).
+        from kernel_model.proc.execve import ExecFailed, open_interpreter
+
+        try:
+            interp = open_interpreter(self.vfs, image, p.creds)
+        except ExecFailed as e:
+            raise CannotStart(e.errno, str(e)) from None
         new = self.loader.populate(space, image, ExeFile(p.guest_exe, p.exe_dev, p.exe_ino,
                                                          exe_path),
                                    argv=p.argv, envp=p.envp, execfn=p.guest_exe, uid=p.uid,
                                    gid=p.gid, symbols=symbols,
-                                   name=argv[0] if argv else exe_path)
+                                   name=argv[0] if argv else exe_path, interp=interp)
         self.exec_failure = new.failure
         self.vdso = new.vdso
         self.process.symbols = new.symbols

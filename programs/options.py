@@ -15,6 +15,25 @@ class UsageError(Exception):
     pass
 
 
+class CannotExecute(UsageError):
+    """execve of the first program failed (e.g. its interpreter is missing): the line and
+    the status a shell gives, 127 for ENOENT and 126 otherwise (bash's shell_execve)."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+    @classmethod
+    def of(cls, program: str, failure) -> CannotExecute:
+        import os
+
+        why = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                      for c in str(failure))  # a PT_INTERP path may hold a newline
+        if failure.errno == 2:  # ENOENT
+            return cls(f"{program}: cannot execute: required file not found ({why})", 127)
+        return cls(f"{program}: cannot execute: {os.strerror(failure.errno)} ({why})", 126)
+
+
 class OptionParser(argparse.ArgumentParser):
     def error(self, message):  # one line, status 2, like every other bad input
         raise UsageError(message)

@@ -141,8 +141,9 @@ def cases(seed: int, count: int):
 
 def check(status: int | None, stderr: str, escaped: str | None) -> str | None:
     """What is wrong with one outcome, or None: the rules of `syscall-lab run` (a guest's
-    own status or 128+signal, or status 2 with exactly one line of ours; never a
-    traceback, never an internal error)."""
+    own status or 128+signal, or status 2 with exactly one line of ours, or, when execve
+    itself fails (a PT_INTERP naming no loader), a shell's line and status: 127 for ENOENT,
+    126 otherwise; never a traceback, never an internal error)."""
     if escaped:
         return f"an exception escaped main(): {escaped}"
     if status is None:
@@ -156,7 +157,8 @@ def check(status: int | None, stderr: str, escaped: str | None) -> str | None:
     ours = [ln for ln in stderr.splitlines() if ln.startswith("syscall-lab:")]
     if len(ours) > 1:
         return f"{len(ours)} lines of ours on stderr"
-    if ours and status != 2:
+    cannot_execute = ours and ": cannot execute: " in ours[0] and status in (126, 127)
+    if ours and status != 2 and not cannot_execute:
         return f"our line with status {status}: {ours[0]}"
     return None
 

@@ -12,6 +12,7 @@ import sys
 
 from programs.options import (  # noqa: F401  (the headless parts, re-exported for callers)
     ERA_NAMES,
+    CannotExecute,
     OptionParser,
     UsageError,
     add_run_command,
@@ -178,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_grading(args)
         build_parser().print_help()
         return EXIT_USAGE
+    except CannotExecute as e:
+        print(f"syscall-lab: {e}", file=sys.stderr)
+        return e.status
     except UsageError as e:
         print(f"syscall-lab: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -208,9 +212,13 @@ def make_system(args, program, extra_argv):
 
     options = run_options(args)
     argv0 = args.program
+    from kernel_model.system import CannotStart
+
     try:
         return System(program.image, program.path, [argv0, *extra_argv], options,
                       symbols=program.symbols)
+    except CannotStart as e:
+        raise CannotExecute.of(argv0, e) from None
     except ValueError as e:
         raise UsageError(str(e)) from None
 

@@ -21,8 +21,13 @@ def session_factory(args):
     argv = [name, *args.args]
 
     def make():
+        from kernel_model.system import CannotStart
+        from programs.options import CannotExecute
+
         try:
             return DebugSession.create(program, argv, options, budget=args.history_budget)
+        except CannotStart as e:
+            raise CannotExecute.of(name, e) from None
         except ValueError as e:
             raise UsageError(str(e)) from None
 

@@ -22,8 +22,13 @@ def cmd_run_record(args) -> int:
         raise UsageError(f"cannot write {args.record}: {e.strerror}") from None
     program = resolve_program(args.program, args.arch)
     argv = [args.program, *args.args]
+    from kernel_model.system import CannotStart
+    from programs.options import CannotExecute
+
     try:
         session = DebugSession.create(program, argv, run_options(args))
+    except CannotStart as e:
+        raise CannotExecute.of(args.program, e) from None
     except ValueError as e:
         raise UsageError(str(e)) from None
     closers = []

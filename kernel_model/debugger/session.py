@@ -239,7 +239,9 @@ class DebugSession(Guards, Breakpoints, History, Replay, LiveExecution, ForwardC
             return None
         if insn.kind in TRAP_KINDS:
             return insn.kind, None
-        if insn.kind == "call":
+        # A call into the vDSO, or a jump: a dynamic program's PLT jumps straight to the
+        # vDSO function glibc's IFUNC resolver chose (gettimeofday, time).
+        if insn.kind in ("call", "jump"):
             target = insns.call_target(insn, self._reg_by_name,
                                        self.machine.read_word, self._segment_base)
             if target is None:

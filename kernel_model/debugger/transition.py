@@ -507,10 +507,15 @@ def _vdso(target, trace, before, session, title=None) -> Transition:
         rv = ret["after"].get("rax" if bits == 64 else "eax")
     pc_reg = "rip" if bits == 64 else "eip"
     base = vdso.base if vdso else 0
+    jumped = call_entry is not None and getattr(call_entry["insn"], "kind", "") == "jump"
+    how = (f"A jump through the PLT straight into the vDSO: the loader bound the libc "
+           f"function to {name} (an IFUNC), in the shared object the kernel mapped at "
+           f"{base:#x} (a random base). No crossing: the CPU stays in ring 3."
+           if jumped else
+           f"A plain call into the vDSO, the shared object the kernel mapped at "
+           f"{base:#x} (a random base). No crossing: the CPU stays in ring 3.")
     phases = [
-        Phase("call", f"call {name}: into [vdso]",
-              (f"A plain call into the vDSO, the shared object the kernel mapped at "
-               f"{base:#x} (a random base). No crossing: the CPU stays in ring 3.",),
+        Phase("call", f"{'jmp' if jumped else 'call'} {name}: into [vdso]", (how,),
               (Change(pc_reg, h(call_entry["pc"]) if call_entry else "?", h(target)),
                Change("CPL", "3", "3 (no change)")), 0.0),
         Phase("vvar", "The seqlock read of [vvar]",

@@ -284,7 +284,7 @@ def build_stack(mm: Mm, arch: Arch, layout: Layout, argv: list[str], envp: list[
 
 def auxv_entries(arch: Arch, image: ElfImage, bias: int, uid: int, gid: int,
                  sysinfo: tuple[int, int] | None, *, euid: int | None = None,
-                 egid: int | None = None):
+                 egid: int | None = None, base: int = 0):
     """The kernel's auxv in 6.18's order, split around the stack-pointing entries. The
     real and effective ids (default: the real ones); AT_SECURE is 1 when they differ, as
     cap_bprm_creds_from_file marks such an exec secure."""
@@ -304,7 +304,7 @@ def auxv_entries(arch: Arch, image: ElfImage, bias: int, uid: int, gid: int,
         (AT_PHDR, image.phdr_vaddr() + bias),
         (AT_PHENT, image.phentsize),
         (AT_PHNUM, image.phnum),
-        (AT_BASE, 0),
+        (AT_BASE, base),  # the interpreter's load address (0: none)
         (AT_FLAGS, 0),
         (AT_ENTRY, image.entry + bias),
         (AT_UID, uid),

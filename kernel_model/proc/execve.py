@@ -9,8 +9,9 @@ In Linux's order:
 3. The formats, up to 5 interpreters deep (ELOOP beyond): `#!` names an interpreter and
    one optional argument, and the interpreter runs with argv [interpreter, argument?,
    the path as given, argv[1:]...]; an ELF of either architecture (a 64-bit kernel runs
-   both) is built on a new CPU (kernel_model.proc.load); anything else is ENOEXEC, as is a
-   dynamically linked ELF until the dynamic loader exists (Loader.dynamic_elf).
+   both) is built on a new CPU (kernel_model.proc.load); anything else is ENOEXEC. A
+   dynamically linked ELF names its loader in PT_INTERP: that file is opened as the
+   program was (ENOENT, EACCES...) and must be an ELF for the same machine (ELIBBAD).
 4. The point of no return (begin_new_exec): the other threads die, a vfork parent goes on,
    the old address space goes (its CPU is stopped: the trap that runs this is its last),
    close-on-exec files close, handled signals return to SIG_DFL (ignored ones stay
@@ -21,21 +22,19 @@ In Linux's order:
 from __future__ import annotations
 
 import os
-import struct
 from dataclasses import dataclass, replace
 
 from emu.elf import BadProgram, ElfImage, read_elf
 from kernel_model.files.inode import Cred, FsError, Inode
 from kernel_model.files.uapi import O_RDONLY, S_IFREG, X_OK
 from kernel_model.proc import exec as binfmt
-from kernel_model.proc.load import ExeFile, NewImage
+from kernel_model.proc.load import ExeFile, Interpreter, NewImage
 from kernel_model.proc.task import SS_DISABLE
 from kernel_model.uapi import errnos
 
 SIGSEGV = 11
 BINPRM_BUF_SIZE = 256  # what binfmt_script sees of the first line
 MAX_INTERPRETERS = 5  # exec_binprm: a sixth level of interpreter is ELOOP
-PT_INTERP = 3
 
 
 class ExecFailed(Exception):
@@ -93,11 +92,10 @@ class Program:
     """What the formats found: the ELF to run, the file it came from, and the argv it
     gets (changed by each `#!` on the way)."""
 
-    image: ElfImage | None  # None for a dynamically linked one (PT_INTERP): the dynamic
-    # loader (kernel_model.proc.load.Loader.dynamic_elf) reads it
+    image: ElfImage
     file: ExecFile
     argv: list[bytes]
-    interp: bool  # PT_INTERP: dynamically linked
+    interp: Interpreter | None  # PT_INTERP's loader, opened: dynamically linked
 
 
 def find_program(vfs, first: ExecFile, filename: str, argv: list[bytes], *, cwd: str,
@@ -125,14 +123,12 @@ def find_program(vfs, first: ExecFile, filename: str, argv: list[bytes], *, cwd:
             continue
         if data[:4] != b"\x7fELF":
             raise ExecFailed(errnos.ENOEXEC, "neither an ELF nor a #! script")
-        if _has_interp(data):
-            return Program(None, current, argv, True)
         try:
             image = read_elf(data, current.path)
         except BadProgram as e:
             errno = errnos.EIO if "EIO" in str(e) else errnos.ENOEXEC
             raise ExecFailed(errno, str(e)) from None
-        return Program(image, current, argv, False)
+        return Program(image, current, argv, open_interpreter(vfs, image, cred))
     raise ExecFailed(errnos.ELOOP, f"more than {MAX_INTERPRETERS} levels of #! interpreters")
 
 
@@ -166,23 +162,25 @@ def parse_shebang(data: bytes) -> tuple[bytes, bytes | None]:
     return name, arg
 
 
-def _has_interp(data: bytes) -> bool:
-    """Whether the program headers name an interpreter (PT_INTERP)."""
+def open_interpreter(vfs, image: ElfImage, cred: Cred) -> Interpreter | None:
+    """load_elf_binary before the point of no return: open_exec of PT_INTERP's path in the
+    guest's tree (its errors are execve's: ENOENT when the loader is missing), then an ELF
+    header for the program's own machine, else ELIBBAD. None for a static program."""
+    if image.interp is None:
+        return None
     try:
-        is64 = data[4] == 2
-        if is64:
-            phoff, = struct.unpack_from("<Q", data, 0x20)
-            phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
-        else:
-            phoff, = struct.unpack_from("<I", data, 0x1C)
-            phentsize, phnum = struct.unpack_from("<HH", data, 0x2A)
-        for i in range(min(phnum, 4096)):
-            ptype, = struct.unpack_from("<I", data, phoff + i * phentsize)
-            if ptype == PT_INTERP:
-                return True
-    except (struct.error, IndexError):
-        return False
-    return False
+        f = open_exec(vfs, image.interp, base="/", cred=cred)
+    except FsError as e:
+        raise ExecFailed(e.errno, f"the program's interpreter {image.interp}: "
+                         f"{os.strerror(e.errno)}") from None
+    try:
+        loader = read_elf(f.data, f.path)
+    except BadProgram as e:
+        raise ExecFailed(errnos.ELIBBAD, f"the interpreter {image.interp}: {e}") from None
+    if loader.arch is not image.arch:
+        raise ExecFailed(errnos.ELIBBAD, f"the interpreter {image.interp} is for "
+                         f"{loader.arch.name}, the program for {image.arch.name}")
+    return Interpreter(loader, f.exe())
 
 
 # -- the point of no return ------------------------------------------------------------------
@@ -376,14 +374,7 @@ def do_execveat(k, dirfd: int, path_addr: int, argv_addr: int, envp_addr: int,
             k.note(e.why)
         return -e.errno
     loader = k.loader
-    step = None
-    if program.interp:
-        step = loader.dynamic_elf if loader is not None else None
-        if step is None:
-            k.note(f"{program.file.path} is dynamically linked (PT_INTERP): syscall-lab does "
-                   "not load dynamic programs yet, only static ones")
-            return -errnos.ENOEXEC
-    if loader is None or program.image is None:
+    if loader is None:
         k.note("no loader for a new image")
         return -errnos.ENOEXEC
     argv_s = [os.fsdecode(a) for a in program.argv]
@@ -392,7 +383,7 @@ def do_execveat(k, dirfd: int, path_addr: int, argv_addr: int, envp_addr: int,
         new = loader.build(program.image, program.file.exe(), argv=argv_s, envp=envp_s,
                            execfn=filename, uid=process.uid, gid=process.gid,
                            euid=process.creds.euid, egid=process.creds.egid,
-                           name=filename, binfmt_step=step, pool=process.mm.pool)
+                           name=filename, interp=program.interp, pool=process.mm.pool)
     except binfmt.ArgListTooLong as e:
         k.note(str(e))
         return -errnos.E2BIG

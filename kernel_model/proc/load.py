@@ -10,15 +10,16 @@ the auxiliary vector, and the registers as the return to user mode leaves them.
 It happens in two steps because the first process needs its address space before the guest's
 file tree exists (the tree answers /proc/self from the process table), and the tree decides
 the path the program's mapping shows: `address_space` (layout, Mm, GDT), then `populate`.
-execve takes both at once (`build`). The ELF loader is one step of this: `populate` maps what
-a `binfmt` function gives it, so a dynamic loader (PT_INTERP) can be added beside
-`load_static_elf` without touching the rest.
+execve takes both at once (`build`). A dynamically linked program (PT_INTERP) is mapped
+as load_elf_binary maps it: the program at ELF_ET_DYN_BASE (a PIE) or its own addresses,
+its interpreter (ld.so, opened by the caller before the point of no return) at the top
+of the mmap area, and the CPU starts in the interpreter, which finds the program through
+AT_PHDR and AT_ENTRY and itself through AT_BASE (docs/kernel_facts.md §18).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -65,6 +66,21 @@ class Space:
     arch: Arch
 
 
+@dataclass(frozen=True)
+class Interpreter:
+    """The program's PT_INTERP, opened and read: the dynamic loader the CPU starts in."""
+
+    image: ElfImage
+    exe: ExeFile
+
+
+# Where load_elf_binary puts a PIE that has an interpreter (ELF_ET_DYN_BASE, before
+# arch_mmap_rnd's random pages; measured on Linux 6.18 with `setarch -R`), and how many bits
+# of pages arch_mmap_rnd draws (mmap_rnd_bits and mmap_rnd_compat_bits).
+ELF_ET_DYN_BASE = {64: 0x555555554000, 32: 0x56555000}
+MMAP_RND_BITS = {64: 28, 32: 8}
+
+
 @dataclass
 class NewImage:
     """A populated address space, ready to run: where it starts and what it was given."""
@@ -81,25 +97,26 @@ class NewImage:
     failure: str | None = None
     tick_jobs: list = field(default_factory=list)  # the timer tick's work for this CPU
     vdso_symbols: dict = field(default_factory=dict)  # its signal trampolines (i386)
+    interp_base: int = 0  # AT_BASE: where the dynamic loader was mapped (0: none)
 
     @property
     def machine(self) -> Machine:
         return self.space.machine
 
 
-# A binfmt: maps the program into the address space and says where it starts. Returns
-# (entry, auxv head, the bias applied to the image's addresses). The static ELF loader is
-# the one there is; the dynamic one (PT_INTERP) is the next.
-Binfmt = Callable[["Space", ElfImage, ExeFile, str], tuple[int, int]]
-
-
-def load_static_elf(space: Space, image: ElfImage, exe: ExeFile, name: str) -> tuple[int, int]:
-    """binfmt_elf for a static program: its PT_LOAD segments and brk. Returns (the load
-    bias, the end of the bss); binfmt.CannotLoad when the segments pass the memory cap."""
-    mm = space.mm
-    bias = space.layout.load_bias - image.lowest if image.is_pie else 0
-    bss_end = binfmt.map_image(mm, image, bias, exe.guest_path, exe.dev, exe.ino, name)
-    return bias, bss_end
+def map_interpreter(space: Space, interp: Interpreter, name: str) -> int:
+    """load_elf_interp: the loader's whole span where mmap would put it (the top of the
+    mmap area, below what is there), then each PT_LOAD at its offset from there. Returns
+    the load bias (AT_BASE); binfmt.ExecKilled when the span fits nowhere."""
+    image = interp.image
+    span = binfmt.page_up(image.highest) - binfmt.page_down(image.lowest)
+    start = space.mm.find_free(span, 0, binfmt.TASK_SIZE[space.arch.bits])
+    if start is None:
+        raise binfmt.ExecKilled(f"no room for the interpreter {interp.exe.guest_path}")
+    bias = start - binfmt.page_down(image.lowest)
+    e = interp.exe
+    binfmt.map_image(space.mm, image, bias, e.guest_path, e.dev, e.ino, name)
+    return bias
 
 
 class Loader:
@@ -121,9 +138,6 @@ class Loader:
         self.root_vdso: MappedVdso | None = None
         self.vdso_of: dict[int, MappedVdso] = {}  # id(machine) -> the vDSO it maps
         self._jobs_of: dict[int, list] = {}  # id(machine) -> its own tick jobs
-        self.static_elf: Binfmt = load_static_elf
-        # PT_INTERP: None until the dynamic loader exists (execve then says ENOEXEC).
-        self.dynamic_elf: Binfmt | None = None
 
     def vsyscall_mode(self, arch: Arch) -> str:
         if arch.bits != 64:
@@ -155,27 +169,36 @@ class Loader:
                  envp: list[str], execfn: str, uid: int, gid: int,
                  euid: int | None = None, egid: int | None = None,
                  symbols: dict[int, str] | None = None, name: str = "",
-                 binfmt_step: Binfmt | None = None) -> NewImage:
-        """Map the image, brk, the vDSO, the vsyscall page and the stack, and set the
-        registers. Raises binfmt.ArgListTooLong (E2BIG) and binfmt.CannotLoad (the memory
-        cap); a failure Linux meets past the point of no return is NewImage.failure."""
+                 interp: Interpreter | None = None) -> NewImage:
+        """Map the image (and its interpreter), brk, the vDSO, the vsyscall page and the
+        stack, and set the registers. Raises binfmt.ArgListTooLong (E2BIG) and
+        binfmt.CannotLoad (the memory cap); a failure Linux meets past the point of no
+        return is NewImage.failure."""
         arch, mm, layout = space.arch, space.mm, space.layout
         name = name or exe.guest_path
-        bias = layout.load_bias - image.lowest if image.is_pie else 0
+        bias = self._load_bias(space, image, interp)
         failure = binfmt.exec_failure(image, bias, arch.bits)
         bss_end = 0
+        interp_base = 0
         if failure is None:
-            step = binfmt_step or self.static_elf
-            bias, bss_end = step(space, image, exe, name)
-        if image.is_pie:
+            bss_end = binfmt.map_image(mm, image, bias, exe.guest_path, exe.dev, exe.ino, name)
+            if interp is not None:
+                try:
+                    interp_base = map_interpreter(space, interp, name)
+                except binfmt.ExecKilled as e:
+                    failure = str(e)
+        if image.is_pie and interp is None:
             # Static PIE: brk moves out of the mmap area to ELF_ET_DYN_BASE (binfmt_elf.c).
             brk_base = 0x555555554000 if arch.bits == 64 else 0x56555000
         else:
             brk_base = bss_end
         mm.start_brk = mm.brk = binfmt.page_up(brk_base) + layout.brk_random
-        new = NewImage(space, (image.entry + bias) & arch.mask, layout.stack_top, [],
+        entry = image.entry + bias
+        if interp is not None:
+            entry = interp.image.entry + interp_base
+        new = NewImage(space, entry & arch.mask, layout.stack_top, [],
                        {a + bias: n for a, n in (symbols or image.symbols).items()},
-                       None, None, failure)
+                       None, None, failure, interp_base=interp_base)
         # arch_setup_additional_pages(): the vDSO (and its data) in the mmap area, then the
         # vsyscall page, which every x86-64 process shares at its fixed address.
         sysinfo = None
@@ -191,7 +214,7 @@ class Loader:
 
             vsyscall.map_page(mm, self.vsyscall_mode(arch), self.clock, new.tick_jobs)
             head, tail = binfmt.auxv_entries(arch, image, bias, uid, gid, sysinfo,
-                                             euid=euid, egid=egid)
+                                             euid=euid, egid=egid, base=interp_base)
             new.sp, new.auxv = binfmt.build_stack(mm, arch, layout, argv, envp, head, tail,
                                                   execfn, self.rng)
         except binfmt.ExecKilled as e:
@@ -213,6 +236,20 @@ class Loader:
             space.gdt.enter_user_mode(new.entry, new.sp, scratch)
         zero_registers(space.machine, new.sp)
         return new
+
+    def _load_bias(self, space: Space, image: ElfImage, interp: Interpreter | None) -> int:
+        """What load_elf_binary adds to the image's addresses: 0 for ET_EXEC; a static PIE
+        goes in the mmap area (chosen with the layout); a PIE with an interpreter at
+        ELF_ET_DYN_BASE plus arch_mmap_rnd's pages, aligned to its largest p_align."""
+        if not image.is_pie:
+            return 0
+        if interp is None:
+            return space.layout.load_bias - image.lowest
+        bits = space.arch.bits
+        base = ELF_ET_DYN_BASE[bits] + (self.rng.getrandbits(MMAP_RND_BITS[bits]) << 12)
+        if image.align > PAGE and image.align & (image.align - 1) == 0:
+            base &= ~(image.align - 1)
+        return binfmt.page_down(base - image.lowest)
 
     def build(self, image: ElfImage, exe: ExeFile, *, pool: list | None = None,
               **kw) -> NewImage:

@@ -71,6 +71,7 @@ def _do_mmap(k: SyscallContext, addr, length, prot, flags, fd, offset):
     name = ""
     maywrite = True
     zero_file = None  # the /dev/zero inode a mapping of it names
+    file_ids: dict = {}
     if opened is not None:
         maywrite = not flags & MAP_SHARED or opened.writable
         if flags & MAP_SHARED and prot & PROT_WRITE and not opened.writable:
@@ -88,6 +89,9 @@ def _do_mmap(k: SyscallContext, addr, length, prot, flags, fd, offset):
                 return -errnos.ENODEV  # pipes, terminals, most devices: no mmap operation
             file_data = data[offset:offset + size]
             name = getattr(opened, "guest_path", "") or ""
+            node = getattr(opened, "inode", None)
+            if node is not None:  # the maps line names the file by device and inode too
+                file_ids = {"dev": node.dev, "inode": node.ino}
     try:
         if flags & MAP_SHARED and (anonymous or zero_file is not None):
             # drivers/char/mem.c mmap_zero and do_mmap: shared anonymous memory (shmem).
@@ -101,7 +105,7 @@ def _do_mmap(k: SyscallContext, addr, length, prot, flags, fd, offset):
         else:
             # MAP_DROPPABLE (vgetrandom's states): private memory the kernel may drop
             # under pressure (the model never does) and a fork's child gets zeroed.
-            mm.map(start, size, prot & PROT_MASK, name=name, offset=offset,
+            mm.map(start, size, prot & PROT_MASK, name=name, offset=offset, **file_ids,
                    shared=bool(flags & MAP_SHARED), kind="file" if name else "anon",
                    maywrite=maywrite, wipeonfork=flags & MAP_TYPE == MAP_DROPPABLE,
                    file=opened if flags & MAP_SHARED and opened is not None else None)

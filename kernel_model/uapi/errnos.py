@@ -190,6 +190,7 @@ EDEADLK = 35
 ETIMEDOUT = 110
 ENOMSG = 42
 EIDRM = 43
+ELIBBAD = 80
 
 
 def errno_name(n: int) -> str:
