@@ -154,3 +154,41 @@ def test_bench_startup_says_when_a_run_failed():
     text = bench_startup.report(r)
     assert "no ratio, the run failed: hello-dynamic.glibc-i386 exited with status 127" in text
     assert "0.20x" not in text
+
+
+# -- the vDSO binding, as ld.so reports it ------------------------------------------------------
+def _binding_story(stderr: str) -> list[str]:
+    """LD_DEBUG=bindings's lines about the vDSO and gettimeofday, and the hand-over to the
+    program, without the pid and the program's name (which differ natively)."""
+    out = []
+    for line in stderr.splitlines():
+        text = line.split(":", 1)[-1].strip()
+        if text.startswith("transferring control"):
+            out.append("transferring control")
+        elif "vdso" in text or "gettimeofday" in text:
+            out.append(re.sub(r"^binding file \S+ \[0\] to /lib",
+                              "binding file PROGRAM [0] to /lib", text))
+    return out
+
+
+def test_ld_so_binds_gettimeofday_to_the_vdso_as_on_linux(tmp_path):
+    r = cli("run", "-E", "LD_DEBUG=bindings", "hello-dynamic.glibc-x86_64")
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    story = _binding_story(r.stderr.decode())
+    # The page: the five lookups come first, and gettimeofday binds to the vDSO on its
+    # first call, after the hand-over to the program.
+    assert [re.search(r"`(\w+)'", s).group(1) for s in story[:5]] == [
+        "__vdso_clock_gettime", "__vdso_gettimeofday", "__vdso_time", "__vdso_getcpu",
+        "__vdso_clock_getres"]
+    handover = story.index("transferring control")
+    assert story[handover + 1:] == [
+        "binding file PROGRAM [0] to /lib/x86_64-linux-gnu/libc.so.6 [0]: normal symbol "
+        "`gettimeofday' [GLIBC_2.2.5]",
+        "binding file linux-vdso.so.1 [0] to linux-vdso.so.1 [0]: normal symbol "
+        "`__vdso_gettimeofday' [LINUX_2.6]"]
+    if os.path.exists(INTERP["x86_64"]):
+        native = subprocess.run([str(PROGRAMS / "bin" / "hello_dynamic.glibc-x86_64")],
+                                capture_output=True, env=dict(os.environ,
+                                                              LD_DEBUG="bindings"),
+                                timeout=60)
+        assert _binding_story(native.stderr.decode()) == story
