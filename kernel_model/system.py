@@ -78,6 +78,11 @@ class RunOptions:
     # The host directory shown read-only at /usr/lib/syscall-lab/bin (execve finds the
     # bundled programs there); None: the bundled programs' own (programs/bin); "": none.
     bundled: str | None = None
+    # The library directories (/lib, /usr/lib, ...) and /etc/ld.so.cache a dynamically
+    # linked program needs, read-only (kernel_model.files.sysroot): the host's own, or
+    # those under `sysroot`; host_libs=False: none of them.
+    host_libs: bool = True
+    sysroot: str | None = None
 
 
 class System:
@@ -113,11 +118,13 @@ class System:
         processes = ProcessTable(self.process)
         self.process.main_thread.started_ns = self.clock.boottime_ns()
         from kernel_model.files.fdtable import FdTable
+        from kernel_model.files.sysroot import Sysroot
         from kernel_model.files.vfs import Vfs, tmpfs_budget
 
         self.vfs = Vfs(options.mounts, processes=processes, clock=self.clock, rng=self.rng,
                        tmp_budget=tmpfs_budget(options.tmpfs_limit, self.mm),
-                       bundled=options.bundled)
+                       bundled=options.bundled,
+                       libs=Sysroot(options.sysroot or "/") if options.host_libs else None)
         self.process.cwd = self.vfs.working_directory(options.cwd)
         p = self.process
         p.guest_exe, p.exe_dev, p.exe_ino = self.vfs.place_program(exe_path)

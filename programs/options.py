@@ -113,6 +113,13 @@ def mount(text: str):
     return Mount(host, os.path.normpath(guest), writable)
 
 
+def sysroot(text: str) -> str:
+    path = os.path.abspath(text)
+    if not os.path.isdir(path):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a directory")
+    return path
+
+
 def add_run_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("trace")
     g.add_argument("-s", "--strace", action="store_true", help="print strace lines on stderr")
@@ -141,6 +148,14 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     m.add_argument("--mount", action="append", type=mount, default=[],
                    metavar="HOST[:GUEST][:rw]", help="share a host directory (read-only "
                    "unless :rw)")
+    libs = m.add_mutually_exclusive_group()
+    libs.add_argument("--sysroot", type=sysroot, metavar="DIR",
+                      help="take the library directories (/lib, /lib64, /usr/lib...) and "
+                           "/etc/ld.so.cache the guest sees, read-only, from DIR instead of "
+                           "the host's / (e.g. an unpacked i386 libc, a musl sysroot)")
+    libs.add_argument("--no-host-libs", dest="host_libs", action="store_false",
+                      help="show the guest no library directories and no /etc/ld.so.cache "
+                           "(a dynamically linked program then finds no interpreter)")
     m.add_argument("--cwd", metavar="GUESTDIR", help="the guest's working directory "
                    "(default: the current directory if --mount shares it, else /)")
     m.add_argument("--max-insns", type=positive_int, metavar="N",
@@ -225,4 +240,6 @@ def run_options(args):
                       vdso=args.vdso, tmpfs_limit=getattr(args, "tmpfs_limit", None),
                       max_tasks=getattr(args, "max_tasks", 256),
                       user=getattr(args, "user", None),
-                      timeslice=getattr(args, "timeslice", None) or 0)
+                      timeslice=getattr(args, "timeslice", None) or 0,
+                      host_libs=getattr(args, "host_libs", True),
+                      sysroot=getattr(args, "sysroot", None))

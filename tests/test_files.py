@@ -58,6 +58,8 @@ from kernel_model.files.uapi import (
     SEEK_HOLE,
     SEEK_SET,
     STATX_BASIC_STATS,
+    STATX_MNT_ID,
+    STATX_MNT_ID_UNIQUE,
     TCGETS,
     TIOCGWINSZ,
 )
@@ -867,12 +869,34 @@ def test_newfstatat_and_statx_empty_path(k):
     assert k.call("newfstatat", fd, k.cstr(""), buf, 0x4) == E("EINVAL")
     assert k.call("statx", fd, k.cstr(""), AT_EMPTY_PATH, STATX_BASIC_STATS, buf) == 0
     sx = structs.unpack("statx", "x86_64", k.read(buf, 256))
-    assert sx["stx_mask"] == STATX_BASIC_STATS
+    assert sx["stx_mask"] == STATX_BASIC_STATS | STATX_MNT_ID
     assert sx["stx_mode"] == S_IFCHR | 0o666
     assert (sx["stx_rdev_major"], sx["stx_rdev_minor"]) == (1, 3)
     assert k.call("statx", fd, k.cstr(""), 0x6000 | AT_EMPTY_PATH, 0, buf) == E("EINVAL")
     assert k.call("statx", AT_FDCWD, k.cstr("/tmp"), 0, 0x80000000, buf) == E("EINVAL")
     assert k.call("statx", AT_FDCWD, k.cstr("/nope"), 0, STATX_BASIC_STATS, buf) == E("ENOENT")
+
+
+def test_statx_gives_the_mount_id_mountinfo_shows(k):
+    """Linux always fills stx_mnt_id (the ld.so of i386 glibc calls statx, and strace shows
+    the mask): the id /proc/self/mountinfo gives the mount, or the 64-bit unique one when
+    STATX_MNT_ID_UNIQUE is asked for."""
+    fd = k.open("/proc/self/mountinfo")
+    ids = {line.split()[4]: int(line.split()[0])
+           for line in k.read_fd(fd).decode().splitlines()}
+    buf = k.alloc(256)
+    for path in ("/tmp", "/dev/null", "/proc/self/status", "/"):
+        assert k.call("statx", AT_FDCWD, k.cstr(path), 0, STATX_BASIC_STATS, buf) == 0
+        sx = structs.unpack("statx", "x86_64", k.read(buf, 256))
+        mount = max((m for m in ids if path == m or path.startswith(m.rstrip("/") + "/")),
+                    key=len)
+        assert sx["stx_mask"] == STATX_BASIC_STATS | STATX_MNT_ID, path
+        assert sx["stx_mnt_id"] == ids[mount], path
+    assert k.call("statx", AT_FDCWD, k.cstr("/tmp"), 0,
+                  STATX_BASIC_STATS | STATX_MNT_ID_UNIQUE, buf) == 0
+    sx = structs.unpack("statx", "x86_64", k.read(buf, 256))
+    assert sx["stx_mask"] == STATX_BASIC_STATS | STATX_MNT_ID_UNIQUE
+    assert sx["stx_mnt_id"] == (1 << 31) + 1 + ids["/tmp"]
 
 
 def test_std_streams_report_what_the_host_fd_is():

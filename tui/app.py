@@ -302,7 +302,9 @@ class SyscallLabApp(ConsoleHost, App):
         except ValueError as e:
             self.notify(str(e), severity="warning", markup=False)
             return
-        self.notify(f"breakpoint at {b.spec}", markup=False)
+        pending = " (pending: set when a library defines it)" if b.address is None and \
+            b.syscall is None else ""
+        self.notify(f"breakpoint at {b.spec}{pending}", markup=False)
         self.state.view = self.session.view()
         self.redraw()
 

@@ -331,6 +331,8 @@ class GdbConsole:
             if "replay" in str(e):
                 raise GdbError(str(e)) from None
             raise GdbError(f'Function "{rest}" not defined.') from None
+        if b.address is None:  # gdb's pending breakpoint: set when a library defines it
+            return [f"Breakpoint {b.number} ({rest}) pending."]
         where = t.source_line(b.address)
         line = f"Breakpoint {b.number} at {b.address:#x}"
         return [line + (f": file {where[0]}, line {where[1]}." if where else "")]
@@ -489,6 +491,10 @@ def info_breakpoints(t: GdbSession) -> list[str]:
                        f'syscall "{b.syscall}" ')
             out += _pid_only(b)
             out += _hits("catchpoint", b.hits)
+            continue
+        if b.address is None:
+            out.append(f"{b.number:<8}{'breakpoint':<15}keep {enb:<4}{'<PENDING>':<{width}} "
+                       f"{b.spec}")
             continue
         where = t.source_line(b.address)
         sym = t.symbol(b.address)

@@ -51,14 +51,7 @@ class SessionTarget:
             raise _no_access(addr) from None
 
     def symbol(self, addr: int) -> tuple[str, int] | None:
-        sym = self.sym
-        i = bisect.bisect_right(sym.addrs, addr) - 1
-        if i < 0:
-            return None
-        vma = self.s.system.mm.find(addr)
-        if vma is None or not vma.start <= sym.addrs[i] < vma.end:
-            return None
-        return sym.names[i], addr - sym.addrs[i]
+        return self.sym.symbol(addr, qualify=False)  # gdb prints `<puts+26>`
 
     def lookup(self, name: str) -> int | None:
         if not name or name[0].isdigit():
@@ -140,7 +133,10 @@ class ViewTarget:
     def symbol(self, addr: int) -> tuple[str, int] | None:
         for c in self.v.code:
             if c.address == addr and c.where:
-                name, _, off = c.where.partition("+")
+                name, _, off = c.where.rpartition("+") if "+0x" in c.where else (
+                    c.where, "", "")
+                if "@" in name and not name.endswith("@plt"):
+                    name = name.split("@", 1)[0]  # gdb's `<puts+2>`, not the pane's qualified
                 return name, int(off, 16) if off else 0
         i = bisect.bisect_right(self.addrs, addr) - 1
         if i >= 0 and addr - self.addrs[i] < 0x1000:

@@ -379,6 +379,7 @@ class LiveExecution(SessionParts):
             mark.info["over"] = True
         self._add_mark(mark)
         self._follow_machine()  # the guards of the code now mapped, on the CPU that runs
+        self.resolve_pending()  # breakpoints on names a library just mapped defines
         if over:
             return SessionStop("exited", self.exit_text())
         return SessionStop("crossed", kind, self.machine.pc)

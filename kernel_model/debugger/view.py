@@ -5,11 +5,9 @@ state of the history. Built on the session's thread; the screen only reads it.
 
 from __future__ import annotations
 
-import bisect
-import weakref
-
 from emu.machine import PROT_EXEC
 from kernel_model.debugger import insn as insns
+from kernel_model.debugger.objects import LoadedObjects, objects_of
 from kernel_model.debugger.stepping import Switch
 from kernel_model.debugger.view_records import (  # noqa: F401  (part of this module's interface)
     CodeLine,
@@ -39,54 +37,36 @@ STACK_WORDS = 16
 
 
 class Symbolizer:
-    """Addresses to "name+offset", only inside the VMA that holds the symbol and before the
-    next symbol: an address in [heap] is never "_end+0x1234"."""
+    """Addresses to "name+offset" over every loaded object (objects.LoadedObjects): the
+    program's names plain (`main+0x10`, only inside the VMA that holds the symbol: an address
+    in [heap] is never "_end+0x1234"), a library's qualified (`puts@libc.so.6+0x1a`), the
+    vDSO's plain (`__vdso_clock_gettime`)."""
 
-    def __init__(self, session):
-        syms: dict[int, str] = {}
-        for addr, name in session.kernel.process.symbols.items():
-            if name and not name.startswith("$"):
-                syms.setdefault(addr, name)
-        vdso = session.system.vdso
-        if vdso is not None:
-            names = sorted(vdso.image.symbols.items(), key=lambda kv: (not kv[0].startswith(
-                "__"), kv[0]))
-            for name, off in names:
-                syms.setdefault(vdso.base + off, name)
-        self.addrs = sorted(syms)
-        self.names = [syms[a] for a in self.addrs]
-        self.mm = session.system.mm
+    def __init__(self, objects: LoadedObjects, mm):
+        self.objects = objects
+        self.mm = mm
 
     def label(self, addr: int) -> str:
-        i = bisect.bisect_left(self.addrs, addr)
-        if i < len(self.addrs) and self.addrs[i] == addr:
-            return self.names[i]
-        return ""
+        return self.objects.label(addr)
+
+    def symbol(self, addr: int, *, qualify: bool = True) -> tuple[str, int] | None:
+        return self.objects.symbol(addr, self.mm.find(addr), qualify=qualify)
 
     def where(self, addr: int) -> str:
-        i = bisect.bisect_right(self.addrs, addr) - 1
-        if i < 0:
-            return ""
-        base = self.addrs[i]
-        vma = self.mm.find(addr)
-        if vma is None or not vma.start <= base < vma.end:
-            return ""
-        off = addr - base
-        return self.names[i] if off == 0 else f"{self.names[i]}+{off:#x}"
+        return self.objects.symbolize(addr, self.mm.find(addr))
 
+    def start(self, addr: int) -> int | None:
+        """Where the symbol holding `addr` starts, if a symbol holds it."""
+        return self.objects.symbol_start(addr, self.mm.find(addr))
 
-# One symbolizer a session, kept here rather than on the session (which the view only reads).
-_SYMBOLIZERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+    def object_name(self, addr: int) -> str:
+        return self.objects.object_name(addr)
 
 
 def symbolizer(session) -> Symbolizer:
-    key = (id(session.kernel.process.symbols), session.system.vdso and session.system.vdso.base)
-    s = _SYMBOLIZERS.get(session)
-    if s is None or s[0] != key:
-        s = (key, Symbolizer(session))
-        _SYMBOLIZERS[session] = s
-    s[1].mm = session.system.mm
-    return s[1]
+    # objects_of follows new mappings (ld.so mapping libc) at the cost of comparing the
+    # named VMAs; the symbol tables themselves are read once per file.
+    return Symbolizer(objects_of(session), session.system.mm)
 
 
 def _code(session, sym: Symbolizer, pc: int) -> tuple[CodeLine, ...]:
@@ -134,12 +114,14 @@ def _code(session, sym: Symbolizer, pc: int) -> tuple[CodeLine, ...]:
 
 
 def _until_padding(shown: list, asm, pc: int) -> list:
-    """Cut the listing where the code ends: past an assembly program's last instruction, or
-    at the zero bytes that pad a section (they decode as `add [rax], al`)."""
+    """Cut the listing where the code ends: past an assembly program's last instruction (when
+    the pc is in it, not in a library it mapped), or at the zero bytes that pad a section
+    (they decode as `add [rax], al`)."""
     out: list = []
     zeros = 0
     for d in shown:
-        if asm is not None and d.address > pc and d.address not in asm.sizes:
+        if asm is not None and pc in asm.sizes and d.address > pc and \
+                d.address not in asm.sizes:
             break
         zeros = zeros + 1 if d.raw == b"\0\0" else 0
         if zeros >= 2 and d.address > pc:
@@ -175,11 +157,11 @@ def _sync_start(session, sym: Symbolizer, pc: int) -> int:
     if asm is not None and pc in asm.sizes:
         starts = sorted(a for a in asm.sizes if a <= pc)
         return starts[max(0, len(starts) - CODE_BEFORE - 1)]
-    i = bisect.bisect_right(sym.addrs, pc) - 1
-    if i >= 0 and 0 <= pc - sym.addrs[i] <= 0x400:
+    begin = sym.start(pc)
+    if begin is not None and 0 <= pc - begin <= 0x400:
         vma = session.system.mm.find(pc)
-        if vma is not None and vma.start <= sym.addrs[i]:
-            return sym.addrs[i]
+        if vma is not None and vma.start <= begin:
+            return begin
     m = session.machine
     for back in range(64, 0, -1):
         start = pc - back

@@ -1,6 +1,7 @@
 """/etc: the handful of files a libc reads to name users, groups and the host
 (getpwuid, getgrgid, gethostbyname, glibc's NSS configuration), generated from the model
-rather than borrowed from the host.
+rather than borrowed from the host; and, copied from the host (or --sysroot), the dynamic
+loader's ld.so.cache and ld.so.conf (sysroot.py).
 
 The users are the model's own: root always, the run's user when it is another uid
 ("student", its home under /home), and nobody/nogroup (65534, the overflow ids
@@ -10,6 +11,8 @@ that changes it) reads what the model holds then; stat reports the text's real l
 for any regular file on a read-only root."""
 
 from __future__ import annotations
+
+from typing import Callable
 
 from kernel_model.files.file import SnapshotFile
 from kernel_model.files.inode import Inode
@@ -85,8 +88,12 @@ class EtcFile(Inode):
         return SnapshotFile(self, path, flags, self.make(), seq=False)
 
 
-def make_etc(processes, created_ns: int, numbers: InodeNumbers) -> StaticDir:
-    """The /etc directory, on the read-only root (its inode numbers from `numbers`)."""
+def make_etc(processes, created_ns: int, numbers: InodeNumbers,
+             host_files: Callable[[InodeNumbers, int], dict[str, Inode]] | None = None,
+             ) -> StaticDir:
+    """The /etc directory, on the read-only root (its inode numbers from `numbers`).
+    `host_files`: the dynamic loader's files from a sysroot (sysroot.Sysroot.etc_files),
+    numbered after the model's own."""
     ino = numbers()
 
     def text(make):
@@ -102,5 +109,8 @@ def make_etc(processes, created_ns: int, numbers: InodeNumbers) -> StaticDir:
     }
     children: dict[str, Inode] = {name: EtcFile(numbers(), text(make), created_ns)
                                   for name, make in files.items()}
+    if host_files is not None:
+        children.update(host_files(numbers, created_ns))
+        children = dict(sorted(children.items()))
     return StaticDir(ROOT_DEV, ino, lambda: children, mode=0o755, created_ns=created_ns,
                      read_only_fs=True)

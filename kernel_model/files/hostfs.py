@@ -1,9 +1,10 @@
 """Shared host directories (--mount HOST[:GUEST][:rw]): the only way a guest reaches a
 host file. Every host path used here is built by joining one checked name at a time onto a
 directory already known to be inside the mount, and a symlink is followed only after
-os.path.realpath shows its end inside the mount's (real) host directory. So neither "..",
-nor a symlink (relative, absolute, to a file or to a directory) leads out of what the user
-shared. Read-only mounts refuse every change with EROFS, as `mount -o ro` does.
+os.path.realpath shows its end inside the mount's (real) host directory, or (guest_links:
+the library directories) only as text, by the guest's own walk of the guest's tree. So
+neither "..", nor a symlink (relative, absolute, to a file or to a directory) leads out of
+what the user shared. Read-only mounts refuse every change with EROFS, as `mount -o ro` does.
 
 What the guest sees of the host: device and inode numbers are the model's (a device 0:NN
 per mount, like Linux's anonymous devices, and inode numbers handed out per host file in
@@ -54,11 +55,19 @@ def _renameat2(old: str, new: str, flags: int) -> None:
 
 # The largest host file the model copies in for a file mapping.
 MMAP_MAX = 256 << 20
+# What a read-only mount keeps of mapped files' contents (libc.so.6 is 2 MiB).
+CONTENTS_MAX = 128 << 20
 S_ISUID, S_ISGID = 0o4000, 0o2000
 
 
 class HostMount:
-    def __init__(self, host: str, guest: str, writable: bool, dev: tuple[int, int] = (0, 40)):
+    def __init__(self, host: str, guest: str, writable: bool, dev: tuple[int, int] = (0, 40),
+                 *, guest_links: bool = False):
+        """`guest_links`: a symlink's text is followed by the guest's path walk (from the
+        guest's root when absolute), as Linux follows it in a chroot; for trees shared at
+        the paths they have in their own root (the library directories, sysroot.py).
+        Otherwise a link is followed to where it really ends on the host, if that is
+        inside this mount (a --mount at another guest path than its host path)."""
         real = os.path.realpath(host)
         if not os.path.isdir(real):
             raise ValueError(f"--mount {host}: not a directory on the host")
@@ -66,7 +75,12 @@ class HostMount:
         self.guest = guest
         self.writable = writable
         self.dev = dev
+        self.guest_links = guest_links
         self._inodes: dict[tuple[int, int], int] = {}
+        # A read-only mount's file contents for mmap, read once per file (the loader maps
+        # libc.so.6 four or five times, and every exec of a dynamic program again).
+        self._contents: dict[int, tuple[tuple[int, int], bytes]] = {}
+        self._contents_size = 0
         self.ino_of(os.stat(real))  # the mount's root is inode 2, as on ext4
 
     def ino_of(self, st) -> int:
@@ -94,6 +108,25 @@ class HostMount:
 
     def root(self) -> HostNode:
         return HostNode(self, self.host_root, os.lstat(self.host_root))
+
+    def contents(self, fd: int, st: os.stat_result) -> bytes:
+        """The whole file behind `fd`, for a private mapping. On a read-only mount it is
+        kept per file while the host's size and mtime stay the same (up to CONTENTS_MAX
+        in all): a file is read from the host once however often it is mapped."""
+        if self.writable:
+            return os.pread(fd, st.st_size, 0)
+        ino = self.ino_of(st)
+        key = (st.st_size, st.st_mtime_ns)
+        kept = self._contents.get(ino)
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        data = os.pread(fd, st.st_size, 0)
+        if self._contents_size + len(data) <= CONTENTS_MAX:
+            if kept is not None:
+                self._contents_size -= len(kept[1])
+            self._contents[ino] = (key, data)
+            self._contents_size += len(data)
+        return data
 
 
 class HostNode(Inode):
@@ -226,7 +259,10 @@ class HostNode(Inode):
             raise FsError(errno_of(e)) from None
 
     def follow(self) -> str:
-        """The guest path of where the link really ends, if that is inside the mount."""
+        """The guest path of where the link really ends, if that is inside the mount; or,
+        on a guest_links mount, its text, for the guest's walk to follow."""
+        if self.mount.guest_links:
+            return self.readlink()
         real = os.path.realpath(self.host_path)
         if not self.mount.contains(real):
             raise FsError(errnos.EACCES, "the symlink leads outside the shared directory "
@@ -332,10 +368,10 @@ class HostFile(PositionalFile):
         return self._call(os.fstat, self.host_fd).st_size
 
     def mmap_bytes(self) -> bytes | None:
-        size = self.size()
-        if size > MMAP_MAX:
+        st = self._call(os.fstat, self.host_fd)
+        if st.st_size > MMAP_MAX:
             return None
-        return self._call(os.pread, self.host_fd, size, 0)
+        return self._call(self.inode.mount.contents, self.host_fd, st)
 
     def stat(self) -> Stat:
         return self.inode.mount.stat(self._call(os.fstat, self.host_fd))

@@ -2,10 +2,11 @@
 (fs/proc_namespace.c: show_vfsmnt, show_mountinfo).
 
 Each file system the guest's tree is made of is one mount: the read-only root, proc,
-devtmpfs on /dev, a tmpfs on /dev/shm and one on /tmp, each --mount directory and the
-bundled programs. A shared host directory is shown as UML's "hostfs" (a host directory
-mounted into a guest kernel, which is what it is); its source is "none", so the host's
-path never reaches the guest through this table either."""
+devtmpfs on /dev, a tmpfs on /dev/shm and one on /tmp, the library directories
+(sysroot.py), each --mount directory and the bundled programs. A shared host directory is
+shown as UML's "hostfs" (a host directory mounted into a guest kernel, which is what it
+is); its source is "none", so the host's path never reaches the guest through this table
+either."""
 
 from __future__ import annotations
 
@@ -37,11 +38,26 @@ def mounts_text(table: list[Mount]) -> str:
     return "".join(m.mounts_line() for m in table)
 
 
+def mount_ids(table: list[Mount]) -> dict[str, int]:
+    """Each mount's id, by mount point: the order a boot mounts them."""
+    return {m.target: FIRST_MOUNT_ID + i for i, m in enumerate(table)}
+
+
+def mount_id_of(table: list[Mount], dev: tuple[int, int]) -> int:
+    """The id of the mount holding a file of device dev, as statx's stx_mnt_id gives it.
+    Pipes, sockets and anonymous inodes live on the kernel's internal mounts (pipefs,
+    sockfs...), made at boot before any of these, with ids that depend on the boot: 0 here."""
+    for m in table:
+        if m.dev == dev:
+            return mount_ids(table)[m.target]
+    return 0
+
+
 def mountinfo_text(table: list[Mount]) -> str:
     """One line per mount: id, parent id, major:minor, the root of the mount within its
     file system, the mount point, the per-mount options, "-", the type, the source and the
     superblock's options. The parent is the mount holding the mount point's directory."""
-    ids = {m.target: FIRST_MOUNT_ID + i for i, m in enumerate(table)}
+    ids = mount_ids(table)
     lines = []
     for m in table:
         parent = 1

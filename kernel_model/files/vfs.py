@@ -10,6 +10,9 @@ The tree is made up here, never borrowed from the host:
     /dev/shm       tmpfs.py: writable, in memory (shm_open, sem_open)
     /tmp           tmpfs.py: writable, in memory
     /<mount>       hostfs.py: a host directory the user shared (--mount), ro unless :rw
+    /lib, /usr/lib, /lib64...   sysroot.py: the library directories of the host (or of
+                   --sysroot), read-only mounts or the same symlinks; /etc/ld.so.cache
+    /usr/lib/syscall-lab/bin    the bundled programs, read-only
 
 mount_table() lists them for /proc/mounts (mounts.py).
 
@@ -25,6 +28,7 @@ import os
 import posixpath
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 from kernel_model.files.devices import make_dev, random_source
 from kernel_model.files.etc_files import make_etc
@@ -41,10 +45,13 @@ from kernel_model.files.synthetic import (
     SHM_DEV,
     InodeNumbers,
     StaticDir,
+    Symlink,
 )
+from kernel_model.files.sysroot import Sysroot
 from kernel_model.files.tmpfs import TmpBudget, TmpFs
 from kernel_model.files.uapi import (
     DT_DIR,
+    DT_LNK,
     KEPT_AT_OPEN,
     MAXSYMLINKS,
     NAME_MAX,
@@ -183,15 +190,37 @@ def tmpfs_budget(tmpfs_limit: int | None, mm) -> TmpBudget:
     return TmpBudget(limit, mm)
 
 
+def through_links(path: str, links: dict[str, str]) -> str:
+    """A canonical path with each leading component that is one of `links` (guest path ->
+    link text, on the read-only root) replaced by where the link leads."""
+    for _ in range(MAXSYMLINKS):
+        for link, text in links.items():
+            if path.startswith(link + "/"):
+                target = text if text.startswith("/") else \
+                    posixpath.join(posixpath.dirname(link), text)
+                path = posixpath.normpath("/" + target.lstrip("/")) + path[len(link):]
+                break
+        else:
+            break
+    return path
+
+
+def _fixed(text: str) -> Callable[[], str]:
+    return lambda: text
+
+
 MOUNT_DEV_FIRST = 40  # the shared directories' devices: 0:40, 0:41...
 
 
 class Vfs:
     def __init__(self, mounts, *, processes, clock=None, rng=None,
-                 tmp_budget: TmpBudget | None = None, bundled: str | None = ""):
+                 tmp_budget: TmpBudget | None = None, bundled: str | None = "",
+                 libs: Sysroot | None = None):
         """`processes.current_process()` answers "who asks?" (/proc/self, the program's own
         inode): the kernel's ProcessTable. An object, not a bound method, so that a copy of
-        the kernel's state (the debugger's history) keeps pointing at its own table."""
+        the kernel's state (the debugger's history) keeps pointing at its own table.
+        `libs`: where the library directories and /etc/ld.so.cache come from (None: none
+        shown)."""
         self.processes = processes
         now = clock.files_ns if clock is not None else time.time_ns  # not realtime_ns
         self.boot_ns = now()
@@ -206,17 +235,39 @@ class Vfs:
         self.shm = TmpFs(now, TmpBudget(budget.limit, budget.mm), dev=SHM_DEV)
         self.dev = make_dev(rng, self.boot_ns, {"shm": self.shm.root})
         self._numbers = InodeNumbers(first=3)
-        self.etc = make_etc(processes, self.boot_ns, self._numbers)
+        self.etc = make_etc(processes, self.boot_ns, self._numbers,
+                            libs.etc_files if libs is not None else None)
         self._pipe_numbers = InodeNumbers(first=100000)
         self._now = now
-        self.mounts: dict[str, HostMount] = {}
-        for m in mounts:
-            guest = normalize_mount_point(m.guest)
-            if guest in self.mounts:
+        # The library directories (sysroot.py): a user's mount at or above one hides it.
+        found = libs.library_dirs() if libs is not None else []
+        points = [normalize_mount_point(m.guest) for m in mounts]
+        found = [(guest, kind, what) for guest, kind, what in found
+                 if not any(guest == p or guest.startswith(p + "/") for p in points)]
+        links = {guest: what for guest, kind, what in found if kind == "link"}
+        user: dict[str, HostMount] = {}
+        for m, point in zip(mounts, points, strict=True):
+            # mount(2) resolves its mount point: --mount DIR:/lib/extra with /lib -> usr/lib
+            # mounts on /usr/lib/extra.
+            guest = normalize_mount_point(through_links(point, links))
+            if guest in user:
                 raise ValueError(f"two mounts at {guest}")
             # Each mount its own anonymous device, after the made-up file systems' (0:33)
-            self.mounts[guest] = HostMount(m.host, guest, bool(m.writable),
-                                           dev=(0, MOUNT_DEV_FIRST + len(self.mounts)))
+            user[guest] = HostMount(m.host, guest, bool(m.writable),
+                                    dev=(0, MOUNT_DEV_FIRST + len(user)))
+        # Mounted before the user's (listed first in /proc/mounts, as a boot mounts them)
+        # but numbered after them (the user's mounts' devices stay 0:40...).
+        self.libraries: dict[str, HostMount] = {}
+        self._links: dict[str, Inode] = {}  # /lib -> usr/lib on a merged-/usr root
+        for guest, kind, what in found:
+            if kind == "link":
+                self._links[guest] = Symlink(ROOT_DEV, self._numbers(), _fixed(what),
+                                             created_ns=self.boot_ns)
+            else:
+                self.libraries[guest] = HostMount(
+                    what, guest, False, guest_links=True,
+                    dev=(0, MOUNT_DEV_FIRST + len(user) + len(self.libraries)))
+        self.mounts: dict[str, HostMount] = {**self.libraries, **user}
         # The bundled programs, read-only, after the user's mounts (whose device numbers
         # stay 0:40...); a mount of the user's at the same place wins. None: their own
         # directory; "": not shown.
@@ -229,12 +280,13 @@ class Vfs:
             self.mounts[BUNDLED_DIR] = self.bundled
         # Directories that exist only to lead to a mount point (/mnt for /mnt/data).
         self._between: dict[str, StaticDir] = {}
-        for guest in self.mounts:
+        for guest in [*self.mounts, *self._links]:
             parent = posixpath.dirname(guest)
             while parent != "/":
-                self._between.setdefault(parent, StaticDir(
-                    ROOT_DEV, self._numbers(), dict, mode=0o755, created_ns=self.boot_ns,
-                    read_only_fs=True))
+                if parent not in self.mounts and parent not in self._between:
+                    self._between[parent] = StaticDir(
+                        ROOT_DEV, self._numbers(), dict, mode=0o755, created_ns=self.boot_ns,
+                        read_only_fs=True)
                 parent = posixpath.dirname(parent)
         self.root = StaticDir(ROOT_DEV, 2, self._root_children, mode=0o755,
                               created_ns=self.boot_ns, read_only_fs=True)
@@ -278,7 +330,10 @@ class Vfs:
         /usr/local/bin/NAME on the read-only root, made for it (`ls`, `stat` and `open`
         find it there, as /proc/self/exe says)."""
         real = os.path.realpath(host_path)
-        shared = [m for m in self.mounts.values() if m is not self.bundled]
+        # The library directories too are left out: a program run from them still
+        # appears at /usr/local/bin, as it did before they were shared.
+        shared = [m for g, m in self.mounts.items()
+                  if m is not self.bundled and g not in self.libraries]
         for mount in sorted(shared, key=lambda m: -len(m.host_root)):
             if mount.contains(real):
                 try:
@@ -288,7 +343,7 @@ class Vfs:
         name = os.path.basename(real) or "program"
         guest = f"/usr/local/bin/{name}"
         hiding = [g for g, m in self.mounts.items() if m is not self.bundled and
-                  (guest == g or guest.startswith(g + "/"))]
+                  g not in self.libraries and (guest == g or guest.startswith(g + "/"))]
         if hiding:  # the guest would find the mount's files there, not the program
             raise ValueError(f"--mount at {hiding[0]} covers {guest}, where the program "
                              "appears in the guest; mount it elsewhere, or share the "
@@ -339,6 +394,9 @@ class Vfs:
                 return mount.root()
             except OSError:
                 return None  # the host directory went away
+        link = self._links.get(child_path)
+        if link is not None:
+            return link
         child = node.lookup(name)
         if child is None:
             child = self._between.get(child_path)
@@ -436,6 +494,10 @@ class Vfs:
         except FsError:
             parent_ino = node.ino
         entries = {e.name: e for e in node.entries()}
+        for guest, link in self._links.items():
+            if posixpath.dirname(guest) == path:
+                entries[posixpath.basename(guest)] = DirEntry(posixpath.basename(guest),
+                                                              link.ino, DT_LNK)
         for guest in list(self.mounts) + list(self._between):
             if posixpath.dirname(guest) == path:
                 name = posixpath.basename(guest)

@@ -22,7 +22,8 @@ def code_lines(view, *, att: bool = False, width: int = 80,
     for c in view.code:
         if c.label:
             region = f"  {c.region}" if c.region.startswith("[") else ""
-            rows.append((c, [(f"{c.label}:", "label"), (region, "muted")]))
+            label = clip(f"{c.label}:", max(8, width - len(region) - 1))
+            rows.append((c, [(label, "label"), (region, "muted")]))
         marker = "▶" if c.current else " "
         bp = "●" if c.breakpoint else " "
         text = c.att if att else c.intel
@@ -34,8 +35,10 @@ def code_lines(view, *, att: bool = False, width: int = 80,
                 ("  ", ""), (text, "pc-insn" if c.current else role)]
         used = 5 + addr_width + len(text)
         if c.ref:
-            line.append((" " + c.ref, "ref"))
-            used += 1 + len(c.ref)
+            # a library's names are long (`<_IO_file_xsputn@libc.so.6+0x3c>`): cut at the edge
+            ref = clip(c.ref, max(12, width - used - 1))
+            line.append((" " + ref, "ref"))
+            used += 1 + len(ref)
         note = _source_note(c, text)
         room = width - used - 3
         if note and room > 8:
@@ -58,9 +61,14 @@ def _source_note(c, text: str) -> str:
     return c.source if not comment else f"{code}  ; {comment}"
 
 
-def where_text(view) -> str:
-    """Where the pc is: 'write+0x14 in /path' or '__vdso_gettimeofday+0x12 [vdso]'."""
+def where_text(view, width: int = 56) -> str:
+    """Where the pc is and in which object: 'main+0x14  hello', 'puts+0x1a  libc.so.6',
+    '__vdso_gettimeofday+0x12  [vdso]' (a library's name once, not `puts@libc.so.6`)."""
     region = next((c.region for c in view.code if c.current), "")
     name = view.symbol or f"{view.pc:#x}"
     short = region.rsplit("/", 1)[-1] if region else ""
-    return f"{name}  {short}".strip()
+    if short:
+        name = name.replace("@" + short, "", 1)
+        if name == short or name.startswith(short + "+"):  # no symbol: `libc.so.6+0x26110`
+            short = ""
+    return f"{clip(name, max(12, width - len(short) - 2))}  {short}".strip()

@@ -7,6 +7,7 @@ import os
 from typing import TYPE_CHECKING
 
 from kernel_model.files.inode import FsError, Stat
+from kernel_model.files.mounts import mount_id_of
 from kernel_model.files.uapi import (
     AT_EMPTY_PATH,
     AT_FDCWD,
@@ -15,6 +16,8 @@ from kernel_model.files.uapi import (
     AT_SYMLINK_NOFOLLOW,
     STATX__RESERVED,
     STATX_BASIC_STATS,
+    STATX_MNT_ID,
+    STATX_MNT_ID_UNIQUE,
 )
 from kernel_model.syscalls.argkinds import DirFd, Fd, Flags, OutStr, OutStruct, Path, UInt
 from kernel_model.syscalls.fs.plumbing import (
@@ -79,12 +82,24 @@ def pack_stat(st: Stat, kind: str, abi) -> bytes:
                         **_times(st, (1 << 64) - 1))
 
 
-def pack_statx(st: Stat) -> bytes:
+# The 64-bit ids STATX_MNT_ID_UNIQUE asks for come from a second counter that starts past
+# every 32-bit id (fs/namespace.c: MNT_UNIQUE_ID_OFFSET) and counts the same mounts.
+MNT_UNIQUE_ID_OFFSET = 1 << 31
+
+
+def pack_statx(st: Stat, mnt_id: int = 0, unique: bool = False) -> bytes:
+    """struct statx. Every file system fills the basic stats; the mount's id is always
+    there (fs/stat.c: vfs_statx_path), the unique one if asked for, else the old one."""
     fields = {}
     for name, ns in (("atime", st.atime_ns), ("mtime", st.mtime_ns), ("ctime", st.ctime_ns)):
         fields[f"stx_{name}_sec"] = ns // 1_000_000_000
         fields[f"stx_{name}_nsec"] = ns % 1_000_000_000
-    return structs.pack("statx", "x86_64", stx_mask=STATX_BASIC_STATS, stx_blksize=st.blksize,
+    if unique:
+        mask, mnt_id = STATX_BASIC_STATS | STATX_MNT_ID_UNIQUE, MNT_UNIQUE_ID_OFFSET + 1 + mnt_id
+    else:
+        mask = STATX_BASIC_STATS | STATX_MNT_ID
+    return structs.pack("statx", "x86_64", stx_mask=mask, stx_mnt_id=mnt_id,
+                        stx_blksize=st.blksize,
                         stx_nlink=st.nlink, stx_uid=st.uid, stx_gid=st.gid,
                         stx_mode=st.mode & 0xFFFF, stx_ino=st.ino, stx_size=st.size,
                         stx_blocks=st.blocks, stx_rdev_major=st.rdev[0],
@@ -175,7 +190,8 @@ def sys_statx(k: SyscallContext, dirfd, path_addr, flags, mask, buf):
             flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE or mask & STATX__RESERVED:
         raise FsError(errnos.EINVAL)
     st = _stat_path(k, dirfd, _at_path(k, path_addr, flags), flags)
-    k.write(buf, pack_statx(st))
+    mnt_id = mount_id_of(k.vfs.mount_table(), st.dev)
+    k.write(buf, pack_statx(st, mnt_id, unique=bool(mask & STATX_MNT_ID_UNIQUE)))
     return 0
 
 
