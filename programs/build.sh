@@ -7,6 +7,11 @@
 #   <name>.musl-x86_64    musl-gcc -O2 -static
 # plus hello as a glibc x86-64 static-PIE:
 #   hello.glibc-x86_64-pie   gcc -O2 -static-pie -fPIE
+# and the dynamically linked programs (what a plain `gcc hello.c` builds: a PIE that
+# needs ld.so and libc.so.6 at run time, so only the glibc builds, whose libc every
+# Debian-like host has):
+#   <name>.glibc-x86_64   gcc      -O2
+#   <name>.glibc-i386     gcc -m32 -O2
 #
 # Symbols are kept (no stripping): the emulator displays them.
 # --build-id=none keeps the output reproducible.
@@ -25,6 +30,7 @@ programs=(hello seed getpid_loop gettimeofday_loop compute_loop maps special_map
           printf_lost errno_enoent brk_mmap sigsegv_handler vdso_dump
           fork_wait exit_status zombie_orphan pipe_child echo_args upcase exec_echo
           fork_exec pipeline race mutex sigchld proc_mem_vdso)
+dynamic=(hello_dynamic)
 common=(-O2 -Wall -Wextra -Wl,--build-id=none)
 
 # --- check the compilers before building anything -------------------------
@@ -72,5 +78,11 @@ done
 name=hello
 echo "building hello (static-PIE)"
 build "hello.glibc-x86_64-pie" gcc -static-pie -fPIE
+
+for name in "${dynamic[@]}"; do
+    echo "building $name (dynamically linked)"
+    build "$name.glibc-x86_64" gcc
+    build "$name.glibc-i386"   gcc -m32
+done
 
 echo "done: $(ls "$out" | wc -l) files in $out"

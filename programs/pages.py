@@ -10,6 +10,7 @@ import programs
 from programs import expect
 
 WIDTH = 88
+TOPICS = programs.HERE / "topics"  # longer pages that are not one program's: NAME.md
 
 
 def list_lines(*, every_build: bool = False) -> list[str]:
@@ -33,14 +34,32 @@ def list_lines(*, every_build: bool = False) -> list[str]:
         out.append(f"C programs come in builds: NAME.{', NAME.'.join(builds)};")
         out.append(f"NAME alone is NAME.{builds[0]}, and `list --all` names every build.")
     out.append("`syscall-lab show NAME` prints a program's page.")
+    for name, title in topics().items():
+        out.append(f"`syscall-lab show {name}`: {title}.")
     return out
 
 
+def topics() -> dict[str, str]:
+    """The topic pages by name, with their titles (each file's first line, a heading)."""
+    out = {}
+    for path in sorted(TOPICS.glob("*.md")):
+        first = path.read_text(encoding="utf-8").split("\n", 1)[0]
+        out[path.stem] = first.lstrip("#").strip()
+    return out
+
+
+def topic_lines(name: str) -> list[str] | None:
+    """A topic page as written (Markdown meant to be read as plain text), or None."""
+    if name not in topics():
+        return None
+    return (TOPICS / f"{name}.md").read_text(encoding="utf-8").rstrip("\n").split("\n")
+
+
 def page_lines(name: str) -> list[str] | None:
-    """A program's page, or None when there is no such program."""
+    """A program's page (or a topic's), or None when there is no such program."""
     b = programs.find(name)
     if b is None:
-        return None
+        return topic_lines(name)
     src = b.source or b.path
     try:
         src_text = str(src.relative_to(programs.HERE.parent))

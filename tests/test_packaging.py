@@ -17,6 +17,8 @@ NEEDED = [
     "programs/bin/hello.glibc-i386",
     "programs/exercises/order",
     "programs/lessons/",
+    "programs/topics/before-main.md",
+    "programs/bin/hello_dynamic.glibc-x86_64",
     "tui/app.tcss",
 ]
 

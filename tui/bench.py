@@ -5,6 +5,8 @@ run (the machine is shared and noisy: absolute numbers mean little, ratios mean 
 - getpid: syscalls/s under `run` with tracing off, vs a bare syscall hook that does nothing
   and vs a minimal hook written the usual way (Unicorn's reg_read of rax, reg_write of rax);
 - hello: wall time of `syscall-lab run` of the assembly hello world, a fresh process;
+- start-up: `syscall-lab run` of the static glibc hello against the dynamically linked one,
+  side by side (tui/bench_startup.py);
 - memory: peak RSS of the getpid loop at two lengths (flat when not tracing);
 - grading: 100 submissions of echo-argv graded in parallel (tui/bench_grading.py);
 - host memory against guest memory: the /tmp flood (tui/bench_tmpfs.py).
@@ -98,12 +100,20 @@ def bench_memory() -> dict:
 
 
 def main(as_json: bool = False) -> int:
-    from tui import bench_grading, bench_host_memory, bench_mechanisms, bench_procs, bench_tmpfs
+    from tui import (
+        bench_grading,
+        bench_host_memory,
+        bench_mechanisms,
+        bench_procs,
+        bench_startup,
+        bench_tmpfs,
+    )
 
     results = {
         "compute": bench_compute(),
         "getpid": bench_getpid(),
         "hello": bench_hello(),
+        "startup": bench_startup.run(),
         "memory": bench_memory(),
         "mechanisms": bench_mechanisms.run(),
         "grading": bench_grading.run(),
@@ -125,6 +135,7 @@ def main(as_json: bool = False) -> int:
           f"{g['bare_minimal_calls_per_s']:,.0f}/s -> {g['ratio_vs_minimal']:.2f}x "
           "(target >= 0.5x)")
     print(f"hello (asm)    {h['wall_s']:.3f} s wall for `syscall-lab run` (target < 0.3 s)")
+    print(bench_startup.report(results["startup"]))
     print(f"peak memory    {m['peak_kib_10k']} KiB at 10k syscalls, {m['peak_kib_300k']} KiB at "
           f"300k: {m['growth_ratio']:.2f}x (target: flat)")
     print()
