@@ -178,7 +178,9 @@ class Worker:
         assert self.proc.stdin and self.proc.stdout
         self.proc.stdin.write(json.dumps(argv) + "\n")
         self.proc.stdin.flush()
-        ready, _, _ = select.select([self.proc.stdout], [], [], limit)
+        poller = select.poll()  # not select(): the test process may hold fds past 1024
+        poller.register(self.proc.stdout, select.POLLIN)
+        ready = poller.poll(limit * 1000)
         line = self.proc.stdout.readline() if ready else ""
         if not line:
             self.close()

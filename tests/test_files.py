@@ -92,6 +92,9 @@ class FakeMm:
         return [Vma(0x400000, 0x401000, 1, "/bin/prog"),
                 Vma(0x7FFD0000, 0x7FFD2000, 3, "[stack]", grows_down=True)]
 
+    def listed(self):
+        return self.vmas
+
     def maps_text(self) -> str:
         return "".join(line + "\n" for line in self.lines)
 
