@@ -456,12 +456,18 @@ def _guest_visible(system) -> bytes:
                         walk(path.rstrip("/") + "/" + e.name, depth + 1)
                 return
             f = vfs.open(path, O_RDONLY, 0, base="/", cred=cred)
-            seen.append(f.read(system.kernel, 1 << 20))
+            try:
+                seen.append(f.read(system.kernel, 1 << 20))
+            finally:
+                f.release()
         except (FsError, OSError):
             pass
 
     walk("/proc/self", 0)
-    walk("/usr", 0)
+    # Where the program may appear (not the host's shared library directories, whose
+    # thousands of files hold no path of this run).
+    walk("/usr/local", 0)
+    walk("/usr/lib/syscall-lab", 0)
     return b"\n".join(seen)
 
 
