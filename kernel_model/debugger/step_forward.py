@@ -159,6 +159,9 @@ class ForwardCommands(SessionParts):
             return None
         if policy.transitions:
             return SessionStop("transition", up[0], pc)
+        entry = self._catch_entry(up)
+        if entry is not None:
+            return entry
         if up[0] in TRAP_KINDS:
             name = self._syscall_name(up[0])
             caught = (policy.syscalls if policy.syscall_pid in (None, pid) else set()) | {
@@ -190,13 +193,23 @@ class ForwardCommands(SessionParts):
         for addr in policy.temp:
             self._hook(addr, "temp")
         self._policy = policy
+        returning = self._catch_return_due()
+        if self.watchpoints:
+            self._arm_watches()  # (on the CPU that runs now)
         try:
-            stop, unchecked = self._step_one(), False
+            stop, unchecked = self._watched_step(), False
+            if returning is not None and stop.reason == "crossed":
+                # the caught call's entry stop was here: it ran, stop at its return
+                return self._settle(SessionStop(
+                    "syscall_return", f"syscall {returning}: return", self.machine.pc,
+                    syscall_nr=returning))
             while True:
+                if stop.reason == "watch":
+                    return self._settle(stop)
                 if unchecked and policy.transitions and self._entered_call(stop):
                     return self._stop_at_call()
                 if stop.reason == "vsyscall":
-                    stop, unchecked = self._step_one(), False  # the kernel emulates it
+                    stop, unchecked = self._watched_step(), False  # the kernel emulates it
                     continue
                 if stop.reason in ("exited", "fault", "input", "interrupted"):
                     return stop
@@ -208,10 +221,11 @@ class ForwardCommands(SessionParts):
                 if self._interrupt.is_set():
                     return self._settle(SessionStop("interrupted", "stopped", self.machine.pc))
                 if stop.reason == "hook":  # stopped before this instruction: run it first
-                    stop, unchecked = self._step_one(), False
+                    stop, unchecked = self._watched_step(), False
                     continue
-                stop, unchecked = self._free_run(policy, unchecked)
+                stop, unchecked = self._watched_free_run(policy, unchecked)
         finally:
+            self._end_watch_run()
             for addr in policy.temp:
                 self._unhook(addr, "temp")
             self._policy = RunPolicy()
