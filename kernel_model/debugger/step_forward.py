@@ -318,10 +318,12 @@ class ForwardCommands(SessionParts):
             finally:
                 self._hook_mode = None
                 self._replaying = False
+                self._machine_at = None  # the run moved the machine past `start`
             if self._stopped_by is not None:
                 hit = Hit(self._stopped_by, self._hits[self._stopped_by])
                 self._goto(*start)
                 found, _ = self._locate(hit)
+                self._machine_at = (mark, n + 1 + found)  # where _locate left the machine
                 self._goto(mark, n + 1 + found)
                 return SessionStop("hook", "replayed", hit.pc), found > 0
             if self._interrupt.is_set():  # stopped somewhere in the stretch
