@@ -217,7 +217,10 @@ class ForwardCommands(SessionParts):
                     self._live_hook(stop.pc)
                 here = self._wants_stop_here(policy)
                 if here is not None:
-                    return self._settle(here)
+                    here = self._settle(here)
+                    if here.reason == "syscall_entry":  # the next run stops at its return
+                        self._entry_stop = (self.pos, here.syscall_nr)
+                    return here
                 if self._interrupt.is_set():
                     return self._settle(SessionStop("interrupted", "stopped", self.machine.pc))
                 if stop.reason == "hook":  # stopped before this instruction: run it first

@@ -186,7 +186,6 @@ class Watches(SessionParts):
         nr = self._trap_number()
         if not self._catches(nr):
             return None
-        self._entry_stop = (self.pos, nr)
         return SessionStop("syscall_entry", f"syscall {nr} ({up[0]}): entry",
                            self.machine.pc, syscall_nr=nr)
 
