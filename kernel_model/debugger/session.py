@@ -56,8 +56,8 @@ from kernel_model.debugger.step_history import History
 from kernel_model.debugger.step_live import LiveExecution
 from kernel_model.debugger.step_replay import Replay
 from kernel_model.debugger.step_reverse import ReverseCommands
-from kernel_model.debugger.step_watch import Watches
 from kernel_model.debugger.step_walks import TransitionWalks
+from kernel_model.debugger.step_watch import Watches
 from kernel_model.debugger.stepping import (
     DEFAULT_BUDGET,
     TRAP_KINDS,

@@ -151,7 +151,8 @@ class Watches(SessionParts):
             return self._free_run(policy, unchecked)
         if self.at_live_end() and self.pos[1] is None:
             self._freeze()  # a counted point to come back to
-        start = self.pos
+        start_mark, start_n = self.pos
+        assert start_n is not None, "a counted point (frozen above if need be)"
         start_pc = self.machine.pc
         self._watch_log = []
         stop, after = self._free_run(policy, unchecked)
@@ -160,7 +161,7 @@ class Watches(SessionParts):
             return stop, after
         pc = log[0].pc
         self._freeze()
-        self._goto(*start)
+        self._goto(start_mark, start_n)
         if pc == start_pc:  # the run's first instruction (stepped by a run, not hooked)
             return self._watched_step(), False
         self._hook(pc, "watch")
