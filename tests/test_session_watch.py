@@ -207,3 +207,44 @@ def test_kernel_writes_do_not_trigger_a_write_watch(tmp_path):
     st = s.cont()
     assert (st.reason, st.access_pc, st.pc) == ("watch", s.resolve("a_w"), s.resolve("n_w"))
     assert s.machine.read(s.resolve("buf"), 6) == b"Xello\n"
+
+
+KW_C = r"""#include <unistd.h>
+char buf[16];
+int main(void) {
+    read(0, buf, 16);
+    buf[0] = 'X';
+    return 0;
+}
+"""
+
+
+def test_kernel_writes_are_not_reported_natively_either(tmp_path):
+    """Linux as the oracle: gdb's hardware watchpoint over a read() into the buffer stops
+    only at the program's own store (old value 0: read()'s bytes were not reported)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("gcc") is None or shutil.which("gdb") is None:
+        pytest.skip("needs gcc and gdb")
+    src, exe, inp = tmp_path / "kw.c", tmp_path / "kw", tmp_path / "in.txt"
+    src.write_text(KW_C)
+    inp.write_text("hello\n")
+    subprocess.run(["gcc", "-g", "-O0", "-static", "-o", str(exe), str(src)], check=True)
+    r = subprocess.run(["gdb", "-nx", "-batch", "-ex", "break main", "-ex",
+                        f"run < {inp}", "-ex", "watch buf[0]", "-ex", "continue", str(exe)],
+                       capture_output=True, text=True, timeout=60)
+    if "Hardware watchpoint" not in r.stdout:
+        pytest.skip("no hardware watchpoints here: " + r.stdout[-200:])
+    assert "Old value = 0 '\\000'" in r.stdout and "New value = 88 'X'" in r.stdout
+
+    from test_session import session
+
+    s = session(exe)
+    s.feed_input("hello\n")
+    buf = s.resolve("buf")
+    s.add_watchpoint(buf, 1, "write")
+    st = s.cont()
+    assert st.reason == "watch" and s.machine.read(buf, 6) == b"Xello\n"
+    main = s.resolve("main")
+    assert main < st.access_pc < main + 64  # main's store, not the kernel's read()
