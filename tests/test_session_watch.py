@@ -248,3 +248,13 @@ def test_kernel_writes_are_not_reported_natively_either(tmp_path):
     assert st.reason == "watch" and s.machine.read(buf, 6) == b"Xello\n"
     main = s.resolve("main")
     assert main < st.access_pc < main + 64  # main's store, not the kernel's read()
+
+
+def test_a_single_step_that_accesses_the_range_reports_the_watchpoint(tmp_path):
+    s, at = guest(tmp_path)
+    s.add_watchpoint(at("val"), 8, "read")
+    while s.machine.pc != at("a_rloop"):
+        assert s.step().reason == "step"
+    st = s.step()
+    assert (st.reason, st.pc, st.access_pc) == ("watch", at("n_rloop"), at("a_rloop"))
+    assert s.step().reason == "step"

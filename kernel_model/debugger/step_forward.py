@@ -35,7 +35,7 @@ class ForwardCommands(SessionParts):
         up = self.upcoming()
         if up is not None:
             return self._enter_transition(up)
-        return self._step_one()
+        return self._watched_step()  # a watched access reports the watchpoint (as gdb's si)
 
     def _step_one(self) -> SessionStop:
         """One instruction forward: for real at the live end, from the record before it."""

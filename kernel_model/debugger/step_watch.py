@@ -157,7 +157,9 @@ class Watches(SessionParts):
         self._watch_log = []
         stop, after = self._free_run(policy, unchecked)
         log, self._watch_log = self._watch_log, []
-        if not log:
+        if not log or stop.reason == "interrupted":
+            # (an interrupted run's end is no point history can replay to: the user
+            # stopped it, and sees where)
             return stop, after
         pc = log[0].pc
         self._freeze()
