@@ -258,3 +258,32 @@ def test_a_single_step_that_accesses_the_range_reports_the_watchpoint(tmp_path):
     st = s.step()
     assert (st.reason, st.pc, st.access_pc) == ("watch", at("n_rloop"), at("a_rloop"))
     assert s.step().reason == "step"
+
+
+GUEST_32 = """bits 32
+section .data
+val:    dd 1
+section .text
+global _start
+_start:
+    mov eax, [val]
+a_w:
+    add dword [val], 41         ; read and write by one instruction
+n_w:
+    mov eax, 1
+    xor ebx, ebx
+    int 0x80
+"""
+
+
+def test_i386_access_watch_forward_and_back(tmp_path):
+    s = asm(tmp_path, "w32.s", GUEST_32)
+    val = s.resolve("val")
+    s.add_watchpoint(val, 4, "write")
+    st = s.cont()
+    assert (st.reason, st.access_pc, st.pc) == ("watch", s.resolve("a_w"), s.resolve("n_w"))
+    assert int.from_bytes(s.machine.read(val, 4), "little") == 42
+    assert s.cont().reason == "exited"
+    st = s.reverse_continue()
+    assert (st.reason, st.pc) == ("watch", s.resolve("a_w"))
+    assert int.from_bytes(s.machine.read(val, 4), "little") == 1
