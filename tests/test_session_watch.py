@@ -287,3 +287,22 @@ def test_i386_access_watch_forward_and_back(tmp_path):
     st = s.reverse_continue()
     assert (st.reason, st.pc) == ("watch", s.resolve("a_w"))
     assert int.from_bytes(s.machine.read(val, 4), "little") == 1
+
+
+def test_backwards_breakpoints_and_watchpoints_come_in_time_order(tmp_path):
+    s, at = guest(tmp_path)
+    val = at("val")
+    s.add_watchpoint(val, 8, "write")
+    s.add_breakpoint(hex(at("a_w2")))  # the instruction a watch stop is before, too
+    s.add_breakpoint(hex(at("loop")))
+    while s.cont().reason != "exited":
+        pass
+    got = []
+    while (st := s.reverse_continue()).reason != "start":
+        got.append((st.reason, st.pc, s.machine.read_word(val), s.regs()["rcx"]))
+    after_syscall = at("a_r2")  # rcx after the syscall: its return address
+    assert got == [("watch", at("a_w3"), 7, after_syscall),
+                   ("watch", at("a_w2"), 15, after_syscall),
+                   ("watch", at("n_w1") - 7, 5, 0),
+                   ("breakpoint", at("loop"), 5, 1), ("breakpoint", at("loop"), 5, 2),
+                   ("breakpoint", at("loop"), 5, 3)]

@@ -224,6 +224,7 @@ class Watches(SessionParts):
         return found, last
 
     def _replay_logged(self, mark: Mark, n: int) -> list[Access]:
+        self._machine_at = None  # (a locate may have moved it unrecorded): from the mark
         self._goto(mark, 0)
         self._hits = {}
         self._last_seq = {}
