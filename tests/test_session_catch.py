@@ -115,3 +115,27 @@ def test_static_glibc_i386_through_kernel_vsyscall_matches_linux():
     if native is None:
         pytest.skip("strace cannot run the program here")
     assert [nr for nr, _ in entries] == native
+
+
+def test_a_blocking_call_returns_when_its_task_runs_again_and_exit_never_returns():
+    # fork_wait: the parent forks (57), waits (61: blocks until the child exits), the child
+    # writes (1) and exits (60); then the parent writes and exits.
+    s = session(PROGRAMS / "asm" / "fork_wait.s")
+    s.catch_syscalls(None)
+    forward = []
+    while (st := s.cont()).reason != "exited":
+        forward.append((st.reason, st.syscall_nr, s.kernel.process.pid, st.pc))
+    parent, child = forward[0][2], forward[3][2]
+    assert [(r, nr, pid) for r, nr, pid, _ in forward] == [
+        ("syscall_entry", 57, parent), ("syscall_return", 57, parent),
+        ("syscall_entry", 61, parent),
+        ("syscall_entry", 1, child), ("syscall_return", 1, child),
+        ("syscall_entry", 60, child),
+        ("syscall_return", 61, parent),
+        ("syscall_entry", 1, parent), ("syscall_return", 1, parent),
+        ("syscall_entry", 60, parent)]
+    assert forward[6][3] == forward[2][3] + 2  # wait4 returns after its own syscall
+    back = []
+    while (st := s.reverse_continue()).reason != "start":
+        back.append((st.reason, st.syscall_nr, s.kernel.process.pid, st.pc))
+    assert back == forward[::-1]

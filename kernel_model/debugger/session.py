@@ -100,7 +100,6 @@ class DebugSession(Guards, Breakpoints, History, Replay, LiveExecution, ForwardC
         self.watchpoints = []  # step_watch.Watchpoint
         self.caught_numbers = None  # syscall numbers caught (None: all, when catching)
         self._catching = False
-        self._entry_stop = None  # (position, number) of the last syscall_entry stop
         self._data_hooks = {}  # each CPU's memory hooks (only while watchpoints exist)
         self._watch_log = []  # watched accesses seen since the log was last taken
         self._watch_pcs = set()  # accessing instructions hooked for the running command

@@ -193,19 +193,17 @@ class ForwardCommands(SessionParts):
         for addr in policy.temp:
             self._hook(addr, "temp")
         self._policy = policy
-        returning = self._catch_return_due()
         if self.watchpoints:
             self._arm_watches()  # (on the CPU that runs now)
         try:
             stop, unchecked = self._watched_step(), False
-            if returning is not None and stop.reason == "crossed":
-                # the caught call's entry stop was here: it ran, stop at its return
-                return self._settle(SessionStop(
-                    "syscall_return", f"syscall {returning}: return", self.machine.pc,
-                    syscall_nr=returning))
             while True:
                 if stop.reason == "watch":
                     return self._settle(stop)
+                if stop.reason == "crossed":
+                    returned = self._catch_return()
+                    if returned is not None:
+                        return self._settle(returned)
                 if unchecked and policy.transitions and self._entered_call(stop):
                     return self._stop_at_call()
                 if stop.reason == "vsyscall":
@@ -217,10 +215,7 @@ class ForwardCommands(SessionParts):
                     self._live_hook(stop.pc)
                 here = self._wants_stop_here(policy)
                 if here is not None:
-                    here = self._settle(here)
-                    if here.reason == "syscall_entry":  # the next run stops at its return
-                        self._entry_stop = (self.pos, here.syscall_nr)
-                    return here
+                    return self._settle(here)
                 if self._interrupt.is_set():
                     return self._settle(SessionStop("interrupted", "stopped", self.machine.pc))
                 if stop.reason == "hook":  # stopped before this instruction: run it first

@@ -100,7 +100,7 @@ class ReverseCommands(SessionParts):
                     self._goto(mark, off)
                     return SessionStop("breakpoint", "breakpoint (going backwards)",
                                        self.machine.pc)
-            nr = self._crossing_number(mark) if not transitions else None
+            nr = self._return_number(mark) if self._catching and not transitions else None
             if nr is not None and self._catches(nr) and (mark, 0) != here:
                 # after a caught call: its return is the nearest stop going back
                 self._goto(mark, 0)
@@ -119,10 +119,9 @@ class ReverseCommands(SessionParts):
             caught = {b.syscall for b in self.breakpoints
                       if b.syscall and (by is None or b.applies_to(by))}
             crossing = mark.applied and mark.kind in CROSSINGS
-            nr = self._crossing_number(mark) if not transitions else None
+            nr = self._entry_number(mark) if self._catching and not transitions else None
             if nr is not None and self._catches(nr):
                 self._goto(self._split_before(mark), 0)
-                self._entry_stop = (self.pos, nr)  # a cont from here stops at its return
                 return SessionStop("syscall_entry", f"syscall {nr}: entry (going backwards)",
                                    self.machine.pc, syscall_nr=nr)
             if crossing and (transitions or self._caught(mark, caught)):

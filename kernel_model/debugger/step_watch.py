@@ -26,6 +26,7 @@ from emu.arch import REG_IDS
 from kernel_model.debugger.session_parts import SessionParts
 from kernel_model.debugger.stepping import TRAP_KINDS, SessionStop
 from kernel_model.debugger.timeline import Hit, Mark
+from kernel_model.trace.events import SyscallEntered, SyscallReturned
 
 WATCH_KINDS = ("write", "read", "access")
 _WIDEST = 64  # the widest single access (AVX-512): an access may start this far before
@@ -177,7 +178,10 @@ class Watches(SessionParts):
 
     # -- caught syscalls, forward ----------------------------------------------------------
     def _trap_number(self) -> int:
-        return self.machine.reg(REG_IDS["rax" if self.bits == 64 else "eax"])
+        """The number the trap at pc is about to index its table with (Abi.number)."""
+        from kernel_model.entry.abi import Abi
+
+        return Abi.number(self.machine.reg(REG_IDS["rax" if self.bits == 64 else "eax"]))
 
     def _catches(self, nr: int) -> bool:
         return self._catching and (self.caught_numbers is None or nr in self.caught_numbers)
@@ -192,14 +196,20 @@ class Watches(SessionParts):
         return SessionStop("syscall_entry", f"syscall {nr} ({up[0]}): entry",
                            self.machine.pc, syscall_nr=nr)
 
-    def _catch_return_due(self) -> int | None:
-        """The number of the caught syscall whose entry stop is the current point (the
-        next run's first step makes the call, and stops at its return)."""
-        entry, self._entry_stop = self._entry_stop, None
-        if entry is None or not self._catching:
+    def _catch_return(self) -> SessionStop | None:
+        """After a crossing: the return stop, if a caught call returned to user mode here.
+        A call that blocked returns at the context switch that resumes its task (the
+        kernel's SyscallReturned is kept there); exit never returns."""
+        if not self._catching:
             return None
-        pos, nr = entry
-        return nr if pos == self.pos else None
+        mark, n = self.pos
+        if n != 0:
+            return None
+        nr = self._return_number(mark)
+        if nr is None or not self._catches(nr):
+            return None
+        return SessionStop("syscall_return", f"syscall {nr}: return", self.machine.pc,
+                           syscall_nr=nr)
 
     # -- backward --------------------------------------------------------------------------
     def _last_access(self, mark: Mark, n: int) -> tuple[int, Access] | None:
@@ -241,10 +251,19 @@ class Watches(SessionParts):
         log, self._watch_log = self._watch_log, []
         return log
 
-    def _crossing_number(self, mark: Mark) -> int | None:
-        """The syscall number of the trap a crossing mark made (None: not a trap)."""
+    @staticmethod
+    def _entry_number(mark: Mark) -> int | None:
+        """The number of the syscall a crossing mark's trap entered (None: no trap)."""
         if not (mark.applied and mark.kind in TRAP_KINDS):
             return None
-        before = mark.info.get("before", {})
-        nr = before.get("rax" if self.bits == 64 else "eax")
-        return nr if isinstance(nr, int) else None
+        e = next((e for e in mark.events if isinstance(e, SyscallEntered)), None)
+        return e.nr if e is not None else None
+
+    @staticmethod
+    def _return_number(mark: Mark) -> int | None:
+        """The number of the syscall that returned to user mode at a mark (None: none)."""
+        if not mark.applied:
+            return None
+        e = next((e for e in mark.events
+                  if isinstance(e, SyscallReturned) and e.ret is not None), None)
+        return e.nr if e is not None else None
