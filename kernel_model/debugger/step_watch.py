@@ -12,6 +12,11 @@ from a watch stop is exact. Going backwards, a stretch is replayed twice: once t
 last accessing instruction, once to count its executions; the stop is before that
 execution (where gdb's reverse-continue shows a watchpoint).
 
+Caught syscalls stop at the trap (entry: before it, the upcoming trap at pc) and where
+the call returned to user mode: right after the trap, or, for a call that blocked, at the
+context switch that resumes its task; exit never returns. Both come from the kernel's
+own events (SyscallEntered, SyscallReturned), so going back finds the same points.
+
 Only the CPU's own accesses count. The kernel model writes guest memory directly (a
 read() filling a buffer), which no memory hook sees.
 
