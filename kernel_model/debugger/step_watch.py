@@ -2,15 +2,18 @@
 needs for Z2/Z3/Z4 and QCatchSyscalls.
 
 How a watchpoint stops a run. Memory hooks (emu Machine.hook_data) exist only while
-watchpoints do, each restricted to its range, so code that does not touch a watched range
-runs at full speed. A free run with watchpoints logs the accesses it makes; when one
-touched a watched range, the run goes back to where it started and runs again with a code
-hook on the accessing instruction, which is then stepped alone each time it is reached
-until it makes the access: the stop is right after it, as a hardware watchpoint reports.
-Every position stays one the history can name (a hook hit or a count), so stepping back
-from a watch stop is exact. Going backwards, a stretch is replayed twice: once to find the
-last accessing instruction, once to count its executions; the stop is before that
-execution (where gdb's reverse-continue shows a watchpoint).
+watchpoints do, each restricted to its range: Python is called only for an access to that
+range, but Unicorn checks every data access against the hooks meanwhile (measured: a
+session's free run of compute_loop.glibc-i386 takes 1.6 times as long with a watchpoint
+nothing touches; without watchpoints there is no hook and no cost). A free run with
+watchpoints logs the accesses it makes; when one touched a watched range, the run goes
+back to where it started and runs again with a code hook on the accessing instruction,
+which is then stepped alone each time it is reached until it makes the access: the stop is
+right after it, as a hardware watchpoint reports. Every position stays one the history can
+name (a hook hit or a count), so stepping back from a watch stop is exact. Going
+backwards, a stretch is replayed twice: once to find the last accessing instruction, once
+to count its executions; the stop is before that execution (where gdb's reverse-continue
+shows a watchpoint).
 
 Caught syscalls stop at the trap (entry: before it, the upcoming trap at pc) and where
 the call returned to user mode: right after the trap, or, for a call that blocked, at the
