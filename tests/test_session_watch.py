@@ -306,3 +306,24 @@ def test_backwards_breakpoints_and_watchpoints_come_in_time_order(tmp_path):
                    ("watch", at("n_w1") - 7, 5, 0),
                    ("breakpoint", at("loop"), 5, 1), ("breakpoint", at("loop"), 5, 2),
                    ("breakpoint", at("loop"), 5, 3)]
+
+
+def test_cont_to_a_breakpoint_in_a_loop_after_going_back_counts_each_iteration(tmp_path):
+    # (the engine's replayed runs: a stop at a hook inside a recorded stretch must land on
+    # that very iteration, not on a position counted from where the run stopped)
+    s, at = guest(tmp_path)
+    while s.cont().reason != "exited":
+        pass
+    s.goto_start()
+    s.add_breakpoint(hex(at("n_rloop")))
+    other = at("other")
+    seen = []
+    for _ in range(3):
+        st = s.cont()
+        assert (st.reason, st.pc) == ("breakpoint", at("n_rloop"))
+        seen.append((s.machine.read_word(other), s.regs()["rcx"]))
+        # one back, restored from history: the same iteration, one instruction earlier
+        assert s.reverse_step().pc == at("a_rloop")
+        assert (s.machine.read_word(other), s.regs()["rcx"]) == seen[-1]
+        assert s.step().pc == at("n_rloop")
+    assert seen == [(0, 3), (1, 2), (2, 1)]
