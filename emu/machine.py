@@ -303,6 +303,20 @@ class Machine(GuestMemory, Hooks):
         self._hooks.append(h)
         return h
 
+    def hook_data(self, callback, begin: int, end: int, *, reads: bool, writes: bool) -> int:
+        """callback(is_write, addr, size, value) when a data access of the guest starts in
+        [begin, end] (Unicorn filters on the access's first byte, with no Python call for
+        other accesses); called during the instruction, whose pc is the machine's pc.
+        Remove with unhook."""
+        types = (unicorn.UC_HOOK_MEM_READ if reads else 0) | (
+            unicorn.UC_HOOK_MEM_WRITE if writes else 0)
+        write = unicorn.UC_MEM_WRITE
+        h = self.uc.hook_add(
+            types, lambda _uc, access, addr, size, value, _ud: callback(
+                access == write, addr, size, value), None, begin, end)
+        self._hooks.append(h)
+        return h
+
     def shared_handles(self) -> tuple:
         """Objects a deep copy of the kernel model must share rather than copy."""
         return (self.uc,)

@@ -57,6 +57,7 @@ from kernel_model.debugger.step_live import LiveExecution
 from kernel_model.debugger.step_replay import Replay
 from kernel_model.debugger.step_reverse import ReverseCommands
 from kernel_model.debugger.step_walks import TransitionWalks
+from kernel_model.debugger.step_watch import Watches
 from kernel_model.debugger.stepping import (
     DEFAULT_BUDGET,
     TRAP_KINDS,
@@ -81,7 +82,7 @@ EXTRA_REGS = tuple((name, REG_IDS[name]) for name in (
 
 
 class DebugSession(Guards, Breakpoints, History, Replay, LiveExecution, ForwardCommands,
-                   ReverseCommands, TransitionWalks):
+                   ReverseCommands, TransitionWalks, Watches):
     """The live stepping session (a SteppingSession, see stepping.py): its parts live in
     the step_* modules, one seam each; this class holds the state they share."""
 
@@ -96,6 +97,12 @@ class DebugSession(Guards, Breakpoints, History, Replay, LiveExecution, ForwardC
         self.breakpoints = []
         self._breakpoints_made = 0
         self.walk = None
+        self.watchpoints = []  # step_watch.Watchpoint
+        self.caught_numbers = None  # syscall numbers caught (None: all, when catching)
+        self._catching = False
+        self._data_hooks = {}  # each CPU's memory hooks (only while watchpoints exist)
+        self._watch_log = []  # watched accesses seen since the log was last taken
+        self._watch_pcs = set()  # accessing instructions hooked for the running command
         self.notes = []  # remarks for the status line, newest last
         self._lock = threading.RLock()
         self._interrupt = threading.Event()

@@ -35,7 +35,7 @@ class ForwardCommands(SessionParts):
         up = self.upcoming()
         if up is not None:
             return self._enter_transition(up)
-        return self._step_one()
+        return self._watched_step()  # a watched access reports the watchpoint (as gdb's si)
 
     def _step_one(self) -> SessionStop:
         """One instruction forward: for real at the live end, from the record before it."""
@@ -159,6 +159,9 @@ class ForwardCommands(SessionParts):
             return None
         if policy.transitions:
             return SessionStop("transition", up[0], pc)
+        entry = self._catch_entry(up)
+        if entry is not None:
+            return entry
         if up[0] in TRAP_KINDS:
             name = self._syscall_name(up[0])
             caught = (policy.syscalls if policy.syscall_pid in (None, pid) else set()) | {
@@ -190,13 +193,21 @@ class ForwardCommands(SessionParts):
         for addr in policy.temp:
             self._hook(addr, "temp")
         self._policy = policy
+        if self.watchpoints:
+            self._arm_watches()  # (on the CPU that runs now)
         try:
-            stop, unchecked = self._step_one(), False
+            stop, unchecked = self._watched_step(), False
             while True:
+                if stop.reason == "watch":
+                    return self._settle(stop)
+                if stop.reason == "crossed":
+                    returned = self._catch_return()
+                    if returned is not None:
+                        return self._settle(returned)
                 if unchecked and policy.transitions and self._entered_call(stop):
                     return self._stop_at_call()
                 if stop.reason == "vsyscall":
-                    stop, unchecked = self._step_one(), False  # the kernel emulates it
+                    stop, unchecked = self._watched_step(), False  # the kernel emulates it
                     continue
                 if stop.reason in ("exited", "fault", "input", "interrupted"):
                     return stop
@@ -208,10 +219,11 @@ class ForwardCommands(SessionParts):
                 if self._interrupt.is_set():
                     return self._settle(SessionStop("interrupted", "stopped", self.machine.pc))
                 if stop.reason == "hook":  # stopped before this instruction: run it first
-                    stop, unchecked = self._step_one(), False
+                    stop, unchecked = self._watched_step(), False
                     continue
-                stop, unchecked = self._free_run(policy, unchecked)
+                stop, unchecked = self._watched_free_run(policy, unchecked)
         finally:
+            self._end_watch_run()
             for addr in policy.temp:
                 self._unhook(addr, "temp")
             self._policy = RunPolicy()
@@ -304,10 +316,12 @@ class ForwardCommands(SessionParts):
             finally:
                 self._hook_mode = None
                 self._replaying = False
+                self._machine_at = None  # the run moved the machine past `start`
             if self._stopped_by is not None:
                 hit = Hit(self._stopped_by, self._hits[self._stopped_by])
                 self._goto(*start)
                 found, _ = self._locate(hit)
+                self._machine_at = (mark, n + 1 + found)  # where _locate left the machine
                 self._goto(mark, n + 1 + found)
                 return SessionStop("hook", "replayed", hit.pc), found > 0
             if self._interrupt.is_set():  # stopped somewhere in the stretch

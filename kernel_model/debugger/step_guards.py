@@ -52,6 +52,8 @@ class Guards(SessionParts):
                 handles[addr] = m.hook_code(self._on_hook, addr, addr)
         if m is not self._guarded:
             self._counting = False
+        if self.watchpoints and m not in self._data_hooks:
+            self._arm_watches()
         self._scan_guards()
 
     def _scan_guards(self) -> None:
@@ -133,6 +135,8 @@ class Guards(SessionParts):
             want_sp = p.temp[addr]
             if want_sp is None or self.machine.sp == want_sp:
                 return True
+        if "watch" in kinds and addr in self._watch_pcs:
+            return True  # an instruction that touched a watched range (step_watch.py)
         if "vreturn" in kinds and self._vreturns.get(addr) == self.machine.sp:
             return self._hook_mode == "live"
         if "vdso" in kinds:

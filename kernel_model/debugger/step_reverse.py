@@ -76,21 +76,36 @@ class ReverseCommands(SessionParts):
         self._freeze()
         n: int | None  # None: at the end of the stretch after `mark`, not yet counted
         mark, n = self.pos
+        if self.watchpoints and not transitions:
+            self._arm_watches()
+        here = self.pos
         while True:
             # The stretch after `mark` runs one task, the one running at `mark`: only the
             # breakpoints for its process count there.
             bps = self._addresses_for(mark.extra.get("pid"))
-            if bps:  # hits after `mark`, before the current point (or the end of its stretch)
+            watch = self.watchpoints and not transitions
+            if bps or watch:  # after `mark`, before the current point (or its stretch's end)
                 if n is None:
                     after = self.timeline.next(mark)
                     assert after is not None, "the loop came back from the mark after"
                     n = self.gap_length(after)
                     assert n is not None, "that mark's stretch was recorded step by step"
                 off = self._last_hit(mark, n, bps)
+                access = self._last_access(mark, n) if watch else None
+                if access is not None and (off is None or access[0] >= off):
+                    # (an access by the instruction a breakpoint is on: gdb reports both)
+                    self._goto(mark, access[0])
+                    return self._watch_stop(access[1], self.machine.pc, backwards=True)
                 if off is not None:
                     self._goto(mark, off)
                     return SessionStop("breakpoint", "breakpoint (going backwards)",
                                        self.machine.pc)
+            nr = self._return_number(mark) if self._catching and not transitions else None
+            if nr is not None and self._catches(nr) and (mark, 0) != here:
+                # after a caught call: its return is the nearest stop going back
+                self._goto(mark, 0)
+                return SessionStop("syscall_return", f"syscall {nr}: return (going "
+                                   "backwards)", self.machine.pc, syscall_nr=nr)
             prev = self.timeline.prev(mark)
             if prev is None:
                 self._goto(mark, 0)
@@ -104,6 +119,11 @@ class ReverseCommands(SessionParts):
             caught = {b.syscall for b in self.breakpoints
                       if b.syscall and (by is None or b.applies_to(by))}
             crossing = mark.applied and mark.kind in CROSSINGS
+            nr = self._entry_number(mark) if self._catching and not transitions else None
+            if nr is not None and self._catches(nr):
+                self._goto(self._split_before(mark), 0)
+                return SessionStop("syscall_entry", f"syscall {nr}: entry (going backwards)",
+                                   self.machine.pc, syscall_nr=nr)
             if crossing and (transitions or self._caught(mark, caught)):
                 self._goto(self._split_before(mark), 0)
                 if mark.kind == "vsyscall" and transitions:

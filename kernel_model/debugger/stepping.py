@@ -85,11 +85,17 @@ class Breakpoint:
 class SessionStop:
     """Why a command returned. reason: step, breakpoint, transition, syscall (a caught
     syscall), fault, exited, interrupted, input (the guest waits for stdin), start (reverse
-    reached the beginning of history), phase (walking a transition), limit (history)."""
+    reached the beginning of history), phase (walking a transition), limit (history),
+    watch (a watchpoint: after the accessing instruction going forward, before it going
+    back), syscall_entry / syscall_return (a caught syscall number, step_watch.py)."""
 
     reason: str
     message: str = ""
     pc: int = 0
+    data_addr: int | None = None  # watch: the watched address accessed (in the range)
+    watch_kind: str = ""  # watch: "write", "read" or "access" (gdb: watch, rwatch, awatch)
+    access_pc: int | None = None  # watch: the instruction that made the access
+    syscall_nr: int | None = None  # syscall_entry / syscall_return: the number (its ABI's)
 
 
 @dataclass
