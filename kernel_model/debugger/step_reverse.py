@@ -205,6 +205,19 @@ class ReverseCommands(SessionParts):
         self._goto(mark, 0)
         for a in addrs:
             self._hook(a, "bp")
+        self._count_hits_replaying(n)
+        seen = [(self._last_seq[a], a) for a in addrs if a in self._last_seq]
+        if not seen:
+            return None
+        addr = max(seen)[1]
+        hit = Hit(addr, self._hits[addr])
+        self._goto(mark, 0)
+        found, _ = self._locate(hit)
+        return found
+
+    def _count_hits_replaying(self, n: int) -> None:
+        """Replay n instructions from the loaded point with every hook counting its hits
+        (_hits, _last_seq) and stopping nothing; the machine is then nowhere recorded."""
         self._hits = {}
         self._last_seq = {}
         self._target = None
@@ -215,15 +228,7 @@ class ReverseCommands(SessionParts):
         finally:
             self._hook_mode = None
             self._replaying = False
-        self._machine_at = None
-        seen = [(self._last_seq[a], a) for a in addrs if a in self._last_seq]
-        if not seen:
-            return None
-        addr = max(seen)[1]
-        hit = Hit(addr, self._hits[addr])
-        self._goto(mark, 0)
-        found, _ = self._locate(hit)
-        return found
+            self._machine_at = None
 
     def goto(self, where) -> SessionStop:
         """Go to a point in the recorded history, leaving any transition being walked.

@@ -244,18 +244,8 @@ class Watches(SessionParts):
     def _replay_logged(self, mark: Mark, n: int) -> list[Access]:
         self._machine_at = None  # (a locate may have moved it unrecorded): from the mark
         self._goto(mark, 0)
-        self._hits = {}
-        self._last_seq = {}
-        self._target = None
         self._watch_log = []
-        self._replaying = True
-        self._hook_mode = "count"
-        try:
-            self._run(count=n)
-        finally:
-            self._hook_mode = None
-            self._replaying = False
-            self._machine_at = None
+        self._count_hits_replaying(n)
         log, self._watch_log = self._watch_log, []
         return log
 
