@@ -1,0 +1,273 @@
+"""What each packet does: one Stub per guest, answering the packets gdb sends while the
+guest is stopped, and turning the resuming ones (c, s, vCont, bs, bc) into session
+commands run by the server (a Resume), whose stop becomes a stop reply.
+
+Not supported yet (answered "", which gdb reads as "unsupported"): Z1-Z4 (hardware
+breakpoints and watchpoints: the stepping engine's watchpoints come in their own
+module, see `watchpoint`), QCatchSyscalls (`catch syscall`), vFile, multiprocess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from kernel_model.debugger.gdbstub import registers as regs
+from kernel_model.debugger.gdbstub.packets import MAX_PACKET, unescape
+from kernel_model.debugger.gdbstub.tdesc import LAYOUTS, target_xml
+from kernel_model.debugger.stepping import TRAP_KINDS
+
+SIGTRAP = 5
+SIGINT = 2
+
+SUPPORTED = (f"PacketSize={MAX_PACKET:x};qXfer:features:read+;qXfer:auxv:read+;"
+             "qXfer:exec-file:read+;QStartNoAckMode+;swbreak+;hwbreak+;vContSupported+;"
+             "ReverseStep+;ReverseContinue+")
+
+
+@dataclass
+class Resume:
+    """A command that runs the guest: `run` is called on the server's worker thread."""
+
+    run: Callable[[], object]
+    what: str  # "step", "cont", "rstep", "rcont"
+
+
+class Stub:
+    def __init__(self, session, exec_path: str | None = None, log=None):
+        self.s = session
+        self.exec_path = exec_path
+        self.log = log or (lambda text: None)
+        self.noack = False
+        self.bps: dict[int, object] = {}  # address -> the session's Breakpoint (Z0)
+        self.over = False  # the guest exited or was killed: W/X was sent
+        self.detached = False
+        self.killed = False
+
+    # -- dispatch ---------------------------------------------------------------------------
+    def handle(self, packet: bytes) -> bytes | Resume | None:
+        """The reply to one packet, a Resume, or None for no reply (k)."""
+        try:
+            text = packet.decode("latin-1")
+            return self._dispatch(text, packet)
+        except (ValueError, IndexError, KeyError, OverflowError) as e:
+            self.log(f"bad packet {packet[:40]!r}: {e}")
+            return b"E01"
+
+    def _dispatch(self, t: str, raw: bytes) -> bytes | Resume | None:
+        s = self.s
+        if not t:
+            return b""
+        c = t[0]
+        if t.startswith("qSupported"):
+            return SUPPORTED.encode()
+        if t == "QStartNoAckMode":
+            self.noack = True
+            return b"OK"
+        if t.startswith("qXfer:"):
+            return self._xfer(t)
+        if t == "?":
+            return self.stop_reply_here()
+        if t in ("qAttached",) or t.startswith("qAttached:"):
+            return b"1"
+        if t == "qOffsets":
+            return b"Text=0;Data=0;Bss=0"
+        if t == "qC":
+            return b"QC%x" % self.tid()
+        if t == "qfThreadInfo":
+            return b"m%x" % self.tid()
+        if t == "qsThreadInfo":
+            return b"l"
+        if t.startswith("qThreadExtraInfo"):
+            return b""
+        if t == "qTStatus":
+            return b""
+        if t.startswith("qSymbol"):
+            return b"OK"
+        if c == "H":
+            return b"OK"  # one thread: any thread is it
+        if c == "T":
+            return b"OK"  # thread alive
+        if c == "g":
+            return regs.g_packet(s).encode()
+        if c == "G":
+            regs.set_all(s, bytes.fromhex(t[1:]))
+            return b"OK"
+        if c == "p":
+            out = regs.p_packet(s, int(t[1:], 16))
+            return b"E00" if out is None else out.encode()
+        if c == "P":
+            n, _, value = t[1:].partition("=")
+            regs.set_register(s, int(n, 16), bytes.fromhex(value))
+            return b"OK"
+        if c == "m":
+            addr, _, size = t[1:].partition(",")
+            data = regs.read_memory(s, int(addr, 16), min(int(size, 16), MAX_PACKET // 2 - 8))
+            return data.hex().encode() if data or int(size, 16) == 0 else b"E14"
+        if c == "M":
+            where, _, data = t[1:].partition(":")
+            addr, _, size = where.partition(",")
+            body = bytes.fromhex(data)
+            if len(body) != int(size, 16):
+                return b"E01"
+            regs.write_memory(s, int(addr, 16), body)
+            return b"OK"
+        if c == "X":
+            head, _, _ = raw[1:].partition(b":")
+            data = unescape(raw[1 + len(head) + 1:])
+            addr, _, size = head.decode("latin-1").partition(",")
+            if len(data) != int(size, 16):
+                return b"E01"
+            regs.write_memory(s, int(addr, 16), data)
+            return b"OK"
+        if c in "Zz":
+            return self._breakpoint(t)
+        if t == "vCont?":
+            return b"vCont;c;C;s;S"
+        if t.startswith("vCont;"):
+            return self._vcont(t[6:])
+        if c in "cC":
+            return self._resume("cont", t)
+        if c in "sS":
+            return self._resume("step", t)
+        if t == "bs":
+            return Resume(s.reverse_step, "rstep")
+        if t == "bc":
+            return Resume(s.reverse_continue, "rcont")
+        if c == "k" or t.startswith("vKill"):
+            self.killed = True
+            return None if c == "k" else b"OK"
+        if c == "D":
+            self.detached = True
+            return b"OK"
+        if t.startswith("QCatchSyscalls"):
+            return b""  # catch syscall: to be wired to the stepping engine's catch
+        return b""  # unknown packet: unsupported
+
+    # -- resuming ---------------------------------------------------------------------------
+    def _resume(self, what: str, t: str) -> Resume:
+        if t[:1] in "CS" and len(t) >= 3 and int(t[1:3], 16) not in (0, SIGTRAP, SIGINT):
+            # Delivering a signal to the guest on resume is not wired yet: resumed without.
+            self.log(f"signal {int(t[1:3], 16)} on resume is not delivered yet (resumed "
+                     "without it)")
+        if what == "cont":
+            return Resume(self.s.cont, "cont")
+        return Resume(self.step_insn, "step")
+
+    def _vcont(self, actions: str) -> bytes | Resume:
+        first = actions.split(";")[0]
+        action = first.split(":")[0]
+        if not action:
+            return b"E01"
+        if action[0] in "cC":
+            return self._resume("cont", action)
+        if action[0] in "sS":
+            return self._resume("step", action)
+        return b""  # r (range stepping), t: unsupported, gdb falls back
+
+    def step_insn(self):
+        """gdb's stepi: one instruction, and a trap or a call into the vDSO is one step over
+        (the session's `step` would walk its phases, which gdb has no notion of)."""
+        s = self.s
+        if s.walk is not None:
+            s.walk = None
+        up = s.upcoming()
+        if up is not None and (up[0] in TRAP_KINDS or up[0] == "switch"):
+            return s.next()
+        stop = s.step()
+        if s.walk is not None:  # the call was run to its return as a walk: just be there
+            s.walk = None
+        return stop
+
+    # -- breakpoints ------------------------------------------------------------------------
+    def _breakpoint(self, t: str) -> bytes:
+        kind, addr_s, _ = (t[1:].split(",") + ["", ""])[:3]
+        if kind not in ("0", "1"):
+            return b""  # watchpoints (2, 3, 4): to be wired to the engine's watchpoints
+        addr = int(addr_s, 16)
+        if t[0] == "Z":
+            if addr not in self.bps:
+                self.bps[addr] = self.s.add_breakpoint(hex(addr))
+        else:
+            b = self.bps.pop(addr, None)
+            if b is not None:
+                self.s.remove_breakpoint(b)
+        return b"OK"
+
+    # -- stop replies -----------------------------------------------------------------------
+    def tid(self) -> int:
+        return self.s.system.process.pid
+
+    def exit_reply(self) -> bytes | None:
+        p = self.s.system.process
+        if not p.exited:
+            return None
+        self.over = True
+        if p.killed_by is not None:
+            return b"X%02x" % (p.killed_by & 0x7F)
+        return b"W%02x" % (p.status & 0xFF)
+
+    def stop_reply_here(self, *, reason: str = "", signal: int = SIGTRAP) -> bytes:
+        out = self.exit_reply()
+        if out is not None:
+            return out
+        pc_n = 16 if self.s.bits == 64 else 8
+        pc = regs.p_packet(self.s, pc_n)
+        sp = regs.p_packet(self.s, 7 if self.s.bits == 64 else 4)
+        text = f"T{signal:02x}thread:{self.tid():x};{pc_n:02x}:{pc};" \
+               f"{(7 if self.s.bits == 64 else 4):02x}:{sp};"
+        if reason:
+            text += reason
+        return text.encode()
+
+    def stop_reply(self, what: str, stop) -> bytes:
+        """The reply to a resume that ended with `stop` (a SessionStop)."""
+        reason = getattr(stop, "reason", "")
+        if reason == "exited" or self.s.system.process.exited:
+            out = self.exit_reply()
+            if out is not None:
+                return out
+        if reason == "breakpoint":
+            return self.stop_reply_here(reason="swbreak:;")
+        if reason == "start" and what in ("rstep", "rcont"):
+            return self.stop_reply_here(reason="replaylog:begin;")
+        if reason == "interrupted":
+            return self.stop_reply_here(signal=SIGINT)
+        if reason == "fault":
+            return self.stop_reply_here(signal=self._fault_signal())
+        return self.stop_reply_here()
+
+    def _fault_signal(self) -> int:
+        """The signal the fault the session stopped before will raise (SIGSEGV, ...)."""
+        pending = self.s.pos[0].info.get("pending")
+        signo = getattr(pending, "signo", None)
+        if signo is None:
+            signo = getattr(getattr(pending, "fault", None), "signo", None)
+        return signo if isinstance(signo, int) else 11
+
+    # -- qXfer ------------------------------------------------------------------------------
+    def _xfer(self, t: str) -> bytes:
+        parts = t.split(":")
+        if len(parts) < 5 or parts[2] != "read":
+            return b""
+        obj, annex, span = parts[1], parts[3], parts[4]
+        off_s, _, len_s = span.partition(",")
+        offset, length = int(off_s, 16), int(len_s, 16)
+        if obj == "features":
+            if annex != "target.xml":
+                return b"E00"
+            data = target_xml(self.s.bits).encode()
+        elif obj == "auxv":
+            word = self.s.bits // 8
+            data = b"".join(k.to_bytes(word, "little") + (v & ((1 << self.s.bits) - 1))
+                            .to_bytes(word, "little") for k, v in self.s.system.process.auxv)
+        elif obj == "exec-file":
+            data = (self.exec_path or self.s.system.process.exe_path or "").encode()
+        else:
+            return b""
+        chunk = data[offset:offset + min(length, MAX_PACKET // 2)]
+        return (b"l" if offset + len(chunk) >= len(data) else b"m") + chunk
+
+    @property
+    def register_count(self) -> int:
+        return len(LAYOUTS[self.s.bits])
