@@ -50,8 +50,14 @@ class Stub:
         try:
             text = packet.decode("latin-1")
             return self._dispatch(text, packet)
+        except regs.NotWritable as e:
+            self.log(f"cannot write: {e}")
+            return b"E01"
         except (ValueError, IndexError, KeyError, OverflowError) as e:
             self.log(f"bad packet {packet[:40]!r}: {e}")
+            return b"E01"
+        except Exception as e:  # a bug of ours: one line, and the stub goes on
+            self.log(f"internal error on packet {packet[:40]!r}: {type(e).__name__}: {e}")
             return b"E01"
 
     def _dispatch(self, t: str, raw: bytes) -> bytes | Resume | None:

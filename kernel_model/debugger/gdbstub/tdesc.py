@@ -23,7 +23,7 @@ class Reg:
 
 
 _X87 = [(f"st{i}", 10, "i387_ext") for i in range(8)] + [
-    (n, 4, "int") for n in ("fctrl", "fstat", "ftag", "fiseg", "fioff", "foseg", "fooff",
+    (n, 4, "int32") for n in ("fctrl", "fstat", "ftag", "fiseg", "fioff", "foseg", "fooff",
                             "fop")]
 
 
@@ -45,7 +45,7 @@ def _layout(bits: int) -> list[Reg]:
     for n in ("cs", "ss", "ds", "es", "fs", "gs"):
         out.append(Reg(n, 4, "int32", "reg", core))
     for n, size, t in _X87:
-        out.append(Reg(n, size, "i387_ext" if size == 10 else "int32", "fp", core))
+        out.append(Reg(n, size, t, "fp", core))
     sse = "org.gnu.gdb.i386.sse"
     for i in range(16 if bits == 64 else 8):
         out.append(Reg(f"xmm{i}", 16, "uint128", "fp", sse))
