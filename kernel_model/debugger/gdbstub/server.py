@@ -50,7 +50,16 @@ class GdbServer:
                 return "exited"
             self.log("gdb disconnected; the guest stays stopped, waiting for gdb again")
 
-    def _refuse(self) -> None:
+    def _refuse(self, conn: socket.socket | None = None) -> None:
+        """A second connection: refused with a line, unless the first client has in fact
+        gone (its close and the new connection arrived together): then it is its turn."""
+        if conn is not None and select.select([conn], [], [], 0)[0]:
+            try:
+                closed = conn.recv(1, socket.MSG_PEEK) == b""
+            except OSError:
+                closed = True
+            if closed:
+                raise Gone()
         try:
             other, peer = self.listener.accept()
         except OSError:
@@ -76,9 +85,9 @@ class GdbServer:
         reader = PacketReader()
         while True:
             ready, _, _ = select.select([conn, self.listener], [], [])
-            if self.listener in ready:
-                self._refuse()
             if conn not in ready:
+                # (what the current client sent is read first: it may be its goodbye)
+                self._refuse(conn)
                 continue
             for kind, body in reader.feed(self._recv(conn)):
                 if kind == "bad":

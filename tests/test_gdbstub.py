@@ -1,0 +1,314 @@
+"""`syscall-lab run --gdb`: the real gdb attaches to the stepping session (batch mode), and
+the stub survives what a broken or hostile client sends (a raw socket)."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import selectors
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import ROOT, cli
+
+GDB = shutil.which("gdb")
+ASM = ROOT / "programs" / "asm"
+needs_gdb = pytest.mark.skipif(GDB is None, reason="gdb is not installed")
+
+
+class Stub:
+    """`syscall-lab run --gdb 127.0.0.1:0 PROGRAM` in a subprocess, its port read from
+    the line it prints."""
+
+    def __init__(self, program, *args: str):
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        self.p = subprocess.Popen([sys.executable, "-m", "tui.cli", "run", "--gdb",
+                                   "127.0.0.1:0", str(program), *args], cwd=ROOT, env=env,
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+        self.err = b""
+        sel = selectors.DefaultSelector()
+        assert self.p.stderr is not None
+        sel.register(self.p.stderr, selectors.EVENT_READ)
+        deadline = time.monotonic() + 60
+        while b"\n" not in self.err and time.monotonic() < deadline:
+            if sel.select(timeout=1):
+                chunk = os.read(self.p.stderr.fileno(), 4096)
+                if not chunk:
+                    break
+                self.err += chunk
+        sel.close()
+        m = re.search(rb"waiting for gdb on 127\.0\.0\.1:(\d+)", self.err)
+        assert m, self.err
+        self.port = int(m.group(1))
+
+    def finish(self, timeout: float = 60) -> tuple[int, bytes, bytes]:
+        try:
+            out, err = self.p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            out, err = self.p.communicate()
+            raise AssertionError(f"the stub did not end: {self.err + err!r}") from None
+        return self.p.returncode, out, self.err + err
+
+    def kill(self) -> None:
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.communicate()
+
+
+def gdb(port: int, *commands: str, timeout: float = 120) -> str:
+    args = [GDB, "-batch", "-nx", "-ex", f"target remote 127.0.0.1:{port}"]
+    for c in commands:
+        args += ["-ex", c]
+    r = subprocess.run(args, capture_output=True, timeout=timeout, text=True)
+    return r.stdout + r.stderr
+
+
+def reg(text: str, name: str, which: int = 0) -> int:
+    """The value of register `name` in the `which`-th `info registers` listing of it."""
+    values = re.findall(rf"^{name}\s+(0x[0-9a-f]+)", text, re.M)
+    return int(values[which], 16)
+
+
+def registers_block(text: str, marker: str) -> str:
+    """The lines of `info registers` printed after `echo MARKER` (up to the next marker)."""
+    part = text.split(f"@{marker}@", 1)[1]
+    return part.split("@", 1)[0]
+
+
+@needs_gdb
+@pytest.mark.parametrize("bits", [64, 32])
+def test_gdb_steps_writes_and_goes_back(bits):
+    if bits == 64:
+        program, ax, bx, pc, nr_write, code = "hello_syscall.s", "rax", "rbx", "rip", 1, \
+            "0xbf\t0x01\t0x00\t0x00"  # the mov edi, 1 after the first instruction
+        text = b"Hello from syscall!\n"
+    else:
+        program, ax, bx, pc, nr_write, code = "hello_int80.s", "eax", "esi", "eip", 4, \
+            "0xbb\t0x01\t0x00\t0x00"  # mov ebx, 1
+        text = b"Hello from int 0x80!\n"
+    stub = Stub(ASM / program)
+    try:
+        out = gdb(stub.port,
+                  "break _start", f"info registers {pc}",
+                  "stepi", f"info registers {pc} {ax}", "x/4xb $pc",
+                  f"set ${bx} = 5", f"p ${bx}",
+                  "set {int}&msg = 7", "p {int}&msg",
+                  "stepi 3", "echo @before@\\n", "info registers", "echo @x@\\n", f"p $orig_{ax}",
+                  "stepi", f"info registers {pc} {ax}", f"p $orig_{ax}",
+                  "reverse-stepi", "echo @after@\\n", "info registers", "echo @y@\\n",
+                  "reverse-continue", f"info registers {pc}", "x/s &msg",
+                  "continue")
+        status, stdout, err = stub.finish()
+    finally:
+        stub.kill()
+    assert "Breakpoint 1 at" in out, out
+    start = reg(out, pc, 0)
+    assert re.search(rf"^{pc}\s+0x[0-9a-f]+\s+0x[0-9a-f]+ <_start>", out, re.M), out
+    assert reg(out, pc, 1) > start and reg(out, ax, 0) == nr_write, out
+    assert code in out, out
+    assert "$1 = 5" in out and "$2 = 7" in out, out
+    # at the trap: orig_ax is the call about to be made; after it, the bytes written
+    before = registers_block(out, "before")
+    assert f"$3 = {nr_write}" in out, out
+    after_call = out.split("@x@", 1)[1]
+    assert reg(after_call, ax, 0) == len(text), out
+    # reverse-stepi back over the syscall: every register as it was before it
+    assert registers_block(out, "after") == before, out
+    assert reg(before, bx) == 5
+    # reverse-continue to the breakpoint at _start: the memory write undone too
+    tail = out.split("@y@", 1)[1]
+    assert "Breakpoint 1," in tail and reg(tail, pc, 0) == start, out
+    assert '"Hello from' in tail, out
+    assert "exited normally" in tail, out
+    assert status == 0, err
+    # the write ran once, live, with the byte gdb wrote (7) at the front of msg
+    assert stdout == b"\x07\x00\x00\x00" + text[4:], stdout
+    assert b"Traceback" not in err
+
+
+@needs_gdb
+def test_gdb_sees_the_exit_code(tmp_path):
+    src = tmp_path / "exit3.s"
+    src.write_text("bits 64\nsection .text\nglobal _start\n_start:\n    mov eax, 60\n"
+                   "    mov edi, 3\n    syscall\n")
+    stub = Stub(src)
+    try:
+        out = gdb(stub.port, "continue")
+        status, _, err = stub.finish()
+    finally:
+        stub.kill()
+    assert "exited with code 03" in out, out
+    assert status == 3, err
+
+
+# -- the protocol, by hand ------------------------------------------------------------------
+def frame(payload: bytes) -> bytes:
+    return b"$" + payload + b"#%02x" % (sum(payload) & 0xFF)
+
+
+class Client:
+    def __init__(self, port: int):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.buf = b""
+        self.ack = True
+
+    def raw(self, data: bytes) -> None:
+        self.s.sendall(data)
+
+    def _fill(self) -> None:
+        chunk = self.s.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed")
+        self.buf += chunk
+
+    def read_byte(self) -> bytes:
+        while not self.buf:
+            self._fill()
+        b, self.buf = self.buf[:1], self.buf[1:]
+        return b
+
+    def reply(self) -> bytes:
+        while True:
+            start = self.buf.find(b"$")
+            if start >= 0:
+                end = self.buf.find(b"#", start)
+                if end >= 0 and len(self.buf) >= end + 3:
+                    body = self.buf[start + 1:end]
+                    self.buf = self.buf[end + 3:]
+                    if self.ack:
+                        self.s.sendall(b"+")
+                    return body
+            self._fill()
+
+    def ask(self, payload: bytes) -> bytes:
+        self.raw(frame(payload))
+        if self.ack:
+            assert self.read_byte() == b"+"
+        return self.reply()
+
+    def close(self) -> None:
+        self.s.close()
+
+
+def test_protocol_bad_input_second_client_and_disconnect():
+    stub = Stub(ASM / "hello_syscall.s")
+    try:
+        c = Client(stub.port)
+        assert b"PacketSize" in c.ask(b"qSupported:swbreak+")
+        c.raw(b"$g#00")  # bad checksum: nacked
+        assert c.read_byte() == b"-"
+        assert c.ask(b"m zz,qq") == b"E01"  # malformed
+        assert c.ask(b"vNoSuchThing") == b""  # unknown: unsupported
+        c.raw(b"garbage\x00\xff")  # noise between packets is skipped
+        stop = c.ask(b"?")
+        assert stop.startswith(b"T05thread:"), stop
+        # a second gdb is refused with a message, the first goes on
+        other = socket.create_connection(("127.0.0.1", stub.port), timeout=30)
+        got = b""
+        while True:
+            chunk = other.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+        other.close()
+        assert b"another gdb is already attached" in got
+        assert c.ask(b"s").startswith(b"T05")
+        pc = c.ask(b"p10")
+        # gone mid-session: the guest stays where it is for the next gdb
+        c.close()
+        c = Client(stub.port)
+        assert c.ask(b"p10") == pc
+        assert c.ask(b"QStartNoAckMode") == b"OK"
+        c.ack = False
+        assert c.ask(b"c").startswith(b"W00")
+        c.close()
+        status, out, err = stub.finish()
+    finally:
+        stub.kill()
+    assert status == 0 and out == b"Hello from syscall!\n"
+    assert b"refused a second connection" in err
+    assert b"Traceback" not in err
+
+
+# What the fuzz sends: every packet that leaves the guest stopped, with random arguments
+# (the ones that resume, kill or detach would end the test's session, as they should).
+FUZZ_HEADS = [b"g", b"G", b"p", b"P", b"m", b"M", b"X", b"Z0,", b"z0,", b"Z2,", b"q",
+              b"qXfer:features:read:target.xml:", b"qXfer:auxv:read::", b"qSupported",
+              b"H", b"T", b"?", b"vCont?", b"QCatchSyscalls:", b"qRcmd,", b""]
+
+
+def test_fuzz_random_packets():
+    rng = random.Random(int(os.environ.get("SYSCALL_LAB_FUZZ_SEED", "14")))
+    n = int(os.environ.get("SYSCALL_LAB_FUZZ", "2000"))
+    stub = Stub(ASM / "hello_syscall.s")
+    try:
+        c = Client(stub.port)
+        assert c.ask(b"QStartNoAckMode") == b"OK"
+        c.ack = False
+        for _ in range(n):
+            tail = bytes(rng.choice(b"0123456789abcdef,:;=xX-}*$#") for _ in
+                         range(rng.randrange(0, 40)))
+            payload = rng.choice(FUZZ_HEADS) + tail
+            payload = payload.replace(b"$", b"").replace(b"#", b"")
+            if payload[:1] in (b"c", b"C", b"s", b"S", b"k", b"D", b"b", b"v", b"R") and \
+                    not payload.startswith(b"vCont?"):
+                payload = b"g"
+            how = rng.random()
+            if how < 0.1:
+                c.raw(b"$" + payload + b"#zz")  # a checksum that is no number
+                continue
+            if how < 0.15:
+                c.raw(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 20)))
+                      .replace(b"$", b"").replace(b"\x03", b""))
+                continue
+            c.ask(payload)
+        stop = c.ask(b"?")
+        assert stop.startswith((b"T05", b"T0b", b"W", b"X")), stop
+        c.close()
+    finally:
+        stub.kill()
+    _, _, err = stub.p.returncode, None, stub.err
+    assert b"Traceback" not in err
+
+
+def test_interrupt_a_running_continue():
+    stub = Stub(ASM / "bench_compute.s")
+    try:
+        c = Client(stub.port)
+        c.raw(frame(b"vCont;c"))
+        assert c.read_byte() == b"+"
+        time.sleep(0.5)
+        c.raw(b"\x03")
+        stop = c.reply()
+        assert stop.startswith(b"T02"), stop
+        c.raw(frame(b"k"))
+        status, _, err = stub.finish()
+    finally:
+        stub.kill()
+    assert status == 137 and b"killed by gdb" in err
+
+
+def test_port_in_use_and_listen_any():
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    try:
+        port = busy.getsockname()[1]
+        r = cli("run", "--gdb", f"127.0.0.1:{port}", "hello-syscall", timeout=60)
+    finally:
+        busy.close()
+    assert r.returncode == 2
+    lines = r.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and "cannot listen" in lines[0], r.stderr
+    r = cli("run", "--gdb", "0.0.0.0:0", "hello-syscall", timeout=60)
+    assert r.returncode == 2 and b"--gdb-listen-any" in r.stderr
+    r = cli("run", "--gdb", "nonsense:port", "hello-syscall", timeout=60)
+    assert r.returncode == 2 and len(r.stderr.decode().strip().splitlines()) == 1
