@@ -11,6 +11,8 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 
 import pytest
@@ -28,9 +30,11 @@ class Stub:
 
     def __init__(self, program, *args: str):
         env = dict(os.environ, PYTHONPATH=str(ROOT))
+        # stdout to a file: a pipe nobody reads would block the stub once full
+        self.out = tempfile.TemporaryFile()
         self.p = subprocess.Popen([sys.executable, "-m", "tui.cli", "run", "--gdb",
                                    "127.0.0.1:0", str(program), *args], cwd=ROOT, env=env,
-                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stdin=subprocess.DEVNULL, stdout=self.out,
                                   stderr=subprocess.PIPE)
         self.err = b""
         sel = selectors.DefaultSelector()
@@ -47,20 +51,32 @@ class Stub:
         m = re.search(rb"waiting for gdb on 127\.0\.0\.1:(\d+)", self.err)
         assert m, self.err
         self.port = int(m.group(1))
+        # the rest of stderr is read as it comes (a full pipe would block the stub)
+        self.reader = threading.Thread(target=self._drain, daemon=True)
+        self.reader.start()
+
+    def _drain(self) -> None:
+        assert self.p.stderr is not None
+        while True:
+            chunk = os.read(self.p.stderr.fileno(), 65536)
+            if not chunk:
+                return
+            self.err += chunk
 
     def finish(self, timeout: float = 60) -> tuple[int, bytes, bytes]:
         try:
-            out, err = self.p.communicate(timeout=timeout)
+            self.p.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.p.kill()
-            out, err = self.p.communicate()
-            raise AssertionError(f"the stub did not end: {self.err + err!r}") from None
-        return self.p.returncode, out, self.err + err
+            self.kill()
+            raise AssertionError(f"the stub did not end: {self.err!r}") from None
+        self.reader.join(timeout=10)
+        self.out.seek(0)
+        return self.p.returncode, self.out.read(), self.err
 
     def kill(self) -> None:
         if self.p.poll() is None:
             self.p.kill()
-            self.p.communicate()
+            self.p.wait(timeout=30)
 
 
 def gdb(port: int, *commands: str, timeout: float = 120) -> str:
@@ -275,8 +291,7 @@ def test_fuzz_random_packets():
         c.close()
     finally:
         stub.kill()
-    _, _, err = stub.p.returncode, None, stub.err
-    assert b"Traceback" not in err
+    assert b"Traceback" not in stub.err
 
 
 def test_interrupt_a_running_continue():

@@ -37,12 +37,24 @@ class Stub:
     def __init__(self, session, exec_path: str | None = None, log=None):
         self.s = session
         self.exec_path = exec_path
-        self.log = log or (lambda text: None)
+        self._log = log or (lambda text: None)
+        self._bad_logged = 0
         self.noack = False
         self.bps: dict[int, object] = {}  # address -> the session's Breakpoint (Z0)
         self.over = False  # the guest exited or was killed: W/X was sent
         self.detached = False
         self.killed = False
+
+    def log(self, text: str) -> None:
+        self._log(text[:160])
+
+    def log_bad(self, text: str) -> None:
+        """A malformed packet: a line for each of the first few, then one saying so."""
+        self._bad_logged += 1
+        if self._bad_logged <= 20:
+            self.log(text)
+        elif self._bad_logged == 21:
+            self.log("more malformed packets: no longer logged")
 
     # -- dispatch ---------------------------------------------------------------------------
     def handle(self, packet: bytes) -> bytes | Resume | None:
@@ -54,7 +66,7 @@ class Stub:
             self.log(f"cannot write: {e}")
             return b"E01"
         except (ValueError, IndexError, KeyError, OverflowError) as e:
-            self.log(f"bad packet {packet[:40]!r}: {e}")
+            self.log_bad(f"bad packet {packet[:40]!r}: {e}")
             return b"E01"
         except Exception as e:  # a bug of ours: one line, and the stub goes on
             self.log(f"internal error on packet {packet[:40]!r}: {type(e).__name__}: {e}")
