@@ -120,8 +120,8 @@ class Stub:
             return b"OK"
         if c == "m":
             addr, _, size = t[1:].partition(",")
-            data = regs.read_memory(s, int(addr, 16), min(int(size, 16), MAX_PACKET // 2 - 8))
-            return data.hex().encode() if data or int(size, 16) == 0 else b"E14"
+            got = regs.read_memory(s, int(addr, 16), min(int(size, 16), MAX_PACKET // 2 - 8))
+            return got.hex().encode() if got or int(size, 16) == 0 else b"E14"
         if c == "M":
             where, _, data = t[1:].partition(":")
             addr, _, size = where.partition(",")
@@ -132,11 +132,11 @@ class Stub:
             return b"OK"
         if c == "X":
             head, _, _ = raw[1:].partition(b":")
-            data = unescape(raw[1 + len(head) + 1:])
+            binary = unescape(raw[1 + len(head) + 1:])
             addr, _, size = head.decode("latin-1").partition(",")
-            if len(data) != int(size, 16):
+            if len(binary) != int(size, 16):
                 return b"E01"
-            regs.write_memory(s, int(addr, 16), data)
+            regs.write_memory(s, int(addr, 16), binary)
             return b"OK"
         if c in "Zz":
             return self._breakpoint(t)

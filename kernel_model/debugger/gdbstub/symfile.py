@@ -44,7 +44,8 @@ def with_symbols(elf: bytes, bits: int, labels: dict[str, int]) -> bytes:
         table += n.encode() + b"\0"
         return at
 
-    sections = []  # (name, type, flags, addr, offset, size, link, info, align, entsize)
+    # (name, type, flags, addr, offset, size, link, info, align, entsize)
+    sections: list[tuple] = []
     for k, (off, vaddr, filesz, memsz, flags) in enumerate(segs):
         nm = ".text" if flags & PF_X else ".data" if flags & PF_W else ".rodata"
         if any(s[0] == nm for s in sections):
