@@ -165,6 +165,24 @@ def test_gdb_sees_the_exit_code(tmp_path):
     assert status == 3, err
 
 
+@needs_gdb
+def test_gdb_sees_a_fault_and_the_death_by_signal(tmp_path):
+    src = tmp_path / "segv.s"
+    src.write_text("bits 64\nsection .text\nglobal _start\n_start:\n    xor eax, eax\n"
+                   "    mov [rax], eax\n")
+    stub = Stub(src)
+    try:
+        out = gdb(stub.port, "continue", "info registers rip", "continue")
+        status, _, err = stub.finish()
+    finally:
+        stub.kill()
+    assert "Program received signal SIGSEGV" in out, out
+    assert re.search(r"^rip\s+0x[0-9a-f]+\s+0x[0-9a-f]+ <_start\+2>", out, re.M), out
+    assert "Program terminated with signal SIGSEGV" in out, out
+    assert status == 128 + 11, err  # as the shell reports a death by SIGSEGV
+    assert b"not delivered" not in err
+
+
 # -- the protocol, by hand ------------------------------------------------------------------
 def frame(payload: bytes) -> bytes:
     return b"$" + payload + b"#%02x" % (sum(payload) & 0xFF)

@@ -164,10 +164,16 @@ class Stub:
 
     # -- resuming ---------------------------------------------------------------------------
     def _resume(self, what: str, t: str) -> Resume:
-        if t[:1] in "CS" and len(t) >= 3 and int(t[1:3], 16) not in (0, SIGTRAP, SIGINT):
-            # Delivering a signal to the guest on resume is not wired yet: resumed without.
-            self.log(f"signal {int(t[1:3], 16)} on resume is not delivered yet (resumed "
-                     "without it)")
+        if t[:1] in "CS" and len(t) >= 3:
+            sig = int(t[1:3], 16)
+            at_fault = self.s.pos[0].info.get("pending") is not None and \
+                self.s.pos[1] == 0
+            if sig not in (0, SIGTRAP, SIGINT) and not (at_fault and
+                                                        sig == self._fault_signal()):
+                # gdb passes the signal a fault raised: the session delivers that one
+                # itself. Any other signal on resume is not wired yet: resumed without.
+                self.log(f"signal {sig} on resume is not delivered yet (resumed without "
+                         "it)")
         if what == "cont":
             return Resume(self.s.cont, "cont")
         return Resume(self.step_insn, "step")
