@@ -313,7 +313,7 @@ def test_fuzz_random_packets():
 
 
 def test_interrupt_a_running_continue():
-    stub = Stub(ASM / "bench_compute.s")
+    stub = Stub(ASM / "bench_compute.s", "100000000000000")  # runs for days
     try:
         c = Client(stub.port)
         c.raw(frame(b"vCont;c"))
@@ -322,6 +322,15 @@ def test_interrupt_a_running_continue():
         c.raw(b"\x03")
         stop = c.reply()
         assert stop.startswith(b"T02"), stop
+        counter = c.ask(b"p2")  # rcx: the loop's counter, counting down
+        # gone while the guest runs: it stops, and the next gdb finds it stopped
+        c.raw(frame(b"vCont;c"))
+        assert c.read_byte() == b"+"
+        time.sleep(0.3)
+        c.close()
+        c = Client(stub.port)
+        assert c.ask(b"?").startswith(b"T05")
+        assert c.ask(b"p2") != counter  # it ran on a while before it stopped
         c.raw(frame(b"k"))
         status, _, err = stub.finish()
     finally:

@@ -158,8 +158,8 @@ class Stub:
         if c == "D":
             self.detached = True
             return b"OK"
-        if t.startswith("QCatchSyscalls"):
-            return b""  # catch syscall: to be wired to the stepping engine's catch
+        if t.startswith("QCatchSyscalls:"):
+            return self._catch_syscalls(t[len("QCatchSyscalls:"):])
         return b""  # unknown packet: unsupported
 
     # -- resuming ---------------------------------------------------------------------------
@@ -205,9 +205,12 @@ class Stub:
 
     # -- breakpoints ------------------------------------------------------------------------
     def _breakpoint(self, t: str) -> bytes:
-        kind, addr_s, _ = (t[1:].split(",") + ["", ""])[:3]
+        kind, addr_s, length_s = (t[1:].split(",") + ["", ""])[:3]
+        if kind in ("2", "3", "4"):
+            return self._watchpoint(kind, int(addr_s, 16), int(length_s.split(";")[0], 16),
+                                    t[0] == "Z")
         if kind not in ("0", "1"):
-            return b""  # watchpoints (2, 3, 4): to be wired to the engine's watchpoints
+            return b""
         addr = int(addr_s, 16)
         if t[0] == "Z":
             if addr not in self.bps:
@@ -217,6 +220,19 @@ class Stub:
             if b is not None:
                 self.s.remove_breakpoint(b)
         return b"OK"
+
+    def _watchpoint(self, kind: str, addr: int, length: int, insert: bool) -> bytes:
+        """Z2/Z3/Z4 (write, read, access): the place to wire the stepping engine's
+        watchpoints. Until then "" (unsupported): gdb falls back to software watchpoints,
+        single-stepping and comparing, which works here, slowly. Once wired, the stop
+        reply names it: `watch:ADDR;` / `rwatch:ADDR;` / `awatch:ADDR;` (see stop_reply)."""
+        return b""
+
+    def _catch_syscalls(self, args: str) -> bytes:
+        """QCatchSyscalls:1[;NR...] / QCatchSyscalls:0: the place to wire the engine's
+        syscall catching (entry and return stops), answered in stop replies as
+        `syscall_entry:NR;` / `syscall_return:NR;`. Until then "" (unsupported)."""
+        return b""
 
     # -- stop replies -----------------------------------------------------------------------
     def tid(self) -> int:

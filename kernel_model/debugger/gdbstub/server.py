@@ -131,10 +131,13 @@ class GdbServer:
         worker.start()
         gone = False
         while worker.is_alive():
+            if gone:  # a new client waits in the backlog until the guest has stopped
+                worker.join(0.05)
+                continue
             ready, _, _ = select.select([conn, self.listener], [], [], 0.05)
-            if self.listener in ready:
+            if self.listener in ready and conn not in ready:
                 self._refuse()
-            if conn in ready and not gone:
+            if conn in ready:
                 try:
                     data = conn.recv(65536)
                 except OSError:
