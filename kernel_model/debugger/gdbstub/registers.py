@@ -8,6 +8,10 @@ from emu.arch import REG_IDS
 from kernel_model.debugger.gdbstub.tdesc import LAYOUTS, Reg
 from kernel_model.debugger.stepping import TRAP_KINDS
 
+# gdb's names of the x87 control registers -> Unicorn's (emu.registers.REG_IDS)
+FPU_NAMES = {"fctrl": "fpcw", "fstat": "fpsw", "ftag": "fptag", "fiseg": "fcs",
+             "fioff": "fip", "foseg": "fds", "fooff": "fdp", "fop": "fop"}
+
 
 class NotWritable(Exception):
     pass
@@ -36,6 +40,8 @@ def values(session) -> list[int | None]:
     for r in LAYOUTS[session.bits]:
         if r.source == "reg":
             out.append(regs.get(r.name, 0))
+        elif r.source == "fpu":
+            out.append(session.machine.reg(REG_IDS[FPU_NAMES.get(r.name, r.name)]))
         elif r.source == "orig":
             if orig is None:
                 orig = orig_ax(session)

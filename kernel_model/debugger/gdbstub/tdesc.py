@@ -3,7 +3,7 @@ packet, for amd64 and i386 as Linux's gdbserver describes them: the core registe
 the x87 ones gdb requires there), SSE, `org.gnu.gdb.i386.linux` (orig_rax/orig_eax) and,
 for amd64, the segment bases.
 
-A register is (name, size in bytes, type, source): source is what commands.py reads it
+A register is (name, size in bytes, type, source): source is what registers.py reads it
 from: "reg" (the session's registers), "orig" (orig_rax), "fp" (x87/SSE state, reported
 unavailable for now: gdb shows <unavailable>).
 """
@@ -45,11 +45,11 @@ def _layout(bits: int) -> list[Reg]:
     for n in ("cs", "ss", "ds", "es", "fs", "gs"):
         out.append(Reg(n, 4, "int32", "reg", core))
     for n, size, t in _X87:
-        out.append(Reg(n, size, t, "fp", core))
+        out.append(Reg(n, size, t, "fp" if size == 10 else "fpu", core))
     sse = "org.gnu.gdb.i386.sse"
     for i in range(16 if bits == 64 else 8):
         out.append(Reg(f"xmm{i}", 16, "uint128", "fp", sse))
-    out.append(Reg("mxcsr", 4, "int32", "fp", sse))
+    out.append(Reg("mxcsr", 4, "int32", "fpu", sse))
     linux = "org.gnu.gdb.i386.linux"
     out.append(Reg("orig_rax" if bits == 64 else "orig_eax", bits // 8, "int", "orig",
                    linux))
@@ -76,7 +76,7 @@ def target_xml(bits: int) -> str:
                 lines.append("  </feature>")
             feature = r.feature
             lines.append(f'  <feature name="{feature}">')
-        group = ' group="float"' if r.size == 10 or r.name.startswith("f") and r.source == "fp" \
+        group = ' group="float"' if r.size == 10 or r.name.startswith("f") and r.source == "fpu" \
             else ' group="vector"' if r.name.startswith("xmm") or r.name == "mxcsr" else ""
         lines.append(f'    <reg name="{r.name}" bitsize="{r.size * 8}" type="{r.type}" '
                      f'regnum="{n}"{group}/>')
