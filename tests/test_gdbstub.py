@@ -183,6 +183,18 @@ def test_gdb_sees_a_fault_and_the_death_by_signal(tmp_path):
     assert b"not delivered" not in err
 
 
+@needs_gdb
+def test_detach_lets_the_guest_run_to_its_end():
+    stub = Stub(ASM / "hello_syscall.s")
+    try:
+        out = gdb(stub.port, "break _start", "stepi", "detach")
+        status, stdout, err = stub.finish()
+    finally:
+        stub.kill()
+    assert "Detaching from program" in out or "detached" in out, out
+    assert status == 0 and stdout == b"Hello from syscall!\n", err
+
+
 # -- the protocol, by hand ------------------------------------------------------------------
 def frame(payload: bytes) -> bytes:
     return b"$" + payload + b"#%02x" % (sum(payload) & 0xFF)

@@ -20,7 +20,8 @@ class NotWritable(Exception):
 def orig_ax(session) -> int:
     """Linux's orig_rax: the syscall number while a syscall is being made, -1 otherwise.
     The session stops before a trap instruction, and at such a stop the number the trap
-    will make is shown (what `catch syscall` reports at the entry), else -1."""
+    will make is shown (what `catch syscall` reports at the entry), else -1. All 64 bits
+    of rax, as pt_regs' orig_ax keeps them (docs/kernel_facts.md §10)."""
     up = session.upcoming()
     if up is not None and up[0] in TRAP_KINDS:
         return session.regs()["rax" if session.bits == 64 else "eax"]
