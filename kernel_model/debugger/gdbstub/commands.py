@@ -193,15 +193,13 @@ class Stub:
         """gdb's stepi: one instruction, and a trap or a call into the vDSO is one step over
         (the session's `step` would walk its phases, which gdb has no notion of)."""
         s = self.s
-        if s.walk is not None:
-            s.walk = None
+        s.walk = None
         up = s.upcoming()
         if up is not None and (up[0] in TRAP_KINDS or up[0] == "switch"):
             return s.next()
-        stop = s.step()
-        if s.walk is not None:  # the call was run to its return as a walk: just be there
-            s.walk = None
-        return stop
+        # One instruction, also a call into the vDSO (the session's `step` would run the
+        # whole call as a walk of phases): the engine's own single step.
+        return s._command(s._step_one)
 
     # -- breakpoints ------------------------------------------------------------------------
     def _breakpoint(self, t: str) -> bytes:
