@@ -28,12 +28,13 @@ class Stub:
     """`syscall-lab run --gdb 127.0.0.1:0 PROGRAM` in a subprocess, its port read from
     the line it prints."""
 
-    def __init__(self, program, *args: str):
+    def __init__(self, program, *args: str, clock: list[str] | None = None):
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         # stdout to a file: a pipe nobody reads would block the stub once full
         self.out = tempfile.TemporaryFile()
         self.p = subprocess.Popen([sys.executable, "-m", "tui.cli", "run", "--gdb",
-                                   "127.0.0.1:0", str(program), *args], cwd=ROOT, env=env,
+                                   "127.0.0.1:0", *(clock or []), str(program), *args],
+                                  cwd=ROOT, env=env,
                                   stdin=subprocess.DEVNULL, stdout=self.out,
                                   stderr=subprocess.PIPE)
         self.err = b""
@@ -193,6 +194,49 @@ def test_detach_lets_the_guest_run_to_its_end():
         stub.kill()
     assert "Detaching from program" in out or "detached" in out, out
     assert status == 0 and stdout == b"Hello from syscall!\n", err
+
+
+VDSO_WALK = """\
+set $n = 0
+while $pc < 0x7f0000000000 && $n < 5000
+  stepi
+  set $n = $n + 1
+end
+echo @entry@\\n
+info registers rip
+stepi 3
+reverse-stepi 3
+echo @back@\\n
+info registers rip
+reverse-stepi
+x/i $pc
+continue
+"""
+
+
+@needs_gdb
+def test_stepi_into_the_vdso_and_back(tmp_path):
+    """gdb's stepi enters a vDSO function one instruction at a time, and reverse-stepi
+    comes back out to the call; the run's output is the plain run's."""
+    script = tmp_path / "walk.gdb"
+    script.write_text(VDSO_WALK)
+    clock = ["--clock", "frozen:1000000000"]
+    plain = cli("run", *clock, "time-three-ways", timeout=60)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    stub = Stub(ASM / "time_three_ways.s", clock=clock)
+    try:
+        r = subprocess.run([GDB, "-batch", "-nx", "-ex", f"target remote :{stub.port}",
+                            "-x", str(script)], capture_output=True, text=True, timeout=300,
+                           env=env)
+        out = r.stdout + r.stderr
+        status, stdout, err = stub.finish()
+    finally:
+        stub.kill()
+    entry = reg(out.split("@entry@", 1)[1], "rip")
+    assert entry >= 0x7F0000000000, out  # inside the vDSO, mapped high
+    assert reg(out.split("@back@", 1)[1], "rip") == entry, out
+    assert re.search(r"=> 0x[0-9a-f]+ <[\w+]+>:\s+call", out), out
+    assert status == 0 and stdout == plain.stdout, (stdout, plain.stdout, err)
 
 
 # -- the protocol, by hand ------------------------------------------------------------------
