@@ -239,6 +239,23 @@ def test_stepi_into_the_vdso_and_back(tmp_path):
     assert status == 0 and stdout == plain.stdout, (stdout, plain.stdout, err)
 
 
+@needs_gdb
+def test_monitor_commands():
+    stub = Stub(ASM / "hello_syscall.s")
+    try:
+        out = gdb(stub.port, "monitor help", "stepi 5", "monitor transitions",
+                  "monitor maps", "reverse-stepi", "monitor where", "monitor bogus")
+        stub.finish()
+    finally:
+        stub.kill()
+    assert "monitor transitions" in out, out
+    assert re.search(r'^> \[syscall\] write\(1, "Hello from syscall!\\n", 20\)\s+= 20$',
+                     out, re.M), out
+    assert re.search(r"^[0-9a-f]+-[0-9a-f]+ rw-p .*\[stack\]$", out, re.M), out
+    assert "next: syscall; in the past" in out, out
+    assert "unknown monitor command 'bogus'" in out, out
+
+
 # -- the protocol, by hand ------------------------------------------------------------------
 def frame(payload: bytes) -> bytes:
     return b"$" + payload + b"#%02x" % (sum(payload) & 0xFF)

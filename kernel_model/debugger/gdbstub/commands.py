@@ -158,6 +158,11 @@ class Stub:
         if c == "D":
             self.detached = True
             return b"OK"
+        if t.startswith("qRcmd,"):
+            from kernel_model.debugger.gdbstub.monitor import run as monitor
+
+            text = monitor(s, bytes.fromhex(t[6:]).decode("utf-8", "replace"))
+            return text.encode().hex().encode()
         if t.startswith("QCatchSyscalls:"):
             return self._catch_syscalls(t[len("QCatchSyscalls:"):])
         return b""  # unknown packet: unsupported
