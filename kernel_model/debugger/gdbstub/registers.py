@@ -7,6 +7,7 @@ from __future__ import annotations
 from emu.arch import REG_IDS
 from kernel_model.debugger.gdbstub.tdesc import LAYOUTS, Reg
 from kernel_model.debugger.stepping import TRAP_KINDS
+from kernel_model.trace.events import SyscallEntered
 
 # gdb's names of the x87 control registers -> Unicorn's (emu.registers.REG_IDS)
 FPU_NAMES = {"fctrl": "fpcw", "fstat": "fpsw", "ftag": "fptag", "fiseg": "fcs",
@@ -18,13 +19,17 @@ class NotWritable(Exception):
 
 
 def orig_ax(session) -> int:
-    """Linux's orig_rax: the syscall number while a syscall is being made, -1 otherwise.
-    The session stops before a trap instruction, and at such a stop the number the trap
-    will make is shown (what `catch syscall` reports at the entry), else -1. All 64 bits
-    of rax, as pt_regs' orig_ax keeps them (docs/kernel_facts.md §10)."""
-    up = session.upcoming()
-    if up is not None and up[0] in TRAP_KINDS:
-        return session.regs()["rax" if session.bits == 64 else "eax"]
+    """Linux's orig_rax as ptrace shows it: the syscall's number at a stop right after a
+    trap instruction (a stepi over `syscall` traps on the way out of the kernel, with
+    pt_regs' orig_ax still set), -1 at every other stop (before the trap too: nothing
+    has entered the kernel yet). Checked against Linux with gdb on a static program.
+    The number is the one the table was indexed with (kernel_facts §10: Linux keeps all
+    64 bits of rax there; they differ only for a number with its upper half set)."""
+    mark, n = session.pos
+    if n == 0 and mark.applied and mark.kind in TRAP_KINDS:
+        entered = [e for e in mark.events if isinstance(e, SyscallEntered)]
+        if entered:
+            return entered[-1].nr
     return -1
 
 
