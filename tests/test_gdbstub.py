@@ -28,12 +28,12 @@ class Stub:
     """`syscall-lab run --gdb 127.0.0.1:0 PROGRAM` in a subprocess, its port read from
     the line it prints."""
 
-    def __init__(self, program, *args: str, clock: list[str] | None = None):
+    def __init__(self, program, *args: str, options: list[str] | None = None):
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         # stdout to a file: a pipe nobody reads would block the stub once full
         self.out = tempfile.TemporaryFile()
         self.p = subprocess.Popen([sys.executable, "-m", "tui.cli", "run", "--gdb",
-                                   "127.0.0.1:0", *(clock or []), str(program), *args],
+                                   "127.0.0.1:0", *(options or []), str(program), *args],
                                   cwd=ROOT, env=env,
                                   stdin=subprocess.DEVNULL, stdout=self.out,
                                   stderr=subprocess.PIPE)
@@ -224,7 +224,7 @@ def test_stepi_into_the_vdso_and_back(tmp_path):
     clock = ["--clock", "frozen:1000000000"]
     plain = cli("run", *clock, "time-three-ways", timeout=60)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    stub = Stub(ASM / "time_three_ways.s", clock=clock)
+    stub = Stub(ASM / "time_three_ways.s", options=clock)
     try:
         r = subprocess.run([GDB, "-batch", "-nx", "-ex", f"target remote :{stub.port}",
                             "-x", str(script)], capture_output=True, text=True, timeout=300,
@@ -255,6 +255,20 @@ def test_monitor_commands():
     assert re.search(r"^[0-9a-f]+-[0-9a-f]+ rw-p .*\[stack\]$", out, re.M), out
     assert "next: syscall; in the past" in out, out
     assert "unknown monitor command 'bogus'" in out, out
+
+
+@needs_gdb
+def test_strace_lines_once_though_stepped_back_over():
+    stub = Stub(ASM / "hello_syscall.s", options=["-s"])
+    try:
+        gdb(stub.port, "stepi 5", "reverse-stepi 3", "continue")
+        status, stdout, err = stub.finish()
+    finally:
+        stub.kill()
+    lines = err.decode().splitlines()
+    assert lines.count('write(1, "Hello from syscall!\\n", 20)   = 20') == 1, err
+    assert "+++ exited with 0 +++" in lines and status == 0, err
+    assert stdout == b"Hello from syscall!\n"
 
 
 # -- the protocol, by hand ------------------------------------------------------------------

@@ -67,7 +67,7 @@ def cmd_run_gdb(args) -> int:
     from kernel_model.debugger.session import DebugSession
     from kernel_model.system import CannotStart
     from programs.options import CannotExecute, UsageError
-    from tui.cli import resolve_program, run_options
+    from tui.cli import resolve_program, run_options, tracing
     from tui.record_run import _stdin, _write
 
     host, port = parse_address(args.gdb)
@@ -91,6 +91,22 @@ def cmd_run_gdb(args) -> int:
     except ValueError as e:
         listener.close()
         raise UsageError(str(e)) from None
+    closers = []
+    if tracing(args):  # strace's lines as the guest makes its calls (a replay makes none)
+        from kernel_model.trace.tracers import StracePrinter
+
+        try:
+            trace_out = open(args.output, "w") if args.output else sys.stderr
+        except OSError as e:
+            listener.close()
+            session.close()
+            raise UsageError(f"cannot write {e.filename}: {e.strerror}") from None
+        printer = StracePrinter(trace_out, events=args.events, to_file=bool(args.output),
+                                follow=args.follow_forks)
+        session.kernel.attach(printer)
+        closers.append(printer)
+        if args.output:
+            closers.append(trace_out)
     data = _stdin()
     if data:
         session.feed_input(data)
@@ -126,6 +142,8 @@ def cmd_run_gdb(args) -> int:
                     break
         flush_output()
     finally:
+        for f in closers:
+            f.close()
         listener.close()
         session.close()
         if tmp:
