@@ -198,6 +198,10 @@ def test_detach_lets_the_guest_run_to_its_end():
 
 
 VDSO_WALK = """\
+break found_ehdr
+continue
+delete
+nexti 2
 set $n = 0
 while $pc < 0x7f0000000000 && $n < 5000
   stepi
