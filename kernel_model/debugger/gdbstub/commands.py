@@ -2,9 +2,12 @@
 guest is stopped, and turning the resuming ones (c, s, vCont, bs, bc) into session
 commands run by the server (a Resume), whose stop becomes a stop reply.
 
-Not supported yet (answered "", which gdb reads as "unsupported"): Z1-Z4 (hardware
-breakpoints and watchpoints: the stepping engine's watchpoints come in their own
-module, see `watchpoint`), QCatchSyscalls (`catch syscall`), vFile, multiprocess.
+Answered: qSupported, QStartNoAckMode, qXfer (features, auxv, exec-file), ?, g/G, p/P,
+m/M/X, Z0/z0 and Z1/z1 (both the session's breakpoints), vCont?/vCont (c, C, s, S), c/C,
+s/S, bs, bc, k, vKill, D, H, T, qAttached, qOffsets, qC, qfThreadInfo/qsThreadInfo,
+qSymbol, qRcmd (monitor.py). Not yet (answered "", which gdb reads as "unsupported"):
+Z2-Z4 (see `_watchpoint`), QCatchSyscalls (see `_catch_syscalls`), vFile,
+qXfer:libraries-svr4, multiprocess, a signal passed on resume (other than a fault's own).
 """
 
 from __future__ import annotations
