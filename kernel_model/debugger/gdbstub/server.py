@@ -33,6 +33,10 @@ class GdbServer:
         "detached"."""
         while True:
             conn, peer = self.listener.accept()
+            try:  # many small packets each way: no waiting to coalesce them (Nagle)
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
             self.log(f"gdb connected from {peer[0]}:{peer[1]}")
             self.stub.noack = False
             try:
