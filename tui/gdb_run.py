@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import shutil
+import signal
 import socket
 import sys
 
@@ -124,6 +125,10 @@ def cmd_run_gdb(args) -> int:
     def log(text: str) -> None:
         print(f"syscall-lab: {text}", file=sys.stderr, flush=True)
 
+    def terminated(_signo, _frame):
+        raise KeyboardInterrupt  # SIGTERM (e.g. `timeout`): clean up as for Ctrl-C
+
+    signal.signal(signal.SIGTERM, terminated)
     stub = Stub(session, exec_path=exec_path, log=log)
     server = GdbServer(stub, listener, log, on_stop=flush_output)
     bound = listener.getsockname()
