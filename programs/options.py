@@ -197,6 +197,11 @@ def add_run_command(p: argparse.ArgumentParser) -> None:
     add_run_options(p)
     p.add_argument("--record", metavar="FILE", help="also save every transition's views "
                    "for `syscall-lab replay FILE` (runs under the stepping engine)")
+    p.add_argument("--gdb", metavar="[HOST:]PORT", help="wait for gdb (`target remote "
+                   ":PORT`) with the guest stopped at its first instruction; host "
+                   "127.0.0.1 unless given; port 0 picks a free one and prints it")
+    p.add_argument("--gdb-listen-any", action="store_true", help="allow --gdb on a host "
+                   "other than loopback (anyone who can connect controls the guest)")
     p.add_argument("program")
     p.add_argument("args", nargs=argparse.REMAINDER)
 

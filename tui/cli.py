@@ -133,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
             argv = ["tui", *argv]  # the stepping TUI (on the built-in demo)
         args = build_parser().parse_args(argv)
         if args.command == "run":
+            if getattr(args, "gdb", None):
+                from tui.gdb_run import cmd_run_gdb  # no textual here either
+
+                return cmd_run_gdb(args)
             if args.record:
                 from tui.record_run import cmd_run_record  # no textual here either
 

@@ -1,0 +1,319 @@
+"""What each packet does: one Stub per guest, answering the packets gdb sends while the
+guest is stopped, and turning the resuming ones (c, s, vCont, bs, bc) into session
+commands run by the server (a Resume), whose stop becomes a stop reply.
+
+Answered: qSupported, QStartNoAckMode, qXfer (features, auxv, exec-file), ?, g/G, p/P,
+m/M/X, Z0/z0 and Z1/z1 (both the session's breakpoints), vCont?/vCont (c, C, s, S), c/C,
+s/S, bs, bc, k, vKill, D, H, T, qAttached, qOffsets, qC, qfThreadInfo/qsThreadInfo,
+qSymbol, qRcmd (monitor.py). Not yet (answered "", which gdb reads as "unsupported"):
+Z2-Z4 (see `_watchpoint`), QCatchSyscalls (see `_catch_syscalls`), vFile,
+qXfer:libraries-svr4, multiprocess, a signal passed on resume (other than a fault's own).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from kernel_model.debugger.gdbstub import registers as regs
+from kernel_model.debugger.gdbstub.packets import MAX_PACKET, unescape
+from kernel_model.debugger.gdbstub.tdesc import LAYOUTS, target_xml
+from kernel_model.debugger.stepping import TRAP_KINDS
+
+SIGTRAP = 5
+SIGINT = 2
+
+SUPPORTED = (f"PacketSize={MAX_PACKET:x};qXfer:features:read+;qXfer:auxv:read+;"
+             "qXfer:exec-file:read+;QStartNoAckMode+;swbreak+;hwbreak+;vContSupported+;"
+             "ReverseStep+;ReverseContinue+")
+
+
+@dataclass
+class Resume:
+    """A command that runs the guest: `run` is called on the server's worker thread."""
+
+    run: Callable[[], object]
+    what: str  # "step", "cont", "rstep", "rcont"
+
+
+class Stub:
+    def __init__(self, session, exec_path: str | None = None, log=None):
+        self.s = session
+        self.exec_path = exec_path
+        self._log = log or (lambda text: None)
+        self._bad_logged = 0
+        self.noack = False
+        self.bps: dict[int, object] = {}  # address -> the session's Breakpoint (Z0)
+        self.over = False  # the guest exited or was killed: W/X was sent
+        self.detached = False
+        self.killed = False
+
+    def log(self, text: str) -> None:
+        self._log(text[:160])
+
+    def log_bad(self, text: str) -> None:
+        """A malformed packet: a line for each of the first few, then one saying so."""
+        self._bad_logged += 1
+        if self._bad_logged <= 20:
+            self.log(text)
+        elif self._bad_logged == 21:
+            self.log("more malformed packets: no longer logged")
+
+    # -- dispatch ---------------------------------------------------------------------------
+    def handle(self, packet: bytes) -> bytes | Resume | None:
+        """The reply to one packet, a Resume, or None for no reply (k)."""
+        try:
+            text = packet.decode("latin-1")
+            return self._dispatch(text, packet)
+        except regs.NotWritable as e:
+            self.log(f"cannot write: {e}")
+            return b"E01"
+        except (ValueError, IndexError, KeyError, OverflowError) as e:
+            self.log_bad(f"bad packet {packet[:40]!r}: {e}")
+            return b"E01"
+        except Exception as e:  # a bug of ours: one line, and the stub goes on
+            self.log(f"internal error on packet {packet[:40]!r}: {type(e).__name__}: {e}")
+            return b"E01"
+
+    def _dispatch(self, t: str, raw: bytes) -> bytes | Resume | None:
+        s = self.s
+        if not t:
+            return b""
+        c = t[0]
+        if t.startswith("qSupported"):
+            return SUPPORTED.encode()
+        if t == "QStartNoAckMode":
+            self.noack = True
+            return b"OK"
+        if t.startswith("qXfer:"):
+            return self._xfer(t)
+        if t == "?":
+            return self.stop_reply_here()
+        if t in ("qAttached",) or t.startswith("qAttached:"):
+            return b"1"
+        if t == "qOffsets":
+            return b"Text=0;Data=0;Bss=0"
+        if t == "qC":
+            return b"QC%x" % self.tid()
+        if t == "qfThreadInfo":
+            return b"m%x" % self.tid()
+        if t == "qsThreadInfo":
+            return b"l"
+        if t.startswith("qThreadExtraInfo"):
+            return b""
+        if t == "qTStatus":
+            return b""
+        if t.startswith("qSymbol"):
+            return b"OK"
+        if c == "H":
+            return b"OK"  # one thread: any thread is it
+        if c == "T":
+            return b"OK"  # thread alive
+        if c == "g":
+            return regs.g_packet(s).encode()
+        if c == "G":
+            regs.set_all(s, bytes.fromhex(t[1:]))
+            return b"OK"
+        if c == "p":
+            out = regs.p_packet(s, int(t[1:], 16))
+            return b"E00" if out is None else out.encode()
+        if c == "P":
+            n, _, value = t[1:].partition("=")
+            regs.set_register(s, int(n, 16), bytes.fromhex(value))
+            return b"OK"
+        if c == "m":
+            addr, _, size = t[1:].partition(",")
+            got = regs.read_memory(s, int(addr, 16), min(int(size, 16), MAX_PACKET // 2 - 8))
+            return got.hex().encode() if got or int(size, 16) == 0 else b"E14"
+        if c == "M":
+            where, _, data = t[1:].partition(":")
+            addr, _, size = where.partition(",")
+            body = bytes.fromhex(data)
+            if len(body) != int(size, 16):
+                return b"E01"
+            regs.write_memory(s, int(addr, 16), body)
+            return b"OK"
+        if c == "X":
+            head, _, _ = raw[1:].partition(b":")
+            binary = unescape(raw[1 + len(head) + 1:])
+            addr, _, size = head.decode("latin-1").partition(",")
+            if len(binary) != int(size, 16):
+                return b"E01"
+            regs.write_memory(s, int(addr, 16), binary)
+            return b"OK"
+        if c in "Zz":
+            return self._breakpoint(t)
+        if t == "vCont?":
+            return b"vCont;c;C;s;S"
+        if t.startswith("vCont;"):
+            return self._vcont(t[6:])
+        if c in "cC":
+            return self._resume("cont", t)
+        if c in "sS":
+            return self._resume("step", t)
+        if t == "bs":
+            return Resume(s.reverse_step, "rstep")
+        if t == "bc":
+            return Resume(s.reverse_continue, "rcont")
+        if c == "k" or t.startswith("vKill"):
+            self.killed = True
+            return None if c == "k" else b"OK"
+        if c == "D":
+            self.detached = True
+            return b"OK"
+        if t.startswith("qRcmd,"):
+            from kernel_model.debugger.gdbstub.monitor import run as monitor
+
+            text = monitor(s, bytes.fromhex(t[6:]).decode("utf-8", "replace"))
+            return text.encode().hex().encode()
+        if t.startswith("QCatchSyscalls:"):
+            return self._catch_syscalls(t[len("QCatchSyscalls:"):])
+        return b""  # unknown packet: unsupported
+
+    # -- resuming ---------------------------------------------------------------------------
+    def _resume(self, what: str, t: str) -> Resume:
+        if t[:1] in "CS" and len(t) >= 3:
+            sig = int(t[1:3], 16)
+            at_fault = self.s.pos[0].info.get("pending") is not None and \
+                self.s.pos[1] == 0
+            if sig not in (0, SIGTRAP, SIGINT) and not (at_fault and
+                                                        sig == self._fault_signal()):
+                # gdb passes the signal a fault raised: the session delivers that one
+                # itself. Any other signal on resume is not wired yet: resumed without.
+                self.log(f"signal {sig} on resume is not delivered yet (resumed without "
+                         "it)")
+        if what == "cont":
+            return Resume(self.s.cont, "cont")
+        return Resume(self.step_insn, "step")
+
+    def _vcont(self, actions: str) -> bytes | Resume:
+        first = actions.split(";")[0]
+        action = first.split(":")[0]
+        if not action:
+            return b"E01"
+        if action[0] in "cC":
+            return self._resume("cont", action)
+        if action[0] in "sS":
+            return self._resume("step", action)
+        return b""  # r (range stepping), t: unsupported, gdb falls back
+
+    def step_insn(self):
+        """gdb's stepi: one instruction, and a trap or a call into the vDSO is one step over
+        (the session's `step` would walk its phases, which gdb has no notion of)."""
+        s = self.s
+        s.walk = None
+        up = s.upcoming()
+        if up is not None and (up[0] in TRAP_KINDS or up[0] == "switch"):
+            return s.next()
+        # One instruction, also a call into the vDSO (the session's `step` would run the
+        # whole call as a walk of phases): the engine's own single step.
+        return s._command(s._step_one)
+
+    # -- breakpoints ------------------------------------------------------------------------
+    def _breakpoint(self, t: str) -> bytes:
+        kind, addr_s, length_s = (t[1:].split(",") + ["", ""])[:3]
+        if kind in ("2", "3", "4"):
+            return self._watchpoint(kind, int(addr_s, 16), int(length_s.split(";")[0], 16),
+                                    t[0] == "Z")
+        if kind not in ("0", "1"):
+            return b""
+        addr = int(addr_s, 16)
+        if t[0] == "Z":
+            if addr not in self.bps:
+                self.bps[addr] = self.s.add_breakpoint(hex(addr))
+        else:
+            b = self.bps.pop(addr, None)
+            if b is not None:
+                self.s.remove_breakpoint(b)
+        return b"OK"
+
+    def _watchpoint(self, kind: str, addr: int, length: int, insert: bool) -> bytes:
+        """Z2/Z3/Z4 (write, read, access): the place to wire the stepping engine's
+        watchpoints. Until then "" (unsupported): gdb falls back to software watchpoints,
+        single-stepping and comparing, which works here, slowly. Once wired, the stop
+        reply names it: `watch:ADDR;` / `rwatch:ADDR;` / `awatch:ADDR;` (see stop_reply)."""
+        return b""
+
+    def _catch_syscalls(self, args: str) -> bytes:
+        """QCatchSyscalls:1[;NR...] / QCatchSyscalls:0: the place to wire the engine's
+        syscall catching (entry and return stops), answered in stop replies as
+        `syscall_entry:NR;` / `syscall_return:NR;`. Until then "" (unsupported)."""
+        return b""
+
+    # -- stop replies -----------------------------------------------------------------------
+    def tid(self) -> int:
+        return self.s.system.process.pid
+
+    def exit_reply(self) -> bytes | None:
+        p = self.s.system.process
+        if not p.exited:
+            return None
+        self.over = True
+        if p.killed_by is not None:
+            return b"X%02x" % (p.killed_by & 0x7F)
+        return b"W%02x" % (p.status & 0xFF)
+
+    def stop_reply_here(self, *, reason: str = "", signal: int = SIGTRAP) -> bytes:
+        out = self.exit_reply()
+        if out is not None:
+            return out
+        pc_n = 16 if self.s.bits == 64 else 8
+        pc = regs.p_packet(self.s, pc_n)
+        sp = regs.p_packet(self.s, 7 if self.s.bits == 64 else 4)
+        text = f"T{signal:02x}thread:{self.tid():x};{pc_n:02x}:{pc};" \
+               f"{(7 if self.s.bits == 64 else 4):02x}:{sp};"
+        if reason:
+            text += reason
+        return text.encode()
+
+    def stop_reply(self, what: str, stop) -> bytes:
+        """The reply to a resume that ended with `stop` (a SessionStop)."""
+        reason = getattr(stop, "reason", "")
+        if reason == "exited" or self.s.system.process.exited:
+            out = self.exit_reply()
+            if out is not None:
+                return out
+        if reason == "breakpoint":
+            return self.stop_reply_here(reason="swbreak:;")
+        if reason == "start" and what in ("rstep", "rcont"):
+            return self.stop_reply_here(reason="replaylog:begin;")
+        if reason == "interrupted":
+            return self.stop_reply_here(signal=SIGINT)
+        if reason == "fault":
+            return self.stop_reply_here(signal=self._fault_signal())
+        return self.stop_reply_here()
+
+    def _fault_signal(self) -> int:
+        """The signal the fault the session stopped before will raise (SIGSEGV, ...)."""
+        pending = self.s.pos[0].info.get("pending")
+        signo = getattr(pending, "signo", None)
+        if signo is None:
+            signo = getattr(getattr(pending, "fault", None), "signo", None)
+        return signo if isinstance(signo, int) else 11
+
+    # -- qXfer ------------------------------------------------------------------------------
+    def _xfer(self, t: str) -> bytes:
+        parts = t.split(":")
+        if len(parts) < 5 or parts[2] != "read":
+            return b""
+        obj, annex, span = parts[1], parts[3], parts[4]
+        off_s, _, len_s = span.partition(",")
+        offset, length = int(off_s, 16), int(len_s, 16)
+        if obj == "features":
+            if annex != "target.xml":
+                return b"E00"
+            data = target_xml(self.s.bits).encode()
+        elif obj == "auxv":
+            word = self.s.bits // 8
+            data = b"".join(k.to_bytes(word, "little") + (v & ((1 << self.s.bits) - 1))
+                            .to_bytes(word, "little") for k, v in self.s.system.process.auxv)
+        elif obj == "exec-file":
+            data = (self.exec_path or self.s.system.process.exe_path or "").encode()
+        else:
+            return b""
+        chunk = data[offset:offset + min(length, MAX_PACKET // 2)]
+        return (b"l" if offset + len(chunk) >= len(data) else b"m") + chunk
+
+    @property
+    def register_count(self) -> int:
+        return len(LAYOUTS[self.s.bits])

@@ -1,0 +1,149 @@
+"""The session's registers in the g/p packets' layout (tdesc.LAYOUTS), and writes to
+them and to memory, which are allowed only at the live end of history (where the guest
+really is): in the past they would contradict what a replay recomputes."""
+
+from __future__ import annotations
+
+from emu.arch import REG_IDS
+from kernel_model.debugger.gdbstub.tdesc import LAYOUTS, Reg
+from kernel_model.debugger.stepping import TRAP_KINDS
+from kernel_model.trace.events import SyscallEntered
+
+# gdb's names of the x87 control registers -> Unicorn's (emu.registers.REG_IDS)
+FPU_NAMES = {"fctrl": "fpcw", "fstat": "fpsw", "ftag": "fptag", "fiseg": "fcs",
+             "fioff": "fip", "foseg": "fds", "fooff": "fdp", "fop": "fop"}
+
+
+class NotWritable(Exception):
+    pass
+
+
+def orig_ax(session) -> int:
+    """Linux's orig_rax as ptrace shows it: the syscall's number at a stop right after a
+    trap instruction (a stepi over `syscall` traps on the way out of the kernel, with
+    pt_regs' orig_ax still set), -1 at every other stop (before the trap too: nothing
+    has entered the kernel yet). Checked against Linux with gdb on a static program.
+    The number is the one the table was indexed with (kernel_facts §10: Linux keeps all
+    64 bits of rax there; they differ only for a number with its upper half set)."""
+    mark, n = session.pos
+    if n == 0 and mark.applied and mark.kind in TRAP_KINDS:
+        entered = [e for e in mark.events if isinstance(e, SyscallEntered)]
+        if entered:
+            return entered[-1].nr
+    return -1
+
+
+def encode(reg: Reg, value: int | None) -> str:
+    if value is None:
+        return "xx" * reg.size  # unavailable: gdb prints <unavailable>
+    return (value & ((1 << (reg.size * 8)) - 1)).to_bytes(reg.size, "little").hex()
+
+
+def values(session) -> list[int | None]:
+    regs = session.regs()
+    orig = None
+    out: list[int | None] = []
+    for r in LAYOUTS[session.bits]:
+        if r.source == "reg":
+            out.append(regs.get(r.name, 0))
+        elif r.source == "fpu":
+            out.append(session.machine.reg(REG_IDS[FPU_NAMES.get(r.name, r.name)]))
+        elif r.source == "orig":
+            if orig is None:
+                orig = orig_ax(session)
+            out.append(orig)
+        else:
+            out.append(None)
+    return out
+
+
+def g_packet(session) -> str:
+    regs = LAYOUTS[session.bits]
+    return "".join(encode(r, v) for r, v in zip(regs, values(session), strict=True))
+
+
+def p_packet(session, n: int) -> str | None:
+    regs = LAYOUTS[session.bits]
+    if not 0 <= n < len(regs):
+        return None
+    return encode(regs[n], values(session)[n])
+
+
+def record_edit(session) -> None:
+    """After a write at the live end: the edited state becomes a point of history (a plain
+    stop, memory captured in full), so going back and forth again finds the edit."""
+    session._add_mark(session._snapshot("stop", session._path, applied=False, full=True))
+
+
+def check_writable(session) -> None:
+    if not session.at_live_end():
+        raise NotWritable("only at the live end of history (go forward to it first)")
+
+
+def set_register(session, n: int, data: bytes, record: bool = True) -> None:
+    regs = LAYOUTS[session.bits]
+    if not 0 <= n < len(regs):
+        raise NotWritable("no such register")
+    r = regs[n]
+    if r.source != "reg":
+        if r.source == "orig":
+            return  # gdb writes orig_rax back with the others: nothing to change here
+        return  # x87/SSE: not exposed yet, a write is ignored like its read is unavailable
+    if len(data) != r.size:
+        raise NotWritable("wrong register size")
+    value = int.from_bytes(data, "little")
+    if session.regs().get(r.name) == value:
+        return
+    check_writable(session)
+    session.machine.set_reg(REG_IDS[r.name], value)
+    if record:
+        record_edit(session)
+
+
+def set_all(session, data: bytes) -> None:
+    regs = LAYOUTS[session.bits]
+    at = 0
+    changed = False
+    current = session.regs()
+    for n, r in enumerate(regs):
+        chunk = data[at:at + r.size]
+        at += r.size
+        if len(chunk) < r.size:
+            break
+        if r.source == "reg" and current.get(r.name) != int.from_bytes(chunk, "little"):
+            set_register(session, n, chunk, record=False)
+            changed = True
+    if changed:
+        record_edit(session)
+
+
+def read_memory(session, addr: int, size: int) -> bytes:
+    """Bytes inside the process's mappings (as ptrace reads), up to the first that is not;
+    empty when the first is not."""
+    mm = session.system.mm
+    out = b""
+    a, end = addr, addr + size
+    while a < end:
+        vma = mm.find(a)
+        if vma is None or not vma.backed:
+            break
+        n = min(end, vma.end) - a
+        try:
+            out += session.machine.read(a, n)
+        except Exception:
+            break
+        a += n
+    return out
+
+
+def write_memory(session, addr: int, data: bytes) -> None:
+    if not data:
+        return
+    if read_memory(session, addr, len(data)) == data:
+        return
+    if len(read_memory(session, addr, len(data))) != len(data):
+        raise NotWritable(f"cannot access memory at {addr:#x}")
+    check_writable(session)
+    session.machine.write(addr, data)
+    session.machine.flush_translations()  # the guest may run code gdb just wrote
+    record_edit(session)
