@@ -448,3 +448,56 @@ def test_port_in_use_and_listen_any():
     assert r.returncode == 2 and b"--gdb-listen-any" in r.stderr
     r = cli("run", "--gdb", "nonsense:port", "hello-syscall", timeout=60)
     assert r.returncode == 2 and len(r.stderr.decode().strip().splitlines()) == 1
+
+
+WATCHED = """bits {bits}
+section .text
+global _start
+_start:
+    mov dword [counter], 1
+    mov eax, [counter]
+    add dword [counter], 2
+    {write_call}
+    {exit_call}
+section .data
+counter: dd 0
+"""
+
+
+@needs_gdb
+@pytest.mark.parametrize("bits", [64, 32])
+def test_gdb_watchpoints_and_catch_syscall_forward_and_back(tmp_path, bits):
+    """Z2/Z3/Z4 from gdb's watch, rwatch and awatch (hardware watchpoints, as gdb reports
+    them: Old value/New value), and catch syscall's entry and return stops (QCatchSyscalls)
+    with the process's own numbers; then reverse-continue back to the write."""
+    if bits == 64:
+        write_call = "mov eax, 39\n    syscall"  # getpid
+        exit_call = "mov eax, 60\n    xor edi, edi\n    syscall"
+        name = "getpid"
+    else:
+        write_call = "mov eax, 20\n    int 0x80"  # getpid in the i386 table
+        exit_call = "mov eax, 1\n    xor ebx, ebx\n    int 0x80"
+        name = "getpid"
+    src = tmp_path / f"watched{bits}.s"
+    src.write_text(WATCHED.format(bits=bits, write_call=write_call, exit_call=exit_call))
+    stub = Stub(src)
+    try:
+        out = gdb(stub.port,
+                  "watch *(int *)&counter", "continue", "continue",
+                  "delete", "rwatch *(int *)&counter", "reverse-continue",
+                  "delete", "catch syscall getpid", "continue", "continue",
+                  "delete", "continue")
+        status, _, err = stub.finish()
+    finally:
+        stub.kill()
+    assert "Hardware watchpoint 1: *(int *)&counter" in out, out
+    # forward: the first write (0 -> 1), then the add (1 -> 3)
+    assert re.search(r"Old value = 0\s+New value = 1", out), out
+    assert re.search(r"Old value = 1\s+New value = 3", out), out
+    # backward with a read watchpoint: the last read before here, the mov eax, [counter]
+    assert re.search(r"Hardware read watchpoint 2: \*\(int \*\)&counter\s+Value = 1", out), out
+    # catch syscall: the call and its return, with the i386 table's number for i386
+    assert re.search(rf"Catchpoint 3 \(call to syscall {name}\)", out), out
+    assert re.search(rf"Catchpoint 3 \(returned from syscall {name}\)", out), out
+    assert "exited normally" in out, out
+    assert status == 0 and b"Traceback" not in err, err

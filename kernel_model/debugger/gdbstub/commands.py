@@ -3,11 +3,11 @@ guest is stopped, and turning the resuming ones (c, s, vCont, bs, bc) into sessi
 commands run by the server (a Resume), whose stop becomes a stop reply.
 
 Answered: qSupported, QStartNoAckMode, qXfer (features, auxv, exec-file), ?, g/G, p/P,
-m/M/X, Z0/z0 and Z1/z1 (both the session's breakpoints), vCont?/vCont (c, C, s, S), c/C,
-s/S, bs, bc, k, vKill, D, H, T, qAttached, qOffsets, qC, qfThreadInfo/qsThreadInfo,
-qSymbol, qRcmd (monitor.py). Not yet (answered "", which gdb reads as "unsupported"):
-Z2-Z4 (see `_watchpoint`), QCatchSyscalls (see `_catch_syscalls`), vFile,
-qXfer:libraries-svr4, multiprocess, a signal passed on resume (other than a fault's own).
+m/M/X, Z0/z0 and Z1/z1 (both the session's breakpoints), Z2-Z4 (its watchpoints),
+QCatchSyscalls, vCont?/vCont (c, C, s, S), c/C, s/S, bs, bc, k, vKill, D, H, T,
+qAttached, qOffsets, qC, qfThreadInfo/qsThreadInfo, qSymbol, qRcmd (monitor.py). Not yet
+(answered "", which gdb reads as "unsupported"): vFile, qXfer:libraries-svr4,
+multiprocess, a signal passed on resume (other than a fault's own).
 """
 
 from __future__ import annotations
@@ -25,7 +25,10 @@ SIGINT = 2
 
 SUPPORTED = (f"PacketSize={MAX_PACKET:x};qXfer:features:read+;qXfer:auxv:read+;"
              "qXfer:exec-file:read+;QStartNoAckMode+;swbreak+;hwbreak+;vContSupported+;"
-             "ReverseStep+;ReverseContinue+")
+             "ReverseStep+;ReverseContinue+;QCatchSyscalls+")
+# Z2/Z3/Z4 and the engine's kinds; the stop reply's word for each.
+WATCH_KINDS = {"2": "write", "3": "read", "4": "access"}
+WATCH_REPLY = {"write": "watch", "read": "rwatch", "access": "awatch"}
 
 
 @dataclass
@@ -228,17 +231,35 @@ class Stub:
         return b"OK"
 
     def _watchpoint(self, kind: str, addr: int, length: int, insert: bool) -> bytes:
-        """Z2/Z3/Z4 (write, read, access): the place to wire the stepping engine's
-        watchpoints. Until then "" (unsupported): gdb falls back to software watchpoints,
-        single-stepping and comparing, which works here, slowly. Once wired, the stop
-        reply names it: `watch:ADDR;` / `rwatch:ADDR;` / `awatch:ADDR;` (see stop_reply)."""
-        return b""
+        """Z2/Z3/Z4 (write, read, access): the stepping engine's watchpoints, which stop
+        after the access going forward and before it going backward, as hardware ones and
+        gdb's record do. The stop reply names it (see stop_reply)."""
+        name = WATCH_KINDS[kind]
+        if insert:
+            try:
+                self.s.add_watchpoint(addr, length, name)
+            except ValueError:
+                return b"E01"
+            return b"OK"
+        self.s.remove_watchpoint(addr, length, name)
+        return b"OK"
 
     def _catch_syscalls(self, args: str) -> bytes:
-        """QCatchSyscalls:1[;NR...] / QCatchSyscalls:0: the place to wire the engine's
-        syscall catching (entry and return stops), answered in stop replies as
-        `syscall_entry:NR;` / `syscall_return:NR;`. Until then "" (unsupported)."""
-        return b""
+        """QCatchSyscalls:1[;NR...] (every call, or these numbers of the process's ABI)
+        and QCatchSyscalls:0: entry and return stops, answered as `syscall_entry:NR;` and
+        `syscall_return:NR;`."""
+        parts = args.split(";")
+        try:
+            if parts[0] == "0":
+                self.s.catch_syscalls(set())
+            elif parts[0] == "1":
+                numbers = {int(n, 16) for n in parts[1:] if n}
+                self.s.catch_syscalls(numbers or None)
+            else:
+                return b"E01"
+        except ValueError:
+            return b"E01"
+        return b"OK"
 
     # -- stop replies -----------------------------------------------------------------------
     def tid(self) -> int:
@@ -275,6 +296,12 @@ class Stub:
                 return out
         if reason == "breakpoint":
             return self.stop_reply_here(reason="swbreak:;")
+        if reason == "watch" and getattr(stop, "data_addr", None) is not None:
+            word = WATCH_REPLY.get(getattr(stop, "watch_kind", ""), "awatch")
+            return self.stop_reply_here(reason=f"{word}:{stop.data_addr:x};")
+        if reason in ("syscall_entry", "syscall_return") and \
+                getattr(stop, "syscall_nr", None) is not None:
+            return self.stop_reply_here(reason=f"{reason}:{stop.syscall_nr:x};")
         if reason == "start" and what in ("rstep", "rcont"):
             return self.stop_reply_here(reason="replaylog:begin;")
         if reason == "interrupted":
