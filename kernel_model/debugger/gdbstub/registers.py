@@ -22,7 +22,8 @@ def orig_ax(session) -> int:
     """Linux's orig_rax as ptrace shows it: the syscall's number at a stop right after a
     trap instruction (a stepi over `syscall` traps on the way out of the kernel, with
     pt_regs' orig_ax still set), -1 at every other stop (before the trap too: nothing
-    has entered the kernel yet). Checked against Linux with gdb on a static program (docs/kernel_facts.md §20).
+    has entered the kernel yet). Checked against Linux with gdb on a static program
+    (docs/kernel_facts.md §20).
     The number is the one the table was indexed with (kernel_facts §10: Linux keeps all
     64 bits of rax there; they differ only for a number with its upper half set)."""
     mark, n = session.pos
