@@ -24,7 +24,7 @@ def orig_ax(session) -> int:
     pt_regs' orig_ax still set), -1 at every other stop (before the trap too: nothing
     has entered the kernel yet). Checked against Linux with gdb on a static program
     (docs/kernel_facts.md §20).
-    The number is the one the table was indexed with (kernel_facts §10: Linux keeps all
+    The number is the one the table was indexed with (docs/kernel_facts.md §10: Linux keeps all
     64 bits of rax there; they differ only for a number with its upper half set)."""
     mark, n = session.pos
     if n == 0 and mark.applied and mark.kind in TRAP_KINDS:
