@@ -88,6 +88,18 @@ def gdb(port: int, *commands: str, timeout: float = 120) -> str:
     return r.stdout + r.stderr
 
 
+def debug(program, *commands: str, options: list[str] | None = None):
+    """The stub on `program`, gdb's batch run of `commands` against it, and the stub's end:
+    (gdb's output, the exit status, the guest's stdout, the stub's stderr)."""
+    stub = Stub(program, options=options)
+    try:
+        out = gdb(stub.port, *commands)
+        status, stdout, err = stub.finish()
+    finally:
+        stub.kill()
+    return out, status, stdout, err
+
+
 def reg(text: str, name: str, which: int = 0) -> int:
     """The value of register `name` in the `which`-th `info registers` listing of it."""
     values = re.findall(rf"^{name}\s+(0x[0-9a-f]+)", text, re.M)
@@ -111,21 +123,17 @@ def test_gdb_steps_writes_and_goes_back(bits):
         program, ax, bx, pc, nr_write, code = "hello_int80.s", "eax", "esi", "eip", 4, \
             "0xbb\t0x01\t0x00\t0x00"  # mov ebx, 1
         text = b"Hello from int 0x80!\n"
-    stub = Stub(ASM / program)
-    try:
-        out = gdb(stub.port,
-                  "break _start", f"info registers {pc}",
-                  "stepi", f"info registers {pc} {ax}", "x/4xb $pc",
-                  f"set ${bx} = 5", f"p ${bx}",
-                  "set {int}&msg = 7", "p {int}&msg",
-                  "stepi 3", "echo @before@\\n", "info registers", "echo @x@\\n", f"p $orig_{ax}",
-                  "stepi", f"info registers {pc} {ax}", f"p $orig_{ax}",
-                  "reverse-stepi", "echo @after@\\n", "info registers", "echo @y@\\n",
-                  "reverse-continue", f"info registers {pc}", "x/s &msg",
-                  "continue")
-        status, stdout, err = stub.finish()
-    finally:
-        stub.kill()
+    out, status, stdout, err = debug(
+        ASM / program,
+        "break _start", f"info registers {pc}",
+        "stepi", f"info registers {pc} {ax}", "x/4xb $pc",
+        f"set ${bx} = 5", f"p ${bx}",
+        "set {int}&msg = 7", "p {int}&msg",
+        "stepi 3", "echo @before@\\n", "info registers", "echo @x@\\n", f"p $orig_{ax}",
+        "stepi", f"info registers {pc} {ax}", f"p $orig_{ax}",
+        "reverse-stepi", "echo @after@\\n", "info registers", "echo @y@\\n",
+        "reverse-continue", f"info registers {pc}", "x/s &msg",
+        "continue")
     assert "Breakpoint 1 at" in out, out
     start = reg(out, pc, 0)
     assert re.search(rf"^{pc}\s+0x[0-9a-f]+\s+0x[0-9a-f]+ <_start>", out, re.M), out
@@ -157,12 +165,7 @@ def test_gdb_sees_the_exit_code(tmp_path):
     src = tmp_path / "exit3.s"
     src.write_text("bits 64\nsection .text\nglobal _start\n_start:\n    mov eax, 60\n"
                    "    mov edi, 3\n    syscall\n")
-    stub = Stub(src)
-    try:
-        out = gdb(stub.port, "continue")
-        status, _, err = stub.finish()
-    finally:
-        stub.kill()
+    out, status, stdout, err = debug(src, "continue")
     assert "exited with code 03" in out, out
     assert status == 3, err
 
@@ -172,12 +175,7 @@ def test_gdb_sees_a_fault_and_the_death_by_signal(tmp_path):
     src = tmp_path / "segv.s"
     src.write_text("bits 64\nsection .text\nglobal _start\n_start:\n    xor eax, eax\n"
                    "    mov [rax], eax\n")
-    stub = Stub(src)
-    try:
-        out = gdb(stub.port, "continue", "info registers rip", "continue")
-        status, _, err = stub.finish()
-    finally:
-        stub.kill()
+    out, status, stdout, err = debug(src, "continue", "info registers rip", "continue")
     assert "Program received signal SIGSEGV" in out, out
     assert re.search(r"^rip\s+0x[0-9a-f]+\s+0x[0-9a-f]+ <_start\+2>", out, re.M), out
     assert "Program terminated with signal SIGSEGV" in out, out
@@ -187,12 +185,7 @@ def test_gdb_sees_a_fault_and_the_death_by_signal(tmp_path):
 
 @needs_gdb
 def test_detach_lets_the_guest_run_to_its_end():
-    stub = Stub(ASM / "hello_syscall.s")
-    try:
-        out = gdb(stub.port, "break _start", "stepi", "detach")
-        status, stdout, err = stub.finish()
-    finally:
-        stub.kill()
+    out, status, stdout, err = debug(ASM / "hello_syscall.s", "break _start", "stepi", "detach")
     assert "Detaching from program" in out or "detached" in out, out
     assert status == 0 and stdout == b"Hello from syscall!\n", err
 
@@ -246,13 +239,9 @@ def test_stepi_into_the_vdso_and_back(tmp_path):
 
 @needs_gdb
 def test_monitor_commands():
-    stub = Stub(ASM / "hello_syscall.s")
-    try:
-        out = gdb(stub.port, "monitor help", "stepi 5", "monitor transitions",
-                  "monitor maps", "reverse-stepi", "monitor where", "monitor bogus")
-        stub.finish()
-    finally:
-        stub.kill()
+    out, *_ = debug(ASM / "hello_syscall.s", "monitor help", "stepi 5",
+                    "monitor transitions", "monitor maps", "reverse-stepi", "monitor where",
+                    "monitor bogus")
     assert "monitor transitions" in out, out
     assert re.search(r'^> \[syscall\] write\(1, "Hello from syscall!\\n", 20\)\s+= 20$',
                      out, re.M), out
@@ -263,12 +252,8 @@ def test_monitor_commands():
 
 @needs_gdb
 def test_strace_lines_once_though_stepped_back_over():
-    stub = Stub(ASM / "hello_syscall.s", options=["-s"])
-    try:
-        gdb(stub.port, "stepi 5", "reverse-stepi 3", "continue")
-        status, stdout, err = stub.finish()
-    finally:
-        stub.kill()
+    out, status, stdout, err = debug(ASM / "hello_syscall.s", "stepi 5", "reverse-stepi 3",
+                                     "continue", options=["-s"])
     lines = err.decode().splitlines()
     assert lines.count('write(1, "Hello from syscall!\\n", 20)   = 20') == 1, err
     assert "+++ exited with 0 +++" in lines and status == 0, err
@@ -480,16 +465,10 @@ def test_gdb_watchpoints_and_catch_syscall_forward_and_back(tmp_path, bits):
         name = "getpid"
     src = tmp_path / f"watched{bits}.s"
     src.write_text(WATCHED.format(bits=bits, write_call=write_call, exit_call=exit_call))
-    stub = Stub(src)
-    try:
-        out = gdb(stub.port,
-                  "watch *(int *)&counter", "continue", "continue",
-                  "delete", "rwatch *(int *)&counter", "reverse-continue",
-                  "delete", "catch syscall getpid", "continue", "continue",
-                  "delete", "continue")
-        status, _, err = stub.finish()
-    finally:
-        stub.kill()
+    out, status, _, err = debug(src, "watch *(int *)&counter", "continue", "continue",
+                                "delete", "rwatch *(int *)&counter", "reverse-continue",
+                                "delete", "catch syscall getpid", "continue", "continue",
+                                "delete", "continue")
     assert "Hardware watchpoint 1: *(int *)&counter" in out, out
     # forward: the first write (0 -> 1), then the add (1 -> 3)
     assert re.search(r"Old value = 0\s+New value = 1", out), out
