@@ -508,8 +508,9 @@ def _vdso(target, trace, before, session, title=None) -> Transition:
     pc_reg = "rip" if bits == 64 else "eip"
     base = vdso.base if vdso else 0
     jumped = call_entry is not None and getattr(call_entry["insn"], "kind", "") == "jump"
-    how = (f"A jump through the PLT straight into the vDSO: the loader bound the libc "
-           f"function to {name} (an IFUNC), in the shared object the kernel mapped at "
+    how = (f"A jump, not a call: the PLT slot (the first time, the loader's lazy "
+           f"resolver) goes on to {name}, which glibc's IFUNC chose, so the return address "
+           f"is still the caller's. It lies in the shared object the kernel mapped at "
            f"{base:#x} (a random base). No crossing: the CPU stays in ring 3."
            if jumped else
            f"A plain call into the vDSO, the shared object the kernel mapped at "
