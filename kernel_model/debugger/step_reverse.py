@@ -131,8 +131,8 @@ class ReverseCommands(SessionParts):
                 return SessionStop("transition", mark.kind, self.machine.pc)
             if mark.kind == "vdso-call" and transitions:
                 self._goto(mark, 0)
-                back = self._reverse_one()
-                return SessionStop("transition", "vdso", back.pc)
+                self._reverse_one()
+                return self._at_vdso_transfer()
             called = next((e for e in mark.events if isinstance(e, VdsoCalled)), None)
             if called is not None and transitions and not mark.applied:
                 return self._back_to_call(mark, called)
@@ -190,9 +190,28 @@ class ReverseCommands(SessionParts):
         else:
             return SessionStop("transition", "vdso", self.machine.pc)
         for _ in range(10_000):
-            if self._reverse_one().reason == "start" or self.machine.pc == site:
+            # Back to the instruction that entered the vDSO: the call itself, or after a
+            # call through the PLT the slot's jump (or the lazy resolver's, the first time).
+            if self._reverse_one().reason == "start" or self.machine.pc == site or \
+                    self._enters_vdso():
                 break
+        return self._at_vdso_transfer()
+
+    def _at_vdso_transfer(self) -> SessionStop:
+        """The stop before the instruction that enters the vDSO: for a call through a
+        bound PLT slot, the slot's jump, one instruction after the call."""
+        if not self._enters_vdso():
+            self._step_one()
+            if not self._enters_vdso():
+                self._reverse_one()
         return SessionStop("transition", "vdso", self.machine.pc)
+
+    def _enters_vdso(self) -> bool:
+        """Whether the instruction at pc goes into the vDSO from outside it."""
+        up = self.upcoming()
+        vdso = self.system.vdso
+        return up is not None and up[0] == "vdso" and vdso is not None and \
+            not vdso.contains(self.machine.pc)
 
     def _caught(self, mark: Mark, names: set) -> bool:
         return any(getattr(e, "name", None) in names for e in mark.events

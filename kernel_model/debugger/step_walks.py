@@ -49,9 +49,12 @@ class TransitionWalks(SessionParts):
         from kernel_model.debugger import transition as tr
 
         m = self.machine
-        ret_sp = m.sp
         call = self.insn_at(m.pc)
-        ret_pc = m.pc + call.size
+        if call.kind == "jump":
+            # a PLT slot's jump: the caller's return address is on the stack already
+            ret_pc, ret_sp = m.read_word(m.sp), m.sp + m.arch.word
+        else:
+            ret_pc, ret_sp = m.pc + call.size, m.sp
         trace = []
         reads: list[tuple[int, int, int]] = []
         vvar = self._vvar_range()
