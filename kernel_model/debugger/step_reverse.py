@@ -232,6 +232,7 @@ class ReverseCommands(SessionParts):
         hit = Hit(addr, self._hits[addr])
         self._goto(mark, 0)
         found, _ = self._locate(hit)
+        self._machine_at = (mark, found)  # where _locate left the machine, not _goto
         return found
 
     def _count_hits_replaying(self, n: int) -> None:
