@@ -5,9 +5,10 @@ commands run by the server (a Resume), whose stop becomes a stop reply.
 Answered: qSupported, QStartNoAckMode, qXfer (features, auxv, exec-file), ?, g/G, p/P,
 m/M/X, Z0/z0 and Z1/z1 (both the session's breakpoints), Z2-Z4 (its watchpoints),
 QCatchSyscalls, vCont?/vCont (c, C, s, S), c/C, s/S, bs, bc, k, vKill, D, H, T,
-qAttached, qOffsets, qC, qfThreadInfo/qsThreadInfo, qSymbol, qRcmd (monitor.py). Not yet
-(answered "", which gdb reads as "unsupported"): vFile, qXfer:libraries-svr4,
-multiprocess, a signal passed on resume (other than a fault's own).
+qAttached, qOffsets, qC, qfThreadInfo/qsThreadInfo, qSymbol, qRcmd (monitor.py), vFile
+(the guest's files, read-only: vfile.py); thread ids in the multiprocess form (one
+process). Not yet (answered "", which gdb reads as "unsupported"): qXfer:libraries-svr4,
+fork/exec events, a signal passed on resume (other than a fault's own).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Callable
 from kernel_model.debugger.gdbstub import registers as regs
 from kernel_model.debugger.gdbstub.packets import MAX_PACKET, unescape
 from kernel_model.debugger.gdbstub.tdesc import LAYOUTS, target_xml
+from kernel_model.debugger.gdbstub.vfile import HostIo
 from kernel_model.debugger.stepping import TRAP_KINDS
 
 SIGTRAP = 5
@@ -25,7 +27,7 @@ SIGINT = 2
 
 SUPPORTED = (f"PacketSize={MAX_PACKET:x};qXfer:features:read+;qXfer:auxv:read+;"
              "qXfer:exec-file:read+;QStartNoAckMode+;swbreak+;hwbreak+;vContSupported+;"
-             "ReverseStep+;ReverseContinue+;QCatchSyscalls+")
+             "ReverseStep+;ReverseContinue+;QCatchSyscalls+;multiprocess+")
 # Z2/Z3/Z4 and the engine's kinds; the stop reply's word for each.
 WATCH_KINDS = {"2": "write", "3": "read", "4": "access"}
 WATCH_REPLY = {"write": "watch", "read": "rwatch", "access": "awatch"}
@@ -50,6 +52,7 @@ class Stub:
         self.over = False  # the guest exited or was killed: W/X was sent
         self.detached = False
         self.killed = False
+        self.hostio = HostIo(session, exec_path)
 
     def log(self, text: str) -> None:
         self._log(text[:160])
@@ -97,9 +100,9 @@ class Stub:
         if t == "qOffsets":
             return b"Text=0;Data=0;Bss=0"
         if t == "qC":
-            return b"QC%x" % self.tid()
+            return b"QC" + self.thread_id().encode()
         if t == "qfThreadInfo":
-            return b"m%x" % self.tid()
+            return b"m" + self.thread_id().encode()
         if t == "qsThreadInfo":
             return b"l"
         if t.startswith("qThreadExtraInfo"):
@@ -171,6 +174,8 @@ class Stub:
             return text.encode().hex().encode()
         if t.startswith("QCatchSyscalls:"):
             return self._catch_syscalls(t[len("QCatchSyscalls:"):])
+        if t.startswith("vFile:"):
+            return self.hostio.handle(t)
         return b""  # unknown packet: unsupported
 
     # -- resuming ---------------------------------------------------------------------------
@@ -265,14 +270,20 @@ class Stub:
     def tid(self) -> int:
         return self.s.system.process.pid
 
+    def thread_id(self) -> str:
+        """The multiprocess form pPID.TID (one thread: TID = PID). gdb then knows the
+        process's real pid, and reads /proc/PID/task/PID/maps through vFile to find the
+        vDSO's range, from which it loads __kernel_vsyscall's and __vdso_*'s symbols."""
+        return f"p{self.tid():x}.{self.tid():x}"
+
     def exit_reply(self) -> bytes | None:
         p = self.s.system.process
         if not p.exited:
             return None
         self.over = True
         if p.killed_by is not None:
-            return b"X%02x" % (p.killed_by & 0x7F)
-        return b"W%02x" % (p.status & 0xFF)
+            return b"X%02x;process:%x" % (p.killed_by & 0x7F, p.pid)
+        return b"W%02x;process:%x" % (p.status & 0xFF, p.pid)
 
     def stop_reply_here(self, *, reason: str = "", signal: int = SIGTRAP) -> bytes:
         out = self.exit_reply()
@@ -281,7 +292,7 @@ class Stub:
         pc_n = 16 if self.s.bits == 64 else 8
         pc = regs.p_packet(self.s, pc_n)
         sp = regs.p_packet(self.s, 7 if self.s.bits == 64 else 4)
-        text = f"T{signal:02x}thread:{self.tid():x};{pc_n:02x}:{pc};" \
+        text = f"T{signal:02x}thread:{self.thread_id()};{pc_n:02x}:{pc};" \
                f"{(7 if self.s.bits == 64 else 4):02x}:{sp};"
         if reason:
             text += reason
