@@ -52,7 +52,12 @@ def test_x87_and_sse_registers_read_and_written_as_natively(bits):
     program = GUESTS / f"fpregs{bits}"
     # writes: an xmm lane the guest then uses, an x87 register, the MXCSR
     writes = ["set $xmm1.v2_int64[0] = 5", "set $st1 = -0.25", "set $mxcsr = 0x1f80",
-              *SHOW[:-1], "p $xmm1.v4_int32", SHOW[-1], "continue"]
+              *SHOW[:-1], "p $xmm1.v4_int32", SHOW[-1],
+              # the control registers, with bits they do not keep; a new TOP moves the stack
+              "set $mxcsr = 0x11fa0", "set $ftag = 0x5fff", "set $fop = 0xffff",
+              "set $fioff = 0x1234", "set $fstat = 0x12345",
+              *SHOW[:-1], "info registers fop fioff fiseg fooff foseg", SHOW[-1],
+              "set $fstat = 0x3000", "continue"]
     here = native(program, "break loaded", "run", *SHOW, *writes)
     out, status, stdout, err = debug(program, "break loaded", "continue", *SHOW, *writes)
     assert "Breakpoint 1, " in here and "exited with code 05" in here, here
@@ -60,6 +65,7 @@ def test_x87_and_sse_registers_read_and_written_as_natively(bits):
     assert ours == blocks(here), out
     assert "v2_double = {2.5, 0}" in ours[0] and "3.14159265358979323851" in ours[0]
     assert "$ = {5, 0, 0, 0}" in ours[1] and "$ = -0.25" in ours[1]
+    assert re.search(r"^mxcsr +0x1fa0 ", ours[2], re.M) and "TOP: 4" in ours[2]
     assert "<unavailable>" not in out
     # the guest ran on with what gdb wrote into xmm1
     assert "exited with code 05" in out, out

@@ -113,7 +113,7 @@ def set_all(session, data: bytes) -> None:
 
 def _write(session, changes: list[tuple[Reg, int]]) -> None:
     """Set registers (at the live end only) and record the edit once: the x87/SSE ones go
-    through one FXSAVE image, checked before anything changes."""
+    through one FXSAVE image."""
     check_writable(session)
     m = session.machine
     image = None
@@ -121,10 +121,7 @@ def _write(session, changes: list[tuple[Reg, int]]) -> None:
         if r.source == "fpu":
             if image is None:
                 image = fpregs.image(m)
-            try:
-                fpregs.write(image, r.name, value, session.bits)
-            except ValueError as e:
-                raise NotWritable(str(e)) from None
+            fpregs.write(image, r.name, value, session.bits)
     for r, value in changes:
         if r.source == "reg":
             m.set_reg(REG_IDS[r.name], value)
