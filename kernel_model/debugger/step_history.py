@@ -262,6 +262,8 @@ class History(SessionParts):
         """Whether the current position is the live end of history, where the kernel runs
         for real."""
         mark, n = self.pos
+        if n is not None:  # a run that stopped at the end of a stretch, not yet normalized
+            mark, n = self._normalize(mark, n)
         return mark is self.timeline.last and (bool(self._path) or n == 0)
 
     def _freeze(self) -> None:

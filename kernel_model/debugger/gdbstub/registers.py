@@ -5,13 +5,10 @@ really is): in the past they would contradict what a replay recomputes."""
 from __future__ import annotations
 
 from emu.arch import REG_IDS
+from kernel_model.debugger.gdbstub import fpregs
 from kernel_model.debugger.gdbstub.tdesc import LAYOUTS, Reg
 from kernel_model.debugger.stepping import TRAP_KINDS
 from kernel_model.trace.events import SyscallEntered
-
-# gdb's names of the x87 control registers -> Unicorn's (emu.registers.REG_IDS)
-FPU_NAMES = {"fctrl": "fpcw", "fstat": "fpsw", "ftag": "fptag", "fiseg": "fcs",
-             "fioff": "fip", "foseg": "fds", "fooff": "fdp", "fop": "fop"}
 
 
 class NotWritable(Exception):
@@ -43,12 +40,15 @@ def encode(reg: Reg, value: int | None) -> str:
 def values(session) -> list[int | None]:
     regs = session.regs()
     orig = None
+    image = None
     out: list[int | None] = []
     for r in LAYOUTS[session.bits]:
         if r.source == "reg":
             out.append(regs.get(r.name, 0))
         elif r.source == "fpu":
-            out.append(session.machine.reg(REG_IDS[FPU_NAMES.get(r.name, r.name)]))
+            if image is None:
+                image = fpregs.image(session.machine)
+            out.append(fpregs.read(image, r.name, session.bits))
         elif r.source == "orig":
             if orig is None:
                 orig = orig_ax(session)
@@ -81,41 +81,53 @@ def check_writable(session) -> None:
         raise NotWritable("only at the live end of history (go forward to it first)")
 
 
-def set_register(session, n: int, data: bytes, record: bool = True) -> None:
+def set_register(session, n: int, data: bytes) -> None:
     regs = LAYOUTS[session.bits]
     if not 0 <= n < len(regs):
         raise NotWritable("no such register")
     r = regs[n]
-    if r.source != "reg":
-        if r.source == "orig":
-            return  # gdb writes orig_rax back with the others: nothing to change here
-        return  # x87/SSE: not exposed yet, a write is ignored like its read is unavailable
+    if r.source == "orig":
+        return  # gdb writes orig_rax back with the others: nothing to change here
     if len(data) != r.size:
         raise NotWritable("wrong register size")
     value = int.from_bytes(data, "little")
-    if session.regs().get(r.name) == value:
-        return
-    check_writable(session)
-    session.machine.set_reg(REG_IDS[r.name], value)
-    if record:
-        record_edit(session)
+    if values(session)[n] != value:
+        _write(session, [(r, value)])
 
 
 def set_all(session, data: bytes) -> None:
     regs = LAYOUTS[session.bits]
     at = 0
-    changed = False
-    current = session.regs()
-    for n, r in enumerate(regs):
+    changes = []
+    for r, now in zip(regs, values(session), strict=True):
         chunk = data[at:at + r.size]
         at += r.size
         if len(chunk) < r.size:
             break
-        if r.source == "reg" and current.get(r.name) != int.from_bytes(chunk, "little"):
-            set_register(session, n, chunk, record=False)
-            changed = True
-    if changed:
-        record_edit(session)
+        value = int.from_bytes(chunk, "little")
+        if r.source in ("reg", "fpu") and now != value:
+            changes.append((r, value))
+    if changes:
+        _write(session, changes)
+
+
+def _write(session, changes: list[tuple[Reg, int]]) -> None:
+    """Set registers (at the live end only) and record the edit once: the x87/SSE ones go
+    through one FXSAVE image."""
+    check_writable(session)
+    m = session.machine
+    image = None
+    for r, value in changes:
+        if r.source == "fpu":
+            if image is None:
+                image = fpregs.image(m)
+            fpregs.write(image, r.name, value, session.bits)
+    for r, value in changes:
+        if r.source == "reg":
+            m.set_reg(REG_IDS[r.name], value)
+    if image is not None:
+        fpregs.load(m, image)
+    record_edit(session)
 
 
 def read_memory(session, addr: int, size: int) -> bytes:
