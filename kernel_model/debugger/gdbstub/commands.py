@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from kernel_model.debugger.gdbstub import registers as regs
+from kernel_model.debugger.gdbstub.entry_view import entry_registers
 from kernel_model.debugger.gdbstub.packets import MAX_PACKET, unescape
 from kernel_model.debugger.gdbstub.tdesc import LAYOUTS, target_xml
 from kernel_model.debugger.gdbstub.vfile import HostIo
@@ -53,6 +54,8 @@ class Stub:
         self.detached = False
         self.killed = False
         self.hostio = HostIo(session, exec_path)
+        # At a syscall-entry stop: the registers as Linux shows them there (entry_view.py)
+        self.view: dict[str, int] | None = None
 
     def log(self, text: str) -> None:
         self._log(text[:160])
@@ -70,7 +73,10 @@ class Stub:
         """The reply to one packet, a Resume, or None for no reply (k)."""
         try:
             text = packet.decode("latin-1")
-            return self._dispatch(text, packet)
+            out = self._dispatch(text, packet)
+            if isinstance(out, Resume):
+                self.view = None  # the guest moves: its next stop says what it shows
+            return out
         except regs.NotWritable as e:
             self.log(f"cannot write: {e}")
             return b"E01"
@@ -116,16 +122,16 @@ class Stub:
         if c == "T":
             return b"OK"  # thread alive
         if c == "g":
-            return regs.g_packet(s).encode()
+            return regs.g_packet(s, self.view).encode()
         if c == "G":
-            regs.set_all(s, bytes.fromhex(t[1:]))
+            regs.set_all(s, bytes.fromhex(t[1:]), self.view)
             return b"OK"
         if c == "p":
-            out = regs.p_packet(s, int(t[1:], 16))
+            out = regs.p_packet(s, int(t[1:], 16), self.view)
             return b"E00" if out is None else out.encode()
         if c == "P":
             n, _, value = t[1:].partition("=")
-            regs.set_register(s, int(n, 16), bytes.fromhex(value))
+            regs.set_register(s, int(n, 16), bytes.fromhex(value), self.view)
             return b"OK"
         if c == "m":
             addr, _, size = t[1:].partition(",")
@@ -290,8 +296,8 @@ class Stub:
         if out is not None:
             return out
         pc_n = 16 if self.s.bits == 64 else 8
-        pc = regs.p_packet(self.s, pc_n)
-        sp = regs.p_packet(self.s, 7 if self.s.bits == 64 else 4)
+        pc = regs.p_packet(self.s, pc_n, self.view)
+        sp = regs.p_packet(self.s, 7 if self.s.bits == 64 else 4, self.view)
         text = f"T{signal:02x}thread:{self.thread_id()};{pc_n:02x}:{pc};" \
                f"{(7 if self.s.bits == 64 else 4):02x}:{sp};"
         if reason:
@@ -301,6 +307,9 @@ class Stub:
     def stop_reply(self, what: str, stop) -> bytes:
         """The reply to a resume that ended with `stop` (a SessionStop)."""
         reason = getattr(stop, "reason", "")
+        self.view = None
+        if reason == "syscall_entry" and getattr(stop, "syscall_nr", None) is not None:
+            self.view = entry_registers(self.s, stop.syscall_nr) or None
         if reason == "exited" or self.s.system.process.exited:
             out = self.exit_reply()
             if out is not None:

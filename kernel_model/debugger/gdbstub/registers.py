@@ -37,7 +37,9 @@ def encode(reg: Reg, value: int | None) -> str:
     return (value & ((1 << (reg.size * 8)) - 1)).to_bytes(reg.size, "little").hex()
 
 
-def values(session) -> list[int | None]:
+def values(session, view: dict[str, int] | None = None) -> list[int | None]:
+    """The registers in the layout's order; `view` replaces some (entry_view.py: what
+    Linux shows at a syscall-entry stop; "orig" stands for orig_rax/orig_eax)."""
     regs = session.regs()
     orig = None
     image = None
@@ -55,19 +57,23 @@ def values(session) -> list[int | None]:
             out.append(orig)
         else:
             out.append(None)
+        if view:
+            key = "orig" if r.source == "orig" else r.name
+            if key in view:
+                out[-1] = view[key]
     return out
 
 
-def g_packet(session) -> str:
+def g_packet(session, view: dict[str, int] | None = None) -> str:
     regs = LAYOUTS[session.bits]
-    return "".join(encode(r, v) for r, v in zip(regs, values(session), strict=True))
+    return "".join(encode(r, v) for r, v in zip(regs, values(session, view), strict=True))
 
 
-def p_packet(session, n: int) -> str | None:
+def p_packet(session, n: int, view: dict[str, int] | None = None) -> str | None:
     regs = LAYOUTS[session.bits]
     if not 0 <= n < len(regs):
         return None
-    return encode(regs[n], values(session)[n])
+    return encode(regs[n], values(session, view)[n])
 
 
 def record_edit(session) -> None:
@@ -81,34 +87,56 @@ def check_writable(session) -> None:
         raise NotWritable("only at the live end of history (go forward to it first)")
 
 
-def set_register(session, n: int, data: bytes) -> None:
+def set_register(session, n: int, data: bytes, view: dict[str, int] | None = None) -> None:
     regs = LAYOUTS[session.bits]
     if not 0 <= n < len(regs):
         raise NotWritable("no such register")
     r = regs[n]
-    if r.source == "orig":
-        return  # gdb writes orig_rax back with the others: nothing to change here
     if len(data) != r.size:
         raise NotWritable("wrong register size")
     value = int.from_bytes(data, "little")
-    if values(session)[n] != value:
-        _write(session, [(r, value)])
+    if values(session, view)[n] != value:
+        _write(session, _through_view(session, [(r, value)], view))
 
 
-def set_all(session, data: bytes) -> None:
+def set_all(session, data: bytes, view: dict[str, int] | None = None) -> None:
     regs = LAYOUTS[session.bits]
     at = 0
     changes = []
-    for r, now in zip(regs, values(session), strict=True):
+    for r, now in zip(regs, values(session, view), strict=True):
         chunk = data[at:at + r.size]
         at += r.size
         if len(chunk) < r.size:
             break
         value = int.from_bytes(chunk, "little")
-        if r.source in ("reg", "fpu") and now != value:
+        if r.source in ("reg", "fpu", "orig") and now != value:
             changes.append((r, value))
+    changes = _through_view(session, changes, view)
     if changes:
         _write(session, changes)
+
+
+def _through_view(session, changes: list[tuple[Reg, int]],
+                  view: dict[str, int] | None) -> list[tuple[Reg, int]]:
+    """Writes as they act on the real state. Outside a syscall-entry stop, orig_rax is
+    not written (gdb writes it back with the others). At one, as on Linux: orig_rax is
+    the number the call will use (the trap's rax), rax is a placeholder the return
+    overwrites, and what the entry instruction already set (rip, rcx, r11, ebp) stays."""
+    ax = "rax" if session.bits == 64 else "eax"
+    out = []
+    for r, value in changes:
+        key = "orig" if r.source == "orig" else r.name
+        if not view or key not in view:
+            if r.source != "orig":
+                out.append((r, value))
+            continue
+        if key == "orig":
+            target = next(x for x in LAYOUTS[session.bits] if x.name == ax)
+            out.append((target, value))
+            view["orig"] = value & ((1 << session.bits) - 1)
+        elif key != ax:
+            raise NotWritable(f"at a syscall-entry stop the kernel has already set {key}")
+    return out
 
 
 def _write(session, changes: list[tuple[Reg, int]]) -> None:
