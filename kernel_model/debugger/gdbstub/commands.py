@@ -13,11 +13,16 @@ resume (other than a fault's own).
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Callable
 
 from kernel_model.debugger.gdbstub import registers as regs
-from kernel_model.debugger.gdbstub.libraries import NoDynamicSection, library_list_xml
+from kernel_model.debugger.gdbstub.libraries import (
+    NoDynamicSection,
+    VdsoFiles,
+    library_list_xml,
+)
 from kernel_model.debugger.gdbstub.packets import MAX_PACKET, unescape
 from kernel_model.debugger.gdbstub.tdesc import LAYOUTS, target_xml
 from kernel_model.debugger.stepping import TRAP_KINDS
@@ -52,6 +57,8 @@ class Stub:
         self.over = False  # the guest exited or was killed: W/X was sent
         self.detached = False
         self.killed = False
+        self.vdso_files = VdsoFiles()  # for qXfer:libraries-svr4 (see libraries.py)
+        weakref.finalize(self, self.vdso_files.close)
 
     def log(self, text: str) -> None:
         self._log(text[:160])
@@ -340,7 +347,7 @@ class Stub:
             data = (self.exec_path or self.s.system.process.exe_path or "").encode()
         elif obj == "libraries-svr4":
             try:
-                data = library_list_xml(self.s).encode()
+                data = library_list_xml(self.s, self.vdso_files).encode()
             except NoDynamicSection:
                 return b"E01"  # a static program: gdb looks no further
         else:

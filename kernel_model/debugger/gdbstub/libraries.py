@@ -13,7 +13,10 @@ was then."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import struct
+import tempfile
 from dataclasses import dataclass
 from xml.sax.saxutils import quoteattr
 
@@ -133,8 +136,49 @@ def vdso_range(session) -> tuple[int, int] | None:
     return None if vma is None else (vma.start, vma.end)
 
 
-def libraries(session) -> tuple[int | None, list[Library]]:
-    """(the program's link_map, the other loaded objects in the loader's order)."""
+class VdsoFiles:
+    """The vDSO's image copied from guest memory into a file gdb can open.
+
+    Natively gdb drops the vDSO's link_map entry and reads the image from memory ("system-
+    supplied DSO at ..."), but only once it knows the vDSO's extent, which it reads from
+    /proc/PID/maps through vFile with a real pid (the multiprocess extensions): this stub
+    serves neither, so gdb would list linux-vdso.so.1 with no symbols (no names in
+    __kernel_vsyscall, no unwinding out of it). Naming a copy of the image instead gives
+    gdb its symbols and unwind tables, at the cost of a line in `info sharedlibrary` that
+    native gdb does not show: the copy's path, which says what it is."""
+
+    def __init__(self) -> None:
+        self.dir: str | None = None
+        self.paths: dict[tuple[int, str, bytes], str] = {}
+
+    def path_for(self, session, name: str, start: int, end: int) -> str | None:
+        image = read_memory(session, start, end - start)
+        if image[:4] != b"\x7fELF":
+            return None
+        base = os.path.basename(name) or "vdso.so"
+        key = (start, base, image)
+        if key not in self.paths:
+            if self.dir is None:
+                self.dir = tempfile.mkdtemp(prefix="syscall-lab-vdso-")
+            # one directory per copy: an exec (a new vDSO) keeps the name gdb looks for
+            where = os.path.join(self.dir, f"{start:x}-{len(self.paths)}")
+            os.mkdir(where)
+            path = os.path.join(where, base)
+            with open(path, "wb") as f:
+                f.write(image)
+            self.paths[key] = path
+        return self.paths[key]
+
+    def close(self) -> None:
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+
+def libraries(session, vdso_files: VdsoFiles | None = None
+              ) -> tuple[int | None, list[Library]]:
+    """(the program's link_map, the other loaded objects in the loader's order). The vDSO's
+    entry is named by a copy of its image (vdso_files), or left out without one."""
     r_debug = r_debug_address(session)
     rd = Reader(session)
     lay = rd.lay
@@ -163,11 +207,10 @@ def libraries(session) -> tuple[int | None, list[Library]]:
             if first_namespace and prev == 0:
                 main_lm = lm  # the program itself comes first
             elif vdso is not None and vdso[0] <= l_ld < vdso[1]:
-                # gdb drops the vDSO's entry itself when it knows the vDSO's extent, which
-                # it reads from /proc/PID/maps (vFile, with a real pid: multiprocess);
-                # without those it would list the vDSO as a library with no file. Left
-                # out here, so `info sharedlibrary` shows what it shows natively.
-                pass
+                path = vdso_files.path_for(session, name, *vdso) \
+                    if vdso_files is not None and name else None
+                if path is not None:
+                    out.append(Library(path, lm, l_addr, l_ld, namespace))
             elif name:
                 out.append(Library(name, lm, l_addr, l_ld, namespace))
             prev, lm = lm, l_next
@@ -179,10 +222,10 @@ def libraries(session) -> tuple[int | None, list[Library]]:
     return main_lm, out
 
 
-def library_list_xml(session) -> str:
+def library_list_xml(session, vdso_files: VdsoFiles | None = None) -> str:
     """gdb's <library-list-svr4> document; empty (and without main-lm) before ld.so has
     filled in DT_DEBUG. Raises NoDynamicSection for a program that has none."""
-    main_lm, libs = libraries(session)
+    main_lm, libs = libraries(session, vdso_files)
     head = '<library-list-svr4 version="1.0"'
     if main_lm is not None:
         head += f' main-lm="{main_lm:#x}"'
