@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from tests.test_gdbstub import GDB, Stub, needs_gdb, reg, registers_block
+from tests.test_gdbstub import ASM, GDB, Client, Stub, needs_gdb, reg, registers_block
 
 SOURCE = r"""
 #include <stdio.h>
@@ -42,11 +42,12 @@ TARGETS = {
 }
 
 
-def debug(program: Path, *commands: str) -> tuple[str, int, bytes, bytes]:
+def debug(program: Path, *commands: str, options: list[str] | None = None
+          ) -> tuple[str, int, bytes, bytes]:
     """As test_gdbstub.debug, with gdb's stdout and stderr in one stream in the order
     written (`monitor` output and some stop lines go to stderr, between the `echo`
     markers this file splits at)."""
-    stub = Stub(program)
+    stub = Stub(program, options=options)
     try:
         args = [GDB, "-batch", "-nx", "-ex", f"target remote 127.0.0.1:{stub.port}"]
         for c in commands:
@@ -139,6 +140,7 @@ def test_gdb_debugs_a_dynamic_pie(build, target):
     assert re.search(r"^\$2 = \(void \(\*\)\(\)\) 0x[0-9a-f]+ <main\+\d+>", out, re.M), out
     # the library holding puts is listed, with its text inside its maps lines
     libs = out.split("@libs@", 1)[1].split("@maps@", 1)[0]
+    assert "while parsing target library list" not in out, out
     lo, hi, path = sharedlibrary(libs, libc)
     # the maps name the file the symlinks lead to (/lib -> /usr/lib, musl's ld.so -> libc.so)
     map_lo, map_hi = maps_span(out.split("@maps@", 1)[1], os.path.realpath(path))
@@ -194,6 +196,22 @@ def test_libraries_before_the_loader_ran(build):
     assert b"Traceback" not in err, err
 
 
+def test_the_packet_before_the_loader_and_for_a_static_program(build):
+    """By hand: before ld.so has filled in DT_DEBUG the list is empty, in gdbserver's
+    words; a static program has no DT_DEBUG at all, an error (gdb then looks no further)."""
+    for program, want in ((build("glibc-x86_64"),
+                           b'l<library-list-svr4 version="1.0"></library-list-svr4>'),
+                          (ASM / "hello_syscall.s", b"E01")):
+        stub = Stub(program)
+        try:
+            c = Client(stub.port)
+            assert b"qXfer:libraries-svr4:read+" in c.ask(b"qSupported:swbreak+")
+            assert c.ask(b"qXfer:libraries-svr4:read::0,fff") == want
+            c.close()
+        finally:
+            stub.kill()
+
+
 def native_gdb(program: Path, *commands: str) -> str | None:
     """gdb running `program` itself (ptrace), or None where ptrace is not allowed."""
     args = [GDB, "-batch", "-nx", str(program)]
@@ -224,5 +242,52 @@ def test_the_puts_stop_names_what_native_gdb_names(build, target):
         sym = re.findall(r"^(.+?) in section (\S+) of \S*/([^/\s]+)$", text, re.M)
         frames = re.findall(r"^#(\d+)\s+(?:0x[0-9a-f]+ in )?(\w+) \(", text, re.M)
         return [*map(str, sym), *map(str, frames)]
+
+    assert seen(native) and seen(ours) == seen(native), (ours, native)
+
+
+@needs_gdb
+def test_a_library_path_that_needs_xml_escapes(tmp_path):
+    """A library in a directory whose name holds XML's special characters: gdb gets the
+    name back intact (it is an attribute of the stub's XML) and loads its symbols."""
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is not installed")
+    where = tmp_path / 'we&"ird <lib\'s> dir'
+    where.mkdir()
+    (tmp_path / "lib.c").write_text("int twice_it(int x) { return 2 * x; }\n")
+    (tmp_path / "main.c").write_text("int twice_it(int);\n"
+                                     "int main(void) { return twice_it(2); }\n")
+    lib = where / "libtwice.so"
+    program = tmp_path / "uses-twice"
+    for argv in (["gcc", "-shared", "-fPIC", str(tmp_path / "lib.c"), "-o", str(lib)],
+                 ["gcc", str(tmp_path / "main.c"), f"-L{where}", "-ltwice",
+                  f"-Wl,-rpath,{where}", "-o", str(program)]):
+        subprocess.run(argv, check=True, capture_output=True, timeout=120)
+    out, status, _, err = debug(program, "break main", "continue", "break twice_it",
+                                "continue", "info sharedlibrary", "continue",
+                                options=["--mount", str(tmp_path)])
+    # gdb read the stub's list (a malformed one it would warn of, then walk memory itself)
+    assert "while parsing target library list" not in out, out
+    assert re.search(rf"^0x[0-9a-f]+\s+0x[0-9a-f]+\s+Yes.*\s{re.escape(str(lib))}$", out,
+                     re.M), out
+    assert re.search(rf"in twice_it \(\) from {re.escape(str(lib))}$", out, re.M), out
+    assert "exited with code 04" in out and status == 4, (out, err)
+
+
+@needs_gdb
+@pytest.mark.xfail(strict=True, reason="the stub's syscall-entry stop comes before the trap "
+                   "instruction (pc on it, orig_rax -1); Linux stops after it, with rax "
+                   "-ENOSYS and orig_rax the number (docs/kernel_facts.md §20)")
+def test_the_catch_syscall_entry_stop_as_natively(build):
+    program = build("glibc-x86_64")
+    commands = ("catch syscall write", "continue", "p $orig_rax", "p $rax",
+                "info symbol $pc", "kill")
+    native = native_gdb(program, "break main", "run", *commands)
+    if native is None:
+        pytest.skip("ptrace is not permitted here: no native gdb to compare with")
+    ours, *_ = debug(program, "break main", "continue", *commands)
+
+    def seen(text: str) -> list[str]:
+        return re.findall(r"^(\$\d+ = .*|.+ in section .*)$", text, re.M)
 
     assert seen(native) and seen(ours) == seen(native), (ours, native)
