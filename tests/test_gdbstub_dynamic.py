@@ -291,3 +291,27 @@ def test_the_catch_syscall_entry_stop_as_natively(build):
         return re.findall(r"^(\$\d+ = .*|.+ in section .*)$", text, re.M)
 
     assert seen(native) and seen(ours) == seen(native), (ours, native)
+
+
+@needs_gdb
+@pytest.mark.parametrize("target", ["glibc-x86_64", "glibc-i386"])
+def test_dlopen_and_dlclose_reach_gdb(tmp_path, target):
+    """tests/guests/dynamic/loader_tour.c dlopens libm and dlcloses it: gdb hears of both
+    at the loader's breakpoint (r_brk) and asks for the list again."""
+    cc = TARGETS[target][0]
+    if shutil.which(cc[0]) is None:
+        pytest.skip(f"{cc[0]} is not installed")
+    program = tmp_path / "loader_tour"
+    source = Path(__file__).parent / "guests" / "dynamic" / "loader_tour.c"
+    r = subprocess.run([*cc, "-O2", str(source), "-o", str(program), "-ldl"],
+                       capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        pytest.skip(f"{' '.join(cc)} cannot build loader_tour: {r.stderr.strip()[-200:]}")
+    out, status, _, err = debug(program, "break dlclose", "continue", "echo @open@\\n",
+                                "info sharedlibrary", "echo @closed@\\n", "delete",
+                                "break _exit", "continue", "info sharedlibrary", "continue")
+    opened = out.split("@open@", 1)[1].split("@closed@", 1)[0]
+    closed = out.split("@closed@", 1)[1]
+    assert sharedlibrary(opened, "libm.so.6"), out
+    assert "libm.so.6" not in closed and sharedlibrary(closed, "libc.so.6"), out
+    assert status == 3, err
