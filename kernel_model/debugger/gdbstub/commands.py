@@ -2,13 +2,14 @@
 guest is stopped, and turning the resuming ones (c, s, vCont, bs, bc) into session
 commands run by the server (a Resume), whose stop becomes a stop reply.
 
-Answered: qSupported, QStartNoAckMode, qXfer (features, auxv, exec-file), ?, g/G, p/P,
-m/M/X, Z0/z0 and Z1/z1 (both the session's breakpoints), Z2-Z4 (its watchpoints),
+Answered: qSupported, QStartNoAckMode, qXfer (features, auxv, exec-file, libraries-svr4
+in libraries.py), ?, g/G, p/P, m/M/X, Z0/z0 and Z1/z1 (both the session's breakpoints),
+Z2-Z4 (its watchpoints),
 QCatchSyscalls, vCont?/vCont (c, C, s, S), c/C, s/S, bs, bc, k, vKill, D, H, T,
 qAttached, qOffsets, qC, qfThreadInfo/qsThreadInfo, qSymbol, qRcmd (monitor.py), vFile
 (the guest's files, read-only: vfile.py); thread ids in the multiprocess form (one
-process). Not yet (answered "", which gdb reads as "unsupported"): qXfer:libraries-svr4,
-fork/exec events, a signal passed on resume (other than a fault's own).
+process). Not yet (answered "", which gdb reads as "unsupported"): fork/exec events,
+a signal passed on resume (other than a fault's own).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Callable
 
 from kernel_model.debugger.gdbstub import registers as regs
 from kernel_model.debugger.gdbstub.entry_view import entry_registers
+from kernel_model.debugger.gdbstub.libraries import NoDynamicSection, library_list_xml
 from kernel_model.debugger.gdbstub.packets import MAX_PACKET, unescape
 from kernel_model.debugger.gdbstub.tdesc import LAYOUTS, target_xml
 from kernel_model.debugger.gdbstub.vfile import HostIo
@@ -28,7 +30,8 @@ SIGINT = 2
 
 SUPPORTED = (f"PacketSize={MAX_PACKET:x};qXfer:features:read+;qXfer:auxv:read+;"
              "qXfer:exec-file:read+;QStartNoAckMode+;swbreak+;hwbreak+;vContSupported+;"
-             "ReverseStep+;ReverseContinue+;QCatchSyscalls+;multiprocess+")
+             "ReverseStep+;ReverseContinue+;QCatchSyscalls+;multiprocess+;"
+             "qXfer:libraries-svr4:read+")
 # Z2/Z3/Z4 and the engine's kinds; the stop reply's word for each.
 WATCH_KINDS = {"2": "write", "3": "read", "4": "access"}
 WATCH_REPLY = {"write": "watch", "read": "rwatch", "access": "awatch"}
@@ -356,6 +359,11 @@ class Stub:
                             .to_bytes(word, "little") for k, v in self.s.system.process.auxv)
         elif obj == "exec-file":
             data = (self.exec_path or self.s.system.process.exe_path or "").encode()
+        elif obj == "libraries-svr4":
+            try:
+                data = library_list_xml(self.s).encode()
+            except NoDynamicSection:
+                return b"E01"  # a static program: gdb looks no further
         else:
             return b""
         chunk = data[offset:offset + min(length, MAX_PACKET // 2)]
