@@ -23,7 +23,7 @@ NAME_WIDTH = 22
 
 def prompt(item) -> Text:
     name = item.name or "demo"
-    text = Text.assemble((f"  {name:{NAME_WIDTH}}", "bold"), item.title)
+    text = Text.assemble((f"  {name:{NAME_WIDTH}} ", "bold"), item.title)
     text.no_wrap = True
     text.overflow = "ellipsis"
     return text

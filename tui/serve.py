@@ -99,6 +99,9 @@ class SessionService(AppService):
         # The tab's process runs elsewhere than the server: it must still find these modules.
         here = str(Path(web_session.__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, env.get("PYTHONPATH")]))
+        # Its temporary files too go in the tab's directory, removed with it whatever way
+        # the session ends.
+        env["TMPDIR"] = self.workdir
         cpu = max(1, int(self.limits.cpu_minutes * 60))
         memory = self.limits.memory
 
