@@ -145,3 +145,35 @@ def test_listening_beyond_loopback_warns():
         proc.kill()
         proc.wait()
     assert first.startswith("syscall-lab serve: warning: listening on 0.0.0.0")
+
+
+def test_an_idle_tab_is_closed_and_a_key_counts_as_activity():
+    import asyncio
+    import time
+    from types import SimpleNamespace
+
+    server = serve.LabServer("127.0.0.1", 1, serve.Limits(idle_minutes=1))
+    closed = []
+
+    async def close():
+        closed.append(True)
+
+    websocket = SimpleNamespace(close=close)
+    # a tab whose last key was more than a minute ago: closed at once
+    idle = SimpleNamespace(last_input=time.monotonic() - 61)
+    asyncio.run(server._close_when_idle(idle, websocket))
+    assert closed == [True]
+
+    # a key sent to the session is what moves last_input
+    written = []
+    service = serve.SessionService(["true"], "/", serve.Limits(), write_bytes=None,
+                                   write_str=None, close=None, download_manager=None)
+    service.last_input -= 600
+
+    async def drain():
+        pass
+
+    service._stdin = SimpleNamespace(write=written.append, drain=drain)
+    before = time.monotonic()
+    assert asyncio.run(service.send_bytes(b"t"))
+    assert service.last_input >= before and written
