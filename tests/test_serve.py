@@ -63,8 +63,12 @@ def test_a_notice_shows_no_control_characters():
 
 
 def test_the_session_process_checks_its_arguments_again():
-    assert web_session.parse(["lesson", "entry-paths"]) == Choice("lesson", "entry-paths")
-    bad = web_session.parse(["exercise", "../x"])
+    argv = serve.session_argv(Choice("lesson", "entry-paths"), serve.Limits(run_timeout=7))
+    assert argv[1:3] == ["-m", "tui.web_session"]
+    choice, limits = web_session.parse(argv[3:])
+    assert choice == Choice("lesson", "entry-paths")
+    assert limits == web_session.RunLimits(7, serve.Limits().run_max_insns)
+    bad, _ = web_session.parse(["exercise", "../x"])
     assert bad.kind == "landing" and "no exercise named '../x'" in bad.notice
 
 
@@ -177,3 +181,41 @@ def test_an_idle_tab_is_closed_and_a_key_counts_as_activity():
     before = time.monotonic()
     assert asyncio.run(service.send_bytes(b"t"))
     assert service.last_input >= before and written
+
+
+@pytest.mark.parametrize("limits, said", [
+    (web_session.RunLimits(max_insns=200_000), "instructions (max-insns)"),
+    (web_session.RunLimits(timeout=0.5), "stopped after 0.5 s (timeout)"),
+])
+def test_a_run_that_never_ends_stops_at_the_servers_limit(tmp_path, limits, said):
+    """What a tab's session does with `c` on `jmp $`: the run stops as Esc stops it, and
+    the status line says which limit it met (the terminal TUI has no such limit)."""
+    import asyncio
+    import re
+
+    from tui.app import make_app
+    from tui.cli import build_parser
+    from tui.launch import session_factory
+
+    loop = tmp_path / "loop.s"
+    loop.write_text("bits 64\nsection .text\nglobal _start\n_start:\n    jmp _start\n")
+    factory, name = session_factory(build_parser().parse_args(["tui", str(loop)]))
+    app = make_app(factory, program=name)
+    web_session.limit_runs(app, limits)
+
+    async def drive():
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            await pilot.press("c")
+            while True:  # the run ends by the limit or not at all (pytest's timeout)
+                await pilot.pause(0.05)
+                if not app.state.busy:
+                    break
+            return app.state.message
+
+    message = asyncio.run(drive())
+    assert "the server's limit for one run: stopped after" in message
+    assert said in message
+    if limits.max_insns:
+        ran = int(re.search(r"after (\d+) instructions", message).group(1))
+        assert ran >= limits.max_insns

@@ -21,6 +21,7 @@ from programs.options import (  # noqa: F401  (the headless parts, re-exported f
     positive_int,
     resolve_program,
     run_options,
+    seconds,
     size,
 )
 
@@ -135,6 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="CPU time a tab's session may use, then it ends (default 20)")
     serve.add_argument("--session-memory", type=size, default=4 << 30, metavar="SIZE",
                        help="address space of a tab's session process (default 4G)")
+    serve.add_argument("--timeout", type=seconds, default=30, metavar="S",
+                       help="seconds one run in a tab may take (c, t...), then it stops as "
+                            "Esc stops it (default 30)")
+    serve.add_argument("--max-insns", type=positive_int, default=100_000_000, metavar="N",
+                       help="guest instructions one run in a tab may execute (default 1e8)")
     return parser
 
 

@@ -45,6 +45,8 @@ class Limits:
     idle_minutes: float = 30
     cpu_minutes: float = 20
     memory: int = 4 << 30  # address space, not resident memory: Python and Unicorn reserve
+    run_timeout: float = 30  # seconds one key's run may take (tui.web_session.RunLimits)
+    run_max_insns: int = 100_000_000  # the guest instructions one key's run may execute
 
 
 def is_loopback(host: str) -> bool:
@@ -78,8 +80,9 @@ def choice_of(token: str | None) -> web_session.Choice:
     return web_session.choose(query)
 
 
-def session_argv(choice: web_session.Choice) -> list[str]:
-    return [sys.executable, "-m", "tui.web_session", *choice.argv()]
+def session_argv(choice: web_session.Choice, limits: Limits) -> list[str]:
+    return [sys.executable, "-m", "tui.web_session", *choice.argv(),
+            "--timeout", f"{limits.run_timeout:g}", "--max-insns", str(limits.run_max_insns)]
 
 
 # -- one tab's process -------------------------------------------------------------------------
@@ -166,7 +169,8 @@ class LabServer(Server):
             f"/?lesson=NAME, /?exercise=NAME, /?program=NAME, /?demo open one directly)\n"
             f"limits: {lim.max_sessions} sessions, idle {lim.idle_minutes:g} min, "
             f"{lim.cpu_minutes:g} min of CPU and {lim.memory >> 20} MiB of address space "
-            "per session\nCtrl+C stops the server", highlight=False, markup=False, soft_wrap=True)
+            f"per session, {lim.run_timeout:g} s and {lim.run_max_insns} instructions per "
+            "run\nCtrl+C stops the server", highlight=False, markup=False, soft_wrap=True)
 
     async def on_shutdown(self, app: web.Application) -> None:
         for service in list(self.sessions):
@@ -209,7 +213,7 @@ class LabServer(Server):
         websocket = web.WebSocketResponse(heartbeat=15)
         await websocket.prepare(request)
         workdir = tempfile.mkdtemp(prefix="tab-", dir=self.workroot)
-        service = SessionService(session_argv(choice), workdir, self.limits,
+        service = SessionService(session_argv(choice, self.limits), workdir, self.limits,
                                  write_bytes=websocket.send_bytes,
                                  write_str=websocket.send_str, close=websocket.close,
                                  download_manager=self.download_manager)
@@ -253,7 +257,8 @@ def cmd_serve(args) -> int:
         print(f"syscall-lab serve: warning: listening on {host}: anyone who can reach this "
               "machine can open sessions here (each runs guest code on it)", file=sys.stderr)
     limits = Limits(max_sessions=args.max_sessions, idle_minutes=args.idle,
-                    cpu_minutes=args.session_cpu, memory=args.session_memory)
+                    cpu_minutes=args.session_cpu, memory=args.session_memory,
+                    run_timeout=args.timeout, run_max_insns=args.max_insns)
     server = LabServer(host, args.port, limits)
     try:
         server.serve()

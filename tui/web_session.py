@@ -139,17 +139,57 @@ def choose(query: dict[str, str] | list[tuple[str, str]]) -> Choice:
 
 
 # -- the session process ----------------------------------------------------------------------
-def parse(argv: list[str]) -> Choice:
+@dataclass(frozen=True)
+class RunLimits:
+    """What one key's run may take (c, a run to the next transition...), set by the server:
+    a free run of `jmp $` is stopped as Esc stops it, saying which limit it met."""
+
+    timeout: float | None = None  # seconds
+    max_insns: int | None = None
+
+
+def limit_runs(app, limits: RunLimits) -> None:
+    """Arm `limits` around each session command the app runs on its worker thread (the
+    commands that may run on; a single step runs on the app's thread, unarmed)."""
+    import threading
+
+    from kernel_model.debugger.limits import SessionLimits
+
+    if limits.timeout is None and limits.max_insns is None:
+        return
+    call = app._call
+
+    def limited(command, args):
+        session = app.session
+        if threading.current_thread() is threading.main_thread() \
+                or not hasattr(session, "machine"):
+            return call(command, args)
+        with SessionLimits(session, timeout=limits.timeout,
+                           max_insns=limits.max_insns) as armed:
+            stop, view, error, walking = call(command, args)
+        if armed.stopped and not error:
+            error = "the server's limit for one run: " + armed.text.replace(" (--", " (")
+        return stop, view, error, walking
+
+    app._call = limited
+
+
+def parse(argv: list[str]) -> tuple[Choice, RunLimits]:
+    from programs.options import positive_int, seconds
+
     p = argparse.ArgumentParser(prog="python -m tui.web_session")
     p.add_argument("kind", choices=CHOICES)
     p.add_argument("name", nargs="?", default="")
     p.add_argument("--notice", default="")
+    p.add_argument("--timeout", type=seconds)
+    p.add_argument("--max-insns", type=positive_int)
     a = p.parse_args(argv)
+    limits = RunLimits(a.timeout, a.max_insns)
     if a.kind not in ("landing", "demo") and not known(a.kind, a.name):
-        return Choice("landing", notice=f"there is no {a.kind} named {shown(a.name)!r}")
+        return Choice("landing", notice=f"there is no {a.kind} named {shown(a.name)!r}"), limits
     # The server wrote the notice (its untrusted parts already through shown()).
     notice = "".join(c for c in a.notice if c.isprintable())[:200]
-    return Choice(a.kind, a.name, notice)
+    return Choice(a.kind, a.name, notice), limits
 
 
 def make_app(choice: Choice):
@@ -180,8 +220,10 @@ def make_app(choice: Choice):
 
 
 def main(argv: list[str] | None = None) -> int:
-    choice = parse(sys.argv[1:] if argv is None else argv)
+    choice, limits = parse(sys.argv[1:] if argv is None else argv)
     app = make_app(choice)
+    if choice.kind != "landing":
+        limit_runs(app, limits)
     app.run()
     session = getattr(app, "session", None)
     if session is not None:
