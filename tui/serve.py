@@ -129,14 +129,18 @@ class SessionService(AppService):
         await self.remote_close()
 
     async def stop(self) -> None:
+        process = self._process
         try:
-            # The app answers "quit" unless its guest holds the CPU in a free run.
+            # The app answers "quit" and exits, unless a guest holds the CPU in a free run
+            # (a run ends only at Esc or a limit) or the app has not started yet.
             await asyncio.wait_for(super().stop(), 10)
+            if process is not None:
+                await asyncio.wait_for(process.wait(), 10)
         except (asyncio.TimeoutError, ProcessLookupError):
             pass
-        if self._process is not None and self._process.returncode is None:
-            self._process.kill()
-            await self._process.wait()
+        if process is not None and process.returncode is None:
+            process.kill()
+            await process.wait()
 
 
 POLITE_PAGE = """<!DOCTYPE html>
