@@ -22,6 +22,7 @@ import ipaddress
 import os
 import resource
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -168,8 +169,11 @@ class LabServer(Server):
     async def on_startup(self, app: web.Application) -> None:
         self.workroot = tempfile.mkdtemp(prefix="syscall-lab-serve-")
         lim = self.limits
+        # 0.0.0.0 and :: are every address: students open the machine's name instead.
+        where = socket.gethostname() if self.host in ("0.0.0.0", "::") else self.host
+        where = f"[{where}]" if ":" in where else where
         self.console.print(
-            f"syscall-lab serve: http://{self.host}:{self.port}/ (students open that page; "
+            f"syscall-lab serve: http://{where}:{self.port}/ (students open that page; "
             f"/?lesson=NAME, /?exercise=NAME, /?program=NAME, /?demo open one directly)\n"
             f"limits: {lim.max_sessions} sessions, idle {lim.idle_minutes:g} min, "
             f"{lim.cpu_minutes:g} min of CPU and {lim.memory >> 20} MiB of address space "
