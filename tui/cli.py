@@ -21,6 +21,7 @@ from programs.options import (  # noqa: F401  (the headless parts, re-exported f
     positive_int,
     resolve_program,
     run_options,
+    seconds,
     size,
 )
 
@@ -122,6 +123,24 @@ def build_parser() -> argparse.ArgumentParser:
     exercise.add_argument("--history-budget", type=size, default=256 << 20, metavar="SIZE",
                           help="memory for stepping backwards (default 256M)")
     add_screen_options(exercise)
+    serve = sub.add_parser("serve", help="serve the lab to browsers: one session per tab "
+                           "(for a class: see the README)")
+    serve.add_argument("--host", help="the address to listen on (default 127.0.0.1; "
+                       "anything else is reachable by others, and says so)")
+    serve.add_argument("--port", type=positive_int, default=8000, help="default 8000")
+    serve.add_argument("--max-sessions", type=positive_int, default=40, metavar="N",
+                       help="tabs at once; beyond that a page asks to try later (default 40)")
+    serve.add_argument("--idle", type=positive_int, default=30, metavar="MINUTES",
+                       help="close a tab after this long without a key (default 30)")
+    serve.add_argument("--session-cpu", type=positive_int, default=20, metavar="MINUTES",
+                       help="CPU time a tab's session may use, then it ends (default 20)")
+    serve.add_argument("--session-memory", type=size, default=4 << 30, metavar="SIZE",
+                       help="address space of a tab's session process (default 4G)")
+    serve.add_argument("--timeout", type=seconds, default=30, metavar="S",
+                       help="seconds one run in a tab may take (c, t...), then it stops as "
+                            "Esc stops it (default 30)")
+    serve.add_argument("--max-insns", type=positive_int, default=100_000_000, metavar="N",
+                       help="guest instructions one run in a tab may execute (default 1e8)")
     return parser
 
 
@@ -179,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
             from tui.exercise import cmd_exercise  # textual is loaded only here
 
             return cmd_exercise(args)
+        if args.command == "serve":
+            from tui.serve import cmd_serve  # aiohttp and textual-serve are loaded only here
+
+            return cmd_serve(args)
         if args.command in ("exercises", "check"):
             return cmd_grading(args)
         build_parser().print_help()

@@ -1,0 +1,147 @@
+"""`syscall-lab serve` in a real browser: Debian's chromium, headless, driven by Playwright.
+
+The page's terminal is xterm.js drawing on a canvas, so its text is not in the DOM. The test
+reads xterm.js's own screen buffer instead (what the canvas shows, row by row): a script run
+before the page's catches each xterm Terminal as it is made (textual.js keeps it in a
+closure). Screenshots go to tests/artifacts/serve/ and stay there after the test.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("textual_serve", reason="textual-serve is not installed")
+sync_api = pytest.importorskip("playwright.sync_api",
+                               reason="playwright is not installed (pip install -e '.[test]')")
+
+from serve_harness import serving  # noqa: E402
+
+from programs import lesson as lessons  # noqa: E402
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "serve"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+WAIT_MS = 90_000  # for a session to start or a key's effect to show, on a slow machine
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install "
+                                "chromium): the browser test needs the system's")
+
+# xterm.js's Terminal sets `this._core` in its constructor: a setter on Object.prototype
+# sees that assignment, keeps the object, and puts a plain property in place.
+CATCH_TERMINALS = """
+(() => {
+  window.__terminals = [];
+  Object.defineProperty(Object.prototype, '_core', {
+    configurable: true,
+    set(value) {
+      Object.defineProperty(this, '_core', {value, writable: true, configurable: true,
+                                            enumerable: true});
+      if (typeof this.loadAddon === 'function') window.__terminals.push(this);
+    },
+  });
+})();
+"""
+SCREEN_TEXT = """() => {
+  const t = (window.__terminals || [])[0];
+  if (!t) return '';
+  const b = t.buffer.active, rows = [];
+  for (let y = 0; y < t.rows; y++) {
+    const line = b.getLine(b.viewportY + y);
+    rows.push(line ? line.translateToString(true) : '');
+  }
+  return rows.join('\\n');
+}"""
+SHOWS = "needle => (" + SCREEN_TEXT + ")().includes(needle)"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def base():
+    with serving() as url:
+        yield url
+
+
+def open_page(browser, url: str):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.add_init_script(CATCH_TERMINALS)
+    page.goto(url)
+    return page
+
+
+def screen(page) -> str:
+    return page.evaluate(SCREEN_TEXT)
+
+
+def wait_for_text(page, needle: str) -> str:
+    """The screen once `needle` is on it; on a timeout, the assertion shows the screen."""
+    try:
+        page.wait_for_function(SHOWS, arg=needle, timeout=WAIT_MS)
+    except sync_api.TimeoutError:
+        pass
+    text = screen(page)
+    assert needle in text, f"{needle!r} never showed; the screen:\n{text}"
+    return text
+
+
+def keep(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def press(page, key: str) -> None:
+    page.locator(".xterm-helper-textarea").focus()  # where xterm.js takes the keyboard
+    page.keyboard.press(key)
+
+
+def test_the_demo_steps_into_a_transition(browser, base):
+    page = open_page(browser, base + "/?demo")
+    try:
+        wait_for_text(page, "t to transition")  # the footer: the app is up
+        keep(page, "demo-start")
+        press(page, "t")
+        text = wait_for_text(page, "Next: syscall")
+        assert "clock_gettime" in text  # the first transition the demo makes
+        keep(page, "demo-t")
+        press(page, "s")
+        text = wait_for_text(page, "syscall: phase 1/")
+        assert "clock_gettime(CLOCK_REALTIME" in text  # the Transition pane's call
+        keep(page, "demo-t-s")
+    finally:
+        page.close()
+
+
+def test_a_lesson_opens_from_its_address(browser, base):
+    lesson = lessons.find("entry-paths")
+    first = lesson.stops[0]
+    page = open_page(browser, base + "/?lesson=entry-paths")
+    try:
+        text = wait_for_text(page, f"Stop 1/{len(lesson.stops)}")
+        if first.title:
+            assert first.title in text
+        # the narration's first words, as the pane wraps it
+        assert " ".join(first.narration.split()[:6]) in " ".join(text.split())
+        keep(page, "lesson-entry-paths")
+    finally:
+        page.close()
+
+
+def test_the_landing_screen_opens_a_choice(browser, base):
+    page = open_page(browser, base + "/?lesson=no-such-lesson")
+    try:
+        wait_for_text(page, "there is no lesson named 'no-such-lesson'")
+        keep(page, "landing-notice")
+        press(page, "Enter")  # the first item: the demo
+        wait_for_text(page, "t to transition")
+        assert page.url.endswith("/?demo")
+        keep(page, "landing-opened-demo")
+    finally:
+        page.close()
