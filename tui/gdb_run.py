@@ -94,6 +94,7 @@ def cmd_run_gdb(args) -> int:
         raise UsageError(str(e)) from None
     closers = []
     if tracing(args):  # strace's lines as the guest makes its calls (a replay makes none)
+        from kernel_model.debugger.gdbstub.monitor import attach_printer
         from kernel_model.trace.tracers import StracePrinter
 
         try:
@@ -104,7 +105,7 @@ def cmd_run_gdb(args) -> int:
             raise UsageError(f"cannot write {e.filename}: {e.strerror}") from None
         printer = StracePrinter(trace_out, events=args.events, to_file=bool(args.output),
                                 follow=args.follow_forks)
-        session.kernel.attach(printer)
+        attach_printer(session, printer)
         closers.append(printer)
         if args.output:
             closers.append(trace_out)

@@ -59,6 +59,9 @@ class Stub:
         self.hostio = HostIo(session, exec_path)
         # At a syscall-entry stop: the registers as Linux shows them there (entry_view.py)
         self.view: dict[str, int] | None = None
+        from kernel_model.debugger.gdbstub.monitor import Monitor
+
+        self.monitor = Monitor(session)  # monitor commands, and console output (O packets)
 
     def log(self, text: str) -> None:
         self._log(text[:160])
@@ -177,9 +180,7 @@ class Stub:
             self.detached = True
             return b"OK"
         if t.startswith("qRcmd,"):
-            from kernel_model.debugger.gdbstub.monitor import run as monitor
-
-            text = monitor(s, bytes.fromhex(t[6:]).decode("utf-8", "replace"))
+            text = self.monitor.run(bytes.fromhex(t[6:]).decode("utf-8", "replace"))
             return text.encode().hex().encode()
         if t.startswith("QCatchSyscalls:"):
             return self._catch_syscalls(t[len("QCatchSyscalls:"):])

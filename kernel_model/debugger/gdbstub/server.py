@@ -11,7 +11,7 @@ import socket
 import threading
 
 from kernel_model.debugger.gdbstub.commands import Resume, Stub
-from kernel_model.debugger.gdbstub.packets import PacketReader, frame
+from kernel_model.debugger.gdbstub.packets import MAX_PACKET, PacketReader, frame
 
 REFUSED = b"syscall-lab: another gdb is already attached (one client at a time)\n"
 
@@ -131,10 +131,13 @@ class GdbServer:
             except Exception as e:  # a bug of ours: one line, and the guest stays stopped
                 result["error"] = e
 
+        self.stub.monitor.resuming(resume.what)
         worker = threading.Thread(target=work, daemon=True)
         worker.start()
         gone = False
         while worker.is_alive():
+            if not gone:
+                self._console(conn)
             if gone:  # a new client waits in the backlog until the guest has stopped
                 worker.join(0.05)
                 continue
@@ -155,6 +158,8 @@ class GdbServer:
                         self.stub.s.interrupt()
         worker.join()
         self.on_stop()
+        if not gone:
+            self._console(conn)
         if "error" in result:
             e = result["error"]
             self.log(f"internal error while running the guest: {type(e).__name__}: {e}")
@@ -163,6 +168,13 @@ class GdbServer:
         if "error" in result:
             return self.stub.stop_reply_here()
         return self.stub.stop_reply(resume.what, result.get("stop"))
+
+    def _console(self, conn: socket.socket) -> None:
+        """Text for gdb's console (monitor strace's lines) as O packets, which gdb prints
+        while it waits for the stop reply."""
+        text = self.stub.monitor.take_output().encode()
+        for i in range(0, len(text), MAX_PACKET // 2 - 8):
+            conn.sendall(frame(b"O" + text[i:i + MAX_PACKET // 2 - 8].hex().encode()))
 
     def _linger(self, conn: socket.socket) -> None:
         """After the exit reply: answer what gdb still asks (it may kill or detach) until
