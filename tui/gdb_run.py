@@ -63,6 +63,7 @@ def listen(host: str, port: int) -> socket.socket:
 
 def cmd_run_gdb(args) -> int:
     from kernel_model.debugger.gdbstub.commands import Stub
+    from kernel_model.debugger.gdbstub.limits import GdbLimits
     from kernel_model.debugger.gdbstub.server import GdbServer
     from kernel_model.debugger.gdbstub.symfile import exec_file_for
     from kernel_model.debugger.session import DebugSession
@@ -131,20 +132,26 @@ def cmd_run_gdb(args) -> int:
 
     signal.signal(signal.SIGTERM, terminated)
     stub = Stub(session, exec_path=exec_path, log=log)
+    limits = GdbLimits(stub, max_insns=args.max_insns, timeout=args.timeout, log=log)
+    stub.resume_wrappers.append(limits.wrap)
     server = GdbServer(stub, listener, log, on_stop=flush_output)
     bound = listener.getsockname()
     shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
     print(f"syscall-lab: waiting for gdb on {shown}:{bound[1]}", file=sys.stderr, flush=True)
     try:
         why = server.serve()
-        if why == "detached":
+        if why == "detached" and limits.reason is None:
             log("gdb detached: the guest runs on to its end")
             for b in list(session.breakpoints):
                 session.remove_breakpoint(b)
+            session.catch_syscalls(set())
+            for w in list(session.watchpoints):
+                session.remove_watchpoint(w.addr, w.length, w.kind)
             for _ in range(1000):
-                stop = session.cont()
+                stop = limits.run_forward(session.cont)
                 flush_output()
-                if session.system.process.exited or stop.reason in ("exited", "input"):
+                if session.system.process.exited or limits.reason is not None or \
+                        stop.reason in ("exited", "input"):
                     break
         flush_output()
     finally:
@@ -155,6 +162,10 @@ def cmd_run_gdb(args) -> int:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
     p = session.system.process
+    if limits.reason is not None and not p.exited:
+        # As `run` ends at a limit: its line, status 2.
+        log(limits.text)
+        return 2
     if why == "killed" and not p.exited:
         log("killed by gdb")
         return 137  # as a shell reports a process killed by SIGKILL

@@ -62,6 +62,9 @@ class Stub:
         from kernel_model.debugger.gdbstub.monitor import Monitor
 
         self.monitor = Monitor(session)  # monitor commands, and console output (O packets)
+        # What a resume goes through before it runs (limits.py, procs.py): each may wrap
+        # its run, whose result may then be the stop reply itself (bytes).
+        self.resume_wrappers: list[Callable[[Resume], Resume]] = []
 
     def log(self, text: str) -> None:
         self._log(text[:160])
@@ -82,6 +85,8 @@ class Stub:
             out = self._dispatch(text, packet)
             if isinstance(out, Resume):
                 self.view = None  # the guest moves: its next stop says what it shows
+                for wrap in self.resume_wrappers:
+                    out = wrap(out)
             return out
         except regs.NotWritable as e:
             self.log(f"cannot write: {e}")
@@ -309,7 +314,9 @@ class Stub:
         return text.encode()
 
     def stop_reply(self, what: str, stop) -> bytes:
-        """The reply to a resume that ended with `stop` (a SessionStop)."""
+        """The reply to a resume that ended with `stop` (a SessionStop, or the reply)."""
+        if isinstance(stop, bytes):
+            return stop  # made by a resume wrapper (limits.py, procs.py)
         reason = getattr(stop, "reason", "")
         self.view = None
         if reason == "syscall_entry" and getattr(stop, "syscall_nr", None) is not None:
