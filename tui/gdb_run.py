@@ -64,6 +64,7 @@ def listen(host: str, port: int) -> socket.socket:
 def cmd_run_gdb(args) -> int:
     from kernel_model.debugger.gdbstub.commands import Stub
     from kernel_model.debugger.gdbstub.limits import GdbLimits
+    from kernel_model.debugger.gdbstub.procs import FirstProcessOnly
     from kernel_model.debugger.gdbstub.server import GdbServer
     from kernel_model.debugger.gdbstub.symfile import exec_file_for
     from kernel_model.debugger.session import DebugSession
@@ -132,6 +133,8 @@ def cmd_run_gdb(args) -> int:
 
     signal.signal(signal.SIGTERM, terminated)
     stub = Stub(session, exec_path=exec_path, log=log)
+    # (in this order: the limits bound the whole command, with the legs procs.py adds)
+    stub.resume_wrappers.append(FirstProcessOnly(stub, log).wrap)
     limits = GdbLimits(stub, max_insns=args.max_insns, timeout=args.timeout, log=log)
     stub.resume_wrappers.append(limits.wrap)
     server = GdbServer(stub, listener, log, on_stop=flush_output)
