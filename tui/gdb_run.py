@@ -134,7 +134,8 @@ def cmd_run_gdb(args) -> int:
     signal.signal(signal.SIGTERM, terminated)
     stub = Stub(session, exec_path=exec_path, log=log)
     # (in this order: the limits bound the whole command, with the legs procs.py adds)
-    stub.resume_wrappers.append(FirstProcessOnly(stub, log).wrap)
+    procs = FirstProcessOnly(stub, log)
+    stub.resume_wrappers.append(procs.wrap)
     limits = GdbLimits(stub, max_insns=args.max_insns, timeout=args.timeout, log=log)
     stub.resume_wrappers.append(limits.wrap)
     server = GdbServer(stub, listener, log, on_stop=flush_output)
@@ -162,6 +163,7 @@ def cmd_run_gdb(args) -> int:
             f.close()
         listener.close()
         session.close()
+        procs.close()
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
     p = session.system.process

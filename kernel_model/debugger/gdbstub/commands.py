@@ -32,6 +32,7 @@ SUPPORTED = (f"PacketSize={MAX_PACKET:x};qXfer:features:read+;qXfer:auxv:read+;"
              "qXfer:exec-file:read+;QStartNoAckMode+;swbreak+;hwbreak+;vContSupported+;"
              "ReverseStep+;ReverseContinue+;QCatchSyscalls+;multiprocess+;"
              "qXfer:libraries-svr4:read+")
+SUPPORTED += ";exec-events+"  # the first process's execve (procs.py)
 # Z2/Z3/Z4 and the engine's kinds; the stop reply's word for each.
 WATCH_KINDS = {"2": "write", "3": "read", "4": "access"}
 WATCH_REPLY = {"write": "watch", "read": "rwatch", "access": "awatch"}

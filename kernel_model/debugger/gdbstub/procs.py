@@ -12,12 +12,22 @@ since going on could wait for ever.
 
 The first fork is announced once, on gdb's console (an O packet) and on syscall-lab's
 stderr.
+
+An execve of the first process is reported as gdbserver reports it (with exec-events,
+which gdb offers in qSupported): the running command stops right after the call, the stop
+reply says `exec:HEXPATH;`, and gdb loads the new program's symbols and goes on (or stops,
+with `catch exec`). The old image's breakpoints went with it: gdb inserts them again where
+the new symbols put them.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+
 from kernel_model.debugger.gdbstub.commands import Resume
-from kernel_model.trace.events import ProcessForked
+from kernel_model.trace.events import ProcessForked, ProcessStarted
 
 FORWARD = ("cont", "step")
 # Commands that bring the first process back, one transition (or switch) at a time.
@@ -31,9 +41,16 @@ class FirstProcessOnly:
         self.pid = self.s.system.process.pid
         self.log = log
         self.announced = False
+        self.exec_path: str | None = None  # the first process exec'd this file: not told yet
+        self._tmp: str | None = None
         self.s.kernel.attach(self._on_event)
 
     def _on_event(self, event) -> None:
+        if isinstance(event, ProcessStarted) and event.pid == self.pid:
+            self.exec_path = event.path
+            # The command stops at its next check, right after the execve (no CPU stop:
+            # the kernel is inside the call, which the session runs itself).
+            self.s._interrupt.set()
         if isinstance(event, ProcessForked) and not event.thread and not self.announced:
             self.announced = True
             self._say(f"process {event.parent_pid} forked child {event.pid}: only the first "
@@ -67,16 +84,53 @@ class FirstProcessOnly:
         def run():
             stop = resume.run()
             hops = 0
-            while self._elsewhere(stop) and hops < MAX_HOPS:
+            while self.exec_path is None and self._elsewhere(stop) and hops < MAX_HOPS:
                 if getattr(stop, "reason", "") in ("interrupted", "input"):
                     self._say(f"stopped in process {self.current_pid()}, which gdb does not "
                               f"debug (its registers are shown as process {self.pid}'s)")
                     return stop
                 hops += 1
                 stop = self._onwards(resume.what, forward)
+            if self.exec_path is not None and forward:
+                return self._exec_stop()
             return stop
 
         return Resume(run, resume.what)
+
+    def _host_file(self, guest_path: str) -> str:
+        """A file gdb can read for the program the guest exec'd: the host file behind it,
+        or (a program only the model holds, e.g. the one given on the command line, seen
+        at /usr/local/bin) its bytes copied to a temporary file of the same name."""
+        from kernel_model.proc.execve import open_exec
+
+        try:
+            f = open_exec(self.s.kernel.vfs, guest_path, base="/",
+                          cred=self.s.system.process.creds)
+        except Exception as e:  # gone already (unlinked, ...): gdb is told the guest path
+            self.log(f"cannot give gdb the program {guest_path}: {e}")
+            return guest_path
+        host = getattr(f.node, "host_path", "") or ""
+        if host and os.path.isfile(host):
+            return host
+        if self._tmp is None:
+            self._tmp = tempfile.mkdtemp(prefix="syscall-lab-gdb-")
+        copy = os.path.join(self._tmp, os.path.basename(guest_path) or "exec")
+        with open(copy, "wb") as out:
+            out.write(f.data)
+        return copy
+
+    def close(self) -> None:
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def _exec_stop(self) -> bytes:
+        path, self.exec_path = self._host_file(self.exec_path or ""), None
+        stub = self.stub
+        for b in stub.bps.values():
+            self.s.remove_breakpoint(b)
+        stub.bps.clear()
+        stub.exec_path = path  # qXfer:exec-file names the new program now
+        return stub.stop_reply_here(reason=f"exec:{path.encode().hex()};")
 
     def _onwards(self, what: str, forward: bool):
         """One more leg towards the first process: a continue goes on as a continue (its
