@@ -2,7 +2,10 @@
 at its first instruction, served to gdb's remote protocol (kernel_model.debugger.gdbstub).
 
 Like `run`, it never loads textual. The guest's output is copied to our stdout/stderr as
-it grows (stepping back never takes printed text back); the exit status is the guest's.
+it grows (stepping back never takes printed text back); the exit status is the guest's, or
+2 with the limit's line when --max-insns or --timeout ended the run (gdbstub/limits.py).
+Only the first process is debugged (gdbstub/procs.py); the other run options (memory,
+tasks, tmpfs) bound the System as they do for `run`.
 """
 
 from __future__ import annotations
