@@ -244,7 +244,8 @@ class Stub:
         addr = int(addr_s, 16)
         if t[0] == "Z":
             if addr not in self.bps:
-                self.bps[addr] = self.s.add_breakpoint(hex(addr))
+                # (the first process's only: a child runs undebugged, procs.py)
+                self.bps[addr] = self.s.add_breakpoint(f"{addr:#x} pid {self.tid()}")
         else:
             b = self.bps.pop(addr, None)
             if b is not None:

@@ -30,7 +30,7 @@ from kernel_model.debugger.gdbstub.commands import Resume
 from kernel_model.trace.events import ProcessForked, ProcessStarted
 
 FORWARD = ("cont", "step")
-# Commands that bring the first process back, one transition (or switch) at a time.
+# Stops in other processes a command goes past before it gives up (and says so).
 MAX_HOPS = 100_000
 
 
@@ -91,6 +91,10 @@ class FirstProcessOnly:
                     return stop
                 hops += 1
                 stop = self._onwards(resume.what, forward)
+            if hops >= MAX_HOPS and self._elsewhere(stop):
+                self._say(f"gave up going on to process {self.pid}'s next stop after "
+                          f"{MAX_HOPS} stops in other processes: stopped in process "
+                          f"{self.current_pid()}")
             if self.exec_path is not None and forward:
                 return self._exec_stop()
             return stop
