@@ -149,6 +149,7 @@ def cmd_run_gdb(args) -> int:
         why = server.serve()
         if why == "detached" and limits.reason is None:
             log("gdb detached: the guest runs on to its end")
+            stub.monitor.strace = False  # no console to print on any more
             for b in list(session.breakpoints):
                 session.remove_breakpoint(b)
             session.catch_syscalls(set())

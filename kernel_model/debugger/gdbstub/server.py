@@ -173,8 +173,11 @@ class GdbServer:
         """Text for gdb's console (monitor strace's lines) as O packets, which gdb prints
         while it waits for the stop reply."""
         text = self.stub.monitor.take_output().encode()
-        for i in range(0, len(text), MAX_PACKET // 2 - 8):
-            conn.sendall(frame(b"O" + text[i:i + MAX_PACKET // 2 - 8].hex().encode()))
+        try:
+            for i in range(0, len(text), MAX_PACKET // 2 - 8):
+                conn.sendall(frame(b"O" + text[i:i + MAX_PACKET // 2 - 8].hex().encode()))
+        except OSError:
+            pass  # the client is gone: the reading side finds out and stops the guest
 
     def _linger(self, conn: socket.socket) -> None:
         """After the exit reply: answer what gdb still asks (it may kill or detach) until
