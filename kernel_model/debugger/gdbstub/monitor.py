@@ -51,6 +51,7 @@ class Monitor:
     def __init__(self, session):
         self.s = session
         self.strace = False
+        self._replay_said = False
         self._queue: list[str] = []
         self._lock = threading.Lock()
         self._printer = StracePrinter(_Gate(self))  # type: ignore[arg-type]
@@ -69,10 +70,13 @@ class Monitor:
 
     def resuming(self, what: str) -> None:
         """Called as a resume starts: going back, or forward from a point in the past,
-        replays history, where no syscall runs: with strace on, say so once."""
-        if not self.strace:
-            return
-        if what in ("rstep", "rcont") or not self.s.at_live_end():
+        replays history, where no syscall runs: with strace on, say so, once until the
+        guest runs live again."""
+        replay = what in ("rstep", "rcont") or not self.s.at_live_end()
+        if not replay:
+            self._replay_said = False
+        elif self.strace and not self._replay_said:
+            self._replay_said = True
             self.say(REPLAY_NOTE)
 
     # -- commands ------------------------------------------------------------------------
