@@ -147,8 +147,13 @@ def cmd_run_gdb(args) -> int:
     print(f"syscall-lab: waiting for gdb on {shown}:{bound[1]}", file=sys.stderr, flush=True)
     try:
         why = server.serve()
-        if why == "detached" and limits.reason is None:
-            log("gdb detached: the guest runs on to its end")
+        # (the session's own test: nothing can run any more)
+        over = session._exited()
+        if why == "exited" and not over and limits.reason is None:
+            log("gdb's process exited; the others run on to their end")
+        if why in ("detached", "exited") and not over and limits.reason is None:
+            if why == "detached":
+                log("gdb detached: the guest runs on to its end")
             stub.monitor.strace = False  # no console to print on any more
             for b in list(session.breakpoints):
                 session.remove_breakpoint(b)
@@ -171,7 +176,7 @@ def cmd_run_gdb(args) -> int:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
     p = session.system.process
-    if limits.reason is not None and not p.exited:
+    if limits.reason is not None and not session._exited():
         # As `run` ends at a limit: its line, status 2.
         log(limits.text)
         return 2

@@ -128,7 +128,11 @@ class GdbLimits:
             if self.reason is not None:
                 return self._end()
             stop = self.run_forward(resume.run)
-            if self.reason is None or self.s.system.process.exited:
+            if self.reason is None or getattr(stop, "reason", "") == "exited":
+                return stop  # (a limit reached just as the run ended did not cut it)
+            if self.s.system.process.exited:
+                # gdb's process is gone; the limit cut its children: gdb hears of its exit
+                self._say(f"{self.text}: the run ends (the other processes are killed)")
                 return stop
             self._say(f"{self.text}: the guest is stopped here (SIGXCPU for gdb); going "
                       "back works, going on ends the run as `run` ends it")

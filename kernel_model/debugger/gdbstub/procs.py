@@ -86,6 +86,8 @@ class FirstProcessOnly:
             hops = 0
             while self.exec_path is None and self._elsewhere(stop) and hops < MAX_HOPS:
                 if getattr(stop, "reason", "") in ("interrupted", "input"):
+                    if self.s.system.process.exited:
+                        return stop  # gdb hears of its process's exit; the rest runs on
                     self._say(f"stopped in process {self.current_pid()}, which gdb does not "
                               f"debug (its registers are shown as process {self.pid}'s)")
                     return stop
