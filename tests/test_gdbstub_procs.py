@@ -113,6 +113,7 @@ def test_child_outlives_the_parent():
     assert b"child: still here after the parent" in stdout
     assert "[Inferior 1 (Remote target) exited with code 05]" in out, out
     assert "Breakpoint 1, " not in out, out  # only the child sleeps
+    assert b"gdb's process exited; the others run on to their end" in err, err
     said_once(out, err)
 
 

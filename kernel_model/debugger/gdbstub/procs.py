@@ -6,7 +6,8 @@ guest forks runs on its own, as with gdb's default `detach-on-fork on` and
 The stepping engine stops wherever its rules say, in any process (a breakpoint's address
 is in the child's copy of the code too, a caught syscall, a watched address, a context
 switch a stepi goes through). A stop in another process is no stop for gdb: the command
-goes on until the first process stops (or the run is over). Only an interrupt (gdb's ^C,
+goes on until the first process stops, or exits (the others then run on, undebugged,
+to their end: tui/gdb_run.py). Only an interrupt (gdb's ^C,
 a run limit) is reported where it happened, with a line saying which process that is,
 since going on could wait for ever.
 
@@ -27,7 +28,7 @@ import shutil
 import tempfile
 
 from kernel_model.debugger.gdbstub.commands import Resume
-from kernel_model.trace.events import ProcessForked, ProcessStarted
+from kernel_model.trace.events import ProcessExited, ProcessForked, ProcessStarted
 
 FORWARD = ("cont", "step")
 # Stops in other processes a command goes past before it gives up (and says so).
@@ -46,6 +47,10 @@ class FirstProcessOnly:
         self.s.kernel.attach(self._on_event)
 
     def _on_event(self, event) -> None:
+        if isinstance(event, ProcessExited) and event.pid == self.pid:
+            # gdb hears of its process's exit now, as natively; the others run on undebugged
+            # (tui/gdb_run.py) and the command stops at its next check.
+            self.s._interrupt.set()
         if isinstance(event, ProcessStarted) and event.pid == self.pid:
             self.exec_path = event.path
             # The command stops at its next check, right after the execve (no CPU stop:
@@ -66,12 +71,12 @@ class FirstProcessOnly:
     def _elsewhere(self, stop) -> bool:
         """Whether `stop` is no stop for gdb: the run goes on, in another process, or the
         first process is about to give the CPU away (it blocked: as a native stepi over
-        wait4, the step ends when the call returns), or it is gone while others still
-        run (gdb hears of its exit once the run is over and every output is out)."""
+        wait4, the step ends when the call returns). Its exit is a stop (the exit reply)
+        even while others still run."""
         if isinstance(stop, bytes) or getattr(stop, "reason", "") in ("exited", "start"):
             return False
         if self.s.system.process.exited:
-            return True
+            return False
         if self.current_pid() != self.pid:
             return True
         up = self.s.upcoming()
@@ -86,8 +91,6 @@ class FirstProcessOnly:
             hops = 0
             while self.exec_path is None and self._elsewhere(stop) and hops < MAX_HOPS:
                 if getattr(stop, "reason", "") in ("interrupted", "input"):
-                    if self.s.system.process.exited:
-                        return stop  # gdb hears of its process's exit; the rest runs on
                     self._say(f"stopped in process {self.current_pid()}, which gdb does not "
                               f"debug (its registers are shown as process {self.pid}'s)")
                     return stop
@@ -143,7 +146,7 @@ class FirstProcessOnly:
         next stop may be the first process's); a step goes from transition to transition
         (a context switch is one) until the first process runs again."""
         s = self.s
-        if what == "cont" or (forward and s.system.process.exited):
+        if what == "cont":
             return s.cont()
         if what == "rcont":
             return s.reverse_continue()
