@@ -172,7 +172,6 @@ def cmd_run_gdb(args) -> int:
             f.close()
         listener.close()
         session.close()
-        procs.close()
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
     p = session.system.process

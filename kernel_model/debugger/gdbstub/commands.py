@@ -8,8 +8,9 @@ Z2-Z4 (its watchpoints),
 QCatchSyscalls, vCont?/vCont (c, C, s, S), c/C, s/S, bs, bc, k, vKill, D, H, T,
 qAttached, qOffsets, qC, qfThreadInfo/qsThreadInfo, qSymbol, qRcmd (monitor.py), vFile
 (the guest's files, read-only: vfile.py); thread ids in the multiprocess form (one
-process). Not yet (answered "", which gdb reads as "unsupported"): fork/exec events,
-a signal passed on resume (other than a fault's own).
+process), exec events (the first process's execve, procs.py). Not yet (answered "",
+which gdb reads as "unsupported"): fork events (only the first process is debugged:
+procs.py), a signal passed on resume (other than a fault's own).
 """
 
 from __future__ import annotations

@@ -23,10 +23,6 @@ the new symbols put them.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-
 from kernel_model.debugger.gdbstub.commands import Resume
 from kernel_model.trace.events import ProcessExited, ProcessForked, ProcessStarted
 
@@ -43,7 +39,6 @@ class FirstProcessOnly:
         self.log = log
         self.announced = False
         self.exec_path: str | None = None  # the first process exec'd this file: not told yet
-        self._tmp: str | None = None
         self.s.kernel.attach(self._on_event)
 
     def _on_event(self, event) -> None:
@@ -106,34 +101,11 @@ class FirstProcessOnly:
 
         return Resume(run, resume.what)
 
-    def _host_file(self, guest_path: str) -> str:
-        """A file gdb can read for the program the guest exec'd: the host file behind it,
-        or (a program only the model holds, e.g. the one given on the command line, seen
-        at /usr/local/bin) its bytes copied to a temporary file of the same name."""
-        from kernel_model.proc.execve import open_exec
-
-        try:
-            f = open_exec(self.s.kernel.vfs, guest_path, base="/",
-                          cred=self.s.system.process.creds)
-        except Exception as e:  # gone already (unlinked, ...): gdb is told the guest path
-            self.log(f"cannot give gdb the program {guest_path}: {e}")
-            return guest_path
-        host = getattr(f.node, "host_path", "") or ""
-        if host and os.path.isfile(host):
-            return host
-        if self._tmp is None:
-            self._tmp = tempfile.mkdtemp(prefix="syscall-lab-gdb-")
-        copy = os.path.join(self._tmp, os.path.basename(guest_path) or "exec")
-        with open(copy, "wb") as out:
-            out.write(f.data)
-        return copy
-
-    def close(self) -> None:
-        if self._tmp is not None:
-            shutil.rmtree(self._tmp, ignore_errors=True)
-
     def _exec_stop(self) -> bytes:
-        path, self.exec_path = self._host_file(self.exec_path or ""), None
+        # The guest's path, as gdbserver gives it: gdb reads the file through vFile from
+        # the guest's own tree (vfile.py), as it read the first program.
+        path = self.s.system.process.guest_exe or self.exec_path or ""
+        self.exec_path = None
         stub = self.stub
         for b in stub.bps.values():
             self.s.remove_breakpoint(b)
