@@ -5,9 +5,11 @@ commands run by the server (a Resume), whose stop becomes a stop reply.
 Answered: qSupported, QStartNoAckMode, qXfer (features, auxv, exec-file), ?, g/G, p/P,
 m/M/X, Z0/z0 and Z1/z1 (both the session's breakpoints), Z2-Z4 (its watchpoints),
 QCatchSyscalls, vCont?/vCont (c, C, s, S), c/C, s/S, bs, bc, k, vKill, D, H, T,
-qAttached, qOffsets, qC, qfThreadInfo/qsThreadInfo, qSymbol, qRcmd (monitor.py). Not yet
-(answered "", which gdb reads as "unsupported"): vFile, qXfer:libraries-svr4,
-multiprocess, a signal passed on resume (other than a fault's own).
+qAttached, qOffsets, qC, qfThreadInfo/qsThreadInfo, qSymbol, qRcmd (monitor.py),
+QPassSignals. Signals follow ptrace's rules (the session's gdb mode, step_signals.py): a
+stop before each delivery, the signal given on resume delivered; numbers are gdb's own
+(signal_numbers.py). Not yet (answered "", which gdb reads as "unsupported"): vFile,
+qXfer:libraries-svr4, multiprocess.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Callable
 
 from kernel_model.debugger.gdbstub import registers as regs
 from kernel_model.debugger.gdbstub.packets import MAX_PACKET, unescape
+from kernel_model.debugger.gdbstub.signal_numbers import from_gdb, to_gdb
 from kernel_model.debugger.gdbstub.tdesc import LAYOUTS, target_xml
 from kernel_model.debugger.stepping import TRAP_KINDS
 
@@ -25,7 +28,7 @@ SIGINT = 2
 
 SUPPORTED = (f"PacketSize={MAX_PACKET:x};qXfer:features:read+;qXfer:auxv:read+;"
              "qXfer:exec-file:read+;QStartNoAckMode+;swbreak+;hwbreak+;vContSupported+;"
-             "ReverseStep+;ReverseContinue+;QCatchSyscalls+")
+             "ReverseStep+;ReverseContinue+;QCatchSyscalls+;QPassSignals+")
 # Z2/Z3/Z4 and the engine's kinds; the stop reply's word for each.
 WATCH_KINDS = {"2": "write", "3": "read", "4": "access"}
 WATCH_REPLY = {"write": "watch", "read": "rwatch", "access": "awatch"}
@@ -50,6 +53,8 @@ class Stub:
         self.over = False  # the guest exited or was killed: W/X was sent
         self.detached = False
         self.killed = False
+        self.told_signal = False  # the last stop reply reported a signal (held or a fault)
+        session.trace_signals(True)  # gdb mode: ptrace's signal-delivery-stops
 
     def log(self, text: str) -> None:
         self._log(text[:160])
@@ -163,31 +168,50 @@ class Stub:
             return None if c == "k" else b"OK"
         if c == "D":
             self.detached = True
+            self.s.trace_signals(False)  # the guest runs on as if never traced
             return b"OK"
         if t.startswith("qRcmd,"):
             from kernel_model.debugger.gdbstub.monitor import run as monitor
 
             text = monitor(s, bytes.fromhex(t[6:]).decode("utf-8", "replace"))
             return text.encode().hex().encode()
+        if t.startswith("QPassSignals:"):
+            return self._pass_signals(t[len("QPassSignals:"):])
         if t.startswith("QCatchSyscalls:"):
             return self._catch_syscalls(t[len("QCatchSyscalls:"):])
         return b""  # unknown packet: unsupported
 
     # -- resuming ---------------------------------------------------------------------------
-    def _resume(self, what: str, t: str) -> Resume:
-        if t[:1] in "CS" and len(t) >= 3:
-            sig = int(t[1:3], 16)
-            at_fault = self.s.pos[0].info.get("pending") is not None and \
-                self.s.pos[1] == 0
-            if sig not in (0, SIGTRAP, SIGINT) and not (at_fault and
-                                                        sig == self._fault_signal()):
-                # gdb passes the signal a fault raised: the session delivers that one
-                # itself. Any other signal on resume is not wired yet: resumed without.
-                self.log(f"signal {sig} on resume is not delivered yet (resumed without "
-                         "it)")
-        if what == "cont":
-            return Resume(self.s.cont, "cont")
-        return Resume(self.step_insn, "step")
+    def _resume(self, what: str, t: str) -> Resume | bytes:
+        """c/s, or C/S with the signal to deliver (gdb's number): at a held signal or a
+        fault, what is delivered instead of it (none, with c/s); elsewhere one delivered
+        right here, as ptrace delivers the signal a tracer resumes a task with."""
+        signo = 0
+        if t[:1] in "CS":
+            given = from_gdb(int(t[1:3], 16))
+            if given is None:
+                self.log(f"signal {t[1:3]} on resume: Linux has no such signal (resumed "
+                         "without it)")
+                given = 0
+            signo = given
+        note = self.s.signal_history_note(signo)
+        if note is not None:
+            self.log(note)
+        told = self.told_signal
+        step = self.s.cont if what == "cont" else self.step_insn
+        return Resume(lambda: self.s.resume_traced(signo, told, what, step), what)
+
+    def _pass_signals(self, args: str) -> bytes:
+        """QPassSignals:SIG;SIG...: the signals gdb passes without a stop (its `handle SIG
+        nostop noprint pass`): delivered without one."""
+        passed = set()
+        for part in args.split(";"):
+            if part:
+                signo = from_gdb(int(part, 16))
+                if signo:
+                    passed.add(signo)
+        self.s.set_pass_signals(passed)
+        return b"OK"
 
     def _vcont(self, actions: str) -> bytes | Resume:
         first = actions.split(";")[0]
@@ -271,7 +295,7 @@ class Stub:
             return None
         self.over = True
         if p.killed_by is not None:
-            return b"X%02x" % (p.killed_by & 0x7F)
+            return b"X%02x" % to_gdb(p.killed_by & 0x7F)
         return b"W%02x" % (p.status & 0xFF)
 
     def stop_reply_here(self, *, reason: str = "", signal: int = SIGTRAP) -> bytes:
@@ -290,6 +314,7 @@ class Stub:
     def stop_reply(self, what: str, stop) -> bytes:
         """The reply to a resume that ended with `stop` (a SessionStop)."""
         reason = getattr(stop, "reason", "")
+        self.told_signal = reason in ("signal", "fault")
         if reason == "exited" or self.s.system.process.exited:
             out = self.exit_reply()
             if out is not None:
@@ -307,7 +332,9 @@ class Stub:
         if reason == "interrupted":
             return self.stop_reply_here(signal=SIGINT)
         if reason == "fault":
-            return self.stop_reply_here(signal=self._fault_signal())
+            return self.stop_reply_here(signal=to_gdb(self._fault_signal()))
+        if reason == "signal" and getattr(stop, "signo", None):
+            return self.stop_reply_here(signal=to_gdb(stop.signo))
         return self.stop_reply_here()
 
     def _fault_signal(self) -> int:
