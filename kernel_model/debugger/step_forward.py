@@ -150,7 +150,7 @@ class ForwardCommands(SessionParts):
             return SessionStop("exited", self.exit_text())
         held = self._signal_stop_here()  # before the instruction here: a held signal
         if held is not None:
-            return held
+            return None if held.reason == "pass" else held
         pid = self.kernel.process.pid
         if policy.breakpoints:
             for b in self.breakpoints:

@@ -5,7 +5,9 @@ delivered as they come.
 On, a signal about to be delivered is held first (ptrace's signal-delivery-stop): the
 point where the kernel would deliver it keeps a SignalStop, as a fault stop keeps its
 fault, and a run stops there with reason "signal". The signals the tracer passes
-(gdb's QPassSignals: `handle SIG nostop noprint pass`) are delivered without a stop.
+(gdb's QPassSignals: `handle SIG nostop noprint pass`) are held too but delivered by the
+next step without a stop, as gdbserver resumes them at once: after a syscall's return
+stop, as on Linux, not before it.
 
 The resume from a stop says what is delivered (`resume_traced`): at a held signal or a
 fault, the signal the tracer gives (the same one, another, or none at all); elsewhere, a
@@ -42,6 +44,7 @@ class SignalStop:
     code: int
     addr: int
     info: dict = field(default_factory=dict)
+    passed: bool = False  # one the tracer passes: delivered without a stop
 
     def text(self, pc: int) -> str:
         return (f"{sig.name(self.signo)} ({sig.code_name(self.signo, self.code)}) is about "
@@ -72,9 +75,10 @@ class SignalStops(SessionParts):
     def _hold(self, ready: tuple) -> bool:
         signo, code, addr, info = ready
         # SIGKILL is never stopped for; a signal the tracer already chose is delivered.
-        if signo == sig.SIGKILL or info.get("traced") or signo in self.pass_signals:
+        if signo == sig.SIGKILL or info.get("traced"):
             return False
-        self._held = SignalStop(signo, code, addr, dict(info))
+        self._held = SignalStop(signo, code, addr, dict(info),
+                                passed=signo in self.pass_signals)
         return True
 
     def _take_held(self) -> SignalStop | None:
@@ -88,9 +92,11 @@ class SignalStops(SessionParts):
         pending = self.pending_here()
         return pending if isinstance(pending, (SignalStop, Fault, Halted)) else None
 
-    def _held_stop(self, pending) -> SessionStop:
+    def _held_stop(self, pending) -> SessionStop | None:
         pc = self.machine.pc
         if isinstance(pending, SignalStop):
+            if pending.passed:
+                return None
             return SessionStop("signal", pending.text(pc), pc, signo=pending.signo)
         return SessionStop("fault", pending.text(pc), pc)
 
@@ -107,19 +113,24 @@ class SignalStops(SessionParts):
 
     def _signal_stop_here(self) -> SessionStop | None:
         """A run that reaches a held signal stops there (checked before anything else at
-        the point: the signal comes before the instruction there runs)."""
+        the point: the signal comes before the instruction there runs). A passed one:
+        a "pass" stop, which is no stop at all (the run's next step delivers it)."""
         if not self.tracing:
             return None
         pending = self.pending_here()
-        return self._held_stop(pending) if isinstance(pending, SignalStop) else None
+        if not isinstance(pending, SignalStop):
+            return None
+        return self._held_stop(pending) or SessionStop("pass", "", self.machine.pc)
 
     # -- delivering ------------------------------------------------------------------------
     def _deliver_held(self, pending) -> None:
         """The kernel's work at a held signal or a fault: deliver what the tracer chose
         (a fault's own signal is forced, as the CPU raised it), or without a tracer the
         signal itself."""
-        choice = self._choice if self.tracing else None
-        self._choice = None
+        passed = isinstance(pending, SignalStop) and pending.passed
+        choice = self._choice if self.tracing and not passed else None
+        if not passed:
+            self._choice = None
         if isinstance(pending, SignalStop):
             own = pending.signo
         else:
@@ -185,7 +196,7 @@ class SignalStops(SessionParts):
         if stop.reason == "exited":
             return stop
         here = self._signal_stop_here()  # another signal held on the way out
-        if here is not None:
+        if here is not None and here.reason != "pass":
             return here
         if what == "step":
             if self.machine.pc != pc:  # in the handler: the step ends at its first insn
@@ -200,10 +211,11 @@ class SignalStops(SessionParts):
         here = self._wants_stop_here(policy)
         return here if here is not None else self._run_until(policy)
 
-    def signal_history_note(self, signo: int) -> str | None:
+    def signal_history_note(self, signo: int, told: bool) -> str | None:
         """When a resume giving `signo` replays recorded history, what the tracer should
-        know: the recorded delivery here replays, not the one it gives."""
-        if self.at_live_end():
+        know: the recorded delivery here replays, not the one it gives. (`told`: as for
+        resume_traced; untold, the resume stops at the held signal first.)"""
+        if self.at_live_end() or (self._signal_point() is not None and not told):
             return None
         nxt = self.timeline.next(self.pos[0]) if self.pos[1] == 0 else None
         recorded = nxt.info.get("tracer_signal") if nxt is not None and \

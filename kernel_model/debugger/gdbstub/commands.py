@@ -96,6 +96,7 @@ class Stub:
         if t.startswith("qXfer:"):
             return self._xfer(t)
         if t == "?":
+            self.told_signal = False  # (a new client: a held signal is reported again)
             return self.stop_reply_here()
         if t in ("qAttached",) or t.startswith("qAttached:"):
             return b"1"
@@ -194,10 +195,10 @@ class Stub:
                          "without it)")
                 given = 0
             signo = given
-        note = self.s.signal_history_note(signo)
+        told = self.told_signal
+        note = self.s.signal_history_note(signo, told)
         if note is not None:
             self.log(note)
-        told = self.told_signal
         step = self.s.cont if what == "cont" else self.step_insn
         return Resume(lambda: self.s.resume_traced(signo, told, what, step), what)
 
