@@ -1,8 +1,7 @@
-"""gdb's signal numbers: the remote protocol names signals by gdb's own enum (gdb's
-include/gdb/signals.def, the order `info signals` lists them), not by Linux's numbers. They
-agree up to SIGTERM except SIGBUS, SIGUSR1, SIGUSR2 and SIGSYS; gdbserver converts both ways
-(gdb_signal_from_host / gdb_signal_to_host), and so does this stub (docs/kernel_facts.md
-§20)."""
+"""gdb's signal numbers: the remote protocol names signals by gdb's own enum (the order
+`info signals` lists them), not by Linux's numbers. They agree up to SIGTERM except SIGBUS,
+SIGUSR1, SIGUSR2 and SIGSYS; gdbserver converts both ways, and so does this stub
+(docs/kernel_facts.md §20)."""
 
 from __future__ import annotations
 
