@@ -16,7 +16,7 @@ import subprocess
 import pytest
 
 from tests.conftest import ROOT
-from tests.test_gdbstub import GDB, debug, needs_gdb, reg
+from tests.test_gdbstub import GDB, Stub, debug, gdb, needs_gdb, reg
 
 GUESTS = ROOT / "tests" / "guests" / "signals" / "bin"
 TARGETS = {64: "signals.glibc-x86_64", 32: "signals.glibc-i386"}
@@ -203,3 +203,19 @@ def test_signal_0_at_a_fault_runs_the_instruction_again(tmp_path):
         "Program terminated with signal SIGSEGV, Segmentation fault."], out
     assert re.search(r"^rip\s+0x[0-9a-f]+\s+0x[0-9a-f]+ <_start\+2>", out, re.M), out
     assert status == 128 + 11, err
+
+
+@needs_gdb
+def test_gdb_connecting_again_at_a_signal_stop_passes_it():
+    """A gdb that connects while the guest waits at a signal stop hears of the signal
+    (`?`), and its `continue` passes it: the handler still counts both SIGUSR1."""
+    stub = Stub(GUESTS / TARGETS[64])
+    try:
+        first = gdb(stub.port, "continue", "disconnect")
+        second = gdb(stub.port, *["continue"] * 4)
+        status, stdout, err = stub.finish()
+    finally:
+        stub.kill()
+    assert events(first) == ["Program received signal SIGUSR1, User defined signal 1."], first
+    assert events(second)[-1] == "Program terminated with signal SIGTERM, Terminated.", second
+    assert stdout == b"usr1=2 alrm=1 pipe=11\n" and status == 128 + 15, err

@@ -92,6 +92,16 @@ class SignalStops(SessionParts):
         pending = self.pending_here()
         return pending if isinstance(pending, (SignalStop, Fault, Halted)) else None
 
+    def signal_here(self) -> int | None:
+        """The signal held here (not a passed one) or the fault's, in gdb mode: what a
+        stop reported here says (gdb asking `?` when it connects again)."""
+        pending = self._signal_point() if self.tracing else None
+        if pending is None or (isinstance(pending, SignalStop) and pending.passed):
+            return None
+        if isinstance(pending, Halted):
+            return pending.fault.signo
+        return pending.signo
+
     def _held_stop(self, pending) -> SessionStop | None:
         pc = self.machine.pc
         if isinstance(pending, SignalStop):

@@ -96,8 +96,9 @@ class Stub:
         if t.startswith("qXfer:"):
             return self._xfer(t)
         if t == "?":
-            self.told_signal = False  # (a new client: a held signal is reported again)
-            return self.stop_reply_here()
+            held = self.s.signal_here()  # (gdb connecting again at a signal stop)
+            self.told_signal = held is not None
+            return self.stop_reply_here(signal=SIGTRAP if held is None else to_gdb(held))
         if t in ("qAttached",) or t.startswith("qAttached:"):
             return b"1"
         if t == "qOffsets":
