@@ -219,3 +219,14 @@ def test_gdb_connecting_again_at_a_signal_stop_passes_it():
     assert events(first) == ["Program received signal SIGUSR1, User defined signal 1."], first
     assert events(second)[-1] == "Program terminated with signal SIGTERM, Terminated.", second
     assert stdout == b"usr1=2 alrm=1 pipe=11\n" and status == 128 + 15, err
+
+
+@needs_gdb
+def test_a_childs_signals_do_not_stop_gdb(tmp_path):
+    """Only the first process is traced (gdb detaches a forked child): the SIGTERM the
+    child sends itself is its own business, as natively."""
+    program = ROOT / "tests" / "guests" / "procs" / "bin" / "wait_signal.glibc-x86_64"
+    out, status, stdout, err = debug(program, "continue")
+    assert events(out) == ["exited normally"], out
+    assert b"WIFSIGNALED=1 WTERMSIG=15" in stdout and status == 0, (stdout, err)
+    agree(out, stdout, native(program, "continue", tmp_path=tmp_path))

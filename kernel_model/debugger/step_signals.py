@@ -75,7 +75,9 @@ class SignalStops(SessionParts):
     def _hold(self, ready: tuple) -> bool:
         signo, code, addr, info = ready
         # SIGKILL is never stopped for; a signal the tracer already chose is delivered.
-        if signo == sig.SIGKILL or info.get("traced"):
+        # Only the first process is traced: gdb leaves a child (detach-on-fork).
+        if signo == sig.SIGKILL or info.get("traced") or \
+                self.kernel.current.process is not self.system.process:
             return False
         self._held = SignalStop(signo, code, addr, dict(info),
                                 passed=signo in self.pass_signals)
