@@ -230,3 +230,26 @@ def test_a_childs_signals_do_not_stop_gdb(tmp_path):
     assert events(out) == ["exited normally"], out
     assert b"WIFSIGNALED=1 WTERMSIG=15" in stdout and status == 0, (stdout, err)
     agree(out, stdout, native(program, "continue", tmp_path=tmp_path))
+
+
+@needs_gdb
+@BITS
+@pytest.mark.parametrize("resume", ["continue", "signal 0"])
+def test_a_signal_that_interrupts_a_wait(bits, resume, tmp_path):
+    """The parent's read waits on a pipe when its child's SIGUSR1 comes: the stop shows
+    rax/eax holding -ERESTARTSYS (-512) as Linux does; delivered, the handler runs and the
+    read fails with EINTR (no SA_RESTART); discarded (`signal 0`), the read starts again
+    and gets the byte the child writes next."""
+    program = GUESTS / TARGETS[bits].replace("signals", "eintr")
+    ax = "$rax" if bits == 64 else "$eax"
+    commands = ("continue", f"p {ax}", resume, "continue")
+    out, status, stdout, err = debug(program, *commands)
+    assert events(out)[0] == "Program received signal SIGUSR1, User defined signal 1.", out
+    assert "$1 = -512" in out, out
+    want = b"read=-1 errno=Interrupted system call c=- got=1\n" if resume == "continue" \
+        else b"read=1 errno=- c=x got=0\n"
+    assert stdout == want and status == 0, (stdout, err)
+    theirs = native(program, *commands, tmp_path=tmp_path)
+    if theirs is not None:
+        assert "$1 = -512" in theirs[0], theirs[0]
+    agree(out, stdout, theirs)

@@ -229,6 +229,9 @@ class LiveExecution(SessionParts):
                     return True
                 task = k.current
                 if task.state == "R" and task.blocked is not None:
+                    if self._hold_wait(task):  # gdb mode: the signal's stop comes first
+                        self._arm_slice()
+                        return False
                     loop.finish_wait(k, task)
                 if task.state == "R" and not task.process.exited:
                     k.signals.deliver_pending(self._traced())

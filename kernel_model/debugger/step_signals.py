@@ -22,11 +22,13 @@ and goes back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
+from emu.arch import REG_IDS
 from kernel_model.debugger.session_parts import SessionParts
 from kernel_model.debugger.stepping import TRAP_KINDS, RunPolicy, SessionStop
+from kernel_model.run import loop
 from kernel_model.run.causes import Fault, Halted
 from kernel_model.signals import delivery as sig
 
@@ -45,6 +47,7 @@ class SignalStop:
     addr: int
     info: dict = field(default_factory=dict)
     passed: bool = False  # one the tracer passes: delivered without a stop
+    wait: bool = False  # it interrupts a waiting call, which ends as the delivery decides
 
     def text(self, pc: int) -> str:
         return (f"{sig.name(self.signo)} ({sig.code_name(self.signo, self.code)}) is about "
@@ -81,6 +84,30 @@ class SignalStops(SessionParts):
             return False
         self._held = SignalStop(signo, code, addr, dict(info),
                                 passed=signo in self.pass_signals)
+        return True
+
+    def _hold_wait(self, task) -> bool:
+        """A woken call a signal interrupts (gdb mode): the signal's stop comes before
+        the call ends, with rax holding the -ERESTART* code as Linux shows it there; how the
+        call then ends (EINTR, a restart, its own result) is decided by what the tracer
+        delivers (loop.finish_wait, run at the delivery)."""
+        k = self.kernel
+        call = task.blocked
+        if not self.tracing or task.process is not self.system.process or \
+                not call.interruptible:
+            return False
+        ready = k.signals.next_ready()
+        if ready is None or not self._hold(ready):
+            return False
+        k.signals.pending.remove(ready)
+        held = self._held
+        assert held is not None, "just held"
+        self._held = replace(held, wait=True)
+        if call.restart:
+            self.machine.set_reg(REG_IDS["rax" if self.bits == 64 else "eax"],
+                                 -call.restart & ((1 << self.bits) - 1))
+        if call.mechanism == "sysenter" and k.sysenter_landing_pad is not None:
+            self.machine.pc = k.sysenter_landing_pad  # where its return lands (Linux's pc)
         return True
 
     def _take_held(self) -> SignalStop | None:
@@ -145,6 +172,9 @@ class SignalStops(SessionParts):
             self._choice = None
         if isinstance(pending, SignalStop):
             own = pending.signo
+            if pending.wait:
+                self._end_wait(pending, own if choice is None else choice)
+                return
         else:
             fault = pending.fault if isinstance(pending, Halted) else pending
             own = fault.signo
@@ -159,6 +189,23 @@ class SignalStops(SessionParts):
             self._delivered = own
         else:
             self._inject(choice)  # (0: none: a fault's instruction runs again, and faults)
+
+    def _end_wait(self, pending: SignalStop, signo: int) -> None:
+        """The delivery at a signal that interrupted a wait: the chosen signal goes first
+        in the queue, then the call ends as run's loop ends a woken call (EINTR, a
+        restart by its rule, or its own result), and the delivery follows (_after_stop)."""
+        k = self.kernel
+        task = k.current
+        self._delivered = signo
+        if signo == pending.signo:
+            task.pending.insert(0, (signo, pending.code, pending.addr,
+                                    dict(pending.info, traced=True)))
+        elif signo:
+            info = {"synchronous": False, "pid": 0, "uid": 0}
+            if not task.sigmask & (1 << (signo - 1)):
+                info["traced"] = True  # (one the task blocks stops again when unblocked)
+            task.pending.insert(0, (signo, sig.SI_USER, 0, info))
+        loop.finish_wait(k, task)
 
     def _inject(self, signo: int) -> None:
         """Deliver the signal a tracer gives (ptrace_signal: SI_USER from the tracer; one

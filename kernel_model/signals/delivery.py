@@ -172,6 +172,10 @@ class SignalState:
         if self.deliverable():
             self.kernel.machine.stop()
 
+    def next_ready(self) -> tuple[int, int, int, dict] | None:
+        """The pending signal the next delivery takes (the first the mask lets through)."""
+        return next((p for p in self.pending if not self._blocked(p[0], p[3])), None)
+
     def deliver_pending(self, traced: Callable[[tuple], bool] | None = None) -> None:
         """`traced`: a tracer's look at each signal taken off the queue (ptrace's
         signal-delivery-stop); True means it keeps the signal, delivered (or not) as it
@@ -179,7 +183,7 @@ class SignalState:
         k = self.kernel
         task = k.current
         while not k.process.exited and task.state == "R":
-            ready = next((p for p in self.pending if not self._blocked(p[0], p[3])), None)
+            ready = self.next_ready()
             if ready is None:
                 break
             self.pending.remove(ready)
