@@ -253,3 +253,16 @@ def test_a_signal_that_interrupts_a_wait(bits, resume, tmp_path):
     if theirs is not None:
         assert "$1 = -512" in theirs[0], theirs[0]
     agree(out, stdout, theirs)
+
+
+@needs_gdb
+def test_continue_after_the_guests_own_int3_goes_on():
+    """The guest's own int3: SIGTRAP stops it after the instruction, and gdb's `continue`
+    (which never passes SIGTRAP) goes on from there, as natively: the exit status is the
+    program's, not a death by SIGTRAP."""
+    src = ROOT / "tests" / "guests" / "signals" / "int3_exit5.s"
+    out, status, _, err = debug(src, "continue", "info registers rip", "continue")
+    assert events(out) == ["Program received signal SIGTRAP, Trace/breakpoint trap.",
+                           "exited with code 05"], out
+    assert re.search(r"^rip\s+0x[0-9a-f]+\s+0x[0-9a-f]+ <_start\+1>", out, re.M), out
+    assert status == 5, err

@@ -32,11 +32,6 @@ from kernel_model.run import loop
 from kernel_model.run.causes import Fault, Halted
 from kernel_model.signals import delivery as sig
 
-# The signals a fault stop resumed without a signal still delivers: gdb resumes a SIGTRAP
-# or SIGINT stop without them (they are its own), and the model stops before the trapping
-# instruction, where Linux's SIGTRAP stop comes after it (int3, a single step).
-_TRACER_OWN = (sig.SIGTRAP, sig.SIGINT)
-
 
 @dataclass(frozen=True, eq=False)
 class SignalStop:
@@ -178,8 +173,6 @@ class SignalStops(SessionParts):
         else:
             fault = pending.fault if isinstance(pending, Halted) else pending
             own = fault.signo
-            if choice in _TRACER_OWN:
-                choice = None
         if choice is None or choice == own:
             if isinstance(pending, SignalStop):
                 self.kernel.signals.deliver(own, pending.code, pending.addr,
