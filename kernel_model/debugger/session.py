@@ -33,7 +33,8 @@ Where the parts are: step_guards.py (hooks and exits), step_breakpoints.py, step
 (marks, capture and restore, positions), step_replay.py (replaying paths, counting free
 runs), step_live.py (live execution: kernel_model.run's step, one stop at a time),
 step_forward.py and step_reverse.py (the commands), step_walks.py (transition walks,
-with switch_walk.py for a context switch's phases);
+with switch_walk.py for a context switch's phases), step_signals.py (signals as gdb sees
+them: ptrace's signal-delivery-stop);
 stepping.py holds the records they share and the SteppingSession protocol, and
 session_parts.py their common base, which declares for the type checker the state this
 class sets and the methods one part calls on another.
@@ -56,6 +57,7 @@ from kernel_model.debugger.step_history import History
 from kernel_model.debugger.step_live import LiveExecution
 from kernel_model.debugger.step_replay import Replay
 from kernel_model.debugger.step_reverse import ReverseCommands
+from kernel_model.debugger.step_signals import SignalStops
 from kernel_model.debugger.step_walks import TransitionWalks
 from kernel_model.debugger.step_watch import Watches
 from kernel_model.debugger.stepping import (
@@ -82,7 +84,7 @@ EXTRA_REGS = tuple((name, REG_IDS[name]) for name in (
 
 
 class DebugSession(Guards, Breakpoints, History, Replay, LiveExecution, ForwardCommands,
-                   ReverseCommands, TransitionWalks, Watches):
+                   ReverseCommands, TransitionWalks, Watches, SignalStops):
     """The live stepping session (a SteppingSession, see stepping.py): its parts live in
     the step_* modules, one seam each; this class holds the state they share."""
 

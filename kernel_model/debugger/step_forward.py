@@ -10,6 +10,7 @@ from __future__ import annotations
 from emu.machine import PROT_EXEC
 from kernel_model.debugger import insn as insns
 from kernel_model.debugger.session_parts import SessionParts
+from kernel_model.debugger.step_signals import SignalStop
 from kernel_model.debugger.stepping import (
     CROSSINGS,
     PREEMPTED,
@@ -39,6 +40,9 @@ class ForwardCommands(SessionParts):
 
     def _step_one(self) -> SessionStop:
         """One instruction forward: for real at the live end, from the record before it."""
+        due = self._tracer_stop_due()  # a held signal or fault the tracer must hear of
+        if due is not None:
+            return due
         nxt = self._stretch_ahead()
         if self.at_live_end():
             stop = self._live_step()
@@ -144,6 +148,9 @@ class ForwardCommands(SessionParts):
         pc = m.pc
         if self._exited():
             return SessionStop("exited", self.exit_text())
+        held = self._signal_stop_here()  # before the instruction here: a held signal
+        if held is not None:
+            return None if held.reason == "pass" else held
         pid = self.kernel.process.pid
         if policy.breakpoints:
             for b in self.breakpoints:
@@ -209,7 +216,7 @@ class ForwardCommands(SessionParts):
                 if stop.reason == "vsyscall":
                     stop, unchecked = self._watched_step(), False  # the kernel emulates it
                     continue
-                if stop.reason in ("exited", "fault", "input", "interrupted"):
+                if stop.reason in ("exited", "fault", "signal", "input", "interrupted"):
                     return stop
                 if stop.reason == "hook" and stop.message == "live":
                     self._live_hook(stop.pc)
@@ -254,8 +261,9 @@ class ForwardCommands(SessionParts):
         `unchecked`, see _run_until)."""
         nxt = self._stretch_ahead()
         mark, n = self.pos
-        if n == 0 and isinstance(mark.info.get("pending"), Switch):
-            # A context switch is due here: the run goes on in the next task.
+        if n == 0 and isinstance(mark.info.get("pending"), (Switch, SignalStop)):
+            # A context switch is due here: the run goes on in the next task. (A held
+            # signal: its stop came first, in _wants_stop_here; the step delivers it.)
             return self._step_one(), False
         if n == 0 and "pending" in mark.info:
             # A recorded fault right here, reached by a step (the stop recorded there, taken

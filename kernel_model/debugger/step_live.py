@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, cast
 
 from emu.arch import REG_IDS
 from kernel_model.debugger.session_parts import SessionParts
+from kernel_model.debugger.step_signals import SignalStop
 from kernel_model.debugger.stepping import (
     FAULT,
     PREEMPTED,
@@ -201,7 +202,7 @@ class LiveExecution(SessionParts):
             # run: a resume with a count that the kernel stopped reads as its slice's end
             switch = Switch("its time slice ended")
         elif stopped:
-            k.signals.deliver_pending()  # on the way back to user mode
+            k.signals.deliver_pending(self._traced())  # on the way back to user mode
             if not self._task_runs():
                 switch = Switch(loop.why_left(task))
             else:
@@ -228,9 +229,12 @@ class LiveExecution(SessionParts):
                     return True
                 task = k.current
                 if task.state == "R" and task.blocked is not None:
+                    if self._hold_wait(task):  # gdb mode: the signal's stop comes first
+                        self._arm_slice()
+                        return False
                     loop.finish_wait(k, task)
                 if task.state == "R" and not task.process.exited:
-                    k.signals.deliver_pending()
+                    k.signals.deliver_pending(self._traced())
                 if task.state == "R" and not task.process.exited:
                     self._arm_slice()
                     return False
@@ -296,7 +300,10 @@ class LiveExecution(SessionParts):
         if vsyscall:
             self._sync_insns()  # the emulated call reads the time
         before = self.regs()
-        loop.enter_kernel(s, pending)
+        if not vsyscall and (self.tracing or isinstance(pending, SignalStop)):
+            self._deliver_held(pending)  # what a tracer chose (step_signals.py)
+        else:
+            loop.enter_kernel(s, pending)
         switch, over = self._after_stop(True, fault=True)
         return self._crossed("vsyscall" if vsyscall else "signal", (), before, pending=switch,
                              over=over)
@@ -375,6 +382,13 @@ class LiveExecution(SessionParts):
             mark.info["switch"] = switch
         if pending is not None:
             mark.info["pending"] = pending
+        held = self._take_held()  # a signal held for the tracer (step_signals.py)
+        if held is not None:
+            mark.info["pending"] = held
+            mark.info["text"] = held.text(mark.pc)
+        if kind == "signal" and self._delivered is not None:
+            mark.info["tracer_signal"] = self._delivered  # what a replay here delivers
+            self._delivered = None
         if over:
             mark.info["over"] = True
         self._add_mark(mark)

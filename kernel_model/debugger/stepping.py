@@ -87,7 +87,8 @@ class SessionStop:
     syscall), fault, exited, interrupted, input (the guest waits for stdin), start (reverse
     reached the beginning of history), phase (walking a transition), limit (history),
     watch (a watchpoint: after the accessing instruction going forward, before it going
-    back), syscall_entry / syscall_return (a caught syscall number, step_watch.py)."""
+    back), syscall_entry / syscall_return (a caught syscall number, step_watch.py),
+    signal (gdb mode: a signal is about to be delivered, step_signals.py)."""
 
     reason: str
     message: str = ""
@@ -96,6 +97,7 @@ class SessionStop:
     watch_kind: str = ""  # watch: "write", "read" or "access" (gdb: watch, rwatch, awatch)
     access_pc: int | None = None  # watch: the instruction that made the access
     syscall_nr: int | None = None  # syscall_entry / syscall_return: the number (its ABI's)
+    signo: int | None = None  # signal: the signal held for the tracer (step_signals.py)
 
 
 @dataclass

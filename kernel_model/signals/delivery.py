@@ -4,6 +4,8 @@ action, which ends the process with status 128+N (docs/kernel_facts.md §8)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from kernel_model.trace.events import SignalDelivered
 
 SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGKILL = range(1, 10)
@@ -170,14 +172,23 @@ class SignalState:
         if self.deliverable():
             self.kernel.machine.stop()
 
-    def deliver_pending(self) -> None:
+    def next_ready(self) -> tuple[int, int, int, dict] | None:
+        """The pending signal the next delivery takes (the first the mask lets through)."""
+        return next((p for p in self.pending if not self._blocked(p[0], p[3])), None)
+
+    def deliver_pending(self, traced: Callable[[tuple], bool] | None = None) -> None:
+        """`traced`: a tracer's look at each signal taken off the queue (ptrace's
+        signal-delivery-stop); True means it keeps the signal, delivered (or not) as it
+        decides when the task resumes, and nothing more is delivered now."""
         k = self.kernel
         task = k.current
         while not k.process.exited and task.state == "R":
-            ready = next((p for p in self.pending if not self._blocked(p[0], p[3])), None)
+            ready = self.next_ready()
             if ready is None:
                 break
             self.pending.remove(ready)
+            if traced is not None and traced(ready):
+                return  # (a temporary mask stays: the delivery after the stop restores it)
             signo, code, addr, info = ready
             self.deliver(signo, code, addr, info)
         if task.saved_sigmask is not None and task.blocked is None and task.state != "S":

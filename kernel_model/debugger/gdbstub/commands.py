@@ -7,10 +7,12 @@ in libraries.py), ?, g/G, p/P, m/M/X, Z0/z0 and Z1/z1 (both the session's breakp
 Z2-Z4 (its watchpoints),
 QCatchSyscalls, vCont?/vCont (c, C, s, S), c/C, s/S, bs, bc, k, vKill, D, H, T,
 qAttached, qOffsets, qC, qfThreadInfo/qsThreadInfo, qSymbol, qRcmd (monitor.py), vFile
-(the guest's files, read-only: vfile.py); thread ids in the multiprocess form (one
-process), exec events (the first process's execve, procs.py). Not yet (answered "",
-which gdb reads as "unsupported"): fork events (only the first process is debugged:
-procs.py), a signal passed on resume (other than a fault's own).
+(the guest's files, read-only: vfile.py), QPassSignals; thread ids in the multiprocess
+form (one process), exec events (the first process's execve, procs.py). Signals follow
+ptrace's rules (the session's gdb mode, step_signals.py): a stop before each delivery,
+the signal given on resume delivered; numbers are gdb's own (signal_numbers.py). Not yet
+(answered "", which gdb reads as "unsupported"): fork events (only the first process is
+debugged: procs.py).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from kernel_model.debugger.gdbstub import registers as regs
 from kernel_model.debugger.gdbstub.entry_view import entry_registers
 from kernel_model.debugger.gdbstub.libraries import NoDynamicSection, library_list_xml
 from kernel_model.debugger.gdbstub.packets import MAX_PACKET, unescape
+from kernel_model.debugger.gdbstub.signal_numbers import from_gdb, to_gdb
 from kernel_model.debugger.gdbstub.tdesc import LAYOUTS, target_xml
 from kernel_model.debugger.gdbstub.vfile import HostIo
 from kernel_model.debugger.stepping import TRAP_KINDS
@@ -31,7 +34,7 @@ SIGINT = 2
 
 SUPPORTED = (f"PacketSize={MAX_PACKET:x};qXfer:features:read+;qXfer:auxv:read+;"
              "qXfer:exec-file:read+;QStartNoAckMode+;swbreak+;hwbreak+;vContSupported+;"
-             "ReverseStep+;ReverseContinue+;QCatchSyscalls+;multiprocess+;"
+             "ReverseStep+;ReverseContinue+;QCatchSyscalls+;QPassSignals+;multiprocess+;"
              "qXfer:libraries-svr4:read+")
 SUPPORTED += ";exec-events+"  # the first process's execve (procs.py)
 # Z2/Z3/Z4 and the engine's kinds; the stop reply's word for each.
@@ -67,6 +70,8 @@ class Stub:
         # What a resume goes through before it runs (limits.py, procs.py): each may wrap
         # its run, whose result may then be the stop reply itself (bytes).
         self.resume_wrappers: list[Callable[[Resume], Resume]] = []
+        self.told_signal = False  # the last stop reply reported a signal (held or a fault)
+        session.trace_signals(True)  # gdb mode: ptrace's signal-delivery-stops
 
     def log(self, text: str) -> None:
         self._log(text[:160])
@@ -113,7 +118,9 @@ class Stub:
         if t.startswith("qXfer:"):
             return self._xfer(t)
         if t == "?":
-            return self.stop_reply_here()
+            held = self.s.signal_here()  # (gdb connecting again at a signal stop)
+            self.told_signal = held is not None
+            return self.stop_reply_here(signal=SIGTRAP if held is None else to_gdb(held))
         if t in ("qAttached",) or t.startswith("qAttached:"):
             return b"1"
         if t == "qOffsets":
@@ -185,10 +192,13 @@ class Stub:
             return None if c == "k" else b"OK"
         if c == "D":
             self.detached = True
+            self.s.trace_signals(False)  # the guest runs on as if never traced
             return b"OK"
         if t.startswith("qRcmd,"):
             text = self.monitor.run(bytes.fromhex(t[6:]).decode("utf-8", "replace"))
             return text.encode().hex().encode()
+        if t.startswith("QPassSignals:"):
+            return self._pass_signals(t[len("QPassSignals:"):])
         if t.startswith("QCatchSyscalls:"):
             return self._catch_syscalls(t[len("QCatchSyscalls:"):])
         if t.startswith("vFile:"):
@@ -196,20 +206,36 @@ class Stub:
         return b""  # unknown packet: unsupported
 
     # -- resuming ---------------------------------------------------------------------------
-    def _resume(self, what: str, t: str) -> Resume:
-        if t[:1] in "CS" and len(t) >= 3:
-            sig = int(t[1:3], 16)
-            at_fault = self.s.pos[0].info.get("pending") is not None and \
-                self.s.pos[1] == 0
-            if sig not in (0, SIGTRAP, SIGINT) and not (at_fault and
-                                                        sig == self._fault_signal()):
-                # gdb passes the signal a fault raised: the session delivers that one
-                # itself. Any other signal on resume is not wired yet: resumed without.
-                self.log(f"signal {sig} on resume is not delivered yet (resumed without "
-                         "it)")
-        if what == "cont":
-            return Resume(self.s.cont, "cont")
-        return Resume(self.step_insn, "step")
+    def _resume(self, what: str, t: str) -> Resume | bytes:
+        """c/s, or C/S with the signal to deliver (gdb's number): at a held signal or a
+        fault, what is delivered instead of it (none, with c/s); elsewhere one delivered
+        right here, as ptrace delivers the signal a tracer resumes a task with."""
+        signo = 0
+        if t[:1] in "CS":
+            given = from_gdb(int(t[1:3], 16))
+            if given is None:
+                self.log(f"signal {t[1:3]} on resume: Linux has no such signal (resumed "
+                         "without it)")
+                given = 0
+            signo = given
+        told = self.told_signal
+        note = self.s.signal_history_note(signo, told)
+        if note is not None:
+            self.log(note)
+        step = self.s.cont if what == "cont" else self.step_insn
+        return Resume(lambda: self.s.resume_traced(signo, told, what, step), what)
+
+    def _pass_signals(self, args: str) -> bytes:
+        """QPassSignals:SIG;SIG...: the signals gdb passes without a stop (its `handle SIG
+        nostop noprint pass`): delivered without one."""
+        passed = set()
+        for part in args.split(";"):
+            if part:
+                signo = from_gdb(int(part, 16))
+                if signo:
+                    passed.add(signo)
+        self.s.set_pass_signals(passed)
+        return b"OK"
 
     def _vcont(self, actions: str) -> bytes | Resume:
         first = actions.split(";")[0]
@@ -300,7 +326,7 @@ class Stub:
             return None
         self.over = True
         if p.killed_by is not None:
-            return b"X%02x;process:%x" % (p.killed_by & 0x7F, p.pid)
+            return b"X%02x;process:%x" % (to_gdb(p.killed_by & 0x7F), p.pid)
         return b"W%02x;process:%x" % (p.status & 0xFF, p.pid)
 
     def stop_reply_here(self, *, reason: str = "", signal: int = SIGTRAP) -> bytes:
@@ -324,6 +350,7 @@ class Stub:
         self.view = None
         if reason == "syscall_entry" and getattr(stop, "syscall_nr", None) is not None:
             self.view = entry_registers(self.s, stop.syscall_nr) or None
+        self.told_signal = reason in ("signal", "fault")
         if reason == "exited" or self.s.system.process.exited:
             out = self.exit_reply()
             if out is not None:
@@ -341,7 +368,9 @@ class Stub:
         if reason == "interrupted":
             return self.stop_reply_here(signal=SIGINT)
         if reason == "fault":
-            return self.stop_reply_here(signal=self._fault_signal())
+            return self.stop_reply_here(signal=to_gdb(self._fault_signal()))
+        if reason == "signal" and getattr(stop, "signo", None):
+            return self.stop_reply_here(signal=to_gdb(stop.signo))
         return self.stop_reply_here()
 
     def _fault_signal(self) -> int:
