@@ -91,3 +91,20 @@ def test_writes_at_the_entry_stop_change_the_call(binary):
     returned = re.findall(r"^\$\d+ = (\d+)$", out, re.M)
     assert returned and int(returned[-1]) > 1, out
     assert stdout == b"6 14 7\n", (stdout, out)  # "one\n" never written
+
+
+@needs_gdb
+def test_continue_from_a_trap_instruction_stops_at_the_entry_first():
+    """gdb stepped onto the `syscall` (or stepped over a breakpoint to it): `continue`
+    with `catch syscall` reports the call's entry before the kernel runs it, as
+    PTRACE_SYSCALL does, then its return."""
+    from tests.test_gdbstub import ASM
+
+    out, status, stdout, _ = debug(ASM / "hello_syscall.s", "catch syscall write",
+                                   "stepi 4", "x/i $pc", "continue", "p $orig_rax",
+                                   "continue", "p $rax", "continue")
+    assert re.search(r"=> 0x[0-9a-f]+ <_start\+\d+>:\s+syscall", out), out
+    entry = out.index("Catchpoint 1 (call to syscall write)")
+    assert entry < out.index("Catchpoint 1 (returned from syscall write)"), out
+    assert re.search(r"^\$1 = 1\n", out, re.M) and re.search(r"^\$2 = 20\n", out, re.M), out
+    assert status == 0 and stdout == b"Hello from syscall!\n"

@@ -64,6 +64,7 @@ class Stub:
         self.hostio = HostIo(session, exec_path)
         # At a syscall-entry stop: the registers as Linux shows them there (entry_view.py)
         self.view: dict[str, int] | None = None
+        self.at_entry_stop = False  # the last stop was a caught call's entry
         from kernel_model.debugger.gdbstub.monitor import Monitor
 
         self.monitor = Monitor(session)  # monitor commands, and console output (O packets)
@@ -222,6 +223,14 @@ class Stub:
         note = self.s.signal_history_note(signo, told)
         if note is not None:
             self.log(note)
+        if what == "cont" and not signo and not told and not self.at_entry_stop:
+            # Continuing from a trap instruction reached some other way (a stepi, a
+            # breakpoint on it): a caught call's entry is the first stop, as PTRACE_SYSCALL
+            # reports it before the kernel runs the call. (The engine's own first step
+            # would run it.)
+            entry = self.s._catch_entry(self.s.upcoming())
+            if entry is not None:
+                return Resume(lambda: entry, what)
         step = self.s.cont if what == "cont" else self.step_insn
         return Resume(lambda: self.s.resume_traced(signo, told, what, step), what)
 
@@ -348,6 +357,7 @@ class Stub:
             return stop  # made by a resume wrapper (limits.py, procs.py)
         reason = getattr(stop, "reason", "")
         self.view = None
+        self.at_entry_stop = reason == "syscall_entry"
         if reason == "syscall_entry" and getattr(stop, "syscall_nr", None) is not None:
             self.view = entry_registers(self.s, stop.syscall_nr) or None
         self.told_signal = reason in ("signal", "fault")
