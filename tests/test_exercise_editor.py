@@ -241,6 +241,11 @@ async def test_the_buffer_follows_a_resize_and_outlives_the_app(tmp_path):
         await settle(pilot, again)
         assert editor(again).text == solution.read_text()
         assert title(again) == "Editor  echo-argv.s  saved"
+        await pilot.press("i")
+        await type_text(pilot, "; and this\n")
+        again.exit()  # as the browser front end's quit message does
+        await pilot.pause()
+    assert solution.read_text().startswith("; and this\n; kept\n")
 
 
 def test_the_help_lists_the_editor_keys():

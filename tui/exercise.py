@@ -543,10 +543,10 @@ class ExerciseApp(SyscallLabApp, inherit_bindings=False):
             self.state.message = f"reloaded {self.solution}: it changed on disk"
             self.redraw()
 
-    async def action_quit(self) -> None:
-        # Edits are never lost by quitting: the file is the student's solution.
+    def on_exit_app(self, event) -> None:
+        # Every way out (q, ctrl+q, a browser tab closing under `serve`, SIGTERM) passes
+        # here while the widgets still exist: edits are saved, never lost.
         self.saved_on_quit = self.save() is True
-        await super().action_quit()
 
     # -- grading ---------------------------------------------------------------------------
     def action_grade(self) -> None:
