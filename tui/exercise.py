@@ -49,7 +49,7 @@ EXERCISE_KEYS = [
     Binding("f6", "toggle_editor", "editor", show=False, priority=True, id="editor_f6"),
     Binding("ctrl+s", "save", "save", show=False, priority=True, id="save"),
 ]
-EDITING_HINT = "Esc: stepping  ^s: save  F5: grade"
+EDITING_HINT = "Esc: back  ^s: save  F5: grade"
 STEPPING_HINT = "i or F6: edit"
 
 
