@@ -295,3 +295,26 @@ def test_registers_and_symbols_in_operands():
                                           ("0FFh", "number")]
     assert kinds("# only a comment") == [("# only a comment", "comment")]
     assert kinds("") == []
+
+
+@pilot_test
+async def test_the_presentation_mode_has_no_editor_but_f5_still_saves_the_buffer(tmp_path):
+    solution = wrong_solution(tmp_path)
+    app = make_exercise_app(find("echo-argv"), str(solution), seed=5)
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("i")
+        await type_text(pilot, "; shown\n")
+        await pilot.press("escape", "p")
+        await settle(pilot, app)
+        assert app.current_mode == "present" and app.editor() is None
+        await pilot.press("i")
+        await pilot.pause()
+        assert app.state.message == "no editor in the presentation mode: p leaves it"
+        await graded(pilot, app, "f5")
+        assert solution.read_text().startswith("; shown\n; A typical")
+        assert not app.report.passed
+        await pilot.press("p")
+        await settle(pilot, app)
+        assert editor(app).text == solution.read_text()
+        assert title(app) == "Editor  echo-argv.s  saved"

@@ -526,8 +526,7 @@ class ExerciseApp(SyscallLabApp, inherit_bindings=False):
                 editor.sync_from_disk()
                 return False
             if self.buffer is not None and self.buffer.dirty:  # the presentation mode
-                Path(self.solution).write_text(self.buffer.text)
-                self.buffer = None  # the file has it: the next layout reads it from there
+                self.buffer = self.buffer.save_to(Path(self.solution))
                 return True
             return False
         except OSError as e:

@@ -9,7 +9,7 @@ file changed on disk is never overwritten by a stale, untouched buffer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rich.text import Text
@@ -18,6 +18,15 @@ from textual.message import Message
 from textual.widgets import TextArea
 
 from tui.widgets.asm_highlight import KINDS, spans
+
+
+def disk_stamp(path: Path) -> tuple[int, int] | None:
+    """What tells a changed file cheaply: its mtime and size (None: no file)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,11 @@ class Snapshot:
     @property
     def dirty(self) -> bool:
         return self.text != self.saved_text
+
+    def save_to(self, path: Path) -> Snapshot:
+        """Write the text to the file (OSError says why not): the snapshot, saved."""
+        path.write_text(self.text)
+        return replace(self, saved_text=self.text, stamp=disk_stamp(path))
 
 
 class AsmEditor(TextArea):
@@ -64,9 +78,10 @@ class AsmEditor(TextArea):
         kwargs.setdefault("tab_behavior", "indent")
         kwargs.setdefault("soft_wrap", False)
         self.path = Path(path)
-        self._stamp = self._disk_stamp()
+        self._stamp = disk_stamp(self.path)
         self.saved_text, self.read_error = self._read()  # the file when last read or written
         self._was_dirty = False
+        self._conflict = False  # edits here, and the file changed by another editor
         super().__init__(self.saved_text, **kwargs)
 
     # -- the file ----------------------------------------------------------------------------
@@ -74,13 +89,6 @@ class AsmEditor(TextArea):
     def dirty(self) -> bool:
         """Edits not yet in the file."""
         return self.text != self.saved_text
-
-    def _disk_stamp(self) -> tuple[int, int] | None:
-        try:
-            st = self.path.stat()
-        except OSError:
-            return None
-        return (st.st_mtime_ns, st.st_size)
 
     def _read(self) -> tuple[str, str]:
         """The file's text, and why it could not be read ("" if it could)."""
@@ -93,7 +101,7 @@ class AsmEditor(TextArea):
         """Read the file into the buffer (its undo history starts again), keeping the
         cursor where it was as far as the new text allows."""
         cursor = self.cursor_location
-        self._stamp = self._disk_stamp()
+        self._stamp = disk_stamp(self.path)
         self.saved_text, self.read_error = self._read()
         self.load_text(self.saved_text)
         row = min(cursor[0], self.document.line_count - 1)
@@ -108,7 +116,7 @@ class AsmEditor(TextArea):
         text = self.text
         self.path.write_text(text)
         self.saved_text = text
-        self._stamp = self._disk_stamp()
+        self._stamp = disk_stamp(self.path)
         self._changed()
         return True
 
@@ -128,7 +136,7 @@ class AsmEditor(TextArea):
 
     def changed_on_disk(self) -> bool:
         """The file differs from what was last read or written here."""
-        stamp = self._disk_stamp()
+        stamp = disk_stamp(self.path)
         if stamp is None or stamp == self._stamp:
             return False
         try:
@@ -142,7 +150,9 @@ class AsmEditor(TextArea):
         if not self.changed_on_disk():
             return False
         if self.dirty:
-            self._changed()
+            if not self._conflict:  # said once, in the title
+                self._conflict = True
+                self._changed()
             return False
         self.load()
         return True
@@ -158,6 +168,8 @@ class AsmEditor(TextArea):
 
     def _changed(self) -> None:
         self._was_dirty = self.dirty
+        if not self._was_dirty:
+            self._conflict = False
         self.post_message(self.SavedStateChanged())
 
     def _on_text_area_changed(self, event: TextArea.Changed) -> None:
