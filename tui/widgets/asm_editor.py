@@ -53,7 +53,10 @@ class AsmEditor(TextArea):
     """An assembly file in a TextArea. Esc posts Leave (the app decides where focus
     goes); every change of the saved state posts SavedStateChanged."""
 
-    BINDINGS = [Binding("escape", "leave", "back to stepping", id="editor_leave")]
+    BINDINGS = [Binding("escape", "leave", "back to stepping", id="editor_leave"),
+                # as in most editors (TextArea has no binding of its own for them)
+                Binding("ctrl+home", "document_start", show=False),
+                Binding("ctrl+end", "document_end", show=False)]
     COMPONENT_CLASSES = TextArea.COMPONENT_CLASSES | {f"asm--{k}" for k in KINDS}
     DEFAULT_CSS = """
     AsmEditor > .asm--comment { color: $text-muted; text-style: italic; }
@@ -185,6 +188,12 @@ class AsmEditor(TextArea):
 
     def action_leave(self) -> None:
         self.post_message(self.Leave())
+
+    def action_document_start(self) -> None:
+        self.move_cursor((0, 0))
+
+    def action_document_end(self) -> None:
+        self.move_cursor(self.document.end)
 
     def get_line(self, line_index: int) -> Text:
         line = super().get_line(line_index)
