@@ -117,6 +117,9 @@ async def test_typing_the_fix_in_the_editor_and_f5_saves_grades_and_reloads_it(t
         assert app.session is not first and app.state.view is not None
         assert app.state.message.startswith(f"reloaded {solution}")
         assert ed.has_focus  # still editing: the results are beside it
+        await pilot.press("escape", "escape")  # twice: the second does not come back in
+        await pilot.pause()
+        assert not ed.has_focus
 
 
 @pilot_test

@@ -410,7 +410,8 @@ class ExerciseApp(SyscallLabApp, inherit_bindings=False):
                  Binding("escape", "", "back", tooltip="In the editor: back to stepping "
                          "(so does F6); the editor keeps its text"),
                  Binding("ctrl+s", "save", "save", tooltip="Save the editor's text to the "
-                         "solution file (g and F5 save it too, then grade)")]
+                         "solution file (g and F5 save it too, then grade; so does "
+                         "quitting)")]
     NOTIFICATION_TIMEOUT = 3  # a toast sits over the Results panel: not for long
 
     def __init__(self, exercise, solution: str, *, seed: int | None = None,
@@ -506,6 +507,14 @@ class ExerciseApp(SyscallLabApp, inherit_bindings=False):
         screen.set_focus(None)
         if isinstance(screen, ExerciseCompactScreen):
             screen.select_tab("tab-code")
+
+    def action_stop(self) -> None:
+        super().action_stop()
+        # Esc with nothing to stop moves the focus on: never into the editor, whose Esc
+        # just gave the keys back (a second Esc would take them again).
+        editor = self.editor()
+        if editor is not None and self.screen.focused is editor:  # has_focus: not yet
+            self.screen.focus_next()
 
     def action_save(self) -> None:
         saved = self.save()
