@@ -250,8 +250,8 @@ async def test_exercise_every_pane_by_number_and_no_toast_over_the_results():
                             seed=7)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot, app)
-        assert labels(app) == ["1 Task", "2 Results", "3 Code", "4 Transition", "5 Regs",
-                               "6 Events", "7 Output", "8 Memory"]
+        assert labels(app) == ["1 Task", "2 Edit", "3 Results", "4 Code", "5 Transition",
+                               "6 State", "7 Events", "8 Output"]
         panes = [p.id for p in tab_bar(app).query("TabPane")]
         shown = set()
         for n in range(1, len(panes) + 1):

@@ -107,14 +107,15 @@ class SyscallLabApp(ConsoleHost, App):
         self.call_after_refresh(self.redraw)
         self.call_after_refresh(_freeze_heap)
 
-    def _layout(self) -> str:
+    def _layout(self, size=None) -> str:
         if self.presenting:
             return "present"
-        w, h = self.size.width, self.size.height
+        w, h = size or self.size
         return "wide" if w >= WIDE_MIN[0] and h >= WIDE_MIN[1] else "compact"
 
     def on_resize(self, event) -> None:
-        mode = self._layout()
+        # the event's size: this handler runs before App's, which records the new size
+        mode = self._layout(event.size)
         if self.current_mode and mode != self.current_mode:
             self.switch_mode(mode)
 

@@ -1,8 +1,13 @@
 """Exercise mode: the stepping TUI on a student's solution, with the exercise's statement
-beside the code and a key (g, or F5) that re-assembles the file and re-runs every check of
-the grader (programs.grading) in a thread worker, then shows the results in a panel and
-reloads the new version in the stepping view (a new session on the first graded run's
-inputs: its argv, stdin, environment, files and seed).
+and an editor on the solution file beside the code, and a key (g, or F5) that saves the
+editor's buffer, re-assembles the file and re-runs every check of the grader
+(programs.grading) in a thread worker, then shows the results in a panel and reloads the new
+version in the stepping view (a new session on the first graded run's inputs: its argv,
+stdin, environment, files and seed).
+
+Keys go to the editor while it has the focus (i or F6 enters it, Esc or F6 leaves it for the
+stepping keys); F5, F6 and ctrl+s work from everywhere. The same app is what `syscall-lab
+serve` shows in a browser.
 
 A subclass of the stepping app with its own layouts, like lesson mode, so the app itself
 needs no change. `syscall-lab exercise NAME [SOLUTION]` opens it (imported only by that
@@ -29,13 +34,23 @@ from tui.app import SyscallLabApp, UiState, _freeze_heap
 from tui.screens.base import SessionScreen
 from tui.screens.layouts import stepped_tab
 from tui.screens.panes import events_tab, maps_tab, output_tab, stack_tab
+from tui.widgets.asm_editor import AsmEditor, Snapshot
 from tui.widgets.panel import Panel
 
 EXERCISE_KEYS = [
     Binding("g", "grade", "grade", id="grade",
-            tooltip="Re-assemble the solution, run every check, reload it here"),
+            tooltip="Save the editor's text, re-assemble the solution, run every check, "
+                    "reload it here"),
+    Binding("i", "edit", "edit", id="edit",
+            tooltip="Edit the solution here: keys type into the editor until Esc (or F6) "
+                    "gives them back to stepping"),
+    # priority: they work while the editor has the keys
     Binding("f5", "grade", "grade", show=False, priority=True, id="grade_f5"),
+    Binding("f6", "toggle_editor", "editor", show=False, priority=True, id="editor_f6"),
+    Binding("ctrl+s", "save", "save", show=False, priority=True, id="save"),
 ]
+EDITING_HINT = "Esc: back  ^s: save  F5: grade"
+STEPPING_HINT = "i or F6: edit"
 
 
 # -- pure functions: what the panels show ------------------------------------------------------
@@ -44,8 +59,9 @@ def statement_markdown(exercise, solution: str) -> str:
     runs = exercise.run_count
     return (f"{exercise.statement.strip()}\n\n---\n\n"
             f"*{exercise.arch}* · {runs} randomized run{'s' if runs != 1 else ''} · "
-            f"your file: `{solution}`  \nEdit it in another terminal, then press **g** "
-            "to grade it and reload it here.")
+            f"your file: `{solution}`  \nEdit it in the editor (**i**; **Esc** to step "
+            "again) or in another editor, then press **g** or **F5** to save, grade it and "
+            "reload it here.")
 
 
 def _wrap(text: str, width: int, indent: str, role: str) -> list:
@@ -209,7 +225,7 @@ def load(exercise, path: str):
 
 
 PLACEHOLDER = """; {solution} does not assemble yet: the Results panel says where.
-; Fix it in your editor, then press g: it is graded and loaded here.
+; Fix it in the editor, then press g (F5): it is graded and loaded here.
 bits {bits}
 section .text
 _start:
@@ -218,7 +234,7 @@ _start:
 
 
 UNSOLVED = """; {unsolved}.
-; Write it in your editor, then press g: it is graded and loaded here.
+; Write it in the editor, then press g (F5): it is graded and loaded here.
 bits {bits}
 section .text
 _start:
@@ -228,7 +244,8 @@ _start:
 
 # -- the screens ---------------------------------------------------------------------------------
 class ExerciseScreen(SessionScreen):
-    """What every exercise layout shares: the statement (once) and the results panel."""
+    """What every exercise layout shares: the statement (once), the editor and the results
+    panel."""
 
     def on_mount(self) -> None:
         app = self.app
@@ -236,7 +253,44 @@ class ExerciseScreen(SessionScreen):
             md.update(statement_markdown(app.exercise, app.solution))
         for box in self.query("#statement-box"):
             box.border_title = Content(f"{app.exercise.name}: {app.exercise.title}")  # literal
+        self._take_buffer()
         super().on_mount()
+
+    def on_screen_resume(self) -> None:
+        self._take_buffer()
+        super().on_screen_resume()
+
+    # -- the editor --------------------------------------------------------------------------
+    def editor(self) -> AsmEditor | None:
+        found = self.query(AsmEditor)
+        return found.first() if found else None
+
+    def _take_buffer(self) -> None:
+        """The buffer the last layout had (a resize switches layouts, each with its own
+        editor widget)."""
+        editor, buffer = self.editor(), getattr(self.app, "buffer", None)
+        if editor is not None and buffer is not None:
+            editor.restore(buffer)
+        self.title_editor()
+
+    def title_editor(self) -> None:
+        editor = self.editor()
+        if editor is not None:
+            editor.border_title = Content(f"Editor  {editor.state_text()}")
+            editor.border_subtitle = Content(EDITING_HINT if editor.has_focus
+                                             else STEPPING_HINT)
+
+    def on_asm_editor_saved_state_changed(self, event) -> None:
+        self.title_editor()
+
+    def on_asm_editor_leave(self, event) -> None:
+        self.app.leave_editor()
+
+    def on_descendant_focus(self, event) -> None:
+        self.title_editor()
+
+    def on_descendant_blur(self, event) -> None:
+        self.title_editor()
 
     def show(self, state) -> None:
         super().show(state)
@@ -257,12 +311,15 @@ class ExerciseScreen(SessionScreen):
 
 
 class ExerciseWideScreen(ExerciseScreen):
-    """120x40 and up: the code on the left; the statement, then the results, on the right;
-    registers and a tabbed corner (the transition first) below."""
+    """120x40 and up: the editor, the code, then the statement over the results, side by
+    side; registers and a tabbed corner (the transition first) below."""
+
+    AUTO_FOCUS = "#code-box"  # not the editor: the keys are for stepping until i or F6
 
     def compose(self) -> ComposeResult:
         yield Static("", id="status")
         with Horizontal(id="exercise-top"):
+            yield AsmEditor(self.app.solution, id="editor")
             with VerticalScroll(id="code-box", classes="box"):
                 yield Panel("Code", id="code")
             with Vertical(id="exercise-side"):
@@ -290,7 +347,9 @@ class ExerciseWideScreen(ExerciseScreen):
 
 
 class ExerciseCompactScreen(ExerciseScreen):
-    """80x24: every panel a tab, the statement first; grading brings the results forward."""
+    """80x24: every panel a tab, the statement first, the editor next; grading brings the
+    results forward. Like a text input, the editor gets the keys only when asked (i, F6),
+    never from a number key that shows its tab; a tab that hides it takes them back."""
 
     def compose(self) -> ComposeResult:
         yield Static("", id="status")
@@ -298,6 +357,8 @@ class ExerciseCompactScreen(ExerciseScreen):
             with TabPane("Task", id="tab-task"):
                 with VerticalScroll(id="statement-box", classes="box grow"):
                     yield Markdown("", id="statement")
+            with TabPane("Edit", id="tab-edit"):
+                yield AsmEditor(self.app.solution, id="editor")
             with TabPane("Results", id="tab-results"):
                 with VerticalScroll(id="results-box", classes="box grow"):
                     yield Panel("Results", id="results")
@@ -307,23 +368,33 @@ class ExerciseCompactScreen(ExerciseScreen):
             with TabPane("Transition", id="tab-transition"):
                 with VerticalScroll(classes="box grow"):
                     yield Panel("Transition", id="transition")
-            with TabPane("Regs", id="tab-registers"):
-                with VerticalScroll(classes="box grow"):
-                    yield Panel("Registers", id="registers")
-            yield from events_tab()
-            yield from output_tab()
-            # the stack and the memory map share a tab: nine tabs would not fit 80 columns
-            with TabPane("Memory", id="tab-memory"):
+            # The registers, the stack and the memory map share a tab: with the editor's,
+            # ten tabs would not fit 80 columns.
+            with TabPane("State", id="tab-registers"):
                 with VerticalScroll(classes="grow"):
+                    with Vertical(classes="box stacked"):
+                        yield Panel("Registers", id="registers")
                     with Vertical(classes="box stacked"):
                         yield Panel("Stack", id="stack")
                     with Vertical(classes="box stacked"):
                         yield Panel("Memory map", id="maps")
+            yield from events_tab()
+            yield from output_tab()
         yield Footer()
 
     def follow(self, state, moved: bool) -> None:
         if moved and state.view is not None:
             self.select_tab(stepped_tab(state))
+
+    def on_tabbed_content_tab_activated(self, event) -> None:
+        super().on_tabbed_content_tab_activated(event)
+        editor = self.editor()
+        if editor is not None and editor.has_focus and event.pane.id != "tab-edit":
+            self.set_focus(None)  # hidden, it must not take the keys
+
+    def _focus_in(self, pane_id: str) -> None:
+        if pane_id != "tab-edit":  # a number key: the next key is still a command
+            super()._focus_in(pane_id)
 
 
 # -- the app --------------------------------------------------------------------------------------
@@ -334,7 +405,13 @@ class ExerciseApp(SyscallLabApp, inherit_bindings=False):
     # Textual puts a subclass's bindings after its bases': the grade key would be last in
     # the footer, cut off at 80 columns. Listed here first instead (inherit_bindings=False).
     BINDINGS = App.BINDINGS + EXERCISE_KEYS + SyscallLabApp.BINDINGS
-    MODE_KEYS = [Binding("g", "grade", "grade / F5", tooltip=EXERCISE_KEYS[0].tooltip)]
+    MODE_KEYS = [Binding("g", "grade", "grade / F5", tooltip=EXERCISE_KEYS[0].tooltip),
+                 Binding("i", "edit", "edit / F6", tooltip=EXERCISE_KEYS[1].tooltip),
+                 Binding("escape", "", "back", tooltip="In the editor: back to stepping "
+                         "(so does F6); the editor keeps its text"),
+                 Binding("ctrl+s", "save", "save", tooltip="Save the editor's text to the "
+                         "solution file (g and F5 save it too, then grade; so does "
+                         "quitting)")]
     NOTIFICATION_TIMEOUT = 3  # a toast sits over the Results panel: not for long
 
     def __init__(self, exercise, solution: str, *, seed: int | None = None,
@@ -346,6 +423,8 @@ class ExerciseApp(SyscallLabApp, inherit_bindings=False):
         self.grading = ""
         self.grade_error = ""
         self._budget = budget
+        self.buffer: Snapshot | None = None  # the editor's, while switching layouts
+        self.saved_on_quit = False
         self._tmp = tempfile.TemporaryDirectory(prefix="syscall-lab-exercise-")
         self._inputs = Inputs.first(exercise, seed)
         self._program = None
@@ -384,16 +463,105 @@ class ExerciseApp(SyscallLabApp, inherit_bindings=False):
 
     def _started(self) -> None:
         self.sub_title = f"exercise {self.exercise.name}: {self.solution}"
+        self.set_interval(1.0, self.check_disk)
         if self.grade_error:  # say it as the grader says it: the failed assemble check
             self.action_grade()
         elif self.unsolved:  # on the status line too: at 80x24 the Results are a tab
             self.state.message = self.unsolved[0].upper() + self.unsolved[1:]
             self.redraw()
 
+    # -- the editor -------------------------------------------------------------------------
+    def editor(self) -> AsmEditor | None:
+        """The editor of the layout on screen (none in the presentation mode)."""
+        screen = self.screen
+        return screen.editor() if isinstance(screen, ExerciseScreen) else None
+
+    def switch_mode(self, mode: str):
+        editor = self.editor()
+        if editor is not None:  # the next layout's editor takes this buffer over
+            self.buffer = editor.snapshot()
+        return super().switch_mode(mode)
+
+    def action_edit(self) -> None:
+        editor = self.editor()
+        if editor is None:
+            self.bell()
+            self.state.message = "no editor in the presentation mode: p leaves it"
+            self.redraw()
+            return
+        screen = self.screen
+        if isinstance(screen, ExerciseCompactScreen):
+            screen.select_tab("tab-edit")
+        editor.focus()
+
+    def action_toggle_editor(self) -> None:
+        editor = self.editor()
+        if editor is not None and editor.has_focus:
+            self.leave_editor()
+        else:
+            self.action_edit()
+
+    def leave_editor(self) -> None:
+        """Keys back to stepping; at 80x24 the code comes forward in place of the editor."""
+        screen = self.screen
+        screen.set_focus(None)
+        if isinstance(screen, ExerciseCompactScreen):
+            screen.select_tab("tab-code")
+
+    def action_stop(self) -> None:
+        super().action_stop()
+        # Esc with nothing to stop moves the focus on: never into the editor, whose Esc
+        # just gave the keys back (a second Esc would take them again).
+        editor = self.editor()
+        if editor is not None and self.screen.focused is editor:  # has_focus: not yet
+            self.screen.focus_next()
+
+    def action_save(self) -> None:
+        saved = self.save()
+        if saved is not None:
+            self.state.message = (f"saved {self.solution}" if saved
+                                  else f"{self.solution}: no edits to save")
+            self.redraw()
+
+    def save(self) -> bool | None:
+        """The editor's edits into the solution file: True if written, False if there were
+        none (the buffer then follows the file, if another editor changed it), None if the
+        file could not be written (said on the status line)."""
+        editor = self.editor()
+        try:
+            if editor is not None:
+                if editor.save():
+                    return True
+                editor.sync_from_disk()
+                return False
+            if self.buffer is not None and self.buffer.dirty:  # the presentation mode
+                self.buffer = self.buffer.save_to(Path(self.solution))
+                return True
+            return False
+        except OSError as e:
+            self.bell()
+            self.state.message = f"cannot save {self.solution}: {e.strerror or e}"
+            self.redraw()
+            return None
+
+    def check_disk(self) -> None:
+        """Another editor changed the file: the buffer follows while it has no edits."""
+        editor = self.editor()
+        if editor is not None and editor.sync_from_disk():
+            self.state.message = f"reloaded {self.solution}: it changed on disk"
+            self.redraw()
+
+    def on_exit_app(self, event) -> None:
+        # Every way out (q, ctrl+q, a browser tab closing under `serve`, SIGTERM) passes
+        # here while the widgets still exist: edits are saved, never lost.
+        self.saved_on_quit = self.save() is True
+
     # -- grading ---------------------------------------------------------------------------
     def action_grade(self) -> None:
         if self.grading or self.state.busy:
             self.bell()
+            return
+        if self.save() is None:  # graded, the file would not be what the editor shows
             return
         self.grading = f"Grading {self.solution}..."
         self.state.busy = "grading"
@@ -508,6 +676,8 @@ def cmd_exercise(args) -> int:
     app.run()
     if app.session is not None:
         app.session.close()
+    if app.saved_on_quit:
+        print(f"saved your edits to {solution}", file=sys.stderr)
     if solution != args.solution:
         print(f"your solution is in {solution}: `syscall-lab check {exercise.name} "
               f"{solution}` grades it without the screen", file=sys.stderr)
