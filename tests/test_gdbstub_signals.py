@@ -242,16 +242,18 @@ def test_a_signal_that_interrupts_a_wait(bits, resume, tmp_path):
     and gets the byte the child writes next."""
     program = GUESTS / TARGETS[bits].replace("signals", "eintr")
     ax = "$rax" if bits == 64 else "$eax"
-    commands = ("continue", f"p {ax}", resume, "continue")
+    commands = ("continue", f"p {ax}", f"p $orig_{ax[1:]}", resume, "continue")
     out, status, stdout, err = debug(program, *commands)
     assert events(out)[0] == "Program received signal SIGUSR1, User defined signal 1.", out
     assert "$1 = -512" in out, out
+    assert re.search(rf"^\$2 = {3 if bits == 32 else 0}$", out, re.M), out  # read's number
     want = b"read=-1 errno=Interrupted system call c=- got=1\n" if resume == "continue" \
         else b"read=1 errno=- c=x got=0\n"
     assert stdout == want and status == 0, (stdout, err)
     theirs = native(program, *commands, tmp_path=tmp_path)
     if theirs is not None:
         assert "$1 = -512" in theirs[0], theirs[0]
+        assert re.search(rf"^\$2 = {3 if bits == 32 else 0}$", theirs[0], re.M), theirs[0]
     agree(out, stdout, theirs)
 
 

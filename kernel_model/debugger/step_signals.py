@@ -43,6 +43,7 @@ class SignalStop:
     info: dict = field(default_factory=dict)
     passed: bool = False  # one the tracer passes: delivered without a stop
     wait: bool = False  # it interrupts a waiting call, which ends as the delivery decides
+    call_nr: int | None = None  # that call's number (orig_rax at this stop, as on Linux)
 
     def text(self, pc: int) -> str:
         return (f"{sig.name(self.signo)} ({sig.code_name(self.signo, self.code)}) is about "
@@ -97,7 +98,7 @@ class SignalStops(SessionParts):
         k.signals.pending.remove(ready)
         held = self._held
         assert held is not None, "just held"
-        self._held = replace(held, wait=True)
+        self._held = replace(held, wait=True, call_nr=call.nr)
         if call.restart:
             self.machine.set_reg(REG_IDS["rax" if self.bits == 64 else "eax"],
                                  -call.restart & ((1 << self.bits) - 1))

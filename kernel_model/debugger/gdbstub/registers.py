@@ -23,6 +23,9 @@ def orig_ax(session) -> int:
     (docs/kernel_facts.md §20).
     The number is the one the table was indexed with (docs/kernel_facts.md §10: Linux keeps all
     64 bits of rax there; they differ only for a number with its upper half set)."""
+    held = session.pending_here()
+    if getattr(held, "call_nr", None) is not None:
+        return held.call_nr  # a signal stop in a waiting call: still inside it, as on Linux
     mark, n = session.pos
     if n == 0 and mark.applied and mark.kind in TRAP_KINDS:
         entered = [e for e in mark.events if isinstance(e, SyscallEntered)]
