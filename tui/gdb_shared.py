@@ -7,10 +7,10 @@ What each side learns of the other's moves:
   has the guest; Esc stops it, and gdb then sees SIGINT) and, at the stop, the new position.
 - the TUI moves the guest while gdb is at its prompt: the remote protocol in all-stop mode
   has no way to tell gdb, which keeps the registers (and the stack and code memory) it
-  cached at its last stop until it resumes or is told to forget them. The stub always
-  answers with the session's state, so `maint flush register-cache` (gdb 13; `flushregs`
-  is its deprecated alias) shows the TUI's position; the status line says so until gdb
-  has read the registers again.
+  cached at its last stop until it resumes or is told to forget them
+  (docs/kernel_facts.md §20). The stub always answers with the session's state, so
+  `maint flush register-cache` (gdb 13; `flushregs` is its deprecated alias) shows the
+  TUI's position; the status line says so until gdb has read the registers again.
 - gdb's breakpoints are the session's (the code panel and `info breakpoints` show them),
   but gdb inserts them only while it runs the guest unless `set breakpoint always-inserted
   on`. The TUI's own breakpoints are out of gdb's sight: they do not stop a run gdb began.
@@ -289,7 +289,8 @@ class GdbSharedApp(SyscallLabApp):
             s.busy = self._waiting  # a command of the TUI's may be waiting for the lock
             stop = message.stop
             s.reason = getattr(stop, "reason", "") or "error"
-            s.message = f"(gdb's {word}) {getattr(stop, 'message', '')}".rstrip()
+            said = "" if s.view.exited else getattr(stop, "message", "")  # (the exit is)
+            s.message = f"(gdb's {word}) {said}".rstrip()
             s.walk_ended = False
         self.show_gdb()
 
@@ -328,10 +329,9 @@ class GdbSharedApp(SyscallLabApp):
         super()._finished(stop, view, error, was_walking)
         if self.link.behind and not self._told_flush:
             self._told_flush = True
-            self.notify("gdb cannot be told that the TUI moved the guest: it shows the "
-                        f"registers of its last stop until `{FLUSH}` (and `maint flush "
-                        "dcache` for the stack and code memory it read)", title="gdb",
-                        timeout=12, markup=False)
+            self.notify("gdb is not told of the TUI's moves: in gdb, `maint flush "
+                        "register-cache` (and `maint flush dcache`) shows this position",
+                        title="gdb", timeout=12, markup=False)
         self.show_gdb()
 
     def _locked(self) -> bool:
