@@ -111,6 +111,7 @@ class Gdb:
     """gdb -batch against the served port; `run` hands it one round of commands."""
 
     def __init__(self, port: int, folder: Path):
+        folder.mkdir(exist_ok=True)
         self.folder = folder
         self.go = folder / "go"  # the test -> gdb: the round's file is ready
         self.done = folder / "done"  # gdb -> the test: the round ran
@@ -303,3 +304,37 @@ def test_tui_gdb_bad_addresses():
 def test_tui_gdb_needs_a_terminal():
     r = cli("tui", "--gdb", "0", "hello-syscall")
     assert r.returncode == 2 and "needs a terminal" in r.stderr.decode(), r.stderr
+
+
+@needs_gdb
+@pilot_test
+async def test_a_gdb_that_goes_away_leaves_the_guest_to_the_tui(tmp_path):
+    app, port = served(tmp_path, SHARED)
+    async with app.run_test(size=SMALL) as pilot:
+        await until(pilot, lambda: "gdb: waiting" in status(app), "the port")
+        first = Gdb(port, tmp_path / "first")
+        try:
+            gdb_mark = app.session.resolve("gdb_mark")
+            [pc] = await first.run("stepi", "set breakpoint always-inserted on",
+                                   "break gdb_mark", Gdb.value("$pc"))
+            await until(pilot, lambda: hex(gdb_mark) in app.state.view.breakpoints,
+                        "gdb's breakpoint")
+        finally:
+            first.kill()  # gone without a word: its breakpoint goes with it
+        await until(pilot, lambda: "gdb: waiting" in status(app), "gdb gone")
+        await until(pilot, lambda: hex(gdb_mark) not in app.state.view.breakpoints,
+                    "gdb's breakpoint removed")
+        assert app.state.view.pc == pc
+        await pilot.press("c")  # nothing of gdb's stops the TUI's run now
+        await settle(pilot, app)
+        assert app.state.view.exited
+        await pilot.press("T")  # back before the exit: the next gdb finds the guest there
+        await settle(pilot, app)
+        here = app.state.view.pc
+        second = Gdb(port, tmp_path / "second")
+        try:
+            [seen] = await second.run(Gdb.value("$pc"))
+            out = await second.finish()
+        finally:
+            second.kill()
+    assert seen == here, out

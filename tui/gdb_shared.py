@@ -42,6 +42,8 @@ GDB_WORDS = {"step": "stepi", "cont": "continue", "rstep": "reverse-stepi",
              "rcont": "reverse-continue"}
 FLUSH = "maint flush register-cache"
 BEHIND = f"gdb: type `{FLUSH}` to see this"
+# gdb shows an "E." reply's text in its error ("remote failure reply '...'").
+BUSY = b"E.the TUI is running the guest: try again once it has stopped (Esc there stops it)"
 CHANGES = (b"G", b"P", b"M", b"X", b"Z", b"z", b"QCatchSyscalls")
 
 
@@ -80,12 +82,13 @@ class SharedStub(Stub):
         super().__init__(session, exec_path=exec_path, log=log)
         self.link = link
         self.post = post
+        self.watches: set[tuple[str, int, int]] = set()  # gdb's Z2-Z4: (kind, addr, len)
 
     def handle(self, packet: bytes):
         if not self.link.lock.acquire(timeout=PACKET_WAIT):
             self.log(f"gdb's {packet[:12]!r} came while the TUI runs the guest: answered "
                      "with an error (try again when it has stopped)")
-            return b"E01"
+            return BUSY
         view = None
         was_behind = self.link.behind
         try:
@@ -131,6 +134,25 @@ class SharedStub(Stub):
 
         return run
 
+    def _watchpoint(self, kind: str, addr: int, length: int, insert: bool) -> bytes:
+        reply = super()._watchpoint(kind, addr, length, insert)
+        if reply == b"OK":
+            (self.watches.add if insert else self.watches.discard)((kind, addr, length))
+        return reply
+
+    def forget_client(self) -> None:
+        """What a gdb that went away without removing it left in the session (it would
+        stop the TUI's runs): its breakpoints, watchpoints and caught syscalls. Under the
+        lock."""
+        for b in self.bps.values():
+            if b in self.s.breakpoints:
+                self.s.remove_breakpoint(b)
+        self.bps.clear()
+        for kind, addr, length in list(self.watches):
+            self._watchpoint(kind, addr, length, False)
+        self.watches.clear()
+        self.s.catch_syscalls(set())
+
     def stop_reply(self, what: str, stop) -> bytes:
         with self.link.lock:
             return super().stop_reply(what, stop)
@@ -144,11 +166,14 @@ class SharedServer(GdbServer):
     """The server, saying when a client comes and goes, and able to drop it (the TUI
     quits)."""
 
-    def __init__(self, stub, listener, log, link: GdbLink, post):
+    stub: SharedStub
+
+    def __init__(self, stub: SharedStub, listener, log, link: GdbLink, post):
         super().__init__(stub, listener, log)
         self.link = link
         self.post = post
         self.conn = None
+        self.closing = False  # the TUI is ending: the session is about to close
 
     def _client(self, conn):
         self.conn = conn
@@ -159,22 +184,27 @@ class SharedServer(GdbServer):
             return super()._client(conn)
         finally:
             self.conn = None
+            view = None
+            with self.link.lock:
+                if not self.closing:
+                    self.stub.forget_client()
+                    view = self.stub.s.view()
             self.link.connected = False
-            self.post(GdbChanged())
+            self.post(GdbChanged(view=view))
 
     def serve_forever(self) -> None:
         """Clients one after another until the listener closes (the TUI quits): gdb's
         detach, kill or the guest's exit end a client, not the TUI."""
-        while True:
+        while not self.closing:
             try:
                 why = self.serve()
             except OSError:
                 return  # the listener closed
+            except Exception as e:  # a bug of ours: said on the screen, not on its stderr
+                self.post(GdbChanged(note=f"the gdb server stopped: internal error: "
+                                          f"{type(e).__name__}: {e}", severity="error"))
+                return
             with self.link.lock:
-                for b in self.stub.bps.values():  # what gdb left behind (kill)
-                    if b in self.stub.s.breakpoints:
-                        self.stub.s.remove_breakpoint(b)
-                self.stub.bps.clear()
                 self.stub.detached = self.stub.killed = self.stub.over = False
             note = {"detached": "gdb detached: the guest stays here",
                     "killed": "gdb killed the guest: here it stays as it was (r restarts "
@@ -183,6 +213,7 @@ class SharedServer(GdbServer):
             self.post(GdbChanged(note=note))
 
     def close(self) -> None:
+        self.closing = True
         try:
             self.listener.close()
         except OSError:
