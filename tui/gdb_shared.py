@@ -25,6 +25,7 @@ import shutil
 import sys
 import threading
 from dataclasses import dataclass
+from typing import Literal
 
 from textual.message import Message
 
@@ -44,6 +45,7 @@ FLUSH = "maint flush register-cache"
 BEHIND = f"gdb: type `{FLUSH}` to see this"
 # gdb shows an "E." reply's text in its error ("remote failure reply '...'").
 BUSY = b"E.the TUI is running the guest: try again once it has stopped (Esc there stops it)"
+Severity = Literal["information", "warning", "error"]
 CHANGES = (b"G", b"P", b"M", b"X", b"Z", b"z", b"QCatchSyscalls")
 
 
@@ -52,13 +54,13 @@ class GdbChanged(Message):
     or a line to show."""
 
     def __init__(self, view=None, stop=None, what: str = "", note: str = "",
-                 severity: str = "information", phase: str = ""):
+                 severity: Severity = "information", phase: str = ""):
         """phase: "running" when gdb has just resumed the guest, "stopped" at its stop
         (view None if the view could not be made), "" otherwise."""
         super().__init__()
         self.phase = phase
         self.view = view
-        self.stop = stop
+        self.result = stop  # the SessionStop (`stop` is a Message's method)
         self.what = what
         self.note = note
         self.severity = severity
@@ -258,8 +260,8 @@ class GdbSharedApp(SyscallLabApp):
 
         exec_path, self.exec_tmp = exec_file_for(getattr(self.session, "program", None))
         self.stub = SharedStub(self.session, self.link, self.post_message,
-                               exec_path=exec_path, log=self._log)
-        self.server = SharedServer(self.stub, self.listener, self._log, self.link,
+                               exec_path=exec_path, log=self._gdb_log)
+        self.server = SharedServer(self.stub, self.listener, self._gdb_log, self.link,
                                    self.post_message)
         threading.Thread(target=self.server.serve_forever, name="gdb-server",
                          daemon=True).start()
@@ -284,7 +286,7 @@ class GdbSharedApp(SyscallLabApp):
         if self.exec_tmp:
             shutil.rmtree(self.exec_tmp, ignore_errors=True)
 
-    def _log(self, text: str) -> None:
+    def _gdb_log(self, text: str) -> None:
         # the server's and the stub's lines (stderr is the screen's): a notification
         self.post_message(GdbChanged(note=text))
 
@@ -318,7 +320,7 @@ class GdbSharedApp(SyscallLabApp):
             s.view = message.view
         if message.phase == "stopped":
             s.busy = self._waiting  # a command of the TUI's may be waiting for the lock
-            stop = message.stop
+            stop = message.result
             s.reason = getattr(stop, "reason", "") or "error"
             said = "" if s.view.exited else getattr(stop, "message", "")  # (the exit is)
             s.message = f"(gdb's {word}) {said}".rstrip()
