@@ -234,6 +234,10 @@ async def test_gdb_and_the_tui_step_one_guest(tmp_path):
             assert stale == pc and fresh == tui_pc
             await until(pilot, lambda: "gdb: connected" in status(app),
                         "gdb caught up")
+            await pilot.press("r")  # a restart would pull the guest from under gdb
+            await pilot.pause()
+            assert app.state.view.pc == tui_pc
+            assert any("detach it" in str(n.message) for n in app._notifications)
 
             # a breakpoint of gdb's is the session's: the TUI lists and marks it
             app.action_break_at("tui_mark")  # the TUI's own, out of gdb's sight
@@ -334,7 +338,19 @@ async def test_a_gdb_that_goes_away_leaves_the_guest_to_the_tui(tmp_path):
         second = Gdb(port, tmp_path / "second")
         try:
             [seen] = await second.run(Gdb.value("$pc"))
-            out = await second.finish()
+            out = await second.finish()  # gdb's quit kills: the guest stays here
         finally:
             second.kill()
-    assert seen == here, out
+        assert seen == here, out
+        await until(pilot, lambda: "gdb: waiting" in status(app), "gdb gone")
+        assert app.state.view.pc == here
+        await pilot.press("r")  # with no gdb attached the TUI restarts, and serves the new guest
+        await settle(pilot, app)
+        assert app.state.message == "restarted" and app.stub.s is app.session
+        third = Gdb(port, tmp_path / "third")
+        try:
+            [start] = await third.run(Gdb.value("$pc"))
+            await third.finish()
+        finally:
+            third.kill()
+        assert start == app.state.view.pc != here
