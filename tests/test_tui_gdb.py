@@ -63,6 +63,30 @@ _start:
 """
 
 
+# Reads a line from stdin and writes it back, then exits.
+ECHO = """\
+bits 64
+section .bss
+buf:    resb 64
+section .text
+global _start
+_start:
+    xor eax, eax
+    xor edi, edi
+    lea rsi, [rip + buf]
+    mov edx, 64
+    syscall
+    mov edx, eax
+    mov eax, 1
+    mov edi, 1
+    lea rsi, [rip + buf]
+    syscall
+    mov eax, 60
+    xor edi, edi
+    syscall
+"""
+
+
 def pilot_test(fn):
     @functools.wraps(fn)
     def run(*args, **kwargs):
@@ -354,3 +378,30 @@ async def test_a_gdb_that_goes_away_leaves_the_guest_to_the_tui(tmp_path):
         finally:
             third.kill()
         assert start == app.state.view.pc != here
+
+
+@needs_gdb
+@pilot_test
+async def test_gdb_continue_waits_for_the_input_typed_in_the_tui(tmp_path):
+    app, port = served(tmp_path, ECHO)
+    async with app.run_test(size=SMALL) as pilot:
+        await until(pilot, lambda: "gdb: waiting" in status(app), "the port")
+        gdb = Gdb(port, tmp_path)
+        try:
+            running = asyncio.ensure_future(gdb.run("continue"))
+            # the guest blocks in read(0, ...), as under gdbserver: gdb's continue waits
+            await until(pilot, lambda: "guest reads stdin" in status(app),
+                        "the guest waiting for input")
+            assert not running.done()
+            await pilot.press("o")  # the output pane's input line
+            await pilot.press(*"typed in the TUI")
+            await pilot.press("enter")
+            await running
+            await until(pilot, lambda: app.state.view.exited, "the guest's exit")
+            out = await gdb.finish()
+        finally:
+            gdb.kill()
+    assert "exited normally" in out, out
+    assert "SIGTRAP" not in out, out
+    assert "typed in the TUI\ntyped in the TUI\n" in "".join(
+        c.text for c in app.state.view.output)

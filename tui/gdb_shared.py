@@ -24,13 +24,14 @@ from __future__ import annotations
 import shutil
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from textual.message import Message
 
 from kernel_model.debugger.gdbstub.commands import Resume, Stub
 from kernel_model.debugger.gdbstub.server import GdbServer
+from kernel_model.debugger.stepping import SessionStop
 from tui.app import _MOVES, SyscallLabApp, where
 
 # How long a packet gdb sent waits while the TUI runs a command before it is answered with
@@ -75,6 +76,7 @@ class GdbLink:
     connected: bool = False
     running: str = ""  # gdb's word for the command it is running ("" when none)
     behind: bool = False  # the TUI moved the guest since gdb last read its registers
+    input_fed: threading.Event = field(default_factory=threading.Event)  # the TUI typed
 
 
 class SharedStub(Stub):
@@ -109,32 +111,65 @@ class SharedStub(Stub):
 
     def _shared_run(self, resume: Resume):
         def run():
-            with self.link.lock:  # waits for a command the TUI is running
+            lock = self.link.lock
+            lock.acquire()  # waits for a command the TUI is running
+            stop = None
+            try:
                 self.link.running = GDB_WORDS.get(resume.what, resume.what)
                 self.post(GdbChanged(what=resume.what, phase="running"))
-                mine = {id(b) for b in self.bps.values()}
-                # The TUI's breakpoints would stop gdb's run at an address gdb knows
-                # nothing of (a SIGTRAP it cannot explain): off while gdb runs the guest.
-                hidden = [b for b in self.s.breakpoints if b.enabled and id(b) not in mine]
-                for b in hidden:
-                    b.enabled = False
-                stop = None
+                while True:
+                    stop = self._run_alone(resume)
+                    if getattr(stop, "reason", "") != "input":
+                        break
+                    # The guest blocks reading stdin, as a process under gdbserver would:
+                    # gdb's command goes on once the TUI has typed a line (or closed it).
+                    if not self._wait_for_input(resume.what):
+                        stop = SessionStop("interrupted", "interrupted while the guest "
+                                           "waited for input", getattr(stop, "pc", 0))
+                        break
+            finally:
+                self.link.running = ""
+                self.link.behind = False  # the stop reply tells gdb where it is
                 try:
-                    stop = resume.run()
-                finally:
-                    for b in hidden:
-                        b.enabled = True
-                    self.link.running = ""
-                    self.link.behind = False  # the stop reply tells gdb where it is
-                    try:
-                        view = self.s.view()
-                    except Exception:
-                        view = None
-                    self.post(GdbChanged(view=view, stop=stop, what=resume.what,
-                                         phase="stopped"))
+                    view = self.s.view()
+                except Exception:
+                    view = None
+                lock.release()
+                self.post(GdbChanged(view=view, stop=stop, what=resume.what,
+                                     phase="stopped"))
             return stop
 
         return run
+
+    def _run_alone(self, resume: Resume):
+        """resume.run() without the TUI's breakpoints: they would stop gdb's run at an
+        address gdb knows nothing of (a SIGTRAP it cannot explain)."""
+        mine = {id(b) for b in self.bps.values()}
+        hidden = [b for b in self.s.breakpoints if b.enabled and id(b) not in mine]
+        for b in hidden:
+            b.enabled = False
+        try:
+            return resume.run()
+        finally:
+            for b in hidden:
+                b.enabled = True
+
+    def _wait_for_input(self, what: str) -> bool:
+        """With the lock let go, until the TUI sends the guest input (True) or the run is
+        interrupted: gdb's Ctrl-C or the TUI's Esc (False)."""
+        self.link.input_fed.clear()
+        self.post(GdbChanged(view=self.s.view(), what=what, phase="input"))
+        # session.interrupt() sets this event (DebugSession clears it when a command
+        # starts): the way to see an interrupt that comes while no command runs.
+        interrupted = getattr(self.s, "_interrupt", None)
+        self.link.lock.release()
+        try:
+            while not self.link.input_fed.wait(0.05):
+                if interrupted is not None and interrupted.is_set():
+                    return False
+            return True
+        finally:
+            self.link.lock.acquire()
 
     def _watchpoint(self, kind: str, addr: int, length: int, insert: bool) -> bytes:
         reply = super()._watchpoint(kind, addr, length, insert)
@@ -314,6 +349,8 @@ class GdbSharedApp(SyscallLabApp):
         word = GDB_WORDS.get(message.what, message.what)
         if message.phase == "running":
             s.busy = f"gdb's {word}"
+        elif message.phase == "input":
+            s.busy = f"gdb's {word}: guest reads stdin (o)"
         if message.view is not None:
             if where(message.view) != where(s.view):
                 s.moves = next(_MOVES)
@@ -388,6 +425,7 @@ class GdbSharedApp(SyscallLabApp):
             return
         try:
             super().on_output_pane_typed(message)
+            self.link.input_fed.set()  # a run of gdb's waiting for it goes on
         finally:
             self.link.lock.release()
 
