@@ -388,9 +388,11 @@ class GdbSharedApp(SyscallLabApp):
 
     def _call(self, command, args: tuple):
         with self.link.lock:
-            before = where(self.state.view)
+            # The position in history is what gdb's registers come from (a walk through a
+            # transition's phases moves the screen, not the registers).
+            before = getattr(self.session, "pos", None)
             out = super()._call(command, args)
-            if self.link.connected and where(out[1]) != before:
+            if self.link.connected and getattr(self.session, "pos", None) != before:
                 self.link.behind = True
             return out
 
