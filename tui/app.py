@@ -47,6 +47,7 @@ class UiState:
     att: bool = False
     compare: bool = True
     walk_ended: bool = False
+    gdb: str = ""  # with `tui --gdb`: where gdb is (tui/gdb_shared.py), first on the status line
     # Changes whenever a command moved the stepped position (0: not since this state began):
     # layouts with tabs bring the code or the transition forward only then, never on a mere
     # redraw, so a tab the user picked stays picked.

@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
                           "thinned beyond it")
     tui.add_argument("--record", metavar="FILE", help="save the session (every stop "
                      "visited, every transition and phase) for `syscall-lab replay FILE`")
+    tui.add_argument("--gdb", metavar="[HOST:]PORT", help="also serve the session to gdb "
+                     "(`target remote :PORT`): gdb and the screen step the same guest; host "
+                     "127.0.0.1 unless given; port 0 picks a free one (the status line says "
+                     "which)")
+    tui.add_argument("--gdb-listen-any", action="store_true", help="allow --gdb on a host "
+                     "other than loopback (anyone who can connect controls the guest)")
     add_screen_options(tui)
     tui.add_argument("program", nargs="?", help="an ELF, a .s file or a bundled name "
                      "(default: time-three-ways)")
@@ -161,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
 
                 return cmd_run_record(args)
             return cmd_run(args)
+        if args.command == "tui" and args.gdb:
+            from tui.gdb_shared import cmd_tui_gdb  # textual is loaded only here
+
+            return cmd_tui_gdb(args)
         if args.command == "tui" and args.record:
             from tui.replay import cmd_tui_record
 

@@ -108,6 +108,8 @@ class SessionScreen(Screen):
             out.show(v)
         for bar in self.query("#status"):
             line = status_line(v, state.reason, state.message, state.busy)
+            if state.gdb:
+                line = [(state.gdb, "note"), ("  ", "text"), *line]
             if isinstance(bar, Static):
                 bar.update(to_content([line]), layout=False)
         moved = state.moves != self._seen_moves and not state.busy
