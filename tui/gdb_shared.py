@@ -87,6 +87,9 @@ class SharedStub(Stub):
         self.link = link
         self.post = post
         self.watches: set[tuple[str, int, int]] = set()  # gdb's Z2-Z4: (kind, addr, len)
+        # ptrace's signal stops only while a gdb is attached (SharedServer._client): the
+        # TUI alone delivers signals as it always does.
+        session.trace_signals(False)
 
     def handle(self, packet: bytes):
         if not self.link.lock.acquire(timeout=PACKET_WAIT):
@@ -214,6 +217,8 @@ class SharedServer(GdbServer):
 
     def _client(self, conn):
         self.conn = conn
+        with self.link.lock:
+            self.stub.s.trace_signals(True)
         self.link.connected = True
         self.link.behind = False
         self.post(GdbChanged())
@@ -225,6 +230,7 @@ class SharedServer(GdbServer):
             with self.link.lock:
                 if not self.closing:
                     self.stub.forget_client()
+                    self.stub.s.trace_signals(False)
                     view = self.stub.s.view()
             self.link.connected = False
             self.post(GdbChanged(view=view))
