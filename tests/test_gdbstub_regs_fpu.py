@@ -105,11 +105,6 @@ def test_going_back_gives_the_x87_and_sse_state_of_each_point(bits):
 
 
 @needs_gdb
-@pytest.mark.xfail(strict=True, reason=(
-    "known bug of the history (integer registers and memory too): an edit is recorded as a "
-    "plain mark, whose state a replay takes to be the point before it, so a replay from an "
-    "earlier mark runs through it without the edit; it needs to be an applied mark (a "
-    "recorded outcome a replay loads), which the stepping engine does not handle yet"))
 def test_an_edit_stays_after_going_back_past_it_and_forward_again():
     out, status, stdout, err = debug(
         GUESTS / "fpregs64", "break loaded", "continue", "set $xmm1.v2_int64[0] = 5",

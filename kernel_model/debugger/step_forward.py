@@ -59,6 +59,9 @@ class ForwardCommands(SessionParts):
         if n < length:
             self._goto(mark, n + 1)
             return SessionStop("step", self._preempted_text(), self.machine.pc)
+        if nxt.kind == "edit":  # the edited state of this point, then the instruction
+            self._goto(nxt, 0)
+            return self._step_one()
         # the end of the stretch (normalized: `nxt` is applied): its recorded outcome
         self._goto(nxt, 0)
         if self._exited():
@@ -338,6 +341,7 @@ class ForwardCommands(SessionParts):
                 return SessionStop("interrupted", "stopped", self.machine.pc), False
             self.pos = (mark, n + left)
             self._machine_at = self.pos
+        self._goto(*self.pos)  # (the machine is there) and past an edit made there
         return SessionStop("step", "", self.machine.pc), left > 1
 
     def _watch_return(self) -> None:

@@ -249,6 +249,9 @@ class History(SessionParts):
         self.pos = (mark, n)
         self._path = ()
         self._machine_at = self.pos
+        nxt = self.timeline.next(mark)
+        if n == 0 and nxt is not None and nxt.kind == "edit" and nxt.arrive == ():
+            self._goto(nxt, 0)  # an edit made at this point belongs to it: arriving shows it
 
     def _ensure(self) -> None:
         """Bring the machine back to the current position (indexing moves it around)."""
@@ -265,6 +268,14 @@ class History(SessionParts):
         if n is not None:  # a run that stopped at the end of a stretch, not yet normalized
             mark, n = self._normalize(mark, n)
         return mark is self.timeline.last and (bool(self._path) or n == 0)
+
+    def record_edit(self) -> None:
+        """After the state at the live end was changed from outside (a debugger's register
+        or memory write; call _freeze before making it): the edited state becomes a point
+        of its own, an applied mark right at the point before it (no instruction between),
+        so a replay that arrives there loads it instead of recomputing the unedited state
+        (_goto), and a step back from it goes to the instruction before (_reverse_one)."""
+        self._add_mark(self._snapshot("edit", (), applied=True, full=True))
 
     def _freeze(self) -> None:
         """Before leaving the live end of history, keep it as a mark (a plain stop)."""

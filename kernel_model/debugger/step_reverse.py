@@ -41,6 +41,10 @@ class ReverseCommands(SessionParts):
         prev = self.timeline.prev(mark)
         if prev is None:
             return SessionStop("start", "at " + self.horizon_text(), self.machine.pc)
+        if mark.kind == "edit":  # one instruction back from the point the edit was made at
+            self.pos = (prev, 0)
+            self._machine_at = None
+            return self._reverse_one()
         if mark.arrive is None:
             self._goto(prev, 0)
             return SessionStop("step", "stepped back over a run that was interrupted (not recorded "

@@ -80,14 +80,17 @@ def p_packet(session, n: int, view: dict[str, int] | None = None) -> str | None:
 
 
 def record_edit(session) -> None:
-    """After a write at the live end: the edited state becomes a point of history (a plain
-    stop, memory captured in full), so going back and forth again finds the edit."""
-    session._add_mark(session._snapshot("stop", session._path, applied=False, full=True))
+    """After a write at the live end: the edited state becomes a point of history
+    (DebugSession.record_edit), so going back and forth again finds the edit."""
+    session.record_edit()
 
 
 def check_writable(session) -> None:
+    """Refuses a write in the past; at the live end, keeps the point as it is before the
+    write (the edit is recorded after it, on top of that point)."""
     if not session.at_live_end():
         raise NotWritable("only at the live end of history (go forward to it first)")
+    session._freeze()
 
 
 def set_register(session, n: int, data: bytes, view: dict[str, int] | None = None) -> None:
