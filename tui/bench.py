@@ -13,6 +13,9 @@ run (the machine is shared and noisy: absolute numbers mean little, ratios mean 
 - host memory against guest memory for large, mostly untouched mappings (tui/bench_host_memory.py).
 - processes: fork round trips, context switches, pipe throughput, forked children's memory
   (tui/bench_procs.py).
+- serve: 20 websocket clients stepping the demo on `syscall-lab serve` at once, per-key
+  latency and memory per session, against 1 session (tui/bench_serve.py; `--serve [N]`
+  runs only this).
 """
 
 from __future__ import annotations
@@ -99,16 +102,21 @@ def bench_memory() -> dict:
             "target": "flat (ratio ~1.0)"}
 
 
-def main(as_json: bool = False) -> int:
+def main(as_json: bool = False, serve: int | None = None) -> int:
     from tui import (
         bench_grading,
         bench_host_memory,
         bench_mechanisms,
         bench_procs,
+        bench_serve,
         bench_startup,
         bench_tmpfs,
     )
 
+    if serve:
+        load = bench_serve.run(serve)
+        print(json.dumps({"serve": load}, indent=2) if as_json else bench_serve.report(load))
+        return 0
     results = {
         "compute": bench_compute(),
         "getpid": bench_getpid(),
@@ -120,6 +128,7 @@ def main(as_json: bool = False) -> int:
         "tmpfs": bench_tmpfs.run(),
         "host_memory": bench_host_memory.run(),
         "processes": bench_procs.run(),
+        "serve": bench_serve.run(),
     }
     if as_json:
         print(json.dumps(results, indent=2))
@@ -147,6 +156,8 @@ def main(as_json: bool = False) -> int:
     print(bench_host_memory.report(results["host_memory"]))
     print()
     print(bench_procs.report(results["processes"]))
+    print()
+    print(bench_serve.report(results["serve"]))
     return 0
 
 

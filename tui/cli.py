@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     dump.add_argument("-o", "--output", required=True, metavar="FILE")
     bench = sub.add_parser("bench", help="measure the emulator against bare Unicorn")
     bench.add_argument("--json", action="store_true")
+    bench.add_argument("--serve", type=positive_int, nargs="?", const=20, metavar="SESSIONS",
+                       help="only the load of `serve`: SESSIONS (default 20) websocket "
+                       "clients stepping the demo at once (tui/bench_serve.py)")
     table = sub.add_parser("table", help="the syscall table: number, name, registers, status")
     table.add_argument("--arch", choices=("x86_64", "i386"), default="x86_64")
     table.add_argument("which", nargs="?", help="a syscall name or number")
@@ -203,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "bench":
             from tui import bench
 
-            return bench.main(args.json)
+            return bench.main(args.json, serve=args.serve)
         if args.command == "exercise":
             from tui.exercise import cmd_exercise  # textual is loaded only here
 
