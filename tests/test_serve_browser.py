@@ -8,6 +8,7 @@ closure). Screenshots go to tests/artifacts/serve/ and stay there after the test
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -92,6 +93,16 @@ def wait_for_text(page, needle: str) -> str:
     return text
 
 
+def wait_until_gone(page, needle: str) -> None:
+    try:
+        page.wait_for_function("needle => !(" + SCREEN_TEXT + ")().includes(needle)",
+                               arg=needle, timeout=WAIT_MS)
+    except sync_api.TimeoutError:
+        pass
+    text = screen(page)
+    assert needle not in text, f"{needle!r} stayed; the screen:\n{text}"
+
+
 def keep(page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
@@ -145,3 +156,74 @@ def test_the_landing_screen_opens_a_choice(browser, base):
         keep(page, "landing-opened-demo")
     finally:
         page.close()
+
+
+# -- an exercise, edited and graded in the browser, kept across a reload ---------------------------
+SOLUTION = (Path(__file__).resolve().parent / "exercises" / "echo-argv" / "reference.s")
+MARK = "; typed in the browser"
+
+
+@pytest.fixture(scope="module")
+def kept(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("students")
+    with serving("--workdir", str(workdir)) as url:
+        yield url, workdir
+
+
+def typed(text: str) -> str:
+    """The solution as a student would type it: the editor does not indent by itself, so
+    each line's own spaces are typed as they are; comments are left out (fewer keys)."""
+    lines = [line.split(";")[0].rstrip() for line in text.splitlines()]
+    return "\n".join([MARK, *(line for line in lines if line.strip())]) + "\n"
+
+
+def test_an_exercise_edited_graded_and_kept_across_a_reload(browser, kept):
+    base, workdir = kept
+    solution = typed(SOLUTION.read_text())
+    page = open_page(browser, base + "/?exercise=echo-argv")
+    try:
+        wait_for_text(page, "Editor")
+        keep(page, "exercise-start")
+        press(page, "i")  # the keys go to the editor (its tab comes forward at 80x24)
+        wait_for_text(page, "Esc: back")  # the editor's own hint: it has the keys
+        # The editor's select-all, then Backspace. Both are the editor's key bindings, run
+        # in order once their keys have gone up the widget tree; a typed character is
+        # taken by the editor at once and could overtake F7, hence the wait for an empty
+        # editor before typing.
+        press(page, "F7")
+        press(page, "Backspace")
+        wait_until_gone(page, "your code here")
+        page.keyboard.type(solution)
+        wait_for_text(page, "unsaved")
+        keep(page, "exercise-typed")
+        press(page, "F5")
+        text = wait_for_text(page, "PASSED")
+        assert "FAILED" not in text
+        keep(page, "exercise-passed")
+        # one more edit, not saved: the tab's app saves it as the reload ends it
+        assert "Esc: back" in text  # grading left the keys with the editor
+        press(page, "Control+End")
+        page.keyboard.type("; after grading\n")
+        wait_for_text(page, "unsaved")
+    except BaseException:
+        keep(page, "exercise-failed")
+        page.close()
+        raise
+    try:
+        page.reload()
+        # the editor's pane (the code pane shows no comments), the file as it was left
+        text = wait_for_text(page, "Editor  echo-argv.s  saved")
+        assert MARK in text and "mov rsi, [rsp + 16]" in text
+        assert re.search(r"^.*\b\d+ +; after grading *│", text, re.M), text
+        keep(page, "exercise-after-reload")
+        cookies = {c["name"]: c for c in page.context.cookies()}
+    finally:
+        page.close()
+    # on the server: one student's directory, the file as typed
+    (home,) = workdir.iterdir()
+    assert home.name.startswith("student-")
+    on_disk = (home / "echo-argv.s").read_text()
+    assert on_disk == solution + "; after grading\n"
+    cookie = cookies["syscall-lab-student"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert cookie["value"] not in home.name  # the directory is not named by the secret

@@ -150,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "Esc stops it (default 30)")
     serve.add_argument("--max-insns", type=positive_int, default=100_000_000, metavar="N",
                        help="guest instructions one run in a tab may execute (default 1e8)")
+    serve.add_argument("--workdir", metavar="DIR",
+                       help="keep each student's files here (a subdirectory per browser, "
+                            "found again by a cookie): a reload keeps an exercise's edits")
     return parser
 
 

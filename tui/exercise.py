@@ -54,14 +54,15 @@ STEPPING_HINT = "i or F6: edit"
 
 
 # -- pure functions: what the panels show ------------------------------------------------------
-def statement_markdown(exercise, solution: str) -> str:
-    """The statement panel: the exercise's own markdown, then where the solution is."""
+def statement_markdown(exercise, solution: str, note: str = "") -> str:
+    """The statement panel: the exercise's own markdown, then where the solution is (and
+    `note`, what a front end adds: the browser's says whether the file outlives a reload)."""
     runs = exercise.run_count
     return (f"{exercise.statement.strip()}\n\n---\n\n"
             f"*{exercise.arch}* · {runs} randomized run{'s' if runs != 1 else ''} · "
             f"your file: `{solution}`  \nEdit it in the editor (**i**; **Esc** to step "
             "again) or in another editor, then press **g** or **F5** to save, grade it and "
-            "reload it here.")
+            "reload it here." + (f"\n\n{note}" if note else ""))
 
 
 def _wrap(text: str, width: int, indent: str, role: str) -> list:
@@ -250,7 +251,7 @@ class ExerciseScreen(SessionScreen):
     def on_mount(self) -> None:
         app = self.app
         for md in self.query("#statement").results(Markdown):
-            md.update(statement_markdown(app.exercise, app.solution))
+            md.update(statement_markdown(app.exercise, app.solution, app.statement_note))
         for box in self.query("#statement-box"):
             box.border_title = Content(f"{app.exercise.name}: {app.exercise.title}")  # literal
         self._take_buffer()
@@ -413,6 +414,7 @@ class ExerciseApp(SyscallLabApp, inherit_bindings=False):
                          "solution file (g and F5 save it too, then grade; so does "
                          "quitting)")]
     NOTIFICATION_TIMEOUT = 3  # a toast sits over the Results panel: not for long
+    statement_note = ""  # markdown under the statement (tui.web_exercise sets one)
 
     def __init__(self, exercise, solution: str, *, seed: int | None = None,
                  budget: int | None = None):

@@ -19,6 +19,9 @@ HEADINGS = {"demo": "Start here", "lesson": "Lessons: narrated walks through a p
             "program": "Programs: step through one, forward and back",
             "exercise": "Exercises: write the assembly, g grades it"}
 NAME_WIDTH = 22
+# whether an exercise's file outlives the tab (serve --workdir): one line at 80 columns
+KEPT = "Exercise solutions are kept on the server for this browser, across reloads."
+NOT_KEPT = "Solutions are not kept across reloads: F8 in an exercise downloads yours."
 
 
 def prompt(item) -> Text:
@@ -32,17 +35,18 @@ def prompt(item) -> Text:
 class LandingScreen(Screen):
     DEFAULT_CSS = """
     LandingScreen #notice { color: $warning; padding: 0 1; }
-    LandingScreen #hint { color: $text-muted; padding: 0 1; }
+    LandingScreen #hint, LandingScreen #storage { color: $text-muted; padding: 0 1; }
     LandingScreen OptionList { height: 1fr; text-wrap: nowrap; text-overflow: ellipsis; }
     LandingScreen OptionList, LandingScreen OptionList:focus { border: none; }
     """
     BINDINGS = [Binding("enter", "open", "open", show=True, priority=True),
                 Binding("q", "app.quit", "quit")]
 
-    def __init__(self, items, notice: str = ""):
+    def __init__(self, items, notice: str = "", kept: bool = False):
         super().__init__()
         self.items = list(items)
         self.notice = notice
+        self.kept = kept
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -51,6 +55,7 @@ class LandingScreen(Screen):
             yield Static(Text(self.notice, no_wrap=True, overflow="ellipsis"), id="notice")
         yield Static("↑/↓ Enter opens one · each has its address: /?lesson=NAME, "
                      "/?exercise=NAME...", id="hint")
+        yield Static(KEPT if self.kept else NOT_KEPT, id="storage", markup=False)
         options: list[Option | None] = []
         kind = ""
         for i, item in enumerate(self.items):
@@ -90,10 +95,11 @@ class LandingApp(App):
     TITLE = "syscall-lab"
     SUB_TITLE = "pick what to open"
 
-    def __init__(self, items, notice: str = ""):
+    def __init__(self, items, notice: str = "", kept: bool = False):
         super().__init__()
         self._items = items
         self._notice = notice
+        self._kept = kept
 
     def on_mount(self) -> None:
-        self.push_screen(LandingScreen(self._items, self._notice))
+        self.push_screen(LandingScreen(self._items, self._notice, self._kept))

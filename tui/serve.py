@@ -8,6 +8,13 @@ websocket address, so the page's query cannot ride there) and is checked by
 tui.web_session.choose when the session starts: a bad name opens the landing screen with a
 one-line notice.
 
+With --workdir DIR, a student's files outlive the tab: the page sets a random cookie
+(HttpOnly, SameSite=Strict), and the tabs that bring it back run in DIR/student-HASH, HASH
+derived from the token (the directory's name is not the token; the token is checked to be
+exactly what the server makes, never taken as a path). A reload thus reopens an exercise's
+NAME.s with its edits, saved when the old tab's app quits; the new tab waits for that.
+Without --workdir, or without the cookie, the tab's directory is removed with it.
+
 Limits for a shared machine: at most --max-sessions tabs at once (then a polite page),
 a tab without a key for --idle minutes is closed, and each session process gets
 --session-cpu minutes of CPU and --session-memory of address space (setrlimit), so a
@@ -18,9 +25,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import ipaddress
 import os
+import re
 import resource
+import secrets
 import shutil
 import socket
 import sys
@@ -38,6 +48,10 @@ from textual_serve.server import Server
 from tui import web_session
 
 LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
+COOKIE = "syscall-lab-student"
+TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32), exactly
+COOKIE_DAYS = 120  # a term: the browser keeps it across restarts
+CLOSING_WAIT = 30  # seconds a new tab waits for the student's last one to save and end
 
 
 @dataclass
@@ -81,9 +95,27 @@ def choice_of(token: str | None) -> web_session.Choice:
     return web_session.choose(query)
 
 
-def session_argv(choice: web_session.Choice, limits: Limits) -> list[str]:
+def session_argv(choice: web_session.Choice, limits: Limits, kept: bool = False) -> list[str]:
     return [sys.executable, "-m", "tui.web_session", *choice.argv(),
-            "--timeout", f"{limits.run_timeout:g}", "--max-insns", str(limits.run_max_insns)]
+            "--timeout", f"{limits.run_timeout:g}", "--max-insns", str(limits.run_max_insns),
+            *(["--kept"] if kept else [])]
+
+
+# -- a student's directory under --workdir -------------------------------------------------------
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def valid_token(value: str | None) -> str | None:
+    """The cookie's value if it is one the server could have made, else None."""
+    return value if value is not None and TOKEN.fullmatch(value) else None
+
+
+def student_dir(root: Path, token: str) -> Path:
+    """The student's directory: named by a hash of the token, so neither a listing of the
+    root nor a log of paths gives a token away, and no client text becomes a path."""
+    assert TOKEN.fullmatch(token)
+    return root / ("student-" + hashlib.sha256(token.encode()).hexdigest()[:32])
 
 
 # -- one tab's process -------------------------------------------------------------------------
@@ -91,10 +123,12 @@ class SessionService(AppService):
     """textual-serve's app process, started from an argument list in the tab's directory,
     under the session limits; it remembers when the student last typed."""
 
-    def __init__(self, argv: list[str], workdir: str, limits: Limits, **kw):
+    def __init__(self, argv: list[str], workdir: str, limits: Limits, tmpdir: str = "",
+                 **kw):
         super().__init__(" ".join(argv), **kw)  # the string is only a label here
         self.argv = argv
         self.workdir = workdir
+        self.tmpdir = tmpdir or workdir
         self.limits = limits
         self.last_input = time.monotonic()
 
@@ -103,9 +137,9 @@ class SessionService(AppService):
         # The tab's process runs elsewhere than the server: it must still find these modules.
         here = str(Path(web_session.__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, env.get("PYTHONPATH")]))
-        # Its temporary files too go in the tab's directory, removed with it whatever way
-        # the session ends.
-        env["TMPDIR"] = self.workdir
+        # Its temporary files go in the tab's own directory, removed with it whatever way
+        # the session ends (not in a student's kept directory).
+        env["TMPDIR"] = self.tmpdir
         cpu = max(1, int(self.limits.cpu_minutes * 60))
         memory = self.limits.memory
 
@@ -155,11 +189,14 @@ Please try again in a minute, or ask your instructor.</p>
 
 
 class LabServer(Server):
-    def __init__(self, host: str, port: int, limits: Limits):
+    def __init__(self, host: str, port: int, limits: Limits, keep: Path | None = None):
         super().__init__("syscall-lab", host=host, port=port, title="syscall-lab")
         self.limits = limits
+        self.keep = keep  # --workdir: the students' directories, kept
         self.sessions: set[SessionService] = set()
         self.workroot = ""
+        # a student's tabs still ending (saving): the next tab of theirs waits for them
+        self.closing: dict[Path, set[asyncio.Future]] = {}
 
     async def _make_app(self) -> web.Application:
         app = await super()._make_app()
@@ -169,6 +206,8 @@ class LabServer(Server):
     async def on_startup(self, app: web.Application) -> None:
         self.workroot = tempfile.mkdtemp(prefix="syscall-lab-serve-")
         lim = self.limits
+        kept = (f"kept in {self.keep}, one directory per browser" if self.keep
+                else "not kept across reloads (--workdir DIR keeps them)")
         # 0.0.0.0 and :: are every address: students open the machine's name instead.
         where = socket.gethostname() if self.host in ("0.0.0.0", "::") else self.host
         where = f"[{where}]" if ":" in where else where
@@ -178,7 +217,8 @@ class LabServer(Server):
             f"limits: {lim.max_sessions} sessions, idle {lim.idle_minutes:g} min, "
             f"{lim.cpu_minutes:g} min of CPU and {lim.memory >> 20} MiB of address space "
             f"per session, {lim.run_timeout:g} s and {lim.run_max_insns} instructions per "
-            "run\nCtrl+C stops the server", highlight=False, markup=False, soft_wrap=True)
+            f"run\nsolutions: {kept}\nCtrl+C stops the server", highlight=False,
+            markup=False, soft_wrap=True)
 
     async def on_shutdown(self, app: web.Application) -> None:
         for service in list(self.sessions):
@@ -210,7 +250,31 @@ class LabServer(Server):
             "config": {"static": {"url": f"{base}/static/"}},
             "application": {"name": "syscall-lab"},
         }
-        return aiohttp_jinja2.render_template("app_index.html", request, context)
+        response = aiohttp_jinja2.render_template("app_index.html", request, context)
+        if self.keep is not None:
+            # A new cookie only when the browser brings none that reads: a student keeps
+            # theirs, and its lifetime starts again at each visit.
+            token = valid_token(request.cookies.get(COOKIE)) or new_token()
+            response.set_cookie(COOKIE, token, max_age=COOKIE_DAYS * 86400, path="/",
+                                httponly=True, samesite="Strict", secure=request.secure)
+        return response
+
+    async def student_home(self, request: web.Request) -> Path | None:
+        """The directory this tab's student keeps (made if new), once their previous tabs
+        have ended; None without --workdir or without a cookie that reads."""
+        if self.keep is None:
+            return None
+        token = valid_token(request.cookies.get(COOKIE))
+        if token is None:
+            return None
+        home = student_dir(self.keep, token)
+        home.mkdir(mode=0o700, exist_ok=True)
+        # A reload closes the old tab as the new one opens: the old app saves the editor's
+        # text as it quits, and the new one must read the file after that.
+        ending = self.closing.get(home)
+        if ending:
+            await asyncio.wait(list(ending), timeout=CLOSING_WAIT)
+        return home
 
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
         if self.full():
@@ -220,8 +284,10 @@ class LabServer(Server):
         height = _int(request.query.get("height", ""), 24)
         websocket = web.WebSocketResponse(heartbeat=15)
         await websocket.prepare(request)
-        workdir = tempfile.mkdtemp(prefix="tab-", dir=self.workroot)
-        service = SessionService(session_argv(choice, self.limits), workdir, self.limits,
+        home = await self.student_home(request)
+        tabdir = tempfile.mkdtemp(prefix="tab-", dir=self.workroot)
+        service = SessionService(session_argv(choice, self.limits, kept=home is not None),
+                                 str(home or tabdir), self.limits, tmpdir=tabdir,
                                  write_bytes=websocket.send_bytes,
                                  write_str=websocket.send_str, close=websocket.close,
                                  download_manager=self.download_manager)
@@ -234,10 +300,20 @@ class LabServer(Server):
             pass
         finally:
             idle.cancel()
-            await service.stop()
-            await websocket.close()
-            self.sessions.discard(service)
-            shutil.rmtree(workdir, ignore_errors=True)
+            ended = asyncio.get_running_loop().create_future()
+            if home is not None:
+                self.closing.setdefault(home, set()).add(ended)
+            try:
+                await service.stop()
+                await websocket.close()
+            finally:
+                ended.set_result(None)
+                if home is not None:
+                    self.closing[home].discard(ended)
+                    if not self.closing[home]:
+                        del self.closing[home]
+                self.sessions.discard(service)
+                shutil.rmtree(tabdir, ignore_errors=True)
         return websocket
 
     async def _close_when_idle(self, service: SessionService,
@@ -267,7 +343,16 @@ def cmd_serve(args) -> int:
     limits = Limits(max_sessions=args.max_sessions, idle_minutes=args.idle,
                     cpu_minutes=args.session_cpu, memory=args.session_memory,
                     run_timeout=args.timeout, run_max_insns=args.max_insns)
-    server = LabServer(host, args.port, limits)
+    keep = None
+    if args.workdir is not None:
+        keep = Path(args.workdir).resolve()
+        try:
+            keep.mkdir(parents=True, exist_ok=True)
+            probe = tempfile.NamedTemporaryFile(dir=keep)
+            probe.close()
+        except OSError as e:
+            raise UsageError(f"--workdir {args.workdir}: {e.strerror or e}") from None
+    server = LabServer(host, args.port, limits, keep)
     try:
         server.serve()
     except OSError as e:

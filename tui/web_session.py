@@ -1,7 +1,9 @@
 """What one browser tab of `syscall-lab serve` runs, and what a page's URL may open.
 
-The server starts `python -m tui.web_session KIND [NAME] [--notice TEXT]` for each tab (one
-process, one guest, one Textual app), with its own empty working directory. KIND is one of
+The server starts `python -m tui.web_session KIND [NAME] [--notice TEXT] [--kept]` for each
+tab (one process, one guest, one Textual app), in its own working directory: the tab's empty
+one, or with --kept the student's directory under the server's --workdir, which outlives the
+tab (an exercise's NAME.s is there after a reload). KIND is one of
 CHOICES; NAME has already been checked against the bundled catalogs by `choose`, and is
 checked again here: the command line comes from a URL, so nothing in it is trusted.
 """
@@ -174,7 +176,8 @@ def limit_runs(app, limits: RunLimits) -> None:
     app._call = limited
 
 
-def parse(argv: list[str]) -> tuple[Choice, RunLimits]:
+def parse(argv: list[str]) -> tuple[Choice, RunLimits, bool]:
+    """The tab's choice, its run limits, and whether its directory is kept (--kept)."""
     from programs.options import positive_int, seconds
 
     p = argparse.ArgumentParser(prog="python -m tui.web_session")
@@ -183,21 +186,24 @@ def parse(argv: list[str]) -> tuple[Choice, RunLimits]:
     p.add_argument("--notice", default="")
     p.add_argument("--timeout", type=seconds)
     p.add_argument("--max-insns", type=positive_int)
+    p.add_argument("--kept", action="store_true")
     a = p.parse_args(argv)
     limits = RunLimits(a.timeout, a.max_insns)
     if a.kind not in ("landing", "demo") and not known(a.kind, a.name):
-        return Choice("landing", notice=f"there is no {a.kind} named {shown(a.name)!r}"), limits
+        return (Choice("landing", notice=f"there is no {a.kind} named {shown(a.name)!r}"),
+                limits, a.kept)
     # The server wrote the notice (its untrusted parts already through shown()).
     notice = "".join(c for c in a.notice if c.isprintable())[:200]
-    return Choice(a.kind, a.name, notice), limits
+    return Choice(a.kind, a.name, notice), limits, a.kept
 
 
-def make_app(choice: Choice):
-    """The Textual app for one tab (the working directory is the tab's own)."""
+def make_app(choice: Choice, kept: bool = False):
+    """The Textual app for one tab (the working directory is the tab's own, or with `kept`
+    the student's, kept across reloads)."""
     if choice.kind == "landing":
         from tui.landing import LandingApp
 
-        return LandingApp(items(), notice=choice.notice)
+        return LandingApp(items(), notice=choice.notice, kept=kept)
     if choice.kind == "lesson":
         from programs import lesson
         from tui.lesson import make_lesson_app
@@ -205,11 +211,13 @@ def make_app(choice: Choice):
         return make_lesson_app(lesson.find(choice.name))
     if choice.kind == "exercise":
         from programs.grading import find
-        from tui.exercise import make_exercise_app, starter_copy
+        from tui.exercise import starter_copy
+        from tui.web_exercise import WebExerciseApp
 
         exercise = find(choice.name)
-        solution, _ = starter_copy(exercise)  # NAME.s in this tab's own directory
-        return make_exercise_app(exercise, solution)
+        # NAME.s in the working directory: the one a reload finds again when it is kept
+        solution, _ = starter_copy(exercise)
+        return WebExerciseApp(exercise, solution, kept=kept)
     from tui.app import make_app as make_stepping_app
     from tui.cli import build_parser
     from tui.launch import session_factory
@@ -220,8 +228,8 @@ def make_app(choice: Choice):
 
 
 def main(argv: list[str] | None = None) -> int:
-    choice, limits = parse(sys.argv[1:] if argv is None else argv)
-    app = make_app(choice)
+    choice, limits, kept = parse(sys.argv[1:] if argv is None else argv)
+    app = make_app(choice, kept)
     if choice.kind != "landing":
         limit_runs(app, limits)
     app.run()
