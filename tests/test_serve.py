@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -65,10 +66,13 @@ def test_a_notice_shows_no_control_characters():
 def test_the_session_process_checks_its_arguments_again():
     argv = serve.session_argv(Choice("lesson", "entry-paths"), serve.Limits(run_timeout=7))
     assert argv[1:3] == ["-m", "tui.web_session"]
-    choice, limits = web_session.parse(argv[3:])
+    choice, limits, kept = web_session.parse(argv[3:])
     assert choice == Choice("lesson", "entry-paths")
     assert limits == web_session.RunLimits(7, serve.Limits().run_max_insns)
-    bad, _ = web_session.parse(["exercise", "../x"])
+    assert not kept
+    argv = serve.session_argv(Choice("exercise", "echo-argv"), serve.Limits(), kept=True)
+    assert web_session.parse(argv[3:])[2]
+    bad, _, _ = web_session.parse(["exercise", "../x"])
     assert bad.kind == "landing" and "no exercise named '../x'" in bad.notice
 
 
@@ -219,3 +223,195 @@ def test_a_run_that_never_ends_stops_at_the_servers_limit(tmp_path, limits, said
     if limits.max_insns:
         ran = int(re.search(r"after (\d+) instructions", message).group(1))
         assert ran >= limits.max_insns
+
+
+# -- --workdir: a student's directory, found again by a cookie ----------------------------------
+@pytest.mark.parametrize("value", [None, "", "../../etc", "a" * 42, "a" * 44, "a" * 42 + "/",
+                                   "a" * 42 + ".", "a" * 42 + "\n", "é" * 43])
+def test_a_cookie_that_the_server_did_not_make_is_refused(value):
+    assert serve.valid_token(value) is None
+
+
+def test_a_students_directory_is_named_by_a_hash_of_the_token(tmp_path):
+    token = serve.new_token()
+    assert serve.valid_token(token) == token
+    home = serve.student_dir(tmp_path, token)
+    assert home.parent == tmp_path and token not in str(home)
+    assert serve.student_dir(tmp_path, token) == home  # the same browser, the same place
+    assert serve.student_dir(tmp_path, serve.new_token()) != home
+
+
+def test_bad_workdir_one_line_status_2(tmp_path):
+    afile = tmp_path / "f"
+    afile.write_text("")
+    r = lab("serve", "--port", str(free_port()), "--workdir", str(afile / "x"))
+    assert r.returncode == 2
+    assert r.stderr.startswith(f"syscall-lab: error: --workdir {afile / 'x'}: ")
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def cookie_of(base: str, query: str = "") -> str | None:
+    import urllib.request
+
+    with urllib.request.urlopen(base + "/" + query, timeout=30) as r:
+        return r.headers.get("Set-Cookie")
+
+
+def test_the_page_sets_the_cookie_only_with_a_workdir(tmp_path):
+    with serving() as base:
+        assert cookie_of(base) is None
+        status, page = get(base + "/")
+        screen = session_screen(websocket_url(page), "not kept across reloads")
+        assert "Solutions are not kept across reloads" in screen
+    with serving("--workdir", str(tmp_path)) as base:
+        header = cookie_of(base, "?exercise=echo-argv")
+        assert header is not None
+        name, _, rest = header.partition("=")
+        value = rest.split(";")[0]
+        assert name == serve.COOKIE and serve.valid_token(value)
+        attrs = {a.strip().split("=")[0].lower() for a in rest.split(";")[1:]}
+        assert {"httponly", "samesite", "path", "max-age"} <= attrs
+        assert "samesite=strict" in header.lower()
+
+
+def _ws_with_cookie(url: str, cookie: str | None, needle: str) -> str:
+    import asyncio
+
+    import aiohttp
+    from serve_harness import plain
+
+    async def read() -> str:
+        stream = b""
+        headers = {"Cookie": f"{serve.COOKIE}={cookie}"} if cookie is not None else {}
+        async with aiohttp.ClientSession() as client:
+            async with client.ws_connect(url + "?width=120&height=40",
+                                         headers=headers) as ws:
+                try:
+                    async with asyncio.timeout(60):
+                        async for message in ws:
+                            if message.type == aiohttp.WSMsgType.BINARY:
+                                stream += message.data
+                                if needle in plain(stream):
+                                    break
+                except TimeoutError:
+                    pass
+        return plain(stream)
+
+    return asyncio.run(read())
+
+
+def test_a_kept_exercise_lives_in_the_students_directory_and_a_forged_cookie_keeps_none(
+        tmp_path):
+    with serving("--workdir", str(tmp_path)) as base:
+        _, page = get(base + "/?exercise=echo-argv")
+        url = websocket_url(page)
+        token = serve.new_token()
+        screen = _ws_with_cookie(url, token, "In the browser: your file is kept")
+        assert "In the browser: your file is kept" in " ".join(screen.split()), screen
+        home = serve.student_dir(tmp_path, token)
+        assert (home / "echo-argv.s").is_file()
+        # a cookie the server could not have made: a tab like any other, nothing kept,
+        # and nothing made under the work directory
+        for forged in ("../../tmp", "x" * 43 + "/.."):
+            screen = _ws_with_cookie(url, forged, "In the browser: not kept")
+            assert "In the browser: not kept" in " ".join(screen.split()), screen
+        assert [p.name for p in tmp_path.iterdir()] == [home.name]
+
+
+# -- the browser's exercise keys: F8 downloads the solution, F9 pastes one in ---------------------
+def _web_exercise(tmp_path, kept=True):
+    from programs.grading import find
+    from tui.exercise import starter_copy
+    from tui.web_exercise import WebExerciseApp
+
+    exercise = find("echo-argv")
+    solution, _ = starter_copy(exercise, tmp_path)
+    return WebExerciseApp(exercise, solution, kept=kept, seed=5), Path(solution)
+
+
+REFERENCE = Path(__file__).resolve().parent / "exercises" / "echo-argv" / "reference.s"
+
+
+def test_f9_pastes_a_solution_into_the_editor_and_f8_downloads_it(tmp_path):
+    import asyncio
+
+    from tui.web_exercise import PasteScreen
+
+    app, solution = _web_exercise(tmp_path)
+    delivered = []
+
+    def deliver_text(f, **kw):
+        delivered.append((f.read(), kw.get("save_filename")))
+        return "key"
+
+    app.deliver_text = deliver_text
+
+    async def drive():
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            await pilot.press("i")  # from the editor too
+            await pilot.press("f9")
+            await pilot.pause()
+            assert isinstance(app.screen, PasteScreen)
+            app.screen.query_one("#paste-text").text = REFERENCE.read_text()
+            await pilot.press("f9")  # again: into the editor, saved
+            await pilot.pause()
+            assert not isinstance(app.screen, PasteScreen)
+            assert solution.read_text() == REFERENCE.read_text()
+            assert app.state.message == f"saved {solution}"
+            await pilot.press("escape")
+            await pilot.press("f9")
+            await pilot.pause()
+            await pilot.press("escape")  # cancelled: nothing changes
+            await pilot.pause()
+            assert not isinstance(app.screen, PasteScreen)
+            assert solution.read_text() == REFERENCE.read_text()
+            # an edit, then F8: the download is the file, saved first
+            app.editor().insert("; mine\n", (0, 0))
+            await pilot.press("f8")
+            await pilot.pause()
+            assert solution.read_text() == "; mine\n" + REFERENCE.read_text()
+            assert delivered == [(solution.read_text(), "echo-argv.s")]
+            await pilot.press("f5")  # and the pasted solution passes
+            while app.grading:
+                await pilot.pause(0.05)
+            assert app.report is not None and app.report.passed
+
+    asyncio.run(drive())
+
+
+@pytest.mark.parametrize("kept, said", [(True, "a reload reopens your edits"),
+                                        (False, "not kept across a reload")])
+def test_the_exercise_says_whether_the_solution_is_kept(tmp_path, kept, said):
+    import asyncio
+
+    from textual.widgets import Markdown
+
+    app, _ = _web_exercise(tmp_path, kept)
+
+    async def drive():
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            return app.screen.query_one("#statement", Markdown).source
+
+    assert said in asyncio.run(drive())
+
+
+def test_a_dialog_closing_keeps_the_editors_unsaved_edits(tmp_path):
+    """The help (or the paste box) over the exercise screen, closed: the editor still has
+    what was typed, not the text it had when the layout was last chosen."""
+    import asyncio
+
+    app, solution = _web_exercise(tmp_path)
+
+    async def drive():
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            await pilot.press("i", "x", "y", "escape")
+            await pilot.press("question_mark")
+            await pilot.pause()
+            await pilot.press("escape")
+            await pilot.pause()
+            return app.editor().text
+
+    assert asyncio.run(drive()) == "xy" + solution.read_text()

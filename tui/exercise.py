@@ -55,14 +55,14 @@ STEPPING_HINT = "i or F6: edit"
 
 # -- pure functions: what the panels show ------------------------------------------------------
 def statement_markdown(exercise, solution: str, note: str = "") -> str:
-    """The statement panel: the exercise's own markdown, then where the solution is (and
-    `note`, what a front end adds: the browser's says whether the file outlives a reload)."""
+    """The statement panel: `note` first (what a front end adds: the browser's says whether
+    the file outlives a reload), the exercise's own markdown, then where the solution is."""
     runs = exercise.run_count
-    return (f"{exercise.statement.strip()}\n\n---\n\n"
+    return ((f"{note}\n\n" if note else "") + f"{exercise.statement.strip()}\n\n---\n\n"
             f"*{exercise.arch}* · {runs} randomized run{'s' if runs != 1 else ''} · "
             f"your file: `{solution}`  \nEdit it in the editor (**i**; **Esc** to step "
             "again) or in another editor, then press **g** or **F5** to save, grade it and "
-            "reload it here." + (f"\n\n{note}" if note else ""))
+            "reload it here.")
 
 
 def _wrap(text: str, width: int, indent: str, role: str) -> list:
@@ -272,6 +272,9 @@ class ExerciseScreen(SessionScreen):
         editor, buffer = self.editor(), getattr(self.app, "buffer", None)
         if editor is not None and buffer is not None:
             editor.restore(buffer)
+            # Taken over: a later resume (a dialog closing, not a layout switch) must not
+            # bring this old text back over the edits made since.
+            self.app.buffer = None
         self.title_editor()
 
     def title_editor(self) -> None:
@@ -480,7 +483,9 @@ class ExerciseApp(SyscallLabApp, inherit_bindings=False):
 
     def switch_mode(self, mode: str):
         editor = self.editor()
-        if editor is not None:  # the next layout's editor takes this buffer over
+        # the next layout's editor takes this buffer over (none when the layout stays: the
+        # snapshot would be taken by nothing, and later brought back over newer edits)
+        if editor is not None and mode != self.current_mode:
             self.buffer = editor.snapshot()
         return super().switch_mode(mode)
 

@@ -25,11 +25,11 @@ WEB_KEYS = [
                     "and saves it, Esc cancels"),
 ]
 
-KEPT = ("**In the browser**: your file is kept on the server for this browser, so a reload "
-        "reopens it with your edits (they are saved at g, F5, ctrl+s and when the tab "
-        "closes). **F8** downloads it, **F9** pastes a solution in.")
-NOT_KEPT = ("**In the browser**: this server keeps no solution across a reload or a closed "
-            "tab. **F8** downloads your file before you leave; **F9** pastes one back in.")
+# first in the statement pane, short: the exercise's own text follows
+KEPT = ("*In the browser: your file is kept for this browser, a reload reopens your edits. "
+        "**F8** downloads it, **F9** pastes one in.*")
+NOT_KEPT = ("*In the browser: not kept across a reload or a closed tab. **F8** downloads "
+            "your file, **F9** pastes one back in.*")
 
 
 class PasteScreen(ModalScreen[str | None]):
