@@ -217,6 +217,10 @@ def test_an_exercise_edited_graded_and_kept_across_a_reload(browser, kept):
         assert re.search(r"^.*\b\d+ +; after grading *│", text, re.M), text
         keep(page, "exercise-after-reload")
         cookies = {c["name"]: c for c in page.context.cookies()}
+        with page.expect_download(timeout=WAIT_MS) as download:
+            press(page, "F8")  # the solution, downloaded by the browser
+        assert download.value.suggested_filename == "echo-argv.s"
+        downloaded = Path(download.value.path()).read_text()
     finally:
         page.close()
     # on the server: one student's directory, the file as typed
@@ -224,6 +228,7 @@ def test_an_exercise_edited_graded_and_kept_across_a_reload(browser, kept):
     assert home.name.startswith("student-")
     on_disk = (home / "echo-argv.s").read_text()
     assert on_disk == solution + "; after grading\n"
+    assert downloaded == on_disk
     cookie = cookies["syscall-lab-student"]
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     assert cookie["value"] not in home.name  # the directory is not named by the secret
