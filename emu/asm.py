@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-
-from keystone import KS_ARCH_X86, KS_MODE_32, KS_MODE_64, Ks
+from typing import TYPE_CHECKING
 
 from emu.asm_encode import (
     _FLOAT,
@@ -54,6 +53,9 @@ from emu.asm_source import (
 )
 from emu.elf_writer import PF_X, OutSegment, write_executable
 from emu.machine import PAGE, page_up
+
+if TYPE_CHECKING:  # keystone is imported when a program is assembled, not at every start
+    from keystone import Ks
 
 __all__ = ["BASES", "DEFAULT_MAX_IMAGE", "AsmError", "Assembled", "assemble"]
 
@@ -127,6 +129,7 @@ class _Assembler(_Parser, _Encoder):
         return count
 
     def assemble(self) -> Assembled:
+        from keystone import KS_ARCH_X86, KS_MODE_32, KS_MODE_64, Ks
         ks = Ks(KS_ARCH_X86, KS_MODE_64 if self.bits == 64 else KS_MODE_32)
         names: dict[str, int] = {}
         self._names = names

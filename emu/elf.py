@@ -4,6 +4,7 @@ pyelftools into what a loader needs."""
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from elftools.common.exceptions import ELFError
@@ -46,7 +47,7 @@ class ElfImage:
     phoff: int
     phentsize: int
     phnum: int
-    symbols: dict[int, str]  # address -> name (functions and objects), for the screen
+    symbols: Mapping[int, str]  # address -> name (functions and objects), for the screen
     raw: bytes
     interp: str | None = None  # PT_INTERP: the dynamic loader's path, for dynamic programs
     align: int = 0  # the largest PT_LOAD p_align (load_elf_binary aligns the load bias to it)
@@ -112,7 +113,7 @@ def read_elf(data: bytes, name: str = "program") -> ElfImage:
             phoff=elf["e_phoff"],
             phentsize=elf["e_phentsize"],
             phnum=elf["e_phnum"],
-            symbols=_symbols(elf),
+            symbols=LazySymbols(lambda: _symbols(ELFFile(io.BytesIO(data)))),
             raw=data,
             interp=interp,
             align=align,
@@ -149,6 +150,32 @@ def _check_phdrs(elf: ELFFile, arch: Arch, size: int, name: str) -> None:
     if phoff + phnum * entsize > size:
         raise BadProgram(f"{name}: truncated ELF: the program headers run past the end of "
                          "the file (execve: EIO, Input/output error)")
+
+
+class LazySymbols(Mapping[int, str]):
+    """A symbol table built on first use: parsing ~2,000 symbols through pyelftools cost
+    a plain run most of its start-up, and only the screen and traces read names."""
+
+    def __init__(self, build: Callable[[], Mapping[int, str]]):
+        self._build: Callable[[], Mapping[int, str]] | None = build
+        self._table: Mapping[int, str] = {}
+
+    def _get(self) -> Mapping[int, str]:
+        if self._build is not None:
+            self._table, self._build = self._build(), None
+        return self._table
+
+    def __getitem__(self, key: int) -> str:
+        return self._get()[key]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __repr__(self) -> str:
+        return "LazySymbols(unread)" if self._build is not None else f"LazySymbols({self._table!r})"
 
 
 def _symbols(elf: ELFFile) -> dict[int, str]:

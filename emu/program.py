@@ -4,6 +4,7 @@ assembly source through the assembler (which emits a real ELF)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from emu.asm import AsmError, Assembled, assemble
@@ -16,7 +17,7 @@ ASM_SUFFIXES = (".s", ".asm", ".S")
 class Program:
     image: ElfImage
     path: str  # the host path, absolute; also what the guest sees as its executable
-    symbols: dict[int, str]
+    symbols: Mapping[int, str]
     assembled: Assembled | None = None
 
 
@@ -48,4 +49,4 @@ def load_program(path: str, default_bits: int = 64) -> Program:
     if not data:
         raise BadProgram(f"{path}: empty file")
     image = read_elf(data, path)
-    return Program(image, full, dict(image.symbols))
+    return Program(image, full, image.symbols)  # read on first use

@@ -20,13 +20,14 @@ AT_PHDR and AT_ENTRY and itself through AT_BASE (docs/kernel_facts.md §18).
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from emu import fpu
 from emu import registers as R
 from emu.arch import Arch
-from emu.elf import ElfImage
+from emu.elf import ElfImage, LazySymbols
 from emu.machine import PAGE, Machine
 from emu.segments import TRAMPOLINE, Gdt
 from kernel_model.memory.mm import Mm, OutOfMemory
@@ -89,7 +90,7 @@ class NewImage:
     entry: int
     sp: int
     auxv: list[tuple[int, int]]
-    symbols: dict[int, str]  # the image's, moved by the load bias
+    symbols: Mapping[int, str]  # the image's, moved by the load bias (read on first use)
     vdso: MappedVdso | None
     sysenter_pad: int | None  # i386: where `sysenter` returns in this vDSO
     # Why the image could not be completed past execve's point of no return (the process
@@ -197,7 +198,8 @@ class Loader:
         if interp is not None:
             entry = interp.image.entry + interp_base
         new = NewImage(space, entry & arch.mask, layout.stack_top, [],
-                       {a + bias: n for a, n in (symbols or image.symbols).items()},
+                       LazySymbols(lambda: {a + bias: n for a, n in
+                                            (symbols or image.symbols).items()}),
                        None, None, failure, interp_base=interp_base)
         # arch_setup_additional_pages(): the vDSO (and its data) in the mmap area, then the
         # vsyscall page, which every x86-64 process shares at its fixed address.

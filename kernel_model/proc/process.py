@@ -4,6 +4,7 @@ dispositions, its threads (kernel_model.proc.task) and how it ended."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -56,7 +57,7 @@ class Process:
     stopped_by: int | None = None
     fds: FdTable | None = None  # set up by the system
     rlimits: dict[int, tuple[int, int]] = field(default_factory=dict)
-    symbols: dict[int, str] = field(default_factory=dict)
+    symbols: Mapping[int, str] = field(default_factory=dict)
     # Where the program appears in the guest (/proc/self/exe, AT_EXECFN, maps) and its
     # model-assigned device and inode numbers: the host's path and numbers never reach it
     # (Vfs.place_program decides).
