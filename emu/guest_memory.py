@@ -11,6 +11,7 @@ import unicorn
 from unicorn import UcError
 
 from emu import hostmem
+from emu.uclib import mem_read as _mem_read
 
 if TYPE_CHECKING:
     from emu.arch import Arch
@@ -45,6 +46,9 @@ class GuestMemory:
     arch: Arch
     uc: unicorn.Uc
     backing: hostmem.Backing
+    _h: int  # the engine handle (uc._uch)
+    _word: ctypes.c_uint64
+    _word_ref: object  # ctypes.byref(_word)
 
     def map(self, addr: int, size: int, prot: int, *, room: int = 0) -> None:
         """Map [addr, addr+size) over host memory this process owns (emu/hostmem.py): a
@@ -230,10 +234,19 @@ class GuestMemory:
         return ctypes.string_at(host, size)
 
     def read_u32(self, addr: int) -> int:
-        return struct.unpack("<I", self.read(addr, 4))[0]
+        # Straight into a ctypes word: the trap paths (sysenter's arg6, the vsyscall return
+        # address) read one word per call, and the binding's mem_read costs ~2 us of that.
+        word = self._word
+        word.value = 0
+        if _mem_read(self._h, addr, self._word_ref, 4):
+            raise MemoryFault(addr, 4, False)
+        return word.value
 
     def read_u64(self, addr: int) -> int:
-        return struct.unpack("<Q", self.read(addr, 8))[0]
+        word = self._word
+        if _mem_read(self._h, addr, self._word_ref, 8):
+            raise MemoryFault(addr, 8, False)
+        return word.value
 
     def read_word(self, addr: int) -> int:
         return self.read_u64(addr) if self.arch.bits == 64 else self.read_u32(addr)

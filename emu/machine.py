@@ -91,6 +91,8 @@ class Machine(GuestMemory, Hooks):
         self._h = self.uc._uch
         self._one = ctypes.c_uint64(0)
         self._one_ref = ctypes.byref(self._one)
+        self._word = ctypes.c_uint64(0)  # read_u32/read_u64's buffer
+        self._word_ref = ctypes.byref(self._word)
         self._batches: dict[tuple[int, ...], _RegBatch] = {}
         self._hooks: list[int] = []
         self.backing = hostmem.Backing()  # the host memory behind every mapped guest page

@@ -13,6 +13,11 @@ reg_write = _lib.uc_reg_write
 reg_read_batch = _lib.uc_reg_read_batch
 reg_write_batch = _lib.uc_reg_write_batch
 hook_add = _lib.uc_hook_add
+# uc_mem_read(uc, uint64 address, void *bytes, uint64 size): typed, or ctypes would pass the
+# address as a C int.
+mem_read = _lib.uc_mem_read
+mem_read.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64]
+mem_read.restype = ctypes.c_int
 hook_add.restype = ctypes.c_int
 hook_del = _lib.uc_hook_del
 hook_del.restype = ctypes.c_int

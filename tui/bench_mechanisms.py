@@ -99,14 +99,29 @@ def _binary_rate(binary: str, n: int, vdso: bool) -> float:
         return n / (time.perf_counter() - t)
 
 
+def _empty_hook_rate() -> float:
+    import programs
+    from emu.bare import run_bare, stop_after
+
+    calls = 1_000_000  # bench_getpid.s's default count
+    return calls / run_bare(programs.HERE / "asm" / "bench_getpid.s", stop_after(calls))
+
+
 def run(n: int = 100_000) -> dict:
     from kernel_model.entry.costs import COSTS
 
     out = {}
+    # The same run's baseline: getpid's loop in bare Unicorn with an empty `syscall` hook
+    # (tui/bench.py's "hook doing nothing"), so machine load cancels out of the ratios.
+    out["empty hook"] = {"calls_per_s": _empty_hook_rate()}
     for name, (bits, body, options, fn, cost_key) in MECHANISMS.items():
         rate = _calls_per_s(bits, body, options, fn, n)
         cost = COSTS[cost_key]
         out[name] = {"calls_per_s": rate, "modelled_ns": cost.ns, "source": cost.source}
+    base, ref = out["empty hook"]["calls_per_s"], out["syscall"]["calls_per_s"]
+    for name in MECHANISMS:
+        out[name]["vs_empty_hook"] = out[name]["calls_per_s"] / base
+        out[name]["vs_syscall"] = out[name]["calls_per_s"] / ref
     with_vdso = _binary_rate("gettimeofday_loop.glibc-x86_64", n, True)
     without = _binary_rate("gettimeofday_loop.glibc-x86_64", n, False)
     out["gettimeofday loop"] = {"vdso_calls_per_s": with_vdso, "syscall_calls_per_s": without,
@@ -115,10 +130,13 @@ def run(n: int = 100_000) -> dict:
 
 
 def report(results: dict) -> str:
-    lines = [f"{'mechanism':<24} {'emulator calls/s':>17} {'modelled ns/call':>17}"]
+    lines = [f"{'mechanism':<24} {'emulator calls/s':>17} {'vs empty hook':>14} "
+             f"{'vs syscall':>11} {'modelled ns/call':>17}"]
+    lines.append(f"{'empty Unicorn hook':<24} {results['empty hook']['calls_per_s']:>17,.0f}")
     for name, r in results.items():
-        if "calls_per_s" in r:
-            lines.append(f"{name:<24} {r['calls_per_s']:>17,.0f} {r['modelled_ns']:>17.0f}")
+        if "modelled_ns" in r:
+            lines.append(f"{name:<24} {r['calls_per_s']:>17,.0f} {r['vs_empty_hook']:>13.2f}x "
+                         f"{r['vs_syscall']:>10.2f}x {r['modelled_ns']:>17.0f}")
     g = results["gettimeofday loop"]
     lines.append(f"gettimeofday loop (glibc x86-64): {g['vdso_calls_per_s']:,.0f}/s with the "
                  f"vDSO, {g['syscall_calls_per_s']:,.0f}/s with --no-vdso: "

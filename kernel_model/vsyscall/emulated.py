@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import struct
 
+from emu import registers as R
 from emu.machine import PROT_EXEC, PROT_READ
 from kernel_model.syscalls.argkinds import OutStruct
 from kernel_model.trace.events import VsyscallCalled
@@ -33,6 +34,10 @@ SIGNATURES = {
 _BY_NAME = {d.name: d for d in SIGNATURES.values()}
 TASK_SIZE_MAX = 0x7FFFFFFFF000
 NSEC = 1_000_000_000
+_ARGS = (R.RDI, R.RSI)
+_RET = (R.RAX, R.RIP, R.RSP)
+# Which arguments are user pointers, per entry (0: rdi, 1: rsi).
+_POINTERS = {0: (0, 1), 1: (0,), 2: (0, 1)}
 
 
 def in_page(addr: int) -> bool:
@@ -86,8 +91,7 @@ def emulate(k, mode: str, address: int) -> None:
     """emulate_vsyscall(): called when the CPU faulted fetching `address` in the page.
     Either performs the call and emulates `ret` (only rax, rip and rsp change) or queues the
     SIGSEGV Linux sends."""
-    from kernel_model.entry.costs import cost_of
-    from kernel_model.signals import delivery as signals
+    from kernel_model.signals import delivery as signals  # a cycle at import time
 
     m = k.machine
     offset = address - VSYSCALL_ADDR
@@ -111,11 +115,10 @@ def emulate(k, mode: str, address: int) -> None:
         k.emit_note("vsyscall with bad stack (exploit attempt?)")
         k.signals.force(signals.SIGSEGV, signals.SI_KERNEL, 0)
         return
-    from emu import registers as R
-
-    rdi, rsi, rdx = m.regs((R.RDI, R.RSI, R.RDX))
+    rdi, rsi = m.regs(_ARGS)
     # write_ok_or_segv(): a pointer outside user space is a fault at that address.
-    for ptr in {0: (rdi, rsi), 1: (rdi,), 2: (rdi, rsi)}[nr]:
+    for ptr in _POINTERS[nr]:
+        ptr = rsi if ptr else rdi
         if ptr and ptr >= TASK_SIZE_MAX:
             k.signals.force(signals.SIGSEGV, signals.SEGV_MAPERR, ptr)
             return
@@ -124,12 +127,14 @@ def emulate(k, mode: str, address: int) -> None:
         k.emit_note("vsyscall fault (exploit attempt?)")
         k.signals.force(signals.SIGSEGV, signals.SI_KERNEL, 0)
         return
-    rax_before = m.reg(R.RAX)
+    tracing = k.tracing
+    rax_before = m.reg(R.RAX) if tracing else 0
     # Emulate a `ret`: only rax, rip and rsp change (rcx and r11 survive, unlike `syscall`).
-    m.set_regs((R.RAX, R.RIP, R.RSP),
-               (ret, caller, sp + 8))
-    if not k.tracing:
+    m.set_regs(_RET, (ret, caller, sp + 8))
+    if not tracing:
         return  # nobody listens: no line to decode
+    from kernel_model.entry.costs import cost_of
+
     cost = cost_of("vsyscall emulated")
     text = call_text(SIGNATURES[nr], "x86_64", (rdi, rsi), ret, m)
     k.emit(VsyscallCalled(name=name, mode=mode, args=(rdi, rsi), ret=ret,
