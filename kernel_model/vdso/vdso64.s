@@ -134,8 +134,42 @@ __vdso_gettimeofday:
         test rdi, rdi
         jz .Lgtod_tz
         xor r9d, r9d                            # CLOCK_REALTIME
-        call vdso_do_hres
-        jc .Lgtod_fallback
+        # vdso_do_hres inlined, as Linux's do_hres is (__always_inline): a call/ret pair
+        # is the dearest thing here under the emulator (each ret a translated-block lookup)
+        shl r9, 4
+        lea r9, [r8 + r9 + VC_BASETIME]         # vdso_ts = &vc->basetime[clk]
+.Lgtod_hres_begin:
+        mov r10d, dword ptr [r8 + VC_SEQ]       # seq = vdso_read_begin(vc) ...
+        test r10d, 1
+        jnz .Lgtod_hres_spin                         # ... which spins while seq is odd
+        cmp dword ptr [r8 + VC_CLOCK_MODE], VDSO_CLOCKMODE_NONE
+        je .Lgtod_hres_none
+        lfence                                  # rdtsc_ordered()
+        rdtsc                                   # cycles = edx:eax
+        shl rdx, 32
+        or rax, rdx
+        sub rax, qword ptr [r8 + VC_CYCLE_LAST]
+        and rax, qword ptr [r8 + VC_MASK]       # delta = (cycles - cycle_last) & mask
+        mov ecx, dword ptr [r8 + VC_MULT]
+        mul rcx                                 # rdx:rax = delta * mult, 128 bits: exact
+        add rax, qword ptr [r9 + 8]             #   + vdso_ts->nsec (stored << shift)
+        adc rdx, 0
+        mov ecx, dword ptr [r8 + VC_SHIFT]
+        shrd rax, rdx, cl                       # ns = (...) >> shift
+        mov r11, qword ptr [r9]                 # sec = vdso_ts->sec
+        cmp r10d, dword ptr [r8 + VC_SEQ]       # vdso_read_retry(vc, seq)
+        jne .Lgtod_hres_begin
+        xor edx, edx
+        mov ecx, NSEC_PER_SEC
+        div rcx                                 # rax = ns / 1e9, rdx = ns % 1e9
+        add rax, r11                            # tv_sec = sec + ns / NSEC_PER_SEC
+        jmp .Lgtod_hres_ok
+.Lgtod_hres_spin:
+        pause                                   # cpu_relax()
+        jmp .Lgtod_hres_begin
+.Lgtod_hres_none:
+        jmp .Lgtod_fallback
+.Lgtod_hres_ok:
         mov qword ptr [rdi], rax                # tv_sec
         mov eax, edx
         xor edx, edx
