@@ -174,6 +174,11 @@ class LazySymbols(Mapping[int, str]):
     def __len__(self) -> int:
         return len(self._get())
 
+    def __reduce__(self):
+        # Sent to another process (the grader's workers): as the plain table, built now
+        # (the builder is a closure, which pickle cannot carry).
+        return (dict, (dict(self._get()),))
+
     def __repr__(self) -> str:
         return "LazySymbols(unread)" if self._build is not None else f"LazySymbols({self._table!r})"
 
