@@ -1,4 +1,4 @@
-"""Assembling the vDSO's sources (Intel syntax, GNU-as directives) with keystone, at the
+r"""Assembling the vDSO's sources (Intel syntax, GNU-as directives) with keystone, at the
 offset the code will have inside the image.
 
 What the vDSO needs and emu/asm.py (which builds whole executables at a fixed base) does not:
@@ -10,7 +10,9 @@ refused, since it would need a relocation the vDSO cannot have), symbol bindings
 
 Supported: labels, `.text`, `.intel_syntax`, `.globl/.global/.weak/.hidden/.local`,
 `.type NAME, @function`, `.size NAME, EXPR`, `.set/.equ NAME, EXPR`, `.align/.balign/.p2align`,
-`.byte/.word/.long/.quad`, and `.cfi_startproc/.cfi_endproc/.cfi_def_cfa_offset/
+`.byte/.word/.long/.quad`, `.macro NAME [PARAM, ...]` ... `.endm` (a use writes the body with
+`\PARAM` replaced by the argument and `\@` by a number unique to that use, as GNU as does,
+for local labels), and `.cfi_startproc/.cfi_endproc/.cfi_def_cfa_offset/
 .cfi_adjust_cfa_offset/.cfi_offset/.cfi_rel_offset/.cfi_restore/.cfi_remember_state/
 .cfi_restore_state`. Comments: `#`, `;` or `//`. Expressions: + - * / << >> & | ( ) over
 numbers, labels, constants and `.` (here). Labels starting with `.L` are assembler-local.
@@ -160,9 +162,48 @@ class _Source:
     def error(self, line: int, msg: str) -> VdsoAsmError:
         return VdsoAsmError(f"{self.path}:{line}: {msg}")
 
-    def _parse(self, source: str) -> None:
+    def _expand_macros(self, source: str) -> list[tuple[int, str]]:
+        """The source's lines (number, text without comments), each macro use replaced by
+        its body, whose lines keep the number of the use (for error messages)."""
+        macros: dict[str, tuple[list[str], list[str]]] = {}
+        defining: tuple[int, str, list[str], list[str]] | None = None
+        uses = 0
+        out: list[tuple[int, str]] = []
         for n, raw in enumerate(source.splitlines(), 1):
             line = _strip_comment(raw)
+            word, _, rest = line.partition(" ")
+            if word.lower() == ".macro":
+                name, *params = [p for p in re.split(r"[\s,]+", rest.strip()) if p] or [""]
+                if not name:
+                    raise self.error(n, ".macro needs a name")
+                defining = (n, name, params, [])
+            elif word.lower() == ".endm":
+                if defining is None:
+                    raise self.error(n, ".endm without .macro")
+                macros[defining[1]] = (defining[2], defining[3])
+                defining = None
+            elif defining is not None:
+                defining[3].append(line)
+            elif word in macros:
+                params, body = macros[word]
+                args = _split_top(rest.strip()) if rest.strip() else []
+                if len(args) != len(params):
+                    raise self.error(n, f"{word} takes {len(params)} argument(s)")
+                uses += 1
+                for text in body:
+                    # (longest first: \\none before \\n)
+                    for param, arg in sorted(zip(params, args, strict=True),
+                                             key=lambda pa: -len(pa[0])):
+                        text = text.replace("\\" + param, arg)
+                    out.append((n, text.replace("\\@", str(uses))))
+            else:
+                out.append((n, line))
+        if defining is not None:
+            raise self.error(defining[0], f".macro {defining[1]} has no .endm")
+        return out
+
+    def _parse(self, source: str) -> None:
+        for n, line in self._expand_macros(source):
             while True:
                 m = re.match(r"^([A-Za-z_.$@][\w.$@]*)\s*:(.*)$", line)
                 if not m:

@@ -13,23 +13,25 @@
 .text
 
 # ---------------------------------------------------------------------------------------------
-# vdso_do_hres (internal): the high-resolution read.
+# HRES_READ none: the high-resolution read (lib/vdso/gettimeofday.c's do_hres), written out
+# where it is used, as Linux inlines do_hres (__always_inline): under the emulator a
+# call/ret pair is the dearest thing on this path (each ret a translated-block lookup).
 #   in:  r8 = struct vdso_clock *, r9d = clock id (indexes basetime[])
-#   out: CF clear: rax = seconds, rdx = nanoseconds
-#        CF set:   clock_mode is VDSO_CLOCKMODE_NONE, the caller falls back to the syscall
+#   out: rax = seconds, rdx = nanoseconds; a jump to `none` when clock_mode is
+#        VDSO_CLOCKMODE_NONE (the caller falls back to the syscall)
 #   clobbers rax, rcx, rdx, r9, r10, r11; keeps rdi, rsi, r8
-        .align 16
-        .type vdso_do_hres, @function
-vdso_do_hres:
-        .cfi_startproc
+.macro HRES_READ none
         shl r9, 4
         lea r9, [r8 + r9 + VC_BASETIME]         # vdso_ts = &vc->basetime[clk]
-.Lhres_begin:
+.Lhres_begin\@:
         mov r10d, dword ptr [r8 + VC_SEQ]       # seq = vdso_read_begin(vc) ...
         test r10d, 1
-        jnz .Lhres_spin                         # ... which spins while seq is odd
+        jz .Lhres_even\@
+        pause                                   # ... which spins while seq is odd
+        jmp .Lhres_begin\@
+.Lhres_even\@:
         cmp dword ptr [r8 + VC_CLOCK_MODE], VDSO_CLOCKMODE_NONE
-        je .Lhres_none
+        je \none
         lfence                                  # rdtsc_ordered()
         rdtsc                                   # cycles = edx:eax
         shl rdx, 32
@@ -44,16 +46,23 @@ vdso_do_hres:
         shrd rax, rdx, cl                       # ns = (...) >> shift
         mov r11, qword ptr [r9]                 # sec = vdso_ts->sec
         cmp r10d, dword ptr [r8 + VC_SEQ]       # vdso_read_retry(vc, seq)
-        jne .Lhres_begin
+        jne .Lhres_begin\@
         xor edx, edx
         mov ecx, NSEC_PER_SEC
         div rcx                                 # rax = ns / 1e9, rdx = ns % 1e9
         add rax, r11                            # tv_sec = sec + ns / NSEC_PER_SEC
+.endm
+
+# ---------------------------------------------------------------------------------------------
+# vdso_do_hres (internal): HRES_READ as a function, for the clocks clock_gettime reads.
+#   out: CF clear: rax = seconds, rdx = nanoseconds; CF set: fall back to the syscall
+        .align 16
+        .type vdso_do_hres, @function
+vdso_do_hres:
+        .cfi_startproc
+        HRES_READ .Lhres_none
         clc
         ret
-.Lhres_spin:
-        pause                                   # cpu_relax()
-        jmp .Lhres_begin
 .Lhres_none:
         stc
         ret
@@ -134,42 +143,7 @@ __vdso_gettimeofday:
         test rdi, rdi
         jz .Lgtod_tz
         xor r9d, r9d                            # CLOCK_REALTIME
-        # vdso_do_hres inlined, as Linux's do_hres is (__always_inline): a call/ret pair
-        # is the dearest thing here under the emulator (each ret a translated-block lookup)
-        shl r9, 4
-        lea r9, [r8 + r9 + VC_BASETIME]         # vdso_ts = &vc->basetime[clk]
-.Lgtod_hres_begin:
-        mov r10d, dword ptr [r8 + VC_SEQ]       # seq = vdso_read_begin(vc) ...
-        test r10d, 1
-        jnz .Lgtod_hres_spin                         # ... which spins while seq is odd
-        cmp dword ptr [r8 + VC_CLOCK_MODE], VDSO_CLOCKMODE_NONE
-        je .Lgtod_hres_none
-        lfence                                  # rdtsc_ordered()
-        rdtsc                                   # cycles = edx:eax
-        shl rdx, 32
-        or rax, rdx
-        sub rax, qword ptr [r8 + VC_CYCLE_LAST]
-        and rax, qword ptr [r8 + VC_MASK]       # delta = (cycles - cycle_last) & mask
-        mov ecx, dword ptr [r8 + VC_MULT]
-        mul rcx                                 # rdx:rax = delta * mult, 128 bits: exact
-        add rax, qword ptr [r9 + 8]             #   + vdso_ts->nsec (stored << shift)
-        adc rdx, 0
-        mov ecx, dword ptr [r8 + VC_SHIFT]
-        shrd rax, rdx, cl                       # ns = (...) >> shift
-        mov r11, qword ptr [r9]                 # sec = vdso_ts->sec
-        cmp r10d, dword ptr [r8 + VC_SEQ]       # vdso_read_retry(vc, seq)
-        jne .Lgtod_hres_begin
-        xor edx, edx
-        mov ecx, NSEC_PER_SEC
-        div rcx                                 # rax = ns / 1e9, rdx = ns % 1e9
-        add rax, r11                            # tv_sec = sec + ns / NSEC_PER_SEC
-        jmp .Lgtod_hres_ok
-.Lgtod_hres_spin:
-        pause                                   # cpu_relax()
-        jmp .Lgtod_hres_begin
-.Lgtod_hres_none:
-        jmp .Lgtod_fallback
-.Lgtod_hres_ok:
+        HRES_READ .Lgtod_fallback
         mov qword ptr [rdi], rax                # tv_sec
         mov eax, edx
         xor edx, edx
