@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -14,14 +13,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tui.bench_serve import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 START_WAIT = 60  # seconds for the server to answer at all (a slow CI machine)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(url: str) -> tuple[int, str]:
@@ -82,14 +77,15 @@ def websocket_url(page: str) -> str:
     return m.group(1)
 
 
-async def _screen_until(url: str, needle: str, wait: float, keep_open) -> str:
+async def _screen_until(url: str, needle: str, wait: float, keep_open, headers: dict,
+                        size: str) -> str:
     import asyncio
 
     import aiohttp
 
     stream = b""
     async with aiohttp.ClientSession() as client:
-        async with client.ws_connect(url + "?width=80&height=24") as ws:
+        async with client.ws_connect(f"{url}?{size}", headers=headers) as ws:
             try:
                 async with asyncio.timeout(wait):
                     async for message in ws:
@@ -104,10 +100,12 @@ async def _screen_until(url: str, needle: str, wait: float, keep_open) -> str:
     return plain(stream)
 
 
-def session_screen(url: str, needle: str, wait: float = 60, keep_open=None) -> str:
+def session_screen(url: str, needle: str, wait: float = 60, keep_open=None, *,
+                   headers: dict | None = None, size: str = "width=80&height=24") -> str:
     """What the session at this websocket draws, read until `needle` shows (or `wait`
     seconds pass: the caller's assertion then says what was drawn instead). keep_open, an
-    async function, runs while the session is still open."""
+    async function, runs while the session is still open; headers go with the websocket's
+    request (a cookie)."""
     import asyncio
 
-    return asyncio.run(_screen_until(url, needle, wait, keep_open))
+    return asyncio.run(_screen_until(url, needle, wait, keep_open, headers or {}, size))

@@ -275,29 +275,8 @@ def test_the_page_sets_the_cookie_only_with_a_workdir(tmp_path):
 
 
 def _ws_with_cookie(url: str, cookie: str | None, needle: str) -> str:
-    import asyncio
-
-    import aiohttp
-    from serve_harness import plain
-
-    async def read() -> str:
-        stream = b""
-        headers = {"Cookie": f"{serve.COOKIE}={cookie}"} if cookie is not None else {}
-        async with aiohttp.ClientSession() as client:
-            async with client.ws_connect(url + "?width=120&height=40",
-                                         headers=headers) as ws:
-                try:
-                    async with asyncio.timeout(60):
-                        async for message in ws:
-                            if message.type == aiohttp.WSMsgType.BINARY:
-                                stream += message.data
-                                if needle in plain(stream):
-                                    break
-                except TimeoutError:
-                    pass
-        return plain(stream)
-
-    return asyncio.run(read())
+    headers = {"Cookie": f"{serve.COOKIE}={cookie}"} if cookie is not None else {}
+    return session_screen(url, needle, headers=headers, size="width=120&height=40")
 
 
 def test_a_kept_exercise_lives_in_the_students_directory_and_a_forged_cookie_keeps_none(
