@@ -45,6 +45,26 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def checked_address(args) -> tuple[str, int, str]:
+    """`--gdb`'s host and port, refused beyond loopback without --gdb-listen-any (and with
+    it, a warning printed and returned), and refused with --record."""
+    from programs.options import UsageError
+
+    host, port = parse_address(args.gdb)
+    warning = ""
+    if not is_loopback(host):
+        if not args.gdb_listen_any:
+            raise UsageError(f"--gdb {args.gdb}: not a loopback address; add "
+                             "--gdb-listen-any to listen there (anyone who can connect "
+                             "then controls the guest)")
+        warning = (f"listening on {host}: anyone who can connect controls the guest (and "
+                   "what it can reach through --mount)")
+        print(f"syscall-lab: warning: {warning}", file=sys.stderr)
+    if args.record:
+        raise UsageError("--gdb and --record do not go together yet")
+    return host, port, warning
+
+
 def listen(host: str, port: int) -> socket.socket:
     from programs.options import UsageError
 
@@ -76,16 +96,7 @@ def cmd_run_gdb(args) -> int:
     from tui.cli import resolve_program, run_options, tracing
     from tui.record_run import _stdin, _write
 
-    host, port = parse_address(args.gdb)
-    if not is_loopback(host):
-        if not args.gdb_listen_any:
-            raise UsageError(f"--gdb {args.gdb}: not a loopback address; add "
-                             "--gdb-listen-any to listen there (anyone who can connect "
-                             "then controls the guest)")
-        print(f"syscall-lab: warning: listening on {host}: anyone who can connect controls "
-              "the guest (and what it can reach through --mount)", file=sys.stderr)
-    if args.record:
-        raise UsageError("--gdb and --record do not go together yet")
+    host, port, _ = checked_address(args)
     program = resolve_program(args.program, args.arch)
     argv = [args.program, *args.args]
     listener = listen(host, port)

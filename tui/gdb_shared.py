@@ -464,23 +464,11 @@ class GdbSharedApp(SyscallLabApp):
 
 def cmd_tui_gdb(args) -> int:
     """`syscall-lab tui --gdb [HOST:]PORT [PROGRAM]`."""
-    from programs.options import UsageError
     from tui.cli import require_terminal
-    from tui.gdb_run import is_loopback, listen, parse_address
+    from tui.gdb_run import checked_address, listen
     from tui.launch import session_factory
 
-    host, port = parse_address(args.gdb)
-    warning = ""
-    if not is_loopback(host):
-        if not args.gdb_listen_any:
-            raise UsageError(f"--gdb {args.gdb}: not a loopback address; add "
-                             "--gdb-listen-any to listen there (anyone who can connect "
-                             "then controls the guest)")
-        warning = (f"listening on {host}: anyone who can connect controls the guest (and "
-                   "what it can reach through --mount)")
-        print(f"syscall-lab: warning: {warning}", file=sys.stderr)
-    if args.record:
-        raise UsageError("--gdb and --record do not go together yet")
+    host, port, warning = checked_address(args)
     factory, name = session_factory(args)
     require_terminal("tui")
     listener = listen(host, port)

@@ -25,7 +25,7 @@ from kernel_model.debugger.gdbstub.entry_view import entry_registers
 from kernel_model.debugger.gdbstub.libraries import NoDynamicSection, library_list_xml
 from kernel_model.debugger.gdbstub.packets import MAX_PACKET, unescape
 from kernel_model.debugger.gdbstub.signal_numbers import from_gdb, to_gdb
-from kernel_model.debugger.gdbstub.tdesc import LAYOUTS, target_xml
+from kernel_model.debugger.gdbstub.tdesc import target_xml
 from kernel_model.debugger.gdbstub.vfile import HostIo
 from kernel_model.debugger.stepping import TRAP_KINDS
 
@@ -418,7 +418,3 @@ class Stub:
             return b""
         chunk = data[offset:offset + min(length, MAX_PACKET // 2)]
         return (b"l" if offset + len(chunk) >= len(data) else b"m") + chunk
-
-    @property
-    def register_count(self) -> int:
-        return len(LAYOUTS[self.s.bits])
