@@ -17,6 +17,8 @@ run (the machine is shared and noisy: absolute numbers mean little, ratios mean 
 - serve: 20 websocket clients stepping the demo on `syscall-lab serve` at once, per-key
   latency and memory per session, against 1 session (tui/bench_serve.py; `--serve [N]`
   runs only this).
+- peers (`--peers`, alone): the same bundled binaries natively, under qemu-user and under
+  `run`, whole-process wall times side by side (tui/bench_peers.py).
 """
 
 from __future__ import annotations
@@ -159,11 +161,12 @@ def bench_memory() -> dict:
 
 
 def main(as_json: bool = False, serve: int | None = None,
-         only: list[str] | None = None) -> int:
+         only: list[str] | None = None, peers: bool = False) -> int:
     from tui import (
         bench_grading,
         bench_host_memory,
         bench_mechanisms,
+        bench_peers,
         bench_procs,
         bench_serve,
         bench_startup,
@@ -174,6 +177,10 @@ def main(as_json: bool = False, serve: int | None = None,
         parts = {"compute": bench_compute, "vdso": bench_vdso}
         out = {name: parts[name]() for name in only}
         print(json.dumps(out, indent=2))
+        return 0
+    if peers:
+        side = bench_peers.run()
+        print(json.dumps({"peers": side}, indent=2) if as_json else bench_peers.report(side))
         return 0
     if serve:
         load = bench_serve.run(serve)

@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--serve", type=positive_int, nargs="?", const=20, metavar="SESSIONS",
                        help="only the load of `serve`: SESSIONS (default 20) websocket "
                        "clients stepping the demo at once (tui/bench_serve.py)")
+    bench.add_argument("--peers", action="store_true",
+                       help="only the comparison with qemu-user (when installed) and the host "
+                       "on the same bundled binaries (tui/bench_peers.py)")
     table = sub.add_parser("table", help="the syscall table: number, name, registers, status")
     table.add_argument("--arch", choices=("x86_64", "i386"), default="x86_64")
     table.add_argument("which", nargs="?", help="a syscall name or number")
@@ -209,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "bench":
             from tui import bench
 
-            return bench.main(args.json, serve=args.serve)
+            return bench.main(args.json, serve=args.serve, peers=args.peers)
         if args.command == "exercise":
             from tui.exercise import cmd_exercise  # textual is loaded only here
 
