@@ -1,5 +1,6 @@
-"""The serve load bench, small: 3 sessions step the demo over websockets; every key is
-answered, the numbers are there and sane (no timing is asserted: the machine is shared)."""
+"""The serve load bench as the issue asks it of the CI machine: 20 sessions step the demo over
+websockets at once (4 `t` each, with s s S); every key is answered, the numbers are there
+and sane (no timing is asserted: the machine is shared; `bench --serve` prints them)."""
 
 from __future__ import annotations
 
@@ -20,11 +21,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def result() -> dict:
-    return bench_serve.run(sessions=3, keys=4)
+    return bench_serve.run(sessions=20, keys=4)
 
 
 def test_the_baseline_then_the_loaded_run(result):
-    assert [x["sessions"] for x in result["runs"]] == [1, 3]
+    assert [x["sessions"] for x in result["runs"]] == [1, 20]
     assert result["p95_ratio"] > 0
 
 
@@ -80,9 +81,9 @@ def test_the_report_names_both_runs(result):
     lines = text.splitlines()
     assert lines[0].startswith("serve load")
     rows = [line.split() for line in lines[2:4]]
-    assert [r[0] for r in rows] == ["1", "3"]
+    assert [r[0] for r in rows] == ["1", "20"]
     assert "7/7" in rows[0][1] and "21/21" in rows[1][1]
-    assert "p95 with 3 sessions" in text
+    assert "p95 with 20 sessions" in text
 
 
 def test_the_screen_reads_textual_output():
