@@ -82,7 +82,7 @@ def test_the_report_names_both_runs(result):
     assert lines[0].startswith("serve load")
     rows = [line.split() for line in lines[2:4]]
     assert [r[0] for r in rows] == ["1", "20"]
-    assert "7/7" in rows[0][1] and "21/21" in rows[1][1]
+    assert "7/7" in rows[0][1] and "140/140" in rows[1][1]
     assert "p95 with 20 sessions" in text
 
 
