@@ -211,13 +211,13 @@ class LazySymbols(Mapping[int, str]):
 
 
 def _symbols(data: bytes) -> dict[int, str]:
+    import io
+
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.sections import SymbolTableSection
+
     out: dict[int, str] = {}
     try:
-        import io
-
-        from elftools.elf.elffile import ELFFile
-        from elftools.elf.sections import SymbolTableSection
-
         tab = ELFFile(io.BytesIO(data)).get_section_by_name(".symtab")
         if not isinstance(tab, SymbolTableSection):
             return out
