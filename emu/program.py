@@ -6,9 +6,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from emu.asm import AsmError, Assembled, assemble
 from emu.elf import BadProgram, ElfImage, read_elf
+
+if TYPE_CHECKING:
+    from emu.asm import Assembled
 
 ASM_SUFFIXES = (".s", ".asm", ".S")
 
@@ -34,6 +37,8 @@ def load_program(path: str, default_bits: int = 64) -> Program:
         raise BadProgram(f"{path}: cannot read ({e.strerror})") from None
     full = os.path.abspath(path)
     if path.endswith(ASM_SUFFIXES):
+        from emu.asm import AsmError, assemble  # the assembler: loaded only for sources
+
         try:
             source = data.decode("utf-8")
         except UnicodeDecodeError:

@@ -46,116 +46,134 @@ def require_terminal(command: str, instead: str = "") -> None:
     raise SystemExit(EXIT_USAGE)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; given a command, only that command's parser (what parsing a
+    line that names it needs: building all of them cost `run` a tenth of its start-up)."""
     parser = OptionParser(prog="syscall-lab", description="An educational x86 syscall "
                           "emulator: watch programs cross into a Python model of the Linux "
                           "kernel.")
     sub = parser.add_subparsers(dest="command", parser_class=OptionParser)
-    run = sub.add_parser("run", help="run a program (an ELF, a .s file, or a bundled name)")
-    add_run_command(run)
-    tui = sub.add_parser("tui", help="step through a program and watch every user/kernel "
-                         "transition (the default, on a demo)")
-    add_run_options(tui)
-    tui.add_argument("--history-budget", type=size, default=256 << 20, metavar="SIZE",
-                     help="memory for stepping backwards (default 256M); older history is "
-                          "thinned beyond it")
-    tui.add_argument("--record", metavar="FILE", help="save the session (every stop "
-                     "visited, every transition and phase) for `syscall-lab replay FILE`")
-    tui.add_argument("--gdb", metavar="[HOST:]PORT", help="also serve the session to gdb "
-                     "(`target remote :PORT`): gdb and the screen step the same guest; host "
-                     "127.0.0.1 unless given; port 0 picks a free one (the status line says "
-                     "which)")
-    tui.add_argument("--gdb-listen-any", action="store_true", help="allow --gdb on a host "
-                     "other than loopback (anyone who can connect controls the guest)")
-    add_screen_options(tui)
-    tui.add_argument("program", nargs="?", help="an ELF, a .s file or a bundled name "
-                     "(default: time-three-ways)")
-    tui.add_argument("args", nargs=argparse.REMAINDER)
-    listing = sub.add_parser("list", help="the bundled programs")
-    listing.add_argument("--all", action="store_true", help="every build on its line")
-    show = sub.add_parser("show", help="a bundled program's page: how to run it, its "
-                          "expected output, the points to notice")
-    show.add_argument("name")
-    replay = sub.add_parser("replay", help="step through a recording (--record FILE) in the "
-                            "TUI, forward and back, without running the program")
-    replay.add_argument("file")
-    add_screen_options(replay)
-    sub.add_parser("lessons", help="the guided lessons")
-    lesson = sub.add_parser("lesson", help="a guided lesson in the stepping TUI: the "
-                            "narration beside the code, -> next stop, <- back")
-    lesson.add_argument("lesson", help="a bundled lesson's name or a lesson file")
-    lesson.add_argument("--check", action="store_true", help="play it without the screen "
-                        "and report the first stop that cannot be reached")
-    lesson.add_argument("--history-budget", type=size, default=256 << 20, metavar="SIZE",
-                        help="memory for stepping backwards (default 256M)")
-    add_screen_options(lesson)
-    vdso = sub.add_parser("vdso", help="the vDSO image syscall-lab builds")
-    vdso_sub = vdso.add_subparsers(dest="vdso_command", parser_class=OptionParser,
-                                   required=True)
-    dump = vdso_sub.add_parser("dump", help="write the image to a file (readelf -a FILE)")
-    dump.add_argument("--arch", choices=("x86_64", "i386"), default="x86_64")
-    dump.add_argument("-o", "--output", required=True, metavar="FILE")
-    bench = sub.add_parser("bench", help="measure the emulator against bare Unicorn")
-    bench.add_argument("--json", action="store_true")
-    bench.add_argument("--serve", type=positive_int, nargs="?", const=20, metavar="SESSIONS",
-                       help="only the load of `serve`: SESSIONS (default 20) websocket "
-                       "clients stepping the demo at once (tui/bench_serve.py)")
-    bench.add_argument("--peers", action="store_true",
-                       help="only the comparison with qemu-user (when installed) and the host "
-                       "on the same bundled binaries (tui/bench_peers.py)")
-    table = sub.add_parser("table", help="the syscall table: number, name, registers, status")
-    table.add_argument("--arch", choices=("x86_64", "i386"), default="x86_64")
-    table.add_argument("which", nargs="?", help="a syscall name or number")
-    exercises = sub.add_parser("exercises", help="the auto-graded assembly exercises")
-    exercises.add_argument("name", nargs="?", help="show one exercise's statement")
-    check = sub.add_parser("check", help="grade a solution (every check on randomized "
-                           "runs), or a class's submissions in parallel")
-    check.add_argument("exercise", help="a bundled exercise's name or a path to its spec")
-    check.add_argument("solutions", nargs="+", metavar="SUBMISSION",
-                       help="your program (a .s file or a static ELF); several files or a "
-                            "directory of them grade a whole class")
-    check.add_argument("--json", action="store_true", help="results and a score as JSON "
-                       "(--format json)")
-    check.add_argument("--format", choices=("text", "json", "csv", "gradescope"),
-                       help="the report: text (default), json, csv, or Gradescope's "
-                            "results.json")
-    check.add_argument("-o", "--output", metavar="PATH", help="write the report there (for "
-                       "gradescope: the results.json, or a folder for several submissions)")
-    check.add_argument("--jobs", type=positive_int, metavar="N",
-                       help="submissions graded at once (default: the CPU count)")
-    check.add_argument("--points", type=points, metavar="N",
-                       help="Gradescope's max_score (default: the checks' total weight)")
-    check.add_argument("--seed", type=int, help="repeat the runs of an earlier check")
-    exercise = sub.add_parser("exercise", help="an exercise in the stepping TUI: the "
-                              "statement beside your code, g grades it and reloads it")
-    exercise.add_argument("exercise", help="a bundled exercise's name or a path to its spec")
-    exercise.add_argument("solution", nargs="?", help="your .s file (default: NAME.s here, "
-                          "copied from the starter if it does not exist)")
-    exercise.add_argument("--seed", type=int, help="the grader's seed, the same at every g")
-    exercise.add_argument("--history-budget", type=size, default=256 << 20, metavar="SIZE",
-                          help="memory for stepping backwards (default 256M)")
-    add_screen_options(exercise)
-    serve = sub.add_parser("serve", help="serve the lab to browsers: one session per tab "
-                           "(for a class: see the README)")
-    serve.add_argument("--host", help="the address to listen on (default 127.0.0.1; "
-                       "anything else is reachable by others, and says so)")
-    serve.add_argument("--port", type=positive_int, default=8000, help="default 8000")
-    serve.add_argument("--max-sessions", type=positive_int, default=40, metavar="N",
-                       help="tabs at once; beyond that a page asks to try later (default 40)")
-    serve.add_argument("--idle", type=positive_int, default=30, metavar="MINUTES",
-                       help="close a tab after this long without a key (default 30)")
-    serve.add_argument("--session-cpu", type=positive_int, default=20, metavar="MINUTES",
-                       help="CPU time a tab's session may use, then it ends (default 20)")
-    serve.add_argument("--session-memory", type=size, default=4 << 30, metavar="SIZE",
-                       help="address space of a tab's session process (default 4G)")
-    serve.add_argument("--timeout", type=seconds, default=30, metavar="S",
-                       help="seconds one run in a tab may take (c, t...), then it stops as "
-                            "Esc stops it (default 30)")
-    serve.add_argument("--max-insns", type=positive_int, default=100_000_000, metavar="N",
-                       help="guest instructions one run in a tab may execute (default 1e8)")
-    serve.add_argument("--workdir", metavar="DIR",
-                       help="keep each student's files here (a subdirectory per browser, "
-                            "found again by a cookie): a reload keeps an exercise's edits")
+    if command in (None, "run"):
+        run = sub.add_parser("run", help="run a program (an ELF, a .s file, or a bundled name)")
+        add_run_command(run)
+    if command in (None, "tui"):
+        tui = sub.add_parser("tui", help="step through a program and watch every user/kernel "
+                             "transition (the default, on a demo)")
+        add_run_options(tui)
+        tui.add_argument("--history-budget", type=size, default=256 << 20, metavar="SIZE",
+                         help="memory for stepping backwards (default 256M); older history is "
+                              "thinned beyond it")
+        tui.add_argument("--record", metavar="FILE", help="save the session (every stop "
+                         "visited, every transition and phase) for `syscall-lab replay FILE`")
+        tui.add_argument("--gdb", metavar="[HOST:]PORT", help="also serve the session to gdb "
+                         "(`target remote :PORT`): gdb and the screen step the same guest; host "
+                         "127.0.0.1 unless given; port 0 picks a free one (the status line says "
+                         "which)")
+        tui.add_argument("--gdb-listen-any", action="store_true", help="allow --gdb on a host "
+                         "other than loopback (anyone who can connect controls the guest)")
+        add_screen_options(tui)
+        tui.add_argument("program", nargs="?", help="an ELF, a .s file or a bundled name "
+                         "(default: time-three-ways)")
+        tui.add_argument("args", nargs=argparse.REMAINDER)
+    if command in (None, "list"):
+        listing = sub.add_parser("list", help="the bundled programs")
+        listing.add_argument("--all", action="store_true", help="every build on its line")
+    if command in (None, "show"):
+        show = sub.add_parser("show", help="a bundled program's page: how to run it, its "
+                              "expected output, the points to notice")
+        show.add_argument("name")
+    if command in (None, "replay"):
+        replay = sub.add_parser("replay", help="step through a recording (--record FILE) in the "
+                                "TUI, forward and back, without running the program")
+        replay.add_argument("file")
+        add_screen_options(replay)
+    if command in (None, "lessons"):
+        sub.add_parser("lessons", help="the guided lessons")
+    if command in (None, "lesson"):
+        lesson = sub.add_parser("lesson", help="a guided lesson in the stepping TUI: the "
+                                "narration beside the code, -> next stop, <- back")
+        lesson.add_argument("lesson", help="a bundled lesson's name or a lesson file")
+        lesson.add_argument("--check", action="store_true", help="play it without the screen "
+                            "and report the first stop that cannot be reached")
+        lesson.add_argument("--history-budget", type=size, default=256 << 20, metavar="SIZE",
+                            help="memory for stepping backwards (default 256M)")
+        add_screen_options(lesson)
+    if command in (None, "vdso"):
+        vdso = sub.add_parser("vdso", help="the vDSO image syscall-lab builds")
+        vdso_sub = vdso.add_subparsers(dest="vdso_command", parser_class=OptionParser,
+                                       required=True)
+        dump = vdso_sub.add_parser("dump", help="write the image to a file (readelf -a FILE)")
+        dump.add_argument("--arch", choices=("x86_64", "i386"), default="x86_64")
+        dump.add_argument("-o", "--output", required=True, metavar="FILE")
+    if command in (None, "bench"):
+        bench = sub.add_parser("bench", help="measure the emulator against bare Unicorn")
+        bench.add_argument("--json", action="store_true")
+        bench.add_argument("--serve", type=positive_int, nargs="?", const=20, metavar="SESSIONS",
+                           help="only the load of `serve`: SESSIONS (default 20) websocket "
+                           "clients stepping the demo at once (tui/bench_serve.py)")
+        bench.add_argument("--peers", action="store_true",
+                           help="only the comparison with qemu-user (when installed) and the "
+                           "host on the same bundled binaries (tui/bench_peers.py)")
+    if command in (None, "table"):
+        table = sub.add_parser("table", help="the syscall table: number, name, registers, status")
+        table.add_argument("--arch", choices=("x86_64", "i386"), default="x86_64")
+        table.add_argument("which", nargs="?", help="a syscall name or number")
+    if command in (None, "exercises"):
+        exercises = sub.add_parser("exercises", help="the auto-graded assembly exercises")
+        exercises.add_argument("name", nargs="?", help="show one exercise's statement")
+    if command in (None, "check"):
+        check = sub.add_parser("check", help="grade a solution (every check on randomized "
+                               "runs), or a class's submissions in parallel")
+        check.add_argument("exercise", help="a bundled exercise's name or a path to its spec")
+        check.add_argument("solutions", nargs="+", metavar="SUBMISSION",
+                           help="your program (a .s file or a static ELF); several files or a "
+                                "directory of them grade a whole class")
+        check.add_argument("--json", action="store_true", help="results and a score as JSON "
+                           "(--format json)")
+        check.add_argument("--format", choices=("text", "json", "csv", "gradescope"),
+                           help="the report: text (default), json, csv, or Gradescope's "
+                                "results.json")
+        check.add_argument("-o", "--output", metavar="PATH", help="write the report there (for "
+                           "gradescope: the results.json, or a folder for several submissions)")
+        check.add_argument("--jobs", type=positive_int, metavar="N",
+                           help="submissions graded at once (default: the CPU count)")
+        check.add_argument("--points", type=points, metavar="N",
+                           help="Gradescope's max_score (default: the checks' total weight)")
+        check.add_argument("--seed", type=int, help="repeat the runs of an earlier check")
+    if command in (None, "exercise"):
+        exercise = sub.add_parser("exercise", help="an exercise in the stepping TUI: the "
+                                  "statement beside your code, g grades it and reloads it")
+        exercise.add_argument("exercise", help="a bundled exercise's name or a path to its spec")
+        exercise.add_argument("solution", nargs="?", help="your .s file (default: NAME.s here, "
+                              "copied from the starter if it does not exist)")
+        exercise.add_argument("--seed", type=int, help="the grader's seed, the same at every g")
+        exercise.add_argument("--history-budget", type=size, default=256 << 20, metavar="SIZE",
+                              help="memory for stepping backwards (default 256M)")
+        add_screen_options(exercise)
+    if command in (None, "serve"):
+        serve = sub.add_parser("serve", help="serve the lab to browsers: one session per tab "
+                               "(for a class: see the README)")
+        serve.add_argument("--host", help="the address to listen on (default 127.0.0.1; "
+                           "anything else is reachable by others, and says so)")
+        serve.add_argument("--port", type=positive_int, default=8000, help="default 8000")
+        serve.add_argument("--max-sessions", type=positive_int, default=40, metavar="N",
+                           help="tabs at once; beyond that a page asks to try later (default 40)")
+        serve.add_argument("--idle", type=positive_int, default=30, metavar="MINUTES",
+                           help="close a tab after this long without a key (default 30)")
+        serve.add_argument("--session-cpu", type=positive_int, default=20, metavar="MINUTES",
+                           help="CPU time a tab's session may use, then it ends (default 20)")
+        serve.add_argument("--session-memory", type=size, default=4 << 30, metavar="SIZE",
+                           help="address space of a tab's session process (default 4G)")
+        serve.add_argument("--timeout", type=seconds, default=30, metavar="S",
+                           help="seconds one run in a tab may take (c, t...), then it stops as "
+                                "Esc stops it (default 30)")
+        serve.add_argument("--max-insns", type=positive_int, default=100_000_000, metavar="N",
+                           help="guest instructions one run in a tab may execute (default 1e8)")
+        serve.add_argument("--workdir", metavar="DIR",
+                           help="keep each student's files here (a subdirectory per browser, "
+                                "found again by a cookie): a reload keeps an exercise's edits")
+    if command is not None and not sub.choices:  # not a command: the parser says so
+        return build_parser()
     return parser
 
 
@@ -165,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
             argv = ["tui", *argv]  # the stepping TUI (on the built-in demo)
-        args = build_parser().parse_args(argv)
+        args = build_parser(argv[0]).parse_args(argv)
         if args.command == "run":
             if getattr(args, "gdb", None):
                 from tui.gdb_run import cmd_run_gdb  # no textual here either

@@ -9,7 +9,6 @@ The model's sysctls cannot be changed: a write fails with EPERM, which the files
 
 from __future__ import annotations
 
-import uuid as uuid_module
 from typing import Callable
 
 from kernel_model.files.inode import Inode
@@ -29,6 +28,8 @@ PAGE = 4096
 
 def uuid_text(random_bytes: Callable[[int], bytes]) -> str:
     """A version 4 UUID as the kernel prints it (generate_random_uuid, %pU)."""
+    import uuid as uuid_module  # uuid imports platform: a cost at every start, so when read
+
     return str(uuid_module.UUID(bytes=random_bytes(16), version=4)) + "\n"
 
 
