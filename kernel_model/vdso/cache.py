@@ -1,6 +1,7 @@
 """A small on-disk cache for what is costly to compute at every start and never changes
-between runs: the assembled vDSO images (keyed by their sources) and the TSC frequency
-(keyed by the host's boot id). Without a writable cache directory everything still works,
+between runs: the assembled vDSO images (keyed by their sources), the TSC frequency
+(keyed by the host's boot id), and the parsed program catalog (keyed by catalog.toml's
+text; programs/__init__.py). Without a writable cache directory everything still works,
 only slower."""
 
 from __future__ import annotations
