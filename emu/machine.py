@@ -7,6 +7,7 @@ register, the raw call ~0.6 us, and the syscall path reads and writes several re
 from __future__ import annotations
 
 import ctypes
+import functools
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -149,6 +150,15 @@ class Machine(GuestMemory, Hooks):
         vals[1] = b & 0xFFFFFFFFFFFFFFFF
         vals[2] = c & 0xFFFFFFFFFFFFFFFF
         _reg_write_batch(self._h, batch.ids, batch.ptrs, 3)
+
+    def reg_io(self, reg_ids: tuple[int, ...]):
+        """For a hot path that always touches the same registers: (load, store, vals).
+        load() reads them into the array vals, store() writes vals to them: one call into
+        Unicorn each, with no arguments built per call. vals holds unsigned 64-bit values
+        (a negative int stored there wraps, as set_reg's mask would make it)."""
+        b = _RegBatch(reg_ids)
+        return (functools.partial(_reg_read_batch, self._h, b.ids, b.ptrs, b.n),
+                functools.partial(_reg_write_batch, self._h, b.ids, b.ptrs, b.n), b.vals)
 
     @property
     def pc(self) -> int:
