@@ -32,8 +32,10 @@ from emu.guest_memory import (  # noqa: F401  (where callers have always found t
 from emu.hooks import Hooks
 from emu.uclib import reg_read as _reg_read
 from emu.uclib import reg_read_batch as _reg_read_batch
+from emu.uclib import reg_read_batch_held as _reg_read_batch_held
 from emu.uclib import reg_write as _reg_write
 from emu.uclib import reg_write_batch as _reg_write_batch
+from emu.uclib import reg_write_batch_held as _reg_write_batch_held
 
 TCG_BUFFER = 128 << 20  # bytes of translated code a CPU may hold before Unicorn flushes it
 
@@ -157,8 +159,8 @@ class Machine(GuestMemory, Hooks):
         Unicorn each, with no arguments built per call. vals holds unsigned 64-bit values
         (a negative int stored there wraps, as set_reg's mask would make it)."""
         b = _RegBatch(reg_ids)
-        return (functools.partial(_reg_read_batch, self._h, b.ids, b.ptrs, b.n),
-                functools.partial(_reg_write_batch, self._h, b.ids, b.ptrs, b.n), b.vals)
+        return (functools.partial(_reg_read_batch_held, self._h, b.ids, b.ptrs, b.n),
+                functools.partial(_reg_write_batch_held, self._h, b.ids, b.ptrs, b.n), b.vals)
 
     @property
     def pc(self) -> int:

@@ -485,7 +485,7 @@ class Kernel:
         failed = m.hook_failed
         enosys = -errnos.ENOSYS
         general = self._on_sysenter
-        read_u32 = m.read_u32
+        read_u32 = m.word_reader(4)
 
         def on_sysenter(_handle, _user_data) -> None:
             try:

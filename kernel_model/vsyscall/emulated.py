@@ -179,7 +179,7 @@ def fetch_trap(system, m, fault):
     load, _, v = m.reg_io((R.RSP, R.RDI, R.RSI, R.EFLAGS))
     _, store, out = m.reg_io((R.RAX, R.RSP))
     set_reg = m.set_reg
-    read_u64 = m.read_u64
+    read_u64 = m.word_reader(8)
     write = m.write
     failed = m.hook_failed
     k = system.kernel
