@@ -91,6 +91,9 @@ class Machine(GuestMemory, Hooks):
             # unicorn/__init__.py picks its py2 or py3 Uc on sys.version_info.major, which
             # mypy does not evaluate: it sees the py2 class, which lacks this method.
             self.uc.ctl_set_tlb_mode(unicorn.UC_TLB_VIRTUAL)  # type: ignore[attr-defined]
+        # Whether addresses reach Unicorn whole: the default TLB cuts them to 52 bits, so
+        # the CPU fetches 0xffffffffff600000 from 0xfffffff600000 (vsyscall.cpu_page).
+        self.virtual_tlb = high_addresses
         self._h = self.uc._uch
         self._one = ctypes.c_uint64(0)
         self._one_ref = ctypes.byref(self._one)

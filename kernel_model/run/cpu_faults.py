@@ -70,7 +70,7 @@ class CpuFaults:
 
         m.hook_interrupt_fast(on_interrupt)
         if self.system.loader.vsyscall_mode(m.arch) == "xonly":
-            begin, end = vsyscall.trap_range(m.high_addresses)
+            begin, end = vsyscall.trap_range(m)
             m.hook_code_fast(vsyscall.fetch_trap(self.system, m, self._vsyscall_trap),
                              begin, end)
         m.hook_bad_memory(self._on_bad_memory)
