@@ -183,6 +183,25 @@ def fetch_trap(system, m, fault):
     write = m.write
     failed = m.hook_failed
     k = system.kernel
+    # Per place checked (the stack, rdi, rsi): the list of VMAs, its length, and the VMA
+    # that allowed the last check. Mm replaces its list or inserts into it (which lengthens
+    # it), and a Vma never changes: while both hold, the same VMA answers again.
+    seen: list[list] = [[None, 0, None], [None, 0, None], [None, 0, None]]
+
+    def allowed(mm, addr: int, size: int, prot: int, place: int) -> bool:
+        """mm.is_accessible(addr, size, prot), without the lookup when nothing moved."""
+        last = seen[place]
+        vmas = mm.vmas
+        vma = last[2]
+        if vmas is last[0] and len(vmas) == last[1] and vma.start <= addr and \
+                addr + size <= vma.end:
+            return True
+        if not mm.is_accessible(addr, size, prot):
+            return False
+        vma = mm.find(addr)
+        if vma is not None and addr + size <= vma.end:
+            last[:] = [vmas, len(vmas), vma]
+        return True
 
     def fast(addr: int) -> bool:
         offset = addr - VSYSCALL_ADDR
@@ -194,16 +213,16 @@ def fetch_trap(system, m, fault):
         if rflags & EFLAGS_TF:
             return False  # the single-step trap after the emulated ret: the general path
         mm = k.process.mm
-        if not mm.is_accessible(sp, 8, PROT_READ):
+        if not allowed(mm, sp, 8, PROT_READ, 0):
             return False
         try:
             caller = read_u64(sp)
         except MemoryFault:
             return False
         nr = offset >> 10
-        for ptr, size in zip((rdi, rsi), _OUT_SIZES[nr], strict=True):
+        for place, ptr, size in zip((1, 2), (rdi, rsi), _OUT_SIZES[nr], strict=True):
             if size and ptr and (ptr >= TASK_SIZE_MAX or
-                                 not mm.is_accessible(ptr, size, PROT_WRITE)):
+                                 not allowed(mm, ptr, size, PROT_WRITE, place)):
                 return False  # SIGSEGV: emulate() says which
         if nr == 2:
             ret = 0
