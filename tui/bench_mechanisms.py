@@ -1,6 +1,7 @@
 """`syscall-lab bench`, part two: each way of getting into the kernel (or not), as calls/s
 in this emulator beside the modelled cost of one call on real hardware (kernel_model.entry.costs).
-The emulator's numbers say how fast the model runs; the modelled ones, what Linux costs."""
+The emulator's numbers say how fast the model runs; the modelled ones, what Linux costs. Each
+path with a target (TARGETS) says whether this run met it, against rates of the same run."""
 
 from __future__ import annotations
 
