@@ -463,9 +463,10 @@ class Kernel:
             if sdef is None:
                 ret = enosys
             else:
+                n = sdef.nargs
                 # From 64-bit code only the low 32 bits of each register count.
-                args = [a & 0xFFFFFFFF for a in v[1:1 + sdef.nargs]] if wide else \
-                    v[1:1 + sdef.nargs]
+                args = () if not n else [a & 0xFFFFFFFF for a in v[1:1 + n]] if wide else \
+                    v[1:1 + n]
                 try:
                     ret = sdef.handler(self, *args)
                 except Exception as e:
