@@ -117,7 +117,9 @@ class InstructionCounter:
             try:
                 code = self.machine.read(addr, size)
             except MemoryFault:
-                return 0
+                # Code only the CPU can fetch (the vsyscall page's): one instruction, as
+                # _insns_in counted it, not run when the stop is at its start.
+                return 1 if pc == addr else 0
             n = sum(1 for insn in self._decoder().disasm_lite(code, addr) if insn[0] >= pc)
             if len(self._tails) > 100_000:
                 self._tails.clear()

@@ -23,6 +23,11 @@ _RDTSC_CB = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p, ctypes.c_void_p)
 # ~1 us through the binding's wrapper (measured on a 4-instruction loop).
 _BLOCK_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32,
                              ctypes.c_void_p)
+# uc_cb_insn_syscall_t (syscall, sysenter) and uc_cb_hookintr_t, for the trap hooks called
+# straight through ctypes: the binding's wrapper builds nothing we use and costs about half
+# of an empty hook's time.
+_TRAP_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+_INTR_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)
 
 
 class Hooks:
@@ -46,6 +51,53 @@ class Hooks:
         self._hooks.append(
             self.uc.hook_add(unicorn.UC_HOOK_INSN, callback, None, 1, 0, X.UC_X86_INS_SYSENTER)
         )
+
+    def hook_syscall_fast(self, callback) -> None:
+        """callback(handle, user_data) on `syscall`, called through ctypes without the
+        binding's wrapper (the hot path of every x86-64 syscall; `handle` is the raw engine
+        pointer). The callback must catch what it raises and pass it to `hook_failed`."""
+        self._add_raw(_TRAP_CB(callback), unicorn.UC_HOOK_INSN, X.UC_X86_INS_SYSCALL)
+
+    def hook_sysenter_fast(self, callback) -> None:
+        """callback(handle, user_data) on `sysenter`, as hook_syscall_fast."""
+        self._add_raw(_TRAP_CB(callback), unicorn.UC_HOOK_INSN, X.UC_X86_INS_SYSENTER)
+
+    def hook_interrupt_fast(self, callback) -> None:
+        """callback(handle, intno, user_data) for `int N` and CPU exceptions, as
+        hook_syscall_fast (`int 0x80` is a syscall like the others)."""
+        self._add_raw(_INTR_CB(callback), unicorn.UC_HOOK_INTR)
+
+    def hook_code_fast(self, callback, begin: int, end: int) -> int:
+        """callback(handle, addr, size, user_data) before each instruction in [begin, end],
+        as hook_syscall_fast (code elsewhere keeps full speed: Unicorn adds the call only to
+        instructions translated inside the range)."""
+        cb = _BLOCK_CB(callback)  # uc_cb_hookcode_t, as the block hook's
+        handle = ctypes.c_size_t()
+        err = _hook_add(self._h, ctypes.byref(handle), unicorn.UC_HOOK_CODE, cb, None,
+                        ctypes.c_uint64(begin), ctypes.c_uint64(end))
+        if err:
+            raise UcError(err)
+        self._callbacks[handle.value] = cb
+        self._hooks.append(handle.value)
+        return handle.value
+
+    def hook_failed(self, error: BaseException) -> None:
+        """For a hook added through ctypes that raised: what the binding does for its own
+        hooks. The first error is kept, the CPU stops, and `run` raises it."""
+        uc = self.uc
+        if getattr(uc, "_hook_exception", None) is None:
+            uc._hook_exception = error  # type: ignore[attr-defined]
+        uc.emu_stop()
+
+    def _add_raw(self, cb, kind: int, *insn: int) -> int:
+        handle = ctypes.c_size_t()
+        err = _hook_add(self._h, ctypes.byref(handle), kind, cb, None, ctypes.c_uint64(1),
+                        ctypes.c_uint64(0), *[ctypes.c_int(i) for i in insn])
+        if err:
+            raise UcError(err)
+        self._callbacks[handle.value] = cb  # kept alive while hooked
+        self._hooks.append(handle.value)
+        return handle.value
 
     def hook_interrupt(self, callback) -> None:
         """callback(uc, intno, user_data) for `int N` and CPU exceptions."""
@@ -85,15 +137,7 @@ class Hooks:
         """callback(handle, addr, size, user_data) at the start of every translated block
         executed, called through ctypes without the binding's wrapper (the hot path of
         instruction counting); `handle` is the raw engine pointer, not a Uc."""
-        cb = _BLOCK_CB(callback)
-        handle = ctypes.c_size_t()
-        err = _hook_add(self._h, ctypes.byref(handle), unicorn.UC_HOOK_BLOCK, cb, None,
-                        ctypes.c_uint64(1), ctypes.c_uint64(0))
-        if err:
-            raise UcError(err)
-        self._callbacks[handle.value] = cb  # kept alive while hooked
-        self._hooks.append(handle.value)
-        return handle.value
+        return self._add_raw(_BLOCK_CB(callback), unicorn.UC_HOOK_BLOCK)
 
     def hook_rdtsc(self, read) -> None:
         """Make the guest's `rdtsc` and `rdtscp` return `read()` (a 64-bit count) instead of
@@ -114,14 +158,7 @@ class Hooks:
             return 1
 
         for insn, fn in ((X.UC_X86_INS_RDTSC, on_rdtsc), (X.UC_X86_INS_RDTSCP, on_rdtscp)):
-            cb = _RDTSC_CB(fn)
-            handle = ctypes.c_size_t()
-            err = _hook_add(self._h, ctypes.byref(handle), unicorn.UC_HOOK_INSN, cb, None,
-                            ctypes.c_uint64(1), ctypes.c_uint64(0), ctypes.c_int(insn))
-            if err:
-                raise UcError(err)
-            self._callbacks[handle.value] = cb
-            self._hooks.append(handle.value)
+            self._add_raw(_RDTSC_CB(fn), unicorn.UC_HOOK_INSN, insn)
 
     def unhook(self, handle: int) -> None:
         if handle in self._callbacks:  # added through ctypes: not the binding's to delete
@@ -132,3 +169,4 @@ class Hooks:
         else:
             self.uc.hook_del(handle)
         self._hooks.remove(handle)
+

@@ -162,6 +162,22 @@ class Backing:
                 return host + (start - s)
         return None
 
+    @property
+    def state(self) -> object:
+        """An object that stays the same (`is`) exactly as long as the records do."""
+        return self._state
+
+    def range_of(self, addr: int) -> tuple[int, int, int] | None:
+        """(guest start, guest end, host address) of the range holding addr, if any: mapped
+        by the CPU, or a reservation's room (whose pages the CPU has not mapped are zeros)."""
+        starts, ranges = self._state
+        i = bisect.bisect_right(starts, addr) - 1
+        if i >= 0:
+            s, e, host, _reserved = ranges[i]
+            if s <= addr < e:
+                return s, e, host
+        return None
+
     def pieces(self, start: int, end: int) -> list[tuple[int, int, int]]:
         """(guest start, guest end, host address) of the backed parts of [start, end)."""
         starts, ranges = self._state

@@ -7,6 +7,7 @@ register, the raw call ~0.6 us, and the syscall path reads and writes several re
 from __future__ import annotations
 
 import ctypes
+import functools
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,8 +32,10 @@ from emu.guest_memory import (  # noqa: F401  (where callers have always found t
 from emu.hooks import Hooks
 from emu.uclib import reg_read as _reg_read
 from emu.uclib import reg_read_batch as _reg_read_batch
+from emu.uclib import reg_read_batch_held as _reg_read_batch_held
 from emu.uclib import reg_write as _reg_write
 from emu.uclib import reg_write_batch as _reg_write_batch
+from emu.uclib import reg_write_batch_held as _reg_write_batch_held
 
 TCG_BUFFER = 128 << 20  # bytes of translated code a CPU may hold before Unicorn flushes it
 
@@ -88,6 +91,9 @@ class Machine(GuestMemory, Hooks):
             # unicorn/__init__.py picks its py2 or py3 Uc on sys.version_info.major, which
             # mypy does not evaluate: it sees the py2 class, which lacks this method.
             self.uc.ctl_set_tlb_mode(unicorn.UC_TLB_VIRTUAL)  # type: ignore[attr-defined]
+        # Whether addresses reach Unicorn whole: the default TLB cuts them to 52 bits, so
+        # the CPU fetches 0xffffffffff600000 from 0xfffffff600000 (vsyscall.cpu_page).
+        self.virtual_tlb = high_addresses
         self._h = self.uc._uch
         self._one = ctypes.c_uint64(0)
         self._one_ref = ctypes.byref(self._one)
@@ -149,6 +155,15 @@ class Machine(GuestMemory, Hooks):
         vals[1] = b & 0xFFFFFFFFFFFFFFFF
         vals[2] = c & 0xFFFFFFFFFFFFFFFF
         _reg_write_batch(self._h, batch.ids, batch.ptrs, 3)
+
+    def reg_io(self, reg_ids: tuple[int, ...]):
+        """For a hot path that always touches the same registers: (load, store, vals).
+        load() reads them into the array vals, store() writes vals to them: one call into
+        Unicorn each, with no arguments built per call. vals holds unsigned 64-bit values
+        (a negative int stored there wraps, as set_reg's mask would make it)."""
+        b = _RegBatch(reg_ids)
+        return (functools.partial(_reg_read_batch_held, self._h, b.ids, b.ptrs, b.n),
+                functools.partial(_reg_write_batch_held, self._h, b.ids, b.ptrs, b.n), b.vals)
 
     @property
     def pc(self) -> int:

@@ -160,10 +160,10 @@ class Kernel:
     def equip(self, machine: Machine) -> None:
         """The trap hooks on a CPU: the first process's, or a forked one's."""
         if machine.arch.bits == 64:
-            machine.hook_syscall(self._on_syscall)
+            machine.hook_syscall_fast(self._syscall_entry(machine))
             machine.hook_sysenter(self._on_sysenter_64)
         else:
-            machine.hook_sysenter(self._on_sysenter)
+            machine.hook_sysenter_fast(self._sysenter_entry(machine))
 
     # -- processes ------------------------------------------------------------------
     @property
@@ -384,6 +384,152 @@ class Kernel:
         return table[nr] if 0 <= nr < len(table) else None
 
     # -- entry paths ----------------------------------------------------------------
+    # Each CPU gets its own closures (`_syscall_entry`, `_sysenter_entry`, `int80_entry`):
+    # the untraced path of a trap in one function, its registers read and written through
+    # arrays made once per CPU (Machine.reg_io), every per-call lookup hoisted out. A trace,
+    # a virtual clock (on_trap) or a halted block takes the general path below.
+    def _syscall_entry(self, m: Machine) -> Callable[[int, int], None]:
+        load, _, v = m.reg_io(_SYSCALL64_HEAD + _SYSCALL64_IN[1:7])
+        _, store, out = m.reg_io(_SYSCALL64_OUT)
+        table = self._dispatch_x86_64
+        size = len(table)
+        general = self._on_syscall
+        raised = self._handler_raised
+        failed = m.hook_failed
+        enosys = -errnos.ENOSYS
+
+        def on_syscall(_handle, _user_data) -> None:
+            try:
+                if self.listeners or self.on_trap is not None or self.halted:
+                    general(None, None)
+                    return
+                load()  # rax, rip, rflags, cs, then the six arguments
+                self.abi = X86_64_ABI
+                self.mechanism = "syscall"
+                pc = v[1]
+                rflags = v[2]
+                if v[3] & 0xFFFF != USER_CS:
+                    self._syscall_not_64bit(pc)
+                    return
+                if rflags & EFLAGS_TF:
+                    self.step_trap_skipped_at = pc + SYSCALL_INSN_LEN
+                nr = v[0] & 0xFFFFFFFF  # an int: the upper half of rax is ignored (Abi.number)
+                sdef = table[nr] if nr < size else None
+                ret: int | None
+                if sdef is None:
+                    ret = enosys
+                elif sdef.nargs:
+                    args = v[4:4 + sdef.nargs]
+                    try:
+                        ret = sdef.handler(self, *args)
+                    except Exception as e:
+                        ret = raised(e, sdef, args)
+                else:
+                    try:
+                        ret = sdef.handler(self)
+                    except Exception as e:
+                        ret = raised(e, sdef, ())
+                if ret is not None:  # None: no result to write, the registers stay as they are
+                    out[0] = ret
+                    out[1] = pc + SYSCALL_INSN_LEN
+                    out[2] = rflags
+                    store()
+            except BaseException as e:
+                failed(e)
+
+        return on_syscall
+
+    def int80_entry(self, m: Machine) -> Callable[[], None]:
+        """`int 0x80` on CPU m (the interrupt hook calls it, pc already past the insn)."""
+        load, _, v = m.reg_io(_I386_IN)
+        _, store, out = m.reg_io((RAX,) if m.arch.bits == 64 else (EAX,))
+        table = self._dispatch_i386
+        size = len(table)
+        raised = self._handler_raised
+        enosys = -errnos.ENOSYS
+        wide = m.arch.bits == 64
+        mask = 0xFFFFFFFFFFFFFFFF if wide else 0xFFFFFFFF
+
+        def on_int80() -> None:
+            if self.listeners or self.on_trap is not None:
+                self.on_int80()
+                return
+            load()
+            self.abi = I386_ABI
+            self.mechanism = "int 0x80"
+            nr = v[0] & 0xFFFFFFFF  # negative numbers are past the table's end: ENOSYS
+            sdef = table[nr] if nr < size else None
+            ret: int | None
+            if sdef is None:
+                ret = enosys
+            else:
+                n = sdef.nargs
+                # From 64-bit code only the low 32 bits of each register count.
+                args = () if not n else [a & 0xFFFFFFFF for a in v[1:1 + n]] if wide else \
+                    v[1:1 + n]
+                try:
+                    ret = sdef.handler(self, *args)
+                except Exception as e:
+                    ret = raised(e, sdef, args)
+            if ret is not None:
+                out[0] = ret & mask
+                store()
+
+        return on_int80
+
+    def _sysenter_entry(self, m: Machine) -> Callable[[int, int], None]:
+        load, _, v = m.reg_io(_SYSENTER_IN)
+        _, store, out = m.reg_io((EAX, ESP, EBP, m.arch.pc_reg))
+        table = self._dispatch_i386
+        size = len(table)
+        raised = self._handler_raised
+        failed = m.hook_failed
+        enosys = -errnos.ENOSYS
+        general = self._on_sysenter
+        read_u32 = m.word_reader(4)
+
+        def on_sysenter(_handle, _user_data) -> None:
+            try:
+                if self.listeners or self.on_trap is not None or self.halted:
+                    general(None, None)
+                    return
+                load()
+                user_sp = v[6]  # __kernel_vsyscall did `mov ebp, esp` before sysenter
+                try:
+                    arg6 = read_u32(user_sp)
+                except MemoryFault:
+                    arg6 = 0
+                self.abi = I386_ABI
+                self.mechanism = "sysenter"
+                pad = self.sysenter_landing_pad
+                if v[7] & EFLAGS_TF:
+                    self.step_trap_skipped_at = pad or 0
+                nr = v[0] & 0xFFFFFFFF
+                sdef = table[nr] if nr < size else None
+                ret: int | None
+                if sdef is None:
+                    ret = enosys
+                else:
+                    n = sdef.nargs
+                    args = v[1:1 + n] if n < 6 else v[1:6] + [arg6]
+                    try:
+                        ret = sdef.handler(self, *args)
+                    except Exception as e:
+                        ret = raised(e, sdef, args)
+                if ret is None:
+                    return
+                # As _on_sysenter: to the landing pad (0 with no vDSO), less the length
+                # Unicorn adds after this hook.
+                out[0] = ret & 0xFFFFFFFF
+                out[1] = user_sp
+                out[2] = arg6
+                out[3] = (pad or 0) - SYSCALL_INSN_LEN
+                store()
+            except BaseException as e:
+                failed(e)
+
+        return on_sysenter
+
     def _on_sysenter_64(self, uc, _user_data) -> None:
         """`sysenter` in a 64-bit process (only compatibility-mode code gets this far): not
         modelled. An AMD CPU raises #UD; an Intel one would enter the kernel, which returns
@@ -578,17 +724,21 @@ class Kernel:
 
     def _run_handler(self, sdef: SyscallDef, args) -> int | None:
         try:
-            ret = sdef.handler(self, *args[:sdef.nargs])
-        except Blocked as wait:
-            self._block(wait, sdef, args)
-            return None
-        except NameTooLong:
-            return -errnos.ENAMETOOLONG
-        except GuestFault:
-            return -errnos.EFAULT
+            return sdef.handler(self, *args[:sdef.nargs])
         except Exception as e:
-            raise KernelModelError(sdef.name, e) from e
-        return ret
+            return self._handler_raised(e, sdef, args)
+
+    def _handler_raised(self, e: Exception, sdef: SyscallDef, args) -> int | None:
+        """What a handler's exception means: it waits (None: the task sleeps), a bad user
+        pointer or name, or a bug in the model (KernelModelError, raised)."""
+        if isinstance(e, Blocked):
+            self._block(e, sdef, args)
+            return None
+        if isinstance(e, NameTooLong):
+            return -errnos.ENAMETOOLONG
+        if isinstance(e, GuestFault):
+            return -errnos.EFAULT
+        raise KernelModelError(sdef.name, e) from e
 
     def _block(self, wait: Blocked, sdef: SyscallDef, args) -> None:
         """The handler must wait: the task sleeps and the CPU stops; the run loop runs

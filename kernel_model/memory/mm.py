@@ -161,13 +161,11 @@ class Mm:
         return sum(v.size for v in self.vmas)
 
     def find(self, addr: int) -> Vma | None:
-        i = bisect.bisect_right(self._starts(), addr) - 1
+        # Bisected by key: no list of every start built per lookup (every pointer check).
+        i = bisect.bisect_right(self.vmas, addr, key=_start) - 1
         if i >= 0 and self.vmas[i].start <= addr < self.vmas[i].end:
             return self.vmas[i]
         return None
-
-    def _starts(self) -> list[int]:
-        return [v.start for v in self.vmas]
 
     def is_accessible(self, addr: int, size: int, prot: int) -> bool:
         """Whether [addr, addr+size) is mapped with at least `prot` throughout (as the CPU
@@ -364,3 +362,7 @@ class Mm:
         self.vmas = merged
 
 
+
+
+def _start(vma: Vma) -> int:
+    return vma.start

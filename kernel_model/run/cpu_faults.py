@@ -51,7 +51,28 @@ class CpuFaults:
 
     def equip(self, m: Machine) -> None:
         """The fault hooks on a CPU: the first process's, or a forked one's."""
-        m.hook_interrupt(self._on_interrupt)
+        int80 = self.system.kernel.int80_entry(m)
+        kernel = self.system.kernel
+        general = self._on_interrupt
+        uc = m.uc
+
+        def on_interrupt(_handle, intno: int, _user_data) -> None:
+            try:
+                # `int 0x80` first, with little in its way: a syscall like any other.
+                if intno == 0x80 and self._early is None:
+                    int80()
+                    if kernel.current.state != "R":
+                        m.stop()
+                    return
+                general(uc, intno, None)
+            except BaseException as e:
+                m.hook_failed(e)
+
+        m.hook_interrupt_fast(on_interrupt)
+        if self.system.loader.vsyscall_mode(m.arch) == "xonly":
+            begin, end = vsyscall.trap_range(m)
+            m.hook_code_fast(vsyscall.fetch_trap(self.system, m, self._vsyscall_trap),
+                             begin, end)
         m.hook_bad_memory(self._on_bad_memory)
         m.hook_bad_instruction(self._on_bad_instruction)
         m.hook_ports(self._on_port)
@@ -125,6 +146,17 @@ class CpuFaults:
             self.system.kernel.halted = True
         uc.emu_stop()
         return 0
+
+    def _vsyscall_trap(self, addr: int) -> None:
+        """The CPU is about to run code in the vsyscall page that the fast path left to the
+        run loop: stop there, as the fetch fault did before the page had a CPU side."""
+        if vsyscall.in_page(addr):
+            self._vsyscall_fetch = addr
+        else:
+            # A non-canonical address the default TLB cuts to the page's (see
+            # _on_bad_memory): #GP, SIGSEGV with si_code SI_KERNEL.
+            self._fault = Fault(signals.SIGSEGV, signals.SI_KERNEL, 0)
+        self.system.machine.stop()
 
     def _on_syscall32(self, uc, _user_data) -> None:
         """`syscall` in 32-bit code: #UD on an Intel CPU, the model's (Unicorn skips it)."""

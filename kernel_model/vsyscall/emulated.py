@@ -14,7 +14,8 @@ from __future__ import annotations
 import struct
 
 from emu import registers as R
-from emu.machine import PROT_EXEC, PROT_READ
+from emu.machine import PROT_EXEC, PROT_READ, PROT_WRITE, MemoryFault
+from kernel_model.signals.frame_layout import EFLAGS_TF
 from kernel_model.syscalls.argkinds import OutStruct
 from kernel_model.trace.events import VsyscallCalled
 from kernel_model.trace.lines import vsyscall_text
@@ -38,6 +39,22 @@ _ARGS = (R.RDI, R.RSI)
 _RET = (R.RAX, R.RIP, R.RSP)
 # Which arguments are user pointers, per entry (0: rdi, 1: rsi).
 _POINTERS = {0: (0, 1), 1: (0,), 2: (0, 1)}
+
+
+# Unicorn's default TLB (every CPU but a high_addresses one) cuts a virtual address to its
+# low 52 bits: the CPU fetches 0xffffffffff600000 from there.
+_CUT = (1 << 52) - 1
+
+
+def cpu_page(machine) -> int:
+    """Where the CPU's page for the vsyscall page is mapped (xonly mode)."""
+    return VSYSCALL_ADDR if machine.virtual_tlb else VSYSCALL_ADDR & _CUT
+
+
+def trap_range(machine) -> tuple[int, int]:
+    """The addresses the fetch hook covers: the page, and below it every non-canonical
+    address the default TLB cuts to the same place (no user code is up there)."""
+    return cpu_page(machine), VSYSCALL_ADDR + VSYSCALL_SIZE - 1
 
 
 def in_page(addr: int) -> bool:
@@ -68,6 +85,10 @@ def map_page(mm, mode: str, clock, tick_jobs: list) -> None:
         # and every read is a SIGSEGV, as on Linux.
         mm.map(VSYSCALL_ADDR, VSYSCALL_SIZE, PROT_EXEC, name="[vsyscall]", kind="vsyscall",
                backed=False)
+        # For the CPU alone: an execute-only page where it fetches the vsyscall page from,
+        # so that a call lands in the fetch hook (fetch_trap) without leaving Unicorn. Its
+        # bytes never run and nothing can read them: reads still fault as before.
+        machine.map(cpu_page(machine), VSYSCALL_SIZE, PROT_EXEC)
         return
     mm.map(VSYSCALL_ADDR, VSYSCALL_SIZE, PROT_READ | PROT_EXEC, name="[vsyscall]",
            kind="vsyscall")
@@ -143,6 +164,104 @@ def emulate(k, mode: str, address: int) -> None:
                           changes=(("rax", rax_before, ret), ("rip", address, caller),
                                    ("rsp", sp, sp + 8)),
                           cost_ns=cost.ns, cost_source=cost.source))
+
+
+# What each entry writes through its pointers (rdi, rsi): sizes, 0 for no pointer.
+_OUT_SIZES = {0: (16, 8), 1: (8, 0), 2: (4, 4)}
+
+
+def fetch_trap(system, m, fault):
+    """The CPU's hook on the vsyscall page (xonly mode): it runs before any instruction
+    there would. A call the untraced fast path can finish is emulated right here, as
+    emulate() does it, without stopping the CPU; anything else (a trace, a count, a step,
+    a bad entry point or pointer, a trap flag) goes to `fault(addr)`, which stops the CPU
+    for the run loop's emulate(), exactly as before."""
+    load, _, v = m.reg_io((R.RSP, R.RDI, R.RSI, R.EFLAGS))
+    _, store, out = m.reg_io((R.RAX, R.RSP))
+    set_reg = m.set_reg
+    read_u64 = m.word_reader(8)
+    write = m.write
+    failed = m.hook_failed
+    k = system.kernel
+    # Per place checked (the stack, rdi, rsi): the list of VMAs, its length, and the VMA
+    # that allowed the last check. Mm replaces its list or inserts into it (which lengthens
+    # it), and a Vma never changes: while both hold, the same VMA answers again.
+    seen: list[list] = [[None, 0, None], [None, 0, None], [None, 0, None]]
+
+    def allowed(mm, addr: int, size: int, prot: int, place: int) -> bool:
+        """mm.is_accessible(addr, size, prot), without the lookup when nothing moved."""
+        last = seen[place]
+        vmas = mm.vmas
+        vma = last[2]
+        if vmas is last[0] and len(vmas) == last[1] and vma.start <= addr and \
+                addr + size <= vma.end:
+            return True
+        if not mm.is_accessible(addr, size, prot):
+            return False
+        vma = mm.find(addr)
+        if vma is not None and addr + size <= vma.end:
+            last[:] = [vmas, len(vmas), vma]
+        return True
+
+    def fast(addr: int) -> bool:
+        offset = addr - VSYSCALL_ADDR
+        if offset not in (0, 0x400, 0x800) or k.listeners or k.on_trap is not None or \
+                m.counting or system.counter is not None:
+            return False
+        load()
+        sp, rdi, rsi, rflags = v
+        if rflags & EFLAGS_TF:
+            return False  # the single-step trap after the emulated ret: the general path
+        mm = k.process.mm
+        if not allowed(mm, sp, 8, PROT_READ, 0):
+            return False
+        try:
+            caller = read_u64(sp)
+        except MemoryFault:
+            return False
+        nr = offset >> 10
+        for place, ptr, size in zip((1, 2), (rdi, rsi), _OUT_SIZES[nr], strict=True):
+            if size and ptr and (ptr >= TASK_SIZE_MAX or
+                                 not allowed(mm, ptr, size, PROT_WRITE, place)):
+                return False  # SIGSEGV: emulate() says which
+        if nr == 2:
+            ret = 0
+            for ptr in (rdi, rsi):
+                if ptr:
+                    write(ptr, _ZERO_U32)
+        else:
+            ns = k.clock.realtime_ns()
+            sec = ns // NSEC
+            if nr == 0:
+                ret = 0
+                if rdi:
+                    write(rdi, struct.pack("<qq", sec, (ns % NSEC) // 1000))
+                if rsi:
+                    write(rsi, _ZERO_TZ)
+            else:
+                ret = sec
+                if rdi:
+                    write(rdi, struct.pack("<q", sec))
+        # The emulated `ret`: only rax, rip and rsp change. The pc on its own: from a code
+        # hook, Unicorn's batched write does not move the pc (its single write does).
+        out[0] = ret
+        out[1] = sp + 8
+        store()
+        set_reg(R.RIP, caller)
+        return True
+
+    def on_fetch(_handle, addr: int, _size: int, _user_data) -> None:
+        try:
+            if not fast(addr):
+                fault(addr)
+        except BaseException as e:
+            failed(e)
+
+    return on_fetch
+
+
+_ZERO_U32 = bytes(4)
+_ZERO_TZ = bytes(8)  # struct timezone: minuteswest and dsttime, both 0
 
 
 def _perform(k, nr: int, a0: int, a1: int) -> int:
