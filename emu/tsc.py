@@ -45,9 +45,9 @@ def _native_rdtsc():
     (the Unicorn run is the way then)."""
     import ctypes
     import mmap
-    import platform
+    import os
 
-    if platform.machine().lower() not in ("x86_64", "amd64"):
+    if os.uname().machine.lower() not in ("x86_64", "amd64"):
         return None
     try:
         page = mmap.mmap(-1, mmap.PAGESIZE,
