@@ -33,6 +33,7 @@ class Hooks:
     _h: int
     _hooks: list[int]
     _callbacks: dict[int, object]
+    _bad_memory: Callable | None  # hook_bad_memory's callback
     set_regs: Callable[..., None]  # Machine's register writes, for the rdtsc hook
     set_regs3: Callable[..., None]
 
@@ -52,8 +53,10 @@ class Hooks:
         self._hooks.append(self.uc.hook_add(unicorn.UC_HOOK_INTR, callback))
 
     def hook_bad_memory(self, callback) -> None:
-        """callback(uc, access, addr, size, value, user_data) -> bool on an invalid access."""
-        self._hooks.append(self.uc.hook_add(unicorn.UC_HOOK_MEM_INVALID, callback))
+        """callback(uc, access, addr, size, value, user_data) -> bool on an invalid access.
+        Machine.run installs it only for a run that needs it: a hook over all memory puts
+        every store on Unicorn's slow path (emu/tlb.py)."""
+        self._bad_memory = callback
 
     def hook_protected(self, callback, begin: int, end: int) -> None:
         """callback(uc, access, addr, size, value, user_data) -> bool on a read or write that

@@ -29,6 +29,7 @@ from emu.guest_memory import (  # noqa: F401  (where callers have always found t
     page_up,
 )
 from emu.hooks import Hooks
+from emu.tlb import use_virtual_tlb
 from emu.uclib import reg_read as _reg_read
 from emu.uclib import reg_read_batch as _reg_read_batch
 from emu.uclib import reg_write as _reg_write
@@ -81,13 +82,10 @@ class Machine(GuestMemory, Hooks):
         # a run with several processes has several CPUs, and the grader caps the address
         # space (programs/grading/isolate.py). The guests' code needs far less.
         self.uc.ctl_set_tcg_buffer_size(TCG_BUFFER)  # type: ignore[attr-defined]
-        if high_addresses:
-            # Memory at or above 0xffff800000000000 (the vsyscall page) is reachable only in
-            # virtual TLB mode, which makes every indirect branch ~3x slower (a call/ret pair
-            # 52 -> 146 ns): so only when something must live up there.
-            # unicorn/__init__.py picks its py2 or py3 Uc on sys.version_info.major, which
-            # mypy does not evaluate: it sees the py2 class, which lacks this method.
-            self.uc.ctl_set_tlb_mode(unicorn.UC_TLB_VIRTUAL)  # type: ignore[attr-defined]
+        # Virtual TLB mode, filled so that stores stay on Unicorn's fast path (emu/tlb.py);
+        # it also reaches memory at or above 0xffff800000000000 (the vsyscall page), which
+        # the default TLB cuts to 52 bits.
+        use_virtual_tlb(self.uc)
         self._h = self.uc._uch
         self._one = ctypes.c_uint64(0)
         self._one_ref = ctypes.byref(self._one)
@@ -112,6 +110,8 @@ class Machine(GuestMemory, Hooks):
         # only in blocks translated while its count hook is on, so a change of mode must
         # drop the translations (see count_mode).
         self.counting = False
+        self._bad_memory = None  # hook_bad_memory's callback, and its handle while installed
+        self._bad_memory_handle: int | None = None
 
     # -- registers ---------------------------------------------------------------
     def reg(self, reg_id: int) -> int:
@@ -180,7 +180,31 @@ class Machine(GuestMemory, Hooks):
             pending, self.before_run = self.before_run, None
             pending()
             begin = self.pc
+        # The bad-memory hook (hook_bad_memory) is left out of an uncounted run: a memory
+        # fault then stops the CPU at the faulting instruction, with nothing of it done, and
+        # that instruction runs again with the hook, which sees the very access (and may
+        # let it through: the run goes on). A counted run keeps the hook throughout: a
+        # second start would count again.
+        self._bad_memory_hooked(count > 0)
         self.running = True
+        try:
+            stop = self._emu_start(begin, until, count, timeout_us)
+            if stop.kind == "error" and stop.uc_errno in _MEMORY_ERRORS and \
+                    self._bad_memory is not None and self._bad_memory_handle is None:
+                for callback in self.after_run:  # (an instruction counter settles here)
+                    callback()
+                self._bad_memory_hooked(True)
+                # Unicorn keeps the TLB entry it filled for the refused access: without a
+                # flush the same access would now get through.
+                self.flush_tlb()
+                stop = self._emu_start(self.pc, until, count, timeout_us)
+        finally:
+            self.running = False
+        for callback in self.after_run:
+            callback()
+        return stop
+
+    def _emu_start(self, begin: int, until: int, count: int, timeout_us: int) -> MachineStop:
         try:
             self.uc.emu_start(begin, until if until else (1 << 64) - 1, timeout_us, count)
         except UcError as e:
@@ -190,14 +214,21 @@ class Machine(GuestMemory, Hooks):
                 for callback in self.after_run:
                     callback()
                 raise
-            stop = MachineStop("error", e.errno, str(e))
+            return MachineStop("error", e.errno, str(e))
+        return MachineStop("done")
+
+    def _bad_memory_hooked(self, on: bool) -> None:
+        """Install or remove hook_bad_memory's callback (Unicorn calls a memory hook only
+        at a fault; removing one needs no retranslation)."""
+        if self._bad_memory is None or on == (self._bad_memory_handle is not None):
+            return
+        if on:
+            self._bad_memory_handle = self.uc.hook_add(unicorn.UC_HOOK_MEM_INVALID,
+                                                       self._bad_memory)
+            self._hooks.append(self._bad_memory_handle)
         else:
-            stop = MachineStop("done")
-        finally:
-            self.running = False
-        for callback in self.after_run:
-            callback()
-        return stop
+            self.unhook(self._bad_memory_handle)
+            self._bad_memory_handle = None
 
     def count_mode(self, counting: bool) -> None:
         """Before a run with (or without) an instruction count: translations made for the
@@ -323,6 +354,11 @@ class Machine(GuestMemory, Hooks):
         """Objects a deep copy of the kernel model must share rather than copy."""
         return (self.uc,)
 
+
+# Unicorn's errors for a memory fault no hook handled: a run retries them with the hook.
+_MEMORY_ERRORS = frozenset({unicorn.UC_ERR_READ_UNMAPPED, unicorn.UC_ERR_WRITE_UNMAPPED,
+                            unicorn.UC_ERR_FETCH_UNMAPPED, unicorn.UC_ERR_READ_PROT,
+                            unicorn.UC_ERR_WRITE_PROT, unicorn.UC_ERR_FETCH_PROT})
 
 # How Machine.hook_bad_memory's callback names the access, and Stop.uc_errno's errors.
 MEM_READ_UNMAPPED = unicorn.UC_MEM_READ_UNMAPPED
