@@ -85,7 +85,7 @@ class Machine(GuestMemory, Hooks):
         # Virtual TLB mode, filled so that stores stay on Unicorn's fast path (emu/tlb.py);
         # it also reaches memory at or above 0xffff800000000000 (the vsyscall page), which
         # the default TLB cuts to 52 bits.
-        use_virtual_tlb(self.uc)
+        use_virtual_tlb(self.uc, arch.bits)
         self._h = self.uc._uch
         self._one = ctypes.c_uint64(0)
         self._one_ref = ctypes.byref(self._one)

@@ -33,25 +33,38 @@ _DATA = unicorn.UC_PROT_READ | unicorn.UC_PROT_WRITE
 _CODE = _DATA | unicorn.UC_PROT_EXEC
 _FETCH = unicorn.UC_MEM_FETCH
 _PAGE_MASK = ~0xFFF
+_PAGE_MASK_32 = 0xFFFFF000
 
 
-def _fill(_uc, vaddr: int, access: int, entry, _user_data) -> bool:
+def _fill64(_uc, vaddr: int, access: int, entry, _user_data) -> bool:
     e = entry[0]
     e.paddr = vaddr & _PAGE_MASK  # one flat address space: guest address = Unicorn's
     e.perms = _CODE if access == _FETCH else _DATA
     return True
 
 
-_fill_cb = _FILL_CB(_fill)  # one callback for every CPU, alive as long as the module
+def _fill32(_uc, vaddr: int, access: int, entry, _user_data) -> bool:
+    """An i386 CPU: a segment's base plus an offset wraps at 4 GiB (as the default TLB's
+    fill does outside long mode: a 16-bit segment's `ip` below its base reaches low
+    memory)."""
+    e = entry[0]
+    e.paddr = vaddr & _PAGE_MASK_32
+    e.perms = _CODE if access == _FETCH else _DATA
+    return True
 
 
-def use_virtual_tlb(uc: unicorn.Uc) -> None:
-    """Switch `uc` to virtual TLB mode with the fill above (before it runs)."""
+# One callback per kind of CPU, alive as long as the module.
+_fill_cbs = {64: _FILL_CB(_fill64), 32: _FILL_CB(_fill32)}
+
+
+def use_virtual_tlb(uc: unicorn.Uc, bits: int) -> None:
+    """Switch `uc`, a CPU of `bits` (64: long mode), to virtual TLB mode with the fill
+    above (before it runs)."""
     # unicorn/__init__.py picks its py2 or py3 Uc on sys.version_info.major, which mypy does
     # not evaluate: it sees the py2 class, which lacks this method.
     uc.ctl_set_tlb_mode(unicorn.UC_TLB_VIRTUAL)  # type: ignore[attr-defined]
     handle = ctypes.c_size_t()
-    err = hook_add(uc._uch, ctypes.byref(handle), unicorn.UC_HOOK_TLB_FILL, _fill_cb, None,
+    err = hook_add(uc._uch, ctypes.byref(handle), unicorn.UC_HOOK_TLB_FILL, _fill_cbs[bits], None,
                    ctypes.c_uint64(1), ctypes.c_uint64(0))
     if err:
         raise unicorn.UcError(err)
