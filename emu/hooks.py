@@ -34,6 +34,7 @@ class Hooks:
     _hooks: list[int]
     _callbacks: dict[int, object]
     _bad_memory: Callable | None  # hook_bad_memory's callback
+    _watching: set[int]  # code and data hooks: a retried instruction would call them twice
     set_regs: Callable[..., None]  # Machine's register writes, for the rdtsc hook
     set_regs3: Callable[..., None]
 
@@ -82,6 +83,7 @@ class Hooks:
         speed."""
         h = self.uc.hook_add(unicorn.UC_HOOK_CODE, callback, None, begin, end)
         self._hooks.append(h)
+        self._watching.add(h)
         return h
 
     def hook_block_fast(self, callback) -> int:
@@ -135,3 +137,4 @@ class Hooks:
         else:
             self.uc.hook_del(handle)
         self._hooks.remove(handle)
+        self._watching.discard(handle)

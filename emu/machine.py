@@ -112,6 +112,7 @@ class Machine(GuestMemory, Hooks):
         self.counting = False
         self._bad_memory = None  # hook_bad_memory's callback, and its handle while installed
         self._bad_memory_handle: int | None = None
+        self._watching: set[int] = set()
 
     # -- registers ---------------------------------------------------------------
     def reg(self, reg_id: int) -> int:
@@ -183,9 +184,10 @@ class Machine(GuestMemory, Hooks):
         # The bad-memory hook (hook_bad_memory) is left out of an uncounted run: a memory
         # fault then stops the CPU at the faulting instruction, with nothing of it done, and
         # that instruction runs again with the hook, which sees the very access (and may
-        # let it through: the run goes on). A counted run keeps the hook throughout: a
-        # second start would count again.
-        self._bad_memory_hooked(count > 0)
+        # let it through: the run goes on). A counted run keeps the hook throughout (a
+        # second start would count again), as does one with code or data hooks (which
+        # would see the instruction twice).
+        self._bad_memory_hooked(count > 0 or bool(self._watching))
         self.running = True
         try:
             stop = self._emu_start(begin, until, count, timeout_us)
@@ -220,14 +222,15 @@ class Machine(GuestMemory, Hooks):
     def _bad_memory_hooked(self, on: bool) -> None:
         """Install or remove hook_bad_memory's callback (Unicorn calls a memory hook only
         at a fault; removing one needs no retranslation)."""
-        if self._bad_memory is None or on == (self._bad_memory_handle is not None):
+        handle = self._bad_memory_handle
+        if self._bad_memory is None or on == (handle is not None):
             return
-        if on:
-            self._bad_memory_handle = self.uc.hook_add(unicorn.UC_HOOK_MEM_INVALID,
-                                                       self._bad_memory)
-            self._hooks.append(self._bad_memory_handle)
+        if handle is None:
+            handle = self.uc.hook_add(unicorn.UC_HOOK_MEM_INVALID, self._bad_memory)
+            self._hooks.append(handle)
+            self._bad_memory_handle = handle
         else:
-            self.unhook(self._bad_memory_handle)
+            self.unhook(handle)
             self._bad_memory_handle = None
 
     def count_mode(self, counting: bool) -> None:
@@ -334,6 +337,7 @@ class Machine(GuestMemory, Hooks):
         h = self.uc.hook_add(unicorn.UC_HOOK_MEM_READ,
                              lambda _uc, _access, addr, size, _value, _ud: callback(addr, size))
         self._hooks.append(h)
+        self._watching.add(h)
         return h
 
     def hook_data(self, callback, begin: int, end: int, *, reads: bool, writes: bool) -> int:
@@ -348,6 +352,7 @@ class Machine(GuestMemory, Hooks):
             types, lambda _uc, access, addr, size, value, _ud: callback(
                 access == write, addr, size, value), None, begin, end)
         self._hooks.append(h)
+        self._watching.add(h)
         return h
 
     def shared_handles(self) -> tuple:
