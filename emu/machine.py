@@ -225,12 +225,12 @@ class Machine(GuestMemory, Hooks):
         handle = self._bad_memory_handle
         if self._bad_memory is None or on == (handle is not None):
             return
+        # (kept out of _hooks, the list of the hooks callers added)
         if handle is None:
-            handle = self.uc.hook_add(unicorn.UC_HOOK_MEM_INVALID, self._bad_memory)
-            self._hooks.append(handle)
-            self._bad_memory_handle = handle
+            self._bad_memory_handle = self.uc.hook_add(unicorn.UC_HOOK_MEM_INVALID,
+                                                       self._bad_memory)
         else:
-            self.unhook(handle)
+            self.uc.hook_del(handle)
             self._bad_memory_handle = None
 
     def count_mode(self, counting: bool) -> None:

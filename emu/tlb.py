@@ -1,6 +1,6 @@
 """How a CPU's TLB is filled, so that a guest's stores stay on Unicorn's fast path.
 
-Unicorn 2.1.4 (docs/kernel_facts.md, "Unicorn: what a store costs") sends every store to a
+Unicorn 2.1.4 (docs/kernel_facts.md §7, "What a guest store costs") sends every store to a
 page through its slow path (~45 ns) while the page's TLB entry allows execution, or while any
 memory hook's range covers the page. Its default TLB (UC_TLB_CPU) runs the x86 CPU without
 paging, so every entry allows execution: every `push`, `call` and store paid. In virtual TLB
