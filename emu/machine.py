@@ -84,7 +84,7 @@ class Machine(GuestMemory, Hooks):
         self.uc.ctl_set_tcg_buffer_size(TCG_BUFFER)  # type: ignore[attr-defined]
         # Virtual TLB mode, filled so that stores stay on Unicorn's fast path (emu/tlb.py);
         # it also reaches memory at or above 0xffff800000000000 (the vsyscall page), which
-        # the default TLB cuts to 52 bits.
+        # the default TLB cuts to 52 bits. So `high_addresses` no longer changes the CPU.
         use_virtual_tlb(self.uc, arch.bits)
         self._h = self.uc._uch
         self._one = ctypes.c_uint64(0)
