@@ -38,6 +38,8 @@ class Hooks:
     _h: int
     _hooks: list[int]
     _callbacks: dict[int, object]
+    _bad_memory: Callable | None  # hook_bad_memory's callback
+    _watching: set[int]  # code and data hooks: a retried instruction would call them twice
     set_regs: Callable[..., None]  # Machine's register writes, for the rdtsc hook
     set_regs3: Callable[..., None]
 
@@ -104,8 +106,10 @@ class Hooks:
         self._hooks.append(self.uc.hook_add(unicorn.UC_HOOK_INTR, callback))
 
     def hook_bad_memory(self, callback) -> None:
-        """callback(uc, access, addr, size, value, user_data) -> bool on an invalid access."""
-        self._hooks.append(self.uc.hook_add(unicorn.UC_HOOK_MEM_INVALID, callback))
+        """callback(uc, access, addr, size, value, user_data) -> bool on an invalid access.
+        Machine.run installs it only for a run that needs it: a hook over all memory puts
+        every store on Unicorn's slow path (emu/tlb.py)."""
+        self._bad_memory = callback
 
     def hook_protected(self, callback, begin: int, end: int) -> None:
         """callback(uc, access, addr, size, value, user_data) -> bool on a read or write that
@@ -131,6 +135,7 @@ class Hooks:
         speed."""
         h = self.uc.hook_add(unicorn.UC_HOOK_CODE, callback, None, begin, end)
         self._hooks.append(h)
+        self._watching.add(h)
         return h
 
     def hook_block_fast(self, callback) -> int:
@@ -169,4 +174,4 @@ class Hooks:
         else:
             self.uc.hook_del(handle)
         self._hooks.remove(handle)
-
+        self._watching.discard(handle)

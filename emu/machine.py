@@ -30,6 +30,7 @@ from emu.guest_memory import (  # noqa: F401  (where callers have always found t
     page_up,
 )
 from emu.hooks import Hooks
+from emu.tlb import use_virtual_tlb
 from emu.uclib import reg_read as _reg_read
 from emu.uclib import reg_read_batch as _reg_read_batch
 from emu.uclib import reg_read_batch_held as _reg_read_batch_held
@@ -84,16 +85,13 @@ class Machine(GuestMemory, Hooks):
         # a run with several processes has several CPUs, and the grader caps the address
         # space (programs/grading/isolate.py). The guests' code needs far less.
         self.uc.ctl_set_tcg_buffer_size(TCG_BUFFER)  # type: ignore[attr-defined]
-        if high_addresses:
-            # Memory at or above 0xffff800000000000 (the vsyscall page) is reachable only in
-            # virtual TLB mode, which makes every indirect branch ~3x slower (a call/ret pair
-            # 52 -> 146 ns): so only when something must live up there.
-            # unicorn/__init__.py picks its py2 or py3 Uc on sys.version_info.major, which
-            # mypy does not evaluate: it sees the py2 class, which lacks this method.
-            self.uc.ctl_set_tlb_mode(unicorn.UC_TLB_VIRTUAL)  # type: ignore[attr-defined]
-        # Whether addresses reach Unicorn whole: the default TLB cuts them to 52 bits, so
-        # the CPU fetches 0xffffffffff600000 from 0xfffffff600000 (vsyscall.cpu_page).
-        self.virtual_tlb = high_addresses
+        # Virtual TLB mode, filled so that stores stay on Unicorn's fast path (emu/tlb.py);
+        # it also reaches memory at or above 0xffff800000000000 (the vsyscall page), which
+        # the default TLB cuts to 52 bits. So `high_addresses` no longer changes the CPU.
+        use_virtual_tlb(self.uc, arch.bits)
+        # Addresses reach Unicorn whole in virtual TLB mode (the default TLB cuts them to 52
+        # bits): the vsyscall's CPU page sits at 0xffffffffff600000 itself.
+        self.virtual_tlb = True
         self._h = self.uc._uch
         self._one = ctypes.c_uint64(0)
         self._one_ref = ctypes.byref(self._one)
@@ -118,6 +116,9 @@ class Machine(GuestMemory, Hooks):
         # only in blocks translated while its count hook is on, so a change of mode must
         # drop the translations (see count_mode).
         self.counting = False
+        self._bad_memory = None  # hook_bad_memory's callback, and its handle while installed
+        self._bad_memory_handle: int | None = None
+        self._watching: set[int] = set()
 
     # -- registers ---------------------------------------------------------------
     def reg(self, reg_id: int) -> int:
@@ -195,7 +196,32 @@ class Machine(GuestMemory, Hooks):
             pending, self.before_run = self.before_run, None
             pending()
             begin = self.pc
+        # The bad-memory hook (hook_bad_memory) is left out of an uncounted run: a memory
+        # fault then stops the CPU at the faulting instruction, with nothing of it done, and
+        # that instruction runs again with the hook, which sees the very access (and may
+        # let it through: the run goes on). A counted run keeps the hook throughout (a
+        # second start would count again), as does one with code or data hooks (which
+        # would see the instruction twice).
+        self._bad_memory_hooked(count > 0 or bool(self._watching))
         self.running = True
+        try:
+            stop = self._emu_start(begin, until, count, timeout_us)
+            if stop.kind == "error" and stop.uc_errno in _MEMORY_ERRORS and \
+                    self._bad_memory is not None and self._bad_memory_handle is None:
+                for callback in self.after_run:  # (an instruction counter settles here)
+                    callback()
+                self._bad_memory_hooked(True)
+                # Unicorn keeps the TLB entry it filled for the refused access: without a
+                # flush the same access would now get through.
+                self.flush_tlb()
+                stop = self._emu_start(self.pc, until, count, timeout_us)
+        finally:
+            self.running = False
+        for callback in self.after_run:
+            callback()
+        return stop
+
+    def _emu_start(self, begin: int, until: int, count: int, timeout_us: int) -> MachineStop:
         try:
             self.uc.emu_start(begin, until if until else (1 << 64) - 1, timeout_us, count)
         except UcError as e:
@@ -205,14 +231,22 @@ class Machine(GuestMemory, Hooks):
                 for callback in self.after_run:
                     callback()
                 raise
-            stop = MachineStop("error", e.errno, str(e))
+            return MachineStop("error", e.errno, str(e))
+        return MachineStop("done")
+
+    def _bad_memory_hooked(self, on: bool) -> None:
+        """Install or remove hook_bad_memory's callback (Unicorn calls a memory hook only
+        at a fault; removing one needs no retranslation)."""
+        handle = self._bad_memory_handle
+        if self._bad_memory is None or on == (handle is not None):
+            return
+        # (kept out of _hooks, the list of the hooks callers added)
+        if handle is None:
+            self._bad_memory_handle = self.uc.hook_add(unicorn.UC_HOOK_MEM_INVALID,
+                                                       self._bad_memory)
         else:
-            stop = MachineStop("done")
-        finally:
-            self.running = False
-        for callback in self.after_run:
-            callback()
-        return stop
+            self.uc.hook_del(handle)
+            self._bad_memory_handle = None
 
     def count_mode(self, counting: bool) -> None:
         """Before a run with (or without) an instruction count: translations made for the
@@ -318,6 +352,7 @@ class Machine(GuestMemory, Hooks):
         h = self.uc.hook_add(unicorn.UC_HOOK_MEM_READ,
                              lambda _uc, _access, addr, size, _value, _ud: callback(addr, size))
         self._hooks.append(h)
+        self._watching.add(h)
         return h
 
     def hook_data(self, callback, begin: int, end: int, *, reads: bool, writes: bool) -> int:
@@ -332,12 +367,18 @@ class Machine(GuestMemory, Hooks):
             types, lambda _uc, access, addr, size, value, _ud: callback(
                 access == write, addr, size, value), None, begin, end)
         self._hooks.append(h)
+        self._watching.add(h)
         return h
 
     def shared_handles(self) -> tuple:
         """Objects a deep copy of the kernel model must share rather than copy."""
         return (self.uc,)
 
+
+# Unicorn's errors for a memory fault no hook handled: a run retries them with the hook.
+_MEMORY_ERRORS = frozenset({unicorn.UC_ERR_READ_UNMAPPED, unicorn.UC_ERR_WRITE_UNMAPPED,
+                            unicorn.UC_ERR_FETCH_UNMAPPED, unicorn.UC_ERR_READ_PROT,
+                            unicorn.UC_ERR_WRITE_PROT, unicorn.UC_ERR_FETCH_PROT})
 
 # How Machine.hook_bad_memory's callback names the access, and Stop.uc_errno's errors.
 MEM_READ_UNMAPPED = unicorn.UC_MEM_READ_UNMAPPED

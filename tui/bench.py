@@ -208,9 +208,10 @@ def main(as_json: bool = False, serve: int | None = None,
     print(f"compute loop   run {c['run_s']:.3f} s, bare Unicorn {c['bare_s']:.3f} s: "
           f"{c['ratio']:.2f}x of bare (median of pairs; target >= 0.95x)")
     v = results["vdso"]
+    met = "met" if v['vdso_calls_per_s'] >= v['target_calls_per_s'] else "not met"
     print(f"vDSO           {v['vdso_calls_per_s']:,.0f} gettimeofday/s (glibc, untraced; target "
-          f">= 5,000,000); vdso=0 (the syscall): {v['syscall_calls_per_s']:,.0f}/s -> "
-          f"{v['ratio_vs_syscall']:.1f}x")
+          f">= {v['target_calls_per_s']:,}: {met}); vdso=0 (the syscall): "
+          f"{v['syscall_calls_per_s']:,.0f}/s -> {v['ratio_vs_syscall']:.1f}x")
     print(f"getpid loop    {g['run_calls_per_s']:,.0f} syscalls/s under run (target >= 100,000)")
     print(f"               bare hook doing nothing: {g['bare_nothing_calls_per_s']:,.0f}/s -> "
           f"{g['ratio_vs_nothing']:.2f}x")

@@ -155,7 +155,7 @@ class Loader:
         """A new CPU for the image's architecture, its layout (the first draw of ASLR), an
         empty Mm and the GDT page."""
         arch = image.arch
-        # Only a vsyscall page the CPU executes or reads needs Unicorn's slower virtual TLB.
+        # (high_addresses no longer changes the CPU: every one reaches the vsyscall page.)
         machine = Machine(arch, high_addresses=self.vsyscall_mode(arch) in ("native", "emulate"))
         pie_size = image.highest - image.lowest if image.is_pie else 0
         layout = binfmt.choose_layout(arch, self.rng, pie_size)
