@@ -54,7 +54,6 @@ class CpuFaults:
         int80 = self.system.kernel.int80_entry(m)
         kernel = self.system.kernel
         general = self._on_interrupt
-        uc = m.uc
 
         def on_interrupt(_handle, intno: int, _user_data) -> None:
             try:
@@ -64,14 +63,14 @@ class CpuFaults:
                     if kernel.current.state != "R":
                         m.stop()
                     return
-                general(uc, intno, None)
+                general(m, intno)
             except BaseException as e:
                 m.hook_failed(e)
 
         m.hook_interrupt_fast(on_interrupt)
         if self.system.loader.vsyscall_mode(m.arch) == "xonly":
             begin, end = vsyscall.trap_range(m)
-            m.hook_code_fast(vsyscall.fetch_trap(self.system, m, self._vsyscall_trap),
+            m.hook_code_fast(vsyscall.fetch_trap(kernel, m, self._vsyscall_trap, self._counted),
                              begin, end)
         m.hook_bad_memory(self._on_bad_memory)
         m.hook_bad_instruction(self._on_bad_instruction)
@@ -147,6 +146,11 @@ class CpuFaults:
         uc.emu_stop()
         return 0
 
+    def _counted(self) -> bool:
+        """Whether the run counts instructions (--max-insns, stepping): the vsyscall fast
+        path then leaves the call to emulate(), which counts it."""
+        return self.system.counter is not None
+
     def _vsyscall_trap(self, addr: int) -> None:
         """The CPU is about to run code in the vsyscall page that the fast path left to the
         run loop: stop there, as the fetch fault did before the page had a CPU side."""
@@ -168,14 +172,16 @@ class CpuFaults:
             self._early = (Fault(signals.SIGILL, signals.ILL_ILLOPN, pc), pc)
         uc.emu_stop()
 
-    def _on_interrupt(self, uc, intno: int, _user_data) -> None:
+    def _on_interrupt(self, m: Machine, intno: int) -> None:
+        """An interrupt or exception Unicorn raised on CPU `m` (int 0x80 has its own path
+        in equip's hook, this one too when a fault came first)."""
         if self._early is not None:
             return  # after a fault in the same block (see _on_port): already stopping
         system = self.system
         if intno == 0x80:
             system.kernel.on_int80()
             if system.kernel.current.state != "R":
-                uc.emu_stop()
+                m.stop()
             return
         pc = system.machine.pc
         if intno == 1 and pc == system.kernel.step_trap_skipped_at:
@@ -189,14 +195,14 @@ class CpuFaults:
             self._fault = Fault(signals.SIGTRAP, signals.TRAP_TRACE, pc)
             if system.counter is not None:
                 system.counter.block_done()  # (with TF a block is one instruction: it ran)
-            uc.emu_stop()
+            m.stop()
             return
         if intno in _KERNEL_ONLY_VECTORS and self._software_int(intno, pc):
             # `int N` through a gate user mode may not use (DPL 0: only int3, into and
             # int 0x80 have DPL 3): #GP at the `int`, where Unicorn reports the vector
             # itself, past the instruction, as if the CPU had raised it.
             self._early = (Fault(signals.SIGSEGV, signals.SI_KERNEL, 0), pc - 2)
-            uc.emu_stop()
+            m.stop()
             return
         if intno == 11 and system.arch.bits == 32 and \
                 (system.gdt.far_target(pc) or 0) | 3 == 0x33:
@@ -206,7 +212,7 @@ class CpuFaults:
                 "far jump to cs 0x33 in an i386 process: Linux would run 64-bit code, which "
                 "the model's 32-bit CPU for i386 processes cannot: SIGSEGV instead"))
         self._fault = Fault(*signals.exception_signal(intno, pc))
-        uc.emu_stop()
+        m.stop()
 
     def _software_int(self, intno: int, pc: int) -> bool:
         """Whether Unicorn stopped just past an `int N` for this vector, rather than at an

@@ -170,19 +170,19 @@ def emulate(k, mode: str, address: int) -> None:
 _OUT_SIZES = {0: (16, 8), 1: (8, 0), 2: (4, 4)}
 
 
-def fetch_trap(system, m, fault):
+def fetch_trap(k, m, fault, counted):
     """The CPU's hook on the vsyscall page (xonly mode): it runs before any instruction
     there would. A call the untraced fast path can finish is emulated right here, as
     emulate() does it, without stopping the CPU; anything else (a trace, a count, a step,
     a bad entry point or pointer, a trap flag) goes to `fault(addr)`, which stops the CPU
-    for the run loop's emulate(), exactly as before."""
+    for the run loop's emulate(), exactly as before. `k` is the kernel; `counted()` says
+    whether the run counts instructions."""
     load, _, v = m.reg_io((R.RSP, R.RDI, R.RSI, R.EFLAGS))
     _, store, out = m.reg_io((R.RAX, R.RSP))
     set_reg = m.set_reg
     read_u64 = m.word_reader(8)
     write = m.write
     failed = m.hook_failed
-    k = system.kernel
     # Per place checked (the stack, rdi, rsi): the list of VMAs, its length, and the VMA
     # that allowed the last check. Mm replaces its list or inserts into it (which lengthens
     # it), and a Vma never changes: while both hold, the same VMA answers again.
@@ -206,7 +206,7 @@ def fetch_trap(system, m, fault):
     def fast(addr: int) -> bool:
         offset = addr - VSYSCALL_ADDR
         if offset not in (0, 0x400, 0x800) or k.listeners or k.on_trap is not None or \
-                m.counting or system.counter is not None:
+                m.counting or counted():
             return False
         load()
         sp, rdi, rsi, rflags = v
