@@ -90,6 +90,7 @@ class Timeline:
         self.thinned = 0  # marks merged away
         self._page_refs: dict[int, list] = {}  # id(page) -> [refcount, size]
         self._kernel_refs: dict[int, list] = {}
+        self._tuple_refs: dict[int, list] = {}  # id(a region's pages) -> [refcount, pages]
         self.used = 0
 
     def __len__(self) -> int:
@@ -152,17 +153,19 @@ class Timeline:
     def _account(self, mark: Mark, sign: int) -> None:
         self.used += sign * CONTEXT_BYTES
         if mark.memory is not None:
+            # A region's tuple of pages is shared by every mark it did not change between:
+            # its pages are counted when the tuple is first held and when last let go.
+            tuples = self._tuple_refs
             for region in mark.memory.pages:
-                for page in region:
-                    ref = self._page_refs.get(id(page))
-                    if ref is None:
-                        ref = self._page_refs[id(page)] = [0, len(page), page]
-                    ref[0] += sign
-                    if ref[0] == 0:
-                        del self._page_refs[id(page)]
-                        self.used -= ref[1]
-                    elif ref[0] == 1 and sign > 0:
-                        self.used += ref[1]
+                ref = tuples.get(id(region))
+                if ref is None:
+                    ref = tuples[id(region)] = [0, region]
+                ref[0] += sign
+                if ref[0] == 0:
+                    del tuples[id(region)]
+                    self._count(region, -1)
+                elif ref[0] == 1 and sign > 0:
+                    self._count(region, +1)
         k = mark.kernel
         ref = self._kernel_refs.get(id(k))
         if ref is None:
@@ -173,6 +176,23 @@ class Timeline:
             self.used -= ref[1]
         elif ref[0] == 1 and sign > 0:
             self.used += ref[1]
+            self._count(k.chunks, +1)
+        if ref[0] == 0:
+            self._count(k.chunks, -1)
+
+    def _count(self, blocks, sign: int) -> None:
+        """Count pages (or pieces of a kernel image) in or out, each distinct one once."""
+        refs = self._page_refs
+        for block in blocks:
+            ref = refs.get(id(block))
+            if ref is None:
+                ref = refs[id(block)] = [0, len(block), block]
+            ref[0] += sign
+            if ref[0] == 0:
+                del refs[id(block)]
+                self.used -= ref[1]
+            elif ref[0] == 1 and sign > 0:
+                self.used += ref[1]
 
     def over_budget(self) -> bool:
         return self.used > self.budget
