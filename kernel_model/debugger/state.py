@@ -5,9 +5,11 @@ machine; the other tasks' registers are in their Task.context, part of the kerne
 
 Memory is kept page by page and shared between captures: a page that did not change since
 the previous capture is the same bytes object, so a capture costs little more than the pages
-the guest wrote. The kernel's state is a deep copy of the System's and the Kernel's
-attributes; handles to the host (the Unicorn CPU, locks, the TSC reader) are shared, never
-copied, and are found the first time a copy meets one. A Machine (one process's CPU and
+the guest wrote. The kernel's state is a pickle of the System's and the Kernel's
+attributes (every restore makes fresh objects of it, as a deep copy would), kept in pieces
+shared with the previous capture; handles to the host (the Unicorn CPU, locks, the TSC
+reader) are kept by reference, never copied, and are found the first time a pickle meets
+one. A Machine (one process's CPU and
 memory) is such a handle: processes share it by reference, and its memory is captured apart,
 per address space (Spaces).
 """
