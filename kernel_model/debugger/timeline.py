@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from kernel_model.debugger.state import HostIo, KernelImage, Spaces
 
 CONTEXT_BYTES = 5700  # a saved Unicorn x86 context
+# What else a mark holds, as Python objects: its registers by name, its extras, its events,
+# the tuples of its images (measured: tracemalloc over a long run of syscalls).
+MARK_BYTES = CONTEXT_BYTES + 8192
 THIN_TO = (7, 8)  # over the budget, history is thinned to this fraction of it
 
 
@@ -167,7 +170,7 @@ class Timeline:
 
     # -- the budget ----------------------------------------------------------------------------
     def _account(self, mark: Mark, sign: int) -> None:
-        self.used += sign * CONTEXT_BYTES
+        self.used += sign * MARK_BYTES
         if mark.memory is not None:
             # A region's tuple of pages is shared by every mark it did not change between:
             # its pages are counted when the tuple is first held and when last let go.
@@ -180,8 +183,10 @@ class Timeline:
                 if ref[0] == 0:
                     del tuples[id(region)]
                     self._count(region, -1)
+                    self.used -= 8 * len(region)
                 elif ref[0] == 1 and sign > 0:
                     self._count(region, +1)
+                    self.used += 8 * len(region)  # the tuple itself
         k = mark.kernel
         ref = self._kernel_refs.get(id(k))
         if ref is None:
