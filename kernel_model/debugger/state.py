@@ -230,7 +230,10 @@ class KernelImage:
 
     chunks: tuple[bytes, ...]
     refs: tuple
-    size: int  # the bytes it holds besides its chunks, for the history budget
+    size: int  # the bytes it holds besides its chunks and blobs, for the history budget
+    # Large immutable bytes among refs (file data): shared by every image that names them,
+    # and counted once, as chunks are.
+    blobs: tuple[bytes, ...] = ()
     rng: tuple | None = None  # the guest's randomness, as random.Random.getstate()
 
 
@@ -266,7 +269,7 @@ class _Pickler(pickle.Pickler):
         self.state = state
         self.refs: list = []
         self.ref_ids: dict[int, int] = {}
-        self.ref_bytes = 0
+        self.blobs: list[bytes] = []
 
     def persistent_id(self, obj):
         if isinstance(obj, (int, float, str, bool, type(None))):
@@ -275,7 +278,7 @@ class _Pickler(pickle.Pickler):
             if len(obj) < _BIG_BYTES:
                 return None
             if id(obj) not in self.state.shared and id(obj) not in self.ref_ids:
-                self.ref_bytes += len(obj)
+                self.blobs.append(obj)
         elif id(obj) not in self.state.shared and not isinstance(obj, _ATOMIC) and \
                 not self.state.keeps_itself(obj):
             return None
@@ -332,11 +335,11 @@ class KernelState:
         if known is None:
             hook = getattr(cls, "__deepcopy__", None)
             known = self._keeps_itself[cls] = hook is not None and \
-                not isinstance(obj, (dict, list, tuple, set, frozenset))
-        if known and obj.__deepcopy__({}) is obj:
+                not isinstance(obj, (dict, list, tuple, set, frozenset)) and \
+                obj.__deepcopy__({}) is obj
+        if known:
             self.shared[id(obj)] = obj
-            return True
-        return False
+        return known
 
     def _share_handles(self, root) -> None:
         """Walk the state once and mark every host handle in it as shared."""
@@ -390,8 +393,8 @@ class KernelState:
         chunks = _pieces(pickler.blob, self._last_pieces)  # type: ignore[attr-defined]
         self._last_pieces = {c: c for c in chunks}
         refs = tuple(pickler.refs)
-        return KernelImage(chunks, refs, 8 * (len(refs) + len(chunks)) + pickler.ref_bytes,
-                           self._rng_state())
+        return KernelImage(chunks, refs, 8 * (len(refs) + len(chunks)),
+                           blobs=tuple(pickler.blobs), rng=self._rng_state())
 
     def _rng_state(self) -> tuple | None:
         """The generator's state, the same tuple as last time while it is unchanged (625

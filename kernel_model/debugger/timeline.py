@@ -198,8 +198,10 @@ class Timeline:
         elif ref[0] == 1 and sign > 0:
             self.used += ref[1]
             self._count(k.chunks, +1)
+            self._count(k.blobs, +1)
         if ref[0] == 0:
             self._count(k.chunks, -1)
+            self._count(k.blobs, -1)
 
     def _count(self, blocks, sign: int) -> None:
         """Count pages (or pieces of a kernel image) in or out, each distinct one once."""
