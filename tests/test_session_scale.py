@@ -53,3 +53,37 @@ def test_events_and_output_of_a_long_history_match_a_fresh_pass():
     rows, _ = shown(s)
     current = [r for r in rows if r[5]]
     assert len(current) == 1 and not rows[-1][4]
+
+
+def test_the_events_list_of_a_long_history_reaches_its_first_line():
+    """More rows than the list holds at once: it shows the ones around the current line,
+    and moving up through it brings the older ones, down to the first."""
+    import asyncio
+
+    from test_tui import WIDE, factory, press, settle
+
+    from tui.app import make_app
+    from tui.widgets.events import WINDOW, EventList
+
+    app = make_app(factory(PROGRAMS / "bin" / "getpid_loop.musl-x86_64", "600"))
+
+    async def drive():
+        async with app.run_test(size=WIDE) as pilot:
+            await settle(pilot, app)
+            await press(pilot, app, "c")
+            events = app.screen.query_one(EventList)
+            total = len(app.state.view.events)
+            assert total > WINDOW and events.option_count == WINDOW
+            assert events.highlighted == WINDOW - 1  # the last line, the current one
+            events.focus()
+            for _ in range(total // 10):
+                await pilot.press("pageup")
+            await settle(pilot, app)
+            assert events.highlighted == 0
+            await press(pilot, app, "enter")
+            v = app.state.view
+            # just before the first syscall: that line not yet past, nothing before it
+            assert not v.exited and v.upcoming == ("syscall", None)
+            assert not any(e.past for e in v.events[:3])
+
+    asyncio.run(drive())
