@@ -14,6 +14,9 @@ run (the machine is shared and noisy: absolute numbers mean little, ratios mean 
 - host memory against guest memory for large, mostly untouched mappings (tui/bench_host_memory.py).
 - processes: fork round trips, context switches, pipe throughput, forked children's memory
   (tui/bench_procs.py).
+- stepping at scale: step and reverse-step p50/p95 late in a 125k-syscall busybox run,
+  against the demo's, and the history's memory against --history-budget
+  (tui/bench_tui_scale.py);
 - serve: 20 websocket clients stepping the demo on `syscall-lab serve` at once, per-key
   latency and memory per session, against 1 session (tui/bench_serve.py; `--serve [N]`
   runs only this).
@@ -171,6 +174,7 @@ def main(as_json: bool = False, serve: int | None = None,
         bench_serve,
         bench_startup,
         bench_tmpfs,
+        bench_tui_scale,
     )
 
     if only is not None:
@@ -199,6 +203,7 @@ def main(as_json: bool = False, serve: int | None = None,
         "host_memory": bench_host_memory.run(),
         "processes": bench_procs.run(),
         "serve": bench_serve.run(),
+        "stepping_at_scale": bench_tui_scale.run(),
     }
     if as_json:
         print(json.dumps(results, indent=2))
@@ -233,6 +238,8 @@ def main(as_json: bool = False, serve: int | None = None,
     print(bench_procs.report(results["processes"]))
     print()
     print(bench_serve.report(results["serve"]))
+    print()
+    print(bench_tui_scale.report(results["stepping_at_scale"]))
     return 0
 
 

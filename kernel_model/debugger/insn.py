@@ -105,7 +105,12 @@ def _operand(ci):
 
 
 def att_text(code: bytes, address: int, bits: int) -> str:
-    for ci in _cs(bits, att=True).disasm(bytes(code[:MAX_INSN]), address, 1):
+    return _att_text(bytes(code[:MAX_INSN]), address, bits)
+
+
+@lru_cache(maxsize=4096)  # the code pane shows the same lines step after step
+def _att_text(code: bytes, address: int, bits: int) -> str:
+    for ci in _cs(bits, att=True).disasm(code, address, 1):
         return f"{ci.mnemonic} {ci.op_str}".strip()
     return "(bad)"
 

@@ -5,19 +5,23 @@ machine; the other tasks' registers are in their Task.context, part of the kerne
 
 Memory is kept page by page and shared between captures: a page that did not change since
 the previous capture is the same bytes object, so a capture costs little more than the pages
-the guest wrote. The kernel's state is a deep copy of the System's and the Kernel's
-attributes; handles to the host (the Unicorn CPU, locks, the TSC reader) are shared, never
-copied, and are found the first time a copy meets one. A Machine (one process's CPU and
+the guest wrote. The kernel's state is a pickle of the System's and the Kernel's
+attributes (every restore makes fresh objects of it, as a deep copy would), kept in pieces
+shared with the previous capture; handles to the host (the Unicorn CPU, locks, the TSC
+reader) are kept by reference, never copied, and are found the first time a pickle meets
+one. A Machine (one process's CPU and
 memory) is such a handle: processes share it by reference, and its memory is captured apart,
 per address space (Spaces).
 """
 
 from __future__ import annotations
 
-import copy
+import io
 import os
+import pickle
 import threading
 import types
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +55,8 @@ def capture_memory(machine, previous: MemoryImage | None = None, *,
     regions = tuple((begin, end + 1, prot) for begin, end, prot in machine.regions())
     old = {}
     if previous is not None:
+        if regions == previous.regions:
+            regions = previous.regions  # one tuple for every capture of the same layout
         old = {r: pages for r, pages in zip(previous.regions, previous.pages, strict=True)}
     all_pages = []
     for start, end, prot in regions:
@@ -197,7 +203,7 @@ SYSTEM_SHARED = {"machine", "kernel", "image", "options", "arch", "layout", "era
                  "cpu_faults"}
 # (The kernel's `machine`, the running task's CPU, is state: it is restored with the task
 # that runs, the Machine itself shared as a handle.)
-KERNEL_SHARED = {"listeners", "_dispatch", "_dispatch_x86_64", "system",
+KERNEL_SHARED = {"listeners", "_dispatch", "_dispatch_x86_64", "_dispatch_i386", "system",
                  "on_first_listener", "string_limit"}
 
 # Types that are handles to the host: a copy would be meaningless (or impossible).
@@ -215,18 +221,92 @@ def _is_handle(obj) -> bool:
 
 @dataclass(frozen=True)
 class KernelImage:
-    system: dict
-    kernel: dict
-    size: int  # an estimate of the bytes it holds, for the history budget
+    """The kernel's state at one point, pickled: a compact, immutable blob (a copy kept as
+    live objects costs several times its pickle), from which every restore builds fresh
+    objects. The blob is kept in pieces shared with the capture before wherever they are
+    the same bytes (most of the kernel does not change from one syscall to the next), and
+    the history budget counts each piece once, as it counts pages. What the pickle names
+    but does not hold (host handles, large immutable bytes) is in `refs`, by position."""
+
+    chunks: tuple[bytes, ...]
+    refs: tuple
+    size: int  # the bytes it holds besides its chunks and blobs, for the history budget
+    # Large immutable bytes among refs (file data): shared by every image that names them,
+    # and counted once, as chunks are.
+    blobs: tuple[bytes, ...] = ()
     rng: tuple | None = None  # the guest's randomness, as random.Random.getstate()
 
 
+# Objects copy.deepcopy keeps as they are (its atomic types): a pickle keeps them by
+# reference too, so that a restored state names the very same objects a deep copy would.
+_ATOMIC = (type, types.FunctionType, types.BuiltinFunctionType, types.CodeType,
+           weakref.ref, property, range)
+_BIG_BYTES = 1024  # immutable bytes this long or longer are shared, never pickled
+_CHUNK = 512  # the least length of a piece of a pickle
+
+
+def _pieces(blob: bytes, previous: dict[bytes, bytes]) -> tuple[bytes, ...]:
+    """`blob` cut into pieces, each the same object as an equal piece of `previous`. A cut
+    follows a MEMOIZE opcode (one after every object pickled) at least _CHUNK bytes after
+    the last cut: cuts depend on the content, not on offsets, so a value that changes the
+    pickle's length leaves the pieces after it as they were."""
+    out = []
+    start, n = 0, len(blob)
+    while start < n:
+        cut = blob.find(pickle.MEMOIZE, start + _CHUNK)
+        end = n if cut < 0 else cut + 1
+        piece = blob[start:end]
+        out.append(previous.get(piece, piece))
+        start = end
+    return tuple(out)
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles the state, keeping handles (and what deepcopy would share) out of the blob."""
+
+    def __init__(self, file, state: KernelState):
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.state = state
+        self.refs: list = []
+        self.ref_ids: dict[int, int] = {}
+        self.blobs: list[bytes] = []
+
+    def persistent_id(self, obj):
+        if isinstance(obj, (int, float, str, bool, type(None))):
+            return None
+        if isinstance(obj, bytes):
+            if len(obj) < _BIG_BYTES:
+                return None
+            if id(obj) not in self.state.shared and id(obj) not in self.ref_ids:
+                self.blobs.append(obj)
+        elif id(obj) not in self.state.shared and not isinstance(obj, _ATOMIC) and \
+                not self.state.keeps_itself(obj):
+            return None
+        i = self.ref_ids.get(id(obj))
+        if i is None:
+            i = self.ref_ids[id(obj)] = len(self.refs)
+            self.refs.append(obj)
+        return i
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, file, refs: tuple):
+        super().__init__(file)
+        self.refs = refs
+
+    def persistent_load(self, pid):
+        return self.refs[pid]
+
+
 class KernelState:
-    """Copies System/Kernel attribute dicts, sharing host handles found along the way."""
+    """Pickles System/Kernel attribute dicts, sharing host handles found along the way."""
 
     def __init__(self, system):
         self.system = system
         self.shared: dict[int, object] = {}
+        self._keeps_itself: dict[type, bool] = {}
+        self._last_pieces: dict[bytes, bytes] = {}  # the last capture's, by content
+        self._last_rng: tuple | None = None
         self._share(system, system.kernel, system.machine, *system.machine.shared_handles())
         for name in SYSTEM_SHARED:
             if hasattr(system, name):
@@ -236,8 +316,8 @@ class KernelState:
         self._share(*ABIS.values())
         # Large and never changed after exec: the program's bytes and its symbol table.
         self._share(system.process.exe_bytes, system.process.symbols)
-        # The random generator is kept by its state (an immutable tuple): a deep copy would
-        # copy its 625 words one by one.
+        # The random generator is kept by its state (an immutable tuple): a copy would
+        # hold its 625 words one by one.
         self.rng = getattr(system, "rng", None)
         if self.rng is not None:
             self._share(self.rng)
@@ -246,6 +326,20 @@ class KernelState:
     def _share(self, *objs) -> None:
         for obj in objs:
             self.shared[id(obj)] = obj
+
+    def keeps_itself(self, obj) -> bool:
+        """Whether obj's class makes deep copies of it the object itself (a handle to host
+        memory, say): it is then kept by reference, as a deep copy would."""
+        cls = type(obj)
+        known = self._keeps_itself.get(cls)
+        if known is None:
+            hook = getattr(cls, "__deepcopy__", None)
+            known = self._keeps_itself[cls] = hook is not None and \
+                not isinstance(obj, (dict, list, tuple, set, frozenset)) and \
+                obj.__deepcopy__({}) is obj
+        if known:
+            self.shared[id(obj)] = obj
+        return known
 
     def _share_handles(self, root) -> None:
         """Walk the state once and mark every host handle in it as shared."""
@@ -278,47 +372,47 @@ class KernelState:
         k_state = {n: v for n, v in vars(k).items() if n not in KERNEL_SHARED}
         return sys_state, k_state
 
-    def _copy(self, value):
-        """A deep copy of `value` and the number of objects copied."""
-        # Every process's CPU is a handle: shared before the copy meets it (a copy of one
-        # would not fail on every path, and would be a second CPU).
-        kernel = self.system.kernel
-        self._share(kernel.machine, *(p.machine for p in kernel.processes))
-        memo = dict(self.shared)
-        try:
-            result = copy.deepcopy(value, memo)
-        except TypeError:
-            # Something new holds a host handle (a lock, a CPU): share it and try again.
-            self._share_handles(value)
-            memo = dict(self.shared)
-            result = copy.deepcopy(value, memo)
-        return result, memo
+    def _pickle(self, value) -> _Pickler:
+        out = io.BytesIO()
+        pickler = _Pickler(out, self)
+        pickler.dump(value)
+        pickler.blob = out.getvalue()  # type: ignore[attr-defined]
+        return pickler
 
     def capture(self) -> KernelImage:
-        sys_state, k_state = self._split()
-        (sys_copy, k_copy), memo = self._copy((sys_state, k_state))
-        return KernelImage(sys_copy, k_copy, _estimate(memo, self.shared),
-                           self.rng.getstate() if self.rng is not None else None)
+        # Every process's CPU is a handle: shared before the pickle meets it.
+        kernel = self.system.kernel
+        self._share(kernel.machine, *(p.machine for p in kernel.processes))
+        value = self._split()
+        try:
+            pickler = self._pickle(value)
+        except (TypeError, AttributeError, pickle.PicklingError):
+            # Something new holds a host handle (a lock, a CPU): share it and try again.
+            self._share_handles(value)
+            pickler = self._pickle(value)
+        chunks = _pieces(pickler.blob, self._last_pieces)  # type: ignore[attr-defined]
+        self._last_pieces = {c: c for c in chunks}
+        refs = tuple(pickler.refs)
+        return KernelImage(chunks, refs, 8 * (len(refs) + len(chunks)),
+                           blobs=tuple(pickler.blobs), rng=self._rng_state())
+
+    def _rng_state(self) -> tuple | None:
+        """The generator's state, the same tuple as last time while it is unchanged (625
+        ints are 25 KB a capture; most syscalls draw nothing)."""
+        if self.rng is None:
+            return None
+        state = self.rng.getstate()
+        if state != self._last_rng:
+            self._last_rng = state
+        return self._last_rng
 
     def restore(self, image: KernelImage) -> None:
-        (sys_copy, k_copy), _memo = self._copy((image.system, image.kernel))
+        blob = b"".join(image.chunks)
+        sys_copy, k_copy = _Unpickler(io.BytesIO(blob), image.refs).load()
         self.system.__dict__.update(sys_copy)
         self.system.kernel.__dict__.update(k_copy)
         if self.rng is not None and image.rng is not None:
             self.rng.setstate(image.rng)
-
-
-def _estimate(memo: dict, shared: dict) -> int:
-    """A rough size of a copy, from deepcopy's memo: a fixed cost per object copied, plus
-    the length of the data buffers among them (file contents, pipes)."""
-    total = 0
-    for key, obj in memo.items():
-        if key in shared:
-            continue
-        total += 64
-        if isinstance(obj, (bytes, bytearray)) and len(obj) > 256:
-            total += len(obj)
-    return total
 
 
 # -- the host side of the standard streams ------------------------------------------------------

@@ -236,7 +236,7 @@ class History(SessionParts):
         mark, n = self._normalize(mark, n)
         at = self._machine_at
         here = None  # where the machine is, normalized (an uncounted live end: unknown)
-        if at is not None and at[0] in self.timeline.marks and at[1] is not None:
+        if at is not None and self.timeline.holds(at[0]) and at[1] is not None:
             here = self._normalize(at[0], at[1])
         if here is not None and here[0] is mark and here[1] <= n and (
                 n - here[1] <= INDEX_CHUNK or mark.memory is None):

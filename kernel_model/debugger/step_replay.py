@@ -100,6 +100,14 @@ class Replay(SessionParts):
             return n
         prev = self.timeline.prev(mark)
         assert prev is not None, "the start mark's arrive is None"
+        if all(isinstance(step, (Offset, Hit)) for step in mark.arrive):
+            # A short stretch (most: the user code between two syscalls) is counted by one
+            # replay with a block-counting hook, not by bisection's dozen restores.
+            n = self._replay_counting(prev, mark.arrive, limit=LOCATE_CHUNKS[-1])
+            self._machine_at = None
+            if n is not None:
+                mark.arrive = (Offset(n),)
+                return n
         self._materialize(prev)
         self._machine_at = None
         total = 0
@@ -238,7 +246,7 @@ class Replay(SessionParts):
         # Never backwards, even where history was dropped before anything counted it.
         self._insns.count = max(self._insns.count, base + n + extra)
 
-    def _replay_counting(self, mark: Mark, path) -> int | None:
+    def _replay_counting(self, mark: Mark, path, limit: int = COUNT_REPLAY_MAX) -> int | None:
         """The length of `path` from `mark`, by replaying it once with a block-counting
         hook: cheap for the short runs between two time reads, and it leaves no mark
         behind. None (the machine then somewhere on the path) when it is longer than
@@ -246,7 +254,7 @@ class Replay(SessionParts):
         from emu.counter import InstructionCounter
 
         self._materialize(mark)
-        counter = InstructionCounter(self.machine, budget=COUNT_REPLAY_MAX)
+        counter = InstructionCounter(self.machine, budget=limit)
         self.machine.flush_translations()  # blocks translated before the hook would not call it
         try:
             self._replay_path(path)

@@ -268,7 +268,7 @@ class ReverseCommands(SessionParts):
     def _cmd_goto(self, mark: Mark, before: bool, n: int = 0) -> SessionStop:
         self.walk = None
         self._freeze()
-        if mark not in self.timeline.marks:
+        if not self.timeline.holds(mark):
             return SessionStop("step", "that point is no longer in the history", self.machine.pc)
         if before and mark.applied and mark.arrive is not None:
             self._goto(self._split_before(mark), 0)

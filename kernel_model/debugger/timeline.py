@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from kernel_model.debugger.state import HostIo, KernelImage, Spaces
 
 CONTEXT_BYTES = 5700  # a saved Unicorn x86 context
+# What else a mark holds, as Python objects: its registers by name, its extras, its events,
+# the tuples of its images (measured: tracemalloc over a long run of syscalls).
+MARK_BYTES = CONTEXT_BYTES + 8192
+THIN_TO = (7, 8)  # over the budget, history is thinned to this fraction of it
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,12 @@ class Timeline:
         self.thinned = 0  # marks merged away
         self._page_refs: dict[int, list] = {}  # id(page) -> [refcount, size]
         self._kernel_refs: dict[int, list] = {}
+        self._tuple_refs: dict[int, list] = {}  # id(a region's pages) -> [refcount, pages]
         self.used = 0
+        # Changes to history other than appending at its end or dropping its oldest marks
+        # (a mark merged away, a mark with events put in between): views that keep what
+        # they built from the marks build it again.
+        self.edits = 0
 
     def __len__(self) -> int:
         return len(self.marks)
@@ -106,9 +115,16 @@ class Timeline:
         self._renumber()
         return mark.ordinal
 
-    def _renumber(self) -> None:
-        for i, m in enumerate(self.marks):
-            m.ordinal = i
+    def holds(self, mark: Mark) -> bool:
+        """Whether `mark` is in the history (not dropped or merged away), without a scan:
+        a mark's ordinal is its place while it is there, -1 once it has gone."""
+        i = mark.ordinal
+        return 0 <= i < len(self.marks) and self.marks[i] is mark
+
+    def _renumber(self, start: int = 0) -> None:
+        marks = self.marks
+        for i in range(start, len(marks)):
+            marks[i].ordinal = i
 
     def prev(self, mark: Mark) -> Mark | None:
         i = self.index(mark)
@@ -127,8 +143,10 @@ class Timeline:
     def insert_after(self, before: Mark, mark: Mark) -> None:
         i = self.index(before) + 1
         self.marks.insert(i, mark)
-        self._renumber()
+        self._renumber(i)
         self._account(mark, +1)
+        if mark.events:
+            self.edits += 1
 
     def remove(self, mark: Mark) -> None:
         """Merge a plain mark away: the next mark's path starts at the previous mark."""
@@ -145,24 +163,30 @@ class Timeline:
         nxt.events[:0] = mark.events
         self._account(mark, -1)
         del self.marks[i]
-        self._renumber()
+        mark.ordinal = -1  # no longer in the history
+        self._renumber(i)
         self.thinned += 1
+        self.edits += 1
 
     # -- the budget ----------------------------------------------------------------------------
     def _account(self, mark: Mark, sign: int) -> None:
-        self.used += sign * CONTEXT_BYTES
+        self.used += sign * MARK_BYTES
         if mark.memory is not None:
+            # A region's tuple of pages is shared by every mark it did not change between:
+            # its pages are counted when the tuple is first held and when last let go.
+            tuples = self._tuple_refs
             for region in mark.memory.pages:
-                for page in region:
-                    ref = self._page_refs.get(id(page))
-                    if ref is None:
-                        ref = self._page_refs[id(page)] = [0, len(page), page]
-                    ref[0] += sign
-                    if ref[0] == 0:
-                        del self._page_refs[id(page)]
-                        self.used -= ref[1]
-                    elif ref[0] == 1 and sign > 0:
-                        self.used += ref[1]
+                ref = tuples.get(id(region))
+                if ref is None:
+                    ref = tuples[id(region)] = [0, region]
+                ref[0] += sign
+                if ref[0] == 0:
+                    del tuples[id(region)]
+                    self._count(region, -1)
+                    self.used -= 8 * len(region)
+                elif ref[0] == 1 and sign > 0:
+                    self._count(region, +1)
+                    self.used += 8 * len(region)  # the tuple itself
         k = mark.kernel
         ref = self._kernel_refs.get(id(k))
         if ref is None:
@@ -173,17 +197,38 @@ class Timeline:
             self.used -= ref[1]
         elif ref[0] == 1 and sign > 0:
             self.used += ref[1]
+            self._count(k.chunks, +1)
+            self._count(k.blobs, +1)
+        if ref[0] == 0:
+            self._count(k.chunks, -1)
+            self._count(k.blobs, -1)
+
+    def _count(self, blocks, sign: int) -> None:
+        """Count pages (or pieces of a kernel image) in or out, each distinct one once."""
+        refs = self._page_refs
+        for block in blocks:
+            ref = refs.get(id(block))
+            if ref is None:
+                ref = refs[id(block)] = [0, len(block), block]
+            ref[0] += sign
+            if ref[0] == 0:
+                del refs[id(block)]
+                self.used -= ref[1]
+            elif ref[0] == 1 and sign > 0:
+                self.used += ref[1]
 
     def over_budget(self) -> bool:
         return self.used > self.budget
 
     def thin(self, keep_after: Mark | None = None) -> None:
-        """Bring `used` under the budget. Marks at or after `keep_after` (the current
-        position) are never touched."""
+        """Bring `used` under the budget, to THIN_TO of it (each pass scans the history:
+        thinning a little further makes passes rare, not one per mark once the budget is
+        reached). Marks at or after `keep_after` (the current position) are never touched."""
+        target = self.budget * THIN_TO[0] // THIN_TO[1]
         limit = self.index(keep_after) if keep_after is not None else len(self.marks) - 1
         # 1. index marks, oldest first: rebuilt by indexing if needed again.
         for m in [m for m in self.marks[1:limit] if m.kind == "index"]:
-            if not self.over_budget():
+            if self.used <= target:
                 return
             self.remove(m)
         limit = self.index(keep_after) if keep_after is not None else len(self.marks) - 1
@@ -192,19 +237,27 @@ class Timeline:
         # context switch: the point before it would no longer show it coming.)
         for m in [m for m in self.marks[1:limit // 2] if not m.applied and m.arrive is not None
                   and m.kind != "start" and "pending" not in m.info]:
-            if not self.over_budget():
+            if self.used <= target:
                 return
             nxt = self.next(m)
             if nxt is not None and nxt.arrive is not None:
                 self.remove(m)
-        # 3. the oldest history goes; it must restart from a mark holding memory.
-        while self.over_budget() and len(self.marks) > 2:
-            limit = self.index(keep_after) if keep_after is not None else len(self.marks) - 1
-            cut = next((i for i in range(1, limit) if self.marks[i].memory is not None), None)
-            if cut is None:
-                return
-            for m in self.marks[:cut]:
+        # 3. the oldest history goes; it must restart from a mark holding memory. The
+        # marks before each such restart point are let go together, in one cut.
+        if self.used <= target or len(self.marks) <= 2:
+            return
+        limit = self.index(keep_after) if keep_after is not None else len(self.marks) - 1
+        cut = 0
+        for i in range(1, limit):
+            if self.marks[i].memory is None:
+                continue
+            for m in self.marks[cut:i]:
                 self._account(m, -1)
+                m.ordinal = -1  # no longer in the history
+            cut = i
+            if self.used <= target:
+                break
+        if cut:
             self.dropped += cut
             del self.marks[:cut]
             self.marks[0].arrive = None  # nothing before it any more

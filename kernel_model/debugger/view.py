@@ -9,6 +9,7 @@ from emu.machine import PROT_EXEC
 from kernel_model.debugger import insn as insns
 from kernel_model.debugger.objects import LoadedObjects, objects_of
 from kernel_model.debugger.stepping import Switch
+from kernel_model.debugger.view_events import event_lines, output_chunks
 from kernel_model.debugger.view_records import (  # noqa: F401  (part of this module's interface)
     CodeLine,
     EventLine,
@@ -22,14 +23,6 @@ from kernel_model.debugger.view_records import (  # noqa: F401  (part of this mo
 )
 from kernel_model.entry.abi import preview_trap
 from kernel_model.entry.mechanism import TRAPS
-from kernel_model.trace.events import (
-    ProcessExited,
-    ProcessForked,
-    SyscallBlocked,
-    SyscallEntered,
-    TaskSwitched,
-)
-from kernel_model.trace.lines import pane_line
 
 CODE_BEFORE = 12
 CODE_AFTER = 30
@@ -242,80 +235,6 @@ def _maps(session, pc: int, sp: int) -> tuple[MapLine, ...]:
     return tuple(out)
 
 
-def event_lines(session) -> tuple[EventLine, ...]:
-    cur_mark, cur_n = session.pos
-    cur = cur_mark.ordinal
-    out: list[EventLine] = []
-    many = False  # more than one task so far: lines name their pid, as strace -f's do
-    for mark in session.timeline.marks:
-        for e in mark.events:
-            line = _task_line(e) or pane_line(e)
-            if line is None:
-                continue
-            text, kind, mech = line
-            if isinstance(e, SyscallBlocked):  # how it entered: its SyscallEntered's
-                mech = next((x.mechanism for x in mark.events
-                             if isinstance(x, SyscallEntered)), "")
-                text = f"[{mech}] {text}" if mech else text
-            many = many or isinstance(e, ProcessForked)
-            tid = mark.extra.get("tid")
-            if many and tid is not None and not isinstance(e, TaskSwitched) and \
-                    not text.startswith("[pid "):
-                pid = getattr(e, "pid", 0) if isinstance(e, ProcessExited) else tid
-                text = f"[pid {pid or tid}] {text}"
-            past = mark.ordinal <= cur
-            out.append(EventLine(len(out), text, kind, mech, past, False, mark,
-                                 before=mark.applied))
-    # the current event: the last one already past
-    last_past = max((e.index for e in out if e.past), default=None)
-    if last_past is not None:
-        e = out[last_past]
-        out[last_past] = EventLine(e.index, e.text, e.kind, e.mechanism, e.past, True, e.mark,
-                                   e.before)
-    return tuple(out)
-
-
-def _task_line(e) -> tuple[str, str, str] | None:
-    """The events pane's rows for what only a run of many tasks has: a call that waits
-    (strace's `<unfinished ...>`), a context switch, a new task."""
-    if isinstance(e, SyscallBlocked):
-        return e.text, "syscall", ""
-    if isinstance(e, TaskSwitched):
-        prev = f"{e.prev_pid}" + (f"/{e.prev_tid}" if e.prev_tid != e.prev_pid else "")
-        nxt = f"{e.pid}" + (f"/{e.tid}" if e.tid != e.pid else "")
-        return f"--- switch: pid {prev} -> pid {nxt} ({e.why}) ---", "note", ""
-    if isinstance(e, ProcessForked):
-        return f"--- {e.text} ---", "note", ""
-    return None
-
-
-def output_chunks(session) -> tuple[OutputChunk, ...]:
-    """What the guest wrote (and read from stdin) up to the current point, in order."""
-    io = session.io
-    out_data, err_data = io.stdout(), io.stderr()
-    in_data = io.input_text()
-    cur = session.pos[0].ordinal
-    chunks: list[OutputChunk] = []
-    prev = None
-    for mark in session.timeline.marks[:cur + 1]:
-        sizes = {fd: (off, size) for fd, off, size in mark.io.files}
-        if prev is not None:
-            for stream, fd, data, use_off in (("stdin", io.stdin_fd, in_data, True),
-                                              ("stdout", io.stdout_fd, out_data, False),
-                                              ("stderr", io.stderr_fd, err_data, False)):
-                a = prev[fd][0 if use_off else 1]
-                b = sizes[fd][0 if use_off else 1]
-                if b > a:
-                    text = data[a:b].decode("utf-8", "replace")
-                    if text:
-                        if chunks and chunks[-1].stream == stream:
-                            chunks[-1] = OutputChunk(stream, chunks[-1].text + text)
-                        else:
-                            chunks.append(OutputChunk(stream, text))
-        prev = sizes
-    return tuple(chunks)
-
-
 def _position(ordinal: int, marks: int, n: int) -> str:
     """Where in history, in words: a saved point is the state kept at the start and after
     each crossing; n instructions after it are replayed from it."""
@@ -336,6 +255,8 @@ def task_insns(session) -> dict[int, int] | None:
     chain = []
     known = mark
     while "task_insns" not in known.extra:
+        if known.length is None:
+            return None  # a stretch on the way not counted (the pass below would stop there)
         chain.append(known)
         prev = t.prev(known)
         if prev is None:

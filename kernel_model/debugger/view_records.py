@@ -4,6 +4,7 @@ use them without Unicorn."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from kernel_model.entry.abi import TrapPreview
@@ -110,7 +111,7 @@ class StopView:
     code: tuple[CodeLine, ...]
     stack: tuple[StackWord, ...]
     maps: tuple[MapLine, ...]
-    events: tuple[EventLine, ...]
+    events: Sequence[EventLine]  # a tuple, or a long history's lazy rows (view_events)
     output: tuple[OutputChunk, ...]
     upcoming: tuple | None
     walk: WalkView | None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import textwrap
 
 from kernel_model.entry.mechanism import TRAPS, Mechanism
+from tui.panels.events import current_index
 from tui.panels.fit import clip, squeeze
 
 SHORT = {"user": "user", "cpu": "CPU", "gate": "IDT", "frame": "frame", "pushes": "stub",
@@ -180,9 +181,12 @@ def _preview_trap(view, kind: str, width: int) -> list[Line]:
 
 
 def _last(view, width: int) -> list[Line]:
-    past = [e for e in view.events if e.past and e.kind in ("syscall", "vdso", "vsyscall")]
-    if not past:
+    # Back from the current event (the last one past): a long history's rows are many.
+    events = view.events
+    cur = current_index(events)
+    e = next((x for x in (events[i] for i in range(cur, -1, -1)) if x.past and x.kind in (
+        "syscall", "vdso", "vsyscall")), None) if cur is not None else None
+    if e is None:
         return []
-    e = past[-1]
     return [[], [("last transition: ", "muted"), (clip(squeeze(e.text), width - 17),
                                                   "detail")]]
