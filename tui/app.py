@@ -70,6 +70,9 @@ PANE_KEYS = [Binding(str(n), f"pane({n})", "panes", show=False, id=f"pane_{n}",
              for n in range(1, 10)]
 
 
+BUSY_SHOWN_AFTER = 0.1  # seconds a command runs before the screen says so
+
+
 class SyscallLabApp(ConsoleHost, App):
     CSS_PATH = "app.tcss"
     TITLE = "syscall-lab"
@@ -135,8 +138,15 @@ class SyscallLabApp(ConsoleHost, App):
             self._finished(*self._call(command, args))
             return
         self.state.busy = label or command.label
-        self.redraw()
+        # The "● running" line only for a command that takes a while: most (a `t`, a `T`)
+        # end well within BUSY_SHOWN_AFTER, and drawing every panel twice per key doubled
+        # what a key cost.
+        self.set_timer(BUSY_SHOWN_AFTER, self._show_busy)
         self._work(command, args)
+
+    def _show_busy(self) -> None:
+        if self.state.busy:
+            self.redraw()
 
     def _call(self, command: SessionCommand, args: tuple):
         """Run one session command; (stop, view, error, was walking)."""
