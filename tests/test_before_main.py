@@ -156,6 +156,24 @@ def test_bench_startup_says_when_a_run_failed():
     assert "0.20x" not in text
 
 
+def test_bench_startup_scales_the_target_by_this_machines_unicorn_import(monkeypatch):
+    """0.15 s was set where Unicorn's import took 21 ms: a machine whose import takes twice
+    as long is held to 0.30 s, by the two floor rows measured in the same run."""
+    from tui import bench_startup
+
+    walls = {"python -c pass": 0.010, "import unicorn": 0.052,
+             "hello.glibc-x86_64": 0.29, "hello-syscall (asm)": 0.25}
+    monkeypatch.setattr(bench_startup, "_wall", lambda row, args=None: (walls[row], 0))
+    f = bench_startup._floor(3)
+    assert f["unicorn_import_s"] == pytest.approx(0.042)
+    assert f["target_scaled_s"] == pytest.approx(0.30)
+    assert f["target_met"]
+    assert "so <= 0.300 s: met" in "\n".join(bench_startup._report_floor(f))
+    walls["hello.glibc-x86_64"] = 0.31
+    assert "so <= 0.300 s: NOT met" in "\n".join(bench_startup._report_floor(
+        bench_startup._floor(3)))
+
+
 # -- the vDSO binding, as ld.so reports it ------------------------------------------------------
 def _binding_story(stderr: str) -> list[str]:
     """LD_DEBUG=bindings's lines about the vDSO and gettimeofday, and the hand-over to the
