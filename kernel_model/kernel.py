@@ -838,7 +838,7 @@ class Kernel:
         from kernel_model.trace import strace
 
         sdef, abi = call.sdef, call.abi
-        mem = _TraceReader(self.machine)
+        mem = _TraceReader(self.machine, self.process.mm)
         if interrupted:
             texts = call.entry_texts or []
             line_call = strace.format_call(call.name, [t if t is not None else
@@ -868,7 +868,7 @@ class Kernel:
         sdef = self.handler_for(abi, nr)
         self.emit(SyscallEntered(seq, mechanism, abi.name, abi.table_name, entry, nr, name,
                                  sdef is not None, args, pc, regs, cpu_effects))
-        mem = _TraceReader(self.machine)
+        mem = _TraceReader(self.machine, self.process.mm)
         entry_texts = strace.decode_entry(sdef, abi, args, mem, self.string_limit) if sdef else None
         sigreturn = name in ("rt_sigreturn", "sigreturn") and sdef is not None
         if sigreturn:
@@ -1019,13 +1019,22 @@ class NameTooLong(GuestFault):
 
 class _TraceReader:
     """Guest memory for the strace decoder: reads without recording or permission checks
-    (strace reads through ptrace, not as the process)."""
+    (strace reads through ptrace, not as the process), but not of a page nothing may read
+    (the xonly vsyscall page: ptrace cannot read it either, and strace prints the pointer)."""
 
-    def __init__(self, machine: Machine):
+    def __init__(self, machine: Machine, mm):
         self.machine = machine
+        self.mm = mm
+
+    def _refuse(self, addr: int, size: int) -> None:
+        vma = self.mm.find(addr)
+        if vma is not None and not vma.backed:
+            raise MemoryFault(addr, size, False)
 
     def read(self, addr: int, size: int) -> bytes:
+        self._refuse(addr, size)
         return self.machine.read(addr, size)
 
     def read_cstring(self, addr: int, limit: int = 4096) -> bytes:
+        self._refuse(addr, 1)
         return self.machine.read_cstring(addr, limit)

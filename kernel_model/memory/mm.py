@@ -169,11 +169,12 @@ class Mm:
 
     def is_accessible(self, addr: int, size: int, prot: int) -> bool:
         """Whether [addr, addr+size) is mapped with at least `prot` throughout (as the CPU
-        sees it: see cpu_prot)."""
+        sees it: see cpu_prot), and not a page every access to faults (the xonly vsyscall
+        page, which the CPU has an execute-only page for, but nothing may read)."""
         end = addr + size
         while addr < end:
             v = self.find(addr)
-            if v is None or (cpu_prot(v.prot) & prot) != prot:
+            if v is None or not v.backed or (cpu_prot(v.prot) & prot) != prot:
                 return False
             addr = v.end
         return True
