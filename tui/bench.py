@@ -129,8 +129,8 @@ def bench_getpid(n: int = 300_000) -> dict:
         "bare_minimal_calls_per_s": rate_minimal,
         "ratio_vs_nothing": rate_lab / rate_nothing,
         "ratio_vs_minimal": rate_lab / rate_minimal,
-        "target_calls_per_s": 100_000,
-        "target_ratio": 0.5,
+        "target_calls_per_s": 300_000,  # issue 16: on a loaded machine
+        "target_ratio_vs_nothing": 0.4,
     }
 
 
@@ -217,12 +217,12 @@ def main(as_json: bool = False, serve: int | None = None,
     print(f"vDSO           {v['vdso_calls_per_s']:,.0f} gettimeofday/s (glibc, untraced; target "
           f">= {v['target_calls_per_s']:,}: {met}); vdso=0 (the syscall): "
           f"{v['syscall_calls_per_s']:,.0f}/s -> {v['ratio_vs_syscall']:.1f}x")
-    print(f"getpid loop    {g['run_calls_per_s']:,.0f} syscalls/s under run (target >= 100,000)")
+    print(f"getpid loop    {g['run_calls_per_s']:,.0f} syscalls/s under run (target >= "
+          f"{g['target_calls_per_s']:,})")
     print(f"               bare hook doing nothing: {g['bare_nothing_calls_per_s']:,.0f}/s -> "
-          f"{g['ratio_vs_nothing']:.2f}x")
+          f"{g['ratio_vs_nothing']:.2f}x (target >= {g['target_ratio_vs_nothing']}x)")
     print(f"               bare minimal hook (reg_read rax, reg_write rax): "
-          f"{g['bare_minimal_calls_per_s']:,.0f}/s -> {g['ratio_vs_minimal']:.2f}x "
-          "(target >= 0.5x)")
+          f"{g['bare_minimal_calls_per_s']:,.0f}/s -> {g['ratio_vs_minimal']:.2f}x")
     print(f"hello (asm)    {h['wall_s']:.3f} s wall for `syscall-lab run` (target < 0.3 s)")
     print(bench_startup.report(results["startup"]))
     print(f"peak memory    {m['peak_kib_10k']} KiB at 10k syscalls, {m['peak_kib_300k']} KiB at "
