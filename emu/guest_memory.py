@@ -52,6 +52,7 @@ class GuestMemory:
     _h: int  # the engine handle (uc._uch)
     _word: ctypes.c_uint64
     _word_ref: object  # ctypes.byref(_word)
+    execute_only: set[int]  # pages mapped PROT_EXEC alone, for the TLB fill (emu/tlb.py)
 
     def map(self, addr: int, size: int, prot: int, *, room: int = 0) -> None:
         """Map [addr, addr+size) over host memory this process owns (emu/hostmem.py): a
@@ -77,6 +78,7 @@ class GuestMemory:
                 if fresh:
                     self.backing.remove(lo, hi)
             raise
+        self._note_execute_only(addr, end, prot)
         self._coalesce(addr)
 
     def map_host(self, addr: int, size: int, prot: int) -> None:
@@ -126,9 +128,19 @@ class GuestMemory:
         would get through the next time (measured on the GDT page)."""
         self.uc.ctl(unicorn.UC_CTL_TLB_FLUSH, unicorn.UC_CTL_IO_WRITE)
 
+    def _note_execute_only(self, start: int, end: int, prot: int) -> None:
+        """Keep `execute_only` (the pages the TLB fill gives fetches alone) as [start, end)
+        now is: PROT_EXEC alone, or anything else."""
+        pages = self.execute_only
+        if pages:
+            pages.difference_update([p for p in pages if start <= p < end])
+        if prot == unicorn.UC_PROT_EXEC:
+            pages.update(range(start, end, PAGE))
+
     def unmap(self, addr: int, size: int) -> None:
         # Unicorn splits a mem_map_ptr region without copying; the host pages go back now.
         self.uc.mem_unmap(addr, size)
+        self._note_execute_only(addr, addr + size, 0)
         self.backing.remove(addr, addr + size)
 
     def move(self, old: int, size: int, new: int) -> None:
@@ -160,6 +172,7 @@ class GuestMemory:
 
     def protect(self, addr: int, size: int, prot: int) -> None:
         self.uc.mem_protect(addr, size, prot)
+        self._note_execute_only(addr, addr + size, prot)
         self._coalesce(addr)
 
     def discard(self, addr: int, size: int, *, keep_shared: bool = False) -> None:

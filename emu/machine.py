@@ -88,7 +88,8 @@ class Machine(GuestMemory, Hooks):
         # Virtual TLB mode, filled so that stores stay on Unicorn's fast path (emu/tlb.py);
         # it also reaches memory at or above 0xffff800000000000 (the vsyscall page), which
         # the default TLB cuts to 52 bits. So `high_addresses` no longer changes the CPU.
-        use_virtual_tlb(self.uc, arch.bits)
+        self.execute_only: set[int] = set()  # pages mapped PROT_EXEC alone (GuestMemory.map)
+        self._tlb_fill = use_virtual_tlb(self.uc, arch.bits, self.execute_only)
         # Addresses reach Unicorn whole in virtual TLB mode (the default TLB cuts them to 52
         # bits): the vsyscall's CPU page sits at 0xffffffffff600000 itself.
         self.virtual_tlb = True

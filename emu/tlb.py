@@ -36,35 +36,42 @@ _PAGE_MASK = ~0xFFF
 _PAGE_MASK_32 = 0xFFFFF000
 
 
-def _fill64(_uc, vaddr: int, access: int, entry, _user_data) -> bool:
-    e = entry[0]
-    e.paddr = vaddr & _PAGE_MASK  # one flat address space: guest address = Unicorn's
-    e.perms = _CODE if access == _FETCH else _DATA
-    return True
+_EXEC = unicorn.UC_PROT_EXEC
 
 
-def _fill32(_uc, vaddr: int, access: int, entry, _user_data) -> bool:
-    """An i386 CPU: a segment's base plus an offset wraps at 4 GiB (as the default TLB's
-    fill does outside long mode: a 16-bit segment's `ip` below its base reaches low
-    memory)."""
-    e = entry[0]
-    e.paddr = vaddr & _PAGE_MASK_32
-    e.perms = _CODE if access == _FETCH else _DATA
-    return True
+def _filler(bits: int, execute_only: set[int]):
+    """The fill for one CPU. A fetch from a page in `execute_only` (the pages the machine
+    maps PROT_EXEC alone: the xonly vsyscall page) gets execution alone: Unicorn checks a
+    mapping's permissions only when it fills an entry, so an entry a fetch filled with read
+    as well would let later loads from the page through unchecked. An i386 CPU's segment
+    base plus offset wraps at 4 GiB (as the default TLB's fill does outside long mode: a
+    16-bit segment's `ip` below its base reaches low memory)."""
+    mask = _PAGE_MASK if bits == 64 else _PAGE_MASK_32
+
+    def fill(_uc, vaddr: int, access: int, entry, _user_data) -> bool:
+        e = entry[0]
+        page = vaddr & mask  # one flat address space: guest address = Unicorn's
+        e.paddr = page
+        if access == _FETCH:
+            e.perms = _EXEC if execute_only and page in execute_only else _CODE
+        else:
+            e.perms = _DATA
+        return True
+
+    return _FILL_CB(fill)
 
 
-# One callback per kind of CPU, alive as long as the module.
-_fill_cbs = {64: _FILL_CB(_fill64), 32: _FILL_CB(_fill32)}
-
-
-def use_virtual_tlb(uc: unicorn.Uc, bits: int) -> None:
+def use_virtual_tlb(uc: unicorn.Uc, bits: int, execute_only: set[int]):
     """Switch `uc`, a CPU of `bits` (64: long mode), to virtual TLB mode with the fill
-    above (before it runs)."""
+    above (before it runs). Returns the callback, which the caller keeps alive as long as
+    the CPU."""
     # unicorn/__init__.py picks its py2 or py3 Uc on sys.version_info.major, which mypy does
     # not evaluate: it sees the py2 class, which lacks this method.
     uc.ctl_set_tlb_mode(unicorn.UC_TLB_VIRTUAL)  # type: ignore[attr-defined]
+    fill = _filler(bits, execute_only)
     handle = ctypes.c_size_t()
-    err = hook_add(uc._uch, ctypes.byref(handle), unicorn.UC_HOOK_TLB_FILL, _fill_cbs[bits], None,
+    err = hook_add(uc._uch, ctypes.byref(handle), unicorn.UC_HOOK_TLB_FILL, fill, None,
                    ctypes.c_uint64(1), ctypes.c_uint64(0))
     if err:
         raise unicorn.UcError(err)
+    return fill

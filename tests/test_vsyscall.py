@@ -1,5 +1,8 @@
 """The vsyscall page in each mode, as arch/x86/entry/vsyscall/vsyscall_64.c behaves."""
 
+import subprocess
+import sys
+
 import pytest
 from conftest import PROGRAMS, run_guest
 
@@ -126,3 +129,32 @@ def test_the_address_never_moves_and_i386_never_has_it():
     assert a == b and a
     i386 = run_guest(PROGRAMS / "bin" / "maps.glibc-i386")
     assert maps_line(i386) == []
+
+
+CALL_THEN_READ = """
+bits 64
+section .text
+_start:
+    mov rax, 0xffffffffff600400
+    xor edi, edi
+    call rax                ; time(NULL) through the page: the CPU fetched from it
+    mov rax, 0xffffffffff600000
+    mov rbx, [rax]          ; still a SIGSEGV in xonly mode
+    mov eax, 60
+    xor edi, edi
+    syscall
+"""
+
+
+def test_a_call_through_the_xonly_page_does_not_make_it_readable(tmp_path):
+    """The CPU's TLB entry for the page, filled by the call's fetch, must not let a later
+    load through (emu/tlb.py): natively the read is a SIGSEGV whatever ran before. Both
+    with a trace (the run loop emulates the call) and without (the fast path does)."""
+    run = run_guest("call_read.s", source=CALL_THEN_READ, vsyscall="xonly")
+    assert run.status == 139
+    assert signal_of(run).addr == 0xFFFFFFFFFF600000
+    src = tmp_path / "call_read.s"
+    src.write_text(CALL_THEN_READ)
+    r = subprocess.run([sys.executable, "-m", "tui.cli", "run", str(src)], capture_output=True,
+                       cwd=PROGRAMS.parent, timeout=60)
+    assert r.returncode == 139, r.stderr
