@@ -278,6 +278,7 @@ class Machine(GuestMemory, Hooks):
                 # its mappings stay and only the bytes move, sparing 2 host and 2 Unicorn
                 # calls per region (about a third of a fork).
                 child.restore_context(self.uc.context_save())
+                child._inherit_execute_only(self)
                 return child
             child.release()
         else:
@@ -296,7 +297,16 @@ class Machine(GuestMemory, Hooks):
             for lo, hi, piece_host in pieces:
                 child.uc.mem_map_ptr(lo, hi - lo, prot, piece_host)
         child.restore_context(self.uc.context_save())
+        child._inherit_execute_only(self)
         return child
+
+    def _inherit_execute_only(self, parent: Machine) -> None:
+        """A fork's execute-only pages are its parent's (its regions were mapped straight
+        through Unicorn), and no TLB entry from a reused CPU's earlier life may outlive
+        them (emu/tlb.py)."""
+        self.execute_only.clear()  # in place: the TLB fill holds this very set
+        self.execute_only.update(parent.execute_only)
+        self.flush_tlb()
 
     def clear_memory(self) -> None:
         """Give every guest page's host memory back, keeping the mappings (they read as

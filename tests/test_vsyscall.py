@@ -158,3 +158,45 @@ def test_a_call_through_the_xonly_page_does_not_make_it_readable(tmp_path):
     r = subprocess.run([sys.executable, "-m", "tui.cli", "run", str(src)], capture_output=True,
                        cwd=PROGRAMS.parent, timeout=60)
     assert r.returncode == 139, r.stderr
+
+
+FORK_CALL_THEN_READ = """
+bits 64
+section .text
+_start:
+    mov eax, 57             ; fork
+    syscall
+    test eax, eax
+    jnz parent
+    mov rax, 0xffffffffff600400
+    xor edi, edi
+    call rax                ; time(NULL) through the page, in the child
+    mov rax, 0xffffffffff600000
+    mov rbx, [rax]          ; SIGSEGV
+    mov eax, 60
+    xor edi, edi
+    syscall
+parent:
+    mov edi, -1
+    lea rsi, [rel status]
+    xor edx, edx
+    xor r10, r10
+    mov eax, 61             ; wait4(-1, &status, 0, NULL)
+    syscall
+    mov edi, [rel status]
+    and edi, 0x7f           ; the signal that killed the child
+    mov eax, 60
+    syscall
+section .bss
+status: resd 1
+"""
+
+
+def test_a_forked_child_keeps_the_page_unreadable(tmp_path):
+    """A fork's CPU is mapped straight through Unicorn: it must know the page is
+    execute-only too, or its call would make it readable (the child dies of SIGSEGV)."""
+    src = tmp_path / "fork_read.s"
+    src.write_text(FORK_CALL_THEN_READ)
+    r = subprocess.run([sys.executable, "-m", "tui.cli", "run", str(src)], capture_output=True,
+                       cwd=PROGRAMS.parent, timeout=60)
+    assert r.returncode == 11, r.stderr
