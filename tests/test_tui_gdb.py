@@ -10,6 +10,7 @@ import functools
 import os
 import re
 import shutil
+import signal
 import subprocess
 import threading
 from pathlib import Path
@@ -149,8 +150,10 @@ class Gdb:
             args += ["-ex", f"shell read line < {self.go}",
                      "-ex", f"source {folder / f'round{n}.gdb'}"]
         self.out = open(folder / "gdb.out", "w+")
+        # Its own process group: killing gdb must take the `shell read` waiting on the fifo
+        # with it, or that shell outlives the test.
         self.p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self.out,
-                                  stderr=subprocess.STDOUT)
+                                  stderr=subprocess.STDOUT, start_new_session=True)
 
     @staticmethod
     def value(expr: str) -> str:
@@ -192,9 +195,11 @@ class Gdb:
         return self.output()
 
     def kill(self) -> None:
-        if self.p.poll() is None:
-            self.p.kill()
-            self.p.wait(timeout=30)
+        try:
+            os.killpg(self.p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.p.wait(timeout=30)
 
 
 def listed(app, addr: int) -> bool:
