@@ -73,15 +73,8 @@ class Hooks:
         """callback(handle, addr, size, user_data) before each instruction in [begin, end],
         as hook_syscall_fast (code elsewhere keeps full speed: Unicorn adds the call only to
         instructions translated inside the range)."""
-        cb = _BLOCK_CB(callback)  # uc_cb_hookcode_t, as the block hook's
-        handle = ctypes.c_size_t()
-        err = _hook_add(self._h, ctypes.byref(handle), unicorn.UC_HOOK_CODE, cb, None,
-                        ctypes.c_uint64(begin), ctypes.c_uint64(end))
-        if err:
-            raise UcError(err)
-        self._callbacks[handle.value] = cb
-        self._hooks.append(handle.value)
-        return handle.value
+        # uc_cb_hookcode_t has the block hook's signature
+        return self._add_raw(_BLOCK_CB(callback), unicorn.UC_HOOK_CODE, begin=begin, end=end)
 
     def hook_failed(self, error: BaseException) -> None:
         """For a hook added through ctypes that raised: what the binding does for its own
@@ -91,10 +84,11 @@ class Hooks:
             uc._hook_exception = error  # type: ignore[attr-defined]
         uc.emu_stop()
 
-    def _add_raw(self, cb, kind: int, *insn: int) -> int:
+    def _add_raw(self, cb, kind: int, *insn: int, begin: int = 1, end: int = 0) -> int:
+        """Add a ctypes callback as a hook of `kind` over [begin, end] (1, 0: everywhere)."""
         handle = ctypes.c_size_t()
-        err = _hook_add(self._h, ctypes.byref(handle), kind, cb, None, ctypes.c_uint64(1),
-                        ctypes.c_uint64(0), *[ctypes.c_int(i) for i in insn])
+        err = _hook_add(self._h, ctypes.byref(handle), kind, cb, None, ctypes.c_uint64(begin),
+                        ctypes.c_uint64(end), *[ctypes.c_int(i) for i in insn])
         if err:
             raise UcError(err)
         self._callbacks[handle.value] = cb  # kept alive while hooked

@@ -77,22 +77,19 @@ class Machine(GuestMemory, Hooks):
     (emu/guest_memory.py), its hooks in Hooks (emu/hooks.py). Hooks are plain callables; the
     machine never interprets them."""
 
-    def __init__(self, arch: Arch, *, high_addresses: bool = False):
+    def __init__(self, arch: Arch):
         self.arch = arch
-        self.high_addresses = high_addresses
         self.uc = unicorn.Uc(unicorn.UC_ARCH_X86, arch.uc_mode)
         # Unicorn reserves 1 GiB of address space for translated code per CPU by default;
         # a run with several processes has several CPUs, and the grader caps the address
         # space (programs/grading/isolate.py). The guests' code needs far less.
         self.uc.ctl_set_tcg_buffer_size(TCG_BUFFER)  # type: ignore[attr-defined]
-        # Virtual TLB mode, filled so that stores stay on Unicorn's fast path (emu/tlb.py);
-        # it also reaches memory at or above 0xffff800000000000 (the vsyscall page), which
-        # the default TLB cuts to 52 bits. So `high_addresses` no longer changes the CPU.
+        # Virtual TLB mode, filled so that stores stay on Unicorn's fast path (emu/tlb.py).
+        # Addresses also reach Unicorn whole (the default TLB cuts them to 52 bits): memory
+        # at 0xffffffffff600000 (the vsyscall page) is there, and a fault reports the
+        # address the guest used.
         self.execute_only: set[int] = set()  # pages mapped PROT_EXEC alone (GuestMemory.map)
         self._tlb_fill = use_virtual_tlb(self.uc, arch.bits, self.execute_only)
-        # Addresses reach Unicorn whole in virtual TLB mode (the default TLB cuts them to 52
-        # bits): the vsyscall's CPU page sits at 0xffffffffff600000 itself.
-        self.virtual_tlb = True
         self._h = self.uc._uch
         self._one = ctypes.c_uint64(0)
         self._one_ref = ctypes.byref(self._one)
@@ -282,7 +279,7 @@ class Machine(GuestMemory, Hooks):
                 return child
             child.release()
         else:
-            child = Machine(self.arch, high_addresses=self.high_addresses)
+            child = Machine(self.arch)
         self.backing.copy_into(child.backing)
         for begin, last, prot in regions:
             host = child.backing.find(begin, last + 1)

@@ -155,8 +155,7 @@ class Loader:
         """A new CPU for the image's architecture, its layout (the first draw of ASLR), an
         empty Mm and the GDT page."""
         arch = image.arch
-        # (high_addresses no longer changes the CPU: every one reaches the vsyscall page.)
-        machine = Machine(arch, high_addresses=self.vsyscall_mode(arch) in ("native", "emulate"))
+        machine = Machine(arch)
         pie_size = image.highest - image.lowest if image.is_pie else 0
         layout = binfmt.choose_layout(arch, self.rng, pie_size)
         mm = Mm(machine, mmap_base=layout.mmap_base, limit=self.memory_limit)

@@ -69,9 +69,9 @@ class CpuFaults:
 
         m.hook_interrupt_fast(on_interrupt)
         if self.system.loader.vsyscall_mode(m.arch) == "xonly":
-            begin, end = vsyscall.trap_range(m)
             m.hook_code_fast(vsyscall.fetch_trap(kernel, m, self._vsyscall_trap, self._counted),
-                             begin, end)
+                             vsyscall.VSYSCALL_ADDR,
+                             vsyscall.VSYSCALL_ADDR + vsyscall.VSYSCALL_SIZE - 1)
         m.hook_bad_memory(self._on_bad_memory)
         m.hook_bad_instruction(self._on_bad_instruction)
         m.hook_ports(self._on_port)
@@ -154,12 +154,7 @@ class CpuFaults:
     def _vsyscall_trap(self, addr: int) -> None:
         """The CPU is about to run code in the vsyscall page that the fast path left to the
         run loop: stop there, as the fetch fault did before the page had a CPU side."""
-        if vsyscall.in_page(addr):
-            self._vsyscall_fetch = addr
-        else:
-            # A non-canonical address the default TLB cuts to the page's (see
-            # _on_bad_memory): #GP, SIGSEGV with si_code SI_KERNEL.
-            self._fault = Fault(signals.SIGSEGV, signals.SI_KERNEL, 0)
+        self._vsyscall_fetch = addr
         self.system.machine.stop()
 
     def _on_syscall32(self, uc, _user_data) -> None:
@@ -241,14 +236,10 @@ class CpuFaults:
             self._refused_gdt = True
             return False
         if system.arch.bits == 64 and (1 << 47) <= addr < (1 << 64) - (1 << 47):
-            # Unicorn's default TLB reports an address cut to 52 bits: a canonical kernel
-            # address (bits 47-63 all set) comes back with only bits 47-51 set. Anything else
-            # past user space is non-canonical: a #GP, SIGSEGV with si_code SI_KERNEL.
-            if addr >> 47 == 0x1F:
-                addr |= ((1 << 64) - 1) ^ ((1 << 52) - 1)
-            else:
-                self._fault = Fault(signals.SIGSEGV, signals.SI_KERNEL, 0)
-                return False
+            # Non-canonical (the virtual TLB reports the whole address): a #GP, SIGSEGV
+            # with si_code SI_KERNEL.
+            self._fault = Fault(signals.SIGSEGV, signals.SI_KERNEL, 0)
+            return False
         unmapped = access in _UNMAPPED
         if access in (MEM_FETCH_PROT, MEM_FETCH_UNMAPPED) and vsyscall.in_page(addr) and \
                 system.vsyscall_mode in ("emulate", "xonly"):

@@ -41,22 +41,6 @@ _RET = (R.RAX, R.RIP, R.RSP)
 _POINTERS = {0: (0, 1), 1: (0,), 2: (0, 1)}
 
 
-# Unicorn's default TLB (every CPU but a high_addresses one) cuts a virtual address to its
-# low 52 bits: the CPU fetches 0xffffffffff600000 from there.
-_CUT = (1 << 52) - 1
-
-
-def cpu_page(machine) -> int:
-    """Where the CPU's page for the vsyscall page is mapped (xonly mode)."""
-    return VSYSCALL_ADDR if machine.virtual_tlb else VSYSCALL_ADDR & _CUT
-
-
-def trap_range(machine) -> tuple[int, int]:
-    """The addresses the fetch hook covers: the page, and below it every non-canonical
-    address the default TLB cuts to the same place (no user code is up there)."""
-    return cpu_page(machine), VSYSCALL_ADDR + VSYSCALL_SIZE - 1
-
-
 def in_page(addr: int) -> bool:
     return VSYSCALL_ADDR <= addr < VSYSCALL_ADDR + VSYSCALL_SIZE
 
@@ -88,7 +72,7 @@ def map_page(mm, mode: str, clock, tick_jobs: list) -> None:
         # For the CPU alone: an execute-only page where it fetches the vsyscall page from,
         # so that a call lands in the fetch hook (fetch_trap) without leaving Unicorn. Its
         # bytes never run and nothing can read them: reads still fault as before.
-        machine.map(cpu_page(machine), VSYSCALL_SIZE, PROT_EXEC)
+        machine.map(VSYSCALL_ADDR, VSYSCALL_SIZE, PROT_EXEC)
         return
     mm.map(VSYSCALL_ADDR, VSYSCALL_SIZE, PROT_READ | PROT_EXEC, name="[vsyscall]",
            kind="vsyscall")
