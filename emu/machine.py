@@ -30,6 +30,7 @@ from emu.guest_memory import (  # noqa: F401  (where callers have always found t
     page_up,
 )
 from emu.hooks import Hooks
+from emu.register_file import RegisterFile
 from emu.tlb import use_virtual_tlb
 from emu.uclib import reg_read as _reg_read
 from emu.uclib import reg_read_batch as _reg_read_batch
@@ -91,6 +92,8 @@ class Machine(GuestMemory, Hooks):
         self.execute_only: set[int] = set()  # pages mapped PROT_EXEC alone (GuestMemory.map)
         self._tlb_fill = use_virtual_tlb(self.uc, arch.bits, self.execute_only)
         self._h = self.uc._uch
+        # The general registers in place, for the trap hooks (emu/register_file.py).
+        self.registers = RegisterFile(self.uc, self._h, arch.bits)
         self._one = ctypes.c_uint64(0)
         self._one_ref = ctypes.byref(self._one)
         self._word = ctypes.c_uint64(0)  # read_u32/read_u64's buffer

@@ -8,10 +8,12 @@ With no listener attached nothing is recorded, so a plain run pays only for the 
 
 from __future__ import annotations
 
+import operator
 from typing import TYPE_CHECKING, Callable
 
 import kernel_model.syscalls  # noqa: F401  (registers every handler)
 from emu import hostmem
+from emu import register_file as RF
 from emu import registers as R
 from emu.hostmem import HostMemoryError, SharedBlock
 from emu.machine import PROT_READ, PROT_WRITE, Machine, MemoryFault
@@ -61,6 +63,9 @@ _I386_IN = (EAX, R.EBX, R.ECX, R.EDX, R.ESI,
 _SYSENTER_IN = _I386_IN + (EFLAGS,)
 
 SYSCALL_INSN_LEN = 2  # syscall, sysenter and int 0x80 are all two bytes
+# The argument registers as register-file words (emu/register_file.py).
+_SYSCALL64_SLOTS = (RF.RDI, RF.RSI, RF.RDX, RF.R10, RF.R8, RF.R9)
+_I386_SLOTS = (RF.RBX, RF.RCX, RF.RDX, RF.RSI, RF.RDI, RF.RBP)
 
 
 EFLAGS_AC = 1 << 18  # alignment check
@@ -80,6 +85,27 @@ class KernelModelError(Exception):
                          + (f": {detail}" if detail else ""))
         self.syscall = syscall
         self.error = error
+
+
+def _fast_table(table: list[SyscallDef | None], slots: tuple[int, ...]
+                ) -> list[tuple[Callable, Callable | None, int, SyscallDef] | None]:
+    """(handler, its arguments' getter, nargs, the definition) by number, for the hot
+    paths: the getter takes the register file's words and gives the arguments from `slots`
+    (None: the call takes none)."""
+    getters: list[Callable | None] = [None]
+    for n in range(1, len(slots) + 1):
+        getters.append(operator.itemgetter(*slots[:n]) if n > 1 else
+                       (lambda w, at=slots[0]: (w[at],)))
+    return [None if d is None else (d.handler, getters[min(d.nargs, len(slots))], d.nargs, d)
+            for d in table]
+
+
+def _set_result(signed: memoryview, words: memoryview, ret: int) -> None:
+    """rax <- ret: a negative errno, or any value up to 2**64."""
+    try:
+        signed[0] = ret
+    except ValueError:  # at or past 2**63
+        words[0] = ret & 0xFFFFFFFFFFFFFFFF
 
 
 class Kernel:
@@ -385,55 +411,64 @@ class Kernel:
 
     # -- entry paths ----------------------------------------------------------------
     # Each CPU gets its own closures (`_syscall_entry`, `_sysenter_entry`, `int80_entry`):
-    # the untraced path of a trap in one function, its registers read and written through
-    # arrays made once per CPU (Machine.reg_io), every per-call lookup hoisted out. A trace,
+    # the untraced path of a trap in one function, every per-call lookup hoisted out. They
+    # read and write the registers in place (emu/register_file.py: the CPU's own memory, or
+    # a copy that `read`/`write` move through Unicorn when that is not available). A trace,
     # a virtual clock (on_trap) or a halted block takes the general path below.
     def _syscall_entry(self, m: Machine) -> Callable[[int, int], None]:
-        load, _, v = m.reg_io(_SYSCALL64_HEAD + _SYSCALL64_IN[1:7])
-        _, store, out = m.reg_io(_SYSCALL64_OUT)
-        table = self._dispatch_x86_64
-        size = len(table)
+        rf = m.registers
+        w, signed = rf.words, rf.signed
+        read, flags_cs = rf.reader((RF.RAX, RF.RDI, RF.RSI, RF.RDX, RF.R10, RF.R8, RF.R9,
+                                    RF.PC), extra=(EFLAGS, R.CS))
+        write = rf.writer((RF.RAX, RF.RCX, RF.R11))
+        handlers = _fast_table(self._dispatch_x86_64, _SYSCALL64_SLOTS)
+        size = len(handlers)
         general = self._on_syscall
         raised = self._handler_raised
         failed = m.hook_failed
         enosys = -errnos.ENOSYS
+        abi, user_cs, tf, insn_len = X86_64_ABI, USER_CS, EFLAGS_TF, SYSCALL_INSN_LEN
 
         def on_syscall(_handle, _user_data) -> None:
             try:
                 if self.listeners or self.on_trap is not None or self.halted:
                     general(None, None)
                     return
-                load()  # rax, rip, rflags, cs, then the six arguments
-                self.abi = X86_64_ABI
+                if read is not None:
+                    read()
+                self.abi = abi
                 self.mechanism = "syscall"
-                pc = v[1]
-                rflags = v[2]
-                if v[3] & 0xFFFF != USER_CS:
-                    self._syscall_not_64bit(pc)
-                    return
-                if rflags & EFLAGS_TF:
-                    self.step_trap_skipped_at = pc + SYSCALL_INSN_LEN
-                nr = v[0] & 0xFFFFFFFF  # an int: the upper half of rax is ignored (Abi.number)
-                sdef = table[nr] if nr < size else None
+                pc = w[16]
+                rflags = flags_cs[0]
+                if flags_cs[1] != user_cs or rflags & tf:
+                    if flags_cs[1] != user_cs:
+                        self._syscall_not_64bit(pc)
+                        return
+                    self.step_trap_skipped_at = pc + insn_len
+                nr = w[0] & 0xFFFFFFFF  # the upper half of rax is ignored (Abi.number)
+                entry = handlers[nr] if nr < size else None
                 ret: int | None
-                if sdef is None:
+                if entry is None:
                     ret = enosys
-                elif sdef.nargs:
-                    args = v[4:4 + sdef.nargs]
-                    try:
-                        ret = sdef.handler(self, *args)
-                    except Exception as e:
-                        ret = raised(e, sdef, args)
                 else:
-                    try:
-                        ret = sdef.handler(self)
-                    except Exception as e:
-                        ret = raised(e, sdef, ())
+                    handler, args, _, sdef = entry
+                    if args is None:
+                        try:
+                            ret = handler(self)
+                        except Exception as e:
+                            ret = raised(e, sdef, ())
+                    else:
+                        values = args(w)
+                        try:
+                            ret = handler(self, *values)
+                        except Exception as e:
+                            ret = raised(e, sdef, values)
                 if ret is not None:  # None: no result to write, the registers stay as they are
-                    out[0] = ret
-                    out[1] = pc + SYSCALL_INSN_LEN
-                    out[2] = rflags
-                    store()
+                    _set_result(signed, w, ret)
+                    w[1] = pc + insn_len  # rcx: where sysret returns
+                    w[11] = rflags  # r11
+                    if write is not None:
+                        write()
             except BaseException as e:
                 failed(e)
 
@@ -441,90 +476,106 @@ class Kernel:
 
     def int80_entry(self, m: Machine) -> Callable[[], None]:
         """`int 0x80` on CPU m (the interrupt hook calls it, pc already past the insn)."""
-        load, _, v = m.reg_io(_I386_IN)
-        _, store, out = m.reg_io((RAX,) if m.arch.bits == 64 else (EAX,))
-        table = self._dispatch_i386
-        size = len(table)
+        rf = m.registers
+        w, signed = rf.words, rf.signed
+        read, _ = rf.reader((RF.RAX,) + _I386_SLOTS)
+        write = rf.writer((RF.RAX,))
+        handlers = _fast_table(self._dispatch_i386, _I386_SLOTS)
+        size = len(handlers)
         raised = self._handler_raised
         enosys = -errnos.ENOSYS
         wide = m.arch.bits == 64
-        mask = 0xFFFFFFFFFFFFFFFF if wide else 0xFFFFFFFF
+        abi = I386_ABI
 
         def on_int80() -> None:
             if self.listeners or self.on_trap is not None:
                 self.on_int80()
                 return
-            load()
-            self.abi = I386_ABI
+            if read is not None:
+                read()
+            self.abi = abi
             self.mechanism = "int 0x80"
-            nr = v[0] & 0xFFFFFFFF  # negative numbers are past the table's end: ENOSYS
-            sdef = table[nr] if nr < size else None
+            nr = w[0] & 0xFFFFFFFF  # negative numbers are past the table's end: ENOSYS
+            entry = handlers[nr] if nr < size else None
             ret: int | None
-            if sdef is None:
+            if entry is None:
                 ret = enosys
             else:
-                n = sdef.nargs
+                handler, args, _, sdef = entry
                 # From 64-bit code only the low 32 bits of each register count.
-                args = () if not n else [a & 0xFFFFFFFF for a in v[1:1 + n]] if wide else \
-                    v[1:1 + n]
+                values = () if args is None else [a & 0xFFFFFFFF for a in args(w)] if wide \
+                    else args(w)
                 try:
-                    ret = sdef.handler(self, *args)
+                    ret = handler(self, *values)
                 except Exception as e:
-                    ret = raised(e, sdef, args)
+                    ret = raised(e, sdef, values)
             if ret is not None:
-                out[0] = ret & mask
-                store()
+                if wide:
+                    _set_result(signed, w, ret)
+                else:
+                    w[0] = ret & 0xFFFFFFFF
+                if write is not None:
+                    write()
 
         return on_int80
 
     def _sysenter_entry(self, m: Machine) -> Callable[[int, int], None]:
-        load, _, v = m.reg_io(_SYSENTER_IN)
-        _, store, out = m.reg_io((EAX, ESP, EBP, m.arch.pc_reg))
-        table = self._dispatch_i386
-        size = len(table)
+        rf = m.registers
+        w = rf.words
+        read, _ = rf.reader((RF.RAX,) + _I386_SLOTS + (RF.FLAGS,))
+        # The pc written in place is simply where the CPU goes on; through Unicorn it is a
+        # jump (the CPU loop left and entered again): slower, the same place.
+        write = rf.writer((RF.RAX, RF.RSP, RF.RBP, RF.PC))
+        handlers = _fast_table(self._dispatch_i386, _I386_SLOTS[:5])
+        size = len(handlers)
         raised = self._handler_raised
         failed = m.hook_failed
         enosys = -errnos.ENOSYS
         general = self._on_sysenter
         read_u32 = m.word_reader(4)
+        abi, tf, insn_len = I386_ABI, EFLAGS_TF, SYSCALL_INSN_LEN
 
         def on_sysenter(_handle, _user_data) -> None:
             try:
                 if self.listeners or self.on_trap is not None or self.halted:
                     general(None, None)
                     return
-                load()
-                user_sp = v[6]  # __kernel_vsyscall did `mov ebp, esp` before sysenter
+                if read is not None:
+                    read()
+                user_sp = w[5]  # __kernel_vsyscall did `mov ebp, esp` before sysenter
                 try:
                     arg6 = read_u32(user_sp)
                 except MemoryFault:
                     arg6 = 0
-                self.abi = I386_ABI
+                self.abi = abi
                 self.mechanism = "sysenter"
-                pad = self.sysenter_landing_pad
-                if v[7] & EFLAGS_TF:
-                    self.step_trap_skipped_at = pad or 0
-                nr = v[0] & 0xFFFFFFFF
-                sdef = table[nr] if nr < size else None
+                pad = self.sysenter_landing_pad or 0
+                if w[17] & tf:
+                    self.step_trap_skipped_at = pad
+                nr = w[0] & 0xFFFFFFFF
+                entry = handlers[nr] if nr < size else None
                 ret: int | None
-                if sdef is None:
+                if entry is None:
                     ret = enosys
                 else:
-                    n = sdef.nargs
-                    args = v[1:1 + n] if n < 6 else v[1:6] + [arg6]
+                    handler, args, n, sdef = entry
+                    values = () if args is None else args(w)
+                    if n == 6:  # the sixth from the user stack, where ebp was pushed
+                        values = (*values, arg6)
                     try:
-                        ret = sdef.handler(self, *args)
+                        ret = handler(self, *values)
                     except Exception as e:
-                        ret = raised(e, sdef, args)
+                        ret = raised(e, sdef, values)
                 if ret is None:
                     return
-                # As _on_sysenter: to the landing pad (0 with no vDSO), less the length
-                # Unicorn adds after this hook.
-                out[0] = ret & 0xFFFFFFFF
-                out[1] = user_sp
-                out[2] = arg6
-                out[3] = (pad or 0) - SYSCALL_INSN_LEN
-                store()
+                # As _on_sysenter: to the landing pad (0 with no vDSO), less the length the
+                # CPU adds after this hook.
+                w[0] = ret & 0xFFFFFFFF
+                w[4] = user_sp
+                w[5] = arg6
+                w[16] = (pad - insn_len) & 0xFFFFFFFF
+                if write is not None:
+                    write()
             except BaseException as e:
                 failed(e)
 
