@@ -464,7 +464,10 @@ class Kernel:
                         except Exception as e:
                             ret = raised(e, sdef, values)
                 if ret is not None:  # None: no result to write, the registers stay as they are
-                    _set_result(signed, w, ret)
+                    try:
+                        signed[0] = ret  # rax: a negative errno, or any value
+                    except ValueError:  # at or past 2**63
+                        w[0] = ret & 0xFFFFFFFFFFFFFFFF
                     w[1] = pc + insn_len  # rcx: where sysret returns
                     w[11] = rflags  # r11
                     if write is not None:
