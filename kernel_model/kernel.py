@@ -549,7 +549,8 @@ class Kernel:
                 try:
                     arg6 = read_u32(user_sp)
                 except MemoryFault:
-                    arg6 = 0
+                    general(None, None)  # no call at all: _on_sysenter says why
+                    return
                 self.abi = abi
                 self.mechanism = "sysenter"
                 pad = self.sysenter_landing_pad or 0
@@ -707,11 +708,6 @@ class Kernel:
         vals = m.regs(_SYSENTER_IN)
         nr = I386_ABI.number(vals[0])
         user_sp = vals[6]  # __kernel_vsyscall did `mov ebp, esp` before sysenter
-        try:
-            arg6 = m.read_u32(user_sp)
-        except MemoryFault:
-            arg6 = 0
-        args = tuple(vals[1:6]) + (arg6,)
         self.abi = I386_ABI
         self.mechanism = "sysenter"
         if self.on_trap is not None:
@@ -719,6 +715,19 @@ class Kernel:
         pad = self.sysenter_landing_pad
         if vals[7] & EFLAGS_TF:
             self.step_trap_skipped_at = pad or 0
+        try:
+            arg6 = m.read_u32(user_sp)
+        except MemoryFault:
+            # Linux's __do_fast_syscall_32 reads the stashed ebp before any syscall work: if
+            # it cannot, eax = -EFAULT and back to the landing pad, with no call (a tracer
+            # sees none) and the registers as they came (esp = ebp).
+            self.emit_note(f"sysenter: the user stack at ebp ({user_sp:#x}) cannot be read "
+                           f"for the sixth argument: -EFAULT, no system call made, as Linux "
+                           f"(__do_fast_syscall_32)")
+            m.set_regs((EAX, ESP, m.arch.pc_reg),
+                       (-errnos.EFAULT & 0xFFFFFFFF, user_sp, (pad or 0) - SYSCALL_INSN_LEN))
+            return
+        args = tuple(vals[1:6]) + (arg6,)
         if self.listeners:
             pc = m.pc  # as for `syscall`, Unicorn's hook sees eip still at the instruction
             regs = m.snapshot_regs()

@@ -1,6 +1,7 @@
 """Each entry path, end to end: the right table, the CPU's own register effects, the result
 where Linux puts it."""
 
+import pytest
 from conftest import PROGRAMS, run_guest
 
 from kernel_model.trace.events import RegChange, StackPush, SyscallEntered, SyscallReturned
@@ -211,3 +212,51 @@ bad:
     unknown, reboot = run.syscalls()[:2]
     assert unknown.name is None and unknown.ret == -38 and "no such syscall" in unknown.note
     assert reboot.name == "reboot" and "not implemented" in reboot.note
+
+
+# A raw `sysenter` with ebp not pointing at a stack: Linux reads the sixth argument from
+# [ebp] before any syscall work (__do_fast_syscall_32), fails, and returns -EFAULT to the
+# landing pad with esp = ebp = 0, where `pop ebp` faults: the write never happens.
+SYSENTER_BAD_EBP = """
+bits 32
+section .data
+msg: db "never", 10
+section .text
+_start:
+    mov eax, 4              ; write(1, msg, 6)
+    mov ebx, 1
+    mov ecx, msg
+    mov edx, 6
+    xor ebp, ebp
+    sysenter
+    int 0x80
+landing_pad:
+    pop ebp
+    mov eax, 1
+    xor ebx, ebx
+    int 0x80
+"""
+
+
+@pytest.mark.parametrize("traced", [True, False], ids=["traced", "untraced"])
+def test_sysenter_with_no_stack_at_ebp_fails_before_the_call(tmp_path, traced):
+    from emu.program import load_program
+    from kernel_model.system import RunOptions, System
+
+    src = tmp_path / "bad_ebp.s"
+    src.write_text(SYSENTER_BAD_EBP)
+    out = tmp_path / "out"
+    prog = load_program(str(src))
+    with open(out, "w+b") as f:
+        system = System(prog.image, prog.path, ["bad_ebp"], RunOptions(seed=3,
+                        stdout_fd=f.fileno()), symbols=prog.symbols)
+        system.kernel.sysenter_landing_pad = prog.assembled.labels["landing_pad"]
+        events: list = []
+        if traced:
+            system.kernel.attach(events.append)
+        status = system.run()
+    assert out.read_bytes() == b""
+    assert status == 128 + 11  # SIGSEGV at the landing pad's pop
+    if traced:
+        assert not [e for e in events if isinstance(e, SyscallEntered) and e.name == "write"]
+        assert any("-EFAULT, no system call made" in getattr(e, "text", "") for e in events)
