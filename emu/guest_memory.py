@@ -274,18 +274,20 @@ class GuestMemory:
         unpack = struct.Struct("<I" if size == 4 else "<Q").unpack_from
         slow = self.read_u32 if size == 4 else self.read_u64
         backing = self.backing
-        last: list = [None, 0, 0, None]  # the records' state, guest start, end, their bytes
+        # The range found last: the records' state then, guest start, end - size, its bytes.
+        state, lo, last_start, view = None, 0, -1, memoryview(b"")
 
         def read(addr: int) -> int:
-            if backing.state is last[0] and last[1] <= addr and addr + size <= last[2]:
-                return unpack(last[3], addr - last[1])[0]
+            nonlocal state, lo, last_start, view
+            if lo <= addr <= last_start and backing.state is state:
+                return unpack(view, addr - lo)[0]
             found = backing.range_of(addr)
             if found is None or addr + size > found[1]:
                 return slow(addr)  # no host memory, or a word across two ranges
             lo, hi, host = found
-            last[:] = [backing.state, lo, hi,
-                       memoryview((ctypes.c_ubyte * (hi - lo)).from_address(host))]
-            return unpack(last[3], addr - lo)[0]
+            state, last_start = backing.state, hi - size
+            view = memoryview((ctypes.c_ubyte * (hi - lo)).from_address(host))
+            return unpack(view, addr - lo)[0]
 
         return read
 
