@@ -162,23 +162,31 @@ landing_pad:
 """
 
 
-def test_sysenter_returns_to_the_landing_pad(tmp_path):
+def run_with_landing_pad(tmp_path, source: str, traced: bool = True):
+    """Run i386 `source`, whose label landing_pad is where the kernel returns a sysenter
+    (as the vDSO mapping would say): (status, stdout, events, the program)."""
     from emu.program import load_program
     from kernel_model.system import RunOptions, System
 
     src = tmp_path / "sysenter.s"
-    src.write_text(SYSENTER_STUB)
+    src.write_text(source)
     out = tmp_path / "out"
     prog = load_program(str(src))
     with open(out, "w+b") as f:
         system = System(prog.image, prog.path, ["sysenter"], RunOptions(seed=3,
                         stdout_fd=f.fileno()), symbols=prog.symbols)
         system.kernel.sysenter_landing_pad = prog.assembled.labels["landing_pad"]
-        events = []
-        system.kernel.attach(events.append)
+        events: list = []
+        if traced:
+            system.kernel.attach(events.append)
         status = system.run()
+    return status, out.read_bytes(), events, prog
+
+
+def test_sysenter_returns_to_the_landing_pad(tmp_path):
+    status, output, events, prog = run_with_landing_pad(tmp_path, SYSENTER_STUB)
     assert status == 0
-    assert out.read_bytes() == b"via sysenter\n"
+    assert output == b"via sysenter\n"
     calls = [e for e in events if isinstance(e, SyscallReturned)]
     assert [(c.mechanism, c.name) for c in calls] == [("sysenter", "write"),
                                                      ("sysenter", "exit")]
@@ -240,22 +248,8 @@ landing_pad:
 
 @pytest.mark.parametrize("traced", [True, False], ids=["traced", "untraced"])
 def test_sysenter_with_no_stack_at_ebp_fails_before_the_call(tmp_path, traced):
-    from emu.program import load_program
-    from kernel_model.system import RunOptions, System
-
-    src = tmp_path / "bad_ebp.s"
-    src.write_text(SYSENTER_BAD_EBP)
-    out = tmp_path / "out"
-    prog = load_program(str(src))
-    with open(out, "w+b") as f:
-        system = System(prog.image, prog.path, ["bad_ebp"], RunOptions(seed=3,
-                        stdout_fd=f.fileno()), symbols=prog.symbols)
-        system.kernel.sysenter_landing_pad = prog.assembled.labels["landing_pad"]
-        events: list = []
-        if traced:
-            system.kernel.attach(events.append)
-        status = system.run()
-    assert out.read_bytes() == b""
+    status, output, events, _ = run_with_landing_pad(tmp_path, SYSENTER_BAD_EBP, traced)
+    assert output == b""
     assert status == 128 + 11  # SIGSEGV at the landing pad's pop
     if traced:
         assert not [e for e in events if isinstance(e, SyscallEntered) and e.name == "write"]
