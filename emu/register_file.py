@@ -21,13 +21,13 @@ file in place"):
   through Unicorn's API (`reg_read` computes it), and the word is never written here.
 
 The state's address is not part of Unicorn's API. It is found once per process: distinct
-values are written to the first registers through the API, and the words of Unicorn's handle
-are followed, as pointers, to the first readable place holding that very sequence (eight
-registers: an i386 CPU has no more). Every
-new CPU is then checked both ways (values written through the API appear in memory, and
-values written in memory are what the API reads back). If any of that fails (another
-Unicorn build lays its state out otherwise), `RegisterFile` keeps a private copy instead,
-and the hooks fall back to reading and writing it through the API: slower, never wrong.
+values are written to the first eight registers through the API (an i386 CPU has no more),
+and the words of Unicorn's handle are followed, as pointers into writable memory, to the
+place holding that very sequence. Every new CPU is then checked both ways (values written
+through the API appear in memory, and values written in memory are what the API reads
+back). If any of that fails (another Unicorn build lays its state out otherwise),
+`RegisterFile` keeps a private copy instead, and the hooks fall back to reading and writing
+it through the API: slower, never wrong.
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ ENABLED = True  # tests switch the in-place path off to run the API path
 # Found once per process: (offset in Unicorn's handle of the pointer, offset from where it
 # points to the register file), or False once the search has failed.
 _found: tuple[int, int] | bool | None = None
+_spans: list[tuple[int, int]] = []  # the writable mappings as last read
 
 
 def _writable() -> list[tuple[int, int]]:
@@ -144,8 +145,14 @@ def _locate(uc, handle: int, ids: tuple[int, ...]) -> int | None:
 
 def _at(handle: int, found) -> int | None:
     """Where the offsets found lead in this CPU, if the probe values are there."""
+    global _spans
     pointer_at, offset = found
     address = ctypes.c_uint64.from_address(handle + pointer_at).value + offset
+    if _end_of(_spans, address) is None or _end_of(_spans, address) < address + 64:
+        _spans = _writable()  # a new mapping since the last look, or not memory at all
+        end = _end_of(_spans, address)
+        if end is None or end < address + 64:
+            return None
     if ctypes.string_at(address, 64) != struct.pack("<8Q", *_PROBE):
         return None
     return address
