@@ -36,4 +36,8 @@ def syscall(name: str, *args: Kind, ret: str = "int", abi: str | None = None):
 
 
 def lookup(abi: str, name: str) -> SyscallDef | None:
-    return REGISTRY.get((abi, name)) or REGISTRY.get((None, name))
+    """The handler of a call, its module imported if it was not (kernel_model.syscalls.deferred)."""
+    from kernel_model.syscalls.deferred import definition, key_for
+
+    key = key_for(abi, name)
+    return None if key is None else definition(key)
