@@ -3,40 +3,14 @@ handler's registration and the strace decoding (as Blink's and usercorn's tables
 
 from __future__ import annotations
 
-from dataclasses import FrozenInstanceError
+from kernel_model.records import Record
 
 
-class Kind:
-    """Base of every argument kind. `out` kinds are decoded after the call returns.
-
-    A kind is a frozen record compared by class and fields, as a frozen dataclass is: these
-    ~20 classes are written out by hand because making them dataclasses cost every start
-    about 9 ms (issue 16). `_fields` names the fields, in order; a kind with fields sets
-    them in its own __init__."""
+class Kind(Record):
+    """Base of every argument kind. `out` kinds are decoded after the call returns. Kinds
+    are Records (kernel_model.records), not dataclasses: there are ~20 of them."""
 
     out = False
-    _fields: tuple[str, ...] = ()
-
-    def _values(self) -> tuple:
-        return tuple(getattr(self, f) for f in self._fields)
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields)
-        return f"{type(self).__qualname__}({fields})"
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            return self._values() == other._values()  # type: ignore[attr-defined]
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise FrozenInstanceError(f"cannot assign to field {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise FrozenInstanceError(f"cannot delete field {name!r}")
 
 
 class Int(Kind):
