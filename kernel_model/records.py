@@ -39,6 +39,15 @@ class Record:
     def __hash__(self) -> int:
         return hash(self._values())
 
+    # Pickling and copying: the field values, set back past the frozen __setattr__ (as a
+    # frozen dataclass with slots does; a subclass may have slots).
+    def __getstate__(self) -> tuple:
+        return self._values()
+
+    def __setstate__(self, state: tuple) -> None:
+        for f, v in zip(self._fields, state, strict=True):
+            object.__setattr__(self, f, v)
+
     def __setattr__(self, name: str, value: object) -> None:
         raise FrozenInstanceError(f"cannot assign to field {name!r}")
 

@@ -19,18 +19,21 @@ import importlib
 import os
 from typing import Any
 
-from kernel_model.syscalls import MODULES
+from kernel_model.syscalls import MODULES, argkinds
+from kernel_model.syscalls.argkinds import Kind
 from kernel_model.syscalls.registry import REGISTRY, SyscallDef
 
 PACKAGE = "kernel_model.syscalls"
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 Key = tuple[str | None, str]
-# (abi or None, name) -> (module, args, ret, nargs)
-Index = dict[Key, tuple[str, tuple, str, int]]
+# (abi or None, name) -> (module, args, ret, nargs); each argument kind as its class's name
+# and field values (plain data: the cached index depends on no class's pickled form)
+Index = dict[Key, tuple[str, tuple[tuple[str, tuple], ...], str, int]]
 
 _index: Index | None = None
 _stand_ins: dict[Key, SyscallDef] = {}
+_kinds: dict[tuple[str, tuple], Kind] = {}  # kinds are immutable: one of each is enough
 
 
 def import_all() -> None:
@@ -42,7 +45,9 @@ def import_all() -> None:
 def build_index() -> Index:
     """The index, from the registry once every handler module is imported."""
     import_all()
-    return {key: (sdef.handler.__module__, sdef.args, sdef.ret, sdef.nargs)
+    return {key: (sdef.handler.__module__,
+                  tuple((type(kind).__name__, kind._values()) for kind in sdef.args),
+                  sdef.ret, sdef.nargs)
             for key, sdef in REGISTRY.items()}
 
 
@@ -108,8 +113,17 @@ def dispatch_entry(abi: str, name: str) -> SyscallDef | None:
     return sdef
 
 
+def _kind(spec: tuple[str, tuple]) -> Kind:
+    kind = _kinds.get(spec)
+    if kind is None:
+        name, values = spec
+        kind = _kinds[spec] = getattr(argkinds, name)(*values)
+    return kind
+
+
 def _make_stand_in(key: Key) -> SyscallDef:
-    _, args, ret, nargs = index()[key]
+    _, specs, ret, nargs = index()[key]
+    args = tuple(_kind(spec) for spec in specs)
 
     def import_then_call(kernel: Any, *call_args: int) -> int | None:
         real = definition(key)
