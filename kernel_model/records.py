@@ -6,7 +6,8 @@ shown as `Name(field=value, ...)`, and any assignment raises FrozenInstanceError
 generated source), which a module of twenty of them pays at every start (issue 16); a
 Record's methods are written once, here. A subclass names its fields in `_fields`, in
 order (also its positional match pattern), and sets them in its own __init__ with
-object.__setattr__."""
+object.__setattr__. Not for a class someone copies with dataclasses.replace (a Record is
+not a dataclass: replace, fields and asdict refuse it)."""
 
 from __future__ import annotations
 
@@ -44,8 +45,11 @@ class Record:
     def __getstate__(self) -> tuple:
         return self._values()
 
-    def __setstate__(self, state: tuple) -> None:
-        for f, v in zip(self._fields, state, strict=True):
+    def __setstate__(self, state: tuple | dict) -> None:
+        # a dict: the state of a record pickled when it was a dataclass
+        pairs = state.items() if isinstance(state, dict) else zip(self._fields, state,
+                                                                   strict=True)
+        for f, v in pairs:
             object.__setattr__(self, f, v)
 
     def __setattr__(self, name: str, value: object) -> None:

@@ -18,6 +18,7 @@ from kernel_model.files.uapi import (
     X_OK,
 )
 from kernel_model.proc.creds import Credentials
+from kernel_model.records import Record
 from kernel_model.uapi import errnos
 
 # set_times's "now" (utimensat's UTIME_NOW): each file system reads its own clock.
@@ -57,11 +58,16 @@ class Stat:
         return self.mode & S_IFMT
 
 
-@dataclass(frozen=True)
-class DirEntry:
+class DirEntry(Record):
+    _fields = ("name", "ino", "dtype")
     name: str
     ino: int
     dtype: int
+
+    def __init__(self, name: str, ino: int, dtype: int) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "ino", ino)
+        object.__setattr__(self, "dtype", dtype)
 
 
 class Inode:
