@@ -13,20 +13,19 @@ from tui.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = "import sys; from tui.cli import main; sys.exit(main())"  # what the script does
+CALLER = "import sys; from tui.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
-def command(*argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", COMMAND, *argv], capture_output=True,
-                          text=True, cwd=ROOT, timeout=120)
+def python(code: str, *argv: str) -> tuple[int, str, str]:
+    r = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
+                       cwd=ROOT, timeout=120)
+    return r.returncode, r.stdout, r.stderr
 
 
-def test_as_a_command_the_output_and_status_are_the_same_as_in_process(capfd):
-    for argv in (["run", "hello.glibc-x86_64"], ["run", "-s", "--seed", "1", "fork-wait.glibc-x86_64"],
-                 ["run", "exit-status-asm"]):
-        r = command(*argv)
-        status = main(argv)
-        out, err = capfd.readouterr()
-        assert (r.returncode, r.stdout, r.stderr) == (status, out, err), argv
+def test_as_a_command_the_output_and_status_are_a_callers():
+    for argv in (["run", "hello.glibc-x86_64"], ["run", "-s", "--seed", "1",
+                 "fork-wait.glibc-x86_64"], ["run", "exit-status-asm"]):
+        assert python(COMMAND, *argv) == python(CALLER, *argv), argv
 
 
 def test_a_caller_of_main_keeps_its_collector():
