@@ -56,6 +56,7 @@ def test_static_glibc_hello_loads_neither_screen_nor_assembler_nor_pyelftools():
     # platform: imported by uuid and keystone, by nothing else a run needs
     assert loaded(modules, NEVER + NOT_FOR_AN_ELF + ONLY_WHEN_READ + ("platform",)) == []
     assert loaded(modules, UNCALLED_HANDLERS) == []
+    assert loaded(modules, ("hashlib", "_hashlib")) == []  # the caches' keys: _sha256
     # ... and those of the calls it made are (the check above sees real imports)
     assert {"kernel_model.syscalls.memory", "kernel_model.syscalls.fs.read_write"} <= modules
 
