@@ -57,6 +57,8 @@ def test_static_glibc_hello_loads_neither_screen_nor_assembler_nor_pyelftools():
     assert loaded(modules, NEVER + NOT_FOR_AN_ELF + ONLY_WHEN_READ + ("platform",)) == []
     assert loaded(modules, UNCALLED_HANDLERS) == []
     assert loaded(modules, ("hashlib", "_hashlib")) == []  # the caches' keys: _sha256
+    # System V message queues and semaphores: their tables are made at first use
+    assert loaded(modules, ("kernel_model.ipc.msg", "kernel_model.ipc.sem")) == []
     # ... and those of the calls it made are (the check above sees real imports)
     assert {"kernel_model.syscalls.memory", "kernel_model.syscalls.fs.read_write"} <= modules
 
