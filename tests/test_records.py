@@ -1,4 +1,4 @@
-"""kernel_model.records.Record, the plain classes that replaced the frozen dataclasses of
+"""emu.records.Record, the plain classes that replaced the frozen dataclasses of
 the trace events, the stop causes and the argument kinds: they must behave as those did."""
 
 from __future__ import annotations

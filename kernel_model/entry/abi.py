@@ -9,8 +9,8 @@ Registers are named here; their Unicorn ids are looked up in `emu` only when ask
 
 from __future__ import annotations
 
+from emu.records import Record
 from kernel_model.entry.mechanism import Mechanism
-from kernel_model.records import Record
 from kernel_model.tables import i386 as _i386_table
 from kernel_model.tables import x86_64 as _x86_64_table
 

@@ -4,8 +4,8 @@ never the emulator's own speed. Each comes with its source (docs/kernel_facts.md
 
 from __future__ import annotations
 
+from emu.records import Record
 from kernel_model.entry.mechanism import Mechanism
-from kernel_model.records import Record
 
 MEASURED = "measured on Linux 6.18, 2-vCPU Intel VM, mitigations on (KERNEL_FACTS §6)"
 

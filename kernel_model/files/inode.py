@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from emu.records import Record
 from kernel_model.files.uapi import (
     S_IFDIR,
     S_IFLNK,
@@ -18,7 +19,6 @@ from kernel_model.files.uapi import (
     X_OK,
 )
 from kernel_model.proc.creds import Credentials
-from kernel_model.records import Record
 from kernel_model.uapi import errnos
 
 # set_times's "now" (utimensat's UTIME_NOW): each file system reads its own clock.

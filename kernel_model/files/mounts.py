@@ -10,7 +10,7 @@ either."""
 
 from __future__ import annotations
 
-from kernel_model.records import Record
+from emu.records import Record
 
 # The first mount id a fresh namespace's mounts get after the invisible initial rootfs (1).
 FIRST_MOUNT_ID = 21

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import struct
 
-from kernel_model.records import Record
+from emu.records import Record
 
 AT_NULL, AT_ENTRY, AT_RANDOM, AT_EXECFN = 0, 9, 25, 31
 PAGE = 4096

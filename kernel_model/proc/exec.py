@@ -11,8 +11,8 @@ import struct
 from emu.arch import Arch
 from emu.elf import ElfImage
 from emu.machine import PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, page_down, page_up
+from emu.records import Record
 from kernel_model.memory.mm import Mm, OutOfMemory
-from kernel_model.records import Record
 from kernel_model.signals.frame_fpu import max_frame_size
 
 # auxv types (include/uapi/linux/auxvec.h, arch/x86/include/uapi/asm/auxvec.h)

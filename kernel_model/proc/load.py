@@ -29,10 +29,10 @@ from emu import registers as R
 from emu.arch import Arch
 from emu.elf import ElfImage, LazySymbols
 from emu.machine import PAGE, Machine
+from emu.records import Record
 from emu.segments import TRAMPOLINE, Gdt
 from kernel_model.memory.mm import Mm, OutOfMemory
 from kernel_model.proc import exec as binfmt
-from kernel_model.records import Record
 
 if TYPE_CHECKING:
     from kernel_model.vdso.eras import Era

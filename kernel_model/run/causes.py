@@ -8,7 +8,7 @@ for now: the process exited, a limit or the user stopped it, a counted run finis
 
 from __future__ import annotations
 
-from kernel_model.records import Record
+from emu.records import Record
 from kernel_model.signals import delivery as signals
 
 

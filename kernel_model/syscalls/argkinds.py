@@ -3,12 +3,12 @@ handler's registration and the strace decoding (as Blink's and usercorn's tables
 
 from __future__ import annotations
 
-from kernel_model.records import Record
+from emu.records import Record
 
 
 class Kind(Record):
     """Base of every argument kind. `out` kinds are decoded after the call returns. Kinds
-    are Records (kernel_model.records), not dataclasses: there are ~20 of them."""
+    are Records (emu.records), not dataclasses: there are ~20 of them."""
 
     out = False
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from kernel_model.records import Record
+from emu.records import Record
 from kernel_model.syscalls.argkinds import Kind
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import struct
 
-from kernel_model.records import Record
+from emu.records import Record
 
 USER_DESC = struct.Struct("<iIII")  # entry_number, base_addr, limit, the flag bits
 

@@ -3,7 +3,7 @@
 Every consumer (the strace printer, the JSON trace, the -c summary, the grader, the TUI)
 reads these and nothing else. Names are in the past tense: each records something done.
 
-The records are kernel_model.records.Record classes written out, not dataclasses: this
+The records are emu.records.Record classes written out, not dataclasses: this
 module is imported by every run, traced or not, and fifteen dataclasses cost each start
 about 11 ms (issue 16). They behave as the frozen dataclasses they were: the same
 constructor, repr, equality and hash, `kind` last among the fields (as a dataclass field
@@ -15,8 +15,8 @@ from __future__ import annotations
 import copy
 from dataclasses import asdict, is_dataclass
 
+from emu.records import Record
 from kernel_model.entry.mechanism import Mechanism
-from kernel_model.records import Record
 
 
 class RegChange(Record):

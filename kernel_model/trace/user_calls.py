@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from kernel_model.records import Record
+from emu.records import Record
 from kernel_model.syscalls.argkinds import Kind
 
 

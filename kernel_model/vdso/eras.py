@@ -3,7 +3,7 @@ release (docs/kernel_facts.md §4, §5). `--kernel ERA` presets them; individual
 
 from __future__ import annotations
 
-from kernel_model.records import Record
+from emu.records import Record
 
 VSYSCALL_MODES = ("native", "emulate", "xonly", "none")
 

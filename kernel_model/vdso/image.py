@@ -14,7 +14,7 @@ import struct
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kernel_model.records import Record
+from emu.records import Record
 from kernel_model.tables import i386 as i386_table
 from kernel_model.tables import x86_64 as x86_64_table
 from kernel_model.vdso import cache, vvar

@@ -1,4 +1,5 @@
-"""Small frozen records written as plain classes, for modules that define many of them.
+"""Small frozen records written as plain classes, for modules that define many of them
+(here in emu, the lowest layer, so that every layer may use them).
 
 A Record behaves as a frozen dataclass does: compared (==, hash) by class and field values,
 shown as `Name(field=value, ...)`, and any assignment raises FrozenInstanceError. Each
