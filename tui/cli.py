@@ -421,7 +421,6 @@ def cmd_show(name: str) -> int:
 
 
 def cmd_table(args) -> int:
-    import kernel_model.syscalls  # noqa: F401  (registers the handlers)
     from kernel_model.entry.abi import ABIS
     from kernel_model.syscalls.registry import lookup
 
