@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import unicorn
 from unicorn import x86_const as X
 
+from emu.records import Record
 from emu.registers import REG_IDS
 
 
-@dataclass(frozen=True)
-class Arch:
+class Arch(Record):
+    _fields = (
+        "name", "bits", "uc_mode", "elf_machine", "elf_class", "pc_reg", "sp_reg", "platform",
+        "gprs",
+    )
     name: str  # "x86_64" or "i386", as `uname -m`-style names used on the command line
     bits: int
     uc_mode: int
@@ -22,6 +24,20 @@ class Arch:
     platform: str  # AT_PLATFORM string
     # register names in display order, with their Unicorn ids
     gprs: tuple[tuple[str, int], ...]
+
+    def __init__(
+            self, name: str, bits: int, uc_mode: int, elf_machine: str, elf_class: int,
+            pc_reg: int, sp_reg: int, platform: str, gprs: tuple[tuple[str, int], ...],
+    ) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "bits", bits)
+        object.__setattr__(self, "uc_mode", uc_mode)
+        object.__setattr__(self, "elf_machine", elf_machine)
+        object.__setattr__(self, "elf_class", elf_class)
+        object.__setattr__(self, "pc_reg", pc_reg)
+        object.__setattr__(self, "sp_reg", sp_reg)
+        object.__setattr__(self, "platform", platform)
+        object.__setattr__(self, "gprs", gprs)
 
     @property
     def word(self) -> int:

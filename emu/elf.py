@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 
 from emu.arch import I386, X86_64, Arch
+from emu.records import Record
 
 
 class BadProgram(Exception):
@@ -25,8 +25,8 @@ def _one_line(text: str) -> str:
                    for c in text)
 
 
-@dataclass(frozen=True)
-class Segment:
+class Segment(Record):
+    _fields = ("vaddr", "memsz", "filesz", "offset", "flags", "data")
     vaddr: int
     memsz: int
     filesz: int
@@ -34,9 +34,22 @@ class Segment:
     flags: int  # PF_R=4, PF_W=2, PF_X=1
     data: bytes
 
+    def __init__(
+            self, vaddr: int, memsz: int, filesz: int, offset: int, flags: int, data: bytes,
+    ) -> None:
+        object.__setattr__(self, "vaddr", vaddr)
+        object.__setattr__(self, "memsz", memsz)
+        object.__setattr__(self, "filesz", filesz)
+        object.__setattr__(self, "offset", offset)
+        object.__setattr__(self, "flags", flags)
+        object.__setattr__(self, "data", data)
 
-@dataclass(frozen=True)
-class ElfImage:
+
+class ElfImage(Record):
+    _fields = (
+        "arch", "is_pie", "entry", "segments", "phoff", "phentsize", "phnum", "symbols", "raw",
+        "interp", "align",
+    )
     arch: Arch
     is_pie: bool  # ET_DYN
     entry: int
@@ -48,6 +61,23 @@ class ElfImage:
     raw: bytes
     interp: str | None = None  # PT_INTERP: the dynamic loader's path, for dynamic programs
     align: int = 0  # the largest PT_LOAD p_align (load_elf_binary aligns the load bias to it)
+
+    def __init__(
+            self, arch: Arch, is_pie: bool, entry: int, segments: tuple[Segment, ...], phoff: int,
+            phentsize: int, phnum: int, symbols: Mapping[int, str], raw: bytes,
+            interp: str | None = None, align: int = 0,
+    ) -> None:
+        object.__setattr__(self, "arch", arch)
+        object.__setattr__(self, "is_pie", is_pie)
+        object.__setattr__(self, "entry", entry)
+        object.__setattr__(self, "segments", segments)
+        object.__setattr__(self, "phoff", phoff)
+        object.__setattr__(self, "phentsize", phentsize)
+        object.__setattr__(self, "phnum", phnum)
+        object.__setattr__(self, "symbols", symbols)
+        object.__setattr__(self, "raw", raw)
+        object.__setattr__(self, "interp", interp)
+        object.__setattr__(self, "align", align)
 
     @property
     def lowest(self) -> int:

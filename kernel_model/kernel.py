@@ -11,7 +11,6 @@ from __future__ import annotations
 import operator
 from typing import TYPE_CHECKING, Callable
 
-import kernel_model.syscalls  # noqa: F401  (registers every handler)
 from emu import hostmem
 from emu import register_file as RF
 from emu import registers as R
@@ -29,7 +28,8 @@ from kernel_model.proc.task import Task
 from kernel_model.proc.wait import Waiter
 from kernel_model.signals.delivery import SignalState
 from kernel_model.signals.frame_layout import EFLAGS_TF
-from kernel_model.syscalls.registry import SyscallDef, lookup
+from kernel_model.syscalls.deferred import dispatch_entry
+from kernel_model.syscalls.registry import SyscallDef
 from kernel_model.trace.events import (
     KernelNote,
     MemAccess,
@@ -402,7 +402,8 @@ class Kernel:
         size = max(abi.table) + 1
         table: list[SyscallDef | None] = [None] * size
         for nr, name in abi.table.items():
-            table[nr] = lookup(abi.name, name)
+            # The handler, or a stand-in that imports its module at the first call
+            table[nr] = dispatch_entry(abi.name, name)
         return table
 
     def handler_for(self, abi: Abi, nr: int) -> SyscallDef | None:

@@ -2,7 +2,8 @@
 waits for at every run (issue 16). Checked as sys.modules after a real run in a fresh
 process, never by timing: the screen (textual, rich), the assembler (keystone, emu.asm)
 for a program that is not a source, pyelftools (the ELF headers are read with struct;
-symbols only on first use), and what only some syscalls need."""
+symbols only on first use), what only some syscalls need, and the handler modules of the
+calls the program does not make."""
 
 from __future__ import annotations
 
@@ -26,6 +27,14 @@ HOOK = (
 NEVER = ("textual", "rich", "elftools")  # no run reads its ELF or draws with these
 NOT_FOR_AN_ELF = ("keystone", "emu.asm", "emu.asm_encode")  # the assembler
 ONLY_WHEN_READ = ("uuid",)  # /proc/sys/kernel/random/uuid's generator
+# Syscall handler modules are imported at a call's first use (kernel_model.syscalls.deferred):
+# the static hello makes none of these modules' calls (strace -c: brk, arch_prctl,
+# set_tid_address, set_robust_list, rseq, prlimit64, readlinkat, getrandom, mprotect,
+# newfstatat, write, exit_group).
+UNCALLED_HANDLERS = tuple(f"kernel_model.syscalls.{m}" for m in (
+    "clone", "creds", "execve", "fs.open_close", "fs.pipe", "fs.readdir", "futex", "ipc_msg",
+    "ipc_mux", "ipc_sem", "ipc_shm", "poll", "signal", "socket", "socket_msg", "socketcall",
+    "timekeeping", "wait"))
 
 
 def modules_after(*argv: str) -> tuple[int, str, set[str]]:
@@ -46,6 +55,18 @@ def test_static_glibc_hello_loads_neither_screen_nor_assembler_nor_pyelftools():
     assert status == 0 and out.startswith("Hello, world!\n"), out
     # platform: imported by uuid and keystone, by nothing else a run needs
     assert loaded(modules, NEVER + NOT_FOR_AN_ELF + ONLY_WHEN_READ + ("platform",)) == []
+    assert loaded(modules, UNCALLED_HANDLERS) == []
+    assert loaded(modules, ("hashlib", "_hashlib")) == []  # the caches' keys: _sha256
+    # System V message queues and semaphores: their tables are made at first use
+    assert loaded(modules, ("kernel_model.ipc.msg", "kernel_model.ipc.sem")) == []
+    # ... and those of the calls it made are (the check above sees real imports)
+    assert {"kernel_model.syscalls.memory", "kernel_model.syscalls.fs.read_write"} <= modules
+
+
+def test_a_traced_run_imports_handler_modules_on_first_use_too():
+    status, _, modules = modules_after("run", "-s", "hello.glibc-x86_64")
+    assert status == 0
+    assert loaded(modules, UNCALLED_HANDLERS) == []
 
 
 def test_assembly_hello_loads_the_assembler_but_not_the_screen():

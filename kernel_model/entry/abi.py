@@ -9,8 +9,7 @@ Registers are named here; their Unicorn ids are looked up in `emu` only when ask
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from emu.records import Record
 from kernel_model.entry.mechanism import Mechanism
 from kernel_model.tables import i386 as _i386_table
 from kernel_model.tables import x86_64 as _x86_64_table
@@ -22,8 +21,8 @@ def _with_id(name: str) -> tuple[str, int]:
     return name, REG_IDS[name]
 
 
-@dataclass(frozen=True)
-class Abi:
+class Abi(Record):
+    _fields = ("name", "table_name", "table", "nr_name", "arg_names", "ret_name", "bits")
     name: str  # "x86_64" or "i386": also the layout of structs and the word size
     table_name: str
     table: dict[int, str]
@@ -31,6 +30,18 @@ class Abi:
     arg_names: tuple[str, ...]
     ret_name: str
     bits: int
+
+    def __init__(
+            self, name: str, table_name: str, table: dict[int, str], nr_name: str,
+            arg_names: tuple[str, ...], ret_name: str, bits: int,
+    ) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "table_name", table_name)
+        object.__setattr__(self, "table", table)
+        object.__setattr__(self, "nr_name", nr_name)
+        object.__setattr__(self, "arg_names", arg_names)
+        object.__setattr__(self, "ret_name", ret_name)
+        object.__setattr__(self, "bits", bits)
 
     @property
     def nr_reg(self) -> tuple[str, int]:
@@ -105,16 +116,27 @@ def abi_of(mechanism: str) -> Abi:
     return X86_64_ABI if mechanism == Mechanism.SYSCALL else I386_ABI
 
 
-@dataclass(frozen=True)
-class TrapPreview:
+class TrapPreview(Record):
     """What a trap at the pc is about to ask, read from the registers before it runs."""
 
+    _fields = ("mechanism", "table_name", "nr_reg", "nr", "name", "args")
     mechanism: str
     table_name: str
     nr_reg: str  # the register as the program's code names it: rax from 64-bit code
     nr: int
     name: str | None  # None: no such entry in the table
     args: tuple[tuple[str, int], ...]  # (register as the ABI names it, value it gives)
+
+    def __init__(
+            self, mechanism: str, table_name: str, nr_reg: str, nr: int, name: str | None,
+            args: tuple[tuple[str, int], ...],
+    ) -> None:
+        object.__setattr__(self, "mechanism", mechanism)
+        object.__setattr__(self, "table_name", table_name)
+        object.__setattr__(self, "nr_reg", nr_reg)
+        object.__setattr__(self, "nr", nr)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "args", args)
 
 
 def preview_trap(mechanism: str, regs: dict, bits: int) -> TrapPreview:

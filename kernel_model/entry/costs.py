@@ -4,19 +4,24 @@ never the emulator's own speed. Each comes with its source (docs/kernel_facts.md
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from emu.records import Record
 from kernel_model.entry.mechanism import Mechanism
 
 MEASURED = "measured on Linux 6.18, 2-vCPU Intel VM, mitigations on (KERNEL_FACTS §6)"
 
 
-@dataclass(frozen=True)
-class Cost:
+class Cost(Record):
+    _fields = ("ns", "low", "high", "source")
     ns: float
     low: float
     high: float
     source: str
+
+    def __init__(self, ns: float, low: float, high: float, source: str) -> None:
+        object.__setattr__(self, "ns", ns)
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "high", high)
+        object.__setattr__(self, "source", source)
 
     def text(self) -> str:
         return f"~{self.ns:.0f} ns"

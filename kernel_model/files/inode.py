@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from emu.records import Record
 from kernel_model.files.uapi import (
     S_IFDIR,
     S_IFLNK,
@@ -57,11 +58,16 @@ class Stat:
         return self.mode & S_IFMT
 
 
-@dataclass(frozen=True)
-class DirEntry:
+class DirEntry(Record):
+    _fields = ("name", "ino", "dtype")
     name: str
     ino: int
     dtype: int
+
+    def __init__(self, name: str, ino: int, dtype: int) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "ino", ino)
+        object.__setattr__(self, "dtype", dtype)
 
 
 class Inode:

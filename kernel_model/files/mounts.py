@@ -10,20 +10,31 @@ either."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from emu.records import Record
 
 # The first mount id a fresh namespace's mounts get after the invisible initial rootfs (1).
 FIRST_MOUNT_ID = 21
 
 
-@dataclass(frozen=True)
-class Mount:
+class Mount(Record):
+    _fields = ("source", "target", "fstype", "options", "dev", "super_options")
     source: str  # mnt_devname
     target: str  # the mount point, a canonical guest path
     fstype: str
     options: str  # the mount's flags (ro/rw, nosuid...) then the file system's own
     dev: tuple[int, int]
     super_options: str = "rw"  # the superblock's flags and options (mountinfo's last field)
+
+    def __init__(
+            self, source: str, target: str, fstype: str, options: str, dev: tuple[int, int],
+            super_options: str = "rw",
+    ) -> None:
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "target", target)
+        object.__setattr__(self, "fstype", fstype)
+        object.__setattr__(self, "options", options)
+        object.__setattr__(self, "dev", dev)
+        object.__setattr__(self, "super_options", super_options)
 
     def mounts_line(self) -> str:
         return f"{self.source} {_escape(self.target)} {self.fstype} {self.options} 0 0\n"

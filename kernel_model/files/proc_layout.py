@@ -17,15 +17,19 @@ from __future__ import annotations
 
 import os
 import struct
-from dataclasses import dataclass
+
+from emu.records import Record
 
 AT_NULL, AT_ENTRY, AT_RANDOM, AT_EXECFN = 0, 9, 25, 31
 PAGE = 4096
 PT_LOAD, PF_X = 1, 1
 
 
-@dataclass(frozen=True)
-class MmLayout:
+class MmLayout(Record):
+    _fields = (
+        "start_code", "end_code", "start_data", "end_data", "start_brk", "arg_start", "arg_end",
+        "env_start", "env_end", "start_stack",
+    )
     start_code: int = 0
     end_code: int = 0
     start_data: int = 0
@@ -36,6 +40,22 @@ class MmLayout:
     env_start: int = 0
     env_end: int = 0
     start_stack: int = 0
+
+    def __init__(
+            self, start_code: int = 0, end_code: int = 0, start_data: int = 0, end_data: int = 0,
+            start_brk: int = 0, arg_start: int = 0, arg_end: int = 0, env_start: int = 0,
+            env_end: int = 0, start_stack: int = 0,
+    ) -> None:
+        object.__setattr__(self, "start_code", start_code)
+        object.__setattr__(self, "end_code", end_code)
+        object.__setattr__(self, "start_data", start_data)
+        object.__setattr__(self, "end_data", end_data)
+        object.__setattr__(self, "start_brk", start_brk)
+        object.__setattr__(self, "arg_start", arg_start)
+        object.__setattr__(self, "arg_end", arg_end)
+        object.__setattr__(self, "env_start", env_start)
+        object.__setattr__(self, "env_end", env_end)
+        object.__setattr__(self, "start_stack", start_stack)
 
 
 def _loads(raw: bytes) -> tuple[int, list[tuple[int, int, int]]] | None:

@@ -4,11 +4,11 @@ segment goes once no address space maps it any more."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from emu.hostmem import resident_bytes
 from kernel_model.clock import NSEC
 from kernel_model.ipc.ids import Ids
-from kernel_model.ipc.msg import MSGMNI, MsgQueue
-from kernel_model.ipc.sem import SEMMNI, SEMVMX, SemArray, update_queue
 from kernel_model.ipc.shm import (
     SHM_DEST,
     SHMMNI,
@@ -17,11 +17,13 @@ from kernel_model.ipc.shm import (
     is_attachment,
 )
 
+if TYPE_CHECKING:
+    from kernel_model.ipc.msg import MsgQueue
+    from kernel_model.ipc.sem import SemArray
+
 
 class IpcNamespace:
     def __init__(self):
-        self.msg: Ids[MsgQueue] = Ids(MSGMNI)
-        self.sem: Ids[SemArray] = Ids(SEMMNI)
         self.shm: Ids[ShmSegment] = Ids(SHMMNI)
         self.segment_blocks = SegmentBlocks()
         # Per process (pid): per semaphore set, the SEM_UNDO totals by semaphore number.
@@ -29,6 +31,27 @@ class IpcNamespace:
         # Per waiting task (tid): the object its call waits on, and its record there, so
         # the call run again after a wake finds them even once the id is gone (EIDRM).
         self.waiting: dict[int, tuple[object, object]] = {}
+
+    # The message queue and semaphore tables are made at their first use, and their
+    # modules imported then: a run that uses neither (most) does not pay for them at its
+    # start (issue 16).
+    @property
+    def msg(self) -> Ids[MsgQueue]:
+        ids = self.__dict__.get("_msg")
+        if ids is None:
+            from kernel_model.ipc.msg import MSGMNI
+
+            ids = self.__dict__["_msg"] = Ids(MSGMNI)
+        return ids
+
+    @property
+    def sem(self) -> Ids[SemArray]:
+        ids = self.__dict__.get("_sem")
+        if ids is None:
+            from kernel_model.ipc.sem import SEMMNI
+
+            ids = self.__dict__["_sem"] = Ids(SEMMNI)
+        return ids
 
     def undo_for(self, pid: int, sma: SemArray) -> dict[int, int]:
         """find_alloc_undo: this process's adjustments for the set."""
@@ -58,6 +81,8 @@ class IpcNamespace:
         if not per and not self.shm.slots:
             return  # fork's exit path: nothing to do
         realtime_ns = clock.realtime_ns()
+        if per:  # undo totals exist only once a semaphore call ran: its module is loaded
+            from kernel_model.ipc.sem import SEMVMX, update_queue
         for sma, adj in (per or {}).values():
             if sma.perm.deleted:
                 continue

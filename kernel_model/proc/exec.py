@@ -7,11 +7,11 @@ from __future__ import annotations
 import os
 import random
 import struct
-from dataclasses import dataclass
 
 from emu.arch import Arch
 from emu.elf import ElfImage
 from emu.machine import PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, page_down, page_up
+from emu.records import Record
 from kernel_model.memory.mm import Mm, OutOfMemory
 from kernel_model.signals.frame_fpu import max_frame_size
 
@@ -140,15 +140,24 @@ def check_arg_limits(program: str, strings: list[bytes], argc: int, envc: int,
                        f"{rlim_stack >> 20} MiB stack limit)")
 
 
-@dataclass(frozen=True)
-class Layout:
+class Layout(Record):
     """The addresses ASLR picks at exec, per architecture (arch/x86/mm/mmap.c)."""
 
+    _fields = ("stack_top", "mmap_base", "load_bias", "brk_random", "sp_random")
     stack_top: int
     mmap_base: int
     load_bias: int  # for static-PIE, chosen in the mmap area
     brk_random: int
     sp_random: int  # arch_align_stack's sub-page shift
+
+    def __init__(
+            self, stack_top: int, mmap_base: int, load_bias: int, brk_random: int, sp_random: int,
+    ) -> None:
+        object.__setattr__(self, "stack_top", stack_top)
+        object.__setattr__(self, "mmap_base", mmap_base)
+        object.__setattr__(self, "load_bias", load_bias)
+        object.__setattr__(self, "brk_random", brk_random)
+        object.__setattr__(self, "sp_random", sp_random)
 
 
 def choose_layout(arch: Arch, rng: random.Random, pie_size: int = 0) -> Layout:

@@ -29,6 +29,7 @@ from emu import registers as R
 from emu.arch import Arch
 from emu.elf import ElfImage, LazySymbols
 from emu.machine import PAGE, Machine
+from emu.records import Record
 from emu.segments import TRAMPOLINE, Gdt
 from kernel_model.memory.mm import Mm, OutOfMemory
 from kernel_model.proc import exec as binfmt
@@ -44,16 +45,24 @@ if TYPE_CHECKING:
 GDT_ADDR = {64: 0x7FFFFFFFF000, 32: 0xFFFFE000}
 
 
-@dataclass(frozen=True)
-class ExeFile:
+class ExeFile(Record):
     """The program file as the guest knows it: its path in the guest (/proc/self/exe, the
     maps lines) and the model's device and inode numbers, and where its bytes came from on
     the host, if anywhere (the trace and the screen show that path)."""
 
+    _fields = ("guest_path", "dev", "ino", "host_path")
     guest_path: str
     dev: tuple[int, int]
     ino: int
     host_path: str = ""
+
+    def __init__(
+            self, guest_path: str, dev: tuple[int, int], ino: int, host_path: str = "",
+    ) -> None:
+        object.__setattr__(self, "guest_path", guest_path)
+        object.__setattr__(self, "dev", dev)
+        object.__setattr__(self, "ino", ino)
+        object.__setattr__(self, "host_path", host_path)
 
 
 @dataclass
@@ -67,12 +76,16 @@ class Space:
     arch: Arch
 
 
-@dataclass(frozen=True)
-class Interpreter:
+class Interpreter(Record):
     """The program's PT_INTERP, opened and read: the dynamic loader the CPU starts in."""
 
+    _fields = ("image", "exe")
     image: ElfImage
     exe: ExeFile
+
+    def __init__(self, image: ElfImage, exe: ExeFile) -> None:
+        object.__setattr__(self, "image", image)
+        object.__setattr__(self, "exe", exe)
 
 
 # Where load_elf_binary puts a PIE that has an interpreter (ELF_ET_DYN_BASE, before

@@ -3,19 +3,28 @@ kinds together. Numbers are not here: they live only in the per-ABI tables."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
+from emu.records import Record
 from kernel_model.syscalls.argkinds import Kind
 
 
-@dataclass(frozen=True)
-class SyscallDef:
+class SyscallDef(Record):
+    _fields = ("name", "handler", "args", "ret", "nargs")
     name: str
     handler: Callable
     args: tuple[Kind, ...]
     ret: str  # how strace shows a success: "int", "hex" (addresses), "none" (never returns)
     nargs: int
+
+    def __init__(
+            self, name: str, handler: Callable, args: tuple[Kind, ...], ret: str, nargs: int,
+    ) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "handler", handler)
+        object.__setattr__(self, "args", args)
+        object.__setattr__(self, "ret", ret)
+        object.__setattr__(self, "nargs", nargs)
 
 
 # (abi or None, name) -> definition; an ABI-specific entry wins over the shared one.
@@ -36,4 +45,8 @@ def syscall(name: str, *args: Kind, ret: str = "int", abi: str | None = None):
 
 
 def lookup(abi: str, name: str) -> SyscallDef | None:
-    return REGISTRY.get((abi, name)) or REGISTRY.get((None, name))
+    """The handler of a call, its module imported if it was not (kernel_model.syscalls.deferred)."""
+    from kernel_model.syscalls.deferred import definition, key_for
+
+    key = key_for(abi, name)
+    return None if key is None else definition(key)

@@ -5,13 +5,17 @@ LDT_zero; arch/x86/kernel/tls.c: fill_user_desc)."""
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+
+from emu.records import Record
 
 USER_DESC = struct.Struct("<iIII")  # entry_number, base_addr, limit, the flag bits
 
 
-@dataclass(frozen=True)
-class UserDesc:
+class UserDesc(Record):
+    _fields = (
+        "entry_number", "base_addr", "limit", "seg_32bit", "contents", "read_exec_only",
+        "limit_in_pages", "seg_not_present", "useable", "lm",
+    )
     entry_number: int
     base_addr: int
     limit: int
@@ -22,6 +26,21 @@ class UserDesc:
     seg_not_present: int
     useable: int
     lm: int
+
+    def __init__(
+            self, entry_number: int, base_addr: int, limit: int, seg_32bit: int, contents: int,
+            read_exec_only: int, limit_in_pages: int, seg_not_present: int, useable: int, lm: int,
+    ) -> None:
+        object.__setattr__(self, "entry_number", entry_number)
+        object.__setattr__(self, "base_addr", base_addr)
+        object.__setattr__(self, "limit", limit)
+        object.__setattr__(self, "seg_32bit", seg_32bit)
+        object.__setattr__(self, "contents", contents)
+        object.__setattr__(self, "read_exec_only", read_exec_only)
+        object.__setattr__(self, "limit_in_pages", limit_in_pages)
+        object.__setattr__(self, "seg_not_present", seg_not_present)
+        object.__setattr__(self, "useable", useable)
+        object.__setattr__(self, "lm", lm)
 
     @classmethod
     def unpack(cls, raw: bytes) -> UserDesc:

@@ -8,20 +8,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from emu.records import Record
 from kernel_model.syscalls.argkinds import Kind
 
 
-@dataclass(frozen=True)
-class UserCallDef:
+class UserCallDef(Record):
     """What the strace decoder needs of a call: its name, argument kinds and result kind
     (the shape of a SyscallDef without a handler)."""
 
+    _fields = ("name", "args", "ret")
     name: str
     args: tuple[Kind, ...]
     ret: str = "int"
     # strace's per-syscall cases are for syscalls: the vsyscall page's time() prints its
     # pointer's value plainly, not with the date strace's time() decoder adds.
     special_cases: ClassVar[bool] = False
+
+    def __init__(self, name: str, args: tuple[Kind, ...], ret: str = "int") -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "args", args)
+        object.__setattr__(self, "ret", ret)
 
 
 @dataclass

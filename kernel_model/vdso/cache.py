@@ -6,10 +6,16 @@ only slower."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 from pathlib import Path
+
+# The built-in module, as random.py takes _sha512: hashlib's import loads OpenSSL, which
+# cost ~2.5 ms of every start.
+try:
+    from _sha256 import sha256  # type: ignore[import-not-found]
+except ImportError:  # Python 3.12 on (_sha2), or a build without it
+    from hashlib import sha256
 
 
 def cache_dir() -> Path:
@@ -18,7 +24,7 @@ def cache_dir() -> Path:
 
 
 def key_of(*parts: str | bytes) -> str:
-    h = hashlib.sha256()
+    h = sha256()
     for part in parts:
         h.update(part.encode() if isinstance(part, str) else part)
         h.update(b"\0")

@@ -3,13 +3,13 @@ release (docs/kernel_facts.md §4, §5). `--kernel ERA` presets them; individual
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from emu.records import Record
 
 VSYSCALL_MODES = ("native", "emulate", "xonly", "none")
 
 
-@dataclass(frozen=True)
-class Era:
+class Era(Record):
+    _fields = ("name", "release", "vsyscall", "vdso64", "vvar_layout", "note")
     name: str
     release: str  # uname -r
     vsyscall: str  # the default vsyscall= mode of that era
@@ -19,6 +19,17 @@ class Era:
     # [vvar_vclock] since 6.13. Each entry: (name, pages).
     vvar_layout: tuple[tuple[str, int], ...]
     note: str
+
+    def __init__(
+            self, name: str, release: str, vsyscall: str, vdso64: bool,
+            vvar_layout: tuple[tuple[str, int], ...], note: str,
+    ) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "release", release)
+        object.__setattr__(self, "vsyscall", vsyscall)
+        object.__setattr__(self, "vdso64", vdso64)
+        object.__setattr__(self, "vvar_layout", vvar_layout)
+        object.__setattr__(self, "note", note)
 
     @property
     def version(self) -> tuple[int, int]:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import functools
 import os
 import struct
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from emu.records import Record
 from kernel_model.tables import i386 as i386_table
 from kernel_model.tables import x86_64 as x86_64_table
 from kernel_model.vdso import cache, vvar
@@ -28,12 +28,16 @@ IMAGE_SIZE = 2 * vvar.PAGE  # two pages, like the kernel's
 LINUX_VERSION_CODE = (6 << 16) | (18 << 8) | 0  # the release the images describe: 6.18.0
 
 
-@dataclass(frozen=True)
-class VersionScript:
+class VersionScript(Record):
     """What vdso.lds.S / vdso32.lds.S say: the soname and, per version, its symbols."""
 
+    _fields = ("soname", "versions")
     soname: str
     versions: tuple[tuple[str, tuple[str, ...]], ...]
+
+    def __init__(self, soname: str, versions: tuple[tuple[str, tuple[str, ...]], ...]) -> None:
+        object.__setattr__(self, "soname", soname)
+        object.__setattr__(self, "versions", versions)
 
 
 VERSION_SCRIPTS = {
@@ -52,8 +56,11 @@ VERSION_SCRIPTS = {
 SOURCES = {"x86_64": ("vdso64.s", 64), "i386": ("vdso32.s", 32)}
 
 
-@dataclass(frozen=True)
-class VdsoImage:
+class VdsoImage(Record):
+    _fields = (
+        "arch", "data", "symbols", "functions", "vvar_size", "text_range", "soname", "versions",
+        "sizes", "lines", "source",
+    )
     arch: str
     data: bytes  # the two-page ELF image, mapped at the vDSO base
     symbols: dict[str, int]  # name -> offset from the image base (exports and inner labels)
@@ -65,6 +72,24 @@ class VdsoImage:
     sizes: dict[str, int] | None = None  # function name -> size in bytes
     lines: dict[int, int] | None = None  # offset -> line of the source
     source: str = ""  # the assembly source, for the screen
+
+    def __init__(
+            self, arch: str, data: bytes, symbols: dict[str, int], functions: dict[int, str],
+            vvar_size: int, text_range: tuple[int, int], soname: str = "",
+            versions: dict[str, str] | None = None, sizes: dict[str, int] | None = None,
+            lines: dict[int, int] | None = None, source: str = "",
+    ) -> None:
+        object.__setattr__(self, "arch", arch)
+        object.__setattr__(self, "data", data)
+        object.__setattr__(self, "symbols", symbols)
+        object.__setattr__(self, "functions", functions)
+        object.__setattr__(self, "vvar_size", vvar_size)
+        object.__setattr__(self, "text_range", text_range)
+        object.__setattr__(self, "soname", soname)
+        object.__setattr__(self, "versions", versions)
+        object.__setattr__(self, "sizes", sizes)
+        object.__setattr__(self, "lines", lines)
+        object.__setattr__(self, "source", source)
 
     @property
     def entry(self) -> int:

@@ -5,23 +5,5 @@ readdir (fs/readdir.c), namei (fs/namei.c), fcntl (fs/fcntl.c, fs/file.c), pipe
 
 Handlers only decode arguments, call the VFS and the fd table (kernel_model/files), and
 lay results out in the caller's ABI; every path goes through Vfs.resolve, so no handler can
-reach a host file except through a --mount. Importing this package registers them all."""
-
-from kernel_model.syscalls.fs import (  # noqa: F401
-    attrs,
-    cwd,
-    fcntl,
-    ioctl,
-    link,
-    namei,
-    open_close,
-    pipe,
-    read_write,
-    readdir,
-    rename,
-    sendfile,
-    size,
-    stat,
-    statfs,
-    sync,
-)
+reach a host file except through a --mount. Each module is imported when one of its calls
+is first made (kernel_model.syscalls.deferred)."""
