@@ -159,6 +159,9 @@ class Kernel:
         self._dispatch = {abi.name: self._build_dispatch(abi) for abi in (X86_64_ABI, I386_ABI)}
         self._dispatch_x86_64 = self._dispatch["x86_64"]
         self._dispatch_i386 = self._dispatch["i386"]
+        # The entry paths' (handler, arguments' getter, nargs, definition) tables, by ABI and
+        # argument registers: made at the first CPU's equip, shared by every CPU after.
+        self._fast_tables: dict[tuple[str, tuple[int, ...]], list] = {}
         self._recording: list[MemAccess] | None = None
         self.mechanism = ""  # the entry path of the trap being handled
         # Where `sysenter` returns: the landing pad inside the vDSO's __kernel_vsyscall.
@@ -406,6 +409,25 @@ class Kernel:
             table[nr] = dispatch_entry(abi.name, name)
         return table
 
+    def _fast_table(self, abi: str, slots: tuple[int, ...]) -> list:
+        table = self._fast_tables.get((abi, slots))
+        if table is None:
+            table = self._fast_tables[(abi, slots)] = _fast_table(self._dispatch[abi], slots)
+        return table
+
+    def replace_definition(self, old: SyscallDef, new: SyscallDef) -> None:
+        """A handler module was imported at its first call (syscalls/deferred.py): its
+        definition takes the stand-in's place in every table the entry paths look in."""
+        for table in self._dispatch.values():
+            for i, entry in enumerate(table):
+                if entry is old:
+                    table[i] = new
+        for (_, slots), fast in self._fast_tables.items():
+            replacement = _fast_table([new], slots)[0]
+            for i, item in enumerate(fast):
+                if item is not None and item[3] is old:
+                    fast[i] = replacement
+
     def handler_for(self, abi: Abi, nr: int) -> SyscallDef | None:
         table = self._dispatch[abi.name]
         return table[nr] if 0 <= nr < len(table) else None
@@ -422,7 +444,7 @@ class Kernel:
         read, flags_cs = rf.reader((RF.RAX, RF.RDI, RF.RSI, RF.RDX, RF.R10, RF.R8, RF.R9,
                                     RF.PC), extra=(EFLAGS, R.CS))
         write = rf.writer((RF.RAX, RF.RCX, RF.R11))
-        handlers = _fast_table(self._dispatch_x86_64, _SYSCALL64_SLOTS)
+        handlers = self._fast_table("x86_64", _SYSCALL64_SLOTS)
         size = len(handlers)
         general = self._on_syscall
         raised = self._handler_raised
@@ -484,7 +506,7 @@ class Kernel:
         w, signed = rf.words, rf.signed
         read, _ = rf.reader((RF.RAX,) + _I386_SLOTS)
         write = rf.writer((RF.RAX,))
-        handlers = _fast_table(self._dispatch_i386, _I386_SLOTS)
+        handlers = self._fast_table("i386", _I386_SLOTS)
         size = len(handlers)
         raised = self._handler_raised
         enosys = -errnos.ENOSYS
@@ -530,7 +552,7 @@ class Kernel:
         # The pc written in place is simply where the CPU goes on; through Unicorn it is a
         # jump (the CPU loop left and entered again): slower, the same place.
         write = rf.writer((RF.RAX, RF.RSP, RF.RBP, RF.PC))
-        handlers = _fast_table(self._dispatch_i386, _I386_SLOTS[:5])
+        handlers = self._fast_table("i386", _I386_SLOTS[:5])
         size = len(handlers)
         raised = self._handler_raised
         failed = m.hook_failed

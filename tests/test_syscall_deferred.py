@@ -90,9 +90,13 @@ before = {"write_real": write is REGISTRY.get((None, "write")),
           "socket_module": "kernel_model.syscalls.socket" in sys.modules}
 status = system.run()
 real_write = REGISTRY[(None, "write")]
+fast = kernel._fast_tables  # the entry paths' own tables, by (abi, argument registers)
 print(json.dumps({**before, "status": status,
                   "write_now_real": table[1] is real_write,
                   "compat_write_now_real": compat[4] is real_write,
+                  "fast_tables": sorted(abi for abi, _ in fast),
+                  "fast_write_now_real": all(t[1 if abi == "x86_64" else 4][3] is real_write
+                                             for (abi, _), t in fast.items()),
                   "socket_untouched": table[41] is socket,
                   "socket_module_after": "kernel_model.syscalls.socket" in sys.modules}))
 """
@@ -105,6 +109,7 @@ def test_the_first_call_puts_the_real_definition_in_every_table_of_the_kernel():
     got = json.loads(r.stdout.splitlines()[-1])
     assert got == {"write_real": False, "socket_module": False, "status": 0,
                    "write_now_real": True, "compat_write_now_real": True,
+                   "fast_tables": ["i386", "x86_64"], "fast_write_now_real": True,
                    "socket_untouched": True, "socket_module_after": False}
 
 

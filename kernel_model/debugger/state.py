@@ -204,7 +204,7 @@ SYSTEM_SHARED = {"machine", "kernel", "image", "options", "arch", "layout", "era
 # (The kernel's `machine`, the running task's CPU, is state: it is restored with the task
 # that runs, the Machine itself shared as a handle.)
 KERNEL_SHARED = {"listeners", "_dispatch", "_dispatch_x86_64", "_dispatch_i386", "system",
-                 "on_first_listener", "string_limit"}
+                 "on_first_listener", "string_limit", "_fast_tables"}
 
 # Types that are handles to the host: a copy would be meaningless (or impossible).
 _HANDLE_TYPES: tuple[type, ...] = (type(threading.Lock()), type(threading.RLock()),

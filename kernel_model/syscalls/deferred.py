@@ -127,10 +127,7 @@ def _make_stand_in(key: Key) -> SyscallDef:
 
     def import_then_call(kernel: Any, *call_args: int) -> int | None:
         real = definition(key)
-        for table in kernel._dispatch.values():
-            for i, entry in enumerate(table):
-                if entry is stand_in:
-                    table[i] = real
+        kernel.replace_definition(stand_in, real)
         return real.handler(kernel, *call_args)
 
     stand_in = SyscallDef(key[1], import_then_call, args, ret, nargs)
