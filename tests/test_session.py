@@ -461,6 +461,35 @@ def test_a_replay_stops_at_every_transition_the_live_run_stopped_at(make, mode):
     assert transitions(s) == live
 
 
+@pytest.mark.parametrize("make, mode, kind", [
+    (time_three_ways, "xonly", "vdso"), (time_three_ways, "xonly", "vsyscall"),
+    (time_three_ways, "none", "vsyscall"), (time_three_ways_32, "xonly", "vdso"),
+])
+def test_t_onto_a_call_it_found_after_the_fact_stays_at_the_live_end(make, mode, kind):
+    """A live `t` learns of a call into the vDSO or the vsyscall page at its target and
+    goes back to the call: that point is still the live end (the screen says nothing of
+    the past), and the program goes on from it as from any other stop."""
+    straight = make(vsyscall=mode)
+    to_the_end(straight)
+    s = make(vsyscall=mode)
+    run_to(s, kind)
+    view = s.view()
+    assert s.upcoming()[0] == kind and s.insn_at(s.machine.pc).kind == "call"
+    assert view.history.at_live_end
+    s.step()  # into the call, phase by phase, as from any stop at the live end
+    assert s.walk is not None and s.walk.transition.phases[0].key == "call"
+    to_the_end(s)
+    assert [e.text for e in s.view().events] == [e.text for e in straight.view().events]
+
+
+def to_the_end(s):
+    """`c` until the program has exited (a fault stops `c` first: vsyscall=none)."""
+    for _ in range(5):
+        if s.cont().reason == "exited":
+            return
+    raise AssertionError("the program did not end")
+
+
 def test_a_replay_stops_before_a_vdso_call():
     s = time_three_ways()
     run_to(s, "vdso")

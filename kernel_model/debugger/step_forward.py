@@ -249,11 +249,16 @@ class ForwardCommands(SessionParts):
 
     def _stop_at_call(self) -> SessionStop:
         """`t` found a call after the fact, at its target: the stop is at the call itself,
-        one instruction back (where `_wants_stop_here` would have stopped)."""
+        one instruction back (where `_wants_stop_here` would have stopped). Found by a
+        live run, the call is the live end again: the one instruction past it is undone."""
+        live = self.at_live_end()
         self._settle(SessionStop("transition"))
         back = self._reverse_one()
         up = self.upcoming()
-        return SessionStop("transition", up[0] if up else "vdso", back.pc)
+        stop = SessionStop("transition", up[0] if up else "vdso", back.pc)
+        if live and self._live_again():
+            return self._settle(stop)
+        return stop
 
     def _free_run(self, policy: RunPolicy, unchecked: bool) -> tuple[SessionStop, bool]:
         """Run from the current point (the stop rules passed its instruction) until a

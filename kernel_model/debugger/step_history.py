@@ -253,6 +253,25 @@ class History(SessionParts):
         if n == 0 and nxt is not None and nxt.kind == "edit" and nxt.arrive == ():
             self._goto(nxt, 0)  # an edit made at this point belongs to it: arriving shows it
 
+    def _live_again(self) -> bool:
+        """Make the current point the live end of history, forgetting the points after it,
+        when they hold nothing the kernel did: plain stops, index points, a fetch from the
+        vsyscall page not yet emulated. (A run that found a call into the vDSO or the
+        vsyscall page at its target went one instruction past where `t` stops; that
+        instruction, the call, is all there is to undo.) False, and nothing changed, when
+        anything else lies ahead."""
+        mark, n = self.pos
+        t = self.timeline
+        ahead = t.marks[t.index(mark) + 1:]
+        if n is None or not ahead or any(
+                m.kind not in ("stop", "index", "fault") or m.applied or m.events
+                for m in ahead):
+            return False
+        for _ in ahead:
+            t.drop_last()
+        self._path = (Offset(n),) if n else ()
+        return True
+
     def _ensure(self) -> None:
         """Bring the machine back to the current position (indexing moves it around)."""
         if self._machine_at is None or self._machine_at[0] is not self.pos[0] or \

@@ -168,6 +168,14 @@ class Timeline:
         self.thinned += 1
         self.edits += 1
 
+    def drop_last(self) -> Mark:
+        """Forget the newest mark (the live end moved back before it)."""
+        mark = self.marks.pop()
+        self._account(mark, -1)
+        mark.ordinal = -1
+        self.edits += 1
+        return mark
+
     # -- the budget ----------------------------------------------------------------------------
     def _account(self, mark: Mark, sign: int) -> None:
         self.used += sign * MARK_BYTES
