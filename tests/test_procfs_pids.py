@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import platform
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -543,11 +544,23 @@ def test_a_guest_reads_its_child_s_stat_as_it_runs_and_ends():
 @pytest.mark.skipif(not (shutil.which("nasm") and shutil.which("ld")
                          and os.path.exists("/proc/self/stat")),
                     reason="needs nasm, ld and a Linux /proc to run the guest natively")
+def _default_signals() -> None:
+    for signo in range(1, signal.NSIG):
+        if signo not in (signal.SIGKILL, signal.SIGSTOP):
+            try:
+                signal.signal(signo, signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass  # a number with no signal behind it
+
+
 def test_the_child_s_stat_matches_a_native_run(tmp_path):
     obj, exe = tmp_path / "g.o", tmp_path / "proc_child_stat"
     subprocess.run(["nasm", "-f", "elf64", str(FORK_AND_READ), "-o", str(obj)], check=True)
     subprocess.run(["ld", "-o", str(exe), str(obj)], check=True)
-    native = subprocess.run([str(exe)], capture_output=True, timeout=30)
+    # The native side starts as the guest does, every signal at its default (a test run
+    # under nohup would otherwise hand it SIGHUP ignored, and sigignore would differ).
+    native = subprocess.run([str(exe)], capture_output=True, timeout=30,
+                            preexec_fn=_default_signals)
     assert native.returncode == 254
     # Natively the child may run first, or beside its parent: its own line is the one
     # saying R among the first two, whichever order they came in.
