@@ -1,7 +1,8 @@
 """A thin, fast layer over one Unicorn CPU and its memory.
 
 Register access goes through ctypes directly: Unicorn's Python wrapper costs ~2 us per
-register, the raw call ~0.6 us, and the syscall path reads and writes several registers.
+register, the raw call ~0.3 us. The trap hooks go further and use the register file in
+place (emu/register_file.py).
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ class KernelModelError(Exception):
         self.error = error
 
 
-def _fast_table(table: list[SyscallDef | None], slots: tuple[int, ...]
+def _entry_rows(table: list[SyscallDef | None], slots: tuple[int, ...]
                 ) -> list[tuple[Callable, Callable | None, int, SyscallDef] | None]:
     """(handler, its arguments' getter, nargs, the definition) by number, for the hot
     paths: the getter takes the register file's words and gives the arguments from `slots`
@@ -412,7 +412,7 @@ class Kernel:
     def _fast_table(self, abi: str, slots: tuple[int, ...]) -> list:
         table = self._fast_tables.get((abi, slots))
         if table is None:
-            table = self._fast_tables[(abi, slots)] = _fast_table(self._dispatch[abi], slots)
+            table = self._fast_tables[(abi, slots)] = _entry_rows(self._dispatch[abi], slots)
         return table
 
     def replace_definition(self, old: SyscallDef, new: SyscallDef) -> None:
@@ -423,7 +423,7 @@ class Kernel:
                 if entry is old:
                     table[i] = new
         for (_, slots), fast in self._fast_tables.items():
-            replacement = _fast_table([new], slots)[0]
+            replacement = _entry_rows([new], slots)[0]
             for i, item in enumerate(fast):
                 if item is not None and item[3] is old:
                     fast[i] = replacement
